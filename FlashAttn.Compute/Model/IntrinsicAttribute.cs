@@ -1,0 +1,170 @@
+namespace FlashAttn.Compute;
+
+/// <summary>
+/// Marks a programming-model method whose meaning the compiler supplies: the frontend turns a call to it
+/// into one <c>Intrinsic</c> instruction carrying <see cref="Op"/>, the PTX backend lowers
+/// that to instructions, and on the CPU the method's own managed body is its meaning.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method, Inherited = false)]
+public sealed class IntrinsicAttribute(IntrinsicOp op) : Attribute
+{
+    /// <summary>The operation the call stands for.</summary>
+    public IntrinsicOp Op { get; } = op;
+}
+
+/// <summary>Every operation the programming model exposes to kernels beyond plain C#.</summary>
+public enum IntrinsicOp
+{
+    // Indices and dimensions (PTX special registers).
+    /// <summary>threadIdx.x/y/z. (ThreadIdxX)</summary>
+    ThreadIdxX,
+    /// <summary>threadIdx.x/y/z. (ThreadIdxY)</summary>
+    ThreadIdxY,
+    /// <summary>threadIdx.x/y/z. (ThreadIdxZ)</summary>
+    ThreadIdxZ,
+    /// <summary>blockDim.x/y/z. (GroupDimX)</summary>
+    GroupDimX,
+    /// <summary>blockDim.x/y/z. (GroupDimY)</summary>
+    GroupDimY,
+    /// <summary>blockDim.x/y/z. (GroupDimZ)</summary>
+    GroupDimZ,
+    /// <summary>blockIdx.x/y/z. (GroupIdxX)</summary>
+    GroupIdxX,
+    /// <summary>blockIdx.x/y/z. (GroupIdxY)</summary>
+    GroupIdxY,
+    /// <summary>blockIdx.x/y/z. (GroupIdxZ)</summary>
+    GroupIdxZ,
+    /// <summary>gridDim.x/y/z. (GridDimX)</summary>
+    GridDimX,
+    /// <summary>gridDim.x/y/z. (GridDimY)</summary>
+    GridDimY,
+    /// <summary>gridDim.x/y/z. (GridDimZ)</summary>
+    GridDimZ,
+    /// <summary>%laneid.</summary>
+    LaneIdx,
+    /// <summary>Warp size (constant 32).</summary>
+    WarpSize,
+
+    // Synchronisation.
+    /// <summary>bar.sync 0: every thread of the group waits here.</summary>
+    Barrier,
+    /// <summary>bar.red.popc / and / or: barrier that also reduces a predicate. (BarrierPopCount)</summary>
+    BarrierPopCount,
+    /// <summary>bar.red.popc / and / or: barrier that also reduces a predicate. (BarrierAnd)</summary>
+    BarrierAnd,
+    /// <summary>bar.red.popc / and / or: barrier that also reduces a predicate. (BarrierOr)</summary>
+    BarrierOr,
+    /// <summary>membar.cta / membar.gl. (MemoryFenceGroup)</summary>
+    MemoryFenceGroup,
+    /// <summary>membar.cta / membar.gl. (MemoryFenceDevice)</summary>
+    MemoryFenceDevice,
+    /// <summary>bar.warp.sync.</summary>
+    WarpBarrier,
+
+    // Warp shuffles (32-bit payloads; wider types are split by the model).
+    /// <summary>shfl.sync.idx.</summary>
+    ShuffleIdx,
+    /// <summary>shfl.sync.bfly.</summary>
+    ShuffleXor,
+    /// <summary>shfl.sync.up.</summary>
+    ShuffleUp,
+    /// <summary>shfl.sync.down.</summary>
+    ShuffleDown,
+
+    // Memory.
+    /// <summary>Static shared allocation of a constant element count.</summary>
+    SharedAllocate,
+    /// <summary>The launch's dynamic shared memory.</summary>
+    SharedDynamic,
+    /// <summary>Per-thread array of a constant element count (registers when promoted, else local memory).</summary>
+    LocalAllocate,
+    /// <summary>Index check that exists on the CPU only (the compiler drops it).</summary>
+    CpuBoundsCheck,
+
+    // Atomics.
+    /// <summary>atom.add.</summary>
+    AtomicAdd,
+    /// <summary>atom.max.</summary>
+    AtomicMax,
+    /// <summary>atom.min.</summary>
+    AtomicMin,
+    /// <summary>atom.exch.</summary>
+    AtomicExchange,
+    /// <summary>atom.cas.</summary>
+    AtomicCompareExchange,
+
+    // Math (float32 and float64 overloads; the element type comes from the operands).
+    /// <summary>Exact-ish math functions. (Exp)</summary>
+    Exp,
+    /// <summary>Exact-ish math functions. (Exp2)</summary>
+    Exp2,
+    /// <summary>Exact-ish math functions. (Log)</summary>
+    Log,
+    /// <summary>Exact-ish math functions. (Log2)</summary>
+    Log2,
+    /// <summary>Exact-ish math functions. (Sqrt)</summary>
+    Sqrt,
+    /// <summary>Exact-ish math functions. (Rsqrt)</summary>
+    Rsqrt,
+    /// <summary>Exact-ish math functions. (Tanh)</summary>
+    Tanh,
+    /// <summary>Exact-ish math functions. (Sin)</summary>
+    Sin,
+    /// <summary>Exact-ish math functions. (Cos)</summary>
+    Cos,
+    /// <summary>Exact-ish math functions. (Pow)</summary>
+    Pow,
+    /// <summary>Fast approximate variants (PTX .approx, flush-to-zero). (FastExp)</summary>
+    FastExp,
+    /// <summary>Fast approximate variants (PTX .approx, flush-to-zero). (FastExp2)</summary>
+    FastExp2,
+    /// <summary>Fast approximate variants (PTX .approx, flush-to-zero). (FastLog)</summary>
+    FastLog,
+    /// <summary>Fast approximate variants (PTX .approx, flush-to-zero). (FastLog2)</summary>
+    FastLog2,
+    /// <summary>Fast approximate variants (PTX .approx, flush-to-zero). (FastRsqrt)</summary>
+    FastRsqrt,
+    /// <summary>Fast approximate variants (PTX .approx, flush-to-zero). (FastTanh)</summary>
+    FastTanh,
+    /// <summary>Fast approximate variants (PTX .approx, flush-to-zero). (FastReciprocal)</summary>
+    FastReciprocal,
+    /// <summary>Fast approximate variants (PTX .approx, flush-to-zero). (FastDivide)</summary>
+    FastDivide,
+    /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (Min)</summary>
+    Min,
+    /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (Max)</summary>
+    Max,
+    /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (Abs)</summary>
+    Abs,
+    /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (Fma)</summary>
+    Fma,
+    /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (CopySign)</summary>
+    CopySign,
+    /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (Floor)</summary>
+    Floor,
+    /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (Ceiling)</summary>
+    Ceiling,
+    /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (Round)</summary>
+    Round,
+    /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (Truncate)</summary>
+    Truncate,
+    /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (IsNaN)</summary>
+    IsNaN,
+    /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (IsInfinity)</summary>
+    IsInfinity,
+    /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (IsFinite)</summary>
+    IsFinite,
+
+    // Bit-level reinterpretation and half-precision conversions.
+    /// <summary>Reinterpret bits of a same-size value (float↔int, Half↔short, BFloat16↔short).</summary>
+    BitCast,
+    /// <summary>float → Half (round to nearest even), Half → float. (FloatToHalf)</summary>
+    FloatToHalf,
+    /// <summary>float → Half (round to nearest even), Half → float. (HalfToFloat)</summary>
+    HalfToFloat,
+    /// <summary>float → bfloat16 (round to nearest even), bfloat16 → float. (FloatToBFloat16)</summary>
+    FloatToBFloat16,
+    /// <summary>float → bfloat16 (round to nearest even), bfloat16 → float. (BFloat16ToFloat)</summary>
+    BFloat16ToFloat,
+
+}

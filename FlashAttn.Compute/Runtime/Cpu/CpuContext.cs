@@ -1,0 +1,61 @@
+namespace FlashAttn.Compute.Runtime.Cpu;
+
+/// <summary>
+/// What the programming model's managed bodies need from the CPU runtime: the calling thread's place in
+/// the launch, and the group-wide operations (barriers, warp exchanges, shared memory). One instance per
+/// running group thread, reached through <see cref="Current"/>.
+/// </summary>
+internal abstract class CpuContext
+{
+    [ThreadStatic] private static CpuContext? t_current;
+
+    /// <summary>The context of the kernel thread running on this OS thread.</summary>
+    /// <exception cref="InvalidOperationException">The caller is not inside a kernel launched on the CPU.</exception>
+    public static CpuContext Current => t_current ?? throw new InvalidOperationException(
+        "Programming-model members (Grid, Group, Warp, SharedMemory, ...) can only be used inside a kernel launched on an accelerator.");
+
+    /// <summary>Binds <paramref name="context"/> to the calling OS thread (null unbinds).</summary>
+    public static void Bind(CpuContext? context) => t_current = context;
+
+    /// <summary>Index of this thread within its group.</summary>
+    public abstract Dim3 ThreadIndex { get; }
+    /// <summary>Index of this group within the grid.</summary>
+    public abstract Dim3 GroupIndex { get; }
+    /// <summary>Threads per group.</summary>
+    public abstract Dim3 GroupDim { get; }
+    /// <summary>Groups per grid.</summary>
+    public abstract Dim3 GridDim { get; }
+    /// <summary>Lane of this thread within its warp (linear index mod 32).</summary>
+    public abstract int LaneIndex { get; }
+
+    /// <summary>Group barrier (bar.sync 0).</summary>
+    public abstract void Barrier();
+    /// <summary>Group barrier that combines one value per thread.</summary>
+    public abstract int BarrierReduce(int value, BarrierReduction reduction);
+    /// <summary>Barrier among the threads of this thread's warp.</summary>
+    public abstract void WarpBarrier();
+    /// <summary>Exchanges a 32-bit payload within the warp (all 32 lanes take part, as shfl.sync with a full mask).</summary>
+    public abstract int Shuffle(int value, int laneOrDelta, ShuffleMode mode);
+
+    /// <summary>The k-th static shared allocation of the group: the k-th call in every thread returns the same block.</summary>
+    public abstract nint AllocateShared(int bytes, int alignment);
+    /// <summary>Start of the launch's dynamic shared memory.</summary>
+    public abstract nint DynamicShared { get; }
+    /// <summary>Size in bytes of the launch's dynamic shared memory.</summary>
+    public abstract int DynamicSharedBytes { get; }
+    /// <summary>Per-thread scratch memory, released when the thread's kernel body returns.</summary>
+    public abstract nint AllocateLocal(int bytes, int alignment);
+}
+
+/// <summary>Which lane a warp shuffle reads from.</summary>
+public enum ShuffleMode
+{
+    /// <summary>Lane <c>src &amp; 31</c>.</summary>
+    Index,
+    /// <summary>Lane <c>lane ^ mask</c>.</summary>
+    Xor,
+    /// <summary>Lane <c>lane - delta</c>; lanes below delta keep their own value.</summary>
+    Up,
+    /// <summary>Lane <c>lane + delta</c>; lanes past 31 keep their own value.</summary>
+    Down,
+}
