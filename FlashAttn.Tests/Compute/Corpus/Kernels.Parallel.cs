@@ -1,0 +1,129 @@
+using FlashAttn.Compute;
+
+namespace FlashAttn.Tests.Compute.Corpus;
+
+/// <summary>Corpus kernels: shared memory, barriers, warp shuffles, atomics.</summary>
+internal static partial class Kernels
+{
+    public const int TransposeTile = 32;
+    public const int TransposeRows = 8;
+
+    /// <summary>32×32 tiles through shared memory padded by one column (no bank conflicts); 32×8 threads.</summary>
+    public static void TiledTranspose(ArrayView<float> input, ArrayView<float> output, int rows, int columns)
+    {
+        var tile = SharedMemory.Allocate<float>(TransposeTile * (TransposeTile + 1));
+        int x = Grid.IdxX * TransposeTile + Group.IdxX;
+        int y = Grid.IdxY * TransposeTile + Group.IdxY;
+        for (int j = 0; j < TransposeTile; j += TransposeRows)
+            if (x < columns && y + j < rows)
+                tile[(Group.IdxY + j) * (TransposeTile + 1) + Group.IdxX] = input[(y + j) * columns + x];
+        Group.Barrier();
+        x = Grid.IdxY * TransposeTile + Group.IdxX;
+        y = Grid.IdxX * TransposeTile + Group.IdxY;
+        for (int j = 0; j < TransposeTile; j += TransposeRows)
+            if (x < rows && y + j < columns)
+                output[(y + j) * rows + x] = tile[Group.IdxX * (TransposeTile + 1) + Group.IdxY + j];
+    }
+
+    public const int ReductionGroupSize = 256;
+
+    /// <summary>Tree reduction in shared memory: one partial sum per group.</summary>
+    public static void BlockReduction(ArrayView<float> input, ArrayView<float> partialSums)
+    {
+        var scratch = SharedMemory.Allocate<float>(ReductionGroupSize);
+        int tid = Group.IdxX;
+        int i = Grid.GlobalIndexX;
+        scratch[tid] = i < input.Length ? input[i] : 0f;
+        Group.Barrier();
+        for (int stride = ReductionGroupSize / 2; stride > 0; stride >>= 1)
+        {
+            if (tid < stride) scratch[tid] += scratch[tid + stride];
+            Group.Barrier();
+        }
+        if (tid == 0) partialSums[Grid.IdxX] = scratch[0];
+    }
+
+    public static void WarpShuffles(ArrayView<float> input, ArrayView<float> byIndex, ArrayView<float> byXor, ArrayView<int> up, ArrayView<int> down)
+    {
+        int i = Grid.GlobalIndexX;
+        float v = input[i];
+        int lane = Warp.LaneIdx;
+        byIndex[i] = Warp.Shuffle(v, (lane * 7 + 3) & 31);
+        byXor[i] = Warp.ShuffleXor(v, 5);
+        up[i] = Warp.ShuffleUp(i * 3, 3);
+        down[i] = Warp.ShuffleDown(i * 5, 6);
+    }
+
+    public static void WarpReductions(ArrayView<float> input, ArrayView<float> sums, ArrayView<float> maxima, ArrayView<int> scans)
+    {
+        int i = Grid.GlobalIndexX;
+        float v = input[i];
+        float sum = Warp.Sum(v);
+        float max = Warp.Max(v);
+        int scan = Warp.InclusiveScan((int)(v * 100f));
+        if (Warp.LaneIdx == 0)
+        {
+            sums[i / Warp.Size] = sum;
+            maxima[i / Warp.Size] = max;
+        }
+        scans[i] = scan;
+    }
+
+    public static void AtomicHistogram(ArrayView<int> values, ArrayView<int> bins)
+    {
+        int i = Grid.GlobalIndexX;
+        if (i < values.Length) Atomic.Add(ref bins[(values[i] & 0x7FFFFFFF) % bins.Length], 1);
+    }
+
+    public static void AtomicFloatSum(ArrayView<float> values, ArrayView<float> total)
+    {
+        int i = Grid.GlobalIndexX;
+        if (i < values.Length) Atomic.Add(ref total[0], values[i]);
+    }
+
+    public static void AtomicMaxAndCompareExchange(ArrayView<int> values, ArrayView<int> maximum, ArrayView<int> counter, ArrayView<int> minimum)
+    {
+        int i = Grid.GlobalIndexX;
+        if (i >= values.Length) return;
+        Atomic.Max(ref maximum[0], values[i]);
+        Atomic.Min(ref minimum[0], values[i]);
+        // Increment through a compare-exchange loop.
+        int seen = counter[0];
+        while (true)
+        {
+            int previous = Atomic.CompareExchange(ref counter[0], seen, seen + 1);
+            if (previous == seen) break;
+            seen = previous;
+        }
+    }
+
+    /// <summary>Shared-memory atomics and barrier reductions.</summary>
+    public static void SharedAtomicsAndBarrierVotes(ArrayView<int> values, ArrayView<int> result)
+    {
+        var count = SharedMemory.Allocate<int>(1);
+        if (Group.IdxX == 0) count[0] = 0;
+        Group.Barrier();
+        int v = values[Grid.GlobalIndexX];
+        if (v > 0) Atomic.Add(ref count[0], 1);
+        int positives = Group.BarrierPopCount(v > 0);
+        bool all = Group.BarrierAnd(v > -2000);
+        bool any = Group.BarrierOr(v > 990);
+        if (Group.IdxX == 0)
+        {
+            result[Grid.IdxX * 4 + 0] = count[0];
+            result[Grid.IdxX * 4 + 1] = positives;
+            result[Grid.IdxX * 4 + 2] = all ? 1 : 0;
+            result[Grid.IdxX * 4 + 3] = any ? 1 : 0;
+        }
+    }
+
+    /// <summary>Uses the launch's dynamic shared memory: reverses each group's slice.</summary>
+    public static void DynamicSharedReverse(ArrayView<float> input, ArrayView<float> output)
+    {
+        var buffer = SharedMemory.GetDynamic<float>();
+        int tid = Group.IdxX, n = Group.DimX;
+        buffer[tid] = input[Grid.IdxX * n + tid];
+        Group.Barrier();
+        output[Grid.IdxX * n + tid] = buffer[n - 1 - tid] + buffer.Length;
+    }
+}
