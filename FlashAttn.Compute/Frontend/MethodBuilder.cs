@@ -266,7 +266,7 @@ internal sealed partial class MethodBuilder
         _work.Enqueue(state);
     }
 
-    private static object ShapeOf(StackEntry e) => e.IsStruct ? e.Struct! : e.Type;
+    private static object ShapeOf(StackEntry e) => e.IsStruct ? e.Struct! : e.Type.IsPointer ? IRType.GenericPointer : e.Type;
 
     private Value SpillSlot(int depth, object kind)
     {
