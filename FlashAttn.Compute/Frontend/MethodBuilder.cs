@@ -446,6 +446,11 @@ internal sealed partial class MethodBuilder
         if (value.Type.IsPointer)
             value = Emit(new Instruction(Opcode.PtrToInt, IRType.Int64, value));
         if (value.Type == target) return value;
+        if (value is Constant { Type.IsInteger: true } c && target.IsInteger)
+        {
+            long bits = unsigned && c.Type.Size < target.Size ? c.Bits & (long)(ulong.MaxValue >> (64 - 8 * c.Type.Size)) : c.Bits;
+            return Constant.Int(target, bits); // IL literals widened to native int (sizeof · index)
+        }
         if (value.Type.Kind == TypeKind.Bool && target.IsFloat)
             value = B.Convert(IRType.Int32, value, true);
         return B.Convert(target, value, unsigned);

@@ -295,3 +295,16 @@ public class ILFrontendTests
         Assert.Throws<CompilationException>(() => TypeLayout.Of(typeof(string)));
     }
 }
+
+public class ILFrontendDumpTests
+{
+    [Test, Explicit("prints IR for inspection")]
+    public void Dump()
+    {
+        var method = typeof(FrontendKernels).GetMethod(Environment.GetEnvironmentVariable("FRONTEND_DUMP") ?? "Specialized")!;
+        var entry = ILFrontend.BuildKernel(method, new object?[method.GetParameters().Length]);
+        var text = entry.Function + string.Concat(entry.Function.AllInstructions.Where(i => i.Op == Opcode.Call).Select(i => i.Callee!).Distinct().Select(f => f.ToString()));
+        TestContext.Out.WriteLine(text);
+        if (Environment.GetEnvironmentVariable("FRONTEND_DUMP_FILE") is { } file) File.WriteAllText(file, text);
+    }
+}
