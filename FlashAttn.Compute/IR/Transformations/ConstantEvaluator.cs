@@ -3,7 +3,8 @@ namespace FlashAttn.Compute.IR.Transformations;
 /// <summary>
 /// Evaluates one operation on constant operands with C#'s semantics for the operand type: integer
 /// wraparound, signed/unsigned division, shift counts masked as in C#, float arithmetic in the type's
-/// precision, float→int conversions truncating (saturating, NaN → 0, as .NET and PTX's cvt.rzi do).
+/// precision, float→int conversions truncating and saturating as .NET 9+ does (NaN → 0; 8/16-bit targets
+/// saturate to Int32 and then wrap, which differs from PTX's cvt.rzi only for out-of-range values).
 /// Returns null where the result is not a compile-time fact (division by zero, overflow traps, unknown ops).
 /// </summary>
 public static class ConstantEvaluator
@@ -156,12 +157,13 @@ public static class ConstantEvaluator
             if (target.IsFloat) return Constant.FloatOf(target, d);
             if (double.IsNaN(d)) return Constant.Int(target, 0);
             double t = Math.Truncate(d);
-            int bits = target.Size * 8;
-            if (unsigned)
+            // .NET saturates to Int32 for 8/16-bit targets (signed or not), then truncates (conv.i1/u1/i2/u2).
+            int bits = Math.Max(32, target.Size * 8);
+            if (unsigned && target.Size >= 4)
             {
                 if (t <= 0) return Constant.Int(target, 0);
                 double max = bits == 64 ? 18446744073709551615.0 : Math.Pow(2, bits) - 1;
-                if (t >= max) return Constant.Int(target, unchecked((long)Mask(target)));
+                if (t >= max) return Constant.Int(target, bits == 64 ? -1 : (long)max);
                 return Constant.Int(target, unchecked((long)(ulong)t));
             }
             double lo = bits == 64 ? long.MinValue : -Math.Pow(2, bits - 1);
