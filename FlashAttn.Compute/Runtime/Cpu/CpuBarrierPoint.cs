@@ -1,63 +1,66 @@
 namespace FlashAttn.Compute.Runtime.Cpu;
 
 /// <summary>
-/// Bookkeeping of one barrier among a fixed set of threads (the whole group, or one warp): arrivals of
-/// the current generation, the parked waiters of the last two generations (so a wake-up tree of one
-/// generation is never overwritten by the next), and the reduction result of <c>BarrierReduce</c>.
-/// Mutated only under the owning <see cref="CpuGroupState"/>'s lock; <see cref="Generation"/> is read
-/// without it.
+/// Bookkeeping of one barrier among a fixed set of threads (the whole group, or one warp). The
+/// generation lives in a native futex word that waiters sleep on; the completing thread bumps it and
+/// wakes all of them with one call. <see cref="AbortBit"/> in the word releases every waiter when the
+/// launch fails. Everything but the word is mutated only under the owning <see cref="CpuGroupState"/>'s lock.
 /// </summary>
-internal sealed class CpuBarrierPoint
+internal sealed unsafe class CpuBarrierPoint(int expected, string description, int* word)
 {
-    public CpuBarrierPoint(int expected, string description)
-    {
-        Expected = expected;
-        Description = description;
-        Waiters = [new CpuParker[expected], new CpuParker[expected]];
-        Exchange = [new int[32], new int[32]];
-    }
+    /// <summary>Set in the word when the launch fails, so sleeping waiters wake and unwind.</summary>
+    public const int AbortBit = 1 << 30;
+
+    /// <summary>Bits of the word holding the generation.</summary>
+    public const int GenerationMask = AbortBit - 1;
 
     /// <summary>Threads that must arrive.</summary>
-    public int Expected { get; }
+    public int Expected { get; } = expected;
 
     /// <summary>"the group barrier", "the warp barrier of warp 3", for messages.</summary>
-    public string Description { get; }
+    public string Description { get; } = description;
+
+    /// <summary>The futex word: generation (completed barriers) plus <see cref="AbortBit"/>.</summary>
+    public int* Word { get; } = word;
+
+    /// <summary>Completed generations.</summary>
+    public int Generation => Volatile.Read(ref *Word) & GenerationMask;
 
     /// <summary>Arrivals of the current generation.</summary>
     public int Arrived;
 
-    /// <summary>Completed generations; a waiter leaves when it changes.</summary>
-    public volatile int Generation;
-
-    /// <summary>Parked waiters per generation parity.</summary>
-    public readonly CpuParker[][] Waiters;
-
-    /// <summary>Number of entries in <see cref="Waiters"/> per generation parity.</summary>
-    public readonly int[] WaiterCount = new int[2];
-
-    /// <summary>Running reduction of the current generation (count, and, or).</summary>
+    /// <summary>Non-zero values seen in the current generation (BarrierReduce).</summary>
     public int Accumulator;
-
-    /// <summary>Whether the current generation has seen a value that makes And false.</summary>
-    public bool AnyZero;
 
     /// <summary>Reduction result per generation parity.</summary>
     public readonly int[] Results = new int[2];
 
     /// <summary>Warp shuffles: each lane's payload, per generation parity.</summary>
-    public readonly int[][] Exchange;
+    public readonly int[][] Exchange = [new int[32], new int[32]];
 
     /// <summary>A member thread that has returned (−1: none); a later arrival is an error.</summary>
     public int ExitedThread = -1;
 
+    /// <summary>Completes the current generation and wakes its waiters.</summary>
+    public void Release()
+    {
+        Interlocked.Increment(ref *Word);
+        CpuFutex.WakeAll(Word);
+    }
+
+    /// <summary>Sets <see cref="AbortBit"/> and wakes every waiter.</summary>
+    public void Abort()
+    {
+        Interlocked.Or(ref *Word, AbortBit);
+        CpuFutex.WakeAll(Word);
+    }
+
     /// <summary>Back to the state of a fresh group.</summary>
     public void Reset()
     {
+        Volatile.Write(ref *Word, 0);
         Arrived = 0;
-        Generation = 0;
-        WaiterCount[0] = WaiterCount[1] = 0;
         Accumulator = 0;
-        AnyZero = false;
         ExitedThread = -1;
     }
 }

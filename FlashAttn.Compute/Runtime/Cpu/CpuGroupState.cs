@@ -20,9 +20,9 @@ internal sealed unsafe class CpuGroupState : IDisposable
 {
     private readonly CpuLaunch _launch;
     private readonly Lock _lock = new();
-    private readonly List<CpuParker> _epochWaiters = [];
     private readonly List<(int Offset, int Bytes)> _sharedBlocks = [];
     private readonly int _spins;
+    private readonly int* _words;     // futex words, one per cache line: [0] epoch, [1] group barrier, [2+w] warp w
     private long _epoch = -1;
     private int _blocked;      // threads parked or spinning in a barrier that has not completed
     private int _exited;       // threads whose body has returned
@@ -33,13 +33,16 @@ internal sealed unsafe class CpuGroupState : IDisposable
     {
         _launch = launch;
         Size = (int)launch.Config.Group.Size;
-        GroupBarrier = new CpuBarrierPoint(Size, "the group barrier");
         int warps = (Size + 31) / 32;
+        _words = (int*)NativeMemory.AlignedAlloc((nuint)(64 * (2 + warps)), 64);
+        NativeMemory.Clear(_words, (nuint)(64 * (2 + warps)));
+        *_words = -1;
+        GroupBarrier = new CpuBarrierPoint(Size, "the group barrier", _words + 16);
         Warps = new CpuBarrierPoint[warps];
         for (int w = 0; w < warps; w++)
-            Warps[w] = new CpuBarrierPoint(Math.Min(32, Size - 32 * w), $"the warp barrier of warp {w}");
-        // Spinning only pays when every thread can have a core; otherwise park almost at once.
-        _spins = Size <= Environment.ProcessorCount ? 2000 : 4;
+            Warps[w] = new CpuBarrierPoint(Math.Min(32, Size - 32 * w), $"the warp barrier of warp {w}", _words + 16 * (2 + w));
+        // Spinning only pays when every thread can have a core; otherwise sleep at once.
+        _spins = Size <= Environment.ProcessorCount ? 2000 : 0;
     }
 
     /// <summary>Threads per group.</summary>
@@ -65,7 +68,6 @@ internal sealed unsafe class CpuGroupState : IDisposable
     /// <summary>Makes the state hold <paramref name="group"/> (−1: stop) for <paramref name="epoch"/> and releases the threads waiting for it.</summary>
     public void Prepare(long epoch, long group)
     {
-        CpuParker[] waiters;
         lock (_lock)
         {
             GroupLinear = group;
@@ -88,22 +90,27 @@ internal sealed unsafe class CpuGroupState : IDisposable
             }
             DynamicShared = _shared;
             Volatile.Write(ref _epoch, epoch);
-            waiters = [.. _epochWaiters];
-            _epochWaiters.Clear();
+            Volatile.Write(ref *_words, (int)epoch);
         }
-        foreach (var waiter in waiters) waiter.Unpark();
+        CpuFutex.WakeAll(_words);
     }
 
     /// <summary>Blocks until the state has been prepared for <paramref name="epoch"/>.</summary>
-    public void WaitForEpoch(long epoch, CpuParker parker)
+    public void WaitForEpoch(long epoch)
     {
-        if (Volatile.Read(ref _epoch) == epoch) return;
-        lock (_lock)
+        while (true)
         {
+            int word = Volatile.Read(ref *_words);
             if (Volatile.Read(ref _epoch) == epoch) return;
-            _epochWaiters.Add(parker);
+            CpuFutex.Wait(_words, word);
         }
-        while (Volatile.Read(ref _epoch) != epoch) parker.Park();
+    }
+
+    /// <summary>Wakes every thread waiting at a barrier of this group (the launch failed).</summary>
+    public void Abort()
+    {
+        GroupBarrier.Abort();
+        foreach (var warp in Warps) warp.Abort();
     }
 
     /// <summary>
@@ -113,7 +120,8 @@ internal sealed unsafe class CpuGroupState : IDisposable
     /// <exception cref="LaunchAbortedException">The launch failed (here or elsewhere).</exception>
     public int Arrive(CpuThreadContext thread, CpuBarrierPoint point, int value)
     {
-        int generation, position;
+        int generation;
+        bool last;
         lock (_lock)
         {
             if (_launch.Failed) throw new LaunchAbortedException();
@@ -123,22 +131,17 @@ internal sealed unsafe class CpuGroupState : IDisposable
                 throw new LaunchAbortedException();
             }
             generation = point.Generation;
-            int parity = generation & 1;
             if (value != 0) point.Accumulator++;
-            if (++point.Arrived == point.Expected)
+            last = ++point.Arrived == point.Expected;
+            if (last)
             {
-                point.Results[parity] = point.Accumulator;
+                point.Results[generation & 1] = point.Accumulator;
                 point.Accumulator = 0;
+                _blocked -= point.Arrived - 1;
                 point.Arrived = 0;
-                point.WaiterCount[parity ^ 1] = 0;
-                _blocked -= point.WaiterCount[parity];
-                point.Generation = generation + 1;
-                position = -1;
             }
             else
             {
-                position = point.WaiterCount[parity]++;
-                point.Waiters[parity][position] = thread.Parker;
                 _blocked++;
                 if (_blocked + _exited == Size)
                 {
@@ -147,28 +150,23 @@ internal sealed unsafe class CpuGroupState : IDisposable
                 }
             }
         }
-        if (position >= 0)
+        if (last)
+        {
+            point.Release();
+        }
+        else
         {
             int spins = _spins;
-            while (point.Generation == generation)
+            while (true)
             {
+                int word = Volatile.Read(ref *point.Word);
+                if ((word & CpuBarrierPoint.GenerationMask) != generation) break;
                 if (_launch.Failed) throw new LaunchAbortedException();
                 if (spins-- > 0) Thread.SpinWait(16);
-                else thread.Parker.Park();
+                else CpuFutex.Wait(point.Word, word);
             }
         }
-        WakeChildren(point, generation & 1, position);
         return point.Results[generation & 1];
-    }
-
-    // Wake-up tree: the releaser (node −1) wakes waiters 0 and 1, waiter i wakes 2i+2 and 2i+3, so the
-    // wake-ups of a large group spread over the cores instead of queueing behind one thread.
-    private static void WakeChildren(CpuBarrierPoint point, int parity, int node)
-    {
-        int count = point.WaiterCount[parity];
-        int first = 2 * node + 2;
-        if (first < count) point.Waiters[parity][first].Unpark();
-        if (first + 1 < count) point.Waiters[parity][first + 1].Unpark();
     }
 
     /// <summary>Records that <paramref name="thread"/>'s body returned. True when it was the last thread of the group.</summary>
@@ -248,5 +246,6 @@ internal sealed unsafe class CpuGroupState : IDisposable
     {
         if (_shared != 0) NativeMemory.AlignedFree((void*)_shared);
         _shared = 0;
+        NativeMemory.AlignedFree(_words);
     }
 }

@@ -9,7 +9,6 @@ namespace FlashAttn.Compute.Runtime.Cpu;
 internal sealed class CpuLaunch : IDisposable
 {
     private readonly long _totalGroups;
-    private readonly CpuThreadContext[] _threads;
     private readonly ManualResetEventSlim _done = new(false);
     private long _nextGroup;
     private int _remaining;
@@ -22,7 +21,6 @@ internal sealed class CpuLaunch : IDisposable
         Config = config;
         Body = body;
         _totalGroups = config.Grid.Size;
-        _threads = threads;
         _remaining = threads.Length;
         States = new CpuGroupState[slots][];
         for (int s = 0; s < slots; s++)
@@ -68,7 +66,9 @@ internal sealed class CpuLaunch : IDisposable
         while (failure is TargetInvocationException { InnerException: { } inner }) failure = inner;
         if (Interlocked.CompareExchange(ref _failure, failure, null) is not null) return;
         _failed = true;
-        foreach (var thread in _threads) thread.Parker.Unpark();
+        foreach (var ring in States)
+            foreach (var state in ring)
+                state.Abort();
     }
 
     /// <summary>The loop of one worker: thread <see cref="CpuThreadContext.Linear"/> of every group of its slot.</summary>
@@ -80,7 +80,7 @@ internal sealed class CpuLaunch : IDisposable
             for (long epoch = 0; ; epoch++)
             {
                 var state = ring[epoch % ring.Length];
-                state.WaitForEpoch(epoch, thread.Parker);
+                state.WaitForEpoch(epoch);
                 if (state.GroupLinear < 0) break;
                 thread.BeginGroup(state);
                 if (!_failed)
