@@ -18,7 +18,7 @@ internal static class CpuGroupExecutor
     public const int MaxThreadsInFlight = 512;
 
     /// <summary>Group states per slot: how many groups a fast thread may run ahead of the slowest one.</summary>
-    private const int RingSize = 8;
+    private const int RingSize = 16;
 
     /// <summary>
     /// Runs <paramref name="body"/> once per thread of every group of <paramref name="config"/> and returns

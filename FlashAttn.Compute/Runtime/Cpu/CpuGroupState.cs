@@ -24,7 +24,7 @@ internal sealed unsafe class CpuGroupState : IDisposable
     private readonly int _spins;
     private readonly int* _words;     // futex words, one per cache line: [0] epoch, [1] group barrier, [2+w] warp w
     private long _epoch = -1;
-    private int _blocked;      // threads parked or spinning in a barrier that has not completed
+    private int _stuck;        // exited threads + waiters not yet released (see Arrive)
     private int _exited;       // threads whose body has returned
     private nint _shared;      // arena of MaxSharedBytes, allocated on first use
     private int _sharedUsed;
@@ -78,7 +78,7 @@ internal sealed unsafe class CpuGroupState : IDisposable
             }
             GroupBarrier.Reset();
             foreach (var warp in Warps) warp.Reset();
-            _blocked = 0;
+            _stuck = 0;
             _exited = 0;
             _sharedBlocks.Clear();
             int dynamicBytes = _launch.Config.DynamicSharedBytes;
@@ -95,13 +95,16 @@ internal sealed unsafe class CpuGroupState : IDisposable
         CpuFutex.WakeAll(_words);
     }
 
-    /// <summary>Blocks until the state has been prepared for <paramref name="epoch"/>.</summary>
+    /// <summary>True when the state holds <paramref name="epoch"/> or a later one.</summary>
+    public bool Reached(long epoch) => Volatile.Read(ref _epoch) >= epoch;
+
+    /// <summary>Blocks until the state has been prepared for <paramref name="epoch"/> (or a later one).</summary>
     public void WaitForEpoch(long epoch)
     {
         while (true)
         {
             int word = Volatile.Read(ref *_words);
-            if (Volatile.Read(ref _epoch) == epoch) return;
+            if (Volatile.Read(ref _epoch) >= epoch) return;
             CpuFutex.Wait(_words, word);
         }
     }
@@ -117,54 +120,46 @@ internal sealed unsafe class CpuGroupState : IDisposable
     /// <paramref name="thread"/> arrives at <paramref name="point"/> with <paramref name="value"/> and waits for
     /// the other members. Returns the number of members whose value was non-zero.
     /// </summary>
+    /// <remarks>
+    /// Lock-free. <c>_stuck</c> counts exited threads plus waiters not yet released: a waiter adds itself
+    /// after arriving, and the completing thread subtracts all its waiters before it bumps the generation,
+    /// so the count can lag but never counts a running thread. It reaches the group size only when no
+    /// thread can make progress: a deadlock.
+    /// </remarks>
     /// <exception cref="LaunchAbortedException">The launch failed (here or elsewhere).</exception>
     public int Arrive(CpuThreadContext thread, CpuBarrierPoint point, int value)
     {
-        int generation;
-        bool last;
-        lock (_lock)
+        if (_launch.Failed) throw new LaunchAbortedException();
+        int generation = point.Generation; // cannot advance before this thread arrives
+        if (value != 0) Interlocked.Increment(ref point.Accumulator);
+        int arrived = Interlocked.Increment(ref point.Arrived);
+        int exitedMember = Volatile.Read(ref point.ExitedThread);
+        if (exitedMember >= 0)
         {
-            if (_launch.Failed) throw new LaunchAbortedException();
-            if (point.ExitedThread >= 0)
-            {
-                Fail($"{Where}: thread {thread.Linear} reached {point.Description} after thread {point.ExitedThread} had returned; every member must reach every barrier.");
-                throw new LaunchAbortedException();
-            }
-            generation = point.Generation;
-            if (value != 0) point.Accumulator++;
-            last = ++point.Arrived == point.Expected;
-            if (last)
-            {
-                point.Results[generation & 1] = point.Accumulator;
-                point.Accumulator = 0;
-                _blocked -= point.Arrived - 1;
-                point.Arrived = 0;
-            }
-            else
-            {
-                _blocked++;
-                if (_blocked + _exited == Size)
-                {
-                    Fail(DeadlockMessage());
-                    throw new LaunchAbortedException();
-                }
-            }
+            Fail($"{Where}: thread {thread.Linear} reached {point.Description} after thread {exitedMember} had returned; every member must reach every barrier.");
+            throw new LaunchAbortedException();
         }
-        if (last)
+        if (arrived == point.Expected)
         {
+            point.Results[generation & 1] = Interlocked.Exchange(ref point.Accumulator, 0);
+            Volatile.Write(ref point.Arrived, 0);
+            Interlocked.Add(ref _stuck, -(point.Expected - 1));
             point.Release();
+            return point.Results[generation & 1];
         }
-        else
+        if (Interlocked.Increment(ref _stuck) == Size)
         {
-            int spins = _spins;
-            while (true)
-            {
-                int word = Volatile.Read(ref *point.Word);
-                if ((word & CpuBarrierPoint.GenerationMask) != generation) break;
-                if (_launch.Failed) throw new LaunchAbortedException();
-                if (spins-- > 0) Thread.SpinWait(16);
-                else CpuFutex.Wait(point.Word, word);
-            }
+            Fail(DeadlockMessage());
+            throw new LaunchAbortedException();
+        }
+        int spins = _spins;
+        while (true)
+        {
+            int word = Volatile.Read(ref *point.Word);
+            if ((word & CpuBarrierPoint.GenerationMask) != generation) break;
+            if (_launch.Failed) throw new LaunchAbortedException();
+            if (spins-- > 0) Thread.SpinWait(16);
+            else CpuFutex.Wait(point.Word, word);
         }
         return point.Results[generation & 1];
     }
@@ -172,30 +167,29 @@ internal sealed unsafe class CpuGroupState : IDisposable
     /// <summary>Records that <paramref name="thread"/>'s body returned. True when it was the last thread of the group.</summary>
     public bool Exit(CpuThreadContext thread)
     {
-        lock (_lock)
+        var warp = Warps[thread.Warp];
+        Interlocked.CompareExchange(ref GroupBarrier.ExitedThread, thread.Linear, -1);
+        Interlocked.CompareExchange(ref warp.ExitedThread, thread.Linear, -1);
+        int exited = Interlocked.Increment(ref _exited);
+        int stuck = Interlocked.Increment(ref _stuck);
+        if (!_launch.Failed)
         {
-            _exited++;
-            if (!_launch.Failed)
-            {
-                var warp = Warps[thread.Warp];
-                if (GroupBarrier.Arrived > 0)
-                    Fail($"{Where}: thread {thread.Linear} returned while {GroupBarrier.Arrived} threads wait at a barrier; every thread must reach every barrier.");
-                else if (warp.Arrived > 0)
-                    Fail($"{Where}: thread {thread.Linear} returned while {warp.Arrived} threads of its warp wait at a warp barrier or shuffle.");
-                else if (_blocked > 0 && _blocked + _exited == Size)
-                    Fail(DeadlockMessage());
-                if (GroupBarrier.ExitedThread < 0) GroupBarrier.ExitedThread = thread.Linear;
-                if (warp.ExitedThread < 0) warp.ExitedThread = thread.Linear;
-            }
-            return _exited == Size;
+            int atGroup = Volatile.Read(ref GroupBarrier.Arrived), atWarp = Volatile.Read(ref warp.Arrived);
+            if (atGroup > 0)
+                Fail($"{Where}: thread {thread.Linear} returned while {atGroup} threads wait at a barrier; every thread must reach every barrier.");
+            else if (atWarp > 0)
+                Fail($"{Where}: thread {thread.Linear} returned while {atWarp} threads of its warp wait at a warp barrier or shuffle.");
+            else if (stuck == Size && exited < Size)
+                Fail(DeadlockMessage());
         }
+        return exited == Size;
     }
 
     private string DeadlockMessage()
     {
-        int atGroup = GroupBarrier.Arrived;
+        int atGroup = Volatile.Read(ref GroupBarrier.Arrived), exited = Volatile.Read(ref _exited);
         return $"{Where}: the threads wait at barriers that can never complete ({atGroup} at the group barrier, "
-            + $"{_blocked - atGroup} at warp barriers or shuffles, {_exited} returned); group and warp barriers are mixed up or skipped.";
+            + $"{Size - exited - atGroup} at warp barriers or shuffles, {exited} returned); group and warp barriers are mixed up or skipped.";
     }
 
     private void Fail(string message) => _launch.Fail(new InvalidOperationException(message));

@@ -80,7 +80,15 @@ internal sealed class CpuLaunch : IDisposable
             for (long epoch = 0; ; epoch++)
             {
                 var state = ring[epoch % ring.Length];
-                state.WaitForEpoch(epoch);
+                if (!state.Reached(epoch))
+                {
+                    // This thread is a whole ring ahead of the slowest one. Sleep until half the ring is free
+                    // (epoch + R/2 - 1 prepared needs only epochs before this one), so each wake-up runs a
+                    // batch of groups instead of one, which avoids a convoy of wake-ups per group.
+                    long batchEnd = epoch + ring.Length / 2 - 1;
+                    if (batchEnd > epoch) ring[batchEnd % ring.Length].WaitForEpoch(batchEnd);
+                    state.WaitForEpoch(epoch);
+                }
                 if (state.GroupLinear < 0) break;
                 thread.BeginGroup(state);
                 if (!_failed)
