@@ -8,6 +8,19 @@ namespace FlashAttn.Compute.Runtime.Cpu;
 /// 1024 threads per group, 227 KB of shared memory per group) so tests exercise the GPU's configurations.
 /// Launches are synchronous.
 /// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item>Barriers: every thread of a group must reach every <c>Group.Barrier</c> (every lane of a warp every
+/// warp barrier and shuffle). A thread that returns while others wait, reaches a barrier after another
+/// returned, or leaves the group stuck at barriers that cannot complete fails the launch with an
+/// <see cref="InvalidOperationException"/> naming the group and thread; it never hangs.</item>
+/// <item>An exception in any kernel thread aborts the launch and is rethrown by <c>Launch</c>.</item>
+/// <item>Shared memory (static and dynamic) starts filled with 0xFF bytes (NaN floats, −1 integers) so
+/// reads before writes show up; local memory starts zeroed.</item>
+/// <item>In a partial last warp (group size not a multiple of 32) a shuffle from a lane that does not
+/// exist returns the caller's own value.</item>
+/// </list>
+/// </remarks>
 public sealed class CpuAccelerator : Accelerator
 {
     private long _allocated;

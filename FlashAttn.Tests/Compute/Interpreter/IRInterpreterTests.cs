@@ -282,6 +282,41 @@ public class IRInterpreterTests
         Assert.That((float)RegisterEncoding.F16(ScalarOps.Binary(Opcode.Mul, TypeKind.Float16)(h, h)), Is.EqualTo(2.25f));
     }
 
+    // A helper function called (not inlined) from the kernel, plus BarrierPopCount and dynamic shared memory.
+    [Test]
+    public void CallsBarrierPopCountAndDynamicSharedMemory()
+    {
+        var square = new Function("square_plus", IRType.Int32);
+        var sp = new IRBuilder(square.AddBlock("entry"));
+        var arg = square.AddParameter(IRType.Int32);
+        sp.Ret(sp.Add(sp.Mul(arg, arg), Constant.I32(3)));
+
+        var (kernel, b) = NewKernel("calls", GlobalPtr, GlobalPtr);
+        var t = b.Intrinsic(IntrinsicOp.ThreadIdxX, IRType.Int32);
+        var g = GlobalIndex(b);
+        var v = b.Load(IRType.Int32, Element(b, kernel.Parameters[0], g, 4));
+        var dynamic = b.Intrinsic(IntrinsicOp.SharedDynamic, IRType.Pointer(AddressSpace.Shared));
+        var bytes = b.Intrinsic(IntrinsicOp.SharedDynamic, IRType.Int32);
+        b.Store(Element(b, dynamic, t, 4), b.Call(square, v));
+        var count = b.Intrinsic(IntrinsicOp.BarrierPopCount, IRType.Int32, b.Cmp(CompareKind.Gt, v, Constant.I32(0)));
+        var neighbour = b.Load(IRType.Int32, Element(b, dynamic, b.Binary(Opcode.Xor, t, Constant.I32(1)), 4));
+        b.Store(Element(b, kernel.Parameters[1], g, 4), b.Add(b.Add(neighbour, b.Mul(count, Constant.I32(100_000))), b.Mul(bytes, Constant.I32(1_000_000))));
+        b.Ret();
+
+        const int size = 64, groups = 2;
+        var r = new Random(9);
+        int[] input = [.. Enumerable.Range(0, size * groups).Select(_ => r.Next(-30, 30))];
+        using var di = Upload(input);
+        using var output = _accelerator.Allocate<int>(size * groups);
+        IRInterpreter.Launch(kernel, new LaunchConfig(groups, size, size * 4), [Address(di), Address(output)]);
+        var result = output.ToArray();
+        for (int i = 0; i < input.Length; i++)
+        {
+            int n = input[i ^ 1], positives = input.Skip(i / size * size).Take(size).Count(x => x > 0);
+            Assert.That(result[i], Is.EqualTo(n * n + 3 + positives * 100_000 + size * 4 * 1_000_000));
+        }
+    }
+
     [Test]
     public void UnknownIntrinsicIsNamed()
     {
