@@ -158,8 +158,20 @@ internal sealed unsafe class CompiledFunction
             case Opcode.Add or Opcode.Sub or Opcode.Mul or Opcode.Div or Opcode.DivUn or Opcode.Rem or Opcode.RemUn
                 or Opcode.And or Opcode.Or or Opcode.Xor or Opcode.Shl or Opcode.Shr or Opcode.ShrUn:
             {
-                var f = ScalarOps.Binary(i.Op, i.Operands[0].Type.Kind);
                 int a = s[0], b = s[1];
+                // Direct closures for the hottest forms; everything else through ScalarOps.
+                switch (i.Op, i.Operands[0].Type.Kind)
+                {
+                    case (Opcode.Add, TypeKind.Float32): return frame => { var r = frame.R; r[d] = FromF32(F32(r[a]) + F32(r[b])); };
+                    case (Opcode.Sub, TypeKind.Float32): return frame => { var r = frame.R; r[d] = FromF32(F32(r[a]) - F32(r[b])); };
+                    case (Opcode.Mul, TypeKind.Float32): return frame => { var r = frame.R; r[d] = FromF32(F32(r[a]) * F32(r[b])); };
+                    case (Opcode.Add, TypeKind.Int32): return frame => { var r = frame.R; r[d] = (int)r[a] + (int)r[b]; };
+                    case (Opcode.Sub, TypeKind.Int32): return frame => { var r = frame.R; r[d] = (int)r[a] - (int)r[b]; };
+                    case (Opcode.Mul, TypeKind.Int32): return frame => { var r = frame.R; r[d] = (int)r[a] * (int)r[b]; };
+                    case (Opcode.Add, TypeKind.Int64): return frame => { var r = frame.R; r[d] = r[a] + r[b]; };
+                    case (Opcode.Mul, TypeKind.Int64): return frame => { var r = frame.R; r[d] = r[a] * r[b]; };
+                }
+                var f = ScalarOps.Binary(i.Op, i.Operands[0].Type.Kind);
                 return frame => { var r = frame.R; r[d] = f(r[a], r[b]); };
             }
             case Opcode.Neg or Opcode.Not:
