@@ -1,0 +1,265 @@
+using FlashAttn.Compute.IR;
+using FlashAttn.Compute.Runtime.Cpu;
+using static FlashAttn.Compute.Interpreter.RegisterEncoding;
+
+namespace FlashAttn.Compute.Interpreter;
+
+/// <summary>
+/// Compiles <see cref="Opcode.Intrinsic"/> instructions: special registers, barriers and shuffles through
+/// the thread's <see cref="CpuContext"/>, atomics on raw addresses, and math with the same functions as
+/// the model's managed bodies (<see cref="XMath"/>).
+/// </summary>
+internal static unsafe class IntrinsicOps
+{
+    /// <summary>The operation for <paramref name="i"/>, whose result goes to register <paramref name="d"/> and whose operands are in <paramref name="s"/>.</summary>
+    public static InterpreterOp Compile(Instruction i, int d, int[] s)
+    {
+        var op = i.Intrinsic;
+        TypeKind result = i.Type.Kind;
+        switch (op)
+        {
+            case IntrinsicOp.ThreadIdxX: return f => f.R[d] = f.Context.ThreadIndex.X;
+            case IntrinsicOp.ThreadIdxY: return f => f.R[d] = f.Context.ThreadIndex.Y;
+            case IntrinsicOp.ThreadIdxZ: return f => f.R[d] = f.Context.ThreadIndex.Z;
+            case IntrinsicOp.GroupDimX: return f => f.R[d] = f.Context.GroupDim.X;
+            case IntrinsicOp.GroupDimY: return f => f.R[d] = f.Context.GroupDim.Y;
+            case IntrinsicOp.GroupDimZ: return f => f.R[d] = f.Context.GroupDim.Z;
+            case IntrinsicOp.GroupIdxX: return f => f.R[d] = f.Context.GroupIndex.X;
+            case IntrinsicOp.GroupIdxY: return f => f.R[d] = f.Context.GroupIndex.Y;
+            case IntrinsicOp.GroupIdxZ: return f => f.R[d] = f.Context.GroupIndex.Z;
+            case IntrinsicOp.GridDimX: return f => f.R[d] = f.Context.GridDim.X;
+            case IntrinsicOp.GridDimY: return f => f.R[d] = f.Context.GridDim.Y;
+            case IntrinsicOp.GridDimZ: return f => f.R[d] = f.Context.GridDim.Z;
+            case IntrinsicOp.LaneIdx: return f => f.R[d] = f.Context.LaneIndex;
+            case IntrinsicOp.WarpSize: return f => f.R[d] = 32;
+
+            case IntrinsicOp.Barrier: return f => f.Context.Barrier();
+            case IntrinsicOp.WarpBarrier: return f => f.Context.WarpBarrier();
+            case IntrinsicOp.BarrierPopCount:
+                return f => f.R[d] = f.Context.BarrierReduce(f.R[s[0]] != 0 ? 1 : 0, BarrierReduction.Count);
+            case IntrinsicOp.BarrierAnd:
+                return f => f.R[d] = f.Context.BarrierReduce(f.R[s[0]] != 0 ? 1 : 0, BarrierReduction.And) != 0 ? 1 : 0;
+            case IntrinsicOp.BarrierOr:
+                return f => f.R[d] = f.Context.BarrierReduce(f.R[s[0]] != 0 ? 1 : 0, BarrierReduction.Or) != 0 ? 1 : 0;
+            case IntrinsicOp.MemoryFenceGroup or IntrinsicOp.MemoryFenceDevice: return _ => Interlocked.MemoryBarrier();
+
+            case IntrinsicOp.ShuffleIdx: return Shuffle(d, s, ShuffleMode.Index, result);
+            case IntrinsicOp.ShuffleXor: return Shuffle(d, s, ShuffleMode.Xor, result);
+            case IntrinsicOp.ShuffleUp: return Shuffle(d, s, ShuffleMode.Up, result);
+            case IntrinsicOp.ShuffleDown: return Shuffle(d, s, ShuffleMode.Down, result);
+
+            // Static allocations are made once per activation (a register holding 0 means "not yet"), so an
+            // allocation inside a loop is one array, as on the GPU.
+            case IntrinsicOp.SharedAllocate:
+            {
+                int size = ElementSize(i);
+                return f =>
+                {
+                    if (f.R[d] == 0) f.R[d] = f.Context.AllocateShared(checked((int)f.R[s[0]] * size), 16);
+                };
+            }
+            case IntrinsicOp.LocalAllocate:
+            {
+                int size = ElementSize(i);
+                return f =>
+                {
+                    if (f.R[d] == 0) f.R[d] = f.Context.AllocateLocal(checked((int)f.R[s[0]] * size), 16);
+                };
+            }
+            case IntrinsicOp.SharedDynamic:
+                return i.Type.IsPointer
+                    ? f => f.R[d] = f.Context.DynamicShared
+                    : f => f.R[d] = f.Context.DynamicSharedBytes;
+            case IntrinsicOp.CpuBoundsCheck: return _ => { };
+
+            case IntrinsicOp.AtomicAdd or IntrinsicOp.AtomicMax or IntrinsicOp.AtomicMin
+                or IntrinsicOp.AtomicExchange or IntrinsicOp.AtomicCompareExchange:
+                return Atomic(i, d, s);
+
+            case IntrinsicOp.BitCast: return f => f.R[d] = f.R[s[0]];
+            case IntrinsicOp.FloatToHalf: return f => f.R[d] = FromF16((Half)F32(f.R[s[0]]));
+            case IntrinsicOp.HalfToFloat: return f => f.R[d] = FromF32((float)F16(f.R[s[0]]));
+            case IntrinsicOp.FloatToBFloat16: return f => f.R[d] = FromBF16(F32(f.R[s[0]]));
+            case IntrinsicOp.BFloat16ToFloat: return f => f.R[d] = FromF32(BF16(f.R[s[0]]));
+        }
+        if (op >= IntrinsicOp.Exp && op <= IntrinsicOp.IsFinite) return Math(i, d, s);
+        throw new InvalidOperationException($"IR interpreter: unsupported intrinsic {op} ({IRPrinter.Format(i)}).");
+    }
+
+    private static int ElementSize(Instruction i)
+        => i.ElementType?.Size is > 0 and var size ? size
+            : throw new InvalidOperationException($"IR interpreter: {i.Intrinsic} without an element type ({IRPrinter.Format(i)}).");
+
+    private static InterpreterOp Shuffle(int d, int[] s, ShuffleMode mode, TypeKind result)
+        => f => f.R[d] = Normalize(result, f.Context.Shuffle((int)f.R[s[0]], (int)f.R[s[1]], mode));
+
+    private static bool IsUnsigned(Instruction i)
+        => i.Unsigned || i.Method?.GetParameters() is [{ ParameterType: var t }, ..] && (t == typeof(uint) || t == typeof(ulong)
+            || t == typeof(uint).MakeByRefType() || t == typeof(ulong).MakeByRefType());
+
+    private static InterpreterOp Atomic(Instruction i, int d, int[] s)
+    {
+        TypeKind kind = (i.ElementType ?? i.Type).Kind;
+        bool unsigned = IsUnsigned(i);
+        switch (i.Intrinsic, kind)
+        {
+            case (IntrinsicOp.AtomicAdd, TypeKind.Int32):
+                return f => { int v = (int)f.R[s[1]]; f.R[d] = Interlocked.Add(ref *(int*)f.R[s[0]], v) - v; };
+            case (IntrinsicOp.AtomicAdd, TypeKind.Int64):
+                return f => { long v = f.R[s[1]]; f.R[d] = Interlocked.Add(ref *(long*)f.R[s[0]], v) - v; };
+            case (IntrinsicOp.AtomicAdd, TypeKind.Float32):
+                return f => f.R[d] = FromF32(FlashAttn.Compute.Atomic.Add(ref *(float*)f.R[s[0]], F32(f.R[s[1]])));
+            case (IntrinsicOp.AtomicAdd, TypeKind.Float64):
+                return f =>
+                {
+                    ref long target = ref *(long*)f.R[s[0]];
+                    double value = F64(f.R[s[1]]);
+                    long old = Volatile.Read(ref target);
+                    while (true)
+                    {
+                        long seen = Interlocked.CompareExchange(ref target, FromF64(F64(old) + value), old);
+                        if (seen == old) break;
+                        old = seen;
+                    }
+                    f.R[d] = old;
+                };
+            case (IntrinsicOp.AtomicMax or IntrinsicOp.AtomicMin, TypeKind.Int32 or TypeKind.Int64):
+            {
+                bool max = i.Intrinsic == IntrinsicOp.AtomicMax, wide = kind == TypeKind.Int64;
+                return f =>
+                {
+                    long value = f.R[s[1]];
+                    long old = wide ? Volatile.Read(ref *(long*)f.R[s[0]]) : Volatile.Read(ref *(int*)f.R[s[0]]);
+                    while (true)
+                    {
+                        int order = unsigned ? ZeroExtend(kind, old).CompareTo(ZeroExtend(kind, value)) : old.CompareTo(value);
+                        if (max ? order >= 0 : order <= 0) break;
+                        long seen = wide
+                            ? Interlocked.CompareExchange(ref *(long*)f.R[s[0]], value, old)
+                            : Interlocked.CompareExchange(ref *(int*)f.R[s[0]], (int)value, (int)old);
+                        if (seen == old) break;
+                        old = seen;
+                    }
+                    f.R[d] = old;
+                };
+            }
+            case (IntrinsicOp.AtomicExchange, TypeKind.Int32 or TypeKind.Float32):
+                return f => f.R[d] = Interlocked.Exchange(ref *(int*)f.R[s[0]], (int)f.R[s[1]]);
+            case (IntrinsicOp.AtomicExchange, TypeKind.Int64 or TypeKind.Float64 or TypeKind.Pointer):
+                return f => f.R[d] = Interlocked.Exchange(ref *(long*)f.R[s[0]], f.R[s[1]]);
+            // Operands as Atomic.CompareExchange(ref target, comparand, value).
+            case (IntrinsicOp.AtomicCompareExchange, TypeKind.Int32 or TypeKind.Float32):
+                return f => f.R[d] = Interlocked.CompareExchange(ref *(int*)f.R[s[0]], (int)f.R[s[2]], (int)f.R[s[1]]);
+            case (IntrinsicOp.AtomicCompareExchange, TypeKind.Int64 or TypeKind.Float64 or TypeKind.Pointer):
+                return f => f.R[d] = Interlocked.CompareExchange(ref *(long*)f.R[s[0]], f.R[s[2]], f.R[s[1]]);
+        }
+        throw ScalarOps.Unsupported(i.Intrinsic, kind);
+    }
+
+    private static InterpreterOp Math(Instruction i, int d, int[] s)
+    {
+        var op = i.Intrinsic;
+        TypeKind kind = i.Operands.Count > 0 ? i.Operands[0].Type.Kind : i.Type.Kind;
+        if (kind == TypeKind.Float32)
+        {
+            if (op is IntrinsicOp.IsNaN or IntrinsicOp.IsInfinity or IntrinsicOp.IsFinite)
+            {
+                Func<float, bool> p = op switch
+                {
+                    IntrinsicOp.IsNaN => float.IsNaN,
+                    IntrinsicOp.IsInfinity => float.IsInfinity,
+                    _ => float.IsFinite,
+                };
+                return f => f.R[d] = p(F32(f.R[s[0]])) ? 1 : 0;
+            }
+            Func<float, float>? u = op switch
+            {
+                IntrinsicOp.Exp or IntrinsicOp.FastExp => MathF.Exp,
+                IntrinsicOp.Exp2 or IntrinsicOp.FastExp2 => x => MathF.Pow(2f, x),
+                IntrinsicOp.Log or IntrinsicOp.FastLog => MathF.Log,
+                IntrinsicOp.Log2 or IntrinsicOp.FastLog2 => MathF.Log2,
+                IntrinsicOp.Sqrt => MathF.Sqrt,
+                IntrinsicOp.Rsqrt or IntrinsicOp.FastRsqrt => x => 1f / MathF.Sqrt(x),
+                IntrinsicOp.Tanh or IntrinsicOp.FastTanh => MathF.Tanh,
+                IntrinsicOp.Sin => MathF.Sin,
+                IntrinsicOp.Cos => MathF.Cos,
+                IntrinsicOp.FastReciprocal => x => 1f / x,
+                IntrinsicOp.Abs => MathF.Abs,
+                IntrinsicOp.Floor => MathF.Floor,
+                IntrinsicOp.Ceiling => MathF.Ceiling,
+                IntrinsicOp.Round => MathF.Round,
+                IntrinsicOp.Truncate => MathF.Truncate,
+                _ => null,
+            };
+            if (u is not null) return f => f.R[d] = FromF32(u(F32(f.R[s[0]])));
+            Func<float, float, float>? b = op switch
+            {
+                IntrinsicOp.Pow => MathF.Pow,
+                IntrinsicOp.FastDivide => (x, y) => x / y,
+                IntrinsicOp.Min => MathF.Min,
+                IntrinsicOp.Max => MathF.Max,
+                IntrinsicOp.CopySign => MathF.CopySign,
+                _ => null,
+            };
+            if (b is not null) return f => f.R[d] = FromF32(b(F32(f.R[s[0]]), F32(f.R[s[1]])));
+            if (op == IntrinsicOp.Fma) return f => f.R[d] = FromF32(MathF.FusedMultiplyAdd(F32(f.R[s[0]]), F32(f.R[s[1]]), F32(f.R[s[2]])));
+        }
+        else if (kind == TypeKind.Float64)
+        {
+            if (op is IntrinsicOp.IsNaN or IntrinsicOp.IsInfinity or IntrinsicOp.IsFinite)
+            {
+                Func<double, bool> p = op switch
+                {
+                    IntrinsicOp.IsNaN => double.IsNaN,
+                    IntrinsicOp.IsInfinity => double.IsInfinity,
+                    _ => double.IsFinite,
+                };
+                return f => f.R[d] = p(F64(f.R[s[0]])) ? 1 : 0;
+            }
+            Func<double, double>? u = op switch
+            {
+                IntrinsicOp.Exp or IntrinsicOp.FastExp => System.Math.Exp,
+                IntrinsicOp.Exp2 or IntrinsicOp.FastExp2 => x => System.Math.Pow(2d, x),
+                IntrinsicOp.Log or IntrinsicOp.FastLog => System.Math.Log,
+                IntrinsicOp.Log2 or IntrinsicOp.FastLog2 => System.Math.Log2,
+                IntrinsicOp.Sqrt => System.Math.Sqrt,
+                IntrinsicOp.Rsqrt or IntrinsicOp.FastRsqrt => x => 1d / System.Math.Sqrt(x),
+                IntrinsicOp.Tanh or IntrinsicOp.FastTanh => System.Math.Tanh,
+                IntrinsicOp.Sin => System.Math.Sin,
+                IntrinsicOp.Cos => System.Math.Cos,
+                IntrinsicOp.FastReciprocal => x => 1d / x,
+                IntrinsicOp.Abs => System.Math.Abs,
+                IntrinsicOp.Floor => System.Math.Floor,
+                IntrinsicOp.Ceiling => System.Math.Ceiling,
+                IntrinsicOp.Round => System.Math.Round,
+                IntrinsicOp.Truncate => System.Math.Truncate,
+                _ => null,
+            };
+            if (u is not null) return f => f.R[d] = FromF64(u(F64(f.R[s[0]])));
+            Func<double, double, double>? b = op switch
+            {
+                IntrinsicOp.Pow => System.Math.Pow,
+                IntrinsicOp.FastDivide => (x, y) => x / y,
+                IntrinsicOp.Min => System.Math.Min,
+                IntrinsicOp.Max => System.Math.Max,
+                IntrinsicOp.CopySign => System.Math.CopySign,
+                _ => null,
+            };
+            if (b is not null) return f => f.R[d] = FromF64(b(F64(f.R[s[0]]), F64(f.R[s[1]])));
+            if (op == IntrinsicOp.Fma) return f => f.R[d] = FromF64(System.Math.FusedMultiplyAdd(F64(f.R[s[0]]), F64(f.R[s[1]]), F64(f.R[s[2]])));
+        }
+        else if (kind is TypeKind.Int32 or TypeKind.Int64)
+        {
+            bool unsigned = IsUnsigned(i);
+            switch (op)
+            {
+                case IntrinsicOp.Abs: return f => f.R[d] = Normalize(kind, f.R[s[0]] < 0 ? -f.R[s[0]] : f.R[s[0]]);
+                case IntrinsicOp.Min when unsigned: return f => f.R[d] = ZeroExtend(kind, f.R[s[0]]) <= ZeroExtend(kind, f.R[s[1]]) ? f.R[s[0]] : f.R[s[1]];
+                case IntrinsicOp.Max when unsigned: return f => f.R[d] = ZeroExtend(kind, f.R[s[0]]) >= ZeroExtend(kind, f.R[s[1]]) ? f.R[s[0]] : f.R[s[1]];
+                case IntrinsicOp.Min: return f => f.R[d] = System.Math.Min(f.R[s[0]], f.R[s[1]]);
+                case IntrinsicOp.Max: return f => f.R[d] = System.Math.Max(f.R[s[0]], f.R[s[1]]);
+            }
+        }
+        throw ScalarOps.Unsupported(op, kind);
+    }
+}
