@@ -24,8 +24,8 @@ public sealed unsafe class CudaAccelerator : Accelerator
     private long _peakAllocatedBytes;
     private CudaStream _stream;
 
-    /// <summary>The compiler used by accelerators created without one (set once by the host).</summary>
-    public static IKernelCompiler? DefaultKernelCompiler { get; set; }
+    /// <summary>The compiler used by accelerators created without a cache: the engine's own IL → PTX pipeline.</summary>
+    public static IKernelCompiler? DefaultKernelCompiler { get; set; } = KernelCompiler.Instance;
 
     /// <summary>Opens device <paramref name="ordinal"/>.</summary>
     /// <param name="ordinal">Device index, 0 ≤ ordinal &lt; <see cref="DeviceCount"/>.</param>
