@@ -1,0 +1,151 @@
+using System.Reflection;
+using FlashAttn.Compute;
+using FlashAttn.Compute.Runtime;
+
+namespace FlashAttn.Kernels;
+
+/// <summary>
+/// Host side of the attention kernels: picks the tile configuration, builds the kernel arguments and
+/// launches. Arguments are assumed validated by the public API (FlashAttn.Core).
+/// </summary>
+public static class AttentionLauncher
+{
+    /// <summary>Threads per group of the element-wise kernels (preprocess, convert).</summary>
+    private const int ElementwiseThreads = 256;
+
+    /// <summary>Most groups of the element-wise kernels; they loop over the rest (grid-stride).</summary>
+    private const int ElementwiseMaxGroups = 4096;
+
+    /// <summary>
+    /// Attention forward: output = softmax(scale · q kᵀ, masked) v and lse = log-sum-exp of each row.
+    /// q: (b, s_q, h_q, d); k, v: (b, s_k, h_kv, d); output: (b, s_q, h_q, d); lse: (b, h_q, s_q) fp32, natural log,
+    /// +∞ for a row that sees no key (its output row is 0).
+    /// </summary>
+    /// <exception cref="ArgumentException"><typeparamref name="T"/> is not float, Half or BFloat16, or d is outside 1…256.</exception>
+    public static void Forward<T>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings,
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+    {
+        var storage = StorageOf<T>();
+        if (IsEmpty(shape)) return;
+        var tile = AttentionTileConfig.ForForward(shape.HeadDim, SizeOf<T>());
+        var p = Params(shape, settings);
+        var method = Instantiate(typeof(FlashForwardKernel), nameof(FlashForwardKernel.Forward), typeof(T), storage);
+        accelerator.LoadKernel(method).Launch(
+            new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenQ, tile.BlockRows), shape.HeadsQ, shape.Batch), new Dim3(tile.Threads, 1, 1), tile.ForwardSharedBytes),
+            q, k, v, output, lse, p,
+            Specialize(tile.BlockRows), Specialize(tile.BlockCols), Specialize(tile.Threads), Specialize(tile.ThreadsPerRow),
+            Specialize(tile.HeadDimPadded), SpecializedValue.New(settings.Causal));
+    }
+
+    /// <summary>
+    /// Attention backward by recomputation from the saved <paramref name="lse"/>. dq like q, dk/dv like k/v
+    /// (for GQA/MQA summed over the query heads of each kv head). Allocates and frees its own fp32 workspaces
+    /// (<see cref="BackwardWorkspaceBytes"/>) and synchronizes before returning. With
+    /// <see cref="AttentionSettings.Deterministic"/> no atomics touch the results: bitwise reproducible.
+    /// </summary>
+    /// <exception cref="ArgumentException"><typeparamref name="T"/> is not float, Half or BFloat16, or d is outside 1…256.</exception>
+    public static void Backward<T>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings,
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
+        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
+    {
+        var storage = StorageOf<T>();
+        if (IsEmpty(shape)) return;
+        var tile = AttentionTileConfig.ForBackward(shape.HeadDim, SizeOf<T>());
+        var p = Params(shape, settings);
+        long rows = (long)shape.Batch * shape.HeadsQ * shape.SeqLenQ;
+        long dqElements = rows * shape.HeadDim;
+        long dkvElements = (long)shape.Batch * shape.SeqLenK * shape.HeadsQ * shape.HeadDim;
+        var blockRows = Specialize(tile.BlockRows);
+        var blockCols = Specialize(tile.BlockCols);
+        var threads = Specialize(tile.Threads);
+        var threadsPerRow = Specialize(tile.ThreadsPerRow);
+        var headDimPadded = Specialize(tile.HeadDimPadded);
+        var causal = SpecializedValue.New(settings.Causal);
+
+        using var delta = accelerator.Allocate<float>(rows);
+        using var dqAccum = accelerator.Allocate<float>(dqElements);
+        using var dkAccum = accelerator.Allocate<float>(dkvElements);
+        using var dvAccum = accelerator.Allocate<float>(dkvElements);
+
+        // D = rowsum(dO ∘ O); dQ accumulator = 0
+        accelerator.LoadKernel(Instantiate(typeof(FlashBackwardPreprocessKernel), nameof(FlashBackwardPreprocessKernel.Preprocess), typeof(T), storage))
+            .Launch(Elementwise(Math.Max(rows, dqElements)), output, dOutput, delta.View, dqAccum.View, p);
+
+        // dK, dV per query head (and dQ by atomics unless deterministic)
+        var backwardGroups = new Dim3(CeilDiv(shape.SeqLenK, tile.BlockCols), shape.HeadsQ, shape.Batch);
+        accelerator.LoadKernel(Instantiate(typeof(FlashBackwardKernel), nameof(FlashBackwardKernel.Backward), typeof(T), storage))
+            .Launch(new LaunchConfig(backwardGroups, new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
+                q, k, v, dOutput, lse, delta.View, dqAccum.View, dkAccum.View, dvAccum.View, p,
+                blockRows, blockCols, threads, threadsPerRow, headDimPadded, causal, SpecializedValue.New(!settings.Deterministic));
+
+        // deterministic dQ: one group per Q tile, K tiles in a fixed order
+        if (settings.Deterministic)
+        {
+            var dqGroups = new Dim3(CeilDiv(shape.SeqLenQ, tile.BlockRows), shape.HeadsQ, shape.Batch);
+            accelerator.LoadKernel(Instantiate(typeof(FlashBackwardDqKernel), nameof(FlashBackwardDqKernel.BackwardDq), typeof(T), storage))
+                .Launch(new LaunchConfig(dqGroups, new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
+                    q, k, v, dOutput, lse, delta.View, dqAccum.View, p,
+                    blockRows, blockCols, threads, threadsPerRow, headDimPadded, causal);
+        }
+
+        // fp32 → T, GQA sums in a fixed order
+        accelerator.LoadKernel(Instantiate(typeof(FlashBackwardConvertKernel), nameof(FlashBackwardConvertKernel.Convert), typeof(T), storage))
+            .Launch(Elementwise(Math.Max(dqElements, (long)shape.Batch * shape.SeqLenK * shape.HeadsKV * shape.HeadDim)),
+                dqAccum.View, dkAccum.View, dvAccum.View, dq, dk, dv, p);
+        accelerator.Synchronize();
+    }
+
+    /// <summary>
+    /// Bytes of device workspace <see cref="Backward{T}"/> allocates, all fp32: D (b·h_q·s_q), the dQ accumulator
+    /// (b·s_q·h_q·d) and per-query-head dK and dV (2·b·s_k·h_q·d). Linear in the sequence lengths.
+    /// </summary>
+    public static long BackwardWorkspaceBytes(AttentionShape shape, AttentionSettings settings)
+    {
+        _ = settings;
+        long rows = (long)shape.Batch * shape.HeadsQ * shape.SeqLenQ;
+        long dkv = (long)shape.Batch * shape.SeqLenK * shape.HeadsQ * shape.HeadDim;
+        return sizeof(float) * (rows + rows * shape.HeadDim + 2 * dkv);
+    }
+
+    private static Type StorageOf<T>() where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return typeof(Float32Storage);
+        if (typeof(T) == typeof(Half)) return typeof(Float16Storage);
+        if (typeof(T) == typeof(BFloat16)) return typeof(BFloat16Storage);
+        throw new ArgumentException($"Attention supports float, Half and BFloat16 elements, not {typeof(T).Name}.", nameof(T));
+    }
+
+    private static unsafe int SizeOf<T>() where T : unmanaged => sizeof(T);
+
+    private static bool IsEmpty(AttentionShape shape)
+        => shape.Batch <= 0 || shape.SeqLenQ <= 0 || shape.SeqLenK <= 0 || shape.HeadsQ <= 0 || shape.HeadsKV <= 0 || shape.HeadDim <= 0;
+
+    private static AttentionParams Params(AttentionShape shape, AttentionSettings settings)
+    {
+        if (shape.HeadsQ % shape.HeadsKV != 0)
+            throw new ArgumentException($"h_q = {shape.HeadsQ} is not a multiple of h_kv = {shape.HeadsKV}.", nameof(shape));
+        return new AttentionParams
+        {
+            Batch = shape.Batch,
+            SeqLenQ = shape.SeqLenQ,
+            SeqLenK = shape.SeqLenK,
+            HeadsQ = shape.HeadsQ,
+            HeadsKV = shape.HeadsKV,
+            HeadDim = shape.HeadDim,
+            CausalOffset = settings.CausalBottomRight ? shape.SeqLenK - shape.SeqLenQ : 0,
+            Scale = settings.Scale,
+            ScaleLog2 = settings.Scale * SoftmaxConstants.Log2E,
+        };
+    }
+
+    private static MethodInfo Instantiate(Type kernelType, string name, Type element, Type storage)
+        => kernelType.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!.MakeGenericMethod(element, storage);
+
+    private static SpecializedValue<int> Specialize(int value) => SpecializedValue.New(value);
+
+    private static int CeilDiv(int value, int divisor) => (value + divisor - 1) / divisor;
+
+    private static LaunchConfig Elementwise(long elements)
+        => new(new Dim3((int)Math.Clamp((elements + ElementwiseThreads - 1) / ElementwiseThreads, 1, ElementwiseMaxGroups), 1, 1),
+            new Dim3(ElementwiseThreads, 1, 1));
+}

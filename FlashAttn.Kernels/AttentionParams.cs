@@ -1,0 +1,33 @@
+namespace FlashAttn.Kernels;
+
+/// <summary>
+/// The run-time scalars every attention kernel takes, in one argument struct (the tile shape is compiled
+/// in separately through <see cref="Compute.SpecializedValue{T}"/> parameters).
+/// </summary>
+internal struct AttentionParams
+{
+    /// <summary>Batch size b.</summary>
+    public int Batch;
+    /// <summary>Query length s_q.</summary>
+    public int SeqLenQ;
+    /// <summary>Key length s_k.</summary>
+    public int SeqLenK;
+    /// <summary>Query heads h_q.</summary>
+    public int HeadsQ;
+    /// <summary>Key/value heads h_kv.</summary>
+    public int HeadsKV;
+    /// <summary>Head dimension d (unpadded).</summary>
+    public int HeadDim;
+    /// <summary>Causal diagonal offset: query i sees key j when j ≤ i + CausalOffset (s_k − s_q bottom-right, 0 top-left).</summary>
+    public int CausalOffset;
+    /// <summary>Softmax scale.</summary>
+    public float Scale;
+    /// <summary>Scale · log2(e): scores are kept in the log2 domain so the kernels use exp2.</summary>
+    public float ScaleLog2;
+
+    /// <summary>Query heads per key/value head: query head g reads kv head g / QueriesPerKvHead.</summary>
+    public readonly int QueriesPerKvHead => HeadsQ / HeadsKV;
+
+    /// <summary>True when query <paramref name="row"/> may attend to key <paramref name="key"/> (key inside s_k and, if causal, on or left of the diagonal).</summary>
+    public readonly bool Visible(int row, int key, bool causal) => key < SeqLenK && (!causal || key <= row + CausalOffset);
+}

@@ -1,0 +1,40 @@
+using FlashAttn.Compute;
+
+namespace FlashAttn.Kernels;
+
+/// <summary>
+/// Backward epilogue: fp32 accumulators → storage dtype. dQ is converted element-wise; dK and dV of kv head
+/// h are the sum of the per-query-head buffers of query heads h·G … h·G + G − 1 (G = h_q / h_kv), added in
+/// that fixed order so the result does not depend on scheduling. One thread per element, grid-stride.
+/// </summary>
+internal static class FlashBackwardConvertKernel
+{
+    /// <summary>The kernel: dqAccum (b, s_q, h_q, d) → dq; dkAccum, dvAccum (b, s_k, h_q, d) → dk, dv (b, s_k, h_kv, d).</summary>
+    public static void Convert<T, TStorage>(ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
+        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv, AttentionParams p)
+        where T : unmanaged where TStorage : struct, IStorage<T>
+    {
+        int gridThreads = Grid.DimX * Group.DimX;
+        long dqCount = (long)p.Batch * p.SeqLenQ * p.HeadsQ * p.HeadDim;
+        for (long e = Grid.GlobalIndexX; e < dqCount; e += gridThreads)
+            dq[e] = TStorage.Store(dqAccum[e]);
+
+        int group = p.QueriesPerKvHead;
+        long dkCount = (long)p.Batch * p.SeqLenK * p.HeadsKV * p.HeadDim;
+        for (long e = Grid.GlobalIndexX; e < dkCount; e += gridThreads)
+        {
+            // e = ((batch · s_k + key) · h_kv + kvHead) · d + x
+            long x = e % p.HeadDim, rest = e / p.HeadDim;
+            long kvHead = rest % p.HeadsKV, batchKey = rest / p.HeadsKV;
+            long first = (batchKey * p.HeadsQ + kvHead * group) * p.HeadDim + x;
+            float sumK = 0f, sumV = 0f;
+            for (int g = 0; g < group; g++)
+            {
+                sumK += dkAccum[first + (long)g * p.HeadDim];
+                sumV += dvAccum[first + (long)g * p.HeadDim];
+            }
+            dk[e] = TStorage.Store(sumK);
+            dv[e] = TStorage.Store(sumV);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using FlashAttn.Compute;
+
+namespace FlashAttn.Kernels;
+
+/// <summary>
+/// Deterministic dQ (FA2 Algorithm 2 reorganised by Q tile, as in FA2's deterministic path): one group per
+/// (Q tile of Br rows, query head, batch), grid (⌈s_q/Br⌉, h_q, b), looping over the K/V tiles the rows can
+/// see in a fixed order, so dQ_i = Σ_j dS_ij K_j · scale needs no atomics.
+/// <code>
+/// paper              here
+/// Q_i, dO_i          qTile, doTile (shared fp32, loaded once)
+/// K_j, V_j           kTile, vTile  (shared fp32, streamed)
+/// P_ij, dS_ij        ScoreGradients → pTile, dsTile
+/// dQ_i               dqAcc (registers, RowsPerThread × HeadColsPerThread)
+/// </code>
+/// The K/V range and masking follow <see cref="FlashForwardKernel"/>.
+/// </summary>
+internal static class FlashBackwardDqKernel
+{
+    /// <summary>The kernel: writes dQ · scale (fp32) into <paramref name="dqAccum"/> (b, s_q, h_q, d).</summary>
+    public static void BackwardDq<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
+        ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p,
+        SpecializedValue<int> blockRows, SpecializedValue<int> blockCols, SpecializedValue<int> threads,
+        SpecializedValue<int> threadsPerRow, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal)
+        where T : unmanaged where TStorage : struct, IStorage<T>
+    {
+        var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
+        bool isCausal = causal.Value;
+        int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
+        int tm = tile.RowsPerThread, td = tile.HeadColsPerThread;
+        int tx = Group.IdxX % tpr, ty = Group.IdxX / tpr;
+        int q0 = Grid.IdxX * br, head = Grid.IdxY, batch = Grid.IdxZ;
+        int kvHead = head / p.QueriesPerKvHead;
+
+        var shared = SharedMemory.GetDynamic<float>();
+        var kTile = shared.SubView(0, bc * stride);
+        var vTile = shared.SubView(bc * stride, bc * stride);
+        var qTile = shared.SubView(2 * bc * stride, br * stride);
+        var doTile = shared.SubView((2 * bc + br) * stride, br * stride);
+        int vectors = (2 * bc + 2 * br) * stride;
+        var pTile = shared.SubView(vectors, br * bc);
+        var dsTile = shared.SubView(vectors + br * bc, br * bc);
+        var lseTile = shared.SubView(vectors + 2 * br * bc, br);
+        var deltaTile = shared.SubView(vectors + 2 * br * bc + br, br);
+
+        var scores = LocalMemory.Allocate<float>(tm * tile.KeysPerThread);
+        var dP = LocalMemory.Allocate<float>(tm * tile.KeysPerThread);
+        var dqAcc = LocalMemory.Allocate<float>(tm * td);
+        TileMath.Fill(dqAcc, tm * td, 0f);
+
+        // ---- Q_i, dO_i, L_i, D_i: loaded once ----
+        int validRows = XMath.Min(br, p.SeqLenQ - q0);
+        long rowStride = (long)p.HeadsQ * p.HeadDim;
+        long first = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
+        long vectorFirst = ((long)batch * p.HeadsQ + head) * p.SeqLenQ + q0;
+        TileLoader.LoadRows<T, TStorage>(q, first, rowStride, validRows, p.HeadDim, qTile, br, tile);
+        TileLoader.LoadRows<T, TStorage>(dOutput, first, rowStride, validRows, p.HeadDim, doTile, br, tile);
+        TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, lseTile, br, tile);
+        TileLoader.LoadVector(delta, vectorFirst, validRows, 1f, 0f, deltaTile, br, tile);
+
+        int kvEnd = isCausal ? XMath.Min(p.SeqLenK, q0 + br + p.CausalOffset) : p.SeqLenK;
+        int kvBlocks = kvEnd > 0 ? (kvEnd + bc - 1) / bc : 0;
+        int maskFrom = isCausal ? XMath.Max(0, XMath.Min(p.SeqLenK, q0 + p.CausalOffset + 1)) : p.SeqLenK;
+        int firstMaskedBlock = maskFrom / bc;
+        long kvRowStride = (long)p.HeadsKV * p.HeadDim;
+        for (int block = 0; block < kvBlocks; block++)
+        {
+            int k0 = block * bc;
+            long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
+            if (block < firstMaskedBlock)
+                DqBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
+                    kTile, vTile, qTile, doTile, pTile, dsTile, lseTile, deltaTile, scores, dP, dqAcc);
+            else
+                DqBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
+                    kTile, vTile, qTile, doTile, pTile, dsTile, lseTile, deltaTile, scores, dP, dqAcc);
+        }
+
+        // ---- epilogue: dQ_i · scale ----
+        for (int i = 0; i < tm; i++)
+        {
+            int r = ty * tm + i;
+            if (r >= validRows) continue;
+            for (int j = 0; j < td; j++)
+            {
+                int col = tx + j * tpr;
+                if (col < p.HeadDim) dqAccum[first + r * rowStride + col] = dqAcc[i * td + j] * p.Scale;
+            }
+        }
+    }
+
+    /// <summary>One K/V tile: stage K_j, V_j; recompute P and dS; dQ_i += dS K_j.</summary>
+    private static void DqBlock<T, TStorage, TMask>(ArrayView<T> k, ArrayView<T> v, long kvFirst, long kvRowStride,
+        AttentionParams p, int q0, int k0, bool isCausal, AttentionTileConfig tile, int tx, int ty,
+        ArrayView<float> kTile, ArrayView<float> vTile, ArrayView<float> qTile, ArrayView<float> doTile,
+        ArrayView<float> pTile, ArrayView<float> dsTile, ArrayView<float> lseTile, ArrayView<float> deltaTile,
+        ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> dqAcc)
+        where T : unmanaged where TStorage : struct, IStorage<T> where TMask : struct, IBlockMask
+    {
+        int bc = tile.BlockCols, tm = tile.RowsPerThread;
+        int validKeys = XMath.Min(bc, p.SeqLenK - k0);
+
+        // ---- stage K_j, V_j ----
+        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, kTile, bc, tile);
+        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, vTile, bc, tile);
+        Group.Barrier();
+
+        // ---- P, dS for this pair ----
+        ScoreGradients.Compute<TMask>(qTile, kTile, doTile, vTile, lseTile, deltaTile, p, q0, k0, isCausal, tile, tx, ty,
+            scores, dP, pTile, dsTile);
+        Group.Barrier();
+
+        // ---- dQ_i += dS K_j ----
+        TileMath.MultiplyAB(dsTile, bc, kTile, tile.TileStride, bc, dqAcc, ty * tm, tm, tx, tile.ThreadsPerRow, tile.HeadColsPerThread);
+        Group.Barrier();
+    }
+}

@@ -1,0 +1,159 @@
+using FlashAttn.Compute;
+
+namespace FlashAttn.Kernels;
+
+/// <summary>
+/// FlashAttention-2 backward (Dao 2023, Algorithm 2), SIMT, by recomputation. One group per (K/V tile of Bc
+/// keys, query head, batch): grid (⌈s_k/Bc⌉, h_q, b). K_j, V_j stay in shared memory and dK_j, dV_j in
+/// registers while the Q tiles that can see them stream past.
+/// <code>
+/// paper                         here
+/// K_j, V_j                      kTile, vTile  (shared fp32, Bc × d)
+/// Q_i, dO_i                     qTile, doTile (shared fp32, Br × d)
+/// L_i, D_i                      lseTile (L·log2 e), deltaTile
+/// P_ij = exp(S_ij − L_i)        = exp2(S·scale·log2 e − L·log2 e)   (registers, then pTile)
+/// dP_ij = dO_i V_jᵀ             dP (registers)
+/// dS_ij = P ∘ (dP − D_i)        (registers, then dsTile)
+/// dV_j += P_ijᵀ dO_i            dvAcc (registers, KeyRowsPerThread × HeadColsPerThread)
+/// dK_j += dS_ijᵀ Q_i · scale    dkAcc
+/// dQ_i += dS_ij K_j · scale     atomically added into the fp32 dQ accumulator (skipped in deterministic
+///                               mode, where <see cref="FlashBackwardDqKernel"/> computes dQ)
+/// </code>
+/// dK/dV are written per QUERY head into fp32 buffers (b, s_k, h_q, d); <see cref="FlashBackwardConvertKernel"/>
+/// sums the query heads of a shared kv head in a fixed order and rounds to the storage type.
+/// </summary>
+internal static class FlashBackwardKernel
+{
+    /// <summary>
+    /// The kernel. lse (b, h_q, s_q) natural log; delta (b, h_q, s_q); dqAccum (b, s_q, h_q, d) fp32, zeroed;
+    /// dkAccum, dvAccum (b, s_k, h_q, d) fp32. Launch with grid (⌈s_k/Bc⌉, h_q, b), <c>Threads</c> threads,
+    /// <c>BackwardSharedBytes</c> of dynamic shared memory.
+    /// </summary>
+    public static void Backward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
+        ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
+        AttentionParams p,
+        SpecializedValue<int> blockRows, SpecializedValue<int> blockCols, SpecializedValue<int> threads,
+        SpecializedValue<int> threadsPerRow, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal,
+        SpecializedValue<bool> accumulateDq)
+        where T : unmanaged where TStorage : struct, IStorage<T>
+    {
+        var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
+        bool isCausal = causal.Value, withDq = accumulateDq.Value;
+        int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride;
+        int tkr = tile.KeyRowsPerThread, td = tile.HeadColsPerThread;
+        int tx = Group.IdxX % tile.ThreadsPerRow, ty = Group.IdxX / tile.ThreadsPerRow;
+        int k0 = Grid.IdxX * bc, head = Grid.IdxY, batch = Grid.IdxZ;
+        int kvHead = head / p.QueriesPerKvHead;
+
+        var shared = SharedMemory.GetDynamic<float>();
+        var kTile = shared.SubView(0, bc * stride);
+        var vTile = shared.SubView(bc * stride, bc * stride);
+        var qTile = shared.SubView(2 * bc * stride, br * stride);
+        var doTile = shared.SubView((2 * bc + br) * stride, br * stride);
+        int vectors = (2 * bc + 2 * br) * stride;
+        var pTile = shared.SubView(vectors, br * bc);
+        var dsTile = shared.SubView(vectors + br * bc, br * bc);
+        var lseTile = shared.SubView(vectors + 2 * br * bc, br);
+        var deltaTile = shared.SubView(vectors + 2 * br * bc + br, br);
+
+        var dkAcc = LocalMemory.Allocate<float>(tkr * td);
+        var dvAcc = LocalMemory.Allocate<float>(tkr * td);
+        var scores = LocalMemory.Allocate<float>(tile.RowsPerThread * tile.KeysPerThread);
+        var dP = LocalMemory.Allocate<float>(tile.RowsPerThread * tile.KeysPerThread);
+        var dqAcc = LocalMemory.Allocate<float>(tile.RowsPerThread * td);
+        TileMath.Fill(dkAcc, tkr * td, 0f);
+        TileMath.Fill(dvAcc, tkr * td, 0f);
+
+        // ---- K_j, V_j: loaded once ----
+        long kvRowStride = (long)p.HeadsKV * p.HeadDim;
+        long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
+        int validKeys = XMath.Min(bc, p.SeqLenK - k0);
+        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, kTile, bc, tile);
+        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, vTile, bc, tile);
+
+        // ---- Q range: causal starts at the first row that sees key k0; masking applies while the tile
+        //      straddles the diagonal (rows q0 < k0 + Bc − 1 − offset) or the keys pass s_k ----
+        int qStart = isCausal ? XMath.Max(0, k0 - p.CausalOffset) : 0;
+        int qBlocks = (p.SeqLenQ + br - 1) / br;
+        bool keysPastEnd = k0 + bc > p.SeqLenK;
+        int unmaskedFrom = isCausal ? k0 + bc - 1 - p.CausalOffset : int.MinValue;
+        for (int block = qStart / br; block < qBlocks; block++)
+        {
+            int q0 = block * br;
+            if (keysPastEnd || q0 < unmaskedFrom)
+                BackwardBlock<T, TStorage, MaskedBlock>(q, dOutput, lse, delta, dqAccum, p, batch, head, q0, k0, isCausal, withDq,
+                    tile, tx, ty, kTile, vTile, qTile, doTile, pTile, dsTile, lseTile, deltaTile, scores, dP, dqAcc, dkAcc, dvAcc);
+            else
+                BackwardBlock<T, TStorage, FullBlock>(q, dOutput, lse, delta, dqAccum, p, batch, head, q0, k0, isCausal, withDq,
+                    tile, tx, ty, kTile, vTile, qTile, doTile, pTile, dsTile, lseTile, deltaTile, scores, dP, dqAcc, dkAcc, dvAcc);
+        }
+
+        // ---- epilogue: dK_j · scale, dV_j into the per-query-head fp32 buffers ----
+        long outRowStride = (long)p.HeadsQ * p.HeadDim;
+        long outFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsQ + head) * p.HeadDim;
+        for (int i = 0; i < tkr; i++)
+        {
+            int key = ty * tkr + i;
+            if (key >= validKeys) continue;
+            for (int j = 0; j < td; j++)
+            {
+                int col = tx + j * tile.ThreadsPerRow;
+                if (col >= p.HeadDim) continue;
+                dkAccum[outFirst + key * outRowStride + col] = dkAcc[i * td + j] * p.Scale;
+                dvAccum[outFirst + key * outRowStride + col] = dvAcc[i * td + j];
+            }
+        }
+    }
+
+    /// <summary>One Q tile against the group's K/V tile (inner loop body of Algorithm 2).</summary>
+    private static void BackwardBlock<T, TStorage, TMask>(ArrayView<T> q, ArrayView<T> dOutput, ArrayView<float> lse,
+        ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p, int batch, int head, int q0, int k0,
+        bool isCausal, bool withDq, AttentionTileConfig tile, int tx, int ty,
+        ArrayView<float> kTile, ArrayView<float> vTile, ArrayView<float> qTile, ArrayView<float> doTile,
+        ArrayView<float> pTile, ArrayView<float> dsTile, ArrayView<float> lseTile, ArrayView<float> deltaTile,
+        ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> dqAcc, ArrayView<float> dkAcc, ArrayView<float> dvAcc)
+        where T : unmanaged where TStorage : struct, IStorage<T> where TMask : struct, IBlockMask
+    {
+        int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
+        int tm = tile.RowsPerThread, td = tile.HeadColsPerThread;
+        int validRows = XMath.Min(br, p.SeqLenQ - q0);
+
+        // ---- stage Q_i, dO_i, L_i (log2 domain; +∞ past s_q so P = 0 there), D_i ----
+        long rowStride = (long)p.HeadsQ * p.HeadDim;
+        long first = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
+        long vectorFirst = ((long)batch * p.HeadsQ + head) * p.SeqLenQ + q0;
+        TileLoader.LoadRows<T, TStorage>(q, first, rowStride, validRows, p.HeadDim, qTile, br, tile);
+        TileLoader.LoadRows<T, TStorage>(dOutput, first, rowStride, validRows, p.HeadDim, doTile, br, tile);
+        TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, lseTile, br, tile);
+        TileLoader.LoadVector(delta, vectorFirst, validRows, 1f, 0f, deltaTile, br, tile);
+        Group.Barrier();
+
+        // ---- recompute P = exp2(S·scale·log2 e − L·log2 e); dP = dO Vᵀ; dS = P ∘ (dP − D) ----
+        ScoreGradients.Compute<TMask>(qTile, kTile, doTile, vTile, lseTile, deltaTile, p, q0, k0, isCausal, tile, tx, ty,
+            scores, dP, pTile, dsTile);
+        Group.Barrier();
+
+        // ---- dV_j += Pᵀ dO_i;  dK_j += dSᵀ Q_i ----
+        int keyBase = ty * tile.KeyRowsPerThread;
+        TileMath.MultiplyAtB(pTile, bc, doTile, stride, br, dvAcc, keyBase, tile.KeyRowsPerThread, tx, tpr, td);
+        TileMath.MultiplyAtB(dsTile, bc, qTile, stride, br, dkAcc, keyBase, tile.KeyRowsPerThread, tx, tpr, td);
+
+        // ---- dQ_i += dS K_j · scale (fp32 atomics; off in deterministic mode) ----
+        if (withDq)
+        {
+            TileMath.Fill(dqAcc, tm * td, 0f);
+            TileMath.MultiplyAB(dsTile, bc, kTile, stride, bc, dqAcc, ty * tm, tm, tx, tpr, td);
+            for (int i = 0; i < tm; i++)
+            {
+                int r = ty * tm + i;
+                if (r >= validRows) continue;
+                for (int j = 0; j < td; j++)
+                {
+                    int col = tx + j * tpr;
+                    if (col < p.HeadDim) Atomic.Add(ref dqAccum[first + r * rowStride + col], dqAcc[i * td + j] * p.Scale);
+                }
+            }
+        }
+        Group.Barrier();
+    }
+}

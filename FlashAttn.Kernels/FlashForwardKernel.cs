@@ -1,0 +1,154 @@
+using FlashAttn.Compute;
+
+namespace FlashAttn.Kernels;
+
+/// <summary>
+/// FlashAttention-2 forward (Dao 2023, Algorithm 1), SIMT. One group per (Q tile of Br rows, query head,
+/// batch): grid (⌈s_q/Br⌉, h_q, b). The Q tile stays in shared memory; K/V tiles of Bc keys stream past it.
+/// <code>
+/// paper        here
+/// Q_i          qTile    (shared, fp32, Br × d)
+/// K_j, V_j     kTile, vTile (shared, fp32, Bc × d)
+/// S_ij         scores   (registers, RowsPerThread × KeysPerThread per thread, log2 domain)
+/// P̃_ij         pTile    (shared, Br × Bc) — exp2(S − m)
+/// m_i          rowMax   (registers, log2 domain: max of S · scale · log2 e)
+/// ℓ_i          rowSum   (registers)
+/// O_i          acc      (registers, RowsPerThread × HeadColsPerThread, un-normalized until the end)
+/// L_i          lse      = (m_i + log2 ℓ_i) · ln 2, natural log; +∞ for a row with no visible key
+/// </code>
+/// Causal: K/V tiles right of the Q tile's last diagonal are never visited; tiles that straddle the diagonal
+/// or the s_k end run the same inner method instantiated with <see cref="MaskedBlock"/>.
+/// </summary>
+internal static class FlashForwardKernel
+{
+    /// <summary>
+    /// The kernel. q (b, s_q, h_q, d), k and v (b, s_k, h_kv, d), output (b, s_q, h_q, d), lse (b, h_q, s_q) fp32.
+    /// Launch with grid (⌈s_q/Br⌉, h_q, b), <c>Threads</c> threads and <c>ForwardSharedBytes</c> of dynamic shared memory.
+    /// </summary>
+    public static void Forward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output,
+        ArrayView<float> lse, AttentionParams p,
+        SpecializedValue<int> blockRows, SpecializedValue<int> blockCols, SpecializedValue<int> threads,
+        SpecializedValue<int> threadsPerRow, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal)
+        where T : unmanaged where TStorage : struct, IStorage<T>
+    {
+        var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
+        bool isCausal = causal.Value;
+        int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride;
+        int tm = tile.RowsPerThread, td = tile.HeadColsPerThread;
+        int tx = Group.IdxX % tile.ThreadsPerRow, ty = Group.IdxX / tile.ThreadsPerRow;
+        int q0 = Grid.IdxX * br, head = Grid.IdxY, batch = Grid.IdxZ;
+        int kvHead = head / p.QueriesPerKvHead;
+
+        var shared = SharedMemory.GetDynamic<float>();
+        var qTile = shared.SubView(0, br * stride);
+        var kTile = shared.SubView(br * stride, bc * stride);
+        var vTile = shared.SubView((br + bc) * stride, bc * stride);
+        var pTile = shared.SubView((br + 2 * bc) * stride, br * bc);
+
+        var acc = LocalMemory.Allocate<float>(tm * td);
+        var scores = LocalMemory.Allocate<float>(tm * tile.KeysPerThread);
+        var rowMax = LocalMemory.Allocate<float>(tm);
+        var rowSum = LocalMemory.Allocate<float>(tm);
+        TileMath.Fill(acc, tm * td, 0f);
+        TileMath.Fill(rowMax, tm, float.NegativeInfinity);
+        TileMath.Fill(rowSum, tm, 0f);
+
+        // ---- Q_i: loaded once, widened to fp32 ----
+        long qRowStride = (long)p.HeadsQ * p.HeadDim;
+        long qFirst = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
+        TileLoader.LoadRows<T, TStorage>(q, qFirst, qRowStride, XMath.Min(br, p.SeqLenQ - q0), p.HeadDim, qTile, br, tile);
+
+        // ---- K/V range: causal stops after the last key row q0 + Br − 1 can see; masking starts where
+        //      the first row q0 stops seeing keys, or at the s_k end ----
+        int kvEnd = isCausal ? XMath.Min(p.SeqLenK, q0 + br + p.CausalOffset) : p.SeqLenK;
+        int kvBlocks = kvEnd > 0 ? (kvEnd + bc - 1) / bc : 0;
+        int maskFrom = isCausal ? XMath.Max(0, XMath.Min(p.SeqLenK, q0 + p.CausalOffset + 1)) : p.SeqLenK;
+        int firstMaskedBlock = maskFrom / bc;
+
+        long kvRowStride = (long)p.HeadsKV * p.HeadDim;
+        for (int block = 0; block < kvBlocks; block++)
+        {
+            int k0 = block * bc;
+            long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
+            if (block < firstMaskedBlock)
+                ForwardBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
+                    qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
+            else
+                ForwardBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
+                    qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
+        }
+
+        // ---- epilogue: O_i = acc / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2 ----
+        long oRowStride = (long)p.HeadsQ * p.HeadDim;
+        for (int i = 0; i < tm; i++)
+        {
+            int row = q0 + ty * tm + i;
+            if (row >= p.SeqLenQ) continue;
+            bool empty = rowSum[i] == 0f; // no visible key: O = 0, L = +∞
+            float inverse = empty ? 0f : 1f / rowSum[i];
+            long oFirst = qFirst + (long)(ty * tm + i) * oRowStride;
+            for (int j = 0; j < td; j++)
+            {
+                int col = tx + j * tile.ThreadsPerRow;
+                if (col < p.HeadDim) output[oFirst + col] = TStorage.Store(acc[i * td + j] * inverse);
+            }
+            if (tx == 0)
+                lse[((long)batch * p.HeadsQ + head) * p.SeqLenQ + row] =
+                    empty ? float.PositiveInfinity : (rowMax[i] + XMath.Log2(rowSum[i])) * SoftmaxConstants.Ln2;
+        }
+    }
+
+    /// <summary>One K/V tile (inner loop body of Algorithm 1): stage K_j, V_j; S = Q Kᵀ; online softmax; O += P V.</summary>
+    private static void ForwardBlock<T, TStorage, TMask>(ArrayView<T> k, ArrayView<T> v, long kvFirst, long kvRowStride,
+        AttentionParams p, int q0, int k0, bool isCausal, AttentionTileConfig tile, int tx, int ty,
+        ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> vTile, ArrayView<float> pTile,
+        ArrayView<float> scores, ArrayView<float> acc, ArrayView<float> rowMax, ArrayView<float> rowSum)
+        where T : unmanaged where TStorage : struct, IStorage<T> where TMask : struct, IBlockMask
+    {
+        int bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
+        int tm = tile.RowsPerThread, tn = tile.KeysPerThread, td = tile.HeadColsPerThread;
+        int validKeys = XMath.Min(bc, p.SeqLenK - k0);
+
+        // ---- stage K_j, V_j (the previous block ended with a barrier, so the tiles are free) ----
+        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, kTile, bc, tile);
+        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, vTile, bc, tile);
+        Group.Barrier();
+
+        // ---- S = Q Kᵀ, scaled into the log2 domain, masked to −∞ ----
+        TileMath.Fill(scores, tm * tn, 0f);
+        TileMath.MultiplyABt(qTile, stride, kTile, stride, tile.HeadDimPadded, scores, ty * tm, tm, tx, tpr, tn);
+        for (int i = 0; i < tm; i++)
+            for (int j = 0; j < tn; j++)
+            {
+                float s = scores[i * tn + j] * p.ScaleLog2;
+                if (TMask.Enabled && !p.Visible(q0 + ty * tm + i, k0 + tx + j * tpr, isCausal)) s = float.NegativeInfinity;
+                scores[i * tn + j] = s;
+            }
+
+        // ---- online softmax: m_new = max(m, rowmax S); P = exp2(S − m_new); ℓ = ℓ·exp2(m − m_new) + rowsum P ----
+        for (int i = 0; i < tm; i++)
+        {
+            float blockMax = float.NegativeInfinity;
+            for (int j = 0; j < tn; j++) blockMax = XMath.Max(blockMax, scores[i * tn + j]);
+            float newMax = XMath.Max(rowMax[i], RowReduce.Max(blockMax, tpr));
+            // a row with nothing visible yet keeps m = −∞; subtract 0 instead so −∞ − (−∞) never appears
+            float reference = newMax == float.NegativeInfinity ? 0f : newMax;
+            float correction = XMath.FastExp2(rowMax[i] - reference);
+            float blockSum = 0f;
+            for (int j = 0; j < tn; j++)
+            {
+                float pij = XMath.FastExp2(scores[i * tn + j] - reference);
+                blockSum += pij;
+                pTile[(ty * tm + i) * bc + tx + j * tpr] = pij;
+            }
+            rowSum[i] = rowSum[i] * correction + RowReduce.Sum(blockSum, tpr);
+            rowMax[i] = newMax;
+            for (int j = 0; j < td; j++) acc[i * td + j] *= correction;
+        }
+        Group.Barrier();
+
+        // ---- O += P V ----
+        TileMath.MultiplyAB(pTile, bc, vTile, stride, bc, acc, ty * tm, tm, tx, tpr, td);
+        Group.Barrier();
+    }
+}

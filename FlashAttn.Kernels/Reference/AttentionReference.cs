@@ -1,0 +1,127 @@
+namespace FlashAttn.Kernels.Reference;
+
+/// <summary>
+/// Plain fp64 attention and its analytic gradients on host arrays: the ground truth the kernels are tested
+/// against. Same semantics as <see cref="AttentionLauncher"/> (layouts, masks, both causal alignments,
+/// scale, GQA/MQA, fully masked rows → O = 0, L = +∞, gradients 0). O(s_q·s_k) memory per row at most.
+/// </summary>
+public static class AttentionReference
+{
+    /// <summary>
+    /// Forward. q: (b, s_q, h_q, d); k, v: (b, s_k, h_kv, d); output: (b, s_q, h_q, d); lse: (b, h_q, s_q), natural log.
+    /// </summary>
+    public static void Forward(AttentionShape shape, AttentionSettings settings, double[] q, double[] k, double[] v,
+        double[] output, double[] lse)
+    {
+        int d = shape.HeadDim;
+        var s = new double[shape.SeqLenK];
+        for (int b = 0; b < shape.Batch; b++)
+            for (int h = 0; h < shape.HeadsQ; h++)
+                for (int i = 0; i < shape.SeqLenQ; i++)
+                {
+                    long qi = QIndex(shape, b, i, h);
+                    // S_ij = scale · q_i · k_j   (−∞ where masked)
+                    double max = Scores(shape, settings, q, k, b, h, i, s);
+                    // L_i = log Σ_j exp(S_ij);  P_ij = exp(S_ij − L_i);  O_i = Σ_j P_ij v_j
+                    double sum = 0;
+                    for (int j = 0; j < shape.SeqLenK; j++) sum += double.IsNegativeInfinity(s[j]) ? 0 : Math.Exp(s[j] - max);
+                    double l = sum > 0 ? max + Math.Log(sum) : double.PositiveInfinity;
+                    lse[((long)b * shape.HeadsQ + h) * shape.SeqLenQ + i] = l;
+                    for (int x = 0; x < d; x++) output[qi + x] = 0;
+                    if (sum == 0) continue;
+                    for (int j = 0; j < shape.SeqLenK; j++)
+                    {
+                        if (double.IsNegativeInfinity(s[j])) continue;
+                        double pij = Math.Exp(s[j] - l);
+                        long vj = KIndex(shape, b, j, h);
+                        for (int x = 0; x < d; x++) output[qi + x] += pij * v[vj + x];
+                    }
+                }
+    }
+
+    /// <summary>
+    /// Backward (recomputes the forward). dOutput like output; dq like q; dk, dv like k, v (kv heads shared by
+    /// several query heads receive the sum over those heads).
+    /// </summary>
+    public static void Backward(AttentionShape shape, AttentionSettings settings, double[] q, double[] k, double[] v,
+        double[] dOutput, double[] dq, double[] dk, double[] dv)
+    {
+        int d = shape.HeadDim, sk = shape.SeqLenK;
+        var output = new double[q.Length];
+        var lse = new double[(long)shape.Batch * shape.HeadsQ * shape.SeqLenQ];
+        Forward(shape, settings, q, k, v, output, lse);
+        Array.Clear(dq);
+        Array.Clear(dk);
+        Array.Clear(dv);
+        var s = new double[sk];
+        var p = new double[sk];
+        var dp = new double[sk];
+        for (int b = 0; b < shape.Batch; b++)
+            for (int h = 0; h < shape.HeadsQ; h++)
+                for (int i = 0; i < shape.SeqLenQ; i++)
+                {
+                    double l = lse[((long)b * shape.HeadsQ + h) * shape.SeqLenQ + i];
+                    if (double.IsPositiveInfinity(l)) continue; // no visible key: every gradient of the row is 0
+                    long qi = QIndex(shape, b, i, h);
+                    Scores(shape, settings, q, k, b, h, i, s);
+                    // forward: P_ij = exp(S_ij − L_i)
+                    for (int j = 0; j < sk; j++) p[j] = double.IsNegativeInfinity(s[j]) ? 0 : Math.Exp(s[j] - l);
+                    // forward: O_i = Σ_j P_ij v_j   ⇒   dv_j += P_ij dO_i,   dP_ij = dO_i · v_j
+                    for (int j = 0; j < sk; j++)
+                    {
+                        long vj = KIndex(shape, b, j, h);
+                        double dot = 0;
+                        for (int x = 0; x < d; x++)
+                        {
+                            dv[vj + x] += p[j] * dOutput[qi + x];
+                            dot += dOutput[qi + x] * v[vj + x];
+                        }
+                        dp[j] = dot;
+                    }
+                    // forward: P = softmax(S)   ⇒   dS_ij = P_ij (dP_ij − Σ_l P_il dP_il)   (Σ_l P_il dP_il = dO_i · O_i = D_i)
+                    double rowDot = 0;
+                    for (int j = 0; j < sk; j++) rowDot += p[j] * dp[j];
+                    // forward: S_ij = scale · q_i · k_j   ⇒   dq_i += scale dS_ij k_j,   dk_j += scale dS_ij q_i
+                    for (int j = 0; j < sk; j++)
+                    {
+                        double ds = p[j] * (dp[j] - rowDot) * settings.Scale;
+                        if (ds == 0) continue;
+                        long kj = KIndex(shape, b, j, h);
+                        for (int x = 0; x < d; x++)
+                        {
+                            dq[qi + x] += ds * k[kj + x];
+                            dk[kj + x] += ds * q[qi + x];
+                        }
+                    }
+                }
+    }
+
+    /// <summary>True when query <paramref name="i"/> sees key <paramref name="j"/>.</summary>
+    public static bool Visible(AttentionShape shape, AttentionSettings settings, int i, int j)
+        => !settings.Causal || j <= i + (settings.CausalBottomRight ? shape.SeqLenK - shape.SeqLenQ : 0);
+
+    /// <summary>Row i of S = scale · q kᵀ into <paramref name="s"/> (−∞ where masked); returns its max.</summary>
+    private static double Scores(AttentionShape shape, AttentionSettings settings, double[] q, double[] k, int b, int h, int i, double[] s)
+    {
+        long qi = QIndex(shape, b, i, h);
+        double max = double.NegativeInfinity;
+        for (int j = 0; j < shape.SeqLenK; j++)
+        {
+            if (!Visible(shape, settings, i, j)) { s[j] = double.NegativeInfinity; continue; }
+            long kj = KIndex(shape, b, j, h);
+            double dot = 0;
+            for (int x = 0; x < shape.HeadDim; x++) dot += q[qi + x] * k[kj + x];
+            s[j] = dot * settings.Scale;
+            max = Math.Max(max, s[j]);
+        }
+        return max;
+    }
+
+    /// <summary>Offset of q[b, i, h, 0] (also of output, dq).</summary>
+    internal static long QIndex(AttentionShape shape, int b, int i, int h)
+        => (((long)b * shape.SeqLenQ + i) * shape.HeadsQ + h) * shape.HeadDim;
+
+    /// <summary>Offset of k[b, j, h / (h_q / h_kv), 0] for query head h (also of v, dk, dv).</summary>
+    internal static long KIndex(AttentionShape shape, int b, int j, int h)
+        => (((long)b * shape.SeqLenK + j) * shape.HeadsKV + h / (shape.HeadsQ / shape.HeadsKV)) * shape.HeadDim;
+}

@@ -1,0 +1,13 @@
+using FlashAttn.Compute;
+
+namespace FlashAttn.Kernels;
+
+/// <summary>bf16 (<see cref="BFloat16"/>) storage.</summary>
+internal readonly struct BFloat16Storage : IStorage<BFloat16>
+{
+    /// <inheritdoc/>
+    public static float Load(BFloat16 value) => value;
+
+    /// <inheritdoc/>
+    public static BFloat16 Store(float value) => (BFloat16)value;
+}

@@ -1,0 +1,16 @@
+namespace FlashAttn.Kernels;
+
+/// <summary>
+/// How a storage element type converts to and from the fp32 that every kernel computes in. Kernels are
+/// generic over a struct implementing this interface; the compiler resolves the static calls, so each
+/// dtype gets its own kernel without a copied loop body.
+/// </summary>
+/// <typeparam name="T">The element type in device memory: float, Half or BFloat16.</typeparam>
+internal interface IStorage<T> where T : unmanaged
+{
+    /// <summary>Widens a stored element to fp32.</summary>
+    static abstract float Load(T value);
+
+    /// <summary>Rounds an fp32 value to the storage type (round to nearest even).</summary>
+    static abstract T Store(float value);
+}

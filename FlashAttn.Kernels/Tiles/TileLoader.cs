@@ -1,0 +1,34 @@
+using FlashAttn.Compute;
+
+namespace FlashAttn.Kernels;
+
+/// <summary>Stages tiles of (seq, head_dim) rows from device memory into fp32 shared memory.</summary>
+internal static class TileLoader
+{
+    /// <summary>
+    /// Copies <paramref name="validRows"/> rows of <paramref name="headDim"/> elements, starting at
+    /// <paramref name="first"/> with <paramref name="rowStride"/> elements between rows, into the shared tile
+    /// (<paramref name="tileRows"/> rows × HeadDimPadded, row stride TileStride),
+    /// widened to fp32. Rows past <paramref name="validRows"/> and columns past d are zero-filled.
+    /// Every thread of the group calls it; the caller places the barrier.
+    /// </summary>
+    public static void LoadRows<T, TStorage>(ArrayView<T> source, long first, long rowStride, int validRows, int headDim,
+        ArrayView<float> destination, int tileRows, AttentionTileConfig tile)
+        where T : unmanaged where TStorage : struct, IStorage<T>
+    {
+        int width = tile.HeadDimPadded, stride = tile.TileStride;
+        for (int e = Group.IdxX; e < tileRows * width; e += tile.Threads)
+        {
+            int r = e / width, c = e % width;
+            destination[r * stride + c] = r < validRows && c < headDim ? TStorage.Load(source[first + r * rowStride + c]) : 0f;
+        }
+    }
+
+    /// <summary>Loads one fp32 value per tile row (L or D rows): <paramref name="fill"/> past <paramref name="validRows"/>.</summary>
+    public static void LoadVector(ArrayView<float> source, long first, int validRows, float multiplier, float fill,
+        ArrayView<float> destination, int tileRows, AttentionTileConfig tile)
+    {
+        for (int r = Group.IdxX; r < tileRows; r += tile.Threads)
+            destination[r] = r < validRows ? source[first + r] * multiplier : fill;
+    }
+}

@@ -1,0 +1,15 @@
+using FlashAttn.Kernels;
+
+namespace FlashAttn.Tests.Kernels;
+
+/// <summary>One row of the attention test table.</summary>
+public sealed record AttentionCase(AttentionShape Shape, AttentionDtype Dtype, bool Causal, bool BottomRight, bool Deterministic, int Seed)
+{
+    /// <summary>Settings with the default scale 1/√d.</summary>
+    public AttentionSettings Settings => new(1f / MathF.Sqrt(Shape.HeadDim), Causal, BottomRight, Deterministic);
+
+    /// <inheritdoc/>
+    public override string ToString()
+        => $"b{Shape.Batch} sq{Shape.SeqLenQ} sk{Shape.SeqLenK} h{Shape.HeadsQ}/{Shape.HeadsKV} d{Shape.HeadDim} {Dtype}"
+           + (Causal ? (BottomRight ? " causal-br" : " causal-tl") : "") + (Deterministic ? " det" : "");
+}

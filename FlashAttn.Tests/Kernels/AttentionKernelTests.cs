@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using FlashAttn.Compute;
+using FlashAttn.Compute.Runtime.Cpu;
+using FlashAttn.Kernels;
+using FlashAttn.Kernels.Reference;
+
+namespace FlashAttn.Tests.Kernels;
+
+/// <summary>
+/// The attention kernels on the CPU accelerator against the fp64 reference, with flash-attn's acceptance
+/// rule: max|ours − fp64| ≤ 2× (forward) / 3× (gradients) max|naive same-dtype − fp64| + 1e-5.
+/// </summary>
+public class AttentionKernelTests
+{
+    private const double ForwardFactor = 2, GradientFactor = 3, Slack = 1e-5;
+
+    private CpuAccelerator _accelerator = null!;
+
+    [OneTimeSetUp]
+    public void Create() => _accelerator = new CpuAccelerator();
+
+    [OneTimeTearDown]
+    public void Destroy() => _accelerator.Dispose();
+
+    /// <summary>flash-attn's (s_q, s_k) pairs.</summary>
+    private static readonly (int Q, int K)[] SeqLens =
+        [(113, 203), (128, 217), (113, 211), (108, 256), (256, 512), (512, 256), (1, 239), (3, 799), (127, 512), (127, 513), (239, 1)];
+
+    private static readonly int[] HeadDims = [32, 40, 59, 64, 80, 96, 111, 128, 160, 192, 224, 256];
+
+    /// <summary>(h_q, h_kv): MHA, GQA, MQA.</summary>
+    private static readonly (int Q, int KV)[] Heads = [(2, 2), (4, 2), (3, 1)];
+
+    /// <summary>Work cap per case (b·h_q·s_q·s_k·d) so the table stays within minutes on 2 cores.</summary>
+    private const long WorkCap = 40_000_000;
+
+    /// <summary>
+    /// Every seqlen pair with three head dims (rotating through all twelve, so each appears 2–3 times);
+    /// dtype, causal alignment, head layout, batch and determinism rotate independently across the rows.
+    /// </summary>
+    public static IEnumerable<TestCaseData> Table()
+    {
+        int row = 0;
+        for (int s = 0; s < SeqLens.Length; s++)
+            for (int n = 0; n < 3; n++, row++)
+            {
+                var (sq, sk) = SeqLens[s];
+                int d = HeadDims[(s * 3 + n) % HeadDims.Length];
+                var (hq, hkv) = Heads[row % Heads.Length];
+                int batch = 1 + row % 2;
+                // shrink batch, then heads, for the largest shapes
+                while ((long)batch * hq * sq * sk * d > WorkCap && batch > 1) batch--;
+                if ((long)batch * hq * sq * sk * d > WorkCap) (hq, hkv) = hkv == 1 ? (2, 1) : (1, 1);
+                var dtype = (AttentionDtype)(row % 3);
+                int mode = (row / 3 + row) % 4; // 0 plain, 1 causal bottom-right, 2 causal top-left, 3 causal bottom-right
+                var c = new AttentionCase(new AttentionShape(batch, sq, sk, hq, hkv, d), dtype,
+                    Causal: mode != 0, BottomRight: mode != 2, Deterministic: row % 5 == 4, Seed: 1000 + row);
+                yield return new TestCaseData(c).SetName($"Attention({c})");
+            }
+    }
+
+    [TestCaseSource(nameof(Table))]
+    public void MatchesReference(AttentionCase c)
+    {
+        var watch = Stopwatch.StartNew();
+        var run = new AttentionRun(c);
+        var ours = run.Kernels(_accelerator, backward: true);
+        double kernelSeconds = watch.Elapsed.TotalSeconds;
+        var reference = run.Reference(backward: true);
+        var naive = run.Naive(backward: true);
+        TestContext.Out.WriteLine($"{c}: kernels {kernelSeconds:F2} s, total {watch.Elapsed.TotalSeconds:F2} s");
+        Check("O", ours.Output, naive.Output, reference.Output, ForwardFactor);
+        Check("L", ours.Lse, naive.Lse, reference.Lse, ForwardFactor);
+        Check("dQ", ours.Dq, naive.Dq, reference.Dq, GradientFactor);
+        Check("dK", ours.Dk, naive.Dk, reference.Dk, GradientFactor);
+        Check("dV", ours.Dv, naive.Dv, reference.Dv, GradientFactor);
+    }
+
+    private static void Check(string name, double[] ours, double[] naive, double[] reference, double factor)
+    {
+        double error = AttentionRun.MaxError(ours, reference);
+        double budget = factor * AttentionRun.MaxError(naive, reference) + Slack;
+        TestContext.Out.WriteLine($"  {name}: error {error:E2}, budget {budget:E2}");
+        Assert.That(error, Is.LessThanOrEqualTo(budget), $"{name}: max|ours − fp64| = {error:E3} exceeds {budget:E3}");
+    }
+
+    [Test]
+    public void DeterministicBackwardIsBitwiseReproducible()
+    {
+        var c = new AttentionCase(new AttentionShape(2, 67, 91, 4, 2, 40), AttentionDtype.Fp32, Causal: true, BottomRight: true,
+            Deterministic: true, Seed: 7);
+        var images = new AttentionRun(c).BackwardBits(_accelerator, 20, x => x);
+        for (int run = 1; run < images.Length; run++)
+            Assert.That(images[run].Select(BitConverter.SingleToInt32Bits), Is.EqualTo(images[0].Select(BitConverter.SingleToInt32Bits)),
+                $"run {run} differs from run 0");
+    }
+
+    /// <summary>Causal bottom-right with s_q &gt; s_k: the first s_q − s_k rows see no key.</summary>
+    [TestCase(AttentionDtype.Fp32, false)]
+    [TestCase(AttentionDtype.Bf16, true)]
+    [TestCase(AttentionDtype.Fp16, false)]
+    public void FullyMaskedRowsGiveZeroOutputInfiniteLseAndZeroGradients(AttentionDtype dtype, bool deterministic)
+    {
+        var shape = new AttentionShape(1, 90, 20, 2, 1, 48);
+        var c = new AttentionCase(shape, dtype, Causal: true, BottomRight: true, Deterministic: deterministic, Seed: 11);
+        var run = new AttentionRun(c);
+        var ours = run.Kernels(_accelerator, backward: true);
+        var reference = run.Reference(backward: true);
+        int masked = shape.SeqLenQ - shape.SeqLenK;
+        for (int h = 0; h < shape.HeadsQ; h++)
+            for (int i = 0; i < shape.SeqLenQ; i++)
+            {
+                double l = ours.Lse[h * shape.SeqLenQ + i];
+                if (i < masked) Assert.That(double.IsPositiveInfinity(l), $"L[{h},{i}] = {l}");
+                else Assert.That(double.IsFinite(l), $"L[{h},{i}] = {l}");
+                long first = AttentionReference.QIndex(shape, 0, i, h);
+                for (int x = 0; x < shape.HeadDim; x++)
+                {
+                    Assert.That(double.IsFinite(ours.Dq[first + x]), $"dQ[{i},{h},{x}] not finite");
+                    if (i < masked)
+                    {
+                        Assert.That(ours.Output[first + x], Is.Zero, $"O[{i},{h},{x}]");
+                        Assert.That(ours.Dq[first + x], Is.Zero, $"dQ[{i},{h},{x}]");
+                    }
+                }
+            }
+        Assert.That(ours.Dk.All(double.IsFinite) && ours.Dv.All(double.IsFinite), "dK/dV not finite");
+        // and the visible part still matches the reference
+        var naive = run.Naive(backward: true);
+        Check("O", ours.Output, naive.Output, reference.Output, ForwardFactor);
+        Check("dK", ours.Dk, naive.Dk, reference.Dk, GradientFactor);
+    }
+
+    /// <summary>Central differences of the fp64 forward check the fp64 analytic gradients, and our fp32 kernels' gradients.</summary>
+    [TestCase(true, true)]
+    [TestCase(true, false)]
+    [TestCase(false, true)]
+    public void GradientsMatchFiniteDifferences(bool causal, bool bottomRight)
+    {
+        var shape = new AttentionShape(1, 5, 7, 2, 1, 3);
+        var c = new AttentionCase(shape, AttentionDtype.Fp32, causal, bottomRight, Deterministic: false, Seed: 3);
+        var run = new AttentionRun(c);
+        double[] q = Array.ConvertAll(run.Q, x => (double)x), k = Array.ConvertAll(run.K, x => (double)x),
+            v = Array.ConvertAll(run.V, x => (double)x), dO = Array.ConvertAll(run.DOutput, x => (double)x);
+        var reference = run.Reference(backward: true);
+        var ours = run.Kernels(_accelerator, backward: true);
+
+        // loss = Σ O ∘ dO, so ∂loss/∂x is the gradient the backward returns for upstream gradient dO
+        double Loss()
+        {
+            var o = new double[q.Length];
+            AttentionReference.Forward(shape, c.Settings, q, k, v, o, new double[shape.HeadsQ * shape.SeqLenQ]);
+            double sum = 0;
+            for (int i = 0; i < o.Length; i++) sum += o[i] * dO[i];
+            return sum;
+        }
+        const double h = 1e-5;
+        foreach (var (input, analytic, ourGradient, name) in new[] { (q, reference.Dq, ours.Dq, "dQ"), (k, reference.Dk, ours.Dk, "dK"), (v, reference.Dv, ours.Dv, "dV") })
+            for (int e = 0; e < input.Length; e++)
+            {
+                double saved = input[e];
+                input[e] = saved + h;
+                double plus = Loss();
+                input[e] = saved - h;
+                double minus = Loss();
+                input[e] = saved;
+                double numeric = (plus - minus) / (2 * h);
+                Assert.That(analytic[e], Is.EqualTo(numeric).Within(1e-7 + 1e-6 * Math.Abs(numeric)), $"fp64 {name}[{e}]");
+                Assert.That(ourGradient[e], Is.EqualTo(numeric).Within(2e-5 + 1e-5 * Math.Abs(numeric)), $"kernel {name}[{e}]");
+            }
+    }
+
+    [Test]
+    public void UnsupportedElementTypeIsAnArgumentException()
+    {
+        var shape = new AttentionShape(1, 4, 4, 1, 1, 8);
+        using var buffer = _accelerator.Allocate<double>(32);
+        using var lse = _accelerator.Allocate<float>(4);
+        Assert.Throws<ArgumentException>(() => AttentionLauncher.Forward(_accelerator, shape, new AttentionSettings(1f, false),
+            buffer.View, buffer.View, buffer.View, buffer.View, lse.View));
+    }
+
+    [Test]
+    public void TileConfigsFitTheGroupLimits([Range(1, 256)] int headDim)
+    {
+        foreach (var tile in new[] { AttentionTileConfig.ForForward(headDim, 2), AttentionTileConfig.ForBackward(headDim, 2) })
+        {
+            Assert.That(tile.Threads, Is.LessThanOrEqualTo(AttentionTileConfig.MaxThreads));
+            Assert.That(Math.Max(tile.ForwardSharedBytes, tile.BackwardSharedBytes), Is.LessThanOrEqualTo(AttentionTileConfig.MaxSharedBytes));
+            Assert.That(tile.HeadDimPadded, Is.GreaterThanOrEqualTo(headDim));
+            Assert.That(tile.HeadDimPadded % tile.ThreadsPerRow, Is.Zero);
+            Assert.That(tile.BlockRows % tile.RowThreads + tile.BlockCols % tile.RowThreads + tile.BlockCols % tile.ThreadsPerRow, Is.Zero);
+            Assert.That(Warp.Size % tile.ThreadsPerRow, Is.Zero);
+        }
+    }
+}
