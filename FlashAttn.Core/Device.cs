@@ -99,7 +99,7 @@ public sealed class Device : IDisposable
     public bool IsDisposed => _disposed || _accelerator.IsDisposed;
 
     /// <summary>The kernels attention runs; tests substitute their own.</summary>
-    internal IAttentionKernels AttentionKernels { get; set; } = UnavailableAttentionKernels.Instance;
+    internal IAttentionKernels AttentionKernels { get; set; } = LauncherAttentionKernels.Instance;
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
 

@@ -167,9 +167,10 @@ public static class FlashAttention
         DeviceTensor<T>? dq = null, dk = null, dv = null;
         try
         {
-            dq = DeviceTensor.Zeros<T>(device, q.Shape);
-            dk = DeviceTensor.Zeros<T>(device, k.Shape);
-            dv = DeviceTensor.Zeros<T>(device, v.Shape);
+            // The kernels write every element of the gradients.
+            dq = DeviceTensor<T>.Allocate(device, q.GetShape());
+            dk = DeviceTensor<T>.Allocate(device, k.GetShape());
+            dv = DeviceTensor<T>.Allocate(device, v.GetShape());
             device.AttentionKernels.Backward(device.Accelerator, problem, q.View, k.View, v.View, output.View, dOut.View, lse.View,
                 dq.View, dk.View, dv.View);
             return new AttentionGradients<T>(dq, dk, dv);

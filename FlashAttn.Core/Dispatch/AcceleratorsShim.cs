@@ -1,4 +1,5 @@
 using FlashAttn.Compute.Runtime;
+using FlashAttn.Compute.Runtime.Cpu;
 
 namespace FlashAttn.Dispatch;
 
@@ -12,8 +13,7 @@ internal static class AcceleratorsShim
 
     public static Accelerator CreateDefault() => CreateCpu();
 
-    public static Accelerator CreateCpu() =>
-        throw new NotSupportedException("The CPU accelerator is not part of this build yet.");
+    public static Accelerator CreateCpu() => new CpuAccelerator();
 
     public static Accelerator CreateCuda(int ordinal = 0) =>
         throw new NotSupportedException($"No CUDA device {ordinal}: the CUDA accelerator is not part of this build yet.");
