@@ -1,0 +1,487 @@
+using FlashAttn.Compute.IR;
+
+namespace FlashAttn.Compute.Backends.Ptx;
+
+/// <summary>
+/// Lowers every <see cref="IntrinsicOp"/> to PTX. Accuracy of the non-fast math (f32), as emitted here:
+/// <list type="bullet">
+/// <item><c>Exp</c>: 2^h · 2^l with h = rn(x·log2e) and l the exact remainder of the product (fma plus a
+/// low part of log2e), both powers by <c>ex2.approx.f32</c> (about 2 ulp each, subnormals kept): within
+/// about 3 ulp. <c>Exp2</c>: <c>ex2.approx.f32</c> (without ftz, ≤ 2 ulp over the full range).</item>
+/// <item><c>Log2</c>: <c>lg2.approx.f32</c>; <c>Log</c>: the same times ln 2. The error bound of lg2.approx is
+/// absolute (about 2^-22), so relative accuracy degrades for arguments very close to 1.</item>
+/// <item><c>Tanh</c>: an odd Taylor polynomial up to x^11 for |x| &lt; 0.3, else 1 - 2/(e^{2|x|}+1) with the
+/// <c>Exp</c> sequence above, sign restored: within about 6 ulp. (The fast form is <c>tanh.approx.f32</c>,
+/// relative error about 2^-11.)</item>
+/// <item><c>Sin</c>/<c>Cos</c>: <c>sin/cos.approx.f32</c> (absolute error about 2^-21 in [-π, π], worse far
+/// outside).</item>
+/// <item><c>Pow</c>: 2^(y·log2|x|) with approximate ex2/lg2 (relative error grows with |y·log2 x|), C#'s
+/// special cases for y = 0, x = 1 and negative x with integral y.</item>
+/// <item><c>Sqrt</c>: <c>sqrt.rn</c> (correctly rounded); <c>Rsqrt</c>: <c>sqrt.rn</c> then <c>rcp.rn</c>
+/// (exactly 1/Sqrt(x) as the CPU computes it).</item>
+/// </list>
+/// f64 has no approximate transcendental instructions: f64 Exp, Exp2, Log, Log2, Tanh, Sin, Cos and Pow
+/// are <see cref="CompilationException"/>s; f64 Sqrt, Rsqrt, Fma, Min, Max, Abs, rounding and tests work.
+/// f16/bf16 operands are computed in f32 and rounded back.
+/// </summary>
+internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
+{
+    private const double Log2E = 1.4426950408889634;
+    private const double Ln2 = 0.6931471805599453;
+
+    private PtxInstructionEmitter E => e;
+
+    /// <summary>Writes the intrinsic <paramref name="i"/>.</summary>
+    public void Emit(Instruction i)
+    {
+        var op = i.Intrinsic;
+        switch (op)
+        {
+            case IntrinsicOp.ThreadIdxX: Special(i, "%tid.x"); break;
+            case IntrinsicOp.ThreadIdxY: Special(i, "%tid.y"); break;
+            case IntrinsicOp.ThreadIdxZ: Special(i, "%tid.z"); break;
+            case IntrinsicOp.GroupDimX: Special(i, "%ntid.x"); break;
+            case IntrinsicOp.GroupDimY: Special(i, "%ntid.y"); break;
+            case IntrinsicOp.GroupDimZ: Special(i, "%ntid.z"); break;
+            case IntrinsicOp.GroupIdxX: Special(i, "%ctaid.x"); break;
+            case IntrinsicOp.GroupIdxY: Special(i, "%ctaid.y"); break;
+            case IntrinsicOp.GroupIdxZ: Special(i, "%ctaid.z"); break;
+            case IntrinsicOp.GridDimX: Special(i, "%nctaid.x"); break;
+            case IntrinsicOp.GridDimY: Special(i, "%nctaid.y"); break;
+            case IntrinsicOp.GridDimZ: Special(i, "%nctaid.z"); break;
+            case IntrinsicOp.LaneIdx: Special(i, "%laneid"); break;
+            case IntrinsicOp.WarpSize: Special(i, "32"); break;
+
+            case IntrinsicOp.Barrier: b.Emit("bar.sync 0"); break;
+            case IntrinsicOp.BarrierPopCount:
+                b.Emit($"bar.red.popc.u32 {b.Def(i)}, 0, {b.Reg(i.Operands[0])}");
+                break;
+            case IntrinsicOp.BarrierAnd:
+                b.Emit($"bar.red.and.pred {b.Def(i)}, 0, {b.Reg(i.Operands[0])}");
+                break;
+            case IntrinsicOp.BarrierOr:
+                b.Emit($"bar.red.or.pred {b.Def(i)}, 0, {b.Reg(i.Operands[0])}");
+                break;
+            case IntrinsicOp.MemoryFenceGroup: b.Emit("membar.cta"); break;
+            case IntrinsicOp.MemoryFenceDevice: b.Emit("membar.gl"); break;
+            case IntrinsicOp.WarpBarrier: b.Emit("bar.warp.sync -1"); break;
+
+            case IntrinsicOp.ShuffleIdx: Shuffle(i, "idx", "31"); break;
+            case IntrinsicOp.ShuffleXor: Shuffle(i, "bfly", "31"); break;
+            case IntrinsicOp.ShuffleUp: Shuffle(i, "up", "0"); break;
+            case IntrinsicOp.ShuffleDown: Shuffle(i, "down", "31"); break;
+
+            case IntrinsicOp.SharedAllocate: SharedAllocate(i); break;
+            case IntrinsicOp.SharedDynamic: SharedDynamic(i); break;
+            case IntrinsicOp.LocalAllocate:
+            {
+                int count = ConstantCount(i);
+                E.LocalArray(i, checked(count * ElementSize(i)), 16);
+                break;
+            }
+            case IntrinsicOp.CpuBoundsCheck:
+                if (i.Type.Kind != TypeKind.Void && i.Operands.Count > 0)
+                    b.Emit($"mov{PtxInstructionEmitter.BitType(i.Type)} {b.Def(i)}, {b.Src(i.Operands[0])}");
+                break;
+
+            case IntrinsicOp.AtomicAdd: Atomic(i, "add"); break;
+            case IntrinsicOp.AtomicMax: Atomic(i, "max"); break;
+            case IntrinsicOp.AtomicMin: Atomic(i, "min"); break;
+            case IntrinsicOp.AtomicExchange: Atomic(i, "exch"); break;
+            case IntrinsicOp.AtomicCompareExchange: Atomic(i, "cas"); break;
+
+            case IntrinsicOp.BitCast: BitCast(i); break;
+            case IntrinsicOp.FloatToHalf or IntrinsicOp.HalfToFloat or IntrinsicOp.FloatToBFloat16 or IntrinsicOp.BFloat16ToFloat:
+                E.Convert(b.Def(i), i.Operands[0], i.Type, false);
+                break;
+
+            case IntrinsicOp.IsNaN: Test(i, "notanumber"); break;
+            case IntrinsicOp.IsInfinity: Test(i, "infinite"); break;
+            case IntrinsicOp.IsFinite: Test(i, "finite"); break;
+
+            case IntrinsicOp.Min or IntrinsicOp.Max: MinMax(i); break;
+            case IntrinsicOp.Abs: Abs(i); break;
+
+            default:
+                FloatMath(i);
+                break;
+        }
+    }
+
+    // ---- indices -----------------------------------------------------------------------------------
+
+    private void Special(Instruction i, string source)
+    {
+        string d = b.Def(i);
+        if (i.Type.Kind == TypeKind.Int32) b.Emit($"mov.u32 {d}, {source}");
+        else if (i.Type.Kind == TypeKind.Int64)
+        {
+            string t = b.Temp(PtxRegisterClass.B32);
+            b.Emit($"mov.u32 {t}, {source}");
+            b.Emit($"cvt.u64.u32 {d}, {t}");
+        }
+        else throw b.Error($"{i.Intrinsic} of type {i.Type}");
+    }
+
+    // ---- warp shuffles -----------------------------------------------------------------------------
+
+    /// <summary>shfl.sync.MODE.b32 d, a, b, c, 0xffffffff (c = 31 for idx/bfly/down, 0 for up). f32 payloads move through a b32 register.</summary>
+    private void Shuffle(Instruction i, string mode, string clamp)
+    {
+        var type = i.Type;
+        if (type.Size != 4) throw b.Error($"shuffle of {type} (32-bit payloads only)");
+        string value = b.Reg(i.Operands[0]);
+        string lane = b.Src(i.Operands[1]);
+        if (type.Kind == TypeKind.Int32)
+        {
+            b.Emit($"shfl.sync.{mode}.b32 {b.Def(i)}, {value}, {lane}, {clamp}, -1");
+            return;
+        }
+        string bits = b.Temp(PtxRegisterClass.B32), result = b.Temp(PtxRegisterClass.B32);
+        b.Emit($"mov.b32 {bits}, {value}");
+        b.Emit($"shfl.sync.{mode}.b32 {result}, {bits}, {lane}, {clamp}, -1");
+        b.Emit($"mov.b32 {b.Def(i)}, {result}");
+    }
+
+    // ---- memory ------------------------------------------------------------------------------------
+
+    private int ConstantCount(Instruction i)
+    {
+        if (i.Operands.Count == 0 || i.Operands[0] is not Constant c)
+            throw b.Error($"{i.Intrinsic} needs a constant element count at code generation (specialize or use a const)");
+        if (c.Bits < 0 || c.Bits > int.MaxValue) throw b.Error($"{i.Intrinsic} of {c.Bits} elements");
+        return (int)c.Bits;
+    }
+
+    private int ElementSize(Instruction i)
+        => i.ElementType is { } t && t.Size > 0 ? t.Size : throw b.Error($"{i.Intrinsic} without an element type");
+
+    private void SharedAllocate(Instruction i)
+    {
+        int bytes = checked(ConstantCount(i) * ElementSize(i));
+        int align = Math.Max(16, i.Alignment);
+        string name = b.NewSharedName();
+        b.ModuleDeclarations.Add($".shared .align {align} .b8 {name}[{Math.Max(1, bytes)}];");
+        b.StaticSharedBytes = checked((b.StaticSharedBytes + align - 1) / align * align + bytes);
+        E.AddressOfSymbol(b.Def(i), name, AddressSpace.Shared, i.Type.IsPointer ? i.Type.Space : AddressSpace.Shared);
+    }
+
+    private const string DynamicShared = "__dynamic_shared";
+
+    private void SharedDynamic(Instruction i)
+    {
+        string d = b.Def(i);
+        if (i.Type.Kind == TypeKind.Int32)
+        {
+            b.Emit($"mov.u32 {d}, %dynamic_smem_size");
+            return;
+        }
+        if (i.Type.Kind == TypeKind.Int64)
+        {
+            string t = b.Temp(PtxRegisterClass.B32);
+            b.Emit($"mov.u32 {t}, %dynamic_smem_size");
+            b.Emit($"cvt.u64.u32 {d}, {t}");
+            return;
+        }
+        if (!b.DynamicSharedDeclared)
+        {
+            b.DynamicSharedDeclared = true;
+            b.ModuleDeclarations.Insert(0, $".extern .shared .align 16 .b8 {DynamicShared}[];");
+        }
+        E.AddressOfSymbol(d, DynamicShared, AddressSpace.Shared, i.Type.Space);
+    }
+
+    // ---- atomics -----------------------------------------------------------------------------------
+
+    /// <summary>atom{.space}.OP.TYPE d, [a], b (, c): the space from operand 0's pointer type.</summary>
+    private void Atomic(Instruction i, string op)
+    {
+        var pointer = i.Operands[0];
+        if (pointer.Type.Space == AddressSpace.Local) throw b.Error("atomics on per-thread (local) memory");
+        var valueType = i.Operands[1].Type;
+        string space = PtxInstructionEmitter.Space(pointer.Type);
+        string address = E.Address(pointer);
+        bool isFloat = valueType.IsFloat;
+        int bits = valueType.Size * 8;
+        if (bits != 32 && bits != 64) throw b.Error($"atomic {op} on {valueType}");
+        string type = op switch
+        {
+            "add" => isFloat ? (bits == 32 ? ".f32" : ".f64") : ".u" + bits,
+            "max" or "min" => isFloat
+                ? throw b.Error($"atomic {op} on {valueType}")
+                : (IsUnsignedOverload(i) ? ".u" : ".s") + bits,
+            _ => ".b" + bits,
+        };
+        if (isFloat && op is "exch" or "cas")
+        {
+            // Bitwise atomics on float payloads go through integer registers.
+            var cls = bits == 32 ? PtxRegisterClass.B32 : PtxRegisterClass.B64;
+            string result = b.Temp(cls);
+            var operands = i.Operands.Skip(1).Select(v =>
+            {
+                string r = b.Temp(cls);
+                b.Emit($"mov.b{bits} {r}, {b.Reg(v)}");
+                return r;
+            }).ToList();
+            b.Emit($"atom{space}.{op}{type} {result}, {address}, {string.Join(", ", operands)}");
+            b.Emit($"mov.b{bits} {b.Def(i)}, {result}");
+            return;
+        }
+        string args = string.Join(", ", i.Operands.Skip(1).Select(b.Reg));
+        b.Emit($"atom{space}.{op}{type} {b.Def(i)}, {address}, {args}");
+    }
+
+    /// <summary>True when the model method takes uint/ulong (integers are signless in the IR).</summary>
+    private static bool IsUnsignedOverload(Instruction i)
+    {
+        var parameters = i.Method?.GetParameters();
+        if (parameters is null || parameters.Length == 0) return false;
+        var t = parameters[^1].ParameterType;
+        if (t.IsByRef) t = t.GetElementType()!;
+        return t == typeof(uint) || t == typeof(ulong) || t == typeof(ushort) || t == typeof(byte);
+    }
+
+    // ---- bit casts and tests -----------------------------------------------------------------------
+
+    private void BitCast(Instruction i)
+    {
+        var from = i.Operands[0].Type;
+        if (from.Size != i.Type.Size) throw b.Error($"bit cast {from} → {i.Type} of different sizes");
+        b.Emit($"mov.b{i.Type.Size * 8} {b.Def(i)}, {b.Reg(i.Operands[0])}");
+    }
+
+    private void Test(Instruction i, string test)
+    {
+        var (ft, a) = FloatOperand(i.Operands[0]);
+        b.Emit($"testp.{test}{ft} {b.Def(i)}, {a}");
+    }
+
+    /// <summary>The operand as a register of f32 or f64 (f16/bf16 widened to f32).</summary>
+    private (string Type, string Register) FloatOperand(Value v)
+    {
+        if (v.Type.Kind == TypeKind.Float64) return (".f64", b.Reg(v));
+        if (v.Type.Kind == TypeKind.Float32) return (".f32", b.Reg(v));
+        if (PtxInstructionEmitter.IsHalf(v.Type))
+        {
+            string t = b.Temp(PtxRegisterClass.F32);
+            E.Convert(t, v, IRType.Float32, false);
+            return (".f32", t);
+        }
+        throw b.Error($"float operation on {v.Type}");
+    }
+
+    // ---- min, max, abs -----------------------------------------------------------------------------
+
+    /// <summary>
+    /// Integers: min/max.s|u by the model overload. Floats follow .NET (NaN if either operand is NaN):
+    /// <c>min.NaN.f32</c> on sm_80+, else min then a NaN fix-up (setp.nan); f64 always uses the fix-up.
+    /// </summary>
+    private void MinMax(Instruction i)
+    {
+        string op = i.Intrinsic == IntrinsicOp.Min ? "min" : "max";
+        var t = i.Type;
+        string d = b.Def(i);
+        if (t.IsInteger)
+        {
+            string signedness = IsUnsignedOverload(i) ? ".u" : ".s";
+            string x = t.Kind == TypeKind.Int8 ? E.IntOperand(i.Operands[0], signedness == ".s") : b.Reg(i.Operands[0]);
+            if (x[0] != '%') x = b.Reg(i.Operands[0]);
+            string y = t.Kind == TypeKind.Int8 ? E.IntOperand(i.Operands[1], signedness == ".s") : b.Src(i.Operands[1]);
+            b.Emit($"{op}{signedness}{PtxInstructionEmitter.RegBits(t)} {d}, {x}, {y}");
+            return;
+        }
+        WithFloat(i, (ft, dst, args) =>
+        {
+            if (ft == ".f32" && b.Target.SmVersion >= 80)
+            {
+                b.Emit($"{op}.NaN.f32 {dst}, {args[0]}, {args[1]}");
+                return;
+            }
+            var cls = ft == ".f32" ? PtxRegisterClass.F32 : PtxRegisterClass.F64;
+            string m = b.Temp(cls), sum = b.Temp(cls), nan = b.Temp(PtxRegisterClass.Pred);
+            b.Emit($"{op}{ft} {m}, {args[0]}, {args[1]}");
+            b.Emit($"setp.nan{ft} {nan}, {args[0]}, {args[1]}");
+            b.Emit($"add.rn{ft} {sum}, {args[0]}, {args[1]}");
+            b.Emit($"selp{ft} {dst}, {sum}, {m}, {nan}");
+        });
+    }
+
+    private void Abs(Instruction i)
+    {
+        var t = i.Type;
+        if (t.IsInteger)
+        {
+            string x = t.Kind == TypeKind.Int8 ? E.IntOperand(i.Operands[0], true) : b.Reg(i.Operands[0]);
+            if (x[0] != '%') x = b.Reg(i.Operands[0]);
+            b.Emit($"abs.s{PtxInstructionEmitter.RegBits(t)} {b.Def(i)}, {x}");
+            return;
+        }
+        WithFloat(i, (ft, dst, args) => b.Emit($"abs{ft} {dst}, {args[0]}"));
+    }
+
+    // ---- float math --------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Runs <paramref name="body"/> with the operands as f32/f64 registers and a destination register of that
+    /// type; f16/bf16 results are rounded back. The type comes from operand 0.
+    /// </summary>
+    private void WithFloat(Instruction i, Action<string, string, string[]> body)
+    {
+        var operands = i.Operands.Select(FloatOperand).ToArray();
+        string ft = operands.Length > 0 ? operands[0].Type : throw b.Error($"{i.Intrinsic} without operands");
+        string[] args = operands.Select(o => o.Register).ToArray();
+        if (PtxInstructionEmitter.IsHalf(i.Type))
+        {
+            string r = b.Temp(PtxRegisterClass.F32);
+            body(ft, r, args);
+            E.NarrowFromF32(b.Def(i), r, i.Type.Kind);
+        }
+        else body(ft, b.Def(i), args);
+    }
+
+    private void FloatMath(Instruction i)
+    {
+        var op = i.Intrinsic;
+        WithFloat(i, (ft, d, a) =>
+        {
+            bool f64 = ft == ".f64";
+            switch (op)
+            {
+                case IntrinsicOp.Sqrt: b.Emit($"sqrt.rn{ft} {d}, {a[0]}"); return;
+                case IntrinsicOp.Rsqrt:
+                {
+                    string s = b.Temp(f64 ? PtxRegisterClass.F64 : PtxRegisterClass.F32);
+                    b.Emit($"sqrt.rn{ft} {s}, {a[0]}");
+                    b.Emit($"rcp.rn{ft} {d}, {s}");
+                    return;
+                }
+                case IntrinsicOp.Fma: b.Emit($"fma.rn{ft} {d}, {a[0]}, {a[1]}, {a[2]}"); return;
+                // C# CopySign(x, y) = |x| with y's sign; PTX copysign d, a, b copies a's sign onto b.
+                case IntrinsicOp.CopySign: b.Emit($"copysign{ft} {d}, {a[1]}, {a[0]}"); return;
+                case IntrinsicOp.Floor: b.Emit($"cvt.rmi{ft}{ft} {d}, {a[0]}"); return;
+                case IntrinsicOp.Ceiling: b.Emit($"cvt.rpi{ft}{ft} {d}, {a[0]}"); return;
+                case IntrinsicOp.Round: b.Emit($"cvt.rni{ft}{ft} {d}, {a[0]}"); return; // ties to even, as Math.Round
+                case IntrinsicOp.Truncate: b.Emit($"cvt.rzi{ft}{ft} {d}, {a[0]}"); return;
+            }
+            if (f64) throw b.Error($"f64 {op} is not supported on the GPU");
+            switch (op)
+            {
+                case IntrinsicOp.Exp: Exp(d, a[0]); return;
+                case IntrinsicOp.Exp2: b.Emit($"ex2.approx.f32 {d}, {a[0]}"); return;
+                case IntrinsicOp.Log2: b.Emit($"lg2.approx.f32 {d}, {a[0]}"); return;
+                case IntrinsicOp.Log:
+                {
+                    string l = b.Temp(PtxRegisterClass.F32);
+                    b.Emit($"lg2.approx.f32 {l}, {a[0]}");
+                    b.Emit($"mul.rn.f32 {d}, {l}, {PtxCodeBuilder.F32(Ln2)}");
+                    return;
+                }
+                case IntrinsicOp.Tanh: Tanh(d, a[0]); return;
+                case IntrinsicOp.Sin: b.Emit($"sin.approx.f32 {d}, {a[0]}"); return;
+                case IntrinsicOp.Cos: b.Emit($"cos.approx.f32 {d}, {a[0]}"); return;
+                case IntrinsicOp.Pow: Pow(d, a[0], a[1]); return;
+                case IntrinsicOp.FastExp:
+                {
+                    string t = b.Temp(PtxRegisterClass.F32);
+                    b.Emit($"mul.ftz.f32 {t}, {a[0]}, {PtxCodeBuilder.F32(Log2E)}");
+                    b.Emit($"ex2.approx.ftz.f32 {d}, {t}");
+                    return;
+                }
+                case IntrinsicOp.FastExp2: b.Emit($"ex2.approx.ftz.f32 {d}, {a[0]}"); return;
+                case IntrinsicOp.FastLog:
+                {
+                    string l = b.Temp(PtxRegisterClass.F32);
+                    b.Emit($"lg2.approx.ftz.f32 {l}, {a[0]}");
+                    b.Emit($"mul.ftz.f32 {d}, {l}, {PtxCodeBuilder.F32(Ln2)}");
+                    return;
+                }
+                case IntrinsicOp.FastLog2: b.Emit($"lg2.approx.ftz.f32 {d}, {a[0]}"); return;
+                case IntrinsicOp.FastRsqrt: b.Emit($"rsqrt.approx.ftz.f32 {d}, {a[0]}"); return;
+                case IntrinsicOp.FastTanh:
+                    if (b.Target.SmVersion >= 75) b.Emit($"tanh.approx.f32 {d}, {a[0]}");
+                    else Tanh(d, a[0]);
+                    return;
+                case IntrinsicOp.FastReciprocal: b.Emit($"rcp.approx.ftz.f32 {d}, {a[0]}"); return;
+                // div.full: about 2 ulp over the whole range (div.approx fails for divisors beyond 2^126).
+                case IntrinsicOp.FastDivide: b.Emit($"div.full.ftz.f32 {d}, {a[0]}, {a[1]}"); return;
+            }
+            throw b.Error($"intrinsic {op} has no PTX lowering");
+        });
+    }
+
+    private string F() => b.Temp(PtxRegisterClass.F32);
+
+    /// <summary>e^x ≈ 2^h · 2^l, h = rn(x·log2e), l = x·log2e - h computed exactly enough with fma (see the class remarks).</summary>
+    private void Exp(string d, string x)
+    {
+        const float log2eHi = (float)Log2E;
+        double log2eLo = Log2E - log2eHi;
+        string h = F(), nh = F(), l = F(), l2 = F(), eh = F(), el = F();
+        string finite = b.Temp(PtxRegisterClass.Pred);
+        b.Emit($"mul.rn.f32 {h}, {x}, {PtxCodeBuilder.F32(log2eHi)}");
+        b.Emit($"neg.f32 {nh}, {h}");
+        b.Emit($"fma.rn.f32 {l}, {x}, {PtxCodeBuilder.F32(log2eHi)}, {nh}");
+        b.Emit($"fma.rn.f32 {l}, {x}, {PtxCodeBuilder.F32(log2eLo)}, {l}");
+        // ±inf / NaN h: the remainder is meaningless (inf - inf); use 2^h alone.
+        b.Emit($"testp.finite.f32 {finite}, {h}");
+        b.Emit($"selp.f32 {l2}, {l}, {PtxCodeBuilder.F32(0)}, {finite}");
+        b.Emit($"ex2.approx.f32 {eh}, {h}");
+        b.Emit($"ex2.approx.f32 {el}, {l2}");
+        b.Emit($"mul.rn.f32 {d}, {eh}, {el}");
+    }
+
+    /// <summary>tanh: Taylor polynomial near 0, 1 - 2/(e^{2|x|}+1) elsewhere (see the class remarks).</summary>
+    private void Tanh(string d, string x)
+    {
+        // Small |x|: x + x·x²·(c3 + x²·(c5 + x²·(c7 + x²·(c9 + x²·c11)))).
+        string x2 = F(), p = F(), small = F();
+        b.Emit($"mul.rn.f32 {x2}, {x}, {x}");
+        b.Emit($"mov.f32 {p}, {PtxCodeBuilder.F32(-1382.0 / 155925.0)}");
+        foreach (double c in new[] { 62.0 / 2835.0, -17.0 / 315.0, 2.0 / 15.0, -1.0 / 3.0 })
+            b.Emit($"fma.rn.f32 {p}, {p}, {x2}, {PtxCodeBuilder.F32(c)}");
+        b.Emit($"mul.rn.f32 {p}, {p}, {x2}");
+        b.Emit($"fma.rn.f32 {small}, {p}, {x}, {x}");
+        // Large |x|: 1 - 2/(e^{2|x|} + 1), sign of x.
+        string ax = F(), twoAx = F(), e = F(), e1 = F(), q = F(), large = F(), signed = F();
+        b.Emit($"abs.f32 {ax}, {x}");
+        b.Emit($"add.rn.f32 {twoAx}, {ax}, {ax}");
+        Exp(e, twoAx);
+        b.Emit($"add.rn.f32 {e1}, {e}, {PtxCodeBuilder.F32(1)}");
+        b.Emit($"div.rn.f32 {q}, {PtxCodeBuilder.F32(2)}, {e1}");
+        b.Emit($"sub.rn.f32 {large}, {PtxCodeBuilder.F32(1)}, {q}");
+        b.Emit($"copysign.f32 {signed}, {x}, {large}");
+        string isSmall = b.Temp(PtxRegisterClass.Pred);
+        b.Emit($"setp.lt.f32 {isSmall}, {ax}, {PtxCodeBuilder.F32(0.3)}");
+        b.Emit($"selp.f32 {d}, {small}, {signed}, {isSmall}");
+    }
+
+    /// <summary>x^y = 2^(y·log2|x|) with C#'s special cases (see the class remarks).</summary>
+    private void Pow(string d, string x, string y)
+    {
+        string ax = F(), l = F(), t = F(), r = F(), negR = F(), yt = F(), half = F(), halfT = F(), nan = F(), r2 = F(), r3 = F();
+        b.Emit($"abs.f32 {ax}, {x}");
+        b.Emit($"lg2.approx.f32 {l}, {ax}");
+        b.Emit($"mul.rn.f32 {t}, {y}, {l}");
+        b.Emit($"ex2.approx.f32 {r}, {t}");
+        // Negative x: NaN unless y is an integer; negative result when y is odd.
+        string xNeg = b.Temp(PtxRegisterClass.Pred), yInt = b.Temp(PtxRegisterClass.Pred), yOdd = b.Temp(PtxRegisterClass.Pred);
+        b.Emit($"setp.lt.f32 {xNeg}, {x}, {PtxCodeBuilder.F32(0)}");
+        b.Emit($"cvt.rzi.f32.f32 {yt}, {y}");
+        b.Emit($"setp.eq.f32 {yInt}, {yt}, {y}");
+        b.Emit($"mul.rn.f32 {half}, {y}, {PtxCodeBuilder.F32(0.5)}");
+        b.Emit($"cvt.rzi.f32.f32 {halfT}, {half}");
+        b.Emit($"setp.neu.f32 {yOdd}, {halfT}, {half}");
+        b.Emit($"neg.f32 {negR}, {r}");
+        b.Emit($"selp.f32 {r2}, {negR}, {r}, {yOdd}");
+        b.Emit($"mov.f32 {nan}, 0f7FFFFFFF");
+        b.Emit($"selp.f32 {r3}, {r2}, {nan}, {yInt}");
+        string pick = F();
+        b.Emit($"selp.f32 {pick}, {r3}, {r}, {xNeg}");
+        // y == 0 or x == 1 → 1 (even for NaN operands, as Math.Pow).
+        string one = b.Temp(PtxRegisterClass.Pred), xOne = b.Temp(PtxRegisterClass.Pred);
+        b.Emit($"setp.eq.f32 {one}, {y}, {PtxCodeBuilder.F32(0)}");
+        b.Emit($"setp.eq.f32 {xOne}, {x}, {PtxCodeBuilder.F32(1)}");
+        b.Emit($"or.pred {one}, {one}, {xOne}");
+        b.Emit($"selp.f32 {d}, {PtxCodeBuilder.F32(1)}, {pick}, {one}");
+    }
+}

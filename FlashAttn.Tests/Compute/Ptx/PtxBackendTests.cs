@@ -1,0 +1,555 @@
+using System.Text.RegularExpressions;
+using FlashAttn.Compute;
+using FlashAttn.Compute.Backends.Ptx;
+using FlashAttn.Compute.IR;
+
+namespace FlashAttn.Tests.Compute.Ptx;
+
+public class PtxBackendTests
+{
+    private static Instruction GlobalIndex(KernelUnderTest k)
+    {
+        var tid = k.Intrinsic(IntrinsicOp.ThreadIdxX, IRType.Int32);
+        var group = k.Intrinsic(IntrinsicOp.GroupIdxX, IRType.Int32);
+        var dim = k.Intrinsic(IntrinsicOp.GroupDimX, IRType.Int32);
+        return k.B.Add(k.B.Mul(group, dim), tid);
+    }
+
+    [Test]
+    public void VectorAdd()
+    {
+        var k = new KernelUnderTest("VectorAdd");
+        var a = k.Param(KernelUnderTest.Global, "a");
+        var bp = k.Param(KernelUnderTest.Global, "b");
+        var c = k.Param(KernelUnderTest.Global, "c");
+        var n = k.Param(IRType.Int32, "n");
+        var body = k.Function.AddBlock("body");
+        var exit = k.Function.AddBlock("exit");
+        var index = GlobalIndex(k);
+        k.B.CondBr(k.B.Cmp(CompareKind.Lt, index, n), body, exit);
+        k.B.Block = body;
+        var x = k.B.Load(IRType.Float32, k.Element(a, index, 4));
+        var y = k.B.Load(IRType.Float32, k.Element(bp, index, 4));
+        k.B.Store(k.Element(c, index, 4), k.B.Add(x, y));
+        k.B.Br(exit);
+        k.B.Block = exit;
+        k.B.Ret();
+
+        var module = k.Compile();
+        string text = module.Text;
+        Assert.That(module.EntryName, Is.EqualTo("VectorAdd"));
+        Assert.That(module.StaticSharedBytes, Is.Zero);
+        Assert.That(text, Does.Contain(".version 8.0").And.Contain(".target sm_90"));
+        Assert.That(text, Does.Contain(".param .u64 VectorAdd_param_0").And.Contain(".param .u32 VectorAdd_param_3"));
+        Assert.That(text, Does.Contain("ld.param.u64").And.Contain("cvta.to.global.u64").And.Contain("ld.param.u32"));
+        Assert.That(text, Does.Contain("mov.u32 %r").And.Contain("%tid.x").And.Contain("%ctaid.x").And.Contain("%ntid.x"));
+        Assert.That(text, Does.Contain("mul.lo.s32").And.Contain("setp.lt.s32").And.Contain("cvt.s64.s32").And.Contain("mul.lo.s64"));
+        Assert.That(text, Does.Contain("ld.global.f32").And.Contain("st.global.f32").And.Contain("add.f32"));
+        Assert.That(text, Does.Contain("ret;"));
+        Assert.That(text, Does.Not.Contain(".local").And.Not.Contain(".shared").And.Not.Contain("%fd").And.Not.Contain("%h"));
+        Assert.That(text, Does.Contain(".reg .pred %p<").And.Contain(".reg .b32 %r<").And.Contain(".reg .b64 %rd<").And.Contain(".reg .f32 %f<"));
+        Assert.That(text, Does.Match(@"@%p\d+ bra \$L__BB1;"));
+    }
+
+    [Test]
+    public void NoContractionOptionWritesRoundedArithmetic()
+    {
+        var k = new KernelUnderTest("Rn");
+        var p = k.Param(KernelUnderTest.Global, "p");
+        var x = k.B.Load(IRType.Float32, p);
+        k.B.Store(p, k.B.Add(k.B.Mul(x, x), x));
+        k.B.Ret();
+        string text = k.Compile(options: new PtxEmitOptions(AllowFloatContraction: false)).Text;
+        Assert.That(text, Does.Contain("mul.rn.f32").And.Contain("add.rn.f32"));
+    }
+
+    [Test]
+    public void SwapPhisInALoopUseParallelCopiesOnTheSplitBackEdge()
+    {
+        var k = new KernelUnderTest("Swap");
+        var output = k.Param(KernelUnderTest.Global, "out");
+        var n = k.Param(IRType.Int32, "n");
+        var header = k.Function.AddBlock("loop");
+        var exit = k.Function.AddBlock("exit");
+        k.B.Br(header);
+        k.B.Block = header;
+        var a = k.B.Phi(IRType.Int32);
+        var bb = k.B.Phi(IRType.Int32);
+        var i = k.B.Phi(IRType.Int32);
+        var next = k.B.Add(i, Constant.I32(1));
+        k.B.CondBr(k.B.Cmp(CompareKind.Lt, next, n), header, exit);
+        void Incoming(Instruction phi, BasicBlock from, Value v) { phi.Operands.Add(v); phi.PhiBlocks.Add(from); }
+        Incoming(a, k.Entry, Constant.I32(1));
+        Incoming(bb, k.Entry, Constant.I32(2));
+        Incoming(i, k.Entry, Constant.I32(0));
+        Incoming(a, header, bb);
+        Incoming(bb, header, a);
+        Incoming(i, header, next);
+        k.B.Block = exit;
+        k.B.Store(output, a, 4);
+        k.B.Store(k.B.PtrAdd(output, Constant.I64(4)), bb, 4);
+        k.B.Ret();
+
+        var module = k.Compile();
+        string text = module.Text;
+        // The back edge leaves a block with two successors for a block with two predecessors: split.
+        Assert.That(text, Does.Contain("$L__E0:"));
+        Assert.That(text, Does.Match(@"@%p\d+ bra \$L__E0;"));
+        var stores = Regex.Matches(text, @"st\.global\.u32 \[%rd\d+(?:\+4)?\], (%r\d+);");
+        Assert.That(stores, Has.Count.EqualTo(2));
+        string ra = stores[0].Groups[1].Value, rb = stores[1].Groups[1].Value;
+        var state = PtxChecker.SimulateMoves(module, "$L__E0", [ra, rb]);
+        Assert.That(state[ra], Is.EqualTo(rb), "a must receive the old b");
+        Assert.That(state[rb], Is.EqualTo(ra), "b must receive the old a");
+        // The entry edge initialises the phis with immediates.
+        Assert.That(text, Does.Contain($"mov.b32 {ra}, 1;").And.Contain($"mov.b32 {rb}, 2;"));
+    }
+
+    [Test]
+    public void SharedMemoryAndBarrier()
+    {
+        var k = new KernelUnderTest("Reverse");
+        var data = k.Param(KernelUnderTest.Global, "data");
+        var tile = k.Intrinsic(IntrinsicOp.SharedAllocate, KernelUnderTest.Shared, Constant.I32(256));
+        tile.ElementType = IRType.Float32;
+        var tid = k.Intrinsic(IntrinsicOp.ThreadIdxX, IRType.Int32);
+        k.B.Store(k.Element(tile, tid, 4), k.B.Load(IRType.Float32, k.Element(data, tid, 4)));
+        k.Intrinsic(IntrinsicOp.Barrier, IRType.Void);
+        var mirrored = k.B.Sub(Constant.I32(255), tid);
+        k.B.Store(k.Element(data, tid, 4), k.B.Load(IRType.Float32, k.Element(tile, mirrored, 4)));
+        var dynamic = k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared);
+        var dynamicBytes = k.Intrinsic(IntrinsicOp.SharedDynamic, IRType.Int32);
+        k.B.Store(dynamic, dynamicBytes);
+        k.B.Ret();
+
+        var module = k.Compile();
+        string text = module.Text;
+        Assert.That(module.StaticSharedBytes, Is.EqualTo(1024));
+        Assert.That(text, Does.Contain(".shared .align 16 .b8 __shared_0[1024];"));
+        Assert.That(text, Does.Contain(".extern .shared .align 16 .b8 __dynamic_shared[];"));
+        Assert.That(text, Does.Match(@"mov\.u64 %rd\d+, __shared_0;"));
+        Assert.That(text, Does.Match(@"mov\.u64 %rd\d+, __dynamic_shared;"));
+        Assert.That(text, Does.Contain("%dynamic_smem_size"));
+        Assert.That(text, Does.Contain("st.shared.f32").And.Contain("ld.shared.f32").And.Contain("st.shared.u32"));
+        Assert.That(text, Does.Contain("bar.sync 0;"));
+        Assert.That(text, Does.Not.Contain(".local"));
+    }
+
+    [Test]
+    public void GenericSharedPointerIsConverted()
+    {
+        var k = new KernelUnderTest("GenericShared");
+        var tile = k.Intrinsic(IntrinsicOp.SharedAllocate, IRType.GenericPointer, Constant.I32(8));
+        tile.ElementType = IRType.Int32;
+        k.B.Store(tile, Constant.I32(5));
+        var back = k.B.Block.Append(new Instruction(Opcode.AddrSpaceCast, KernelUnderTest.Shared, tile));
+        k.B.Store(back, Constant.I32(6));
+        k.B.Ret();
+        string text = k.Compile().Text;
+        Assert.That(text, Does.Contain("cvta.shared.u64").And.Contain("cvta.to.shared.u64"));
+        Assert.That(text, Does.Match(@"\sst\.u32 \[%rd\d+\], %r\d+;"), "generic store");
+    }
+
+    [Test]
+    public void Shuffles()
+    {
+        var k = new KernelUnderTest("Shuffles");
+        var p = k.Param(KernelUnderTest.Global, "p");
+        var vi = k.B.Load(IRType.Int32, p);
+        var vf = k.B.Load(IRType.Float32, k.B.PtrAdd(p, Constant.I64(64)));
+        var lane = k.Intrinsic(IntrinsicOp.LaneIdx, IRType.Int32);
+        var s1 = k.Intrinsic(IntrinsicOp.ShuffleXor, IRType.Int32, vi, Constant.I32(16));
+        var s2 = k.Intrinsic(IntrinsicOp.ShuffleUp, IRType.Int32, s1, Constant.I32(1));
+        var s3 = k.Intrinsic(IntrinsicOp.ShuffleDown, IRType.Int32, s2, lane);
+        var s4 = k.Intrinsic(IntrinsicOp.ShuffleIdx, IRType.Float32, vf, Constant.I32(0));
+        k.Intrinsic(IntrinsicOp.WarpBarrier, IRType.Void);
+        k.B.Store(p, s3);
+        k.B.Store(k.B.PtrAdd(p, Constant.I64(64)), s4);
+        k.B.Ret();
+        string text = k.Compile().Text;
+        Assert.That(text, Does.Match(@"shfl\.sync\.bfly\.b32 %r\d+, %r\d+, 16, 31, -1;"));
+        Assert.That(text, Does.Match(@"shfl\.sync\.up\.b32 %r\d+, %r\d+, 1, 0, -1;"));
+        Assert.That(text, Does.Match(@"shfl\.sync\.down\.b32 %r\d+, %r\d+, %r\d+, 31, -1;"));
+        Assert.That(text, Does.Match(@"shfl\.sync\.idx\.b32 %r\d+, %r\d+, 0, 31, -1;"));
+        Assert.That(text, Does.Contain("%laneid").And.Contain("bar.warp.sync -1;"));
+    }
+
+    [Test]
+    public void Atomics()
+    {
+        var k = new KernelUnderTest("Atomics");
+        var p = k.Param(KernelUnderTest.Global, "p");
+        var tile = k.Intrinsic(IntrinsicOp.SharedAllocate, KernelUnderTest.Shared, Constant.I32(4));
+        tile.ElementType = IRType.Float32;
+        var r1 = k.Intrinsic(IntrinsicOp.AtomicAdd, IRType.Int32, p, Constant.I32(1));
+        var r2 = k.Intrinsic(IntrinsicOp.AtomicAdd, IRType.Float32, tile, Constant.F32(1.5f));
+        var r3 = k.Intrinsic(IntrinsicOp.AtomicMax, IRType.Int32, k.B.PtrAdd(p, Constant.I64(4)), r1);
+        var r4 = k.Intrinsic(IntrinsicOp.AtomicMin, IRType.Int32, k.B.PtrAdd(p, Constant.I64(8)), r3);
+        var r5 = k.Intrinsic(IntrinsicOp.AtomicExchange, IRType.Int32, k.B.PtrAdd(p, Constant.I64(12)), r4);
+        var r6 = k.Intrinsic(IntrinsicOp.AtomicCompareExchange, IRType.Int32, k.B.PtrAdd(p, Constant.I64(16)), r5, Constant.I32(7));
+        var generic = k.Intrinsic(IntrinsicOp.AtomicAdd, IRType.Int32, k.B.Block.Append(new Instruction(Opcode.AddrSpaceCast, IRType.GenericPointer, p)), r6);
+        k.B.Store(k.B.PtrAdd(p, Constant.I64(20)), generic);
+        k.B.Store(k.B.PtrAdd(p, Constant.I64(24)), r2);
+        k.B.Ret();
+        string text = k.Compile().Text;
+        Assert.That(text, Does.Match(@"atom\.global\.add\.u32 %r\d+, \[%rd\d+\], %r\d+;"));
+        Assert.That(text, Does.Match(@"atom\.shared\.add\.f32 %f\d+, \[%rd\d+\], %f\d+;"));
+        Assert.That(text, Does.Match(@"atom\.global\.max\.s32 %r\d+, \[%rd\d+\+4\], %r\d+;"));
+        Assert.That(text, Does.Contain("atom.global.min.s32").And.Contain("atom.global.exch.b32"));
+        Assert.That(text, Does.Match(@"atom\.global\.cas\.b32 %r\d+, \[%rd\d+\+16\], %r\d+, %r\d+;"));
+        Assert.That(text, Does.Match(@"atom\.add\.u32 %r\d+, \[%rd\d+\]"), "generic atomic");
+        Assert.That(text, Does.Contain("cvta.global.u64"));
+    }
+
+    [Test]
+    public void AtomicsOnLocalMemoryAreRejected()
+    {
+        var k = new KernelUnderTest("LocalAtomic");
+        var slot = k.B.Alloca(4, 4);
+        k.Intrinsic(IntrinsicOp.AtomicAdd, IRType.Int32, slot, Constant.I32(1));
+        k.B.Ret();
+        Assert.Throws<CompilationException>(() => PtxBackend.Emit(k.Function, PtxTarget.Default));
+    }
+
+    private static readonly IRType[] s_scalars =
+        [IRType.Bool, IRType.Int8, IRType.Int16, IRType.Int32, IRType.Int64, IRType.Float16, IRType.BFloat16, IRType.Float32, IRType.Float64];
+
+    [Test]
+    public void EveryConversionPairCompiles([Values] bool unsigned)
+    {
+        var k = new KernelUnderTest(unsigned ? "ConvertUnsigned" : "ConvertSigned");
+        var output = k.Param(KernelUnderTest.Global, "out");
+        long offset = 0;
+        foreach (var from in s_scalars)
+        {
+            var source = k.Param(from, "x" + from);
+            foreach (var to in s_scalars)
+            {
+                if (from == to) continue;
+                var converted = k.B.Convert(to, source, unsigned);
+                k.B.Store(k.B.PtrAdd(output, Constant.I64(offset)), converted);
+                offset += 8;
+            }
+        }
+        k.B.Ret();
+        string text = k.Compile().Text;
+        string s = unsigned ? "u" : "s";
+        Assert.That(text, Does.Contain($"cvt.rn.f32.{s}32").And.Contain($"cvt.rzi.{s}32.f32").And.Contain($"cvt.rn.f64.{s}64"));
+        Assert.That(text, Does.Contain($"cvt.{s}64.{s}32").And.Contain("cvt.u32.u64").And.Contain($"cvt.{s}32.{s}8"));
+        Assert.That(text, Does.Contain("cvt.rn.f16.f32").And.Contain("cvt.f32.f16").And.Contain("cvt.rn.bf16.f32").And.Contain("cvt.f32.bf16"));
+        Assert.That(text, Does.Contain("cvt.f64.f32").And.Contain("cvt.rn.f32.f64").And.Contain("cvt.rn.f16.f64"));
+        Assert.That(text, Does.Match(@"selp\.u32 %r\d+, 1, 0, %p\d+;"));
+        Assert.That(text, Does.Match(@"selp\.f32 %f\d+, 0f3F800000, 0f00000000, %p\d+;"));
+        Assert.That(text, Does.Match(@"setp\.ne\.b32 %p\d+, %r\d+, 0;"));
+        Assert.That(text, Does.Contain(".param .u8").And.Contain(".param .b16").And.Contain(".param .f64"));
+        Assert.That(text, Does.Contain("st.global.u8").And.Contain("st.global.b16").And.Contain("st.global.u16"));
+        // Every cvt between floats that narrows has a rounding modifier; widening has none.
+        foreach (var line in PtxChecker.Instructions(new PtxModule(text, "x", 0)).Where(l => l.StartsWith("cvt.", StringComparison.Ordinal)))
+        {
+            var m = Regex.Match(line, @"^cvt((?:\.\w+)*?)\.(\w\w?\d+)\.(\w\w?\d+) ");
+            Assert.That(m.Success, Is.True, line);
+            string dst = m.Groups[2].Value, src = m.Groups[3].Value, modifiers = m.Groups[1].Value;
+            bool dstFloat = dst.StartsWith('f') || dst.StartsWith("bf", StringComparison.Ordinal);
+            bool srcFloat = src.StartsWith('f') || src.StartsWith("bf", StringComparison.Ordinal);
+            if (dstFloat && !srcFloat) Assert.That(modifiers, Is.EqualTo(".rn"), line);
+            if (!dstFloat && srcFloat) Assert.That(modifiers, Is.EqualTo(".rzi"), line);
+            if (dstFloat && srcFloat && Bits(dst) < Bits(src)) Assert.That(modifiers, Is.EqualTo(".rn"), line);
+            if (dstFloat && srcFloat && Bits(dst) > Bits(src)) Assert.That(modifiers, Is.Empty, line);
+            if (!dstFloat && !srcFloat) Assert.That(modifiers, Is.Empty, line);
+        }
+    }
+
+    private static int Bits(string ptxType) => int.Parse(ptxType.TrimStart('f', 'b', 's', 'u'), System.Globalization.CultureInfo.InvariantCulture);
+
+    [Test]
+    public void Bf16WidensByShiftBeforeSm90()
+    {
+        var k = new KernelUnderTest("Bf16Old");
+        var p = k.Param(KernelUnderTest.Global, "p");
+        var h = k.B.Load(IRType.BFloat16, p);
+        k.B.Store(k.B.PtrAdd(p, Constant.I64(4)), k.Intrinsic(IntrinsicOp.BFloat16ToFloat, IRType.Float32, h));
+        k.B.Ret();
+        string text = k.Compile(new PtxTarget(7, 0, 80)).Text;
+        Assert.That(text, Does.Not.Contain("cvt.f32.bf16"));
+        Assert.That(text, Does.Contain("shl.b32").And.Contain("ld.global.b16").And.Contain(".target sm_80"));
+    }
+
+    [Test]
+    public void ArithmeticSignednessAndShifts()
+    {
+        var k = new KernelUnderTest("Arith");
+        var p = k.Param(KernelUnderTest.Global, "p");
+        var x = k.Param(IRType.Int32, "x");
+        var y = k.Param(IRType.Int32, "y");
+        var l = k.Param(IRType.Int64, "l");
+        var f = k.Param(IRType.Float32, "f");
+        var g = k.Param(IRType.Float32, "g");
+        var b8 = k.Param(IRType.Int8, "b8");
+        Value[] results =
+        [
+            k.B.Binary(Opcode.Div, x, y), k.B.Binary(Opcode.DivUn, x, y), k.B.Binary(Opcode.Rem, x, y), k.B.Binary(Opcode.RemUn, x, y),
+            k.B.Binary(Opcode.Shl, x, y), k.B.Binary(Opcode.Shr, x, y), k.B.Binary(Opcode.ShrUn, x, Constant.I32(33)),
+            k.B.Convert(IRType.Int32, k.B.Binary(Opcode.Shl, l, k.B.Convert(IRType.Int64, y))),
+            k.B.Convert(IRType.Int32, k.B.Binary(Opcode.Div, b8, Constant.Int(IRType.Int8, -2))),
+            k.B.Unary(Opcode.Neg, x), k.B.Unary(Opcode.Not, x),
+            k.B.Binary(Opcode.And, x, y), k.B.Binary(Opcode.Or, x, y), k.B.Binary(Opcode.Xor, x, Constant.I32(-1)),
+            k.B.Convert(IRType.Int32, k.B.Binary(Opcode.Div, f, g)), k.B.Convert(IRType.Int32, k.B.Binary(Opcode.Rem, f, g)),
+            k.B.Convert(IRType.Int32, k.B.Unary(Opcode.Neg, f)),
+            k.B.Convert(IRType.Int32, k.B.Cmp(CompareKind.Ne, f, g)), k.B.Convert(IRType.Int32, k.B.Cmp(CompareKind.LtUn, f, g)),
+            k.B.Convert(IRType.Int32, k.B.Cmp(CompareKind.Ge, f, g)), k.B.Convert(IRType.Int32, k.B.Cmp(CompareKind.LtUn, x, y)),
+            k.B.Convert(IRType.Int32, k.B.Cmp(CompareKind.Lt, x, y)), k.B.Convert(IRType.Int32, k.B.Cmp(CompareKind.Eq, l, Constant.I64(3))),
+        ];
+        for (int i = 0; i < results.Length; i++) k.B.Store(k.B.PtrAdd(p, Constant.I64(4 * i)), results[i], 4);
+        k.B.Ret();
+        string text = k.Compile().Text;
+        Assert.That(text, Does.Contain("div.s32").And.Contain("div.u32").And.Contain("rem.s32").And.Contain("rem.u32"));
+        Assert.That(text, Does.Match(@"and\.b32 (%r\d+), %r\d+, 31;\s+shl\.b32 %r\d+, %r\d+, \1;"));
+        Assert.That(text, Does.Contain("shr.s32").And.Match(@"shr\.u32 %r\d+, %r\d+, 1;"), "constant count masked: 33 & 31 = 1");
+        Assert.That(text, Does.Match(@"cvt\.u32\.u64 (%r\d+), %rd\d+;\s+and\.b32 (%r\d+), \1, 63;\s+shl\.b64 %rd\d+, %rd\d+, \2;"));
+        Assert.That(text, Does.Match(@"cvt\.s16\.s8 (%rs\d+), %rs\d+;\s+div\.s16 %rs\d+, \1, -2;"));
+        Assert.That(text, Does.Contain("neg.s32").And.Contain("not.b32").And.Contain("xor.b32").And.Contain("neg.f32"));
+        Assert.That(text, Does.Contain("div.rn.f32").And.Contain("cvt.rzi.f32.f32").And.Contain("fma.rn.f32"));
+        Assert.That(text, Does.Contain("setp.neu.f32").And.Contain("setp.ltu.f32").And.Contain("setp.ge.f32"));
+        Assert.That(text, Does.Contain("setp.lt.u32").And.Contain("setp.lt.s32").And.Contain("setp.eq.u64"));
+        Assert.That(text, Does.Not.Contain("setp.ne.f32"), "C# != on floats is unordered");
+    }
+
+    [Test]
+    public void SelectAndBoolLogic()
+    {
+        var k = new KernelUnderTest("Logic");
+        var p = k.Param(KernelUnderTest.Global, "p");
+        var x = k.Param(IRType.Int32, "x");
+        var f = k.Param(IRType.Float32, "f");
+        var flag = k.Param(IRType.Bool, "flag");
+        var c1 = k.B.Cmp(CompareKind.Gt, x, Constant.I32(0));
+        var c2 = k.B.Cmp(CompareKind.Le, f, Constant.F32(2.5f));
+        var both = k.B.Binary(Opcode.And, c1, c2);
+        var any = k.B.Binary(Opcode.Or, both, flag);
+        var diff = k.B.Binary(Opcode.Xor, any, c1);
+        var none = k.B.Unary(Opcode.Not, diff);
+        var eq = k.B.Cmp(CompareKind.Eq, none, flag);
+        var pick = k.B.Select(eq, x, Constant.I32(-7));
+        var pickF = k.B.Select(none, f, Constant.F32(1f));
+        var pickB = k.B.Select(c1, c2, flag);
+        k.B.Store(p, pick);
+        k.B.Store(k.B.PtrAdd(p, Constant.I64(4)), pickF);
+        k.B.Store(k.B.PtrAdd(p, Constant.I64(8)), pickB);
+        k.B.Ret();
+        string text = k.Compile().Text;
+        Assert.That(text, Does.Contain("and.pred").And.Contain("or.pred").And.Contain("xor.pred").And.Contain("not.pred"));
+        Assert.That(text, Does.Match(@"selp\.b32 %r\d+, %r\d+, -7, %p\d+;"));
+        Assert.That(text, Does.Match(@"selp\.f32 %f\d+, %f\d+, 0f3F800000, %p\d+;"));
+        Assert.That(text, Does.Match(@"setp\.le\.f32 %p\d+, %f\d+, 0f40200000;"));
+        Assert.That(text, Does.Contain("ld.param.u8").And.Contain("setp.ne.b16"));
+        Assert.That(text, Does.Match(@"selp\.u16 %rs\d+, 1, 0, %p\d+;\s+st\.global\.u8"));
+    }
+
+    [Test]
+    public void LocalAllocaGoesToLocalMemory()
+    {
+        var k = new KernelUnderTest("Local");
+        var p = k.Param(KernelUnderTest.Global, "p");
+        var slot = k.B.Alloca(16, 4);
+        var array = k.Intrinsic(IntrinsicOp.LocalAllocate, IRType.Pointer(AddressSpace.Local), Constant.I32(8));
+        array.ElementType = IRType.Int32;
+        var tid = k.Intrinsic(IntrinsicOp.ThreadIdxX, IRType.Int32);
+        k.B.Store(k.Element(slot, tid, 4), Constant.F32(3f));
+        k.B.Store(k.Element(array, tid, 4), tid);
+        var v = k.B.Load(IRType.Float32, slot);
+        k.B.Store(p, v);
+        k.B.Ret();
+        string text = k.Compile().Text;
+        Assert.That(text, Does.Contain(".local .align 4 .b8 __local_0[16];").And.Contain(".local .align 16 .b8 __local_1[32];"));
+        Assert.That(text, Does.Match(@"mov\.u64 %rd\d+, __local_0;"));
+        Assert.That(text, Does.Contain("st.local.f32").And.Contain("ld.local.f32").And.Contain("st.local.u32"));
+        Assert.That(text, Does.Match(@"mov\.f32 %f\d+, 0f40400000;"), "store of a constant goes through a register");
+    }
+
+    private static readonly IntrinsicOp[] s_unaryFloat =
+    [
+        IntrinsicOp.Exp, IntrinsicOp.Exp2, IntrinsicOp.Log, IntrinsicOp.Log2, IntrinsicOp.Sqrt, IntrinsicOp.Rsqrt, IntrinsicOp.Tanh,
+        IntrinsicOp.Sin, IntrinsicOp.Cos, IntrinsicOp.FastExp, IntrinsicOp.FastExp2, IntrinsicOp.FastLog, IntrinsicOp.FastLog2,
+        IntrinsicOp.FastRsqrt, IntrinsicOp.FastTanh, IntrinsicOp.FastReciprocal, IntrinsicOp.Abs, IntrinsicOp.Floor,
+        IntrinsicOp.Ceiling, IntrinsicOp.Round, IntrinsicOp.Truncate,
+    ];
+
+    private static readonly IntrinsicOp[] s_binaryFloat =
+        [IntrinsicOp.Pow, IntrinsicOp.FastDivide, IntrinsicOp.Min, IntrinsicOp.Max, IntrinsicOp.CopySign];
+
+    [Test]
+    public void MathIntrinsics()
+    {
+        var k = new KernelUnderTest("Math");
+        var p = k.Param(KernelUnderTest.Global, "p");
+        var x = k.Param(IRType.Float32, "x");
+        var y = k.Param(IRType.Float32, "y");
+        var i = k.Param(IRType.Int32, "i");
+        var d = k.Param(IRType.Float64, "d");
+        var results = new List<Value>();
+        results.AddRange(s_unaryFloat.Select(op => k.Intrinsic(op, IRType.Float32, x)));
+        results.AddRange(s_binaryFloat.Select(op => k.Intrinsic(op, IRType.Float32, x, y)));
+        results.Add(k.Intrinsic(IntrinsicOp.Fma, IRType.Float32, x, y, x));
+        results.Add(k.B.Convert(IRType.Float32, k.Intrinsic(IntrinsicOp.Min, IRType.Int32, i, Constant.I32(3))));
+        results.Add(k.B.Convert(IRType.Float32, k.Intrinsic(IntrinsicOp.Abs, IRType.Int32, i)));
+        results.Add(k.B.Convert(IRType.Float32, k.Intrinsic(IntrinsicOp.Max, IRType.Float64, d, d)));
+        results.Add(k.B.Convert(IRType.Float32, k.Intrinsic(IntrinsicOp.Sqrt, IRType.Float64, d)));
+        results.Add(k.B.Convert(IRType.Float32, k.Intrinsic(IntrinsicOp.IsNaN, IRType.Bool, x)));
+        results.Add(k.B.Convert(IRType.Float32, k.Intrinsic(IntrinsicOp.IsInfinity, IRType.Bool, d)));
+        results.Add(k.B.Convert(IRType.Float32, k.Intrinsic(IntrinsicOp.IsFinite, IRType.Bool, x)));
+        results.Add(k.Intrinsic(IntrinsicOp.BitCast, IRType.Float32, k.Intrinsic(IntrinsicOp.BitCast, IRType.Int32, x)));
+        var half = k.Intrinsic(IntrinsicOp.FloatToHalf, IRType.Float16, x);
+        results.Add(k.Intrinsic(IntrinsicOp.HalfToFloat, IRType.Float32, k.Intrinsic(IntrinsicOp.Exp, IRType.Float16, half)));
+        var bf = k.Intrinsic(IntrinsicOp.FloatToBFloat16, IRType.BFloat16, x);
+        results.Add(k.Intrinsic(IntrinsicOp.BFloat16ToFloat, IRType.Float32, bf));
+        for (int n = 0; n < results.Count; n++) k.B.Store(k.B.PtrAdd(p, Constant.I64(4 * n)), results[n], 4);
+        k.B.Ret();
+        string text = k.Compile().Text;
+        Assert.That(text, Does.Contain("ex2.approx.f32").And.Contain("ex2.approx.ftz.f32").And.Contain("lg2.approx.f32").And.Contain("lg2.approx.ftz.f32"));
+        Assert.That(text, Does.Contain("sqrt.rn.f32").And.Contain("rcp.rn.f32").And.Contain("rsqrt.approx.ftz.f32").And.Contain("tanh.approx.f32"));
+        Assert.That(text, Does.Contain("sin.approx.f32").And.Contain("cos.approx.f32").And.Contain("rcp.approx.ftz.f32").And.Contain("div.full.ftz.f32"));
+        Assert.That(text, Does.Contain("min.NaN.f32").And.Contain("max.NaN.f32").And.Contain("min.s32").And.Contain("abs.s32").And.Contain("abs.f32"));
+        Assert.That(text, Does.Contain("max.f64").And.Contain("setp.nan.f64").And.Contain("sqrt.rn.f64"));
+        Assert.That(text, Does.Contain("cvt.rmi.f32.f32").And.Contain("cvt.rpi.f32.f32").And.Contain("cvt.rni.f32.f32").And.Contain("cvt.rzi.f32.f32"));
+        Assert.That(text, Does.Contain("testp.notanumber.f32").And.Contain("testp.infinite.f64").And.Contain("testp.finite.f32"));
+        Assert.That(text, Does.Contain("fma.rn.f32").And.Contain("mov.b32 %r").And.Contain("mov.b32 %f"));
+        Assert.That(text, Does.Contain("cvt.rn.f16.f32").And.Contain("cvt.f32.f16").And.Contain("cvt.rn.bf16.f32"));
+        // CopySign(x, y) = |x| with y's sign; PTX copysign takes the sign source first.
+        var xReg = Regex.Match(text, @"ld\.param\.f32 (%f\d+), \[Math_param_1\]").Groups[1].Value;
+        var yReg = Regex.Match(text, @"ld\.param\.f32 (%f\d+), \[Math_param_2\]").Groups[1].Value;
+        Assert.That(text, Does.Contain($", {yReg}, {xReg};").And.Match($@"copysign\.f32 %f\d+, {Regex.Escape(yReg)}, {Regex.Escape(xReg)};"));
+    }
+
+    [Test]
+    public void F64TranscendentalsAreRejected()
+    {
+        var k = new KernelUnderTest("F64Exp");
+        var p = k.Param(KernelUnderTest.Global, "p");
+        var d = k.Param(IRType.Float64, "d");
+        k.B.Store(p, k.Intrinsic(IntrinsicOp.Exp, IRType.Float64, d));
+        k.B.Ret();
+        var e = Assert.Throws<CompilationException>(() => PtxBackend.Emit(k.Function, PtxTarget.Default));
+        Assert.That(e!.Message, Does.Contain("f64 Exp"));
+    }
+
+    [Test]
+    public void EveryIntrinsicHasALowering()
+    {
+        foreach (var op in Enum.GetValues<IntrinsicOp>())
+        {
+            var k = new KernelUnderTest("Op" + op);
+            var p = k.Param(KernelUnderTest.Global, "p");
+            var f = k.Param(IRType.Float32, "f");
+            var i = k.Param(IRType.Int32, "i");
+            var flag = k.Param(IRType.Bool, "flag");
+            Instruction result = op switch
+            {
+                <= IntrinsicOp.WarpSize => k.Intrinsic(op, IRType.Int32),
+                IntrinsicOp.Barrier or IntrinsicOp.MemoryFenceGroup or IntrinsicOp.MemoryFenceDevice or IntrinsicOp.WarpBarrier
+                    => k.Intrinsic(op, IRType.Void),
+                IntrinsicOp.BarrierPopCount => k.Intrinsic(op, IRType.Int32, flag),
+                IntrinsicOp.BarrierAnd or IntrinsicOp.BarrierOr => k.Intrinsic(op, IRType.Bool, flag),
+                >= IntrinsicOp.ShuffleIdx and <= IntrinsicOp.ShuffleDown => k.Intrinsic(op, IRType.Float32, f, i),
+                IntrinsicOp.SharedAllocate => k.Intrinsic(op, KernelUnderTest.Shared, Constant.I32(4)),
+                IntrinsicOp.SharedDynamic => k.Intrinsic(op, KernelUnderTest.Shared),
+                IntrinsicOp.LocalAllocate => k.Intrinsic(op, IRType.Pointer(AddressSpace.Local), Constant.I32(4)),
+                IntrinsicOp.CpuBoundsCheck => k.Intrinsic(op, IRType.Void, i, i),
+                IntrinsicOp.AtomicCompareExchange => k.Intrinsic(op, IRType.Int32, p, i, i),
+                >= IntrinsicOp.AtomicAdd and <= IntrinsicOp.AtomicExchange => k.Intrinsic(op, IRType.Int32, p, i),
+                IntrinsicOp.Fma => k.Intrinsic(op, IRType.Float32, f, f, f),
+                IntrinsicOp.Pow or IntrinsicOp.FastDivide or IntrinsicOp.Min or IntrinsicOp.Max or IntrinsicOp.CopySign
+                    => k.Intrinsic(op, IRType.Float32, f, f),
+                IntrinsicOp.IsNaN or IntrinsicOp.IsInfinity or IntrinsicOp.IsFinite => k.Intrinsic(op, IRType.Bool, f),
+                IntrinsicOp.BitCast => k.Intrinsic(op, IRType.Int32, f),
+                IntrinsicOp.FloatToHalf => k.Intrinsic(op, IRType.Float16, f),
+                IntrinsicOp.FloatToBFloat16 => k.Intrinsic(op, IRType.BFloat16, f),
+                IntrinsicOp.HalfToFloat => k.Intrinsic(op, IRType.Float32, k.Intrinsic(IntrinsicOp.FloatToHalf, IRType.Float16, f)),
+                IntrinsicOp.BFloat16ToFloat => k.Intrinsic(op, IRType.Float32, k.Intrinsic(IntrinsicOp.FloatToBFloat16, IRType.BFloat16, f)),
+                _ => k.Intrinsic(op, IRType.Float32, f),
+            };
+            if (op is IntrinsicOp.SharedAllocate or IntrinsicOp.LocalAllocate) result.ElementType = IRType.Float32;
+            if (result.Type.Kind != TypeKind.Void) k.B.Store(p, result);
+            k.B.Ret();
+            Assert.DoesNotThrow(() => k.Compile(), op.ToString());
+        }
+    }
+
+    [Test]
+    public void FourAlignedLoadsAndStoresBecomeVectorAccesses()
+    {
+        var k = new KernelUnderTest("Vec4");
+        var src = k.Param(KernelUnderTest.Global, "src");
+        var dst = k.Param(KernelUnderTest.Global, "dst");
+        var index = GlobalIndex(k);
+        var source = k.Element(src, index, 16);
+        var target = k.Element(dst, index, 16);
+        var loads = Enumerable.Range(0, 4)
+            .Select(j => k.B.Load(IRType.Float32, j == 0 ? source : k.B.PtrAdd(source, Constant.I64(4 * j)), j == 0 ? 16 : 4))
+            .ToList();
+        var sums = loads.Select(l => k.B.Add(l, Constant.F32(1f))).ToList();
+        for (int j = 0; j < 4; j++)
+            k.B.Store(j == 0 ? target : k.B.PtrAdd(target, Constant.I64(4 * j)), sums[j], j == 0 ? 16 : 4);
+        // Two more at an 8-byte-aligned base: v2; then a pair broken by a barrier: scalar.
+        var pair0 = k.B.Load(IRType.Int32, k.B.PtrAdd(source, Constant.I64(16)), 8);
+        var pair1 = k.B.Load(IRType.Int32, k.B.PtrAdd(source, Constant.I64(20)), 4);
+        k.B.Store(k.B.PtrAdd(target, Constant.I64(16)), k.B.Add(pair0, pair1), 8);
+        var lone = k.B.Load(IRType.Int32, k.B.PtrAdd(source, Constant.I64(32)), 16);
+        k.Intrinsic(IntrinsicOp.Barrier, IRType.Void);
+        var after = k.B.Load(IRType.Int32, k.B.PtrAdd(source, Constant.I64(36)), 4);
+        k.B.Store(k.B.PtrAdd(target, Constant.I64(32)), k.B.Add(lone, after), 4);
+        k.B.Ret();
+
+        string text = k.Compile().Text;
+        Assert.That(text, Does.Match(@"ld\.global\.v4\.f32 \{%f\d+, %f\d+, %f\d+, %f\d+\}, \[%rd\d+\];"));
+        Assert.That(text, Does.Match(@"st\.global\.v4\.f32 \[%rd\d+\], \{%f\d+, %f\d+, %f\d+, %f\d+\};"));
+        Assert.That(text, Does.Match(@"ld\.global\.v2\.u32 \{%r\d+, %r\d+\}, \[%rd\d+\+16\];"));
+        Assert.That(text, Does.Match(@"ld\.global\.u32 %r\d+, \[%rd\d+\+32\];"));
+        Assert.That(text, Does.Match(@"ld\.global\.u32 %r\d+, \[%rd\d+\+36\];"));
+        Assert.That(Regex.Matches(text, @"ld\.global\.f32").Count, Is.Zero);
+
+        string scalar = PtxBackend.Emit(k.Function, PtxTarget.Default, new PtxEmitOptions(VectorizeMemoryAccess: false)).Text;
+        Assert.That(scalar, Does.Not.Contain(".v4").And.Not.Contain(".v2"));
+    }
+
+    [Test]
+    public void LoadsAcrossAStoreAreNotMerged()
+    {
+        var k = new KernelUnderTest("NoVec");
+        var p = k.Param(KernelUnderTest.Global, "p");
+        var a = k.B.Load(IRType.Float32, p, 16);
+        k.B.Store(k.B.PtrAdd(p, Constant.I64(64)), a);
+        var b = k.B.Load(IRType.Float32, k.B.PtrAdd(p, Constant.I64(4)));
+        k.B.Store(k.B.PtrAdd(p, Constant.I64(128)), b);
+        k.B.Ret();
+        string text = k.Compile().Text;
+        Assert.That(text, Does.Not.Contain(".v2").And.Not.Contain(".v4"));
+    }
+
+    [Test]
+    public void NamesAreSanitizedAndConstantConditionsFolded()
+    {
+        var k = new KernelUnderTest("Kernels.Softmax<float>`1");
+        var p = k.Param(KernelUnderTest.Global, "p");
+        var then = k.Function.AddBlock("then");
+        var other = k.Function.AddBlock("else");
+        k.B.CondBr(Constant.Bool(true), then, other);
+        k.B.Block = then;
+        k.B.Store(p, Constant.I32(1));
+        k.B.Ret();
+        k.B.Block = other;
+        k.B.Block.Append(new Instruction(Opcode.Unreachable, IRType.Void));
+        var module = k.Compile();
+        Assert.That(module.EntryName, Is.EqualTo("Kernels_Softmax_float__1"));
+        Assert.That(module.Text, Does.Contain("trap;"));
+    }
+
+    [Test]
+    public void CallsAreRejected()
+    {
+        var callee = new Function("helper", IRType.Void);
+        var k = new KernelUnderTest("Caller");
+        k.B.Call(callee);
+        k.B.Ret();
+        Assert.Throws<CompilationException>(() => PtxBackend.Emit(k.Function, PtxTarget.Default));
+    }
+}
