@@ -1,5 +1,6 @@
 using FlashAttn.Compute.Runtime;
 using FlashAttn.Compute.Runtime.Cpu;
+using FlashAttn.Compute.Runtime.Cuda;
 
 namespace FlashAttn.Dispatch;
 
@@ -9,12 +10,14 @@ namespace FlashAttn.Dispatch;
 /// </summary>
 internal static class AcceleratorsShim
 {
-    public static bool IsCudaAvailable => false;
+    /// <summary>A CUDA driver with at least one GPU is present.</summary>
+    public static bool IsCudaAvailable => CudaAccelerator.IsAvailable();
 
-    public static Accelerator CreateDefault() => CreateCpu();
+    /// <summary>CUDA when a GPU is present and a kernel compiler is registered, else the CPU.</summary>
+    public static Accelerator CreateDefault() =>
+        IsCudaAvailable && CudaAccelerator.DefaultKernelCompiler is not null ? CreateCuda() : CreateCpu();
 
     public static Accelerator CreateCpu() => new CpuAccelerator();
 
-    public static Accelerator CreateCuda(int ordinal = 0) =>
-        throw new NotSupportedException($"No CUDA device {ordinal}: the CUDA accelerator is not part of this build yet.");
+    public static Accelerator CreateCuda(int ordinal = 0) => new CudaAccelerator(ordinal);
 }
