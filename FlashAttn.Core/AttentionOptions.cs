@@ -1,0 +1,29 @@
+namespace FlashAttn;
+
+/// <summary>Options of <see cref="FlashAttention"/>'s forward and backward passes.</summary>
+public sealed record AttentionOptions
+{
+    /// <summary>The default options: scale 1/√head_dim, no mask, no log-sum-exp returned.</summary>
+    public static AttentionOptions Default { get; } = new();
+
+    /// <summary>
+    /// Factor applied to q·kᵀ before the softmax; null (the default) means 1/√head_dim.
+    /// Must be finite and positive, else the call throws <see cref="ArgumentOutOfRangeException"/>.
+    /// </summary>
+    public float? Scale { get; init; }
+
+    /// <summary>Apply a causal mask (aligned per <see cref="CausalAlignment"/>).</summary>
+    public bool Causal { get; init; }
+
+    /// <summary>Alignment of the causal mask when s_q ≠ s_k; <see cref="FlashAttn.CausalAlignment.BottomRight"/> by default.</summary>
+    public CausalAlignment CausalAlignment { get; init; } = CausalAlignment.BottomRight;
+
+    /// <summary>Ask the backward pass for bit-reproducible gradients (may be slower).</summary>
+    public bool Deterministic { get; init; }
+
+    /// <summary>Return the log-sum-exp of each query row from the forward pass (needed for the backward pass).</summary>
+    public bool ReturnLse { get; init; }
+
+    /// <summary>The scale actually used for <paramref name="headDim"/>: <see cref="Scale"/> or 1/√head_dim.</summary>
+    public float ResolveScale(int headDim) => Scale ?? 1f / MathF.Sqrt(headDim);
+}

@@ -1,0 +1,93 @@
+using System.Numerics.Tensors;
+
+namespace FlashAttn;
+
+public abstract partial class DeviceTensor
+{
+    /// <summary>Copies <paramref name="tensor"/> (any strides; read in row-major order) to <paramref name="device"/>.</summary>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="FlashAttn.Compute.BFloat16"/>.</typeparam>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="tensor"/> has more than int.MaxValue elements, or a dimension does.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="device"/> was disposed.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a supported element type.</exception>
+    public static DeviceTensor<T> Upload<T>(Device device, Tensor<T> tensor) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(tensor);
+        var lengths = tensor.Lengths;
+        var shape = new int[lengths.Length];
+        for (int i = 0; i < shape.Length; i++)
+        {
+            if (lengths[i] > int.MaxValue)
+                throw new ArgumentException($"tensor dimension {i} has length {lengths[i]}; at most {int.MaxValue} is supported.", nameof(tensor));
+            shape[i] = (int)lengths[i];
+        }
+        var checkedShape = CheckShape(shape, nameof(tensor));
+        var values = new T[tensor.FlattenedLength];
+        tensor.FlattenTo(values);
+        return DeviceTensor<T>.Create(device, checkedShape, values);
+    }
+
+    /// <summary>Copies row-major <paramref name="values"/> of shape <paramref name="shape"/> to <paramref name="device"/>.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A dimension of <paramref name="shape"/> is negative.</exception>
+    /// <exception cref="ArgumentException"><paramref name="values"/> does not hold exactly the shape's element count, or the shape has more than int.MaxValue elements.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="device"/> was disposed.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a supported element type.</exception>
+    public static DeviceTensor<T> Upload<T>(Device device, ReadOnlySpan<T> values, params ReadOnlySpan<int> shape) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var checkedShape = CheckShape(shape, nameof(shape));
+        long length = Product(checkedShape);
+        if (values.Length != length)
+            throw new ArgumentException($"values has {values.Length} elements but shape {FormatShape(checkedShape)} needs {length}.", nameof(values));
+        return DeviceTensor<T>.Create(device, checkedShape, values);
+    }
+
+    /// <summary>A new tensor of shape <paramref name="shape"/> on <paramref name="device"/>, every element zero.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A dimension is negative.</exception>
+    /// <exception cref="ArgumentException">The shape has more than int.MaxValue elements.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="device"/> was disposed.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a supported element type.</exception>
+    public static DeviceTensor<T> Zeros<T>(Device device, params ReadOnlySpan<int> shape) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var tensor = DeviceTensor<T>.Allocate(device, CheckShape(shape, nameof(shape)));
+        tensor.Buffer.MemSet(0);
+        return tensor;
+    }
+
+    /// <summary>A new tensor of shape <paramref name="shape"/> on <paramref name="device"/>; contents undefined.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A dimension is negative.</exception>
+    /// <exception cref="ArgumentException">The shape has more than int.MaxValue elements.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="device"/> was disposed.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a supported element type.</exception>
+    public static DeviceTensor<T> Empty<T>(Device device, params ReadOnlySpan<int> shape) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return DeviceTensor<T>.Allocate(device, CheckShape(shape, nameof(shape)));
+    }
+
+    private static int[] CheckShape(ReadOnlySpan<int> shape, string paramName)
+    {
+        long length = 1;
+        for (int i = 0; i < shape.Length; i++)
+        {
+            if (shape[i] < 0)
+                throw new ArgumentOutOfRangeException(paramName, shape[i], $"{paramName} dimension {i} is negative ({shape[i]}).");
+            length *= shape[i];
+            if (length > int.MaxValue)
+                throw new ArgumentException($"{paramName} {FormatShape(shape)} has more than {int.MaxValue} elements.", paramName);
+        }
+        return shape.ToArray();
+    }
+
+    private static long Product(ReadOnlySpan<int> shape)
+    {
+        long length = 1;
+        foreach (int d in shape) length *= d;
+        return length;
+    }
+}

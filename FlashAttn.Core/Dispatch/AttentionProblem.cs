@@ -1,0 +1,16 @@
+namespace FlashAttn.Dispatch;
+
+/// <summary>One validated attention call: sizes and settings, as handed to <see cref="IAttentionKernels"/>.</summary>
+internal sealed record AttentionProblem(
+    int Batch, int SeqLenQ, int SeqLenK, int HeadsQ, int HeadsKV, int HeadDim,
+    float Scale, bool Causal, bool CausalBottomRight, bool Deterministic)
+{
+    /// <summary>Elements of q, output and dOut.</summary>
+    public long QElements => (long)Batch * SeqLenQ * HeadsQ * HeadDim;
+
+    /// <summary>Elements of k and v.</summary>
+    public long KvElements => (long)Batch * SeqLenK * HeadsKV * HeadDim;
+
+    /// <summary>Elements of the log-sum-exp (b, h_q, s_q).</summary>
+    public long LseElements => (long)Batch * HeadsQ * SeqLenQ;
+}

@@ -1,0 +1,139 @@
+namespace FlashAttn.Dispatch;
+
+/// <summary>
+/// Checks every argument of an attention call before anything is allocated or launched. Every failure is an
+/// <see cref="ArgumentException"/> (or a subclass) whose ParamName is the offending argument and whose message
+/// states the expected and the actual value.
+/// </summary>
+internal static class AttentionValidator
+{
+    /// <summary>Largest head dimension the kernels support.</summary>
+    public const int MaxHeadDim = 256;
+
+    /// <summary>Validates a forward call and returns its problem description.</summary>
+    public static AttentionProblem ValidateForward(DeviceTensor? q, DeviceTensor? k, DeviceTensor? v, AttentionOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        CheckLive(q, nameof(q));
+        CheckLive(k, nameof(k));
+        CheckLive(v, nameof(v));
+        return CheckQkv(q, k, v, options);
+    }
+
+    /// <summary>Validates a backward call and returns its problem description.</summary>
+    public static AttentionProblem ValidateBackward(
+        DeviceTensor? dOut, DeviceTensor? q, DeviceTensor? k, DeviceTensor? v, DeviceTensor? output, DeviceTensor? lse,
+        AttentionOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        CheckLive(dOut, nameof(dOut));
+        CheckLive(q, nameof(q));
+        CheckLive(k, nameof(k));
+        CheckLive(v, nameof(v));
+        CheckLive(output, nameof(output));
+        CheckLive(lse, nameof(lse));
+        var problem = CheckQkv(q, k, v, options);
+
+        CheckLikeQ(output, q, nameof(output));
+        CheckLikeQ(dOut, q, nameof(dOut));
+
+        CheckSameDevice(lse, q, nameof(lse));
+        if (lse.DType != DType.Float32)
+            throw new ArgumentException($"lse must be {DType.Float32}; actual {lse.DType}.", nameof(lse));
+        ReadOnlySpan<int> expectedLse = [problem.Batch, problem.HeadsQ, problem.SeqLenQ];
+        if (!lse.Shape.SequenceEqual(expectedLse))
+            throw new ArgumentException(
+                $"lse must have shape (batch, heads_q, s_q) = {DeviceTensor.FormatShape(expectedLse)}; actual {lse.ShapeText}.", nameof(lse));
+        return problem;
+    }
+
+    private static AttentionProblem CheckQkv(DeviceTensor q, DeviceTensor k, DeviceTensor v, AttentionOptions options)
+    {
+        CheckRank4(q, nameof(q));
+        CheckRank4(k, nameof(k));
+        CheckRank4(v, nameof(v));
+
+        int batch = q.Shape[0], seqQ = q.Shape[1], headsQ = q.Shape[2], headDim = q.Shape[3];
+        CheckAtLeastOne(q, 0, "batch", nameof(q));
+        CheckAtLeastOne(q, 1, "seqlen", nameof(q));
+        CheckAtLeastOne(q, 2, "heads", nameof(q));
+        if (headDim < 1 || headDim > MaxHeadDim)
+            throw new ArgumentException(
+                $"q head_dim (dimension 3) must be in [1, {MaxHeadDim}]; actual {headDim} (shape {q.ShapeText}).", nameof(q));
+
+        CheckSameDevice(k, q, nameof(k));
+        CheckSameDtype(k, q, nameof(k));
+        CheckDimension(k, 0, "batch", batch, nameof(k));
+        CheckDimension(k, 3, "head_dim", headDim, nameof(k));
+        CheckAtLeastOne(k, 1, "seqlen", nameof(k));
+        CheckAtLeastOne(k, 2, "heads", nameof(k));
+
+        CheckSameDevice(v, q, nameof(v));
+        CheckSameDtype(v, q, nameof(v));
+        if (!v.Shape.SequenceEqual(k.Shape))
+            throw new ArgumentException($"v must have k's shape {k.ShapeText}; actual {v.ShapeText}.", nameof(v));
+
+        int seqK = k.Shape[1], headsKv = k.Shape[2];
+        if (headsQ % headsKv != 0)
+            throw new ArgumentException(
+                $"k heads must divide q heads ({headsQ}) for grouped-query attention; actual {headsKv}.", nameof(k));
+
+        if (options.Scale is float scale && (!float.IsFinite(scale) || scale <= 0))
+            throw new ArgumentOutOfRangeException(nameof(options), scale,
+                $"options.Scale must be finite and positive (or null for 1/sqrt(head_dim)); actual {scale}.");
+        if (!Enum.IsDefined(options.CausalAlignment))
+            throw new ArgumentOutOfRangeException(nameof(options), options.CausalAlignment,
+                $"options.CausalAlignment must be BottomRight or TopLeft; actual {(int)options.CausalAlignment}.");
+
+        return new AttentionProblem(batch, seqQ, seqK, headsQ, headsKv, headDim,
+            options.ResolveScale(headDim), options.Causal,
+            options.CausalAlignment == CausalAlignment.BottomRight, options.Deterministic);
+    }
+
+    private static void CheckLive([System.Diagnostics.CodeAnalysis.NotNull] DeviceTensor? tensor, string name)
+    {
+        if (tensor is null) throw new ArgumentNullException(name, $"{name} must not be null.");
+        if (tensor.IsDisposed) throw new ArgumentException($"{name} has been disposed.", name);
+        if (tensor.Device.IsDisposed) throw new ArgumentException($"{name} lives on a device that has been disposed ({tensor.Device}).", name);
+    }
+
+    private static void CheckRank4(DeviceTensor tensor, string name)
+    {
+        if (tensor.Rank != 4)
+            throw new ArgumentException(
+                $"{name} must have rank 4 (batch, seqlen, heads, head_dim); actual rank {tensor.Rank} with shape {tensor.ShapeText}.", name);
+    }
+
+    private static void CheckAtLeastOne(DeviceTensor tensor, int dim, string what, string name)
+    {
+        if (tensor.Shape[dim] < 1)
+            throw new ArgumentException($"{name} {what} (dimension {dim}) must be at least 1; actual {tensor.Shape[dim]} (shape {tensor.ShapeText}).", name);
+    }
+
+    private static void CheckDimension(DeviceTensor tensor, int dim, string what, int expected, string name)
+    {
+        if (tensor.Shape[dim] != expected)
+            throw new ArgumentException(
+                $"{name} {what} (dimension {dim}) must match q's: expected {expected}, actual {tensor.Shape[dim]} (shape {tensor.ShapeText}).", name);
+    }
+
+    private static void CheckSameDevice(DeviceTensor tensor, DeviceTensor q, string name)
+    {
+        if (!ReferenceEquals(tensor.Device, q.Device))
+            throw new ArgumentException($"{name} must be on q's device ({q.Device}); actual {tensor.Device}.", name);
+    }
+
+    private static void CheckSameDtype(DeviceTensor tensor, DeviceTensor q, string name)
+    {
+        if (tensor.DType != q.DType)
+            throw new ArgumentException($"{name} must have q's dtype {q.DType}; actual {tensor.DType}.", name);
+    }
+
+    private static void CheckLikeQ(DeviceTensor tensor, DeviceTensor q, string name)
+    {
+        CheckSameDevice(tensor, q, name);
+        CheckSameDtype(tensor, q, name);
+        if (!tensor.Shape.SequenceEqual(q.Shape))
+            throw new ArgumentException($"{name} must have q's shape {q.ShapeText}; actual {tensor.ShapeText}.", name);
+    }
+}
