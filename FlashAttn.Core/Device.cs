@@ -10,7 +10,7 @@ namespace FlashAttn;
 /// </summary>
 public sealed class Device : IDisposable
 {
-    private static readonly Lazy<Device> s_default = new(() => new Device(AcceleratorsShim.CreateDefault(), ownsAccelerator: true, shared: true));
+    private static readonly Lazy<Device> s_default = new(() => new Device(Accelerators.CreateDefault(), ownsAccelerator: true, shared: true));
 
     private readonly Accelerator _accelerator;
     private readonly bool _ownsAccelerator;
@@ -32,13 +32,13 @@ public sealed class Device : IDisposable
     public static Device Default => s_default.Value;
 
     /// <summary>True when a CUDA driver and at least one GPU are present.</summary>
-    public static bool IsCudaAvailable => AcceleratorsShim.IsCudaAvailable;
+    public static bool IsCudaAvailable => Accelerators.IsCudaAvailable;
 
     /// <summary>A new device like <see cref="Default"/> (CUDA when present, else the CPU), owned by the caller.</summary>
-    public static Device CreateDefault() => new(AcceleratorsShim.CreateDefault(), ownsAccelerator: true, shared: false);
+    public static Device CreateDefault() => new(Accelerators.CreateDefault(), ownsAccelerator: true, shared: false);
 
     /// <summary>A new CPU device, owned by the caller.</summary>
-    public static Device Cpu() => new(AcceleratorsShim.CreateCpu(), ownsAccelerator: true, shared: false);
+    public static Device Cpu() => new(Accelerators.CreateCpu(), ownsAccelerator: true, shared: false);
 
     /// <summary>A new device for CUDA GPU <paramref name="ordinal"/>, owned by the caller.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="ordinal"/> is negative.</exception>
@@ -46,10 +46,10 @@ public sealed class Device : IDisposable
     public static Device Cuda(int ordinal = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(ordinal);
-        if (!AcceleratorsShim.IsCudaAvailable)
+        if (!Accelerators.IsCudaAvailable)
             throw new NotSupportedException(
                 $"CUDA device {ordinal} was requested but no CUDA driver with a GPU was found; use Device.Cpu() or Device.Default.");
-        return new(AcceleratorsShim.CreateCuda(ordinal), ownsAccelerator: true, shared: false);
+        return new(Accelerators.CreateCuda(ordinal), ownsAccelerator: true, shared: false);
     }
 
     /// <summary>

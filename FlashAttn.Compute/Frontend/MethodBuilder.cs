@@ -388,11 +388,27 @@ internal sealed partial class MethodBuilder
     internal Value AddOffset(Value pointer, long offset)
         => offset == 0 ? pointer : B.PtrAdd(pointer, Constant.I64(offset));
 
-    /// <summary>Copies a struct field by field (scalar loads and stores).</summary>
+    /// <summary>
+    /// Copies a struct field by field (scalar loads and stores). Each access carries the alignment the
+    /// struct's own alignment guarantees at that offset, so the backend can merge the copy of a
+    /// [VectorType] struct into one vector access.
+    /// </summary>
     internal void CopyStruct(Type type, Value destination, Value source)
     {
-        foreach (var leaf in Layout(type).Leaves)
-            B.Store(AddOffset(destination, leaf.Offset), B.Load(leaf.Type, AddOffset(source, leaf.Offset)));
+        var layout = Layout(type);
+        foreach (var leaf in layout.Leaves)
+        {
+            int alignment = AlignmentAt(layout.Alignment, leaf.Offset, leaf.Type.Size);
+            B.Store(AddOffset(destination, leaf.Offset), B.Load(leaf.Type, AddOffset(source, leaf.Offset), alignment), alignment);
+        }
+    }
+
+    /// <summary>The alignment known at <paramref name="offset"/> inside an object aligned to <paramref name="baseAlignment"/>.</summary>
+    private static int AlignmentAt(int baseAlignment, long offset, int accessSize)
+    {
+        int alignment = Math.Max(1, baseAlignment);
+        while (alignment > 1 && offset % alignment != 0) alignment /= 2;
+        return Math.Max(alignment, Math.Max(1, accessSize));
     }
 
     internal void ZeroFill(Type type, Value destination)

@@ -49,6 +49,11 @@ public class CorpusTests
         object[] args = ArgumentsForCompilation(c, data);
         var compiled = KernelCompiler.Instance.Compile(c.Kernel, KernelCompiler.SpecializationsOf(c.Kernel, args), PtxTarget.Default);
         string ptx = compiled.Ptx;
+        if (Environment.GetEnvironmentVariable("FLASHATTN_PTX_DUMP") is { Length: > 0 } folder)
+        {
+            Directory.CreateDirectory(folder);
+            File.WriteAllText(Path.Combine(folder, string.Concat(name.Split('<', '>', ',')) + ".ptx"), ptx);
+        }
         Assert.That(ptx, Does.Contain(".visible .entry " + compiled.EntryName));
         Assert.That(ptx, Does.Contain(".target sm_90"));
         if (c.ExpectNoLocalMemory)

@@ -15,20 +15,16 @@ internal interface IDeviceArray : IDisposable
 
 internal static class DeviceArrays
 {
-    public static IDeviceArray Upload(Accelerator accelerator, Array host) => host switch
+    /// <summary>Uploads by the array's exact element type (the CLR lets an int[] match a uint[] pattern).</summary>
+    public static IDeviceArray Upload(Accelerator accelerator, Array host)
     {
-        float[] a => new DeviceArray<float>(accelerator, a),
-        double[] a => new DeviceArray<double>(accelerator, a),
-        int[] a => new DeviceArray<int>(accelerator, a),
-        uint[] a => new DeviceArray<uint>(accelerator, a),
-        long[] a => new DeviceArray<long>(accelerator, a),
-        short[] a => new DeviceArray<short>(accelerator, a),
-        byte[] a => new DeviceArray<byte>(accelerator, a),
-        Half[] a => new DeviceArray<Half>(accelerator, a),
-        BFloat16[] a => new DeviceArray<BFloat16>(accelerator, a),
-        Float4[] a => new DeviceArray<Float4>(accelerator, a),
-        _ => throw new NotSupportedException($"No device array for {host.GetType()}."),
-    };
+        var make = typeof(DeviceArrays).GetMethod(nameof(Make), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .MakeGenericMethod(host.GetType().GetElementType()!);
+        return (IDeviceArray)make.Invoke(null, [accelerator, host])!;
+    }
+
+    private static IDeviceArray Make<T>(Accelerator accelerator, Array host) where T : unmanaged
+        => new DeviceArray<T>(accelerator, (T[])host);
 
     private sealed class DeviceArray<T> : IDeviceArray where T : unmanaged
     {
