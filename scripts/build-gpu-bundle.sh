@@ -2,7 +2,7 @@
 # Builds bundle/: the tests, the benchmarks and the main job, published framework-dependent, plus one
 # copy of the .NET runtime, so they run on a GPU machine that has no .NET installed.
 #
-#   scripts/build-gpu-bundle.sh            # writes bundle/ (about 35 MB)
+#   scripts/build-gpu-bundle.sh            # writes bundle/ (about 36 MB)
 #   bundle/run.sh Tests [test options]     # on the GPU machine: the NUnit test executable
 #   bundle/run.sh Bench [bench options]    # the benchmarks
 #   bundle/run.sh Core                     # the main job
@@ -13,10 +13,14 @@ cache=$root/.bundle-cache
 rm -rf "$out"
 mkdir -p "$out" "$cache"
 
+apps=$(mktemp -d)
 for app in Tests Bench Core; do
   dotnet publish "$root/FlashAttn.$app/FlashAttn.$app.csproj" -c Release -r linux-x64 --self-contained false \
-    -p:UseAppHost=false -p:GenerateDocumentationFile=false -o "$out/$app" --nologo -v quiet
+    -p:UseAppHost=false -p:GenerateDocumentationFile=false -o "$apps/$app" --nologo -v quiet
 done
+# Compressed: the device tool carries at most 64 MiB, and BenchmarkDotNet alone publishes 27 MB.
+XZ_OPT=-T0 tar -C "$apps" -cJf "$out/apps.tar.xz" Tests Bench Core
+rm -rf "$apps"
 
 # The runtime (host + Microsoft.NETCore.App) is the same for every build: pack it once.
 dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
@@ -38,9 +42,15 @@ if [ ! -x "$runtime/dotnet" ]; then
   mkdir -p "$runtime"
   tar -C "$runtime" -xJf "$here/dotnet-runtime.tar.xz"
 fi
+apps=${FLASHATTN_APPS:-/tmp/flashattn-apps}
+if [ ! -f "$apps/.stamp" ] || [ "$here/apps.tar.xz" -nt "$apps/.stamp" ]; then
+  rm -rf "$apps" && mkdir -p "$apps"
+  tar -C "$apps" -xJf "$here/apps.tar.xz"
+  touch "$apps/.stamp"
+fi
 app=$1; shift
 export DOTNET_ROOT=$runtime DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-exec "$runtime/dotnet" "$here/$app/FlashAttn.$app.dll" "$@"
+exec "$runtime/dotnet" "$apps/$app/FlashAttn.$app.dll" "$@"
 RUN
 chmod +x "$out/run.sh"
 du -sh "$out"

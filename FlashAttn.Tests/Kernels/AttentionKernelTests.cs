@@ -1,23 +1,24 @@
 using System.Diagnostics;
 using FlashAttn.Compute;
-using FlashAttn.Compute.Runtime.Cpu;
+using FlashAttn.Compute.Runtime;
+using FlashAttn.Tests.Support;
 using FlashAttn.Kernels;
 using FlashAttn.Kernels.Reference;
 
 namespace FlashAttn.Tests.Kernels;
 
 /// <summary>
-/// The attention kernels on the CPU accelerator against the fp64 reference, with flash-attn's acceptance
+/// The attention kernels on the test accelerator (CPU; CUDA with FLASHATTN_TEST_DEVICE=cuda) against the fp64 reference, with flash-attn's acceptance
 /// rule: max|ours − fp64| ≤ 2× (forward) / 3× (gradients) max|naive same-dtype − fp64| + 1e-5.
 /// </summary>
 public class AttentionKernelTests
 {
     private const double ForwardFactor = 2, GradientFactor = 3, Slack = 1e-5;
 
-    private CpuAccelerator _accelerator = null!;
+    private Accelerator _accelerator = null!;
 
     [OneTimeSetUp]
-    public void Create() => _accelerator = new CpuAccelerator();
+    public void Create() => _accelerator = TestAccelerator.Create();
 
     [OneTimeTearDown]
     public void Destroy() => _accelerator.Dispose();

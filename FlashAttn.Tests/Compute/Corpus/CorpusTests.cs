@@ -68,8 +68,14 @@ public class CorpusTests
         using var cuda = new CudaAccelerator(0);
         Run(s_cases[name], cuda, (c, data, args) =>
         {
-            cuda.LoadKernel(c.Kernel).Launch(data.Config, args);
+            var kernel = (CudaKernel)cuda.LoadKernel(c.Kernel);
+            kernel.Launch(data.Config, args);
             cuda.Synchronize();
+            if (c.ExpectNoLocalMemory)
+            {
+                var attributes = kernel.GetFunction(args).GetAttributes();
+                Assert.That(attributes.HasNoSpills, $"ptxas left {attributes.LocalBytesPerThread} bytes of local memory per thread: {attributes}");
+            }
         });
     }
 
