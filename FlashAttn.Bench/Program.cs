@@ -4,7 +4,7 @@ namespace FlashAttn.Bench;
 
 /// <summary>
 /// Benchmarks. <c>engine [--json FILE]</c>: compiler-quality benchmarks on the GPU (copy, SGEMM,
-/// compile times).
+/// compile times). <c>ptx TYPE.METHOD [FILE]</c>: a benchmark kernel's PTX.
 /// </summary>
 internal static class Program
 {
@@ -18,8 +18,10 @@ internal static class Program
         {
             case "engine":
                 return EngineBenchmarks.Run(json);
+            case "ptx" when args.Length > 1:
+                return PtxDump.Run(args[1], args.Length > 2 ? args[2] : null);
             default:
-                Console.Error.WriteLine("usage: FlashAttn.Bench engine [--json FILE]");
+                Console.Error.WriteLine("usage: FlashAttn.Bench engine [--json FILE] | ptx TYPE.METHOD [FILE]");
                 return 2;
         }
     }

@@ -3,25 +3,34 @@ using FlashAttn.Compute;
 namespace FlashAttn.Bench.Kernels;
 
 /// <summary>
-/// Compiler-quality benchmark: C = A·B in fp32 (row-major, M×K by K×N), shared-memory tiles and an
-/// 8×8 register block per thread. The inner loop (shared loads feeding a fully unrolled block of FFMAs)
-/// is the shape the attention kernels need.
+/// Compiler-quality benchmark: C = A·B in fp32 (row-major, M×K by K×N) on FFMA units, shared-memory tiles
+/// and an 8×8 register block per thread. The inner loop (vector shared loads feeding a fully unrolled
+/// block of 64 FFMAs) is the shape the attention kernels need.
 /// </summary>
 /// <remarks>
-/// Group: 256 threads computing a 128×128 tile of C. Per step of <c>BK</c> = 8 along K, each thread loads
-/// one float4 of A (stored transposed, so a thread's 8 rows are contiguous) and one float4 of B into
-/// shared memory; then for each k it reads 8 values of A and 8 of B (four 16-byte shared loads) and does
-/// 64 FFMAs. Requires M, N multiples of 128 and K a multiple of 8.
+/// Group: 256 threads computing a 128×128 tile of C, stepping K by <see cref="BlockK"/> = 16.
+/// <list type="bullet">
+/// <item>Double buffering: while the FFMAs consume one shared stage, the next K-slice is already loaded
+/// from global memory into registers, then stored to the other stage; one barrier per step.</item>
+/// <item>A is stored transposed (tileA[k][row]) so a thread's rows are contiguous.</item>
+/// <item>Split fragments: a thread owns rows {4·ty…4·ty+3, 64+4·ty…} and columns {4·tx…, 64+4·tx…}, so
+/// each warp-wide 16-byte shared load reads 256 contiguous bytes (two wavefronts, no waste).</item>
+/// </list>
+/// Requires M, N multiples of 128 and K a multiple of 16. Kernel log in docs/performance.md.
 /// </remarks>
 internal static class SgemmKernels
 {
-    public const int BlockM = 128, BlockN = 128, BlockK = 8, ThreadM = 8, ThreadN = 8;
+    public const int BlockM = 128, BlockN = 128, BlockK = 16, ThreadM = 8, ThreadN = 8;
     public const int Threads = BlockM / ThreadM * (BlockN / ThreadN); // 256
+    private const int Half = BlockM / 2; // the split between a thread's two 4-wide fragments
+    private const int StageFloats = BlockK * BlockM; // one shared stage of A (and of B): 2048 floats
+    private const int VectorsPerThreadA = BlockM * BlockK / 4 / Threads; // 2 float4 of A per thread per step
+    private const int VectorsPerThreadB = BlockK * BlockN / 4 / Threads; // 2 float4 of B per thread per step
 
     public static void Sgemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, int m, int n, int k)
     {
-        var tileA = SharedMemory.Allocate<float>(BlockK * BlockM); // transposed: tileA[kk * BlockM + row]
-        var tileB = SharedMemory.Allocate<float>(BlockK * BlockN); // tileB[kk * BlockN + column]
+        var tileA = SharedMemory.Allocate<float>(2 * StageFloats); // [stage][k][row]
+        var tileB = SharedMemory.Allocate<float>(2 * StageFloats); // [stage][k][column]
         var tileAVectors = tileA.Cast<Float4>();
         var tileBVectors = tileB.Cast<Float4>();
         var aVectors = a.Cast<Float4>();
@@ -29,56 +38,100 @@ internal static class SgemmKernels
         var accumulator = LocalMemory.Allocate<float>(ThreadM * ThreadN);
         var fragmentA = LocalMemory.Allocate<float>(ThreadM);
         var fragmentB = LocalMemory.Allocate<float>(ThreadN);
+        var stagedA = LocalMemory.Allocate<Float4>(VectorsPerThreadA);
+        var stagedB = LocalMemory.Allocate<Float4>(VectorsPerThreadB);
 
         int tid = Group.IdxX;
-        int threadRow = tid / (BlockN / ThreadN), threadColumn = tid % (BlockN / ThreadN);
+        int ty = tid / (BlockN / ThreadN), tx = tid % (BlockN / ThreadN);
         int rowBase = Grid.IdxY * BlockM, columnBase = Grid.IdxX * BlockN;
-
-        // Which float4 each thread stages: A is 128 rows × 2 float4; B is 8 rows × 32 float4.
-        int loadRowA = tid / (BlockK / 4), loadColumnA = tid % (BlockK / 4);
-        int loadRowB = tid / (BlockN / 4), loadColumnB = tid % (BlockN / 4);
 
         for (int e = 0; e < ThreadM * ThreadN; e++) accumulator[e] = 0f;
 
-        for (int kBase = 0; kBase < k; kBase += BlockK)
-        {
-            // ---- stage one K-slice of A (transposed) and B in shared memory ----
-            Float4 va = aVectors[((rowBase + loadRowA) * k + kBase) / 4 + loadColumnA];
-            tileA[(loadColumnA * 4 + 0) * BlockM + loadRowA] = va.X;
-            tileA[(loadColumnA * 4 + 1) * BlockM + loadRowA] = va.Y;
-            tileA[(loadColumnA * 4 + 2) * BlockM + loadRowA] = va.Z;
-            tileA[(loadColumnA * 4 + 3) * BlockM + loadRowA] = va.W;
-            tileBVectors[loadRowB * (BlockN / 4) + loadColumnB] = bVectors[((kBase + loadRowB) * n + columnBase) / 4 + loadColumnB];
-            Group.Barrier();
+        // ---- prologue: K-slice 0 into stage 0 ----
+        LoadSlice(aVectors, bVectors, stagedA, stagedB, tid, rowBase, columnBase, 0, n, k);
+        StoreSlice(tileA, tileBVectors, stagedA, stagedB, tid, 0);
+        Group.Barrier();
 
-            // ---- 8 outer products of an 8-vector of A and an 8-vector of B ----
+        int steps = k / BlockK;
+        for (int step = 0; step < steps; step++)
+        {
+            int stage = step & 1;
+            bool more = step + 1 < steps;
+            // ---- issue the next slice's global loads before the FFMAs that hide their latency ----
+            if (more) LoadSlice(aVectors, bVectors, stagedA, stagedB, tid, rowBase, columnBase, (step + 1) * BlockK, n, k);
+
+            // ---- BlockK outer products of an 8-vector of A and an 8-vector of B ----
+            int stageVectors = stage * (StageFloats / 4);
             for (int kk = 0; kk < BlockK; kk++)
             {
-                for (int v = 0; v < ThreadM / 4; v++)
+                for (int half = 0; half < 2; half++)
                 {
-                    Float4 fa = tileAVectors[(kk * BlockM + threadRow * ThreadM) / 4 + v];
-                    fragmentA[v * 4 + 0] = fa.X; fragmentA[v * 4 + 1] = fa.Y; fragmentA[v * 4 + 2] = fa.Z; fragmentA[v * 4 + 3] = fa.W;
-                    Float4 fb = tileBVectors[(kk * BlockN + threadColumn * ThreadN) / 4 + v];
-                    fragmentB[v * 4 + 0] = fb.X; fragmentB[v * 4 + 1] = fb.Y; fragmentB[v * 4 + 2] = fb.Z; fragmentB[v * 4 + 3] = fb.W;
+                    Float4 fa = tileAVectors[stageVectors + (kk * BlockM + half * Half) / 4 + ty];
+                    fragmentA[half * 4 + 0] = fa.X; fragmentA[half * 4 + 1] = fa.Y; fragmentA[half * 4 + 2] = fa.Z; fragmentA[half * 4 + 3] = fa.W;
+                    Float4 fb = tileBVectors[stageVectors + (kk * BlockN + half * Half) / 4 + tx];
+                    fragmentB[half * 4 + 0] = fb.X; fragmentB[half * 4 + 1] = fb.Y; fragmentB[half * 4 + 2] = fb.Z; fragmentB[half * 4 + 3] = fb.W;
                 }
                 for (int i = 0; i < ThreadM; i++)
                     for (int j = 0; j < ThreadN; j++)
                         accumulator[i * ThreadN + j] = XMath.Fma(fragmentA[i], fragmentB[j], accumulator[i * ThreadN + j]);
             }
+
+            // ---- the other stage was last read before the previous barrier: fill it, then one barrier ----
+            if (more) StoreSlice(tileA, tileBVectors, stagedA, stagedB, tid, stage ^ 1);
             Group.Barrier();
         }
 
-        // ---- write the 8×8 block, two float4 per row ----
+        // ---- write the 8×8 block: rows {4ty.., 64+4ty..}, two float4 per row at columns {4tx, 64+4tx} ----
         var cVectors = c.Cast<Float4>();
         for (int i = 0; i < ThreadM; i++)
         {
-            int row = rowBase + threadRow * ThreadM + i;
-            for (int v = 0; v < ThreadN / 4; v++)
+            int row = rowBase + (i / 4) * Half + ty * 4 + i % 4;
+            for (int half = 0; half < 2; half++)
             {
-                int o = i * ThreadN + v * 4;
-                cVectors[(row * n + columnBase + threadColumn * ThreadN) / 4 + v] =
+                int o = i * ThreadN + half * 4;
+                cVectors[(row * n + columnBase + half * Half) / 4 + tx] =
                     new Float4(accumulator[o], accumulator[o + 1], accumulator[o + 2], accumulator[o + 3]);
             }
+        }
+    }
+
+    /// <summary>Global → registers: this thread's float4s of A (128 rows × 4 float4) and B (16 rows × 32 float4).</summary>
+    private static void LoadSlice(ArrayView<Float4> aVectors, ArrayView<Float4> bVectors, ArrayView<Float4> stagedA, ArrayView<Float4> stagedB,
+        int tid, int rowBase, int columnBase, int kBase, int n, int k)
+    {
+        for (int v = 0; v < VectorsPerThreadA; v++)
+        {
+            int index = tid + v * Threads;
+            int row = index / (BlockK / 4), column = index % (BlockK / 4);
+            stagedA[v] = aVectors[((rowBase + row) * k + kBase) / 4 + column];
+        }
+        for (int v = 0; v < VectorsPerThreadB; v++)
+        {
+            int index = tid + v * Threads;
+            int row = index / (BlockN / 4), column = index % (BlockN / 4);
+            stagedB[v] = bVectors[((kBase + row) * n + columnBase) / 4 + column];
+        }
+    }
+
+    /// <summary>Registers → shared stage: A transposed (four scalar stores per float4), B as float4.</summary>
+    private static void StoreSlice(ArrayView<float> tileA, ArrayView<Float4> tileBVectors, ArrayView<Float4> stagedA, ArrayView<Float4> stagedB,
+        int tid, int stage)
+    {
+        for (int v = 0; v < VectorsPerThreadA; v++)
+        {
+            int index = tid + v * Threads;
+            int row = index / (BlockK / 4), kk = index % (BlockK / 4) * 4;
+            Float4 value = stagedA[v];
+            int baseIndex = stage * StageFloats + row;
+            tileA[baseIndex + (kk + 0) * BlockM] = value.X;
+            tileA[baseIndex + (kk + 1) * BlockM] = value.Y;
+            tileA[baseIndex + (kk + 2) * BlockM] = value.Z;
+            tileA[baseIndex + (kk + 3) * BlockM] = value.W;
+        }
+        for (int v = 0; v < VectorsPerThreadB; v++)
+        {
+            int index = tid + v * Threads;
+            tileBVectors[stage * (StageFloats / 4) + index] = stagedB[v];
         }
     }
 }

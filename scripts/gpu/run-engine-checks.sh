@@ -6,7 +6,7 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/flashattn-out}
 mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader > "$OUT/gpu.txt" 2>&1
+gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1)
 
 # 1. GPU tests (corpus on CUDA, CUDA runtime) and the attention table on CUDA.
 timeout 180 bundle/run.sh Tests --filter "TestCategory=Gpu" --no-progress --no-ansi > "$OUT/tests-gpu.log" 2>&1
@@ -23,14 +23,26 @@ done > "$OUT/ptxas.log"
 tar -C "$dump" -czf "$OUT/corpus-ptx.tar.gz" .
 
 # 3. Engine benchmarks, then PyTorch's baselines.
-timeout 150 bundle/run.sh Bench engine --json "$OUT/engine.json" > "$OUT/engine.log" 2>&1
+echo "gpu: $gpu; commit: $(cat COMMIT 2>/dev/null)" > "$OUT/engine.log"
+timeout 150 bundle/run.sh Bench engine --json "$OUT/engine.json" >> "$OUT/engine.log" 2>&1
 echo "engine bench exit: $?" >> "$OUT/engine.log"
-python3 scripts/gpu/torch_engine_baselines.py > "$OUT/torch.json" 2> "$OUT/torch.err"
+python3 scripts/gpu/torch_engine_baselines.py > "$OUT/torch.json" 2>&1
 
-echo "== $(cat "$OUT/gpu.txt")"
+# 4. compute-sanitizer on a representative subset of the attention table (odd lengths, GQA, causal, 3 dtypes).
+{
+  for tool in memcheck racecheck; do
+    echo "== $tool"
+    FLASHATTN_TEST_DEVICE=cuda timeout 200 compute-sanitizer --tool $tool --print-limit 20 \
+      "${FLASHATTN_DOTNET_ROOT:-/tmp/flashattn-dotnet}/dotnet" /tmp/flashattn-apps/Tests/FlashAttn.Tests.dll \
+      --filter "FullyQualifiedName~sq113 sk203" --no-progress --no-ansi 2>&1 | grep -vE "^\s+at " | tail -25
+  done
+} > "$OUT/sanitizer.log" 2>&1
+
+echo "== $gpu"
 grep -E "^failed|exit:|total:|failed:|succeeded:|skipped:" "$OUT/tests-gpu.log" | head -40
 grep -E "^failed|exit:|total:|failed:|succeeded:" "$OUT/tests-attention-cuda.log" | head -20
 grep -c "spill" "$OUT/ptxas.log" | sed 's/^/ptxas lines mentioning spills: /'
 grep -E "[1-9][0-9]* bytes spill" "$OUT/ptxas.log" | head
 tail -15 "$OUT/engine.log"
 cat "$OUT/torch.json"
+grep -E "^== |ERROR SUMMARY|total:|failed:|succeeded:" "$OUT/sanitizer.log"
