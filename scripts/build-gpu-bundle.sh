@@ -53,4 +53,5 @@ export DOTNET_ROOT=$runtime DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 exec "$runtime/dotnet" "$apps/$app/FlashAttn.$app.dll" "$@"
 RUN
 chmod +x "$out/run.sh"
+git -C "$root" rev-parse --short HEAD > "$out/COMMIT"
 du -sh "$out"

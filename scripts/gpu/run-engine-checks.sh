@@ -23,7 +23,7 @@ done > "$OUT/ptxas.log"
 tar -C "$dump" -czf "$OUT/corpus-ptx.tar.gz" .
 
 # 3. Engine benchmarks, then PyTorch's baselines.
-echo "gpu: $gpu; commit: $(cat COMMIT 2>/dev/null)" > "$OUT/engine.log"
+echo "gpu: $gpu; commit: $(cat bundle/COMMIT 2>/dev/null)" > "$OUT/engine.log"
 timeout 150 bundle/run.sh Bench engine --json "$OUT/engine.json" >> "$OUT/engine.log" 2>&1
 echo "engine bench exit: $?" >> "$OUT/engine.log"
 python3 scripts/gpu/torch_engine_baselines.py > "$OUT/torch.json" 2>&1
