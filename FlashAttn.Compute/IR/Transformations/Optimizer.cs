@@ -60,6 +60,7 @@ public static class Optimizer
         loop.Add(new DeadCodeElimination());
 
         var epilogue = new List<FunctionPass>();
+        epilogue.Add(new AddressReassociation());
         epilogue.Add(new CommonSubexpressionElimination());
         epilogue.Add(new AddressSpaceInference());
         epilogue.Add(new SimplifyCfg());

@@ -514,7 +514,12 @@ internal static class CorpusCases
             Name = "RegisterBlockedMatmul",
             Kernel = K(nameof(Kernels.RegisterBlockedMatmul)),
             ExpectNoLocalMemory = true,
-            CheckPtx = ptx => Assert.That(ptx, Does.Contain("ld.shared.f32").And.Not.Contain("ld.f32")),
+            CheckPtx = ptx =>
+            {
+                Assert.That(ptx, Does.Contain("ld.shared.f32").And.Not.Contain("ld.f32"));
+                // Address reassociation: unrolled shared loads share a base register and carry immediate offsets.
+                Assert.That(ptx, Does.Match(@"ld\.shared\.f32 %f\d+, \[%rd\d+\+\d+\]"));
+            },
             Create = r => new CaseData
             {
                 Buffers = [Data.Floats(r, n * n), Data.Floats(r, n * n), Data.PoisonFloats(n * n)],
