@@ -27,8 +27,9 @@ internal static class EngineBenchmarks
         Console.WriteLine($"device: {cuda.Name}, driver {cuda.DriverVersion}, target {cuda.Target.TargetName}, SMs {cuda.Info.MultiprocessorCount}");
         var results = new List<Result>();
         results.AddRange(Copy(cuda));
-        results.Add(Sgemm(cuda, 4096));
-        results.Add(Sgemm(cuda, 2048));
+        results.Add(Sgemm(cuda, 4096, SgemmKernels.Sgemm));
+        results.Add(Sgemm(cuda, 4096, SgemmKernels.SgemmOneGroupPerMultiprocessor));
+        results.Add(Sgemm(cuda, 2048, SgemmKernels.Sgemm));
         results.AddRange(CompileTimes(cuda));
 
         Console.WriteLine();
@@ -104,7 +105,7 @@ internal static class EngineBenchmarks
         yield return new Result("copy kernel / driver copy", 100 * best / driver, "%", "target >= 90%");
     }
 
-    private static Result Sgemm(CudaAccelerator cuda, int size)
+    private static Result Sgemm(CudaAccelerator cuda, int size, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> sgemm)
     {
         int m = size, n = size, k = size;
         var random = new Random(2);
@@ -117,7 +118,7 @@ internal static class EngineBenchmarks
         using var dc = cuda.Allocate<float>((long)m * n);
         da.CopyFromHost(a);
         db.CopyFromHost(b);
-        var kernel = cuda.LoadKernel(SgemmKernels.Sgemm);
+        var kernel = cuda.LoadKernel(sgemm);
         var config = new LaunchConfig(new Dim3(n / SgemmKernels.BlockN, m / SgemmKernels.BlockM), SgemmKernels.Threads);
         float ms = TimeMedian(cuda, () => kernel.Launch(config, da.View, db.View, dc.View, m, n, k));
         double tflops = 2.0 * m * n * k / ms / 1e9;
@@ -134,8 +135,8 @@ internal static class EngineBenchmarks
         if (maxError > 1e-3) throw new InvalidOperationException($"SGEMM {size}: max error {maxError} on sampled entries");
 
         var attributes = ((CudaKernel)kernel).GetFunction(da.View, db.View, dc.View, m, n, k).GetAttributes();
-        Console.WriteLine($"sgemm {size}^3: {tflops:F1} TFLOP/s ({ms:F3} ms), max sampled error {maxError:E1}, {attributes}");
-        return new Result($"sgemm {size}^3 fp32", tflops, "TFLOP/s",
+        Console.WriteLine($"{sgemm.Method.Name} {size}^3: {tflops:F1} TFLOP/s ({ms:F3} ms), max sampled error {maxError:E1}, {attributes}");
+        return new Result($"{sgemm.Method.Name} {size}^3 fp32", tflops, "TFLOP/s",
             $"{attributes.RegistersPerThread} regs, {attributes.LocalBytesPerThread} B local, sampled error {maxError:E1}");
     }
 

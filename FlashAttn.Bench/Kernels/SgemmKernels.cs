@@ -27,7 +27,17 @@ internal static class SgemmKernels
     private const int VectorsPerThreadA = BlockM * BlockK / 4 / Threads; // 2 float4 of A per thread per step
     private const int VectorsPerThreadB = BlockK * BlockN / 4 / Threads; // 2 float4 of B per thread per step
 
+    /// <summary>The benchmark kernel: registers budgeted for two resident groups per multiprocessor.</summary>
+    [LaunchBounds(Threads, 2)]
     public static void Sgemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, int m, int n, int k)
+        => Multiply(a, b, c, m, n, k);
+
+    /// <summary>The same kernel with the whole register file for one group per multiprocessor.</summary>
+    [LaunchBounds(Threads, 1)]
+    public static void SgemmOneGroupPerMultiprocessor(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, int m, int n, int k)
+        => Multiply(a, b, c, m, n, k);
+
+    private static void Multiply(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, int m, int n, int k)
     {
         var tileA = SharedMemory.Allocate<float>(2 * StageFloats); // [stage][k][row]
         var tileB = SharedMemory.Allocate<float>(2 * StageFloats); // [stage][k][column]

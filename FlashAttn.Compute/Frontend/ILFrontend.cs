@@ -35,6 +35,11 @@ public static class ILFrontend
 
         var context = new CompilationContext();
         var function = new Function(context.UniqueName(KernelName(kernel, specializations)), IRType.Void) { IsKernel = true, Source = kernel };
+        if (kernel.GetCustomAttribute<LaunchBoundsAttribute>() is { } bounds)
+        {
+            function.MaxThreadsPerGroup = bounds.MaxThreadsPerGroup;
+            function.MinGroupsPerMultiprocessor = bounds.MinGroupsPerMultiprocessor;
+        }
         context.Enter(kernel);
         var slots = MethodBuilder.BuildKernel(context, kernel, function, specializations);
         context.Leave(kernel);

@@ -23,6 +23,12 @@ public sealed class Function(string name, IRType returnType)
     /// <summary>True for a kernel entry point (PTX .entry); false for helpers.</summary>
     public bool IsKernel { get; set; }
 
+    /// <summary>Kernels: the most threads per group a launch will use (0: unknown), from <see cref="LaunchBoundsAttribute"/>.</summary>
+    public int MaxThreadsPerGroup { get; set; }
+
+    /// <summary>Kernels: resident groups per multiprocessor to plan registers for (0: no request).</summary>
+    public int MinGroupsPerMultiprocessor { get; set; }
+
     /// <summary>The entry block.</summary>
     public BasicBlock Entry => Blocks[0];
 

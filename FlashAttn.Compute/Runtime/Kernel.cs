@@ -39,6 +39,8 @@ public abstract class Kernel
             throw new ArgumentException($"Group {config.Group} must be at least 1 in every dimension and at most {Accelerator.Info.MaxGroupSize} threads.", nameof(config));
         if (config.DynamicSharedBytes < 0 || config.DynamicSharedBytes > Accelerator.Info.MaxSharedMemoryPerGroup)
             throw new ArgumentException($"Dynamic shared memory {config.DynamicSharedBytes} bytes is outside [0, {Accelerator.Info.MaxSharedMemoryPerGroup}].", nameof(config));
+        if (Method.GetCustomAttribute<LaunchBoundsAttribute>() is { } bounds && config.Group.Size > bounds.MaxThreadsPerGroup)
+            throw new ArgumentException($"Group {config.Group} has more threads than kernel {Method.Name}'s launch bound of {bounds.MaxThreadsPerGroup}.", nameof(config));
         LaunchCore(config, arguments);
     }
 

@@ -102,7 +102,11 @@ public static class PtxBackend
             if (_b.ModuleDeclarations.Count > 0) text.Append('\n');
             text.Append(".visible .entry ").Append(entry).Append('(');
             if (parameters.Count > 0) text.Append('\n').Append(string.Join(",\n", parameters)).Append('\n');
-            text.Append(")\n{\n");
+            text.Append(")\n");
+            // Launch bounds let ptxas size the register budget (CUDA's __launch_bounds__).
+            if (kernel.MaxThreadsPerGroup > 0) text.Append(".maxntid ").Append(kernel.MaxThreadsPerGroup).Append(", 1, 1\n");
+            if (kernel.MinGroupsPerMultiprocessor > 0) text.Append(".minnctapersm ").Append(kernel.MinGroupsPerMultiprocessor).Append('\n');
+            text.Append("{\n");
             foreach (var declaration in _b.FunctionDeclarations) text.Append('\t').Append(declaration).Append('\n');
             foreach (var declaration in _b.Registers.Declarations()) text.Append('\t').Append(declaration).Append('\n');
             text.Append('\n').Append(_b.Body).Append("}\n");
