@@ -26,6 +26,7 @@ internal sealed unsafe class CpuGroupState : IDisposable
     private long _epoch = -1;
     private int _stuck;        // exited threads + waiters not yet released (see Arrive)
     private int _exited;       // threads whose body has returned
+    private int _departed;     // threads done with this state (the last of Exit's writes; see Exit)
     private nint _shared;      // arena of MaxSharedBytes, allocated on first use
     private int _sharedUsed;
 
@@ -80,6 +81,7 @@ internal sealed unsafe class CpuGroupState : IDisposable
             foreach (var warp in Warps) warp.Reset();
             _stuck = 0;
             _exited = 0;
+            _departed = 0;
             _sharedBlocks.Clear();
             int dynamicBytes = _launch.Config.DynamicSharedBytes;
             _sharedUsed = (dynamicBytes + 15) & ~15;
@@ -179,10 +181,14 @@ internal sealed unsafe class CpuGroupState : IDisposable
                 Fail($"{Where}: thread {thread.Linear} returned while {atGroup} threads wait at a barrier; every thread must reach every barrier.");
             else if (atWarp > 0)
                 Fail($"{Where}: thread {thread.Linear} returned while {atWarp} threads of its warp wait at a warp barrier or shuffle.");
-            else if (stuck == Size && exited < Size)
+            // Every thread raises _exited before _stuck, so once _stuck reached Size a fresh read of _exited
+            // counts every exited thread; the local `exited` may be stale (another thread exited meanwhile).
+            else if (stuck == Size && Volatile.Read(ref _exited) < Size)
                 Fail(DeadlockMessage());
         }
-        return exited == Size;
+        // Only the last thread to finish ALL of the writes above may recycle the state for the next group:
+        // deciding on _exited alone let a slower thread's _stuck/ExitedThread writes land in the next group.
+        return Interlocked.Increment(ref _departed) == Size;
     }
 
     private string DeadlockMessage()
