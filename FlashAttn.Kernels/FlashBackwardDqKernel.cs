@@ -32,16 +32,15 @@ internal static class FlashBackwardDqKernel
         int q0 = Grid.IdxX * br, head = Grid.IdxY, batch = Grid.IdxZ;
         int kvHead = head / p.QueriesPerKvHead;
 
-        var shared = SharedMemory.GetDynamic<float>();
-        var kTile = shared.SubView(0, bc * stride);
-        var vTile = shared.SubView(bc * stride, bc * stride);
-        var qTile = shared.SubView(2 * bc * stride, br * stride);
-        var doTile = shared.SubView((2 * bc + br) * stride, br * stride);
-        int vectors = (2 * bc + 2 * br) * stride;
-        var pTile = shared.SubView(vectors, br * bc);
-        var dsTile = shared.SubView(vectors + br * bc, br * bc);
-        var lseTile = shared.SubView(vectors + 2 * br * bc, br);
-        var deltaTile = shared.SubView(vectors + 2 * br * bc + br, br);
+        var tiles = BackwardSharedTiles.Carve(SharedMemory.GetDynamic<float>(), br, bc, stride);
+        var kTile = tiles.K;
+        var vTile = tiles.V;
+        var qTile = tiles.Q;
+        var doTile = tiles.DOut;
+        var pTile = tiles.P;
+        var dsTile = tiles.DS;
+        var lseTile = tiles.Lse;
+        var deltaTile = tiles.Delta;
 
         var scores = LocalMemory.Allocate<float>(tm * tile.KeysPerThread);
         var dP = LocalMemory.Allocate<float>(tm * tile.KeysPerThread);

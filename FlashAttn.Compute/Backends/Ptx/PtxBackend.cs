@@ -113,17 +113,8 @@ public static class PtxBackend
             return new PtxModule(text.ToString(), entry, _b.StaticSharedBytes);
         }
 
-        private static string ParamType(IRType type) => type.Kind switch
-        {
-            TypeKind.Bool or TypeKind.Int8 => ".u8",
-            TypeKind.Int16 => ".u16",
-            TypeKind.Int32 => ".u32",
-            TypeKind.Int64 or TypeKind.Pointer => ".u64",
-            TypeKind.Float16 or TypeKind.BFloat16 => ".b16",
-            TypeKind.Float32 => ".f32",
-            TypeKind.Float64 => ".f64",
-            _ => throw new CompilationException($"PTX backend: kernel parameter of type {type}"),
-        };
+        // A .param holds a scalar exactly as memory does.
+        private static string ParamType(IRType type) => PtxInstructionEmitter.MemoryType(type);
 
         private void LoadParameter(Parameter parameter, string name)
         {
