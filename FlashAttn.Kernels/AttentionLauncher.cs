@@ -27,8 +27,18 @@ public static class AttentionLauncher
     {
         var storage = StorageOf<T>();
         if (IsEmpty(shape)) return;
-        var tile = AttentionTileConfig.ForForward(shape.HeadDim, SizeOf<T>());
         var p = Params(shape, settings);
+        if (ForwardRegisterTile.Supports(shape.HeadDim) && AllAligned16(q, k, v))
+        {
+            var tiled = Instantiate(typeof(FlashForwardTiledKernel), nameof(FlashForwardTiledKernel.Forward), typeof(T), storage);
+            accelerator.LoadKernel(tiled).Launch(
+                new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), shape.HeadsQ, shape.Batch),
+                    new Dim3(ForwardRegisterTile.Threads, 1, 1), ForwardRegisterTile.SharedBytes(shape.HeadDim)),
+                q, k, v, output, lse, p,
+                Specialize(ForwardRegisterTile.PaddedHeadDim(shape.HeadDim)), SpecializedValue.New(settings.Causal));
+            return;
+        }
+        var tile = AttentionTileConfig.ForForward(shape.HeadDim, SizeOf<T>());
         var method = Instantiate(typeof(FlashForwardKernel), nameof(FlashForwardKernel.Forward), typeof(T), storage);
         accelerator.LoadKernel(method).Launch(
             new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenQ, tile.BlockRows), shape.HeadsQ, shape.Batch), new Dim3(tile.Threads, 1, 1), tile.ForwardSharedBytes),
@@ -114,6 +124,10 @@ public static class AttentionLauncher
         if (typeof(T) == typeof(BFloat16)) return typeof(BFloat16Storage);
         throw new ArgumentException($"Attention supports float, Half and BFloat16 elements, not {typeof(T).Name}.", nameof(T));
     }
+
+    /// <summary>16-byte chunks (cp.async) need 16-byte aligned bases; device allocations are, offset views may not be.</summary>
+    private static unsafe bool AllAligned16<T>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v) where T : unmanaged
+        => ((nint)q.Pointer | (nint)k.Pointer | (nint)v.Pointer) % 16 == 0;
 
     private static unsafe int SizeOf<T>() where T : unmanaged => sizeof(T);
 
