@@ -31,6 +31,7 @@ for d in 128 64; do
   timeout 240 bundle/run.sh Core --headdim $d --samples 8 >> "$OUT/ours.log" 2>&1
 done
 timeout 200 python3 scripts/gpu/torch_attention_quick.py > "$OUT/torch.log" 2>&1
+timeout 200 bundle/run.sh Bench engine > "$OUT/engine.log" 2>&1
 
 # 3. Correctness on CUDA, then racecheck on the odd-length subset.
 FLASHATTN_TEST_DEVICE=cuda timeout 200 bundle/run.sh Tests --filter "FullyQualifiedName~FlashAttn.Tests.Kernels" --no-progress --no-ansi > "$OUT/tests-attention-cuda.log" 2>&1
@@ -43,6 +44,7 @@ FLASHATTN_TEST_DEVICE=cuda timeout 150 compute-sanitizer --tool racecheck --prin
   cat "$OUT/ptxas.log"
   grep -vE "^\s*$" "$OUT/ours.log" | head -60
   grep -E "TFLOP" "$OUT/torch.log"
+  grep -E "^\| (Sgemm|copy kernel)" "$OUT/engine.log"
   grep -E "exit:|total:|failed:|succeeded:" "$OUT/tests-attention-cuda.log"
   grep -E "^failed" "$OUT/tests-attention-cuda.log" | head -5
   grep -E "RACECHECK SUMMARY|ERROR SUMMARY|total:|failed:" "$OUT/racecheck.log"
