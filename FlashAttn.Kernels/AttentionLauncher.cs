@@ -32,7 +32,7 @@ public static class AttentionLauncher
         {
             var tiled = Instantiate(typeof(FlashForwardTiledKernel), nameof(FlashForwardTiledKernel.Forward), typeof(T), storage);
             accelerator.LoadKernel(tiled).Launch(
-                new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), shape.HeadsQ, shape.Batch),
+                new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows)),
                     new Dim3(ForwardRegisterTile.Threads, 1, 1), ForwardRegisterTile.SharedBytes(shape.HeadDim)),
                 q, k, v, output, lse, p,
                 Specialize(ForwardRegisterTile.PaddedHeadDim(shape.HeadDim)), SpecializedValue.New(settings.Causal));
@@ -82,11 +82,22 @@ public static class AttentionLauncher
             .Launch(Elementwise(Math.Max(rows, dqElements)), output, dOutput, delta.View, dqAccum.View, p);
 
         // dK, dV per query head (and dQ by atomics unless deterministic)
-        var backwardGroups = new Dim3(CeilDiv(shape.SeqLenK, tile.BlockCols), shape.HeadsQ, shape.Batch);
-        accelerator.LoadKernel(Instantiate(typeof(FlashBackwardKernel), nameof(FlashBackwardKernel.Backward), typeof(T), storage))
-            .Launch(new LaunchConfig(backwardGroups, new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
-                q, k, v, dOutput, lse, delta.View, dqAccum.View, dkAccum.View, dvAccum.View, p,
-                blockRows, blockCols, threads, threadsPerRow, headDimPadded, causal, SpecializedValue.New(!settings.Deterministic));
+        if (BackwardRegisterTile.Supports(shape.HeadDim) && AllAligned16(q, k, v) && AllAligned16(dOutput, dOutput, dOutput))
+        {
+            accelerator.LoadKernel(Instantiate(typeof(FlashBackwardTiledKernel), nameof(FlashBackwardTiledKernel.Backward), typeof(T), storage))
+                .Launch(new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols)),
+                        new Dim3(BackwardRegisterTile.Threads, 1, 1), BackwardRegisterTile.SharedBytes(shape.HeadDim)),
+                    q, k, v, dOutput, lse, delta.View, dqAccum.View, dkAccum.View, dvAccum.View, p,
+                    Specialize(BackwardRegisterTile.PaddedHeadDim(shape.HeadDim)), causal, SpecializedValue.New(!settings.Deterministic));
+        }
+        else
+        {
+            var backwardGroups = new Dim3(CeilDiv(shape.SeqLenK, tile.BlockCols), shape.HeadsQ, shape.Batch);
+            accelerator.LoadKernel(Instantiate(typeof(FlashBackwardKernel), nameof(FlashBackwardKernel.Backward), typeof(T), storage))
+                .Launch(new LaunchConfig(backwardGroups, new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
+                    q, k, v, dOutput, lse, delta.View, dqAccum.View, dkAccum.View, dvAccum.View, p,
+                    blockRows, blockCols, threads, threadsPerRow, headDimPadded, causal, SpecializedValue.New(!settings.Deterministic));
+        }
 
         // deterministic dQ: one group per Q tile, K tiles in a fixed order
         if (settings.Deterministic)

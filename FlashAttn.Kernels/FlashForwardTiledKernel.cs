@@ -13,7 +13,7 @@ namespace FlashAttn.Kernels;
 /// arithmetic: V_j streams in while S = Q K_jᵀ is computed, K_{j+1} while O += P V_j;</item>
 /// <item>two barriers per K/V tile.</item>
 /// </list>
-/// Grid (⌈s_q/64⌉, h_q, b), <see cref="ForwardRegisterTile.Threads"/> threads,
+/// Grid (h_q, b, ⌈s_q/64⌉), <see cref="ForwardRegisterTile.Threads"/> threads,
 /// <see cref="ForwardRegisterTile.SharedBytes"/> of dynamic shared memory. Q tiles are visited last-first so
 /// that, under a causal mask, the longest rows start first.
 /// </summary>
@@ -37,7 +37,9 @@ internal static class FlashForwardTiledKernel
         // thread (ty, tx): the 16 tx of a row group are 16 consecutive lanes, so row reductions are butterflies
         int lane = Group.IdxX % Warp.Size;
         int tx = lane % ColumnThreads, ty = Group.IdxX / Warp.Size * (Warp.Size / ColumnThreads) + lane / ColumnThreads;
-        int q0 = (Grid.DimX - 1 - Grid.IdxX) * Br, head = Grid.IdxY, batch = Grid.IdxZ;
+        // grid (h_q, b, Q tiles): the Q tile index varies slowest and runs last-first, so the first wave holds the
+        // longest causal rows of every head and the short ones fill the tail
+        int head = Grid.IdxX, batch = Grid.IdxY, q0 = (Grid.DimZ - 1 - Grid.IdxZ) * Br;
         int kvHead = head / p.QueriesPerKvHead;
 
         var shared = SharedMemory.GetDynamic<float>();
@@ -64,9 +66,9 @@ internal static class FlashForwardTiledKernel
         long qRowStride = (long)p.HeadsQ * p.HeadDim, kvRowStride = (long)p.HeadsKV * p.HeadDim;
         long qFirst = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
         long kvBase = ((long)batch * p.SeqLenK * p.HeadsKV + kvHead) * p.HeadDim;
-        Stage<T, TStorage>(q, qFirst, qRowStride, XMath.Min(Br, p.SeqLenQ - q0), p.HeadDim, qTile, dPad, Br, dPad);
+        TiledStaging.Stage<T, TStorage>(q, qFirst, qRowStride, XMath.Min(Br, p.SeqLenQ - q0), p.HeadDim, qTile, dPad, Br, dPad, ForwardRegisterTile.Threads);
         if (kvBlocks > 0)
-            Stage<T, TStorage>(k, kvBase, kvRowStride, XMath.Min(Bc, p.SeqLenK), p.HeadDim, kTile, dPad + 4, Bc, dPad);
+            TiledStaging.Stage<T, TStorage>(k, kvBase, kvRowStride, XMath.Min(Bc, p.SeqLenK), p.HeadDim, kTile, dPad + 4, Bc, dPad, ForwardRegisterTile.Threads);
 
         for (int block = 0; block < kvBlocks; block++)
         {
@@ -75,7 +77,7 @@ internal static class FlashForwardTiledKernel
             // K_j has landed, and every thread is done with V_{j−1} and P: V_j may stream in during S = Q K_jᵀ
             AsyncCopy.WaitAll();
             Group.Barrier();
-            Stage<T, TStorage>(v, kvFirst, kvRowStride, XMath.Min(Bc, p.SeqLenK - k0), p.HeadDim, vTile, dPad, Bc, dPad);
+            TiledStaging.Stage<T, TStorage>(v, kvFirst, kvRowStride, XMath.Min(Bc, p.SeqLenK - k0), p.HeadDim, vTile, dPad, Bc, dPad, ForwardRegisterTile.Threads);
 
             if (block < firstMaskedBlock)
                 ScoresToProbabilities<FullBlock>(p, q0, k0, isCausal, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
@@ -86,8 +88,8 @@ internal static class FlashForwardTiledKernel
             AsyncCopy.WaitAll();
             Group.Barrier();
             if (block + 1 < kvBlocks)
-                Stage<T, TStorage>(k, kvFirst + Bc * kvRowStride, kvRowStride, XMath.Min(Bc, p.SeqLenK - k0 - Bc), p.HeadDim,
-                    kTile, dPad + 4, Bc, dPad);
+                TiledStaging.Stage<T, TStorage>(k, kvFirst + Bc * kvRowStride, kvRowStride, XMath.Min(Bc, p.SeqLenK - k0 - Bc), p.HeadDim,
+                    kTile, dPad + 4, Bc, dPad, ForwardRegisterTile.Threads);
             AccumulateProbabilitiesTimesValues(tx, ty, dPad, pTile, vTile, acc, outChunks);
         }
 
@@ -112,24 +114,6 @@ internal static class FlashForwardTiledKernel
     }
 
     /// <summary>
-    /// Starts staging <paramref name="rows"/> rows (of which <paramref name="validRows"/> exist) of d elements into a
-    /// shared tile of <paramref name="width"/> columns and row stride <paramref name="stride"/>, in 4-element chunks;
-    /// missing rows and columns are zero. The caller waits (<see cref="AsyncCopy.WaitAll"/>) and places the barrier.
-    /// </summary>
-    private static void Stage<T, TStorage>(ArrayView<T> source, long first, long rowStride, int validRows, int headDim,
-        ArrayView<float> tile, int stride, int rows, int width)
-        where T : unmanaged where TStorage : struct, IStorage<T>
-    {
-        int chunksPerRow = width / 4;
-        for (int chunk = Group.IdxX; chunk < rows * chunksPerRow; chunk += ForwardRegisterTile.Threads)
-        {
-            int r = chunk / chunksPerRow, c = 4 * (chunk % chunksPerRow);
-            bool fetch = r < validRows && c < headDim;
-            TStorage.StageFour(source, fetch ? first + r * rowStride + c : first, fetch, tile, r * stride + c);
-        }
-    }
-
-    /// <summary>
     /// S = Q K_jᵀ for this thread's 8 rows (ty + 8i) × 4 keys (tx + 16j), in the log2 domain and masked; then the
     /// online softmax: m_new = max(m, rowmax S), P = exp2(S − m_new) into the shared P tile, ℓ and O rescaled.
     /// </summary>
@@ -138,29 +122,10 @@ internal static class FlashForwardTiledKernel
         ArrayView<float> acc, ArrayView<float> rowMax, ArrayView<float> rowSum, int outChunks)
         where TMask : struct, IBlockMask
     {
-        var qVectors = qTile.Cast<Float4>();
-        var kVectors = kTile.Cast<Float4>();
-        int qRowVectors = dPad / 4, kRowVectors = (dPad + 4) / 4;
-        var keyFragment = LocalMemory.Allocate<Float4>(KeysPerThread);
+        var fragment = LocalMemory.Allocate<Float4>(KeysPerThread);
         TileMath.Fill(scores, RowsPerThread * KeysPerThread, 0f);
-        for (int c = 0; c < dPad / 4; c++)
-        {
-            // shared loads are not merged by the compiler: each fragment is loaded once per step, explicitly
-            for (int j = 0; j < KeysPerThread; j++) keyFragment[j] = kVectors[(tx + j * ColumnThreads) * kRowVectors + c];
-            for (int i = 0; i < RowsPerThread; i++)
-            {
-                Float4 qv = qVectors[(ty + i * RowThreads) * qRowVectors + c];
-                for (int j = 0; j < KeysPerThread; j++)
-                {
-                    Float4 kv = keyFragment[j];
-                    float s = scores[i * KeysPerThread + j];
-                    s = XMath.Fma(qv.X, kv.X, s);
-                    s = XMath.Fma(qv.Y, kv.Y, s);
-                    s = XMath.Fma(qv.Z, kv.Z, s);
-                    scores[i * KeysPerThread + j] = XMath.Fma(qv.W, kv.W, s);
-                }
-            }
-        }
+        RegisterTileMath.MultiplyABt(qTile.Cast<Float4>(), dPad / 4, ty, RowThreads, RowsPerThread,
+            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, KeysPerThread, dPad / 4, scores, fragment);
 
         for (int i = 0; i < RowsPerThread; i++)
         {
@@ -181,37 +146,8 @@ internal static class FlashForwardTiledKernel
     private static void AccumulateProbabilitiesTimesValues(int tx, int ty, int dPad, ArrayView<float> pTile, ArrayView<float> vTile,
         ArrayView<float> acc, int outChunks)
     {
-        var pVectors = pTile.Cast<Float4>();
-        var vVectors = vTile.Cast<Float4>();
-        var valueFragment = LocalMemory.Allocate<Float4>(4 * ForwardRegisterTile.MaxOutChunks);
-        int vRowVectors = dPad / 4;
-        for (int keys = 0; keys < Bc / 4; keys++)
-        {
-            // V rows 4·keys … 4·keys+3, this thread's column chunks: loaded once, used by all 8 rows
-            for (int e = 0; e < 4; e++)
-                for (int c = 0; c < outChunks; c++)
-                    valueFragment[e * outChunks + c] = vVectors[(4 * keys + e) * vRowVectors + tx + c * ColumnThreads];
-            for (int i = 0; i < RowsPerThread; i++)
-            {
-                Float4 pv = pVectors[(ty + i * RowThreads) * (Bc / 4) + keys];
-                for (int c = 0; c < outChunks; c++)
-                {
-                    int o = (i * outChunks + c) * 4;
-                    MultiplyAdd(acc, o, pv.X, valueFragment[c]);
-                    MultiplyAdd(acc, o, pv.Y, valueFragment[outChunks + c]);
-                    MultiplyAdd(acc, o, pv.Z, valueFragment[2 * outChunks + c]);
-                    MultiplyAdd(acc, o, pv.W, valueFragment[3 * outChunks + c]);
-                }
-            }
-        }
-    }
-
-    /// <summary>acc[o … o+3] += weight · value.</summary>
-    private static void MultiplyAdd(ArrayView<float> acc, int o, float weight, Float4 value)
-    {
-        acc[o] = XMath.Fma(weight, value.X, acc[o]);
-        acc[o + 1] = XMath.Fma(weight, value.Y, acc[o + 1]);
-        acc[o + 2] = XMath.Fma(weight, value.Z, acc[o + 2]);
-        acc[o + 3] = XMath.Fma(weight, value.W, acc[o + 3]);
+        var fragment = LocalMemory.Allocate<Float4>(4 * ForwardRegisterTile.MaxOutChunks);
+        RegisterTileMath.MultiplyAB(pTile.Cast<Float4>(), Bc / 4, ty, RowThreads, RowsPerThread,
+            vTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Bc, acc, fragment);
     }
 }

@@ -54,4 +54,28 @@ public sealed class AttentionPtxTests
             Assert.That(ptx, Does.Contain("ld.shared.v4.f32"));
         });
     }
+
+    [TestCase(128, false, true)]
+    [TestCase(128, true, false)]
+    [TestCase(64, true, true)]
+    public void TiledBackwardFp32KeepsRegistersAndStreamsTiles(int headDimPadded, bool causal, bool accumulateDq)
+    {
+        var method = typeof(FlashBackwardTiledKernel).GetMethod(nameof(FlashBackwardTiledKernel.Backward), BindingFlags.Public | BindingFlags.Static)!
+            .MakeGenericMethod(typeof(float), typeof(Float32Storage));
+        var specializations = new object?[method.GetParameters().Length];
+        specializations[^3] = SpecializedValue.New(headDimPadded);
+        specializations[^2] = SpecializedValue.New(causal);
+        specializations[^1] = SpecializedValue.New(accumulateDq);
+        var compiled = KernelCompiler.Instance.Compile(method, specializations, PtxTarget.Default);
+        PtxChecker.Dump(new PtxModule(compiled.Ptx, compiled.EntryName, 0),
+            $"backward_tiled_Single_{headDimPadded}_{(causal ? "causal" : "full")}_{(accumulateDq ? "dq" : "nodq")}");
+        Assert.Multiple(() =>
+        {
+            Assert.That(compiled.Ptx, Does.Not.Contain(".local"), "register arrays left in local memory");
+            Assert.That(compiled.Ptx, Does.Contain("cp.async.cg.shared.global"));
+            Assert.That(compiled.Ptx, Does.Contain("ld.shared.v4.f32"));
+            Assert.That(compiled.Ptx, accumulateDq ? Does.Contain("atom.global.add.f32") : Does.Not.Contain("atom.global.add.f32"));
+            Assert.That(compiled.Ptx, Does.Contain(".maxntid 256, 1, 1"));
+        });
+    }
 }
