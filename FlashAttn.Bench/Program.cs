@@ -1,10 +1,13 @@
+using FlashAttn.Bench.Attention;
 using FlashAttn.Bench.Engine;
+using FlashAttn.Bench.Memory;
 
 namespace FlashAttn.Bench;
 
 /// <summary>
 /// Benchmarks. <c>engine [--json FILE]</c>: compiler-quality benchmarks on the GPU (copy, SGEMM,
-/// compile times). <c>ptx TYPE.METHOD [FILE]</c>: a benchmark kernel's PTX.
+/// compile times). <c>ptx TYPE.METHOD [FILE]</c>: a benchmark kernel's PTX. <c>sweep</c>: attention throughput over
+/// flash-attn's benchmark grid (<see cref="AttentionSweep"/>).
 /// </summary>
 internal static class Program
 {
@@ -20,8 +23,12 @@ internal static class Program
                 return EngineBenchmarks.Run(json);
             case "ptx" when args.Length > 1:
                 return PtxDump.Run(args[1], args.Length > 2 ? args[2] : null);
+            case "sweep":
+                return AttentionSweep.Run(args, Console.Out, Console.Error);
+            case "memory":
+                return MemoryBenchmark.Run(args, Console.Out, Console.Error);
             default:
-                Console.Error.WriteLine("usage: FlashAttn.Bench engine [--json FILE] | ptx TYPE.METHOD [FILE]");
+                Console.Error.WriteLine("usage: FlashAttn.Bench engine [--json FILE] | ptx TYPE.METHOD [FILE] | " + SweepOptions.Usage + " | " + MemoryOptions.Usage);
                 return 2;
         }
     }

@@ -1,0 +1,27 @@
+using FlashAttn.Bench.Timing;
+using FlashAttn.Compute.Runtime;
+using FlashAttn.Compute.Runtime.Cuda;
+
+namespace FlashAttn.Bench.Cli;
+
+/// <summary>The <c>--device cuda|cpu</c> option: CUDA device 0 by default; the CPU accelerator to check the code path at tiny sizes.</summary>
+internal static class DeviceOption
+{
+    /// <summary>The option's name.</summary>
+    public const string Name = "--device";
+
+    /// <summary>Opens the device <paramref name="line"/> asks for; null (after saying why on <paramref name="error"/>) when CUDA is asked for and absent.</summary>
+    /// <exception cref="FormatException">Neither cuda nor cpu.</exception>
+    public static Accelerator? Open(VerbArguments line, TextWriter error)
+    {
+        if (line.Choice(Name, "cuda", "cuda", "cpu") == "cpu") return Accelerators.CreateCpu();
+        if (CudaAccelerator.IsAvailable()) return new CudaAccelerator(0);
+        error.WriteLine("no CUDA device (the driver is missing, fails to initialize or reports no GPU); " +
+            "--device cpu runs the same code path on the CPU accelerator at tiny sizes.");
+        return null;
+    }
+
+    /// <summary>CUDA events on a GPU, a stopwatch elsewhere.</summary>
+    public static ILaunchTimer Timer(Accelerator accelerator)
+        => accelerator is CudaAccelerator cuda ? new CudaEventTimer(cuda) : new StopwatchTimer(accelerator);
+}

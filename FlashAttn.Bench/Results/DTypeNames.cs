@@ -1,0 +1,39 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace FlashAttn.Bench.Results;
+
+/// <summary>The short dtype names of the results files ("fp32", "fp16", "bf16"), as PyTorch benchmark scripts write them.</summary>
+internal static class DTypeNames
+{
+    /// <summary>The short name of <paramref name="dtype"/>.</summary>
+    public static string Of(DType dtype) => dtype switch
+    {
+        DType.Float32 => "fp32",
+        DType.Float16 => "fp16",
+        _ => "bf16",
+    };
+
+    /// <summary>Parses a short name, or PyTorch's long one ("float16", "bfloat16", "float32").</summary>
+    /// <exception cref="FormatException">Neither.</exception>
+    public static DType Parse(string name) => name.ToLowerInvariant() switch
+    {
+        "fp32" or "float32" => DType.Float32,
+        "fp16" or "float16" => DType.Float16,
+        "bf16" or "bfloat16" => DType.BFloat16,
+        _ => throw new FormatException($"unknown dtype '{name}': use fp32, fp16 or bf16."),
+    };
+
+    /// <summary>Bytes per element.</summary>
+    public static int SizeOf(DType dtype) => DTypes.SizeOf(dtype);
+}
+
+/// <summary>Writes a <see cref="DType"/> as its short name and reads either name.</summary>
+internal sealed class DTypeJsonConverter : JsonConverter<DType>
+{
+    public override DType Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        => DTypeNames.Parse(reader.GetString() ?? throw new JsonException("dtype must be a string."));
+
+    public override void Write(Utf8JsonWriter writer, DType value, JsonSerializerOptions options)
+        => writer.WriteStringValue(DTypeNames.Of(value));
+}
