@@ -1,6 +1,7 @@
 using FlashAttn.Bench.Attention;
 using FlashAttn.Bench.Engine;
 using FlashAttn.Bench.Memory;
+using FlashAttn.Bench.Plot;
 
 namespace FlashAttn.Bench;
 
@@ -27,8 +28,12 @@ internal static class Program
                 return AttentionSweep.Run(args, Console.Out, Console.Error);
             case "memory":
                 return MemoryBenchmark.Run(args, Console.Out, Console.Error);
+            case "plot":
+                return PlotCommand.Plot(args, Console.Out, Console.Error);
+            case "report":
+                return PlotCommand.Report(args, Console.Out, Console.Error);
             default:
-                Console.Error.WriteLine("usage: FlashAttn.Bench engine [--json FILE] | ptx TYPE.METHOD [FILE] | " + SweepOptions.Usage + " | " + MemoryOptions.Usage);
+                Console.Error.WriteLine("usage: FlashAttn.Bench engine [--json FILE] | ptx TYPE.METHOD [FILE] | " + SweepOptions.Usage + " | " + MemoryOptions.Usage + " | " + PlotCommand.PlotUsage + " | " + PlotCommand.ReportUsage);
                 return 2;
         }
     }
