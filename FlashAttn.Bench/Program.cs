@@ -1,3 +1,4 @@
+using FlashAttn.Bench.Api;
 using FlashAttn.Bench.Attention;
 using FlashAttn.Bench.Engine;
 using FlashAttn.Bench.Memory;
@@ -32,8 +33,10 @@ internal static class Program
                 return PlotCommand.Plot(args, Console.Out, Console.Error);
             case "report":
                 return PlotCommand.Report(args, Console.Out, Console.Error);
+            case "api":
+                return ApiBenchmarks.Run(args);
             default:
-                Console.Error.WriteLine("usage: FlashAttn.Bench engine [--json FILE] | ptx TYPE.METHOD [FILE] | " + SweepOptions.Usage + " | " + MemoryOptions.Usage + " | " + PlotCommand.PlotUsage + " | " + PlotCommand.ReportUsage);
+                Console.Error.WriteLine("usage: FlashAttn.Bench engine [--json FILE] | ptx TYPE.METHOD [FILE] | " + SweepOptions.Usage + " | " + MemoryOptions.Usage + " | " + PlotCommand.PlotUsage + " | " + PlotCommand.ReportUsage + " | " + ApiBenchmarks.Usage);
                 return 2;
         }
     }
