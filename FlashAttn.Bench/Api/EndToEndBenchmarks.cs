@@ -6,11 +6,8 @@ namespace FlashAttn.Bench.Api;
 /// Small shapes end to end through the public API with real kernels, waiting for the result: the CPU accelerator
 /// always, the GPU where there is one. At these sizes the figure is launch and synchronization cost, not arithmetic.
 /// </summary>
-public class EndToEndBenchmarks
+public class EndToEndBenchmarks : SmallProblemBenchmarks
 {
-    private Device _device = null!;
-    private SmallProblem _problem = null!;
-
     /// <summary>The devices to run on: "cpu", and "cuda" when a GPU is present.</summary>
     public static IEnumerable<string> Devices => Device.IsCudaAvailable ? ["cpu", "cuda"] : ["cpu"];
 
@@ -22,34 +19,22 @@ public class EndToEndBenchmarks
 
     /// <summary>Opens the device and fills the tensors (the kernels compile in the first, warm-up, call).</summary>
     [GlobalSetup]
-    public void Setup()
-    {
-        _device = DeviceName == "cuda" ? Device.Cuda() : Device.Cpu();
-        _problem = new SmallProblem(_device, SeqLen);
-    }
-
-    /// <summary>Frees the tensors and the device.</summary>
-    [GlobalCleanup]
-    public void Cleanup()
-    {
-        _problem.Dispose();
-        _device.Dispose();
-    }
+    public void Setup() => Open(DeviceName == "cuda" ? Device.Cuda() : Device.Cpu(), SeqLen);
 
     /// <summary>Forward, synchronized.</summary>
     [Benchmark(Baseline = true)]
     public void Forward()
     {
-        using var result = FlashAttention.Forward(_problem.Q, _problem.K, _problem.V, SmallProblem.Options);
-        _device.Synchronize();
+        using var result = FlashAttention.Forward(Problem.Q, Problem.K, Problem.V, SmallProblem.Options);
+        Device.Synchronize();
     }
 
     /// <summary>Forward then backward, synchronized.</summary>
     [Benchmark]
     public void ForwardBackward()
     {
-        using var result = FlashAttention.Forward(_problem.Q, _problem.K, _problem.V, SmallProblem.Options);
-        using var gradients = FlashAttention.Backward(_problem.DOut, _problem.Q, _problem.K, _problem.V, result.Output, result.Lse!, SmallProblem.Options);
-        _device.Synchronize();
+        using var result = FlashAttention.Forward(Problem.Q, Problem.K, Problem.V, SmallProblem.Options);
+        using var gradients = FlashAttention.Backward(Problem.DOut, Problem.Q, Problem.K, Problem.V, result.Output, result.Lse!, SmallProblem.Options);
+        Device.Synchronize();
     }
 }
