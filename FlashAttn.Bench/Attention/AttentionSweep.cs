@@ -31,9 +31,9 @@ internal sealed class AttentionSweep(SweepOptions options, Accelerator accelerat
     /// <summary>Runs the verb; <paramref name="args"/> starts with "sweep". Exit code 0, 1 when a configuration failed, 2 for bad options or no device.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
-        if (!VerbArguments.TryParse(args, SweepOptions.ValueOptions, null, SweepOptions.Parse, SweepOptions.Usage, error, out var line, out var options))
+        if (!VerbArguments.TryParse(args, SweepOptions.ValueOptions, null, SweepOptions.Parse, SweepOptions.Usage, error, out var options))
             return 2;
-        using var accelerator = DeviceOption.Open(line, error);
+        using var accelerator = DeviceOption.Open(options.Cpu, error);
         if (accelerator is null) return 2;
         using var timer = DeviceOption.Timer(accelerator);
         var header = RunHeader.Create(accelerator, options.Commit, args) with

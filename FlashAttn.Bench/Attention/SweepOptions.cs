@@ -11,7 +11,8 @@ namespace FlashAttn.Bench.Attention;
 /// <param name="JsonPath">Results file (rewritten after every configuration), or null.</param>
 /// <param name="MarkdownPath">Markdown table file, or null (the table goes to stdout either way).</param>
 /// <param name="Commit">The commit to record, or null to read bundle/COMMIT.</param>
-internal sealed record SweepOptions(SweepGrid Grid, int Runs, int Warmup, int BufferSets, string? JsonPath, string? MarkdownPath, string? Commit)
+/// <param name="Cpu">--device cpu: the CPU accelerator instead of CUDA device 0.</param>
+internal sealed record SweepOptions(SweepGrid Grid, int Runs, int Warmup, int BufferSets, string? JsonPath, string? MarkdownPath, string? Commit, bool Cpu)
 {
     /// <summary>The grid's options: what <see cref="ParseGrid"/> reads.</summary>
     public static IReadOnlyList<string> GridOptions { get; } =
@@ -31,7 +32,7 @@ internal sealed record SweepOptions(SweepGrid Grid, int Runs, int Warmup, int Bu
     /// <exception cref="FormatException">A bad value.</exception>
     public static SweepOptions Parse(VerbArguments line) => new(
         ParseGrid(line), line.Positive("--runs", 10), line.NonNegative("--warmup", 3), line.Positive("--buffer-sets", 2),
-        line.Value("--json"), line.Value("--md"), line.Value("--commit"));
+        line.Value("--json"), line.Value("--md"), line.Value("--commit"), DeviceOption.ParseCpu(line));
 
     /// <summary>Reads the grid options; flash-attn's grid by default.</summary>
     /// <exception cref="FormatException">A bad value.</exception>

@@ -10,11 +10,14 @@ internal static class DeviceOption
     /// <summary>The option's name.</summary>
     public const string Name = "--device";
 
-    /// <summary>Opens the device <paramref name="line"/> asks for; null (after saying why on <paramref name="error"/>) when CUDA is asked for and absent.</summary>
+    /// <summary>True for <c>--device cpu</c>, false for cuda (the default).</summary>
     /// <exception cref="FormatException">Neither cuda nor cpu.</exception>
-    public static Accelerator? Open(VerbArguments line, TextWriter error)
+    public static bool ParseCpu(VerbArguments line) => line.Choice(Name, "cuda", "cuda", "cpu") == "cpu";
+
+    /// <summary>Opens the CPU accelerator or CUDA device 0; null (after saying why on <paramref name="error"/>) when CUDA is absent.</summary>
+    public static Accelerator? Open(bool cpu, TextWriter error)
     {
-        if (line.Choice(Name, "cuda", "cuda", "cpu") == "cpu") return Accelerators.CreateCpu();
+        if (cpu) return Accelerators.CreateCpu();
         if (CudaAccelerator.IsAvailable()) return new CudaAccelerator(0);
         error.WriteLine("no CUDA device (the driver is missing, fails to initialize or reports no GPU); " +
             "--device cpu runs the same code path on the CPU accelerator at tiny sizes.");

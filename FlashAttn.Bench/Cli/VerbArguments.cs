@@ -42,19 +42,17 @@ internal sealed class VerbArguments
     /// error and <paramref name="usage"/> on <paramref name="error"/>, when they are bad.
     /// </summary>
     public static bool TryParse<TOptions>(IReadOnlyList<string> args, IEnumerable<string> valueOptions, IEnumerable<string>? flagOptions,
-        Func<VerbArguments, TOptions> parse, string usage, TextWriter error,
-        [NotNullWhen(true)] out VerbArguments? line, [MaybeNullWhen(false)] out TOptions options)
+        Func<VerbArguments, TOptions> parse, string usage, TextWriter error, [MaybeNullWhen(false)] out TOptions options)
     {
         try
         {
-            line = new VerbArguments([.. args.Skip(1)], valueOptions, flagOptions);
-            options = parse(line);
+            options = parse(new VerbArguments([.. args.Skip(1)], valueOptions, flagOptions));
             return true;
         }
         catch (FormatException e)
         {
             error.WriteLine($"{e.Message}\nusage: {usage}");
-            (line, options) = (null, default);
+            options = default;
             return false;
         }
     }

@@ -27,9 +27,9 @@ internal sealed class MemoryBenchmark(MemoryOptions options, Accelerator acceler
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
         if (!VerbArguments.TryParse(args, MemoryOptions.ValueOptions, MemoryOptions.Flags, MemoryOptions.Parse, MemoryOptions.Usage, error,
-                out var line, out var options))
+                out var options))
             return 2;
-        using var accelerator = DeviceOption.Open(line, error);
+        using var accelerator = DeviceOption.Open(options.Cpu, error);
         if (accelerator is null) return 2;
         var benchmark = new MemoryBenchmark(options, accelerator, error);
         var results = options.MeasureGrid ? benchmark.MeasureGrid() : [];

@@ -15,9 +15,10 @@ namespace FlashAttn.Bench.Memory;
 /// <param name="JsonPath">Results file, or null.</param>
 /// <param name="MarkdownPath">Markdown file, or null.</param>
 /// <param name="Commit">The commit to record, or null to read bundle/COMMIT.</param>
+/// <param name="Cpu">--device cpu: the CPU accelerator instead of CUDA device 0.</param>
 internal sealed record MemoryOptions(
     SweepGrid Grid, bool MeasureGrid, SweepConfiguration Search, int SearchStep, int? SearchMaxSeqLen, int? ConfirmSeqLen, bool RunSearch,
-    string? JsonPath, string? MarkdownPath, string? Commit)
+    string? JsonPath, string? MarkdownPath, string? Commit, bool Cpu)
 {
     /// <summary>Options that take a value.</summary>
     public static IReadOnlyList<string> ValueOptions { get; } =
@@ -46,6 +47,6 @@ internal sealed record MemoryOptions(
             SweepOptions.ParseGrid(line), !line.Flag("--no-grid"), search, line.Positive("--search-step", 1024),
             line.Value("--search-max-seqlen") is null ? null : line.Positive("--search-max-seqlen", 0),
             line.Value("--confirm-seqlen") is null ? null : line.Positive("--confirm-seqlen", 0),
-            !line.Flag("--no-search"), line.Value("--json"), line.Value("--md"), line.Value("--commit"));
+            !line.Flag("--no-search"), line.Value("--json"), line.Value("--md"), line.Value("--commit"), DeviceOption.ParseCpu(line));
     }
 }

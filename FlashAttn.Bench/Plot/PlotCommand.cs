@@ -23,7 +23,7 @@ internal static class PlotCommand
     /// <summary>Runs <c>plot</c>. Exit code 0, 2 for bad options or unreadable files.</summary>
     public static int Plot(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
-        if (!VerbArguments.TryParse(args, ["--ours", "--torch", "--out", "--y-scale"], null, ParsePlot, PlotUsage, error, out _, out var options)
+        if (!VerbArguments.TryParse(args, ["--ours", "--torch", "--out", "--y-scale"], null, ParsePlot, PlotUsage, error, out var options)
             || Load(options, error) is not { } results)
             return 2;
         Directory.CreateDirectory(options.Out!);
@@ -41,7 +41,7 @@ internal static class PlotCommand
     /// <summary>Runs <c>report</c>: the tables on stdout and in --md. Exit code 0, 2 for bad options or unreadable files.</summary>
     public static int Report(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
-        if (!VerbArguments.TryParse(args, ["--ours", "--torch", "--md"], null, ParseReport, ReportUsage, error, out _, out var options)
+        if (!VerbArguments.TryParse(args, ["--ours", "--torch", "--md"], null, ParseReport, ReportUsage, error, out var options)
             || Load(options, error) is not { } results)
             return 2;
         string markdown = ComparisonReport.Markdown(results);
