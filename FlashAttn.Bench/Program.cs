@@ -8,11 +8,16 @@ namespace FlashAttn.Bench;
 
 /// <summary>
 /// Benchmarks. <c>engine [--json FILE]</c>: compiler-quality benchmarks on the GPU (copy, SGEMM,
-/// compile times). <c>ptx TYPE.METHOD [FILE]</c>: a benchmark kernel's PTX. <c>sweep</c>: attention throughput over
-/// flash-attn's benchmark grid (<see cref="AttentionSweep"/>).
+/// compile times). <c>ptx TYPE.METHOD [FILE]</c>: a benchmark kernel's PTX. Attention: <c>sweep</c> (throughput over
+/// flash-attn's grid, <see cref="AttentionSweep"/>), <c>memory</c> (<see cref="MemoryBenchmark"/>), <c>plot</c> and
+/// <c>report</c> (<see cref="PlotCommand"/>), <c>api</c> (<see cref="ApiBenchmarks"/>).
 /// </summary>
 internal static class Program
 {
+    /// <summary>The attention benchmark verbs' usage lines.</summary>
+    private static readonly string[] AttentionUsages =
+        [SweepOptions.Usage, MemoryOptions.Usage, PlotCommand.PlotUsage, PlotCommand.ReportUsage, ApiBenchmarks.Usage];
+
     private static int Main(string[] args)
     {
         string command = args.Length > 0 ? args[0] : "engine";
@@ -36,7 +41,8 @@ internal static class Program
             case "api":
                 return ApiBenchmarks.Run(args);
             default:
-                Console.Error.WriteLine("usage: FlashAttn.Bench engine [--json FILE] | ptx TYPE.METHOD [FILE] | " + SweepOptions.Usage + " | " + MemoryOptions.Usage + " | " + PlotCommand.PlotUsage + " | " + PlotCommand.ReportUsage + " | " + ApiBenchmarks.Usage);
+                Console.Error.WriteLine("usage: FlashAttn.Bench engine [--json FILE] | ptx TYPE.METHOD [FILE]");
+                foreach (string usage in AttentionUsages) Console.Error.WriteLine("       FlashAttn.Bench " + usage);
                 return 2;
         }
     }

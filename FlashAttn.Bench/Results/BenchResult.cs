@@ -50,6 +50,3 @@ internal sealed record BenchResult
     /// <summary>The configuration without backend and measurements, for matching rows of different files.</summary>
     [JsonIgnore] public ConfigurationKey Key => new(DType, HeadDim, Causal, SeqLen, Pass);
 }
-
-/// <summary>What identifies one configuration across backends (batch and heads follow from seqlen and d in the sweep).</summary>
-internal readonly record struct ConfigurationKey(DType DType, int HeadDim, bool Causal, int SeqLen, AttentionPass Pass);

@@ -1,6 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-
 namespace FlashAttn.Bench.Results;
 
 /// <summary>The short dtype names of the results files ("fp32", "fp16", "bf16"), as PyTorch benchmark scripts write them.</summary>
@@ -23,17 +20,4 @@ internal static class DTypeNames
         "bf16" or "bfloat16" => DType.BFloat16,
         _ => throw new FormatException($"unknown dtype '{name}': use fp32, fp16 or bf16."),
     };
-
-    /// <summary>Bytes per element.</summary>
-    public static int SizeOf(DType dtype) => DTypes.SizeOf(dtype);
-}
-
-/// <summary>Writes a <see cref="DType"/> as its short name and reads either name.</summary>
-internal sealed class DTypeJsonConverter : JsonConverter<DType>
-{
-    public override DType Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
-        => DTypeNames.Parse(reader.GetString() ?? throw new JsonException("dtype must be a string."));
-
-    public override void Write(Utf8JsonWriter writer, DType value, JsonSerializerOptions options)
-        => writer.WriteStringValue(DTypeNames.Of(value));
 }

@@ -9,9 +9,6 @@ internal sealed class MarkdownTable(IReadOnlyList<string> headers, int labelColu
 {
     private readonly List<IReadOnlyList<string>> _rows = [];
 
-    /// <summary>Number of rows added.</summary>
-    public int RowCount => _rows.Count;
-
     /// <summary>Adds a row of exactly one cell per header.</summary>
     /// <exception cref="ArgumentException">Another count.</exception>
     public void AddRow(params IReadOnlyList<string> cells)
