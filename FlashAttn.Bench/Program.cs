@@ -1,13 +1,23 @@
+using FlashAttn.Bench.Api;
+using FlashAttn.Bench.Attention;
 using FlashAttn.Bench.Engine;
+using FlashAttn.Bench.Memory;
+using FlashAttn.Bench.Plot;
 
 namespace FlashAttn.Bench;
 
 /// <summary>
 /// Benchmarks. <c>engine [--json FILE]</c>: compiler-quality benchmarks on the GPU (copy, SGEMM,
-/// compile times). <c>ptx TYPE.METHOD [FILE]</c>: a benchmark kernel's PTX.
+/// compile times). <c>ptx TYPE.METHOD [FILE]</c>: a benchmark kernel's PTX. Attention: <c>sweep</c> (throughput over
+/// flash-attn's grid, <see cref="AttentionSweep"/>), <c>memory</c> (<see cref="MemoryBenchmark"/>), <c>plot</c> and
+/// <c>report</c> (<see cref="PlotCommand"/>), <c>api</c> (<see cref="ApiBenchmarks"/>).
 /// </summary>
 internal static class Program
 {
+    /// <summary>The attention benchmark verbs' usage lines.</summary>
+    private static readonly string[] AttentionUsages =
+        [SweepOptions.Usage, MemoryOptions.Usage, PlotCommand.PlotUsage, PlotCommand.ReportUsage, ApiBenchmarks.Usage];
+
     private static int Main(string[] args)
     {
         string command = args.Length > 0 ? args[0] : "engine";
@@ -20,8 +30,19 @@ internal static class Program
                 return EngineBenchmarks.Run(json);
             case "ptx" when args.Length > 1:
                 return PtxDump.Run(args[1], args.Length > 2 ? args[2] : null);
+            case "sweep":
+                return AttentionSweep.Run(args, Console.Out, Console.Error);
+            case "memory":
+                return MemoryBenchmark.Run(args, Console.Out, Console.Error);
+            case "plot":
+                return PlotCommand.Plot(args, Console.Out, Console.Error);
+            case "report":
+                return PlotCommand.Report(args, Console.Out, Console.Error);
+            case "api":
+                return ApiBenchmarks.Run(args);
             default:
                 Console.Error.WriteLine("usage: FlashAttn.Bench engine [--json FILE] | ptx TYPE.METHOD [FILE]");
+                foreach (string usage in AttentionUsages) Console.Error.WriteLine("       FlashAttn.Bench " + usage);
                 return 2;
         }
     }

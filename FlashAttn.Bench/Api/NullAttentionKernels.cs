@@ -1,0 +1,25 @@
+using FlashAttn.Compute;
+using FlashAttn.Compute.Runtime;
+using FlashAttn.Dispatch;
+
+namespace FlashAttn.Bench.Api;
+
+/// <summary>Kernels that launch nothing: a device using them measures the API's own cost (validation, allocation, dispatch).</summary>
+internal sealed class NullAttentionKernels : IAttentionKernels
+{
+    /// <summary>The one instance.</summary>
+    public static NullAttentionKernels Instance { get; } = new();
+
+    /// <inheritdoc/>
+    public void Forward<T>(Accelerator accelerator, AttentionProblem problem,
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+    {
+    }
+
+    /// <inheritdoc/>
+    public void Backward<T>(Accelerator accelerator, AttentionProblem problem,
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
+        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
+    {
+    }
+}

@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using FlashAttn.Bench.Attention;
+using FlashAttn.Compute;
+using FlashAttn.Kernels;
+
+namespace FlashAttn.Bench.Memory;
+
+/// <summary>
+/// One forward (and backward) through the public API (<see cref="FlashAttention"/>) on fresh random tensors, with the
+/// peak of the accelerator's allocation tracker above what was held before: the memory a user's call takes.
+/// </summary>
+internal static class ApiMemoryProbe
+{
+    /// <summary>The tracked peak in bytes and the wall-clock milliseconds of the calls (synchronized).</summary>
+    public readonly record struct Measurement(long TrackedPeakBytes, double Milliseconds);
+
+    /// <summary>Runs forward, and backward when <paramref name="backward"/>, of self-attention of <paramref name="shape"/> in <paramref name="dtype"/>.</summary>
+    public static Measurement Run(Device device, DType dtype, AttentionShape shape, bool backward) => dtype switch
+    {
+        DType.Float32 => Run<float>(device, shape, backward),
+        DType.Float16 => Run<Half>(device, shape, backward),
+        _ => Run<BFloat16>(device, shape, backward),
+    };
+
+    private static Measurement Run<T>(Device device, AttentionShape shape, bool backward) where T : unmanaged
+    {
+        device.Synchronize();
+        long held = device.AllocatedBytes;
+        device.ResetPeakAllocatedBytes();
+        long start = Stopwatch.GetTimestamp();
+        var options = new AttentionOptions { ReturnLse = true };
+        using var q = Random<T>(device, shape.Batch, shape.SeqLenQ, shape.HeadsQ, shape.HeadDim, seed: 1);
+        using var k = Random<T>(device, shape.Batch, shape.SeqLenK, shape.HeadsKV, shape.HeadDim, seed: 2);
+        using var v = Random<T>(device, shape.Batch, shape.SeqLenK, shape.HeadsKV, shape.HeadDim, seed: 3);
+        using var forward = FlashAttention.Forward(q, k, v, options);
+        if (backward)
+        {
+            using var dOut = Random<T>(device, shape.Batch, shape.SeqLenQ, shape.HeadsQ, shape.HeadDim, seed: 4);
+            using var gradients = FlashAttention.Backward(dOut, q, k, v, forward.Output, forward.Lse!, options);
+            device.Synchronize();
+        }
+        device.Synchronize();
+        return new Measurement(device.PeakAllocatedBytes - held, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+    }
+
+    private static DeviceTensor<T> Random<T>(Device device, int batch, int seqLen, int heads, int headDim, int seed) where T : unmanaged
+    {
+        var tensor = DeviceTensor.Empty<T>(device, batch, seqLen, heads, headDim);
+        RandomFill.Fill(tensor.Buffer, seed);
+        return tensor;
+    }
+}
