@@ -37,6 +37,7 @@ import gc
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -173,10 +174,13 @@ WARNING_NAMES = {"flash": "flash attention", "cudnn": "cudnn", "mem_efficient": 
 def first_line(error, caught, backend):
     """The exception's first line, with the reasons SDPA gave as warnings about this backend when it found no kernel."""
     text = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    messages = [" ".join(str(w.message).split()) for w in caught]
-    reasons = [m for m in messages if WARNING_NAMES.get(backend, backend) in m.lower()] or messages
+    messages = [re.sub(r"\s*\(Triggered internally at [^)]*\)", "", " ".join(str(w.message).split())) for w in caught]
+    # "<Backend> kernel not used because:" comes first, the reason in the warnings after it, up to the next backend's
+    first = next((i for i, m in enumerate(messages) if WARNING_NAMES.get(backend, backend) in m.lower()), 0)
+    last = next((i for i in range(first + 1, len(messages)) if "not used because" in messages[i]), len(messages))
+    reasons = [m for m in dict.fromkeys(messages[first:last]) if m]
     if reasons:
-        text += " — " + " / ".join(list(dict.fromkeys(reasons))[:2])
+        text += " — " + " ".join(reasons)
     return text[:400]
 
 
