@@ -28,6 +28,7 @@ internal static class Program
         {
             case "engine":
                 return EngineBenchmarks.Run(json);
+            case "oracle": return Oracle.OracleCommand.Run(args[1..]);
             case "ptx" when args.Length > 1:
                 return PtxDump.Run(args[1], args.Length > 2 ? args[2] : null);
             case "sweep":

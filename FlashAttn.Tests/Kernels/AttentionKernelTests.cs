@@ -13,7 +13,7 @@ namespace FlashAttn.Tests.Kernels;
 /// </summary>
 public class AttentionKernelTests
 {
-    private const double ForwardFactor = 2, GradientFactor = 3, Slack = 1e-5;
+    internal const double ForwardFactor = 2, GradientFactor = 3, Slack = 1e-5;
 
     private Accelerator _accelerator = null!;
 
@@ -77,7 +77,8 @@ public class AttentionKernelTests
         Check("dV", ours.Dv, naive.Dv, reference.Dv, GradientFactor);
     }
 
-    private static void Check(string name, double[] ours, double[] naive, double[] reference, double factor)
+    /// <summary>The acceptance rule: max|ours − fp64| ≤ factor · max|naive − fp64| + <see cref="Slack"/>.</summary>
+    internal static void Check(string name, double[] ours, double[] naive, double[] reference, double factor)
     {
         double error = AttentionRun.MaxError(ours, reference);
         double budget = factor * AttentionRun.MaxError(naive, reference) + Slack;

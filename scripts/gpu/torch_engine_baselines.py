@@ -5,35 +5,21 @@ import sys
 
 import torch
 
+from cuda_timing import median_ms
+
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
-
-
-def median_ms(fn, repeats=20):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    times.sort()
-    return times[len(times) // 2]
 
 
 results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
 x = torch.rand(1 << 28, device="cuda")
 y = torch.empty_like(x)
-ms = median_ms(lambda: y.copy_(x))
+ms = median_ms(lambda: y.copy_(x), runs=20, warmups=3)
 results["torch copy GB/s"] = 2 * x.numel() * 4 / ms / 1e6
 for n in (2048, 4096):
     a = torch.rand(n, n, device="cuda") - 0.5
     b = torch.rand(n, n, device="cuda") - 0.5
-    ms = median_ms(lambda: torch.mm(a, b))
+    ms = median_ms(lambda: torch.mm(a, b), runs=20, warmups=3)
     results[f"torch sgemm {n}^3 TFLOP/s (TF32 off)"] = 2 * n**3 / ms / 1e9
 json.dump(results, sys.stdout, indent=1)
 print()
