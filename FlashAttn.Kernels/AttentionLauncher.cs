@@ -27,8 +27,18 @@ public static class AttentionLauncher
     {
         var storage = StorageOf<T>();
         if (IsEmpty(shape)) return;
-        var tile = AttentionTileConfig.ForForward(shape.HeadDim, SizeOf<T>());
         var p = Params(shape, settings);
+        if (ForwardRegisterTile.Supports(shape.HeadDim) && AllAligned16(q, k, v))
+        {
+            var tiled = Instantiate(typeof(FlashForwardTiledKernel), nameof(FlashForwardTiledKernel.Forward), typeof(T), storage);
+            accelerator.LoadKernel(tiled).Launch(
+                new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows)),
+                    new Dim3(ForwardRegisterTile.Threads, 1, 1), ForwardRegisterTile.SharedBytes(shape.HeadDim)),
+                q, k, v, output, lse, p,
+                Specialize(ForwardRegisterTile.PaddedHeadDim(shape.HeadDim)), SpecializedValue.New(settings.Causal));
+            return;
+        }
+        var tile = AttentionTileConfig.ForForward(shape.HeadDim, SizeOf<T>());
         var method = Instantiate(typeof(FlashForwardKernel), nameof(FlashForwardKernel.Forward), typeof(T), storage);
         accelerator.LoadKernel(method).Launch(
             new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenQ, tile.BlockRows), shape.HeadsQ, shape.Batch), new Dim3(tile.Threads, 1, 1), tile.ForwardSharedBytes),
@@ -72,11 +82,22 @@ public static class AttentionLauncher
             .Launch(Elementwise(Math.Max(rows, dqElements)), output, dOutput, delta.View, dqAccum.View, p);
 
         // dK, dV per query head (and dQ by atomics unless deterministic)
-        var backwardGroups = new Dim3(CeilDiv(shape.SeqLenK, tile.BlockCols), shape.HeadsQ, shape.Batch);
-        accelerator.LoadKernel(Instantiate(typeof(FlashBackwardKernel), nameof(FlashBackwardKernel.Backward), typeof(T), storage))
-            .Launch(new LaunchConfig(backwardGroups, new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
-                q, k, v, dOutput, lse, delta.View, dqAccum.View, dkAccum.View, dvAccum.View, p,
-                blockRows, blockCols, threads, threadsPerRow, headDimPadded, causal, SpecializedValue.New(!settings.Deterministic));
+        if (BackwardRegisterTile.Supports(shape.HeadDim) && AllAligned16(q, k, v) && AllAligned16(dOutput, dOutput, dOutput))
+        {
+            accelerator.LoadKernel(Instantiate(typeof(FlashBackwardTiledKernel), nameof(FlashBackwardTiledKernel.Backward), typeof(T), storage))
+                .Launch(new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols)),
+                        new Dim3(BackwardRegisterTile.Threads, 1, 1), BackwardRegisterTile.SharedBytes(shape.HeadDim)),
+                    q, k, v, dOutput, lse, delta.View, dqAccum.View, dkAccum.View, dvAccum.View, p,
+                    Specialize(BackwardRegisterTile.PaddedHeadDim(shape.HeadDim)), causal, SpecializedValue.New(!settings.Deterministic));
+        }
+        else
+        {
+            var backwardGroups = new Dim3(CeilDiv(shape.SeqLenK, tile.BlockCols), shape.HeadsQ, shape.Batch);
+            accelerator.LoadKernel(Instantiate(typeof(FlashBackwardKernel), nameof(FlashBackwardKernel.Backward), typeof(T), storage))
+                .Launch(new LaunchConfig(backwardGroups, new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
+                    q, k, v, dOutput, lse, delta.View, dqAccum.View, dkAccum.View, dvAccum.View, p,
+                    blockRows, blockCols, threads, threadsPerRow, headDimPadded, causal, SpecializedValue.New(!settings.Deterministic));
+        }
 
         // deterministic dQ: one group per Q tile, K tiles in a fixed order
         if (settings.Deterministic)
@@ -114,6 +135,10 @@ public static class AttentionLauncher
         if (typeof(T) == typeof(BFloat16)) return typeof(BFloat16Storage);
         throw new ArgumentException($"Attention supports float, Half and BFloat16 elements, not {typeof(T).Name}.", nameof(T));
     }
+
+    /// <summary>16-byte chunks (cp.async) need 16-byte aligned bases; device allocations are, offset views may not be.</summary>
+    private static unsafe bool AllAligned16<T>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v) where T : unmanaged
+        => ((nint)q.Pointer | (nint)k.Pointer | (nint)v.Pointer) % 16 == 0;
 
     private static unsafe int SizeOf<T>() where T : unmanaged => sizeof(T);
 

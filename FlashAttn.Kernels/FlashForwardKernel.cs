@@ -128,21 +128,7 @@ internal static class FlashForwardKernel
         // ---- online softmax: m_new = max(m, rowmax S); P = exp2(S − m_new); ℓ = ℓ·exp2(m − m_new) + rowsum P ----
         for (int i = 0; i < tm; i++)
         {
-            float blockMax = float.NegativeInfinity;
-            for (int j = 0; j < tn; j++) blockMax = XMath.Max(blockMax, scores[i * tn + j]);
-            float newMax = XMath.Max(rowMax[i], RowReduce.Max(blockMax, tpr));
-            // a row with nothing visible yet keeps m = −∞; subtract 0 instead so −∞ − (−∞) never appears
-            float reference = newMax == float.NegativeInfinity ? 0f : newMax;
-            float correction = XMath.FastExp2(rowMax[i] - reference);
-            float blockSum = 0f;
-            for (int j = 0; j < tn; j++)
-            {
-                float pij = XMath.FastExp2(scores[i * tn + j] - reference);
-                blockSum += pij;
-                pTile[(ty * tm + i) * bc + tx + j * tpr] = pij;
-            }
-            rowSum[i] = rowSum[i] * correction + RowReduce.Sum(blockSum, tpr);
-            rowMax[i] = newMax;
+            float correction = OnlineSoftmax.Update(scores, i * tn, tn, pTile, (ty * tm + i) * bc + tx, tpr, rowMax, rowSum, i, tpr);
             for (int j = 0; j < td; j++) acc[i * td + j] *= correction;
         }
         Group.Barrier();

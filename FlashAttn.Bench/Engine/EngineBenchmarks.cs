@@ -29,7 +29,9 @@ internal static class EngineBenchmarks
         results.AddRange(Copy(cuda));
         results.Add(Sgemm(cuda, 4096, SgemmKernels.Sgemm));
         results.Add(Sgemm(cuda, 4096, SgemmKernels.SgemmOneGroupPerMultiprocessor));
+        results.Add(Sgemm(cuda, 4096, SgemmAsyncKernels.SgemmAsync));
         results.Add(Sgemm(cuda, 2048, SgemmKernels.Sgemm));
+        results.Add(Sgemm(cuda, 2048, SgemmAsyncKernels.SgemmAsync));
         results.AddRange(CompileTimes(cuda));
 
         Console.WriteLine();

@@ -76,6 +76,14 @@ internal static unsafe class IntrinsicOps
                 or IntrinsicOp.AtomicExchange or IntrinsicOp.AtomicCompareExchange:
                 return Atomic(i, d, s);
 
+            case IntrinsicOp.AsyncCopy16:
+                return f =>
+                {
+                    var destination = (Float4*)f.R[s[0]];
+                    *destination = f.R[s[2]] != 0 ? *(Float4*)f.R[s[1]] : default;
+                };
+            case IntrinsicOp.AsyncCopyWaitAll: return _ => { };
+
             case IntrinsicOp.BitCast: return f => f.R[d] = f.R[s[0]];
             case IntrinsicOp.FloatToHalf: return f => f.R[d] = FromF16((Half)F32(f.R[s[0]]));
             case IntrinsicOp.HalfToFloat: return f => f.R[d] = FromF32((float)F16(f.R[s[0]]));

@@ -167,4 +167,9 @@ public enum IntrinsicOp
     /// <summary>float → bfloat16 (round to nearest even), bfloat16 → float. (BFloat16ToFloat)</summary>
     BFloat16ToFloat,
 
+    // Asynchronous copies (cp.async, sm_80+).
+    /// <summary>cp.async.cg 16 bytes global → shared, or 16 zero bytes; runs in the background until a wait.</summary>
+    AsyncCopy16,
+    /// <summary>cp.async.wait_all: this thread's asynchronous copies have landed (a barrier then publishes them).</summary>
+    AsyncCopyWaitAll,
 }

@@ -1,3 +1,5 @@
+using FlashAttn.Compute;
+
 namespace FlashAttn.Kernels;
 
 /// <summary>fp16 (IEEE binary16, <see cref="Half"/>) storage.</summary>
@@ -8,4 +10,11 @@ internal readonly struct Float16Storage : IStorage<Half>
 
     /// <inheritdoc/>
     public static Half Store(float value) => (Half)value;
+
+    /// <inheritdoc/>
+    public static void StageFour(ArrayView<Half> source, long index, bool fetch, ArrayView<float> destination, int destinationIndex)
+    {
+        for (int e = 0; e < 4; e++)
+            destination[destinationIndex + e] = fetch ? Load(source[index + e]) : 0f;
+    }
 }

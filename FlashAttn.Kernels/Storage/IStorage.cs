@@ -1,3 +1,5 @@
+using FlashAttn.Compute;
+
 namespace FlashAttn.Kernels;
 
 /// <summary>
@@ -13,4 +15,12 @@ internal interface IStorage<T> where T : unmanaged
 
     /// <summary>Rounds an fp32 value to the storage type (round to nearest even).</summary>
     static abstract T Store(float value);
+
+    /// <summary>
+    /// Stages four consecutive elements, source[index … index+3], into fp32 shared memory at
+    /// destination[destinationIndex …] (16-byte aligned), or four zeros when not <paramref name="fetch"/> (the source
+    /// is then not read, but <paramref name="index"/> must still be in range). fp32 copies in the background
+    /// (<see cref="Compute.AsyncCopy"/>: the caller waits and places the barrier); other types widen synchronously.
+    /// </summary>
+    static abstract void StageFour(ArrayView<T> source, long index, bool fetch, ArrayView<float> destination, int destinationIndex);
 }

@@ -31,11 +31,53 @@ internal static class ScoreGradients
             for (int j = 0; j < tn; j++)
             {
                 int c = tx + j * tpr;
-                float pij = XMath.FastExp2(scores[i * tn + j] * p.ScaleLog2 - lseLog2);
-                if (TMask.Enabled && !p.Visible(q0 + r, k0 + c, isCausal)) pij = 0f;
+                float pij = Probability<TMask>(scores[i * tn + j], lseLog2, p, q0 + r, k0 + c, isCausal);
                 pTile[r * bc + c] = pij;
                 dsTile[r * bc + c] = pij * (dP[i * tn + j] - d);
             }
         }
+    }
+
+    /// <summary>
+    /// The register-tiled form (<see cref="BackwardRegisterTile"/>): this thread's rows ty + 16i × keys tx + 16j of
+    /// S = Q Kᵀ and dP = dO Vᵀ from 16-byte shared loads; P and dS = P ∘ (dP − D) are stored transposed
+    /// (pT[key][row], row stride <see cref="BackwardRegisterTile.TransposedStride"/>).
+    /// </summary>
+    public static void ComputeTransposed<TMask>(ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> doTile,
+        ArrayView<float> vTile, ArrayView<float> lseTile, ArrayView<float> deltaTile, AttentionParams p, int q0, int k0,
+        bool isCausal, int dPad, int tx, int ty, ArrayView<float> pT, ArrayView<float> dsT)
+        where TMask : struct, IBlockMask
+    {
+        const int rows = BackwardRegisterTile.RowsPerThread, keys = BackwardRegisterTile.KeysPerThread;
+        const int rowStep = BackwardRegisterTile.RowThreads, keyStep = BackwardRegisterTile.ColumnThreads;
+        var scores = LocalMemory.Allocate<float>(rows * keys);
+        var dP = LocalMemory.Allocate<float>(rows * keys);
+        var fragment = LocalMemory.Allocate<Float4>(keys);
+        TileMath.Fill(scores, rows * keys, 0f);
+        TileMath.Fill(dP, rows * keys, 0f);
+        RegisterTileMath.MultiplyABt(qTile.Cast<Float4>(), dPad / 4, ty, rowStep, rows,
+            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, scores, fragment);
+        RegisterTileMath.MultiplyABt(doTile.Cast<Float4>(), dPad / 4, ty, rowStep, rows,
+            vTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, dP, fragment);
+        for (int i = 0; i < rows; i++)
+        {
+            int r = ty + i * rowStep;
+            float lseLog2 = lseTile[r], d = deltaTile[r];
+            for (int j = 0; j < keys; j++)
+            {
+                int c = tx + j * keyStep;
+                float pij = Probability<TMask>(scores[i * keys + j], lseLog2, p, q0 + r, k0 + c, isCausal);
+                pT[c * BackwardRegisterTile.TransposedStride + r] = pij;
+                dsT[c * BackwardRegisterTile.TransposedStride + r] = pij * (dP[i * keys + j] - d);
+            }
+        }
+    }
+
+    /// <summary>P = exp2(s·scale·log2 e − L·log2 e), 0 where the mask hides the key.</summary>
+    private static float Probability<TMask>(float score, float lseLog2, AttentionParams p, int row, int key, bool isCausal)
+        where TMask : struct, IBlockMask
+    {
+        float pij = XMath.FastExp2(score * p.ScaleLog2 - lseLog2);
+        return TMask.Enabled && !p.Visible(row, key, isCausal) ? 0f : pij;
     }
 }

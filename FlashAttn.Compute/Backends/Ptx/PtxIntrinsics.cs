@@ -102,6 +102,11 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             case IntrinsicOp.Min or IntrinsicOp.Max: MinMax(i); break;
             case IntrinsicOp.Abs: Abs(i); break;
 
+            case IntrinsicOp.AsyncCopy16: AsyncCopy16(i); break;
+            case IntrinsicOp.AsyncCopyWaitAll:
+                if (b.Target.SmVersion >= 80) b.Emit("cp.async.wait_all");
+                break;
+
             default:
                 FloatMath(i);
                 break;
@@ -189,6 +194,41 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             b.ModuleDeclarations.Insert(0, $".extern .shared .align 16 .b8 {DynamicShared}[];");
         }
         E.AddressOfSymbol(d, DynamicShared, AddressSpace.Shared, i.Type.Space);
+    }
+
+    // ---- asynchronous copies ------------------------------------------------------------------------
+
+    /// <summary>
+    /// cp.async.cg.shared.global [dst], [src], 16, src-size: src-size 0 zero-fills without reading. Before sm_80
+    /// the same meaning synchronously (a predicated 16-byte load, then a store).
+    /// </summary>
+    private void AsyncCopy16(Instruction i)
+    {
+        string destination = AddressIn(i.Operands[0], AddressSpace.Shared);
+        string source = AddressIn(i.Operands[1], AddressSpace.Global);
+        string fetch = b.Reg(i.Operands[2]);
+        if (b.Target.SmVersion >= 80)
+        {
+            string bytes = b.Temp(PtxRegisterClass.B32);
+            b.Emit($"selp.u32 {bytes}, 16, 0, {fetch}");
+            b.Emit($"cp.async.cg.shared.global {destination}, {source}, 16, {bytes}");
+            return;
+        }
+        var words = Enumerable.Range(0, 4).Select(_ => b.Temp(PtxRegisterClass.B32)).ToArray();
+        foreach (var w in words) b.Emit($"mov.b32 {w}, 0");
+        b.Emit($"@{fetch} ld.global.v4.b32 {{{string.Join(", ", words)}}}, {source}");
+        b.Emit($"st.shared.v4.b32 {destination}, {{{string.Join(", ", words)}}}");
+    }
+
+    /// <summary>The <c>[address]</c> of <paramref name="pointer"/> in <paramref name="space"/>, converting from generic when needed.</summary>
+    private string AddressIn(Value pointer, AddressSpace space)
+    {
+        if (pointer.Type.Space == space) return E.Address(pointer);
+        if (pointer.Type.Space != AddressSpace.Generic)
+            throw b.Error($"{space} address expected, got a {pointer.Type.Space} pointer");
+        string converted = b.Temp(PtxRegisterClass.B64);
+        E.AddrSpaceCast(converted, b.Reg(pointer), AddressSpace.Generic, space);
+        return $"[{converted}]";
     }
 
     // ---- atomics -----------------------------------------------------------------------------------

@@ -1,0 +1,155 @@
+using FlashAttn.Compute;
+
+namespace FlashAttn.Kernels;
+
+/// <summary>
+/// FlashAttention-2 backward (Dao 2023, Algorithm 2), register-tiled: the fast path for head dims that are
+/// multiples of 4 up to 128 (<see cref="BackwardRegisterTile"/>). Same algorithm, notation and outputs as
+/// <see cref="FlashBackwardKernel"/> (per-query-head fp32 dK/dV, dQ by fp32 atomics unless deterministic); the
+/// five products are register-blocked over 16-byte shared loads (<see cref="RegisterTileMath"/>) and fp32 tiles
+/// are staged with cp.async, the next Q/dO tile streaming in while dQ is formed.
+/// Grid (h_q, b, ⌈s_k/64⌉), <see cref="BackwardRegisterTile.Threads"/> threads,
+/// <see cref="BackwardRegisterTile.SharedBytes"/> of dynamic shared memory.
+/// </summary>
+internal static class FlashBackwardTiledKernel
+{
+    private const int Br = BackwardRegisterTile.BlockRows, Bc = BackwardRegisterTile.BlockCols;
+    private const int Rows = BackwardRegisterTile.RowsPerThread, Keys = BackwardRegisterTile.KeysPerThread;
+    private const int RowThreads = BackwardRegisterTile.RowThreads, ColumnThreads = BackwardRegisterTile.ColumnThreads;
+    private const int TStride = BackwardRegisterTile.TransposedStride;
+
+    /// <summary>
+    /// The kernel. lse (b, h_q, s_q) natural log; delta (b, h_q, s_q); dqAccum (b, s_q, h_q, d) fp32, zeroed;
+    /// dkAccum, dvAccum (b, s_k, h_q, d) fp32. <paramref name="headDimPadded"/> is <see cref="BackwardRegisterTile.PaddedHeadDim"/>(d).
+    /// </summary>
+    [LaunchBounds(BackwardRegisterTile.Threads, 1)]
+    public static void Backward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
+        ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
+        AttentionParams p, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal, SpecializedValue<bool> accumulateDq)
+        where T : unmanaged where TStorage : struct, IStorage<T>
+    {
+        int dPad = headDimPadded.Value, outChunks = dPad / (4 * ColumnThreads);
+        bool isCausal = causal.Value, withDq = accumulateDq.Value;
+        int lane = Group.IdxX % Warp.Size;
+        int tx = lane % ColumnThreads, ty = Group.IdxX / Warp.Size * (Warp.Size / ColumnThreads) + lane / ColumnThreads;
+        int head = Grid.IdxX, batch = Grid.IdxY, k0 = Grid.IdxZ * Bc;
+        int kvHead = head / p.QueriesPerKvHead;
+
+        var shared = SharedMemory.GetDynamic<float>();
+        int kvFloats = Bc * (dPad + 4), qFloats = Br * dPad, tFloats = Bc * TStride;
+        var kTile = shared.SubView(0, kvFloats);
+        var vTile = shared.SubView(kvFloats, kvFloats);
+        var qTile = shared.SubView(2 * kvFloats, qFloats);
+        var doTile = shared.SubView(2 * kvFloats + qFloats, qFloats);
+        var pT = shared.SubView(2 * kvFloats + 2 * qFloats, tFloats);
+        var dsT = shared.SubView(2 * kvFloats + 2 * qFloats + tFloats, tFloats);
+        var lseTile = shared.SubView(2 * kvFloats + 2 * qFloats + 2 * tFloats, Br);
+        var deltaTile = shared.SubView(2 * kvFloats + 2 * qFloats + 2 * tFloats + Br, Br);
+
+        var dkAcc = LocalMemory.Allocate<float>(Rows * 4 * outChunks);
+        var dvAcc = LocalMemory.Allocate<float>(Rows * 4 * outChunks);
+        TileMath.Fill(dkAcc, Rows * 4 * outChunks, 0f);
+        TileMath.Fill(dvAcc, Rows * 4 * outChunks, 0f);
+
+        // ---- K_j, V_j: staged once ----
+        long kvRowStride = (long)p.HeadsKV * p.HeadDim, qRowStride = (long)p.HeadsQ * p.HeadDim;
+        long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
+        int validKeys = XMath.Min(Bc, p.SeqLenK - k0);
+        TiledStaging.Stage<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, kTile, dPad + 4, Bc, dPad, BackwardRegisterTile.Threads);
+        TiledStaging.Stage<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, vTile, dPad + 4, Bc, dPad, BackwardRegisterTile.Threads);
+
+        // ---- Q range as in FlashBackwardKernel: causal starts at the first row that sees key k0 ----
+        int firstBlock = (isCausal ? XMath.Max(0, k0 - p.CausalOffset) : 0) / Br;
+        int qBlocks = (p.SeqLenQ + Br - 1) / Br;
+        bool keysPastEnd = k0 + Bc > p.SeqLenK;
+        int unmaskedFrom = isCausal ? k0 + Bc - 1 - p.CausalOffset : int.MinValue;
+        long qBase = ((long)batch * p.SeqLenQ * p.HeadsQ + head) * p.HeadDim;
+        long rowBase = ((long)batch * p.HeadsQ + head) * p.SeqLenQ;
+        if (firstBlock < qBlocks)
+            StageQueryTile<T, TStorage>(q, dOutput, lse, delta, p, qBase, rowBase, qRowStride, firstBlock * Br, dPad, qTile, doTile, lseTile, deltaTile);
+        AsyncCopy.WaitAll();
+        Group.Barrier();
+
+        for (int block = firstBlock; block < qBlocks; block++)
+        {
+            int q0 = block * Br;
+            // ---- P = exp2(S·scale·log2 e − L·log2 e), dS = P ∘ (dP − D), both stored transposed ----
+            if (keysPastEnd || q0 < unmaskedFrom)
+                ScoreGradients.ComputeTransposed<MaskedBlock>(qTile, kTile, doTile, vTile, lseTile, deltaTile, p, q0, k0, isCausal, dPad, tx, ty, pT, dsT);
+            else
+                ScoreGradients.ComputeTransposed<FullBlock>(qTile, kTile, doTile, vTile, lseTile, deltaTile, p, q0, k0, isCausal, dPad, tx, ty, pT, dsT);
+            Group.Barrier();
+
+            // ---- dV_j += Pᵀ dO_i;  dK_j += dSᵀ Q_i (this thread's keys ty + 16i) ----
+            var fragment = LocalMemory.Allocate<Float4>(4 * BackwardRegisterTile.MaxOutChunks);
+            RegisterTileMath.MultiplyAB(pT.Cast<Float4>(), TStride / 4, ty, RowThreads, Rows,
+                doTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dvAcc, fragment);
+            RegisterTileMath.MultiplyAB(dsT.Cast<Float4>(), TStride / 4, ty, RowThreads, Rows,
+                qTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dkAcc, fragment);
+            Group.Barrier();
+
+            // ---- Q_{i+1}, dO_{i+1} stream in while dQ_i += dS K_j · scale is formed and added atomically ----
+            if (block + 1 < qBlocks)
+                StageQueryTile<T, TStorage>(q, dOutput, lse, delta, p, qBase, rowBase, qRowStride, q0 + Br, dPad, qTile, doTile, lseTile, deltaTile);
+            if (withDq)
+                AccumulateDq(dsT, kTile, dqAccum, p, qBase + q0 * qRowStride, qRowStride, XMath.Min(Br, p.SeqLenQ - q0), dPad, outChunks, tx, ty);
+            AsyncCopy.WaitAll();
+            Group.Barrier();
+        }
+
+        // ---- epilogue: dK_j · scale, dV_j into the per-query-head fp32 buffers ----
+        long outFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsQ + head) * p.HeadDim;
+        for (int i = 0; i < Rows; i++)
+        {
+            int key = ty + i * RowThreads;
+            if (key >= validKeys) continue;
+            for (int c = 0; c < outChunks; c++)
+                for (int e = 0; e < 4; e++)
+                {
+                    int col = 4 * (tx + c * ColumnThreads) + e, at = (i * outChunks + c) * 4 + e;
+                    if (col >= p.HeadDim) continue;
+                    dkAccum[outFirst + key * qRowStride + col] = dkAcc[at] * p.Scale;
+                    dvAccum[outFirst + key * qRowStride + col] = dvAcc[at];
+                }
+        }
+    }
+
+    /// <summary>Starts staging Q_i and dO_i (rows q0 …) and loads L_i·log2 e (+∞ past s_q, so P = 0 there) and D_i.</summary>
+    private static void StageQueryTile<T, TStorage>(ArrayView<T> q, ArrayView<T> dOutput, ArrayView<float> lse, ArrayView<float> delta,
+        AttentionParams p, long qBase, long rowBase, long qRowStride, int q0, int dPad,
+        ArrayView<float> qTile, ArrayView<float> doTile, ArrayView<float> lseTile, ArrayView<float> deltaTile)
+        where T : unmanaged where TStorage : struct, IStorage<T>
+    {
+        int validRows = XMath.Min(Br, p.SeqLenQ - q0);
+        long first = qBase + q0 * qRowStride;
+        TiledStaging.Stage<T, TStorage>(q, first, qRowStride, validRows, p.HeadDim, qTile, dPad, Br, dPad, BackwardRegisterTile.Threads);
+        TiledStaging.Stage<T, TStorage>(dOutput, first, qRowStride, validRows, p.HeadDim, doTile, dPad, Br, dPad, BackwardRegisterTile.Threads);
+        for (int r = Group.IdxX; r < Br; r += BackwardRegisterTile.Threads)
+        {
+            lseTile[r] = r < validRows ? lse[rowBase + q0 + r] * SoftmaxConstants.Log2E : float.PositiveInfinity;
+            deltaTile[r] = r < validRows ? delta[rowBase + q0 + r] : 0f;
+        }
+    }
+
+    /// <summary>dQ_i += dS K_j · scale for rows 4ty … 4ty+3, fp32 atomics into the accumulator.</summary>
+    private static void AccumulateDq(ArrayView<float> dsT, ArrayView<float> kTile, ArrayView<float> dqAccum, AttentionParams p,
+        long first, long rowStride, int validRows, int dPad, int outChunks, int tx, int ty)
+    {
+        var dq = LocalMemory.Allocate<float>(4 * 4 * outChunks);
+        var fragment = LocalMemory.Allocate<Float4>(BackwardRegisterTile.MaxOutChunks);
+        TileMath.Fill(dq, 4 * 4 * outChunks, 0f);
+        RegisterTileMath.MultiplyAtB(dsT.Cast<Float4>(), TStride / 4, ty, 1,
+            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, outChunks, Bc, dq, fragment);
+        for (int i = 0; i < 4; i++)
+        {
+            int r = 4 * ty + i;
+            if (r >= validRows) continue;
+            for (int c = 0; c < outChunks; c++)
+                for (int e = 0; e < 4; e++)
+                {
+                    int col = 4 * (tx + c * ColumnThreads) + e;
+                    if (col < p.HeadDim) Atomic.Add(ref dqAccum[first + r * rowStride + col], dq[(i * outChunks + c) * 4 + e] * p.Scale);
+                }
+        }
+    }
+}

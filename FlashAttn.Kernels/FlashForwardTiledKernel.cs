@@ -1,0 +1,153 @@
+using FlashAttn.Compute;
+
+namespace FlashAttn.Kernels;
+
+/// <summary>
+/// FlashAttention-2 forward (Dao 2023, Algorithm 1), register-tiled: the fast path for head dims that are
+/// multiples of 4 up to 128 (<see cref="ForwardRegisterTile"/>). Same algorithm and notation as
+/// <see cref="FlashForwardKernel"/>; what differs is how the two matrix products are fed:
+/// <list type="bullet">
+/// <item>each thread owns an 8 × 4 block of S and an 8 × (d/16) block of O, and reads its operands as
+/// 16-byte shared loads, so one load feeds 4–8 FFMAs (SGEMM-style register blocking);</item>
+/// <item>tiles are staged with <see cref="AsyncCopy"/> (cp.async) for fp32, so global loads overlap the
+/// arithmetic: V_j streams in while S = Q K_jᵀ is computed, K_{j+1} while O += P V_j;</item>
+/// <item>two barriers per K/V tile.</item>
+/// </list>
+/// Grid (h_q, b, ⌈s_q/64⌉), <see cref="ForwardRegisterTile.Threads"/> threads,
+/// <see cref="ForwardRegisterTile.SharedBytes"/> of dynamic shared memory. Q tiles are visited last-first so
+/// that, under a causal mask, the longest rows start first.
+/// </summary>
+internal static class FlashForwardTiledKernel
+{
+    private const int Br = ForwardRegisterTile.BlockRows, Bc = ForwardRegisterTile.BlockCols;
+    private const int RowsPerThread = ForwardRegisterTile.RowsPerThread, KeysPerThread = ForwardRegisterTile.KeysPerThread;
+    private const int RowThreads = ForwardRegisterTile.RowThreads, ColumnThreads = ForwardRegisterTile.ColumnThreads;
+
+    /// <summary>
+    /// The kernel. q (b, s_q, h_q, d), k and v (b, s_k, h_kv, d), output (b, s_q, h_q, d), lse (b, h_q, s_q) fp32.
+    /// <paramref name="headDimPadded"/> is <see cref="ForwardRegisterTile.PaddedHeadDim"/>(d).
+    /// </summary>
+    [LaunchBounds(ForwardRegisterTile.Threads, 2)]
+    public static void Forward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output,
+        ArrayView<float> lse, AttentionParams p, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal)
+        where T : unmanaged where TStorage : struct, IStorage<T>
+    {
+        int dPad = headDimPadded.Value, outChunks = dPad / (4 * ColumnThreads);
+        bool isCausal = causal.Value;
+        // thread (ty, tx): the 16 tx of a row group are 16 consecutive lanes, so row reductions are butterflies
+        int lane = Group.IdxX % Warp.Size;
+        int tx = lane % ColumnThreads, ty = Group.IdxX / Warp.Size * (Warp.Size / ColumnThreads) + lane / ColumnThreads;
+        // grid (h_q, b, Q tiles): the Q tile index varies slowest and runs last-first, so the first wave holds the
+        // longest causal rows of every head and the short ones fill the tail
+        int head = Grid.IdxX, batch = Grid.IdxY, q0 = (Grid.DimZ - 1 - Grid.IdxZ) * Br;
+        int kvHead = head / p.QueriesPerKvHead;
+
+        var shared = SharedMemory.GetDynamic<float>();
+        var qTile = shared.SubView(0, Br * dPad);
+        var kTile = shared.SubView(Br * dPad, Bc * (dPad + 4));
+        var vTile = shared.SubView(Br * dPad + Bc * (dPad + 4), Bc * dPad);
+        var pTile = shared.SubView(Br * dPad + Bc * (dPad + 4) + Bc * dPad, Br * Bc);
+
+        var acc = LocalMemory.Allocate<float>(RowsPerThread * 4 * outChunks);
+        var scores = LocalMemory.Allocate<float>(RowsPerThread * KeysPerThread);
+        var rowMax = LocalMemory.Allocate<float>(RowsPerThread);
+        var rowSum = LocalMemory.Allocate<float>(RowsPerThread);
+        TileMath.Fill(acc, RowsPerThread * 4 * outChunks, 0f);
+        TileMath.Fill(rowMax, RowsPerThread, float.NegativeInfinity);
+        TileMath.Fill(rowSum, RowsPerThread, 0f);
+
+        // ---- K/V range as in FlashForwardKernel: causal stops at the last visible key of row q0 + Br − 1 ----
+        int kvEnd = isCausal ? XMath.Min(p.SeqLenK, q0 + Br + p.CausalOffset) : p.SeqLenK;
+        int kvBlocks = kvEnd > 0 ? (kvEnd + Bc - 1) / Bc : 0;
+        int maskFrom = isCausal ? XMath.Max(0, XMath.Min(p.SeqLenK, q0 + p.CausalOffset + 1)) : p.SeqLenK;
+        int firstMaskedBlock = maskFrom / Bc;
+
+        // ---- prologue: Q_i and K_0 in flight ----
+        long qRowStride = (long)p.HeadsQ * p.HeadDim, kvRowStride = (long)p.HeadsKV * p.HeadDim;
+        long qFirst = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
+        long kvBase = ((long)batch * p.SeqLenK * p.HeadsKV + kvHead) * p.HeadDim;
+        TiledStaging.Stage<T, TStorage>(q, qFirst, qRowStride, XMath.Min(Br, p.SeqLenQ - q0), p.HeadDim, qTile, dPad, Br, dPad, ForwardRegisterTile.Threads);
+        if (kvBlocks > 0)
+            TiledStaging.Stage<T, TStorage>(k, kvBase, kvRowStride, XMath.Min(Bc, p.SeqLenK), p.HeadDim, kTile, dPad + 4, Bc, dPad, ForwardRegisterTile.Threads);
+
+        for (int block = 0; block < kvBlocks; block++)
+        {
+            int k0 = block * Bc;
+            long kvFirst = kvBase + k0 * kvRowStride;
+            // K_j has landed, and every thread is done with V_{j−1} and P: V_j may stream in during S = Q K_jᵀ
+            AsyncCopy.WaitAll();
+            Group.Barrier();
+            TiledStaging.Stage<T, TStorage>(v, kvFirst, kvRowStride, XMath.Min(Bc, p.SeqLenK - k0), p.HeadDim, vTile, dPad, Bc, dPad, ForwardRegisterTile.Threads);
+
+            if (block < firstMaskedBlock)
+                ScoresToProbabilities<FullBlock>(p, q0, k0, isCausal, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
+            else
+                ScoresToProbabilities<MaskedBlock>(p, q0, k0, isCausal, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
+
+            // V_j and P are visible, K_j is free: K_{j+1} streams in during O += P V_j
+            AsyncCopy.WaitAll();
+            Group.Barrier();
+            if (block + 1 < kvBlocks)
+                TiledStaging.Stage<T, TStorage>(k, kvFirst + Bc * kvRowStride, kvRowStride, XMath.Min(Bc, p.SeqLenK - k0 - Bc), p.HeadDim,
+                    kTile, dPad + 4, Bc, dPad, ForwardRegisterTile.Threads);
+            AccumulateProbabilitiesTimesValues(tx, ty, dPad, pTile, vTile, acc, outChunks);
+        }
+
+        // ---- epilogue: O_i = acc / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2 ----
+        for (int i = 0; i < RowsPerThread; i++)
+        {
+            int localRow = ty + i * RowThreads, row = q0 + localRow;
+            if (row >= p.SeqLenQ) continue;
+            bool empty = rowSum[i] == 0f; // no visible key: O = 0, L = +∞
+            float inverse = empty ? 0f : 1f / rowSum[i];
+            long oFirst = qFirst + localRow * qRowStride;
+            for (int c = 0; c < outChunks; c++)
+                for (int e = 0; e < 4; e++)
+                {
+                    int col = 4 * (tx + c * ColumnThreads) + e;
+                    if (col < p.HeadDim) output[oFirst + col] = TStorage.Store(acc[(i * outChunks + c) * 4 + e] * inverse);
+                }
+            if (tx == 0)
+                lse[((long)batch * p.HeadsQ + head) * p.SeqLenQ + row] =
+                    empty ? float.PositiveInfinity : (rowMax[i] + XMath.Log2(rowSum[i])) * SoftmaxConstants.Ln2;
+        }
+    }
+
+    /// <summary>
+    /// S = Q K_jᵀ for this thread's 8 rows (ty + 8i) × 4 keys (tx + 16j), in the log2 domain and masked; then the
+    /// online softmax: m_new = max(m, rowmax S), P = exp2(S − m_new) into the shared P tile, ℓ and O rescaled.
+    /// </summary>
+    private static void ScoresToProbabilities<TMask>(AttentionParams p, int q0, int k0, bool isCausal, int dPad, int tx, int ty,
+        ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> pTile, ArrayView<float> scores,
+        ArrayView<float> acc, ArrayView<float> rowMax, ArrayView<float> rowSum, int outChunks)
+        where TMask : struct, IBlockMask
+    {
+        var fragment = LocalMemory.Allocate<Float4>(KeysPerThread);
+        TileMath.Fill(scores, RowsPerThread * KeysPerThread, 0f);
+        RegisterTileMath.MultiplyABt(qTile.Cast<Float4>(), dPad / 4, ty, RowThreads, RowsPerThread,
+            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, KeysPerThread, dPad / 4, scores, fragment);
+
+        for (int i = 0; i < RowsPerThread; i++)
+        {
+            int row = q0 + ty + i * RowThreads;
+            for (int j = 0; j < KeysPerThread; j++)
+            {
+                float s = scores[i * KeysPerThread + j] * p.ScaleLog2;
+                if (TMask.Enabled && !p.Visible(row, k0 + tx + j * ColumnThreads, isCausal)) s = float.NegativeInfinity;
+                scores[i * KeysPerThread + j] = s;
+            }
+            float correction = OnlineSoftmax.Update(scores, i * KeysPerThread, KeysPerThread, pTile,
+                (ty + i * RowThreads) * Bc + tx, ColumnThreads, rowMax, rowSum, i, ColumnThreads);
+            for (int e = 0; e < 4 * outChunks; e++) acc[i * 4 * outChunks + e] *= correction;
+        }
+    }
+
+    /// <summary>O += P V_j: this thread's 8 rows × 4·outChunks columns (chunks tx + 16c), four keys per step.</summary>
+    private static void AccumulateProbabilitiesTimesValues(int tx, int ty, int dPad, ArrayView<float> pTile, ArrayView<float> vTile,
+        ArrayView<float> acc, int outChunks)
+    {
+        var fragment = LocalMemory.Allocate<Float4>(4 * ForwardRegisterTile.MaxOutChunks);
+        RegisterTileMath.MultiplyAB(pTile.Cast<Float4>(), Bc / 4, ty, RowThreads, RowsPerThread,
+            vTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Bc, acc, fragment);
+    }
+}
