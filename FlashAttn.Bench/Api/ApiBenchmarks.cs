@@ -27,7 +27,8 @@ internal static class ApiBenchmarks
     public static int Run(IReadOnlyList<string> args)
     {
         // Without a filter the switcher asks on the console which benchmarks to run; scripts have no one to answer.
-        string[] options = args.Count > 1 ? [.. args.Skip(1)] : ["--filter", "*"];
+        string[] options = [.. args.Skip(1)];
+        if (!options.Contains("--filter")) options = [.. options, "--filter", "*"];
         var summaries = BenchmarkSwitcher.FromTypes(Types).Run(options, Config);
         return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
     }

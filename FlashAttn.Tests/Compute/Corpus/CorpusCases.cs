@@ -253,6 +253,34 @@ internal static class CorpusCases
         };
         yield return new CorpusCase
         {
+            Name = "AsyncTileCopy",
+            Kernel = K(nameof(Kernels.AsyncTileCopy)),
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain("cp.async.cg.shared.global").And.Contain("cp.async.wait_all").And.Contain("bar.sync")),
+            Create = r =>
+            {
+                const int groups = 3, validRows = 11, tileFloats = Kernels.AsyncRows * Kernels.AsyncRowFloats;
+                return new CaseData
+                {
+                    Buffers = [Data.Floats(r, groups * tileFloats), Data.PoisonFloats(groups * tileFloats)],
+                    Outputs = [1],
+                    Config = new LaunchConfig(new Dim3(groups), new Dim3(64)),
+                    Arguments = v => [v[0], v[1], validRows],
+                    Reference = b =>
+                    {
+                        float[] input = (float[])b[0], output = (float[])b[1];
+                        for (int g = 0; g < groups; g++)
+                            for (int e = 0; e < tileFloats; e++)
+                            {
+                                int row = e / Kernels.AsyncRowFloats, source = Kernels.AsyncRows - 1 - row;
+                                output[g * tileFloats + e] = source < validRows
+                                    ? 2f * input[g * tileFloats + source * Kernels.AsyncRowFloats + e % Kernels.AsyncRowFloats] : 0f;
+                            }
+                    },
+                };
+            },
+        };
+        yield return new CorpusCase
+        {
             Name = "BlockReduction",
             Kernel = K(nameof(Kernels.BlockReduction)),
             CheckPtx = ptx => Assert.That(ptx, Does.Contain("ld.shared.f32").And.Contain("bar.sync")),

@@ -25,6 +25,32 @@ internal static partial class Kernels
                 output[(y + j) * rows + x] = tile[Group.IdxX * (TransposeTile + 1) + Group.IdxY + j];
     }
 
+    public const int AsyncRows = 16, AsyncRowFloats = 32;
+
+    /// <summary>
+    /// cp.async staging of a (rows × 32) fp32 tile, as the attention kernels stage K and V: 16-byte chunks, rows past
+    /// <paramref name="validRows"/> zero-filled without reading; then every thread reads another thread's chunk
+    /// (reversed row order) after WaitAll and the barrier, so a missing wait or barrier shows as wrong data.
+    /// </summary>
+    public static void AsyncTileCopy(ArrayView<float> input, ArrayView<float> output, int validRows)
+    {
+        var tile = SharedMemory.Allocate<float>(AsyncRows * AsyncRowFloats);
+        int first = Grid.IdxX * AsyncRows * AsyncRowFloats;
+        for (int chunk = Group.IdxX; chunk < AsyncRows * AsyncRowFloats / 4; chunk += Group.DimX)
+        {
+            int row = chunk / (AsyncRowFloats / 4), column = 4 * (chunk % (AsyncRowFloats / 4));
+            bool fetch = row < validRows;
+            AsyncCopy.Copy16(ref tile[row * AsyncRowFloats + column], ref input[fetch ? first + row * AsyncRowFloats + column : first], fetch);
+        }
+        AsyncCopy.WaitAll();
+        Group.Barrier();
+        for (int e = Group.IdxX; e < AsyncRows * AsyncRowFloats; e += Group.DimX)
+        {
+            int row = e / AsyncRowFloats, column = e % AsyncRowFloats;
+            output[first + e] = tile[(AsyncRows - 1 - row) * AsyncRowFloats + column] * 2f;
+        }
+    }
+
     public const int ReductionGroupSize = 256;
 
     /// <summary>Tree reduction in shared memory: one partial sum per group.</summary>

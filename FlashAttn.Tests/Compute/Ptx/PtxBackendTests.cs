@@ -454,6 +454,8 @@ public class PtxBackendTests
                 IntrinsicOp.SharedDynamic => k.Intrinsic(op, KernelUnderTest.Shared),
                 IntrinsicOp.LocalAllocate => k.Intrinsic(op, IRType.Pointer(AddressSpace.Local), Constant.I32(4)),
                 IntrinsicOp.CpuBoundsCheck => k.Intrinsic(op, IRType.Void, i, i),
+                IntrinsicOp.AsyncCopy16 => k.Intrinsic(op, IRType.Void, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), p, flag),
+                IntrinsicOp.AsyncCopyWaitAll => k.Intrinsic(op, IRType.Void),
                 IntrinsicOp.AtomicCompareExchange => k.Intrinsic(op, IRType.Int32, p, i, i),
                 >= IntrinsicOp.AtomicAdd and <= IntrinsicOp.AtomicExchange => k.Intrinsic(op, IRType.Int32, p, i),
                 IntrinsicOp.Fma => k.Intrinsic(op, IRType.Float32, f, f, f),
@@ -472,6 +474,23 @@ public class PtxBackendTests
             k.B.Ret();
             Assert.DoesNotThrow(() => k.Compile(), op.ToString());
         }
+    }
+
+    [TestCase(90, "cp.async.cg.shared.global")]
+    [TestCase(75, "ld.global.v4.b32")]
+    public void AsyncCopyIsCpAsyncFromSm80AndASynchronousCopyBefore(int sm, string expected)
+    {
+        var k = new KernelUnderTest("AsyncCopy" + sm);
+        var source = k.Param(KernelUnderTest.Global, "source");
+        var fetch = k.Param(IRType.Bool, "fetch");
+        var shared = k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared);
+        k.Intrinsic(IntrinsicOp.AsyncCopy16, IRType.Void, shared, source, fetch);
+        k.Intrinsic(IntrinsicOp.AsyncCopyWaitAll, IRType.Void);
+        k.B.Ret();
+        string ptx = k.Compile(new PtxTarget(8, 0, sm)).Text;
+        Assert.That(ptx, Does.Contain(expected));
+        if (sm >= 80) Assert.That(ptx, Does.Contain("selp.u32").And.Contain("cp.async.wait_all"));
+        else Assert.That(ptx, Does.Contain("st.shared.v4.b32").And.Not.Contain("cp.async"));
     }
 
     [Test]
