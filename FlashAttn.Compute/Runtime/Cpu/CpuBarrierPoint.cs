@@ -4,7 +4,7 @@ namespace FlashAttn.Compute.Runtime.Cpu;
 /// Bookkeeping of one barrier among a fixed set of threads (the whole group, or one warp). The
 /// generation lives in a native futex word that waiters sleep on; the completing thread bumps it and
 /// wakes all of them with one call. <see cref="AbortBit"/> in the word releases every waiter when the
-/// launch fails. Everything but the word is mutated only under the owning <see cref="CpuGroupState"/>'s lock.
+/// launch fails.
 /// </summary>
 internal sealed unsafe class CpuBarrierPoint(int expected, string description, int* word)
 {
@@ -13,6 +13,13 @@ internal sealed unsafe class CpuBarrierPoint(int expected, string description, i
 
     /// <summary>Bits of the word holding the generation.</summary>
     public const int GenerationMask = AbortBit - 1;
+
+    /// <summary>
+    /// Set in <see cref="Arrived"/> when a member returns. Arrivals and returns then meet in one atomic
+    /// word, so each arrival learns exactly whether a return came first; a separate flag read after the
+    /// arrival could see a return that only followed the barrier this arrival completed.
+    /// </summary>
+    public const int ReturnedBit = 1 << 16;
 
     /// <summary>Threads that must arrive.</summary>
     public int Expected { get; } = expected;
@@ -26,7 +33,7 @@ internal sealed unsafe class CpuBarrierPoint(int expected, string description, i
     /// <summary>Completed generations.</summary>
     public int Generation => Volatile.Read(ref *Word) & GenerationMask;
 
-    /// <summary>Arrivals of the current generation.</summary>
+    /// <summary>Arrivals of the current generation, plus <see cref="ReturnedBit"/> once a member returned (it stays: that generation can never complete).</summary>
     public int Arrived;
 
     /// <summary>Non-zero values seen in the current generation (BarrierReduce).</summary>
@@ -38,8 +45,15 @@ internal sealed unsafe class CpuBarrierPoint(int expected, string description, i
     /// <summary>Warp shuffles: each lane's payload, per generation parity.</summary>
     public readonly int[][] Exchange = [new int[32], new int[32]];
 
-    /// <summary>A member thread that has returned (−1: none); a later arrival is an error.</summary>
+    /// <summary>The first member thread that returned (−1: none), for messages.</summary>
     public int ExitedThread = -1;
+
+    /// <summary>Records that member <paramref name="thread"/> returned. Returns how many members were waiting here then.</summary>
+    public int MarkReturned(int thread)
+    {
+        Interlocked.CompareExchange(ref ExitedThread, thread, -1);
+        return Interlocked.Or(ref Arrived, ReturnedBit) & ~ReturnedBit;
+    }
 
     /// <summary>Completes the current generation and wakes its waiters.</summary>
     public void Release()

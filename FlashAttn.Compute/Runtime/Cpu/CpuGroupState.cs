@@ -135,10 +135,9 @@ internal sealed unsafe class CpuGroupState : IDisposable
         int generation = point.Generation; // cannot advance before this thread arrives
         if (value != 0) Interlocked.Increment(ref point.Accumulator);
         int arrived = Interlocked.Increment(ref point.Arrived);
-        int exitedMember = Volatile.Read(ref point.ExitedThread);
-        if (exitedMember >= 0)
+        if ((arrived & CpuBarrierPoint.ReturnedBit) != 0)
         {
-            Fail($"{Where}: thread {thread.Linear} reached {point.Description} after thread {exitedMember} had returned; every member must reach every barrier.");
+            Fail($"{Where}: thread {thread.Linear} reached {point.Description} after thread {Volatile.Read(ref point.ExitedThread)} had returned; every member must reach every barrier.");
             throw new LaunchAbortedException();
         }
         if (arrived == point.Expected)
@@ -170,13 +169,11 @@ internal sealed unsafe class CpuGroupState : IDisposable
     public bool Exit(CpuThreadContext thread)
     {
         var warp = Warps[thread.Warp];
-        Interlocked.CompareExchange(ref GroupBarrier.ExitedThread, thread.Linear, -1);
-        Interlocked.CompareExchange(ref warp.ExitedThread, thread.Linear, -1);
-        int exited = Interlocked.Increment(ref _exited);
+        int atGroup = GroupBarrier.MarkReturned(thread.Linear), atWarp = warp.MarkReturned(thread.Linear);
+        Interlocked.Increment(ref _exited);
         int stuck = Interlocked.Increment(ref _stuck);
         if (!_launch.Failed)
         {
-            int atGroup = Volatile.Read(ref GroupBarrier.Arrived), atWarp = Volatile.Read(ref warp.Arrived);
             if (atGroup > 0)
                 Fail($"{Where}: thread {thread.Linear} returned while {atGroup} threads wait at a barrier; every thread must reach every barrier.");
             else if (atWarp > 0)
@@ -187,13 +184,13 @@ internal sealed unsafe class CpuGroupState : IDisposable
                 Fail(DeadlockMessage());
         }
         // Only the last thread to finish ALL of the writes above may recycle the state for the next group:
-        // deciding on _exited alone let a slower thread's _stuck/ExitedThread writes land in the next group.
+        // deciding on _exited alone let a slower thread's _stuck/Arrived writes land in the next group.
         return Interlocked.Increment(ref _departed) == Size;
     }
 
     private string DeadlockMessage()
     {
-        int atGroup = Volatile.Read(ref GroupBarrier.Arrived), exited = Volatile.Read(ref _exited);
+        int atGroup = Volatile.Read(ref GroupBarrier.Arrived) & ~CpuBarrierPoint.ReturnedBit, exited = Volatile.Read(ref _exited);
         return $"{Where}: the threads wait at barriers that can never complete ({atGroup} at the group barrier, "
             + $"{Size - exited - atGroup} at warp barriers or shuffles, {exited} returned); group and warp barriers are mixed up or skipped.";
     }

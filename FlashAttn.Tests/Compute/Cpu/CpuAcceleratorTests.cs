@@ -200,6 +200,16 @@ public class CpuAcceleratorTests
     }
 
     [Test]
+    public void LaneReturningBeforeAShuffleFails()
+    {
+        using var output = _accelerator.Allocate<int>(64);
+        var kernel = _accelerator.LoadKernel(CpuKernels.EarlyReturnBeforeAShuffle);
+        LaunchWithTimeout(() => kernel.Launch(2, 64, output.View), out var failure);
+        Assert.That(failure, Is.TypeOf<InvalidOperationException>());
+        Assert.That(failure!.Message, Does.Contain("thread 37 ").And.Contain("warp"));
+    }
+
+    [Test]
     public void MixedGroupAndWarpBarriersFailWithoutHanging()
     {
         using var output = _accelerator.Allocate<int>(64);
