@@ -17,20 +17,28 @@ public sealed class Inliner : FunctionPass
     /// <inheritdoc/>
     public override bool Run(Function function)
     {
+        // One forward walk: inlining a call ends its block there and inserts the callee's clones and the
+        // continuation right after it, so the walk reaches nested calls and the rest of the block next
+        // (rescanning the whole function after every call was quadratic in the number of calls).
+        // Call results are replaced once at the end (chains resolve there): a whole-function rewrite per call was
+        // the other quadratic part.
         int count = 0;
-        while (true)
+        var replacements = new Dictionary<Value, Value>();
+        for (int b = 0; b < function.Blocks.Count; b++)
         {
-            var call = function.AllInstructions.FirstOrDefault(i => i.Op == Opcode.Call);
-            if (call is null) return count > 0;
+            var call = function.Blocks[b].Instructions.FirstOrDefault(i => i.Op == Opcode.Call);
+            if (call is null) continue;
             if (++count > MaxInlinedCalls)
                 throw new CompilationException($"Inlining into '{function.Name}' did not terminate (recursive calls to '{call.Callee?.Name}').");
             if (call.Callee == function)
                 throw new CompilationException($"'{function.Name}' calls itself; recursion is not supported.");
-            InlineCall(function, call);
+            InlineCall(function, call, replacements);
         }
+        function.ReplaceUses(replacements);
+        return count > 0;
     }
 
-    private static void InlineCall(Function caller, Instruction call)
+    private static void InlineCall(Function caller, Instruction call, Dictionary<Value, Value> replacements)
     {
         var callee = call.Callee ?? throw new InvalidOperationException("Call without a callee.");
         if (callee.Blocks.Count == 0) throw new CompilationException($"Callee '{callee.Name}' has no body.");
@@ -93,8 +101,7 @@ public sealed class Inliner : FunctionPass
         int insertAt = caller.Entry.Instructions.TakeWhile(i => i.Op is Opcode.Phi or Opcode.Alloca).Count();
         foreach (var alloca in hoisted) caller.Entry.Insert(insertAt++, alloca);
 
-        // The result.
-        var replacements = new Dictionary<Value, Value>();
+        // The result (replaced by the caller of this method, once for all calls).
         if (call.Type.Kind != TypeKind.Void)
         {
             var values = returnValues.Select(r => map.TryGetValue(r.Value, out var m) ? m : r.Value).ToList();
@@ -112,6 +119,5 @@ public sealed class Inliner : FunctionPass
             }
         }
         caller.Blocks.InsertRange(blockIndex + 1, [.. clones, continuation]);
-        caller.ReplaceUses(replacements);
     }
 }
