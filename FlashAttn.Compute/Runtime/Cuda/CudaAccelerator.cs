@@ -31,7 +31,8 @@ public sealed unsafe class CudaAccelerator : Accelerator
     /// <param name="ordinal">Device index, 0 ≤ ordinal &lt; <see cref="DeviceCount"/>.</param>
     /// <param name="cache">
     /// Compiled-kernel cache; by default one over <see cref="DefaultKernelCompiler"/> with the disk
-    /// directory from FLASHATTN_KERNEL_CACHE (none when no default compiler is set: launches then fail).
+    /// directory from FLASHATTN_KERNEL_CACHE, by default the user's cache folder (<see cref="KernelCache.CreateDefault"/>;
+    /// none when no default compiler is set: launches then fail).
     /// </param>
     /// <exception cref="DllNotFoundException">No CUDA driver is installed.</exception>
     /// <exception cref="CudaException">The driver failed (no device, bad ordinal, ...).</exception>

@@ -36,9 +36,25 @@ public sealed class KernelCache
         DiskDirectory = string.IsNullOrWhiteSpace(diskDirectory) ? null : Path.GetFullPath(diskDirectory);
     }
 
-    /// <summary>A cache whose disk directory comes from <see cref="EnvironmentVariable"/> (memory only when unset).</summary>
+    /// <summary>
+    /// A cache whose disk directory comes from <see cref="EnvironmentVariable"/> (see <see cref="DirectoryFromSetting"/>):
+    /// by default the user's cache folder, so a second process skips the IL → PTX compilation (about a second per
+    /// attention kernel); "off" keeps it in memory.
+    /// </summary>
     public static KernelCache CreateDefault(IKernelCompiler compiler)
-        => new(compiler, Environment.GetEnvironmentVariable(EnvironmentVariable));
+        => new(compiler, DirectoryFromSetting(Environment.GetEnvironmentVariable(EnvironmentVariable)));
+
+    /// <summary>
+    /// The disk directory for a value of <see cref="EnvironmentVariable"/>: unset or blank → LocalApplicationData/flashattn/kernels
+    /// (null when the platform has no such folder), "off" → null (memory only), anything else → that path.
+    /// </summary>
+    public static string? DirectoryFromSetting(string? setting)
+    {
+        if (string.Equals(setting?.Trim(), "off", StringComparison.OrdinalIgnoreCase)) return null;
+        if (!string.IsNullOrWhiteSpace(setting)) return setting;
+        string root = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
+        return string.IsNullOrEmpty(root) ? null : Path.Combine(root, "flashattn", "kernels");
+    }
 
     /// <summary>The compiler used on a miss.</summary>
     public IKernelCompiler Compiler { get; }

@@ -201,4 +201,21 @@ public class KernelCacheTests
             File.Delete(_directory);
         }
     }
+
+    [Test]
+    public void TheDiskCacheIsOnByDefaultInTheUsersCacheFolder()
+    {
+        string root = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
+        Assume.That(root, Is.Not.Empty, "no per-user application data folder on this platform");
+        string expected = Path.Combine(root, "flashattn", "kernels");
+        Assert.Multiple(() =>
+        {
+            Assert.That(KernelCache.DirectoryFromSetting(null), Is.EqualTo(expected));
+            Assert.That(KernelCache.DirectoryFromSetting("  "), Is.EqualTo(expected));
+            Assert.That(KernelCache.DirectoryFromSetting("off"), Is.Null);
+            Assert.That(KernelCache.DirectoryFromSetting("OFF "), Is.Null);
+            Assert.That(KernelCache.DirectoryFromSetting(_directory), Is.EqualTo(_directory));
+            Assert.That(new KernelCache(NewCompiler(), KernelCache.DirectoryFromSetting("off")).DiskDirectory, Is.Null);
+        });
+    }
 }
