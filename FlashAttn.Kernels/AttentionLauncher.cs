@@ -13,6 +13,10 @@ public static class AttentionLauncher
     /// <summary>Threads per group of the element-wise kernels (preprocess, convert).</summary>
     private const int ElementwiseThreads = 256;
 
+    /// <summary>CUDA's limit on a grid's y and z dimensions (the tiled kernels put their tile index in z; longer
+    /// sequences take the general kernels, whose tile index is x).</summary>
+    private const int MaxGridYZ = 65535;
+
     /// <summary>Most groups of the element-wise kernels; they loop over the rest (grid-stride).</summary>
     private const int ElementwiseMaxGroups = 4096;
 
@@ -28,7 +32,8 @@ public static class AttentionLauncher
         var storage = StorageOf<T>();
         if (IsEmpty(shape)) return;
         var p = Params(shape, settings);
-        if (ForwardRegisterTile.Supports(shape.HeadDim) && AllAligned16(q, k, v))
+        if (ForwardRegisterTile.Supports(shape.HeadDim) && AllAligned16(q, k, v)
+            && CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows) <= MaxGridYZ)
         {
             var tiled = Instantiate(typeof(FlashForwardTiledKernel), nameof(FlashForwardTiledKernel.Forward), typeof(T), storage);
             accelerator.LoadKernel(tiled).Launch(
@@ -82,7 +87,8 @@ public static class AttentionLauncher
             .Launch(Elementwise(Math.Max(rows, dqElements)), output, dOutput, delta.View, dqAccum.View, p);
 
         // dK, dV per query head (and dQ by atomics unless deterministic)
-        if (BackwardRegisterTile.Supports(shape.HeadDim) && AllAligned16(q, k, v) && AllAligned16(dOutput, dOutput, dOutput))
+        if (BackwardRegisterTile.Supports(shape.HeadDim) && AllAligned16(q, k, v) && AllAligned16(dOutput, dOutput, dOutput)
+            && CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols) <= MaxGridYZ)
         {
             accelerator.LoadKernel(Instantiate(typeof(FlashBackwardTiledKernel), nameof(FlashBackwardTiledKernel.Backward), typeof(T), storage))
                 .Launch(new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols)),

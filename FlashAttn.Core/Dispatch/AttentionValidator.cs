@@ -57,6 +57,8 @@ internal static class AttentionValidator
         CheckAtLeastOne(q, 0, "batch", nameof(q));
         CheckAtLeastOne(q, 1, "seqlen", nameof(q));
         CheckAtLeastOne(q, 2, "heads", nameof(q));
+        CheckAtMost(q, 0, "batch", MaxGridDimension, nameof(q));
+        CheckAtMost(q, 2, "heads", MaxGridDimension, nameof(q));
         if (headDim < 1 || headDim > MaxHeadDim)
             throw new ArgumentException(
                 $"q head_dim (dimension 3) must be in [1, {MaxHeadDim}]; actual {headDim} (shape {q.ShapeText}).", nameof(q));
@@ -108,6 +110,15 @@ internal static class AttentionValidator
     {
         if (tensor.Shape[dim] < 1)
             throw new ArgumentException($"{name} {what} (dimension {dim}) must be at least 1; actual {tensor.Shape[dim]} (shape {tensor.ShapeText}).", name);
+    }
+
+    /// <summary>Batch and heads index the launch grid's y/z dimensions, which CUDA caps at 65535.</summary>
+    private const int MaxGridDimension = 65535;
+
+    private static void CheckAtMost(DeviceTensor tensor, int dim, string what, int limit, string name)
+    {
+        if (tensor.Shape[dim] > limit)
+            throw new ArgumentException($"{name} {what} (dimension {dim}) must be at most {limit} (a launch grid dimension); actual {tensor.Shape[dim]} (shape {tensor.ShapeText}).", name);
     }
 
     private static void CheckDimension(DeviceTensor tensor, int dim, string what, int expected, string name)

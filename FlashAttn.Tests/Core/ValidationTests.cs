@@ -83,6 +83,8 @@ public class ValidationTests
         yield return Case("Forward_HeadDimMismatchK", ae, "k", c => Fwd(c.Q(), c.T(F32, 2, 6, 2, 8), c.T(F32, 2, 6, 2, 8)), "head_dim", "expected 16", "actual 8");
         yield return Case("Forward_BatchMismatchV", ae, "v", c => Fwd(c.Q(), c.Kv(), c.T(F32, 3, 6, 2, 16)), "[2, 6, 2, 16]", "actual [3, 6, 2, 16]");
         yield return Case("Forward_VShapeDiffersFromK", ae, "v", c => Fwd(c.Q(), c.Kv(), c.T(F32, 2, 7, 2, 16)), "k's shape [2, 6, 2, 16]", "actual [2, 7, 2, 16]");
+        yield return Case("Forward_BatchPastGridLimit", ae, "q", c => Fwd(c.T(F32, 65536, 1, 1, 4), c.T(F32, 65536, 1, 1, 4), c.T(F32, 65536, 1, 1, 4)), "batch", "at most 65535", "actual 65536");
+        yield return Case("Forward_HeadsPastGridLimit", ae, "q", c => Fwd(c.T(F32, 1, 1, 65536, 4), c.T(F32, 1, 1, 1, 4), c.T(F32, 1, 1, 1, 4)), "heads", "at most 65535", "actual 65536");
         yield return Case("Forward_HeadsNotMultiple", ae, "k", c => Fwd(c.T(F32, 2, 8, 6, 16), c.T(F32, 2, 6, 4, 16), c.T(F32, 2, 6, 4, 16)), "divide q heads (6)", "actual 4");
         yield return Case("Forward_MoreKvHeadsThanQHeads", ae, "k", c => Fwd(c.T(F32, 2, 8, 2, 16), c.T(F32, 2, 6, 4, 16), c.T(F32, 2, 6, 4, 16)), "divide q heads (2)", "actual 4");
 
