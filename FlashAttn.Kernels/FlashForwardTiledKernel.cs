@@ -148,6 +148,6 @@ internal static class FlashForwardTiledKernel
     {
         var fragment = LocalMemory.Allocate<Float4>(4 * ForwardRegisterTile.MaxOutChunks);
         RegisterTileMath.MultiplyAB(pTile.Cast<Float4>(), Bc / 4, ty, RowThreads, RowsPerThread,
-            vTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Bc, acc, fragment);
+            vTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Bc, acc, fragment, rolled: true);
     }
 }

@@ -83,6 +83,7 @@ internal static unsafe class IntrinsicOps
                     *destination = f.R[s[2]] != 0 ? *(Float4*)f.R[s[1]] : default;
                 };
             case IntrinsicOp.AsyncCopyWaitAll: return _ => { };
+            case IntrinsicOp.RuntimeValue: return f => f.R[d] = f.R[s[0]];
 
             case IntrinsicOp.BitCast: return f => f.R[d] = f.R[s[0]];
             case IntrinsicOp.FloatToHalf: return f => f.R[d] = FromF16((Half)F32(f.R[s[0]]));

@@ -172,4 +172,8 @@ public enum IntrinsicOp
     AsyncCopy16,
     /// <summary>cp.async.wait_all: this thread's asynchronous copies have landed (a barrier then publishes them).</summary>
     AsyncCopyWaitAll,
+
+    // Compiler control.
+    /// <summary>The operand, hidden from constant folding: a loop bounded by it is not unrolled.</summary>
+    RuntimeValue,
 }

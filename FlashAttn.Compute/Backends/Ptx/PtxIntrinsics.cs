@@ -103,6 +103,7 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             case IntrinsicOp.Abs: Abs(i); break;
 
             case IntrinsicOp.AsyncCopy16: AsyncCopy16(i); break;
+            case IntrinsicOp.RuntimeValue: b.Emit($"mov.u32 {b.Def(i)}, {b.Reg(i.Operands[0])}"); break;
             case IntrinsicOp.AsyncCopyWaitAll:
                 if (b.Target.SmVersion >= 80) b.Emit("cp.async.wait_all");
                 break;

@@ -456,6 +456,7 @@ public class PtxBackendTests
                 IntrinsicOp.CpuBoundsCheck => k.Intrinsic(op, IRType.Void, i, i),
                 IntrinsicOp.AsyncCopy16 => k.Intrinsic(op, IRType.Void, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), p, flag),
                 IntrinsicOp.AsyncCopyWaitAll => k.Intrinsic(op, IRType.Void),
+                IntrinsicOp.RuntimeValue => k.Intrinsic(op, IRType.Int32, i),
                 IntrinsicOp.AtomicCompareExchange => k.Intrinsic(op, IRType.Int32, p, i, i),
                 >= IntrinsicOp.AtomicAdd and <= IntrinsicOp.AtomicExchange => k.Intrinsic(op, IRType.Int32, p, i),
                 IntrinsicOp.Fma => k.Intrinsic(op, IRType.Float32, f, f, f),
