@@ -83,9 +83,9 @@ internal static class FlashBackwardTiledKernel
             // ---- dV_j += Pᵀ dO_i;  dK_j += dSᵀ Q_i (this thread's keys ty + 16i) ----
             var fragment = LocalMemory.Allocate<Float4>(4 * BackwardRegisterTile.MaxOutChunks);
             RegisterTileMath.MultiplyAB(pT.Cast<Float4>(), TStride / 4, ty, RowThreads, Rows,
-                doTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dvAcc, fragment, rolled: dPad > 64);
+                doTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dvAcc, fragment, rolled: true);
             RegisterTileMath.MultiplyAB(dsT.Cast<Float4>(), TStride / 4, ty, RowThreads, Rows,
-                qTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dkAcc, fragment, rolled: dPad > 64);
+                qTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dkAcc, fragment, rolled: true);
             Group.Barrier();
 
             // ---- Q_{i+1}, dO_{i+1} stream in while dQ_i += dS K_j · scale is formed and added atomically ----
@@ -139,7 +139,7 @@ internal static class FlashBackwardTiledKernel
         var fragment = LocalMemory.Allocate<Float4>(BackwardRegisterTile.MaxOutChunks);
         TileMath.Fill(dq, 4 * 4 * outChunks, 0f);
         RegisterTileMath.MultiplyAtB(dsT.Cast<Float4>(), TStride / 4, ty, 1,
-            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, outChunks, Bc, dq, fragment, rolled: dPad > 64);
+            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, outChunks, Bc, dq, fragment, rolled: true);
         for (int i = 0; i < 4; i++)
         {
             int r = 4 * ty + i;

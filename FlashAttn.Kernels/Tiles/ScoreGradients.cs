@@ -56,9 +56,9 @@ internal static class ScoreGradients
         TileMath.Fill(scores, rows * keys, 0f);
         TileMath.Fill(dP, rows * keys, 0f);
         RegisterTileMath.MultiplyABt(qTile.Cast<Float4>(), dPad / 4, ty, rowStep, rows,
-            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, scores, fragment, rolled: dPad > 64);
+            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, scores, fragment, rolled: true);
         RegisterTileMath.MultiplyABt(doTile.Cast<Float4>(), dPad / 4, ty, rowStep, rows,
-            vTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, dP, fragment, rolled: dPad > 64);
+            vTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, dP, fragment, rolled: true);
         for (int i = 0; i < rows; i++)
         {
             int r = ty + i * rowStep;
