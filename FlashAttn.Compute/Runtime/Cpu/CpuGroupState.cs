@@ -42,9 +42,14 @@ internal sealed unsafe class CpuGroupState : IDisposable
         Warps = new CpuBarrierPoint[warps];
         for (int w = 0; w < warps; w++)
             Warps[w] = new CpuBarrierPoint(Math.Min(32, Size - 32 * w), $"the warp barrier of warp {w}", _words + 16 * (2 + w));
-        // Spinning only pays when every thread can have a core; otherwise sleep at once.
-        _spins = Size <= Environment.ProcessorCount ? 2000 : 0;
+        _spins = ShouldSpin(launch.Slots, Size, Environment.ProcessorCount) ? 2000 : 0;
     }
+
+    /// <summary>
+    /// Spinning at a barrier only pays when every thread of every group running at once can have a core; otherwise
+    /// a spinner steals the core of the thread it waits for (2-thread groups in 2 slots on 2 cores ran ~15× slower).
+    /// </summary>
+    internal static bool ShouldSpin(int slots, int groupSize, int processors) => (long)slots * groupSize <= processors;
 
     /// <summary>Threads per group.</summary>
     public int Size { get; }

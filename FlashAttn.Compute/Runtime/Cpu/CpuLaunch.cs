@@ -15,6 +15,9 @@ internal sealed class CpuLaunch : IDisposable
     private Exception? _failure;
     private volatile bool _failed;
 
+    /// <summary>Groups that run at once (each on its own threads).</summary>
+    public int Slots { get; }
+
     public CpuLaunch(string name, LaunchConfig config, Action body, int slots, int ringSize, CpuThreadContext[] threads)
     {
         Name = name;
@@ -22,6 +25,7 @@ internal sealed class CpuLaunch : IDisposable
         Body = body;
         _totalGroups = config.Grid.Size;
         _remaining = threads.Length;
+        Slots = slots;
         States = new CpuGroupState[slots][];
         for (int s = 0; s < slots; s++)
         {

@@ -74,4 +74,13 @@ public class GroupStateRecyclingTests
         foreach (var host in hosts) host.Join();
         Assert.That(errors.Where(e => e is not null), Is.Empty);
     }
+
+    [TestCase(1, 2, 2, true)]
+    [TestCase(2, 2, 2, false)]
+    [TestCase(2, 1, 2, true)]
+    [TestCase(8, 2, 16, true)]
+    [TestCase(16, 2, 16, false)]
+    [TestCase(1, 256, 2, false)]
+    public void SpinningOnlyWhenEveryRunningThreadHasACore(int slots, int groupSize, int processors, bool spins)
+        => Assert.That(CpuGroupState.ShouldSpin(slots, groupSize, processors), Is.EqualTo(spins));
 }
