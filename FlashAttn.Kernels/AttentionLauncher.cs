@@ -32,7 +32,7 @@ public static class AttentionLauncher
         var storage = StorageOf<T>();
         if (IsEmpty(shape)) return;
         var p = Params(shape, settings);
-        if (ForwardRegisterTile.Supports(shape.HeadDim) && AllAligned16(q, k, v)
+        if (ForwardRegisterTile.Supports(shape.HeadDim) && Aligned16(q) && Aligned16(k) && Aligned16(v)
             && CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows) <= MaxGridYZ)
         {
             var tiled = Instantiate(typeof(FlashForwardTiledKernel), nameof(FlashForwardTiledKernel.Forward), typeof(T), storage);
@@ -87,7 +87,7 @@ public static class AttentionLauncher
             .Launch(Elementwise(Math.Max(rows, dqElements)), output, dOutput, delta.View, dqAccum.View, p);
 
         // dK, dV per query head (and dQ by atomics unless deterministic)
-        if (BackwardRegisterTile.Supports(shape.HeadDim) && AllAligned16(q, k, v) && AllAligned16(dOutput, dOutput, dOutput)
+        if (BackwardRegisterTile.Supports(shape.HeadDim) && Aligned16(q) && Aligned16(k) && Aligned16(v) && Aligned16(dOutput)
             && CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols) <= MaxGridYZ)
         {
             accelerator.LoadKernel(Instantiate(typeof(FlashBackwardTiledKernel), nameof(FlashBackwardTiledKernel.Backward), typeof(T), storage))
@@ -143,8 +143,7 @@ public static class AttentionLauncher
     }
 
     /// <summary>16-byte chunks (cp.async) need 16-byte aligned bases; device allocations are, offset views may not be.</summary>
-    private static unsafe bool AllAligned16<T>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v) where T : unmanaged
-        => ((nint)q.Pointer | (nint)k.Pointer | (nint)v.Pointer) % 16 == 0;
+    private static unsafe bool Aligned16<T>(ArrayView<T> view) where T : unmanaged => (nint)view.Pointer % 16 == 0;
 
     private static unsafe int SizeOf<T>() where T : unmanaged => sizeof(T);
 

@@ -55,8 +55,8 @@ internal static class FlashBackwardTiledKernel
         long kvRowStride = (long)p.HeadsKV * p.HeadDim, qRowStride = (long)p.HeadsQ * p.HeadDim;
         long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
         int validKeys = XMath.Min(Bc, p.SeqLenK - k0);
-        TiledStaging.Stage<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, kTile, dPad + 4, Bc, dPad, BackwardRegisterTile.Threads);
-        TiledStaging.Stage<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, vTile, dPad + 4, Bc, dPad, BackwardRegisterTile.Threads);
+        TileLoader.StageChunks<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, kTile, dPad + 4, Bc, dPad, BackwardRegisterTile.Threads);
+        TileLoader.StageChunks<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, vTile, dPad + 4, Bc, dPad, BackwardRegisterTile.Threads);
 
         // ---- Q range as in FlashBackwardKernel: causal starts at the first row that sees key k0 ----
         int firstBlock = (isCausal ? XMath.Max(0, k0 - p.CausalOffset) : 0) / Br;
@@ -122,8 +122,8 @@ internal static class FlashBackwardTiledKernel
     {
         int validRows = XMath.Min(Br, p.SeqLenQ - q0);
         long first = qBase + q0 * qRowStride;
-        TiledStaging.Stage<T, TStorage>(q, first, qRowStride, validRows, p.HeadDim, qTile, dPad, Br, dPad, BackwardRegisterTile.Threads);
-        TiledStaging.Stage<T, TStorage>(dOutput, first, qRowStride, validRows, p.HeadDim, doTile, dPad, Br, dPad, BackwardRegisterTile.Threads);
+        TileLoader.StageChunks<T, TStorage>(q, first, qRowStride, validRows, p.HeadDim, qTile, dPad, Br, dPad, BackwardRegisterTile.Threads);
+        TileLoader.StageChunks<T, TStorage>(dOutput, first, qRowStride, validRows, p.HeadDim, doTile, dPad, Br, dPad, BackwardRegisterTile.Threads);
         for (int r = Group.IdxX; r < Br; r += BackwardRegisterTile.Threads)
         {
             lseTile[r] = r < validRows ? lse[rowBase + q0 + r] * SoftmaxConstants.Log2E : float.PositiveInfinity;

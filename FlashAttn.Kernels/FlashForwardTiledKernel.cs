@@ -66,9 +66,9 @@ internal static class FlashForwardTiledKernel
         long qRowStride = (long)p.HeadsQ * p.HeadDim, kvRowStride = (long)p.HeadsKV * p.HeadDim;
         long qFirst = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
         long kvBase = ((long)batch * p.SeqLenK * p.HeadsKV + kvHead) * p.HeadDim;
-        TiledStaging.Stage<T, TStorage>(q, qFirst, qRowStride, XMath.Min(Br, p.SeqLenQ - q0), p.HeadDim, qTile, dPad, Br, dPad, ForwardRegisterTile.Threads);
+        TileLoader.StageChunks<T, TStorage>(q, qFirst, qRowStride, XMath.Min(Br, p.SeqLenQ - q0), p.HeadDim, qTile, dPad, Br, dPad, ForwardRegisterTile.Threads);
         if (kvBlocks > 0)
-            TiledStaging.Stage<T, TStorage>(k, kvBase, kvRowStride, XMath.Min(Bc, p.SeqLenK), p.HeadDim, kTile, dPad + 4, Bc, dPad, ForwardRegisterTile.Threads);
+            TileLoader.StageChunks<T, TStorage>(k, kvBase, kvRowStride, XMath.Min(Bc, p.SeqLenK), p.HeadDim, kTile, dPad + 4, Bc, dPad, ForwardRegisterTile.Threads);
 
         for (int block = 0; block < kvBlocks; block++)
         {
@@ -77,7 +77,7 @@ internal static class FlashForwardTiledKernel
             // K_j has landed, and every thread is done with V_{j−1} and P: V_j may stream in during S = Q K_jᵀ
             AsyncCopy.WaitAll();
             Group.Barrier();
-            TiledStaging.Stage<T, TStorage>(v, kvFirst, kvRowStride, XMath.Min(Bc, p.SeqLenK - k0), p.HeadDim, vTile, dPad, Bc, dPad, ForwardRegisterTile.Threads);
+            TileLoader.StageChunks<T, TStorage>(v, kvFirst, kvRowStride, XMath.Min(Bc, p.SeqLenK - k0), p.HeadDim, vTile, dPad, Bc, dPad, ForwardRegisterTile.Threads);
 
             if (block < firstMaskedBlock)
                 ScoresToProbabilities<FullBlock>(p, q0, k0, isCausal, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
@@ -88,7 +88,7 @@ internal static class FlashForwardTiledKernel
             AsyncCopy.WaitAll();
             Group.Barrier();
             if (block + 1 < kvBlocks)
-                TiledStaging.Stage<T, TStorage>(k, kvFirst + Bc * kvRowStride, kvRowStride, XMath.Min(Bc, p.SeqLenK - k0 - Bc), p.HeadDim,
+                TileLoader.StageChunks<T, TStorage>(k, kvFirst + Bc * kvRowStride, kvRowStride, XMath.Min(Bc, p.SeqLenK - k0 - Bc), p.HeadDim,
                     kTile, dPad + 4, Bc, dPad, ForwardRegisterTile.Threads);
             AccumulateProbabilitiesTimesValues(tx, ty, dPad, pTile, vTile, acc, outChunks);
         }

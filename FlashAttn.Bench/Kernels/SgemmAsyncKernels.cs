@@ -75,17 +75,7 @@ internal static class SgemmAsyncKernels
             Group.Barrier();
         }
 
-        var cVectors = c.Cast<Float4>();
-        for (int i = 0; i < ThreadM; i++)
-        {
-            int row = rowBase + (i / 4) * Half + ty * 4 + i % 4;
-            for (int half = 0; half < 2; half++)
-            {
-                int o = i * ThreadN + half * 4;
-                cVectors[(row * n + columnBase + half * Half) / 4 + tx] =
-                    new Float4(accumulator[o], accumulator[o + 1], accumulator[o + 2], accumulator[o + 3]);
-            }
-        }
+        SgemmKernels.StoreBlock(c, accumulator, rowBase, columnBase, ty, tx, n);
     }
 
     /// <summary>Starts the copies of one K slice: A rows (128 × 4 chunks) and B rows (16 × 32 chunks) into <paramref name="stage"/>.</summary>

@@ -91,7 +91,12 @@ internal static class SgemmKernels
             Group.Barrier();
         }
 
-        // ---- write the 8×8 block: rows {4ty.., 64+4ty..}, two float4 per row at columns {4tx, 64+4tx} ----
+        StoreBlock(c, accumulator, rowBase, columnBase, ty, tx, n);
+    }
+
+    /// <summary>Writes a thread's 8×8 block of C: rows {4ty…, 64+4ty…}, two float4 per row at columns {4tx, 64+4tx}.</summary>
+    internal static void StoreBlock(ArrayView<float> c, ArrayView<float> accumulator, int rowBase, int columnBase, int ty, int tx, int n)
+    {
         var cVectors = c.Cast<Float4>();
         for (int i = 0; i < ThreadM; i++)
         {
