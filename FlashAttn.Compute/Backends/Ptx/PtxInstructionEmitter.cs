@@ -184,6 +184,10 @@ internal sealed class PtxInstructionEmitter
             case Opcode.Mul:
                 b.Emit($"mul.lo{IntType(t, true)} {d}, {b.Reg(x)}, {b.Src(y)}");
                 break;
+            case Opcode.Div or Opcode.DivUn or Opcode.Rem or Opcode.RemUn
+                when IntBits(t) >= 32 && y is Constant divisor && PowerOfTwoExponent(divisor.Bits, IntBits(t)) is > 0 and var exponent:
+                PowerOfTwoDivision(i.Op, t, d, b.Reg(x), exponent);
+                break;
             case Opcode.Div or Opcode.DivUn or Opcode.Rem or Opcode.RemUn:
             {
                 bool signed = i.Op is Opcode.Div or Opcode.Rem;
@@ -229,6 +233,34 @@ internal sealed class PtxInstructionEmitter
     /// A shift count as PTX wants it (a .u32 operand), masked like C# (count &amp; 31, or &amp; 63 for
     /// 64-bit shifts; 8- and 16-bit shifts use 31 since C# shifts them as int).
     /// </summary>
+    /// <summary>k where <paramref name="value"/> = 2^k fits a signed <paramref name="bits"/>-bit integer, else −1.</summary>
+    private static int PowerOfTwoExponent(long value, int bits)
+        => value > 0 && (value & (value - 1)) == 0 && System.Numerics.BitOperations.Log2((ulong)value) < bits - 1
+            ? System.Numerics.BitOperations.Log2((ulong)value) : -1;
+
+    /// <summary>
+    /// x / 2^k and x % 2^k as shifts and masks: ptxas turns <c>div.s32 x, 32</c> into its generic division (ncu showed
+    /// IABS, a reciprocal and IMAD.HI per use in tile-staging loops). Signed: x + ((x >>ₛ (n−1)) >>ᵤ (n−k)) rounds
+    /// toward zero like C#; the remainder keeps the dividend's sign.
+    /// </summary>
+    private void PowerOfTwoDivision(Opcode op, IRType t, string d, string x, int exponent)
+    {
+        int bits = IntBits(t);
+        var regClass = bits == 64 ? PtxRegisterClass.B64 : PtxRegisterClass.B32;
+        if (x.Length > 0 && x[0] != '%') x = MaterializeImmediate(x, t);
+        long mask = (1L << exponent) - 1;
+        if (op is Opcode.DivUn) { b.Emit($"shr.u{bits} {d}, {x}, {exponent}"); return; }
+        if (op is Opcode.RemUn) { b.Emit($"and.b{bits} {d}, {x}, {mask}"); return; }
+        string sign = b.Temp(regClass), bias = b.Temp(regClass), biased = b.Temp(regClass);
+        b.Emit($"shr.s{bits} {sign}, {x}, {bits - 1}");
+        b.Emit($"shr.u{bits} {bias}, {sign}, {bits - exponent}");
+        b.Emit($"add.s{bits} {biased}, {x}, {bias}");
+        if (op is Opcode.Div) { b.Emit($"shr.s{bits} {d}, {biased}, {exponent}"); return; }
+        string truncated = b.Temp(regClass);
+        b.Emit($"and.b{bits} {truncated}, {biased}, {~mask}");
+        b.Emit($"sub.s{bits} {d}, {x}, {truncated}");
+    }
+
     private string ShiftCount(Value count, int mask)
     {
         if (count is Constant c) return (c.Bits & mask).ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -60,6 +60,10 @@ internal static class CorpusCases
         yield return Elementwise("LongArithmetic",
             r => [Data.Ints(r, N, int.MinValue, int.MaxValue).Select(v => (long)v * 12345L).ToArray(), Data.Ints(r, N)],
             (b, i) => Kernels.LongOps(((long[])b[0])[i], ((int[])b[1])[i]), long.MinValue);
+        yield return Elementwise("PowerOfTwoDivision",
+            r => [Data.Ints(r, N, int.MinValue, int.MaxValue), Data.Ints(r, N, int.MinValue, int.MaxValue).Select(v => (long)v * 987654321L).ToArray()],
+            (b, i) => Kernels.PowerOfTwoOps(((int[])b[0])[i], ((long[])b[1])[i]), long.MinValue,
+            checkPtx: ptx => Assert.That(ptx, Does.Not.Contain("div.s").And.Not.Contain("rem.s").And.Not.Contain("div.u").And.Not.Contain("rem.u")));
         yield return Elementwise("FloatArithmetic", r => [Data.Floats(r, N), Data.Floats(r, N, 0.5f, 3f)],
             (b, i) => Kernels.FloatOps(((float[])b[0])[i], ((float[])b[1])[i]), float.NaN, tolerance: 1e-5);
         yield return Elementwise("DoubleArithmetic", r => [Data.Floats(r, N), Data.Floats(r, N).Select(v => (double)v * 3.3).ToArray()],

@@ -37,6 +37,17 @@ internal static partial class Kernels
         if (i < c.Length) c[i] = LongOps(a[i], b[i]);
     }
 
+    /// <summary>Division and remainder by powers of two (lowered to shifts and masks): C# rounds toward zero.</summary>
+    public static long PowerOfTwoOps(int a, long b)
+        => a / 2 + a % 2 * 3 + a / 32 * 5 + a % 32 * 7 + a / 1024 + a % 65536 * 11 + (int)((uint)a / 16u) + (int)((uint)a % 64u)
+           + b / 4 + b % 8 * 13 + b / (1L << 40) + b % (1L << 33) + (long)((ulong)b / 128ul) + (long)((ulong)b % 4096ul);
+
+    public static void PowerOfTwoDivision(ArrayView<int> a, ArrayView<long> b, ArrayView<long> c)
+    {
+        int i = Grid.GlobalIndexX;
+        if (i < c.Length) c[i] = PowerOfTwoOps(a[i], b[i]);
+    }
+
     public static float FloatOps(float a, float b)
     {
         float t = a * b - a / b + (-a);
