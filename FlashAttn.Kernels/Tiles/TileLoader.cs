@@ -35,11 +35,28 @@ internal static class TileLoader
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         int chunksPerRow = width / 4;
-        for (int chunk = Group.IdxX; chunk < rows * chunksPerRow; chunk += threads)
+        if (threads % chunksPerRow != 0)
         {
-            int r = chunk / chunksPerRow, c = 4 * (chunk % chunksPerRow);
-            bool fetch = r < validRows && c < headDim;
-            TStorage.StageFour(source, fetch ? first + r * rowStride + c : first, fetch, tile, r * stride + c);
+            for (int chunk = Group.IdxX; chunk < rows * chunksPerRow; chunk += threads)
+            {
+                int r = chunk / chunksPerRow, c = 4 * (chunk % chunksPerRow);
+                bool fetch = r < validRows && c < headDim;
+                TStorage.StageFour(source, fetch ? first + r * rowStride + c : first, fetch, tile, r * stride + c);
+            }
+            return;
+        }
+        // The group covers whole rows per pass: a thread keeps its column and moves threads / chunksPerRow rows a
+        // pass, so the division happens once and the constant trip count unrolls (ncu: the per-chunk division was
+        // ~800 of 2,900 non-FFMA instructions per forward tile).
+        int rowsPerPass = threads / chunksPerRow, row0 = Group.IdxX / chunksPerRow, column = 4 * (Group.IdxX % chunksPerRow);
+        bool columnValid = column < headDim;
+        long rowFirst = first + row0 * rowStride + column;
+        for (int pass = 0; pass < (rows + rowsPerPass - 1) / rowsPerPass; pass++)
+        {
+            int r = row0 + pass * rowsPerPass;
+            bool fetch = columnValid && r < validRows;
+            if (rows % rowsPerPass == 0 || r < rows)
+                TStorage.StageFour(source, fetch ? rowFirst + pass * rowsPerPass * rowStride : first, fetch, tile, r * stride + column);
         }
     }
 
