@@ -74,18 +74,15 @@ internal static class FlashBackwardTiledKernel
         {
             int q0 = block * Br;
             // ---- P = exp2(S·scale·log2 e − L·log2 e), dS = P ∘ (dP − D), both stored transposed ----
-            if (keysPastEnd || q0 < unmaskedFrom)
-                ScoreGradients.ComputeTransposed<MaskedBlock>(qTile, kTile, doTile, vTile, lseTile, deltaTile, p, q0, k0, isCausal, dPad, tx, ty, pT, dsT);
-            else
-                ScoreGradients.ComputeTransposed<FullBlock>(qTile, kTile, doTile, vTile, lseTile, deltaTile, p, q0, k0, isCausal, dPad, tx, ty, pT, dsT);
+            ScoreGradients.ComputeTransposed(qTile, kTile, doTile, vTile, lseTile, deltaTile, p, q0, k0, isCausal,
+                keysPastEnd || q0 < unmaskedFrom, dPad, tx, ty, pT, dsT);
             Group.Barrier();
 
             // ---- dV_j += Pᵀ dO_i;  dK_j += dSᵀ Q_i (this thread's keys ty + 16i) ----
-            var fragment = LocalMemory.Allocate<Float4>(4 * BackwardRegisterTile.MaxOutChunks);
             RegisterTileMath.MultiplyAB(pT.Cast<Float4>(), TStride / 4, ty, RowThreads, Rows,
-                doTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dvAcc, fragment, rolled: true);
+                doTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dvAcc, rolled: dPad > 64);
             RegisterTileMath.MultiplyAB(dsT.Cast<Float4>(), TStride / 4, ty, RowThreads, Rows,
-                qTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dkAcc, fragment, rolled: true);
+                qTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dkAcc, rolled: dPad > 64);
             Group.Barrier();
 
             // ---- Q_{i+1}, dO_{i+1} stream in while dQ_i += dS K_j · scale is formed and added atomically ----
@@ -136,10 +133,9 @@ internal static class FlashBackwardTiledKernel
         long first, long rowStride, int validRows, int dPad, int outChunks, int tx, int ty)
     {
         var dq = LocalMemory.Allocate<float>(4 * 4 * outChunks);
-        var fragment = LocalMemory.Allocate<Float4>(BackwardRegisterTile.MaxOutChunks);
         TileMath.Fill(dq, 4 * 4 * outChunks, 0f);
         RegisterTileMath.MultiplyAtB(dsT.Cast<Float4>(), TStride / 4, ty, 1,
-            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, outChunks, Bc, dq, fragment, rolled: true);
+            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, outChunks, Bc, dq, rolled: dPad > 64);
         for (int i = 0; i < 4; i++)
         {
             int r = 4 * ty + i;

@@ -79,10 +79,14 @@ internal static class FlashForwardTiledKernel
             Group.Barrier();
             TileLoader.StageChunks<T, TStorage>(v, kvFirst, kvRowStride, XMath.Min(Bc, p.SeqLenK - k0), p.HeadDim, vTile, dPad, Bc, dPad, ForwardRegisterTile.Threads);
 
-            if (block < firstMaskedBlock)
-                ScoresToProbabilities<FullBlock>(p, q0, k0, isCausal, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
+            // d' = 128: one rolled copy of S = Q Kᵀ, the mask behind a run-time branch; d' = 64: the unrolled product is
+            // small enough to exist twice, and a copy free of mask tests was 2–3% faster (H100, see docs/performance.md)
+            if (dPad > 64)
+                ScoresToProbabilities<FullBlock>(p, q0, k0, isCausal, block >= firstMaskedBlock, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
+            else if (block < firstMaskedBlock)
+                ScoresToProbabilities<FullBlock>(p, q0, k0, isCausal, false, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
             else
-                ScoresToProbabilities<MaskedBlock>(p, q0, k0, isCausal, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
+                ScoresToProbabilities<MaskedBlock>(p, q0, k0, isCausal, false, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
 
             // V_j and P are visible, K_j is free: K_{j+1} streams in during O += P V_j
             AsyncCopy.WaitAll();
@@ -116,16 +120,19 @@ internal static class FlashForwardTiledKernel
     /// <summary>
     /// S = Q K_jᵀ for this thread's 8 rows (ty + 8i) × 4 keys (tx + 16j), in the log2 domain and masked; then the
     /// online softmax: m_new = max(m, rowmax S), P = exp2(S − m_new) into the shared P tile, ℓ and O rescaled.
+    /// The mask applies when <typeparamref name="TMask"/> says so (a copy of the code per mask kind) or when
+    /// <paramref name="maskAtRunTime"/> is true (one copy, a run-time branch): at d' = 128 two unrolled copies of the
+    /// product made short causal rows, which switch between them, pay in instruction fetch (s=1024 causal 24 → 37 TFLOP/s
+    /// with one rolled copy).
     /// </summary>
-    private static void ScoresToProbabilities<TMask>(AttentionParams p, int q0, int k0, bool isCausal, int dPad, int tx, int ty,
-        ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> pTile, ArrayView<float> scores,
+    private static void ScoresToProbabilities<TMask>(AttentionParams p, int q0, int k0, bool isCausal, bool maskAtRunTime, int dPad,
+        int tx, int ty, ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> pTile, ArrayView<float> scores,
         ArrayView<float> acc, ArrayView<float> rowMax, ArrayView<float> rowSum, int outChunks)
         where TMask : struct, IBlockMask
     {
-        var fragment = LocalMemory.Allocate<Float4>(KeysPerThread);
         TileMath.Fill(scores, RowsPerThread * KeysPerThread, 0f);
         RegisterTileMath.MultiplyABt(qTile.Cast<Float4>(), dPad / 4, ty, RowThreads, RowsPerThread,
-            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, KeysPerThread, dPad / 4, scores, fragment);
+            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, KeysPerThread, dPad / 4, scores, rolled: dPad > 64);
 
         for (int i = 0; i < RowsPerThread; i++)
         {
@@ -133,7 +140,7 @@ internal static class FlashForwardTiledKernel
             for (int j = 0; j < KeysPerThread; j++)
             {
                 float s = scores[i * KeysPerThread + j] * p.ScaleLog2;
-                if (TMask.Enabled && !p.Visible(row, k0 + tx + j * ColumnThreads, isCausal)) s = float.NegativeInfinity;
+                if ((TMask.Enabled || maskAtRunTime) && !p.Visible(row, k0 + tx + j * ColumnThreads, isCausal)) s = float.NegativeInfinity;
                 scores[i * KeysPerThread + j] = s;
             }
             float correction = OnlineSoftmax.Update(scores, i * KeysPerThread, KeysPerThread, pTile,
@@ -146,8 +153,7 @@ internal static class FlashForwardTiledKernel
     private static void AccumulateProbabilitiesTimesValues(int tx, int ty, int dPad, ArrayView<float> pTile, ArrayView<float> vTile,
         ArrayView<float> acc, int outChunks)
     {
-        var fragment = LocalMemory.Allocate<Float4>(4 * ForwardRegisterTile.MaxOutChunks);
         RegisterTileMath.MultiplyAB(pTile.Cast<Float4>(), Bc / 4, ty, RowThreads, RowsPerThread,
-            vTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Bc, acc, fragment, rolled: true);
+            vTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Bc, acc, rolled: true);
     }
 }

@@ -41,24 +41,37 @@ internal static class ScoreGradients
     /// <summary>
     /// The register-tiled form (<see cref="BackwardRegisterTile"/>): this thread's rows ty + 16i × keys tx + 16j of
     /// S = Q Kᵀ and dP = dO Vᵀ from 16-byte shared loads; P and dS = P ∘ (dP − D) are stored transposed
-    /// (pT[key][row], row stride <see cref="BackwardRegisterTile.TransposedStride"/>).
+    /// (pT[key][row], row stride <see cref="BackwardRegisterTile.TransposedStride"/>). The products exist once in
+    /// the code; only the element-wise part is specialised on <paramref name="masked"/> (run-time branch), so the
+    /// kernel does not carry two copies of them.
     /// </summary>
-    public static void ComputeTransposed<TMask>(ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> doTile,
+    public static void ComputeTransposed(ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> doTile,
         ArrayView<float> vTile, ArrayView<float> lseTile, ArrayView<float> deltaTile, AttentionParams p, int q0, int k0,
-        bool isCausal, int dPad, int tx, int ty, ArrayView<float> pT, ArrayView<float> dsT)
-        where TMask : struct, IBlockMask
+        bool isCausal, bool masked, int dPad, int tx, int ty, ArrayView<float> pT, ArrayView<float> dsT)
     {
         const int rows = BackwardRegisterTile.RowsPerThread, keys = BackwardRegisterTile.KeysPerThread;
         const int rowStep = BackwardRegisterTile.RowThreads, keyStep = BackwardRegisterTile.ColumnThreads;
         var scores = LocalMemory.Allocate<float>(rows * keys);
         var dP = LocalMemory.Allocate<float>(rows * keys);
-        var fragment = LocalMemory.Allocate<Float4>(keys);
         TileMath.Fill(scores, rows * keys, 0f);
         TileMath.Fill(dP, rows * keys, 0f);
         RegisterTileMath.MultiplyABt(qTile.Cast<Float4>(), dPad / 4, ty, rowStep, rows,
-            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, scores, fragment, rolled: true);
+            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, scores, rolled: dPad > 64);
         RegisterTileMath.MultiplyABt(doTile.Cast<Float4>(), dPad / 4, ty, rowStep, rows,
-            vTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, dP, fragment, rolled: true);
+            vTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, dP, rolled: dPad > 64);
+        if (masked)
+            StoreTransposed<MaskedBlock>(scores, dP, lseTile, deltaTile, p, q0, k0, isCausal, tx, ty, pT, dsT);
+        else
+            StoreTransposed<FullBlock>(scores, dP, lseTile, deltaTile, p, q0, k0, isCausal, tx, ty, pT, dsT);
+    }
+
+    /// <summary>P and dS = P ∘ (dP − D) of this thread's 4 × 4 block into the transposed tiles.</summary>
+    private static void StoreTransposed<TMask>(ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> lseTile,
+        ArrayView<float> deltaTile, AttentionParams p, int q0, int k0, bool isCausal, int tx, int ty, ArrayView<float> pT, ArrayView<float> dsT)
+        where TMask : struct, IBlockMask
+    {
+        const int rows = BackwardRegisterTile.RowsPerThread, keys = BackwardRegisterTile.KeysPerThread;
+        const int rowStep = BackwardRegisterTile.RowThreads, keyStep = BackwardRegisterTile.ColumnThreads;
         for (int i = 0; i < rows; i++)
         {
             int r = ty + i * rowStep;
