@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Profile of the register-tiled attention kernels on the GPU machine (after scripts/build-gpu-bundle.sh here):
+# ptxas's register/spill report and a static SASS opcode census, then Nsight Compute on one fp32 forward and one
+# backward (b=4, s=4096, h=16, d=128 unless given): throughput, warp-state stalls and the source page (per SASS
+# instruction: executed count and stall samples), summarised by sass_summary.py. Full reports in $OUT.
+#   bash scripts/gpu/run-profile.sh [head dim] [causal: on|off]
+set -uo pipefail
+OUT=${OUT:-/tmp/flashattn-out}
+mkdir -p "$OUT"
+d=${1:-128}; causal=${2:-off}
+echo "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader); commit: $(cat bundle/COMMIT); date: $(date -u +%FT%TZ)" > "$OUT/profile.log"
+
+dump=$(mktemp -d)
+FLASHATTN_PTX_DUMP=$dump timeout 120 bundle/run.sh Tests --filter "FullyQualifiedName~AttentionPtxTests" > "$OUT/ptx-tests.log" 2>&1
+for f in "$dump"/*.ptx; do
+  name=$(basename "$f" .ptx)
+  ptxas -arch=sm_90 -v "$f" -o "$dump/$name.cubin" 2>&1 | grep -E "registers|spill|rror" | sed "s|^|$name: |" >> "$OUT/profile.log"
+  cuobjdump -sass "$dump/$name.cubin" > "$dump/$name.sass" 2>&1
+done
+tar -C "$dump" -czf "$OUT/sass.tar.gz" .
+
+for pass in fwd bwd; do
+  kernel=FlashForwardTiled; [ $pass = bwd ] && kernel=FlashBackwardTiled
+  timeout 200 ncu --clock-control none -k "regex:$kernel" --launch-skip 1 --launch-count 1 \
+    --section SpeedOfLight --section ComputeWorkloadAnalysis --section InstructionStats --section WarpStateStats \
+    --section SourceCounters --section LaunchStats --section Occupancy -o "$OUT/$pass" -f \
+    bundle/run.sh Bench sweep --dtypes fp32 --head-dims $d --seqlens 4096 --causal $causal --passes $pass --runs 1 --warmup 1 \
+    > "$OUT/ncu-$pass-run.log" 2>&1
+  ncu --import "$OUT/$pass.ncu-rep" --print-details all > "$OUT/ncu-$pass.txt" 2>&1
+  ncu --import "$OUT/$pass.ncu-rep" --page source --csv --print-source sass > "$OUT/ncu-$pass-source.csv" 2>"$OUT/ncu-$pass-source.err"
+  python3 scripts/gpu/sass_summary.py "$OUT/ncu-$pass-source.csv" > "$OUT/sass-summary-$pass.txt" 2>&1
+  { echo "== $pass d=$d causal=$causal"
+    grep -E "Issue Slots Busy|Registers Per Thread|Achieved Occupancy|Duration  |Pipe Fma Cycles" "$OUT/ncu-$pass.txt" | head -8
+    grep -E "_not_issued\)" "$OUT/ncu-$pass.txt" | awk '{print $(NF), $0}' | sort -rn | head -7 | cut -c1-12,40-130
+    head -40 "$OUT/sass-summary-$pass.txt"; } >> "$OUT/profile.log"
+done
+cat "$OUT/profile.log"
