@@ -134,19 +134,19 @@ internal static class FlashForwardTiledKernel
         RegisterTileMath.MultiplyABt(qTile.Cast<Float4>(), dPad / 4, ty, RowThreads, RowsPerThread,
             kTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, KeysPerThread, dPad / 4, scores, rolled: dPad > 64);
 
+        for (int e = 0; e < RowsPerThread * KeysPerThread; e++) scores[e] *= p.ScaleLog2;
+        if (TMask.Enabled || maskAtRunTime)
+            for (int i = 0; i < RowsPerThread; i++)
+                for (int j = 0; j < KeysPerThread; j++)
+                    if (!p.Visible(q0 + ty + i * RowThreads, k0 + tx + j * ColumnThreads, isCausal))
+                        scores[i * KeysPerThread + j] = float.NegativeInfinity;
+        // kept in this shape: with the per-row OnlineSoftmax.Update right after the branch above, the register arrays
+        // stayed in local memory (AttentionPtxTests catch it; the unroller's cause is not pinned down yet)
+        var correction = LocalMemory.Allocate<float>(RowsPerThread);
+        OnlineSoftmax.UpdateRows(scores, RowsPerThread, KeysPerThread, pTile, ty * Bc + tx, RowThreads * Bc, ColumnThreads,
+            rowMax, rowSum, correction, ColumnThreads);
         for (int i = 0; i < RowsPerThread; i++)
-        {
-            int row = q0 + ty + i * RowThreads;
-            for (int j = 0; j < KeysPerThread; j++)
-            {
-                float s = scores[i * KeysPerThread + j] * p.ScaleLog2;
-                if ((TMask.Enabled || maskAtRunTime) && !p.Visible(row, k0 + tx + j * ColumnThreads, isCausal)) s = float.NegativeInfinity;
-                scores[i * KeysPerThread + j] = s;
-            }
-            float correction = OnlineSoftmax.Update(scores, i * KeysPerThread, KeysPerThread, pTile,
-                (ty + i * RowThreads) * Bc + tx, ColumnThreads, rowMax, rowSum, i, ColumnThreads);
-            for (int e = 0; e < 4 * outChunks; e++) acc[i * 4 * outChunks + e] *= correction;
-        }
+            for (int e = 0; e < 4 * outChunks; e++) acc[i * 4 * outChunks + e] *= correction[i];
     }
 
     /// <summary>O += P V_j: this thread's 8 rows × 4·outChunks columns (chunks tx + 16c), four keys per step.</summary>
