@@ -30,47 +30,4 @@ internal static class OnlineSoftmax
         rowMax[row] = newMax;
         return correction;
     }
-
-    /// <summary>Most rows <see cref="UpdateRows"/> takes.</summary>
-    public const int MaxRows = 8;
-
-    /// <summary>
-    /// <see cref="Update"/> for a thread's <paramref name="rows"/> rows at once (scores[i·keys + j]; P of row i, key j
-    /// to pTile[pFirst + i·rowStride + j·keyStride]), each butterfly step and each exp2 for every row before the next.
-    /// correction[i] receives exp2(m_i − m_new,i) for the caller's O rows.
-    /// </summary>
-    public static void UpdateRows(ArrayView<float> scores, int rows, int keys, ArrayView<float> pTile, int pFirst, int rowStride,
-        int keyStride, ArrayView<float> rowMax, ArrayView<float> rowSum, ArrayView<float> correction, int threadsPerRow)
-    {
-        var reference = LocalMemory.Allocate<float>(MaxRows);
-        var blockSum = LocalMemory.Allocate<float>(MaxRows);
-        for (int i = 0; i < rows; i++)
-        {
-            float blockMax = float.NegativeInfinity;
-            for (int j = 0; j < keys; j++) blockMax = XMath.Max(blockMax, scores[i * keys + j]);
-            reference[i] = blockMax;
-        }
-        RowReduce.MaxRows(reference, rows, threadsPerRow);
-        for (int i = 0; i < rows; i++)
-        {
-            float newMax = XMath.Max(rowMax[i], reference[i]);
-            // a row with nothing visible yet keeps m = −∞; subtract 0 instead so −∞ − (−∞) never appears
-            reference[i] = newMax == float.NegativeInfinity ? 0f : newMax;
-            correction[i] = XMath.FastExp2(rowMax[i] - reference[i]);
-            rowMax[i] = newMax;
-        }
-        for (int i = 0; i < rows; i++)
-        {
-            float sum = 0f;
-            for (int j = 0; j < keys; j++)
-            {
-                float pij = XMath.FastExp2(scores[i * keys + j] - reference[i]);
-                sum += pij;
-                pTile[pFirst + i * rowStride + j * keyStride] = pij;
-            }
-            blockSum[i] = sum;
-        }
-        RowReduce.SumRows(blockSum, rows, threadsPerRow);
-        for (int i = 0; i < rows; i++) rowSum[i] = rowSum[i] * correction[i] + blockSum[i];
-    }
 }

@@ -24,20 +24,4 @@ internal static class RowReduce
             value += Warp.ShuffleXor(value, mask);
         return value;
     }
-
-    /// <summary><see cref="Max"/> of values[0 … rows−1] in place, each butterfly step for all rows before the next.</summary>
-    public static void MaxRows(ArrayView<float> values, int rows, int threadsPerRow)
-    {
-        for (int mask = threadsPerRow / 2; mask > 0; mask /= 2)
-            for (int i = 0; i < rows; i++)
-                values[i] = XMath.Max(values[i], Warp.ShuffleXor(values[i], mask));
-    }
-
-    /// <summary><see cref="Sum"/> of values[0 … rows−1] in place, each butterfly step for all rows before the next.</summary>
-    public static void SumRows(ArrayView<float> values, int rows, int threadsPerRow)
-    {
-        for (int mask = threadsPerRow / 2; mask > 0; mask /= 2)
-            for (int i = 0; i < rows; i++)
-                values[i] += Warp.ShuffleXor(values[i], mask);
-    }
 }

@@ -229,10 +229,6 @@ internal sealed class PtxInstructionEmitter
         return r;
     }
 
-    /// <summary>
-    /// A shift count as PTX wants it (a .u32 operand), masked like C# (count &amp; 31, or &amp; 63 for
-    /// 64-bit shifts; 8- and 16-bit shifts use 31 since C# shifts them as int).
-    /// </summary>
     /// <summary>k where <paramref name="value"/> = 2^k fits a signed <paramref name="bits"/>-bit integer, else −1.</summary>
     private static int PowerOfTwoExponent(long value, int bits)
         => value > 0 && (value & (value - 1)) == 0 && System.Numerics.BitOperations.Log2((ulong)value) < bits - 1
@@ -261,6 +257,10 @@ internal sealed class PtxInstructionEmitter
         b.Emit($"sub.s{bits} {d}, {x}, {truncated}");
     }
 
+    /// <summary>
+    /// A shift count as PTX wants it (a .u32 operand), masked like C# (count &amp; 31, or &amp; 63 for
+    /// 64-bit shifts; 8- and 16-bit shifts use 31 since C# shifts them as int).
+    /// </summary>
     private string ShiftCount(Value count, int mask)
     {
         if (count is Constant c) return (c.Bits & mask).ToString(System.Globalization.CultureInfo.InvariantCulture);
