@@ -4,7 +4,7 @@ namespace FlashAttn.Compute.IR.Transformations;
 
 /// <summary>
 /// Full unrolling of natural loops whose trip count is a compile-time constant. A candidate loop has one
-/// preheader, one latch and one exit edge, leaving from the header (top test, the shape Roslyn gives
+/// latch and one exit edge (a preheader is inserted when the header is entered from several outside blocks), leaving from the header (top test, the shape Roslyn gives
 /// <c>for</c> loops: <c>br COND; BODY: …; COND: if (i &lt; n) goto BODY</c>) or from the latch (bottom
 /// test, <c>do … while</c>). The header phis are simulated from their constant initial values — any pure
 /// computation of them and of constants, e.g. <c>i ± c</c>, <c>i · 2</c>, any <see cref="CompareKind"/> — until
@@ -44,10 +44,77 @@ public sealed class LoopUnrolling : FunctionPass
         return any;
     }
 
+    /// <summary>The value <paramref name="phi"/> receives from every block of <paramref name="from"/>, when they all agree; else null.</summary>
+    private static Value? CommonEntry(Instruction phi, List<BasicBlock> from)
+    {
+        Value? common = null;
+        for (int e = 0; e < phi.PhiBlocks.Count; e++)
+        {
+            if (!from.Contains(phi.PhiBlocks[e])) continue;
+            if (common is not null && !SameValue(common, phi.Operands[e])) return null;
+            common = phi.Operands[e];
+        }
+        return common;
+    }
+
+    private static bool SameValue(Value a, Value b)
+        => a == b || (a is Constant x && b is Constant y && x.SameAs(y));
+
+    /// <summary>
+    /// A new block between <paramref name="outside"/> and the loop header: the outside edges go to it, and each header
+    /// phi takes one entry from it (the common value, or a phi in the new block over the outside entries).
+    /// </summary>
+    private static BasicBlock InsertPreheader(Function function, BasicBlock header, List<BasicBlock> outside)
+    {
+        var preheader = function.AddBlock($"{header.Name}.preheader");
+        function.Blocks.Remove(preheader);
+        function.Blocks.Insert(function.Blocks.IndexOf(header), preheader);
+        var builder = new IRBuilder(preheader);
+        foreach (var phi in header.Phis.ToList())
+        {
+            var entering = Enumerable.Range(0, phi.PhiBlocks.Count).Where(e => outside.Contains(phi.PhiBlocks[e])).ToList();
+            Value value;
+            if (CommonEntry(phi, outside) is { } common) value = common;
+            else
+            {
+                var merge = builder.Phi(phi.Type);
+                foreach (int e in entering)
+                {
+                    merge.PhiBlocks.Add(phi.PhiBlocks[e]);
+                    merge.Operands.Add(phi.Operands[e]);
+                }
+                value = merge;
+            }
+            for (int k = entering.Count - 1; k >= 0; k--)
+            {
+                phi.PhiBlocks.RemoveAt(entering[k]);
+                phi.Operands.RemoveAt(entering[k]);
+            }
+            phi.PhiBlocks.Add(preheader);
+            phi.Operands.Add(value);
+        }
+        builder.Br(header);
+        foreach (var block in outside)
+        {
+            var targets = block.Terminator!.Targets;
+            for (int t = 0; t < targets.Count; t++)
+                if (targets[t] == header) targets[t] = preheader;
+        }
+        return preheader;
+    }
+
     private bool TryUnroll(Function function, Loop loop)
     {
         var header = loop.Header;
-        if (loop.Preheader is not { } preheader || loop.Latches.Count != 1 || loop.ExitEdges.Count != 1) return false;
+        if (loop.Latches.Count != 1 || loop.ExitEdges.Count != 1) return false;
+        // Without a preheader (the header entered from several outside blocks, e.g. right after an if whose body
+        // holds a loop) the simulation starts from the values all outside entries agree on; the preheader is made
+        // only once the loop is known to unroll, so a loop that stays rolled leaves the CFG as it was.
+        var preheader = loop.Preheader;
+        var entries = preheader is null
+            ? function.Blocks.Where(b => !loop.Blocks.Contains(b) && b.Successors.Contains(header)).ToList()
+            : [preheader];
+        if (entries.Count == 0) return false;
         var latch = loop.Latches[0];
         var (exiting, exit) = loop.ExitEdges[0];
         if (exiting != header && exiting != latch) return false;
@@ -62,7 +129,7 @@ public sealed class LoopUnrolling : FunctionPass
         // Simulate: how many times is the header entered?
         var state = new Dictionary<Instruction, Constant>();
         foreach (var phi in phis)
-            if (phi.Operands[phi.PhiBlocks.IndexOf(preheader)] is Constant c) state[phi] = c;
+            if (CommonEntry(phi, entries) is Constant c) state[phi] = c;
         int copies = 0;
         while (true)
         {
@@ -76,6 +143,8 @@ public sealed class LoopUnrolling : FunctionPass
                 if (Evaluate(phi.Operands[phi.PhiBlocks.IndexOf(latch)], loop, state, cache, 0) is { } v) next[phi] = v;
             state = next;
         }
+
+        preheader ??= InsertPreheader(function, header, entries);
 
         // Clone the loop once per header entry.
         var loopBlocks = function.Blocks.Where(loop.Blocks.Contains).ToList();

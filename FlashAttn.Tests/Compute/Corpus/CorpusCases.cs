@@ -64,6 +64,9 @@ internal static class CorpusCases
             r => [Data.Ints(r, N, int.MinValue, int.MaxValue), Data.Ints(r, N, int.MinValue, int.MaxValue).Select(v => (long)v * 987654321L).ToArray()],
             (b, i) => Kernels.PowerOfTwoOps(((int[])b[0])[i], ((long[])b[1])[i]), long.MinValue,
             checkPtx: ptx => Assert.That(ptx, Does.Not.Contain("div.s").And.Not.Contain("rem.s").And.Not.Contain("div.u").And.Not.Contain("rem.u")));
+        yield return Elementwise("LoopAfterBranch", r => [Data.Floats(r, N), Data.Ints(r, N, -64, 256)],
+            (b, i) => Kernels.LoopAfterBranchReference(((float[])b[0])[i], ((int[])b[1])[i]), float.NaN, tolerance: 1e-5,
+            checkPtx: ptx => Assert.That(ptx, Does.Not.Contain(".local"), "the loop after the branch was not unrolled"));
         yield return Elementwise("FloatArithmetic", r => [Data.Floats(r, N), Data.Floats(r, N, 0.5f, 3f)],
             (b, i) => Kernels.FloatOps(((float[])b[0])[i], ((float[])b[1])[i]), float.NaN, tolerance: 1e-5);
         yield return Elementwise("DoubleArithmetic", r => [Data.Floats(r, N), Data.Floats(r, N).Select(v => (double)v * 3.3).ToArray()],

@@ -48,6 +48,33 @@ internal static partial class Kernels
         if (i < c.Length) c[i] = PowerOfTwoOps(a[i], b[i]);
     }
 
+    /// <summary>A counted loop right after an if whose body holds a loop: its header has no preheader of its own.</summary>
+    public static void LoopAfterBranch(ArrayView<float> a, ArrayView<int> flags, ArrayView<float> c)
+    {
+        int i = Grid.GlobalIndexX;
+        if (i >= c.Length) return;
+        var values = LocalMemory.Allocate<float>(8);
+        for (int k = 0; k < 8; k++) values[k] = a[i] * (k + 1);
+        if (flags[i] > 0)
+            for (int k = 0; k < 8; k++)
+                if ((flags[i] >> k & 1) != 0) values[k] = -values[k];
+        float sum = 0f;
+        for (int k = 0; k < 8; k++) sum += values[k] * (k - 3);
+        c[i] = sum;
+    }
+
+    public static float LoopAfterBranchReference(float a, int flags)
+    {
+        float sum = 0f;
+        for (int k = 0; k < 8; k++)
+        {
+            float value = a * (k + 1);
+            if (flags > 0 && (flags >> k & 1) != 0) value = -value;
+            sum += value * (k - 3);
+        }
+        return sum;
+    }
+
     public static float FloatOps(float a, float b)
     {
         float t = a * b - a / b + (-a);
