@@ -80,13 +80,12 @@ internal static class FlashForwardTiledKernel
             TileLoader.StageChunks<T, TStorage>(v, kvFirst, kvRowStride, XMath.Min(Bc, p.SeqLenK - k0), p.HeadDim, vTile, dPad, Bc, dPad, ForwardRegisterTile.Threads);
 
             // d' = 128: one rolled copy of S = Q Kᵀ, the mask behind a run-time branch; d' = 64: the unrolled product is
-            // small enough to exist twice, and a copy free of mask tests was 2–3% faster (H100, see docs/performance.md)
-            if (dPad > 64)
-                ScoresToProbabilities<FullBlock>(p, q0, k0, isCausal, block >= firstMaskedBlock, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
-            else if (block < firstMaskedBlock)
-                ScoresToProbabilities<FullBlock>(p, q0, k0, isCausal, false, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
-            else
+            // small enough to exist twice, and a copy for masked tiles was 2–3% faster (H100, see docs/performance.md)
+            bool masked = block >= firstMaskedBlock;
+            if (dPad <= 64 && masked)
                 ScoresToProbabilities<MaskedBlock>(p, q0, k0, isCausal, false, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
+            else
+                ScoresToProbabilities<FullBlock>(p, q0, k0, isCausal, masked, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
 
             // V_j and P are visible, K_j is free: K_{j+1} streams in during O += P V_j
             AsyncCopy.WaitAll();
@@ -140,13 +139,12 @@ internal static class FlashForwardTiledKernel
                 for (int j = 0; j < KeysPerThread; j++)
                     if (!p.Visible(q0 + ty + i * RowThreads, k0 + tx + j * ColumnThreads, isCausal))
                         scores[i * KeysPerThread + j] = float.NegativeInfinity;
-        // kept in this shape: with the per-row OnlineSoftmax.Update right after the branch above, the register arrays
-        // stayed in local memory (AttentionPtxTests catch it; the unroller's cause is not pinned down yet)
-        var correction = LocalMemory.Allocate<float>(RowsPerThread);
-        OnlineSoftmax.UpdateRows(scores, RowsPerThread, KeysPerThread, pTile, ty * Bc + tx, RowThreads * Bc, ColumnThreads,
-            rowMax, rowSum, correction, ColumnThreads);
         for (int i = 0; i < RowsPerThread; i++)
-            for (int e = 0; e < 4 * outChunks; e++) acc[i * 4 * outChunks + e] *= correction[i];
+        {
+            float correction = OnlineSoftmax.Update(scores, i * KeysPerThread, KeysPerThread, pTile,
+                (ty + i * RowThreads) * Bc + tx, ColumnThreads, rowMax, rowSum, i, ColumnThreads);
+            for (int e = 0; e < 4 * outChunks; e++) acc[i * 4 * outChunks + e] *= correction;
+        }
     }
 
     /// <summary>O += P V_j: this thread's 8 rows × 4·outChunks columns (chunks tx + 16c), four keys per step.</summary>

@@ -29,22 +29,13 @@ internal static class TileLoader
     /// shared tile of <paramref name="width"/> columns and row stride <paramref name="stride"/>, in 4-element chunks
     /// (<see cref="IStorage{T}.StageFour"/>: in the background for fp32), for the register-tiled kernels; missing rows
     /// and columns are zero. The caller waits (<see cref="AsyncCopy.WaitAll"/>) and places the barrier.
+    /// <paramref name="threads"/> must be a multiple of <paramref name="width"/> / 4 (whole rows per pass).
     /// </summary>
     public static void StageChunks<T, TStorage>(ArrayView<T> source, long first, long rowStride, int validRows, int headDim,
         ArrayView<float> tile, int stride, int rows, int width, int threads)
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         int chunksPerRow = width / 4;
-        if (threads % chunksPerRow != 0)
-        {
-            for (int chunk = Group.IdxX; chunk < rows * chunksPerRow; chunk += threads)
-            {
-                int r = chunk / chunksPerRow, c = 4 * (chunk % chunksPerRow);
-                bool fetch = r < validRows && c < headDim;
-                TStorage.StageFour(source, fetch ? first + r * rowStride + c : first, fetch, tile, r * stride + c);
-            }
-            return;
-        }
         // The group covers whole rows per pass: a thread keeps its column and moves threads / chunksPerRow rows a
         // pass, so the division happens once and the constant trip count unrolls (ncu: the per-chunk division was
         // ~800 of 2,900 non-FFMA instructions per forward tile).
