@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Kernel A/B on the GPU machine: the same benchmark subset for several builds of FlashAttn.Kernels.dll in one session,
 # beside PyTorch's mem-efficient backend, then ncu (source-level stalls, SASS opcode mix) on the bundle's own build.
-# Variants: bundle/variants/NAME/FlashAttn.Kernels.dll (the kernels compile from IL at run time, so swapping that
+# Variants: bundle/variants/NAME/*.dll, e.g. FlashAttn.Kernels.dll (the kernels compile from IL at run time, so swapping that
 # DLL into a copy of the Bench app is a different kernel build; the kernel cache keys on the assembly's MVID).
 #   bash scripts/gpu/run-variants.sh [seqlens] [head dims]      # defaults 4096, 64,128
 set -uo pipefail
@@ -13,7 +13,7 @@ bundle/run.sh Bench --help > /dev/null 2>&1   # unpacks the runtime and the apps
 for dir in bundle/variants/*/; do
   name=$(basename "$dir")
   apps=/tmp/apps-$name
-  rm -rf "$apps" && cp -r /tmp/flashattn-apps "$apps" && cp "$dir/FlashAttn.Kernels.dll" "$apps/Bench/" && touch "$apps/.stamp"
+  rm -rf "$apps" && cp -r /tmp/flashattn-apps "$apps" && cp "$dir"/*.dll "$apps/Bench/" && touch "$apps/.stamp"
   FLASHATTN_APPS=$apps timeout 240 bundle/run.sh Bench sweep --dtypes fp32 --head-dims "$dims" --seqlens "$seqlens" \
     --json "$OUT/var-$name.json" > "$OUT/var-$name.log" 2>&1
   echo "variant $name exit $?" >> "$OUT/summary.log"
