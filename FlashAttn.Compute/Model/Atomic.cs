@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace FlashAttn.Compute;
 
 /// <summary>Atomic read-modify-write operations on device or shared memory; each returns the old value.</summary>
@@ -22,6 +24,21 @@ public static class Atomic
             if (BitConverter.SingleToInt32Bits(seen) == BitConverter.SingleToInt32Bits(old)) return old;
             old = seen;
         }
+    }
+
+    /// <summary>
+    /// target[0 … 3] += (x, y, z, w), no result: one vector reduction <c>red.global.add.v4.f32</c> on sm_90 with PTX 8.1
+    /// or newer, else four <c>red.global.add.f32</c>. Each element is added atomically on its own (the four are not one
+    /// atomic unit). Device (global) memory only; <paramref name="target"/> must be 16-byte aligned and have three more
+    /// floats after it. A quarter of the atomic instructions, and of their address arithmetic, of four scalar adds.
+    /// </summary>
+    [Intrinsic(IntrinsicOp.AtomicAddFour)]
+    public static void AddFour(ref float target, float x, float y, float z, float w)
+    {
+        Add(ref target, x);
+        Add(ref Unsafe.Add(ref target, 1), y);
+        Add(ref Unsafe.Add(ref target, 2), z);
+        Add(ref Unsafe.Add(ref target, 3), w);
     }
 
     /// <summary>target = max(target, value) (atom.max.s32).</summary>

@@ -92,6 +92,8 @@ public enum IntrinsicOp
     AtomicExchange,
     /// <summary>atom.cas.</summary>
     AtomicCompareExchange,
+    /// <summary>red.global.add.v4.f32: four floats added, no result (<see cref="Atomic.AddFour"/>).</summary>
+    AtomicAddFour,
 
     // Math (float32 and float64 overloads; the element type comes from the operands).
     /// <summary>Exact-ish math functions. (Exp)</summary>

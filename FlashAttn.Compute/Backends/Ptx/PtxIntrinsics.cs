@@ -89,6 +89,7 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             case IntrinsicOp.AtomicMin: Atomic(i, "min"); break;
             case IntrinsicOp.AtomicExchange: Atomic(i, "exch"); break;
             case IntrinsicOp.AtomicCompareExchange: Atomic(i, "cas"); break;
+            case IntrinsicOp.AtomicAddFour: AtomicAddFour(i); break;
 
             case IntrinsicOp.BitCast: BitCast(i); break;
             case IntrinsicOp.FloatToHalf or IntrinsicOp.HalfToFloat or IntrinsicOp.FloatToBFloat16 or IntrinsicOp.BFloat16ToFloat:
@@ -270,6 +271,38 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
         }
         string args = string.Join(", ", i.Operands.Skip(1).Select(b.Reg));
         b.Emit($"atom{space}.{op}{type} {b.Def(i)}, {address}, {args}");
+    }
+
+    /// <summary>
+    /// red.global.add.v4.f32 [a], {x, y, z, w} where the target has it (sm_90, PTX 8.1), else four red.global.add.f32
+    /// at a, a+4, a+8, a+12. The vector form exists for global memory only.
+    /// </summary>
+    private void AtomicAddFour(Instruction i)
+    {
+        var pointer = i.Operands[0];
+        if (pointer.Type.Space is not (AddressSpace.Global or AddressSpace.Generic))
+            throw b.Error($"Atomic.AddFour on {pointer.Type.Space} memory (device memory only)");
+        var values = i.Operands.Skip(1).Select(b.Reg).ToArray();
+        var target = b.Target;
+        if (target.SmVersion >= 90 && (target.IsaMajor, target.IsaMinor).CompareTo((8, 1)) >= 0)
+        {
+            b.Emit($"red.global.add.v4.f32 {AddressIn(pointer, AddressSpace.Global)}, {{{string.Join(", ", values)}}}");
+            return;
+        }
+        string baseRegister;
+        long offset = 0;
+        if (pointer.Type.Space == AddressSpace.Global)
+        {
+            var (baseValue, baseOffset) = PtxInstructionEmitter.Decompose(pointer);
+            (baseRegister, offset) = (b.Reg(baseValue), baseOffset);
+        }
+        else
+        {
+            baseRegister = b.Temp(PtxRegisterClass.B64);
+            E.AddrSpaceCast(baseRegister, b.Reg(pointer), AddressSpace.Generic, AddressSpace.Global);
+        }
+        for (int k = 0; k < 4; k++)
+            b.Emit($"red.global.add.f32 {PtxInstructionEmitter.AddressOf(baseRegister, offset + 4 * k)}, {values[k]}");
     }
 
     /// <summary>True when the model method takes uint/ulong (integers are signless in the IR).</summary>

@@ -28,8 +28,8 @@ public sealed record PtxTarget(int IsaMajor, int IsaMinor, int SmVersion)
         return new PtxTarget(isaMajor, isaMinor, sm);
     }
 
-    /// <summary>The default used when no device is present (CI): PTX 8.0 for sm_90.</summary>
-    public static PtxTarget Default { get; } = new(8, 0, 90);
+    /// <summary>The default used when no device is present (CI): PTX 8.1 (CUDA 12.1, the first with vector reductions) for sm_90.</summary>
+    public static PtxTarget Default { get; } = new(8, 1, 90);
 
     /// <summary>The .version directive's value, e.g. "8.0".</summary>
     public string IsaVersion => $"{IsaMajor}.{IsaMinor}";

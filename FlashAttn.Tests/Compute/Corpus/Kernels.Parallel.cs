@@ -107,6 +107,15 @@ internal static partial class Kernels
         if (i < values.Length) Atomic.Add(ref total[0], values[i]);
     }
 
+    /// <summary>Thread i adds its four values to slot i % (totals.Length / 4): many threads meet in each slot.</summary>
+    public static void AtomicFourFloatSum(ArrayView<float> values, ArrayView<float> totals)
+    {
+        int i = Grid.GlobalIndexX;
+        if (4 * i + 3 >= values.Length) return;
+        int slot = i % (totals.Length / 4);
+        Atomic.AddFour(ref totals[4 * slot], values[4 * i], values[4 * i + 1], values[4 * i + 2], values[4 * i + 3]);
+    }
+
     public static void AtomicMaxAndCompareExchange(ArrayView<int> values, ArrayView<int> maximum, ArrayView<int> counter, ArrayView<int> minimum)
     {
         int i = Grid.GlobalIndexX;

@@ -39,7 +39,7 @@ public class PtxBackendTests
         string text = module.Text;
         Assert.That(module.EntryName, Is.EqualTo("VectorAdd"));
         Assert.That(module.StaticSharedBytes, Is.Zero);
-        Assert.That(text, Does.Contain(".version 8.0").And.Contain(".target sm_90"));
+        Assert.That(text, Does.Contain(".version 8.1").And.Contain(".target sm_90"));
         Assert.That(text, Does.Contain(".param .u64 VectorAdd_param_0").And.Contain(".param .u32 VectorAdd_param_3"));
         Assert.That(text, Does.Contain("ld.param.u64").And.Contain("cvta.to.global.u64").And.Contain("ld.param.u32"));
         Assert.That(text, Does.Contain("mov.u32 %r").And.Contain("%tid.x").And.Contain("%ctaid.x").And.Contain("%ntid.x"));
@@ -492,6 +492,24 @@ public class PtxBackendTests
         Assert.That(ptx, Does.Contain(expected));
         if (sm >= 80) Assert.That(ptx, Does.Contain("selp.u32").And.Contain("cp.async.wait_all"));
         else Assert.That(ptx, Does.Contain("st.shared.v4.b32").And.Not.Contain("cp.async"));
+    }
+
+    [TestCase(9, 0, 90, true)]
+    [TestCase(8, 1, 90, true)]
+    [TestCase(8, 0, 90, false)]
+    [TestCase(7, 0, 80, false)]
+    public void AtomicAddFourIsOneVectorReductionFromPtx81OnSm90(int isaMajor, int isaMinor, int sm, bool vector)
+    {
+        var k = new KernelUnderTest($"AddFour{isaMajor}{isaMinor}{sm}");
+        var target = k.Param(KernelUnderTest.Global, "target");
+        var x = k.Param(IRType.Float32, "x");
+        k.Intrinsic(IntrinsicOp.AtomicAddFour, IRType.Void, k.B.PtrAdd(target, Constant.I64(32)), x, x, x, x);
+        k.B.Ret();
+        string ptx = k.Compile(new PtxTarget(isaMajor, isaMinor, sm)).Text;
+        if (vector) Assert.That(ptx, Does.Contain("red.global.add.v4.f32 [").And.Not.Contain("red.global.add.f32"));
+        else
+            Assert.That(ptx, Does.Not.Contain(".v4.f32").And.Contain("+32], ").And.Contain("+36], ").And.Contain("+40], ").And.Contain("+44], ")
+                .And.Contain("red.global.add.f32"));
     }
 
     [Test]
