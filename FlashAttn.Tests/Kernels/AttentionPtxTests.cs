@@ -74,7 +74,8 @@ public sealed class AttentionPtxTests
             Assert.That(compiled.Ptx, Does.Not.Contain(".local"), "register arrays left in local memory");
             Assert.That(compiled.Ptx, Does.Contain("cp.async.cg.shared.global"));
             Assert.That(compiled.Ptx, Does.Contain("ld.shared.v4.f32"));
-            Assert.That(compiled.Ptx, accumulateDq ? Does.Contain("atom.global.add.f32") : Does.Not.Contain("atom.global.add.f32"));
+            Assert.That(compiled.Ptx, accumulateDq ? Does.Contain("red.global.add.v4.f32") : Does.Not.Contain("red.global.add"));
+            Assert.That(compiled.Ptx, Does.Not.Contain("atom.global"), "dQ goes through vector reductions");
             Assert.That(compiled.Ptx, Does.Contain(".maxntid 256, 1, 1"));
         });
     }

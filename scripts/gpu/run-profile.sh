@@ -23,7 +23,8 @@ for pass in fwd bwd; do
   kernel=FlashForwardTiled; [ $pass = bwd ] && kernel=FlashBackwardTiled
   timeout 200 ncu --clock-control none -k "regex:$kernel" --launch-skip 1 --launch-count 1 \
     --section SpeedOfLight --section ComputeWorkloadAnalysis --section InstructionStats --section WarpStateStats \
-    --section SourceCounters --section LaunchStats --section Occupancy -o "$OUT/$pass" -f \
+    --section SourceCounters --section LaunchStats --section Occupancy --section MemoryWorkloadAnalysis_Tables \
+    --metrics l1tex__data_pipe_lsu_wavefronts_mem_shared_op_ld.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum,smsp__sass_inst_executed_op_shared_ld.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared.avg.pct_of_peak_sustained_elapsed,smsp__inst_executed_pipe_fma.sum -o "$OUT/$pass" -f \
     bundle/run.sh Bench sweep --dtypes fp32 --head-dims $d --seqlens 4096 --causal $causal --passes $pass --runs 1 --warmup 1 \
     > "$OUT/ncu-$pass-run.log" 2>&1
   ncu --import "$OUT/$pass.ncu-rep" --print-details all > "$OUT/ncu-$pass.txt" 2>&1
@@ -31,7 +32,9 @@ for pass in fwd bwd; do
   python3 scripts/gpu/sass_summary.py "$OUT/ncu-$pass-source.csv" > "$OUT/sass-summary-$pass.txt" 2>&1
   { echo "== $pass d=$d causal=$causal"
     grep -E "Issue Slots Busy|Registers Per Thread|Achieved Occupancy|Duration  |Pipe Fma Cycles" "$OUT/ncu-$pass.txt" | head -8
+    grep -E "l1tex__data|smsp__sass_inst_executed_op_shared|pipe_fma.sum|Shared Load|Bank" "$OUT/ncu-$pass.txt" | head -12
     grep -E "_not_issued\)" "$OUT/ncu-$pass.txt" | awk '{print $(NF), $0}' | sort -rn | head -7 | cut -c1-12,40-130
+    python3 scripts/gpu/sass_phases.py "$OUT/ncu-$pass-source.csv"
     head -40 "$OUT/sass-summary-$pass.txt"; } >> "$OUT/profile.log"
 done
 cat "$OUT/profile.log"
