@@ -84,6 +84,27 @@ public sealed class Device : IDisposable
     /// <summary>Restarts <see cref="PeakAllocatedBytes"/> from the current allocation.</summary>
     public void ResetPeakAllocatedBytes() => _accelerator.ResetPeakAllocatedBytes();
 
+    /// <summary>
+    /// Bytes of idle workspace the device keeps between calls (part of <see cref="AllocatedBytes"/>), so that repeated
+    /// backward calls neither allocate nor free device memory; <see cref="ReleaseCachedMemory"/> frees them.
+    /// </summary>
+    public long CachedBytes
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _accelerator.Cache.IdleBytes;
+        }
+    }
+
+    /// <summary>Waits for the device, then frees the idle workspaces counted in <see cref="CachedBytes"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The device was disposed.</exception>
+    public void ReleaseCachedMemory()
+    {
+        ThrowIfDisposed();
+        _accelerator.Cache.Release();
+    }
+
     /// <summary>Waits until all work issued to the device has finished.</summary>
     /// <exception cref="ObjectDisposedException">The device was disposed.</exception>
     public void Synchronize()

@@ -54,8 +54,9 @@ public static class AttentionLauncher
 
     /// <summary>
     /// Attention backward by recomputation from the saved <paramref name="lse"/>. dq like q, dk/dv like k/v
-    /// (for GQA/MQA summed over the query heads of each kv head). Allocates and frees its own fp32 workspaces
-    /// (<see cref="BackwardWorkspaceBytes"/>) and synchronizes before returning. With
+    /// (for GQA/MQA summed over the query heads of each kv head). Its fp32 workspaces (<see cref="BackwardWorkspaceBytes"/>)
+    /// are rented from the accelerator's <see cref="Accelerator.Cache"/>, so repeated calls neither allocate nor free
+    /// device memory nor wait for the device: like the forward, the call returns once its launches are enqueued. With
     /// <see cref="AttentionSettings.Deterministic"/> no atomics touch the results: bitwise reproducible.
     /// </summary>
     /// <exception cref="ArgumentException"><typeparamref name="T"/> is not float, Half or BFloat16, or d is outside 1…256.</exception>
@@ -77,10 +78,10 @@ public static class AttentionLauncher
         var headDimPadded = Specialize(tile.HeadDimPadded);
         var causal = SpecializedValue.New(settings.Causal);
 
-        using var delta = accelerator.Allocate<float>(rows);
-        using var dqAccum = accelerator.Allocate<float>(dqElements);
-        using var dkAccum = accelerator.Allocate<float>(dkvElements);
-        using var dvAccum = accelerator.Allocate<float>(dkvElements);
+        using var delta = accelerator.Cache.Rent<float>(rows);
+        using var dqAccum = accelerator.Cache.Rent<float>(dqElements);
+        using var dkAccum = accelerator.Cache.Rent<float>(dkvElements);
+        using var dvAccum = accelerator.Cache.Rent<float>(dkvElements);
 
         // D = rowsum(dO ∘ O); dQ accumulator = 0
         accelerator.LoadKernel(Instantiate(typeof(FlashBackwardPreprocessKernel), nameof(FlashBackwardPreprocessKernel.Preprocess), typeof(T), storage))
@@ -119,7 +120,6 @@ public static class AttentionLauncher
         accelerator.LoadKernel(Instantiate(typeof(FlashBackwardConvertKernel), nameof(FlashBackwardConvertKernel.Convert), typeof(T), storage))
             .Launch(Elementwise(Math.Max(dqElements, (long)shape.Batch * shape.SeqLenK * shape.HeadsKV * shape.HeadDim)),
                 dqAccum.View, dkAccum.View, dvAccum.View, dq, dk, dv, p);
-        accelerator.Synchronize();
     }
 
     /// <summary>

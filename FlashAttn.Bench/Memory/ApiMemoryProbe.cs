@@ -24,7 +24,7 @@ internal static class ApiMemoryProbe
 
     private static Measurement Run<T>(Device device, AttentionShape shape, bool backward) where T : unmanaged
     {
-        device.Synchronize();
+        device.ReleaseCachedMemory(); // workspaces cached by earlier calls would hide this call's
         long held = device.AllocatedBytes;
         device.ResetPeakAllocatedBytes();
         long start = Stopwatch.GetTimestamp();

@@ -30,6 +30,7 @@ public sealed record AcceleratorInfo(
 public abstract class Accelerator : IDisposable
 {
     private readonly Dictionary<MethodInfo, Kernel> _kernels = [];
+    private BufferCache? _cache;
     private bool _disposed;
 
     /// <summary>The kind of device.</summary>
@@ -57,6 +58,17 @@ public abstract class Accelerator : IDisposable
 
     /// <summary>Restarts the peak count from the current allocation.</summary>
     public abstract void ResetPeakAllocatedBytes();
+
+    /// <summary>Device buffers kept for reuse between calls (scratch space, see <see cref="BufferCache"/>).</summary>
+    public BufferCache Cache
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_cache is null) Interlocked.CompareExchange(ref _cache, new BufferCache(this), null);
+            return _cache;
+        }
+    }
 
     /// <summary>Waits until every launch and copy issued so far has finished.</summary>
     public abstract void Synchronize();
@@ -95,6 +107,7 @@ public abstract class Accelerator : IDisposable
     public void Dispose()
     {
         if (_disposed) return;
+        _cache?.ReleaseIdle();
         _disposed = true;
         Dispose(true);
         GC.SuppressFinalize(this);

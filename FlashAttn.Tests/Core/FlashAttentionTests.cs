@@ -172,8 +172,13 @@ public class FlashAttentionTests
         using var forward = FlashAttention.Forward(q, q, q, new AttentionOptions { ReturnLse = true });
         long before = device.AllocatedBytes;
         var grads = FlashAttention.Backward(q, q, q, q, forward.Output, forward.Lse!, AttentionOptions.Default);
-        Assert.That(device.AllocatedBytes, Is.EqualTo(before + 3 * q.SizeInBytes));
+        long cached = device.CachedBytes;
+        Assert.That(cached, Is.Positive, "the backward's workspaces stay cached for the next call");
+        Assert.That(device.AllocatedBytes, Is.EqualTo(before + 3 * q.SizeInBytes + cached));
         grads.Dispose();
+        Assert.That(device.AllocatedBytes, Is.EqualTo(before + cached));
+        device.ReleaseCachedMemory();
         Assert.That(device.AllocatedBytes, Is.EqualTo(before));
+        Assert.That(device.CachedBytes, Is.Zero);
     }
 }

@@ -1,0 +1,49 @@
+using FlashAttn.Compute.Runtime;
+using FlashAttn.Compute.Runtime.Cpu;
+using FlashAttn.Kernels;
+
+namespace FlashAttn.Tests.Kernels;
+
+/// <summary>The backward's fp32 workspaces come from the accelerator's buffer cache: a second call allocates nothing.</summary>
+public class BackwardWorkspaceTests
+{
+    [Test]
+    public void ASecondBackwardReusesTheFirstOnesWorkspaces()
+    {
+        var shape = new AttentionShape(1, 37, 41, 2, 1, 16);
+        var settings = new AttentionSettings(0.25f, Causal: true);
+        using var accelerator = new CpuAccelerator();
+        var random = new Random(5);
+        MemoryBuffer<float> Random(long n)
+        {
+            var buffer = accelerator.Allocate<float>(n);
+            buffer.CopyFromHost([.. Enumerable.Range(0, (int)n).Select(_ => (float)random.NextDouble() - 0.45f)]);
+            return buffer;
+        }
+        long qCount = 37 * 2 * 16, kCount = 41 * 1 * 16;
+        using var q = Random(qCount);
+        using var k = Random(kCount);
+        using var v = Random(kCount);
+        using var dOutput = Random(qCount);
+        using var output = accelerator.Allocate<float>(qCount);
+        using var lse = accelerator.Allocate<float>(37 * 2);
+        using var dq = accelerator.Allocate<float>(qCount);
+        using var dk = accelerator.Allocate<float>(kCount);
+        using var dv = accelerator.Allocate<float>(kCount);
+        AttentionLauncher.Forward(accelerator, shape, settings, q.View, k.View, v.View, output.View, lse.View);
+        long held = accelerator.AllocatedBytes;
+
+        AttentionLauncher.Backward(accelerator, shape, settings, q.View, k.View, v.View, output.View, dOutput.View, lse.View, dq.View, dk.View, dv.View);
+        long afterFirst = accelerator.AllocatedBytes;
+        var first = dq.ToArray();
+        AttentionLauncher.Backward(accelerator, shape, settings, q.View, k.View, v.View, output.View, dOutput.View, lse.View, dq.View, dk.View, dv.View);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(afterFirst - held, Is.EqualTo(AttentionLauncher.BackwardWorkspaceBytes(shape, settings)), "the workspaces stay, idle");
+            Assert.That(accelerator.Cache.IdleBytes, Is.EqualTo(afterFirst - held));
+            Assert.That(accelerator.AllocatedBytes, Is.EqualTo(afterFirst), "the second call allocated nothing");
+            Assert.That(dq.ToArray(), Is.EqualTo(first).Within(1e-6f), "reused workspaces start clean (dQ accumulator zeroed)");
+        });
+    }
+}
