@@ -54,7 +54,8 @@ public static class AttentionLauncher
 
     /// <summary>
     /// Attention backward by recomputation from the saved <paramref name="lse"/>. dq like q, dk/dv like k/v
-    /// (for GQA/MQA summed over the query heads of each kv head). Its fp32 workspaces (<see cref="BackwardWorkspaceBytes"/>)
+    /// (for GQA/MQA summed over the query heads of each kv head). Its fp32 workspaces (<see cref="BackwardWorkspaceBytes"/>;
+    /// for fp32 without GQA only D, the gradients accumulating in place)
     /// are rented from the accelerator's <see cref="Accelerator.Cache"/>, so repeated calls neither allocate nor free
     /// device memory nor wait for the device: like the forward, the call returns once its launches are enqueued. With
     /// <see cref="AttentionSettings.Deterministic"/> no atomics touch the results: bitwise reproducible.
@@ -78,14 +79,20 @@ public static class AttentionLauncher
         var headDimPadded = Specialize(tile.HeadDimPadded);
         var causal = SpecializedValue.New(settings.Causal);
 
+        // fp32 without GQA: dq, dk and dv have the accumulators' type and layout, so they are the accumulators (no
+        // workspace for them, no convert pass); dq must be 16-byte aligned for the four-float reductions
+        bool direct = GradientsAreAccumulators<T>(shape) && Aligned16(dq);
         using var delta = accelerator.Cache.Rent<float>(rows);
-        using var dqAccum = accelerator.Cache.Rent<float>(dqElements);
-        using var dkAccum = accelerator.Cache.Rent<float>(dkvElements);
-        using var dvAccum = accelerator.Cache.Rent<float>(dkvElements);
+        using var dqRented = direct ? null : accelerator.Cache.Rent<float>(dqElements);
+        using var dkRented = direct ? null : accelerator.Cache.Rent<float>(dkvElements);
+        using var dvRented = direct ? null : accelerator.Cache.Rent<float>(dkvElements);
+        var dqAccum = direct ? dq.Cast<float>() : dqRented!.View;
+        var dkAccum = direct ? dk.Cast<float>() : dkRented!.View;
+        var dvAccum = direct ? dv.Cast<float>() : dvRented!.View;
 
         // D = rowsum(dO ∘ O); dQ accumulator = 0
         accelerator.LoadKernel(Instantiate(typeof(FlashBackwardPreprocessKernel), nameof(FlashBackwardPreprocessKernel.Preprocess), typeof(T), storage))
-            .Launch(Elementwise(Math.Max(rows, dqElements)), output, dOutput, delta.View, dqAccum.View, p);
+            .Launch(Elementwise(Math.Max(rows, dqElements)), output, dOutput, delta.View, dqAccum, p);
 
         // dK, dV per query head (and dQ by atomics unless deterministic)
         if (BackwardRegisterTile.Supports(shape.HeadDim) && Aligned16(q) && Aligned16(k) && Aligned16(v) && Aligned16(dOutput)
@@ -94,7 +101,7 @@ public static class AttentionLauncher
             accelerator.LoadKernel(Instantiate(typeof(FlashBackwardTiledKernel), nameof(FlashBackwardTiledKernel.Backward), typeof(T), storage))
                 .Launch(new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols)),
                         new Dim3(BackwardRegisterTile.Threads, 1, 1), BackwardRegisterTile.SharedBytes(shape.HeadDim)),
-                    q, k, v, dOutput, lse, delta.View, dqAccum.View, dkAccum.View, dvAccum.View, p,
+                    q, k, v, dOutput, lse, delta.View, dqAccum, dkAccum, dvAccum, p,
                     Specialize(BackwardRegisterTile.PaddedHeadDim(shape.HeadDim)), causal, SpecializedValue.New(!settings.Deterministic));
         }
         else
@@ -102,7 +109,7 @@ public static class AttentionLauncher
             var backwardGroups = new Dim3(CeilDiv(shape.SeqLenK, tile.BlockCols), shape.HeadsQ, shape.Batch);
             accelerator.LoadKernel(Instantiate(typeof(FlashBackwardKernel), nameof(FlashBackwardKernel.Backward), typeof(T), storage))
                 .Launch(new LaunchConfig(backwardGroups, new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
-                    q, k, v, dOutput, lse, delta.View, dqAccum.View, dkAccum.View, dvAccum.View, p,
+                    q, k, v, dOutput, lse, delta.View, dqAccum, dkAccum, dvAccum, p,
                     blockRows, blockCols, threads, threadsPerRow, headDimPadded, causal, SpecializedValue.New(!settings.Deterministic));
         }
 
@@ -112,27 +119,37 @@ public static class AttentionLauncher
             var dqGroups = new Dim3(CeilDiv(shape.SeqLenQ, tile.BlockRows), shape.HeadsQ, shape.Batch);
             accelerator.LoadKernel(Instantiate(typeof(FlashBackwardDqKernel), nameof(FlashBackwardDqKernel.BackwardDq), typeof(T), storage))
                 .Launch(new LaunchConfig(dqGroups, new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
-                    q, k, v, dOutput, lse, delta.View, dqAccum.View, p,
+                    q, k, v, dOutput, lse, delta.View, dqAccum, p,
                     blockRows, blockCols, threads, threadsPerRow, headDimPadded, causal);
         }
 
         // fp32 → T, GQA sums in a fixed order
+        if (direct) return;
         accelerator.LoadKernel(Instantiate(typeof(FlashBackwardConvertKernel), nameof(FlashBackwardConvertKernel.Convert), typeof(T), storage))
             .Launch(Elementwise(Math.Max(dqElements, (long)shape.Batch * shape.SeqLenK * shape.HeadsKV * shape.HeadDim)),
-                dqAccum.View, dkAccum.View, dvAccum.View, dq, dk, dv, p);
+                dqAccum, dkAccum, dvAccum, dq, dk, dv, p);
     }
 
     /// <summary>
-    /// Bytes of device workspace <see cref="Backward{T}"/> allocates, all fp32: D (b·h_q·s_q), the dQ accumulator
-    /// (b·s_q·h_q·d) and per-query-head dK and dV (2·b·s_k·h_q·d). Linear in the sequence lengths.
+    /// Bytes of device workspace <see cref="Backward{T}"/> uses, all fp32: D (b·h_q·s_q), and unless the gradients are
+    /// their own accumulators (fp32 without GQA, dq 16-byte aligned as allocations are) the dQ accumulator (b·s_q·h_q·d)
+    /// and per-query-head dK and dV (2·b·s_k·h_q·d). Linear in the sequence lengths.
     /// </summary>
-    public static long BackwardWorkspaceBytes(AttentionShape shape, AttentionSettings settings)
+    /// <param name="shape">The call's sizes.</param>
+    /// <param name="settings">The call's options.</param>
+    /// <param name="elementBytes">Bytes per element of q, k, v and the gradients (4 for fp32, 2 for fp16/bf16).</param>
+    public static long BackwardWorkspaceBytes(AttentionShape shape, AttentionSettings settings, int elementBytes)
     {
         _ = settings;
         long rows = (long)shape.Batch * shape.HeadsQ * shape.SeqLenQ;
+        if (elementBytes == sizeof(float) && shape.HeadsQ == shape.HeadsKV) return sizeof(float) * rows;
         long dkv = (long)shape.Batch * shape.SeqLenK * shape.HeadsQ * shape.HeadDim;
         return sizeof(float) * (rows + rows * shape.HeadDim + 2 * dkv);
     }
+
+    /// <summary>True when dq, dk and dv can take the fp32 accumulators' place: fp32 elements and h_q = h_kv.</summary>
+    private static bool GradientsAreAccumulators<T>(AttentionShape shape) where T : unmanaged
+        => typeof(T) == typeof(float) && shape.HeadsQ == shape.HeadsKV;
 
     private static Type StorageOf<T>() where T : unmanaged
     {

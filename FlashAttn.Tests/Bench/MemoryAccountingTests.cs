@@ -18,7 +18,7 @@ public class MemoryAccountingTests
     [Test]
     public void ForwardBackwardAddsDOutTheGradientsAndTheLaunchersWorkspace()
         => Assert.That(MemoryAccounting.Ours(AttentionPass.ForwardBackward, Shape, Settings, elementBytes: 2),
-            Is.EqualTo(8 * 1024 * 2 + 64 * 4 + AttentionLauncher.BackwardWorkspaceBytes(Shape, Settings)));
+            Is.EqualTo(8 * 1024 * 2 + 64 * 4 + AttentionLauncher.BackwardWorkspaceBytes(Shape, Settings, elementBytes: 2)));
 
     [TestCase("fwd", 4 * 1024 * 2 + 2 * 512 * 2)]
     [TestCase("fwd_bwd", 8 * 1024 * 2 + 4 * 512 * 2)]

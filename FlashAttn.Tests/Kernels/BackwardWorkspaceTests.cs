@@ -7,10 +7,11 @@ namespace FlashAttn.Tests.Kernels;
 /// <summary>The backward's fp32 workspaces come from the accelerator's buffer cache: a second call allocates nothing.</summary>
 public class BackwardWorkspaceTests
 {
-    [Test]
-    public void ASecondBackwardReusesTheFirstOnesWorkspaces()
+    [TestCase(2, 1, TestName = "GQA: fp32 accumulators, then a convert pass")]
+    [TestCase(2, 2, TestName = "fp32 without GQA: the gradients are the accumulators, only D is workspace")]
+    public void ASecondBackwardReusesTheFirstOnesWorkspaces(int headsQ, int headsKV)
     {
-        var shape = new AttentionShape(1, 37, 41, 2, 1, 16);
+        var shape = new AttentionShape(1, 37, 41, headsQ, headsKV, 16);
         var settings = new AttentionSettings(0.25f, Causal: true);
         using var accelerator = new CpuAccelerator();
         var random = new Random(5);
@@ -20,13 +21,13 @@ public class BackwardWorkspaceTests
             buffer.CopyFromHost([.. Enumerable.Range(0, (int)n).Select(_ => (float)random.NextDouble() - 0.45f)]);
             return buffer;
         }
-        long qCount = 37 * 2 * 16, kCount = 41 * 1 * 16;
+        long qCount = 37 * headsQ * 16, kCount = 41 * headsKV * 16;
         using var q = Random(qCount);
         using var k = Random(kCount);
         using var v = Random(kCount);
         using var dOutput = Random(qCount);
         using var output = accelerator.Allocate<float>(qCount);
-        using var lse = accelerator.Allocate<float>(37 * 2);
+        using var lse = accelerator.Allocate<float>(37 * headsQ);
         using var dq = accelerator.Allocate<float>(qCount);
         using var dk = accelerator.Allocate<float>(kCount);
         using var dv = accelerator.Allocate<float>(kCount);
@@ -40,7 +41,8 @@ public class BackwardWorkspaceTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(afterFirst - held, Is.EqualTo(AttentionLauncher.BackwardWorkspaceBytes(shape, settings)), "the workspaces stay, idle");
+            Assert.That(afterFirst - held, Is.EqualTo(AttentionLauncher.BackwardWorkspaceBytes(shape, settings, sizeof(float))), "the workspaces stay, idle");
+            Assert.That(afterFirst - held, headsQ == headsKV ? Is.EqualTo(37 * headsQ * sizeof(float)) : Is.GreaterThan(qCount * sizeof(float)));
             Assert.That(accelerator.Cache.IdleBytes, Is.EqualTo(afterFirst - held));
             Assert.That(accelerator.AllocatedBytes, Is.EqualTo(afterFirst), "the second call allocated nothing");
             Assert.That(dq.ToArray(), Is.EqualTo(first).Within(1e-6f), "reused workspaces start clean (dQ accumulator zeroed)");
