@@ -92,7 +92,7 @@ public static class AttentionLauncher
 
         // D = rowsum(dO ∘ O); dQ accumulator = 0
         accelerator.LoadKernel(Instantiate(typeof(FlashBackwardPreprocessKernel), nameof(FlashBackwardPreprocessKernel.Preprocess), typeof(T), storage))
-            .Launch(Elementwise(Math.Max(rows, dqElements)), output, dOutput, delta.View, dqAccum, p);
+            .Launch(Elementwise(Math.Max(rows * 32, dqElements)), output, dOutput, delta.View, dqAccum, p); // a warp per row
 
         // dK, dV per query head (and dQ by atomics unless deterministic)
         if (BackwardRegisterTile.Supports(shape.HeadDim) && Aligned16(q) && Aligned16(k) && Aligned16(v) && Aligned16(dOutput)

@@ -5,7 +5,9 @@ namespace FlashAttn.Kernels;
 /// <summary>
 /// Backward step 0 (FA2 Algorithm 2, line 4): D_i = rowsum(dO_i ∘ O_i) in fp32, shape (b, h_q, s_q), and
 /// zeroing of the fp32 dQ accumulator (b, s_q, h_q, d) that the dK/dV kernel adds into.
-/// One thread per (batch, head, row); grid-stride loops, any 1-D launch size.
+/// One warp per (batch, head, row): its lanes read the row 32 elements apart, so each load is one coalesced
+/// stretch (one thread per row read rows h_q·d apart), and a butterfly sums the lanes. Grid-stride loops,
+/// any 1-D launch whose groups are whole warps.
 /// </summary>
 internal static class FlashBackwardPreprocessKernel
 {
@@ -15,17 +17,19 @@ internal static class FlashBackwardPreprocessKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         int gridThreads = Grid.DimX * Group.DimX;
+        int lane = Warp.LaneIdx, gridWarps = gridThreads / Warp.Size;
         long rows = (long)p.Batch * p.HeadsQ * p.SeqLenQ;
-        for (long r = Grid.GlobalIndexX; r < rows; r += gridThreads)
+        for (long r = Grid.GlobalIndexX / Warp.Size; r < rows; r += gridWarps)
         {
-            // r = (batch · h_q + head) · s_q + i
+            // r = (batch · h_q + head) · s_q + i; the loop is warp-uniform, as the butterfly needs
             long i = r % p.SeqLenQ, bh = r / p.SeqLenQ;
             long head = bh % p.HeadsQ, batch = bh / p.HeadsQ;
             long first = ((batch * p.SeqLenQ + i) * p.HeadsQ + head) * p.HeadDim;
             float sum = 0f;
-            for (int x = 0; x < p.HeadDim; x++)
+            for (int x = lane; x < p.HeadDim; x += Warp.Size)
                 sum += TStorage.Load(dOutput[first + x]) * TStorage.Load(output[first + x]);
-            delta[r] = sum;
+            sum = Warp.Sum(sum);
+            if (lane == 0) delta[r] = sum;
         }
         long accumulators = (long)p.Batch * p.SeqLenQ * p.HeadsQ * p.HeadDim;
         for (long e = Grid.GlobalIndexX; e < accumulators; e += gridThreads)
