@@ -8,9 +8,9 @@ namespace FlashAttn.Kernels;
 /// see in a fixed order, so dQ_i = Σ_j dS_ij K_j · scale needs no atomics.
 /// <code>
 /// paper              here
-/// Q_i, dO_i          qTile, doTile (shared fp32, loaded once)
-/// K_j, V_j           kTile, vTile  (shared fp32, streamed)
-/// P_ij, dS_ij        ScoreGradients → pTile, dsTile
+/// Q_i, dO_i          tiles.Q, tiles.DOut (shared fp32, loaded once)
+/// K_j, V_j           tiles.K, tiles.V  (shared fp32, streamed)
+/// P_ij, dS_ij        ScoreGradients → tiles.P, tiles.DS
 /// dQ_i               dqAcc (registers, RowsPerThread × HeadColsPerThread)
 /// </code>
 /// The K/V range and masking follow <see cref="FlashForwardKernel"/>.
@@ -33,14 +33,6 @@ internal static class FlashBackwardDqKernel
         int kvHead = head / p.QueriesPerKvHead;
 
         var tiles = BackwardSharedTiles.Carve(SharedMemory.GetDynamic<float>(), br, bc, stride);
-        var kTile = tiles.K;
-        var vTile = tiles.V;
-        var qTile = tiles.Q;
-        var doTile = tiles.DOut;
-        var pTile = tiles.P;
-        var dsTile = tiles.DS;
-        var lseTile = tiles.Lse;
-        var deltaTile = tiles.Delta;
 
         var scores = LocalMemory.Allocate<float>(tm * tile.KeysPerThread);
         var dP = LocalMemory.Allocate<float>(tm * tile.KeysPerThread);
@@ -52,10 +44,10 @@ internal static class FlashBackwardDqKernel
         long rowStride = (long)p.HeadsQ * p.HeadDim;
         long first = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
         long vectorFirst = ((long)batch * p.HeadsQ + head) * p.SeqLenQ + q0;
-        TileLoader.LoadRows<T, TStorage>(q, first, rowStride, validRows, p.HeadDim, qTile, br, tile);
-        TileLoader.LoadRows<T, TStorage>(dOutput, first, rowStride, validRows, p.HeadDim, doTile, br, tile);
-        TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, lseTile, br, tile);
-        TileLoader.LoadVector(delta, vectorFirst, validRows, 1f, 0f, deltaTile, br, tile);
+        TileLoader.LoadRows<T, TStorage>(q, first, rowStride, validRows, p.HeadDim, tiles.Q, br, tile);
+        TileLoader.LoadRows<T, TStorage>(dOutput, first, rowStride, validRows, p.HeadDim, tiles.DOut, br, tile);
+        TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, tiles.Lse, br, tile);
+        TileLoader.LoadVector(delta, vectorFirst, validRows, 1f, 0f, tiles.Delta, br, tile);
 
         int kvEnd = isCausal ? XMath.Min(p.SeqLenK, q0 + br + p.CausalOffset) : p.SeqLenK;
         int kvBlocks = kvEnd > 0 ? (kvEnd + bc - 1) / bc : 0;
@@ -68,10 +60,10 @@ internal static class FlashBackwardDqKernel
             long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
             if (block < firstMaskedBlock)
                 DqBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
-                    kTile, vTile, qTile, doTile, pTile, dsTile, lseTile, deltaTile, scores, dP, dqAcc);
+                    tiles, scores, dP, dqAcc);
             else
                 DqBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
-                    kTile, vTile, qTile, doTile, pTile, dsTile, lseTile, deltaTile, scores, dP, dqAcc);
+                    tiles, scores, dP, dqAcc);
         }
 
         // ---- epilogue: dQ_i · scale ----
@@ -90,8 +82,7 @@ internal static class FlashBackwardDqKernel
     /// <summary>One K/V tile: stage K_j, V_j; recompute P and dS; dQ_i += dS K_j.</summary>
     private static void DqBlock<T, TStorage, TMask>(ArrayView<T> k, ArrayView<T> v, long kvFirst, long kvRowStride,
         AttentionParams p, int q0, int k0, bool isCausal, AttentionTileConfig tile, int tx, int ty,
-        ArrayView<float> kTile, ArrayView<float> vTile, ArrayView<float> qTile, ArrayView<float> doTile,
-        ArrayView<float> pTile, ArrayView<float> dsTile, ArrayView<float> lseTile, ArrayView<float> deltaTile,
+        BackwardSharedTiles tiles,
         ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> dqAcc)
         where T : unmanaged where TStorage : struct, IStorage<T> where TMask : struct, IBlockMask
     {
@@ -99,17 +90,17 @@ internal static class FlashBackwardDqKernel
         int validKeys = XMath.Min(bc, p.SeqLenK - k0);
 
         // ---- stage K_j, V_j ----
-        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, kTile, bc, tile);
-        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, vTile, bc, tile);
+        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, tiles.K, bc, tile);
+        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, tiles.V, bc, tile);
         Group.Barrier();
 
         // ---- P, dS for this pair ----
-        ScoreGradients.Compute<TMask>(qTile, kTile, doTile, vTile, lseTile, deltaTile, p, q0, k0, isCausal, tile, tx, ty,
-            scores, dP, pTile, dsTile);
+        ScoreGradients.Compute<TMask>(tiles.Q, tiles.K, tiles.DOut, tiles.V, tiles.Lse, tiles.Delta, p, q0, k0, isCausal, tile, tx, ty,
+            scores, dP, tiles.P, tiles.DS);
         Group.Barrier();
 
         // ---- dQ_i += dS K_j ----
-        TileMath.MultiplyAB(dsTile, bc, kTile, tile.TileStride, bc, dqAcc, ty * tm, tm, tx, tile.ThreadsPerRow, tile.HeadColsPerThread);
+        TileMath.MultiplyAB(tiles.DS, bc, tiles.K, tile.TileStride, bc, dqAcc, ty * tm, tm, tx, tile.ThreadsPerRow, tile.HeadColsPerThread);
         Group.Barrier();
     }
 }

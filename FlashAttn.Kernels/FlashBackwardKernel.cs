@@ -8,12 +8,12 @@ namespace FlashAttn.Kernels;
 /// registers while the Q tiles that can see them stream past.
 /// <code>
 /// paper                         here
-/// K_j, V_j                      kTile, vTile  (shared fp32, Bc × d)
-/// Q_i, dO_i                     qTile, doTile (shared fp32, Br × d)
-/// L_i, D_i                      lseTile (L·log2 e), deltaTile
-/// P_ij = exp(S_ij − L_i)        = exp2(S·scale·log2 e − L·log2 e)   (registers, then pTile)
+/// K_j, V_j                      tiles.K, tiles.V  (shared fp32, Bc × d)
+/// Q_i, dO_i                     tiles.Q, tiles.DOut (shared fp32, Br × d)
+/// L_i, D_i                      tiles.Lse (L·log2 e), tiles.Delta
+/// P_ij = exp(S_ij − L_i)        = exp2(S·scale·log2 e − L·log2 e)   (registers, then tiles.P)
 /// dP_ij = dO_i V_jᵀ             dP (registers)
-/// dS_ij = P ∘ (dP − D_i)        (registers, then dsTile)
+/// dS_ij = P ∘ (dP − D_i)        (registers, then tiles.DS)
 /// dV_j += P_ijᵀ dO_i            dvAcc (registers, KeyRowsPerThread × HeadColsPerThread)
 /// dK_j += dS_ijᵀ Q_i · scale    dkAcc
 /// dQ_i += dS_ij K_j · scale     atomically added into the fp32 dQ accumulator (skipped in deterministic
@@ -46,14 +46,6 @@ internal static class FlashBackwardKernel
         int kvHead = head / p.QueriesPerKvHead;
 
         var tiles = BackwardSharedTiles.Carve(SharedMemory.GetDynamic<float>(), br, bc, stride);
-        var kTile = tiles.K;
-        var vTile = tiles.V;
-        var qTile = tiles.Q;
-        var doTile = tiles.DOut;
-        var pTile = tiles.P;
-        var dsTile = tiles.DS;
-        var lseTile = tiles.Lse;
-        var deltaTile = tiles.Delta;
 
         var dkAcc = LocalMemory.Allocate<float>(tkr * td);
         var dvAcc = LocalMemory.Allocate<float>(tkr * td);
@@ -67,8 +59,8 @@ internal static class FlashBackwardKernel
         long kvRowStride = (long)p.HeadsKV * p.HeadDim;
         long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
         int validKeys = XMath.Min(bc, p.SeqLenK - k0);
-        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, kTile, bc, tile);
-        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, vTile, bc, tile);
+        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, tiles.K, bc, tile);
+        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, tiles.V, bc, tile);
 
         // ---- Q range: causal starts at the first row that sees key k0; masking applies while the tile
         //      straddles the diagonal (rows q0 < k0 + Bc − 1 − offset) or the keys pass s_k ----
@@ -81,10 +73,10 @@ internal static class FlashBackwardKernel
             int q0 = block * br;
             if (keysPastEnd || q0 < unmaskedFrom)
                 BackwardBlock<T, TStorage, MaskedBlock>(q, dOutput, lse, delta, dqAccum, p, batch, head, q0, k0, isCausal, withDq,
-                    tile, tx, ty, kTile, vTile, qTile, doTile, pTile, dsTile, lseTile, deltaTile, scores, dP, dqAcc, dkAcc, dvAcc);
+                    tile, tx, ty, tiles, scores, dP, dqAcc, dkAcc, dvAcc);
             else
                 BackwardBlock<T, TStorage, FullBlock>(q, dOutput, lse, delta, dqAccum, p, batch, head, q0, k0, isCausal, withDq,
-                    tile, tx, ty, kTile, vTile, qTile, doTile, pTile, dsTile, lseTile, deltaTile, scores, dP, dqAcc, dkAcc, dvAcc);
+                    tile, tx, ty, tiles, scores, dP, dqAcc, dkAcc, dvAcc);
         }
 
         // ---- epilogue: dK_j · scale, dV_j into the per-query-head fp32 buffers ----
@@ -108,8 +100,7 @@ internal static class FlashBackwardKernel
     private static void BackwardBlock<T, TStorage, TMask>(ArrayView<T> q, ArrayView<T> dOutput, ArrayView<float> lse,
         ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p, int batch, int head, int q0, int k0,
         bool isCausal, bool withDq, AttentionTileConfig tile, int tx, int ty,
-        ArrayView<float> kTile, ArrayView<float> vTile, ArrayView<float> qTile, ArrayView<float> doTile,
-        ArrayView<float> pTile, ArrayView<float> dsTile, ArrayView<float> lseTile, ArrayView<float> deltaTile,
+        BackwardSharedTiles tiles,
         ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> dqAcc, ArrayView<float> dkAcc, ArrayView<float> dvAcc)
         where T : unmanaged where TStorage : struct, IStorage<T> where TMask : struct, IBlockMask
     {
@@ -121,27 +112,27 @@ internal static class FlashBackwardKernel
         long rowStride = (long)p.HeadsQ * p.HeadDim;
         long first = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
         long vectorFirst = ((long)batch * p.HeadsQ + head) * p.SeqLenQ + q0;
-        TileLoader.LoadRows<T, TStorage>(q, first, rowStride, validRows, p.HeadDim, qTile, br, tile);
-        TileLoader.LoadRows<T, TStorage>(dOutput, first, rowStride, validRows, p.HeadDim, doTile, br, tile);
-        TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, lseTile, br, tile);
-        TileLoader.LoadVector(delta, vectorFirst, validRows, 1f, 0f, deltaTile, br, tile);
+        TileLoader.LoadRows<T, TStorage>(q, first, rowStride, validRows, p.HeadDim, tiles.Q, br, tile);
+        TileLoader.LoadRows<T, TStorage>(dOutput, first, rowStride, validRows, p.HeadDim, tiles.DOut, br, tile);
+        TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, tiles.Lse, br, tile);
+        TileLoader.LoadVector(delta, vectorFirst, validRows, 1f, 0f, tiles.Delta, br, tile);
         Group.Barrier();
 
         // ---- recompute P = exp2(S·scale·log2 e − L·log2 e); dP = dO Vᵀ; dS = P ∘ (dP − D) ----
-        ScoreGradients.Compute<TMask>(qTile, kTile, doTile, vTile, lseTile, deltaTile, p, q0, k0, isCausal, tile, tx, ty,
-            scores, dP, pTile, dsTile);
+        ScoreGradients.Compute<TMask>(tiles.Q, tiles.K, tiles.DOut, tiles.V, tiles.Lse, tiles.Delta, p, q0, k0, isCausal, tile, tx, ty,
+            scores, dP, tiles.P, tiles.DS);
         Group.Barrier();
 
         // ---- dV_j += Pᵀ dO_i;  dK_j += dSᵀ Q_i ----
         int keyBase = ty * tile.KeyRowsPerThread;
-        TileMath.MultiplyAtB(pTile, bc, doTile, stride, br, dvAcc, keyBase, tile.KeyRowsPerThread, tx, tpr, td);
-        TileMath.MultiplyAtB(dsTile, bc, qTile, stride, br, dkAcc, keyBase, tile.KeyRowsPerThread, tx, tpr, td);
+        TileMath.MultiplyAtB(tiles.P, bc, tiles.DOut, stride, br, dvAcc, keyBase, tile.KeyRowsPerThread, tx, tpr, td);
+        TileMath.MultiplyAtB(tiles.DS, bc, tiles.Q, stride, br, dkAcc, keyBase, tile.KeyRowsPerThread, tx, tpr, td);
 
         // ---- dQ_i += dS K_j · scale (fp32 atomics; off in deterministic mode) ----
         if (withDq)
         {
             TileMath.Fill(dqAcc, tm * td, 0f);
-            TileMath.MultiplyAB(dsTile, bc, kTile, stride, bc, dqAcc, ty * tm, tm, tx, tpr, td);
+            TileMath.MultiplyAB(tiles.DS, bc, tiles.K, stride, bc, dqAcc, ty * tm, tm, tx, tpr, td);
             for (int i = 0; i < tm; i++)
             {
                 int r = ty * tm + i;
