@@ -82,10 +82,11 @@ internal static class FlashForwardKernel
         long oRowStride = (long)p.HeadsQ * p.HeadDim;
         for (int i = 0; i < tm; i++)
         {
+            float sum = OnlineSoftmax.RowSum(rowSum[i], tile.ThreadsPerRow); // before the branch: the whole warp shuffles
             int row = q0 + ty * tm + i;
             if (row >= p.SeqLenQ) continue;
-            bool empty = rowSum[i] == 0f; // no visible key: O = 0, L = +∞
-            float inverse = empty ? 0f : 1f / rowSum[i];
+            bool empty = sum == 0f; // no visible key: O = 0, L = +∞
+            float inverse = empty ? 0f : 1f / sum;
             long oFirst = qFirst + (long)(ty * tm + i) * oRowStride;
             for (int j = 0; j < td; j++)
             {
@@ -94,7 +95,7 @@ internal static class FlashForwardKernel
             }
             if (tx == 0)
                 lse[((long)batch * p.HeadsQ + head) * p.SeqLenQ + row] =
-                    empty ? float.PositiveInfinity : (rowMax[i] + XMath.Log2(rowSum[i])) * SoftmaxConstants.Ln2;
+                    empty ? float.PositiveInfinity : (rowMax[i] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
         }
     }
 

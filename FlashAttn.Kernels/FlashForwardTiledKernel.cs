@@ -99,10 +99,11 @@ internal static class FlashForwardTiledKernel
         // ---- epilogue: O_i = acc / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2 ----
         for (int i = 0; i < RowsPerThread; i++)
         {
+            float sum = OnlineSoftmax.RowSum(rowSum[i], ColumnThreads); // before the branch: the whole warp shuffles
             int localRow = ty + i * RowThreads, row = q0 + localRow;
             if (row >= p.SeqLenQ) continue;
-            bool empty = rowSum[i] == 0f; // no visible key: O = 0, L = +∞
-            float inverse = empty ? 0f : 1f / rowSum[i];
+            bool empty = sum == 0f; // no visible key: O = 0, L = +∞
+            float inverse = empty ? 0f : 1f / sum;
             long oFirst = qFirst + localRow * qRowStride;
             for (int c = 0; c < outChunks; c++)
                 for (int e = 0; e < 4; e++)
@@ -112,7 +113,7 @@ internal static class FlashForwardTiledKernel
                 }
             if (tx == 0)
                 lse[((long)batch * p.HeadsQ + head) * p.SeqLenQ + row] =
-                    empty ? float.PositiveInfinity : (rowMax[i] + XMath.Log2(rowSum[i])) * SoftmaxConstants.Ln2;
+                    empty ? float.PositiveInfinity : (rowMax[i] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
         }
     }
 

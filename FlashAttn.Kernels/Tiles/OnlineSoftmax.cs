@@ -10,6 +10,10 @@ internal static class OnlineSoftmax
     /// thread's <paramref name="keys"/> scores (log2 domain, masked to −∞), written to pTile[pFirst + j·keyStride];
     /// ℓ = ℓ·exp2(m − m_new) + rowsum P; m = m_new. Returns the correction exp2(m − m_new) for the caller's O row.
     /// </summary>
+    /// <remarks>
+    /// ℓ stays this thread's share of the row sum (its own keys only): the correction is the same in every thread of
+    /// the row, so the shares add up at the end (<see cref="RowSum"/>), and each block saves a butterfly.
+    /// </remarks>
     public static float Update(ArrayView<float> scores, int first, int keys, ArrayView<float> pTile, int pFirst, int keyStride,
         ArrayView<float> rowMax, ArrayView<float> rowSum, int row, int threadsPerRow)
     {
@@ -26,8 +30,11 @@ internal static class OnlineSoftmax
             blockSum += pij;
             pTile[pFirst + j * keyStride] = pij;
         }
-        rowSum[row] = rowSum[row] * correction + RowReduce.Sum(blockSum, threadsPerRow);
+        rowSum[row] = rowSum[row] * correction + blockSum;
         rowMax[row] = newMax;
         return correction;
     }
+
+    /// <summary>ℓ of the row: the sum of the shares <see cref="Update"/> left in its threads (every thread of the warp calls).</summary>
+    public static float RowSum(float share, int threadsPerRow) => RowReduce.Sum(share, threadsPerRow);
 }
