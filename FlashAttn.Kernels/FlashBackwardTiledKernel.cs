@@ -84,9 +84,9 @@ internal static class FlashBackwardTiledKernel
 
             // ---- dV_j += Pᵀ dO_i;  dK_j += dSᵀ Q_i (this thread's keys ty + 16i) ----
             RegisterTileMath.MultiplyAB(pT.Cast<Float4>(), TStride / 4, ty, RowThreads, Rows,
-                doTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dvAcc, rolled: dPad > 64);
+                doTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dvAcc, BackwardRegisterTile.StepsPerIteration(dPad));
             RegisterTileMath.MultiplyAB(dsT.Cast<Float4>(), TStride / 4, ty, RowThreads, Rows,
-                qTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dkAcc, rolled: dPad > 64);
+                qTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Br, dkAcc, BackwardRegisterTile.StepsPerIteration(dPad));
             Group.Barrier();
 
             // ---- Q_{i+1}, dO_{i+1} stream in while dQ_i += dS K_j · scale is formed and added atomically; L_{i+1} and

@@ -132,7 +132,8 @@ internal static class FlashForwardTiledKernel
     {
         TileMath.Fill(scores, RowsPerThread * KeysPerThread, 0f);
         RegisterTileMath.MultiplyABt(qTile.Cast<Float4>(), dPad / 4, ty, RowThreads, RowsPerThread,
-            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, KeysPerThread, dPad / 4, scores, rolled: dPad > 64);
+            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, KeysPerThread, dPad / 4, scores,
+            ForwardRegisterTile.ScoreStepsPerIteration(dPad));
 
         for (int e = 0; e < RowsPerThread * KeysPerThread; e++) scores[e] *= p.ScaleLog2;
         if (TMask.Enabled || maskAtRunTime)
@@ -153,6 +154,6 @@ internal static class FlashForwardTiledKernel
         ArrayView<float> acc, int outChunks)
     {
         RegisterTileMath.MultiplyAB(pTile.Cast<Float4>(), Bc / 4, ty, RowThreads, RowsPerThread,
-            vTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Bc, acc, rolled: true);
+            vTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Bc, acc, ForwardRegisterTile.ValueStepsPerIteration(dPad));
     }
 }

@@ -7,7 +7,7 @@ namespace FlashAttn.Kernels;
 /// register-tiled kernels. Each thread accumulates a small block of the result in a register array; every shared
 /// vector it needs for one step is loaded once into a fragment register array (the compiler does not merge loads).
 /// Row arguments (first, step) pick a thread's rows or keys; all counts must be compile-time constants. With
-/// <c>rolled</c> the outermost loop stays a loop (see <see cref="Steps"/>). (Measured on the H100 and
+/// <c>stepsPerIteration</c> &gt; 0 the outermost loop stays a loop of that many unrolled steps (see <see cref="Steps"/>). (Measured on the H100 and
 /// left out: prefetching the next step's fragments into a second buffer, and a component-major FFMA order; ptxas
 /// schedules both the same.)
 /// </summary>
@@ -19,11 +19,11 @@ internal static class RegisterTileMath
     /// </summary>
     public static void MultiplyABt(ArrayView<Float4> a, int aRowVectors, int aFirst, int aStep, int rows,
         ArrayView<Float4> b, int bRowVectors, int bFirst, int bStep, int cols, int chunks,
-        ArrayView<float> c, bool rolled = false)
+        ArrayView<float> c, int stepsPerIteration = Unrolled)
     {
         var fragments = LocalMemory.Allocate<Float4>(MaxRows + MaxCols);
-        for (int step = 0; step < Steps(chunks, rolled); step += StepOf(chunks, rolled))
-        for (int u = 0; u < StepOf(chunks, rolled); u++)
+        for (int step = 0; step < Steps(chunks, stepsPerIteration); step += StepOf(chunks, stepsPerIteration))
+        for (int u = 0; u < StepOf(chunks, stepsPerIteration); u++)
         {
             int chunk = step + u;
             LoadChunk(a, aRowVectors, aFirst, aStep, rows, b, bRowVectors, bFirst, bStep, cols, chunk, fragments);
@@ -47,12 +47,12 @@ internal static class RegisterTileMath
     /// </summary>
     public static void MultiplyAB(ArrayView<Float4> a, int aRowVectors, int aFirst, int aStep, int rows,
         ArrayView<Float4> b, int bRowVectors, int bChunk, int bChunkStep, int outChunks, int inner,
-        ArrayView<float> c, bool rolled = false)
+        ArrayView<float> c, int stepsPerIteration = Unrolled)
     {
         var fragments = LocalMemory.Allocate<Float4>(MaxRows + 4 * MaxOutChunks);
         int steps = inner / 4;
-        for (int step = 0; step < Steps(steps, rolled); step += StepOf(steps, rolled))
-        for (int u = 0; u < StepOf(steps, rolled); u++)
+        for (int step = 0; step < Steps(steps, stepsPerIteration); step += StepOf(steps, stepsPerIteration))
+        for (int u = 0; u < StepOf(steps, stepsPerIteration); u++)
         {
             int k4 = step + u;
             LoadRowStep(a, aRowVectors, aFirst, aStep, rows, b, bRowVectors, bChunk, bChunkStep, outChunks, k4, fragments);
@@ -76,11 +76,11 @@ internal static class RegisterTileMath
     /// </summary>
     public static void MultiplyAtB(ArrayView<Float4> at, int atRowVectors, int rowFirstVector, int rowVectors,
         ArrayView<Float4> b, int bRowVectors, int bChunk, int bChunkStep, int outChunks, int inner,
-        ArrayView<float> c, bool rolled = false)
+        ArrayView<float> c, int stepsPerIteration = Unrolled)
     {
         var fragments = LocalMemory.Allocate<Float4>(MaxRowVectors + MaxOutChunks);
-        for (int step = 0; step < Steps(inner, rolled); step += StepOf(inner, rolled))
-        for (int u = 0; u < StepOf(inner, rolled); u++)
+        for (int step = 0; step < Steps(inner, stepsPerIteration); step += StepOf(inner, stepsPerIteration))
+        for (int u = 0; u < StepOf(inner, stepsPerIteration); u++)
         {
             int k = step + u;
             LoadColumnStep(at, atRowVectors, rowFirstVector, rowVectors, b, bRowVectors, bChunk, bChunkStep, outChunks, k, fragments);
@@ -96,8 +96,8 @@ internal static class RegisterTileMath
         }
     }
 
-    /// <summary>Steps unrolled in each iteration of a rolled outer loop.</summary>
-    private const int RolledStep = 4;
+    /// <summary><c>stepsPerIteration</c> for a product unrolled whole.</summary>
+    public const int Unrolled = 0;
 
     /// <summary>Most rows of A (MultiplyABt, MultiplyAB) and keys of B (MultiplyABt) a thread blocks over.</summary>
     private const int MaxRows = 8, MaxCols = 8;
@@ -106,14 +106,17 @@ internal static class RegisterTileMath
     private const int MaxOutChunks = 2, MaxRowVectors = 2;
 
     /// <summary>
-    /// Bound of the outer loop: with <paramref name="rolled"/> a run-time value (<see cref="LoopControl.RuntimeBound"/>),
-    /// so the loop stays a loop of <see cref="RolledStep"/>-step unrolled bodies (count must be a multiple of it); else
-    /// the constant, and everything unrolls. The backward kernel rolls: unrolled whole, its five products outgrew the
-    /// instruction cache (ncu: 63% of warp samples stalled on instruction fetch).
+    /// Bound of the outer loop: for a rolled product (<paramref name="stepsPerIteration"/> &gt; 0) a run-time value
+    /// (<see cref="LoopControl.RuntimeBound"/>), so the loop stays a loop of <paramref name="stepsPerIteration"/>-step
+    /// unrolled bodies (count must be a multiple of it); else the constant, and everything unrolls. How far to unroll is
+    /// the caller's measured choice: unrolled whole, the backward's five products outgrew the instruction cache (ncu: 63%
+    /// of warp samples stalled on instruction fetch), while too short a body leaves ptxas little to schedule.
     /// </summary>
-    private static int Steps(int count, bool rolled) => rolled ? LoopControl.RuntimeBound(count) : count;
+    private static int Steps(int count, int stepsPerIteration) =>
+        stepsPerIteration > 0 && stepsPerIteration < count ? LoopControl.RuntimeBound(count) : count;
 
-    private static int StepOf(int count, bool rolled) => rolled ? RolledStep : count;
+    private static int StepOf(int count, int stepsPerIteration) =>
+        stepsPerIteration > 0 && stepsPerIteration < count ? stepsPerIteration : count;
 
     /// <summary>fragments[i] = A row i's chunk, fragments[MaxRows + j] = B row j's chunk.</summary>
     private static void LoadChunk(ArrayView<Float4> a, int aRowVectors, int aFirst, int aStep, int rows,

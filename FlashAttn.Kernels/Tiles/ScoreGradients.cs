@@ -56,9 +56,9 @@ internal static class ScoreGradients
         TileMath.Fill(scores, rows * keys, 0f);
         TileMath.Fill(dP, rows * keys, 0f);
         RegisterTileMath.MultiplyABt(qTile.Cast<Float4>(), dPad / 4, ty, rowStep, rows,
-            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, scores, rolled: dPad > 64);
+            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, scores, BackwardRegisterTile.StepsPerIteration(dPad));
         RegisterTileMath.MultiplyABt(doTile.Cast<Float4>(), dPad / 4, ty, rowStep, rows,
-            vTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, dP, rolled: dPad > 64);
+            vTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, dP, BackwardRegisterTile.StepsPerIteration(dPad));
         if (masked)
             StoreTransposed<MaskedBlock>(scores, dP, lseTile, deltaTile, p, q0, k0, isCausal, tx, ty, pT, dsT);
         else
