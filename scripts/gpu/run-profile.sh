@@ -3,7 +3,7 @@
 # ptxas's register/spill report and a static SASS opcode census, then Nsight Compute on one fp32 forward and one
 # backward (b=4, s=4096, h=16, d=128 unless given): throughput, warp-state stalls and the source page (per SASS
 # instruction: executed count and stall samples), summarised by sass_summary.py. Full reports in $OUT.
-#   bash scripts/gpu/run-profile.sh [head dim] [causal: on|off]
+#   bash scripts/gpu/run-profile.sh [head dim] [causal: on|off]     # PASSES="fwd" to profile the forward only
 set -uo pipefail
 OUT=${OUT:-/tmp/flashattn-out}
 mkdir -p "$OUT"
@@ -19,7 +19,7 @@ for f in "$dump"/*.ptx; do
 done
 tar -C "$dump" -czf "$OUT/sass.tar.gz" .
 
-for pass in fwd bwd; do
+for pass in ${PASSES:-fwd bwd}; do
   kernel=FlashForwardTiled; [ $pass = bwd ] && kernel=FlashBackwardTiled
   timeout 200 ncu --clock-control none -k "regex:$kernel" --launch-skip 1 --launch-count 1 \
     --section SpeedOfLight --section ComputeWorkloadAnalysis --section InstructionStats --section WarpStateStats \
