@@ -7,9 +7,9 @@ namespace FlashAttn.Kernels;
 /// register-tiled kernels. Each thread accumulates a small block of the result in a register array; every shared
 /// vector it needs for one step is loaded once into a fragment register array (the compiler does not merge loads).
 /// Row arguments (first, step) pick a thread's rows or keys; all counts must be compile-time constants. With
-/// <c>stepsPerIteration</c> &gt; 0 the outermost loop stays a loop of that many unrolled steps (see <see cref="Steps"/>). (Measured on the H100 and
-/// left out: prefetching the next step's fragments into a second buffer, and a component-major FFMA order; ptxas
-/// schedules both the same.)
+/// <c>stepsPerIteration</c> &gt; 0 the outermost loop stays a loop of that many unrolled steps (see <see cref="Steps"/>).
+/// (Measured on the H100 and left out: prefetching the next step's fragments into a second buffer, and a
+/// component-major FFMA order; ptxas schedules both the same.)
 /// </summary>
 internal static class RegisterTileMath
 {
@@ -108,15 +108,18 @@ internal static class RegisterTileMath
     /// <summary>
     /// Bound of the outer loop: for a rolled product (<paramref name="stepsPerIteration"/> &gt; 0) a run-time value
     /// (<see cref="LoopControl.RuntimeBound"/>), so the loop stays a loop of <paramref name="stepsPerIteration"/>-step
-    /// unrolled bodies (count must be a multiple of it); else the constant, and everything unrolls. How far to unroll is
-    /// the caller's measured choice: unrolled whole, the backward's five products outgrew the instruction cache (ncu: 63%
-    /// of warp samples stalled on instruction fetch), while too short a body leaves ptxas little to schedule.
+    /// unrolled bodies; else the constant, and everything unrolls (also when <paramref name="stepsPerIteration"/> does not
+    /// divide the count, so no body runs past it). How far to unroll is the caller's measured choice: unrolled whole, the
+    /// backward's five products outgrew the instruction cache (ncu: 63% of warp samples stalled on instruction fetch),
+    /// while too short a body leaves ptxas little to schedule.
     /// </summary>
     private static int Steps(int count, int stepsPerIteration) =>
-        stepsPerIteration > 0 && stepsPerIteration < count ? LoopControl.RuntimeBound(count) : count;
+        IsRolled(count, stepsPerIteration) ? LoopControl.RuntimeBound(count) : count;
 
-    private static int StepOf(int count, int stepsPerIteration) =>
-        stepsPerIteration > 0 && stepsPerIteration < count ? stepsPerIteration : count;
+    private static int StepOf(int count, int stepsPerIteration) => IsRolled(count, stepsPerIteration) ? stepsPerIteration : count;
+
+    private static bool IsRolled(int count, int stepsPerIteration) =>
+        stepsPerIteration > 0 && stepsPerIteration < count && count % stepsPerIteration == 0;
 
     /// <summary>fragments[i] = A row i's chunk, fragments[MaxRows + j] = B row j's chunk.</summary>
     private static void LoadChunk(ArrayView<Float4> a, int aRowVectors, int aFirst, int aStep, int rows,
