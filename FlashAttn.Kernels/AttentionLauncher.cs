@@ -32,8 +32,7 @@ public static class AttentionLauncher
         var storage = StorageOf<T>();
         if (IsEmpty(shape)) return;
         var p = Params(shape, settings);
-        if (ForwardRegisterTile.Supports(shape.HeadDim) && Aligned16(q) && Aligned16(k) && Aligned16(v)
-            && CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows) <= MaxGridYZ)
+        if (TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))
         {
             var tiled = Instantiate(typeof(FlashForwardTiledKernel), nameof(FlashForwardTiledKernel.Forward), typeof(T), storage);
             accelerator.LoadKernel(tiled).Launch(
@@ -81,7 +80,7 @@ public static class AttentionLauncher
 
         // fp32 without GQA: dq, dk and dv have the accumulators' type and layout, so they are the accumulators (no
         // workspace for them, no convert pass); dq must be 16-byte aligned for the four-float reductions
-        bool direct = GradientsAreAccumulators<T>(shape) && Aligned16(dq);
+        bool direct = GradientsAreAccumulators(shape, SizeOf<T>()) && Aligned16(dq);
         using var delta = accelerator.Cache.Rent<float>(rows);
         using var dqRented = direct ? null : accelerator.Cache.Rent<float>(dqElements);
         using var dkRented = direct ? null : accelerator.Cache.Rent<float>(dkvElements);
@@ -95,8 +94,7 @@ public static class AttentionLauncher
             .Launch(Elementwise(Math.Max(rows * 32, dqElements)), output, dOutput, delta.View, dqAccum, p); // a warp per row
 
         // dK, dV per query head (and dQ by atomics unless deterministic)
-        if (BackwardRegisterTile.Supports(shape.HeadDim) && Aligned16(q) && Aligned16(k) && Aligned16(v) && Aligned16(dOutput)
-            && CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols) <= MaxGridYZ)
+        if (TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols), q, k, v, dOutput))
         {
             accelerator.LoadKernel(Instantiate(typeof(FlashBackwardTiledKernel), nameof(FlashBackwardTiledKernel.Backward), typeof(T), storage))
                 .Launch(new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols)),
@@ -142,14 +140,27 @@ public static class AttentionLauncher
     {
         _ = settings;
         long rows = (long)shape.Batch * shape.HeadsQ * shape.SeqLenQ;
-        if (elementBytes == sizeof(float) && shape.HeadsQ == shape.HeadsKV) return sizeof(float) * rows;
+        if (GradientsAreAccumulators(shape, elementBytes)) return sizeof(float) * rows;
         long dkv = (long)shape.Batch * shape.SeqLenK * shape.HeadsQ * shape.HeadDim;
         return sizeof(float) * (rows + rows * shape.HeadDim + 2 * dkv);
     }
 
-    /// <summary>True when dq, dk and dv can take the fp32 accumulators' place: fp32 elements and h_q = h_kv.</summary>
-    private static bool GradientsAreAccumulators<T>(AttentionShape shape) where T : unmanaged
-        => typeof(T) == typeof(float) && shape.HeadsQ == shape.HeadsKV;
+    /// <summary>True when dq, dk and dv can take the fp32 accumulators' place: fp32 elements (the only 4-byte type) and h_q = h_kv.</summary>
+    private static bool GradientsAreAccumulators(AttentionShape shape, int elementBytes)
+        => elementBytes == sizeof(float) && shape.HeadsQ == shape.HeadsKV;
+
+    /// <summary>
+    /// True when the register-tiled kernels take the call: a head dim <see cref="ForwardRegisterTile.Supports"/> (the
+    /// backward's tile handles the same ones), every operand 16-byte aligned
+    /// (cp.async chunks), and the tile count within the grid's z limit (longer sequences take the general kernels).
+    /// </summary>
+    private static bool TakesRegisterTiles<T>(int headDim, int tiles, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged
+    {
+        if (!ForwardRegisterTile.Supports(headDim) || tiles > MaxGridYZ) return false;
+        foreach (var operand in operands)
+            if (!Aligned16(operand)) return false;
+        return true;
+    }
 
     private static Type StorageOf<T>() where T : unmanaged
     {

@@ -36,9 +36,6 @@ public static class BackwardRegisterTile
     /// <summary>Row stride in floats of the transposed Pᵀ and dSᵀ tiles (4 floats of padding).</summary>
     public const int TransposedStride = BlockRows + 4;
 
-    /// <summary>Most 4-column chunks of dK, dV or dQ per thread (at d' = 128).</summary>
-    public const int MaxOutChunks = 2;
-
     /// <summary>
     /// Steps per iteration of the four rolled products at d' = 128 (S, dP over 32 head-dim chunks; dV, dK over 16 key
     /// steps; dQ stays unrolled). 8 rather than 4: backward +1–2% at d = 128 (H100, 2026-11-21, docs/performance.md).
@@ -48,9 +45,6 @@ public static class BackwardRegisterTile
 
     /// <summary><see cref="RegisterTileMath"/>'s steps per iteration at padded head dim <paramref name="paddedHeadDim"/>.</summary>
     internal static int StepsPerIteration(int paddedHeadDim) => paddedHeadDim > 64 ? RolledSteps : RegisterTileMath.Unrolled;
-
-    /// <summary>True for the head dims this tile handles (the forward fast path's).</summary>
-    public static bool Supports(int headDim) => ForwardRegisterTile.Supports(headDim);
 
     /// <summary>d': 64 for d ≤ 64, else 128.</summary>
     public static int PaddedHeadDim(int headDim) => ForwardRegisterTile.PaddedHeadDim(headDim);

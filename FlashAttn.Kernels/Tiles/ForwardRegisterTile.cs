@@ -34,9 +34,6 @@ public static class ForwardRegisterTile
     /// <summary>Keys of S per thread.</summary>
     public const int KeysPerThread = BlockCols / ColumnThreads;
 
-    /// <summary>Most 4-column chunks of O per thread (at d' = 128).</summary>
-    public const int MaxOutChunks = 2;
-
     /// <summary>
     /// Steps per iteration of the rolled products (<see cref="RegisterTileMath"/>) at padded head dim
     /// <paramref name="paddedHeadDim"/>: S = Q Kᵀ (32 chunks of 4 head-dim columns at d' = 128; unrolled at d' = 64) and
