@@ -3,7 +3,7 @@ using FlashAttn.Bench.Attention;
 namespace FlashAttn.Bench.Api;
 
 /// <summary>
-/// Tensors of one tiny attention problem (b = 1, h = 1, d = 64, s_q = s_k = <see cref="SeqLen"/>, fp32) on a device:
+/// Tensors of one tiny attention problem (b = 1, h = 1, d = 64, s_q = s_k = the constructor's seqLen, fp32) on a device:
 /// q, k, v, dOut random, and the forward's output and lse, for the API benchmarks.
 /// </summary>
 internal sealed class SmallProblem : IDisposable
@@ -14,7 +14,6 @@ internal sealed class SmallProblem : IDisposable
     /// <summary>Allocates and fills the tensors and runs one forward for output and lse.</summary>
     public SmallProblem(Device device, int seqLen)
     {
-        SeqLen = seqLen;
         Q = Random(device, seqLen, HeadDim, seed: 1);
         K = Random(device, seqLen, HeadDim, seed: 2);
         V = Random(device, seqLen, HeadDim, seed: 3);
@@ -24,9 +23,6 @@ internal sealed class SmallProblem : IDisposable
 
     /// <summary>Options of every call: default scale, no mask, lse returned (the backward needs it).</summary>
     public static AttentionOptions Options { get; } = new() { ReturnLse = true };
-
-    /// <summary>s_q = s_k.</summary>
-    public int SeqLen { get; }
 
     /// <summary>Queries (1, s, 1, 64).</summary>
     public DeviceTensor<float> Q { get; }
@@ -45,11 +41,7 @@ internal sealed class SmallProblem : IDisposable
 
     /// <summary>A random (1, s, 1, d) tensor.</summary>
     public static DeviceTensor<float> Random(Device device, int seqLen, int headDim, int seed)
-    {
-        var tensor = DeviceTensor.Empty<float>(device, 1, seqLen, 1, headDim);
-        RandomFill.Fill(tensor.Buffer, seed);
-        return tensor;
-    }
+        => RandomFill.Tensor<float>(device, seed, 1, seqLen, 1, headDim);
 
     /// <inheritdoc/>
     public void Dispose()

@@ -21,4 +21,12 @@ internal static class RandomFill
         for (long offset = 0; offset < buffer.Length; offset += block.Length)
             buffer.CopyFromHost(block.AsSpan(0, (int)Math.Min(block.Length, buffer.Length - offset)), offset);
     }
+
+    /// <summary>A new (b, s, h, d) tensor on <paramref name="device"/> filled from <paramref name="seed"/>.</summary>
+    public static DeviceTensor<T> Tensor<T>(Device device, int seed, int batch, int seqLen, int heads, int headDim) where T : unmanaged
+    {
+        var tensor = DeviceTensor.Empty<T>(device, batch, seqLen, heads, headDim);
+        Fill(tensor.Buffer, seed);
+        return tensor;
+    }
 }

@@ -45,19 +45,13 @@ internal static class EngineBenchmarks
 
     public sealed record Result(string Name, double Value, string Unit, string Note);
 
-    private static float Median(List<float> values)
-    {
-        values.Sort();
-        return values[values.Count / 2];
-    }
-
     private static float TimeMedian(CudaAccelerator cuda, Action action, int repeats = Repeats)
     {
         for (int i = 0; i < 3; i++) action();
         cuda.Synchronize();
         using var start = cuda.CreateEvent();
         using var end = cuda.CreateEvent();
-        var times = new List<float>();
+        var times = new List<double>();
         for (int i = 0; i < repeats; i++)
         {
             start.Record();
@@ -66,7 +60,7 @@ internal static class EngineBenchmarks
             end.Synchronize();
             times.Add(CudaEvent.ElapsedMilliseconds(start, end));
         }
-        return Median(times);
+        return (float)Timing.Median.Of(times);
     }
 
     private static IEnumerable<Result> Copy(CudaAccelerator cuda)

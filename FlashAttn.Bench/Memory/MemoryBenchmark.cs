@@ -84,7 +84,6 @@ internal sealed class MemoryBenchmark(MemoryOptions options, Accelerator acceler
     public MemoryLimits FindLimits()
     {
         var problem = options.Search;
-        int elementBytes = DTypes.SizeOf(problem.DType);
         bool cuda = accelerator is CudaAccelerator;
         long elementsPerToken = (long)problem.Batch * problem.Heads * problem.HeadDim;
         // A tensor holds at most int.MaxValue elements (DeviceTensor, ArrayView): the API's own limit.

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using FlashAttn.Bench.Results;
 
 namespace FlashAttn.Bench.Oracle;
 
@@ -46,14 +47,8 @@ internal sealed record OracleCase
     [JsonPropertyName("deterministic")] public bool Deterministic { get; init; }
 
     /// <summary>The dtype as the API's <see cref="DType"/>.</summary>
-    /// <exception cref="InvalidDataException">An unknown dtype name.</exception>
-    public DType ParseDtype() => Dtype switch
-    {
-        "fp32" => DType.Float32,
-        "fp16" => DType.Float16,
-        "bf16" => DType.BFloat16,
-        _ => throw new InvalidDataException($"dtype \"{Dtype}\": expected fp32, fp16 or bf16."),
-    };
+    /// <exception cref="FormatException">An unknown dtype name.</exception>
+    public DType ParseDtype() => DTypeNames.Parse(Dtype);
 
     /// <summary>The options of both passes (forward returns the log-sum-exp).</summary>
     /// <exception cref="InvalidDataException">An unknown alignment name.</exception>
