@@ -59,6 +59,12 @@ public abstract class Accelerator : IDisposable
     /// <summary>Restarts the peak count from the current allocation.</summary>
     public abstract void ResetPeakAllocatedBytes();
 
+    /// <summary>
+    /// The queue launches go to now: work given to one queue runs in issue order (<see cref="BufferCache"/> reuses a
+    /// buffer only on the queue it was given back on). The accelerator itself unless it has several (CUDA: the current stream).
+    /// </summary>
+    public virtual object WorkQueue => this;
+
     /// <summary>Device buffers kept for reuse between calls (scratch space, see <see cref="BufferCache"/>).</summary>
     public BufferCache Cache
     {
@@ -107,7 +113,7 @@ public abstract class Accelerator : IDisposable
     public void Dispose()
     {
         if (_disposed) return;
-        _cache?.ReleaseIdle();
+        _cache?.ReleaseIdle(close: true);
         _disposed = true;
         Dispose(true);
         GC.SuppressFinalize(this);

@@ -5,39 +5,45 @@ namespace FlashAttn.Compute.Runtime;
 /// so a call does not pay an allocation and a free (cuMemAlloc/cuMemFree, and the device-wide wait a free implies)
 /// each time; PyTorch's caching allocator does the same. <see cref="Rent{T}"/> hands out an idle buffer of the same
 /// element type that is at least as long (and at most twice as long) or allocates one; disposing the rented buffer
-/// gives it back. A buffer may be handed out again at once: the accelerator runs its work in issue order, so work
-/// enqueued with the next renter starts after the work of the previous one. Idle buffers count in
-/// <see cref="Accelerator.AllocatedBytes"/>; <see cref="Release"/> frees them, and so does an allocation that fails
-/// for want of memory before it is retried. Thread-safe.
+/// gives it back. A buffer may be handed out again at once, but only to work on the queue it was given back on
+/// (<see cref="Accelerator.WorkQueue"/>: the CUDA stream current then): work on one queue runs in issue order, so the
+/// next renter's work starts after the previous renter's, while work on another stream could overlap it. Idle buffers
+/// count in <see cref="Accelerator.AllocatedBytes"/>; <see cref="Release"/> frees them, and so does an allocation that
+/// fails for want of memory before it is retried. Thread-safe.
 /// </summary>
 public sealed class BufferCache
 {
     private readonly Accelerator _accelerator;
-    private readonly List<object> _idle = [];
+    private readonly List<(object Buffer, object Queue)> _idle = []; // guards itself, _idleBytes and _closed
     private long _idleBytes;
+    private bool _closed;
 
     internal BufferCache(Accelerator accelerator) => _accelerator = accelerator;
 
     /// <summary>Bytes held by idle buffers.</summary>
-    public long IdleBytes => Interlocked.Read(ref _idleBytes);
+    public long IdleBytes
+    {
+        get { lock (_idle) return _idleBytes; }
+    }
 
     /// <summary>A buffer of at least <paramref name="length"/> elements (contents undefined); dispose it to give it back.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative.</exception>
     public RentedBuffer<T> Rent<T>(long length) where T : unmanaged
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
+        object queue = _accelerator.WorkQueue;
         lock (_idle)
         {
             int best = -1;
             for (int i = 0; i < _idle.Count; i++)
-                if (_idle[i] is MemoryBuffer<T> b && b.Length >= length && b.Length <= 2 * length
-                    && (best < 0 || b.Length < ((MemoryBuffer<T>)_idle[best]).Length))
+                if (_idle[i].Buffer is MemoryBuffer<T> b && _idle[i].Queue == queue && b.Length >= length && b.Length <= 2 * length
+                    && (best < 0 || b.Length < ((MemoryBuffer<T>)_idle[best].Buffer).Length))
                     best = i;
             if (best >= 0)
             {
-                var buffer = (MemoryBuffer<T>)_idle[best];
+                var buffer = (MemoryBuffer<T>)_idle[best].Buffer;
                 _idle.RemoveAt(best);
-                Interlocked.Add(ref _idleBytes, -buffer.LengthInBytes);
+                _idleBytes -= buffer.LengthInBytes;
                 return new RentedBuffer<T>(this, buffer, length);
             }
         }
@@ -46,9 +52,8 @@ public sealed class BufferCache
         {
             fresh = _accelerator.Allocate<T>(length);
         }
-        catch (Exception e) when (e is OutOfMemoryException or Cuda.CudaException { ErrorName: "CUDA_ERROR_OUT_OF_MEMORY" })
+        catch (OutOfMemoryException) when (IdleBytes > 0)
         {
-            if (IdleBytes == 0) throw;
             Release();
             fresh = _accelerator.Allocate<T>(length);
         }
@@ -59,30 +64,39 @@ public sealed class BufferCache
     public void Release()
     {
         _accelerator.Synchronize();
-        ReleaseIdle();
+        ReleaseIdle(close: false);
     }
 
-    /// <summary>Frees the idle buffers without waiting (the accelerator is being disposed).</summary>
-    internal void ReleaseIdle()
+    /// <summary>
+    /// Frees the idle buffers without waiting; with <paramref name="close"/> (the accelerator is being disposed) buffers
+    /// given back later are freed at once instead of kept.
+    /// </summary>
+    internal void ReleaseIdle(bool close)
     {
         object[] idle;
         lock (_idle)
         {
-            idle = [.. _idle];
+            idle = [.. _idle.Select(entry => entry.Buffer)];
             _idle.Clear();
-            Interlocked.Exchange(ref _idleBytes, 0);
+            _idleBytes = 0;
+            _closed |= close;
         }
         foreach (var buffer in idle) ((IDisposable)buffer).Dispose();
     }
 
     internal void Return<T>(MemoryBuffer<T> buffer) where T : unmanaged
     {
-        if (_accelerator.IsDisposed || buffer.IsDisposed) return;
+        if (buffer.IsDisposed) return;
         lock (_idle)
         {
-            _idle.Add(buffer);
-            Interlocked.Add(ref _idleBytes, buffer.LengthInBytes);
+            if (!_closed)
+            {
+                _idle.Add((buffer, _accelerator.WorkQueue));
+                _idleBytes += buffer.LengthInBytes;
+                return;
+            }
         }
+        buffer.Dispose();
     }
 }
 

@@ -138,6 +138,9 @@ public sealed unsafe class CudaAccelerator : Accelerator
     }
 
     /// <inheritdoc/>
+    public override object WorkQueue => _stream;
+
+    /// <inheritdoc/>
     public override long AllocatedBytes => Interlocked.Read(ref _allocatedBytes);
 
     /// <inheritdoc/>

@@ -54,7 +54,19 @@ public class BufferCacheTests
         Assert.That(() => kept.View, Throws.InstanceOf<ObjectDisposedException>());
         Assert.That(accelerator.Cache.IdleBytes, Is.EqualTo(64 * 8));
         accelerator.Dispose(); // frees the idle buffer
+        Assert.That(accelerator.AllocatedBytes, Is.EqualTo(before));
         Assert.That(() => accelerator.Cache, Throws.InstanceOf<ObjectDisposedException>());
+    }
+
+    [Test]
+    public void ABufferGivenBackAfterTheAcceleratorIsDisposedIsFreed()
+    {
+        var accelerator = new CpuAccelerator();
+        long before = accelerator.AllocatedBytes;
+        var rented = accelerator.Cache.Rent<float>(1000);
+        accelerator.Dispose();
+        rented.Dispose();
+        Assert.That(accelerator.AllocatedBytes, Is.EqualTo(before), "nothing is left holding it");
     }
 
     [Test]

@@ -163,6 +163,21 @@ public class CudaGpuTests
     }
 
     [Test]
+    public unsafe void CachedBuffersStayOnTheStreamTheyWereGivenBackOn()
+    {
+        RequireGpu();
+        using var other = _accelerator.CreateStream();
+        nint first;
+        using (var rented = _accelerator.Cache.Rent<float>(1024)) first = (nint)rented.View.Pointer;
+        _accelerator.Stream = other;
+        using (var elsewhere = _accelerator.Cache.Rent<float>(1024))
+            Assert.That((nint)elsewhere.View.Pointer, Is.Not.EqualTo(first), "another stream's work could still use it");
+        _accelerator.Stream = _accelerator.DefaultStream;
+        using var again = _accelerator.Cache.Rent<float>(1024);
+        Assert.That((nint)again.View.Pointer, Is.EqualTo(first), "the same stream reuses it");
+    }
+
+    [Test]
     public void HandWrittenPtxLoadsAndRuns()
     {
         RequireGpu();
