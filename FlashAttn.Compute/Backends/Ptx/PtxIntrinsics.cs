@@ -279,6 +279,9 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
     /// </summary>
     private void AtomicAddFour(Instruction i)
     {
+        if (i.Operands.Count != 5 || i.Operands[0].Type.Kind != TypeKind.Pointer
+            || i.Operands.Skip(1).Any(value => value.Type != IRType.Float32))
+            throw b.Error("Atomic.AddFour takes an fp32 address and four fp32 values");
         var pointer = i.Operands[0];
         if (pointer.Type.Space is not (AddressSpace.Global or AddressSpace.Generic))
             throw b.Error($"Atomic.AddFour on {pointer.Type.Space} memory (device memory only)");
