@@ -17,7 +17,9 @@ lds=collections.Counter()
 for r in rows[h+1:]:
     if len(r)<=W or not r[A].startswith("0x"): continue
     src=r[S].strip(); ex=num(r[E]); sa=num(r[SA]); tot+=sa
-    op=src.split()[1] if src.startswith("@") else src.split()[0]
+    words=src.split()
+    if len(words) < (2 if src.startswith("@") else 1): continue
+    op=words[1] if src.startswith("@") else words[0]
     s=segs[seg]; s['samples']+=sa; s['instr']+=ex
     if op.startswith("FFMA"): s['ffma']+=ex
     if op.startswith("LDS"): s['lds']+=ex; s['wf']+=num(r[W]); s['wfideal']+=num(r[WI]); lds[op]+=ex
@@ -27,5 +29,5 @@ print("segment | samples% | instr(M) | ffma(M) | lds(M) | wavefronts/lds | ideal
 for k in sorted(segs):
     s=segs[k]
     if s['samples']==0 and s['instr']==0: continue
-    print(k, f"{100*s['samples']/tot:5.1f}%", f"{s['instr']/1e6:8.1f}", f"{s['ffma']/1e6:8.1f}", f"{s['lds']/1e6:6.1f}",
+    print(k, f"{(100*s['samples']/tot if tot else 0):5.1f}%", f"{s['instr']/1e6:8.1f}", f"{s['ffma']/1e6:8.1f}", f"{s['lds']/1e6:6.1f}",
           f"{(s['wf']/s['lds'] if s['lds'] else 0):.2f}", f"{(s['wfideal']/s['lds'] if s['lds'] else 0):.2f}", int(s['red']))
