@@ -30,8 +30,7 @@ internal static class FlashBackwardTiledKernel
     {
         int dPad = headDimPadded.Value, outChunks = dPad / (4 * ColumnThreads);
         bool isCausal = causal.Value, withDq = accumulateDq.Value;
-        int lane = Group.IdxX % Warp.Size;
-        int tx = lane % ColumnThreads, ty = Group.IdxX / Warp.Size * (Warp.Size / ColumnThreads) + lane / ColumnThreads;
+        int tx = Group.IdxX % ColumnThreads, ty = Group.IdxX / ColumnThreads; // 16 consecutive lanes per row group
         int head = Grid.IdxX, batch = Grid.IdxY, k0 = Grid.IdxZ * Bc;
         int kvHead = head / p.QueriesPerKvHead;
 

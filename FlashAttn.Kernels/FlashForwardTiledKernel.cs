@@ -34,9 +34,8 @@ internal static class FlashForwardTiledKernel
     {
         int dPad = headDimPadded.Value, outChunks = dPad / (4 * ColumnThreads);
         bool isCausal = causal.Value;
-        // thread (ty, tx): the 16 tx of a row group are 16 consecutive lanes, so row reductions are butterflies
-        int lane = Group.IdxX % Warp.Size;
-        int tx = lane % ColumnThreads, ty = Group.IdxX / Warp.Size * (Warp.Size / ColumnThreads) + lane / ColumnThreads;
+        // thread (ty, tx): the 16 tx of a row group are 16 consecutive lanes of one warp, so row reductions are butterflies
+        int tx = Group.IdxX % ColumnThreads, ty = Group.IdxX / ColumnThreads;
         // grid (h_q, b, Q tiles): the Q tile index varies slowest and runs last-first, so the first wave holds the
         // longest causal rows of every head and the short ones fill the tail
         int head = Grid.IdxX, batch = Grid.IdxY, q0 = (Grid.DimZ - 1 - Grid.IdxZ) * Br;
