@@ -13,9 +13,9 @@ public static class AttentionLauncher
     /// <summary>Threads per group of the element-wise kernels (preprocess, convert).</summary>
     private const int ElementwiseThreads = 256;
 
-    /// <summary>CUDA's limit on a grid's y and z dimensions (the tiled kernels put their tile index in z; longer
-    /// sequences take the general kernels, whose tile index is x).</summary>
-    private const int MaxGridYZ = 65535;
+    /// <summary>CUDA's limit on a grid's y and z dimensions: batch and heads index them (the validator's bound), and the
+    /// tiled kernels' tile index (longer sequences take the general kernels, whose tile index is x).</summary>
+    public const int MaxGridYZ = 65535;
 
     /// <summary>Most groups of the element-wise kernels; they loop over the rest (grid-stride).</summary>
     private const int ElementwiseMaxGroups = 4096;

@@ -113,7 +113,7 @@ internal static class AttentionValidator
     }
 
     /// <summary>Batch and heads index the launch grid's y/z dimensions, which CUDA caps at 65535.</summary>
-    private const int MaxGridDimension = 65535;
+    private const int MaxGridDimension = Kernels.AttentionLauncher.MaxGridYZ;
 
     private static void CheckAtMost(DeviceTensor tensor, int dim, string what, int limit, string name)
     {
