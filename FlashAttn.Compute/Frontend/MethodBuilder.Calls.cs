@@ -189,15 +189,19 @@ internal sealed partial class MethodBuilder
             return;
         }
 
-        var operands = new Value[parameters.Length];
+        var operands = new List<Value>();
         for (int k = 0; k < parameters.Length; k++)
-            operands[k] = IntrinsicOperand(parameters[k].ParameterType, popped[k]);
+            AddIntrinsicOperands(parameters[k].ParameterType, popped[k], operands);
         var returnType = method.ReturnType;
+        if (returnType != typeof(void) && TypeLayout.IsStruct(returnType))
+        {
+            EmitMultiResultIntrinsic(method, op, returnType, operands);
+            return;
+        }
         IRType resultType = returnType == typeof(void) ? IRType.Void
             : returnType == typeof(bool) ? IRType.Bool
-            : TypeLayout.IsStruct(returnType) ? throw Error($"intrinsic {method.Name} returns a struct")
             : TypeLayout.StackType(returnType)!;
-        var instruction = B.Intrinsic(op, resultType, operands);
+        var instruction = B.Intrinsic(op, resultType, [.. operands]);
         instruction.Method = method;
         if (op is >= IntrinsicOp.AtomicAdd and <= IntrinsicOp.AtomicCompareExchange && parameters.Length > 0 && parameters[0].ParameterType.IsByRef)
             instruction.ElementType = TypeLayout.ScalarType(parameters[0].ParameterType.GetElementType()!);
@@ -211,12 +215,40 @@ internal sealed partial class MethodBuilder
         }
     }
 
-    private Value IntrinsicOperand(Type type, StackEntry entry)
+    /// <summary>
+    /// The operands of one intrinsic argument: a pointer for <c>ref T</c>, a Bool for bool, the scalar otherwise; a struct
+    /// argument (a tensor-core fragment such as <see cref="Int4"/>) contributes its leaves in field order.
+    /// </summary>
+    private void AddIntrinsicOperands(Type type, StackEntry entry, List<Value> operands)
     {
-        if (type.IsByRef || type.IsPointer) return Address(entry);
-        if (type == typeof(bool)) return ToBool(entry);
-        if (TypeLayout.IsStruct(type)) throw Error($"struct argument {type.Name} to an intrinsic");
-        return ConvertTo(Scalar(entry), TypeLayout.StackType(type)!, TypeLayout.IsUnsigned(type));
+        if (type.IsByRef || type.IsPointer) operands.Add(Address(entry));
+        else if (type == typeof(bool)) operands.Add(ToBool(entry));
+        else if (TypeLayout.IsStruct(type))
+        {
+            var address = Address(entry);
+            foreach (var leaf in Layout(type).Leaves)
+                operands.Add(B.Load(leaf.Type, AddOffset(address, leaf.Offset)));
+        }
+        else operands.Add(ConvertTo(Scalar(entry), TypeLayout.StackType(type)!, TypeLayout.IsUnsigned(type)));
+    }
+
+    /// <summary>
+    /// An intrinsic whose model method returns a struct (an mma's four accumulators, an ldmatrix's registers): one Void
+    /// Intrinsic (the aggregate) and one <see cref="Opcode.Extract"/> per leaf of the struct, stored into a temporary that
+    /// is pushed as the struct value (Mem2Reg turns it back into the Extracts).
+    /// </summary>
+    private void EmitMultiResultIntrinsic(MethodInfo method, IntrinsicOp op, Type returnType, List<Value> operands)
+    {
+        var aggregate = B.Intrinsic(op, IRType.Void, [.. operands]);
+        aggregate.Method = method;
+        var temp = NewAlloca(returnType, "result");
+        var leaves = Layout(returnType).Leaves;
+        for (int k = 0; k < leaves.Count; k++)
+        {
+            var extract = Emit(new Instruction(Opcode.Extract, leaves[k].Type, aggregate) { Index = k });
+            B.Store(AddOffset(temp, leaves[k].Offset), extract);
+        }
+        PushStruct(temp, returnType);
     }
 
     /// <summary>Builds an ArrayView {pointer, length} in a temporary and pushes it.</summary>

@@ -42,6 +42,7 @@ public static class IRPrinter
             text.Append(' ').AppendJoin(", ", i.Operands.Select(Name));
         if (i.Targets.Count > 0) text.Append(" -> ").AppendJoin(", ", i.Targets.Select(t => t.Name));
         if (i.Op == Opcode.Alloca) text.Append($" [{i.AllocaSize} bytes, align {i.Alignment}]");
+        if (i.Op == Opcode.Extract) text.Append($" #{i.Index}");
         if (i.ElementType is not null) text.Append($" <{i.ElementType}>");
         return text.ToString();
     }

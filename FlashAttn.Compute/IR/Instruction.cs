@@ -48,6 +48,9 @@ public sealed class Instruction : Value
     /// <summary>Call: the callee.</summary>
     public Function? Callee { get; set; }
 
+    /// <summary>Extract: which component of the aggregate (its result struct's leaf, in field order).</summary>
+    public int Index { get; set; }
+
     /// <summary>Alloca: size in bytes.</summary>
     public int AllocaSize { get; set; }
 
@@ -76,6 +79,7 @@ public sealed class Instruction : Value
         Callee = other.Callee;
         AllocaSize = other.AllocaSize;
         Alignment = other.Alignment;
+        Index = other.Index;
         Name = other.Name;
     }
 
@@ -97,6 +101,7 @@ public static class IntrinsicFacts
             or IntrinsicOp.LaneIdx or IntrinsicOp.WarpSize or IntrinsicOp.CpuBoundsCheck
             or IntrinsicOp.SharedDynamic => true,
         >= IntrinsicOp.Exp and <= IntrinsicOp.BFloat16ToFloat => true,
+        IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16 or IntrinsicOp.PackHalf2 or IntrinsicOp.PackBFloat162 => true,
         _ => false,
     };
 }

@@ -69,6 +69,10 @@ public enum Opcode
     /// SharedAllocate/LocalAllocate carry their element type in <see cref="Instruction.ElementType"/> and
     /// their element count as operand 0 (a constant by code-generation time).</summary>
     Intrinsic,
+    /// <summary>(aggregate) → component <see cref="Instruction.Index"/> of a multi-result intrinsic (one whose model
+    /// method returns a struct, e.g. an mma's four accumulators), of <see cref="Value.Type"/>. The aggregate itself is
+    /// typed Void; its Extracts follow it in the same block.</summary>
+    Extract,
 
     // ---- control flow (terminators last in their block, except Phi which comes first) ----------
     /// <summary>SSA merge: operand i arrives from <see cref="Instruction.PhiBlocks"/>[i].</summary>

@@ -43,6 +43,17 @@ internal sealed unsafe class CompiledFunction
         function.Renumber();
         var slots = new Dictionary<Value, int>(ReferenceEqualityComparer.Instance);
         var constants = new List<long>();
+        // A multi-result intrinsic writes its components to registers of its own, after the values; Extracts copy them.
+        var aggregates = new Dictionary<Instruction, int>(ReferenceEqualityComparer.Instance);
+        int aggregateRegisters = 0;
+        foreach (var instruction in function.AllInstructions)
+            if (instruction is { Op: Opcode.Intrinsic, Type.Kind: TypeKind.Void, Method: { } method } && method.ReturnType != typeof(void)
+                && Frontend.TypeLayout.IsStruct(method.ReturnType))
+            {
+                aggregates[instruction] = function.ValueCount + aggregateRegisters;
+                aggregateRegisters += Frontend.TypeLayout.Of(method.ReturnType).Leaves.Count;
+            }
+        int firstConstant = function.ValueCount + aggregateRegisters;
         int Slot(Value value)
         {
             switch (value)
@@ -50,7 +61,7 @@ internal sealed unsafe class CompiledFunction
                 case Constant c:
                     if (!slots.TryGetValue(c, out int slot))
                     {
-                        slots[c] = slot = function.ValueCount + constants.Count;
+                        slots[c] = slot = firstConstant + constants.Count;
                         constants.Add(Encode(c));
                     }
                     return slot;
@@ -98,7 +109,7 @@ internal sealed unsafe class CompiledFunction
                     }
                     break;
                 }
-                body.Add(CompileInstruction(instruction, Slot, compiled));
+                body.Add(CompileInstruction(instruction, Slot, compiled, aggregates));
             }
             if (block.Terminator is null)
                 throw new InvalidOperationException($"IR interpreter: block {block.Name} of {function.Name} has no terminator.");
@@ -106,8 +117,8 @@ internal sealed unsafe class CompiledFunction
             _maxPhis = Math.Max(_maxPhis, block.Phis.Count());
         }
         _entry = blocks[function.Entry];
-        _template = new long[function.ValueCount + constants.Count];
-        for (int c = 0; c < constants.Count; c++) _template[function.ValueCount + c] = constants[c];
+        _template = new long[firstConstant + constants.Count];
+        for (int c = 0; c < constants.Count; c++) _template[firstConstant + c] = constants[c];
     }
 
     /// <summary>Compiles <paramref name="function"/> and every function it calls.</summary>
@@ -149,9 +160,10 @@ internal sealed unsafe class CompiledFunction
         }
     }
 
-    private static InterpreterOp CompileInstruction(Instruction i, Func<Value, int> slot, Dictionary<Function, CompiledFunction> compiled)
+    private static InterpreterOp CompileInstruction(Instruction i, Func<Value, int> slot, Dictionary<Function, CompiledFunction> compiled,
+        Dictionary<Instruction, int> aggregates)
     {
-        int d = i.Id;
+        int d = aggregates.TryGetValue(i, out int first) ? first : i.Id;
         int[] s = [.. i.Operands.Select(slot)];
         switch (i.Op)
         {
@@ -227,6 +239,11 @@ internal sealed unsafe class CompiledFunction
             }
             case Opcode.Intrinsic:
                 return IntrinsicOps.Compile(i, d, s);
+            case Opcode.Extract:
+            {
+                int component = aggregates[(Instruction)i.Operands[0]] + i.Index;
+                return frame => frame.R[d] = frame.R[component];
+            }
             default:
                 throw new InvalidOperationException($"IR interpreter: unsupported opcode {i.Op} ({IRPrinter.Format(i)}).");
         }

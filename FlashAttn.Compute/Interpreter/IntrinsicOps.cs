@@ -86,7 +86,36 @@ internal static unsafe class IntrinsicOps
                     var destination = (Float4*)f.R[s[0]];
                     *destination = f.R[s[2]] != 0 ? *(Float4*)f.R[s[1]] : default;
                 };
-            case IntrinsicOp.AsyncCopyWaitAll: return _ => { };
+            case IntrinsicOp.AsyncCopyWaitAll or IntrinsicOp.AsyncCopyCommit or IntrinsicOp.AsyncCopyWaitGroup: return _ => { };
+
+            // Tensor cores: d is the first of the aggregate's registers (see CompiledFunction).
+            case IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16:
+            {
+                bool bfloat = op == IntrinsicOp.MmaBF16;
+                return f =>
+                {
+                    var r = f.R;
+                    var result = TensorCore.MultiplyAddOnCpu(f.Context,
+                        new Int4((int)r[s[0]], (int)r[s[1]], (int)r[s[2]], (int)r[s[3]]), new Int2((int)r[s[4]], (int)r[s[5]]),
+                        new Float4(F32(r[s[6]]), F32(r[s[7]]), F32(r[s[8]]), F32(r[s[9]])), bfloat);
+                    r[d] = FromF32(result.X);
+                    r[d + 1] = FromF32(result.Y);
+                    r[d + 2] = FromF32(result.Z);
+                    r[d + 3] = FromF32(result.W);
+                };
+            }
+            case IntrinsicOp.LoadMatrix or IntrinsicOp.LoadMatrixTransposed:
+            {
+                bool transposed = op == IntrinsicOp.LoadMatrixTransposed;
+                int count = i.Type.Kind == TypeKind.Int32 ? 1 : Frontend.TypeLayout.Of(i.Method!.ReturnType).Leaves.Count;
+                return f =>
+                {
+                    var registers = TensorCore.LoadMatrixOnCpu(f.Context, f.R[s[0]], count, transposed);
+                    for (int k = 0; k < count; k++) f.R[d + k] = registers[k];
+                };
+            }
+            case IntrinsicOp.PackHalf2: return f => f.R[d] = TensorCore.PackHalf2(F32(f.R[s[0]]), F32(f.R[s[1]]));
+            case IntrinsicOp.PackBFloat162: return f => f.R[d] = TensorCore.PackBFloat162(F32(f.R[s[0]]), F32(f.R[s[1]]));
             case IntrinsicOp.RuntimeValue: return f => f.R[d] = f.R[s[0]];
 
             case IntrinsicOp.BitCast: return f => f.R[d] = f.R[s[0]];

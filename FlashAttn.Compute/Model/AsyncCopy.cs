@@ -22,7 +22,31 @@ public static class AsyncCopy
         destination = fetch ? Unsafe.As<float, Float4>(ref globalSource) : default;
     }
 
+    /// <summary>
+    /// <see cref="Copy16(ref float, ref float, bool)"/> for any element type: 16 bytes (e.g. eight fp16 values) from
+    /// <paramref name="globalSource"/> to <paramref name="sharedDestination"/>, or 16 zero bytes when not
+    /// <paramref name="fetch"/>. Both addresses 16-byte aligned.
+    /// </summary>
+    [Intrinsic(IntrinsicOp.AsyncCopy16)]
+    public static void Copy16<T>(ref T sharedDestination, ref T globalSource, bool fetch) where T : unmanaged
+    {
+        ref var destination = ref Unsafe.As<T, Float4>(ref sharedDestination);
+        destination = fetch ? Unsafe.As<T, Float4>(ref globalSource) : default;
+    }
+
     /// <summary>Waits until this thread's asynchronous copies have landed.</summary>
     [Intrinsic(IntrinsicOp.AsyncCopyWaitAll)]
     public static void WaitAll() { }
+
+    /// <summary>Closes the group of this thread's copies issued since the last commit (cp.async.commit_group).</summary>
+    [Intrinsic(IntrinsicOp.AsyncCopyCommit)]
+    public static void Commit() { }
+
+    /// <summary>
+    /// Waits until at most <paramref name="pendingGroups"/> of this thread's committed groups are still in flight
+    /// (cp.async.wait_group N; N must be a compile-time constant): with a ring of stages, the oldest has landed while the
+    /// newer ones keep streaming. A barrier then publishes the landed copies to the group.
+    /// </summary>
+    [Intrinsic(IntrinsicOp.AsyncCopyWaitGroup)]
+    public static void WaitGroup(int pendingGroups) { _ = pendingGroups; }
 }

@@ -174,6 +174,24 @@ public enum IntrinsicOp
     AsyncCopy16,
     /// <summary>cp.async.wait_all: this thread's asynchronous copies have landed (a barrier then publishes them).</summary>
     AsyncCopyWaitAll,
+    /// <summary>cp.async.commit_group: closes the group of this thread's copies issued since the last commit.</summary>
+    AsyncCopyCommit,
+    /// <summary>cp.async.wait_group N: all but the newest N committed groups of this thread have landed (N a constant).</summary>
+    AsyncCopyWaitGroup,
+
+    // Tensor cores (warp-collective; see TensorCore for the fragment layouts).
+    /// <summary>mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32: D = A·B + C on one warp.</summary>
+    MmaF16,
+    /// <summary>mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32: D = A·B + C on one warp.</summary>
+    MmaBF16,
+    /// <summary>ldmatrix.sync.aligned.m8n8.{x1,x2,x4}.shared.b16 (the count from the result: int, Int2 or Int4).</summary>
+    LoadMatrix,
+    /// <summary>ldmatrix.sync.aligned.m8n8.{x1,x2,x4}.trans.shared.b16: the same with each 8 × 8 matrix transposed.</summary>
+    LoadMatrixTransposed,
+    /// <summary>cvt.rn.f16x2.f32: two floats rounded to fp16 and packed (first in the low half).</summary>
+    PackHalf2,
+    /// <summary>cvt.rn.bf16x2.f32: two floats rounded to bf16 and packed (first in the low half).</summary>
+    PackBFloat162,
 
     // Compiler control.
     /// <summary>The operand, hidden from constant folding: a loop bounded by it is not unrolled.</summary>

@@ -29,6 +29,15 @@ public struct Int4(int x, int y, int z, int w)
     public int X = x, Y = y, Z = z, W = w;
 }
 
+/// <summary>Two ints moved as one 8-byte access (ld.v2.u32); also a two-register tensor-core fragment.</summary>
+[StructLayout(LayoutKind.Sequential, Size = 8)]
+[VectorType]
+public struct Int2(int x, int y)
+{
+    /// <summary>Components.</summary>
+    public int X = x, Y = y;
+}
+
 /// <summary>Marks a struct whose loads and stores the compiler may emit as one vector access.</summary>
 [AttributeUsage(AttributeTargets.Struct)]
 internal sealed class VectorTypeAttribute : Attribute;

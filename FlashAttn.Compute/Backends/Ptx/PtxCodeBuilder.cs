@@ -52,6 +52,32 @@ internal sealed class PtxCodeBuilder(Function function, PtxTarget target, PtxEmi
     /// <summary>Writes a comment line.</summary>
     public void Comment(string text) => _body.Append("\t// ").Append(text.Replace('\n', ' ')).Append('\n');
 
+    private Dictionary<(Instruction Aggregate, int Index), Instruction>? _extracts;
+
+    /// <summary>The first Extract of component <paramref name="index"/> of a multi-result intrinsic, or null when none uses it.</summary>
+    public Instruction? ComponentExtract(Instruction aggregate, int index)
+    {
+        if (_extracts is null)
+        {
+            _extracts = [];
+            foreach (var i in Function.AllInstructions)
+                if (i.Op == Opcode.Extract && i.Operands[0] is Instruction a) _extracts.TryAdd((a, i.Index), i);
+        }
+        return _extracts.GetValueOrDefault((aggregate, index));
+    }
+
+    /// <summary>
+    /// The registers a multi-result intrinsic writes: component k goes straight into the register of its first Extract
+    /// (so the Extract costs nothing), or into a fresh register of <paramref name="registerClass"/> when unused.
+    /// </summary>
+    public string[] ComponentRegisters(Instruction aggregate, int count, PtxRegisterClass registerClass)
+    {
+        var registers = new string[count];
+        for (int k = 0; k < count; k++)
+            registers[k] = ComponentExtract(aggregate, k) is { } extract ? Def(extract) : Temp(registerClass);
+        return registers;
+    }
+
     /// <summary>A fresh register of class <paramref name="c"/>.</summary>
     public string Temp(PtxRegisterClass c) => Registers.New(c);
 

@@ -63,6 +63,11 @@ internal sealed class PtxInstructionEmitter
             case Opcode.Intrinsic:
                 _intrinsics.Emit(i);
                 break;
+            case Opcode.Extract:
+                // The aggregate wrote straight into the register of the first Extract of each component.
+                if (b.ComponentExtract((Instruction)i.Operands[0], i.Index) is { } first && first != i)
+                    b.Emit($"mov{PtxRegisters.MoveType(PtxRegisters.ClassOf(i.Type))} {b.Def(i)}, {b.Def(first)}");
+                break;
             case Opcode.Call:
                 throw b.Error($"call of {i.Callee?.Name} reached code generation (calls must be inlined first)");
             default:

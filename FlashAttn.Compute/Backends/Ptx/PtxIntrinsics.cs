@@ -108,6 +108,21 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             case IntrinsicOp.AsyncCopyWaitAll:
                 if (b.Target.SmVersion >= 80) b.Emit("cp.async.wait_all");
                 break;
+            case IntrinsicOp.AsyncCopyCommit:
+                if (b.Target.SmVersion >= 80) b.Emit("cp.async.commit_group");
+                break;
+            case IntrinsicOp.AsyncCopyWaitGroup:
+                if (i.Operands[0] is not Constant { Bits: >= 0 and <= 7 } pending)
+                    throw b.Error("AsyncCopy.WaitGroup needs a constant group count from 0 to 7");
+                if (b.Target.SmVersion >= 80) b.Emit($"cp.async.wait_group {pending.Bits}");
+                break;
+
+            case IntrinsicOp.MmaF16: Mma(i, "f16"); break;
+            case IntrinsicOp.MmaBF16: Mma(i, "bf16"); break;
+            case IntrinsicOp.LoadMatrix: LoadMatrix(i, ""); break;
+            case IntrinsicOp.LoadMatrixTransposed: LoadMatrix(i, ".trans"); break;
+            case IntrinsicOp.PackHalf2: Pack(i, "f16x2"); break;
+            case IntrinsicOp.PackBFloat162: Pack(i, "bf16x2"); break;
 
             default:
                 FloatMath(i);
@@ -231,6 +246,43 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
         string converted = b.Temp(PtxRegisterClass.B64);
         E.AddrSpaceCast(converted, b.Reg(pointer), AddressSpace.Generic, space);
         return $"[{converted}]";
+    }
+
+    // ---- tensor cores ------------------------------------------------------------------------------
+
+    private void RequireTensorCores(Instruction i)
+    {
+        if (b.Target.SmVersion < 80) throw b.Error($"{i.Intrinsic} needs sm_80 or newer (target {b.Target.TargetName})");
+    }
+
+    /// <summary>mma.sync.aligned.m16n8k16.row.col.f32.T.T.f32 {d0..d3}, {a0..a3}, {b0, b1}, {c0..c3}: operands A (4 × b32),
+    /// B (2 × b32), C (4 × f32) in that order; D into the Extracts' registers.</summary>
+    private void Mma(Instruction i, string type)
+    {
+        RequireTensorCores(i);
+        if (i.Operands.Count != 10) throw b.Error($"{i.Intrinsic} takes A (4 registers), B (2) and C (4)");
+        var d = b.ComponentRegisters(i, 4, PtxRegisterClass.F32);
+        var ops = i.Operands.Select(b.Reg).ToArray();
+        b.Emit($"mma.sync.aligned.m16n8k16.row.col.f32.{type}.{type}.f32 {{{string.Join(", ", d)}}}, "
+            + $"{{{ops[0]}, {ops[1]}, {ops[2]}, {ops[3]}}}, {{{ops[4]}, {ops[5]}}}, {{{ops[6]}, {ops[7]}, {ops[8]}, {ops[9]}}}");
+    }
+
+    /// <summary>ldmatrix.sync.aligned.m8n8.xN[.trans].shared.b16 {r…}, [row address]: N from the result (int, Int2, Int4).</summary>
+    private void LoadMatrix(Instruction i, string transposed)
+    {
+        RequireTensorCores(i);
+        string[] registers = i.Type.Kind == TypeKind.Int32
+            ? [b.Def(i)]
+            : b.ComponentRegisters(i, Frontend.TypeLayout.Of(i.Method!.ReturnType).Leaves.Count, PtxRegisterClass.B32);
+        string address = AddressIn(i.Operands[0], AddressSpace.Shared);
+        b.Emit($"ldmatrix.sync.aligned.m8n8.x{registers.Length}{transposed}.shared.b16 {{{string.Join(", ", registers)}}}, {address}");
+    }
+
+    /// <summary>cvt.rn.T.f32 d, high, low: PTX puts the first source in the upper half.</summary>
+    private void Pack(Instruction i, string type)
+    {
+        RequireTensorCores(i);
+        b.Emit($"cvt.rn.{type}.f32 {b.Def(i)}, {b.Reg(i.Operands[1])}, {b.Reg(i.Operands[0])}");
     }
 
     // ---- atomics -----------------------------------------------------------------------------------

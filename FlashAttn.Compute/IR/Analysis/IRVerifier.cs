@@ -53,13 +53,18 @@ public static class IRVerifier
                 {
                     if (operand is Constant) continue;
                     if (!defined.Contains(operand)) errors.Add($"{Where(instruction)}: operand {IRPrinter.Name(operand)} is not defined in this function");
-                    else if (operand.Type.Kind == TypeKind.Void) errors.Add($"{Where(instruction)}: void operand");
+                    else if (operand.Type.Kind == TypeKind.Void && !IsAggregateOperand(instruction, operand))
+                        errors.Add($"{Where(instruction)}: void operand");
                 }
                 CheckTypes(function, instruction, errors, Where(instruction));
             }
         }
         return errors;
     }
+
+    /// <summary>The one place a Void value may be an operand: an Extract of a multi-result intrinsic.</summary>
+    private static bool IsAggregateOperand(Instruction user, Value operand)
+        => user.Op == Opcode.Extract && operand is Instruction { Op: Opcode.Intrinsic };
 
     /// <summary>Same type, where pointers of different spaces count as equal (spaces are refined late).</summary>
     private static bool Same(IRType a, IRType b) => a == b || (a.IsPointer && b.IsPointer);
@@ -114,6 +119,10 @@ public static class IRVerifier
                 for (int k = 0; k < Math.Min(ops.Count, i.Callee.Parameters.Count); k++)
                     Expect(Same(ops[k].Type, i.Callee.Parameters[k].Type), $"call argument {k} type");
                 Expect(Same(i.Type, i.Callee.ReturnType), "call result type");
+                break;
+            case Opcode.Extract:
+                Expect(ops.Count == 1 && ops[0] is Instruction { Op: Opcode.Intrinsic, Type.Kind: TypeKind.Void } && i.Type.Kind != TypeKind.Void,
+                    "extract (multi-result intrinsic) → T");
                 break;
             case Opcode.Phi:
                 Expect(ops.All(o => Same(o.Type, i.Type)), "phi operands must have the phi's type");

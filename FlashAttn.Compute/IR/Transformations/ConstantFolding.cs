@@ -76,7 +76,7 @@ public sealed class ConstantFolding : FunctionPass
     /// <summary>A value equal to <paramref name="i"/>'s result (possibly a new, not yet placed instruction), or null.</summary>
     internal static Value? Simplify(Instruction i)
     {
-        if (i.Type.Kind == TypeKind.Void || i.Op is Opcode.Phi or Opcode.Load or Opcode.Alloca or Opcode.Call or Opcode.Intrinsic)
+        if (i.Type.Kind == TypeKind.Void || i.Op is Opcode.Phi or Opcode.Load or Opcode.Alloca or Opcode.Call or Opcode.Intrinsic or Opcode.Extract)
             return null;
         var ops = i.Operands;
         if (ops.Count > 0 && ops.All(o => o is Constant))

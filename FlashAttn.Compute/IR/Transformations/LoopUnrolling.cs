@@ -246,7 +246,7 @@ public sealed class LoopUnrolling : FunctionPass
         if (i.Op == Opcode.Phi)
             result = i.Block == loop.Header && state.TryGetValue(i, out var s) ? s : null;
         else if (i.Block is { } block && loop.Blocks.Contains(block) && !i.HasSideEffects
-            && i.Op is not (Opcode.Load or Opcode.Alloca or Opcode.Intrinsic or Opcode.Call))
+            && i.Op is not (Opcode.Load or Opcode.Alloca or Opcode.Intrinsic or Opcode.Extract or Opcode.Call))
         {
             var operands = new List<Constant>();
             foreach (var operand in i.Operands)

@@ -45,6 +45,13 @@ internal sealed unsafe class CpuBarrierPoint(int expected, string description, i
     /// <summary>Warp shuffles: each lane's payload, per generation parity.</summary>
     public readonly int[][] Exchange = [new int[32], new int[32]];
 
+    /// <summary>Most 32-bit words one lane contributes to a <see cref="CpuContext.WarpExchange"/>.</summary>
+    public const int WideExchangeWords = 16;
+
+    /// <summary>Warp-collective exchanges of several words per lane (tensor-core fragments, ldmatrix addresses), per
+    /// generation parity: lane l's words at [l · <see cref="WideExchangeWords"/> …].</summary>
+    public readonly int[][] WideExchange = [new int[32 * WideExchangeWords], new int[32 * WideExchangeWords]];
+
     /// <summary>The first member thread that returned (−1: none), for messages.</summary>
     public int ExitedThread = -1;
 

@@ -37,6 +37,14 @@ internal abstract class CpuContext
     /// <summary>Exchanges a 32-bit payload within the warp (all 32 lanes take part, as shfl.sync with a full mask).</summary>
     public abstract int Shuffle(int value, int laneOrDelta, ShuffleMode mode);
 
+    /// <summary>
+    /// Every lane of the warp publishes <paramref name="words"/> (at most <see cref="CpuBarrierPoint.WideExchangeWords"/>)
+    /// and gets all lanes' words back: lane l's at [l · <see cref="CpuBarrierPoint.WideExchangeWords"/> …]. The array stays
+    /// valid until this thread's next exchange but one (slots alternate by barrier generation), so read it before the
+    /// next warp-collective operation.
+    /// </summary>
+    public abstract int[] WarpExchange(ReadOnlySpan<int> words);
+
     /// <summary>The k-th static shared allocation of the group: the k-th call in every thread returns the same block.</summary>
     public abstract nint AllocateShared(int bytes, int alignment);
     /// <summary>Start of the launch's dynamic shared memory.</summary>

@@ -107,6 +107,19 @@ internal sealed class CpuThreadContext(CpuParker parker, CpuLocalArena arena) : 
     }
 
     /// <inheritdoc/>
+    public override int[] WarpExchange(ReadOnlySpan<int> words)
+    {
+        if (words.Length > CpuBarrierPoint.WideExchangeWords)
+            throw new ArgumentOutOfRangeException(nameof(words), words.Length, $"A lane exchanges at most {CpuBarrierPoint.WideExchangeWords} words.");
+        var state = State;
+        var warp = state.Warps[Warp];
+        int[] slots = warp.WideExchange[warp.Generation & 1];
+        words.CopyTo(slots.AsSpan((Linear & 31) * CpuBarrierPoint.WideExchangeWords));
+        state.Arrive(this, warp, 0);
+        return slots;
+    }
+
+    /// <inheritdoc/>
     public override nint AllocateShared(int bytes, int alignment) => State.AllocateShared(this, bytes, alignment);
     /// <inheritdoc/>
     public override nint DynamicShared => State.DynamicShared;

@@ -5,7 +5,7 @@ using FlashAttn.Compute.Runtime;
 namespace FlashAttn.Tests.Compute.Corpus;
 
 /// <summary>The corpus: every kernel with its inputs and plain C# reference.</summary>
-internal static class CorpusCases
+internal static partial class CorpusCases
 {
     private const int N = 1000; // deliberately not a multiple of the group size
 
@@ -640,5 +640,6 @@ internal static class CorpusCases
                 };
             },
         };
+        foreach (var tensorCoreCase in TensorCoreCases()) yield return tensorCoreCase;
     }
 }

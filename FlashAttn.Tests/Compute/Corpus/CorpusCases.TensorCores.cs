@@ -1,0 +1,183 @@
+using FlashAttn.Compute;
+using FlashAttn.Compute.Runtime;
+
+namespace FlashAttn.Tests.Compute.Corpus;
+
+/// <summary>Corpus cases of the tensor-core intrinsics: references written from the PTX ISA's fragment layouts.</summary>
+internal static partial class CorpusCases
+{
+    /// <summary>fp32 sums of 16 exact products, against an fp64 reference: a few ulp of the largest partial sum.</summary>
+    private const double MmaTolerance = 1e-5;
+
+    private static Half[] RandomHalves(Random r, int n) => Data.Floats(r, n, -1f, 1f).Select(v => (Half)v).ToArray();
+
+    /// <summary>D = A·B + C for <paramref name="problems"/> problems; A 16 × 16 row-major, B given as Bᵀ (8 × 16), C/D 16 × 8.</summary>
+    private static void MultiplyReference(Func<int, double> a, Func<int, double> bColumns, float[] c, float[] d, int problems)
+    {
+        for (int p = 0; p < problems; p++)
+            for (int row = 0; row < 16; row++)
+                for (int col = 0; col < 8; col++)
+                {
+                    double sum = c[p * 128 + row * 8 + col];
+                    for (int k = 0; k < 16; k++) sum += a(p * 256 + row * 16 + k) * bColumns(p * 128 + col * 16 + k);
+                    d[p * 128 + row * 8 + col] = (float)sum;
+                }
+    }
+
+    private static CorpusCase MmaFromGlobal<T>(string name, Func<float, T> round, Func<T, double> widen)
+    {
+        const int problems = 3;
+        return new CorpusCase
+        {
+            Name = name,
+            Kernel = K(name),
+            ExpectNoLocalMemory = true,
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain("mma.sync.aligned.m16n8k16.row.col.f32")),
+            Create = r =>
+            {
+                var a = Data.Floats(r, problems * 256, -1f, 1f).Select(round).ToArray();
+                var b = Data.Floats(r, problems * 128, -1f, 1f).Select(round).ToArray();
+                return new CaseData
+                {
+                    Buffers = [a, b, Data.Floats(r, problems * 128), Data.PoisonFloats(problems * 128)],
+                    Outputs = [3],
+                    Config = new LaunchConfig(problems, 32),
+                    Arguments = v => v,
+                    Reference = x => MultiplyReference(i => widen(((T[])x[0])[i]), i => widen(((T[])x[1])[i]), (float[])x[2], (float[])x[3], problems),
+                    Tolerance = MmaTolerance,
+                };
+            },
+        };
+    }
+
+    /// <summary>The registers of every ldmatrix form as <see cref="Kernels.LoadMatrices"/> writes them, from the PTX layout.</summary>
+    private static void LoadMatrixReference(Half[] input, int[] output)
+    {
+        // matrix j of a load: rows 8j…8j+7 of the 32 × 16 input, columns 8·(j / 2)…
+        ushort M(int j, int row, int col) => BitConverter.HalfToUInt16Bits(input[(8 * j + row) * 16 + 8 * (j / 2) + col]);
+        int Register(int j, int lane, bool transposed)
+        {
+            int g = lane / 4, pair = 2 * (lane % 4);
+            return transposed ? M(j, pair, g) | (M(j, pair + 1, g) << 16) : M(j, g, pair) | (M(j, g, pair + 1) << 16);
+        }
+        for (int lane = 0; lane < 32; lane++)
+        {
+            for (int j = 0; j < 4; j++)
+            {
+                output[4 * lane + j] = Register(j, lane, false);
+                output[128 + 4 * lane + j] = Register(j, lane, true);
+            }
+            for (int j = 0; j < 2; j++)
+            {
+                output[256 + 2 * lane + j] = Register(j, lane, false);
+                output[320 + 2 * lane + j] = Register(j, lane, true);
+            }
+            output[384 + lane] = Register(0, lane, false);
+        }
+    }
+
+    private static IEnumerable<CorpusCase> TensorCoreCases()
+    {
+        yield return MmaFromGlobal(nameof(Kernels.MmaF16FromGlobal), v => (Half)v, v => (double)v);
+        yield return MmaFromGlobal(nameof(Kernels.MmaBF16FromGlobal), v => (BFloat16)v, v => (float)v);
+        yield return new CorpusCase
+        {
+            Name = nameof(Kernels.LoadMatrices),
+            Kernel = K(nameof(Kernels.LoadMatrices)),
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.shared.b16")
+                .And.Contain("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16").And.Contain("ldmatrix.sync.aligned.m8n8.x1.shared.b16")),
+            Create = r => new CaseData
+            {
+                Buffers = [RandomHalves(r, 32 * 16), Data.PoisonInts(416)],
+                Outputs = [1],
+                Config = new LaunchConfig(1, 32),
+                Arguments = v => v,
+                Reference = x => LoadMatrixReference((Half[])x[0], (int[])x[1]),
+            },
+        };
+        yield return new CorpusCase
+        {
+            Name = nameof(Kernels.MmaFromShared),
+            Kernel = K(nameof(Kernels.MmaFromShared)),
+            Create = r =>
+            {
+                var a = RandomHalves(r, 256);
+                var bColumns = RandomHalves(r, 128);
+                var bRows = new Half[128]; // the same B stored [k][n]
+                for (int n = 0; n < 8; n++)
+                    for (int k = 0; k < 16; k++) bRows[k * 8 + n] = bColumns[n * 16 + k];
+                return new CaseData
+                {
+                    Buffers = [a, bColumns, bRows, Data.PoisonFloats(256)],
+                    Outputs = [3],
+                    Config = new LaunchConfig(1, 32),
+                    Arguments = v => v,
+                    Reference = x =>
+                    {
+                        var d = (float[])x[3];
+                        var one = new float[128];
+                        MultiplyReference(i => (double)((Half[])x[0])[i], i => (double)((Half[])x[1])[i], new float[128], one, 1);
+                        one.CopyTo(d, 0);
+                        one.CopyTo(d, 128);
+                    },
+                    Tolerance = MmaTolerance,
+                };
+            },
+        };
+        yield return new CorpusCase
+        {
+            Name = nameof(Kernels.PackPairs),
+            Kernel = K(nameof(Kernels.PackPairs)),
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain("cvt.rn.f16x2.f32").And.Contain("cvt.rn.bf16x2.f32")),
+            Create = r =>
+            {
+                // values with bits below the 16-bit formats' precision, so rounding is exercised
+                var input = Data.Floats(r, 2 * N, -3f, 3f);
+                return new CaseData
+                {
+                    Buffers = [input, Data.PoisonInts(N), Data.PoisonInts(N)],
+                    Outputs = [1, 2],
+                    Config = Linear(N),
+                    Arguments = v => v,
+                    Reference = x =>
+                    {
+                        var f = (float[])x[0];
+                        for (int i = 0; i < N; i++)
+                        {
+                            ((int[])x[1])[i] = BitConverter.HalfToUInt16Bits((Half)f[2 * i]) | (BitConverter.HalfToUInt16Bits((Half)f[2 * i + 1]) << 16);
+                            ((int[])x[2])[i] = ((BFloat16)f[2 * i]).RawValue | (((BFloat16)f[2 * i + 1]).RawValue << 16);
+                        }
+                    },
+                };
+            },
+        };
+        yield return new CorpusCase
+        {
+            Name = nameof(Kernels.AsyncCopyGroups),
+            Kernel = K(nameof(Kernels.AsyncCopyGroups)),
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain("cp.async.commit_group").And.Contain("cp.async.wait_group 1")
+                .And.Contain("cp.async.wait_group 0")),
+            Create = r =>
+            {
+                const int tile = Kernels.StagedRows * Kernels.StagedRowHalves;
+                return new CaseData
+                {
+                    Buffers = [RandomHalves(r, 2 * tile), Data.Poison(2 * tile, Half.NaN)],
+                    Outputs = [1],
+                    Config = new LaunchConfig(1, 64),
+                    Arguments = v => v,
+                    Reference = x =>
+                    {
+                        var input = (Half[])x[0];
+                        var output = (Half[])x[1];
+                        for (int e = 0; e < tile; e++)
+                        {
+                            output[e] = input[tile - 1 - e];
+                            output[tile + e] = input[2 * tile - 1 - e];
+                        }
+                    },
+                };
+            },
+        };
+    }
+}

@@ -1,0 +1,141 @@
+using FlashAttn.Compute;
+
+namespace FlashAttn.Tests.Compute.Corpus;
+
+/// <summary>
+/// Corpus kernels for the tensor-core intrinsics. Fragments are gathered with the PTX ISA's layout formulas written out
+/// here (lane = 4g + t), independently of <see cref="TensorCore"/>'s CPU meaning, so a layout bug in either shows.
+/// </summary>
+internal static partial class Kernels
+{
+    /// <summary>Halves per row of the shared tiles: 16 columns and 8 of padding (48-byte rows keep 16-byte alignment).</summary>
+    public const int MatrixStride = 24;
+
+    /// <summary>The 32-bit register holding elements [index] (low half) and [index + 1] of a 16-bit matrix.</summary>
+    private static int Pair<T>(ArrayView<T> matrix, int index) where T : unmanaged => matrix.Cast<int>()[index / 2];
+
+    /// <summary>
+    /// One warp per group: D (16 × 8) = A (16 × 16, row-major) · B + C, where <paramref name="bColumns"/> holds B column by
+    /// column (Bᵀ row-major, 8 × 16); fragments read from device memory by the layout formulas. Group k works on problem k.
+    /// </summary>
+    public static void MmaF16FromGlobal(ArrayView<Half> a, ArrayView<Half> bColumns, ArrayView<float> c, ArrayView<float> d)
+    {
+        int problem = Grid.IdxX, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
+        var pa = a.SubView(problem * 256, 256);
+        var pb = bColumns.SubView(problem * 128, 128);
+        var fa = new Int4(Pair(pa, g * 16 + 2 * t), Pair(pa, (g + 8) * 16 + 2 * t), Pair(pa, g * 16 + 2 * t + 8), Pair(pa, (g + 8) * 16 + 2 * t + 8));
+        var fb = new Int2(Pair(pb, g * 16 + 2 * t), Pair(pb, g * 16 + 2 * t + 8));
+        StoreAccumulator(d, problem, TensorCore.MultiplyAddF16(fa, fb, LoadAccumulator(c, problem)));
+    }
+
+    /// <summary><see cref="MmaF16FromGlobal"/> in bf16.</summary>
+    public static void MmaBF16FromGlobal(ArrayView<BFloat16> a, ArrayView<BFloat16> bColumns, ArrayView<float> c, ArrayView<float> d)
+    {
+        int problem = Grid.IdxX, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
+        var pa = a.SubView(problem * 256, 256);
+        var pb = bColumns.SubView(problem * 128, 128);
+        var fa = new Int4(Pair(pa, g * 16 + 2 * t), Pair(pa, (g + 8) * 16 + 2 * t), Pair(pa, g * 16 + 2 * t + 8), Pair(pa, (g + 8) * 16 + 2 * t + 8));
+        var fb = new Int2(Pair(pb, g * 16 + 2 * t), Pair(pb, g * 16 + 2 * t + 8));
+        StoreAccumulator(d, problem, TensorCore.MultiplyAddBF16(fa, fb, LoadAccumulator(c, problem)));
+    }
+
+    /// <summary>C/D fragment of problem <paramref name="problem"/>: X, Y = [g][2t, 2t+1]; Z, W = [g+8][2t, 2t+1] of a 16 × 8 matrix.</summary>
+    private static Float4 LoadAccumulator(ArrayView<float> c, int problem)
+    {
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4, first = problem * 128;
+        return new Float4(c[first + g * 8 + 2 * t], c[first + g * 8 + 2 * t + 1], c[first + (g + 8) * 8 + 2 * t], c[first + (g + 8) * 8 + 2 * t + 1]);
+    }
+
+    private static void StoreAccumulator(ArrayView<float> d, int problem, Float4 value)
+    {
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4, first = problem * 128;
+        d[first + g * 8 + 2 * t] = value.X;
+        d[first + g * 8 + 2 * t + 1] = value.Y;
+        d[first + (g + 8) * 8 + 2 * t] = value.Z;
+        d[first + (g + 8) * 8 + 2 * t + 1] = value.W;
+    }
+
+    /// <summary>
+    /// ldmatrix of every width from a padded shared copy of a 32 × 16 fp16 matrix. Lane l gives the address of row l,
+    /// column 8·(l / 16), so matrix j of an x4 is rows 8j…8j+7 at column 8·(j / 2). Each lane writes its registers:
+    /// x4 at [4l + j], x4.trans at [128 + 4l + j], x2 at [256 + 2l + j], x2.trans at [320 + 2l + j], x1 at [384 + l].
+    /// </summary>
+    public static void LoadMatrices(ArrayView<Half> input, ArrayView<int> output)
+    {
+        var tile = SharedMemory.Allocate<Half>(32 * MatrixStride);
+        for (int e = Group.IdxX; e < 32 * 16; e += Group.DimX) tile[e / 16 * MatrixStride + e % 16] = input[e];
+        Group.Barrier();
+        int lane = Warp.LaneIdx;
+        ref var row = ref tile[lane * MatrixStride + 8 * (lane / 16)];
+        var x4 = TensorCore.LoadMatrixX4(ref row);
+        var x4t = TensorCore.LoadMatrixX4Transposed(ref row);
+        var x2 = TensorCore.LoadMatrixX2(ref row);
+        var x2t = TensorCore.LoadMatrixX2Transposed(ref row);
+        int x1 = TensorCore.LoadMatrixX1(ref row);
+        output[4 * lane] = x4.X; output[4 * lane + 1] = x4.Y; output[4 * lane + 2] = x4.Z; output[4 * lane + 3] = x4.W;
+        output[128 + 4 * lane] = x4t.X; output[128 + 4 * lane + 1] = x4t.Y; output[128 + 4 * lane + 2] = x4t.Z; output[128 + 4 * lane + 3] = x4t.W;
+        output[256 + 2 * lane] = x2.X; output[256 + 2 * lane + 1] = x2.Y;
+        output[320 + 2 * lane] = x2t.X; output[320 + 2 * lane + 1] = x2t.Y;
+        output[384 + lane] = x1;
+    }
+
+    /// <summary>
+    /// The attention kernels' pattern end to end: A (16 × 16) by ldmatrix.x4; B (16 × 8) stored as rows of keys
+    /// ([n][k], like K) by ldmatrix.x2, and stored as [k][n] (like V) by ldmatrix.x2.trans; both products into
+    /// <paramref name="d"/> (problem 0: the [n][k] path, problem 1: the [k][n] path), C = 0.
+    /// </summary>
+    public static void MmaFromShared(ArrayView<Half> a, ArrayView<Half> bColumns, ArrayView<Half> bRows, ArrayView<float> d)
+    {
+        var tileA = SharedMemory.Allocate<Half>(16 * MatrixStride);
+        var tileB = SharedMemory.Allocate<Half>(8 * MatrixStride);
+        var tileBRows = SharedMemory.Allocate<Half>(16 * MatrixStride);
+        for (int e = Group.IdxX; e < 256; e += Group.DimX) tileA[e / 16 * MatrixStride + e % 16] = a[e];
+        for (int e = Group.IdxX; e < 128; e += Group.DimX) tileB[e / 16 * MatrixStride + e % 16] = bColumns[e];
+        for (int e = Group.IdxX; e < 128; e += Group.DimX) tileBRows[e / 8 * MatrixStride + e % 8] = bRows[e];
+        Group.Barrier();
+        int lane = Warp.LaneIdx;
+        // A: matrices (rows 0–7, k 0–7), (rows 8–15, k 0–7), (rows 0–7, k 8–15), (rows 8–15, k 8–15) → a0…a3
+        var fa = TensorCore.LoadMatrixX4(ref tileA[(lane % 16) * MatrixStride + 8 * (lane / 16)]);
+        // B as [n][k]: matrices (n 0–7, k 0–7), (n 0–7, k 8–15) → b0, b1
+        var fb = TensorCore.LoadMatrixX2(ref tileB[(lane % 8) * MatrixStride + 8 * (lane / 8 % 2)]);
+        // B as [k][n]: matrices (k 0–7), (k 8–15), transposed → b0, b1
+        var fbt = TensorCore.LoadMatrixX2Transposed(ref tileBRows[(lane % 16) * MatrixStride]);
+        var zero = new Float4(0f, 0f, 0f, 0f);
+        StoreAccumulator(d, 0, TensorCore.MultiplyAddF16(fa, fb, zero));
+        StoreAccumulator(d, 1, TensorCore.MultiplyAddF16(fa, fbt, zero));
+    }
+
+    /// <summary>Pairs of floats rounded and packed: fp16 into <paramref name="halves"/>, bf16 into <paramref name="bfloats"/>.</summary>
+    public static void PackPairs(ArrayView<float> input, ArrayView<int> halves, ArrayView<int> bfloats)
+    {
+        int i = Grid.IdxX * Group.DimX + Group.IdxX;
+        if (i >= halves.Length) return;
+        halves[i] = TensorCore.PackHalf2(input[2 * i], input[2 * i + 1]);
+        bfloats[i] = TensorCore.PackBFloat162(input[2 * i], input[2 * i + 1]);
+    }
+
+    public const int StagedRows = 8, StagedRowHalves = 64;
+
+    /// <summary>
+    /// Two fp16 tiles staged by cp.async in two commit groups: after WaitGroup(1) the first has landed (the second may
+    /// still fly), after WaitGroup(0) both; each is read back reversed after its barrier, as a pipelined kernel does.
+    /// </summary>
+    public static void AsyncCopyGroups(ArrayView<Half> input, ArrayView<Half> output)
+    {
+        const int tileHalves = StagedRows * StagedRowHalves;
+        var first = SharedMemory.Allocate<Half>(tileHalves);
+        var second = SharedMemory.Allocate<Half>(tileHalves);
+        for (int chunk = Group.IdxX; chunk < tileHalves / 8; chunk += Group.DimX)
+            AsyncCopy.Copy16(ref first[8 * chunk], ref input[8 * chunk], true);
+        AsyncCopy.Commit();
+        for (int chunk = Group.IdxX; chunk < tileHalves / 8; chunk += Group.DimX)
+            AsyncCopy.Copy16(ref second[8 * chunk], ref input[tileHalves + 8 * chunk], true);
+        AsyncCopy.Commit();
+        AsyncCopy.WaitGroup(1);
+        Group.Barrier();
+        for (int e = Group.IdxX; e < tileHalves; e += Group.DimX) output[e] = first[tileHalves - 1 - e];
+        AsyncCopy.WaitGroup(0);
+        Group.Barrier();
+        for (int e = Group.IdxX; e < tileHalves; e += Group.DimX) output[tileHalves + e] = second[tileHalves - 1 - e];
+    }
+}
