@@ -32,6 +32,15 @@ public static class AttentionLauncher
         var storage = StorageOf<T>();
         if (IsEmpty(shape)) return;
         var p = Params(shape, settings);
+        if (TakesTensorCores<T>(shape, TensorCoreTile.ForForward(shape.HeadDim).BlockRows))
+        {
+            var tc = TensorCoreTile.ForForward(shape.HeadDim);
+            accelerator.LoadKernel(Instantiate(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward), typeof(T), storage))
+                .Launch(new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenQ, tc.BlockRows)), new Dim3(tc.Threads, 1, 1), tc.ForwardSharedBytes),
+                    q, k, v, output, lse, p, Specialize(tc.HeadDimPadded), SpecializedValue.New(settings.Causal),
+                    SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, output)));
+            return;
+        }
         if (TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))
         {
             var tiled = Instantiate(typeof(FlashForwardTiledKernel), nameof(FlashForwardTiledKernel.Forward), typeof(T), storage);
@@ -157,6 +166,19 @@ public static class AttentionLauncher
     private static bool TakesRegisterTiles<T>(int headDim, int tiles, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged
     {
         if (!ForwardRegisterTile.Supports(headDim) || tiles > MaxGridYZ) return false;
+        foreach (var operand in operands)
+            if (!Aligned16(operand)) return false;
+        return true;
+    }
+
+    /// <summary>fp16 and bf16 take the tensor-core kernels at every head dim, unless the tile count passes the grid's z limit.</summary>
+    private static bool TakesTensorCores<T>(AttentionShape shape, int blockSize) where T : unmanaged
+        => (typeof(T) == typeof(Half) || typeof(T) == typeof(BFloat16)) && CeilDiv(Math.Max(shape.SeqLenQ, shape.SeqLenK), blockSize) <= MaxGridYZ;
+
+    /// <summary>16-byte chunks of 8 elements: d a multiple of 8 and every operand 16-byte aligned (else element-wise staging).</summary>
+    private static bool Chunked<T>(int headDim, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged
+    {
+        if (headDim % TensorCoreTile.ChunkElements != 0) return false;
         foreach (var operand in operands)
             if (!Aligned16(operand)) return false;
         return true;

@@ -3,7 +3,7 @@ using FlashAttn.Compute;
 namespace FlashAttn.Kernels;
 
 /// <summary>bf16 (<see cref="BFloat16"/>) storage.</summary>
-internal readonly struct BFloat16Storage : IStorage<BFloat16>
+internal readonly struct BFloat16Storage : ITensorCoreStorage<BFloat16>
 {
     /// <inheritdoc/>
     public static float Load(BFloat16 value) => value;
@@ -17,4 +17,10 @@ internal readonly struct BFloat16Storage : IStorage<BFloat16>
         for (int e = 0; e < 4; e++)
             destination[destinationIndex + e] = fetch ? Load(source[index + e]) : 0f;
     }
+
+    /// <inheritdoc/>
+    public static Float4 MultiplyAdd(Int4 a, Int2 b, Float4 c) => TensorCore.MultiplyAddBF16(a, b, c);
+
+    /// <inheritdoc/>
+    public static int Pack(float low, float high) => TensorCore.PackBFloat162(low, high);
 }

@@ -3,7 +3,7 @@ using FlashAttn.Compute;
 namespace FlashAttn.Kernels;
 
 /// <summary>fp16 (IEEE binary16, <see cref="Half"/>) storage.</summary>
-internal readonly struct Float16Storage : IStorage<Half>
+internal readonly struct Float16Storage : ITensorCoreStorage<Half>
 {
     /// <inheritdoc/>
     public static float Load(Half value) => (float)value;
@@ -17,4 +17,10 @@ internal readonly struct Float16Storage : IStorage<Half>
         for (int e = 0; e < 4; e++)
             destination[destinationIndex + e] = fetch ? Load(source[index + e]) : 0f;
     }
+
+    /// <inheritdoc/>
+    public static Float4 MultiplyAdd(Int4 a, Int2 b, Float4 c) => TensorCore.MultiplyAddF16(a, b, c);
+
+    /// <inheritdoc/>
+    public static int Pack(float low, float high) => TensorCore.PackHalf2(low, high);
 }
