@@ -103,7 +103,17 @@ public static class AttentionLauncher
             .Launch(Elementwise(Math.Max(rows * 32, dqElements)), output, dOutput, delta.View, dqAccum, p); // a warp per row
 
         // dK, dV per query head (and dQ by atomics unless deterministic)
-        if (TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols), q, k, v, dOutput))
+        if (TakesTensorCores<T>(shape, TensorCoreTile.ForBackward(shape.HeadDim).BackwardBlockCols))
+        {
+            var tc = TensorCoreTile.ForBackward(shape.HeadDim);
+            accelerator.LoadKernel(Instantiate(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), typeof(T), storage))
+                .Launch(new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, tc.BackwardBlockCols) * tc.ColumnSplits),
+                        new Dim3(tc.Threads, 1, 1), tc.BackwardSharedBytes),
+                    q, k, v, dOutput, lse, delta.View, dqAccum, dkAccum, dvAccum, p,
+                    Specialize(tc.HeadDimPadded), causal, SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)),
+                    SpecializedValue.New(!settings.Deterministic));
+        }
+        else if (TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols), q, k, v, dOutput))
         {
             accelerator.LoadKernel(Instantiate(typeof(FlashBackwardTiledKernel), nameof(FlashBackwardTiledKernel.Backward), typeof(T), storage))
                 .Launch(new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols)),
@@ -171,9 +181,10 @@ public static class AttentionLauncher
         return true;
     }
 
-    /// <summary>fp16 and bf16 take the tensor-core kernels at every head dim, unless the tile count passes the grid's z limit.</summary>
+    /// <summary>fp16 and bf16 take the tensor-core kernels at every head dim, unless the tile count (×2 for the backward's
+    /// column groups) passes the grid's z limit.</summary>
     private static bool TakesTensorCores<T>(AttentionShape shape, int blockSize) where T : unmanaged
-        => (typeof(T) == typeof(Half) || typeof(T) == typeof(BFloat16)) && CeilDiv(Math.Max(shape.SeqLenQ, shape.SeqLenK), blockSize) <= MaxGridYZ;
+        => (typeof(T) == typeof(Half) || typeof(T) == typeof(BFloat16)) && 2 * CeilDiv(Math.Max(shape.SeqLenQ, shape.SeqLenK), blockSize) <= MaxGridYZ;
 
     /// <summary>16-byte chunks of 8 elements: d a multiple of 8 and every operand 16-byte aligned (else element-wise staging).</summary>
     private static bool Chunked<T>(int headDim, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged

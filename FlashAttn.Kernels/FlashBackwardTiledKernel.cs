@@ -67,8 +67,8 @@ internal static class FlashBackwardTiledKernel
         if (firstBlock < qBlocks)
         {
             StageQueryTile<T, TStorage>(q, dOutput, p, qBase, qRowStride, firstBlock * Br, dPad, qTile, doTile);
-            LoadRowStatistics(lse, delta, p, rowBase, firstBlock * Br, out float firstLse, out float firstDelta);
-            StoreRowStatistics(firstLse, firstDelta, lseTile, deltaTile);
+            RowStatistics.Load(lse, delta, p, rowBase, firstBlock * Br, Br, out float firstLse, out float firstDelta);
+            RowStatistics.Store(firstLse, firstDelta, Br, lseTile, deltaTile);
         }
         AsyncCopy.WaitAll();
         Group.Barrier();
@@ -95,11 +95,11 @@ internal static class FlashBackwardTiledKernel
             if (hasNext)
             {
                 StageQueryTile<T, TStorage>(q, dOutput, p, qBase, qRowStride, q0 + Br, dPad, qTile, doTile);
-                LoadRowStatistics(lse, delta, p, rowBase, q0 + Br, out nextLse, out nextDelta);
+                RowStatistics.Load(lse, delta, p, rowBase, q0 + Br, Br, out nextLse, out nextDelta);
             }
             if (withDq)
                 AccumulateDq(dsT, kTile, dqAccum, p, qBase + q0 * qRowStride, qRowStride, XMath.Min(Br, p.SeqLenQ - q0), dPad, outChunks, tx, ty);
-            if (hasNext) StoreRowStatistics(nextLse, nextDelta, lseTile, deltaTile);
+            if (hasNext) RowStatistics.Store(nextLse, nextDelta, Br, lseTile, deltaTile);
             AsyncCopy.WaitAll();
             Group.Barrier();
         }
@@ -130,26 +130,6 @@ internal static class FlashBackwardTiledKernel
         long first = qBase + q0 * qRowStride;
         TileLoader.StageChunks<T, TStorage>(q, first, qRowStride, validRows, p.HeadDim, qTile, dPad, Br, dPad, BackwardRegisterTile.Threads);
         TileLoader.StageChunks<T, TStorage>(dOutput, first, qRowStride, validRows, p.HeadDim, doTile, dPad, Br, dPad, BackwardRegisterTile.Threads);
-    }
-
-    /// <summary>
-    /// L·log2 e and D of row q0 + t for thread t &lt; Br (the others get unused values): +∞ and 0 past s_q, so P = 0 there.
-    /// </summary>
-    private static void LoadRowStatistics(ArrayView<float> lse, ArrayView<float> delta, AttentionParams p, long rowBase, int q0,
-        out float lseLog2, out float d)
-    {
-        int r = Group.IdxX;
-        bool valid = r < Br && q0 + r < p.SeqLenQ;
-        lseLog2 = valid ? lse[rowBase + q0 + r] * SoftmaxConstants.Log2E : float.PositiveInfinity;
-        d = valid ? delta[rowBase + q0 + r] : 0f;
-    }
-
-    /// <summary>Threads t &lt; Br store their row's L·log2 e and D into the shared tiles.</summary>
-    private static void StoreRowStatistics(float lseLog2, float d, ArrayView<float> lseTile, ArrayView<float> deltaTile)
-    {
-        if (Group.IdxX >= Br) return;
-        lseTile[Group.IdxX] = lseLog2;
-        deltaTile[Group.IdxX] = d;
     }
 
     /// <summary>dQ_i += dS K_j · scale for rows 4ty … 4ty+3, fp32 atomics (four floats per instruction) into the accumulator.</summary>

@@ -48,4 +48,8 @@ internal readonly struct AttentionMask(int seqLenK, int causalOffset, bool causa
 
     /// <summary>The first query from which every key of [k0, k0 + cols) that exists is visible (backward: unmasked from there).</summary>
     public int FirstQuerySeeingAll(int k0, int cols) => Causal ? XMath.Max(0, k0 + cols - 1 - CausalOffset) : 0;
+
+    /// <summary>True when rows [q0, …) against the key block at <paramref name="k0"/> need the element test (backward).</summary>
+    public bool QueryBlockNeedsMask(int q0, int k0, int blockCols)
+        => k0 + blockCols > SeqLenK || (Causal && q0 < FirstQuerySeeingAll(k0, blockCols));
 }

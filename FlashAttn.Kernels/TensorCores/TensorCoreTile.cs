@@ -38,6 +38,28 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps)
     /// <summary>Forward shared bytes: Q (Br rows), K and V (Bc rows each), 16-bit elements.</summary>
     public int ForwardSharedBytes => (BlockRows + 2 * BlockCols) * Stride * 2;
 
+    /// <summary>Backward: Bc keys per block, 16 per warp.</summary>
+    public int BackwardBlockCols => 16 * Warps;
+
+    /// <summary>Backward: Br query rows per block (the n of S = K Qᵀ per warp).</summary>
+    public int BackwardBlockRows => 64;
+
+    /// <summary>Backward: dK/dV column groups per key block (two above d' = 128, where 16 keys × d' of dK and dV would
+    /// not fit the registers); each group recomputes S and dP and owns its columns of dK, dV and dQ.</summary>
+    public int ColumnSplits => HeadDimPadded > 128 ? 2 : 1;
+
+    /// <summary>Backward: head-dim columns of dK, dV and dQ one group accumulates.</summary>
+    public int SplitColumns => HeadDimPadded / ColumnSplits;
+
+    /// <summary>Backward shared bytes: K, V (Bc rows), Q, dO (Br rows), dSᵀ (Bc × Br), L and D (Br floats each).</summary>
+    public int BackwardSharedBytes => (2 * BackwardBlockCols + 2 * BackwardBlockRows) * Stride * 2
+        + BackwardBlockCols * (BackwardBlockRows + ChunkElements) * 2 + 2 * BackwardBlockRows * sizeof(float);
+
+    /// <summary>The backward tile for head dim <paramref name="headDim"/>: d' a multiple of 32 above 128, so each column
+    /// group is a multiple of 16.</summary>
+    public static TensorCoreTile ForBackward(int headDim)
+        => new(headDim > 128 ? (headDim + 31) / 32 * 32 : PaddedHeadDim(headDim), 4);
+
     /// <summary>The forward tile for head dim <paramref name="headDim"/> (1…256).</summary>
     public static TensorCoreTile ForForward(int headDim) => new(PaddedHeadDim(headDim), 4);
 

@@ -79,4 +79,59 @@ public sealed class AttentionPtxTests
             Assert.That(compiled.Ptx, Does.Contain(".maxntid 256, 1, 1"));
         });
     }
+
+    /// <summary>Compiles a kernel with its trailing SpecializedValue parameters set to <paramref name="specialized"/>.</summary>
+    internal static string Compile(Type kernel, string name, Type element, Type storage, string dumpName, params object[] specialized)
+    {
+        var method = kernel.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!.MakeGenericMethod(element, storage);
+        var specializations = new object?[method.GetParameters().Length];
+        for (int k = 0; k < specialized.Length; k++) specializations[^(specialized.Length - k)] = specialized[k];
+        var compiled = KernelCompiler.Instance.Compile(method, specializations, PtxTarget.Default);
+        PtxChecker.Dump(new PtxModule(compiled.Ptx, compiled.EntryName, 0), dumpName);
+        return compiled.Ptx;
+    }
+
+    [TestCase(typeof(Half), typeof(Float16Storage), 128, false, true)]
+    [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 128, true, true)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 64, true, true)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 256, false, true)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 64, false, false)]
+    public void TensorCoreForwardKeepsFragmentsInRegisters(Type element, Type storage, int headDimPadded, bool causal, bool chunked)
+    {
+        string ptx = Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward), element, storage,
+            $"forward_tc_{element.Name}_{headDimPadded}_{(causal ? "causal" : "full")}_{(chunked ? "chunked" : "elements")}",
+            SpecializedValue.New(headDimPadded), SpecializedValue.New(causal), SpecializedValue.New(chunked));
+        string type = element == typeof(Half) ? "f16" : "bf16";
+        Assert.Multiple(() =>
+        {
+            Assert.That(ptx, Does.Not.Contain(".local"), "register arrays left in local memory");
+            Assert.That(ptx, Does.Contain($"mma.sync.aligned.m16n8k16.row.col.f32.{type}.{type}.f32"));
+            Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.shared.b16"), "Q and K fragments");
+            Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), "V fragments");
+            Assert.That(ptx, Does.Contain($"cvt.rn.{type}x2.f32"), "P packed in registers");
+            Assert.That(ptx, chunked ? Does.Contain("cp.async.cg.shared.global") : Does.Not.Contain("cp.async.cg"));
+            Assert.That(ptx, Does.Contain(".maxntid 128, 1, 1"));
+        });
+    }
+
+    [TestCase(typeof(Half), typeof(Float16Storage), 128, false, true, true)]
+    [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 64, true, true, true)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 256, true, true, false)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 64, false, false, true)]
+    public void TensorCoreBackwardKeepsFragmentsInRegisters(Type element, Type storage, int headDimPadded, bool causal, bool chunked, bool accumulateDq)
+    {
+        string ptx = Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), element, storage,
+            $"backward_tc_{element.Name}_{headDimPadded}_{(causal ? "causal" : "full")}_{(chunked ? "chunked" : "elements")}_{(accumulateDq ? "dq" : "nodq")}",
+            SpecializedValue.New(headDimPadded), SpecializedValue.New(causal), SpecializedValue.New(chunked), SpecializedValue.New(accumulateDq));
+        string type = element == typeof(Half) ? "f16" : "bf16";
+        Assert.Multiple(() =>
+        {
+            Assert.That(ptx, Does.Not.Contain(".local"), "register arrays left in local memory");
+            Assert.That(ptx, Does.Contain($"mma.sync.aligned.m16n8k16.row.col.f32.{type}.{type}.f32"));
+            Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.shared.b16"));
+            Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"));
+            Assert.That(ptx, accumulateDq ? Does.Contain("atom.global.add.f32") : Does.Not.Contain("atom.global"));
+            Assert.That(ptx, Does.Contain(".maxntid 128, 1, 1"));
+        });
+    }
 }
