@@ -110,7 +110,7 @@ public static class AttentionLauncher
                 .Launch(new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, tc.BackwardBlockCols) * tc.ColumnSplits),
                         new Dim3(tc.Threads, 1, 1), tc.BackwardSharedBytes),
                     q, k, v, dOutput, lse, delta.View, dqAccum, dkAccum, dvAccum, p,
-                    Specialize(tc.HeadDimPadded), causal, SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)),
+                    Specialize(tc.HeadDimPadded), Specialize(tc.Warps), causal, SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)),
                     SpecializedValue.New(!settings.Deterministic));
         }
         else if (TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols), q, k, v, dOutput))

@@ -17,14 +17,14 @@ internal static class FlashBackwardTensorCoreKernel
     /// The kernel. lse (b, h_q, s_q) natural log; delta = rowsum(dO ∘ O) (b, h_q, s_q); dqAccum (b, s_q, h_q, d) fp32 zeroed;
     /// dkAccum, dvAccum (b, s_k, h_q, d) fp32. <paramref name="headDimPadded"/>: <see cref="TensorCoreTile.ForBackward"/>'s.
     /// </summary>
-    [LaunchBounds(128, 2)]
+    [LaunchBounds(256, 1)]
     public static void Backward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
-        AttentionParams p, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal, SpecializedValue<bool> chunked,
-        SpecializedValue<bool> accumulateDq)
+        AttentionParams p, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal,
+        SpecializedValue<bool> chunked, SpecializedValue<bool> accumulateDq)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
-        var tile = new TensorCoreTile(headDimPadded.Value, 4);
+        var tile = new TensorCoreTile(headDimPadded.Value, warps.Value);
         int dPad = tile.HeadDimPadded, br = tile.BackwardBlockRows, bc = tile.BackwardBlockCols, stride = tile.Stride;
         int splits = tile.ColumnSplits, columns = tile.SplitColumns;
         int kSteps = dPad / 16, queryTiles = br / 8, columnTiles = columns / 8, dsStride = br + TensorCoreTile.ChunkElements;
@@ -36,15 +36,12 @@ internal static class FlashBackwardTensorCoreKernel
         var kvLayout = TokenLayout.Contiguous(p.SeqLenK, p.HeadsKV, p.HeadDim);
         var gradientLayout = TokenLayout.Contiguous(p.SeqLenK, p.HeadsQ, p.HeadDim);
 
+        // shared: K, V; dSᵀ; then Stages × (Q, dO, L·log2 e, D)
         var shared = SharedMemory.GetDynamic<T>();
         var kTile = shared.SubView(0, bc * stride);
         var vTile = shared.SubView(bc * stride, bc * stride);
-        var qTile = shared.SubView(2 * bc * stride, br * stride);
-        var doTile = shared.SubView((2 * bc + br) * stride, br * stride);
-        var dsTile = shared.SubView((2 * bc + 2 * br) * stride, bc * dsStride);
-        var statistics = shared.SubView((2 * bc + 2 * br) * stride + bc * dsStride, 4 * br).Cast<float>();
-        var lseTile = statistics.SubView(0, br);
-        var deltaTile = statistics.SubView(br, br);
+        var dsTile = shared.SubView(2 * bc * stride, bc * dsStride);
+        int stagesFirst = 2 * bc * stride + bc * dsStride, stageElements = 2 * br * stride + 4 * br;
 
         var sT = LocalMemory.Allocate<float>(4 * queryTiles);
         var dpT = LocalMemory.Allocate<float>(4 * queryTiles);
@@ -61,16 +58,32 @@ internal static class FlashBackwardTensorCoreKernel
         long rowBase = ((long)batch * p.HeadsQ + head) * p.SeqLenQ;
         if (firstBlock < qBlocks)
         {
-            StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, batch, head, firstBlock * br, tile, qTile, doTile, chunked.Value);
+            var first = shared.SubView(stagesFirst + firstBlock % TensorCoreTile.Stages * stageElements, stageElements);
+            StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, batch, head, firstBlock * br, tile, first, chunked.Value);
             RowStatistics.Load(lse, delta, p, rowBase, firstBlock * br, br, out float firstLse, out float firstDelta);
-            RowStatistics.Store(firstLse, firstDelta, br, lseTile, deltaTile);
+            RowStatistics.Store(firstLse, firstDelta, br, Statistics(first, br, stride, 0), Statistics(first, br, stride, 1));
         }
-        AsyncCopy.WaitAll();
-        Group.Barrier();
 
         for (int block = firstBlock; block < qBlocks; block++)
         {
             int q0 = block * br;
+            // Q_i, dO_i, L_i, D_i have landed, and every warp is done with block i − 1 (its stage and dSᵀ): the other stage
+            // takes block i + 1, which streams in during the whole of block i
+            AsyncCopy.WaitAll();
+            Group.Barrier();
+            bool hasNext = block + 1 < qBlocks;
+            var next = shared.SubView(stagesFirst + (block + 1) % TensorCoreTile.Stages * stageElements, stageElements);
+            float nextLse = 0f, nextDelta = 0f;
+            if (hasNext)
+            {
+                StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, batch, head, q0 + br, tile, next, chunked.Value);
+                RowStatistics.Load(lse, delta, p, rowBase, q0 + br, br, out nextLse, out nextDelta);
+            }
+            var stage = shared.SubView(stagesFirst + block % TensorCoreTile.Stages * stageElements, stageElements);
+            var qTile = stage.SubView(0, br * stride);
+            var doTile = stage.SubView(br * stride, br * stride);
+            var lseTile = Statistics(stage, br, stride, 0);
+            var deltaTile = Statistics(stage, br, stride, 1);
 
             // ---- Sᵀ = K_j Q_iᵀ and dPᵀ = V_j dO_iᵀ: this warp's 16 keys × the block's Br rows ----
             for (int e = 0; e < 4 * queryTiles; e++) { sT[e] = 0f; dpT[e] = 0f; }
@@ -80,8 +93,9 @@ internal static class FlashBackwardTensorCoreKernel
                 var aV = RowFragment(vTile, stride, kw, lane, 16 * kk);
                 for (int pair = 0; pair < queryTiles / 2; pair++)
                 {
-                    var bQ = TensorCore.LoadMatrixX4(ref qTile[(16 * pair + lane % 8 + 8 * (lane / 16)) * stride + 16 * kk + 8 * (lane / 8 % 2)]);
-                    var bO = TensorCore.LoadMatrixX4(ref doTile[(16 * pair + lane % 8 + 8 * (lane / 16)) * stride + 16 * kk + 8 * (lane / 8 % 2)]);
+                    int at = (16 * pair + lane % 8 + 8 * (lane / 16)) * stride + 16 * kk + 8 * (lane / 8 % 2);
+                    var bQ = TensorCore.LoadMatrixX4(ref qTile[at]);
+                    var bO = TensorCore.LoadMatrixX4(ref doTile[at]);
                     Fragments.SetC(sT, 2 * pair, TStorage.MultiplyAdd(aK, new Int2(bQ.X, bQ.Y), Fragments.GetC(sT, 2 * pair)));
                     Fragments.SetC(sT, 2 * pair + 1, TStorage.MultiplyAdd(aK, new Int2(bQ.Z, bQ.W), Fragments.GetC(sT, 2 * pair + 1)));
                     Fragments.SetC(dpT, 2 * pair, TStorage.MultiplyAdd(aV, new Int2(bO.X, bO.Y), Fragments.GetC(dpT, 2 * pair)));
@@ -123,19 +137,11 @@ internal static class FlashBackwardTensorCoreKernel
                     dsTile.Cast<int>()[((kw + g + 8 * r) * dsStride + 8 * j + 2 * t) / 2] = TStorage.Pack(dpT[4 * j + 2 * r], dpT[4 * j + 2 * r + 1]);
             Group.Barrier();
 
-            // ---- Q_{i+1}, dO_{i+1} stream in while dQ_i += dS K_j · scale is formed and added atomically ----
-            bool hasNext = block + 1 < qBlocks;
-            float nextLse = 0f, nextDelta = 0f;
-            if (hasNext)
-            {
-                StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, batch, head, q0 + br, tile, qTile, doTile, chunked.Value);
-                RowStatistics.Load(lse, delta, p, rowBase, q0 + br, br, out nextLse, out nextDelta);
-            }
+            // ---- dQ_i += dS K_j · scale, added atomically; then block i + 1's L and D, loaded before, go to its stage ----
             if (accumulateDq.Value)
-                AccumulateDq<T, TStorage>(dsTile, dsStride, kTile, stride, dqAccum, p, qLayout, batch, head, q0, c0, bc, columnTiles, warp, lane);
-            if (hasNext) RowStatistics.Store(nextLse, nextDelta, br, lseTile, deltaTile);
-            AsyncCopy.WaitAll();
-            Group.Barrier();
+                AccumulateDq<T, TStorage>(dsTile, dsStride, kTile, stride, dqAccum, p, qLayout, batch, head, q0, c0, bc,
+                    columns / tile.DqColumnParts / 8, warp % (br / 16), warp / (br / 16), lane);
+            if (hasNext) RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
         }
 
         // ---- epilogue: dK_j · scale and dV_j into the per-query-head fp32 buffers ----
@@ -155,35 +161,42 @@ internal static class FlashBackwardTensorCoreKernel
         }
     }
 
-    /// <summary>dQ_i += dS K_j · scale: this warp's 16 rows of the block × the group's columns, fp32 atomics.</summary>
+    /// <summary>Row statistic <paramref name="which"/> (0: L·log2 e, 1: D) of a stage: Br floats after its Q and dO tiles.</summary>
+    private static ArrayView<float> Statistics<T>(ArrayView<T> stage, int br, int stride, int which) where T : unmanaged
+        => stage.SubView(2 * br * stride, 4 * br).Cast<float>().SubView(which * br, br);
+
+    /// <summary>
+    /// dQ_i += dS K_j · scale for one warp's share: rows 16·<paramref name="rowTile"/>… of the block × <paramref name="columnTiles"/>
+    /// n8 tiles of column part <paramref name="part"/> of the group's columns, fp32 atomics.
+    /// </summary>
     private static void AccumulateDq<T, TStorage>(ArrayView<T> dsTile, int dsStride, ArrayView<T> kTile, int stride, ArrayView<float> dqAccum,
-        AttentionParams p, TokenLayout qLayout, int batch, int head, int q0, int c0, int bc, int columnTiles, int warp, int lane)
+        AttentionParams p, TokenLayout qLayout, int batch, int head, int q0, int c0, int bc, int columnTiles, int rowTile, int part, int lane)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
-        int g = lane / 4, t = lane % 4;
+        int g = lane / 4, t = lane % 4, first = c0 + 8 * columnTiles * part;
         var dq = LocalMemory.Allocate<float>(4 * columnTiles);
         for (int e = 0; e < 4 * columnTiles; e++) dq[e] = 0f;
         for (int kk = 0; kk < bc / 16; kk++)
         {
             // A = dS (rows × keys) from dSᵀ (keys × rows), transposed: (rows 0–7 | 8–15) × (keys 0–7 | 8–15) → a0…a3
-            var a = TensorCore.LoadMatrixX4Transposed(ref dsTile[(16 * kk + lane % 8 + 8 * (lane / 16)) * dsStride + 16 * warp + 8 * (lane / 8 % 2)]);
+            var a = TensorCore.LoadMatrixX4Transposed(ref dsTile[(16 * kk + lane % 8 + 8 * (lane / 16)) * dsStride + 16 * rowTile + 8 * (lane / 8 % 2)]);
             for (int pair = 0; pair < columnTiles / 2; pair++)
             {
-                var b = TensorCore.LoadMatrixX4Transposed(ref kTile[(16 * kk + lane % 8 + 8 * (lane / 8 % 2)) * stride + c0 + 16 * pair + 8 * (lane / 16)]);
+                var b = TensorCore.LoadMatrixX4Transposed(ref kTile[(16 * kk + lane % 8 + 8 * (lane / 8 % 2)) * stride + first + 16 * pair + 8 * (lane / 16)]);
                 Fragments.SetC(dq, 2 * pair, TStorage.MultiplyAdd(a, new Int2(b.X, b.Y), Fragments.GetC(dq, 2 * pair)));
                 Fragments.SetC(dq, 2 * pair + 1, TStorage.MultiplyAdd(a, new Int2(b.Z, b.W), Fragments.GetC(dq, 2 * pair + 1)));
             }
         }
         for (int r = 0; r < 2; r++)
         {
-            int row = q0 + 16 * warp + g + 8 * r;
+            int row = q0 + 16 * rowTile + g + 8 * r;
             if (row >= p.SeqLenQ) continue;
-            long first = qLayout.RowStart(batch, row, head);
+            long rowFirst = qLayout.RowStart(batch, row, head);
             for (int j = 0; j < columnTiles; j++)
                 for (int e = 0; e < 2; e++)
                 {
-                    int column = c0 + 8 * j + 2 * t + e;
-                    if (column < p.HeadDim) Atomic.Add(ref dqAccum[first + column], dq[4 * j + 2 * r + e] * p.Scale);
+                    int column = first + 8 * j + 2 * t + e;
+                    if (column < p.HeadDim) Atomic.Add(ref dqAccum[rowFirst + column], dq[4 * j + 2 * r + e] * p.Scale);
                 }
         }
     }
@@ -192,14 +205,14 @@ internal static class FlashBackwardTensorCoreKernel
     private static Int4 RowFragment<T>(ArrayView<T> tile, int stride, int row0, int lane, int column0) where T : unmanaged
         => TensorCore.LoadMatrixX4(ref tile[(row0 + lane % 16) * stride + column0 + 8 * (lane / 16)]);
 
-    /// <summary>Starts staging Q_i and dO_i (rows q0 …).</summary>
+    /// <summary>Starts staging Q_i and dO_i (rows q0 …) into a stage's first two tiles.</summary>
     private static void StageQueryBlock<T, TStorage>(ArrayView<T> q, ArrayView<T> dOutput, AttentionParams p, TokenLayout layout,
-        int batch, int head, int q0, TensorCoreTile tile, ArrayView<T> qTile, ArrayView<T> doTile, bool chunked)
+        int batch, int head, int q0, TensorCoreTile tile, ArrayView<T> stage, bool chunked)
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
-        int validRows = XMath.Min(tile.BackwardBlockRows, p.SeqLenQ - q0);
+        int rows = tile.BackwardBlockRows, validRows = XMath.Min(rows, p.SeqLenQ - q0), elements = rows * tile.Stride;
         long first = layout.RowStart(batch, q0, head);
-        HalfTileLoader.Load<T, TStorage>(q, first, layout.PositionStride, validRows, p.HeadDim, qTile, tile.Stride, tile.BackwardBlockRows, tile.HeadDimPadded, tile.Threads, chunked);
-        HalfTileLoader.Load<T, TStorage>(dOutput, first, layout.PositionStride, validRows, p.HeadDim, doTile, tile.Stride, tile.BackwardBlockRows, tile.HeadDimPadded, tile.Threads, chunked);
+        HalfTileLoader.Load<T, TStorage>(q, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(0, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+        HalfTileLoader.Load<T, TStorage>(dOutput, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
     }
 }

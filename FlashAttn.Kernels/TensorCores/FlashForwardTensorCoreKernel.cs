@@ -7,9 +7,12 @@ namespace FlashAttn.Kernels;
 /// paper: S = Q K_jᵀ (scaled, log2 domain), m = running row max (<c>rowMax</c>), ℓ = running row sum (<c>rowSum</c>,
 /// each lane's share until the epilogue), O = unnormalised output (<c>o</c>).
 /// <list type="bullet">
-/// <item>Each of the 4 warps owns 16 query rows (the m of mma.m16n8k16); a lane holds rows g and g+8 (lane = 4g + t).</item>
-/// <item>Q is loaded once as A fragments (registers for d' ≤ 128, else re-read from shared per K block); K and V tiles go
-/// global → shared by cp.async, V_j streaming during S = Q K_jᵀ and K_{j+1} during O += P V_j.</item>
+/// <item>Each of the 4 warps owns <see cref="TensorCoreTile.RowTilesPerWarp"/> tiles of 16 query rows (the m of
+/// mma.m16n8k16); a lane holds rows g and g+8 of each (lane = 4g + t). Every K/V fragment read from shared memory feeds
+/// all of the warp's row tiles.</item>
+/// <item>Q is read as A fragments (kept in registers when small, else re-read from shared per K block); K and V go
+/// global → shared by cp.async into a ring of two stages: block j + 1 streams in during all of block j, one barrier per
+/// block.</item>
 /// <item>S accumulates in fp32 registers; the online softmax runs on the accumulator fragments (row max and sum across
 /// the quad by two shuffles); P is rounded to 16 bits in registers and is directly the A operand of P·V.</item>
 /// </list>
@@ -28,143 +31,163 @@ internal static class FlashForwardTensorCoreKernel
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         var tile = new TensorCoreTile(headDimPadded.Value, 4);
-        int dPad = tile.HeadDimPadded, br = tile.BlockRows, bc = tile.BlockCols, stride = tile.Stride;
+        int dPad = tile.HeadDimPadded, br = tile.BlockRows, bc = tile.BlockCols, stride = tile.Stride, mTiles = tile.RowTilesPerWarp;
         int kSteps = dPad / 16, keyTiles = bc / 8, dTiles = dPad / 8;
         var mask = AttentionMask.Of(p, causal.Value);
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
-        int head = Grid.IdxX, batch = Grid.IdxY, q0 = (Grid.DimZ - 1 - Grid.IdxZ) * br;
+        int head = Grid.IdxX, batch = Grid.IdxY, q0 = (Grid.DimZ - 1 - Grid.IdxZ) * br, warpRow = 16 * mTiles * warp;
         int kvHead = head / p.QueriesPerKvHead;
         var qLayout = TokenLayout.Contiguous(p.SeqLenQ, p.HeadsQ, p.HeadDim);
         var kvLayout = TokenLayout.Contiguous(p.SeqLenK, p.HeadsKV, p.HeadDim);
 
+        // shared: Q, then Stages × (K, V)
         var shared = SharedMemory.GetDynamic<T>();
         var qTile = shared.SubView(0, br * stride);
-        var kTile = shared.SubView(br * stride, bc * stride);
-        var vTile = shared.SubView((br + bc) * stride, bc * stride);
+        int stageElements = 2 * bc * stride;
 
-        var qFragments = LocalMemory.Allocate<int>(4 * kSteps);
-        var s = LocalMemory.Allocate<float>(4 * keyTiles);
-        var o = LocalMemory.Allocate<float>(4 * dTiles);
-        var rowMax = LocalMemory.Allocate<float>(2);
-        var rowSum = LocalMemory.Allocate<float>(2);
-        for (int e = 0; e < 4 * dTiles; e++) o[e] = 0f;
-        for (int r = 0; r < 2; r++) { rowMax[r] = float.NegativeInfinity; rowSum[r] = 0f; }
+        // registers: row tile m of this warp holds rows warpRow + 16m + g (+8); accumulator tile (m, j) is index m·tiles + j
+        var qFragments = LocalMemory.Allocate<int>(4 * mTiles * kSteps);
+        var s = LocalMemory.Allocate<float>(4 * mTiles * keyTiles);
+        var o = LocalMemory.Allocate<float>(4 * mTiles * dTiles);
+        var rowMax = LocalMemory.Allocate<float>(2 * mTiles);
+        var rowSum = LocalMemory.Allocate<float>(2 * mTiles);
+        for (int e = 0; e < 4 * mTiles * dTiles; e++) o[e] = 0f;
+        for (int r = 0; r < 2 * mTiles; r++) { rowMax[r] = float.NegativeInfinity; rowSum[r] = 0f; }
 
-        // ---- prologue: Q_i and K_0 in flight ----
+        // ---- prologue: Q_i and K_0, V_0 in flight ----
         int kvBlocks = mask.KeyBlockCount(q0, br, bc);
         long qFirst = qLayout.RowStart(batch, q0, head), kvFirst = kvLayout.RowStart(batch, 0, kvHead);
         HalfTileLoader.Load<T, TStorage>(q, qFirst, qLayout.PositionStride, XMath.Min(br, p.SeqLenQ - q0), p.HeadDim, qTile, stride, br, dPad, tile.Threads, chunked.Value);
         if (kvBlocks > 0)
-            HalfTileLoader.Load<T, TStorage>(k, kvFirst, kvLayout.PositionStride, XMath.Min(bc, p.SeqLenK), p.HeadDim, kTile, stride, bc, dPad, tile.Threads, chunked.Value);
+            LoadKeyValueBlock<T, TStorage>(k, v, kvFirst, kvLayout.PositionStride, XMath.Min(bc, p.SeqLenK), p.HeadDim, shared.SubView(br * stride, stageElements), tile, chunked.Value);
 
         for (int block = 0; block < kvBlocks; block++)
         {
             int k0 = block * bc;
-            long blockFirst = kvFirst + k0 * kvLayout.PositionStride;
-            // K_j has landed and every warp is done with V_{j−1}: V_j streams in during S = Q K_jᵀ
+            // K_j, V_j have landed, and every warp is done with block j − 1: its stage takes K_{j+1}, V_{j+1}, which stream in
+            // during the whole of block j
             AsyncCopy.WaitAll();
             Group.Barrier();
-            HalfTileLoader.Load<T, TStorage>(v, blockFirst, kvLayout.PositionStride, XMath.Min(bc, p.SeqLenK - k0), p.HeadDim, vTile, stride, bc, dPad, tile.Threads, chunked.Value);
+            if (block + 1 < kvBlocks)
+                LoadKeyValueBlock<T, TStorage>(k, v, kvFirst + (k0 + bc) * kvLayout.PositionStride, kvLayout.PositionStride, XMath.Min(bc, p.SeqLenK - k0 - bc),
+                    p.HeadDim, shared.SubView(br * stride + (block + 1) % TensorCoreTile.Stages * stageElements, stageElements), tile, chunked.Value);
+            var stage = shared.SubView(br * stride + block % TensorCoreTile.Stages * stageElements, stageElements);
+            var kTile = stage.SubView(0, bc * stride);
+            var vTile = stage.SubView(bc * stride, bc * stride);
             if (tile.QueryInRegisters && block == 0)
-                for (int kk = 0; kk < kSteps; kk++)
-                    Fragments.SetA(qFragments, kk, QueryFragment(qTile, stride, warp, lane, kk));
+                for (int m = 0; m < mTiles; m++)
+                    for (int kk = 0; kk < kSteps; kk++)
+                        Fragments.SetA(qFragments, m * kSteps + kk, QueryFragment(qTile, stride, warpRow + 16 * m, lane, kk));
 
-            // ---- S = Q K_jᵀ ----
-            for (int e = 0; e < 4 * keyTiles; e++) s[e] = 0f;
+            // ---- S = Q K_jᵀ: each K fragment feeds every row tile of the warp ----
+            for (int e = 0; e < 4 * mTiles * keyTiles; e++) s[e] = 0f;
             for (int kk = 0; kk < kSteps; kk++)
-            {
-                var a = tile.QueryInRegisters ? Fragments.GetA(qFragments, kk) : QueryFragment(qTile, stride, warp, lane, kk);
                 for (int pair = 0; pair < keyTiles / 2; pair++)
                 {
                     // keys 16·pair + (0–7 | 8–15) × head dims 16·kk + (0–7 | 8–15): B fragments of two key tiles
                     var b = TensorCore.LoadMatrixX4(ref kTile[(16 * pair + lane % 8 + 8 * (lane / 16)) * stride + 16 * kk + 8 * (lane / 8 % 2)]);
-                    Fragments.SetC(s, 2 * pair, TStorage.MultiplyAdd(a, new Int2(b.X, b.Y), Fragments.GetC(s, 2 * pair)));
-                    Fragments.SetC(s, 2 * pair + 1, TStorage.MultiplyAdd(a, new Int2(b.Z, b.W), Fragments.GetC(s, 2 * pair + 1)));
+                    for (int m = 0; m < mTiles; m++)
+                    {
+                        var a = tile.QueryInRegisters ? Fragments.GetA(qFragments, m * kSteps + kk) : QueryFragment(qTile, stride, warpRow + 16 * m, lane, kk);
+                        int at = m * keyTiles + 2 * pair;
+                        Fragments.SetC(s, at, TStorage.MultiplyAdd(a, new Int2(b.X, b.Y), Fragments.GetC(s, at)));
+                        Fragments.SetC(s, at + 1, TStorage.MultiplyAdd(a, new Int2(b.Z, b.W), Fragments.GetC(s, at + 1)));
+                    }
                 }
-            }
 
             // ---- scale to the log2 domain, mask, online softmax: P = exp2(S − m_new), ℓ and O rescaled ----
-            for (int e = 0; e < 4 * keyTiles; e++) s[e] *= p.ScaleLog2;
+            for (int e = 0; e < 4 * mTiles * keyTiles; e++) s[e] *= p.ScaleLog2;
             if (mask.BlockNeedsMask(q0, k0, bc))
-                for (int e = 0; e < 4 * keyTiles; e++)
-                    if (!mask.Visible(q0 + 16 * warp + g + 8 * (e % 4 / 2), k0 + 8 * (e / 4) + 2 * t + e % 2))
-                        s[e] = float.NegativeInfinity;
-            for (int r = 0; r < 2; r++)
-            {
-                float blockMax = float.NegativeInfinity;
-                for (int j = 0; j < keyTiles; j++)
-                    blockMax = XMath.Max(blockMax, XMath.Max(s[4 * j + 2 * r], s[4 * j + 2 * r + 1]));
-                float newMax = XMath.Max(rowMax[r], RowReduce.Max(blockMax, 4));
-                // a row that has seen no key keeps m = −∞; subtract 0 instead so −∞ − (−∞) never appears
-                float reference = newMax == float.NegativeInfinity ? 0f : newMax;
-                float correction = XMath.FastExp2(rowMax[r] - reference);
-                float blockSum = 0f;
-                for (int j = 0; j < keyTiles; j++)
-                    for (int e = 0; e < 2; e++)
-                    {
-                        float pij = XMath.FastExp2(s[4 * j + 2 * r + e] - reference);
-                        s[4 * j + 2 * r + e] = pij;
-                        blockSum += pij;
-                    }
-                rowSum[r] = rowSum[r] * correction + blockSum;
-                rowMax[r] = newMax;
-                for (int j = 0; j < dTiles; j++)
+                for (int e = 0; e < 4 * mTiles * keyTiles; e++)
                 {
-                    o[4 * j + 2 * r] *= correction;
-                    o[4 * j + 2 * r + 1] *= correction;
+                    int m = e / (4 * keyTiles), j = e / 4 % keyTiles;
+                    if (!mask.Visible(q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2), k0 + 8 * j + 2 * t + e % 2))
+                        s[e] = float.NegativeInfinity;
                 }
-            }
-
-            // V_j has landed and every warp is done with K_j: K_{j+1} streams in during O += P V_j
-            AsyncCopy.WaitAll();
-            Group.Barrier();
-            if (block + 1 < kvBlocks)
-                HalfTileLoader.Load<T, TStorage>(k, blockFirst + bc * kvLayout.PositionStride, kvLayout.PositionStride,
-                    XMath.Min(bc, p.SeqLenK - k0 - bc), p.HeadDim, kTile, stride, bc, dPad, tile.Threads, chunked.Value);
+            for (int m = 0; m < mTiles; m++)
+                for (int r = 0; r < 2; r++)
+                {
+                    int row = 2 * m + r, sFirst = 4 * m * keyTiles + 2 * r, oFirst = 4 * m * dTiles + 2 * r;
+                    float blockMax = float.NegativeInfinity;
+                    for (int j = 0; j < keyTiles; j++)
+                        blockMax = XMath.Max(blockMax, XMath.Max(s[sFirst + 4 * j], s[sFirst + 4 * j + 1]));
+                    float newMax = XMath.Max(rowMax[row], RowReduce.Max(blockMax, 4));
+                    // a row that has seen no key keeps m = −∞; subtract 0 instead so −∞ − (−∞) never appears
+                    float reference = newMax == float.NegativeInfinity ? 0f : newMax;
+                    float correction = XMath.FastExp2(rowMax[row] - reference);
+                    float blockSum = 0f;
+                    for (int j = 0; j < keyTiles; j++)
+                        for (int e = 0; e < 2; e++)
+                        {
+                            float pij = XMath.FastExp2(s[sFirst + 4 * j + e] - reference);
+                            s[sFirst + 4 * j + e] = pij;
+                            blockSum += pij;
+                        }
+                    rowSum[row] = rowSum[row] * correction + blockSum;
+                    rowMax[row] = newMax;
+                    for (int j = 0; j < dTiles; j++)
+                    {
+                        o[oFirst + 4 * j] *= correction;
+                        o[oFirst + 4 * j + 1] *= correction;
+                    }
+                }
 
             // ---- O += P V_j: P's accumulators, rounded to 16 bits, are the A fragments (keys 16·kk …) ----
             for (int kk = 0; kk < bc / 16; kk++)
-            {
-                var a = Fragments.AccumulatorsAsA<T, TStorage>(s, kk);
                 for (int pair = 0; pair < dTiles / 2; pair++)
                 {
                     // keys 16·kk + (0–7 | 8–15) × head dims 16·pair + (0–7 | 8–15), transposed: B fragments of two d tiles
                     var b = TensorCore.LoadMatrixX4Transposed(ref vTile[(16 * kk + lane % 8 + 8 * (lane / 8 % 2)) * stride + 16 * pair + 8 * (lane / 16)]);
-                    Fragments.SetC(o, 2 * pair, TStorage.MultiplyAdd(a, new Int2(b.X, b.Y), Fragments.GetC(o, 2 * pair)));
-                    Fragments.SetC(o, 2 * pair + 1, TStorage.MultiplyAdd(a, new Int2(b.Z, b.W), Fragments.GetC(o, 2 * pair + 1)));
+                    for (int m = 0; m < mTiles; m++)
+                    {
+                        var a = Fragments.AccumulatorsAsA<T, TStorage>(s.SubView(4 * m * keyTiles, 4 * keyTiles), kk);
+                        int at = m * dTiles + 2 * pair;
+                        Fragments.SetC(o, at, TStorage.MultiplyAdd(a, new Int2(b.X, b.Y), Fragments.GetC(o, at)));
+                        Fragments.SetC(o, at + 1, TStorage.MultiplyAdd(a, new Int2(b.Z, b.W), Fragments.GetC(o, at + 1)));
+                    }
                 }
-            }
         }
 
         // ---- epilogue: O_i = O / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2; a row that saw no key gets O = 0, L = +∞ ----
-        for (int r = 0; r < 2; r++)
-        {
-            float sum = RowReduce.Sum(rowSum[r], 4); // before the branch: the whole warp shuffles
-            int row = q0 + 16 * warp + g + 8 * r;
-            if (row >= p.SeqLenQ) continue;
-            bool empty = sum == 0f;
-            float inverse = empty ? 0f : 1f / sum;
-            long oFirst = qLayout.RowStart(batch, row, head);
-            for (int j = 0; j < dTiles; j++)
+        for (int m = 0; m < mTiles; m++)
+            for (int r = 0; r < 2; r++)
             {
-                int column = 8 * j + 2 * t;
-                float x = o[4 * j + 2 * r] * inverse, y = o[4 * j + 2 * r + 1] * inverse;
-                if (chunked.Value)
+                float sum = RowReduce.Sum(rowSum[2 * m + r], 4); // before the branch: the whole warp shuffles
+                int row = q0 + warpRow + 16 * m + g + 8 * r;
+                if (row >= p.SeqLenQ) continue;
+                bool empty = sum == 0f;
+                float inverse = empty ? 0f : 1f / sum;
+                long outFirst = qLayout.RowStart(batch, row, head);
+                for (int j = 0; j < dTiles; j++)
                 {
-                    if (column < p.HeadDim) output.Cast<int>()[(oFirst + column) / 2] = TStorage.Pack(x, y);
+                    int column = 8 * j + 2 * t, at = 4 * (m * dTiles + j) + 2 * r;
+                    float x = o[at] * inverse, y = o[at + 1] * inverse;
+                    if (chunked.Value)
+                    {
+                        if (column < p.HeadDim) output.Cast<int>()[(outFirst + column) / 2] = TStorage.Pack(x, y);
+                    }
+                    else
+                    {
+                        if (column < p.HeadDim) output[outFirst + column] = TStorage.Store(x);
+                        if (column + 1 < p.HeadDim) output[outFirst + column + 1] = TStorage.Store(y);
+                    }
                 }
-                else
-                {
-                    if (column < p.HeadDim) output[oFirst + column] = TStorage.Store(x);
-                    if (column + 1 < p.HeadDim) output[oFirst + column + 1] = TStorage.Store(y);
-                }
+                if (t == 0)
+                    lse[((long)batch * p.HeadsQ + head) * p.SeqLenQ + row] = empty ? float.PositiveInfinity : (rowMax[2 * m + r] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
             }
-            if (t == 0)
-                lse[((long)batch * p.HeadsQ + head) * p.SeqLenQ + row] = empty ? float.PositiveInfinity : (rowMax[r] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
-        }
     }
 
-    /// <summary>A fragment of this warp's 16 Q rows × head dims 16·kk…: (rows 0–7 | 8–15) × (dims 0–7 | 8–15) → a0…a3.</summary>
-    private static Int4 QueryFragment<T>(ArrayView<T> qTile, int stride, int warp, int lane, int kk) where T : unmanaged
-        => TensorCore.LoadMatrixX4(ref qTile[(16 * warp + lane % 16) * stride + 16 * kk + 8 * (lane / 16)]);
+    /// <summary>Starts staging K_j and V_j (<paramref name="validRows"/> keys from <paramref name="first"/>) into a stage: K rows, then V rows.</summary>
+    private static void LoadKeyValueBlock<T, TStorage>(ArrayView<T> k, ArrayView<T> v, long first, long positionStride, int validRows, int headDim,
+        ArrayView<T> stage, TensorCoreTile tile, bool chunked)
+        where T : unmanaged where TStorage : struct, IStorage<T>
+    {
+        int rows = tile.BlockCols, elements = rows * tile.Stride;
+        HalfTileLoader.Load<T, TStorage>(k, first, positionStride, validRows, headDim, stage.SubView(0, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+        HalfTileLoader.Load<T, TStorage>(v, first, positionStride, validRows, headDim, stage.SubView(elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+    }
+
+    /// <summary>A fragment of the 16 Q rows from <paramref name="row0"/> × head dims 16·kk…: (rows 0–7 | 8–15) × (dims 0–7 | 8–15) → a0…a3.</summary>
+    private static Int4 QueryFragment<T>(ArrayView<T> qTile, int stride, int row0, int lane, int kk) where T : unmanaged
+        => TensorCore.LoadMatrixX4(ref qTile[(row0 + lane % 16) * stride + 16 * kk + 8 * (lane / 16)]);
 }

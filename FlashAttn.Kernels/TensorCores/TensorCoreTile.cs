@@ -23,26 +23,34 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps)
     /// <summary>Threads per group.</summary>
     public int Threads => 32 * Warps;
 
-    /// <summary>Br: query rows per forward block, 16 per warp.</summary>
-    public int BlockRows => 16 * Warps;
+    /// <summary>Forward: m16 row tiles per warp: two (32 rows) while their fp32 O and S fit the registers (d' ≤ 128), so
+    /// each K/V fragment read from shared memory feeds twice the mma; one above.</summary>
+    public int RowTilesPerWarp => HeadDimPadded <= 128 ? 2 : 1;
 
-    /// <summary>Bc: keys per forward block.</summary>
-    public int BlockCols => 64;
+    /// <summary>Br: query rows per forward block.</summary>
+    public int BlockRows => 16 * RowTilesPerWarp * Warps;
+
+    /// <summary>Bc: keys per forward block (32 above d' = 128, so that two stages of K and V fit beside Q twice per SM).</summary>
+    public int BlockCols => HeadDimPadded <= 128 ? 64 : 32;
+
+    /// <summary>Forward: K/V stages in flight (block j computes while block j + 1 streams in).</summary>
+    public const int Stages = 2;
 
     /// <summary>Elements per shared row.</summary>
     public int Stride => HeadDimPadded + ChunkElements;
 
-    /// <summary>Q fragments live in registers for the whole K/V loop (d' ≤ 128); larger d' reloads them from shared.</summary>
-    public bool QueryInRegisters => HeadDimPadded <= 128;
+    /// <summary>Q fragments live in registers for the whole K/V loop when they are small (≤ 32 registers); else they
+    /// are re-read from shared memory for each K block.</summary>
+    public bool QueryInRegisters => RowTilesPerWarp * HeadDimPadded <= 128;
 
-    /// <summary>Forward shared bytes: Q (Br rows), K and V (Bc rows each), 16-bit elements.</summary>
-    public int ForwardSharedBytes => (BlockRows + 2 * BlockCols) * Stride * 2;
+    /// <summary>Forward shared bytes: Q (Br rows), <see cref="Stages"/> × (K and V, Bc rows each), 16-bit elements.</summary>
+    public int ForwardSharedBytes => (BlockRows + Stages * 2 * BlockCols) * Stride * 2;
 
     /// <summary>Backward: Bc keys per block, 16 per warp.</summary>
     public int BackwardBlockCols => 16 * Warps;
 
-    /// <summary>Backward: Br query rows per block (the n of S = K Qᵀ per warp).</summary>
-    public int BackwardBlockRows => 64;
+    /// <summary>Backward: Br query rows per block (the n of Sᵀ = K Qᵀ per warp): 64, or 32 above d' = 128 (shared memory).</summary>
+    public int BackwardBlockRows => HeadDimPadded <= 128 ? 64 : 32;
 
     /// <summary>Backward: dK/dV column groups per key block (two above d' = 128, where 16 keys × d' of dK and dV would
     /// not fit the registers); each group recomputes S and dP and owns its columns of dK, dV and dQ.</summary>
@@ -51,14 +59,22 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps)
     /// <summary>Backward: head-dim columns of dK, dV and dQ one group accumulates.</summary>
     public int SplitColumns => HeadDimPadded / ColumnSplits;
 
-    /// <summary>Backward shared bytes: K, V (Bc rows), Q, dO (Br rows), dSᵀ (Bc × Br), L and D (Br floats each).</summary>
-    public int BackwardSharedBytes => (2 * BackwardBlockCols + 2 * BackwardBlockRows) * Stride * 2
-        + BackwardBlockCols * (BackwardBlockRows + ChunkElements) * 2 + 2 * BackwardBlockRows * sizeof(float);
+    /// <summary>Backward: dQ = dS K is split over the warps as (row tile of 16, column part): the column parts per row tile.</summary>
+    public int DqColumnParts => Warps / (BackwardBlockRows / 16);
 
-    /// <summary>The backward tile for head dim <paramref name="headDim"/>: d' a multiple of 32 above 128, so each column
-    /// group is a multiple of 16.</summary>
+    /// <summary>Backward shared bytes: K, V (Bc rows), <see cref="Stages"/> × (Q, dO: Br rows; L, D: Br floats), dSᵀ (Bc × Br).</summary>
+    public int BackwardSharedBytes => 2 * BackwardBlockCols * Stride * 2
+        + Stages * (2 * BackwardBlockRows * Stride * 2 + 2 * BackwardBlockRows * sizeof(float))
+        + BackwardBlockCols * (BackwardBlockRows + ChunkElements) * 2;
+
+    /// <summary>The backward tile for head dim <paramref name="headDim"/>: 8 warps (Bc = 128, as FA2) up to d' = 128, else 4.
+    /// d' is a multiple of 32 per column group, so that each of the two dQ column parts is a multiple of 16 (two n8 tiles
+    /// per transposed ldmatrix.x4): a multiple of 32 up to 128, of 64 above.</summary>
     public static TensorCoreTile ForBackward(int headDim)
-        => new(headDim > 128 ? (headDim + 31) / 32 * 32 : PaddedHeadDim(headDim), 4);
+    {
+        int padded = headDim > 128 ? (headDim + 63) / 64 * 64 : (headDim + 31) / 32 * 32;
+        return new(padded, padded <= 128 ? 8 : 4);
+    }
 
     /// <summary>The forward tile for head dim <paramref name="headDim"/> (1…256).</summary>
     public static TensorCoreTile ForForward(int headDim) => new(PaddedHeadDim(headDim), 4);

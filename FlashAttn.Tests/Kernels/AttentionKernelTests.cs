@@ -195,4 +195,27 @@ public class AttentionKernelTests
             Assert.That(Warp.Size % tile.ThreadsPerRow, Is.Zero);
         }
     }
+
+    [Test]
+    public void TensorCoreTilesFitTheGroupLimits([Range(1, 256)] int headDim)
+    {
+        var forward = TensorCoreTile.ForForward(headDim);
+        var backward = TensorCoreTile.ForBackward(headDim);
+        Assert.Multiple(() =>
+        {
+            foreach (var tile in new[] { forward, backward })
+            {
+                Assert.That(tile.HeadDimPadded, Is.GreaterThanOrEqualTo(headDim));
+                Assert.That(tile.HeadDimPadded % 16, Is.Zero, "k steps and ldmatrix.x4 cover 16 head dims");
+                Assert.That(tile.Threads, Is.LessThanOrEqualTo(256), "the kernels' launch bounds");
+                Assert.That(tile.Stride * 2 / 16 % 2, Is.EqualTo(1), "rows an odd number of 16-byte units apart: the 8 rows of an ldmatrix hit 8 different bank groups");
+            }
+            Assert.That(forward.ForwardSharedBytes, Is.LessThanOrEqualTo(AttentionTileConfig.MaxSharedBytes / 2), "two forward groups per SM");
+            Assert.That(backward.BackwardSharedBytes, Is.LessThanOrEqualTo(AttentionTileConfig.MaxSharedBytes));
+            Assert.That(forward.BlockCols % 16, Is.Zero);
+            Assert.That(backward.SplitColumns / backward.DqColumnParts % 16, Is.Zero, "each dQ column part is whole x4 loads");
+            Assert.That(backward.BackwardBlockRows / 16 * backward.DqColumnParts, Is.EqualTo(backward.Warps), "dQ jobs cover the warps");
+            Assert.That(backward.BackwardBlockRows, Is.LessThanOrEqualTo(backward.Threads), "one thread per row statistic");
+        });
+    }
 }

@@ -122,7 +122,8 @@ public sealed class AttentionPtxTests
     {
         string ptx = Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), element, storage,
             $"backward_tc_{element.Name}_{headDimPadded}_{(causal ? "causal" : "full")}_{(chunked ? "chunked" : "elements")}_{(accumulateDq ? "dq" : "nodq")}",
-            SpecializedValue.New(headDimPadded), SpecializedValue.New(causal), SpecializedValue.New(chunked), SpecializedValue.New(accumulateDq));
+            SpecializedValue.New(headDimPadded), SpecializedValue.New(TensorCoreTile.ForBackward(headDimPadded).Warps), SpecializedValue.New(causal),
+            SpecializedValue.New(chunked), SpecializedValue.New(accumulateDq));
         string type = element == typeof(Half) ? "f16" : "bf16";
         Assert.Multiple(() =>
         {
@@ -131,7 +132,7 @@ public sealed class AttentionPtxTests
             Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.shared.b16"));
             Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"));
             Assert.That(ptx, accumulateDq ? Does.Contain("atom.global.add.f32") : Does.Not.Contain("atom.global"));
-            Assert.That(ptx, Does.Contain(".maxntid 128, 1, 1"));
+            Assert.That(ptx, Does.Contain(".maxntid 256, 1, 1"));
         });
     }
 }
