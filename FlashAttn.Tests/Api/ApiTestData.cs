@@ -30,6 +30,13 @@ internal sealed class ApiTestData : IDisposable
     public DeviceTensor<float> V { get; }
     public DeviceTensor<float> DOut { get; }
 
+    /// <summary>The lower-level pair (forward with ReturnLse, then backward with the same options): the expected values.</summary>
+    public (AttentionResult<float> Forward, AttentionGradients<float> Gradients) ExplicitForwardBackward(AttentionOptions options)
+    {
+        var forward = FlashAttention.Forward(Q, K, V, options with { ReturnLse = true });
+        return (forward, FlashAttention.Backward(DOut, Q, K, V, forward.Output, forward.Lse!, options));
+    }
+
     public void Dispose()
     {
         Q.Dispose();

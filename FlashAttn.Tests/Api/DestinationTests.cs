@@ -10,8 +10,9 @@ public class DestinationTests
     {
         using var device = Device.Cpu();
         using var data = new ApiTestData(device);
-        using var expected = FlashAttention.Forward(data.Q, data.K, data.V, Options with { ReturnLse = true });
-        using var expectedGrads = FlashAttention.Backward(data.DOut, data.Q, data.K, data.V, expected.Output, expected.Lse!, Options);
+        var (expected, expectedGrads) = data.ExplicitForwardBackward(Options);
+        using var disposeForward = expected;
+        using var disposeGrads = expectedGrads;
 
         using var output = DeviceTensor.Empty<float>(device, ApiTestData.QShape);
         using var lse = DeviceTensor.Empty<float>(device, ApiTestData.LseShape);

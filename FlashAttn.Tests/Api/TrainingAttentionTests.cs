@@ -10,8 +10,9 @@ public class TrainingAttentionTests
     {
         using var device = Device.Cpu();
         using var data = new ApiTestData(device);
-        using var explicitForward = FlashAttention.Forward(data.Q, data.K, data.V, Causal with { ReturnLse = true });
-        using var explicitGrads = FlashAttention.Backward(data.DOut, data.Q, data.K, data.V, explicitForward.Output, explicitForward.Lse!, Causal);
+        var (explicitForward, explicitGrads) = data.ExplicitForwardBackward(Causal);
+        using var disposeForward = explicitForward;
+        using var disposeGrads = explicitGrads;
 
         using var attention = FlashAttention.ForwardForTraining(data.Q, data.K, data.V, Causal);
         using var grads = attention.Backward(data.DOut);
