@@ -31,6 +31,7 @@ public sealed class Device : IDisposable
     /// The process-wide default device, created at first use: CUDA device 0 when a CUDA driver and GPU are
     /// present, else the CPU. <see cref="Dispose"/> on it does nothing.
     /// </summary>
+    /// <exception cref="DeviceUnavailableException"><c>FLASHATTN_DEVICE=cuda</c> but no CUDA driver with a GPU was found.</exception>
     public static Device Default => s_default.Value;
 
     /// <summary>True when a CUDA driver and at least one GPU are present.</summary>
