@@ -7,6 +7,6 @@ public enum DType
     Float32,
     /// <summary>IEEE 754 binary16 (<see cref="System.Half"/>).</summary>
     Float16,
-    /// <summary>bfloat16 (<see cref="FlashAttn.Compute.BFloat16"/>): float32's exponent, 7-bit mantissa.</summary>
+    /// <summary>bfloat16 (<see cref="FlashAttn.BFloat16"/>): float32's exponent, 7-bit mantissa.</summary>
     BFloat16,
 }

@@ -13,7 +13,7 @@ internal static class DTypes
         if (typeof(T) == typeof(Half)) return DType.Float16;
         if (typeof(T) == typeof(BFloat16)) return DType.BFloat16;
         throw new NotSupportedException(
-            $"Element type {typeof(T).Name} is not supported: use float, System.Half or FlashAttn.Compute.BFloat16.");
+            $"Element type {typeof(T).Name} is not supported: use float, System.Half or FlashAttn.BFloat16.");
     }
 
     /// <summary>Bytes per element.</summary>

@@ -10,7 +10,8 @@ namespace FlashAttn;
 /// </summary>
 public sealed class Device : IDisposable
 {
-    private static readonly Lazy<Device> s_default = new(() => new Device(Accelerators.CreateDefault(), ownsAccelerator: true, shared: true));
+    private static readonly Lazy<Device> s_default = new(() => new Device(CreateDefaultAccelerator(), ownsAccelerator: true, shared: true));
+    private static int s_lastId;
 
     private readonly Accelerator _accelerator;
     private readonly bool _ownsAccelerator;
@@ -23,33 +24,48 @@ public sealed class Device : IDisposable
         _ownsAccelerator = ownsAccelerator;
         _shared = shared;
         Kind = accelerator.Kind == AcceleratorKind.Cuda ? DeviceKind.Cuda : DeviceKind.Cpu;
+        Id = Interlocked.Increment(ref s_lastId);
     }
 
     /// <summary>
     /// The process-wide default device, created at first use: CUDA device 0 when a CUDA driver and GPU are
     /// present, else the CPU. <see cref="Dispose"/> on it does nothing.
     /// </summary>
+    /// <exception cref="DeviceUnavailableException"><c>FLASHATTN_DEVICE=cuda</c> but no CUDA driver with a GPU was found.</exception>
     public static Device Default => s_default.Value;
 
     /// <summary>True when a CUDA driver and at least one GPU are present.</summary>
     public static bool IsCudaAvailable => Accelerators.IsCudaAvailable;
 
     /// <summary>A new device like <see cref="Default"/> (CUDA when present, else the CPU), owned by the caller.</summary>
-    public static Device CreateDefault() => new(Accelerators.CreateDefault(), ownsAccelerator: true, shared: false);
+    /// <exception cref="DeviceUnavailableException"><c>FLASHATTN_DEVICE=cuda</c> but no CUDA driver with a GPU was found.</exception>
+    public static Device CreateDefault() => new(CreateDefaultAccelerator(), ownsAccelerator: true, shared: false);
 
     /// <summary>A new CPU device, owned by the caller.</summary>
     public static Device Cpu() => new(Accelerators.CreateCpu(), ownsAccelerator: true, shared: false);
 
     /// <summary>A new device for CUDA GPU <paramref name="ordinal"/>, owned by the caller.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="ordinal"/> is negative.</exception>
-    /// <exception cref="NotSupportedException">No CUDA driver or no GPU with that ordinal.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="ordinal"/> is not below the number of GPUs.</exception>
+    /// <exception cref="DeviceUnavailableException">No CUDA driver with a GPU was found.</exception>
     public static Device Cuda(int ordinal = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(ordinal);
-        if (!Accelerators.IsCudaAvailable)
-            throw new NotSupportedException(
-                $"CUDA device {ordinal} was requested but no CUDA driver with a GPU was found; use Device.Cpu() or Device.Default.");
+        if (!Accelerators.IsCudaAvailable) throw DeviceUnavailableException.NoCuda($"CUDA device {ordinal}");
         return new(Accelerators.CreateCuda(ordinal), ownsAccelerator: true, shared: false);
+    }
+
+    private static Accelerator CreateDefaultAccelerator()
+    {
+        try
+        {
+            return Accelerators.CreateDefault();
+        }
+        catch (InvalidOperationException e) when (!Accelerators.IsCudaAvailable)
+        {
+            // The engine's "no CUDA" error, raised only when FLASHATTN_DEVICE forces CUDA.
+            throw DeviceUnavailableException.NoCuda("CUDA (FLASHATTN_DEVICE=cuda)", e);
+        }
     }
 
     /// <summary>
@@ -65,6 +81,10 @@ public sealed class Device : IDisposable
             throw new ArgumentException("accelerator has been disposed.", nameof(accelerator));
         return new Device(accelerator, ownsAccelerator, shared: false);
     }
+
+    /// <summary>A number unique to this device object in the process (from 1, in creation order), so that messages tell
+    /// two devices on the same hardware apart.</summary>
+    public int Id { get; }
 
     /// <summary>The kind of hardware.</summary>
     public DeviceKind Kind { get; }
@@ -133,5 +153,5 @@ public sealed class Device : IDisposable
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"{Kind}: {Name}";
+    public override string ToString() => $"{Kind} device #{Id} ({Name})";
 }

@@ -5,15 +5,29 @@ namespace FlashAttn;
 public abstract partial class DeviceTensor
 {
     /// <summary>Copies <paramref name="tensor"/> (any strides; read in row-major order) to <paramref name="device"/>.</summary>
-    /// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="FlashAttn.Compute.BFloat16"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="tensor"/> has more than int.MaxValue elements, or a dimension does.</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="device"/> was disposed.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a supported element type.</exception>
     public static DeviceTensor<T> Upload<T>(Device device, Tensor<T> tensor) where T : unmanaged
     {
-        ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(tensor);
+        return Upload(device, tensor.AsReadOnlyTensorSpan());
+    }
+
+    /// <summary>
+    /// Copies <paramref name="tensor"/> to <paramref name="device"/>: a dense span is copied straight from its memory
+    /// (no host copy), a strided one is read in row-major order through one temporary copy.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+    /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="tensor"/> has more than int.MaxValue elements, or a dimension does.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="device"/> was disposed.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a supported element type.</exception>
+    public static DeviceTensor<T> Upload<T>(Device device, in ReadOnlyTensorSpan<T> tensor) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(device);
         var lengths = tensor.Lengths;
         var shape = new int[lengths.Length];
         for (int i = 0; i < shape.Length; i++)
@@ -23,9 +37,28 @@ public abstract partial class DeviceTensor
             shape[i] = (int)lengths[i];
         }
         var checkedShape = CheckShape(shape, nameof(tensor));
-        var values = new T[tensor.FlattenedLength];
-        tensor.FlattenTo(values);
-        return DeviceTensor<T>.Create(device, checkedShape, values);
+        return DeviceTensor<T>.Create(device, checkedShape, DeviceTensor<T>.DenseOrFlattened(tensor));
+    }
+
+    /// <summary>
+    /// A tensor over memory the caller owns and frees: <paramref name="address"/> is a device address in
+    /// <paramref name="device"/>'s CUDA context, or, on the CPU device, a host address (native or pinned memory). Nothing
+    /// is copied or allocated; attention reads and writes the memory in place, and <see cref="Dispose"/> only forgets it.
+    /// The memory must hold the shape's elements densely (row-major) and outlive the tensor's use, including work
+    /// still queued on the device.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A dimension is negative.</exception>
+    /// <exception cref="ArgumentException"><paramref name="address"/> is zero for a non-empty shape, or the shape has more than int.MaxValue elements.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="device"/> was disposed.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a supported element type.</exception>
+    public static DeviceTensor<T> Wrap<T>(Device device, nint address, params ReadOnlySpan<int> shape) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var checkedShape = CheckShape(shape, nameof(shape));
+        if (address == 0 && Product(checkedShape) > 0)
+            throw new ArgumentException("address must not be zero for a non-empty tensor.", nameof(address));
+        return DeviceTensor<T>.Wrap(device, checkedShape, address);
     }
 
     /// <summary>Copies row-major <paramref name="values"/> of shape <paramref name="shape"/> to <paramref name="device"/>.</summary>

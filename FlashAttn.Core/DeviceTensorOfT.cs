@@ -1,10 +1,15 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using FlashAttn.Compute;
 using FlashAttn.Compute.Runtime;
 
 namespace FlashAttn;
 
-/// <summary>A <see cref="DeviceTensor"/> of elements <typeparamref name="T"/>; owns its device memory.</summary>
+/// <summary>
+/// A <see cref="DeviceTensor"/> of elements <typeparamref name="T"/>: owns its device memory, or, made by
+/// <see cref="DeviceTensor.Wrap{T}(Device, nint, ReadOnlySpan{int})"/>, views memory that the caller owns.
+/// </summary>
 /// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
 public sealed class DeviceTensor<T> : DeviceTensor where T : unmanaged
 {
@@ -21,6 +26,15 @@ public sealed class DeviceTensor<T> : DeviceTensor where T : unmanaged
         long length = 1;
         foreach (int d in shape) length *= d;
         return new DeviceTensor<T>(device, shape, device.Accelerator.Allocate<T>(length));
+    }
+
+    internal static DeviceTensor<T> Wrap(Device device, int[] shape, nint address)
+    {
+        DTypes.Of<T>();
+        device.ThrowIfDisposed();
+        long length = 1;
+        foreach (int d in shape) length *= d;
+        return new DeviceTensor<T>(device, shape, new ExternalMemoryBuffer<T>(device.Accelerator, address, length)) { OwnsMemory = false };
     }
 
     internal static DeviceTensor<T> Create(Device device, int[] shape, ReadOnlySpan<T> values)
@@ -54,6 +68,16 @@ public sealed class DeviceTensor<T> : DeviceTensor where T : unmanaged
     /// <inheritdoc/>
     public override bool IsDisposed => _buffer.IsDisposed;
 
+    /// <summary>False for a tensor that views memory the caller owns (<see cref="DeviceTensor.Wrap{T}(Device, nint, ReadOnlySpan{int})"/>).</summary>
+    public bool OwnsMemory { get; private init; } = true;
+
+    /// <summary>
+    /// The address of the first element: a device address on a CUDA device (in the device's context), a host address
+    /// on the CPU device. For handing the memory to other GPU code; valid until the tensor is disposed.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The tensor was disposed.</exception>
+    public unsafe nint Address => (nint)View.Pointer;
+
     /// <summary>Copies the elements to a new host tensor of the same shape.</summary>
     /// <exception cref="ObjectDisposedException">The tensor was disposed.</exception>
     public Tensor<T> Download()
@@ -86,6 +110,53 @@ public sealed class DeviceTensor<T> : DeviceTensor where T : unmanaged
         buffer.CopyFromHost(source);
     }
 
+    /// <summary>
+    /// Copies the elements into <paramref name="destination"/> of the same shape (any strides). A dense destination
+    /// is written directly; a strided one goes through one temporary row-major copy.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/>'s shape differs from <see cref="DeviceTensor.Shape"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The tensor was disposed.</exception>
+    public void CopyTo(in TensorSpan<T> destination)
+    {
+        CheckSameShape(destination.Lengths, nameof(destination));
+        if (destination.IsDense)
+        {
+            CopyTo(MemoryMarshal.CreateSpan(ref destination.GetPinnableReference(), (int)Length));
+            return;
+        }
+        Download().AsReadOnlyTensorSpan().CopyTo(destination);
+    }
+
+    /// <summary>
+    /// Overwrites the elements with <paramref name="source"/> of the same shape (any strides). A dense source is read
+    /// directly; a strided one goes through one temporary row-major copy.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="source"/>'s shape differs from <see cref="DeviceTensor.Shape"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The tensor was disposed.</exception>
+    public void CopyFrom(in ReadOnlyTensorSpan<T> source)
+    {
+        CheckSameShape(source.Lengths, nameof(source));
+        CopyFrom(DenseOrFlattened(source));
+    }
+
+    /// <summary>The elements of a dense <paramref name="source"/> in place, else a row-major copy of them.</summary>
+    internal static ReadOnlySpan<T> DenseOrFlattened(in ReadOnlyTensorSpan<T> source)
+    {
+        if (source.IsDense)
+            return MemoryMarshal.CreateReadOnlySpan(ref Unsafe.AsRef(in source.GetPinnableReference()), checked((int)source.FlattenedLength));
+        var values = new T[source.FlattenedLength];
+        source.FlattenTo(values);
+        return values;
+    }
+
+    private void CheckSameShape(ReadOnlySpan<nint> lengths, string name)
+    {
+        bool same = lengths.Length == Rank;
+        for (int i = 0; same && i < lengths.Length; i++) same = lengths[i] == Shape[i];
+        if (!same)
+            throw new ArgumentException($"{name} has shape [{string.Join(", ", lengths.ToArray())}]; the tensor has {ShapeText}.", name);
+    }
+
     /// <summary>The elements in row-major order as a new array.</summary>
     /// <exception cref="ObjectDisposedException">The tensor was disposed.</exception>
     public T[] ToArray()
@@ -95,6 +166,6 @@ public sealed class DeviceTensor<T> : DeviceTensor where T : unmanaged
         return result;
     }
 
-    /// <inheritdoc/>
+    /// <summary>Frees the device memory (only forgets it when the caller owns it); later use throws <see cref="ObjectDisposedException"/>.</summary>
     public override void Dispose() => _buffer.Dispose();
 }

@@ -19,6 +19,11 @@ namespace FlashAttn;
 /// <para>Every argument is validated before anything is allocated or launched: a failure is an
 /// <see cref="ArgumentException"/> (<see cref="ArgumentNullException"/>, <see cref="ArgumentOutOfRangeException"/>)
 /// whose ParamName names the argument. Disposed tensors are reported as <see cref="ArgumentException"/>s too.</para>
+/// <para>NaN and ±∞ are not checked for and propagate per row as in PyTorch's attention: a NaN or infinity in query
+/// row i makes output row i NaN (and only it); a NaN in key or value row j makes NaN every output row that attends to
+/// key j. An infinite key gives that key a score of +∞ or −∞ by the sign of the product: −∞ simply masks the key, +∞
+/// makes the row NaN. Rows whose causal window excludes key j in a separate tile stay finite; a row that shares a tile
+/// with a masked NaN value may still get 0·NaN = NaN, as in PyTorch's math path.</para>
 /// <para>Calls are issued to the device in order; reading a result (<see cref="DeviceTensor{T}.ToArray"/>,
 /// <see cref="DeviceTensor{T}.Download"/>) waits for it.</para>
 /// </remarks>
@@ -48,6 +53,57 @@ public static class FlashAttention
     {
         var problem = AttentionValidator.ValidateForward(q, k, v, options);
         return ForwardCore(problem, q, k, v, options.ReturnLse);
+    }
+
+    /// <summary>
+    /// Attention forward pass into caller-provided tensors: nothing is allocated when <paramref name="lse"/> is given
+    /// (without it, a temporary log-sum-exp lives for the call). Reuse the destinations across calls, e.g. per layer.
+    /// </summary>
+    /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
+    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim).</param>
+    /// <param name="v">Values, k's shape.</param>
+    /// <param name="output">Receives the output: q's shape, dtype and device; must not overlap q, k or v.</param>
+    /// <param name="lse">Receives the log-sum-exp, (batch, heads_q, s_q) fp32 on q's device; or null.</param>
+    /// <param name="options">Scale and mask (<see cref="AttentionOptions.ReturnLse"/> is ignored: <paramref name="lse"/> decides).</param>
+    /// <exception cref="ArgumentNullException">q, k, v, output or options is null.</exception>
+    /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, or a destination overlaps an input.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale.</exception>
+    public static void Forward<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
+        DeviceTensor<float>? lse, AttentionOptions options) where T : unmanaged
+    {
+        var problem = AttentionValidator.ValidateForward(q, k, v, options);
+        AttentionValidator.CheckDestination(output, q, nameof(q), nameof(output));
+        DestinationOverlap.Check(output, nameof(output), q, k, v);
+        if (lse is not null) AttentionValidator.CheckLse(lse, q, problem, nameof(lse));
+        if (lse is not null)
+        {
+            q.Device.AttentionKernels.Forward(q.Device.Accelerator, problem, q.View, k.View, v.View, output.View, lse.View);
+            return;
+        }
+        // Launches and frees are ordered on the device, so the temporary may go before the kernel has finished.
+        using var temporaryLse = DeviceTensor<float>.Allocate(q.Device, [problem.Batch, problem.HeadsQ, problem.SeqLenQ]);
+        q.Device.AttentionKernels.Forward(q.Device.Accelerator, problem, q.View, k.View, v.View, output.View, temporaryLse.View);
+    }
+
+    /// <summary>
+    /// Attention forward pass for training: returns the output together with what the backward pass needs (q, k, v,
+    /// the log-sum-exp and <paramref name="options"/>), so that <see cref="TrainingAttention{T}.Backward(DeviceTensor{T})"/>
+    /// cannot be called with a mismatched log-sum-exp or mask.
+    /// </summary>
+    /// <param name="q">Queries (batch, s_q, heads_q, head_dim); kept by reference, not copied: leave it unchanged until the backward.</param>
+    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim); kept like q.</param>
+    /// <param name="v">Values, k's shape; kept like q.</param>
+    /// <param name="options">Scale, mask, determinism of the backward; null for <see cref="AttentionOptions.Default"/>.</param>
+    /// <exception cref="ArgumentNullException">q, k or v is null.</exception>
+    /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale.</exception>
+    public static TrainingAttention<T> ForwardForTraining<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
+        AttentionOptions? options = null) where T : unmanaged
+    {
+        options ??= AttentionOptions.Default;
+        var problem = AttentionValidator.ValidateForward(q, k, v, options);
+        var result = ForwardCore(problem, q, k, v, returnLse: true);
+        return new TrainingAttention<T>(q, k, v, options, result.Output, result.Lse!);
     }
 
     /// <summary>Attention forward pass on tensors of any (matching) dtype; returns the output, owned by the caller.</summary>
@@ -99,6 +155,39 @@ public static class FlashAttention
     {
         var problem = AttentionValidator.ValidateBackward(dOut, q, k, v, output, lse, options);
         return BackwardCore(problem, dOut, q, k, v, output, lse);
+    }
+
+    /// <summary>
+    /// Attention backward pass into caller-provided gradients (no allocation for them; the device keeps its own scratch
+    /// space between calls, see <see cref="Device.CachedBytes"/>). Arguments as
+    /// <see cref="Backward{T}(DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{float}, AttentionOptions)"/>.
+    /// </summary>
+    /// <param name="dOut">∂loss/∂output, q's shape and dtype.</param>
+    /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
+    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim).</param>
+    /// <param name="v">Values, k's shape.</param>
+    /// <param name="output">The forward output, q's shape.</param>
+    /// <param name="lse">The forward log-sum-exp, (batch, heads_q, s_q).</param>
+    /// <param name="dq">Receives ∂loss/∂q: q's shape, dtype and device; overwritten, not accumulated into.</param>
+    /// <param name="dk">Receives ∂loss/∂k: k's shape, dtype and device; overwritten.</param>
+    /// <param name="dv">Receives ∂loss/∂v: v's shape, dtype and device; overwritten.</param>
+    /// <param name="options">The forward call's options (scale, mask); <see cref="AttentionOptions.Deterministic"/> applies here.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, or a gradient overlaps an input or another gradient.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale.</exception>
+    public static void Backward<T>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
+        DeviceTensor<T> output, DeviceTensor<float> lse, DeviceTensor<T> dq, DeviceTensor<T> dk, DeviceTensor<T> dv,
+        AttentionOptions options) where T : unmanaged
+    {
+        var problem = AttentionValidator.ValidateBackward(dOut, q, k, v, output, lse, options);
+        AttentionValidator.CheckDestination(dq, q, nameof(q), nameof(dq));
+        AttentionValidator.CheckDestination(dk, k, nameof(k), nameof(dk));
+        AttentionValidator.CheckDestination(dv, v, nameof(v), nameof(dv));
+        DestinationOverlap.Check(dq, nameof(dq), dOut, q, k, v, output, dk, dv);
+        DestinationOverlap.Check(dk, nameof(dk), dOut, q, k, v, output, dv);
+        DestinationOverlap.Check(dv, nameof(dv), dOut, q, k, v, output);
+        q.Device.AttentionKernels.Backward(q.Device.Accelerator, problem, q.View, k.View, v.View, output.View, dOut.View, lse.View,
+            dq.View, dk.View, dv.View);
     }
 
     /// <summary>

@@ -5,7 +5,7 @@
 #   scripts/build-gpu-bundle.sh            # writes bundle/ (about 36 MB)
 #   bundle/run.sh Tests [test options]     # on the GPU machine: the NUnit test executable
 #   bundle/run.sh Bench [bench options]    # the benchmarks
-#   bundle/run.sh Core                     # the main job
+#   bundle/run.sh App                      # the main job
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/bundle
@@ -14,12 +14,12 @@ rm -rf "$out"
 mkdir -p "$out" "$cache"
 
 apps=$(mktemp -d)
-for app in Tests Bench Core; do
+for app in Tests Bench App; do
   dotnet publish "$root/FlashAttn.$app/FlashAttn.$app.csproj" -c Release -r linux-x64 --self-contained false \
     -p:UseAppHost=false -p:GenerateDocumentationFile=false -o "$apps/$app" --nologo -v quiet
 done
 # Compressed: the device tool carries at most 64 MiB, and BenchmarkDotNet alone publishes 27 MB.
-XZ_OPT=-T0 tar -C "$apps" -cJf "$out/apps.tar.xz" Tests Bench Core
+XZ_OPT=-T0 tar -C "$apps" -cJf "$out/apps.tar.xz" Tests Bench App
 rm -rf "$apps"
 
 # The runtime (host + Microsoft.NETCore.App) is the same for every build: pack it once.
@@ -34,7 +34,7 @@ cp "$runtime_tar" "$out/dotnet-runtime.tar.xz"
 
 cat > "$out/run.sh" <<'RUN'
 #!/usr/bin/env bash
-# Runs one of the bundled programs with the bundled runtime: run.sh Tests|Bench|Core [arguments]
+# Runs one of the bundled programs with the bundled runtime: run.sh Tests|Bench|App [arguments]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 runtime=${FLASHATTN_DOTNET_ROOT:-/tmp/flashattn-dotnet}

@@ -1,4 +1,8 @@
-namespace FlashAttn.Compute;
+using FlashAttn.Compute;
+
+// In the public FlashAttn namespace so that API users need no engine namespace; every engine and kernel file is in
+// a namespace under FlashAttn, so their unqualified uses resolve to it unchanged.
+namespace FlashAttn;
 
 /// <summary>
 /// The bfloat16 format: the top 16 bits of an IEEE float32 (8-bit exponent, 7-bit mantissa). Storage
@@ -26,6 +30,12 @@ public readonly struct BFloat16 : IEquatable<BFloat16>
         uint roundingBias = 0x7FFF + ((bits >> 16) & 1);
         return new BFloat16((ushort)((bits + roundingBias) >> 16));
     }
+
+    /// <summary>Rounds a float to the nearest bfloat16 (ties to even; NaN stays NaN); the same as the explicit conversion.</summary>
+    public static BFloat16 FromSingle(float value) => (BFloat16)value;
+
+    /// <summary>Widens exactly to float; the same as the implicit conversion.</summary>
+    public float ToSingle() => this;
 
     /// <summary>Widens exactly to float.</summary>
     [Intrinsic(IntrinsicOp.BFloat16ToFloat)]

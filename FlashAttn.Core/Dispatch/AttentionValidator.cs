@@ -31,20 +31,44 @@ internal static class AttentionValidator
         CheckLive(k, nameof(k));
         CheckLive(v, nameof(v));
         CheckLive(output, nameof(output));
+        if (lse is null)
+            throw new ArgumentNullException(nameof(lse),
+                "lse must not be null: the backward needs the forward's log-sum-exp. Run the forward with " +
+                "AttentionOptions { ReturnLse = true } and pass result.Lse, or use FlashAttention.ForwardForTraining, " +
+                "whose Backward(dOut) keeps it (and the options) for you.");
         CheckLive(lse, nameof(lse));
         var problem = CheckQkv(q, k, v, options);
 
         CheckLikeQ(output, q, nameof(output));
         CheckLikeQ(dOut, q, nameof(dOut));
+        CheckLse(lse, q, problem, nameof(lse));
+        return problem;
+    }
 
-        CheckSameDevice(lse, q, nameof(lse));
+    /// <summary>
+    /// Checks a caller-provided destination: live, on <paramref name="like"/>'s device, with its dtype and shape
+    /// (output and dq like q; dk and dv like k).
+    /// </summary>
+    public static void CheckDestination(DeviceTensor? tensor, DeviceTensor like, string likeName, string name)
+    {
+        CheckLive(tensor, name);
+        CheckSameDevice(tensor, like, name);
+        CheckSameDtype(tensor, like, name);
+        if (!tensor.Shape.SequenceEqual(like.Shape))
+            throw new ArgumentException($"{name} must have {likeName}'s shape {like.ShapeText}; actual {tensor.ShapeText}.", name);
+    }
+
+    /// <summary>Checks a log-sum-exp (given to the backward, or as the forward's destination): fp32, (b, h_q, s_q), q's device.</summary>
+    public static void CheckLse(DeviceTensor? lse, DeviceTensor q, AttentionProblem problem, string name)
+    {
+        CheckLive(lse, name);
+        CheckSameDevice(lse, q, name);
         if (lse.DType != DType.Float32)
-            throw new ArgumentException($"lse must be {DType.Float32}; actual {lse.DType}.", nameof(lse));
+            throw new ArgumentException($"{name} must be {DType.Float32}; actual {lse.DType}.", name);
         ReadOnlySpan<int> expectedLse = [problem.Batch, problem.HeadsQ, problem.SeqLenQ];
         if (!lse.Shape.SequenceEqual(expectedLse))
             throw new ArgumentException(
-                $"lse must have shape (batch, heads_q, s_q) = {DeviceTensor.FormatShape(expectedLse)}; actual {lse.ShapeText}.", nameof(lse));
-        return problem;
+                $"{name} must have shape (batch, heads_q, s_q) = {DeviceTensor.FormatShape(expectedLse)}; actual {lse.ShapeText}.", name);
     }
 
     private static AttentionProblem CheckQkv(DeviceTensor q, DeviceTensor k, DeviceTensor v, AttentionOptions options)
@@ -140,11 +164,5 @@ internal static class AttentionValidator
             throw new ArgumentException($"{name} must have q's dtype {q.DType}; actual {tensor.DType}.", name);
     }
 
-    private static void CheckLikeQ(DeviceTensor tensor, DeviceTensor q, string name)
-    {
-        CheckSameDevice(tensor, q, name);
-        CheckSameDtype(tensor, q, name);
-        if (!tensor.Shape.SequenceEqual(q.Shape))
-            throw new ArgumentException($"{name} must have q's shape {q.ShapeText}; actual {tensor.ShapeText}.", name);
-    }
+    private static void CheckLikeQ(DeviceTensor tensor, DeviceTensor q, string name) => CheckDestination(tensor, q, "q", name);
 }

@@ -128,7 +128,7 @@ public class DeviceTensorTests
         Device.Default.Dispose();
         Assert.That(Device.Default.IsDisposed, Is.False, "Default ignores Dispose");
         if (!Device.IsCudaAvailable)
-            Assert.That(() => Device.Cuda(), Throws.TypeOf<NotSupportedException>().With.Message.Contain("CUDA"));
+            Assert.That(() => Device.Cuda(), Throws.TypeOf<DeviceUnavailableException>().With.Message.Contain("CUDA"));
         Assert.That(() => Device.Cuda(-1), Throws.TypeOf<ArgumentOutOfRangeException>().With.Property("ParamName").EqualTo("ordinal"));
     }
 }

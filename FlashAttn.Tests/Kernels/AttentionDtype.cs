@@ -7,6 +7,6 @@ public enum AttentionDtype
     Fp32,
     /// <summary>System.Half.</summary>
     Fp16,
-    /// <summary>FlashAttn.Compute.BFloat16.</summary>
+    /// <summary>FlashAttn.BFloat16.</summary>
     Bf16,
 }

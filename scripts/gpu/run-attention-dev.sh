@@ -28,7 +28,7 @@ tar -C "$dump" -czf "$OUT/attention-sass.tar.gz" .
 
 # 2. Forward throughput: ours (the main job) and PyTorch on the same shape.
 for d in 128 64; do
-  timeout 240 bundle/run.sh Core --headdim $d --samples 8 >> "$OUT/ours.log" 2>&1
+  timeout 240 bundle/run.sh App --headdim $d --samples 8 >> "$OUT/ours.log" 2>&1
 done
 timeout 200 python3 scripts/gpu/torch_attention_quick.py > "$OUT/torch.log" 2>&1
 timeout 200 bundle/run.sh Bench engine > "$OUT/engine.log" 2>&1

@@ -5,10 +5,12 @@ using FlashAttn.Compute.Frontend;
 using FlashAttn.Compute.IR;
 using FlashAttn.Compute.Runtime;
 using FlashAttn.Compute.Runtime.Cuda;
+using FlashAttn.Tests.Support;
 
 namespace FlashAttn.Tests.Compute.Cuda;
 
-/// <summary>Tests that need an NVIDIA GPU and driver; skipped (inconclusive) elsewhere.</summary>
+/// <summary>Tests that need an NVIDIA GPU and driver; not generated elsewhere (<see cref="CudaOnly"/>).</summary>
+[TestFixtureSource(typeof(CudaOnly), nameof(CudaOnly.Fixture))]
 [Category("Gpu")]
 [NonParallelizable]
 public class CudaGpuTests

@@ -23,7 +23,7 @@ internal sealed record JobOptions
     public bool Help { get; init; }
 
     public const string Usage = """
-        usage: dotnet run -c Release --project FlashAttn.Core -- [options]
+        usage: dotnet run -c Release --project FlashAttn.App -- [options]
           --device cpu|cuda     device (default: CUDA when present, else CPU)
           --batch N             batch size            (CUDA 4,    CPU 1)
           --seqlen N            sequence length       (CUDA 4096, CPU 512)

@@ -2,7 +2,7 @@ using FlashAttn.Job;
 
 namespace FlashAttn;
 
-/// <summary>The main job: <c>dotnet run -c Release --project FlashAttn.Core [-- options]</c>; see <see cref="JobOptions.Usage"/>.</summary>
+/// <summary>The main job: <c>dotnet run -c Release --project FlashAttn.App [-- options]</c>; see <see cref="JobOptions.Usage"/>.</summary>
 internal static class Program
 {
     /// <summary>Exit codes: 0 all checks pass, 1 a check failed, 2 bad options, 3 an error.</summary>

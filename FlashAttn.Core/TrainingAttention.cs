@@ -1,0 +1,70 @@
+namespace FlashAttn;
+
+/// <summary>
+/// A forward pass that remembers what its backward pass needs: q, k and v (by reference), the options, and the
+/// output and log-sum-exp it owns. Made by <see cref="FlashAttention.ForwardForTraining{T}"/>; call
+/// <see cref="Backward(DeviceTensor{T})"/> once the loss gradient is known. Dispose it to free the output and the
+/// log-sum-exp (q, k and v stay the caller's).
+/// </summary>
+/// <typeparam name="T">The element type of q, k, v and the output.</typeparam>
+/// <example>
+/// <code>
+/// using var attention = FlashAttention.ForwardForTraining(q, k, v, new AttentionOptions { Causal = true });
+/// // ... loss from attention.Output, its gradient dOut ...
+/// using var grads = attention.Backward(dOut);   // grads.DQ, grads.DK, grads.DV
+/// </code>
+/// </example>
+public sealed class TrainingAttention<T> : IDisposable where T : unmanaged
+{
+    private readonly DeviceTensor<T> _q, _k, _v;
+
+    internal TrainingAttention(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, AttentionOptions options,
+        DeviceTensor<T> output, DeviceTensor<float> lse)
+    {
+        (_q, _k, _v) = (q, k, v);
+        Options = options;
+        Output = output;
+        Lse = lse;
+    }
+
+    /// <summary>The attention output, (batch, s_q, heads_q, head_dim), q's dtype; owned by this object.</summary>
+    public DeviceTensor<T> Output { get; }
+
+    /// <summary>The log-sum-exp of each query row, (batch, heads_q, s_q), fp32; owned by this object.</summary>
+    public DeviceTensor<float> Lse { get; }
+
+    /// <summary>The forward's options, which the backward reuses.</summary>
+    public AttentionOptions Options { get; }
+
+    /// <summary>The gradients with respect to q, k and v for the loss gradient <paramref name="dOut"/>; owned by the caller.</summary>
+    /// <param name="dOut">∂loss/∂output, the output's shape and dtype, on its device.</param>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="dOut"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="dOut"/> is disposed or mis-shaped, or q, k or v was disposed since the forward.</exception>
+    public AttentionGradients<T> Backward(DeviceTensor<T> dOut)
+    {
+        ObjectDisposedException.ThrowIf(Output.IsDisposed || Lse.IsDisposed, this);
+        return FlashAttention.Backward(dOut, _q, _k, _v, Output, Lse, Options);
+    }
+
+    /// <summary>The gradients for <paramref name="dOut"/>, written into caller-provided tensors (overwritten).</summary>
+    /// <param name="dOut">∂loss/∂output, the output's shape and dtype, on its device.</param>
+    /// <param name="dq">Receives ∂loss/∂q: q's shape, dtype and device.</param>
+    /// <param name="dk">Receives ∂loss/∂k: k's shape, dtype and device.</param>
+    /// <param name="dv">Receives ∂loss/∂v: v's shape, dtype and device.</param>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">A tensor is disposed, mis-shaped, on another device, or a gradient overlaps another tensor of the call.</exception>
+    public void Backward(DeviceTensor<T> dOut, DeviceTensor<T> dq, DeviceTensor<T> dk, DeviceTensor<T> dv)
+    {
+        ObjectDisposedException.ThrowIf(Output.IsDisposed || Lse.IsDisposed, this);
+        FlashAttention.Backward(dOut, _q, _k, _v, Output, Lse, dq, dk, dv, Options);
+    }
+
+    /// <summary>Disposes <see cref="Output"/> and <see cref="Lse"/>.</summary>
+    public void Dispose()
+    {
+        Output.Dispose();
+        Lse.Dispose();
+    }
+}

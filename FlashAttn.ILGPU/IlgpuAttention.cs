@@ -1,0 +1,144 @@
+using global::ILGPU;
+using global::ILGPU.Runtime;
+using global::ILGPU.Runtime.CPU;
+using global::ILGPU.Runtime.Cuda;
+
+namespace FlashAttn.ILGPU;
+
+/// <summary>
+/// FlashAttention forward and backward on ILGPU memory. Bind one to an ILGPU accelerator and pass its
+/// <see cref="ArrayView{T}"/>s (for a buffer from <c>Allocate1D</c>: <c>buffer.View.AsContiguous()</c>) with the
+/// <see cref="AttentionSizes"/>.
+/// </summary>
+/// <remarks>
+/// <para><b>ILGPU's CPU accelerator</b>: its buffers are native host memory, which FlashAttn's CPU device reads and
+/// writes in place (<see cref="DeviceTensor.Wrap{T}(Device, nint, ReadOnlySpan{int})"/>): no copy.</para>
+/// <para><b>ILGPU's CUDA accelerator</b>: ILGPU creates a CUDA context of its own, while FlashAttn's engine runs in the
+/// GPU's primary context, and memory of one context is not addressable by kernels of another. The views are therefore
+/// staged through FlashAttn tensors on the same GPU with device-to-device copies (cuMemcpy; no host round trip).
+/// Zero-copy there needs the engine to launch in a foreign context and stream, which it does not offer yet.</para>
+/// <para>Ordering: each call first waits for the ILGPU accelerator (so the views hold what earlier ILGPU kernels
+/// wrote) and returns once FlashAttn's results are in the views.</para>
+/// <para>Element types: <see cref="float"/>, <see cref="System.Half"/> (cast an ILGPU <c>Half</c> view with
+/// <c>view.Cast&lt;System.Half&gt;()</c>: same bits) and <see cref="BFloat16"/>.</para>
+/// </remarks>
+public sealed class IlgpuAttention : IDisposable
+{
+    private readonly Accelerator _accelerator;
+    private readonly bool _staged;
+
+    /// <summary>Binds to <paramref name="accelerator"/> (ILGPU's CPU or CUDA accelerator); creates the FlashAttn device for it.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="accelerator"/> is null.</exception>
+    /// <exception cref="NotSupportedException">The accelerator is neither CPU nor CUDA (e.g. OpenCL).</exception>
+    /// <exception cref="DeviceUnavailableException">A CUDA accelerator, but FlashAttn finds no CUDA driver with a GPU.</exception>
+    public IlgpuAttention(Accelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        _accelerator = accelerator;
+        Device = accelerator switch
+        {
+            CPUAccelerator => Device.Cpu(),
+            CudaAccelerator cuda => Device.Cuda(cuda.DeviceId),
+            _ => throw new NotSupportedException(
+                $"ILGPU accelerator type {accelerator.AcceleratorType} is not supported: use ILGPU's CPU or CUDA accelerator."),
+        };
+        _staged = accelerator is CudaAccelerator;
+    }
+
+    /// <summary>The FlashAttn device the calls run on (FlashAttn's CPU device, or the same GPU as the accelerator).</summary>
+    public Device Device { get; }
+
+    /// <summary>Attention forward: writes <paramref name="output"/> and, when given, <paramref name="lse"/>.</summary>
+    /// <param name="sizes">The sizes the flat views hold.</param>
+    /// <param name="q">Queries, <see cref="AttentionSizes.QShape"/>.</param>
+    /// <param name="k">Keys, <see cref="AttentionSizes.KvShape"/>.</param>
+    /// <param name="v">Values, <see cref="AttentionSizes.KvShape"/>.</param>
+    /// <param name="output">Receives the output, <see cref="AttentionSizes.QShape"/>.</param>
+    /// <param name="lse">Receives the log-sum-exp, <see cref="AttentionSizes.LseShape"/>; an empty view for none.</param>
+    /// <param name="options">Scale and mask; null for the defaults.</param>
+    /// <exception cref="ArgumentException">A view's length does not match <paramref name="sizes"/>, or as <see cref="FlashAttention"/>'s forward.</exception>
+    public void Forward<T>(AttentionSizes sizes, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output,
+        ArrayView<float> lse, AttentionOptions? options = null) where T : unmanaged
+    {
+        options ??= AttentionOptions.Default;
+        _accelerator.Synchronize();
+        using var qt = In(q, sizes.QShape, nameof(q));
+        using var kt = In(k, sizes.KvShape, nameof(k));
+        using var vt = In(v, sizes.KvShape, nameof(v));
+        using var outputTensor = Out(output, sizes.QShape, nameof(output));
+        using var lseTensor = lse.Length == 0 ? null : Out(lse, sizes.LseShape, nameof(lse));
+        FlashAttention.Forward(qt, kt, vt, outputTensor, lseTensor, options);
+        CopyBack(outputTensor, output);
+        if (lseTensor is not null) CopyBack(lseTensor, lse);
+    }
+
+    /// <summary>Attention backward: writes <paramref name="dq"/>, <paramref name="dk"/> and <paramref name="dv"/> (overwritten).</summary>
+    /// <param name="sizes">The sizes the flat views hold.</param>
+    /// <param name="dOut">∂loss/∂output, <see cref="AttentionSizes.QShape"/>.</param>
+    /// <param name="q">Queries of the forward.</param>
+    /// <param name="k">Keys of the forward.</param>
+    /// <param name="v">Values of the forward.</param>
+    /// <param name="output">The forward's output.</param>
+    /// <param name="lse">The forward's log-sum-exp, <see cref="AttentionSizes.LseShape"/>.</param>
+    /// <param name="dq">Receives ∂loss/∂q.</param>
+    /// <param name="dk">Receives ∂loss/∂k.</param>
+    /// <param name="dv">Receives ∂loss/∂v.</param>
+    /// <param name="options">The forward's scale and mask; null for the defaults.</param>
+    /// <exception cref="ArgumentException">A view's length does not match <paramref name="sizes"/>, or as <see cref="FlashAttention"/>'s backward.</exception>
+    public void Backward<T>(AttentionSizes sizes, ArrayView<T> dOut, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
+        ArrayView<T> output, ArrayView<float> lse, ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv,
+        AttentionOptions? options = null) where T : unmanaged
+    {
+        options ??= AttentionOptions.Default;
+        _accelerator.Synchronize();
+        using var dOutTensor = In(dOut, sizes.QShape, nameof(dOut));
+        using var qt = In(q, sizes.QShape, nameof(q));
+        using var kt = In(k, sizes.KvShape, nameof(k));
+        using var vt = In(v, sizes.KvShape, nameof(v));
+        using var outputTensor = In(output, sizes.QShape, nameof(output));
+        using var lseTensor = In(lse, sizes.LseShape, nameof(lse));
+        using var dqTensor = Out(dq, sizes.QShape, nameof(dq));
+        using var dkTensor = Out(dk, sizes.KvShape, nameof(dk));
+        using var dvTensor = Out(dv, sizes.KvShape, nameof(dv));
+        FlashAttention.Backward(dOutTensor, qt, kt, vt, outputTensor, lseTensor, dqTensor, dkTensor, dvTensor, options);
+        CopyBack(dqTensor, dq);
+        CopyBack(dkTensor, dk);
+        CopyBack(dvTensor, dv);
+    }
+
+    /// <summary>Disposes the FlashAttn device (not the ILGPU accelerator, which stays the caller's).</summary>
+    public void Dispose() => Device.Dispose();
+
+    /// <summary>An input view as a tensor: the memory itself on the CPU, a staged copy on CUDA.</summary>
+    private DeviceTensor<T> In<T>(ArrayView<T> view, int[] shape, string name) where T : unmanaged
+    {
+        CheckLength(view, shape, name);
+        if (!_staged) return DeviceTensor.Wrap<T>(Device, view.LoadEffectiveAddressAsPtr(), shape);
+        var tensor = DeviceTensor.Empty<T>(Device, shape);
+        CudaPeerCopy.Copy(tensor.Address, view.LoadEffectiveAddressAsPtr(), view.LengthInBytes);
+        return tensor;
+    }
+
+    /// <summary>An output view as a tensor: the memory itself on the CPU, a staging tensor on CUDA.</summary>
+    private DeviceTensor<T> Out<T>(ArrayView<T> view, int[] shape, string name) where T : unmanaged
+    {
+        CheckLength(view, shape, name);
+        return _staged ? DeviceTensor.Empty<T>(Device, shape) : DeviceTensor.Wrap<T>(Device, view.LoadEffectiveAddressAsPtr(), shape);
+    }
+
+    /// <summary>Makes the results visible in <paramref name="view"/>: a wait on the CPU, the copy back on CUDA.</summary>
+    private void CopyBack<T>(DeviceTensor<T> tensor, ArrayView<T> view) where T : unmanaged
+    {
+        Device.Synchronize();
+        if (_staged) CudaPeerCopy.Copy(view.LoadEffectiveAddressAsPtr(), tensor.Address, view.LengthInBytes);
+    }
+
+    private static void CheckLength<T>(ArrayView<T> view, int[] shape, string name) where T : unmanaged
+    {
+        long expected = 1;
+        foreach (int d in shape) expected *= d;
+        if (view.Length != expected)
+            throw new ArgumentException(
+                $"{name} has {view.Length} elements but its shape [{string.Join(", ", shape)}] needs {expected}.", name);
+    }
+}
