@@ -1,0 +1,39 @@
+namespace FlashAttn.Cpu;
+
+/// <summary>
+/// dQ = scale · Σ_workers dQᵀ partial, summed in worker order (so the result is the same run after run) and transposed
+/// back to (b, s_q, h_q, d) in the storage dtype; parallel over query heads.
+/// </summary>
+internal static unsafe class DqReduction
+{
+    /// <summary>Query rows transposed at a time: a 16 × d_pad tile gathers one cache line from each of d_pad partial rows.</summary>
+    private const int Tile = 16;
+
+    public static void Run<T>(CpuAttentionLayout layout, BackwardPartition partition, AlignedBuffer?[] partials, T* dq,
+        ParallelOptions parallel) where T : unmanaged
+    {
+        var p = layout.Problem;
+        int d = layout.HeadDim, dPad = layout.HeadDimPadded, sqPad = layout.SeqLenQPadded;
+        Parallel.For(0, p.Batch * p.HeadsQ, parallel, head =>
+        {
+            int b = head / p.HeadsQ, h = head % p.HeadsQ, kvHead = head / layout.Group, g = head % layout.Group;
+            float* tile = stackalloc float[Tile * dPad];
+            for (int i0 = 0; i0 < p.SeqLenQ; i0 += Tile)
+            {
+                int rows = Math.Min(Tile, p.SeqLenQ - i0);
+                new Span<float>(tile, Tile * dPad).Clear();
+                for (int worker = 0; worker < partition.Workers; worker++)
+                {
+                    var (first, last) = partition.KvHeads(worker);
+                    if (kvHead < first || kvHead > last || partials[worker] is not { } partial) continue;
+                    float* dqT = partial.Pointer + ((long)(kvHead - first) * layout.Group + g) * CpuBackward.DqPartialSize(layout) + i0;
+                    for (int x = 0; x < d; x++)
+                        for (int r = 0; r < rows; r++)
+                            tile[r * dPad + x] += dqT[(long)x * sqPad + r];
+                }
+                for (int r = 0; r < rows; r++)
+                    StorageConvert.Narrow(tile + r * dPad, dq + layout.RowOffset(b, i0 + r, p.HeadsQ, h, p.SeqLenQ), d, p.Scale);
+            }
+        });
+    }
+}

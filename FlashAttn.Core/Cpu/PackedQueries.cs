@@ -1,0 +1,84 @@
+using System.Numerics.Tensors;
+
+namespace FlashAttn.Cpu;
+
+/// <summary>
+/// What the backward needs per (batch, query head), widened to fp32 and packed like <see cref="PackedKeysValues"/>:
+/// Q · scale · log₂e and dO row-major (s_q_pad × d_pad) and transposed (d_pad × s_q_pad), L_i · log₂e (+∞ on
+/// padding rows, so their P is 0) and D_i = rowsum(dO_i ∘ O_i).
+/// </summary>
+internal sealed unsafe class PackedQueries : IDisposable
+{
+    private readonly AlignedBuffer _queries, _queriesT, _dOutput, _dOutputT, _lse, _delta;
+    private readonly long _headSize;
+    private readonly int _rows;
+
+    private PackedQueries(CpuAttentionLayout layout)
+    {
+        _rows = layout.SeqLenQPadded;
+        _headSize = (long)_rows * layout.HeadDimPadded;
+        int heads = layout.Problem.Batch * layout.Problem.HeadsQ;
+        _queries = AlignedBuffer.Zeroed(_headSize * heads);
+        _queriesT = AlignedBuffer.Zeroed(_headSize * heads);
+        _dOutput = AlignedBuffer.Zeroed(_headSize * heads);
+        _dOutputT = AlignedBuffer.Zeroed(_headSize * heads);
+        _lse = AlignedBuffer.Uninitialized((long)_rows * heads);
+        _delta = AlignedBuffer.Zeroed((long)_rows * heads);
+    }
+
+    /// <summary>Packs q, dO (b, s_q, h_q, d) and the forward's output and lse (b, h_q, s_q).</summary>
+    public static PackedQueries Create<T>(CpuAttentionLayout layout, T* q, T* output, T* dOutput, float* lse,
+        ParallelOptions parallel) where T : unmanaged
+    {
+        var packs = new PackedQueries(layout);
+        var p = layout.Problem;
+        Parallel.For(0, p.Batch * p.HeadsQ, parallel, head =>
+        {
+            int b = head / p.HeadsQ, h = head % p.HeadsQ, d = layout.HeadDim, dPad = layout.HeadDimPadded;
+            float* queries = packs.Queries(head), dO = packs.DOutput(head), l2 = packs.Lse(head), delta = packs.Delta(head);
+            float* o = stackalloc float[d];
+            for (int i = 0; i < p.SeqLenQ; i++)
+            {
+                long offset = layout.RowOffset(b, i, p.HeadsQ, h, p.SeqLenQ);
+                StorageConvert.Widen(q + offset, queries + (long)i * dPad, d, p.Scale * SoftmaxLog2.Log2E);
+                StorageConvert.Widen(dOutput + offset, dO + (long)i * dPad, d, 1f);
+                StorageConvert.Widen(output + offset, o, d, 1f);
+                // D_i = Σ_x dO_ix O_ix  (= Σ_j P_ij dP_ij)
+                delta[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + (long)i * dPad, d), new ReadOnlySpan<float>(o, d));
+                l2[i] = lse[(long)head * p.SeqLenQ + i] * SoftmaxLog2.Log2E;
+            }
+            new Span<float>(l2 + p.SeqLenQ, packs._rows - p.SeqLenQ).Fill(float.PositiveInfinity);
+            Transpose.Copy(queries, dPad, p.SeqLenQ, d, packs.QueriesT(head), packs._rows);
+            Transpose.Copy(dO, dPad, p.SeqLenQ, d, packs.DOutputT(head), packs._rows);
+        });
+        return packs;
+    }
+
+    /// <summary>Q · scale · log₂e of flat query head (b · h_q + h): s_q_pad × d_pad.</summary>
+    public float* Queries(int head) => _queries.Pointer + head * _headSize;
+
+    /// <summary>Its transpose: d_pad × s_q_pad.</summary>
+    public float* QueriesT(int head) => _queriesT.Pointer + head * _headSize;
+
+    /// <summary>dO: s_q_pad × d_pad.</summary>
+    public float* DOutput(int head) => _dOutput.Pointer + head * _headSize;
+
+    /// <summary>dOᵀ: d_pad × s_q_pad.</summary>
+    public float* DOutputT(int head) => _dOutputT.Pointer + head * _headSize;
+
+    /// <summary>L · log₂e per row (+∞ past s_q).</summary>
+    public float* Lse(int head) => _lse.Pointer + (long)head * _rows;
+
+    /// <summary>D = rowsum(dO ∘ O) per row (0 past s_q).</summary>
+    public float* Delta(int head) => _delta.Pointer + (long)head * _rows;
+
+    public void Dispose()
+    {
+        _queries.Dispose();
+        _queriesT.Dispose();
+        _dOutput.Dispose();
+        _dOutputT.Dispose();
+        _lse.Dispose();
+        _delta.Dispose();
+    }
+}
