@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using FlashAttn.Cpu.Simd;
 
 namespace FlashAttn.Cpu;
@@ -54,6 +55,7 @@ internal static unsafe class CpuBackward
     /// <summary>Floats of one query head's dQᵀ partial: d_pad × s_q_pad.</summary>
     public static long DqPartialSize(CpuAttentionLayout layout) => (long)layout.HeadDimPadded * layout.SeqLenQPadded;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no tier-0 code in a timed run
     private static void KeyBlock<T, TOps, TVector>(CpuAttentionLayout layout, PackedKeysValues keys, PackedQueries queries,
         BackwardScratch scratch, float* dqHeads, T* dk, T* dv, int kvHead, int keyBlock)
         where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
