@@ -63,7 +63,7 @@ internal static unsafe class CpuBackward
         const int block = CpuAttentionLayout.Block;
         var p = layout.Problem;
         int d = layout.HeadDim, dPad = layout.HeadDimPadded, sqPad = layout.SeqLenQPadded, j0 = keyBlock * block;
-        float* kj = keys.Keys(kvHead) + (long)j0 * dPad, kjT = keys.KeysT(kvHead) + j0, vj = keys.Values(kvHead) + (long)j0 * dPad;
+        float* kj = keys.Keys(kvHead) + (long)j0 * dPad, kjT = keys.KeysT(kvHead, keyBlock), vj = keys.Values(kvHead) + (long)j0 * dPad;
         float* pT = scratch.Probabilities.Pointer, dpT = scratch.ProbabilityGradients.Pointer;
         float* dKj = scratch.KeyGradients.Pointer, dVj = scratch.ValueGradients.Pointer;
         new Span<float>(dKj, block * dPad).Clear();
@@ -72,24 +72,24 @@ internal static unsafe class CpuBackward
         for (int g = 0; g < layout.Group; g++)
         {
             int head = kvHead * layout.Group + g; // flat query head: (b · h_kv + h_kv) · group + g = b · h_q + h_q
-            float* qs = queries.Queries(head), qsT = queries.QueriesT(head), dO = queries.DOutput(head), dOT = queries.DOutputT(head);
+            float* qs = queries.Queries(head), dO = queries.DOutput(head);
             float* l2 = queries.Lse(head), delta = queries.Delta(head), dqT = dqHeads + g * DqPartialSize(layout);
             for (int queryBlock = layout.FirstQueryBlockOf(keyBlock); queryBlock < layout.QueryBlocks; queryBlock++)
             {
                 int i0 = queryBlock * block;
                 // Sᵀ = K_j Q_iᵀ, then Pᵀ = exp2(Sᵀ − L_i) with the mask applied
-                MicroKernel.Multiply<TOps, TVector>(kj, dPad, qsT + i0, sqPad, pT, block, block, block, d, accumulate: false);
+                MicroKernel.Multiply<TOps, TVector>(kj, dPad, queries.QueriesT(head, queryBlock), block, pT, block, block, block, d, accumulate: false);
                 for (int r = 0; r < block; r++)
                     Probabilities<TOps, TVector>(pT + r * block, l2 + i0, FirstVisibleColumn(layout, j0 + r, i0));
                 // dV_j += Pᵀ dO_i
                 MicroKernel.Multiply<TOps, TVector>(pT, block, dO + (long)i0 * dPad, dPad, dVj, dPad, block, dPad, block, accumulate: true);
                 // dPᵀ = V_j dO_iᵀ;  dSᵀ = Pᵀ ∘ (dPᵀ − D_i), in place of Pᵀ
-                MicroKernel.Multiply<TOps, TVector>(vj, dPad, dOT + i0, sqPad, dpT, block, block, block, d, accumulate: false);
+                MicroKernel.Multiply<TOps, TVector>(vj, dPad, queries.DOutputT(head, queryBlock), block, dpT, block, block, block, d, accumulate: false);
                 for (int r = 0; r < block; r++)
                     ScoreGradients<TOps, TVector>(pT + r * block, dpT + r * block, delta + i0);
                 // dK_j += dSᵀ Q_i;  dQ_iᵀ += K_jᵀ dSᵀ
                 MicroKernel.Multiply<TOps, TVector>(pT, block, qs + (long)i0 * dPad, dPad, dKj, dPad, block, dPad, block, accumulate: true);
-                MicroKernel.Multiply<TOps, TVector>(kjT, layout.SeqLenKPadded, pT, block, dqT + i0, sqPad, layout.HeadDimRows, block, block, accumulate: true);
+                MicroKernel.Multiply<TOps, TVector>(kjT, block, pT, block, dqT + i0, sqPad, layout.HeadDimRows, block, block, accumulate: true);
             }
         }
 

@@ -50,11 +50,11 @@ internal static unsafe class CpuForward
         new Span<float>(rowSum, block).Clear();
 
         int keyEnd = layout.KeyLimit(i0 + rows - 1);
-        float* keysT = packs.KeysT(kvHead), values = packs.Values(kvHead);
+        float* values = packs.Values(kvHead);
         for (int j0 = 0; j0 < keyEnd; j0 += block)
         {
             // S = Q_i K_jᵀ
-            MicroKernel.Multiply<TOps, TVector>(qs, dPad, keysT + j0, layout.SeqLenKPadded, s, block, block, block, layout.HeadDim, accumulate: false);
+            MicroKernel.Multiply<TOps, TVector>(qs, dPad, packs.KeysT(kvHead, j0 / block), block, s, block, block, block, layout.HeadDim, accumulate: false);
             // online softmax per row, then O_i = diag(α) O_i
             for (int r = 0; r < block; r++)
             {

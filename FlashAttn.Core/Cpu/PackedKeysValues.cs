@@ -2,16 +2,19 @@ namespace FlashAttn.Cpu;
 
 /// <summary>
 /// K and V of every (batch, kv head) widened to fp32 and packed contiguously, zero-padded to whole key blocks and
-/// register tiles: K and V row-major (s_k_pad × d_pad), Kᵀ (d_pad × s_k_pad) so that Q·Kᵀ streams contiguous keys.
+/// register tiles: K and V row-major (s_k_pad × d_pad), Kᵀ per key block (d_pad × 64 each, see
+/// <see cref="Transpose.ToBlocks"/>) so that Q·Kᵀ streams contiguous keys.
 /// O(s_k·d) per head, built once per call in parallel; the packs are what every query block reuses.
 /// </summary>
 internal sealed unsafe class PackedKeysValues : IDisposable
 {
     private readonly AlignedBuffer _keys, _keysT, _values;
     private readonly long _headSize;
+    private readonly int _headDimPadded;
 
     private PackedKeysValues(CpuAttentionLayout layout)
     {
+        _headDimPadded = layout.HeadDimPadded;
         _headSize = (long)layout.SeqLenKPadded * layout.HeadDimPadded;
         long total = _headSize * layout.Problem.Batch * layout.Problem.HeadsKV;
         _keys = AlignedBuffer.Zeroed(total);
@@ -34,7 +37,7 @@ internal sealed unsafe class PackedKeysValues : IDisposable
                 StorageConvert.Widen(k + offset, keys + (long)j * layout.HeadDimPadded, d, 1f);
                 StorageConvert.Widen(v + offset, values + (long)j * layout.HeadDimPadded, d, 1f);
             }
-            Transpose.Copy(keys, layout.HeadDimPadded, p.SeqLenK, d, packs.KeysT(head), layout.SeqLenKPadded);
+            Transpose.ToBlocks(keys, layout.HeadDimPadded, p.SeqLenK, d, packs.KeysT(head, 0), layout.HeadDimPadded);
         });
         return packs;
     }
@@ -42,8 +45,8 @@ internal sealed unsafe class PackedKeysValues : IDisposable
     /// <summary>K of flat kv head (b · h_kv + h): s_k_pad × d_pad.</summary>
     public float* Keys(int head) => _keys.Pointer + head * _headSize;
 
-    /// <summary>Kᵀ of flat kv head: d_pad × s_k_pad.</summary>
-    public float* KeysT(int head) => _keysT.Pointer + head * _headSize;
+    /// <summary>K_jᵀ of flat kv head and key block j: d_pad × <see cref="CpuAttentionLayout.Block"/>, row-major.</summary>
+    public float* KeysT(int head, int keyBlock) => _keysT.Pointer + head * _headSize + (long)keyBlock * CpuAttentionLayout.Block * _headDimPadded;
 
     /// <summary>V of flat kv head: s_k_pad × d_pad.</summary>
     public float* Values(int head) => _values.Pointer + head * _headSize;

@@ -4,18 +4,19 @@ namespace FlashAttn.Cpu;
 
 /// <summary>
 /// What the backward needs per (batch, query head), widened to fp32 and packed like <see cref="PackedKeysValues"/>:
-/// Q · scale · log₂e and dO row-major (s_q_pad × d_pad) and transposed (d_pad × s_q_pad), L_i · log₂e (+∞ on
+/// Q · scale · log₂e and dO row-major (s_q_pad × d_pad) and transposed per query block (d_pad × 64 each), L_i · log₂e (+∞ on
 /// padding rows, so their P is 0) and D_i = rowsum(dO_i ∘ O_i).
 /// </summary>
 internal sealed unsafe class PackedQueries : IDisposable
 {
     private readonly AlignedBuffer _queries, _queriesT, _dOutput, _dOutputT, _lse, _delta;
     private readonly long _headSize;
-    private readonly int _rows;
+    private readonly int _rows, _headDimPadded;
 
     private PackedQueries(CpuAttentionLayout layout)
     {
         _rows = layout.SeqLenQPadded;
+        _headDimPadded = layout.HeadDimPadded;
         _headSize = (long)_rows * layout.HeadDimPadded;
         int heads = layout.Problem.Batch * layout.Problem.HeadsQ;
         _queries = AlignedBuffer.Zeroed(_headSize * heads);
@@ -48,8 +49,8 @@ internal sealed unsafe class PackedQueries : IDisposable
                 l2[i] = lse[(long)head * p.SeqLenQ + i] * SoftmaxLog2.Log2E;
             }
             new Span<float>(l2 + p.SeqLenQ, packs._rows - p.SeqLenQ).Fill(float.PositiveInfinity);
-            Transpose.Copy(queries, dPad, p.SeqLenQ, d, packs.QueriesT(head), packs._rows);
-            Transpose.Copy(dO, dPad, p.SeqLenQ, d, packs.DOutputT(head), packs._rows);
+            Transpose.ToBlocks(queries, dPad, p.SeqLenQ, d, packs.QueriesT(head, 0), dPad);
+            Transpose.ToBlocks(dO, dPad, p.SeqLenQ, d, packs.DOutputT(head, 0), dPad);
         });
         return packs;
     }
@@ -57,14 +58,14 @@ internal sealed unsafe class PackedQueries : IDisposable
     /// <summary>Q · scale · log₂e of flat query head (b · h_q + h): s_q_pad × d_pad.</summary>
     public float* Queries(int head) => _queries.Pointer + head * _headSize;
 
-    /// <summary>Its transpose: d_pad × s_q_pad.</summary>
-    public float* QueriesT(int head) => _queriesT.Pointer + head * _headSize;
+    /// <summary>Its transpose for query block i: d_pad × <see cref="CpuAttentionLayout.Block"/> (<see cref="Transpose.ToBlocks"/>).</summary>
+    public float* QueriesT(int head, int queryBlock) => _queriesT.Pointer + head * _headSize + (long)queryBlock * CpuAttentionLayout.Block * _headDimPadded;
 
     /// <summary>dO: s_q_pad × d_pad.</summary>
     public float* DOutput(int head) => _dOutput.Pointer + head * _headSize;
 
-    /// <summary>dOᵀ: d_pad × s_q_pad.</summary>
-    public float* DOutputT(int head) => _dOutputT.Pointer + head * _headSize;
+    /// <summary>dO_iᵀ: d_pad × <see cref="CpuAttentionLayout.Block"/>.</summary>
+    public float* DOutputT(int head, int queryBlock) => _dOutputT.Pointer + head * _headSize + (long)queryBlock * CpuAttentionLayout.Block * _headDimPadded;
 
     /// <summary>L · log₂e per row (+∞ past s_q).</summary>
     public float* Lse(int head) => _lse.Pointer + (long)head * _rows;
