@@ -33,22 +33,19 @@ def time_call(b, h, s, d, causal, pass_, repeats):
             out.backward(d_out)
             q.grad = k.grad = v.grad = None
 
-    if pass_ == "fwd":
-        with torch.no_grad():
-            call()
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                call()
-                times.append((time.perf_counter() - start) * 1e3)
-    else:
-        call()
+    def median_ms():
+        call()  # warm-up
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
             call()
             times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+        return statistics.median(times)
+
+    if pass_ == "fwd":
+        with torch.no_grad():
+            return median_ms()
+    return median_ms()
 
 
 def main():
