@@ -20,7 +20,7 @@ internal sealed class CpuAttentionLayout
         Problem = problem;
         HeadDim = problem.HeadDim;
         HeadDimPadded = RoundUp(problem.HeadDim, HeadDimAlign);
-        HeadDimRows = RoundUp(problem.HeadDim, MicroKernel.Rows);
+        HeadDimRows = RoundUp(problem.HeadDim, MicroKernel.MaxRows);
         SeqLenQ = problem.SeqLenQ;
         SeqLenK = problem.SeqLenK;
         QueryBlocks = (SeqLenQ + Block - 1) / Block;

@@ -11,6 +11,12 @@ internal unsafe interface ISimd<TVector> where TVector : struct
     /// <summary>Floats per vector.</summary>
     static abstract int Count { get; }
 
+    /// <summary>
+    /// Rows of the <see cref="MicroKernel"/>'s register tile: 8 (16 accumulators) where the ISA has 32 vector registers,
+    /// 4 (8 accumulators) where it has 16.
+    /// </summary>
+    static abstract int TileRows { get; }
+
     /// <summary>Every lane <paramref name="value"/>.</summary>
     static abstract TVector Broadcast(float value);
 

@@ -8,6 +8,8 @@ internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
 {
     public static int Count => Vector256<float>.Count;
 
+    public static int TileRows => 4;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
 
