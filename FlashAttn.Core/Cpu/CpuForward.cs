@@ -20,9 +20,11 @@ internal static unsafe class CpuForward
         int units = p.Batch * p.HeadsQ * layout.QueryBlocks;
         Parallel.For(0, units, parallel, () => new ForwardScratch(layout), (unit, _, scratch) =>
         {
-            // last query blocks first: under a causal mask they see the most keys, so the tail of the loop is short work
-            int queryBlock = layout.QueryBlocks - 1 - unit % layout.QueryBlocks;
-            int head = unit / layout.QueryBlocks;
+            // the last query blocks of every head first: under a causal mask they see the most keys, so the work left
+            // for the end of the loop is the short blocks
+            int heads = p.Batch * p.HeadsQ;
+            int queryBlock = layout.QueryBlocks - 1 - unit / heads;
+            int head = unit % heads;
             QueryBlock<T, TOps, TVector>(layout, packs, scratch, q, output, lse, head / p.HeadsQ, head % p.HeadsQ, queryBlock);
             return scratch;
         }, scratch => scratch.Dispose());

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace FlashAttn.Cpu;
 
 /// <summary>
@@ -11,29 +13,32 @@ internal static unsafe class DqReduction
 
     public static void Run<T>(CpuAttentionLayout layout, BackwardPartition partition, AlignedBuffer?[] partials, T* dq,
         ParallelOptions parallel) where T : unmanaged
+        => Parallel.For(0, layout.Problem.Batch * layout.Problem.HeadsQ, parallel, head => Head(layout, partition, partials, dq, head));
+
+    /// <summary>dQ of flat query head <paramref name="head"/> (b · h_q + h).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // O(s·d) per head: no tier-0 code
+    private static void Head<T>(CpuAttentionLayout layout, BackwardPartition partition, AlignedBuffer?[] partials, T* dq, int head)
+        where T : unmanaged
     {
         var p = layout.Problem;
         int d = layout.HeadDim, dPad = layout.HeadDimPadded, sqPad = layout.SeqLenQPadded;
-        Parallel.For(0, p.Batch * p.HeadsQ, parallel, head =>
+        int b = head / p.HeadsQ, h = head % p.HeadsQ, kvHead = head / layout.Group, g = head % layout.Group;
+        float* tile = stackalloc float[Tile * dPad];
+        for (int i0 = 0; i0 < p.SeqLenQ; i0 += Tile)
         {
-            int b = head / p.HeadsQ, h = head % p.HeadsQ, kvHead = head / layout.Group, g = head % layout.Group;
-            float* tile = stackalloc float[Tile * dPad];
-            for (int i0 = 0; i0 < p.SeqLenQ; i0 += Tile)
+            int rows = Math.Min(Tile, p.SeqLenQ - i0);
+            new Span<float>(tile, Tile * dPad).Clear();
+            for (int worker = 0; worker < partition.Workers; worker++)
             {
-                int rows = Math.Min(Tile, p.SeqLenQ - i0);
-                new Span<float>(tile, Tile * dPad).Clear();
-                for (int worker = 0; worker < partition.Workers; worker++)
-                {
-                    var (first, last) = partition.KvHeads(worker);
-                    if (kvHead < first || kvHead > last || partials[worker] is not { } partial) continue;
-                    float* dqT = partial.Pointer + ((long)(kvHead - first) * layout.Group + g) * CpuBackward.DqPartialSize(layout) + i0;
-                    for (int x = 0; x < d; x++)
-                        for (int r = 0; r < rows; r++)
-                            tile[r * dPad + x] += dqT[(long)x * sqPad + r];
-                }
-                for (int r = 0; r < rows; r++)
-                    StorageConvert.Narrow(tile + r * dPad, dq + layout.RowOffset(b, i0 + r, p.HeadsQ, h, p.SeqLenQ), d, p.Scale);
+                var (first, last) = partition.KvHeads(worker);
+                if (kvHead < first || kvHead > last || partials[worker] is not { } partial) continue;
+                float* dqT = partial.Pointer + ((long)(kvHead - first) * layout.Group + g) * CpuBackward.DqPartialSize(layout) + i0;
+                for (int x = 0; x < d; x++)
+                    for (int r = 0; r < rows; r++)
+                        tile[r * dPad + x] += dqT[(long)x * sqPad + r];
             }
-        });
+            for (int r = 0; r < rows; r++)
+                StorageConvert.Narrow(tile + r * dPad, dq + layout.RowOffset(b, i0 + r, p.HeadsQ, h, p.SeqLenQ), d, p.Scale);
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace FlashAttn.Cpu;
 
 /// <summary>
@@ -26,20 +27,24 @@ internal sealed unsafe class PackedKeysValues : IDisposable
     public static PackedKeysValues Create<T>(CpuAttentionLayout layout, T* k, T* v, ParallelOptions parallel) where T : unmanaged
     {
         var packs = new PackedKeysValues(layout);
-        var p = layout.Problem;
-        Parallel.For(0, p.Batch * p.HeadsKV, parallel, head =>
-        {
-            int b = head / p.HeadsKV, h = head % p.HeadsKV, d = layout.HeadDim;
-            float* keys = packs.Keys(head), values = packs.Values(head);
-            for (int j = 0; j < p.SeqLenK; j++)
-            {
-                long offset = layout.RowOffset(b, j, p.HeadsKV, h, p.SeqLenK);
-                StorageConvert.Widen(k + offset, keys + (long)j * layout.HeadDimPadded, d, 1f);
-                StorageConvert.Widen(v + offset, values + (long)j * layout.HeadDimPadded, d, 1f);
-            }
-            Transpose.ToBlocks(keys, layout.HeadDimPadded, p.SeqLenK, d, packs.KeysT(head, 0), layout.HeadDimPadded);
-        });
+        Parallel.For(0, layout.Problem.Batch * layout.Problem.HeadsKV, parallel, head => packs.Pack(layout, k, v, head));
         return packs;
+    }
+
+    /// <summary>Widens and packs flat kv head <paramref name="head"/> (b · h_kv + h).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // O(s·d) per head: no tier-0 code
+    private void Pack<T>(CpuAttentionLayout layout, T* k, T* v, int head) where T : unmanaged
+    {
+        var p = layout.Problem;
+        int b = head / p.HeadsKV, h = head % p.HeadsKV, d = layout.HeadDim;
+        float* keys = Keys(head), values = Values(head);
+        for (int j = 0; j < p.SeqLenK; j++)
+        {
+            long offset = layout.RowOffset(b, j, p.HeadsKV, h, p.SeqLenK);
+            StorageConvert.Widen(k + offset, keys + (long)j * layout.HeadDimPadded, d, 1f);
+            StorageConvert.Widen(v + offset, values + (long)j * layout.HeadDimPadded, d, 1f);
+        }
+        Transpose.ToBlocks(keys, layout.HeadDimPadded, p.SeqLenK, d, KeysT(head, 0), layout.HeadDimPadded);
     }
 
     /// <summary>K of flat kv head (b · h_kv + h): s_k_pad × d_pad.</summary>

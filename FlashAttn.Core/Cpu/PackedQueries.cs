@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace FlashAttn.Cpu;
@@ -32,27 +33,31 @@ internal sealed unsafe class PackedQueries : IDisposable
         ParallelOptions parallel) where T : unmanaged
     {
         var packs = new PackedQueries(layout);
-        var p = layout.Problem;
-        Parallel.For(0, p.Batch * p.HeadsQ, parallel, head =>
-        {
-            int b = head / p.HeadsQ, h = head % p.HeadsQ, d = layout.HeadDim, dPad = layout.HeadDimPadded;
-            float* queries = packs.Queries(head), dO = packs.DOutput(head), l2 = packs.Lse(head), delta = packs.Delta(head);
-            float* o = stackalloc float[d];
-            for (int i = 0; i < p.SeqLenQ; i++)
-            {
-                long offset = layout.RowOffset(b, i, p.HeadsQ, h, p.SeqLenQ);
-                StorageConvert.Widen(q + offset, queries + (long)i * dPad, d, p.Scale * SoftmaxLog2.Log2E);
-                StorageConvert.Widen(dOutput + offset, dO + (long)i * dPad, d, 1f);
-                StorageConvert.Widen(output + offset, o, d, 1f);
-                // D_i = Σ_x dO_ix O_ix  (= Σ_j P_ij dP_ij)
-                delta[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + (long)i * dPad, d), new ReadOnlySpan<float>(o, d));
-                l2[i] = lse[(long)head * p.SeqLenQ + i] * SoftmaxLog2.Log2E;
-            }
-            new Span<float>(l2 + p.SeqLenQ, packs._rows - p.SeqLenQ).Fill(float.PositiveInfinity);
-            Transpose.ToBlocks(queries, dPad, p.SeqLenQ, d, packs.QueriesT(head, 0), dPad);
-            Transpose.ToBlocks(dO, dPad, p.SeqLenQ, d, packs.DOutputT(head, 0), dPad);
-        });
+        Parallel.For(0, layout.Problem.Batch * layout.Problem.HeadsQ, parallel, head => packs.Pack(layout, q, output, dOutput, lse, head));
         return packs;
+    }
+
+    /// <summary>Widens and packs flat query head <paramref name="head"/> (b · h_q + h).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // O(s·d) per head: no tier-0 code
+    private void Pack<T>(CpuAttentionLayout layout, T* q, T* output, T* dOutput, float* lse, int head) where T : unmanaged
+    {
+        var p = layout.Problem;
+        int b = head / p.HeadsQ, h = head % p.HeadsQ, d = layout.HeadDim, dPad = layout.HeadDimPadded;
+        float* queries = Queries(head), dO = DOutput(head), l2 = Lse(head), delta = Delta(head);
+        float* o = stackalloc float[d];
+        for (int i = 0; i < p.SeqLenQ; i++)
+        {
+            long offset = layout.RowOffset(b, i, p.HeadsQ, h, p.SeqLenQ);
+            StorageConvert.Widen(q + offset, queries + (long)i * dPad, d, p.Scale * SoftmaxLog2.Log2E);
+            StorageConvert.Widen(dOutput + offset, dO + (long)i * dPad, d, 1f);
+            StorageConvert.Widen(output + offset, o, d, 1f);
+            // D_i = Σ_x dO_ix O_ix  (= Σ_j P_ij dP_ij)
+            delta[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + (long)i * dPad, d), new ReadOnlySpan<float>(o, d));
+            l2[i] = lse[(long)head * p.SeqLenQ + i] * SoftmaxLog2.Log2E;
+        }
+        new Span<float>(l2 + p.SeqLenQ, _rows - p.SeqLenQ).Fill(float.PositiveInfinity);
+        Transpose.ToBlocks(queries, dPad, p.SeqLenQ, d, QueriesT(head, 0), dPad);
+        Transpose.ToBlocks(dO, dPad, p.SeqLenQ, d, DOutputT(head, 0), dPad);
     }
 
     /// <summary>Q · scale · log₂e of flat query head (b · h_q + h): s_q_pad × d_pad.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using FlashAttn.Compute;
 
@@ -10,6 +11,7 @@ namespace FlashAttn.Cpu;
 internal static unsafe class StorageConvert
 {
     /// <summary>destination[i] = (float)source[i] · scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Widen<T>(T* source, float* destination, int count, float scale) where T : unmanaged
     {
         var to = new Span<float>(destination, count);
@@ -24,6 +26,7 @@ internal static unsafe class StorageConvert
     }
 
     /// <summary>destination[i] = round(source[i] · scale) to T; scales <paramref name="source"/> in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Narrow<T>(float* source, T* destination, int count, float scale) where T : unmanaged
     {
         var from = new Span<float>(source, count);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace FlashAttn.Cpu;
 
 /// <summary>
@@ -22,6 +23,7 @@ internal static unsafe class Transpose
     }
 
     /// <summary>destination[c, r] = source[r, c] for r &lt; rows, c &lt; cols.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // O(s·d) scalar loops: no tier-0 code
     public static void Copy(float* source, int sourceStride, int rows, int cols, float* destination, int destinationStride)
     {
         for (int r0 = 0; r0 < rows; r0 += Tile)
