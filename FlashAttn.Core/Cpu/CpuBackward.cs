@@ -52,7 +52,10 @@ internal static unsafe class CpuBackward
         }
     }
 
-    /// <summary>Floats of one query head's dQᵀ partial: d_pad × s_q_pad.</summary>
+    /// <summary>
+    /// Floats of one query head's dQᵀ partial: per query block a d_pad × 64 row-major matrix (rows 256 B apart, as
+    /// <see cref="Transpose.ToBlocks"/> lays out the transposed packs), s_q_pad × d_pad in all.
+    /// </summary>
     public static long DqPartialSize(CpuAttentionLayout layout) => (long)layout.HeadDimPadded * layout.SeqLenQPadded;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no tier-0 code in a timed run
@@ -62,7 +65,7 @@ internal static unsafe class CpuBackward
     {
         const int block = CpuAttentionLayout.Block;
         var p = layout.Problem;
-        int d = layout.HeadDim, dPad = layout.HeadDimPadded, sqPad = layout.SeqLenQPadded, j0 = keyBlock * block;
+        int d = layout.HeadDim, dPad = layout.HeadDimPadded, j0 = keyBlock * block;
         float* kj = keys.Keys(kvHead) + (long)j0 * dPad, kjT = keys.KeysT(kvHead, keyBlock), vj = keys.Values(kvHead) + (long)j0 * dPad;
         float* pT = scratch.Probabilities.Pointer, dpT = scratch.ProbabilityGradients.Pointer;
         float* dKj = scratch.KeyGradients.Pointer, dVj = scratch.ValueGradients.Pointer;
@@ -89,7 +92,7 @@ internal static unsafe class CpuBackward
                     ScoreGradients<TOps, TVector>(pT + r * block, dpT + r * block, delta + i0);
                 // dK_j += dSᵀ Q_i;  dQ_iᵀ += K_jᵀ dSᵀ
                 MicroKernel.Multiply<TOps, TVector>(pT, block, qs + (long)i0 * dPad, dPad, dKj, dPad, block, dPad, block, accumulate: true);
-                MicroKernel.Multiply<TOps, TVector>(kjT, block, pT, block, dqT + i0, sqPad, layout.HeadDimRows, block, block, accumulate: true);
+                MicroKernel.Multiply<TOps, TVector>(kjT, block, pT, block, dqT + (long)i0 * dPad, block, layout.HeadDimRows, block, block, accumulate: true);
             }
         }
 

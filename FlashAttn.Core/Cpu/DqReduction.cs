@@ -8,7 +8,7 @@ namespace FlashAttn.Cpu;
 /// </summary>
 internal static unsafe class DqReduction
 {
-    /// <summary>Query rows transposed at a time: a 16 × d_pad tile gathers one cache line from each of d_pad partial rows.</summary>
+    /// <summary>Query rows transposed at a time (divides the 64-row blocks): a 16 × d_pad tile gathers one cache line from each of d_pad partial rows.</summary>
     private const int Tile = 16;
 
     public static void Run<T>(CpuAttentionLayout layout, BackwardPartition partition, AlignedBuffer?[] partials, T* dq,
@@ -21,7 +21,8 @@ internal static unsafe class DqReduction
         where T : unmanaged
     {
         var p = layout.Problem;
-        int d = layout.HeadDim, dPad = layout.HeadDimPadded, sqPad = layout.SeqLenQPadded;
+        const int block = CpuAttentionLayout.Block;
+        int d = layout.HeadDim, dPad = layout.HeadDimPadded;
         int b = head / p.HeadsQ, h = head % p.HeadsQ, kvHead = head / layout.Group, g = head % layout.Group;
         float* tile = stackalloc float[Tile * dPad];
         for (int i0 = 0; i0 < p.SeqLenQ; i0 += Tile)
@@ -32,10 +33,12 @@ internal static unsafe class DqReduction
             {
                 var (first, last) = partition.KvHeads(worker);
                 if (kvHead < first || kvHead > last || partials[worker] is not { } partial) continue;
-                float* dqT = partial.Pointer + ((long)(kvHead - first) * layout.Group + g) * CpuBackward.DqPartialSize(layout) + i0;
+                // the query block's d_pad × 64 matrix, at this tile's first column
+                float* dqT = partial.Pointer + ((long)(kvHead - first) * layout.Group + g) * CpuBackward.DqPartialSize(layout)
+                    + (long)(i0 / block) * block * dPad + i0 % block;
                 for (int x = 0; x < d; x++)
                     for (int r = 0; r < rows; r++)
-                        tile[r * dPad + x] += dqT[(long)x * sqPad + r];
+                        tile[r * dPad + x] += dqT[x * block + r];
             }
             for (int r = 0; r < rows; r++)
                 StorageConvert.Narrow(tile + r * dPad, dq + layout.RowOffset(b, i0 + r, p.HeadsQ, h, p.SeqLenQ), d, p.Scale);
