@@ -40,7 +40,8 @@ internal static unsafe class CpuForward
         int dPad = layout.HeadDimPadded, i0 = queryBlock * block, rows = Math.Min(block, p.SeqLenQ - i0);
         int kvHead = b * p.HeadsKV + h / layout.Group;
         float* qs = scratch.Queries.Pointer, s = scratch.Scores.Pointer, acc = scratch.Output.Pointer;
-        float* rowMax = scratch.RowMax.Pointer, rowSum = scratch.RowSum.Pointer;
+        float* rowMax = scratch.RowMax.Pointer, rowSum = scratch.RowSum.Pointer, alpha = scratch.Alpha.Pointer, statistic = scratch.Statistic.Pointer;
+        int* visible = stackalloc int[block];
 
         // Q_i · scale · log₂e, zero rows past s_q
         new Span<float>(qs, block * dPad).Clear();
@@ -57,13 +58,11 @@ internal static unsafe class CpuForward
         {
             // S = Q_i K_jᵀ
             MicroKernel.Multiply<TOps, TVector>(qs, dPad, packs.KeysT(kvHead, j0 / block), block, s, block, block, block, layout.HeadDim, accumulate: false);
-            // online softmax per row, then O_i = diag(α) O_i
+            // online softmax, then O_i = diag(α) O_i
+            for (int r = 0; r < block; r++) visible[r] = r < rows ? Math.Min(block, layout.KeyLimit(i0 + r) - j0) : 0;
+            OnlineSoftmax.Update<TOps, TVector>(s, visible, rowMax, rowSum, alpha, statistic);
             for (int r = 0; r < block; r++)
-            {
-                int visible = r < rows ? Math.Min(block, layout.KeyLimit(i0 + r) - j0) : 0;
-                float alpha = OnlineSoftmax.Update<TOps, TVector>(s + r * block, visible, ref rowMax[r], ref rowSum[r]);
-                if (alpha != 1f) Rows.Scale<TOps, TVector>(acc + r * dPad, dPad, alpha);
-            }
+                if (alpha[r] != 1f) Rows.Scale<TOps, TVector>(acc + r * dPad, dPad, alpha[r]);
             // O_i += P V_j
             MicroKernel.Multiply<TOps, TVector>(s, block, values + (long)j0 * dPad, dPad, acc, dPad, block, dPad, block, accumulate: true);
         }
@@ -80,7 +79,7 @@ internal static unsafe class CpuForward
         }
     }
 
-    /// <summary>One worker's blocks: Q_i, S/P, O_i (64 × d_pad, 64 × 64, 64 × d_pad) and m_i, l_i.</summary>
+    /// <summary>One worker's blocks: Q_i, S/P, O_i (64 × d_pad, 64 × 64, 64 × d_pad), m_i, l_i, α and a row statistic.</summary>
     private sealed class ForwardScratch(CpuAttentionLayout layout) : IDisposable
     {
         public readonly AlignedBuffer Queries = AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * layout.HeadDimPadded);
@@ -88,6 +87,8 @@ internal static unsafe class CpuForward
         public readonly AlignedBuffer Output = AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * layout.HeadDimPadded);
         public readonly AlignedBuffer RowMax = AlignedBuffer.Uninitialized(CpuAttentionLayout.Block);
         public readonly AlignedBuffer RowSum = AlignedBuffer.Uninitialized(CpuAttentionLayout.Block);
+        public readonly AlignedBuffer Alpha = AlignedBuffer.Uninitialized(CpuAttentionLayout.Block);
+        public readonly AlignedBuffer Statistic = AlignedBuffer.Uninitialized(CpuAttentionLayout.Block);
 
         public void Dispose()
         {
@@ -96,6 +97,8 @@ internal static unsafe class CpuForward
             Output.Dispose();
             RowMax.Dispose();
             RowSum.Dispose();
+            Alpha.Dispose();
+            Statistic.Dispose();
         }
     }
 }
