@@ -47,9 +47,9 @@ internal sealed unsafe class CpuAttentionKernels : IAttentionKernels
         var layout = new CpuAttentionLayout(problem);
         switch (VectorBits)
         {
-            case 512: CpuForward.Run<T, Simd512, Vector512<float>>(layout, q.Pointer, k.Pointer, v.Pointer, output.Pointer, lse.Pointer, _parallel); break;
-            case 256: CpuForward.Run<T, Simd256, Vector256<float>>(layout, q.Pointer, k.Pointer, v.Pointer, output.Pointer, lse.Pointer, _parallel); break;
-            default: CpuForward.Run<T, Simd128, Vector128<float>>(layout, q.Pointer, k.Pointer, v.Pointer, output.Pointer, lse.Pointer, _parallel); break;
+            case 512: CpuForward.Run<T, Simd512, Vector512<float>>(layout, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, lse.Pointer, _parallel); break;
+            case 256: CpuForward.Run<T, Simd256, Vector256<float>>(layout, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, lse.Pointer, _parallel); break;
+            default: CpuForward.Run<T, Simd128, Vector128<float>>(layout, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, lse.Pointer, _parallel); break;
         }
     }
 
@@ -61,15 +61,15 @@ internal sealed unsafe class CpuAttentionKernels : IAttentionKernels
         switch (VectorBits)
         {
             case 512:
-                CpuBackward.Run<T, Simd512, Vector512<float>>(layout, q.Pointer, k.Pointer, v.Pointer, output.Pointer, dOutput.Pointer,
+                CpuBackward.Run<T, Simd512, Vector512<float>>(layout, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, dOutput.Pointer,
                     lse.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, _parallel);
                 break;
             case 256:
-                CpuBackward.Run<T, Simd256, Vector256<float>>(layout, q.Pointer, k.Pointer, v.Pointer, output.Pointer, dOutput.Pointer,
+                CpuBackward.Run<T, Simd256, Vector256<float>>(layout, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, dOutput.Pointer,
                     lse.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, _parallel);
                 break;
             default:
-                CpuBackward.Run<T, Simd128, Vector128<float>>(layout, q.Pointer, k.Pointer, v.Pointer, output.Pointer, dOutput.Pointer,
+                CpuBackward.Run<T, Simd128, Vector128<float>>(layout, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, dOutput.Pointer,
                     lse.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, _parallel);
                 break;
         }

@@ -1,3 +1,4 @@
+using FlashAttn.Compute.Runtime;
 using System.Runtime.CompilerServices;
 using FlashAttn.Cpu.Simd;
 
@@ -21,20 +22,22 @@ namespace FlashAttn.Cpu;
 internal static unsafe class CpuBackward
 {
     /// <summary>Shapes as the forward; dq like q, dk and dv like k.</summary>
-    public static void Run<T, TOps, TVector>(CpuAttentionLayout layout, T* q, T* k, T* v, T* output, T* dOutput, float* lse,
-        T* dq, T* dk, T* dv, ParallelOptions parallel) where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
+    public static void Run<T, TOps, TVector>(CpuAttentionLayout layout, Accelerator accelerator, T* q, T* k, T* v, T* output,
+        T* dOutput, float* lse, T* dq, T* dk, T* dv, ParallelOptions parallel) where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
     {
-        using var keys = PackedKeysValues.Create(layout, k, v, parallel);
-        using var queries = PackedQueries.Create(layout, q, output, dOutput, lse, parallel);
+        using var keys = PackedKeysValues.Create(layout, accelerator, k, v, parallel);
+        using var queries = PackedQueries.Create(layout, accelerator, q, output, dOutput, lse, parallel);
         var partition = new BackwardPartition(layout, parallel.MaxDegreeOfParallelism);
-        var partials = new AlignedBuffer?[partition.Workers];
+        var partials = new CpuWorkspace?[partition.Workers];
         try
         {
             Parallel.For(0, partition.Workers, parallel, worker =>
             {
                 var (first, last) = partition.KvHeads(worker);
                 if (last < first) return;
-                var partial = partials[worker] = AlignedBuffer.Zeroed((long)(last - first + 1) * layout.Group * DqPartialSize(layout));
+                long partialSize = (long)(last - first + 1) * layout.Group * DqPartialSize(layout);
+                var partial = partials[worker] = CpuWorkspace.Rent(accelerator, partialSize);
+                partial.Clear(0, partialSize);
                 using var scratch = new BackwardScratch(layout);
                 var (start, end) = partition.Units(worker);
                 for (int unit = start; unit < end; unit++)

@@ -1,3 +1,4 @@
+using FlashAttn.Compute.Runtime;
 using System.Runtime.CompilerServices;
 using FlashAttn.Cpu.Simd;
 
@@ -12,11 +13,11 @@ namespace FlashAttn.Cpu;
 internal static unsafe class CpuForward
 {
     /// <summary>q: (b, s_q, h_q, d); k, v: (b, s_k, h_kv, d); output like q; lse: (b, h_q, s_q) natural log.</summary>
-    public static void Run<T, TOps, TVector>(CpuAttentionLayout layout, T* q, T* k, T* v, T* output, float* lse,
+    public static void Run<T, TOps, TVector>(CpuAttentionLayout layout, Accelerator accelerator, T* q, T* k, T* v, T* output, float* lse,
         ParallelOptions parallel) where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
     {
         var p = layout.Problem;
-        using var packs = PackedKeysValues.Create(layout, k, v, parallel);
+        using var packs = PackedKeysValues.Create(layout, accelerator, k, v, parallel);
         int units = p.Batch * p.HeadsQ * layout.QueryBlocks;
         Parallel.For(0, units, parallel, () => new ForwardScratch(layout), (unit, _, scratch) =>
         {

@@ -11,13 +11,13 @@ internal static unsafe class DqReduction
     /// <summary>Query rows transposed at a time (divides the 64-row blocks): a 16 × d_pad tile gathers one cache line from each of d_pad partial rows.</summary>
     private const int Tile = 16;
 
-    public static void Run<T>(CpuAttentionLayout layout, BackwardPartition partition, AlignedBuffer?[] partials, T* dq,
+    public static void Run<T>(CpuAttentionLayout layout, BackwardPartition partition, CpuWorkspace?[] partials, T* dq,
         ParallelOptions parallel) where T : unmanaged
         => Parallel.For(0, layout.Problem.Batch * layout.Problem.HeadsQ, parallel, head => Head(layout, partition, partials, dq, head));
 
     /// <summary>dQ of flat query head <paramref name="head"/> (b · h_q + h).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // O(s·d) per head: no tier-0 code
-    private static void Head<T>(CpuAttentionLayout layout, BackwardPartition partition, AlignedBuffer?[] partials, T* dq, int head)
+    private static void Head<T>(CpuAttentionLayout layout, BackwardPartition partition, CpuWorkspace?[] partials, T* dq, int head)
         where T : unmanaged
     {
         var p = layout.Problem;

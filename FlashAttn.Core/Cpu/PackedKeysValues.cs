@@ -1,3 +1,4 @@
+using FlashAttn.Compute.Runtime;
 using System.Runtime.CompilerServices;
 namespace FlashAttn.Cpu;
 
@@ -9,24 +10,25 @@ namespace FlashAttn.Cpu;
 /// </summary>
 internal sealed unsafe class PackedKeysValues : IDisposable
 {
-    private readonly AlignedBuffer _keys, _keysT, _values;
+    private readonly CpuWorkspace _keys, _keysT, _values;
     private readonly long _headSize;
     private readonly int _headDimPadded;
 
-    private PackedKeysValues(CpuAttentionLayout layout)
+    private PackedKeysValues(CpuAttentionLayout layout, Accelerator accelerator)
     {
         _headDimPadded = layout.HeadDimPadded;
         _headSize = (long)layout.SeqLenKPadded * layout.HeadDimPadded;
         long total = _headSize * layout.Problem.Batch * layout.Problem.HeadsKV;
-        _keys = AlignedBuffer.Zeroed(total);
-        _keysT = AlignedBuffer.Zeroed(total);
-        _values = AlignedBuffer.Zeroed(total);
+        _keys = CpuWorkspace.Rent(accelerator, total);
+        _keysT = CpuWorkspace.Rent(accelerator, total);
+        _values = CpuWorkspace.Rent(accelerator, total);
     }
 
     /// <summary>Packs k and v, (b, s_k, h_kv, d) in storage dtype T.</summary>
-    public static PackedKeysValues Create<T>(CpuAttentionLayout layout, T* k, T* v, ParallelOptions parallel) where T : unmanaged
+    public static PackedKeysValues Create<T>(CpuAttentionLayout layout, Accelerator accelerator, T* k, T* v, ParallelOptions parallel)
+        where T : unmanaged
     {
-        var packs = new PackedKeysValues(layout);
+        var packs = new PackedKeysValues(layout, accelerator);
         Parallel.For(0, layout.Problem.Batch * layout.Problem.HeadsKV, parallel, head => packs.Pack(layout, k, v, head));
         return packs;
     }
@@ -38,6 +40,8 @@ internal sealed unsafe class PackedKeysValues : IDisposable
         var p = layout.Problem;
         int b = head / p.HeadsKV, h = head % p.HeadsKV, d = layout.HeadDim;
         float* keys = Keys(head), values = Values(head);
+        // padding (rows past s_k, columns past d) must read as 0; the workspaces are reused
+        foreach (var pack in (ReadOnlySpan<CpuWorkspace>)[_keys, _keysT, _values]) pack.Clear(head * _headSize, _headSize);
         for (int j = 0; j < p.SeqLenK; j++)
         {
             long offset = layout.RowOffset(b, j, p.HeadsKV, h, p.SeqLenK);

@@ -1,3 +1,4 @@
+using FlashAttn.Compute.Runtime;
 using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
@@ -10,29 +11,29 @@ namespace FlashAttn.Cpu;
 /// </summary>
 internal sealed unsafe class PackedQueries : IDisposable
 {
-    private readonly AlignedBuffer _queries, _queriesT, _dOutput, _dOutputT, _lse, _delta;
+    private readonly CpuWorkspace _queries, _queriesT, _dOutput, _dOutputT, _lse, _delta;
     private readonly long _headSize;
     private readonly int _rows, _headDimPadded;
 
-    private PackedQueries(CpuAttentionLayout layout)
+    private PackedQueries(CpuAttentionLayout layout, Accelerator accelerator)
     {
         _rows = layout.SeqLenQPadded;
         _headDimPadded = layout.HeadDimPadded;
         _headSize = (long)_rows * layout.HeadDimPadded;
         int heads = layout.Problem.Batch * layout.Problem.HeadsQ;
-        _queries = AlignedBuffer.Zeroed(_headSize * heads);
-        _queriesT = AlignedBuffer.Zeroed(_headSize * heads);
-        _dOutput = AlignedBuffer.Zeroed(_headSize * heads);
-        _dOutputT = AlignedBuffer.Zeroed(_headSize * heads);
-        _lse = AlignedBuffer.Uninitialized((long)_rows * heads);
-        _delta = AlignedBuffer.Zeroed((long)_rows * heads);
+        _queries = CpuWorkspace.Rent(accelerator, _headSize * heads);
+        _queriesT = CpuWorkspace.Rent(accelerator, _headSize * heads);
+        _dOutput = CpuWorkspace.Rent(accelerator, _headSize * heads);
+        _dOutputT = CpuWorkspace.Rent(accelerator, _headSize * heads);
+        _lse = CpuWorkspace.Rent(accelerator, (long)_rows * heads);
+        _delta = CpuWorkspace.Rent(accelerator, (long)_rows * heads);
     }
 
     /// <summary>Packs q, dO (b, s_q, h_q, d) and the forward's output and lse (b, h_q, s_q).</summary>
-    public static PackedQueries Create<T>(CpuAttentionLayout layout, T* q, T* output, T* dOutput, float* lse,
+    public static PackedQueries Create<T>(CpuAttentionLayout layout, Accelerator accelerator, T* q, T* output, T* dOutput, float* lse,
         ParallelOptions parallel) where T : unmanaged
     {
-        var packs = new PackedQueries(layout);
+        var packs = new PackedQueries(layout, accelerator);
         Parallel.For(0, layout.Problem.Batch * layout.Problem.HeadsQ, parallel, head => packs.Pack(layout, q, output, dOutput, lse, head));
         return packs;
     }
@@ -44,6 +45,9 @@ internal sealed unsafe class PackedQueries : IDisposable
         var p = layout.Problem;
         int b = head / p.HeadsQ, h = head % p.HeadsQ, d = layout.HeadDim, dPad = layout.HeadDimPadded;
         float* queries = Queries(head), dO = DOutput(head), l2 = Lse(head), delta = Delta(head);
+        // padding (rows past s_q, columns past d) must read as 0; the workspaces are reused
+        foreach (var pack in (ReadOnlySpan<CpuWorkspace>)[_queries, _queriesT, _dOutput, _dOutputT]) pack.Clear(head * _headSize, _headSize);
+        _delta.Clear((long)head * _rows, _rows);
         float* o = stackalloc float[d];
         for (int i = 0; i < p.SeqLenQ; i++)
         {
