@@ -117,6 +117,7 @@ internal static unsafe class CpuBackward
         => key >= layout.SeqLenK ? CpuAttentionLayout.Block : Math.Clamp(layout.FirstQueryOf(key) - i0, 0, CpuAttentionLayout.Block);
 
     /// <summary>Pᵀ row (one key) = exp2(Sᵀ − L) over the block's query columns; columns before <paramref name="first"/> are masked (0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Probabilities<TOps, TVector>(float* row, float* l2, int first) where TOps : struct, ISimd<TVector> where TVector : struct
     {
         for (int c = 0; c < CpuAttentionLayout.Block; c += TOps.Count)
@@ -125,6 +126,7 @@ internal static unsafe class CpuBackward
     }
 
     /// <summary>dSᵀ row = Pᵀ ∘ (dPᵀ − D), written over Pᵀ.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ScoreGradients<TOps, TVector>(float* pRow, float* dpRow, float* delta) where TOps : struct, ISimd<TVector> where TVector : struct
     {
         for (int c = 0; c < CpuAttentionLayout.Block; c += TOps.Count)
