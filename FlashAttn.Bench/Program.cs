@@ -1,5 +1,6 @@
 using FlashAttn.Bench.Api;
 using FlashAttn.Bench.Attention;
+using FlashAttn.Bench.Cpu;
 using FlashAttn.Bench.Engine;
 using FlashAttn.Bench.Memory;
 using FlashAttn.Bench.Plot;
@@ -9,14 +10,14 @@ namespace FlashAttn.Bench;
 /// <summary>
 /// Benchmarks. <c>engine [--json FILE]</c>: compiler-quality benchmarks on the GPU (copy, SGEMM,
 /// compile times). <c>ptx TYPE.METHOD [FILE]</c>: a benchmark kernel's PTX. Attention: <c>sweep</c> (throughput over
-/// flash-attn's grid, <see cref="AttentionSweep"/>), <c>memory</c> (<see cref="MemoryBenchmark"/>), <c>plot</c> and
+/// flash-attn's grid, <see cref="AttentionSweep"/>), <c>cpu</c> (the CPU path against the FMA peak, <see cref="CpuBenchmark"/>), <c>memory</c> (<see cref="MemoryBenchmark"/>), <c>plot</c> and
 /// <c>report</c> (<see cref="PlotCommand"/>), <c>api</c> (<see cref="ApiBenchmarks"/>).
 /// </summary>
 internal static class Program
 {
     /// <summary>The attention benchmark verbs' usage lines.</summary>
     private static readonly string[] AttentionUsages =
-        [SweepOptions.Usage, MemoryOptions.Usage, PlotCommand.PlotUsage, PlotCommand.ReportUsage, ApiBenchmarks.Usage];
+        [SweepOptions.Usage, CpuBenchOptions.Usage, MemoryOptions.Usage, PlotCommand.PlotUsage, PlotCommand.ReportUsage, ApiBenchmarks.Usage];
 
     private static int Main(string[] args)
     {
@@ -33,6 +34,8 @@ internal static class Program
                 return PtxDump.Run(args[1], args.Length > 2 ? args[2] : null);
             case "sweep":
                 return AttentionSweep.Run(args, Console.Out, Console.Error);
+            case "cpu":
+                return CpuBenchmark.Run(args, Console.Out, Console.Error);
             case "memory":
                 return MemoryBenchmark.Run(args, Console.Out, Console.Error);
             case "plot":

@@ -1,4 +1,5 @@
 using FlashAttn.Compute.Runtime;
+using FlashAttn.Cpu;
 using FlashAttn.Dispatch;
 
 namespace FlashAttn;
@@ -10,7 +11,7 @@ namespace FlashAttn;
 /// </summary>
 public sealed class Device : IDisposable
 {
-    private static readonly Lazy<Device> s_default = new(() => new Device(CreateDefaultAccelerator(), ownsAccelerator: true, shared: true));
+    private static readonly Lazy<Device> s_default = new(() => CreateDefault(shared: true));
     private static int s_lastId;
 
     private readonly Accelerator _accelerator;
@@ -18,18 +19,34 @@ public sealed class Device : IDisposable
     private readonly bool _shared;
     private bool _disposed;
 
-    private Device(Accelerator accelerator, bool ownsAccelerator, bool shared)
+    private Device(Accelerator accelerator, bool ownsAccelerator, bool shared, int cpuThreads = 0)
     {
         _accelerator = accelerator;
         _ownsAccelerator = ownsAccelerator;
         _shared = shared;
-        Kind = accelerator.Kind == AcceleratorKind.Cuda ? DeviceKind.Cuda : DeviceKind.Cpu;
+        // A CPU accelerator created here holds the memory of the CPU path; one handed in (FromAccelerator) is there to
+        // run kernels, so it emulates.
+        Kind = accelerator.Kind == AcceleratorKind.Cuda ? DeviceKind.Cuda
+            : cpuThreads > 0 ? DeviceKind.Cpu : DeviceKind.CpuEmulator;
         Id = Interlocked.Increment(ref s_lastId);
+        AttentionKernels = Kind == DeviceKind.Cpu ? new CpuAttentionKernels(cpuThreads) : LauncherAttentionKernels.Instance;
+    }
+
+    /// <summary>The CPU path's device (its accelerator only holds the memory) with <paramref name="threads"/> workers.</summary>
+    private static Device CreateCpu(int threads, bool shared) => new(Accelerators.CreateCpu(), ownsAccelerator: true, shared, threads);
+
+    /// <summary>CUDA device 0 when present, else the CPU path; FLASHATTN_DEVICE=cpu|cuda forces one (Accelerators.CreateDefault).</summary>
+    private static Device CreateDefault(bool shared)
+    {
+        var accelerator = CreateDefaultAccelerator();
+        return new Device(accelerator, ownsAccelerator: true, shared,
+            cpuThreads: accelerator.Kind == AcceleratorKind.Cpu ? Environment.ProcessorCount : 0);
     }
 
     /// <summary>
     /// The process-wide default device, created at first use: CUDA device 0 when a CUDA driver and GPU are
-    /// present, else the CPU. <see cref="Dispose"/> on it does nothing.
+    /// present, else the CPU path (<see cref="DeviceKind.Cpu"/>); <c>FLASHATTN_DEVICE=cpu|cuda</c> forces one.
+    /// <see cref="Dispose"/> on it does nothing.
     /// </summary>
     /// <exception cref="DeviceUnavailableException"><c>FLASHATTN_DEVICE=cuda</c> but no CUDA driver with a GPU was found.</exception>
     public static Device Default => s_default.Value;
@@ -37,12 +54,32 @@ public sealed class Device : IDisposable
     /// <summary>True when a CUDA driver and at least one GPU are present.</summary>
     public static bool IsCudaAvailable => Accelerators.IsCudaAvailable;
 
-    /// <summary>A new device like <see cref="Default"/> (CUDA when present, else the CPU), owned by the caller.</summary>
+    /// <summary>
+    /// A new device like <see cref="Default"/> (CUDA when present, else the CPU path; <c>FLASHATTN_DEVICE=cpu|cuda</c>
+    /// forces one), owned by the caller.
+    /// </summary>
     /// <exception cref="DeviceUnavailableException"><c>FLASHATTN_DEVICE=cuda</c> but no CUDA driver with a GPU was found.</exception>
-    public static Device CreateDefault() => new(CreateDefaultAccelerator(), ownsAccelerator: true, shared: false);
+    public static Device CreateDefault() => CreateDefault(shared: false);
 
-    /// <summary>A new CPU device, owned by the caller.</summary>
-    public static Device Cpu() => new(Accelerators.CreateCpu(), ownsAccelerator: true, shared: false);
+    /// <summary>
+    /// A new CPU device (<see cref="DeviceKind.Cpu"/>), owned by the caller: attention runs the dedicated CPU code on
+    /// all logical cores.
+    /// </summary>
+    public static Device Cpu() => CreateCpu(Environment.ProcessorCount, shared: false);
+
+    /// <summary>A new CPU device whose attention calls use at most <paramref name="threads"/> worker threads.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is less than 1.</exception>
+    public static Device Cpu(int threads)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        return CreateCpu(threads, shared: false);
+    }
+
+    /// <summary>
+    /// A new device that runs the GPU kernels on the CPU accelerator, which emulates a GPU (one OS thread per GPU
+    /// thread; <see cref="DeviceKind.CpuEmulator"/>): slow, for testing the kernels without a GPU. Owned by the caller.
+    /// </summary>
+    public static Device CpuEmulator() => new(Accelerators.CreateCpu(), ownsAccelerator: true, shared: false);
 
     /// <summary>A new device for CUDA GPU <paramref name="ordinal"/>, owned by the caller.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="ordinal"/> is negative.</exception>
@@ -69,8 +106,9 @@ public sealed class Device : IDisposable
     }
 
     /// <summary>
-    /// Wraps an existing <paramref name="accelerator"/>. With <paramref name="ownsAccelerator"/> the device disposes
-    /// it on <see cref="Dispose"/>.
+    /// Wraps an existing <paramref name="accelerator"/>; attention runs the GPU kernels on it (on a CPU accelerator
+    /// that is <see cref="DeviceKind.CpuEmulator"/>). With <paramref name="ownsAccelerator"/> the device disposes it on
+    /// <see cref="Dispose"/>.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="accelerator"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="accelerator"/> is disposed.</exception>
@@ -89,8 +127,8 @@ public sealed class Device : IDisposable
     /// <summary>The kind of hardware.</summary>
     public DeviceKind Kind { get; }
 
-    /// <summary>The device's name (the GPU's name, or the CPU's).</summary>
-    public string Name => _accelerator.Name;
+    /// <summary>The device's name (the GPU's name, or the CPU's with the path's SIMD width and threads).</summary>
+    public string Name => AttentionKernels is CpuAttentionKernels cpu ? cpu.Describe() : _accelerator.Name;
 
     /// <summary>Total device memory in bytes as the driver reports it.</summary>
     public long TotalMemory => _accelerator.Info.TotalMemory;
@@ -140,7 +178,7 @@ public sealed class Device : IDisposable
     public bool IsDisposed => _disposed || _accelerator.IsDisposed;
 
     /// <summary>The kernels attention runs; tests substitute their own.</summary>
-    internal IAttentionKernels AttentionKernels { get; set; } = LauncherAttentionKernels.Instance;
+    internal IAttentionKernels AttentionKernels { get; set; }
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
 

@@ -2,7 +2,7 @@ namespace FlashAttn;
 
 /// <summary>
 /// A device was asked for that this machine cannot provide: CUDA requested (<see cref="Device.Cuda"/>, or
-/// <see cref="Device.CreateDefault"/> / <see cref="Device.Default"/> with <c>FLASHATTN_DEVICE=cuda</c>) but no CUDA
+/// <see cref="Device.CreateDefault()"/> / <see cref="Device.Default"/> with <c>FLASHATTN_DEVICE=cuda</c>) but no CUDA
 /// driver with a GPU was found. Every such request throws this one type.
 /// </summary>
 public sealed class DeviceUnavailableException : InvalidOperationException

@@ -16,16 +16,16 @@ internal sealed class AttentionJob(JobOptions options, TextWriter log)
     /// <summary>The runs the options ask for on a device of <paramref name="kind"/>.</summary>
     public static IReadOnlyList<RunSpec> Plan(JobOptions options, DeviceKind kind)
     {
-        bool cuda = kind == DeviceKind.Cuda;
+        bool cuda = kind == DeviceKind.Cuda, emulator = kind == DeviceKind.CpuEmulator;
         DType[] dtypes = options.DType is { } d ? [d] : cuda ? [DType.Float16, DType.Float32] : [DType.Float32];
         bool[] causals = options.Causal is { } c ? [c] : [false, true];
         var runs = new List<RunSpec>();
         foreach (var dtype in dtypes)
         foreach (var causal in causals)
             runs.Add(new RunSpec(
-                options.Batch ?? (cuda ? 4 : 1), options.SeqLen ?? (cuda ? 4096 : 512),
-                options.Heads ?? (cuda ? 16 : 4), options.HeadDim ?? (cuda ? 128 : 64),
-                dtype, causal, options.Iterations ?? (cuda ? 10 : 1), options.Samples));
+                options.Batch ?? (cuda ? 4 : 1), options.SeqLen ?? (cuda ? 4096 : emulator ? 512 : 2048),
+                options.Heads ?? (cuda ? 16 : emulator ? 4 : 8), options.HeadDim ?? (cuda ? 128 : 64),
+                dtype, causal, options.Iterations ?? (cuda ? 10 : emulator ? 1 : 3), options.Samples));
         return runs;
     }
 
@@ -36,6 +36,7 @@ internal sealed class AttentionJob(JobOptions options, TextWriter log)
         {
             DeviceKind.Cpu => Device.Cpu(),
             DeviceKind.Cuda => Device.Cuda(),
+            DeviceKind.CpuEmulator => Device.CpuEmulator(),
             _ => Device.CreateDefault(),
         };
         log.WriteLine($"FlashAttn main job on {device} ({device.Kind})");
@@ -74,8 +75,8 @@ internal sealed class AttentionJob(JobOptions options, TextWriter log)
         using var v = DeviceTensor.Upload<T>(device, vHost, shape);
         var runOptions = new AttentionOptions { Causal = spec.Causal };
 
-        // Warm-up on a short sequence: kernels are compiled (CUDA) or JIT-ed (CPU) per head_dim, dtype and mask,
-        // not per length, so this costs little even on the CPU.
+        // Warm-up on a short sequence: kernels are compiled (CUDA) or JIT-ed (CPU, emulator) per head_dim, dtype and
+        // mask, not per length, so this costs little even on the CPU.
         var warm = Stopwatch.StartNew();
         int warmLength = Math.Min(s, 64);
         using (var wq = DeviceTensor.Empty<T>(device, b, warmLength, h, d))

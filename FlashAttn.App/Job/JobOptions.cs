@@ -5,7 +5,7 @@ namespace FlashAttn.Job;
 /// <summary>Command-line options of the main job; null members take the device's defaults.</summary>
 internal sealed record JobOptions
 {
-    /// <summary>"cpu" or "cuda"; null picks the default device.</summary>
+    /// <summary>"cpu", "cuda" or "cpu-emulator"; null picks the default device.</summary>
     public DeviceKind? Device { get; init; }
     public int? SeqLen { get; init; }
     public int? Batch { get; init; }
@@ -24,14 +24,15 @@ internal sealed record JobOptions
 
     public const string Usage = """
         usage: dotnet run -c Release --project FlashAttn.App -- [options]
-          --device cpu|cuda     device (default: CUDA when present, else CPU)
-          --batch N             batch size            (CUDA 4,    CPU 1)
-          --seqlen N            sequence length       (CUDA 4096, CPU 512)
-          --heads N             heads                 (CUDA 16,   CPU 4)
-          --headdim N           head dimension 1-256  (CUDA 128,  CPU 64)
+          --device cpu|cuda|cpu-emulator  device (default: CUDA when present, else CPU); cpu-emulator runs
+                                the GPU kernels on the GPU-emulating CPU accelerator (slow: for testing)
+          --batch N             batch size            (CUDA 4,    CPU 1,    emulator 1)
+          --seqlen N            sequence length       (CUDA 4096, CPU 2048, emulator 512)
+          --heads N             heads                 (CUDA 16,   CPU 8,    emulator 4)
+          --headdim N           head dimension 1-256  (CUDA 128,  CPU 64,   emulator 64)
           --dtype fp32|fp16|bf16  element type        (CUDA fp16 and fp32, CPU fp32)
           --causal [true|false] causal mask only / non-causal only (default: both)
-          --iterations N        timed runs after the warm-up (CUDA 10, CPU 1)
+          --iterations N        timed runs after the warm-up (CUDA 10, CPU 3, emulator 1)
           --samples N           query rows checked against fp64 (default 32)
           --help                this text
         """;
@@ -95,7 +96,8 @@ internal sealed record JobOptions
     {
         "cpu" => DeviceKind.Cpu,
         "cuda" or "gpu" => DeviceKind.Cuda,
-        _ => throw new FormatException($"--device takes cpu or cuda, not '{text}'."),
+        "cpu-emulator" or "emulator" => DeviceKind.CpuEmulator,
+        _ => throw new FormatException($"--device takes cpu, cuda or cpu-emulator, not '{text}'."),
     };
 
     private static DType ParseDType(string text) => text.ToLowerInvariant() switch

@@ -44,7 +44,7 @@ public class MemoryAccountingTests
     public void TheApisRealPeakOnTheCpuEqualsTheAccounting(DType dtype, bool backward)
     {
         var shape = new AttentionShape(1, 16, 16, 2, 2, 16);
-        using var device = Device.Cpu();
+        using var device = Device.CpuEmulator();
         long peak = ApiMemoryProbe.Run(device, dtype, shape, backward).TrackedPeakBytes;
         var pass = backward ? AttentionPass.ForwardBackward : AttentionPass.Forward;
         Assert.That(peak, Is.EqualTo(MemoryAccounting.Ours(pass, shape, Settings, DTypes.SizeOf(dtype))));

@@ -45,7 +45,7 @@ public class JobOptionsTests
     [TestCase(new[] { "--seqlen", "0" }, "positive integer")]
     [TestCase(new[] { "--batch", "-3" }, "positive integer")]
     [TestCase(new[] { "--heads", "x" }, "positive integer")]
-    [TestCase(new[] { "--device", "tpu" }, "cpu or cuda")]
+    [TestCase(new[] { "--device", "tpu" }, "cpu, cuda or cpu-emulator")]
     [TestCase(new[] { "--dtype", "fp8" }, "fp32, fp16 or bf16")]
     [TestCase(new[] { "--causal", "maybe" }, "true or false")]
     [TestCase(new[] { "--frobnicate" }, "Unknown option '--frobnicate'")]
@@ -57,6 +57,7 @@ public class JobOptionsTests
     {
         var cuda = AttentionJob.Plan(new JobOptions(), DeviceKind.Cuda);
         var cpu = AttentionJob.Plan(new JobOptions(), DeviceKind.Cpu);
+        var emulator = AttentionJob.Plan(new JobOptions(), DeviceKind.CpuEmulator);
         var chosen = AttentionJob.Plan(new JobOptions { DType = DType.BFloat16, Causal = true, SeqLen = 77 }, DeviceKind.Cuda);
         Assert.Multiple(() =>
         {
@@ -64,7 +65,8 @@ public class JobOptionsTests
             Assert.That(cuda[0], Is.EqualTo(new AttentionJob.RunSpec(4, 4096, 16, 128, DType.Float16, false, 10, 32)));
             Assert.That(cuda.Select(r => r.DType).Distinct(), Is.EquivalentTo(new[] { DType.Float16, DType.Float32 }));
             Assert.That(cpu, Has.Count.EqualTo(2));
-            Assert.That(cpu[1], Is.EqualTo(new AttentionJob.RunSpec(1, 512, 4, 64, DType.Float32, true, 1, 32)));
+            Assert.That(cpu[1], Is.EqualTo(new AttentionJob.RunSpec(1, 2048, 8, 64, DType.Float32, true, 3, 32)));
+            Assert.That(emulator[1], Is.EqualTo(new AttentionJob.RunSpec(1, 512, 4, 64, DType.Float32, true, 1, 32)));
             Assert.That(chosen, Is.EqualTo(new[] { new AttentionJob.RunSpec(4, 77, 16, 128, DType.BFloat16, true, 10, 32) }));
         });
     }

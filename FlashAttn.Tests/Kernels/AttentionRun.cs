@@ -1,5 +1,6 @@
 using FlashAttn.Compute;
 using FlashAttn.Compute.Runtime;
+using FlashAttn.Dispatch;
 using FlashAttn.Kernels;
 using FlashAttn.Kernels.Reference;
 
@@ -20,7 +21,10 @@ public sealed class AttentionResult
     public double[] Dv = [];
 }
 
-/// <summary>Runs a case on an accelerator (through <see cref="AttentionLauncher"/>), in fp64 and naively in its dtype.</summary>
+/// <summary>
+/// Runs a case on an accelerator (through <see cref="AttentionLauncher"/>, or other <see cref="IAttentionKernels"/> such as
+/// the CPU path), in fp64 and naively in its dtype.
+/// </summary>
 public sealed class AttentionRun
 {
     /// <summary>Inputs as the dtype's values widened to float.</summary>
@@ -96,15 +100,28 @@ public sealed class AttentionRun
         };
     }
 
-    /// <summary>The kernels through <see cref="AttentionLauncher"/>.</summary>
-    public AttentionResult Kernels(Accelerator accelerator, bool backward) => Case.Dtype switch
+    /// <summary>The GPU kernels through <see cref="AttentionLauncher"/>, or <paramref name="kernels"/> when given.</summary>
+    internal AttentionResult Kernels(Accelerator accelerator, bool backward, IAttentionKernels? kernels = null) => Case.Dtype switch
     {
-        AttentionDtype.Fp16 => Kernels<Half>(accelerator, backward, x => (Half)x, x => (float)x),
-        AttentionDtype.Bf16 => Kernels<BFloat16>(accelerator, backward, x => (BFloat16)x, x => x),
-        _ => Kernels<float>(accelerator, backward, x => x, x => x),
+        AttentionDtype.Fp16 => Kernels<Half>(accelerator, backward, x => (Half)x, x => (float)x, kernels ?? LauncherAttentionKernels.Instance),
+        AttentionDtype.Bf16 => Kernels<BFloat16>(accelerator, backward, x => (BFloat16)x, x => x, kernels ?? LauncherAttentionKernels.Instance),
+        _ => Kernels<float>(accelerator, backward, x => x, x => x, kernels ?? LauncherAttentionKernels.Instance),
     };
 
-    private AttentionResult Kernels<T>(Accelerator accelerator, bool backward, Func<float, T> narrow, Func<T, float> widen) where T : unmanaged
+    /// <summary>The case as the dispatcher's problem description.</summary>
+    internal AttentionProblem Problem
+    {
+        get
+        {
+            var s = Case.Shape;
+            var settings = Case.Settings;
+            return new AttentionProblem(s.Batch, s.SeqLenQ, s.SeqLenK, s.HeadsQ, s.HeadsKV, s.HeadDim,
+                settings.Scale, settings.Causal, settings.CausalBottomRight, settings.Deterministic);
+        }
+    }
+
+    private AttentionResult Kernels<T>(Accelerator accelerator, bool backward, Func<float, T> narrow, Func<T, float> widen,
+        IAttentionKernels kernels) where T : unmanaged
     {
         var s = Case.Shape;
         using var q = Upload(accelerator, Q, narrow);
@@ -112,15 +129,14 @@ public sealed class AttentionRun
         using var v = Upload(accelerator, V, narrow);
         using var output = accelerator.Allocate<T>(Q.Length);
         using var lse = accelerator.Allocate<float>((long)s.Batch * s.HeadsQ * s.SeqLenQ);
-        AttentionLauncher.Forward(accelerator, s, Case.Settings, q.View, k.View, v.View, output.View, lse.View);
+        kernels.Forward(accelerator, Problem, q.View, k.View, v.View, output.View, lse.View);
         var r = new AttentionResult { Output = Download(output, widen), Lse = Download(lse, x => x) };
         if (!backward) return r;
         using var dOutput = Upload(accelerator, DOutput, narrow);
         using var dq = accelerator.Allocate<T>(Q.Length);
         using var dk = accelerator.Allocate<T>(K.Length);
         using var dv = accelerator.Allocate<T>(V.Length);
-        AttentionLauncher.Backward(accelerator, s, Case.Settings, q.View, k.View, v.View, output.View, dOutput.View, lse.View,
-            dq.View, dk.View, dv.View);
+        kernels.Backward(accelerator, Problem, q.View, k.View, v.View, output.View, dOutput.View, lse.View, dq.View, dk.View, dv.View);
         r.Dq = Download(dq, widen);
         r.Dk = Download(dk, widen);
         r.Dv = Download(dv, widen);
@@ -128,8 +144,9 @@ public sealed class AttentionRun
     }
 
     /// <summary>Bitwise images of dq, dk, dv after one more backward (for the determinism test).</summary>
-    public T[][] BackwardBits<T>(Accelerator accelerator, int runs, Func<float, T> narrow) where T : unmanaged
+    internal T[][] BackwardBits<T>(Accelerator accelerator, int runs, Func<float, T> narrow, IAttentionKernels? kernels = null) where T : unmanaged
     {
+        kernels ??= LauncherAttentionKernels.Instance;
         var s = Case.Shape;
         using var q = Upload(accelerator, Q, narrow);
         using var k = Upload(accelerator, K, narrow);
@@ -140,12 +157,11 @@ public sealed class AttentionRun
         using var dq = accelerator.Allocate<T>(Q.Length);
         using var dk = accelerator.Allocate<T>(K.Length);
         using var dv = accelerator.Allocate<T>(V.Length);
-        AttentionLauncher.Forward(accelerator, s, Case.Settings, q.View, k.View, v.View, output.View, lse.View);
+        kernels.Forward(accelerator, Problem, q.View, k.View, v.View, output.View, lse.View);
         var images = new T[runs][];
         for (int run = 0; run < runs; run++)
         {
-            AttentionLauncher.Backward(accelerator, s, Case.Settings, q.View, k.View, v.View, output.View, dOutput.View, lse.View,
-                dq.View, dk.View, dv.View);
+            kernels.Backward(accelerator, Problem, q.View, k.View, v.View, output.View, dOutput.View, lse.View, dq.View, dk.View, dv.View);
             images[run] = [.. dq.ToArray(), .. dk.ToArray(), .. dv.ToArray()];
         }
         return images;

@@ -455,7 +455,12 @@ public class PtxBackendTests
                 IntrinsicOp.LocalAllocate => k.Intrinsic(op, IRType.Pointer(AddressSpace.Local), Constant.I32(4)),
                 IntrinsicOp.CpuBoundsCheck => k.Intrinsic(op, IRType.Void, i, i),
                 IntrinsicOp.AsyncCopy16 => k.Intrinsic(op, IRType.Void, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), p, flag),
-                IntrinsicOp.AsyncCopyWaitAll => k.Intrinsic(op, IRType.Void),
+                IntrinsicOp.AsyncCopyWaitAll or IntrinsicOp.AsyncCopyCommit => k.Intrinsic(op, IRType.Void),
+                IntrinsicOp.AsyncCopyWaitGroup => k.Intrinsic(op, IRType.Void, Constant.I32(1)),
+                IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16 => k.Intrinsic(op, IRType.Void, i, i, i, i, i, i, f, f, f, f),
+                IntrinsicOp.LoadMatrix or IntrinsicOp.LoadMatrixTransposed
+                    => k.Intrinsic(op, IRType.Int32, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
+                IntrinsicOp.PackHalf2 or IntrinsicOp.PackBFloat162 => k.Intrinsic(op, IRType.Int32, f, f),
                 IntrinsicOp.RuntimeValue => k.Intrinsic(op, IRType.Int32, i),
                 IntrinsicOp.AtomicCompareExchange => k.Intrinsic(op, IRType.Int32, p, i, i),
                 IntrinsicOp.AtomicAddFour => k.Intrinsic(op, IRType.Void, p, f, f, f, f),

@@ -1,0 +1,152 @@
+using FlashAttn.Compute.Runtime;
+using System.Runtime.CompilerServices;
+using FlashAttn.Cpu.Simd;
+
+namespace FlashAttn.Cpu;
+
+/// <summary>
+/// FlashAttention-2's backward (Algorithm 2) on the CPU. Outer loop over key blocks K_j, V_j (one unit per
+/// (batch, kv head, key block), split among workers by <see cref="BackwardPartition"/>); dK_j, dV_j stay in the
+/// worker's blocks across the inner loop over the group's query heads and query blocks Q_i. Everything is computed
+/// transposed (key rows × query columns) so every product is a row-major <see cref="MicroKernel"/> call:
+/// <code>
+/// Sᵀ = K_j Q_iᵀ            (log2 units: Q is pre-scaled by scale · log₂e)
+/// Pᵀ = exp2(Sᵀ − L_i)      forward: P = exp(S − L)
+/// dV_j += Pᵀ dO_i          forward: O = P V
+/// dPᵀ = V_j dO_iᵀ          forward: O = P V
+/// dSᵀ = Pᵀ ∘ (dPᵀ − D_i)   forward: P = softmax(S)
+/// dK_j += dSᵀ Q_i · ln 2   forward: S = scale · Q Kᵀ
+/// dQ_iᵀ += K_jᵀ dSᵀ        into the worker's own dQ partial (deterministic); partials summed in worker order, · scale
+/// </code>
+/// </summary>
+internal static unsafe class CpuBackward
+{
+    /// <summary>Shapes as the forward; dq like q, dk and dv like k.</summary>
+    public static void Run<T, TOps, TVector>(CpuAttentionLayout layout, Accelerator accelerator, T* q, T* k, T* v, T* output,
+        T* dOutput, float* lse, T* dq, T* dk, T* dv, ParallelOptions parallel) where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
+    {
+        using var keys = PackedKeysValues.Create(layout, accelerator, k, v, parallel);
+        using var queries = PackedQueries.Create(layout, accelerator, q, output, dOutput, lse, parallel);
+        var partition = new BackwardPartition(layout, parallel.MaxDegreeOfParallelism);
+        var partials = new CpuWorkspace?[partition.Workers];
+        try
+        {
+            Parallel.For(0, partition.Workers, parallel, worker =>
+            {
+                var (first, last) = partition.KvHeads(worker);
+                if (last < first) return;
+                long partialSize = (long)(last - first + 1) * layout.Group * DqPartialSize(layout);
+                var partial = partials[worker] = CpuWorkspace.Rent(accelerator, partialSize);
+                partial.Clear(0, partialSize);
+                using var scratch = new BackwardScratch(layout);
+                var (start, end) = partition.Units(worker);
+                for (int unit = start; unit < end; unit++)
+                {
+                    var (kvHead, keyBlock) = partition.Split(unit);
+                    float* dqHeads = partial.Pointer + (long)(kvHead - first) * layout.Group * DqPartialSize(layout);
+                    KeyBlock<T, TOps, TVector>(layout, keys, queries, scratch, dqHeads, dk, dv, kvHead, keyBlock);
+                }
+            });
+            DqReduction.Run(layout, partition, partials, dq, parallel);
+        }
+        finally
+        {
+            foreach (var partial in partials) partial?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Floats of one query head's dQᵀ partial: per query block a d_pad × 64 row-major matrix (rows 256 B apart, as
+    /// <see cref="Transpose.ToBlocks"/> lays out the transposed packs), s_q_pad × d_pad in all.
+    /// </summary>
+    public static long DqPartialSize(CpuAttentionLayout layout) => (long)layout.HeadDimPadded * layout.SeqLenQPadded;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no tier-0 code in a timed run
+    private static void KeyBlock<T, TOps, TVector>(CpuAttentionLayout layout, PackedKeysValues keys, PackedQueries queries,
+        BackwardScratch scratch, float* dqHeads, T* dk, T* dv, int kvHead, int keyBlock)
+        where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
+    {
+        const int block = CpuAttentionLayout.Block;
+        var p = layout.Problem;
+        int d = layout.HeadDim, dPad = layout.HeadDimPadded, j0 = keyBlock * block;
+        float* kj = keys.Keys(kvHead) + (long)j0 * dPad, kjT = keys.KeysT(kvHead, keyBlock), vj = keys.Values(kvHead) + (long)j0 * dPad;
+        float* pT = scratch.Probabilities.Pointer, dpT = scratch.ProbabilityGradients.Pointer;
+        float* dKj = scratch.KeyGradients.Pointer, dVj = scratch.ValueGradients.Pointer;
+        new Span<float>(dKj, block * dPad).Clear();
+        new Span<float>(dVj, block * dPad).Clear();
+
+        for (int g = 0; g < layout.Group; g++)
+        {
+            int head = kvHead * layout.Group + g; // flat query head: (b · h_kv + h_kv) · group + g = b · h_q + h_q
+            float* qs = queries.Queries(head), dO = queries.DOutput(head);
+            float* l2 = queries.Lse(head), delta = queries.Delta(head), dqT = dqHeads + g * DqPartialSize(layout);
+            for (int queryBlock = layout.FirstQueryBlockOf(keyBlock); queryBlock < layout.QueryBlocks; queryBlock++)
+            {
+                int i0 = queryBlock * block;
+                // Sᵀ = K_j Q_iᵀ, then Pᵀ = exp2(Sᵀ − L_i) with the mask applied
+                MicroKernel.Multiply<TOps, TVector>(kj, dPad, queries.QueriesT(head, queryBlock), block, pT, block, block, block, d, accumulate: false);
+                for (int r = 0; r < block; r++)
+                    Probabilities<TOps, TVector>(pT + r * block, l2 + i0, FirstVisibleColumn(layout, j0 + r, i0));
+                // dV_j += Pᵀ dO_i
+                MicroKernel.Multiply<TOps, TVector>(pT, block, dO + (long)i0 * dPad, dPad, dVj, dPad, block, dPad, block, accumulate: true);
+                // dPᵀ = V_j dO_iᵀ;  dSᵀ = Pᵀ ∘ (dPᵀ − D_i), in place of Pᵀ
+                MicroKernel.Multiply<TOps, TVector>(vj, dPad, queries.DOutputT(head, queryBlock), block, dpT, block, block, block, d, accumulate: false);
+                for (int r = 0; r < block; r++)
+                    ScoreGradients<TOps, TVector>(pT + r * block, dpT + r * block, delta + i0);
+                // dK_j += dSᵀ Q_i;  dQ_iᵀ += K_jᵀ dSᵀ
+                MicroKernel.Multiply<TOps, TVector>(pT, block, qs + (long)i0 * dPad, dPad, dKj, dPad, block, dPad, block, accumulate: true);
+                MicroKernel.Multiply<TOps, TVector>(kjT, block, pT, block, dqT + (long)i0 * dPad, block, layout.HeadDimRows, block, block, accumulate: true);
+            }
+        }
+
+        // dK = scale · Σ dS q = ln 2 · Σ dS (q · scale · log₂e);  dV as accumulated
+        int b = kvHead / p.HeadsKV, h = kvHead % p.HeadsKV;
+        for (int r = 0, rows = Math.Min(block, p.SeqLenK - j0); r < rows; r++)
+        {
+            long offset = layout.RowOffset(b, j0 + r, p.HeadsKV, h, p.SeqLenK);
+            StorageConvert.Narrow(dKj + r * dPad, dk + offset, d, SoftmaxLog2.Ln2);
+            StorageConvert.Narrow(dVj + r * dPad, dv + offset, d, 1f);
+        }
+    }
+
+    /// <summary>
+    /// The first column (query row i0 + c) of a query block that key <paramref name="key"/> is visible to;
+    /// <see cref="CpuAttentionLayout.Block"/> when none is (a padding key past s_k, or below every row's diagonal).
+    /// </summary>
+    private static int FirstVisibleColumn(CpuAttentionLayout layout, int key, int i0)
+        => key >= layout.SeqLenK ? CpuAttentionLayout.Block : Math.Clamp(layout.FirstQueryOf(key) - i0, 0, CpuAttentionLayout.Block);
+
+    /// <summary>Pᵀ row (one key) = exp2(Sᵀ − L) over the block's query columns; columns before <paramref name="first"/> are masked (0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Probabilities<TOps, TVector>(float* row, float* l2, int first) where TOps : struct, ISimd<TVector> where TVector : struct
+    {
+        for (int c = 0; c < CpuAttentionLayout.Block; c += TOps.Count)
+            TOps.Store(row + c, VectorExp2.Exp2<TOps, TVector>(TOps.Subtract(TOps.Load(row + c), TOps.Load(l2 + c))));
+        new Span<float>(row, first).Clear();
+    }
+
+    /// <summary>dSᵀ row = Pᵀ ∘ (dPᵀ − D), written over Pᵀ.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScoreGradients<TOps, TVector>(float* pRow, float* dpRow, float* delta) where TOps : struct, ISimd<TVector> where TVector : struct
+    {
+        for (int c = 0; c < CpuAttentionLayout.Block; c += TOps.Count)
+            TOps.Store(pRow + c, TOps.Multiply(TOps.Load(pRow + c), TOps.Subtract(TOps.Load(dpRow + c), TOps.Load(delta + c))));
+    }
+
+    /// <summary>One worker's blocks: Pᵀ/dSᵀ and dPᵀ (64 × 64), dK_j and dV_j (64 × d_pad).</summary>
+    private sealed class BackwardScratch(CpuAttentionLayout layout) : IDisposable
+    {
+        public readonly AlignedBuffer Probabilities = AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * CpuAttentionLayout.Block);
+        public readonly AlignedBuffer ProbabilityGradients = AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * CpuAttentionLayout.Block);
+        public readonly AlignedBuffer KeyGradients = AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * layout.HeadDimPadded);
+        public readonly AlignedBuffer ValueGradients = AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * layout.HeadDimPadded);
+
+        public void Dispose()
+        {
+            Probabilities.Dispose();
+            ProbabilityGradients.Dispose();
+            KeyGradients.Dispose();
+            ValueGradients.Dispose();
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using FlashAttn.Compute.Runtime;
+using System.Runtime.CompilerServices;
+using FlashAttn.Cpu.Simd;
+
+namespace FlashAttn.Cpu;
+
+/// <summary>
+/// FlashAttention-2's forward (Algorithm 1) on the CPU, parallel over (batch, query head, query block). For one query
+/// block Q_i (64 rows, pre-scaled by scale · log₂e) it walks the visible key blocks: S = Q_i K_jᵀ, the online softmax
+/// per row (<see cref="OnlineSoftmax"/>), O_i = diag(α) O_i + P V_j; then O_i /= l_i and L_i = (m_i + log₂ l_i) · ln 2.
+/// Names as in the paper: m_i = rowMax, l_i = rowSum, O_i = acc.
+/// </summary>
+internal static unsafe class CpuForward
+{
+    /// <summary>q: (b, s_q, h_q, d); k, v: (b, s_k, h_kv, d); output like q; lse: (b, h_q, s_q) natural log.</summary>
+    public static void Run<T, TOps, TVector>(CpuAttentionLayout layout, Accelerator accelerator, T* q, T* k, T* v, T* output, float* lse,
+        ParallelOptions parallel) where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
+    {
+        var p = layout.Problem;
+        using var packs = PackedKeysValues.Create(layout, accelerator, k, v, parallel);
+        int units = p.Batch * p.HeadsQ * layout.QueryBlocks;
+        Parallel.For(0, units, parallel, () => new ForwardScratch(layout), (unit, _, scratch) =>
+        {
+            // the last query blocks of every head first: under a causal mask they see the most keys, so the work left
+            // for the end of the loop is the short blocks
+            int heads = p.Batch * p.HeadsQ;
+            int queryBlock = layout.QueryBlocks - 1 - unit / heads;
+            int head = unit % heads;
+            QueryBlock<T, TOps, TVector>(layout, packs, scratch, q, output, lse, head / p.HeadsQ, head % p.HeadsQ, queryBlock);
+            return scratch;
+        }, scratch => scratch.Dispose());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no tier-0 code in a timed run
+    private static void QueryBlock<T, TOps, TVector>(CpuAttentionLayout layout, PackedKeysValues packs, ForwardScratch scratch,
+        T* q, T* output, float* lse, int b, int h, int queryBlock)
+        where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
+    {
+        const int block = CpuAttentionLayout.Block;
+        var p = layout.Problem;
+        int dPad = layout.HeadDimPadded, i0 = queryBlock * block, rows = Math.Min(block, p.SeqLenQ - i0);
+        int kvHead = b * p.HeadsKV + h / layout.Group;
+        float* qs = scratch.Queries.Pointer, s = scratch.Scores.Pointer, acc = scratch.Output.Pointer;
+        float* rowMax = scratch.RowMax.Pointer, rowSum = scratch.RowSum.Pointer, alpha = scratch.Alpha.Pointer, statistic = scratch.Statistic.Pointer;
+        int* visible = stackalloc int[block];
+
+        // Q_i · scale · log₂e, zero rows past s_q
+        new Span<float>(qs, block * dPad).Clear();
+        for (int r = 0; r < rows; r++)
+            StorageConvert.Widen(q + layout.RowOffset(b, i0 + r, p.HeadsQ, h, p.SeqLenQ), qs + r * dPad, layout.HeadDim,
+                p.Scale * SoftmaxLog2.Log2E);
+        new Span<float>(acc, block * dPad).Clear();
+        new Span<float>(rowMax, block).Fill(float.NegativeInfinity);
+        new Span<float>(rowSum, block).Clear();
+
+        int keyEnd = layout.KeyLimit(i0 + rows - 1);
+        float* values = packs.Values(kvHead);
+        for (int j0 = 0; j0 < keyEnd; j0 += block)
+        {
+            // S = Q_i K_jᵀ
+            MicroKernel.Multiply<TOps, TVector>(qs, dPad, packs.KeysT(kvHead, j0 / block), block, s, block, block, block, layout.HeadDim, accumulate: false);
+            // online softmax, then O_i = diag(α) O_i
+            for (int r = 0; r < block; r++) visible[r] = r < rows ? Math.Min(block, layout.KeyLimit(i0 + r) - j0) : 0;
+            OnlineSoftmax.Update<TOps, TVector>(s, visible, rowMax, rowSum, alpha, statistic);
+            for (int r = 0; r < block; r++)
+                if (alpha[r] != 1f) Rows.Scale<TOps, TVector>(acc + r * dPad, dPad, alpha[r]);
+            // O_i += P V_j
+            MicroKernel.Multiply<TOps, TVector>(s, block, values + (long)j0 * dPad, dPad, acc, dPad, block, dPad, block, accumulate: true);
+        }
+
+        // O_i /= l_i;  L_i = m_i + log l_i (natural log); a row that saw no key: O = 0, L = +∞
+        for (int r = 0; r < rows; r++)
+        {
+            int i = i0 + r;
+            bool empty = rowSum[r] == 0f;
+            lse[((long)b * p.HeadsQ + h) * p.SeqLenQ + i] = empty ? float.PositiveInfinity
+                : (rowMax[r] + MathF.Log2(rowSum[r])) * SoftmaxLog2.Ln2;
+            StorageConvert.Narrow(acc + r * dPad, output + layout.RowOffset(b, i, p.HeadsQ, h, p.SeqLenQ), layout.HeadDim,
+                empty ? 0f : 1f / rowSum[r]);
+        }
+    }
+
+    /// <summary>One worker's blocks: Q_i, S/P, O_i (64 × d_pad, 64 × 64, 64 × d_pad), m_i, l_i, α and a row statistic.</summary>
+    private sealed class ForwardScratch(CpuAttentionLayout layout) : IDisposable
+    {
+        public readonly AlignedBuffer Queries = AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * layout.HeadDimPadded);
+        public readonly AlignedBuffer Scores = AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * CpuAttentionLayout.Block);
+        public readonly AlignedBuffer Output = AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * layout.HeadDimPadded);
+        public readonly AlignedBuffer RowMax = AlignedBuffer.Uninitialized(CpuAttentionLayout.Block);
+        public readonly AlignedBuffer RowSum = AlignedBuffer.Uninitialized(CpuAttentionLayout.Block);
+        public readonly AlignedBuffer Alpha = AlignedBuffer.Uninitialized(CpuAttentionLayout.Block);
+        public readonly AlignedBuffer Statistic = AlignedBuffer.Uninitialized(CpuAttentionLayout.Block);
+
+        public void Dispose()
+        {
+            Queries.Dispose();
+            Scores.Dispose();
+            Output.Dispose();
+            RowMax.Dispose();
+            RowSum.Dispose();
+            Alpha.Dispose();
+            Statistic.Dispose();
+        }
+    }
+}

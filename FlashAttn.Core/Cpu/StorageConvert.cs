@@ -1,0 +1,42 @@
+using System.Runtime.CompilerServices;
+using System.Numerics.Tensors;
+using FlashAttn.Compute;
+
+namespace FlashAttn.Cpu;
+
+/// <summary>
+/// Storage dtype ↔ fp32 for the CPU path (all math is fp32): float is copied, Half goes through TensorPrimitives'
+/// vectorised conversions, bfloat16 is its upper 16 bits. <c>typeof(T)</c> tests fold per instantiation.
+/// </summary>
+internal static unsafe class StorageConvert
+{
+    /// <summary>destination[i] = (float)source[i] · scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Widen<T>(T* source, float* destination, int count, float scale) where T : unmanaged
+    {
+        var to = new Span<float>(destination, count);
+        if (typeof(T) == typeof(float)) new ReadOnlySpan<float>(source, count).CopyTo(to);
+        else if (typeof(T) == typeof(Half)) TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(source, count), to);
+        else
+        {
+            var bits = (BFloat16*)source;
+            for (int i = 0; i < count; i++) destination[i] = bits[i];
+        }
+        if (scale != 1f) TensorPrimitives.Multiply(to, scale, to);
+    }
+
+    /// <summary>destination[i] = round(source[i] · scale) to T; scales <paramref name="source"/> in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Narrow<T>(float* source, T* destination, int count, float scale) where T : unmanaged
+    {
+        var from = new Span<float>(source, count);
+        if (scale != 1f) TensorPrimitives.Multiply(from, scale, from);
+        if (typeof(T) == typeof(float)) from.CopyTo(new Span<float>(destination, count));
+        else if (typeof(T) == typeof(Half)) TensorPrimitives.ConvertToHalf(from, new Span<Half>(destination, count));
+        else
+        {
+            var bits = (BFloat16*)destination;
+            for (int i = 0; i < count; i++) bits[i] = (BFloat16)source[i];
+        }
+    }
+}
