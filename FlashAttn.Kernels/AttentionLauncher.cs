@@ -32,11 +32,11 @@ public static class AttentionLauncher
         var storage = StorageOf<T>();
         if (IsEmpty(shape)) return;
         var p = Params(shape, settings);
-        if (TakesTensorCores<T>(shape, TensorCoreTile.ForForward(shape.HeadDim).BlockRows))
+        if (TakesTensorCores<T>())
         {
             var tc = TensorCoreTile.ForForward(shape.HeadDim);
             accelerator.LoadKernel(Instantiate(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward), typeof(T), storage))
-                .Launch(new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenQ, tc.BlockRows)), new Dim3(tc.Threads, 1, 1), tc.ForwardSharedBytes),
+                .Launch(new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenQ, tc.BlockRows), shape.HeadsQ, shape.Batch), new Dim3(tc.Threads, 1, 1), tc.ForwardSharedBytes),
                     q, k, v, output, lse, p, Specialize(tc.HeadDimPadded), SpecializedValue.New(settings.Causal),
                     SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, output)));
             return;
@@ -103,11 +103,11 @@ public static class AttentionLauncher
             .Launch(Elementwise(Math.Max(rows * 32, dqElements)), output, dOutput, delta.View, dqAccum, p); // a warp per row
 
         // dK, dV per query head (and dQ by atomics unless deterministic)
-        if (TakesTensorCores<T>(shape, TensorCoreTile.ForBackward(shape.HeadDim).BackwardBlockCols))
+        if (TakesTensorCores<T>())
         {
             var tc = TensorCoreTile.ForBackward(shape.HeadDim);
             accelerator.LoadKernel(Instantiate(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), typeof(T), storage))
-                .Launch(new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, tc.BackwardBlockCols) * tc.ColumnSplits),
+                .Launch(new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenK, tc.BackwardBlockCols) * tc.ColumnSplits, shape.HeadsQ, shape.Batch),
                         new Dim3(tc.Threads, 1, 1), tc.BackwardSharedBytes),
                     q, k, v, dOutput, lse, delta.View, dqAccum, dkAccum, dvAccum, p,
                     Specialize(tc.HeadDimPadded), Specialize(tc.Warps), causal, SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)),
@@ -181,10 +181,8 @@ public static class AttentionLauncher
         return true;
     }
 
-    /// <summary>fp16 and bf16 take the tensor-core kernels at every head dim, unless the tile count (×2 for the backward's
-    /// column groups) passes the grid's z limit.</summary>
-    private static bool TakesTensorCores<T>(AttentionShape shape, int blockSize) where T : unmanaged
-        => (typeof(T) == typeof(Half) || typeof(T) == typeof(BFloat16)) && 2 * CeilDiv(Math.Max(shape.SeqLenQ, shape.SeqLenK), blockSize) <= MaxGridYZ;
+    /// <summary>fp16 and bf16 take the tensor-core kernels, at every head dim and length (their tile index is the grid's x).</summary>
+    private static bool TakesTensorCores<T>() where T : unmanaged => typeof(T) == typeof(Half) || typeof(T) == typeof(BFloat16);
 
     /// <summary>16-byte chunks of 8 elements: d a multiple of 8 and every operand 16-byte aligned (else element-wise staging).</summary>
     private static bool Chunked<T>(int headDim, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged

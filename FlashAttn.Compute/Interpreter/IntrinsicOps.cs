@@ -76,6 +76,8 @@ internal static unsafe class IntrinsicOps
                 or IntrinsicOp.AtomicExchange or IntrinsicOp.AtomicCompareExchange:
                 return Atomic(i, d, s);
 
+            case IntrinsicOp.AtomicAddTwo:
+                return f => FlashAttn.Compute.Atomic.AddTwo(ref *(float*)f.R[s[0]], F32(f.R[s[1]]), F32(f.R[s[2]]));
             case IntrinsicOp.AtomicAddFour:
                 return f => FlashAttn.Compute.Atomic.AddFour(ref *(float*)f.R[s[0]],
                     F32(f.R[s[1]]), F32(f.R[s[2]]), F32(f.R[s[3]]), F32(f.R[s[4]]));

@@ -41,6 +41,18 @@ public static class Atomic
         Add(ref Unsafe.Add(ref target, 3), w);
     }
 
+    /// <summary>
+    /// target[0] += x, target[1] += y: two floats added by one <c>red.global.add.v2.f32</c> on sm_90 with PTX 8.1 or newer,
+    /// else two <c>red.global.add.f32</c> (each element atomic on its own, as <see cref="AddFour"/>). Device memory only;
+    /// <paramref name="target"/> must be 8-byte aligned.
+    /// </summary>
+    [Intrinsic(IntrinsicOp.AtomicAddTwo)]
+    public static void AddTwo(ref float target, float x, float y)
+    {
+        Add(ref target, x);
+        Add(ref Unsafe.Add(ref target, 1), y);
+    }
+
     /// <summary>target = max(target, value) (atom.max.s32).</summary>
     [Intrinsic(IntrinsicOp.AtomicMax)]
     public static int Max(ref int target, int value)

@@ -94,6 +94,8 @@ public enum IntrinsicOp
     AtomicCompareExchange,
     /// <summary>red.global.add.v4.f32: four floats added, no result (<see cref="Atomic.AddFour"/>).</summary>
     AtomicAddFour,
+    /// <summary>red.global.add.v2.f32: two floats added, no result (<see cref="Atomic.AddTwo"/>).</summary>
+    AtomicAddTwo,
 
     // Math (float32 and float64 overloads; the element type comes from the operands).
     /// <summary>Exact-ish math functions. (Exp)</summary>

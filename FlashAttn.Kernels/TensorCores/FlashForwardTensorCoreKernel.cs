@@ -16,7 +16,7 @@ namespace FlashAttn.Kernels;
 /// <item>S accumulates in fp32 registers; the online softmax runs on the accumulator fragments (row max and sum across
 /// the quad by two shuffles); P is rounded to 16 bits in registers and is directly the A operand of P·V.</item>
 /// </list>
-/// Grid (h_q, b, ⌈s_q/Br⌉), Q tiles last-first (the longest causal rows start first), <see cref="TensorCoreTile"/> sizes.
+/// Grid (⌈s_q/Br⌉, h_q, b), Q tiles last-first (the longest causal rows start first), <see cref="TensorCoreTile"/> sizes.
 /// </summary>
 internal static class FlashForwardTensorCoreKernel
 {
@@ -35,7 +35,9 @@ internal static class FlashForwardTensorCoreKernel
         int kSteps = dPad / 16, keyTiles = bc / 8, dTiles = dPad / 8;
         var mask = AttentionMask.Of(p, causal.Value);
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
-        int head = Grid.IdxX, batch = Grid.IdxY, q0 = (Grid.DimZ - 1 - Grid.IdxZ) * br, warpRow = 16 * mTiles * warp;
+        // grid (Q tiles, h_q, b): the tiles of one head run together, so its K and V are read from L2 by all of them; each
+        // head's tiles run last-first, so under a causal mask the longest rows start first
+        int q0 = (Grid.DimX - 1 - Grid.IdxX) * br, head = Grid.IdxY, batch = Grid.IdxZ, warpRow = 16 * mTiles * warp;
         int kvHead = head / p.QueriesPerKvHead;
         var qLayout = TokenLayout.Contiguous(p.SeqLenQ, p.HeadsQ, p.HeadDim);
         var kvLayout = TokenLayout.Contiguous(p.SeqLenK, p.HeadsKV, p.HeadDim);

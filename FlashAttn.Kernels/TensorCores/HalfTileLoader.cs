@@ -20,6 +20,23 @@ internal static class HalfTileLoader
         {
             const int chunk = TensorCoreTile.ChunkElements;
             int chunksPerRow = width / chunk;
+            if (threads % chunksPerRow == 0)
+            {
+                // a thread keeps its column and steps whole rows: its address moves by a constant stride a pass, so the
+                // division happens once and the passes unroll (ncu, H200: the per-chunk division and 64-bit index
+                // arithmetic of the general loop made IMAD the most executed instruction of the forward)
+                int rowsPerPass = threads / chunksPerRow, row0 = Group.IdxX / chunksPerRow, column = chunk * (Group.IdxX % chunksPerRow);
+                bool columnValid = column < headDim;
+                long rowFirst = first + row0 * positionStride + column, passStride = rowsPerPass * positionStride;
+                for (int pass = 0; pass < (rows + rowsPerPass - 1) / rowsPerPass; pass++)
+                {
+                    int r = row0 + pass * rowsPerPass;
+                    if (rows % rowsPerPass != 0 && r >= rows) continue;
+                    bool fetch = columnValid && r < validRows;
+                    AsyncCopy.Copy16(ref tile[r * stride + column], ref source[fetch ? rowFirst + pass * passStride : first], fetch);
+                }
+                return;
+            }
             for (int c = Group.IdxX; c < rows * chunksPerRow; c += threads)
             {
                 int r = c / chunksPerRow, column = chunk * (c % chunksPerRow);

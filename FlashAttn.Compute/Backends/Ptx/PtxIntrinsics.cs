@@ -89,7 +89,8 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             case IntrinsicOp.AtomicMin: Atomic(i, "min"); break;
             case IntrinsicOp.AtomicExchange: Atomic(i, "exch"); break;
             case IntrinsicOp.AtomicCompareExchange: Atomic(i, "cas"); break;
-            case IntrinsicOp.AtomicAddFour: AtomicAddFour(i); break;
+            case IntrinsicOp.AtomicAddFour: AtomicAddVector(i, 4); break;
+            case IntrinsicOp.AtomicAddTwo: AtomicAddVector(i, 2); break;
 
             case IntrinsicOp.BitCast: BitCast(i); break;
             case IntrinsicOp.FloatToHalf or IntrinsicOp.HalfToFloat or IntrinsicOp.FloatToBFloat16 or IntrinsicOp.BFloat16ToFloat:
@@ -326,22 +327,23 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
     }
 
     /// <summary>
-    /// red.global.add.v4.f32 [a], {x, y, z, w} where the target has it (sm_90, PTX 8.1), else four red.global.add.f32
-    /// at a, a+4, a+8, a+12. The vector form exists for global memory only.
+    /// red.global.add.v4.f32 [a], {x, y, z, w} (or .v2 with two values) where the target has it (sm_90, PTX 8.1), else one
+    /// red.global.add.f32 per value at a, a+4, …. The vector forms exist for global memory only.
     /// </summary>
-    private void AtomicAddFour(Instruction i)
+    private void AtomicAddVector(Instruction i, int count)
     {
-        if (i.Operands.Count != 5 || i.Operands[0].Type.Kind != TypeKind.Pointer
+        string name = count == 4 ? "Atomic.AddFour" : "Atomic.AddTwo";
+        if (i.Operands.Count != count + 1 || i.Operands[0].Type.Kind != TypeKind.Pointer
             || i.Operands.Skip(1).Any(value => value.Type != IRType.Float32))
-            throw b.Error("Atomic.AddFour takes an fp32 address and four fp32 values");
+            throw b.Error($"{name} takes an fp32 address and {count} fp32 values");
         var pointer = i.Operands[0];
         if (pointer.Type.Space is not (AddressSpace.Global or AddressSpace.Generic))
-            throw b.Error($"Atomic.AddFour on {pointer.Type.Space} memory (device memory only)");
+            throw b.Error($"{name} on {pointer.Type.Space} memory (device memory only)");
         var values = i.Operands.Skip(1).Select(b.Reg).ToArray();
         var target = b.Target;
         if (target.SmVersion >= 90 && (target.IsaMajor, target.IsaMinor).CompareTo((8, 1)) >= 0)
         {
-            b.Emit($"red.global.add.v4.f32 {AddressIn(pointer, AddressSpace.Global)}, {{{string.Join(", ", values)}}}");
+            b.Emit($"red.global.add.v{count}.f32 {AddressIn(pointer, AddressSpace.Global)}, {{{string.Join(", ", values)}}}");
             return;
         }
         string baseRegister;
@@ -356,7 +358,7 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             baseRegister = b.Temp(PtxRegisterClass.B64);
             E.AddrSpaceCast(baseRegister, b.Reg(pointer), AddressSpace.Generic, AddressSpace.Global);
         }
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < count; k++)
             b.Emit($"red.global.add.f32 {PtxInstructionEmitter.AddressOf(baseRegister, offset + 4 * k)}, {values[k]}");
     }
 

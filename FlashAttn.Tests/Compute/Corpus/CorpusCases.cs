@@ -419,6 +419,29 @@ internal static partial class CorpusCases
         };
         yield return new CorpusCase
         {
+            Name = "AtomicTwoFloatSum",
+            Kernel = K(nameof(Kernels.AtomicTwoFloatSum)),
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain("red.global.add.v2.f32").And.Not.Contain("atom.")),
+            Create = r => new CaseData
+            {
+                Buffers = [Data.Floats(r, 2 * N, 0.1f, 1f), Data.Floats(r, 2 * 7, 0.1f, 1f)],
+                Outputs = [1],
+                Config = Linear(N),
+                Arguments = v => v,
+                Reference = b =>
+                {
+                    var values = (float[])b[0];
+                    var totals = (float[])b[1];
+                    var sums = totals.Select(v => (double)v).ToArray();
+                    for (int i = 0; i < N; i++)
+                        for (int e = 0; e < 2; e++) sums[2 * (i % 7) + e] += values[2 * i + e];
+                    for (int k = 0; k < totals.Length; k++) totals[k] = (float)sums[k];
+                },
+                Tolerance = 1e-4,
+            },
+        };
+        yield return new CorpusCase
+        {
             Name = "AtomicMaxAndCompareExchange",
             Kernel = K(nameof(Kernels.AtomicMaxAndCompareExchange)),
             CheckPtx = ptx => Assert.That(ptx, Does.Contain("atom.global.cas.b32").And.Contain("atom.global.max.s32")),

@@ -116,6 +116,14 @@ internal static partial class Kernels
         Atomic.AddFour(ref totals[4 * slot], values[4 * i], values[4 * i + 1], values[4 * i + 2], values[4 * i + 3]);
     }
 
+    public static void AtomicTwoFloatSum(ArrayView<float> values, ArrayView<float> totals)
+    {
+        int i = Grid.GlobalIndexX;
+        if (2 * i + 1 >= values.Length) return;
+        int slot = i % (totals.Length / 2);
+        Atomic.AddTwo(ref totals[2 * slot], values[2 * i], values[2 * i + 1]);
+    }
+
     public static void AtomicMaxAndCompareExchange(ArrayView<int> values, ArrayView<int> maximum, ArrayView<int> counter, ArrayView<int> minimum)
     {
         int i = Grid.GlobalIndexX;

@@ -464,6 +464,7 @@ public class PtxBackendTests
                 IntrinsicOp.RuntimeValue => k.Intrinsic(op, IRType.Int32, i),
                 IntrinsicOp.AtomicCompareExchange => k.Intrinsic(op, IRType.Int32, p, i, i),
                 IntrinsicOp.AtomicAddFour => k.Intrinsic(op, IRType.Void, p, f, f, f, f),
+                IntrinsicOp.AtomicAddTwo => k.Intrinsic(op, IRType.Void, p, f, f),
                 >= IntrinsicOp.AtomicAdd and <= IntrinsicOp.AtomicExchange => k.Intrinsic(op, IRType.Int32, p, i),
                 IntrinsicOp.Fma => k.Intrinsic(op, IRType.Float32, f, f, f),
                 IntrinsicOp.Pow or IntrinsicOp.FastDivide or IntrinsicOp.Min or IntrinsicOp.Max or IntrinsicOp.CopySign
