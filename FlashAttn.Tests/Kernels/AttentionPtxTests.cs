@@ -131,7 +131,7 @@ public sealed class AttentionPtxTests
             Assert.That(ptx, Does.Contain($"mma.sync.aligned.m16n8k16.row.col.f32.{type}.{type}.f32"));
             Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.shared.b16"));
             Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"));
-            Assert.That(ptx, !accumulateDq ? Does.Not.Contain("atom.global").And.Not.Contain("red.global")
+            Assert.That(ptx, !accumulateDq ? Does.Not.Contain("atom.global").And.Not.Contain("red.global.add")
                 : chunked ? Does.Contain("red.global.add.v2.f32") : Does.Contain("atom.global.add.f32"), "dQ by two-float reductions when d % 8 == 0");
             Assert.That(ptx, Does.Contain(".maxntid 256, 1, 1"));
         });
