@@ -61,6 +61,11 @@ CONFIGS = [
     ("gqa8x2_sq200_sk700", 1, 200, 700, 8, 2, 64, True, "bottom_right", None),
     ("mqa8x1_sq300_sk200_scale0.3", 1, 300, 200, 8, 1, 40, False, "bottom_right", 0.3),
     ("d72_causal_300", 2, 300, 300, 4, 4, 72, True, "bottom_right", None),
+    # the tensor-core issue's cases: head dims that are not multiples of 8/16/32, the largest, GQA 3:1
+    ("d59_causal_br_sq400_sk250", 1, 400, 250, 3, 3, 59, True, "bottom_right", None),   # rows 0…149 see no key
+    ("d96_gqa3x1_causal_tl_333", 2, 333, 333, 6, 2, 96, True, "top_left", None),
+    ("d256_causal_br_sq300_sk450", 1, 300, 450, 2, 2, 256, True, "bottom_right", None),
+    ("d256_gqa3x1_sq257_sk129", 1, 257, 129, 3, 1, 256, False, "bottom_right", None),
 ]
 
 
