@@ -25,7 +25,7 @@ internal static class FlashBackwardDqKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
-        bool isCausal = causal.Value;
+        var mask = AttentionMask.Of(p, causal.Value);
         int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
         int tm = tile.RowsPerThread, td = tile.HeadColsPerThread;
         int tx = Group.IdxX % tpr, ty = Group.IdxX / tpr;
@@ -49,20 +49,18 @@ internal static class FlashBackwardDqKernel
         TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, tiles.Lse, br, tile);
         TileLoader.LoadVector(delta, vectorFirst, validRows, 1f, 0f, tiles.Delta, br, tile);
 
-        int kvEnd = isCausal ? XMath.Min(p.SeqLenK, q0 + br + p.CausalOffset) : p.SeqLenK;
-        int kvBlocks = kvEnd > 0 ? (kvEnd + bc - 1) / bc : 0;
-        int maskFrom = isCausal ? XMath.Max(0, XMath.Min(p.SeqLenK, q0 + p.CausalOffset + 1)) : p.SeqLenK;
-        int firstMaskedBlock = maskFrom / bc;
+        int kvBlocks = mask.KeyBlockCount(q0, br, bc);
+        int firstMaskedBlock = mask.FirstMaskedBlock(q0, bc);
         long kvRowStride = (long)p.HeadsKV * p.HeadDim;
         for (int block = 0; block < kvBlocks; block++)
         {
             int k0 = block * bc;
             long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
             if (block < firstMaskedBlock)
-                DqBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
+                DqBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvRowStride, p, mask, q0, k0, tile, tx, ty,
                     tiles, scores, dP, dqAcc);
             else
-                DqBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
+                DqBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvRowStride, p, mask, q0, k0, tile, tx, ty,
                     tiles, scores, dP, dqAcc);
         }
 
@@ -81,7 +79,7 @@ internal static class FlashBackwardDqKernel
 
     /// <summary>One K/V tile: stage K_j, V_j; recompute P and dS; dQ_i += dS K_j.</summary>
     private static void DqBlock<T, TStorage, TMask>(ArrayView<T> k, ArrayView<T> v, long kvFirst, long kvRowStride,
-        AttentionParams p, int q0, int k0, bool isCausal, AttentionTileConfig tile, int tx, int ty,
+        AttentionParams p, AttentionMask mask, int q0, int k0, AttentionTileConfig tile, int tx, int ty,
         BackwardSharedTiles tiles,
         ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> dqAcc)
         where T : unmanaged where TStorage : struct, IStorage<T> where TMask : struct, IBlockMask
@@ -95,7 +93,7 @@ internal static class FlashBackwardDqKernel
         Group.Barrier();
 
         // ---- P, dS for this pair ----
-        ScoreGradients.Compute<TMask>(tiles.Q, tiles.K, tiles.DOut, tiles.V, tiles.Lse, tiles.Delta, p, q0, k0, isCausal, tile, tx, ty,
+        ScoreGradients.Compute<TMask>(tiles.Q, tiles.K, tiles.DOut, tiles.V, tiles.Lse, tiles.Delta, p, mask, q0, k0, tile, tx, ty,
             scores, dP, tiles.P, tiles.DS);
         Group.Barrier();
 

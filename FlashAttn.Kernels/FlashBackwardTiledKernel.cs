@@ -29,7 +29,8 @@ internal static class FlashBackwardTiledKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         int dPad = headDimPadded.Value, outChunks = dPad / (4 * ColumnThreads);
-        bool isCausal = causal.Value, withDq = accumulateDq.Value;
+        var mask = AttentionMask.Of(p, causal.Value);
+        bool withDq = accumulateDq.Value;
         int tx = Group.IdxX % ColumnThreads, ty = Group.IdxX / ColumnThreads; // 16 consecutive lanes per row group
         int head = Grid.IdxX, batch = Grid.IdxY, k0 = Grid.IdxZ * Bc;
         int kvHead = head / p.QueriesPerKvHead;
@@ -58,10 +59,9 @@ internal static class FlashBackwardTiledKernel
         TileLoader.StageChunks<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, vTile, dPad + 4, Bc, dPad, BackwardRegisterTile.Threads);
 
         // ---- Q range as in FlashBackwardKernel: causal starts at the first row that sees key k0 ----
-        int firstBlock = (isCausal ? XMath.Max(0, k0 - p.CausalOffset) : 0) / Br;
+        int firstBlock = mask.FirstQuerySeeing(k0) / Br;
         int qBlocks = (p.SeqLenQ + Br - 1) / Br;
-        bool keysPastEnd = k0 + Bc > p.SeqLenK;
-        int unmaskedFrom = isCausal ? k0 + Bc - 1 - p.CausalOffset : int.MinValue;
+        int unmaskedFrom = mask.FirstUnmaskedQuery(k0, Bc);
         long qBase = ((long)batch * p.SeqLenQ * p.HeadsQ + head) * p.HeadDim;
         long rowBase = ((long)batch * p.HeadsQ + head) * p.SeqLenQ;
         if (firstBlock < qBlocks)
@@ -77,8 +77,8 @@ internal static class FlashBackwardTiledKernel
         {
             int q0 = block * Br;
             // ---- P = exp2(S·scale·log2 e − L·log2 e), dS = P ∘ (dP − D), both stored transposed ----
-            ScoreGradients.ComputeTransposed(qTile, kTile, doTile, vTile, lseTile, deltaTile, p, q0, k0, isCausal,
-                keysPastEnd || q0 < unmaskedFrom, dPad, tx, ty, pT, dsT);
+            ScoreGradients.ComputeTransposed(qTile, kTile, doTile, vTile, lseTile, deltaTile, p, mask, q0, k0,
+                q0 < unmaskedFrom, dPad, tx, ty, pT, dsT);
             Group.Barrier();
 
             // ---- dV_j += Pᵀ dO_i;  dK_j += dSᵀ Q_i (this thread's keys ty + 16i) ----

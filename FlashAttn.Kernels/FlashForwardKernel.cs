@@ -32,7 +32,7 @@ internal static class FlashForwardKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
-        bool isCausal = causal.Value;
+        var mask = AttentionMask.Of(p, causal.Value);
         int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride;
         int tm = tile.RowsPerThread, td = tile.HeadColsPerThread;
         int tx = Group.IdxX % tile.ThreadsPerRow, ty = Group.IdxX / tile.ThreadsPerRow;
@@ -60,10 +60,8 @@ internal static class FlashForwardKernel
 
         // ---- K/V range: causal stops after the last key row q0 + Br − 1 can see; masking starts where
         //      the first row q0 stops seeing keys, or at the s_k end ----
-        int kvEnd = isCausal ? XMath.Min(p.SeqLenK, q0 + br + p.CausalOffset) : p.SeqLenK;
-        int kvBlocks = kvEnd > 0 ? (kvEnd + bc - 1) / bc : 0;
-        int maskFrom = isCausal ? XMath.Max(0, XMath.Min(p.SeqLenK, q0 + p.CausalOffset + 1)) : p.SeqLenK;
-        int firstMaskedBlock = maskFrom / bc;
+        int kvBlocks = mask.KeyBlockCount(q0, br, bc);
+        int firstMaskedBlock = mask.FirstMaskedBlock(q0, bc);
 
         long kvRowStride = (long)p.HeadsKV * p.HeadDim;
         for (int block = 0; block < kvBlocks; block++)
@@ -71,10 +69,10 @@ internal static class FlashForwardKernel
             int k0 = block * bc;
             long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
             if (block < firstMaskedBlock)
-                ForwardBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
+                ForwardBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvRowStride, p, mask, q0, k0, tile, tx, ty,
                     qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
             else
-                ForwardBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
+                ForwardBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvRowStride, p, mask, q0, k0, tile, tx, ty,
                     qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
         }
 
@@ -101,7 +99,7 @@ internal static class FlashForwardKernel
 
     /// <summary>One K/V tile (inner loop body of Algorithm 1): stage K_j, V_j; S = Q Kᵀ; online softmax; O += P V.</summary>
     private static void ForwardBlock<T, TStorage, TMask>(ArrayView<T> k, ArrayView<T> v, long kvFirst, long kvRowStride,
-        AttentionParams p, int q0, int k0, bool isCausal, AttentionTileConfig tile, int tx, int ty,
+        AttentionParams p, AttentionMask mask, int q0, int k0, AttentionTileConfig tile, int tx, int ty,
         ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> vTile, ArrayView<float> pTile,
         ArrayView<float> scores, ArrayView<float> acc, ArrayView<float> rowMax, ArrayView<float> rowSum)
         where T : unmanaged where TStorage : struct, IStorage<T> where TMask : struct, IBlockMask
@@ -122,7 +120,7 @@ internal static class FlashForwardKernel
             for (int j = 0; j < tn; j++)
             {
                 float s = scores[i * tn + j] * p.ScaleLog2;
-                if (TMask.Enabled && !p.Visible(q0 + ty * tm + i, k0 + tx + j * tpr, isCausal)) s = float.NegativeInfinity;
+                if (TMask.Enabled && !mask.Visible(q0 + ty * tm + i, k0 + tx + j * tpr)) s = float.NegativeInfinity;
                 scores[i * tn + j] = s;
             }
 

@@ -33,7 +33,7 @@ internal static class FlashForwardTiledKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         int dPad = headDimPadded.Value, outChunks = dPad / (4 * ColumnThreads);
-        bool isCausal = causal.Value;
+        var mask = AttentionMask.Of(p, causal.Value);
         // thread (ty, tx): the 16 tx of a row group are 16 consecutive lanes of one warp, so row reductions are butterflies
         int tx = Group.IdxX % ColumnThreads, ty = Group.IdxX / ColumnThreads;
         // grid (h_q, b, Q tiles): the Q tile index varies slowest and runs last-first, so the first wave holds the
@@ -56,10 +56,8 @@ internal static class FlashForwardTiledKernel
         TileMath.Fill(rowSum, RowsPerThread, 0f);
 
         // ---- K/V range as in FlashForwardKernel: causal stops at the last visible key of row q0 + Br − 1 ----
-        int kvEnd = isCausal ? XMath.Min(p.SeqLenK, q0 + Br + p.CausalOffset) : p.SeqLenK;
-        int kvBlocks = kvEnd > 0 ? (kvEnd + Bc - 1) / Bc : 0;
-        int maskFrom = isCausal ? XMath.Max(0, XMath.Min(p.SeqLenK, q0 + p.CausalOffset + 1)) : p.SeqLenK;
-        int firstMaskedBlock = maskFrom / Bc;
+        int kvBlocks = mask.KeyBlockCount(q0, Br, Bc);
+        int firstMaskedBlock = mask.FirstMaskedBlock(q0, Bc);
 
         // ---- prologue: Q_i and K_0 in flight ----
         long qRowStride = (long)p.HeadsQ * p.HeadDim, kvRowStride = (long)p.HeadsKV * p.HeadDim;
@@ -82,9 +80,9 @@ internal static class FlashForwardTiledKernel
             // small enough to exist twice, and a copy for masked tiles was 2–3% faster (H100, see docs/performance.md)
             bool masked = block >= firstMaskedBlock;
             if (dPad <= 64 && masked)
-                ScoresToProbabilities<MaskedBlock>(p, q0, k0, isCausal, false, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
+                ScoresToProbabilities<MaskedBlock>(p, mask, q0, k0, false, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
             else
-                ScoresToProbabilities<FullBlock>(p, q0, k0, isCausal, masked, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
+                ScoresToProbabilities<FullBlock>(p, mask, q0, k0, masked, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
 
             // V_j and P are visible, K_j is free: K_{j+1} streams in during O += P V_j
             AsyncCopy.WaitAll();
@@ -124,7 +122,7 @@ internal static class FlashForwardTiledKernel
     /// product made short causal rows, which switch between them, pay in instruction fetch (s=1024 causal 24 → 37 TFLOP/s
     /// with one rolled copy).
     /// </summary>
-    private static void ScoresToProbabilities<TMask>(AttentionParams p, int q0, int k0, bool isCausal, bool maskAtRunTime, int dPad,
+    private static void ScoresToProbabilities<TMask>(AttentionParams p, AttentionMask mask, int q0, int k0, bool maskAtRunTime, int dPad,
         int tx, int ty, ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> pTile, ArrayView<float> scores,
         ArrayView<float> acc, ArrayView<float> rowMax, ArrayView<float> rowSum, int outChunks)
         where TMask : struct, IBlockMask
@@ -138,7 +136,7 @@ internal static class FlashForwardTiledKernel
         if (TMask.Enabled || maskAtRunTime)
             for (int i = 0; i < RowsPerThread; i++)
                 for (int j = 0; j < KeysPerThread; j++)
-                    if (!p.Visible(q0 + ty + i * RowThreads, k0 + tx + j * ColumnThreads, isCausal))
+                    if (!mask.Visible(q0 + ty + i * RowThreads, k0 + tx + j * ColumnThreads))
                         scores[i * KeysPerThread + j] = float.NegativeInfinity;
         for (int i = 0; i < RowsPerThread; i++)
         {

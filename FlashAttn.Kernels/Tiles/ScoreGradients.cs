@@ -13,8 +13,8 @@ internal static class ScoreGradients
     /// <paramref name="lseTile"/> holds L·log2 e per row (+∞ for padding rows), <paramref name="deltaTile"/> D.
     /// </summary>
     public static void Compute<TMask>(ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> doTile,
-        ArrayView<float> vTile, ArrayView<float> lseTile, ArrayView<float> deltaTile, AttentionParams p, int q0, int k0,
-        bool isCausal, AttentionTileConfig tile, int tx, int ty,
+        ArrayView<float> vTile, ArrayView<float> lseTile, ArrayView<float> deltaTile, AttentionParams p, AttentionMask mask, int q0, int k0,
+        AttentionTileConfig tile, int tx, int ty,
         ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> pTile, ArrayView<float> dsTile)
         where TMask : struct, IBlockMask
     {
@@ -31,7 +31,7 @@ internal static class ScoreGradients
             for (int j = 0; j < tn; j++)
             {
                 int c = tx + j * tpr;
-                float pij = Probability<TMask>(scores[i * tn + j], lseLog2, p, q0 + r, k0 + c, isCausal);
+                float pij = Probability<TMask>(scores[i * tn + j], lseLog2, p, mask, q0 + r, k0 + c);
                 pTile[r * bc + c] = pij;
                 dsTile[r * bc + c] = pij * (dP[i * tn + j] - d);
             }
@@ -46,8 +46,8 @@ internal static class ScoreGradients
     /// kernel does not carry two copies of them.
     /// </summary>
     public static void ComputeTransposed(ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> doTile,
-        ArrayView<float> vTile, ArrayView<float> lseTile, ArrayView<float> deltaTile, AttentionParams p, int q0, int k0,
-        bool isCausal, bool masked, int dPad, int tx, int ty, ArrayView<float> pT, ArrayView<float> dsT)
+        ArrayView<float> vTile, ArrayView<float> lseTile, ArrayView<float> deltaTile, AttentionParams p, AttentionMask mask, int q0, int k0,
+        bool masked, int dPad, int tx, int ty, ArrayView<float> pT, ArrayView<float> dsT)
     {
         const int rows = BackwardRegisterTile.RowsPerThread, keys = BackwardRegisterTile.KeysPerThread;
         const int rowStep = BackwardRegisterTile.RowThreads, keyStep = BackwardRegisterTile.ColumnThreads;
@@ -60,14 +60,14 @@ internal static class ScoreGradients
         RegisterTileMath.MultiplyABt(doTile.Cast<Float4>(), dPad / 4, ty, rowStep, rows,
             vTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, dP, BackwardRegisterTile.StepsPerIteration(dPad));
         if (masked)
-            StoreTransposed<MaskedBlock>(scores, dP, lseTile, deltaTile, p, q0, k0, isCausal, tx, ty, pT, dsT);
+            StoreTransposed<MaskedBlock>(scores, dP, lseTile, deltaTile, p, mask, q0, k0, tx, ty, pT, dsT);
         else
-            StoreTransposed<FullBlock>(scores, dP, lseTile, deltaTile, p, q0, k0, isCausal, tx, ty, pT, dsT);
+            StoreTransposed<FullBlock>(scores, dP, lseTile, deltaTile, p, mask, q0, k0, tx, ty, pT, dsT);
     }
 
     /// <summary>P and dS = P ∘ (dP − D) of this thread's 4 × 4 block into the transposed tiles.</summary>
     private static void StoreTransposed<TMask>(ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> lseTile,
-        ArrayView<float> deltaTile, AttentionParams p, int q0, int k0, bool isCausal, int tx, int ty, ArrayView<float> pT, ArrayView<float> dsT)
+        ArrayView<float> deltaTile, AttentionParams p, AttentionMask mask, int q0, int k0, int tx, int ty, ArrayView<float> pT, ArrayView<float> dsT)
         where TMask : struct, IBlockMask
     {
         const int rows = BackwardRegisterTile.RowsPerThread, keys = BackwardRegisterTile.KeysPerThread;
@@ -79,7 +79,7 @@ internal static class ScoreGradients
             for (int j = 0; j < keys; j++)
             {
                 int c = tx + j * keyStep;
-                float pij = Probability<TMask>(scores[i * keys + j], lseLog2, p, q0 + r, k0 + c, isCausal);
+                float pij = Probability<TMask>(scores[i * keys + j], lseLog2, p, mask, q0 + r, k0 + c);
                 pT[c * BackwardRegisterTile.TransposedStride + r] = pij;
                 dsT[c * BackwardRegisterTile.TransposedStride + r] = pij * (dP[i * keys + j] - d);
             }
@@ -87,10 +87,10 @@ internal static class ScoreGradients
     }
 
     /// <summary>P = exp2(s·scale·log2 e − L·log2 e), 0 where the mask hides the key.</summary>
-    private static float Probability<TMask>(float score, float lseLog2, AttentionParams p, int row, int key, bool isCausal)
+    private static float Probability<TMask>(float score, float lseLog2, AttentionParams p, AttentionMask mask, int row, int key)
         where TMask : struct, IBlockMask
     {
         float pij = XMath.FastExp2(score * p.ScaleLog2 - lseLog2);
-        return TMask.Enabled && !p.Visible(row, key, isCausal) ? 0f : pij;
+        return TMask.Enabled && !mask.Visible(row, key) ? 0f : pij;
     }
 }
