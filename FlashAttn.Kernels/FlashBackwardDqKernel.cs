@@ -41,9 +41,10 @@ internal static class FlashBackwardDqKernel
 
         // ---- Q_i, dO_i, L_i, D_i: loaded once ----
         int validRows = XMath.Min(br, p.SeqLenQ - q0);
-        long rowStride = (long)p.HeadsQ * p.HeadDim;
-        long first = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
-        long vectorFirst = ((long)batch * p.HeadsQ + head) * p.SeqLenQ + q0;
+        var qLayout = TokenLayout.Queries(p);
+        long rowStride = qLayout.PositionStride;
+        long first = qLayout.RowStart(batch, q0, head);
+        long vectorFirst = RowStatisticsLayout.Of(p).Index(batch, head, q0);
         TileLoader.LoadRows<T, TStorage>(q, first, rowStride, validRows, p.HeadDim, tiles.Q, br, tile);
         TileLoader.LoadRows<T, TStorage>(dOutput, first, rowStride, validRows, p.HeadDim, tiles.DOut, br, tile);
         TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, tiles.Lse, br, tile);
@@ -51,16 +52,16 @@ internal static class FlashBackwardDqKernel
 
         int kvBlocks = mask.KeyBlockCount(q0, br, bc);
         int firstMaskedBlock = mask.FirstMaskedBlock(q0, bc);
-        long kvRowStride = (long)p.HeadsKV * p.HeadDim;
+        var kvLayout = TokenLayout.KeysValues(p);
         for (int block = 0; block < kvBlocks; block++)
         {
             int k0 = block * bc;
-            long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
+            long kvFirst = kvLayout.RowStart(batch, k0, kvHead);
             if (block < firstMaskedBlock)
-                DqBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvRowStride, p, mask, q0, k0, tile, tx, ty,
+                DqBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvLayout.PositionStride, p, mask, q0, k0, tile, tx, ty,
                     tiles, scores, dP, dqAcc);
             else
-                DqBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvRowStride, p, mask, q0, k0, tile, tx, ty,
+                DqBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvLayout.PositionStride, p, mask, q0, k0, tile, tx, ty,
                     tiles, scores, dP, dqAcc);
         }
 

@@ -57,11 +57,11 @@ internal static class FlashBackwardKernel
         TileMath.Fill(dvAcc, tkr * td, 0f);
 
         // ---- K_j, V_j: loaded once ----
-        long kvRowStride = (long)p.HeadsKV * p.HeadDim;
-        long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
+        var kvLayout = TokenLayout.KeysValues(p);
+        long kvFirst = kvLayout.RowStart(batch, k0, kvHead);
         int validKeys = XMath.Min(bc, p.SeqLenK - k0);
-        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, tiles.K, bc, tile);
-        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, tiles.V, bc, tile);
+        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, tiles.K, bc, tile);
+        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, tiles.V, bc, tile);
 
         // ---- Q range: causal starts at the first row that sees key k0; masking applies while the tile
         //      straddles the diagonal (rows q0 < k0 + Bc − 1 − offset) or the keys pass s_k ----
@@ -79,8 +79,9 @@ internal static class FlashBackwardKernel
         }
 
         // ---- epilogue: dK_j · scale, dV_j into the per-query-head fp32 buffers ----
-        long outRowStride = (long)p.HeadsQ * p.HeadDim;
-        long outFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsQ + head) * p.HeadDim;
+        var outLayout = TokenLayout.KeyGradientsPerQueryHead(p);
+        long outRowStride = outLayout.PositionStride;
+        long outFirst = outLayout.RowStart(batch, k0, head);
         for (int i = 0; i < tkr; i++)
         {
             int key = ty * tkr + i;
@@ -108,9 +109,10 @@ internal static class FlashBackwardKernel
         int validRows = XMath.Min(br, p.SeqLenQ - q0);
 
         // ---- stage Q_i, dO_i, L_i (log2 domain; +∞ past s_q so P = 0 there), D_i ----
-        long rowStride = (long)p.HeadsQ * p.HeadDim;
-        long first = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
-        long vectorFirst = ((long)batch * p.HeadsQ + head) * p.SeqLenQ + q0;
+        var qLayout = TokenLayout.Queries(p);
+        long rowStride = qLayout.PositionStride;
+        long first = qLayout.RowStart(batch, q0, head);
+        long vectorFirst = RowStatisticsLayout.Of(p).Index(batch, head, q0);
         TileLoader.LoadRows<T, TStorage>(q, first, rowStride, validRows, p.HeadDim, tiles.Q, br, tile);
         TileLoader.LoadRows<T, TStorage>(dOutput, first, rowStride, validRows, p.HeadDim, tiles.DOut, br, tile);
         TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, tiles.Lse, br, tile);

@@ -52,8 +52,10 @@ internal static class FlashBackwardTiledKernel
         TileMath.Fill(dvAcc, Rows * 4 * outChunks, 0f);
 
         // ---- K_j, V_j: staged once ----
-        long kvRowStride = (long)p.HeadsKV * p.HeadDim, qRowStride = (long)p.HeadsQ * p.HeadDim;
-        long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
+        var qLayout = TokenLayout.Queries(p);
+        var kvLayout = TokenLayout.KeysValues(p);
+        long kvRowStride = kvLayout.PositionStride, qRowStride = qLayout.PositionStride;
+        long kvFirst = kvLayout.RowStart(batch, k0, kvHead);
         int validKeys = XMath.Min(Bc, p.SeqLenK - k0);
         TileLoader.StageChunks<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, kTile, dPad + 4, Bc, dPad, BackwardRegisterTile.Threads);
         TileLoader.StageChunks<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, vTile, dPad + 4, Bc, dPad, BackwardRegisterTile.Threads);
@@ -62,8 +64,8 @@ internal static class FlashBackwardTiledKernel
         int firstBlock = mask.FirstQuerySeeing(k0) / Br;
         int qBlocks = (p.SeqLenQ + Br - 1) / Br;
         int unmaskedFrom = mask.FirstUnmaskedQuery(k0, Bc);
-        long qBase = ((long)batch * p.SeqLenQ * p.HeadsQ + head) * p.HeadDim;
-        long rowBase = ((long)batch * p.HeadsQ + head) * p.SeqLenQ;
+        long qBase = qLayout.RowStart(batch, 0, head);
+        long rowBase = RowStatisticsLayout.Of(p).RowStart(batch, head);
         if (firstBlock < qBlocks)
         {
             StageQueryTile<T, TStorage>(q, dOutput, p, qBase, qRowStride, firstBlock * Br, dPad, qTile, doTile);
@@ -105,7 +107,8 @@ internal static class FlashBackwardTiledKernel
         }
 
         // ---- epilogue: dK_j · scale, dV_j into the per-query-head fp32 buffers ----
-        long outFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsQ + head) * p.HeadDim;
+        var outLayout = TokenLayout.KeyGradientsPerQueryHead(p);
+        long outFirst = outLayout.RowStart(batch, k0, head);
         for (int i = 0; i < Rows; i++)
         {
             int key = ty + i * RowThreads;
@@ -115,8 +118,8 @@ internal static class FlashBackwardTiledKernel
                 {
                     int col = 4 * (tx + c * ColumnThreads) + e, at = (i * outChunks + c) * 4 + e;
                     if (col >= p.HeadDim) continue;
-                    dkAccum[outFirst + key * qRowStride + col] = dkAcc[at] * p.Scale;
-                    dvAccum[outFirst + key * qRowStride + col] = dvAcc[at];
+                    dkAccum[outFirst + key * outLayout.PositionStride + col] = dkAcc[at] * p.Scale;
+                    dvAccum[outFirst + key * outLayout.PositionStride + col] = dvAcc[at];
                 }
         }
     }

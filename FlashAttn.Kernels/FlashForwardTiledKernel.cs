@@ -60,9 +60,11 @@ internal static class FlashForwardTiledKernel
         int firstMaskedBlock = mask.FirstMaskedBlock(q0, Bc);
 
         // ---- prologue: Q_i and K_0 in flight ----
-        long qRowStride = (long)p.HeadsQ * p.HeadDim, kvRowStride = (long)p.HeadsKV * p.HeadDim;
-        long qFirst = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
-        long kvBase = ((long)batch * p.SeqLenK * p.HeadsKV + kvHead) * p.HeadDim;
+        var qLayout = TokenLayout.Queries(p);
+        var kvLayout = TokenLayout.KeysValues(p);
+        long qRowStride = qLayout.PositionStride, kvRowStride = kvLayout.PositionStride;
+        long qFirst = qLayout.RowStart(batch, q0, head);
+        long kvBase = kvLayout.RowStart(batch, 0, kvHead);
         TileLoader.StageChunks<T, TStorage>(q, qFirst, qRowStride, XMath.Min(Br, p.SeqLenQ - q0), p.HeadDim, qTile, dPad, Br, dPad, ForwardRegisterTile.Threads);
         if (kvBlocks > 0)
             TileLoader.StageChunks<T, TStorage>(k, kvBase, kvRowStride, XMath.Min(Bc, p.SeqLenK), p.HeadDim, kTile, dPad + 4, Bc, dPad, ForwardRegisterTile.Threads);
@@ -94,6 +96,7 @@ internal static class FlashForwardTiledKernel
         }
 
         // ---- epilogue: O_i = acc / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2 ----
+        var statistics = RowStatisticsLayout.Of(p);
         for (int i = 0; i < RowsPerThread; i++)
         {
             float sum = OnlineSoftmax.RowSum(rowSum[i], ColumnThreads); // before the branch: the whole warp shuffles
@@ -109,7 +112,7 @@ internal static class FlashForwardTiledKernel
                     if (col < p.HeadDim) output[oFirst + col] = TStorage.Store(acc[(i * outChunks + c) * 4 + e] * inverse);
                 }
             if (tx == 0)
-                lse[((long)batch * p.HeadsQ + head) * p.SeqLenQ + row] =
+                lse[statistics.Index(batch, head, row)] =
                     empty ? float.PositiveInfinity : (rowMax[i] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
         }
     }
