@@ -94,8 +94,7 @@ internal static class FlashBackwardDqKernel
         Group.Barrier();
 
         // ---- P, dS for this pair ----
-        ScoreGradients.Compute<TMask>(tiles.Q, tiles.K, tiles.DOut, tiles.V, tiles.Lse, tiles.Delta, p, mask, q0, k0, tile, tx, ty,
-            scores, dP, tiles.P, tiles.DS);
+        ScoreGradients.Compute<TMask>(tiles, p, mask, q0, k0, tile, tx, ty, scores, dP);
         Group.Barrier();
 
         // ---- dQ_i += dS K_j ----

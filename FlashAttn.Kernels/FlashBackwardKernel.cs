@@ -120,8 +120,7 @@ internal static class FlashBackwardKernel
         Group.Barrier();
 
         // ---- recompute P = exp2(S·scale·log2 e − L·log2 e); dP = dO Vᵀ; dS = P ∘ (dP − D) ----
-        ScoreGradients.Compute<TMask>(tiles.Q, tiles.K, tiles.DOut, tiles.V, tiles.Lse, tiles.Delta, p, mask, q0, k0, tile, tx, ty,
-            scores, dP, tiles.P, tiles.DS);
+        ScoreGradients.Compute<TMask>(tiles, p, mask, q0, k0, tile, tx, ty, scores, dP);
         Group.Barrier();
 
         // ---- dV_j += Pᵀ dO_i;  dK_j += dSᵀ Q_i ----

@@ -35,16 +35,9 @@ internal static class FlashBackwardTiledKernel
         int head = Grid.IdxX, batch = Grid.IdxY, k0 = Grid.IdxZ * Bc;
         int kvHead = head / p.QueriesPerKvHead;
 
-        var shared = SharedMemory.GetDynamic<float>();
-        int kvFloats = Bc * (dPad + 4), qFloats = Br * dPad, tFloats = Bc * TStride;
-        var kTile = shared.SubView(0, kvFloats);
-        var vTile = shared.SubView(kvFloats, kvFloats);
-        var qTile = shared.SubView(2 * kvFloats, qFloats);
-        var doTile = shared.SubView(2 * kvFloats + qFloats, qFloats);
-        var pT = shared.SubView(2 * kvFloats + 2 * qFloats, tFloats);
-        var dsT = shared.SubView(2 * kvFloats + 2 * qFloats + tFloats, tFloats);
-        var lseTile = shared.SubView(2 * kvFloats + 2 * qFloats + 2 * tFloats, Br);
-        var deltaTile = shared.SubView(2 * kvFloats + 2 * qFloats + 2 * tFloats + Br, Br);
+        var tiles = BackwardSharedTiles.CarveTransposed(SharedMemory.GetDynamic<float>(), dPad);
+        ArrayView<float> kTile = tiles.K, vTile = tiles.V, qTile = tiles.Q, doTile = tiles.DOut, pT = tiles.P, dsT = tiles.DS;
+        ArrayView<float> lseTile = tiles.Lse, deltaTile = tiles.Delta;
 
         var dkAcc = LocalMemory.Allocate<float>(Rows * 4 * outChunks);
         var dvAcc = LocalMemory.Allocate<float>(Rows * 4 * outChunks);
@@ -79,8 +72,7 @@ internal static class FlashBackwardTiledKernel
         {
             int q0 = block * Br;
             // ---- P = exp2(S·scale·log2 e − L·log2 e), dS = P ∘ (dP − D), both stored transposed ----
-            ScoreGradients.ComputeTransposed(qTile, kTile, doTile, vTile, lseTile, deltaTile, p, mask, q0, k0,
-                q0 < unmaskedFrom, dPad, tx, ty, pT, dsT);
+            ScoreGradients.ComputeTransposed(tiles, p, mask, q0, k0, q0 < unmaskedFrom, dPad, tx, ty);
             Group.Barrier();
 
             // ---- dV_j += Pᵀ dO_i;  dK_j += dSᵀ Q_i (this thread's keys ty + 16i) ----

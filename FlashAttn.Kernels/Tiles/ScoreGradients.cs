@@ -10,14 +10,14 @@ internal static class ScoreGradients
 {
     /// <summary>
     /// P = exp2(Q Kᵀ · scale·log2 e − L·log2 e) (0 where masked), dP = dO Vᵀ, dS = P ∘ (dP − D).
-    /// <paramref name="lseTile"/> holds L·log2 e per row (+∞ for padding rows), <paramref name="deltaTile"/> D.
+    /// <c>tiles.Lse</c> holds L·log2 e per row (+∞ for padding rows), <c>tiles.Delta</c> D; P and dS go to <c>tiles.P</c>, <c>tiles.DS</c>.
     /// </summary>
-    public static void Compute<TMask>(ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> doTile,
-        ArrayView<float> vTile, ArrayView<float> lseTile, ArrayView<float> deltaTile, AttentionParams p, AttentionMask mask, int q0, int k0,
-        AttentionTileConfig tile, int tx, int ty,
-        ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> pTile, ArrayView<float> dsTile)
+    public static void Compute<TMask>(BackwardSharedTiles tiles, AttentionParams p, AttentionMask mask, int q0, int k0,
+        AttentionTileConfig tile, int tx, int ty, ArrayView<float> scores, ArrayView<float> dP)
         where TMask : struct, IBlockMask
     {
+        ArrayView<float> qTile = tiles.Q, kTile = tiles.K, doTile = tiles.DOut, vTile = tiles.V;
+        ArrayView<float> lseTile = tiles.Lse, deltaTile = tiles.Delta, pTile = tiles.P, dsTile = tiles.DS;
         int bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
         int tm = tile.RowsPerThread, tn = tile.KeysPerThread;
         TileMath.Fill(scores, tm * tn, 0f);
@@ -41,14 +41,16 @@ internal static class ScoreGradients
     /// <summary>
     /// The register-tiled form (<see cref="BackwardRegisterTile"/>): this thread's rows ty + 16i × keys tx + 16j of
     /// S = Q Kᵀ and dP = dO Vᵀ from 16-byte shared loads; P and dS = P ∘ (dP − D) are stored transposed
-    /// (pT[key][row], row stride <see cref="BackwardRegisterTile.TransposedStride"/>). The products exist once in
+    /// (<c>tiles.P</c>[key][row], row stride <see cref="BackwardRegisterTile.TransposedStride"/>; tiles carved by
+    /// <see cref="BackwardSharedTiles.CarveTransposed"/>). The products exist once in
     /// the code; only the element-wise part is specialised on <paramref name="masked"/> (run-time branch), so the
     /// kernel does not carry two copies of them.
     /// </summary>
-    public static void ComputeTransposed(ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> doTile,
-        ArrayView<float> vTile, ArrayView<float> lseTile, ArrayView<float> deltaTile, AttentionParams p, AttentionMask mask, int q0, int k0,
-        bool masked, int dPad, int tx, int ty, ArrayView<float> pT, ArrayView<float> dsT)
+    public static void ComputeTransposed(BackwardSharedTiles tiles, AttentionParams p, AttentionMask mask, int q0, int k0,
+        bool masked, int dPad, int tx, int ty)
     {
+        ArrayView<float> qTile = tiles.Q, kTile = tiles.K, doTile = tiles.DOut, vTile = tiles.V;
+        ArrayView<float> lseTile = tiles.Lse, deltaTile = tiles.Delta, pT = tiles.P, dsT = tiles.DS;
         const int rows = BackwardRegisterTile.RowsPerThread, keys = BackwardRegisterTile.KeysPerThread;
         const int rowStep = BackwardRegisterTile.RowThreads, keyStep = BackwardRegisterTile.ColumnThreads;
         var scores = LocalMemory.Allocate<float>(rows * keys);
