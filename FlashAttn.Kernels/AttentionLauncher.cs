@@ -1,4 +1,3 @@
-using System.Reflection;
 using FlashAttn.Compute;
 using FlashAttn.Compute.Runtime;
 
@@ -8,7 +7,7 @@ namespace FlashAttn.Kernels;
 /// Host side of the attention kernels: picks the tile configuration, builds the kernel arguments and
 /// launches. Arguments are assumed validated by the public API (FlashAttn.Core).
 /// </summary>
-public static class AttentionLauncher
+public static partial class AttentionLauncher
 {
     /// <summary>Threads per group of the element-wise kernels (preprocess, convert).</summary>
     private const int ElementwiseThreads = 256;
@@ -29,35 +28,10 @@ public static class AttentionLauncher
     public static void Forward<T>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
     {
-        var storage = StorageOf<T>();
+        var storage = StorageChoice<T>.Instance;
         if (IsEmpty(shape)) return;
-        var p = Params(shape, settings);
-        if (TakesTensorCores<T>())
-        {
-            var tc = TensorCoreTile.ForForward(shape.HeadDim);
-            accelerator.LoadKernel(Instantiate(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward), typeof(T), storage))
-                .Launch(new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenQ, tc.BlockRows), shape.HeadsQ, shape.Batch), new Dim3(tc.Threads, 1, 1), tc.ForwardSharedBytes),
-                    q, k, v, output, lse, p, Specialize(tc.HeadDimPadded), SpecializedValue.New(settings.Causal),
-                    SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, output)));
-            return;
-        }
-        if (TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))
-        {
-            var tiled = Instantiate(typeof(FlashForwardTiledKernel), nameof(FlashForwardTiledKernel.Forward), typeof(T), storage);
-            accelerator.LoadKernel(tiled).Launch(
-                new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows)),
-                    new Dim3(ForwardRegisterTile.Threads, 1, 1), ForwardRegisterTile.SharedBytes(shape.HeadDim)),
-                q, k, v, output, lse, p,
-                Specialize(ForwardRegisterTile.PaddedHeadDim(shape.HeadDim)), SpecializedValue.New(settings.Causal));
-            return;
-        }
-        var tile = AttentionTileConfig.ForForward(shape.HeadDim, SizeOf<T>());
-        var method = Instantiate(typeof(FlashForwardKernel), nameof(FlashForwardKernel.Forward), typeof(T), storage);
-        accelerator.LoadKernel(method).Launch(
-            new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenQ, tile.BlockRows), shape.HeadsQ, shape.Batch), new Dim3(tile.Threads, 1, 1), tile.ForwardSharedBytes),
-            q, k, v, output, lse, p,
-            Specialize(tile.BlockRows), Specialize(tile.BlockCols), Specialize(tile.Threads), Specialize(tile.ThreadsPerRow),
-            Specialize(tile.HeadDimPadded), SpecializedValue.New(settings.Causal));
+        var call = new ForwardCall<T>(accelerator, shape, settings, Params(shape, settings), q, k, v, output, lse);
+        storage.Run(ref call);
     }
 
     /// <summary>
@@ -73,78 +47,10 @@ public static class AttentionLauncher
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
         ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
     {
-        var storage = StorageOf<T>();
+        var storage = StorageChoice<T>.Instance;
         if (IsEmpty(shape)) return;
-        var tile = AttentionTileConfig.ForBackward(shape.HeadDim, SizeOf<T>());
-        var p = Params(shape, settings);
-        long rows = (long)shape.Batch * shape.HeadsQ * shape.SeqLenQ;
-        long dqElements = rows * shape.HeadDim;
-        long dkvElements = (long)shape.Batch * shape.SeqLenK * shape.HeadsQ * shape.HeadDim;
-        var blockRows = Specialize(tile.BlockRows);
-        var blockCols = Specialize(tile.BlockCols);
-        var threads = Specialize(tile.Threads);
-        var threadsPerRow = Specialize(tile.ThreadsPerRow);
-        var headDimPadded = Specialize(tile.HeadDimPadded);
-        var causal = SpecializedValue.New(settings.Causal);
-
-        // fp32 without GQA: dq, dk and dv have the accumulators' type and layout, so they are the accumulators (no
-        // workspace for them, no convert pass); dq must be 16-byte aligned for the four-float reductions
-        bool direct = GradientsAreAccumulators(shape, SizeOf<T>()) && Aligned16(dq);
-        using var delta = accelerator.Cache.Rent<float>(rows);
-        using var dqRented = direct ? null : accelerator.Cache.Rent<float>(dqElements);
-        using var dkRented = direct ? null : accelerator.Cache.Rent<float>(dkvElements);
-        using var dvRented = direct ? null : accelerator.Cache.Rent<float>(dkvElements);
-        var dqAccum = direct ? dq.Cast<float>() : dqRented!.View;
-        var dkAccum = direct ? dk.Cast<float>() : dkRented!.View;
-        var dvAccum = direct ? dv.Cast<float>() : dvRented!.View;
-
-        // D = rowsum(dO ∘ O); dQ accumulator = 0
-        accelerator.LoadKernel(Instantiate(typeof(FlashBackwardPreprocessKernel), nameof(FlashBackwardPreprocessKernel.Preprocess), typeof(T), storage))
-            .Launch(Elementwise(Math.Max(rows * 32, dqElements)), output, dOutput, delta.View, dqAccum, p); // a warp per row
-
-        // dK, dV per query head (and dQ by atomics unless deterministic)
-        if (TakesTensorCores<T>())
-        {
-            var tc = TensorCoreTile.ForBackward(shape.HeadDim);
-            accelerator.LoadKernel(Instantiate(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), typeof(T), storage))
-                .Launch(new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenK, tc.BackwardBlockCols) * tc.ColumnSplits, shape.HeadsQ, shape.Batch),
-                        new Dim3(tc.Threads, 1, 1), tc.BackwardSharedBytes),
-                    q, k, v, dOutput, lse, delta.View, dqAccum, dkAccum, dvAccum, p,
-                    Specialize(tc.HeadDimPadded), Specialize(tc.Warps), causal, SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)),
-                    SpecializedValue.New(!settings.Deterministic));
-        }
-        else if (TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols), q, k, v, dOutput))
-        {
-            accelerator.LoadKernel(Instantiate(typeof(FlashBackwardTiledKernel), nameof(FlashBackwardTiledKernel.Backward), typeof(T), storage))
-                .Launch(new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols)),
-                        new Dim3(BackwardRegisterTile.Threads, 1, 1), BackwardRegisterTile.SharedBytes(shape.HeadDim)),
-                    q, k, v, dOutput, lse, delta.View, dqAccum, dkAccum, dvAccum, p,
-                    Specialize(BackwardRegisterTile.PaddedHeadDim(shape.HeadDim)), causal, SpecializedValue.New(!settings.Deterministic));
-        }
-        else
-        {
-            var backwardGroups = new Dim3(CeilDiv(shape.SeqLenK, tile.BlockCols), shape.HeadsQ, shape.Batch);
-            accelerator.LoadKernel(Instantiate(typeof(FlashBackwardKernel), nameof(FlashBackwardKernel.Backward), typeof(T), storage))
-                .Launch(new LaunchConfig(backwardGroups, new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
-                    q, k, v, dOutput, lse, delta.View, dqAccum, dkAccum, dvAccum, p,
-                    blockRows, blockCols, threads, threadsPerRow, headDimPadded, causal, SpecializedValue.New(!settings.Deterministic));
-        }
-
-        // deterministic dQ: one group per Q tile, K tiles in a fixed order
-        if (settings.Deterministic)
-        {
-            var dqGroups = new Dim3(CeilDiv(shape.SeqLenQ, tile.BlockRows), shape.HeadsQ, shape.Batch);
-            accelerator.LoadKernel(Instantiate(typeof(FlashBackwardDqKernel), nameof(FlashBackwardDqKernel.BackwardDq), typeof(T), storage))
-                .Launch(new LaunchConfig(dqGroups, new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
-                    q, k, v, dOutput, lse, delta.View, dqAccum, p,
-                    blockRows, blockCols, threads, threadsPerRow, headDimPadded, causal);
-        }
-
-        // fp32 → T, GQA sums in a fixed order
-        if (direct) return;
-        accelerator.LoadKernel(Instantiate(typeof(FlashBackwardConvertKernel), nameof(FlashBackwardConvertKernel.Convert), typeof(T), storage))
-            .Launch(Elementwise(Math.Max(dqElements, (long)shape.Batch * shape.SeqLenK * shape.HeadsKV * shape.HeadDim)),
-                dqAccum, dkAccum, dvAccum, dq, dk, dv, p);
+        var call = new BackwardCall<T>(accelerator, shape, settings, Params(shape, settings), q, k, v, output, dOutput, lse, dq, dk, dv);
+        storage.Run(ref call);
     }
 
     /// <summary>
@@ -181,9 +87,6 @@ public static class AttentionLauncher
         return true;
     }
 
-    /// <summary>fp16 and bf16 take the tensor-core kernels, at every head dim and length (their tile index is the grid's x).</summary>
-    private static bool TakesTensorCores<T>() where T : unmanaged => typeof(T) == typeof(Half) || typeof(T) == typeof(BFloat16);
-
     /// <summary>16-byte chunks of 8 elements: d a multiple of 8 and every operand 16-byte aligned (else element-wise staging).</summary>
     private static bool Chunked<T>(int headDim, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged
     {
@@ -191,14 +94,6 @@ public static class AttentionLauncher
         foreach (var operand in operands)
             if (!Aligned16(operand)) return false;
         return true;
-    }
-
-    private static Type StorageOf<T>() where T : unmanaged
-    {
-        if (typeof(T) == typeof(float)) return typeof(Float32Storage);
-        if (typeof(T) == typeof(Half)) return typeof(Float16Storage);
-        if (typeof(T) == typeof(BFloat16)) return typeof(BFloat16Storage);
-        throw new ArgumentException($"Attention supports float, Half and BFloat16 elements, not {typeof(T).Name}.", nameof(T));
     }
 
     /// <summary>16-byte chunks (cp.async) need 16-byte aligned bases; device allocations are, offset views may not be.</summary>
@@ -226,9 +121,6 @@ public static class AttentionLauncher
             ScaleLog2 = settings.Scale * SoftmaxConstants.Log2E,
         };
     }
-
-    private static MethodInfo Instantiate(Type kernelType, string name, Type element, Type storage)
-        => kernelType.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!.MakeGenericMethod(element, storage);
 
     private static SpecializedValue<int> Specialize(int value) => SpecializedValue.New(value);
 

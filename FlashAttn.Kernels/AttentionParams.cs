@@ -27,7 +27,4 @@ internal struct AttentionParams
 
     /// <summary>Query heads per key/value head: query head g reads kv head g / QueriesPerKvHead.</summary>
     public readonly int QueriesPerKvHead => HeadsQ / HeadsKV;
-
-    /// <summary>True when query <paramref name="row"/> may attend to key <paramref name="key"/> (key inside s_k and, if causal, on or left of the diagonal).</summary>
-    public readonly bool Visible(int row, int key, bool causal) => key < SeqLenK && (!causal || key <= row + CausalOffset);
 }

@@ -15,23 +15,25 @@ internal static class FlashBackwardConvertKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         int gridThreads = Grid.DimX * Group.DimX;
-        long dqCount = (long)p.Batch * p.SeqLenQ * p.HeadsQ * p.HeadDim;
+        long dqCount = TokenLayout.Queries(p).Elements(p.Batch);
         for (long e = Grid.GlobalIndexX; e < dqCount; e += gridThreads)
             dq[e] = TStorage.Store(dqAccum[e]);
 
         int group = p.QueriesPerKvHead;
-        long dkCount = (long)p.Batch * p.SeqLenK * p.HeadsKV * p.HeadDim;
+        var perQueryHead = TokenLayout.KeyGradientsPerQueryHead(p);
+        long dkCount = TokenLayout.KeysValues(p).Elements(p.Batch);
         for (long e = Grid.GlobalIndexX; e < dkCount; e += gridThreads)
         {
             // e = ((batch · s_k + key) · h_kv + kvHead) · d + x
             long x = e % p.HeadDim, rest = e / p.HeadDim;
             long kvHead = rest % p.HeadsKV, batchKey = rest / p.HeadsKV;
-            long first = (batchKey * p.HeadsQ + kvHead * group) * p.HeadDim + x;
+            // (batch, key) flattened: both tensors are contiguous, so batchKey steps whole positions
+            long first = batchKey * perQueryHead.PositionStride + kvHead * group * perQueryHead.HeadStride + x;
             float sumK = 0f, sumV = 0f;
             for (int g = 0; g < group; g++)
             {
-                sumK += dkAccum[first + (long)g * p.HeadDim];
-                sumV += dvAccum[first + (long)g * p.HeadDim];
+                sumK += dkAccum[first + g * perQueryHead.HeadStride];
+                sumV += dvAccum[first + g * perQueryHead.HeadStride];
             }
             dk[e] = TStorage.Store(sumK);
             dv[e] = TStorage.Store(sumV);

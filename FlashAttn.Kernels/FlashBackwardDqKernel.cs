@@ -25,7 +25,7 @@ internal static class FlashBackwardDqKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
-        bool isCausal = causal.Value;
+        var mask = AttentionMask.Of(p, causal.Value);
         int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
         int tm = tile.RowsPerThread, td = tile.HeadColsPerThread;
         int tx = Group.IdxX % tpr, ty = Group.IdxX / tpr;
@@ -41,28 +41,27 @@ internal static class FlashBackwardDqKernel
 
         // ---- Q_i, dO_i, L_i, D_i: loaded once ----
         int validRows = XMath.Min(br, p.SeqLenQ - q0);
-        long rowStride = (long)p.HeadsQ * p.HeadDim;
-        long first = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
-        long vectorFirst = ((long)batch * p.HeadsQ + head) * p.SeqLenQ + q0;
+        var qLayout = TokenLayout.Queries(p);
+        long rowStride = qLayout.PositionStride;
+        long first = qLayout.RowStart(batch, q0, head);
+        long vectorFirst = RowStatisticsLayout.Of(p).Index(batch, head, q0);
         TileLoader.LoadRows<T, TStorage>(q, first, rowStride, validRows, p.HeadDim, tiles.Q, br, tile);
         TileLoader.LoadRows<T, TStorage>(dOutput, first, rowStride, validRows, p.HeadDim, tiles.DOut, br, tile);
         TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, tiles.Lse, br, tile);
         TileLoader.LoadVector(delta, vectorFirst, validRows, 1f, 0f, tiles.Delta, br, tile);
 
-        int kvEnd = isCausal ? XMath.Min(p.SeqLenK, q0 + br + p.CausalOffset) : p.SeqLenK;
-        int kvBlocks = kvEnd > 0 ? (kvEnd + bc - 1) / bc : 0;
-        int maskFrom = isCausal ? XMath.Max(0, XMath.Min(p.SeqLenK, q0 + p.CausalOffset + 1)) : p.SeqLenK;
-        int firstMaskedBlock = maskFrom / bc;
-        long kvRowStride = (long)p.HeadsKV * p.HeadDim;
+        int kvBlocks = mask.KeyBlockCount(q0, br, bc);
+        int firstMaskedBlock = mask.FirstMaskedBlock(q0, bc);
+        var kvLayout = TokenLayout.KeysValues(p);
         for (int block = 0; block < kvBlocks; block++)
         {
             int k0 = block * bc;
-            long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
+            long kvFirst = kvLayout.RowStart(batch, k0, kvHead);
             if (block < firstMaskedBlock)
-                DqBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
+                DqBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvLayout.PositionStride, p, mask, q0, k0, tile, tx, ty,
                     tiles, scores, dP, dqAcc);
             else
-                DqBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
+                DqBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvLayout.PositionStride, p, mask, q0, k0, tile, tx, ty,
                     tiles, scores, dP, dqAcc);
         }
 
@@ -81,7 +80,7 @@ internal static class FlashBackwardDqKernel
 
     /// <summary>One K/V tile: stage K_j, V_j; recompute P and dS; dQ_i += dS K_j.</summary>
     private static void DqBlock<T, TStorage, TMask>(ArrayView<T> k, ArrayView<T> v, long kvFirst, long kvRowStride,
-        AttentionParams p, int q0, int k0, bool isCausal, AttentionTileConfig tile, int tx, int ty,
+        AttentionParams p, AttentionMask mask, int q0, int k0, AttentionTileConfig tile, int tx, int ty,
         BackwardSharedTiles tiles,
         ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> dqAcc)
         where T : unmanaged where TStorage : struct, IStorage<T> where TMask : struct, IBlockMask
@@ -95,8 +94,7 @@ internal static class FlashBackwardDqKernel
         Group.Barrier();
 
         // ---- P, dS for this pair ----
-        ScoreGradients.Compute<TMask>(tiles.Q, tiles.K, tiles.DOut, tiles.V, tiles.Lse, tiles.Delta, p, q0, k0, isCausal, tile, tx, ty,
-            scores, dP, tiles.P, tiles.DS);
+        ScoreGradients.Compute<TMask>(tiles, p, mask, q0, k0, tile, tx, ty, scores, dP);
         Group.Barrier();
 
         // ---- dQ_i += dS K_j ----

@@ -38,7 +38,8 @@ internal static class FlashBackwardKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
-        bool isCausal = causal.Value, withDq = accumulateDq.Value;
+        var mask = AttentionMask.Of(p, causal.Value);
+        bool withDq = accumulateDq.Value;
         int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride;
         int tkr = tile.KeyRowsPerThread, td = tile.HeadColsPerThread;
         int tx = Group.IdxX % tile.ThreadsPerRow, ty = Group.IdxX / tile.ThreadsPerRow;
@@ -56,32 +57,31 @@ internal static class FlashBackwardKernel
         TileMath.Fill(dvAcc, tkr * td, 0f);
 
         // ---- K_j, V_j: loaded once ----
-        long kvRowStride = (long)p.HeadsKV * p.HeadDim;
-        long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
+        var kvLayout = TokenLayout.KeysValues(p);
+        long kvFirst = kvLayout.RowStart(batch, k0, kvHead);
         int validKeys = XMath.Min(bc, p.SeqLenK - k0);
-        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, tiles.K, bc, tile);
-        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, tiles.V, bc, tile);
+        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, tiles.K, bc, tile);
+        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, tiles.V, bc, tile);
 
         // ---- Q range: causal starts at the first row that sees key k0; masking applies while the tile
         //      straddles the diagonal (rows q0 < k0 + Bc − 1 − offset) or the keys pass s_k ----
-        int qStart = isCausal ? XMath.Max(0, k0 - p.CausalOffset) : 0;
         int qBlocks = (p.SeqLenQ + br - 1) / br;
-        bool keysPastEnd = k0 + bc > p.SeqLenK;
-        int unmaskedFrom = isCausal ? k0 + bc - 1 - p.CausalOffset : int.MinValue;
-        for (int block = qStart / br; block < qBlocks; block++)
+        int unmaskedFrom = mask.FirstUnmaskedQuery(k0, bc);
+        for (int block = mask.FirstQuerySeeing(k0) / br; block < qBlocks; block++)
         {
             int q0 = block * br;
-            if (keysPastEnd || q0 < unmaskedFrom)
-                BackwardBlock<T, TStorage, MaskedBlock>(q, dOutput, lse, delta, dqAccum, p, batch, head, q0, k0, isCausal, withDq,
+            if (q0 < unmaskedFrom)
+                BackwardBlock<T, TStorage, MaskedBlock>(q, dOutput, lse, delta, dqAccum, p, mask, batch, head, q0, k0, withDq,
                     tile, tx, ty, tiles, scores, dP, dqAcc, dkAcc, dvAcc);
             else
-                BackwardBlock<T, TStorage, FullBlock>(q, dOutput, lse, delta, dqAccum, p, batch, head, q0, k0, isCausal, withDq,
+                BackwardBlock<T, TStorage, FullBlock>(q, dOutput, lse, delta, dqAccum, p, mask, batch, head, q0, k0, withDq,
                     tile, tx, ty, tiles, scores, dP, dqAcc, dkAcc, dvAcc);
         }
 
         // ---- epilogue: dK_j · scale, dV_j into the per-query-head fp32 buffers ----
-        long outRowStride = (long)p.HeadsQ * p.HeadDim;
-        long outFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsQ + head) * p.HeadDim;
+        var outLayout = TokenLayout.KeyGradientsPerQueryHead(p);
+        long outRowStride = outLayout.PositionStride;
+        long outFirst = outLayout.RowStart(batch, k0, head);
         for (int i = 0; i < tkr; i++)
         {
             int key = ty * tkr + i;
@@ -98,8 +98,8 @@ internal static class FlashBackwardKernel
 
     /// <summary>One Q tile against the group's K/V tile (inner loop body of Algorithm 2).</summary>
     private static void BackwardBlock<T, TStorage, TMask>(ArrayView<T> q, ArrayView<T> dOutput, ArrayView<float> lse,
-        ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p, int batch, int head, int q0, int k0,
-        bool isCausal, bool withDq, AttentionTileConfig tile, int tx, int ty,
+        ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p, AttentionMask mask, int batch, int head, int q0, int k0,
+        bool withDq, AttentionTileConfig tile, int tx, int ty,
         BackwardSharedTiles tiles,
         ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> dqAcc, ArrayView<float> dkAcc, ArrayView<float> dvAcc)
         where T : unmanaged where TStorage : struct, IStorage<T> where TMask : struct, IBlockMask
@@ -109,9 +109,10 @@ internal static class FlashBackwardKernel
         int validRows = XMath.Min(br, p.SeqLenQ - q0);
 
         // ---- stage Q_i, dO_i, L_i (log2 domain; +∞ past s_q so P = 0 there), D_i ----
-        long rowStride = (long)p.HeadsQ * p.HeadDim;
-        long first = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
-        long vectorFirst = ((long)batch * p.HeadsQ + head) * p.SeqLenQ + q0;
+        var qLayout = TokenLayout.Queries(p);
+        long rowStride = qLayout.PositionStride;
+        long first = qLayout.RowStart(batch, q0, head);
+        long vectorFirst = RowStatisticsLayout.Of(p).Index(batch, head, q0);
         TileLoader.LoadRows<T, TStorage>(q, first, rowStride, validRows, p.HeadDim, tiles.Q, br, tile);
         TileLoader.LoadRows<T, TStorage>(dOutput, first, rowStride, validRows, p.HeadDim, tiles.DOut, br, tile);
         TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, tiles.Lse, br, tile);
@@ -119,8 +120,7 @@ internal static class FlashBackwardKernel
         Group.Barrier();
 
         // ---- recompute P = exp2(S·scale·log2 e − L·log2 e); dP = dO Vᵀ; dS = P ∘ (dP − D) ----
-        ScoreGradients.Compute<TMask>(tiles.Q, tiles.K, tiles.DOut, tiles.V, tiles.Lse, tiles.Delta, p, q0, k0, isCausal, tile, tx, ty,
-            scores, dP, tiles.P, tiles.DS);
+        ScoreGradients.Compute<TMask>(tiles, p, mask, q0, k0, tile, tx, ty, scores, dP);
         Group.Barrier();
 
         // ---- dV_j += Pᵀ dO_i;  dK_j += dSᵀ Q_i ----

@@ -18,20 +18,21 @@ internal static class FlashBackwardPreprocessKernel
     {
         int gridThreads = Grid.DimX * Group.DimX;
         int lane = Warp.LaneIdx, gridWarps = gridThreads / Warp.Size;
-        long rows = (long)p.Batch * p.HeadsQ * p.SeqLenQ;
+        var layout = TokenLayout.Queries(p);
+        long rows = RowStatisticsLayout.Of(p).Elements(p.Batch);
         for (long r = Grid.GlobalIndexX / Warp.Size; r < rows; r += gridWarps)
         {
             // r = (batch · h_q + head) · s_q + i; the loop is warp-uniform, as the butterfly needs
             long i = r % p.SeqLenQ, bh = r / p.SeqLenQ;
             long head = bh % p.HeadsQ, batch = bh / p.HeadsQ;
-            long first = ((batch * p.SeqLenQ + i) * p.HeadsQ + head) * p.HeadDim;
+            long first = layout.RowStart((int)batch, (int)i, (int)head);
             float sum = 0f;
             for (int x = lane; x < p.HeadDim; x += Warp.Size)
                 sum += TStorage.Load(dOutput[first + x]) * TStorage.Load(output[first + x]);
             sum = Warp.Sum(sum);
             if (lane == 0) delta[r] = sum;
         }
-        long accumulators = (long)p.Batch * p.SeqLenQ * p.HeadsQ * p.HeadDim;
+        long accumulators = layout.Elements(p.Batch);
         for (long e = Grid.GlobalIndexX; e < accumulators; e += gridThreads)
             dqAccum[e] = 0f;
     }

@@ -29,21 +29,15 @@ internal static class FlashBackwardTiledKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         int dPad = headDimPadded.Value, outChunks = dPad / (4 * ColumnThreads);
-        bool isCausal = causal.Value, withDq = accumulateDq.Value;
+        var mask = AttentionMask.Of(p, causal.Value);
+        bool withDq = accumulateDq.Value;
         int tx = Group.IdxX % ColumnThreads, ty = Group.IdxX / ColumnThreads; // 16 consecutive lanes per row group
         int head = Grid.IdxX, batch = Grid.IdxY, k0 = Grid.IdxZ * Bc;
         int kvHead = head / p.QueriesPerKvHead;
 
-        var shared = SharedMemory.GetDynamic<float>();
-        int kvFloats = Bc * (dPad + 4), qFloats = Br * dPad, tFloats = Bc * TStride;
-        var kTile = shared.SubView(0, kvFloats);
-        var vTile = shared.SubView(kvFloats, kvFloats);
-        var qTile = shared.SubView(2 * kvFloats, qFloats);
-        var doTile = shared.SubView(2 * kvFloats + qFloats, qFloats);
-        var pT = shared.SubView(2 * kvFloats + 2 * qFloats, tFloats);
-        var dsT = shared.SubView(2 * kvFloats + 2 * qFloats + tFloats, tFloats);
-        var lseTile = shared.SubView(2 * kvFloats + 2 * qFloats + 2 * tFloats, Br);
-        var deltaTile = shared.SubView(2 * kvFloats + 2 * qFloats + 2 * tFloats + Br, Br);
+        var tiles = BackwardSharedTiles.CarveTransposed(SharedMemory.GetDynamic<float>(), dPad);
+        ArrayView<float> kTile = tiles.K, vTile = tiles.V, qTile = tiles.Q, doTile = tiles.DOut, pT = tiles.P, dsT = tiles.DS;
+        ArrayView<float> lseTile = tiles.Lse, deltaTile = tiles.Delta;
 
         var dkAcc = LocalMemory.Allocate<float>(Rows * 4 * outChunks);
         var dvAcc = LocalMemory.Allocate<float>(Rows * 4 * outChunks);
@@ -51,19 +45,20 @@ internal static class FlashBackwardTiledKernel
         TileMath.Fill(dvAcc, Rows * 4 * outChunks, 0f);
 
         // ---- K_j, V_j: staged once ----
-        long kvRowStride = (long)p.HeadsKV * p.HeadDim, qRowStride = (long)p.HeadsQ * p.HeadDim;
-        long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
+        var qLayout = TokenLayout.Queries(p);
+        var kvLayout = TokenLayout.KeysValues(p);
+        long kvRowStride = kvLayout.PositionStride, qRowStride = qLayout.PositionStride;
+        long kvFirst = kvLayout.RowStart(batch, k0, kvHead);
         int validKeys = XMath.Min(Bc, p.SeqLenK - k0);
         TileLoader.StageChunks<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, kTile, dPad + 4, Bc, dPad, BackwardRegisterTile.Threads);
         TileLoader.StageChunks<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, vTile, dPad + 4, Bc, dPad, BackwardRegisterTile.Threads);
 
         // ---- Q range as in FlashBackwardKernel: causal starts at the first row that sees key k0 ----
-        int firstBlock = (isCausal ? XMath.Max(0, k0 - p.CausalOffset) : 0) / Br;
+        int firstBlock = mask.FirstQuerySeeing(k0) / Br;
         int qBlocks = (p.SeqLenQ + Br - 1) / Br;
-        bool keysPastEnd = k0 + Bc > p.SeqLenK;
-        int unmaskedFrom = isCausal ? k0 + Bc - 1 - p.CausalOffset : int.MinValue;
-        long qBase = ((long)batch * p.SeqLenQ * p.HeadsQ + head) * p.HeadDim;
-        long rowBase = ((long)batch * p.HeadsQ + head) * p.SeqLenQ;
+        int unmaskedFrom = mask.FirstUnmaskedQuery(k0, Bc);
+        long qBase = qLayout.RowStart(batch, 0, head);
+        long rowBase = RowStatisticsLayout.Of(p).RowStart(batch, head);
         if (firstBlock < qBlocks)
         {
             StageQueryTile<T, TStorage>(q, dOutput, p, qBase, qRowStride, firstBlock * Br, dPad, qTile, doTile);
@@ -77,8 +72,7 @@ internal static class FlashBackwardTiledKernel
         {
             int q0 = block * Br;
             // ---- P = exp2(S·scale·log2 e − L·log2 e), dS = P ∘ (dP − D), both stored transposed ----
-            ScoreGradients.ComputeTransposed(qTile, kTile, doTile, vTile, lseTile, deltaTile, p, q0, k0, isCausal,
-                keysPastEnd || q0 < unmaskedFrom, dPad, tx, ty, pT, dsT);
+            ScoreGradients.ComputeTransposed(tiles, p, mask, q0, k0, q0 < unmaskedFrom, dPad, tx, ty);
             Group.Barrier();
 
             // ---- dV_j += Pᵀ dO_i;  dK_j += dSᵀ Q_i (this thread's keys ty + 16i) ----
@@ -105,7 +99,8 @@ internal static class FlashBackwardTiledKernel
         }
 
         // ---- epilogue: dK_j · scale, dV_j into the per-query-head fp32 buffers ----
-        long outFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsQ + head) * p.HeadDim;
+        var outLayout = TokenLayout.KeyGradientsPerQueryHead(p);
+        long outFirst = outLayout.RowStart(batch, k0, head);
         for (int i = 0; i < Rows; i++)
         {
             int key = ty + i * RowThreads;
@@ -115,8 +110,8 @@ internal static class FlashBackwardTiledKernel
                 {
                     int col = 4 * (tx + c * ColumnThreads) + e, at = (i * outChunks + c) * 4 + e;
                     if (col >= p.HeadDim) continue;
-                    dkAccum[outFirst + key * qRowStride + col] = dkAcc[at] * p.Scale;
-                    dvAccum[outFirst + key * qRowStride + col] = dvAcc[at];
+                    dkAccum[outFirst + key * outLayout.PositionStride + col] = dkAcc[at] * p.Scale;
+                    dvAccum[outFirst + key * outLayout.PositionStride + col] = dvAcc[at];
                 }
         }
     }

@@ -32,12 +32,14 @@ internal static class FlashForwardKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
-        bool isCausal = causal.Value;
+        var mask = AttentionMask.Of(p, causal.Value);
         int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride;
         int tm = tile.RowsPerThread, td = tile.HeadColsPerThread;
         int tx = Group.IdxX % tile.ThreadsPerRow, ty = Group.IdxX / tile.ThreadsPerRow;
         int q0 = Grid.IdxX * br, head = Grid.IdxY, batch = Grid.IdxZ;
         int kvHead = head / p.QueriesPerKvHead;
+        var qLayout = TokenLayout.Queries(p);
+        var kvLayout = TokenLayout.KeysValues(p);
 
         var shared = SharedMemory.GetDynamic<float>();
         var qTile = shared.SubView(0, br * stride);
@@ -54,32 +56,28 @@ internal static class FlashForwardKernel
         TileMath.Fill(rowSum, tm, 0f);
 
         // ---- Q_i: loaded once, widened to fp32 ----
-        long qRowStride = (long)p.HeadsQ * p.HeadDim;
-        long qFirst = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
-        TileLoader.LoadRows<T, TStorage>(q, qFirst, qRowStride, XMath.Min(br, p.SeqLenQ - q0), p.HeadDim, qTile, br, tile);
+        long qFirst = qLayout.RowStart(batch, q0, head);
+        TileLoader.LoadRows<T, TStorage>(q, qFirst, qLayout.PositionStride, XMath.Min(br, p.SeqLenQ - q0), p.HeadDim, qTile, br, tile);
 
         // ---- K/V range: causal stops after the last key row q0 + Br − 1 can see; masking starts where
         //      the first row q0 stops seeing keys, or at the s_k end ----
-        int kvEnd = isCausal ? XMath.Min(p.SeqLenK, q0 + br + p.CausalOffset) : p.SeqLenK;
-        int kvBlocks = kvEnd > 0 ? (kvEnd + bc - 1) / bc : 0;
-        int maskFrom = isCausal ? XMath.Max(0, XMath.Min(p.SeqLenK, q0 + p.CausalOffset + 1)) : p.SeqLenK;
-        int firstMaskedBlock = maskFrom / bc;
+        int kvBlocks = mask.KeyBlockCount(q0, br, bc);
+        int firstMaskedBlock = mask.FirstMaskedBlock(q0, bc);
 
-        long kvRowStride = (long)p.HeadsKV * p.HeadDim;
         for (int block = 0; block < kvBlocks; block++)
         {
             int k0 = block * bc;
-            long kvFirst = (((long)batch * p.SeqLenK + k0) * p.HeadsKV + kvHead) * p.HeadDim;
+            long kvFirst = kvLayout.RowStart(batch, k0, kvHead);
             if (block < firstMaskedBlock)
-                ForwardBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
+                ForwardBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvLayout.PositionStride, p, mask, q0, k0, tile, tx, ty,
                     qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
             else
-                ForwardBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvRowStride, p, q0, k0, isCausal, tile, tx, ty,
+                ForwardBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvLayout.PositionStride, p, mask, q0, k0, tile, tx, ty,
                     qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
         }
 
         // ---- epilogue: O_i = acc / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2 ----
-        long oRowStride = (long)p.HeadsQ * p.HeadDim;
+        var statistics = RowStatisticsLayout.Of(p);
         for (int i = 0; i < tm; i++)
         {
             float sum = OnlineSoftmax.RowSum(rowSum[i], tile.ThreadsPerRow); // before the branch: the whole warp shuffles
@@ -87,21 +85,21 @@ internal static class FlashForwardKernel
             if (row >= p.SeqLenQ) continue;
             bool empty = sum == 0f; // no visible key: O = 0, L = +∞
             float inverse = empty ? 0f : 1f / sum;
-            long oFirst = qFirst + (long)(ty * tm + i) * oRowStride;
+            long oFirst = qFirst + (long)(ty * tm + i) * qLayout.PositionStride;
             for (int j = 0; j < td; j++)
             {
                 int col = tx + j * tile.ThreadsPerRow;
                 if (col < p.HeadDim) output[oFirst + col] = TStorage.Store(acc[i * td + j] * inverse);
             }
             if (tx == 0)
-                lse[((long)batch * p.HeadsQ + head) * p.SeqLenQ + row] =
+                lse[statistics.Index(batch, head, row)] =
                     empty ? float.PositiveInfinity : (rowMax[i] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
         }
     }
 
     /// <summary>One K/V tile (inner loop body of Algorithm 1): stage K_j, V_j; S = Q Kᵀ; online softmax; O += P V.</summary>
     private static void ForwardBlock<T, TStorage, TMask>(ArrayView<T> k, ArrayView<T> v, long kvFirst, long kvRowStride,
-        AttentionParams p, int q0, int k0, bool isCausal, AttentionTileConfig tile, int tx, int ty,
+        AttentionParams p, AttentionMask mask, int q0, int k0, AttentionTileConfig tile, int tx, int ty,
         ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> vTile, ArrayView<float> pTile,
         ArrayView<float> scores, ArrayView<float> acc, ArrayView<float> rowMax, ArrayView<float> rowSum)
         where T : unmanaged where TStorage : struct, IStorage<T> where TMask : struct, IBlockMask
@@ -122,7 +120,7 @@ internal static class FlashForwardKernel
             for (int j = 0; j < tn; j++)
             {
                 float s = scores[i * tn + j] * p.ScaleLog2;
-                if (TMask.Enabled && !p.Visible(q0 + ty * tm + i, k0 + tx + j * tpr, isCausal)) s = float.NegativeInfinity;
+                if (TMask.Enabled && !mask.Visible(q0 + ty * tm + i, k0 + tx + j * tpr)) s = float.NegativeInfinity;
                 scores[i * tn + j] = s;
             }
 

@@ -33,7 +33,7 @@ internal static class FlashForwardTiledKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         int dPad = headDimPadded.Value, outChunks = dPad / (4 * ColumnThreads);
-        bool isCausal = causal.Value;
+        var mask = AttentionMask.Of(p, causal.Value);
         // thread (ty, tx): the 16 tx of a row group are 16 consecutive lanes of one warp, so row reductions are butterflies
         int tx = Group.IdxX % ColumnThreads, ty = Group.IdxX / ColumnThreads;
         // grid (h_q, b, Q tiles): the Q tile index varies slowest and runs last-first, so the first wave holds the
@@ -56,15 +56,15 @@ internal static class FlashForwardTiledKernel
         TileMath.Fill(rowSum, RowsPerThread, 0f);
 
         // ---- K/V range as in FlashForwardKernel: causal stops at the last visible key of row q0 + Br − 1 ----
-        int kvEnd = isCausal ? XMath.Min(p.SeqLenK, q0 + Br + p.CausalOffset) : p.SeqLenK;
-        int kvBlocks = kvEnd > 0 ? (kvEnd + Bc - 1) / Bc : 0;
-        int maskFrom = isCausal ? XMath.Max(0, XMath.Min(p.SeqLenK, q0 + p.CausalOffset + 1)) : p.SeqLenK;
-        int firstMaskedBlock = maskFrom / Bc;
+        int kvBlocks = mask.KeyBlockCount(q0, Br, Bc);
+        int firstMaskedBlock = mask.FirstMaskedBlock(q0, Bc);
 
         // ---- prologue: Q_i and K_0 in flight ----
-        long qRowStride = (long)p.HeadsQ * p.HeadDim, kvRowStride = (long)p.HeadsKV * p.HeadDim;
-        long qFirst = (((long)batch * p.SeqLenQ + q0) * p.HeadsQ + head) * p.HeadDim;
-        long kvBase = ((long)batch * p.SeqLenK * p.HeadsKV + kvHead) * p.HeadDim;
+        var qLayout = TokenLayout.Queries(p);
+        var kvLayout = TokenLayout.KeysValues(p);
+        long qRowStride = qLayout.PositionStride, kvRowStride = kvLayout.PositionStride;
+        long qFirst = qLayout.RowStart(batch, q0, head);
+        long kvBase = kvLayout.RowStart(batch, 0, kvHead);
         TileLoader.StageChunks<T, TStorage>(q, qFirst, qRowStride, XMath.Min(Br, p.SeqLenQ - q0), p.HeadDim, qTile, dPad, Br, dPad, ForwardRegisterTile.Threads);
         if (kvBlocks > 0)
             TileLoader.StageChunks<T, TStorage>(k, kvBase, kvRowStride, XMath.Min(Bc, p.SeqLenK), p.HeadDim, kTile, dPad + 4, Bc, dPad, ForwardRegisterTile.Threads);
@@ -82,9 +82,9 @@ internal static class FlashForwardTiledKernel
             // small enough to exist twice, and a copy for masked tiles was 2–3% faster (H100, see docs/performance.md)
             bool masked = block >= firstMaskedBlock;
             if (dPad <= 64 && masked)
-                ScoresToProbabilities<MaskedBlock>(p, q0, k0, isCausal, false, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
+                ScoresToProbabilities<MaskedBlock>(p, mask, q0, k0, false, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
             else
-                ScoresToProbabilities<FullBlock>(p, q0, k0, isCausal, masked, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
+                ScoresToProbabilities<FullBlock>(p, mask, q0, k0, masked, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
 
             // V_j and P are visible, K_j is free: K_{j+1} streams in during O += P V_j
             AsyncCopy.WaitAll();
@@ -96,6 +96,7 @@ internal static class FlashForwardTiledKernel
         }
 
         // ---- epilogue: O_i = acc / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2 ----
+        var statistics = RowStatisticsLayout.Of(p);
         for (int i = 0; i < RowsPerThread; i++)
         {
             float sum = OnlineSoftmax.RowSum(rowSum[i], ColumnThreads); // before the branch: the whole warp shuffles
@@ -111,7 +112,7 @@ internal static class FlashForwardTiledKernel
                     if (col < p.HeadDim) output[oFirst + col] = TStorage.Store(acc[(i * outChunks + c) * 4 + e] * inverse);
                 }
             if (tx == 0)
-                lse[((long)batch * p.HeadsQ + head) * p.SeqLenQ + row] =
+                lse[statistics.Index(batch, head, row)] =
                     empty ? float.PositiveInfinity : (rowMax[i] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
         }
     }
@@ -124,7 +125,7 @@ internal static class FlashForwardTiledKernel
     /// product made short causal rows, which switch between them, pay in instruction fetch (s=1024 causal 24 → 37 TFLOP/s
     /// with one rolled copy).
     /// </summary>
-    private static void ScoresToProbabilities<TMask>(AttentionParams p, int q0, int k0, bool isCausal, bool maskAtRunTime, int dPad,
+    private static void ScoresToProbabilities<TMask>(AttentionParams p, AttentionMask mask, int q0, int k0, bool maskAtRunTime, int dPad,
         int tx, int ty, ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> pTile, ArrayView<float> scores,
         ArrayView<float> acc, ArrayView<float> rowMax, ArrayView<float> rowSum, int outChunks)
         where TMask : struct, IBlockMask
@@ -138,7 +139,7 @@ internal static class FlashForwardTiledKernel
         if (TMask.Enabled || maskAtRunTime)
             for (int i = 0; i < RowsPerThread; i++)
                 for (int j = 0; j < KeysPerThread; j++)
-                    if (!p.Visible(q0 + ty + i * RowThreads, k0 + tx + j * ColumnThreads, isCausal))
+                    if (!mask.Visible(q0 + ty + i * RowThreads, k0 + tx + j * ColumnThreads))
                         scores[i * KeysPerThread + j] = float.NegativeInfinity;
         for (int i = 0; i < RowsPerThread; i++)
         {

@@ -20,6 +20,18 @@ internal readonly struct TokenLayout(long batchStride, long positionStride, long
     public static TokenLayout Contiguous(int seqLen, int heads, int headDim)
         => new((long)seqLen * heads * headDim, (long)heads * headDim, headDim);
 
+    /// <summary>q, o, dO and the dQ accumulator of one call: (b, s_q, h_q, d).</summary>
+    public static TokenLayout Queries(AttentionParams p) => Contiguous(p.SeqLenQ, p.HeadsQ, p.HeadDim);
+
+    /// <summary>k and v (and dk, dv) of one call: (b, s_k, h_kv, d).</summary>
+    public static TokenLayout KeysValues(AttentionParams p) => Contiguous(p.SeqLenK, p.HeadsKV, p.HeadDim);
+
+    /// <summary>The per-query-head dK and dV accumulators of one call: (b, s_k, h_q, d).</summary>
+    public static TokenLayout KeyGradientsPerQueryHead(AttentionParams p) => Contiguous(p.SeqLenK, p.HeadsQ, p.HeadDim);
+
+    /// <summary>Elements of <paramref name="batches"/> whole batches (the tensor's size for the batch count b).</summary>
+    public long Elements(int batches) => batches * BatchStride;
+
     /// <summary>Index of column 0 of (batch, position, head).</summary>
     public long RowStart(int batch, int position, int head) => batch * BatchStride + position * PositionStride + head * HeadStride;
 }

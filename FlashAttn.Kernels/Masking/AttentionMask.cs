@@ -39,6 +39,10 @@ internal readonly struct AttentionMask(int seqLenK, int causalOffset, bool causa
         return end > 0 ? (end + blockCols - 1) / blockCols : 0;
     }
 
+    /// <summary>The first key block of <paramref name="blockCols"/> that needs the element test for rows from <paramref name="q0"/>:
+    /// blocks before it are wholly visible (forward loops compare the block index once).</summary>
+    public int FirstMaskedBlock(int q0, int blockCols) => FirstMaskedKey(q0) / blockCols;
+
     /// <summary>True when the key block starting at <paramref name="k0"/> needs the element test for rows from <paramref name="q0"/>.</summary>
     public bool BlockNeedsMask(int q0, int k0, int blockCols)
         => k0 + blockCols > FirstMaskedKey(q0) || k0 + blockCols > SeqLenK;
@@ -48,6 +52,10 @@ internal readonly struct AttentionMask(int seqLenK, int causalOffset, bool causa
 
     /// <summary>The first query from which every key of [k0, k0 + cols) that exists is visible (backward: unmasked from there).</summary>
     public int FirstQuerySeeingAll(int k0, int cols) => Causal ? XMath.Max(0, k0 + cols - 1 - CausalOffset) : 0;
+
+    /// <summary>The first query block start from which rows need no element test against the key block at
+    /// <paramref name="k0"/>, <see cref="int.MaxValue"/> when the block passes s_k: backward loops compare q0 against it.</summary>
+    public int FirstUnmaskedQuery(int k0, int blockCols) => k0 + blockCols > SeqLenK ? int.MaxValue : FirstQuerySeeingAll(k0, blockCols);
 
     /// <summary>True when rows [q0, …) against the key block at <paramref name="k0"/> need the element test (backward).</summary>
     public bool QueryBlockNeedsMask(int q0, int k0, int blockCols)

@@ -26,7 +26,7 @@ public static class AttentionReference
                     double sum = 0;
                     for (int j = 0; j < shape.SeqLenK; j++) sum += double.IsNegativeInfinity(s[j]) ? 0 : Math.Exp(s[j] - max);
                     double l = sum > 0 ? max + Math.Log(sum) : double.PositiveInfinity;
-                    lse[((long)b * shape.HeadsQ + h) * shape.SeqLenQ + i] = l;
+                    lse[RowIndex(shape, b, h, i)] = l;
                     for (int x = 0; x < d; x++) output[qi + x] = 0;
                     if (sum == 0) continue;
                     for (int j = 0; j < shape.SeqLenK; j++)
@@ -48,7 +48,7 @@ public static class AttentionReference
     {
         int d = shape.HeadDim, sk = shape.SeqLenK;
         var output = new double[q.Length];
-        var lse = new double[(long)shape.Batch * shape.HeadsQ * shape.SeqLenQ];
+        var lse = new double[new RowStatisticsLayout(shape.SeqLenQ, shape.HeadsQ).Elements(shape.Batch)];
         Forward(shape, settings, q, k, v, output, lse);
         Array.Clear(dq);
         Array.Clear(dk);
@@ -60,7 +60,7 @@ public static class AttentionReference
             for (int h = 0; h < shape.HeadsQ; h++)
                 for (int i = 0; i < shape.SeqLenQ; i++)
                 {
-                    double l = lse[((long)b * shape.HeadsQ + h) * shape.SeqLenQ + i];
+                    double l = lse[RowIndex(shape, b, h, i)];
                     if (double.IsPositiveInfinity(l)) continue; // no visible key: every gradient of the row is 0
                     long qi = QIndex(shape, b, i, h);
                     Scores(shape, settings, q, k, b, h, i, s);
@@ -119,9 +119,13 @@ public static class AttentionReference
 
     /// <summary>Offset of q[b, i, h, 0] (also of output, dq).</summary>
     internal static long QIndex(AttentionShape shape, int b, int i, int h)
-        => (((long)b * shape.SeqLenQ + i) * shape.HeadsQ + h) * shape.HeadDim;
+        => TokenLayout.Contiguous(shape.SeqLenQ, shape.HeadsQ, shape.HeadDim).RowStart(b, i, h);
 
     /// <summary>Offset of k[b, j, h / (h_q / h_kv), 0] for query head h (also of v, dk, dv).</summary>
     internal static long KIndex(AttentionShape shape, int b, int j, int h)
-        => (((long)b * shape.SeqLenK + j) * shape.HeadsKV + h / (shape.HeadsQ / shape.HeadsKV)) * shape.HeadDim;
+        => TokenLayout.Contiguous(shape.SeqLenK, shape.HeadsKV, shape.HeadDim).RowStart(b, j, h / (shape.HeadsQ / shape.HeadsKV));
+
+    /// <summary>Offset of lse[b, h, i] (also of D).</summary>
+    internal static long RowIndex(AttentionShape shape, int b, int h, int i)
+        => new RowStatisticsLayout(shape.SeqLenQ, shape.HeadsQ).Index(b, h, i);
 }

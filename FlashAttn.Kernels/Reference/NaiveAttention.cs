@@ -54,7 +54,7 @@ public static class NaiveAttention
                     }
                     float sum = 0;
                     for (int j = 0; j < sk; j++) sum += float.IsNegativeInfinity(s[j]) ? 0 : MathF.Exp(s[j] - max);
-                    lse[((long)b * shape.HeadsQ + h) * shape.SeqLenQ + i] = sum > 0 ? max + MathF.Log(sum) : float.PositiveInfinity;
+                    lse[AttentionReference.RowIndex(shape, b, h, i)] = sum > 0 ? max + MathF.Log(sum) : float.PositiveInfinity;
                     for (int j = 0; j < sk; j++)
                     {
                         p[j] = sum > 0 && !float.IsNegativeInfinity(s[j]) ? MathF.Exp(s[j] - max) / sum : 0;

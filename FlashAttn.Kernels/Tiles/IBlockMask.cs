@@ -6,6 +6,6 @@ namespace FlashAttn.Kernels;
 /// </summary>
 internal interface IBlockMask
 {
-    /// <summary>True when elements must be tested against <see cref="AttentionParams.Visible"/>.</summary>
+    /// <summary>True when elements must be tested against <see cref="AttentionMask.Visible"/>.</summary>
     static abstract bool Enabled { get; }
 }

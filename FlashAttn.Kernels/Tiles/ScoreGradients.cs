@@ -10,14 +10,14 @@ internal static class ScoreGradients
 {
     /// <summary>
     /// P = exp2(Q Kᵀ · scale·log2 e − L·log2 e) (0 where masked), dP = dO Vᵀ, dS = P ∘ (dP − D).
-    /// <paramref name="lseTile"/> holds L·log2 e per row (+∞ for padding rows), <paramref name="deltaTile"/> D.
+    /// <c>tiles.Lse</c> holds L·log2 e per row (+∞ for padding rows), <c>tiles.Delta</c> D; P and dS go to <c>tiles.P</c>, <c>tiles.DS</c>.
     /// </summary>
-    public static void Compute<TMask>(ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> doTile,
-        ArrayView<float> vTile, ArrayView<float> lseTile, ArrayView<float> deltaTile, AttentionParams p, int q0, int k0,
-        bool isCausal, AttentionTileConfig tile, int tx, int ty,
-        ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> pTile, ArrayView<float> dsTile)
+    public static void Compute<TMask>(BackwardSharedTiles tiles, AttentionParams p, AttentionMask mask, int q0, int k0,
+        AttentionTileConfig tile, int tx, int ty, ArrayView<float> scores, ArrayView<float> dP)
         where TMask : struct, IBlockMask
     {
+        ArrayView<float> qTile = tiles.Q, kTile = tiles.K, doTile = tiles.DOut, vTile = tiles.V;
+        ArrayView<float> lseTile = tiles.Lse, deltaTile = tiles.Delta, pTile = tiles.P, dsTile = tiles.DS;
         int bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
         int tm = tile.RowsPerThread, tn = tile.KeysPerThread;
         TileMath.Fill(scores, tm * tn, 0f);
@@ -31,7 +31,7 @@ internal static class ScoreGradients
             for (int j = 0; j < tn; j++)
             {
                 int c = tx + j * tpr;
-                float pij = Probability<TMask>(scores[i * tn + j], lseLog2, p, q0 + r, k0 + c, isCausal);
+                float pij = Probability<TMask>(scores[i * tn + j], lseLog2, p, mask, q0 + r, k0 + c);
                 pTile[r * bc + c] = pij;
                 dsTile[r * bc + c] = pij * (dP[i * tn + j] - d);
             }
@@ -41,14 +41,16 @@ internal static class ScoreGradients
     /// <summary>
     /// The register-tiled form (<see cref="BackwardRegisterTile"/>): this thread's rows ty + 16i × keys tx + 16j of
     /// S = Q Kᵀ and dP = dO Vᵀ from 16-byte shared loads; P and dS = P ∘ (dP − D) are stored transposed
-    /// (pT[key][row], row stride <see cref="BackwardRegisterTile.TransposedStride"/>). The products exist once in
+    /// (<c>tiles.P</c>[key][row], row stride <see cref="BackwardRegisterTile.TransposedStride"/>; tiles carved by
+    /// <see cref="BackwardSharedTiles.CarveTransposed"/>). The products exist once in
     /// the code; only the element-wise part is specialised on <paramref name="masked"/> (run-time branch), so the
     /// kernel does not carry two copies of them.
     /// </summary>
-    public static void ComputeTransposed(ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> doTile,
-        ArrayView<float> vTile, ArrayView<float> lseTile, ArrayView<float> deltaTile, AttentionParams p, int q0, int k0,
-        bool isCausal, bool masked, int dPad, int tx, int ty, ArrayView<float> pT, ArrayView<float> dsT)
+    public static void ComputeTransposed(BackwardSharedTiles tiles, AttentionParams p, AttentionMask mask, int q0, int k0,
+        bool masked, int dPad, int tx, int ty)
     {
+        ArrayView<float> qTile = tiles.Q, kTile = tiles.K, doTile = tiles.DOut, vTile = tiles.V;
+        ArrayView<float> lseTile = tiles.Lse, deltaTile = tiles.Delta, pT = tiles.P, dsT = tiles.DS;
         const int rows = BackwardRegisterTile.RowsPerThread, keys = BackwardRegisterTile.KeysPerThread;
         const int rowStep = BackwardRegisterTile.RowThreads, keyStep = BackwardRegisterTile.ColumnThreads;
         var scores = LocalMemory.Allocate<float>(rows * keys);
@@ -60,14 +62,14 @@ internal static class ScoreGradients
         RegisterTileMath.MultiplyABt(doTile.Cast<Float4>(), dPad / 4, ty, rowStep, rows,
             vTile.Cast<Float4>(), (dPad + 4) / 4, tx, keyStep, keys, dPad / 4, dP, BackwardRegisterTile.StepsPerIteration(dPad));
         if (masked)
-            StoreTransposed<MaskedBlock>(scores, dP, lseTile, deltaTile, p, q0, k0, isCausal, tx, ty, pT, dsT);
+            StoreTransposed<MaskedBlock>(scores, dP, lseTile, deltaTile, p, mask, q0, k0, tx, ty, pT, dsT);
         else
-            StoreTransposed<FullBlock>(scores, dP, lseTile, deltaTile, p, q0, k0, isCausal, tx, ty, pT, dsT);
+            StoreTransposed<FullBlock>(scores, dP, lseTile, deltaTile, p, mask, q0, k0, tx, ty, pT, dsT);
     }
 
     /// <summary>P and dS = P ∘ (dP − D) of this thread's 4 × 4 block into the transposed tiles.</summary>
     private static void StoreTransposed<TMask>(ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> lseTile,
-        ArrayView<float> deltaTile, AttentionParams p, int q0, int k0, bool isCausal, int tx, int ty, ArrayView<float> pT, ArrayView<float> dsT)
+        ArrayView<float> deltaTile, AttentionParams p, AttentionMask mask, int q0, int k0, int tx, int ty, ArrayView<float> pT, ArrayView<float> dsT)
         where TMask : struct, IBlockMask
     {
         const int rows = BackwardRegisterTile.RowsPerThread, keys = BackwardRegisterTile.KeysPerThread;
@@ -79,7 +81,7 @@ internal static class ScoreGradients
             for (int j = 0; j < keys; j++)
             {
                 int c = tx + j * keyStep;
-                float pij = Probability<TMask>(scores[i * keys + j], lseLog2, p, q0 + r, k0 + c, isCausal);
+                float pij = Probability<TMask>(scores[i * keys + j], lseLog2, p, mask, q0 + r, k0 + c);
                 pT[c * BackwardRegisterTile.TransposedStride + r] = pij;
                 dsT[c * BackwardRegisterTile.TransposedStride + r] = pij * (dP[i * keys + j] - d);
             }
@@ -87,10 +89,10 @@ internal static class ScoreGradients
     }
 
     /// <summary>P = exp2(s·scale·log2 e − L·log2 e), 0 where the mask hides the key.</summary>
-    private static float Probability<TMask>(float score, float lseLog2, AttentionParams p, int row, int key, bool isCausal)
+    private static float Probability<TMask>(float score, float lseLog2, AttentionParams p, AttentionMask mask, int row, int key)
         where TMask : struct, IBlockMask
     {
         float pij = XMath.FastExp2(score * p.ScaleLog2 - lseLog2);
-        return TMask.Enabled && !p.Visible(row, key, isCausal) ? 0f : pij;
+        return TMask.Enabled && !mask.Visible(row, key) ? 0f : pij;
     }
 }

@@ -1,0 +1,92 @@
+using FlashAttn.Compute;
+using FlashAttn.Compute.Runtime;
+
+namespace FlashAttn.Kernels;
+
+public static partial class AttentionLauncher
+{
+    /// <summary>One backward call: D and the dQ accumulator, dK/dV (and dQ) by the storage's kernel family, the
+    /// deterministic dQ pass, and the conversion to the storage type.</summary>
+    private readonly struct BackwardCall<T>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings, AttentionParams p,
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
+        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) : IStorageBody<T> where T : unmanaged
+    {
+        public void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>
+        {
+            // every head dim and length: the tile index is the grid's x
+            var tc = TensorCoreTile.ForBackward(shape.HeadDim);
+            using var workspace = Rent();
+            Preprocess<TStorage>(workspace);
+            accelerator.Launch(FlashBackwardTensorCoreKernel.Backward<T, TStorage>,
+                new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenK, tc.BackwardBlockCols) * tc.ColumnSplits, shape.HeadsQ, shape.Batch),
+                    new Dim3(tc.Threads, 1, 1), tc.BackwardSharedBytes),
+                q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p,
+                Specialize(tc.HeadDimPadded), Specialize(tc.Warps), SpecializedValue.New(settings.Causal),
+                SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)), SpecializedValue.New(!settings.Deterministic));
+            Finish<TStorage>(workspace);
+        }
+
+        public void Run<TStorage>() where TStorage : struct, IStorage<T>
+        {
+            using var workspace = Rent();
+            Preprocess<TStorage>(workspace);
+            var causal = SpecializedValue.New(settings.Causal);
+            var accumulateDq = SpecializedValue.New(!settings.Deterministic);
+            if (TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols), q, k, v, dOutput))
+            {
+                accelerator.Launch(FlashBackwardTiledKernel.Backward<T, TStorage>,
+                    new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols)),
+                        new Dim3(BackwardRegisterTile.Threads, 1, 1), BackwardRegisterTile.SharedBytes(shape.HeadDim)),
+                    q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p,
+                    Specialize(BackwardRegisterTile.PaddedHeadDim(shape.HeadDim)), causal, accumulateDq);
+            }
+            else
+            {
+                var tile = Tile;
+                accelerator.Launch(FlashBackwardKernel.Backward<T, TStorage>,
+                    new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenK, tile.BlockCols), shape.HeadsQ, shape.Batch), new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
+                    q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p,
+                    Specialize(tile.BlockRows), Specialize(tile.BlockCols), Specialize(tile.Threads), Specialize(tile.ThreadsPerRow),
+                    Specialize(tile.HeadDimPadded), causal, accumulateDq);
+            }
+            Finish<TStorage>(workspace);
+        }
+
+        private AttentionTileConfig Tile => AttentionTileConfig.ForBackward(shape.HeadDim, SizeOf<T>());
+
+        private long Rows => (long)shape.Batch * shape.HeadsQ * shape.SeqLenQ;
+
+        private BackwardWorkspace<T> Rent()
+        {
+            long dkvElements = (long)shape.Batch * shape.SeqLenK * shape.HeadsQ * shape.HeadDim;
+            // fp32 without GQA: dq, dk and dv have the accumulators' type and layout, so they are the accumulators (no
+            // workspace for them, no convert pass); dq must be 16-byte aligned for the four-float reductions
+            bool direct = GradientsAreAccumulators(shape, SizeOf<T>()) && Aligned16(dq);
+            return new BackwardWorkspace<T>(accelerator.Cache, Rows, Rows * shape.HeadDim, dkvElements, direct ? (dq, dk, dv) : null);
+        }
+
+        /// <summary>D = rowsum(dO ∘ O); dQ accumulator = 0.</summary>
+        private void Preprocess<TStorage>(BackwardWorkspace<T> workspace) where TStorage : struct, IStorage<T>
+            => accelerator.Launch(FlashBackwardPreprocessKernel.Preprocess<T, TStorage>,
+                Elementwise(Math.Max(Rows * 32, Rows * shape.HeadDim)), // a warp per row
+                output, dOutput, workspace.Delta, workspace.DqAccum, p);
+
+        /// <summary>Deterministic dQ (one group per Q tile, K tiles in a fixed order), then fp32 → T with GQA sums in a fixed order.</summary>
+        private void Finish<TStorage>(BackwardWorkspace<T> workspace) where TStorage : struct, IStorage<T>
+        {
+            if (settings.Deterministic)
+            {
+                var tile = Tile;
+                accelerator.Launch(FlashBackwardDqKernel.BackwardDq<T, TStorage>,
+                    new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenQ, tile.BlockRows), shape.HeadsQ, shape.Batch), new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
+                    q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, p,
+                    Specialize(tile.BlockRows), Specialize(tile.BlockCols), Specialize(tile.Threads), Specialize(tile.ThreadsPerRow),
+                    Specialize(tile.HeadDimPadded), SpecializedValue.New(settings.Causal));
+            }
+            if (workspace.Direct) return;
+            accelerator.Launch(FlashBackwardConvertKernel.Convert<T, TStorage>,
+                Elementwise(Math.Max(Rows * shape.HeadDim, (long)shape.Batch * shape.SeqLenK * shape.HeadsKV * shape.HeadDim)),
+                workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, dq, dk, dv, p);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using FlashAttn.Compute;
+using FlashAttn.Compute.Runtime;
+
+namespace FlashAttn.Kernels;
+
+/// <summary>
+/// The backward's fp32 buffers, rented from the accelerator's cache: D (b·h_q·s_q) always; the dQ accumulator and the
+/// per-query-head dK and dV unless the gradients themselves take their place (<see cref="Direct"/>).
+/// </summary>
+internal readonly struct BackwardWorkspace<T> : IDisposable where T : unmanaged
+{
+    private readonly RentedBuffer<float> _delta;
+    private readonly RentedBuffer<float>? _dq, _dk, _dv;
+
+    /// <summary>Rents the buffers; <paramref name="gradients"/> given (fp32 dq, dk, dv) are used as the accumulators.</summary>
+    public BackwardWorkspace(BufferCache cache, long rows, long dqElements, long dkvElements,
+        (ArrayView<T> Dq, ArrayView<T> Dk, ArrayView<T> Dv)? gradients)
+    {
+        _delta = cache.Rent<float>(rows);
+        Direct = gradients is not null;
+        if (gradients is { } g)
+        {
+            DqAccum = g.Dq.Cast<float>();
+            DkAccum = g.Dk.Cast<float>();
+            DvAccum = g.Dv.Cast<float>();
+        }
+        else
+        {
+            _dq = cache.Rent<float>(dqElements);
+            _dk = cache.Rent<float>(dkvElements);
+            _dv = cache.Rent<float>(dkvElements);
+            DqAccum = _dq.View;
+            DkAccum = _dk.View;
+            DvAccum = _dv.View;
+        }
+        Delta = _delta.View;
+    }
+
+    /// <summary>True when the gradients are their own accumulators: no convert pass.</summary>
+    public bool Direct { get; }
+
+    /// <summary>D = rowsum(dO ∘ O), (b, h_q, s_q).</summary>
+    public ArrayView<float> Delta { get; }
+
+    /// <summary>dQ accumulator (b, s_q, h_q, d).</summary>
+    public ArrayView<float> DqAccum { get; }
+
+    /// <summary>Per-query-head dK (b, s_k, h_q, d).</summary>
+    public ArrayView<float> DkAccum { get; }
+
+    /// <summary>Per-query-head dV (b, s_k, h_q, d).</summary>
+    public ArrayView<float> DvAccum { get; }
+
+    /// <summary>Returns the rented buffers to the cache.</summary>
+    public void Dispose()
+    {
+        _dv?.Dispose();
+        _dk?.Dispose();
+        _dq?.Dispose();
+        _delta.Dispose();
+    }
+}

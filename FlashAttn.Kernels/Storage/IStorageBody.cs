@@ -1,0 +1,14 @@
+namespace FlashAttn.Kernels;
+
+/// <summary>
+/// Work to run once the storage of element type <typeparamref name="T"/> is known (<see cref="StorageChoice{T}"/>
+/// picks it): kernels are then named as plain generic methods, <c>Kernel.Forward&lt;T, TStorage&gt;</c>.
+/// </summary>
+internal interface IStorageBody<T> where T : unmanaged
+{
+    /// <summary>Runs with a storage that only loads and stores (fp32).</summary>
+    void Run<TStorage>() where TStorage : struct, IStorage<T>;
+
+    /// <summary>Runs with a storage the tensor-core kernels accept (fp16, bf16).</summary>
+    void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>;
+}
