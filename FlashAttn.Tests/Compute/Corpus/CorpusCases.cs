@@ -47,6 +47,31 @@ internal static partial class CorpusCases
             },
         };
 
+    /// <summary>Vector float reductions (Atomic.AddFour/AddTwo): N groups of <paramref name="width"/> values added into 7 slots.</summary>
+    private static CorpusCase AtomicVectorSum(string name, int width) => new()
+    {
+        Name = name,
+        Kernel = K(name),
+        CheckPtx = ptx => Assert.That(ptx, Does.Contain($"red.global.add.v{width}.f32").And.Not.Contain("atom.")),
+        Create = r => new CaseData
+        {
+            Buffers = [Data.Floats(r, width * N, 0.1f, 1f), Data.Floats(r, width * 7, 0.1f, 1f)],
+            Outputs = [1],
+            Config = Linear(N),
+            Arguments = v => v,
+            Reference = b =>
+            {
+                var values = (float[])b[0];
+                var totals = (float[])b[1];
+                var sums = totals.Select(v => (double)v).ToArray();
+                for (int i = 0; i < N; i++)
+                    for (int e = 0; e < width; e++) sums[width * (i % 7) + e] += values[width * i + e];
+                for (int k = 0; k < totals.Length; k++) totals[k] = (float)sums[k];
+            },
+            Tolerance = 1e-4,
+        },
+    };
+
     public static IEnumerable<CorpusCase> All()
     {
         yield return Elementwise("VectorAdd", r => [Data.Floats(r, N), Data.Floats(r, N)],
@@ -394,52 +419,8 @@ internal static partial class CorpusCases
                 Tolerance = 1e-4,
             },
         };
-        yield return new CorpusCase
-        {
-            Name = "AtomicFourFloatSum",
-            Kernel = K(nameof(Kernels.AtomicFourFloatSum)),
-            CheckPtx = ptx => Assert.That(ptx, Does.Contain("red.global.add.v4.f32").And.Not.Contain("atom.")),
-            Create = r => new CaseData
-            {
-                Buffers = [Data.Floats(r, 4 * N, 0.1f, 1f), Data.Floats(r, 4 * 7, 0.1f, 1f)],
-                Outputs = [1],
-                Config = Linear(N),
-                Arguments = v => v,
-                Reference = b =>
-                {
-                    var values = (float[])b[0];
-                    var totals = (float[])b[1];
-                    var sums = totals.Select(v => (double)v).ToArray();
-                    for (int i = 0; i < N; i++)
-                        for (int e = 0; e < 4; e++) sums[4 * (i % 7) + e] += values[4 * i + e];
-                    for (int k = 0; k < totals.Length; k++) totals[k] = (float)sums[k];
-                },
-                Tolerance = 1e-4,
-            },
-        };
-        yield return new CorpusCase
-        {
-            Name = "AtomicTwoFloatSum",
-            Kernel = K(nameof(Kernels.AtomicTwoFloatSum)),
-            CheckPtx = ptx => Assert.That(ptx, Does.Contain("red.global.add.v2.f32").And.Not.Contain("atom.")),
-            Create = r => new CaseData
-            {
-                Buffers = [Data.Floats(r, 2 * N, 0.1f, 1f), Data.Floats(r, 2 * 7, 0.1f, 1f)],
-                Outputs = [1],
-                Config = Linear(N),
-                Arguments = v => v,
-                Reference = b =>
-                {
-                    var values = (float[])b[0];
-                    var totals = (float[])b[1];
-                    var sums = totals.Select(v => (double)v).ToArray();
-                    for (int i = 0; i < N; i++)
-                        for (int e = 0; e < 2; e++) sums[2 * (i % 7) + e] += values[2 * i + e];
-                    for (int k = 0; k < totals.Length; k++) totals[k] = (float)sums[k];
-                },
-                Tolerance = 1e-4,
-            },
-        };
+        yield return AtomicVectorSum(nameof(Kernels.AtomicFourFloatSum), 4);
+        yield return AtomicVectorSum(nameof(Kernels.AtomicTwoFloatSum), 2);
         yield return new CorpusCase
         {
             Name = "AtomicMaxAndCompareExchange",

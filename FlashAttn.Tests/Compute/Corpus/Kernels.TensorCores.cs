@@ -19,24 +19,26 @@ internal static partial class Kernels
     /// column (Bᵀ row-major, 8 × 16); fragments read from device memory by the layout formulas. Group k works on problem k.
     /// </summary>
     public static void MmaF16FromGlobal(ArrayView<Half> a, ArrayView<Half> bColumns, ArrayView<float> c, ArrayView<float> d)
-    {
-        int problem = Grid.IdxX, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
-        var pa = a.SubView(problem * 256, 256);
-        var pb = bColumns.SubView(problem * 128, 128);
-        var fa = new Int4(Pair(pa, g * 16 + 2 * t), Pair(pa, (g + 8) * 16 + 2 * t), Pair(pa, g * 16 + 2 * t + 8), Pair(pa, (g + 8) * 16 + 2 * t + 8));
-        var fb = new Int2(Pair(pb, g * 16 + 2 * t), Pair(pb, g * 16 + 2 * t + 8));
-        StoreAccumulator(d, problem, TensorCore.MultiplyAddF16(fa, fb, LoadAccumulator(c, problem)));
-    }
+        => StoreAccumulator(d, Grid.IdxX, TensorCore.MultiplyAddF16(GatherA(a), GatherB(bColumns), LoadAccumulator(c, Grid.IdxX)));
 
     /// <summary><see cref="MmaF16FromGlobal"/> in bf16.</summary>
     public static void MmaBF16FromGlobal(ArrayView<BFloat16> a, ArrayView<BFloat16> bColumns, ArrayView<float> c, ArrayView<float> d)
+        => StoreAccumulator(d, Grid.IdxX, TensorCore.MultiplyAddBF16(GatherA(a), GatherB(bColumns), LoadAccumulator(c, Grid.IdxX)));
+
+    /// <summary>A fragment of problem Grid.IdxX: X = A[g][2t, 2t+1], Y = A[g+8][2t, …], Z = A[g][2t+8, …], W = A[g+8][2t+8, …].</summary>
+    private static Int4 GatherA<T>(ArrayView<T> a) where T : unmanaged
     {
-        int problem = Grid.IdxX, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
-        var pa = a.SubView(problem * 256, 256);
-        var pb = bColumns.SubView(problem * 128, 128);
-        var fa = new Int4(Pair(pa, g * 16 + 2 * t), Pair(pa, (g + 8) * 16 + 2 * t), Pair(pa, g * 16 + 2 * t + 8), Pair(pa, (g + 8) * 16 + 2 * t + 8));
-        var fb = new Int2(Pair(pb, g * 16 + 2 * t), Pair(pb, g * 16 + 2 * t + 8));
-        StoreAccumulator(d, problem, TensorCore.MultiplyAddBF16(fa, fb, LoadAccumulator(c, problem)));
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
+        var pa = a.SubView(Grid.IdxX * 256, 256);
+        return new Int4(Pair(pa, g * 16 + 2 * t), Pair(pa, (g + 8) * 16 + 2 * t), Pair(pa, g * 16 + 2 * t + 8), Pair(pa, (g + 8) * 16 + 2 * t + 8));
+    }
+
+    /// <summary>B fragment of problem Grid.IdxX from Bᵀ row-major: X = B[2t, 2t+1][g], Y = B[2t+8, 2t+9][g].</summary>
+    private static Int2 GatherB<T>(ArrayView<T> bColumns) where T : unmanaged
+    {
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
+        var pb = bColumns.SubView(Grid.IdxX * 128, 128);
+        return new Int2(Pair(pb, g * 16 + 2 * t), Pair(pb, g * 16 + 2 * t + 8));
     }
 
     /// <summary>C/D fragment of problem <paramref name="problem"/>: X, Y = [g][2t, 2t+1]; Z, W = [g+8][2t, 2t+1] of a 16 × 8 matrix.</summary>
