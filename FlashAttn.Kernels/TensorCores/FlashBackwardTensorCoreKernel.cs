@@ -34,9 +34,9 @@ internal static class FlashBackwardTensorCoreKernel
         // (ncu, H200: with heads fastest the L2 hit rate of loads was 43%)
         int k0 = Grid.IdxX / splits * bc, c0 = Grid.IdxX % splits * columns, head = Grid.IdxY, batch = Grid.IdxZ;
         int kvHead = head / p.QueriesPerKvHead, kw = 16 * warp;
-        var qLayout = TokenLayout.Contiguous(p.SeqLenQ, p.HeadsQ, p.HeadDim);
-        var kvLayout = TokenLayout.Contiguous(p.SeqLenK, p.HeadsKV, p.HeadDim);
-        var gradientLayout = TokenLayout.Contiguous(p.SeqLenK, p.HeadsQ, p.HeadDim);
+        var qLayout = TokenLayout.Queries(p);
+        var kvLayout = TokenLayout.KeysValues(p);
+        var gradientLayout = TokenLayout.KeyGradientsPerQueryHead(p);
 
         // shared: K, V; dSᵀ; then Stages × (Q, dO, L·log2 e, D)
         var shared = SharedMemory.GetDynamic<T>();
@@ -57,7 +57,7 @@ internal static class FlashBackwardTensorCoreKernel
         HalfTileLoader.Load<T, TStorage>(k, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, kTile, stride, bc, dPad, tile.Threads, chunked.Value);
         HalfTileLoader.Load<T, TStorage>(v, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, vTile, stride, bc, dPad, tile.Threads, chunked.Value);
         int firstBlock = mask.FirstQuerySeeing(k0) / br, qBlocks = (p.SeqLenQ + br - 1) / br;
-        long rowBase = ((long)batch * p.HeadsQ + head) * p.SeqLenQ;
+        long rowBase = RowStatisticsLayout.Of(p).RowStart(batch, head);
         if (firstBlock < qBlocks)
         {
             var first = shared.SubView(stagesFirst + firstBlock % TensorCoreTile.Stages * stageElements, stageElements);

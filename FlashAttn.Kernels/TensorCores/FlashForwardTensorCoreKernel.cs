@@ -39,8 +39,8 @@ internal static class FlashForwardTensorCoreKernel
         // head's tiles run last-first, so under a causal mask the longest rows start first
         int q0 = (Grid.DimX - 1 - Grid.IdxX) * br, head = Grid.IdxY, batch = Grid.IdxZ, warpRow = 16 * mTiles * warp;
         int kvHead = head / p.QueriesPerKvHead;
-        var qLayout = TokenLayout.Contiguous(p.SeqLenQ, p.HeadsQ, p.HeadDim);
-        var kvLayout = TokenLayout.Contiguous(p.SeqLenK, p.HeadsKV, p.HeadDim);
+        var qLayout = TokenLayout.Queries(p);
+        var kvLayout = TokenLayout.KeysValues(p);
 
         // shared: Q, then Stages × (K, V)
         var shared = SharedMemory.GetDynamic<T>();
@@ -175,7 +175,7 @@ internal static class FlashForwardTensorCoreKernel
                     }
                 }
                 if (t == 0)
-                    lse[((long)batch * p.HeadsQ + head) * p.SeqLenQ + row] = empty ? float.PositiveInfinity : (rowMax[2 * m + r] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
+                    lse[RowStatisticsLayout.Of(p).Index(batch, head, row)] = empty ? float.PositiveInfinity : (rowMax[2 * m + r] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
             }
     }
 
