@@ -100,6 +100,15 @@ public abstract class Accelerator : IDisposable
         }
     }
 
+    /// <summary>The kernel methods loaded on this accelerator so far (diagnostics: which kernels a call used).</summary>
+    public IReadOnlyList<MethodInfo> LoadedKernels
+    {
+        get
+        {
+            lock (_kernels) return [.. _kernels.Keys];
+        }
+    }
+
     /// <summary>The kernel for a static method given as a delegate.</summary>
     public Kernel LoadKernel(Delegate method) => LoadKernel(method.Method);
 
