@@ -7,7 +7,7 @@ namespace FlashAttn.Bench.Attention;
 /// 2048 split into 2048 / d heads, d ∈ {64, 128}, causal on and off, seqlen 512 … 16384, every dtype and pass).
 /// </summary>
 /// <param name="DTypes">Element types.</param>
-/// <param name="HeadDims">Head dims d; each must divide <paramref name="ModelDim"/>.</param>
+/// <param name="HeadDims">Head dims d; heads = <paramref name="ModelDim"/> / d rounded down (as flash-attn's benchmark).</param>
 /// <param name="SeqLens">Sequence lengths (s_q = s_k).</param>
 /// <param name="Causals">Mask settings.</param>
 /// <param name="Passes">What to time.</param>
@@ -37,15 +37,15 @@ internal sealed record SweepGrid(
     /// Every configuration, ordered dtype → d → seqlen → causal, so consecutive configurations that differ only in the
     /// mask share their buffers.
     /// </summary>
-    /// <exception cref="ArgumentException">A head dim does not divide the model dim.</exception>
+    /// <exception cref="ArgumentException">A head dim is larger than the model dim.</exception>
     public IReadOnlyList<SweepConfiguration> Configurations()
     {
         var configurations = new List<SweepConfiguration>();
         foreach (var dtype in DTypes)
         foreach (int headDim in HeadDims)
         {
-            if (ModelDim % headDim != 0)
-                throw new ArgumentException($"head dim {headDim} does not divide the model dim {ModelDim}.", nameof(HeadDims));
+            if (headDim > ModelDim)
+                throw new ArgumentException($"head dim {headDim} is larger than the model dim {ModelDim}.", nameof(HeadDims));
             foreach (int seqLen in SeqLens)
             foreach (bool causal in Causals)
                 configurations.Add(new SweepConfiguration(dtype, headDim, causal, Math.Max(1, BatchTokens / seqLen), seqLen, ModelDim / headDim));

@@ -53,13 +53,17 @@ public class SweepGridTests
         => Assert.That(Parse("--seqlens", "32768").Grid.Configurations().All(c => c.Batch == 1));
 
     [TestCase("--dtypes", "fp8", "fp8")]
-    [TestCase("--head-dims", "48", "does not divide")]
+    [TestCase("--head-dims", "4096", "larger than the model dim")]
     [TestCase("--passes", "both", "both")]
     [TestCase("--causal", "maybe", "maybe")]
     [TestCase("--runs", "0", "positive")]
     [TestCase("--bogus", "1", "unknown option")]
     public void BadOptionsAreRefusedWithAReason(string name, string value, string fragment)
         => Assert.That(() => Parse(name, value), Throws.TypeOf<FormatException>().With.Message.Contains(fragment));
+
+    [Test]
+    public void HeadsAreTheModelDimOverTheHeadDimRoundedDown()
+        => Assert.That(Parse("--head-dims", "96").Grid.Configurations().Select(c => c.Heads).Distinct(), Is.EqualTo(new[] { 21 }));
 
     [Test]
     public void AnOptionWithoutItsValueIsRefused()

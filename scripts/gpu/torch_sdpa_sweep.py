@@ -328,8 +328,8 @@ def main():
         if s <= 0 or TOKENS % s:
             ap.error(f"--seqlens: {s} does not divide {TOKENS}")
     for d in args.head_dims:
-        if d <= 0 or HIDDEN % d:
-            ap.error(f"--head-dims: {d} does not divide {HIDDEN}")
+        if d <= 0 or d > HIDDEN:
+            ap.error(f"--head-dims: {d} is not in 1…{HIDDEN} (heads = {HIDDEN} // d, as flash-attn's benchmark)")
 
     if args.from_json:
         with open(args.from_json) as f:
