@@ -2,19 +2,23 @@ namespace FlashAttn.Tests.Api;
 
 /// <summary>
 /// NaN and ±∞ propagate per row as in PyTorch: a bad query row poisons its own output row only; a bad key or value
-/// poisons the rows that attend to it. Checked on the real CPU device (the attention kernels).
+/// poisons the rows that attend to it. Checked on the CPU path and on the GPU kernels (the emulating CPU accelerator).
 /// </summary>
 public class NonFinitePolicyTests
 {
     private const int BadRow = 4;
 
+    /// <summary>The CPU path, or the GPU kernels on the emulating accelerator.</summary>
+    private static Device CreateDevice(bool gpuKernels) => gpuKernels ? Device.CpuEmulator() : Device.Cpu();
+
     private static float[] RowsOf(float[] output, int row)
         => output.AsSpan(row * ApiTestData.Heads * ApiTestData.HeadDim, ApiTestData.Heads * ApiTestData.HeadDim).ToArray();
 
-    [TestCase(float.NaN), TestCase(float.PositiveInfinity), TestCase(float.NegativeInfinity)]
-    public void ABadQueryRowPoisonsOnlyItsOwnOutputRow(float bad)
+    [TestCase(float.NaN, false), TestCase(float.PositiveInfinity, false), TestCase(float.NegativeInfinity, false)]
+    [TestCase(float.NaN, true), TestCase(float.PositiveInfinity, true), TestCase(float.NegativeInfinity, true)]
+    public void ABadQueryRowPoisonsOnlyItsOwnOutputRow(float bad, bool gpuKernels)
     {
-        using var device = Device.Cpu();
+        using var device = CreateDevice(gpuKernels);
         using var data = new ApiTestData(device);
         var q = (float[])data.QValues.Clone();
         q[BadRow * ApiTestData.Heads * ApiTestData.HeadDim] = bad; // head 0 of query row 4
@@ -30,10 +34,10 @@ public class NonFinitePolicyTests
     }
 
     // An infinite key gives scores of +∞ or −∞ by the sign of q: −∞ masks the key, +∞ makes the row NaN (as PyTorch).
-    [TestCase(float.NaN)]
-    public void ABadKeyPoisonsEveryRowThatAttendsToIt(float bad)
+    [TestCase(float.NaN, false), TestCase(float.NaN, true)]
+    public void ABadKeyPoisonsEveryRowThatAttendsToIt(float bad, bool gpuKernels)
     {
-        using var device = Device.Cpu();
+        using var device = CreateDevice(gpuKernels);
         using var data = new ApiTestData(device);
         var k = (float[])data.KValues.Clone();
         k[BadRow * ApiTestData.HeadDim] = bad; // key row 4 (one kv head)
@@ -47,9 +51,9 @@ public class NonFinitePolicyTests
     }
 
     [Test]
-    public void ANaNValuePoisonsTheRowsThatAttendToIt()
+    public void ANaNValuePoisonsTheRowsThatAttendToIt([Values] bool gpuKernels)
     {
-        using var device = Device.Cpu();
+        using var device = CreateDevice(gpuKernels);
         using var data = new ApiTestData(device);
         var v = (float[])data.VValues.Clone();
         v[BadRow * ApiTestData.HeadDim] = float.NaN; // value row 4, feature 0
