@@ -17,7 +17,7 @@ internal static unsafe class CpuForward
         ParallelOptions parallel) where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
     {
         var p = layout.Problem;
-        using var packs = PackedKeysValues.Create(layout, accelerator, k, v, parallel);
+        using var packs = PackedKeysValues.Create(layout, accelerator, k, v, parallel, rowMajorKeys: false);
         int units = p.Batch * p.HeadsQ * layout.QueryBlocks;
         Parallel.For(0, units, parallel, () => new ForwardScratch(layout), (unit, _, scratch) =>
         {
@@ -59,13 +59,12 @@ internal static unsafe class CpuForward
         {
             // S = Q_i K_jᵀ
             MicroKernel.Multiply<TOps, TVector>(qs, dPad, packs.KeysT(kvHead, j0 / block), block, s, block, block, block, layout.HeadDim, accumulate: false);
-            // online softmax, then O_i = diag(α) O_i
+            // online softmax
             for (int r = 0; r < block; r++) visible[r] = r < rows ? Math.Min(block, layout.KeyLimit(i0 + r) - j0) : 0;
             OnlineSoftmax.Update<TOps, TVector>(s, visible, rowMax, rowSum, alpha, statistic);
-            for (int r = 0; r < block; r++)
-                if (alpha[r] != 1f) Rows.Scale<TOps, TVector>(acc + r * dPad, dPad, alpha[r]);
-            // O_i += P V_j
-            MicroKernel.Multiply<TOps, TVector>(s, block, values + (long)j0 * dPad, dPad, acc, dPad, block, dPad, block, accumulate: true);
+            // O_i = diag(α) O_i + P V_j, α applied as the micro-kernel loads O_i
+            MicroKernel.Multiply<TOps, TVector>(s, block, values + (long)j0 * dPad, dPad, acc, dPad, block, dPad, block, accumulate: true,
+                rowScale: alpha);
         }
 
         // O_i /= l_i;  L_i = m_i + log l_i (natural log); a row that saw no key: O = 0, L = +∞

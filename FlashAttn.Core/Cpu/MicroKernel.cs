@@ -20,11 +20,12 @@ internal static unsafe class MicroKernel
 
     /// <summary>
     /// C = A·B (or C += A·B with <paramref name="accumulate"/>). m is a multiple of TOps.TileRows, n of
-    /// <see cref="Vectors"/> · TOps.Count; k is any length.
+    /// <see cref="Vectors"/> · TOps.Count; k is any length. With <paramref name="rowScale"/> (and accumulate) row r of C
+    /// is first multiplied by rowScale[r] as it is loaded: the forward's O_i = diag(α) O_i + P V_j in one pass over O_i.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply<TOps, TVector>(float* a, int lda, float* b, int ldb, float* c, int ldc,
-        int m, int n, int k, bool accumulate) where TOps : struct, ISimd<TVector> where TVector : struct
+        int m, int n, int k, bool accumulate, float* rowScale = null) where TOps : struct, ISimd<TVector> where TVector : struct
     {
         int w = TOps.Count;
         bool eight = TOps.TileRows == 8; // folded per width: the four-row instantiation drops rows 4–7
@@ -50,6 +51,21 @@ internal static unsafe class MicroKernel
                         c50 = TOps.Load(c5 + j); c51 = TOps.Load(c5 + j + w);
                         c60 = TOps.Load(c6 + j); c61 = TOps.Load(c6 + j + w);
                         c70 = TOps.Load(c7 + j); c71 = TOps.Load(c7 + j + w);
+                    }
+                    if (rowScale != null)
+                    {
+                        float* f = rowScale + i;
+                        var s0 = TOps.Broadcast(f[0]); c00 = TOps.Multiply(c00, s0); c01 = TOps.Multiply(c01, s0);
+                        s0 = TOps.Broadcast(f[1]); c10 = TOps.Multiply(c10, s0); c11 = TOps.Multiply(c11, s0);
+                        s0 = TOps.Broadcast(f[2]); c20 = TOps.Multiply(c20, s0); c21 = TOps.Multiply(c21, s0);
+                        s0 = TOps.Broadcast(f[3]); c30 = TOps.Multiply(c30, s0); c31 = TOps.Multiply(c31, s0);
+                        if (eight)
+                        {
+                            s0 = TOps.Broadcast(f[4]); c40 = TOps.Multiply(c40, s0); c41 = TOps.Multiply(c41, s0);
+                            s0 = TOps.Broadcast(f[5]); c50 = TOps.Multiply(c50, s0); c51 = TOps.Multiply(c51, s0);
+                            s0 = TOps.Broadcast(f[6]); c60 = TOps.Multiply(c60, s0); c61 = TOps.Multiply(c61, s0);
+                            s0 = TOps.Broadcast(f[7]); c70 = TOps.Multiply(c70, s0); c71 = TOps.Multiply(c71, s0);
+                        }
                     }
                 }
                 float* bx = b + j;
