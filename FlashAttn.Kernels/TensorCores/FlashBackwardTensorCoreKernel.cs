@@ -98,10 +98,8 @@ internal static class FlashBackwardTensorCoreKernel
                     int at = (16 * pair + lane % 8 + 8 * (lane / 16)) * stride + 16 * kk + 8 * (lane / 8 % 2);
                     var bQ = TensorCore.LoadMatrixX4(ref qTile[at]);
                     var bO = TensorCore.LoadMatrixX4(ref doTile[at]);
-                    Fragments.SetC(sT, 2 * pair, TStorage.MultiplyAdd(aK, new Int2(bQ.X, bQ.Y), Fragments.GetC(sT, 2 * pair)));
-                    Fragments.SetC(sT, 2 * pair + 1, TStorage.MultiplyAdd(aK, new Int2(bQ.Z, bQ.W), Fragments.GetC(sT, 2 * pair + 1)));
-                    Fragments.SetC(dpT, 2 * pair, TStorage.MultiplyAdd(aV, new Int2(bO.X, bO.Y), Fragments.GetC(dpT, 2 * pair)));
-                    Fragments.SetC(dpT, 2 * pair + 1, TStorage.MultiplyAdd(aV, new Int2(bO.Z, bO.W), Fragments.GetC(dpT, 2 * pair + 1)));
+                    Fragments.MultiplyAddTwoTiles<T, TStorage>(sT, 2 * pair, aK, bQ);
+                    Fragments.MultiplyAddTwoTiles<T, TStorage>(dpT, 2 * pair, aV, bO);
                 }
             }
 
@@ -126,10 +124,8 @@ internal static class FlashBackwardTensorCoreKernel
                     int at = (16 * kk + lane % 8 + 8 * (lane / 8 % 2)) * stride + c0 + 16 * pair + 8 * (lane / 16);
                     var bO = TensorCore.LoadMatrixX4Transposed(ref doTile[at]);
                     var bQ = TensorCore.LoadMatrixX4Transposed(ref qTile[at]);
-                    Fragments.SetC(dvAcc, 2 * pair, TStorage.MultiplyAdd(aP, new Int2(bO.X, bO.Y), Fragments.GetC(dvAcc, 2 * pair)));
-                    Fragments.SetC(dvAcc, 2 * pair + 1, TStorage.MultiplyAdd(aP, new Int2(bO.Z, bO.W), Fragments.GetC(dvAcc, 2 * pair + 1)));
-                    Fragments.SetC(dkAcc, 2 * pair, TStorage.MultiplyAdd(aS, new Int2(bQ.X, bQ.Y), Fragments.GetC(dkAcc, 2 * pair)));
-                    Fragments.SetC(dkAcc, 2 * pair + 1, TStorage.MultiplyAdd(aS, new Int2(bQ.Z, bQ.W), Fragments.GetC(dkAcc, 2 * pair + 1)));
+                    Fragments.MultiplyAddTwoTiles<T, TStorage>(dvAcc, 2 * pair, aP, bO);
+                    Fragments.MultiplyAddTwoTiles<T, TStorage>(dkAcc, 2 * pair, aS, bQ);
                 }
             }
 
@@ -186,8 +182,7 @@ internal static class FlashBackwardTensorCoreKernel
             for (int pair = 0; pair < columnTiles / 2; pair++)
             {
                 var b = TensorCore.LoadMatrixX4Transposed(ref kTile[(16 * kk + lane % 8 + 8 * (lane / 8 % 2)) * stride + first + 16 * pair + 8 * (lane / 16)]);
-                Fragments.SetC(dq, 2 * pair, TStorage.MultiplyAdd(a, new Int2(b.X, b.Y), Fragments.GetC(dq, 2 * pair)));
-                Fragments.SetC(dq, 2 * pair + 1, TStorage.MultiplyAdd(a, new Int2(b.Z, b.W), Fragments.GetC(dq, 2 * pair + 1)));
+                Fragments.MultiplyAddTwoTiles<T, TStorage>(dq, 2 * pair, a, b);
             }
         }
         for (int r = 0; r < 2; r++)

@@ -92,8 +92,7 @@ internal static class FlashForwardTensorCoreKernel
                     {
                         var a = tile.QueryInRegisters ? Fragments.GetA(qFragments, m * kSteps + kk) : QueryFragment(qTile, stride, warpRow + 16 * m, lane, kk);
                         int at = m * keyTiles + 2 * pair;
-                        Fragments.SetC(s, at, TStorage.MultiplyAdd(a, new Int2(b.X, b.Y), Fragments.GetC(s, at)));
-                        Fragments.SetC(s, at + 1, TStorage.MultiplyAdd(a, new Int2(b.Z, b.W), Fragments.GetC(s, at + 1)));
+                        Fragments.MultiplyAddTwoTiles<T, TStorage>(s, at, a, b);
                     }
                 }
 
@@ -144,8 +143,7 @@ internal static class FlashForwardTensorCoreKernel
                     {
                         var a = Fragments.AccumulatorsAsA<T, TStorage>(s.SubView(4 * m * keyTiles, 4 * keyTiles), kk);
                         int at = m * dTiles + 2 * pair;
-                        Fragments.SetC(o, at, TStorage.MultiplyAdd(a, new Int2(b.X, b.Y), Fragments.GetC(o, at)));
-                        Fragments.SetC(o, at + 1, TStorage.MultiplyAdd(a, new Int2(b.Z, b.W), Fragments.GetC(o, at + 1)));
+                        Fragments.MultiplyAddTwoTiles<T, TStorage>(o, at, a, b);
                     }
                 }
         }

@@ -43,4 +43,15 @@ internal static class Fragments
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
         => new(TStorage.Pack(c[8 * kk], c[8 * kk + 1]), TStorage.Pack(c[8 * kk + 2], c[8 * kk + 3]),
             TStorage.Pack(c[8 * kk + 4], c[8 * kk + 5]), TStorage.Pack(c[8 * kk + 6], c[8 * kk + 7]));
+
+    /// <summary>
+    /// Accumulators <paramref name="tile"/> and <paramref name="tile"/> + 1 += A·B for the two n8 tiles whose B fragments an
+    /// ldmatrix.x4 returned (X, Y: the first tile's b0, b1; Z, W: the second's).
+    /// </summary>
+    public static void MultiplyAddTwoTiles<T, TStorage>(ArrayView<float> accumulators, int tile, Int4 a, Int4 b)
+        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
+    {
+        SetC(accumulators, tile, TStorage.MultiplyAdd(a, new Int2(b.X, b.Y), GetC(accumulators, tile)));
+        SetC(accumulators, tile + 1, TStorage.MultiplyAdd(a, new Int2(b.Z, b.W), GetC(accumulators, tile + 1)));
+    }
 }
