@@ -54,6 +54,7 @@ internal static class FlashForwardTiledKernel
         TileMath.Fill(acc, RowsPerThread * 4 * outChunks, 0f);
         TileMath.Fill(rowMax, RowsPerThread, float.NegativeInfinity);
         TileMath.Fill(rowSum, RowsPerThread, 0f);
+        var state = new ForwardTiledState(tx, ty, dPad, qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
 
         // ---- K/V range as in FlashForwardKernel: causal stops at the last visible key of row q0 + Br − 1 ----
         int kvBlocks = mask.KeyBlockCount(q0, Br, Bc);
@@ -82,9 +83,9 @@ internal static class FlashForwardTiledKernel
             // small enough to exist twice, and a copy for masked tiles was 2–3% faster (H100, see docs/performance.md)
             bool masked = block >= firstMaskedBlock;
             if (dPad <= 64 && masked)
-                ScoresToProbabilities<MaskedBlock>(p, mask, q0, k0, false, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
+                ScoresToProbabilities<MaskedBlock>(p, mask, q0, k0, false, state);
             else
-                ScoresToProbabilities<FullBlock>(p, mask, q0, k0, masked, dPad, tx, ty, qTile, kTile, pTile, scores, acc, rowMax, rowSum, outChunks);
+                ScoresToProbabilities<FullBlock>(p, mask, q0, k0, masked, state);
 
             // V_j and P are visible, K_j is free: K_{j+1} streams in during O += P V_j
             AsyncCopy.WaitAll();
@@ -92,7 +93,7 @@ internal static class FlashForwardTiledKernel
             if (block + 1 < kvBlocks)
                 TileLoader.StageChunks<T, TStorage>(k, kvFirst + Bc * kvRowStride, kvRowStride, XMath.Min(Bc, p.SeqLenK - k0 - Bc), p.HeadDim,
                     kTile, dPad + 4, Bc, dPad, ForwardRegisterTile.Threads);
-            AccumulateProbabilitiesTimesValues(tx, ty, dPad, pTile, vTile, acc, outChunks);
+            AccumulateProbabilitiesTimesValues(state);
         }
 
         // ---- epilogue: O_i = acc / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2 ----
@@ -125,14 +126,15 @@ internal static class FlashForwardTiledKernel
     /// product made short causal rows, which switch between them, pay in instruction fetch (s=1024 causal 24 → 37 TFLOP/s
     /// with one rolled copy).
     /// </summary>
-    private static void ScoresToProbabilities<TMask>(AttentionParams p, AttentionMask mask, int q0, int k0, bool maskAtRunTime, int dPad,
-        int tx, int ty, ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> pTile, ArrayView<float> scores,
-        ArrayView<float> acc, ArrayView<float> rowMax, ArrayView<float> rowSum, int outChunks)
+    private static void ScoresToProbabilities<TMask>(AttentionParams p, AttentionMask mask, int q0, int k0, bool maskAtRunTime,
+        ForwardTiledState s)
         where TMask : struct, IBlockMask
     {
+        int dPad = s.HeadDimPadded, tx = s.Tx, ty = s.Ty;
+        var scores = s.Scores;
         TileMath.Fill(scores, RowsPerThread * KeysPerThread, 0f);
-        RegisterTileMath.MultiplyABt(qTile.Cast<Float4>(), dPad / 4, ty, RowThreads, RowsPerThread,
-            kTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, KeysPerThread, dPad / 4, scores,
+        RegisterTileMath.MultiplyABt(s.QTile.Cast<Float4>(), dPad / 4, ty, RowThreads, RowsPerThread,
+            s.KTile.Cast<Float4>(), (dPad + 4) / 4, tx, ColumnThreads, KeysPerThread, dPad / 4, scores,
             ForwardRegisterTile.ScoreStepsPerIteration(dPad));
 
         for (int e = 0; e < RowsPerThread * KeysPerThread; e++) scores[e] *= p.ScaleLog2;
@@ -143,17 +145,14 @@ internal static class FlashForwardTiledKernel
                         scores[i * KeysPerThread + j] = float.NegativeInfinity;
         for (int i = 0; i < RowsPerThread; i++)
         {
-            float correction = OnlineSoftmax.Update(scores, i * KeysPerThread, KeysPerThread, pTile,
-                (ty + i * RowThreads) * Bc + tx, ColumnThreads, rowMax, rowSum, i, ColumnThreads);
-            for (int e = 0; e < 4 * outChunks; e++) acc[i * 4 * outChunks + e] *= correction;
+            float correction = OnlineSoftmax.Update(scores, i * KeysPerThread, KeysPerThread, s.PTile,
+                (ty + i * RowThreads) * Bc + tx, ColumnThreads, s.RowMax, s.RowSum, i, ColumnThreads);
+            for (int e = 0; e < 4 * s.OutChunks; e++) s.Acc[i * 4 * s.OutChunks + e] *= correction;
         }
     }
 
     /// <summary>O += P V_j: this thread's 8 rows × 4·outChunks columns (chunks tx + 16c), four keys per step.</summary>
-    private static void AccumulateProbabilitiesTimesValues(int tx, int ty, int dPad, ArrayView<float> pTile, ArrayView<float> vTile,
-        ArrayView<float> acc, int outChunks)
-    {
-        RegisterTileMath.MultiplyAB(pTile.Cast<Float4>(), Bc / 4, ty, RowThreads, RowsPerThread,
-            vTile.Cast<Float4>(), dPad / 4, tx, ColumnThreads, outChunks, Bc, acc, ForwardRegisterTile.ValueStepsPerIteration(dPad));
-    }
+    private static void AccumulateProbabilitiesTimesValues(ForwardTiledState s)
+        => RegisterTileMath.MultiplyAB(s.PTile.Cast<Float4>(), Bc / 4, s.Ty, RowThreads, RowsPerThread,
+            s.VTile.Cast<Float4>(), s.HeadDimPadded / 4, s.Tx, ColumnThreads, s.OutChunks, Bc, s.Acc, ForwardRegisterTile.ValueStepsPerIteration(s.HeadDimPadded));
 }
