@@ -8,7 +8,7 @@ public static partial class AttentionLauncher
     /// <summary>One backward call: D and the dQ accumulator, dK/dV (and dQ) by the storage's kernel family, the
     /// deterministic dQ pass, and the conversion to the storage type.</summary>
     private readonly struct BackwardCall<T>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings, AttentionParams p,
-        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
+        SequenceGrid sequences, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
         ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) : IStorageBody<T> where T : unmanaged
     {
         public void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>
@@ -18,9 +18,9 @@ public static partial class AttentionLauncher
             using var workspace = Rent();
             Preprocess<TStorage>(workspace);
             accelerator.Launch(FlashBackwardTensorCoreKernel.Backward<T, TStorage>,
-                new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenK, tc.BackwardBlockCols) * tc.ColumnSplits, shape.HeadsQ, shape.Batch),
+                new LaunchConfig(new Dim3(CeilDiv(sequences.MaxKeys, tc.BackwardBlockCols) * tc.ColumnSplits, shape.HeadsQ, sequences.Count),
                     new Dim3(tc.Threads, 1, 1), tc.BackwardSharedBytes),
-                q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p,
+                q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p, sequences.Info, Specialize(sequences.Kind),
                 Specialize(tc.HeadDimPadded), Specialize(tc.Warps), SpecializedValue.New(settings.Causal),
                 SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)), SpecializedValue.New(!settings.Deterministic));
             Finish<TStorage>(workspace);
@@ -32,7 +32,7 @@ public static partial class AttentionLauncher
             Preprocess<TStorage>(workspace);
             var causal = SpecializedValue.New(settings.Causal);
             var accumulateDq = SpecializedValue.New(!settings.Deterministic);
-            if (TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols), q, k, v, dOutput))
+            if (sequences.IsDense && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols), q, k, v, dOutput))
             {
                 accelerator.Launch(FlashBackwardTiledKernel.Backward<T, TStorage>,
                     new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols)),
@@ -44,8 +44,8 @@ public static partial class AttentionLauncher
             {
                 var tile = Tile;
                 accelerator.Launch(FlashBackwardKernel.Backward<T, TStorage>,
-                    new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenK, tile.BlockCols), shape.HeadsQ, shape.Batch), new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
-                    q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p,
+                    new LaunchConfig(new Dim3(CeilDiv(sequences.MaxKeys, tile.BlockCols), shape.HeadsQ, sequences.Count), new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
+                    q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p, sequences.Info, Specialize(sequences.Kind),
                     Specialize(tile.BlockRows), Specialize(tile.BlockCols), Specialize(tile.Threads), Specialize(tile.ThreadsPerRow),
                     Specialize(tile.HeadDimPadded), causal, accumulateDq);
             }
@@ -78,8 +78,8 @@ public static partial class AttentionLauncher
             {
                 var tile = Tile;
                 accelerator.Launch(FlashBackwardDqKernel.BackwardDq<T, TStorage>,
-                    new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenQ, tile.BlockRows), shape.HeadsQ, shape.Batch), new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
-                    q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, p,
+                    new LaunchConfig(new Dim3(CeilDiv(sequences.MaxQueries, tile.BlockRows), shape.HeadsQ, sequences.Count), new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
+                    q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, p, sequences.Info, Specialize(sequences.Kind),
                     Specialize(tile.BlockRows), Specialize(tile.BlockCols), Specialize(tile.Threads), Specialize(tile.ThreadsPerRow),
                     Specialize(tile.HeadDimPadded), SpecializedValue.New(settings.Causal));
             }

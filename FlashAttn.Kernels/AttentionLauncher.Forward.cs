@@ -5,23 +5,51 @@ namespace FlashAttn.Kernels;
 
 public static partial class AttentionLauncher
 {
-    /// <summary>One forward call: picks the kernel family for the storage and launches it.</summary>
+    /// <summary>
+    /// One forward call: picks the kernel family for the storage and launches it over <paramref name="sequences"/>.
+    /// On tensor cores, KV-cache calls pack the query heads of one kv head into a group's rows (GQA packing: the cache is
+    /// read once per kv head) and split the key range <paramref name="requestedSplits"/> ways (0: <see cref="KvCacheSplits"/>
+    /// chooses), a combine pass merging the partial results by their log-sum-exp.
+    /// </summary>
     private readonly struct ForwardCall<T>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings, AttentionParams p,
+        SequenceGrid sequences, int requestedSplits,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse) : IStorageBody<T> where T : unmanaged
     {
         public void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>
         {
             // every head dim and length: the tile index is the grid's x
             var tc = TensorCoreTile.ForForward(shape.HeadDim);
-            accelerator.Launch(FlashForwardTensorCoreKernel.Forward<T, TStorage>,
-                new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenQ, tc.BlockRows), shape.HeadsQ, shape.Batch), new Dim3(tc.Threads, 1, 1), tc.ForwardSharedBytes),
-                q, k, v, output, lse, p, Specialize(tc.HeadDimPadded), SpecializedValue.New(settings.Causal),
-                SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, output)));
+            bool cache = sequences.Kind is SequenceKind.KvCache or SequenceKind.PagedKvCache;
+            int packedHeads = cache ? p.QueriesPerKvHead : 1;
+            int splits = !cache ? 1 : requestedSplits > 0 ? requestedSplits
+                : KvCacheSplits(sequences.Count * shape.HeadsKV * CeilDiv(sequences.MaxQueries * packedHeads, tc.BlockRows),
+                    CeilDiv(sequences.MaxKeys, tc.BlockCols), accelerator.Info.MultiprocessorCount);
+            int tiles = CeilDiv(sequences.MaxQueries * packedHeads, tc.BlockRows);
+            var config = new LaunchConfig(new Dim3(tiles * splits, shape.HeadsQ / packedHeads, sequences.Count), new Dim3(tc.Threads, 1, 1),
+                tc.ForwardSharedBytes);
+            var kind = Specialize(sequences.Kind);
+            var chunked = SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, output));
+            if (splits == 1)
+            {
+                accelerator.Launch(FlashForwardTensorCoreKernel.Forward<T, TStorage>, config,
+                    q, k, v, output, lse, p, sequences.Info, default(ArrayView<float>), default(ArrayView<float>),
+                    Specialize(tc.HeadDimPadded), SpecializedValue.New(settings.Causal), chunked, kind, Specialize(packedHeads), Specialize(1));
+                return;
+            }
+            // partial O (splits, b, h_q, s_q, d) and L (splits, b, h_q, s_q) in fp32, merged by the combine pass
+            long rows = RowStatisticsLayout.Of(p).Elements(p.Batch);
+            using var partialOutput = accelerator.Cache.Rent<float>(splits * rows * shape.HeadDim);
+            using var partialLse = accelerator.Cache.Rent<float>(splits * rows);
+            accelerator.Launch(FlashForwardTensorCoreKernel.Forward<T, TStorage>, config,
+                q, k, v, output, lse, p, sequences.Info, partialOutput.View, partialLse.View,
+                Specialize(tc.HeadDimPadded), SpecializedValue.New(settings.Causal), chunked, kind, Specialize(packedHeads), Specialize(splits));
+            accelerator.Launch(SplitCombineKernel.Combine<T, TStorage>, Elementwise(rows * Warp.Size),
+                partialOutput.View, partialLse.View, output, lse, p, splits);
         }
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
-            if (TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))
+            if (sequences.IsDense && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))
             {
                 accelerator.Launch(FlashForwardTiledKernel.Forward<T, TStorage>,
                     new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows)),
@@ -32,8 +60,9 @@ public static partial class AttentionLauncher
             }
             var tile = AttentionTileConfig.ForForward(shape.HeadDim, SizeOf<T>());
             accelerator.Launch(FlashForwardKernel.Forward<T, TStorage>,
-                new LaunchConfig(new Dim3(CeilDiv(shape.SeqLenQ, tile.BlockRows), shape.HeadsQ, shape.Batch), new Dim3(tile.Threads, 1, 1), tile.ForwardSharedBytes),
-                q, k, v, output, lse, p,
+                new LaunchConfig(new Dim3(CeilDiv(sequences.MaxQueries, tile.BlockRows), shape.HeadsQ, sequences.Count), new Dim3(tile.Threads, 1, 1),
+                    tile.ForwardSharedBytes),
+                q, k, v, output, lse, p, sequences.Info, Specialize(sequences.Kind),
                 Specialize(tile.BlockRows), Specialize(tile.BlockCols), Specialize(tile.Threads), Specialize(tile.ThreadsPerRow),
                 Specialize(tile.HeadDimPadded), SpecializedValue.New(settings.Causal));
         }

@@ -30,7 +30,7 @@ public static partial class AttentionLauncher
     {
         var storage = StorageChoice<T>.Instance;
         if (IsEmpty(shape)) return;
-        var call = new ForwardCall<T>(accelerator, shape, settings, Params(shape, settings), q, k, v, output, lse);
+        var call = new ForwardCall<T>(accelerator, shape, settings, Params(shape, settings), SequenceGrid.Dense(shape), 1, q, k, v, output, lse);
         storage.Run(ref call);
     }
 
@@ -49,7 +49,7 @@ public static partial class AttentionLauncher
     {
         var storage = StorageChoice<T>.Instance;
         if (IsEmpty(shape)) return;
-        var call = new BackwardCall<T>(accelerator, shape, settings, Params(shape, settings), q, k, v, output, dOutput, lse, dq, dk, dv);
+        var call = new BackwardCall<T>(accelerator, shape, settings, Params(shape, settings), SequenceGrid.Dense(shape), q, k, v, output, dOutput, lse, dq, dk, dv);
         storage.Run(ref call);
     }
 
@@ -117,6 +117,7 @@ public static partial class AttentionLauncher
             HeadsKV = shape.HeadsKV,
             HeadDim = shape.HeadDim,
             CausalOffset = settings.CausalBottomRight ? shape.SeqLenK - shape.SeqLenQ : 0,
+            CausalBottomRight = settings.CausalBottomRight,
             Scale = settings.Scale,
             ScaleLog2 = settings.Scale * SoftmaxConstants.Log2E,
         };

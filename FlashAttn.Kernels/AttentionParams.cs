@@ -20,6 +20,8 @@ internal struct AttentionParams
     public int HeadDim;
     /// <summary>Causal diagonal offset: query i sees key j when j ≤ i + CausalOffset (s_k − s_q bottom-right, 0 top-left).</summary>
     public int CausalOffset;
+    /// <summary>Per-sequence causal alignment (varlen, KV cache): true → s_k − s_q of each sequence, false → 0.</summary>
+    public bool CausalBottomRight;
     /// <summary>Softmax scale.</summary>
     public float Scale;
     /// <summary>Scale · log2(e): scores are kept in the log2 domain so the kernels use exp2.</summary>

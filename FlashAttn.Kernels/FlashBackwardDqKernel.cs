@@ -19,7 +19,7 @@ internal static class FlashBackwardDqKernel
 {
     /// <summary>The kernel: writes dQ · scale (fp32) into <paramref name="dqAccum"/> (b, s_q, h_q, d).</summary>
     public static void BackwardDq<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
-        ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p,
+        ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p, SequenceInfo sequences, SpecializedValue<int> sequenceKind,
         SpecializedValue<int> blockRows, SpecializedValue<int> blockCols, SpecializedValue<int> threads,
         SpecializedValue<int> threadsPerRow, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal)
         where T : unmanaged where TStorage : struct, IStorage<T>

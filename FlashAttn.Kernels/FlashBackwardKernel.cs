@@ -31,7 +31,7 @@ internal static class FlashBackwardKernel
     /// </summary>
     public static void Backward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
-        AttentionParams p,
+        AttentionParams p, SequenceInfo sequences, SpecializedValue<int> sequenceKind,
         SpecializedValue<int> blockRows, SpecializedValue<int> blockCols, SpecializedValue<int> threads,
         SpecializedValue<int> threadsPerRow, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal,
         SpecializedValue<bool> accumulateDq)

@@ -62,7 +62,7 @@ internal static class FlashBackwardTiledKernel
         if (firstBlock < qBlocks)
         {
             StageQueryTile<T, TStorage>(q, dOutput, p, qBase, qRowStride, firstBlock * Br, dPad, qTile, doTile);
-            RowStatistics.Load(lse, delta, p, rowBase, firstBlock * Br, Br, out float firstLse, out float firstDelta);
+            RowStatistics.Load(lse, delta, p.SeqLenQ, rowBase, firstBlock * Br, Br, out float firstLse, out float firstDelta);
             RowStatistics.Store(firstLse, firstDelta, Br, lseTile, deltaTile);
         }
         AsyncCopy.WaitAll();
@@ -89,7 +89,7 @@ internal static class FlashBackwardTiledKernel
             if (hasNext)
             {
                 StageQueryTile<T, TStorage>(q, dOutput, p, qBase, qRowStride, q0 + Br, dPad, qTile, doTile);
-                RowStatistics.Load(lse, delta, p, rowBase, q0 + Br, Br, out nextLse, out nextDelta);
+                RowStatistics.Load(lse, delta, p.SeqLenQ, rowBase, q0 + Br, Br, out nextLse, out nextDelta);
             }
             if (withDq)
                 AccumulateDq(dsT, kTile, dqAccum, p, qBase + q0 * qRowStride, qRowStride, XMath.Min(Br, p.SeqLenQ - q0), dPad, outChunks, tx, ty);

@@ -26,7 +26,7 @@ internal static class FlashForwardKernel
     /// Launch with grid (⌈s_q/Br⌉, h_q, b), <c>Threads</c> threads and <c>ForwardSharedBytes</c> of dynamic shared memory.
     /// </summary>
     public static void Forward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output,
-        ArrayView<float> lse, AttentionParams p,
+        ArrayView<float> lse, AttentionParams p, SequenceInfo sequences, SpecializedValue<int> sequenceKind,
         SpecializedValue<int> blockRows, SpecializedValue<int> blockCols, SpecializedValue<int> threads,
         SpecializedValue<int> threadsPerRow, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal)
         where T : unmanaged where TStorage : struct, IStorage<T>

@@ -1,6 +1,7 @@
 using FlashAttn.Compute;
 using FlashAttn.Compute.Runtime;
 using FlashAttn.Dispatch;
+using FlashAttn.Kernels;
 
 namespace FlashAttn.Bench.Api;
 
@@ -20,6 +21,25 @@ internal sealed class NullAttentionKernels : IAttentionKernels
     public void Backward<T>(Accelerator accelerator, AttentionProblem problem,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
         ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
+    {
+    }
+
+    /// <inheritdoc/>
+    public void ForwardVarlen<T>(Accelerator accelerator, VarlenProblem problem, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
+        ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+    {
+    }
+
+    /// <inheritdoc/>
+    public void BackwardVarlen<T>(Accelerator accelerator, VarlenProblem problem, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
+        ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse, ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK,
+        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
+    {
+    }
+
+    /// <inheritdoc/>
+    public void ForwardKvCache<T>(Accelerator accelerator, KvCacheProblem problem, ArrayView<T> q, ArrayView<T> kCache, ArrayView<T> vCache,
+        ArrayView<T> kNew, ArrayView<T> vNew, KvCacheIndex index, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
     {
     }
 }

@@ -4,6 +4,7 @@ using FlashAttn.Compute;
 using FlashAttn.Compute.Runtime;
 using FlashAttn.Cpu.Simd;
 using FlashAttn.Dispatch;
+using FlashAttn.Kernels;
 
 namespace FlashAttn.Cpu;
 
@@ -74,4 +75,17 @@ internal sealed unsafe class CpuAttentionKernels : IAttentionKernels
                 break;
         }
     }
+
+    public void ForwardVarlen<T>(Accelerator accelerator, VarlenProblem problem, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
+        ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+        => throw new NotImplementedException("CPU path: varlen and KV cache");
+
+    public void BackwardVarlen<T>(Accelerator accelerator, VarlenProblem problem, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
+        ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse, ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK,
+        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
+        => throw new NotImplementedException("CPU path: varlen and KV cache");
+
+    public void ForwardKvCache<T>(Accelerator accelerator, KvCacheProblem problem, ArrayView<T> q, ArrayView<T> kCache, ArrayView<T> vCache,
+        ArrayView<T> kNew, ArrayView<T> vNew, KvCacheIndex index, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+        => throw new NotImplementedException("CPU path: varlen and KV cache");
 }

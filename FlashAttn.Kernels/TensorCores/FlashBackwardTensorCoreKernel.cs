@@ -20,7 +20,7 @@ internal static class FlashBackwardTensorCoreKernel
     [LaunchBounds(256, 1)]
     public static void Backward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
-        AttentionParams p, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal,
+        AttentionParams p, SequenceInfo sequences, SpecializedValue<int> sequenceKind, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal,
         SpecializedValue<bool> chunked, SpecializedValue<bool> accumulateDq)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
@@ -28,11 +28,13 @@ internal static class FlashBackwardTensorCoreKernel
         int dPad = tile.HeadDimPadded, br = tile.BackwardBlockRows, bc = tile.BackwardBlockCols, stride = tile.Stride;
         int splits = tile.ColumnSplits, columns = tile.SplitColumns;
         int kSteps = dPad / 16, queryTiles = br / 8, columnTiles = columns / 8, dsStride = br + TensorCoreTile.ChunkElements;
-        var mask = AttentionMask.Of(p, causal.Value);
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         // grid (K blocks · column groups, h_q, b): the blocks of one head run together and share its Q and dO through L2
         // (ncu, H200: with heads fastest the L2 hit rate of loads was 43%)
-        int k0 = Grid.IdxX / splits * bc, c0 = Grid.IdxX % splits * columns, head = Grid.IdxY, batch = Grid.IdxZ;
+        int k0 = Grid.IdxX / splits * bc, c0 = Grid.IdxX % splits * columns, head = Grid.IdxY;
+        var seq = sequences.Bounds(Grid.IdxZ, p, sequenceKind.Value);
+        if (k0 >= seq.KeyLength) return; // past this sequence's keys (varlen): the whole group leaves before any barrier
+        var mask = seq.Mask(p, causal.Value);
         int kvHead = head / p.QueriesPerKvHead, kw = 16 * warp;
         var qLayout = TokenLayout.Queries(p);
         var kvLayout = TokenLayout.KeysValues(p);
@@ -52,17 +54,17 @@ internal static class FlashBackwardTensorCoreKernel
         for (int e = 0; e < 4 * columnTiles; e++) { dkAcc[e] = 0f; dvAcc[e] = 0f; }
 
         // ---- K_j, V_j staged once; the Q range starts at the first row that sees key k0 ----
-        long kvFirst = kvLayout.RowStart(batch, k0, kvHead);
-        int validKeys = XMath.Min(bc, p.SeqLenK - k0);
+        long kvFirst = sequences.KeyRowStart(kvLayout, seq, k0, kvHead, p, sequenceKind.Value);
+        int validKeys = XMath.Min(bc, seq.KeyLength - k0);
         HalfTileLoader.Load<T, TStorage>(k, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, kTile, stride, bc, dPad, tile.Threads, chunked.Value);
         HalfTileLoader.Load<T, TStorage>(v, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, vTile, stride, bc, dPad, tile.Threads, chunked.Value);
-        int firstBlock = mask.FirstQuerySeeing(k0) / br, qBlocks = (p.SeqLenQ + br - 1) / br;
-        long rowBase = RowStatisticsLayout.Of(p).RowStart(batch, head);
+        int firstBlock = mask.FirstQuerySeeing(k0) / br, qBlocks = (seq.QueryLength + br - 1) / br;
+        long rowBase = seq.StatisticIndex(RowStatisticsLayout.Of(p), head, 0);
         if (firstBlock < qBlocks)
         {
             var first = shared.SubView(stagesFirst + firstBlock % TensorCoreTile.Stages * stageElements, stageElements);
-            StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, batch, head, firstBlock * br, tile, first, chunked.Value);
-            RowStatistics.Load(lse, delta, p, rowBase, firstBlock * br, br, out float firstLse, out float firstDelta);
+            StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, firstBlock * br, tile, first, chunked.Value);
+            RowStatistics.Load(lse, delta, seq.QueryLength, rowBase, firstBlock * br, br, out float firstLse, out float firstDelta);
             RowStatistics.Store(firstLse, firstDelta, br, Statistics(first, br, stride, 0), Statistics(first, br, stride, 1));
         }
 
@@ -78,8 +80,8 @@ internal static class FlashBackwardTensorCoreKernel
             float nextLse = 0f, nextDelta = 0f;
             if (hasNext)
             {
-                StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, batch, head, q0 + br, tile, next, chunked.Value);
-                RowStatistics.Load(lse, delta, p, rowBase, q0 + br, br, out nextLse, out nextDelta);
+                StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, q0 + br, tile, next, chunked.Value);
+                RowStatistics.Load(lse, delta, seq.QueryLength, rowBase, q0 + br, br, out nextLse, out nextDelta);
             }
             var stage = shared.SubView(stagesFirst + block % TensorCoreTile.Stages * stageElements, stageElements);
             var qTile = stage.SubView(0, br * stride);
@@ -137,7 +139,7 @@ internal static class FlashBackwardTensorCoreKernel
 
             // ---- dQ_i += dS K_j · scale, added atomically; then block i + 1's L and D, loaded before, go to its stage ----
             if (accumulateDq.Value)
-                AccumulateDq<T, TStorage>(dsTile, dsStride, kTile, stride, dqAccum, p, qLayout, batch, head, q0, c0, bc,
+                AccumulateDq<T, TStorage>(dsTile, dsStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, c0, bc,
                     columns / tile.DqColumnParts / 8, warp % (br / 16), warp / (br / 16), lane, chunked.Value);
             if (hasNext) RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
         }
@@ -146,8 +148,8 @@ internal static class FlashBackwardTensorCoreKernel
         for (int r = 0; r < 2; r++)
         {
             int key = k0 + kw + g + 8 * r;
-            if (key >= p.SeqLenK) continue;
-            long first = gradientLayout.RowStart(batch, key, head);
+            if (key >= seq.KeyLength) continue;
+            long first = gradientLayout.RowStart(seq.KeyBatch, seq.KeyOffset + key, head);
             for (int j = 0; j < columnTiles; j++)
                 for (int e = 0; e < 2; e++)
                 {
@@ -168,7 +170,7 @@ internal static class FlashBackwardTensorCoreKernel
     /// n8 tiles of column part <paramref name="part"/> of the group's columns, fp32 atomics.
     /// </summary>
     private static void AccumulateDq<T, TStorage>(ArrayView<T> dsTile, int dsStride, ArrayView<T> kTile, int stride, ArrayView<float> dqAccum,
-        AttentionParams p, TokenLayout qLayout, int batch, int head, int q0, int c0, int bc, int columnTiles, int rowTile, int part, int lane,
+        AttentionParams p, TokenLayout qLayout, SequenceBounds seq, int head, int q0, int c0, int bc, int columnTiles, int rowTile, int part, int lane,
         bool chunked)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
@@ -188,8 +190,8 @@ internal static class FlashBackwardTensorCoreKernel
         for (int r = 0; r < 2; r++)
         {
             int row = q0 + 16 * rowTile + g + 8 * r;
-            if (row >= p.SeqLenQ) continue;
-            long rowFirst = qLayout.RowStart(batch, row, head);
+            if (row >= seq.QueryLength) continue;
+            long rowFirst = seq.QueryRowStart(qLayout, row, head);
             for (int j = 0; j < columnTiles; j++)
             {
                 int column = first + 8 * j + 2 * t;
@@ -214,11 +216,11 @@ internal static class FlashBackwardTensorCoreKernel
 
     /// <summary>Starts staging Q_i and dO_i (rows q0 …) into a stage's first two tiles.</summary>
     private static void StageQueryBlock<T, TStorage>(ArrayView<T> q, ArrayView<T> dOutput, AttentionParams p, TokenLayout layout,
-        int batch, int head, int q0, TensorCoreTile tile, ArrayView<T> stage, bool chunked)
+        SequenceBounds seq, int head, int q0, TensorCoreTile tile, ArrayView<T> stage, bool chunked)
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
-        int rows = tile.BackwardBlockRows, validRows = XMath.Min(rows, p.SeqLenQ - q0), elements = rows * tile.Stride;
-        long first = layout.RowStart(batch, q0, head);
+        int rows = tile.BackwardBlockRows, validRows = XMath.Min(rows, seq.QueryLength - q0), elements = rows * tile.Stride;
+        long first = seq.QueryRowStart(layout, q0, head);
         HalfTileLoader.Load<T, TStorage>(q, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(0, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
         HalfTileLoader.Load<T, TStorage>(dOutput, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
     }

@@ -16,31 +16,47 @@ namespace FlashAttn.Kernels;
 /// <item>S accumulates in fp32 registers; the online softmax runs on the accumulator fragments (row max and sum across
 /// the quad by two shuffles); P is rounded to 16 bits in registers and is directly the A operand of P·V.</item>
 /// </list>
-/// Grid (⌈s_q/Br⌉, h_q, b), Q tiles last-first (the longest causal rows start first), <see cref="TensorCoreTile"/> sizes.
+/// Grid (⌈s_q/Br⌉ · splits, h_q / G, sequences), Q tiles last-first (the longest causal rows start first),
+/// <see cref="TensorCoreTile"/> sizes. Sequences of any <see cref="SequenceKind"/>: packed (varlen) or against a KV cache,
+/// contiguous or paged. With G &gt; 1 (GQA packing) a tile's rows are the (position, head) pairs of one kv head
+/// (<see cref="PackedQueryRows"/>); with splits &gt; 1 (split-KV) each group takes an even share of the key blocks and
+/// writes its normalised O and L to the partial buffers, which <see cref="SplitCombineKernel"/> merges.
 /// </summary>
 internal static class FlashForwardTensorCoreKernel
 {
     /// <summary>
-    /// The kernel. q (b, s_q, h_q, d), k and v (b, s_k, h_kv, d), output like q, lse (b, h_q, s_q) fp32 natural log.
-    /// <paramref name="headDimPadded"/>: <see cref="TensorCoreTile.PaddedHeadDim"/>(d); <paramref name="chunked"/>: d a multiple
-    /// of 8 and every tensor 16-byte aligned (cp.async staging, packed stores).
+    /// The kernel. q (b, s_q, h_q, d), k and v (b, s_k, h_kv, d), output like q, lse (b, h_q, s_q) fp32 natural log (layouts
+    /// of other sequence kinds: <see cref="SequenceInfo"/>). <paramref name="headDimPadded"/>: <see cref="TensorCoreTile.PaddedHeadDim"/>(d);
+    /// <paramref name="chunked"/>: d a multiple of 8 and every tensor 16-byte aligned (cp.async staging, packed stores).
+    /// partialOutput (splits, rows, d) and partialLse (splits, rows), rows in <see cref="RowStatisticsLayout"/> order: used
+    /// when <paramref name="splits"/> &gt; 1, in place of output and lse.
     /// </summary>
     [LaunchBounds(128, 2)]
     public static void Forward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse,
-        AttentionParams p, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal, SpecializedValue<bool> chunked)
+        AttentionParams p, SequenceInfo sequences, ArrayView<float> partialOutput, ArrayView<float> partialLse,
+        SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal, SpecializedValue<bool> chunked,
+        SpecializedValue<int> sequenceKind, SpecializedValue<int> packedHeads, SpecializedValue<int> splits)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         var tile = new TensorCoreTile(headDimPadded.Value, 4);
         int dPad = tile.HeadDimPadded, br = tile.BlockRows, bc = tile.BlockCols, stride = tile.Stride, mTiles = tile.RowTilesPerWarp;
         int kSteps = dPad / 16, keyTiles = bc / 8, dTiles = dPad / 8;
-        var mask = AttentionMask.Of(p, causal.Value);
+        int kind = sequenceKind.Value, packed = packedHeads.Value, splitCount = splits.Value;
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
-        // grid (Q tiles, h_q, b): the tiles of one head run together, so its K and V are read from L2 by all of them; each
-        // head's tiles run last-first, so under a causal mask the longest rows start first
-        int q0 = (Grid.DimX - 1 - Grid.IdxX) * br, head = Grid.IdxY, batch = Grid.IdxZ, warpRow = 16 * mTiles * warp;
-        int kvHead = head / p.QueriesPerKvHead;
+        // grid (Q tiles · splits, h_q / G, sequences): the tiles of one head run together, so its K and V are read from L2 by
+        // all of them; each head's tiles run last-first, so under a causal mask the longest rows start first. Rows are
+        // packed (position, head) pairs when G > 1: q0 counts packed rows.
+        int split = Grid.IdxX % splitCount, q0 = (Grid.DimX / splitCount - 1 - Grid.IdxX / splitCount) * br, warpRow = 16 * mTiles * warp;
+        var seq = sequences.Bounds(Grid.IdxZ, p, kind);
+        int rows = seq.QueryLength * packed;
+        if (q0 >= rows) return; // past this sequence's queries (varlen): the whole group leaves before any barrier
+        int head = Grid.IdxY, kvHead = packed > 1 ? Grid.IdxY : head / p.QueriesPerKvHead;
+        var mask = seq.Mask(p, causal.Value);
+        // the query positions rows [q0, q0 + Br) cover: the mask's block ranges are in positions
+        int position0 = PackedQueryRows.Position(q0, packed), positions = PackedQueryRows.Position(q0 + br - 1, packed) - position0 + 1;
         var qLayout = TokenLayout.Queries(p);
         var kvLayout = TokenLayout.KeysValues(p);
+        bool pagedRows = kind == SequenceKind.PagedKvCache && p.SeqLenK < bc; // pages shorter than a K block: rows one by one
 
         // shared: Q, then Stages × (K, V)
         var shared = SharedMemory.GetDynamic<T>();
@@ -57,26 +73,35 @@ internal static class FlashForwardTensorCoreKernel
         for (int r = 0; r < 2 * mTiles; r++) { rowMax[r] = float.NegativeInfinity; rowSum[r] = 0f; }
 
         // ---- prologue: Q_i and K_0, V_0 in flight ----
-        int kvBlocks = mask.KeyBlockCount(q0, br, bc);
-        long qFirst = qLayout.RowStart(batch, q0, head), kvFirst = kvLayout.RowStart(batch, 0, kvHead);
-        HalfTileLoader.Load<T, TStorage>(q, qFirst, qLayout.PositionStride, XMath.Min(br, p.SeqLenQ - q0), p.HeadDim, qTile, stride, br, dPad, tile.Threads, chunked.Value);
-        if (kvBlocks > 0)
-            LoadKeyValueBlock<T, TStorage>(k, v, kvFirst, kvLayout.PositionStride, XMath.Min(bc, p.SeqLenK), p.HeadDim, shared.SubView(br * stride, stageElements), tile, chunked.Value);
+        // ---- this group's key blocks: all of them, or its split's even share ----
+        int kvBlocks = mask.KeyBlockCount(position0, positions, bc);
+        int splitBlocks = (kvBlocks + splitCount - 1) / splitCount;
+        int firstBlock = XMath.Min(kvBlocks, split * splitBlocks), endBlock = XMath.Min(kvBlocks, firstBlock + splitBlocks);
+        int validRows = XMath.Min(br, rows - q0);
+        if (packed > 1)
+            HalfTileLoader.LoadRows<T, TStorage, PackedQueryRows>(q, new PackedQueryRows(qLayout, seq, q0, kvHead, packed), validRows, p.HeadDim,
+                qTile, stride, br, dPad, tile.Threads, chunked.Value);
+        else
+            HalfTileLoader.Load<T, TStorage>(q, seq.QueryRowStart(qLayout, q0, head), qLayout.PositionStride, validRows, p.HeadDim, qTile, stride, br, dPad,
+                tile.Threads, chunked.Value);
+        if (firstBlock < endBlock)
+            LoadKeyValueBlock<T, TStorage>(k, v, sequences, kvLayout, seq, firstBlock * bc, kvHead, p, kind, pagedRows,
+                shared.SubView(br * stride + firstBlock % TensorCoreTile.Stages * stageElements, stageElements), tile, chunked.Value);
 
-        for (int block = 0; block < kvBlocks; block++)
+        for (int block = firstBlock; block < endBlock; block++)
         {
             int k0 = block * bc;
             // K_j, V_j have landed, and every warp is done with block j − 1: its stage takes K_{j+1}, V_{j+1}, which stream in
             // during the whole of block j
             AsyncCopy.WaitAll();
             Group.Barrier();
-            if (block + 1 < kvBlocks)
-                LoadKeyValueBlock<T, TStorage>(k, v, kvFirst + (k0 + bc) * kvLayout.PositionStride, kvLayout.PositionStride, XMath.Min(bc, p.SeqLenK - k0 - bc),
-                    p.HeadDim, shared.SubView(br * stride + (block + 1) % TensorCoreTile.Stages * stageElements, stageElements), tile, chunked.Value);
+            if (block + 1 < endBlock)
+                LoadKeyValueBlock<T, TStorage>(k, v, sequences, kvLayout, seq, k0 + bc, kvHead, p, kind, pagedRows,
+                    shared.SubView(br * stride + (block + 1) % TensorCoreTile.Stages * stageElements, stageElements), tile, chunked.Value);
             var stage = shared.SubView(br * stride + block % TensorCoreTile.Stages * stageElements, stageElements);
             var kTile = stage.SubView(0, bc * stride);
             var vTile = stage.SubView(bc * stride, bc * stride);
-            if (tile.QueryInRegisters && block == 0)
+            if (tile.QueryInRegisters && block == firstBlock)
                 for (int m = 0; m < mTiles; m++)
                     for (int kk = 0; kk < kSteps; kk++)
                         Fragments.SetA(qFragments, m * kSteps + kk, QueryFragment(qTile, stride, warpRow + 16 * m, lane, kk));
@@ -98,11 +123,12 @@ internal static class FlashForwardTensorCoreKernel
 
             // ---- scale to the log2 domain, mask, online softmax: P = exp2(S − m_new), ℓ and O rescaled ----
             for (int e = 0; e < 4 * mTiles * keyTiles; e++) s[e] *= p.ScaleLog2;
-            if (mask.BlockNeedsMask(q0, k0, bc))
+            if (mask.BlockNeedsMask(position0, k0, bc))
                 for (int e = 0; e < 4 * mTiles * keyTiles; e++)
                 {
                     int m = e / (4 * keyTiles), j = e / 4 % keyTiles;
-                    if (!mask.Visible(q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2), k0 + 8 * j + 2 * t + e % 2))
+                    int position = PackedQueryRows.Position(q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2), packed);
+                    if (!mask.Visible(position, k0 + 8 * j + 2 * t + e % 2))
                         s[e] = float.NegativeInfinity;
                 }
             for (int m = 0; m < mTiles; m++)
@@ -148,16 +174,34 @@ internal static class FlashForwardTensorCoreKernel
                 }
         }
 
-        // ---- epilogue: O_i = O / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2; a row that saw no key gets O = 0, L = +∞ ----
+        // ---- epilogue: O_i = O / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2; a row that saw no key gets O = 0, L = +∞ (a split
+        //      that saw none: L = −∞, weight 0 in the combine) ----
+        var statistics = RowStatisticsLayout.Of(p);
+        long statisticRows = statistics.Elements(p.Batch);
         for (int m = 0; m < mTiles; m++)
             for (int r = 0; r < 2; r++)
             {
                 float sum = RowReduce.Sum(rowSum[2 * m + r], 4); // before the branch: the whole warp shuffles
                 int row = q0 + warpRow + 16 * m + g + 8 * r;
-                if (row >= p.SeqLenQ) continue;
+                if (row >= rows) continue;
+                int position = PackedQueryRows.Position(row, packed), rowHead = packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head;
                 bool empty = sum == 0f;
                 float inverse = empty ? 0f : 1f / sum;
-                long outFirst = qLayout.RowStart(batch, row, head);
+                long statistic = seq.StatisticIndex(statistics, rowHead, position);
+                float rowLse = (rowMax[2 * m + r] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
+                if (splitCount > 1)
+                {
+                    long partialFirst = (split * statisticRows + statistic) * p.HeadDim;
+                    for (int j = 0; j < dTiles; j++)
+                    {
+                        int column = 8 * j + 2 * t, at = 4 * (m * dTiles + j) + 2 * r;
+                        if (column < p.HeadDim) partialOutput[partialFirst + column] = o[at] * inverse;
+                        if (column + 1 < p.HeadDim) partialOutput[partialFirst + column + 1] = o[at + 1] * inverse;
+                    }
+                    if (t == 0) partialLse[split * statisticRows + statistic] = empty ? float.NegativeInfinity : rowLse;
+                    continue;
+                }
+                long outFirst = seq.QueryRowStart(qLayout, position, rowHead);
                 for (int j = 0; j < dTiles; j++)
                 {
                     int column = 8 * j + 2 * t, at = 4 * (m * dTiles + j) + 2 * r;
@@ -172,19 +216,32 @@ internal static class FlashForwardTensorCoreKernel
                         if (column + 1 < p.HeadDim) output[outFirst + column + 1] = TStorage.Store(y);
                     }
                 }
-                if (t == 0)
-                    lse[RowStatisticsLayout.Of(p).Index(batch, head, row)] = empty ? float.PositiveInfinity : (rowMax[2 * m + r] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
+                if (t == 0) lse[statistic] = empty ? float.PositiveInfinity : rowLse;
             }
     }
 
-    /// <summary>Starts staging K_j and V_j (<paramref name="validRows"/> keys from <paramref name="first"/>) into a stage: K rows, then V rows.</summary>
-    private static void LoadKeyValueBlock<T, TStorage>(ArrayView<T> k, ArrayView<T> v, long first, long positionStride, int validRows, int headDim,
-        ArrayView<T> stage, TensorCoreTile tile, bool chunked)
+    /// <summary>
+    /// Starts staging K_j and V_j (the block's keys from <paramref name="k0"/> of sequence <paramref name="seq"/>) into a stage:
+    /// K rows, then V rows. A block lies in one page when pages are at least a block long (both powers of two), so only
+    /// <paramref name="pagedRows"/> (shorter pages) looks rows up one by one.
+    /// </summary>
+    private static void LoadKeyValueBlock<T, TStorage>(ArrayView<T> k, ArrayView<T> v, SequenceInfo sequences, TokenLayout layout,
+        SequenceBounds seq, int k0, int kvHead, AttentionParams p, int kind, bool pagedRows, ArrayView<T> stage, TensorCoreTile tile, bool chunked)
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
-        int rows = tile.BlockCols, elements = rows * tile.Stride;
-        HalfTileLoader.Load<T, TStorage>(k, first, positionStride, validRows, headDim, stage.SubView(0, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
-        HalfTileLoader.Load<T, TStorage>(v, first, positionStride, validRows, headDim, stage.SubView(elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+        int rows = tile.BlockCols, elements = rows * tile.Stride, validRows = XMath.Min(rows, seq.KeyLength - k0);
+        var kTile = stage.SubView(0, elements);
+        var vTile = stage.SubView(elements, elements);
+        if (pagedRows)
+        {
+            var pages = new PagedKeyRows(sequences, layout, seq, k0, kvHead, p);
+            HalfTileLoader.LoadRows<T, TStorage, PagedKeyRows>(k, pages, validRows, p.HeadDim, kTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+            HalfTileLoader.LoadRows<T, TStorage, PagedKeyRows>(v, pages, validRows, p.HeadDim, vTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+            return;
+        }
+        long first = sequences.KeyRowStart(layout, seq, k0, kvHead, p, kind);
+        HalfTileLoader.Load<T, TStorage>(k, first, layout.PositionStride, validRows, p.HeadDim, kTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+        HalfTileLoader.Load<T, TStorage>(v, first, layout.PositionStride, validRows, p.HeadDim, vTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
     }
 
     /// <summary>A fragment of the 16 Q rows from <paramref name="row0"/> × head dims 16·kk…: (rows 0–7 | 8–15) × (dims 0–7 | 8–15) → a0…a3.</summary>

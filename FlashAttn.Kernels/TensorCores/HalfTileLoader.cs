@@ -52,4 +52,33 @@ internal static class HalfTileLoader
             tile[r * stride + column] = r < validRows && column < headDim ? source[first + r * positionStride + column] : zero;
         }
     }
+
+    /// <summary>
+    /// As <see cref="Load{T, TStorage}"/> for rows that are not evenly spaced: tile row r starts at
+    /// <paramref name="rowStarts"/>.RowStart(r) (GQA-packed queries, keys of small pages).
+    /// </summary>
+    public static void LoadRows<T, TStorage, TRows>(ArrayView<T> source, TRows rowStarts, int validRows, int headDim,
+        ArrayView<T> tile, int stride, int rows, int width, int threads, bool chunked)
+        where T : unmanaged where TStorage : struct, IStorage<T> where TRows : struct, ITileRows
+    {
+        if (chunked)
+        {
+            const int chunk = TensorCoreTile.ChunkElements;
+            int chunksPerRow = width / chunk;
+            for (int c = Group.IdxX; c < rows * chunksPerRow; c += threads)
+            {
+                int r = c / chunksPerRow, column = chunk * (c % chunksPerRow);
+                bool fetch = r < validRows && column < headDim;
+                long start = fetch ? rowStarts.RowStart(r) + column : 0;
+                AsyncCopy.Copy16(ref tile[r * stride + column], ref source[start], fetch);
+            }
+            return;
+        }
+        T zero = TStorage.Store(0f);
+        for (int e = Group.IdxX; e < rows * width; e += threads)
+        {
+            int r = e / width, column = e % width;
+            tile[r * stride + column] = r < validRows && column < headDim ? source[rowStarts.RowStart(r) + column] : zero;
+        }
+    }
 }

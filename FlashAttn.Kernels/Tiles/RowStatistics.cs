@@ -9,12 +9,13 @@ namespace FlashAttn.Kernels;
 /// </summary>
 internal static class RowStatistics
 {
-    /// <summary>L·log2 e and D of row q0 + t for thread t &lt; <paramref name="rows"/>: +∞ and 0 past s_q, so P = 0 there.</summary>
-    public static void Load(ArrayView<float> lse, ArrayView<float> delta, AttentionParams p, long rowBase, int q0, int rows,
+    /// <summary>L·log2 e and D of row q0 + t for thread t &lt; <paramref name="rows"/>: +∞ and 0 past the sequence's
+    /// <paramref name="queryLength"/> rows, so P = 0 there.</summary>
+    public static void Load(ArrayView<float> lse, ArrayView<float> delta, int queryLength, long rowBase, int q0, int rows,
         out float lseLog2, out float d)
     {
         int r = Group.IdxX;
-        bool valid = r < rows && q0 + r < p.SeqLenQ;
+        bool valid = r < rows && q0 + r < queryLength;
         lseLog2 = valid ? lse[rowBase + q0 + r] * SoftmaxConstants.Log2E : float.PositiveInfinity;
         d = valid ? delta[rowBase + q0 + r] : 0f;
     }

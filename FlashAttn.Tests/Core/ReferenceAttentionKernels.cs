@@ -1,6 +1,7 @@
 using FlashAttn.Compute;
 using FlashAttn.Compute.Runtime;
 using FlashAttn.Dispatch;
+using FlashAttn.Kernels;
 
 namespace FlashAttn.Tests.Core;
 
@@ -52,4 +53,17 @@ internal sealed class ReferenceAttentionKernels : IAttentionKernels
     {
         for (int i = 0; i < values.Length; i++) view[i] = DTypes.FromDouble<T>(values[i]);
     }
+
+    public void ForwardVarlen<T>(Accelerator accelerator, VarlenProblem problem, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
+        ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+        => throw new NotSupportedException("the reference stand-in covers dense calls only");
+
+    public void BackwardVarlen<T>(Accelerator accelerator, VarlenProblem problem, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
+        ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse, ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK,
+        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
+        => throw new NotSupportedException("the reference stand-in covers dense calls only");
+
+    public void ForwardKvCache<T>(Accelerator accelerator, KvCacheProblem problem, ArrayView<T> q, ArrayView<T> kCache, ArrayView<T> vCache,
+        ArrayView<T> kNew, ArrayView<T> vNew, KvCacheIndex index, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+        => throw new NotSupportedException("the reference stand-in covers dense calls only");
 }

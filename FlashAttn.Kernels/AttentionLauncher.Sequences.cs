@@ -1,0 +1,101 @@
+using FlashAttn.Compute;
+using FlashAttn.Compute.Runtime;
+
+namespace FlashAttn.Kernels;
+
+public static partial class AttentionLauncher
+{
+    /// <summary>
+    /// Variable-length forward over packed sequences (<see cref="VarlenShape"/>): sequence i attends from its queries to its
+    /// own keys only, causal per sequence (<see cref="AttentionSettings.CausalBottomRight"/>: its own s_k − s_q). lse is
+    /// (h_q, total_q); a sequence without keys gets O = 0, L = +∞; one without queries costs a group that exits.
+    /// </summary>
+    public static void ForwardVarlen<T>(Accelerator accelerator, VarlenShape shape, AttentionSettings settings,
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK,
+        ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+    {
+        var storage = StorageChoice<T>.Instance;
+        var flat = shape.Flattened;
+        if (shape.Sequences <= 0 || IsEmpty(flat)) return;
+        var call = new ForwardCall<T>(accelerator, flat, settings, Params(flat, settings), Varlen(shape, cuSeqlensQ, cuSeqlensK), 1,
+            q, k, v, output, lse);
+        storage.Run(ref call);
+    }
+
+    /// <summary>Variable-length backward: shapes as <see cref="ForwardVarlen{T}"/>, gradients like their inputs.</summary>
+    public static void BackwardVarlen<T>(Accelerator accelerator, VarlenShape shape, AttentionSettings settings,
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
+        ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK, ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
+    {
+        var storage = StorageChoice<T>.Instance;
+        var flat = shape.Flattened;
+        if (shape.Sequences <= 0 || IsEmpty(flat)) return;
+        var call = new BackwardCall<T>(accelerator, flat, settings, Params(flat, settings), Varlen(shape, cuSeqlensQ, cuSeqlensK),
+            q, k, v, output, dOutput, lse, dq, dk, dv);
+        storage.Run(ref call);
+    }
+
+    /// <summary>
+    /// Forward against a KV cache (<see cref="KvCacheShape"/>, <see cref="KvCacheIndex"/>). First the new keys and values
+    /// (kNew, vNew; empty views for none) are written into the cache after each sequence's cached ones, then each
+    /// sequence attends over its cached and new keys (causal: bottom-right, query i sees keys up to i + s_k − s_q). The
+    /// cache lengths are not changed: add s_new yourself. On tensor cores the query heads of a kv head share a group
+    /// (GQA packing) and the key range is split <paramref name="splits"/> ways (0: <see cref="KvCacheSplits"/> chooses).
+    /// </summary>
+    public static void ForwardKvCache<T>(Accelerator accelerator, KvCacheShape shape, AttentionSettings settings, int splits,
+        ArrayView<T> q, ArrayView<T> kCache, ArrayView<T> vCache, ArrayView<T> kNew, ArrayView<T> vNew, KvCacheIndex index,
+        ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+    {
+        var storage = StorageChoice<T>.Instance;
+        var flat = shape.Flattened;
+        if (IsEmpty(flat)) return;
+        var p = Params(flat, settings);
+        var sequences = KvCache(shape, index);
+        if (shape.NewKeys > 0)
+            accelerator.Launch(KvCacheAppendKernel.Append<T>, Elementwise((long)shape.Batch * shape.NewKeys * shape.HeadsKV * shape.HeadDim),
+                kNew, vNew, kCache, vCache, p, sequences.Info, Specialize(sequences.Kind));
+        var call = new ForwardCall<T>(accelerator, flat, settings, p, sequences, splits, q, kCache, vCache, output, lse);
+        storage.Run(ref call);
+    }
+
+    /// <summary>
+    /// The split-KV count for <paramref name="groups"/> groups of work (sequences × kv heads × row tiles) over
+    /// <paramref name="keyBlocks"/> key blocks on <paramref name="multiprocessors"/> SMs: none when the groups already fill
+    /// the SMs; else the fewest splits whose last wave is at least 85% as full as the best count's, at most one per key
+    /// block and 64 (flash-decoding's rule of thumb: each split must still stream several key blocks).
+    /// </summary>
+    public static int KvCacheSplits(int groups, int keyBlocks, int multiprocessors)
+    {
+        if (groups <= 0 || keyBlocks <= 1 || groups >= multiprocessors * 8 / 10) return 1;
+        int most = Math.Min(64, Math.Min(keyBlocks, 2 * multiprocessors));
+        double Efficiency(int s)
+        {
+            double waves = (double)groups * s / multiprocessors;
+            return waves / Math.Ceiling(waves);
+        }
+        double best = 0;
+        for (int s = 1; s <= most; s++) best = Math.Max(best, Efficiency(s));
+        for (int s = 1; s <= most; s++)
+        {
+            // counts that give the same blocks per split as a smaller one only add combine work
+            if (s > 1 && CeilDiv(keyBlocks, s) == CeilDiv(keyBlocks, s - 1)) continue;
+            if (Efficiency(s) >= 0.85 * best) return s;
+        }
+        return 1;
+    }
+
+    private static SequenceGrid Varlen(VarlenShape shape, ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK)
+        => new(new SequenceInfo { CuSeqlensQ = cuSeqlensQ, CuSeqlensK = cuSeqlensK }, SequenceKind.Varlen, shape.Sequences,
+            shape.MaxSeqLenQ, shape.MaxSeqLenK);
+
+    private static SequenceGrid KvCache(KvCacheShape shape, KvCacheIndex index)
+        => new(new SequenceInfo
+        {
+            CacheSeqlens = index.CacheSeqlens,
+            CacheBatchIndex = index.CacheBatchIndex,
+            BlockTable = index.BlockTable,
+            NewKeys = shape.NewKeys,
+            CacheEntries = shape.CacheEntries,
+            BlocksPerSequence = shape.BlocksPerSequence,
+        }, shape.Paged ? SequenceKind.PagedKvCache : SequenceKind.KvCache, shape.Batch, shape.SeqLenQ, shape.Capacity);
+}
