@@ -20,9 +20,9 @@ public static partial class AttentionLauncher
             accelerator.Launch(FlashBackwardTensorCoreKernel.Backward<T, TStorage>,
                 new LaunchConfig(new Dim3(CeilDiv(sequences.MaxKeys, tc.BackwardBlockCols) * tc.ColumnSplits, shape.HeadsQ, sequences.Count),
                     new Dim3(tc.Threads, 1, 1), tc.BackwardSharedBytes),
-                q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p, sequences.Info, Specialize(sequences.Kind),
+                q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p, sequences.Info,
                 Specialize(tc.HeadDimPadded), Specialize(tc.Warps), SpecializedValue.New(settings.Causal),
-                SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)), SpecializedValue.New(!settings.Deterministic));
+                SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)), SpecializedValue.New(!settings.Deterministic), Specialize(sequences.Kind));
             Finish<TStorage>(workspace);
         }
 

@@ -20,8 +20,8 @@ internal static class FlashBackwardTensorCoreKernel
     [LaunchBounds(256, 1)]
     public static void Backward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
-        AttentionParams p, SequenceInfo sequences, SpecializedValue<int> sequenceKind, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal,
-        SpecializedValue<bool> chunked, SpecializedValue<bool> accumulateDq)
+        AttentionParams p, SequenceInfo sequences, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal,
+        SpecializedValue<bool> chunked, SpecializedValue<bool> accumulateDq, SpecializedValue<int> sequenceKind)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         var tile = new TensorCoreTile(headDimPadded.Value, warps.Value);

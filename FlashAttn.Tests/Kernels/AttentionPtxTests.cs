@@ -91,16 +91,22 @@ public sealed class AttentionPtxTests
         return compiled.Ptx;
     }
 
-    [TestCase(typeof(Half), typeof(Float16Storage), 128, false, true)]
-    [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 128, true, true)]
-    [TestCase(typeof(Half), typeof(Float16Storage), 64, true, true)]
-    [TestCase(typeof(Half), typeof(Float16Storage), 256, false, true)]
-    [TestCase(typeof(Half), typeof(Float16Storage), 64, false, false)]
-    public void TensorCoreForwardKeepsFragmentsInRegisters(Type element, Type storage, int headDimPadded, bool causal, bool chunked)
+    [TestCase(typeof(Half), typeof(Float16Storage), 128, false, true, SequenceKind.Dense, 1, 1)]
+    [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 128, true, true, SequenceKind.Dense, 1, 1)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 64, true, true, SequenceKind.Dense, 1, 1)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 256, false, true, SequenceKind.Dense, 1, 1)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 64, false, false, SequenceKind.Dense, 1, 1)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 128, true, true, SequenceKind.Varlen, 1, 1)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 128, true, true, SequenceKind.KvCache, 4, 8)]
+    [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 128, false, true, SequenceKind.PagedKvCache, 4, 8)]
+    public void TensorCoreForwardKeepsFragmentsInRegisters(Type element, Type storage, int headDimPadded, bool causal, bool chunked,
+        int sequenceKind, int packedHeads, int splits)
     {
         string ptx = Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward), element, storage,
-            $"forward_tc_{element.Name}_{headDimPadded}_{(causal ? "causal" : "full")}_{(chunked ? "chunked" : "elements")}",
-            SpecializedValue.New(headDimPadded), SpecializedValue.New(causal), SpecializedValue.New(chunked));
+            $"forward_tc_{element.Name}_{headDimPadded}_{(causal ? "causal" : "full")}_{(chunked ? "chunked" : "elements")}" +
+            (sequenceKind == SequenceKind.Dense ? "" : $"_kind{sequenceKind}_g{packedHeads}_s{splits}"),
+            SpecializedValue.New(headDimPadded), SpecializedValue.New(causal), SpecializedValue.New(chunked),
+            SpecializedValue.New(sequenceKind), SpecializedValue.New(packedHeads), SpecializedValue.New(splits));
         string type = element == typeof(Half) ? "f16" : "bf16";
         Assert.Multiple(() =>
         {
@@ -123,7 +129,7 @@ public sealed class AttentionPtxTests
         string ptx = Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), element, storage,
             $"backward_tc_{element.Name}_{headDimPadded}_{(causal ? "causal" : "full")}_{(chunked ? "chunked" : "elements")}_{(accumulateDq ? "dq" : "nodq")}",
             SpecializedValue.New(headDimPadded), SpecializedValue.New(TensorCoreTile.ForBackward(headDimPadded).Warps), SpecializedValue.New(causal),
-            SpecializedValue.New(chunked), SpecializedValue.New(accumulateDq));
+            SpecializedValue.New(chunked), SpecializedValue.New(accumulateDq), SpecializedValue.New(SequenceKind.Dense));
         string type = element == typeof(Half) ? "f16" : "bf16";
         Assert.Multiple(() =>
         {
