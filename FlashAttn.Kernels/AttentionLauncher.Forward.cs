@@ -18,8 +18,8 @@ public static partial class AttentionLauncher
         public void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>
         {
             // every head dim and length: the tile index is the grid's x
-            var tc = TensorCoreTile.ForForward(shape.HeadDim);
             bool cache = sequences.Kind is SequenceKind.KvCache or SequenceKind.PagedKvCache;
+            var tc = TensorCoreTile.ForForward(shape.HeadDim, decode: cache);
             int packedHeads = cache ? p.QueriesPerKvHead : 1;
             int splits = !cache ? 1 : requestedSplits > 0 ? requestedSplits
                 : KvCacheSplits(sequences.Count * shape.HeadsKV * CeilDiv(sequences.MaxQueries * packedHeads, tc.BlockRows),

@@ -38,7 +38,7 @@ internal static class FlashForwardTensorCoreKernel
         SpecializedValue<int> sequenceKind, SpecializedValue<int> packedHeads, SpecializedValue<int> splits)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
-        var tile = new TensorCoreTile(headDimPadded.Value, 4);
+        var tile = new TensorCoreTile(headDimPadded.Value, 4, decode: sequenceKind.Value is SequenceKind.KvCache or SequenceKind.PagedKvCache);
         int dPad = tile.HeadDimPadded, br = tile.BlockRows, bc = tile.BlockCols, stride = tile.Stride, mTiles = tile.RowTilesPerWarp;
         int kSteps = dPad / 16, keyTiles = bc / 8, dTiles = dPad / 8;
         int kind = sequenceKind.Value, packed = packedHeads.Value, splitCount = splits.Value;

@@ -9,7 +9,7 @@ namespace FlashAttn.Kernels;
 /// 16-bit elements, rows padded by 8 elements (16 bytes) so the eight row addresses of an ldmatrix fall in eight
 /// different 4-bank groups (row stride ≡ 16 bytes mod 128): conflict-free without an XOR swizzle, for every d'.
 /// </remarks>
-public readonly struct TensorCoreTile(int headDimPadded, int warps)
+public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode = false)
 {
     /// <summary>Elements of one 16-byte cp.async chunk and of the row padding.</summary>
     public const int ChunkElements = 8;
@@ -23,9 +23,13 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps)
     /// <summary>Threads per group.</summary>
     public int Threads => 32 * Warps;
 
+    /// <summary>True for KV-cache calls: few (GQA-packed) query rows against many keys, memory-bound.</summary>
+    public bool Decode { get; } = decode;
+
     /// <summary>Forward: m16 row tiles per warp: two (32 rows) while their fp32 O and S fit the registers (d' ≤ 128), so
-    /// each K/V fragment read from shared memory feeds twice the mma; one above.</summary>
-    public int RowTilesPerWarp => HeadDimPadded <= 128 ? 2 : 1;
+    /// each K/V fragment read from shared memory feeds twice the mma; one above, and one for decoding, whose packed rows
+    /// rarely fill 64 (every row tile more is tensor-core work on padding while the cache streams past).</summary>
+    public int RowTilesPerWarp => HeadDimPadded <= 128 && !Decode ? 2 : 1;
 
     /// <summary>Br: query rows per forward block.</summary>
     public int BlockRows => 16 * RowTilesPerWarp * Warps;
@@ -76,8 +80,8 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps)
         return new(padded, padded <= 128 ? 8 : 4);
     }
 
-    /// <summary>The forward tile for head dim <paramref name="headDim"/> (1…256).</summary>
-    public static TensorCoreTile ForForward(int headDim) => new(PaddedHeadDim(headDim), 4);
+    /// <summary>The forward tile for head dim <paramref name="headDim"/> (1…256); <paramref name="decode"/> for KV-cache calls.</summary>
+    public static TensorCoreTile ForForward(int headDim, bool decode = false) => new(PaddedHeadDim(headDim), 4, decode);
 
     /// <summary>d rounded up to a multiple of 16.</summary>
     public static int PaddedHeadDim(int headDim) => (headDim + 15) / 16 * 16;
