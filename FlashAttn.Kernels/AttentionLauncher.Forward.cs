@@ -21,30 +21,41 @@ public static partial class AttentionLauncher
             bool cache = sequences.Kind is SequenceKind.KvCache or SequenceKind.PagedKvCache;
             var tc = TensorCoreTile.ForForward(shape.HeadDim, decode: cache);
             int packedHeads = cache ? p.QueriesPerKvHead : 1;
+            // decoding (s_q × G ≤ 16 packed rows): one row tile whose key blocks the warps split
+            bool decode = cache && FlashDecodeTensorCoreKernel.Takes(sequences.MaxQueries, packedHeads);
+            int rowBlock = decode ? FlashDecodeTensorCoreKernel.Rows : tc.BlockRows, colBlock = decode ? FlashDecodeTensorCoreKernel.BlockCols : tc.BlockCols;
+            int tiles = CeilDiv(sequences.MaxQueries * packedHeads, rowBlock);
             int splits = !cache ? 1 : requestedSplits > 0 ? requestedSplits
-                : KvCacheSplits(sequences.Count * shape.HeadsKV * CeilDiv(sequences.MaxQueries * packedHeads, tc.BlockRows),
-                    CeilDiv(sequences.MaxKeys, tc.BlockCols), accelerator.Info.MultiprocessorCount);
-            int tiles = CeilDiv(sequences.MaxQueries * packedHeads, tc.BlockRows);
+                : KvCacheSplits(sequences.Count * (shape.HeadsQ / packedHeads) * tiles, CeilDiv(sequences.MaxKeys, colBlock), accelerator.Info.MultiprocessorCount);
             var config = new LaunchConfig(new Dim3(tiles * splits, shape.HeadsQ / packedHeads, sequences.Count), new Dim3(tc.Threads, 1, 1),
-                tc.ForwardSharedBytes);
-            var kind = Specialize(sequences.Kind);
-            var chunked = SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, output));
+                decode ? FlashDecodeTensorCoreKernel.SharedBytes(tc.HeadDimPadded) : tc.ForwardSharedBytes);
             if (splits == 1)
             {
-                accelerator.Launch(FlashForwardTensorCoreKernel.Forward<T, TStorage>, config,
-                    q, k, v, output, lse, p, sequences.Info, default(ArrayView<float>), default(ArrayView<float>),
-                    Specialize(tc.HeadDimPadded), SpecializedValue.New(settings.Causal), chunked, kind, Specialize(packedHeads), Specialize(1));
+                LaunchTensorCores<TStorage>(decode, config, tc, packedHeads, 1, default, default);
                 return;
             }
             // partial O (splits, b, h_q, s_q, d) and L (splits, b, h_q, s_q) in fp32, merged by the combine pass
             long rows = RowStatisticsLayout.Of(p).Elements(p.Batch);
             using var partialOutput = accelerator.Cache.Rent<float>(splits * rows * shape.HeadDim);
             using var partialLse = accelerator.Cache.Rent<float>(splits * rows);
-            accelerator.Launch(FlashForwardTensorCoreKernel.Forward<T, TStorage>, config,
-                q, k, v, output, lse, p, sequences.Info, partialOutput.View, partialLse.View,
-                Specialize(tc.HeadDimPadded), SpecializedValue.New(settings.Causal), chunked, kind, Specialize(packedHeads), Specialize(splits));
+            LaunchTensorCores<TStorage>(decode, config, tc, packedHeads, splits, partialOutput.View, partialLse.View);
             accelerator.Launch(SplitCombineKernel.Combine<T, TStorage>, Elementwise(rows * Warp.Size),
                 partialOutput.View, partialLse.View, output, lse, p, splits);
+        }
+
+        /// <summary>The decoding kernel or the general tensor-core forward; both take the same arguments.</summary>
+        private void LaunchTensorCores<TStorage>(bool decode, LaunchConfig config, TensorCoreTile tc, int packedHeads, int splits,
+            ArrayView<float> partialOutput, ArrayView<float> partialLse) where TStorage : struct, ITensorCoreStorage<T>
+        {
+            var headDimPadded = Specialize(tc.HeadDimPadded);
+            var causal = SpecializedValue.New(settings.Causal);
+            var chunked = SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, output));
+            if (decode)
+                accelerator.Launch(FlashDecodeTensorCoreKernel.Decode<T, TStorage>, config, q, k, v, output, lse, p, sequences.Info, partialOutput, partialLse,
+                    headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits));
+            else
+                accelerator.Launch(FlashForwardTensorCoreKernel.Forward<T, TStorage>, config, q, k, v, output, lse, p, sequences.Info, partialOutput, partialLse,
+                    headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits));
         }
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>

@@ -85,8 +85,8 @@ internal static class FlashForwardTensorCoreKernel
             HalfTileLoader.Load<T, TStorage>(q, seq.QueryRowStart(qLayout, q0, head), qLayout.PositionStride, validRows, p.HeadDim, qTile, stride, br, dPad,
                 tile.Threads, chunked.Value);
         if (firstBlock < endBlock)
-            LoadKeyValueBlock<T, TStorage>(k, v, sequences, kvLayout, seq, firstBlock * bc, kvHead, p, kind, pagedRows,
-                shared.SubView(br * stride + firstBlock % TensorCoreTile.Stages * stageElements, stageElements), tile, chunked.Value);
+            KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, firstBlock * bc, kvHead, p, kind, pagedRows,
+                shared.SubView(br * stride + firstBlock % TensorCoreTile.Stages * stageElements, stageElements), bc, tile, chunked.Value);
 
         for (int block = firstBlock; block < endBlock; block++)
         {
@@ -96,8 +96,8 @@ internal static class FlashForwardTensorCoreKernel
             AsyncCopy.WaitAll();
             Group.Barrier();
             if (block + 1 < endBlock)
-                LoadKeyValueBlock<T, TStorage>(k, v, sequences, kvLayout, seq, k0 + bc, kvHead, p, kind, pagedRows,
-                    shared.SubView(br * stride + (block + 1) % TensorCoreTile.Stages * stageElements, stageElements), tile, chunked.Value);
+                KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, k0 + bc, kvHead, p, kind, pagedRows,
+                    shared.SubView(br * stride + (block + 1) % TensorCoreTile.Stages * stageElements, stageElements), bc, tile, chunked.Value);
             var stage = shared.SubView(br * stride + block % TensorCoreTile.Stages * stageElements, stageElements);
             var kTile = stage.SubView(0, bc * stride);
             var vTile = stage.SubView(bc * stride, bc * stride);
@@ -131,33 +131,7 @@ internal static class FlashForwardTensorCoreKernel
                     if (!mask.Visible(position, k0 + 8 * j + 2 * t + e % 2))
                         s[e] = float.NegativeInfinity;
                 }
-            for (int m = 0; m < mTiles; m++)
-                for (int r = 0; r < 2; r++)
-                {
-                    int row = 2 * m + r, sFirst = 4 * m * keyTiles + 2 * r, oFirst = 4 * m * dTiles + 2 * r;
-                    float blockMax = float.NegativeInfinity;
-                    for (int j = 0; j < keyTiles; j++)
-                        blockMax = XMath.Max(blockMax, XMath.Max(s[sFirst + 4 * j], s[sFirst + 4 * j + 1]));
-                    float newMax = XMath.Max(rowMax[row], RowReduce.Max(blockMax, 4));
-                    // a row that has seen no key keeps m = −∞; subtract 0 instead so −∞ − (−∞) never appears
-                    float reference = newMax == float.NegativeInfinity ? 0f : newMax;
-                    float correction = XMath.FastExp2(rowMax[row] - reference);
-                    float blockSum = 0f;
-                    for (int j = 0; j < keyTiles; j++)
-                        for (int e = 0; e < 2; e++)
-                        {
-                            float pij = XMath.FastExp2(s[sFirst + 4 * j + e] - reference);
-                            s[sFirst + 4 * j + e] = pij;
-                            blockSum += pij;
-                        }
-                    rowSum[row] = rowSum[row] * correction + blockSum;
-                    rowMax[row] = newMax;
-                    for (int j = 0; j < dTiles; j++)
-                    {
-                        o[oFirst + 4 * j] *= correction;
-                        o[oFirst + 4 * j + 1] *= correction;
-                    }
-                }
+            FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles);
 
             // ---- O += P V_j: P's accumulators, rounded to 16 bits, are the A fragments (keys 16·kk …) ----
             for (int kk = 0; kk < bc / 16; kk++)
@@ -218,30 +192,6 @@ internal static class FlashForwardTensorCoreKernel
                 }
                 if (t == 0) lse[statistic] = empty ? float.PositiveInfinity : rowLse;
             }
-    }
-
-    /// <summary>
-    /// Starts staging K_j and V_j (the block's keys from <paramref name="k0"/> of sequence <paramref name="seq"/>) into a stage:
-    /// K rows, then V rows. A block lies in one page when pages are at least a block long (both powers of two), so only
-    /// <paramref name="pagedRows"/> (shorter pages) looks rows up one by one.
-    /// </summary>
-    private static void LoadKeyValueBlock<T, TStorage>(ArrayView<T> k, ArrayView<T> v, SequenceInfo sequences, TokenLayout layout,
-        SequenceBounds seq, int k0, int kvHead, AttentionParams p, int kind, bool pagedRows, ArrayView<T> stage, TensorCoreTile tile, bool chunked)
-        where T : unmanaged where TStorage : struct, IStorage<T>
-    {
-        int rows = tile.BlockCols, elements = rows * tile.Stride, validRows = XMath.Min(rows, seq.KeyLength - k0);
-        var kTile = stage.SubView(0, elements);
-        var vTile = stage.SubView(elements, elements);
-        if (pagedRows)
-        {
-            var pages = new PagedKeyRows(sequences, layout, seq, k0, kvHead, p);
-            HalfTileLoader.LoadRows<T, TStorage, PagedKeyRows>(k, pages, validRows, p.HeadDim, kTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
-            HalfTileLoader.LoadRows<T, TStorage, PagedKeyRows>(v, pages, validRows, p.HeadDim, vTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
-            return;
-        }
-        long first = sequences.KeyRowStart(layout, seq, k0, kvHead, p, kind);
-        HalfTileLoader.Load<T, TStorage>(k, first, layout.PositionStride, validRows, p.HeadDim, kTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
-        HalfTileLoader.Load<T, TStorage>(v, first, layout.PositionStride, validRows, p.HeadDim, vTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
     }
 
     /// <summary>A fragment of the 16 Q rows from <paramref name="row0"/> × head dims 16·kk…: (rows 0–7 | 8–15) × (dims 0–7 | 8–15) → a0…a3.</summary>

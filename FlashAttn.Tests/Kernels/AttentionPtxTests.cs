@@ -120,6 +120,26 @@ public sealed class AttentionPtxTests
         });
     }
 
+    [TestCase(typeof(Half), typeof(Float16Storage), 128, SequenceKind.KvCache, 4, 1)]
+    [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 128, SequenceKind.PagedKvCache, 4, 8)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 256, SequenceKind.PagedKvCache, 8, 4)]
+    public void TensorCoreDecodeKeepsFragmentsInRegisters(Type element, Type storage, int headDimPadded, int sequenceKind, int packedHeads, int splits)
+    {
+        string ptx = Compile(typeof(FlashDecodeTensorCoreKernel), nameof(FlashDecodeTensorCoreKernel.Decode), element, storage,
+            $"decode_tc_{element.Name}_{headDimPadded}_kind{sequenceKind}_g{packedHeads}_s{splits}",
+            SpecializedValue.New(headDimPadded), SpecializedValue.New(true), SpecializedValue.New(true),
+            SpecializedValue.New(sequenceKind), SpecializedValue.New(packedHeads), SpecializedValue.New(splits));
+        string type = element == typeof(Half) ? "f16" : "bf16";
+        Assert.Multiple(() =>
+        {
+            Assert.That(ptx, Does.Not.Contain(".local"), "register arrays left in local memory");
+            Assert.That(ptx, Does.Contain($"mma.sync.aligned.m16n8k16.row.col.f32.{type}.{type}.f32"));
+            Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), "V fragments");
+            Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"), "the cache streams through cp.async");
+            Assert.That(ptx, Does.Contain(".maxntid 128, 1, 1"));
+        });
+    }
+
     [TestCase(typeof(Half), typeof(Float16Storage), 128, false, true, true)]
     [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 64, true, true, true)]
     [TestCase(typeof(Half), typeof(Float16Storage), 256, true, true, false)]

@@ -67,6 +67,10 @@ public class SequenceKernelTests
         yield return KvCache([70, 150, 0], 1, 2, 4, 2, 64, AttentionDtype.Fp16, 64, batchIndex: false, splits: 2, seed: 13);
         yield return KvCache([45, 90], 5, 5, 2, 2, 32, AttentionDtype.Bf16, 16, batchIndex: false, splits: 1, seed: 14);
         yield return KvCache([33, 120], 3, 3, 6, 2, 40, AttentionDtype.Fp16, 32, batchIndex: false, splits: 4, seed: 15);
+        // more than 16 packed rows: the general tensor-core forward instead of the decoding kernel
+        yield return KvCache([50, 20], 9, 4, 8, 2, 64, AttentionDtype.Fp16, 32, batchIndex: false, splits: 2, seed: 18);
+        yield return KvCache([10, 90], 70, 70, 2, 1, 32, AttentionDtype.Bf16, 0, batchIndex: true, splits: 0, seed: 19);
+        yield return KvCache([200], 1, 1, 2, 1, 256, AttentionDtype.Fp16, 128, batchIndex: false, splits: 0, seed: 20);
         yield return KvCache([60, 2], 2, 1, 4, 2, 48, AttentionDtype.Fp32, 0, batchIndex: true, splits: 0, seed: 16);
         yield return KvCache([40, 77], 1, 1, 2, 1, 32, AttentionDtype.Fp32, 16, batchIndex: false, splits: 0, seed: 17);
     }
