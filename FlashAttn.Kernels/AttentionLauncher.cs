@@ -118,6 +118,8 @@ public static partial class AttentionLauncher
             HeadDim = shape.HeadDim,
             CausalOffset = settings.CausalBottomRight ? shape.SeqLenK - shape.SeqLenQ : 0,
             CausalBottomRight = settings.CausalBottomRight,
+            WindowLeft = settings.WindowLeft,
+            WindowRight = settings.WindowRight,
             Scale = settings.Scale,
             ScaleLog2 = settings.Scale * SoftmaxConstants.Log2E,
         };

@@ -22,6 +22,10 @@ internal struct AttentionParams
     public int CausalOffset;
     /// <summary>Per-sequence causal alignment (varlen, KV cache): true → s_k − s_q of each sequence, false → 0.</summary>
     public bool CausalBottomRight;
+    /// <summary>Sliding window: keys left of the diagonal each query sees (−1: unbounded), as flash-attn's window_size[0].</summary>
+    public int WindowLeft;
+    /// <summary>Sliding window: keys right of the diagonal each query sees (−1: unbounded; causal caps it at 0).</summary>
+    public int WindowRight;
     /// <summary>Softmax scale.</summary>
     public float Scale;
     /// <summary>Scale · log2(e): scores are kept in the log2 domain so the kernels use exp2.</summary>

@@ -6,4 +6,12 @@ namespace FlashAttn.Kernels;
 /// <param name="CausalBottomRight">Diagonal alignment: true → query i sees keys j ≤ i + s_k − s_q (flash-attn);
 /// false → j ≤ i (top-left).</param>
 /// <param name="Deterministic">Backward without atomics on results: bitwise-identical run after run.</param>
-public sealed record AttentionSettings(float Scale, bool Causal, bool CausalBottomRight = true, bool Deterministic = false);
+/// <param name="WindowLeft">Sliding window: query i sees keys j ≥ i + offset − WindowLeft (offset as the causal diagonal's);
+/// −1: unbounded (flash-attn's window_size[0]).</param>
+/// <param name="WindowRight">Sliding window: query i sees keys j ≤ i + offset + WindowRight; −1: unbounded; causal caps it at 0.</param>
+public sealed record AttentionSettings(float Scale, bool Causal, bool CausalBottomRight = true, bool Deterministic = false,
+    int WindowLeft = -1, int WindowRight = -1)
+{
+    /// <summary>True when a sliding window limits the keys (either edge bounded).</summary>
+    public bool Windowed => WindowLeft >= 0 || WindowRight >= 0;
+}

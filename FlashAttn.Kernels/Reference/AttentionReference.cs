@@ -96,9 +96,14 @@ public static class AttentionReference
                 }
     }
 
-    /// <summary>True when query <paramref name="i"/> sees key <paramref name="j"/>.</summary>
+    /// <summary>True when query <paramref name="i"/> sees key <paramref name="j"/>: causal diagonal and sliding window.</summary>
     public static bool Visible(AttentionShape shape, AttentionSettings settings, int i, int j)
-        => !settings.Causal || j <= i + (settings.CausalBottomRight ? shape.SeqLenK - shape.SeqLenQ : 0);
+    {
+        int diagonal = i + (settings.CausalBottomRight ? shape.SeqLenK - shape.SeqLenQ : 0);
+        if (settings.Causal && j > diagonal) return false;
+        if (settings.WindowRight >= 0 && j > diagonal + settings.WindowRight) return false;
+        return settings.WindowLeft < 0 || j >= diagonal - settings.WindowLeft;
+    }
 
     /// <summary>Row i of S = scale · q kᵀ into <paramref name="s"/> (−∞ where masked); returns its max.</summary>
     private static double Scores(AttentionShape shape, AttentionSettings settings, double[] q, double[] k, int b, int h, int i, double[] s)

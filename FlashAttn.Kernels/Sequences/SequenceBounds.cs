@@ -31,9 +31,9 @@ internal readonly struct SequenceBounds(int index, int queryBatch, int queryOffs
     /// <summary>Keys the sequence attends over (for a KV cache: the cached ones and the appended ones).</summary>
     public readonly int KeyLength = keyLength;
 
-    /// <summary>The sequence's mask: its own key count and causal diagonal (bottom-right: s_k − s_q of this sequence).</summary>
+    /// <summary>The sequence's mask: its own key count, causal diagonal and window (bottom-right: s_k − s_q of this sequence).</summary>
     public AttentionMask Mask(AttentionParams p, bool causal)
-        => new(KeyLength, p.CausalBottomRight ? KeyLength - QueryLength : 0, causal);
+        => AttentionMask.Of(KeyLength, p.CausalBottomRight ? KeyLength - QueryLength : 0, p, causal);
 
     /// <summary>Index of column 0 of query <paramref name="position"/>, head <paramref name="head"/> in q-like tensors.</summary>
     public long QueryRowStart(TokenLayout layout, int position, int head) => layout.RowStart(QueryBatch, QueryOffset + position, head);

@@ -58,7 +58,7 @@ internal static class FlashBackwardTensorCoreKernel
         int validKeys = XMath.Min(bc, seq.KeyLength - k0);
         HalfTileLoader.Load<T, TStorage>(k, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, kTile, stride, bc, dPad, tile.Threads, chunked.Value);
         HalfTileLoader.Load<T, TStorage>(v, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, vTile, stride, bc, dPad, tile.Threads, chunked.Value);
-        int firstBlock = mask.FirstQuerySeeing(k0) / br, qBlocks = (seq.QueryLength + br - 1) / br;
+        int firstBlock = mask.FirstQuerySeeing(k0) / br, qBlocks = (mask.QueryEnd(k0, bc, seq.QueryLength) + br - 1) / br;
         long rowBase = seq.StatisticIndex(RowStatisticsLayout.Of(p), head, 0);
         if (firstBlock < qBlocks)
         {
@@ -106,7 +106,7 @@ internal static class FlashBackwardTensorCoreKernel
             }
 
             // ---- Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0), dSᵀ = Pᵀ ∘ (dPᵀ − D) in dpT ----
-            bool masked = mask.QueryBlockNeedsMask(q0, k0, bc);
+            bool masked = mask.QueryBlockNeedsMask(q0, br, k0, bc);
             for (int e = 0; e < 4 * queryTiles; e++)
             {
                 int key = k0 + kw + g + 8 * (e % 4 / 2), column = 8 * (e / 4) + 2 * t + e % 2;

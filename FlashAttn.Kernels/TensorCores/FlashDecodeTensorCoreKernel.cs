@@ -67,9 +67,9 @@ internal static class FlashDecodeTensorCoreKernel
 
         // ---- this group's key blocks (all, or its split's share); Q and the first K/V block in flight ----
         int positions = PackedQueryRows.Position(XMath.Max(rows, 1) - 1, packed) + 1;
-        int kvBlocks = rows > 0 ? mask.KeyBlockCount(0, positions, bc) : 0;
-        int splitBlocks = (kvBlocks + splitCount - 1) / splitCount;
-        int firstBlock = XMath.Min(kvBlocks, split * splitBlocks), endBlock = XMath.Min(kvBlocks, firstBlock + splitBlocks);
+        int visibleFirst = mask.FirstKeyBlock(0, bc), visibleEnd = rows > 0 ? XMath.Max(visibleFirst, mask.KeyBlockCount(0, positions, bc)) : visibleFirst;
+        int splitBlocks = (visibleEnd - visibleFirst + splitCount - 1) / splitCount;
+        int firstBlock = XMath.Min(visibleEnd, visibleFirst + split * splitBlocks), endBlock = XMath.Min(visibleEnd, firstBlock + splitBlocks);
         if (packed > 1)
             HalfTileLoader.LoadRows<T, TStorage, PackedQueryRows>(q, new PackedQueryRows(qLayout, seq, 0, kvHead, packed), rows, p.HeadDim,
                 qTile, stride, Rows, dPad, tile.Threads, chunked.Value);
@@ -105,7 +105,7 @@ internal static class FlashDecodeTensorCoreKernel
 
             // ---- scale, mask, online softmax over this warp's keys ----
             for (int e = 0; e < 8; e++) s[e] *= p.ScaleLog2;
-            if (mask.BlockNeedsMask(0, k0, bc))
+            if (mask.BlockNeedsMask(0, positions, k0, bc))
                 for (int e = 0; e < 8; e++)
                 {
                     int row = g + 8 * (e % 4 / 2);

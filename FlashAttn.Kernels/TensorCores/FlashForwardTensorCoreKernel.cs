@@ -73,10 +73,10 @@ internal static class FlashForwardTensorCoreKernel
         for (int r = 0; r < 2 * mTiles; r++) { rowMax[r] = float.NegativeInfinity; rowSum[r] = 0f; }
 
         // ---- prologue: Q_i and K_0, V_0 in flight ----
-        // ---- this group's key blocks: all of them, or its split's even share ----
-        int kvBlocks = mask.KeyBlockCount(position0, positions, bc);
-        int splitBlocks = (kvBlocks + splitCount - 1) / splitCount;
-        int firstBlock = XMath.Min(kvBlocks, split * splitBlocks), endBlock = XMath.Min(kvBlocks, firstBlock + splitBlocks);
+        // ---- this group's key blocks: those its rows' windows reach, or its split's even share of them ----
+        int visibleFirst = mask.FirstKeyBlock(position0, bc), visibleEnd = XMath.Max(visibleFirst, mask.KeyBlockCount(position0, positions, bc));
+        int splitBlocks = (visibleEnd - visibleFirst + splitCount - 1) / splitCount;
+        int firstBlock = XMath.Min(visibleEnd, visibleFirst + split * splitBlocks), endBlock = XMath.Min(visibleEnd, firstBlock + splitBlocks);
         int validRows = XMath.Min(br, rows - q0);
         if (packed > 1)
             HalfTileLoader.LoadRows<T, TStorage, PackedQueryRows>(q, new PackedQueryRows(qLayout, seq, q0, kvHead, packed), validRows, p.HeadDim,
@@ -123,7 +123,7 @@ internal static class FlashForwardTensorCoreKernel
 
             // ---- scale to the log2 domain, mask, online softmax: P = exp2(S − m_new), ℓ and O rescaled ----
             for (int e = 0; e < 4 * mTiles * keyTiles; e++) s[e] *= p.ScaleLog2;
-            if (mask.BlockNeedsMask(position0, k0, bc))
+            if (mask.BlockNeedsMask(position0, positions, k0, bc))
                 for (int e = 0; e < 4 * mTiles * keyTiles; e++)
                 {
                     int m = e / (4 * keyTiles), j = e / 4 % keyTiles;
