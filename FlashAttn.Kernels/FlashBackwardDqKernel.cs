@@ -13,7 +13,7 @@ namespace FlashAttn.Kernels;
 /// P_ij, dS_ij        ScoreGradients → tiles.P, tiles.DS
 /// dQ_i               dqAcc (registers, RowsPerThread × HeadColsPerThread)
 /// </code>
-/// The K/V range and masking follow <see cref="FlashForwardKernel"/>.
+/// The K/V range and masking follow <see cref="FlashForwardKernel"/>; so do the sequences (dense or varlen, grid z = sequence).
 /// </summary>
 internal static class FlashBackwardDqKernel
 {
@@ -25,11 +25,13 @@ internal static class FlashBackwardDqKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
-        var mask = AttentionMask.Of(p, causal.Value);
         int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
         int tm = tile.RowsPerThread, td = tile.HeadColsPerThread;
         int tx = Group.IdxX % tpr, ty = Group.IdxX / tpr;
-        int q0 = Grid.IdxX * br, head = Grid.IdxY, batch = Grid.IdxZ;
+        int q0 = Grid.IdxX * br, head = Grid.IdxY, kind = sequenceKind.Value;
+        var seq = sequences.Bounds(Grid.IdxZ, p, kind);
+        if (q0 >= seq.QueryLength) return; // past this sequence's queries (varlen): the whole group leaves before any barrier
+        var mask = seq.Mask(p, causal.Value);
         int kvHead = head / p.QueriesPerKvHead;
 
         var tiles = BackwardSharedTiles.Carve(SharedMemory.GetDynamic<float>(), br, bc, stride);
@@ -40,11 +42,11 @@ internal static class FlashBackwardDqKernel
         TileMath.Fill(dqAcc, tm * td, 0f);
 
         // ---- Q_i, dO_i, L_i, D_i: loaded once ----
-        int validRows = XMath.Min(br, p.SeqLenQ - q0);
+        int validRows = XMath.Min(br, seq.QueryLength - q0);
         var qLayout = TokenLayout.Queries(p);
         long rowStride = qLayout.PositionStride;
-        long first = qLayout.RowStart(batch, q0, head);
-        long vectorFirst = RowStatisticsLayout.Of(p).Index(batch, head, q0);
+        long first = seq.QueryRowStart(qLayout, q0, head);
+        long vectorFirst = seq.StatisticIndex(RowStatisticsLayout.Of(p), head, q0);
         TileLoader.LoadRows<T, TStorage>(q, first, rowStride, validRows, p.HeadDim, tiles.Q, br, tile);
         TileLoader.LoadRows<T, TStorage>(dOutput, first, rowStride, validRows, p.HeadDim, tiles.DOut, br, tile);
         TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, tiles.Lse, br, tile);
@@ -56,13 +58,13 @@ internal static class FlashBackwardDqKernel
         for (int block = 0; block < kvBlocks; block++)
         {
             int k0 = block * bc;
-            long kvFirst = kvLayout.RowStart(batch, k0, kvHead);
+            // ---- stage K_j, V_j (the previous block ended with a barrier, so the tiles are free) ----
+            TileLoader.LoadKeyValueBlock<T, TStorage>(k, v, sequences, kvLayout, seq, k0, kvHead, p, kind, tiles.K, tiles.V, tile);
+            Group.Barrier();
             if (block < firstMaskedBlock)
-                DqBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvLayout.PositionStride, p, mask, q0, k0, tile, tx, ty,
-                    tiles, scores, dP, dqAcc);
+                DqBlock<FullBlock>(p, mask, q0, k0, tile, tx, ty, tiles, scores, dP, dqAcc);
             else
-                DqBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvLayout.PositionStride, p, mask, q0, k0, tile, tx, ty,
-                    tiles, scores, dP, dqAcc);
+                DqBlock<MaskedBlock>(p, mask, q0, k0, tile, tx, ty, tiles, scores, dP, dqAcc);
         }
 
         // ---- epilogue: dQ_i · scale ----
@@ -78,20 +80,12 @@ internal static class FlashBackwardDqKernel
         }
     }
 
-    /// <summary>One K/V tile: stage K_j, V_j; recompute P and dS; dQ_i += dS K_j.</summary>
-    private static void DqBlock<T, TStorage, TMask>(ArrayView<T> k, ArrayView<T> v, long kvFirst, long kvRowStride,
-        AttentionParams p, AttentionMask mask, int q0, int k0, AttentionTileConfig tile, int tx, int ty,
-        BackwardSharedTiles tiles,
-        ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> dqAcc)
-        where T : unmanaged where TStorage : struct, IStorage<T> where TMask : struct, IBlockMask
+    /// <summary>One staged K/V tile: recompute P and dS; dQ_i += dS K_j.</summary>
+    private static void DqBlock<TMask>(AttentionParams p, AttentionMask mask, int q0, int k0, AttentionTileConfig tile, int tx, int ty,
+        BackwardSharedTiles tiles, ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> dqAcc)
+        where TMask : struct, IBlockMask
     {
         int bc = tile.BlockCols, tm = tile.RowsPerThread;
-        int validKeys = XMath.Min(bc, p.SeqLenK - k0);
-
-        // ---- stage K_j, V_j ----
-        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, tiles.K, bc, tile);
-        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, tiles.V, bc, tile);
-        Group.Barrier();
 
         // ---- P, dS for this pair ----
         ScoreGradients.Compute<TMask>(tiles, p, mask, q0, k0, tile, tx, ty, scores, dP);

@@ -21,12 +21,14 @@ namespace FlashAttn.Kernels;
 /// </code>
 /// dK/dV are written per QUERY head into fp32 buffers (b, s_k, h_q, d); <see cref="FlashBackwardConvertKernel"/>
 /// sums the query heads of a shared kv head in a fixed order and rounds to the storage type.
+/// Dense or packed (varlen) sequences (grid z = sequence); s_q, s_k and the causal diagonal are then the sequence's own.
 /// </summary>
 internal static class FlashBackwardKernel
 {
     /// <summary>
     /// The kernel. lse (b, h_q, s_q) natural log; delta (b, h_q, s_q); dqAccum (b, s_q, h_q, d) fp32, zeroed;
-    /// dkAccum, dvAccum (b, s_k, h_q, d) fp32. Launch with grid (⌈s_k/Bc⌉, h_q, b), <c>Threads</c> threads,
+    /// dkAccum, dvAccum (b, s_k, h_q, d) fp32 (varlen: <see cref="SequenceInfo"/>). Launch with grid (⌈max s_k/Bc⌉, h_q,
+    /// sequences), <c>Threads</c> threads,
     /// <c>BackwardSharedBytes</c> of dynamic shared memory.
     /// </summary>
     public static void Backward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
@@ -38,12 +40,14 @@ internal static class FlashBackwardKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
-        var mask = AttentionMask.Of(p, causal.Value);
         bool withDq = accumulateDq.Value;
         int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride;
         int tkr = tile.KeyRowsPerThread, td = tile.HeadColsPerThread;
         int tx = Group.IdxX % tile.ThreadsPerRow, ty = Group.IdxX / tile.ThreadsPerRow;
-        int k0 = Grid.IdxX * bc, head = Grid.IdxY, batch = Grid.IdxZ;
+        int k0 = Grid.IdxX * bc, head = Grid.IdxY, kind = sequenceKind.Value;
+        var seq = sequences.Bounds(Grid.IdxZ, p, kind);
+        if (k0 >= seq.KeyLength) return; // past this sequence's keys (varlen): the whole group leaves before any barrier
+        var mask = seq.Mask(p, causal.Value);
         int kvHead = head / p.QueriesPerKvHead;
 
         var tiles = BackwardSharedTiles.Carve(SharedMemory.GetDynamic<float>(), br, bc, stride);
@@ -57,31 +61,28 @@ internal static class FlashBackwardKernel
         TileMath.Fill(dvAcc, tkr * td, 0f);
 
         // ---- K_j, V_j: loaded once ----
-        var kvLayout = TokenLayout.KeysValues(p);
-        long kvFirst = kvLayout.RowStart(batch, k0, kvHead);
-        int validKeys = XMath.Min(bc, p.SeqLenK - k0);
-        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, tiles.K, bc, tile);
-        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, tiles.V, bc, tile);
+        TileLoader.LoadKeyValueBlock<T, TStorage>(k, v, sequences, TokenLayout.KeysValues(p), seq, k0, kvHead, p, kind, tiles.K, tiles.V, tile);
 
         // ---- Q range: causal starts at the first row that sees key k0; masking applies while the tile
         //      straddles the diagonal (rows q0 < k0 + Bc − 1 − offset) or the keys pass s_k ----
-        int qBlocks = (p.SeqLenQ + br - 1) / br;
+        int qBlocks = (seq.QueryLength + br - 1) / br;
         int unmaskedFrom = mask.FirstUnmaskedQuery(k0, bc);
         for (int block = mask.FirstQuerySeeing(k0) / br; block < qBlocks; block++)
         {
             int q0 = block * br;
             if (q0 < unmaskedFrom)
-                BackwardBlock<T, TStorage, MaskedBlock>(q, dOutput, lse, delta, dqAccum, p, mask, batch, head, q0, k0, withDq,
+                BackwardBlock<T, TStorage, MaskedBlock>(q, dOutput, lse, delta, dqAccum, p, mask, seq, head, q0, k0, withDq,
                     tile, tx, ty, tiles, scores, dP, dqAcc, dkAcc, dvAcc);
             else
-                BackwardBlock<T, TStorage, FullBlock>(q, dOutput, lse, delta, dqAccum, p, mask, batch, head, q0, k0, withDq,
+                BackwardBlock<T, TStorage, FullBlock>(q, dOutput, lse, delta, dqAccum, p, mask, seq, head, q0, k0, withDq,
                     tile, tx, ty, tiles, scores, dP, dqAcc, dkAcc, dvAcc);
         }
 
         // ---- epilogue: dK_j · scale, dV_j into the per-query-head fp32 buffers ----
         var outLayout = TokenLayout.KeyGradientsPerQueryHead(p);
         long outRowStride = outLayout.PositionStride;
-        long outFirst = outLayout.RowStart(batch, k0, head);
+        long outFirst = outLayout.RowStart(seq.KeyBatch, seq.KeyOffset + k0, head);
+        int validKeys = XMath.Min(bc, seq.KeyLength - k0);
         for (int i = 0; i < tkr; i++)
         {
             int key = ty * tkr + i;
@@ -98,7 +99,7 @@ internal static class FlashBackwardKernel
 
     /// <summary>One Q tile against the group's K/V tile (inner loop body of Algorithm 2).</summary>
     private static void BackwardBlock<T, TStorage, TMask>(ArrayView<T> q, ArrayView<T> dOutput, ArrayView<float> lse,
-        ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p, AttentionMask mask, int batch, int head, int q0, int k0,
+        ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p, AttentionMask mask, SequenceBounds seq, int head, int q0, int k0,
         bool withDq, AttentionTileConfig tile, int tx, int ty,
         BackwardSharedTiles tiles,
         ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> dqAcc, ArrayView<float> dkAcc, ArrayView<float> dvAcc)
@@ -106,13 +107,13 @@ internal static class FlashBackwardKernel
     {
         int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
         int tm = tile.RowsPerThread, td = tile.HeadColsPerThread;
-        int validRows = XMath.Min(br, p.SeqLenQ - q0);
+        int validRows = XMath.Min(br, seq.QueryLength - q0);
 
         // ---- stage Q_i, dO_i, L_i (log2 domain; +∞ past s_q so P = 0 there), D_i ----
         var qLayout = TokenLayout.Queries(p);
         long rowStride = qLayout.PositionStride;
-        long first = qLayout.RowStart(batch, q0, head);
-        long vectorFirst = RowStatisticsLayout.Of(p).Index(batch, head, q0);
+        long first = seq.QueryRowStart(qLayout, q0, head);
+        long vectorFirst = seq.StatisticIndex(RowStatisticsLayout.Of(p), head, q0);
         TileLoader.LoadRows<T, TStorage>(q, first, rowStride, validRows, p.HeadDim, tiles.Q, br, tile);
         TileLoader.LoadRows<T, TStorage>(dOutput, first, rowStride, validRows, p.HeadDim, tiles.DOut, br, tile);
         TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, tiles.Lse, br, tile);

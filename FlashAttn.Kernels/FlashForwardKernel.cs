@@ -18,12 +18,14 @@ namespace FlashAttn.Kernels;
 /// </code>
 /// Causal: K/V tiles right of the Q tile's last diagonal are never visited; tiles that straddle the diagonal
 /// or the s_k end run the same inner method instantiated with <see cref="MaskedBlock"/>.
+/// Sequences of any <see cref="SequenceKind"/> (grid z = sequence): packed (varlen) or against a KV cache, contiguous
+/// or paged; s_q, s_k and the causal diagonal are then the sequence's own (<see cref="SequenceBounds"/>).
 /// </summary>
 internal static class FlashForwardKernel
 {
     /// <summary>
-    /// The kernel. q (b, s_q, h_q, d), k and v (b, s_k, h_kv, d), output (b, s_q, h_q, d), lse (b, h_q, s_q) fp32.
-    /// Launch with grid (⌈s_q/Br⌉, h_q, b), <c>Threads</c> threads and <c>ForwardSharedBytes</c> of dynamic shared memory.
+    /// The kernel. q (b, s_q, h_q, d), k and v (b, s_k, h_kv, d), output (b, s_q, h_q, d), lse (b, h_q, s_q) fp32 (layouts of
+    /// other sequence kinds: <see cref="SequenceInfo"/>). Launch with grid (⌈max s_q/Br⌉, h_q, sequences), <c>Threads</c> threads and <c>ForwardSharedBytes</c> of dynamic shared memory.
     /// </summary>
     public static void Forward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output,
         ArrayView<float> lse, AttentionParams p, SequenceInfo sequences, SpecializedValue<int> sequenceKind,
@@ -32,11 +34,13 @@ internal static class FlashForwardKernel
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
-        var mask = AttentionMask.Of(p, causal.Value);
         int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride;
         int tm = tile.RowsPerThread, td = tile.HeadColsPerThread;
         int tx = Group.IdxX % tile.ThreadsPerRow, ty = Group.IdxX / tile.ThreadsPerRow;
-        int q0 = Grid.IdxX * br, head = Grid.IdxY, batch = Grid.IdxZ;
+        int q0 = Grid.IdxX * br, head = Grid.IdxY, kind = sequenceKind.Value;
+        var seq = sequences.Bounds(Grid.IdxZ, p, kind);
+        if (q0 >= seq.QueryLength) return; // past this sequence's queries (varlen): the whole group leaves before any barrier
+        var mask = seq.Mask(p, causal.Value);
         int kvHead = head / p.QueriesPerKvHead;
         var qLayout = TokenLayout.Queries(p);
         var kvLayout = TokenLayout.KeysValues(p);
@@ -56,8 +60,8 @@ internal static class FlashForwardKernel
         TileMath.Fill(rowSum, tm, 0f);
 
         // ---- Q_i: loaded once, widened to fp32 ----
-        long qFirst = qLayout.RowStart(batch, q0, head);
-        TileLoader.LoadRows<T, TStorage>(q, qFirst, qLayout.PositionStride, XMath.Min(br, p.SeqLenQ - q0), p.HeadDim, qTile, br, tile);
+        long qFirst = seq.QueryRowStart(qLayout, q0, head);
+        TileLoader.LoadRows<T, TStorage>(q, qFirst, qLayout.PositionStride, XMath.Min(br, seq.QueryLength - q0), p.HeadDim, qTile, br, tile);
 
         // ---- K/V range: causal stops after the last key row q0 + Br − 1 can see; masking starts where
         //      the first row q0 stops seeing keys, or at the s_k end ----
@@ -67,13 +71,13 @@ internal static class FlashForwardKernel
         for (int block = 0; block < kvBlocks; block++)
         {
             int k0 = block * bc;
-            long kvFirst = kvLayout.RowStart(batch, k0, kvHead);
+            // ---- stage K_j, V_j (the previous block ended with a barrier, so the tiles are free) ----
+            TileLoader.LoadKeyValueBlock<T, TStorage>(k, v, sequences, kvLayout, seq, k0, kvHead, p, kind, kTile, vTile, tile);
+            Group.Barrier();
             if (block < firstMaskedBlock)
-                ForwardBlock<T, TStorage, FullBlock>(k, v, kvFirst, kvLayout.PositionStride, p, mask, q0, k0, tile, tx, ty,
-                    qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
+                ForwardBlock<FullBlock>(p, mask, q0, k0, tile, tx, ty, qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
             else
-                ForwardBlock<T, TStorage, MaskedBlock>(k, v, kvFirst, kvLayout.PositionStride, p, mask, q0, k0, tile, tx, ty,
-                    qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
+                ForwardBlock<MaskedBlock>(p, mask, q0, k0, tile, tx, ty, qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
         }
 
         // ---- epilogue: O_i = acc / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2 ----
@@ -82,7 +86,7 @@ internal static class FlashForwardKernel
         {
             float sum = OnlineSoftmax.RowSum(rowSum[i], tile.ThreadsPerRow); // before the branch: the whole warp shuffles
             int row = q0 + ty * tm + i;
-            if (row >= p.SeqLenQ) continue;
+            if (row >= seq.QueryLength) continue;
             bool empty = sum == 0f; // no visible key: O = 0, L = +∞
             float inverse = empty ? 0f : 1f / sum;
             long oFirst = qFirst + (long)(ty * tm + i) * qLayout.PositionStride;
@@ -92,26 +96,19 @@ internal static class FlashForwardKernel
                 if (col < p.HeadDim) output[oFirst + col] = TStorage.Store(acc[i * td + j] * inverse);
             }
             if (tx == 0)
-                lse[statistics.Index(batch, head, row)] =
+                lse[seq.StatisticIndex(statistics, head, row)] =
                     empty ? float.PositiveInfinity : (rowMax[i] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
         }
     }
 
-    /// <summary>One K/V tile (inner loop body of Algorithm 1): stage K_j, V_j; S = Q Kᵀ; online softmax; O += P V.</summary>
-    private static void ForwardBlock<T, TStorage, TMask>(ArrayView<T> k, ArrayView<T> v, long kvFirst, long kvRowStride,
-        AttentionParams p, AttentionMask mask, int q0, int k0, AttentionTileConfig tile, int tx, int ty,
+    /// <summary>One staged K/V tile (inner loop body of Algorithm 1): S = Q Kᵀ; online softmax; O += P V.</summary>
+    private static void ForwardBlock<TMask>(AttentionParams p, AttentionMask mask, int q0, int k0, AttentionTileConfig tile, int tx, int ty,
         ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> vTile, ArrayView<float> pTile,
         ArrayView<float> scores, ArrayView<float> acc, ArrayView<float> rowMax, ArrayView<float> rowSum)
-        where T : unmanaged where TStorage : struct, IStorage<T> where TMask : struct, IBlockMask
+        where TMask : struct, IBlockMask
     {
         int bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
         int tm = tile.RowsPerThread, tn = tile.KeysPerThread, td = tile.HeadColsPerThread;
-        int validKeys = XMath.Min(bc, p.SeqLenK - k0);
-
-        // ---- stage K_j, V_j (the previous block ended with a barrier, so the tiles are free) ----
-        TileLoader.LoadRows<T, TStorage>(k, kvFirst, kvRowStride, validKeys, p.HeadDim, kTile, bc, tile);
-        TileLoader.LoadRows<T, TStorage>(v, kvFirst, kvRowStride, validKeys, p.HeadDim, vTile, bc, tile);
-        Group.Barrier();
 
         // ---- S = Q Kᵀ, scaled into the log2 domain, masked to −∞ ----
         TileMath.Fill(scores, tm * tn, 0f);

@@ -25,6 +25,46 @@ internal static class TileLoader
     }
 
     /// <summary>
+    /// As <see cref="LoadRows{T, TStorage}"/> for rows that are not evenly spaced: tile row r starts at
+    /// <paramref name="rowStarts"/>.RowStart(r) (keys of pages shorter than a block).
+    /// </summary>
+    public static void LoadRows<T, TStorage, TRows>(ArrayView<T> source, TRows rowStarts, int validRows, int headDim,
+        ArrayView<float> destination, int tileRows, AttentionTileConfig tile)
+        where T : unmanaged where TStorage : struct, IStorage<T> where TRows : struct, ITileRows
+    {
+        int width = tile.HeadDimPadded, stride = tile.TileStride;
+        for (int e = Group.IdxX; e < tileRows * width; e += tile.Threads)
+        {
+            int r = e / width, c = e % width;
+            destination[r * stride + c] = r < validRows && c < headDim ? TStorage.Load(source[rowStarts.RowStart(r) + c]) : 0f;
+        }
+    }
+
+    /// <summary>
+    /// Stages K_j and V_j: the Bc keys from <paramref name="k0"/> of sequence <paramref name="seq"/> (zero past its
+    /// keys), kv head <paramref name="kvHead"/>. Keys are evenly spaced except in a paged cache whose pages are not a
+    /// whole number of blocks: then a block may cross pages and its rows are looked up one by one. The caller places
+    /// the barrier.
+    /// </summary>
+    public static void LoadKeyValueBlock<T, TStorage>(ArrayView<T> k, ArrayView<T> v, SequenceInfo sequences, TokenLayout layout,
+        SequenceBounds seq, int k0, int kvHead, AttentionParams p, int kind, ArrayView<float> kTile, ArrayView<float> vTile,
+        AttentionTileConfig tile)
+        where T : unmanaged where TStorage : struct, IStorage<T>
+    {
+        int bc = tile.BlockCols, validKeys = XMath.Min(bc, seq.KeyLength - k0);
+        if (kind == SequenceKind.PagedKvCache && p.SeqLenK % bc != 0) // page size = p.SeqLenK; blocks start at multiples of Bc
+        {
+            var pages = new PagedKeyRows(sequences, layout, seq, k0, kvHead, p);
+            LoadRows<T, TStorage, PagedKeyRows>(k, pages, validKeys, p.HeadDim, kTile, bc, tile);
+            LoadRows<T, TStorage, PagedKeyRows>(v, pages, validKeys, p.HeadDim, vTile, bc, tile);
+            return;
+        }
+        long first = sequences.KeyRowStart(layout, seq, k0, kvHead, p, kind);
+        LoadRows<T, TStorage>(k, first, layout.PositionStride, validKeys, p.HeadDim, kTile, bc, tile);
+        LoadRows<T, TStorage>(v, first, layout.PositionStride, validKeys, p.HeadDim, vTile, bc, tile);
+    }
+
+    /// <summary>
     /// Starts staging <paramref name="rows"/> rows (of which <paramref name="validRows"/> exist) of d elements into a
     /// shared tile of <paramref name="width"/> columns and row stride <paramref name="stride"/>, in 4-element chunks
     /// (<see cref="IStorage{T}.StageFour"/>: in the background for fp32), for the register-tiled kernels; missing rows

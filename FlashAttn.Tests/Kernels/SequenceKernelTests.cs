@@ -30,18 +30,26 @@ public class SequenceKernelTests
         yield return Varlen([19, 66], [100, 17], 3, 1, 59, AttentionDtype.Fp32, causal: false, bottomRight: true, seed: 3);
         yield return Varlen([64, 7, 41], [64, 80, 41], 2, 1, 32, AttentionDtype.Fp32, causal: true, bottomRight: true, seed: 4);
         yield return Varlen([23, 150], [23, 150], 2, 2, 128, AttentionDtype.Fp16, causal: false, bottomRight: true, seed: 5);
+        // fp32 (FFMA kernels): top-left causal with more queries than keys across two Q tiles; the deterministic dQ pass with
+        // GQA (gradients through the convert pass), a sequence without queries and one without keys
+        yield return Varlen([80, 3, 41], [30, 20, 41], 2, 2, 64, AttentionDtype.Fp32, causal: true, bottomRight: false, seed: 6);
+        yield return Varlen([70, 0, 25], [100, 12, 25], 4, 2, 48, AttentionDtype.Fp32, causal: true, bottomRight: true, seed: 7, deterministic: true);
+        yield return Varlen([33, 12, 65], [0, 70, 65], 2, 1, 59, AttentionDtype.Fp32, causal: false, bottomRight: true, seed: 8, deterministic: true);
     }
 
-    private static TestCaseData Varlen(int[] qLens, int[] kLens, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight, int seed)
-        => new TestCaseData(qLens, kLens, hq, hkv, d, dtype, causal, bottomRight, seed)
-            .SetName($"Varlen(q[{string.Join(",", qLens)}] k[{string.Join(",", kLens)}] h{hq}/{hkv} d{d} {dtype}{(causal ? bottomRight ? " causal-br" : " causal-tl" : "")})");
+    private static TestCaseData Varlen(int[] qLens, int[] kLens, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight, int seed,
+        bool deterministic = false)
+        => new TestCaseData(qLens, kLens, hq, hkv, d, dtype, causal, bottomRight, deterministic, seed)
+            .SetName($"Varlen(q[{string.Join(",", qLens)}] k[{string.Join(",", kLens)}] h{hq}/{hkv} d{d} {dtype}" +
+                $"{(causal ? bottomRight ? " causal-br" : " causal-tl" : "")}{(deterministic ? " deterministic" : "")})");
 
     [TestCaseSource(nameof(VarlenCases))]
-    public void VarlenMatchesReference(int[] qLens, int[] kLens, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight, int seed)
+    public void VarlenMatchesReference(int[] qLens, int[] kLens, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight,
+        bool deterministic, int seed)
     {
         int[] cuQ = Cumulative(qLens), cuK = Cumulative(kLens);
         var shape = new VarlenShape(qLens.Length, cuQ[^1], cuK[^1], qLens.Max(), kLens.Max(), hq, hkv, d);
-        var settings = new AttentionSettings(1f / MathF.Sqrt(d), causal, bottomRight);
+        var settings = new AttentionSettings(1f / MathF.Sqrt(d), causal, bottomRight, deterministic);
         var data = new Inputs(dtype, seed);
         float[] q = data.Random((long)shape.TotalQ * hq * d), k = data.Random((long)shape.TotalK * hkv * d), v = data.Random(k.Length);
         float[] dOut = data.Random(q.Length);
@@ -73,6 +81,12 @@ public class SequenceKernelTests
         yield return KvCache([200], 1, 1, 2, 1, 256, AttentionDtype.Fp16, 128, batchIndex: false, splits: 0, seed: 20);
         yield return KvCache([60, 2], 2, 1, 4, 2, 48, AttentionDtype.Fp32, 0, batchIndex: true, splits: 0, seed: 16);
         yield return KvCache([40, 77], 1, 1, 2, 1, 32, AttentionDtype.Fp32, 16, batchIndex: false, splits: 0, seed: 17);
+        // fp32 (FFMA kernels, Bc = 64 for d ≤ 128, 32 above): pages of a whole block, of several blocks (d 160), of a
+        // quarter block with d not a multiple of 4; a batch index with d 59 and several queries
+        yield return KvCache([70, 150, 0], 3, 2, 4, 2, 64, AttentionDtype.Fp32, 64, batchIndex: false, splits: 0, seed: 18);
+        yield return KvCache([50, 100], 2, 1, 2, 1, 160, AttentionDtype.Fp32, 64, batchIndex: false, splits: 0, seed: 19);
+        yield return KvCache([45, 90], 5, 5, 2, 2, 59, AttentionDtype.Fp32, 16, batchIndex: false, splits: 0, seed: 20);
+        yield return KvCache([100, 0, 37], 4, 1, 6, 3, 59, AttentionDtype.Fp32, 0, batchIndex: true, splits: 0, seed: 21);
     }
 
     private static TestCaseData KvCache(int[] cached, int sq, int sNew, int hq, int hkv, int d, AttentionDtype dtype, int pageSize,
