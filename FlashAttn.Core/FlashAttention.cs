@@ -27,7 +27,7 @@ namespace FlashAttn;
 /// <para>Calls are issued to the device in order; reading a result (<see cref="DeviceTensor{T}.ToArray"/>,
 /// <see cref="DeviceTensor{T}.Download"/>) waits for it.</para>
 /// </remarks>
-public static class FlashAttention
+public static partial class FlashAttention
 {
     /// <summary>Attention forward pass; returns the output (batch, s_q, heads_q, head_dim), owned by the caller.</summary>
     /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
@@ -131,7 +131,8 @@ public static class FlashAttention
         {
             DType.Float32 => ForwardCore(problem, (DeviceTensor<float>)q, (DeviceTensor<float>)k, (DeviceTensor<float>)v, options.ReturnLse),
             DType.Float16 => ForwardCore(problem, (DeviceTensor<Half>)q, (DeviceTensor<Half>)k, (DeviceTensor<Half>)v, options.ReturnLse),
-            _ => ForwardCore(problem, (DeviceTensor<BFloat16>)q, (DeviceTensor<BFloat16>)k, (DeviceTensor<BFloat16>)v, options.ReturnLse),
+            DType.BFloat16 => ForwardCore(problem, (DeviceTensor<BFloat16>)q, (DeviceTensor<BFloat16>)k, (DeviceTensor<BFloat16>)v, options.ReturnLse),
+            _ => throw AttentionValidator.UnreachableDtype(q.DType),
         };
     }
 
@@ -215,8 +216,9 @@ public static class FlashAttention
                 (DeviceTensor<float>)v, (DeviceTensor<float>)output, lse32),
             DType.Float16 => BackwardCore(problem, (DeviceTensor<Half>)dOut, (DeviceTensor<Half>)q, (DeviceTensor<Half>)k,
                 (DeviceTensor<Half>)v, (DeviceTensor<Half>)output, lse32),
-            _ => BackwardCore(problem, (DeviceTensor<BFloat16>)dOut, (DeviceTensor<BFloat16>)q, (DeviceTensor<BFloat16>)k,
+            DType.BFloat16 => BackwardCore(problem, (DeviceTensor<BFloat16>)dOut, (DeviceTensor<BFloat16>)q, (DeviceTensor<BFloat16>)k,
                 (DeviceTensor<BFloat16>)v, (DeviceTensor<BFloat16>)output, lse32),
+            _ => throw AttentionValidator.UnreachableDtype(q.DType),
         };
     }
 
