@@ -38,28 +38,9 @@ public static partial class FlashAttention
         var device = q.Device;
         var shape = problem.Shape;
         var index = new KvCacheIndex(cacheSeqlens.View, ViewOrEmpty(cache.CacheBatchIndex), ViewOrEmpty(cache.BlockTable));
-        DeviceTensor<T>? output = null;
-        DeviceTensor<float>? lse = null;
-        try
-        {
-            output = DeviceTensor<T>.Allocate(device, q.GetShape());
-            lse = DeviceTensor<float>.Allocate(device, [shape.Batch, shape.HeadsQ, shape.SeqLenQ]);
-            device.AttentionKernels.ForwardKvCache(device.Accelerator, problem, q.View, kCache.View, vCache.View,
-                ViewOrEmpty(cache.KNew), ViewOrEmpty(cache.VNew), index, output.View, lse.View);
-            if (!options.ReturnLse)
-            {
-                // Launches and frees are ordered on the device, so the buffer may go before the kernel has finished.
-                lse.Dispose();
-                lse = null;
-            }
-            return new AttentionResult<T>(output, lse);
-        }
-        catch
-        {
-            output?.Dispose();
-            lse?.Dispose();
-            throw;
-        }
+        return WithOutputs<T>(device, q.GetShape(), [shape.Batch, shape.HeadsQ, shape.SeqLenQ], options.ReturnLse,
+            (output, lse) => device.AttentionKernels.ForwardKvCache(device.Accelerator, problem, q.View, kCache.View, vCache.View,
+                ViewOrEmpty(cache.KNew), ViewOrEmpty(cache.VNew), index, output.View, lse.View));
     }
 
     /// <summary>An optional tensor as a kernel argument: an empty view for none (or for s_new = 0).</summary>

@@ -31,30 +31,10 @@ public static partial class FlashAttention
     {
         options ??= AttentionOptions.Default;
         var problem = VarlenValidator.ValidateForward(q, k, v, cuSeqlensQ, cuSeqlensK, maxSeqlenQ, maxSeqlenK, options);
-        var device = q.Device;
-        var shape = problem.Shape;
-        DeviceTensor<T>? output = null;
-        DeviceTensor<float>? lse = null;
-        try
-        {
-            output = DeviceTensor<T>.Allocate(device, [shape.TotalQ, shape.HeadsQ, shape.HeadDim]);
-            lse = DeviceTensor<float>.Allocate(device, [shape.HeadsQ, shape.TotalQ]);
-            device.AttentionKernels.ForwardVarlen(device.Accelerator, problem, q.View, k.View, v.View, cuSeqlensQ.View, cuSeqlensK.View,
-                output.View, lse.View);
-            if (!options.ReturnLse)
-            {
-                // Launches and frees are ordered on the device, so the buffer may go before the kernel has finished.
-                lse.Dispose();
-                lse = null;
-            }
-            return new AttentionResult<T>(output, lse);
-        }
-        catch
-        {
-            output?.Dispose();
-            lse?.Dispose();
-            throw;
-        }
+        var (device, shape) = (q.Device, problem.Shape);
+        return WithOutputs<T>(device, [shape.TotalQ, shape.HeadsQ, shape.HeadDim], [shape.HeadsQ, shape.TotalQ], options.ReturnLse,
+            (output, lse) => device.AttentionKernels.ForwardVarlen(device.Accelerator, problem, q.View, k.View, v.View,
+                cuSeqlensQ.View, cuSeqlensK.View, output.View, lse.View));
     }
 
     /// <summary>
@@ -82,24 +62,7 @@ public static partial class FlashAttention
         int maxSeqlenQ, int maxSeqlenK, AttentionOptions options) where T : unmanaged
     {
         var problem = VarlenValidator.ValidateBackward(dOut, q, k, v, output, lse, cuSeqlensQ, cuSeqlensK, maxSeqlenQ, maxSeqlenK, options);
-        var device = q.Device;
-        DeviceTensor<T>? dq = null, dk = null, dv = null;
-        try
-        {
-            // The kernels write every element of the gradients.
-            dq = DeviceTensor<T>.Allocate(device, q.GetShape());
-            dk = DeviceTensor<T>.Allocate(device, k.GetShape());
-            dv = DeviceTensor<T>.Allocate(device, v.GetShape());
-            device.AttentionKernels.BackwardVarlen(device.Accelerator, problem, q.View, k.View, v.View, output.View, dOut.View, lse.View,
-                cuSeqlensQ.View, cuSeqlensK.View, dq.View, dk.View, dv.View);
-            return new AttentionGradients<T>(dq, dk, dv);
-        }
-        catch
-        {
-            dq?.Dispose();
-            dk?.Dispose();
-            dv?.Dispose();
-            throw;
-        }
+        return WithGradients(q, k, v, (dq, dk, dv) => q.Device.AttentionKernels.BackwardVarlen(q.Device.Accelerator, problem,
+            q.View, k.View, v.View, output.View, dOut.View, lse.View, cuSeqlensQ.View, cuSeqlensK.View, dq.View, dk.View, dv.View));
     }
 }
