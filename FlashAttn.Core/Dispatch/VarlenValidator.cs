@@ -76,11 +76,11 @@ internal static class VarlenValidator
         AttentionValidator.CheckSameDtype(k, q, nameof(k));
         IndexChecks.CheckDimension(k, 2, "head_dim", headDim, "q's", nameof(k));
         AttentionValidator.CheckAtLeastOne(k, 1, "heads", nameof(k));
+        IndexChecks.CheckGroups(headsQ, k.Shape[1], nameof(k));
         AttentionValidator.CheckSameDevice(v, q, nameof(v));
         AttentionValidator.CheckSameDtype(v, q, nameof(v));
         IndexChecks.CheckSameShape(v, k, nameof(k), nameof(v));
         int totalK = k.Shape[0], headsKv = k.Shape[1];
-        IndexChecks.CheckGroups(headsQ, headsKv, nameof(k));
 
         AttentionValidator.CheckLive(cuSeqlensQ, nameof(cuSeqlensQ));
         IndexChecks.CheckRank(cuSeqlensQ, 1, "(batch + 1)", nameof(cuSeqlensQ));
