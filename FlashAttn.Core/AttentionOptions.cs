@@ -24,6 +24,16 @@ public sealed record AttentionOptions
     /// <summary>Return the log-sum-exp of each query row from the forward pass (needed for the backward pass).</summary>
     public bool ReturnLse { get; init; }
 
+    /// <summary>
+    /// Varlen and KV-cache calls: read the small index tensors back before launching (one synchronous read) and check
+    /// their contents — cu_seqlens start at 0, never decrease, end at the token totals and each length fits maxSeqlen;
+    /// cache lengths are ≥ 0 and, with the appended keys, fit the cache's capacity; batch indices are in range; the
+    /// block-table entries a sequence uses are within [0, num_pages). True by default. Set it to false in hot loops
+    /// whose indices are known good: the kernels clamp bad indices, so they never read or write outside a tensor, but
+    /// without this check the results for bad indices are undefined. Dense calls ignore it.
+    /// </summary>
+    public bool ValidateIndexContents { get; init; } = true;
+
     /// <summary>The scale actually used for <paramref name="headDim"/>: <see cref="Scale"/> or 1/√head_dim.</summary>
     public float ResolveScale(int headDim) => Scale ?? 1f / MathF.Sqrt(headDim);
 }

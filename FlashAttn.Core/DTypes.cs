@@ -6,18 +6,22 @@ namespace FlashAttn;
 internal static class DTypes
 {
     /// <summary>The <see cref="DType"/> of <typeparamref name="T"/>.</summary>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half or BFloat16.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half, BFloat16 or int.</exception>
     public static DType Of<T>() where T : unmanaged
     {
         if (typeof(T) == typeof(float)) return DType.Float32;
         if (typeof(T) == typeof(Half)) return DType.Float16;
         if (typeof(T) == typeof(BFloat16)) return DType.BFloat16;
+        if (typeof(T) == typeof(int)) return DType.Int32;
         throw new NotSupportedException(
-            $"Element type {typeof(T).Name} is not supported: use float, System.Half or FlashAttn.BFloat16.");
+            $"Element type {typeof(T).Name} is not supported: use float, System.Half or FlashAttn.BFloat16 (int for index tensors).");
     }
 
+    /// <summary>True for the element types attention computes on (q, k, v, outputs): fp32, fp16, bf16.</summary>
+    public static bool IsFloatingPoint(DType dtype) => dtype is DType.Float32 or DType.Float16 or DType.BFloat16;
+
     /// <summary>Bytes per element.</summary>
-    public static int SizeOf(DType dtype) => dtype == DType.Float32 ? 4 : 2;
+    public static int SizeOf(DType dtype) => dtype is DType.Float32 or DType.Int32 ? 4 : 2;
 
     /// <summary>Widens one element to double.</summary>
     public static double ToDouble<T>(T value) where T : unmanaged

@@ -5,7 +5,7 @@ namespace FlashAttn;
 public abstract partial class DeviceTensor
 {
     /// <summary>Copies <paramref name="tensor"/> (any strides; read in row-major order) to <paramref name="device"/>.</summary>
-    /// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>; <see cref="int"/> for index tensors (cu_seqlens, cache lengths, block tables).</typeparam>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="tensor"/> has more than int.MaxValue elements, or a dimension does.</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="device"/> was disposed.</exception>
@@ -20,7 +20,7 @@ public abstract partial class DeviceTensor
     /// Copies <paramref name="tensor"/> to <paramref name="device"/>: a dense span is copied straight from its memory
     /// (no host copy), a strided one is read in row-major order through one temporary copy.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>; <see cref="int"/> for index tensors (cu_seqlens, cache lengths, block tables).</typeparam>
     /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="tensor"/> has more than int.MaxValue elements, or a dimension does.</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="device"/> was disposed.</exception>

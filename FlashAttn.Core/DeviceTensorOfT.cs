@@ -10,7 +10,7 @@ namespace FlashAttn;
 /// A <see cref="DeviceTensor"/> of elements <typeparamref name="T"/>: owns its device memory, or, made by
 /// <see cref="DeviceTensor.Wrap{T}(Device, nint, ReadOnlySpan{int})"/>, views memory that the caller owns.
 /// </summary>
-/// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+/// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>; <see cref="int"/> for index tensors (cu_seqlens, cache lengths, block tables).</typeparam>
 public sealed class DeviceTensor<T> : DeviceTensor where T : unmanaged
 {
     private readonly MemoryBuffer<T> _buffer;

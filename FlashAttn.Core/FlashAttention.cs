@@ -27,7 +27,7 @@ namespace FlashAttn;
 /// <para>Calls are issued to the device in order; reading a result (<see cref="DeviceTensor{T}.ToArray"/>,
 /// <see cref="DeviceTensor{T}.Download"/>) waits for it.</para>
 /// </remarks>
-public static class FlashAttention
+public static partial class FlashAttention
 {
     /// <summary>Attention forward pass; returns the output (batch, s_q, heads_q, head_dim), owned by the caller.</summary>
     /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
@@ -131,7 +131,8 @@ public static class FlashAttention
         {
             DType.Float32 => ForwardCore(problem, (DeviceTensor<float>)q, (DeviceTensor<float>)k, (DeviceTensor<float>)v, options.ReturnLse),
             DType.Float16 => ForwardCore(problem, (DeviceTensor<Half>)q, (DeviceTensor<Half>)k, (DeviceTensor<Half>)v, options.ReturnLse),
-            _ => ForwardCore(problem, (DeviceTensor<BFloat16>)q, (DeviceTensor<BFloat16>)k, (DeviceTensor<BFloat16>)v, options.ReturnLse),
+            DType.BFloat16 => ForwardCore(problem, (DeviceTensor<BFloat16>)q, (DeviceTensor<BFloat16>)k, (DeviceTensor<BFloat16>)v, options.ReturnLse),
+            _ => throw AttentionValidator.UnreachableDtype(q.DType),
         };
     }
 
@@ -215,8 +216,9 @@ public static class FlashAttention
                 (DeviceTensor<float>)v, (DeviceTensor<float>)output, lse32),
             DType.Float16 => BackwardCore(problem, (DeviceTensor<Half>)dOut, (DeviceTensor<Half>)q, (DeviceTensor<Half>)k,
                 (DeviceTensor<Half>)v, (DeviceTensor<Half>)output, lse32),
-            _ => BackwardCore(problem, (DeviceTensor<BFloat16>)dOut, (DeviceTensor<BFloat16>)q, (DeviceTensor<BFloat16>)k,
+            DType.BFloat16 => BackwardCore(problem, (DeviceTensor<BFloat16>)dOut, (DeviceTensor<BFloat16>)q, (DeviceTensor<BFloat16>)k,
                 (DeviceTensor<BFloat16>)v, (DeviceTensor<BFloat16>)output, lse32),
+            _ => throw AttentionValidator.UnreachableDtype(q.DType),
         };
     }
 
@@ -224,15 +226,29 @@ public static class FlashAttention
 
     private static AttentionResult<T> ForwardCore<T>(AttentionProblem problem, DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         bool returnLse) where T : unmanaged
+        => WithOutputs<T>(q.Device, [problem.Batch, problem.SeqLenQ, problem.HeadsQ, problem.HeadDim],
+            [problem.Batch, problem.HeadsQ, problem.SeqLenQ], returnLse,
+            (output, lse) => q.Device.AttentionKernels.Forward(q.Device.Accelerator, problem, q.View, k.View, v.View, output.View, lse.View));
+
+    private static AttentionGradients<T> BackwardCore<T>(AttentionProblem problem, DeviceTensor<T> dOut, DeviceTensor<T> q,
+        DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output, DeviceTensor<float> lse) where T : unmanaged
+        => WithGradients(q, k, v, (dq, dk, dv) => q.Device.AttentionKernels.Backward(q.Device.Accelerator, problem,
+            q.View, k.View, v.View, output.View, dOut.View, lse.View, dq.View, dk.View, dv.View));
+
+    /// <summary>
+    /// Allocates an output and a log-sum-exp of the given shapes, lets <paramref name="forward"/> fill them, and returns
+    /// them (the log-sum-exp only with <paramref name="returnLse"/>); on failure frees both.
+    /// </summary>
+    private static AttentionResult<T> WithOutputs<T>(Device device, int[] outputShape, int[] lseShape, bool returnLse,
+        Action<DeviceTensor<T>, DeviceTensor<float>> forward) where T : unmanaged
     {
-        var device = q.Device;
         DeviceTensor<T>? output = null;
         DeviceTensor<float>? lse = null;
         try
         {
-            output = DeviceTensor<T>.Allocate(device, [problem.Batch, problem.SeqLenQ, problem.HeadsQ, problem.HeadDim]);
-            lse = DeviceTensor<float>.Allocate(device, [problem.Batch, problem.HeadsQ, problem.SeqLenQ]);
-            device.AttentionKernels.Forward(device.Accelerator, problem, q.View, k.View, v.View, output.View, lse.View);
+            output = DeviceTensor<T>.Allocate(device, outputShape);
+            lse = DeviceTensor<float>.Allocate(device, lseShape);
+            forward(output, lse);
             if (!returnLse)
             {
                 // Launches and frees are ordered on the device, so the buffer may go before the kernel has finished.
@@ -249,19 +265,18 @@ public static class FlashAttention
         }
     }
 
-    private static AttentionGradients<T> BackwardCore<T>(AttentionProblem problem, DeviceTensor<T> dOut, DeviceTensor<T> q,
-        DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output, DeviceTensor<float> lse) where T : unmanaged
+    /// <summary>Allocates dq, dk, dv like q, k, v, lets <paramref name="backward"/> fill them (it writes every element), and returns them; on failure frees them.</summary>
+    private static AttentionGradients<T> WithGradients<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
+        Action<DeviceTensor<T>, DeviceTensor<T>, DeviceTensor<T>> backward) where T : unmanaged
     {
         var device = q.Device;
         DeviceTensor<T>? dq = null, dk = null, dv = null;
         try
         {
-            // The kernels write every element of the gradients.
             dq = DeviceTensor<T>.Allocate(device, q.GetShape());
             dk = DeviceTensor<T>.Allocate(device, k.GetShape());
             dv = DeviceTensor<T>.Allocate(device, v.GetShape());
-            device.AttentionKernels.Backward(device.Accelerator, problem, q.View, k.View, v.View, output.View, dOut.View, lse.View,
-                dq.View, dk.View, dv.View);
+            backward(dq, dk, dv);
             return new AttentionGradients<T>(dq, dk, dv);
         }
         catch

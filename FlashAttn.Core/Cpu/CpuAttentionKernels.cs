@@ -14,9 +14,12 @@ namespace FlashAttn.Cpu;
 /// — over <see cref="Threads"/> workers. The accelerator only holds the tensors (native memory); nothing is launched
 /// on it. Both passes are deterministic by construction, so <see cref="AttentionProblem.Deterministic"/> changes nothing.
 /// </summary>
-internal sealed unsafe class CpuAttentionKernels : IAttentionKernels
+internal sealed unsafe partial class CpuAttentionKernels : IAttentionKernels
 {
     private readonly ParallelOptions _parallel;
+
+    /// <summary>One worker: for the sequences of a call that run side by side (<see cref="ForEachSequence"/>).</summary>
+    private readonly ParallelOptions _serial;
 
     /// <param name="threads">Workers per call (≥ 1).</param>
     /// <param name="vectorBits">512, 256 or 128 to force a width (tests); 0 picks the widest the CPU accelerates.</param>
@@ -31,6 +34,7 @@ internal sealed unsafe class CpuAttentionKernels : IAttentionKernels
         if (VectorBits is not (512 or 256 or 128))
             throw new ArgumentOutOfRangeException(nameof(vectorBits), vectorBits, "vectorBits must be 0, 128, 256 or 512.");
         _parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        _serial = new ParallelOptions { MaxDegreeOfParallelism = 1 };
     }
 
     /// <summary>Workers per call.</summary>
@@ -44,48 +48,37 @@ internal sealed unsafe class CpuAttentionKernels : IAttentionKernels
 
     public void Forward<T>(Accelerator accelerator, AttentionProblem problem,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
-    {
-        var layout = new CpuAttentionLayout(problem);
-        switch (VectorBits)
-        {
-            case 512: CpuForward.Run<T, Simd512, Vector512<float>>(layout, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, lse.Pointer, _parallel); break;
-            case 256: CpuForward.Run<T, Simd256, Vector256<float>>(layout, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, lse.Pointer, _parallel); break;
-            default: CpuForward.Run<T, Simd128, Vector128<float>>(layout, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, lse.Pointer, _parallel); break;
-        }
-    }
+        => DenseForward(problem, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, lse.Pointer, _parallel);
 
     public void Backward<T>(Accelerator accelerator, AttentionProblem problem,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
         ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
+        => DenseBackward(problem, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, dOutput.Pointer, lse.Pointer,
+            dq.Pointer, dk.Pointer, dv.Pointer, _parallel);
+
+    /// <summary>The dense forward on the path's vector width; also what each sequence of a varlen or KV-cache call runs.</summary>
+    private void DenseForward<T>(AttentionProblem problem, Accelerator accelerator, T* q, T* k, T* v, T* output, float* lse,
+        ParallelOptions parallel) where T : unmanaged
     {
         var layout = new CpuAttentionLayout(problem);
         switch (VectorBits)
         {
-            case 512:
-                CpuBackward.Run<T, Simd512, Vector512<float>>(layout, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, dOutput.Pointer,
-                    lse.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, _parallel);
-                break;
-            case 256:
-                CpuBackward.Run<T, Simd256, Vector256<float>>(layout, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, dOutput.Pointer,
-                    lse.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, _parallel);
-                break;
-            default:
-                CpuBackward.Run<T, Simd128, Vector128<float>>(layout, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, dOutput.Pointer,
-                    lse.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, _parallel);
-                break;
+            case 512: CpuForward.Run<T, Simd512, Vector512<float>>(layout, accelerator, q, k, v, output, lse, parallel); break;
+            case 256: CpuForward.Run<T, Simd256, Vector256<float>>(layout, accelerator, q, k, v, output, lse, parallel); break;
+            default: CpuForward.Run<T, Simd128, Vector128<float>>(layout, accelerator, q, k, v, output, lse, parallel); break;
         }
     }
 
-    public void ForwardVarlen<T>(Accelerator accelerator, VarlenProblem problem, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
-        ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
-        => throw new NotImplementedException("CPU path: varlen and KV cache");
-
-    public void BackwardVarlen<T>(Accelerator accelerator, VarlenProblem problem, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
-        ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse, ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK,
-        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
-        => throw new NotImplementedException("CPU path: varlen and KV cache");
-
-    public void ForwardKvCache<T>(Accelerator accelerator, KvCacheProblem problem, ArrayView<T> q, ArrayView<T> kCache, ArrayView<T> vCache,
-        ArrayView<T> kNew, ArrayView<T> vNew, KvCacheIndex index, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
-        => throw new NotImplementedException("CPU path: varlen and KV cache");
+    /// <summary>The dense backward on the path's vector width; also what each sequence of a varlen call runs.</summary>
+    private void DenseBackward<T>(AttentionProblem problem, Accelerator accelerator, T* q, T* k, T* v, T* output, T* dOutput,
+        float* lse, T* dq, T* dk, T* dv, ParallelOptions parallel) where T : unmanaged
+    {
+        var layout = new CpuAttentionLayout(problem);
+        switch (VectorBits)
+        {
+            case 512: CpuBackward.Run<T, Simd512, Vector512<float>>(layout, accelerator, q, k, v, output, dOutput, lse, dq, dk, dv, parallel); break;
+            case 256: CpuBackward.Run<T, Simd256, Vector256<float>>(layout, accelerator, q, k, v, output, dOutput, lse, dq, dk, dv, parallel); break;
+            default: CpuBackward.Run<T, Simd128, Vector128<float>>(layout, accelerator, q, k, v, output, dOutput, lse, dq, dk, dv, parallel); break;
+        }
+    }
 }

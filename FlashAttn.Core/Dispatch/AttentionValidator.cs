@@ -73,6 +73,7 @@ internal static class AttentionValidator
 
     private static AttentionProblem CheckQkv(DeviceTensor q, DeviceTensor k, DeviceTensor v, AttentionOptions options)
     {
+        CheckFloatingPoint(q, nameof(q));
         CheckRank4(q, nameof(q));
         CheckRank4(k, nameof(k));
         CheckRank4(v, nameof(v));
@@ -104,19 +105,36 @@ internal static class AttentionValidator
             throw new ArgumentException(
                 $"k heads must divide q heads ({headsQ}) for grouped-query attention; actual {headsKv}.", nameof(k));
 
+        CheckOptions(options);
+        return new AttentionProblem(batch, seqQ, seqK, headsQ, headsKv, headDim,
+            options.ResolveScale(headDim), options.Causal,
+            options.CausalAlignment == CausalAlignment.BottomRight, options.Deterministic);
+    }
+
+    /// <summary>Checks the scale and the causal alignment of <paramref name="options"/>.</summary>
+    internal static void CheckOptions(AttentionOptions options)
+    {
         if (options.Scale is float scale && (!float.IsFinite(scale) || scale <= 0))
             throw new ArgumentOutOfRangeException(nameof(options), scale,
                 $"options.Scale must be finite and positive (or null for 1/sqrt(head_dim)); actual {scale}.");
         if (!Enum.IsDefined(options.CausalAlignment))
             throw new ArgumentOutOfRangeException(nameof(options), options.CausalAlignment,
                 $"options.CausalAlignment must be BottomRight or TopLeft; actual {(int)options.CausalAlignment}.");
-
-        return new AttentionProblem(batch, seqQ, seqK, headsQ, headsKv, headDim,
-            options.ResolveScale(headDim), options.Causal,
-            options.CausalAlignment == CausalAlignment.BottomRight, options.Deterministic);
     }
 
-    private static void CheckLive([System.Diagnostics.CodeAnalysis.NotNull] DeviceTensor? tensor, string name)
+    /// <summary>q, k and v hold fp32, fp16 or bf16: int32 tensors are indices, never attention inputs.</summary>
+    internal static void CheckFloatingPoint(DeviceTensor tensor, string name)
+    {
+        if (!DTypes.IsFloatingPoint(tensor.DType))
+            throw new ArgumentException(
+                $"{name} must be {DType.Float32}, {DType.Float16} or {DType.BFloat16}; actual {tensor.DType} (shape {tensor.ShapeText}).", name);
+    }
+
+    /// <summary>For the dtype switches after validation, which has ruled out every other dtype.</summary>
+    internal static Exception UnreachableDtype(DType dtype) =>
+        new System.Diagnostics.UnreachableException($"dtype {dtype} passed validation as an attention input.");
+
+    internal static void CheckLive([System.Diagnostics.CodeAnalysis.NotNull] DeviceTensor? tensor, string name)
     {
         if (tensor is null) throw new ArgumentNullException(name, $"{name} must not be null.");
         if (tensor.IsDisposed) throw new ArgumentException($"{name} has been disposed.", name);
@@ -130,35 +148,35 @@ internal static class AttentionValidator
                 $"{name} must have rank 4 (batch, seqlen, heads, head_dim); actual rank {tensor.Rank} with shape {tensor.ShapeText}.", name);
     }
 
-    private static void CheckAtLeastOne(DeviceTensor tensor, int dim, string what, string name)
+    internal static void CheckAtLeastOne(DeviceTensor tensor, int dim, string what, string name)
     {
         if (tensor.Shape[dim] < 1)
             throw new ArgumentException($"{name} {what} (dimension {dim}) must be at least 1; actual {tensor.Shape[dim]} (shape {tensor.ShapeText}).", name);
     }
 
     /// <summary>Batch and heads index the launch grid's y/z dimensions, which CUDA caps at 65535.</summary>
-    private const int MaxGridDimension = Kernels.AttentionLauncher.MaxGridYZ;
+    internal const int MaxGridDimension = Kernels.AttentionLauncher.MaxGridYZ;
 
-    private static void CheckAtMost(DeviceTensor tensor, int dim, string what, int limit, string name)
+    internal static void CheckAtMost(DeviceTensor tensor, int dim, string what, int limit, string name)
     {
         if (tensor.Shape[dim] > limit)
             throw new ArgumentException($"{name} {what} (dimension {dim}) must be at most {limit} (a launch grid dimension); actual {tensor.Shape[dim]} (shape {tensor.ShapeText}).", name);
     }
 
-    private static void CheckDimension(DeviceTensor tensor, int dim, string what, int expected, string name)
+    internal static void CheckDimension(DeviceTensor tensor, int dim, string what, int expected, string name)
     {
         if (tensor.Shape[dim] != expected)
             throw new ArgumentException(
                 $"{name} {what} (dimension {dim}) must match q's: expected {expected}, actual {tensor.Shape[dim]} (shape {tensor.ShapeText}).", name);
     }
 
-    private static void CheckSameDevice(DeviceTensor tensor, DeviceTensor q, string name)
+    internal static void CheckSameDevice(DeviceTensor tensor, DeviceTensor q, string name)
     {
         if (!ReferenceEquals(tensor.Device, q.Device))
             throw new ArgumentException($"{name} must be on q's device ({q.Device}); actual {tensor.Device}.", name);
     }
 
-    private static void CheckSameDtype(DeviceTensor tensor, DeviceTensor q, string name)
+    internal static void CheckSameDtype(DeviceTensor tensor, DeviceTensor q, string name)
     {
         if (tensor.DType != q.DType)
             throw new ArgumentException($"{name} must have q's dtype {q.DType}; actual {tensor.DType}.", name);

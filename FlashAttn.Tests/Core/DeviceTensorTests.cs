@@ -106,7 +106,7 @@ public class DeviceTensorTests
                 Throws.TypeOf<ArgumentNullException>().With.Property("ParamName").EqualTo("device"));
             Assert.That(() => DeviceTensor.Upload(device, (Tensor<float>)null!),
                 Throws.TypeOf<ArgumentNullException>().With.Property("ParamName").EqualTo("tensor"));
-            Assert.That(() => DeviceTensor.Zeros<int>(device, 2), Throws.TypeOf<NotSupportedException>().With.Message.Contain("Int32"));
+            Assert.That(() => DeviceTensor.Zeros<long>(device, 2), Throws.TypeOf<NotSupportedException>().With.Message.Contain("Int64"));
             Assert.That(() => DeviceTensor.Zeros<float>(device, 4).CopyTo(new float[3]),
                 Throws.ArgumentException.With.Property("ParamName").EqualTo("destination"));
         });
