@@ -7,9 +7,10 @@ public static partial class AttentionLauncher
 {
     /// <summary>One backward call: D and the dQ accumulator, dK/dV (and dQ) by the storage's kernel family, the
     /// deterministic dQ pass, and the conversion to the storage type.</summary>
-    private readonly struct BackwardCall<T>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings, AttentionParams p,
-        SequenceGrid sequences, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
-        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) : IStorageBody<T> where T : unmanaged
+    private readonly struct BackwardCall<T, TScore, TMask>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings, AttentionParams p,
+        SequenceGrid sequences, AttentionModifiers<TScore, TMask> modifiers, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
+        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) : IStorageBody<T>
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         public void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>
         {
@@ -17,17 +18,19 @@ public static partial class AttentionLauncher
             var tc = TensorCoreTile.ForBackward(shape.HeadDim);
             using var workspace = Rent();
             Preprocess<TStorage>(workspace);
-            accelerator.Launch(FlashBackwardTensorCoreKernel.Backward<T, TStorage>,
+            accelerator.Launch(FlashBackwardTensorCoreKernel.Backward<T, TStorage, TScore, TMask>,
                 new LaunchConfig(new Dim3(CeilDiv(sequences.MaxKeys, tc.BackwardBlockCols) * tc.ColumnSplits, shape.HeadsQ, sequences.Count),
                     new Dim3(tc.Threads, 1, 1), tc.BackwardSharedBytes),
-                q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p, sequences.Info,
+                q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p, sequences.Info, modifiers,
                 Specialize(tc.HeadDimPadded), Specialize(tc.Warps), SpecializedValue.New(settings.Causal),
-                SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)), SpecializedValue.New(!settings.Deterministic), Specialize(sequences.Kind));
+                SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)), SpecializedValue.New(!settings.Deterministic), Specialize(sequences.Kind),
+                Specialize(AttentionModifiers<TScore, TMask>.Flags));
             Finish<TStorage>(workspace);
         }
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
+            ModifiersOnTensorCoresOnly<TScore, TMask>();
             using var workspace = Rent();
             Preprocess<TStorage>(workspace);
             var causal = SpecializedValue.New(settings.Causal);

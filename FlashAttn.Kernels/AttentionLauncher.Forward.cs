@@ -11,9 +11,10 @@ public static partial class AttentionLauncher
     /// read once per kv head) and split the key range <paramref name="requestedSplits"/> ways (0: <see cref="KvCacheSplits"/>
     /// chooses), a combine pass merging the partial results by their log-sum-exp.
     /// </summary>
-    private readonly struct ForwardCall<T>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings, AttentionParams p,
-        SequenceGrid sequences, int requestedSplits,
-        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse) : IStorageBody<T> where T : unmanaged
+    private readonly struct ForwardCall<T, TScore, TMask>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings, AttentionParams p,
+        SequenceGrid sequences, int requestedSplits, AttentionModifiers<TScore, TMask> modifiers,
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse) : IStorageBody<T>
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         public void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>
         {
@@ -50,16 +51,18 @@ public static partial class AttentionLauncher
             var headDimPadded = Specialize(tc.HeadDimPadded);
             var causal = SpecializedValue.New(settings.Causal);
             var chunked = SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, output));
+            var flags = Specialize(AttentionModifiers<TScore, TMask>.Flags);
             if (decode)
-                accelerator.Launch(FlashDecodeTensorCoreKernel.Decode<T, TStorage>, config, q, k, v, output, lse, p, sequences.Info, partialOutput, partialLse,
-                    headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits));
+                accelerator.Launch(FlashDecodeTensorCoreKernel.Decode<T, TStorage, TScore, TMask>, config, q, k, v, output, lse, p, sequences.Info,
+                    partialOutput, partialLse, modifiers, headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits), flags);
             else
-                accelerator.Launch(FlashForwardTensorCoreKernel.Forward<T, TStorage>, config, q, k, v, output, lse, p, sequences.Info, partialOutput, partialLse,
-                    headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits));
+                accelerator.Launch(FlashForwardTensorCoreKernel.Forward<T, TStorage, TScore, TMask>, config, q, k, v, output, lse, p, sequences.Info,
+                    partialOutput, partialLse, modifiers, headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits), flags);
         }
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
+            ModifiersOnTensorCoresOnly<TScore, TMask>();
             if (sequences.IsDense && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))
             {
                 accelerator.Launch(FlashForwardTiledKernel.Forward<T, TStorage>,

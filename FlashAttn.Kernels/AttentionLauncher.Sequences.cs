@@ -17,7 +17,8 @@ public static partial class AttentionLauncher
         var storage = StorageChoice<T>.Instance;
         var flat = shape.Flattened;
         if (shape.Sequences <= 0 || IsEmpty(flat)) return;
-        var call = new ForwardCall<T>(accelerator, flat, settings, Params(flat, settings), Varlen(shape, cuSeqlensQ, cuSeqlensK), 1,
+        var call = new ForwardCall<T, NoScoreModifier, NoMaskModifier>(accelerator, flat, settings, Params(flat, settings),
+            Varlen(shape, cuSeqlensQ, cuSeqlensK), 1, Plain,
             q, k, v, output, lse);
         storage.Run(ref call);
     }
@@ -30,7 +31,8 @@ public static partial class AttentionLauncher
         var storage = StorageChoice<T>.Instance;
         var flat = shape.Flattened;
         if (shape.Sequences <= 0 || IsEmpty(flat)) return;
-        var call = new BackwardCall<T>(accelerator, flat, settings, Params(flat, settings), Varlen(shape, cuSeqlensQ, cuSeqlensK),
+        var call = new BackwardCall<T, NoScoreModifier, NoMaskModifier>(accelerator, flat, settings, Params(flat, settings),
+            Varlen(shape, cuSeqlensQ, cuSeqlensK), Plain,
             q, k, v, output, dOutput, lse, dq, dk, dv);
         storage.Run(ref call);
     }
@@ -54,7 +56,8 @@ public static partial class AttentionLauncher
         if (shape.NewKeys > 0)
             accelerator.Launch(KvCacheAppendKernel.Append<T>, Elementwise((long)shape.Batch * shape.NewKeys * shape.HeadsKV * shape.HeadDim),
                 kNew, vNew, kCache, vCache, p, sequences.Info, Specialize(sequences.Kind));
-        var call = new ForwardCall<T>(accelerator, flat, settings, p, sequences, splits, q, kCache, vCache, output, lse);
+        var call = new ForwardCall<T, NoScoreModifier, NoMaskModifier>(accelerator, flat, settings, p, sequences, splits, Plain,
+            q, kCache, vCache, output, lse);
         storage.Run(ref call);
     }
 

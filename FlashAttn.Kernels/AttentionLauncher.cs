@@ -27,10 +27,20 @@ public static partial class AttentionLauncher
     /// <exception cref="ArgumentException"><typeparamref name="T"/> is not float, Half or BFloat16, or d is outside 1…256.</exception>
     public static void Forward<T>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+        => Forward(accelerator, shape, settings, Plain, q, k, v, output, lse);
+
+    /// <summary>
+    /// <see cref="Forward{T}(Accelerator, AttentionShape, AttentionSettings, ArrayView{T}, ArrayView{T}, ArrayView{T}, ArrayView{T}, ArrayView{float})"/>
+    /// with score and mask modifiers compiled into the kernels (tensor cores: fp16 and bf16).
+    /// </summary>
+    public static void Forward<T, TScore, TMask>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings,
+        AttentionModifiers<TScore, TMask> modifiers, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var storage = StorageChoice<T>.Instance;
         if (IsEmpty(shape)) return;
-        var call = new ForwardCall<T>(accelerator, shape, settings, Params(shape, settings), SequenceGrid.Dense(shape), 1, q, k, v, output, lse);
+        var call = new ForwardCall<T, TScore, TMask>(accelerator, shape, settings, Params(shape, settings), SequenceGrid.Dense(shape), 1, modifiers,
+            q, k, v, output, lse);
         storage.Run(ref call);
     }
 
@@ -46,11 +56,31 @@ public static partial class AttentionLauncher
     public static void Backward<T>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
         ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
+        => Backward(accelerator, shape, settings, Plain, q, k, v, output, dOutput, lse, dq, dk, dv);
+
+    /// <summary>The backward of <see cref="Forward{T, TScore, TMask}"/>: the modifiers must be the forward's; the score
+    /// modifier's derivative carries the gradient through it.</summary>
+    public static void Backward<T, TScore, TMask>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings,
+        AttentionModifiers<TScore, TMask> modifiers, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput,
+        ArrayView<float> lse, ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var storage = StorageChoice<T>.Instance;
         if (IsEmpty(shape)) return;
-        var call = new BackwardCall<T>(accelerator, shape, settings, Params(shape, settings), SequenceGrid.Dense(shape), q, k, v, output, dOutput, lse, dq, dk, dv);
+        var call = new BackwardCall<T, TScore, TMask>(accelerator, shape, settings, Params(shape, settings), SequenceGrid.Dense(shape), modifiers,
+            q, k, v, output, dOutput, lse, dq, dk, dv);
         storage.Run(ref call);
+    }
+
+    /// <summary>No modifiers: plain attention.</summary>
+    private static AttentionModifiers<NoScoreModifier, NoMaskModifier> Plain => default;
+
+    /// <summary>The fp32 kernels take no modifiers yet: refuse rather than ignore them.</summary>
+    private static void ModifiersOnTensorCoresOnly<TScore, TMask>() where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        if (AttentionModifiers<TScore, TMask>.Flags != 0)
+            throw new NotSupportedException($"Score and mask modifiers ({typeof(TScore).Name}, {typeof(TMask).Name}) run on the tensor-core kernels " +
+                "(fp16, bf16) so far; fp32 calls take none.");
     }
 
     /// <summary>

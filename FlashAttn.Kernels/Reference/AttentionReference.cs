@@ -11,7 +11,7 @@ public static class AttentionReference
     /// Forward. q: (b, s_q, h_q, d); k, v: (b, s_k, h_kv, d); output: (b, s_q, h_q, d); lse: (b, h_q, s_q), natural log.
     /// </summary>
     public static void Forward(AttentionShape shape, AttentionSettings settings, double[] q, double[] k, double[] v,
-        double[] output, double[] lse)
+        double[] output, double[] lse, ReferenceModifiers? modifiers = null)
     {
         int d = shape.HeadDim;
         var s = new double[shape.SeqLenK];
@@ -21,7 +21,7 @@ public static class AttentionReference
                 {
                     long qi = QIndex(shape, b, i, h);
                     // S_ij = scale · q_i · k_j   (−∞ where masked)
-                    double max = Scores(shape, settings, q, k, b, h, i, s);
+                    double max = Scores(shape, settings, q, k, b, h, i, s, modifiers);
                     // L_i = log Σ_j exp(S_ij);  P_ij = exp(S_ij − L_i);  O_i = Σ_j P_ij v_j
                     double sum = 0;
                     for (int j = 0; j < shape.SeqLenK; j++) sum += double.IsNegativeInfinity(s[j]) ? 0 : Math.Exp(s[j] - max);
@@ -44,12 +44,12 @@ public static class AttentionReference
     /// several query heads receive the sum over those heads).
     /// </summary>
     public static void Backward(AttentionShape shape, AttentionSettings settings, double[] q, double[] k, double[] v,
-        double[] dOutput, double[] dq, double[] dk, double[] dv)
+        double[] dOutput, double[] dq, double[] dk, double[] dv, ReferenceModifiers? modifiers = null)
     {
         int d = shape.HeadDim, sk = shape.SeqLenK;
         var output = new double[q.Length];
         var lse = new double[new RowStatisticsLayout(shape.SeqLenQ, shape.HeadsQ).Elements(shape.Batch)];
-        Forward(shape, settings, q, k, v, output, lse);
+        Forward(shape, settings, q, k, v, output, lse, modifiers);
         Array.Clear(dq);
         Array.Clear(dk);
         Array.Clear(dv);
@@ -63,7 +63,7 @@ public static class AttentionReference
                     double l = lse[RowIndex(shape, b, h, i)];
                     if (double.IsPositiveInfinity(l)) continue; // no visible key: every gradient of the row is 0
                     long qi = QIndex(shape, b, i, h);
-                    Scores(shape, settings, q, k, b, h, i, s);
+                    Scores(shape, settings, q, k, b, h, i, s, modifiers);
                     // forward: P_ij = exp(S_ij − L_i)
                     for (int j = 0; j < sk; j++) p[j] = double.IsNegativeInfinity(s[j]) ? 0 : Math.Exp(s[j] - l);
                     // forward: O_i = Σ_j P_ij v_j   ⇒   dv_j += P_ij dO_i,   dP_ij = dO_i · v_j
@@ -85,6 +85,8 @@ public static class AttentionReference
                     for (int j = 0; j < sk; j++)
                     {
                         double ds = p[j] * (dp[j] - rowDot) * settings.Scale;
+                        if (modifiers?.Derivative is { } derivative && ds != 0)
+                            ds *= derivative((float)RawScore(shape, settings, q, k, b, h, i, j), ReferenceModifiers.At(shape, settings, b, h, i, j));
                         if (ds == 0) continue;
                         long kj = KIndex(shape, b, j, h);
                         for (int x = 0; x < d; x++)
@@ -106,20 +108,28 @@ public static class AttentionReference
     }
 
     /// <summary>Row i of S = scale · q kᵀ into <paramref name="s"/> (−∞ where masked); returns its max.</summary>
-    private static double Scores(AttentionShape shape, AttentionSettings settings, double[] q, double[] k, int b, int h, int i, double[] s)
+    private static double Scores(AttentionShape shape, AttentionSettings settings, double[] q, double[] k, int b, int h, int i, double[] s,
+        ReferenceModifiers? modifiers)
     {
-        long qi = QIndex(shape, b, i, h);
         double max = double.NegativeInfinity;
         for (int j = 0; j < shape.SeqLenK; j++)
         {
-            if (!Visible(shape, settings, i, j)) { s[j] = double.NegativeInfinity; continue; }
-            long kj = KIndex(shape, b, j, h);
-            double dot = 0;
-            for (int x = 0; x < shape.HeadDim; x++) dot += q[qi + x] * k[kj + x];
-            s[j] = dot * settings.Scale;
+            var at = ReferenceModifiers.At(shape, settings, b, h, i, j);
+            if (!Visible(shape, settings, i, j) || modifiers?.Visible?.Invoke(at) == false) { s[j] = double.NegativeInfinity; continue; }
+            s[j] = RawScore(shape, settings, q, k, b, h, i, j);
+            if (modifiers?.Score is { } score) s[j] = score((float)s[j], at);
             max = Math.Max(max, s[j]);
         }
         return max;
+    }
+
+    /// <summary>scale · q_i · k_j.</summary>
+    private static double RawScore(AttentionShape shape, AttentionSettings settings, double[] q, double[] k, int b, int h, int i, int j)
+    {
+        long qi = QIndex(shape, b, i, h), kj = KIndex(shape, b, j, h);
+        double dot = 0;
+        for (int x = 0; x < shape.HeadDim; x++) dot += q[qi + x] * k[kj + x];
+        return dot * settings.Scale;
     }
 
     /// <summary>Offset of q[b, i, h, 0] (also of output, dq).</summary>

@@ -22,7 +22,7 @@ public static class NaiveAttention
     /// </summary>
     public static void Run(AttentionShape shape, AttentionSettings settings, Func<float, float> round,
         float[] q, float[] k, float[] v, float[]? dOutput,
-        float[] output, float[] lse, float[]? dq, float[]? dk, float[]? dv)
+        float[] output, float[] lse, float[]? dq, float[]? dk, float[]? dv, ReferenceModifiers? modifiers = null)
     {
         int d = shape.HeadDim, sk = shape.SeqLenK;
         var s = new float[sk];
@@ -30,6 +30,7 @@ public static class NaiveAttention
         var pRounded = new float[sk];
         var dp = new float[sk];
         var qs = new float[d];
+        var raw = new float[sk];
         if (dq is not null) Array.Clear(dq);
         if (dk is not null) Array.Clear(dk);
         if (dv is not null) Array.Clear(dv);
@@ -45,11 +46,17 @@ public static class NaiveAttention
                     float max = float.NegativeInfinity;
                     for (int j = 0; j < sk; j++)
                     {
-                        if (!AttentionReference.Visible(shape, settings, i, j)) { s[j] = float.NegativeInfinity; continue; }
+                        var at = ReferenceModifiers.At(shape, settings, b, h, i, j);
+                        if (!AttentionReference.Visible(shape, settings, i, j) || modifiers?.Visible?.Invoke(at) == false)
+                        {
+                            s[j] = float.NegativeInfinity;
+                            continue;
+                        }
                         long kj = AttentionReference.KIndex(shape, b, j, h);
                         float dot = 0;
                         for (int x = 0; x < d; x++) dot += qs[x] * k[kj + x];
-                        s[j] = round(dot);
+                        raw[j] = s[j] = round(dot);
+                        if (modifiers?.Score is { } score) s[j] = round(score(s[j], at));
                         max = MathF.Max(max, s[j]);
                     }
                     float sum = 0;
@@ -87,14 +94,14 @@ public static class NaiveAttention
                         float acc = 0;
                         for (int j = 0; j < sk; j++)
                         {
-                            float ds = round(p[j] * (dp[j] - rowDot));
+                            float ds = ScoreGradient(p[j], dp[j], rowDot, raw[j], shape, settings, b, h, i, j, round, modifiers);
                             if (ds != 0) acc += ds * k[AttentionReference.KIndex(shape, b, j, h) + x];
                         }
                         dq[qi + x] = round(round(acc) * settings.Scale);
                     }
                     for (int j = 0; j < sk; j++)
                     {
-                        float ds = round(p[j] * (dp[j] - rowDot));
+                        float ds = ScoreGradient(p[j], dp[j], rowDot, raw[j], shape, settings, b, h, i, j, round, modifiers);
                         if (ds == 0) continue;
                         long kj = AttentionReference.KIndex(shape, b, j, h);
                         for (int x = 0; x < d; x++) dkAccum[kj + x] += ds * qs[x];
@@ -104,5 +111,14 @@ public static class NaiveAttention
             for (int e = 0; e < dk.Length; e++) dk[e] = round(dkAccum[e]);
         if (dv is not null && dvAccum is not null)
             for (int e = 0; e < dv.Length; e++) dv[e] = round(dvAccum[e]);
+    }
+
+    /// <summary>dS = P ∘ (dP − rowsum(P ∘ dP)), rounded, times the score modifier's derivative at the raw score.</summary>
+    private static float ScoreGradient(float p, float dp, float rowDot, float raw, AttentionShape shape, AttentionSettings settings,
+        int b, int h, int i, int j, Func<float, float> round, ReferenceModifiers? modifiers)
+    {
+        float ds = round(p * (dp - rowDot));
+        if (ds != 0 && modifiers?.Derivative is { } derivative) ds = round(ds * derivative(raw, ReferenceModifiers.At(shape, settings, b, h, i, j)));
+        return ds;
     }
 }

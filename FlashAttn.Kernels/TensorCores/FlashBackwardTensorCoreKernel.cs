@@ -18,12 +18,15 @@ internal static class FlashBackwardTensorCoreKernel
     /// dkAccum, dvAccum (b, s_k, h_q, d) fp32. <paramref name="headDimPadded"/>: <see cref="TensorCoreTile.ForBackward"/>'s.
     /// </summary>
     [LaunchBounds(256, 1)]
-    public static void Backward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
+    public static void Backward<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
-        AttentionParams p, SequenceInfo sequences, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal,
-        SpecializedValue<bool> chunked, SpecializedValue<bool> accumulateDq, SpecializedValue<int> sequenceKind)
-        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
+        AttentionParams p, SequenceInfo sequences, AttentionModifiers<TScore, TMask> modifiers, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal,
+        SpecializedValue<bool> chunked, SpecializedValue<bool> accumulateDq, SpecializedValue<int> sequenceKind,
+        SpecializedValue<int> modifierFlags)
+        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
+        bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
+        bool maskModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
         var tile = new TensorCoreTile(headDimPadded.Value, warps.Value);
         int dPad = tile.HeadDimPadded, br = tile.BackwardBlockRows, bc = tile.BackwardBlockCols, stride = tile.Stride;
         int splits = tile.ColumnSplits, columns = tile.SplitColumns;
@@ -105,15 +108,23 @@ internal static class FlashBackwardTensorCoreKernel
                 }
             }
 
-            // ---- Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0), dSᵀ = Pᵀ ∘ (dPᵀ − D) in dpT ----
-            bool masked = mask.QueryBlockNeedsMask(q0, br, k0, bc);
+            // ---- Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0), dSᵀ = Pᵀ ∘ (dPᵀ − D) in dpT; through a score modifier
+            //      f: P from f(s), and dS·f'(s) for the scores' gradient ----
+            bool masked = maskModified || mask.QueryBlockNeedsMask(q0, br, k0, bc);
             for (int e = 0; e < 4 * queryTiles; e++)
             {
-                int key = k0 + kw + g + 8 * (e % 4 / 2), column = 8 * (e / 4) + 2 * t + e % 2;
-                float pij = XMath.FastExp2(sT[e] * p.ScaleLog2 - lseTile[column]);
-                if (masked && !mask.Visible(q0 + column, key)) pij = 0f;
+                int key = k0 + kw + g + 8 * (e % 4 / 2), column = 8 * (e / 4) + 2 * t + e % 2, row = q0 + column;
+                float log2Score = sT[e] * p.ScaleLog2, derivative = 1f;
+                if (scoreModified || masked)
+                {
+                    var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
+                    bool inside = row < seq.QueryLength && key < seq.KeyLength;
+                    log2Score = ModifiedScores.Log2Score(sT[e], at, inside, masked && !mask.Visible(row, key), p, modifiers, scoreModified, maskModified);
+                    if (scoreModified && inside) derivative = modifiers.Score.Derivative(sT[e] * p.Scale, at);
+                }
+                float pij = XMath.FastExp2(log2Score - lseTile[column]);
                 sT[e] = pij;
-                dpT[e] = pij * (dpT[e] - deltaTile[column]);
+                dpT[e] = pij * (dpT[e] - deltaTile[column]) * derivative;
             }
 
             // ---- dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i: the accumulators as A operands, dO and Q as [k][n] (transposed loads) ----

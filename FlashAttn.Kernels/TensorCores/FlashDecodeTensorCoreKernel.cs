@@ -32,18 +32,20 @@ internal static class FlashDecodeTensorCoreKernel
     /// <summary>True when a call's packed rows fit one group: s_q × G ≤ 16.</summary>
     public static bool Takes(int maxQueries, int packedHeads) => maxQueries * packedHeads <= Rows;
 
-    /// <summary>The kernel; arguments as <see cref="FlashForwardTensorCoreKernel.Forward{T, TStorage}"/>.</summary>
+    /// <summary>The kernel; arguments as <see cref="FlashForwardTensorCoreKernel.Forward{T, TStorage, TScore, TMask}"/>.</summary>
     [LaunchBounds(128, 2)]
-    public static void Decode<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse,
-        AttentionParams p, SequenceInfo sequences, ArrayView<float> partialOutput, ArrayView<float> partialLse,
+    public static void Decode<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse,
+        AttentionParams p, SequenceInfo sequences, ArrayView<float> partialOutput, ArrayView<float> partialLse, AttentionModifiers<TScore, TMask> modifiers,
         SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal, SpecializedValue<bool> chunked,
-        SpecializedValue<int> sequenceKind, SpecializedValue<int> packedHeads, SpecializedValue<int> splits)
-        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
+        SpecializedValue<int> sequenceKind, SpecializedValue<int> packedHeads, SpecializedValue<int> splits, SpecializedValue<int> modifierFlags)
+        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var tile = new TensorCoreTile(headDimPadded.Value, Warps, decode: true);
         int dPad = tile.HeadDimPadded, bc = BlockCols, stride = tile.Stride;
         int kSteps = dPad / 16, dTiles = dPad / 8;
         int kind = sequenceKind.Value, packed = packedHeads.Value, splitCount = splits.Value;
+        bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
+        bool maskModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4, kw = 16 * warp;
         int split = Grid.IdxX, head = Grid.IdxY, kvHead = packed > 1 ? Grid.IdxY : head / p.QueriesPerKvHead;
         var seq = sequences.Bounds(Grid.IdxZ, p, kind);
@@ -104,13 +106,16 @@ internal static class FlashDecodeTensorCoreKernel
             }
 
             // ---- scale, mask, online softmax over this warp's keys ----
-            for (int e = 0; e < 8; e++) s[e] *= p.ScaleLog2;
-            if (mask.BlockNeedsMask(0, positions, k0, bc))
+            bool elementTest = maskModified || mask.BlockNeedsMask(0, positions, k0, bc);
+            if (!scoreModified && !elementTest)
+                for (int e = 0; e < 8; e++) s[e] *= p.ScaleLog2;
+            else
                 for (int e = 0; e < 8; e++)
                 {
-                    int row = g + 8 * (e % 4 / 2);
-                    if (row >= rows || !mask.Visible(PackedQueryRows.Position(row, packed), k0 + kw + 8 * (e / 4) + 2 * t + e % 2))
-                        s[e] = float.NegativeInfinity;
+                    int row = g + 8 * (e % 4 / 2), position = PackedQueryRows.Position(row, packed), key = k0 + kw + 8 * (e / 4) + 2 * t + e % 2;
+                    var at = new ScorePosition(seq.Index, packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head, position, key, position + mask.Offset);
+                    s[e] = ModifiedScores.Log2Score(s[e], at, row < rows && key < seq.KeyLength, elementTest && (row >= rows || !mask.Visible(position, key)),
+                        p, modifiers, scoreModified, maskModified);
                 }
             FragmentSoftmax.Update(s, o, rowMax, rowSum, 1, 2, dTiles);
 

@@ -32,16 +32,18 @@ internal static class FlashForwardTensorCoreKernel
     /// when <paramref name="splits"/> &gt; 1, in place of output and lse.
     /// </summary>
     [LaunchBounds(128, 2)]
-    public static void Forward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse,
-        AttentionParams p, SequenceInfo sequences, ArrayView<float> partialOutput, ArrayView<float> partialLse,
+    public static void Forward<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse,
+        AttentionParams p, SequenceInfo sequences, ArrayView<float> partialOutput, ArrayView<float> partialLse, AttentionModifiers<TScore, TMask> modifiers,
         SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal, SpecializedValue<bool> chunked,
-        SpecializedValue<int> sequenceKind, SpecializedValue<int> packedHeads, SpecializedValue<int> splits)
-        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
+        SpecializedValue<int> sequenceKind, SpecializedValue<int> packedHeads, SpecializedValue<int> splits, SpecializedValue<int> modifierFlags)
+        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var tile = new TensorCoreTile(headDimPadded.Value, 4, decode: sequenceKind.Value is SequenceKind.KvCache or SequenceKind.PagedKvCache);
         int dPad = tile.HeadDimPadded, br = tile.BlockRows, bc = tile.BlockCols, stride = tile.Stride, mTiles = tile.RowTilesPerWarp;
         int kSteps = dPad / 16, keyTiles = bc / 8, dTiles = dPad / 8;
         int kind = sequenceKind.Value, packed = packedHeads.Value, splitCount = splits.Value;
+        bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
+        bool maskModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         // grid (Q tiles · splits, h_q / G, sequences): the tiles of one head run together, so its K and V are read from L2 by
         // all of them; each head's tiles run last-first, so under a causal mask the longest rows start first. Rows are
@@ -121,15 +123,18 @@ internal static class FlashForwardTensorCoreKernel
                     }
                 }
 
-            // ---- scale to the log2 domain, mask, online softmax: P = exp2(S − m_new), ℓ and O rescaled ----
-            for (int e = 0; e < 4 * mTiles * keyTiles; e++) s[e] *= p.ScaleLog2;
-            if (mask.BlockNeedsMask(position0, positions, k0, bc))
+            // ---- scale to the log2 domain (through the score modifier), mask; online softmax: P = exp2(S − m_new), ℓ and O rescaled ----
+            bool elementTest = maskModified || mask.BlockNeedsMask(position0, positions, k0, bc);
+            if (!scoreModified && !elementTest)
+                for (int e = 0; e < 4 * mTiles * keyTiles; e++) s[e] *= p.ScaleLog2;
+            else
                 for (int e = 0; e < 4 * mTiles * keyTiles; e++)
                 {
-                    int m = e / (4 * keyTiles), j = e / 4 % keyTiles;
-                    int position = PackedQueryRows.Position(q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2), packed);
-                    if (!mask.Visible(position, k0 + 8 * j + 2 * t + e % 2))
-                        s[e] = float.NegativeInfinity;
+                    int m = e / (4 * keyTiles), j = e / 4 % keyTiles, row = q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2);
+                    int position = PackedQueryRows.Position(row, packed), key = k0 + 8 * j + 2 * t + e % 2;
+                    var at = new ScorePosition(seq.Index, packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head, position, key, position + mask.Offset);
+                    s[e] = ModifiedScores.Log2Score(s[e], at, row < rows && key < seq.KeyLength, elementTest && !mask.Visible(position, key), p, modifiers,
+                        scoreModified, maskModified);
                 }
             FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles);
 

@@ -83,7 +83,11 @@ public sealed class AttentionPtxTests
     /// <summary>Compiles a kernel with its trailing SpecializedValue parameters set to <paramref name="specialized"/>.</summary>
     internal static string Compile(Type kernel, string name, Type element, Type storage, string dumpName, params object[] specialized)
     {
-        var method = kernel.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!.MakeGenericMethod(element, storage);
+        var definition = kernel.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;
+        // the tensor-core kernels also take the score and mask modifiers' types: none here
+        var method = definition.GetGenericArguments().Length == 4
+            ? definition.MakeGenericMethod(element, storage, typeof(NoScoreModifier), typeof(NoMaskModifier))
+            : definition.MakeGenericMethod(element, storage);
         var specializations = new object?[method.GetParameters().Length];
         for (int k = 0; k < specialized.Length; k++) specializations[^(specialized.Length - k)] = specialized[k];
         var compiled = KernelCompiler.Instance.Compile(method, specializations, PtxTarget.Default);
@@ -106,7 +110,7 @@ public sealed class AttentionPtxTests
             $"forward_tc_{element.Name}_{headDimPadded}_{(causal ? "causal" : "full")}_{(chunked ? "chunked" : "elements")}" +
             (sequenceKind == SequenceKind.Dense ? "" : $"_kind{sequenceKind}_g{packedHeads}_s{splits}"),
             SpecializedValue.New(headDimPadded), SpecializedValue.New(causal), SpecializedValue.New(chunked),
-            SpecializedValue.New(sequenceKind), SpecializedValue.New(packedHeads), SpecializedValue.New(splits));
+            SpecializedValue.New(sequenceKind), SpecializedValue.New(packedHeads), SpecializedValue.New(splits), SpecializedValue.New(0));
         string type = element == typeof(Half) ? "f16" : "bf16";
         Assert.Multiple(() =>
         {
@@ -128,7 +132,7 @@ public sealed class AttentionPtxTests
         string ptx = Compile(typeof(FlashDecodeTensorCoreKernel), nameof(FlashDecodeTensorCoreKernel.Decode), element, storage,
             $"decode_tc_{element.Name}_{headDimPadded}_kind{sequenceKind}_g{packedHeads}_s{splits}",
             SpecializedValue.New(headDimPadded), SpecializedValue.New(true), SpecializedValue.New(true),
-            SpecializedValue.New(sequenceKind), SpecializedValue.New(packedHeads), SpecializedValue.New(splits));
+            SpecializedValue.New(sequenceKind), SpecializedValue.New(packedHeads), SpecializedValue.New(splits), SpecializedValue.New(0));
         string type = element == typeof(Half) ? "f16" : "bf16";
         Assert.Multiple(() =>
         {
@@ -149,7 +153,7 @@ public sealed class AttentionPtxTests
         string ptx = Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), element, storage,
             $"backward_tc_{element.Name}_{headDimPadded}_{(causal ? "causal" : "full")}_{(chunked ? "chunked" : "elements")}_{(accumulateDq ? "dq" : "nodq")}",
             SpecializedValue.New(headDimPadded), SpecializedValue.New(TensorCoreTile.ForBackward(headDimPadded).Warps), SpecializedValue.New(causal),
-            SpecializedValue.New(chunked), SpecializedValue.New(accumulateDq), SpecializedValue.New(SequenceKind.Dense));
+            SpecializedValue.New(chunked), SpecializedValue.New(accumulateDq), SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(0));
         string type = element == typeof(Half) ? "f16" : "bf16";
         Assert.Multiple(() =>
         {

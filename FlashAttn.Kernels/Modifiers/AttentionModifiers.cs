@@ -1,0 +1,24 @@
+namespace FlashAttn.Kernels;
+
+/// <summary>
+/// The score and mask modifiers of one call, passed to the kernels as one argument. Which of them act is compiled in
+/// (<see cref="ScoreFlag"/>, <see cref="MaskFlag"/> in a specialised int), so plain attention's code is unchanged.
+/// </summary>
+public readonly struct AttentionModifiers<TScore, TMask>(TScore score, TMask mask)
+    where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+{
+    /// <summary>Flag: the score modifier acts.</summary>
+    public const int ScoreFlag = 1;
+
+    /// <summary>Flag: the mask modifier acts.</summary>
+    public const int MaskFlag = 2;
+
+    /// <summary>The score modifier.</summary>
+    public TScore Score { get; } = score;
+
+    /// <summary>The mask modifier.</summary>
+    public TMask Mask { get; } = mask;
+
+    /// <summary>The flags for these types: a modifier acts unless it is the no-op one.</summary>
+    public static int Flags => (typeof(TScore) == typeof(NoScoreModifier) ? 0 : ScoreFlag) | (typeof(TMask) == typeof(NoMaskModifier) ? 0 : MaskFlag);
+}

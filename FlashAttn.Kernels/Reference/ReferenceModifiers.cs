@@ -1,0 +1,27 @@
+namespace FlashAttn.Kernels.Reference;
+
+/// <summary>
+/// Score and mask modifiers as the host references apply them (delegates around the very structs the kernels inline):
+/// scores s = scale·q·k become <see cref="Score"/>(s), gradients pass through <see cref="Derivative"/>, and keys for which
+/// <see cref="Visible"/> is false are masked, on top of the causal and window masks.
+/// </summary>
+public sealed record ReferenceModifiers(Func<float, ScorePosition, float>? Score, Func<float, ScorePosition, float>? Derivative,
+    Func<ScorePosition, bool>? Visible)
+{
+    /// <summary>The references' view of the modifiers the kernels get.</summary>
+    public static ReferenceModifiers? Of<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        int flags = AttentionModifiers<TScore, TMask>.Flags;
+        if (flags == 0) return null;
+        var score = modifiers.Score;
+        var mask = modifiers.Mask;
+        bool scores = (flags & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0, masks = (flags & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
+        return new ReferenceModifiers(scores ? (s, at) => score.Apply(s, at) : null, scores ? (s, at) => score.Derivative(s, at) : null,
+            masks ? at => mask.Visible(at) : null);
+    }
+
+    /// <summary>The position of (b, h, i, j) for the call's shape and alignment.</summary>
+    public static ScorePosition At(AttentionShape shape, AttentionSettings settings, int b, int h, int i, int j)
+        => new(b, h, i, j, i + (settings.CausalBottomRight ? shape.SeqLenK - shape.SeqLenQ : 0));
+}

@@ -1,0 +1,200 @@
+using FlashAttn.Compute;
+using FlashAttn.Compute.Runtime;
+using FlashAttn.Kernels;
+using FlashAttn.Kernels.Reference;
+using FlashAttn.Tests.Support;
+
+namespace FlashAttn.Tests.Kernels;
+
+/// <summary>A learned relative-position bias (T5-style, clamped distance), as a user would write it: bias[h, clamp(k − q)].</summary>
+public readonly struct RelativePositionBias(ArrayView<float> table, int maxDistance) : IScoreModifier
+{
+    public ArrayView<float> Table { get; } = table;
+    public int MaxDistance { get; } = maxDistance;
+
+    public float Apply(float score, ScorePosition at)
+    {
+        int distance = Math.Clamp(at.Key - at.Query, -MaxDistance, MaxDistance);
+        return score + Table[at.Head * (2 * MaxDistance + 1) + distance + MaxDistance];
+    }
+
+    public float Derivative(float score, ScorePosition at) => 1f;
+}
+
+/// <summary>Document masking of packed documents, as a user would write it: a query sees keys of its own document.</summary>
+public readonly struct DocumentMask(ArrayView<int> queryDocuments, ArrayView<int> keyDocuments, int seqLenQ, int seqLenK) : IMaskModifier
+{
+    public ArrayView<int> QueryDocuments { get; } = queryDocuments;
+    public ArrayView<int> KeyDocuments { get; } = keyDocuments;
+    public int SeqLenQ { get; } = seqLenQ;
+    public int SeqLenK { get; } = seqLenK;
+
+    public bool Visible(ScorePosition at) => QueryDocuments[at.Batch * SeqLenQ + at.Query] == KeyDocuments[at.Batch * SeqLenK + at.Key];
+}
+
+/// <summary>
+/// Score and mask modifiers compiled into the kernels (issue 14, parts 3 and 4): softcap, ALiBi, their composition and
+/// user-written structs, forward and backward through <see cref="AttentionLauncher"/>, against the fp64 reference with
+/// the same modifiers (the table's budget rule); each modifier's derivative against finite differences.
+/// </summary>
+[TestFixture]
+public class ModifierKernelTests
+{
+    private Accelerator _accelerator = null!;
+
+    [OneTimeSetUp]
+    public void Create() => _accelerator = TestAccelerator.Create();
+
+    [OneTimeTearDown]
+    public void Destroy() => _accelerator.Dispose();
+
+    private static AttentionCase Case(int b, int sq, int sk, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight, int seed)
+        => new(new AttentionShape(b, sq, sk, hq, hkv, d), dtype, causal, bottomRight, Deterministic: false, seed);
+
+    [Test]
+    public void Softcap()
+    {
+        var c = Case(1, 70, 133, 4, 2, 64, AttentionDtype.Fp16, causal: true, bottomRight: true, seed: 31);
+        Check(c, new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(0.4f), default));
+    }
+
+    [Test]
+    public void AlibiPerHead()
+    {
+        var c = Case(1, 45, 90, 2, 2, 40, AttentionDtype.Bf16, causal: false, bottomRight: true, seed: 32);
+        using var slopes = Upload(_accelerator, [0.5f, 0.125f]);
+        Check(c, new AttentionModifiers<Alibi, NoMaskModifier>(new Alibi(slopes.View, 2, perBatch: false), default));
+    }
+
+    [Test]
+    public void SoftcapThenAlibiPerBatchTopLeft()
+    {
+        var c = Case(2, 66, 40, 2, 1, 64, AttentionDtype.Fp16, causal: true, bottomRight: false, seed: 33);
+        using var slopes = Upload(_accelerator, [0.25f, 0.0625f, 0.5f, 0.03125f]);
+        var score = new ComposedScoreModifier<Softcap, Alibi>(new Softcap(0.6f), new Alibi(slopes.View, 2, perBatch: true));
+        Check(c, new AttentionModifiers<ComposedScoreModifier<Softcap, Alibi>, NoMaskModifier>(score, default));
+    }
+
+    [Test]
+    public void UserRelativeBiasAndDocumentMask()
+    {
+        var c = Case(2, 80, 80, 2, 2, 32, AttentionDtype.Bf16, causal: true, bottomRight: true, seed: 34);
+        const int maxDistance = 8;
+        var random = new Random(34);
+        using var table = Upload(_accelerator, Enumerable.Range(0, 2 * (2 * maxDistance + 1)).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray());
+        // two batches of packed documents of uneven lengths
+        int[] documents = [.. Enumerable.Range(0, 80).Select(i => i < 23 ? 0 : i < 61 ? 1 : 2), .. Enumerable.Range(0, 80).Select(i => i < 5 ? 0 : 1)];
+        using var docs = _accelerator.Allocate<int>(documents.Length);
+        docs.CopyFromHost(documents);
+        var modifiers = new AttentionModifiers<RelativePositionBias, DocumentMask>(new RelativePositionBias(table.View, maxDistance),
+            new DocumentMask(docs.View, docs.View, 80, 80));
+        Check(c, modifiers);
+    }
+
+    [Test]
+    public void DocumentMaskAloneWithGqa()
+    {
+        var c = Case(1, 96, 96, 4, 1, 48, AttentionDtype.Fp16, causal: false, bottomRight: true, seed: 35);
+        int[] documents = [.. Enumerable.Range(0, 96).Select(i => i / 40)];
+        using var docs = _accelerator.Allocate<int>(documents.Length);
+        docs.CopyFromHost(documents);
+        Check(c, new AttentionModifiers<NoScoreModifier, DocumentMask>(default, new DocumentMask(docs.View, docs.View, 96, 96)));
+    }
+
+    [Test]
+    public void Fp32RefusesModifiersForNow()
+    {
+        var c = Case(1, 8, 8, 1, 1, 16, AttentionDtype.Fp32, causal: false, bottomRight: true, seed: 36);
+        Assert.Throws<NotSupportedException>(() => Check(c, new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(1f), default)));
+    }
+
+    [Test]
+    public void DerivativesMatchFiniteDifferences()
+    {
+        using var slopes = Upload(_accelerator, [0.5f, 0.25f]);
+        using var table = Upload(_accelerator, Enumerable.Range(0, 2 * 9).Select(i => 0.01f * i).ToArray());
+        var at = new ScorePosition(0, 1, 7, 3, 9);
+        Assert.Multiple(() =>
+        {
+            for (float s = -3f; s <= 3f; s += 0.37f)
+            {
+                FiniteDifference(new Softcap(0.7f), s, at);
+                FiniteDifference(new Alibi(slopes.View, 2, perBatch: false), s, at);
+                FiniteDifference(new ComposedScoreModifier<Softcap, Alibi>(new Softcap(1.3f), new Alibi(slopes.View, 2, false)), s, at);
+                FiniteDifference(new RelativePositionBias(table.View, 4), s, at);
+            }
+        });
+    }
+
+    private static void FiniteDifference<TScore>(TScore modifier, float s, ScorePosition at) where TScore : struct, IScoreModifier
+    {
+        const float h = 1e-2f;
+        double numeric = ((double)modifier.Apply(s + h, at) - modifier.Apply(s - h, at)) / (2 * h);
+        Assert.That(modifier.Derivative(s, at), Is.EqualTo(numeric).Within(2e-3), $"{typeof(TScore).Name} at s = {s}");
+    }
+
+    // ---------------- running and checking ----------------
+
+    private void Check<TScore, TMask>(AttentionCase c, AttentionModifiers<TScore, TMask> modifiers)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        var run = new AttentionRun(c);
+        var ours = c.Dtype switch
+        {
+            AttentionDtype.Fp16 => Kernels(run, modifiers, x => (Half)x, x => (float)x),
+            AttentionDtype.Bf16 => Kernels(run, modifiers, x => (BFloat16)x, x => x),
+            _ => Kernels(run, modifiers, x => x, x => x),
+        };
+        var reference = ReferenceModifiers.Of(modifiers);
+        var s = c.Shape;
+        double[] q = Widen(run.Q), k = Widen(run.K), v = Widen(run.V);
+        var fp64 = (O: new double[q.Length], L: new double[(long)s.Batch * s.HeadsQ * s.SeqLenQ], Dq: new double[q.Length], Dk: new double[k.Length], Dv: new double[k.Length]);
+        AttentionReference.Forward(s, c.Settings, q, k, v, fp64.O, fp64.L, reference);
+        AttentionReference.Backward(s, c.Settings, q, k, v, Widen(run.DOutput), fp64.Dq, fp64.Dk, fp64.Dv, reference);
+        float[] no = new float[q.Length], nl = new float[fp64.L.Length], ndq = new float[q.Length], ndk = new float[k.Length], ndv = new float[k.Length];
+        NaiveAttention.Run(s, c.Settings, run.Round, run.Q, run.K, run.V, run.DOutput, no, nl, ndq, ndk, ndv, reference);
+        AttentionKernelTests.Check("O", ours.O, Widen(no), fp64.O, AttentionKernelTests.ForwardFactor);
+        AttentionKernelTests.Check("L", ours.L, Widen(nl), fp64.L, AttentionKernelTests.ForwardFactor);
+        AttentionKernelTests.Check("dQ", ours.Dq, Widen(ndq), fp64.Dq, AttentionKernelTests.GradientFactor);
+        AttentionKernelTests.Check("dK", ours.Dk, Widen(ndk), fp64.Dk, AttentionKernelTests.GradientFactor);
+        AttentionKernelTests.Check("dV", ours.Dv, Widen(ndv), fp64.Dv, AttentionKernelTests.GradientFactor);
+    }
+
+    private (double[] O, double[] L, double[] Dq, double[] Dk, double[] Dv) Kernels<T, TScore, TMask>(AttentionRun run,
+        AttentionModifiers<TScore, TMask> modifiers, Func<float, T> narrow, Func<T, float> widen)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        var s = run.Case.Shape;
+        using var q = Upload(_accelerator, run.Q, narrow);
+        using var k = Upload(_accelerator, run.K, narrow);
+        using var v = Upload(_accelerator, run.V, narrow);
+        using var dOut = Upload(_accelerator, run.DOutput, narrow);
+        using var o = _accelerator.Allocate<T>(run.Q.Length);
+        using var lse = _accelerator.Allocate<float>((long)s.Batch * s.HeadsQ * s.SeqLenQ);
+        using var dq = _accelerator.Allocate<T>(run.Q.Length);
+        using var dk = _accelerator.Allocate<T>(run.K.Length);
+        using var dv = _accelerator.Allocate<T>(run.K.Length);
+        AttentionLauncher.Forward(_accelerator, s, run.Case.Settings, modifiers, q.View, k.View, v.View, o.View, lse.View);
+        AttentionLauncher.Backward(_accelerator, s, run.Case.Settings, modifiers, q.View, k.View, v.View, o.View, dOut.View, lse.View, dq.View, dk.View, dv.View);
+        return (Download(o, widen), Download(lse, x => x), Download(dq, widen), Download(dk, widen), Download(dv, widen));
+    }
+
+    private static MemoryBuffer<float> Upload(Accelerator accelerator, float[] host)
+    {
+        var buffer = accelerator.Allocate<float>(host.Length);
+        buffer.CopyFromHost(host);
+        return buffer;
+    }
+
+    private static MemoryBuffer<T> Upload<T>(Accelerator accelerator, float[] host, Func<float, T> narrow) where T : unmanaged
+    {
+        var buffer = accelerator.Allocate<T>(host.Length);
+        buffer.CopyFromHost(Array.ConvertAll(host, x => narrow(x)));
+        return buffer;
+    }
+
+    private static double[] Download<T>(MemoryBuffer<T> buffer, Func<T, float> widen) where T : unmanaged
+        => Array.ConvertAll(buffer.ToArray(), x => (double)widen(x));
+
+    private static double[] Widen(float[] a) => Array.ConvertAll(a, x => (double)x);
+}
