@@ -13,13 +13,20 @@ public static partial class AttentionLauncher
     public static void ForwardVarlen<T>(Accelerator accelerator, VarlenShape shape, AttentionSettings settings,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK,
         ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+        => ForwardVarlen(accelerator, shape, settings, Plain, q, k, v, cuSeqlensQ, cuSeqlensK, output, lse);
+
+    /// <summary><see cref="ForwardVarlen{T}"/> with score and mask modifiers (positions within each sequence; the batch index
+    /// of <see cref="ScorePosition"/> is the sequence's).</summary>
+    public static void ForwardVarlen<T, TScore, TMask>(Accelerator accelerator, VarlenShape shape, AttentionSettings settings,
+        AttentionModifiers<TScore, TMask> modifiers, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<int> cuSeqlensQ,
+        ArrayView<int> cuSeqlensK, ArrayView<T> output, ArrayView<float> lse)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var storage = StorageChoice<T>.Instance;
         var flat = shape.Flattened;
         if (shape.Sequences <= 0 || IsEmpty(flat)) return;
-        var call = new ForwardCall<T, NoScoreModifier, NoMaskModifier>(accelerator, flat, settings, Params(flat, settings),
-            Varlen(shape, cuSeqlensQ, cuSeqlensK), 1, Plain,
-            q, k, v, output, lse);
+        var call = new ForwardCall<T, TScore, TMask>(accelerator, flat, settings, Params(flat, settings),
+            Varlen(shape, cuSeqlensQ, cuSeqlensK), 1, modifiers, q, k, v, output, lse);
         storage.Run(ref call);
     }
 
@@ -27,13 +34,19 @@ public static partial class AttentionLauncher
     public static void BackwardVarlen<T>(Accelerator accelerator, VarlenShape shape, AttentionSettings settings,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
         ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK, ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
+        => BackwardVarlen(accelerator, shape, settings, Plain, q, k, v, output, dOutput, lse, cuSeqlensQ, cuSeqlensK, dq, dk, dv);
+
+    /// <summary>The backward of <see cref="ForwardVarlen{T, TScore, TMask}"/>, with the forward's modifiers.</summary>
+    public static void BackwardVarlen<T, TScore, TMask>(Accelerator accelerator, VarlenShape shape, AttentionSettings settings,
+        AttentionModifiers<TScore, TMask> modifiers, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput,
+        ArrayView<float> lse, ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK, ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var storage = StorageChoice<T>.Instance;
         var flat = shape.Flattened;
         if (shape.Sequences <= 0 || IsEmpty(flat)) return;
-        var call = new BackwardCall<T, NoScoreModifier, NoMaskModifier>(accelerator, flat, settings, Params(flat, settings),
-            Varlen(shape, cuSeqlensQ, cuSeqlensK), Plain,
-            q, k, v, output, dOutput, lse, dq, dk, dv);
+        var call = new BackwardCall<T, TScore, TMask>(accelerator, flat, settings, Params(flat, settings),
+            Varlen(shape, cuSeqlensQ, cuSeqlensK), modifiers, q, k, v, output, dOutput, lse, dq, dk, dv);
         storage.Run(ref call);
     }
 
@@ -47,6 +60,13 @@ public static partial class AttentionLauncher
     public static void ForwardKvCache<T>(Accelerator accelerator, KvCacheShape shape, AttentionSettings settings, int splits,
         ArrayView<T> q, ArrayView<T> kCache, ArrayView<T> vCache, ArrayView<T> kNew, ArrayView<T> vNew, KvCacheIndex index,
         ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+        => ForwardKvCache(accelerator, shape, settings, splits, Plain, q, kCache, vCache, kNew, vNew, index, output, lse);
+
+    /// <summary><see cref="ForwardKvCache{T}"/> with score and mask modifiers (e.g. ALiBi while decoding).</summary>
+    public static void ForwardKvCache<T, TScore, TMask>(Accelerator accelerator, KvCacheShape shape, AttentionSettings settings, int splits,
+        AttentionModifiers<TScore, TMask> modifiers, ArrayView<T> q, ArrayView<T> kCache, ArrayView<T> vCache, ArrayView<T> kNew,
+        ArrayView<T> vNew, KvCacheIndex index, ArrayView<T> output, ArrayView<float> lse)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var storage = StorageChoice<T>.Instance;
         var flat = shape.Flattened;
@@ -56,8 +76,7 @@ public static partial class AttentionLauncher
         if (shape.NewKeys > 0)
             accelerator.Launch(KvCacheAppendKernel.Append<T>, Elementwise((long)shape.Batch * shape.NewKeys * shape.HeadsKV * shape.HeadDim),
                 kNew, vNew, kCache, vCache, p, sequences.Info, Specialize(sequences.Kind));
-        var call = new ForwardCall<T, NoScoreModifier, NoMaskModifier>(accelerator, flat, settings, p, sequences, splits, Plain,
-            q, kCache, vCache, output, lse);
+        var call = new ForwardCall<T, TScore, TMask>(accelerator, flat, settings, p, sequences, splits, modifiers, q, kCache, vCache, output, lse);
         storage.Run(ref call);
     }
 

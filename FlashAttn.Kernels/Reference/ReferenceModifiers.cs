@@ -24,4 +24,13 @@ public sealed record ReferenceModifiers(Func<float, ScorePosition, float>? Score
     /// <summary>The position of (b, h, i, j) for the call's shape and alignment.</summary>
     public static ScorePosition At(AttentionShape shape, AttentionSettings settings, int b, int h, int i, int j)
         => new(b, h, i, j, i + (settings.CausalBottomRight ? shape.SeqLenK - shape.SeqLenQ : 0));
+
+    /// <summary>These modifiers as seen by one sequence run as a dense batch of one: positions get the sequence's index as their batch.</summary>
+    public ReferenceModifiers ForSequence(int index)
+    {
+        ScorePosition Remap(ScorePosition at) => new(index, at.Head, at.Query, at.Key, at.Diagonal);
+        return new ReferenceModifiers(Score is { } score ? (s, at) => score(s, Remap(at)) : null,
+            Derivative is { } derivative ? (s, at) => derivative(s, Remap(at)) : null,
+            Visible is { } visible ? at => visible(Remap(at)) : null);
+    }
 }

@@ -9,7 +9,7 @@ public static class SequenceReference
 {
     /// <summary>Varlen forward: q (total_q, h_q, d), k and v (total_k, h_kv, d), output like q, lse (h_q, total_q).</summary>
     public static void ForwardVarlen(VarlenShape shape, AttentionSettings settings, int[] cuSeqlensQ, int[] cuSeqlensK,
-        double[] q, double[] k, double[] v, double[] output, double[] lse)
+        double[] q, double[] k, double[] v, double[] output, double[] lse, ReferenceModifiers? modifiers = null)
     {
         for (int i = 0; i < shape.Sequences; i++)
         {
@@ -18,7 +18,7 @@ public static class SequenceReference
             var o = new double[Tokens(dense.SeqLenQ, shape.HeadsQ, shape.HeadDim)];
             var l = new double[(long)dense.HeadsQ * dense.SeqLenQ];
             AttentionReference.Forward(dense, settings, Gather(q, qs, dense.SeqLenQ, shape.HeadsQ, shape.HeadDim),
-                Gather(k, ks, dense.SeqLenK, shape.HeadsKV, shape.HeadDim), Gather(v, ks, dense.SeqLenK, shape.HeadsKV, shape.HeadDim), o, l);
+                Gather(k, ks, dense.SeqLenK, shape.HeadsKV, shape.HeadDim), Gather(v, ks, dense.SeqLenK, shape.HeadsKV, shape.HeadDim), o, l, modifiers?.ForSequence(i));
             Scatter(o, output, qs, dense.SeqLenQ, shape.HeadsQ, shape.HeadDim);
             for (int h = 0; h < shape.HeadsQ; h++)
                 for (int r = 0; r < dense.SeqLenQ; r++)
@@ -28,7 +28,7 @@ public static class SequenceReference
 
     /// <summary>Varlen backward: gradients like their inputs (tokens outside every sequence get 0).</summary>
     public static void BackwardVarlen(VarlenShape shape, AttentionSettings settings, int[] cuSeqlensQ, int[] cuSeqlensK,
-        double[] q, double[] k, double[] v, double[] dOutput, double[] dq, double[] dk, double[] dv)
+        double[] q, double[] k, double[] v, double[] dOutput, double[] dq, double[] dk, double[] dv, ReferenceModifiers? modifiers = null)
     {
         Array.Clear(dq);
         Array.Clear(dk);
@@ -42,7 +42,7 @@ public static class SequenceReference
             var gv = new double[gk.Length];
             AttentionReference.Backward(dense, settings, Gather(q, qs, dense.SeqLenQ, shape.HeadsQ, shape.HeadDim),
                 Gather(k, ks, dense.SeqLenK, shape.HeadsKV, shape.HeadDim), Gather(v, ks, dense.SeqLenK, shape.HeadsKV, shape.HeadDim),
-                Gather(dOutput, qs, dense.SeqLenQ, shape.HeadsQ, shape.HeadDim), gq, gk, gv);
+                Gather(dOutput, qs, dense.SeqLenQ, shape.HeadsQ, shape.HeadDim), gq, gk, gv, modifiers?.ForSequence(i));
             Scatter(gq, dq, qs, dense.SeqLenQ, shape.HeadsQ, shape.HeadDim);
             Scatter(gk, dk, ks, dense.SeqLenK, shape.HeadsKV, shape.HeadDim);
             Scatter(gv, dv, ks, dense.SeqLenK, shape.HeadsKV, shape.HeadDim);
@@ -72,7 +72,7 @@ public static class SequenceReference
     /// its cache_seqlens[b] + s_new keys. q (b, s_q, h_q, d), output like q, lse (b, h_q, s_q).
     /// </summary>
     public static void ForwardKvCache(KvCacheShape shape, AttentionSettings settings, int[] cacheSeqlens, int[]? cacheBatchIndex,
-        int[]? blockTable, double[] q, double[] kCache, double[] vCache, double[] output, double[] lse)
+        int[]? blockTable, double[] q, double[] kCache, double[] vCache, double[] output, double[] lse, ReferenceModifiers? modifiers = null)
     {
         int rowElements = shape.HeadsKV * shape.HeadDim;
         long qElements = Tokens(shape.SeqLenQ, shape.HeadsQ, shape.HeadDim);
@@ -90,7 +90,7 @@ public static class SequenceReference
             }
             var o = new double[qElements];
             var l = new double[(long)shape.HeadsQ * shape.SeqLenQ];
-            AttentionReference.Forward(dense, settings, q.AsSpan((int)(b * qElements), (int)qElements).ToArray(), kb, vb, o, l);
+            AttentionReference.Forward(dense, settings, q.AsSpan((int)(b * qElements), (int)qElements).ToArray(), kb, vb, o, l, modifiers?.ForSequence(b));
             Array.Copy(o, 0, output, b * qElements, qElements);
             Array.Copy(l, 0, lse, (long)b * l.Length, l.Length);
         }

@@ -46,7 +46,28 @@ public class SequenceKernelTests
     [TestCaseSource(nameof(VarlenCases))]
     public void VarlenMatchesReference(int[] qLens, int[] kLens, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight,
         bool deterministic, int seed)
+        => CheckVarlen(qLens, kLens, hq, hkv, d, dtype, causal, bottomRight, deterministic, seed, default(AttentionModifiers<NoScoreModifier, NoMaskModifier>));
+
+    [Test]
+    public void VarlenWithSoftcap()
+        => CheckVarlen([37, 0, 90], [61, 9, 70], 4, 2, 64, AttentionDtype.Fp16, true, true, false, 21,
+            new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(0.5f), default));
+
+    [Test]
+    public void KvCacheDecodeWithAlibi()
     {
+        using var slopes = _accelerator.Allocate<float>(8);
+        slopes.CopyFromHost([0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f, 0.0078125f, 0.00390625f]);
+        var modifiers = new AttentionModifiers<Alibi, NoMaskModifier>(new Alibi(slopes.View, 8, perBatch: false), default);
+        CheckKvCache([100, 7, 150], 1, 1, 8, 2, 64, AttentionDtype.Bf16, 32, batchIndex: false, splits: 2, seed: 22, modifiers);
+        CheckKvCache([60, 90], 9, 9, 8, 2, 64, AttentionDtype.Fp16, 0, batchIndex: true, splits: 0, seed: 23, modifiers);
+    }
+
+    private void CheckVarlen<TScore, TMask>(int[] qLens, int[] kLens, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight,
+        bool deterministic, int seed, AttentionModifiers<TScore, TMask> modifiers)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        var mods = ReferenceModifiers.Of(modifiers);
         int[] cuQ = Cumulative(qLens), cuK = Cumulative(kLens);
         var shape = new VarlenShape(qLens.Length, cuQ[^1], cuK[^1], qLens.Max(), kLens.Max(), hq, hkv, d);
         var settings = new AttentionSettings(1f / MathF.Sqrt(d), causal, bottomRight, deterministic);
@@ -54,11 +75,11 @@ public class SequenceKernelTests
         float[] q = data.Random((long)shape.TotalQ * hq * d), k = data.Random((long)shape.TotalK * hkv * d), v = data.Random(k.Length);
         float[] dOut = data.Random(q.Length);
 
-        var ours = Run(dtype, new VarlenRunner(_accelerator, shape, settings, cuQ, cuK, q, k, v, dOut));
+        var ours = Run(dtype, new VarlenRunner<TScore, TMask>(_accelerator, shape, settings, modifiers, cuQ, cuK, q, k, v, dOut));
         var reference = (O: new double[q.Length], L: new double[(long)hq * shape.TotalQ], Dq: new double[q.Length], Dk: new double[k.Length], Dv: new double[k.Length]);
-        SequenceReference.ForwardVarlen(shape, settings, cuQ, cuK, Widen(q), Widen(k), Widen(v), reference.O, reference.L);
-        SequenceReference.BackwardVarlen(shape, settings, cuQ, cuK, Widen(q), Widen(k), Widen(v), Widen(dOut), reference.Dq, reference.Dk, reference.Dv);
-        var naive = NaiveVarlen(shape, settings, cuQ, cuK, data.Round, q, k, v, dOut);
+        SequenceReference.ForwardVarlen(shape, settings, cuQ, cuK, Widen(q), Widen(k), Widen(v), reference.O, reference.L, mods);
+        SequenceReference.BackwardVarlen(shape, settings, cuQ, cuK, Widen(q), Widen(k), Widen(v), Widen(dOut), reference.Dq, reference.Dk, reference.Dv, mods);
+        var naive = NaiveVarlen(shape, settings, cuQ, cuK, data.Round, q, k, v, dOut, mods);
 
         AttentionKernelTests.Check("O", ours.O, naive.O, reference.O, AttentionKernelTests.ForwardFactor);
         AttentionKernelTests.Check("L", ours.L, naive.L, reference.L, AttentionKernelTests.ForwardFactor);
@@ -98,7 +119,13 @@ public class SequenceKernelTests
     [TestCaseSource(nameof(KvCacheCases))]
     public void KvCacheMatchesReference(int[] cached, int sq, int sNew, int hq, int hkv, int d, AttentionDtype dtype, int pageSize,
         bool batchIndex, int splits, int seed)
+        => CheckKvCache(cached, sq, sNew, hq, hkv, d, dtype, pageSize, batchIndex, splits, seed, default(AttentionModifiers<NoScoreModifier, NoMaskModifier>));
+
+    private void CheckKvCache<TScore, TMask>(int[] cached, int sq, int sNew, int hq, int hkv, int d, AttentionDtype dtype, int pageSize,
+        bool batchIndex, int splits, int seed, AttentionModifiers<TScore, TMask> modifiers)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
+        var mods = ReferenceModifiers.Of(modifiers);
         int batch = cached.Length, longest = cached.Max() + sNew;
         var data = new Inputs(dtype, seed);
         var random = new Random(seed);
@@ -123,7 +150,7 @@ public class SequenceKernelTests
         float[] q = data.Random((long)batch * sq * hq * d), kCache = data.Random(cacheElements), vCache = data.Random(cacheElements);
         float[] kNew = data.Random((long)batch * sNew * hkv * d), vNew = data.Random(kNew.Length);
 
-        var runner = new KvCacheRunner(_accelerator, shape, settings, splits, cached, index, table, q, kCache, vCache, kNew, vNew);
+        var runner = new KvCacheRunner<TScore, TMask>(_accelerator, shape, settings, splits, modifiers, cached, index, table, q, kCache, vCache, kNew, vNew);
         var ours = Run(dtype, runner);
 
         // the reference appends first, as the call does; the cache the kernels left must hold the same
@@ -132,8 +159,8 @@ public class SequenceKernelTests
         Assert.That(ours.Dk, Is.EqualTo(kRef), "k cache after the append");
         Assert.That(ours.Dv, Is.EqualTo(vRef), "v cache after the append");
         var reference = (O: new double[q.Length], L: new double[(long)batch * hq * sq]);
-        SequenceReference.ForwardKvCache(shape, settings, cached, index, table, Widen(q), kRef, vRef, reference.O, reference.L);
-        var naive = NaiveKvCache(shape, settings, cached, index, table, data.Round, q, kRef, vRef);
+        SequenceReference.ForwardKvCache(shape, settings, cached, index, table, Widen(q), kRef, vRef, reference.O, reference.L, mods);
+        var naive = NaiveKvCache(shape, settings, cached, index, table, data.Round, q, kRef, vRef, mods);
         AttentionKernelTests.Check("O", ours.O, naive.O, reference.O, AttentionKernelTests.ForwardFactor);
         AttentionKernelTests.Check("L", ours.L, naive.L, reference.L, AttentionKernelTests.ForwardFactor);
     }
@@ -166,8 +193,9 @@ public class SequenceKernelTests
         _ => runner.Run<float>(x => x, x => x),
     };
 
-    private sealed class VarlenRunner(Accelerator accelerator, VarlenShape shape, AttentionSettings settings, int[] cuQ, int[] cuK,
-        float[] q, float[] k, float[] v, float[] dOut) : IRunner
+    private sealed class VarlenRunner<TScore, TMask>(Accelerator accelerator, VarlenShape shape, AttentionSettings settings,
+        AttentionModifiers<TScore, TMask> modifiers, int[] cuQ, int[] cuK, float[] q, float[] k, float[] v, float[] dOut) : IRunner
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         public Results Run<T>(Func<float, T> narrow, Func<T, float> widen) where T : unmanaged
         {
@@ -182,16 +210,18 @@ public class SequenceKernelTests
             using var dq = accelerator.Allocate<T>(q.Length);
             using var dk = accelerator.Allocate<T>(k.Length);
             using var dv = accelerator.Allocate<T>(k.Length);
-            AttentionLauncher.ForwardVarlen(accelerator, shape, settings, qb.View, kb.View, vb.View, cuQBuffer.View, cuKBuffer.View, output.View, lse.View);
-            AttentionLauncher.BackwardVarlen(accelerator, shape, settings, qb.View, kb.View, vb.View, output.View, dOutBuffer.View, lse.View,
+            AttentionLauncher.ForwardVarlen(accelerator, shape, settings, modifiers, qb.View, kb.View, vb.View, cuQBuffer.View, cuKBuffer.View, output.View, lse.View);
+            AttentionLauncher.BackwardVarlen(accelerator, shape, settings, modifiers, qb.View, kb.View, vb.View, output.View, dOutBuffer.View, lse.View,
                 cuQBuffer.View, cuKBuffer.View, dq.View, dk.View, dv.View);
             return new Results(Download(output, widen), Download(lse, x => x), Download(dq, widen), Download(dk, widen), Download(dv, widen));
         }
     }
 
     /// <summary>Runs a KV-cache call; returns O, L and (in Dk, Dv) the caches after the call.</summary>
-    private sealed class KvCacheRunner(Accelerator accelerator, KvCacheShape shape, AttentionSettings settings, int splits, int[] cached,
+    private sealed class KvCacheRunner<TScore, TMask>(Accelerator accelerator, KvCacheShape shape, AttentionSettings settings, int splits,
+        AttentionModifiers<TScore, TMask> modifiers, int[] cached,
         int[]? index, int[]? table, float[] q, float[] kCache, float[] vCache, float[] kNew, float[] vNew) : IRunner
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         public Results Run<T>(Func<float, T> narrow, Func<T, float> widen) where T : unmanaged
         {
@@ -206,7 +236,7 @@ public class SequenceKernelTests
             using var output = accelerator.Allocate<T>(q.Length);
             using var lse = accelerator.Allocate<float>((long)shape.Batch * shape.HeadsQ * shape.SeqLenQ);
             var cacheIndex = new KvCacheIndex(seqlens.View, indexBuffer?.View ?? default, tableBuffer?.View ?? default);
-            AttentionLauncher.ForwardKvCache(accelerator, shape, settings, splits, qb.View, kc.View, vc.View, kn?.View ?? default, vn?.View ?? default,
+            AttentionLauncher.ForwardKvCache(accelerator, shape, settings, splits, modifiers, qb.View, kc.View, vc.View, kn?.View ?? default, vn?.View ?? default,
                 cacheIndex, output.View, lse.View);
             return new Results(Download(output, widen), Download(lse, x => x), [], Download(kc, widen), Download(vc, widen));
         }
@@ -215,7 +245,7 @@ public class SequenceKernelTests
     // ---------------- the naive same-dtype budget, per sequence ----------------
 
     private static Results NaiveVarlen(VarlenShape shape, AttentionSettings settings, int[] cuQ, int[] cuK, Func<float, float> round,
-        float[] q, float[] k, float[] v, float[] dOut)
+        float[] q, float[] k, float[] v, float[] dOut, ReferenceModifiers? modifiers = null)
     {
         int hq = shape.HeadsQ, hkv = shape.HeadsKV, d = shape.HeadDim;
         var r = new Results(new double[q.Length], new double[(long)hq * shape.TotalQ], new double[q.Length], new double[k.Length], new double[k.Length]);
@@ -226,7 +256,7 @@ public class SequenceKernelTests
             var dense = new AttentionShape(1, sq, sk, hq, hkv, d);
             float[] o = new float[sq * hq * d], l = new float[hq * sq], gq = new float[o.Length], gk = new float[sk * hkv * d], gv = new float[gk.Length];
             NaiveAttention.Run(dense, settings, round, Slice(q, qs * hq * d, o.Length), Slice(k, ks * hkv * d, gk.Length), Slice(v, ks * hkv * d, gk.Length),
-                Slice(dOut, qs * hq * d, o.Length), o, l, gq, gk, gv);
+                Slice(dOut, qs * hq * d, o.Length), o, l, gq, gk, gv, modifiers?.ForSequence(i));
             Place(o, r.O, qs * hq * d);
             Place(gq, r.Dq, qs * hq * d);
             Place(gk, r.Dk, ks * hkv * d);
@@ -238,7 +268,7 @@ public class SequenceKernelTests
     }
 
     private static Results NaiveKvCache(KvCacheShape shape, AttentionSettings settings, int[] cached, int[]? index, int[]? table,
-        Func<float, float> round, float[] q, double[] kCache, double[] vCache)
+        Func<float, float> round, float[] q, double[] kCache, double[] vCache, ReferenceModifiers? modifiers = null)
     {
         int hq = shape.HeadsQ, hkv = shape.HeadsKV, d = shape.HeadDim, sq = shape.SeqLenQ, rowElements = hkv * d;
         var r = new Results(new double[q.Length], new double[(long)shape.Batch * hq * sq], [], [], []);
@@ -256,7 +286,7 @@ public class SequenceKernelTests
                     vb[j * rowElements + x] = (float)vCache[row + x];
                 }
             }
-            NaiveAttention.Run(dense, settings, round, Slice(q, b * o.Length, o.Length), kb, vb, null, o, l, null, null, null);
+            NaiveAttention.Run(dense, settings, round, Slice(q, b * o.Length, o.Length), kb, vb, null, o, l, null, null, null, modifiers?.ForSequence(b));
             Place(o, r.O, b * o.Length);
             Place(l, r.L, b * l.Length);
         }
