@@ -24,13 +24,13 @@ public static partial class AttentionLauncher
                 q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p, sequences.Info, modifiers,
                 Specialize(tc.HeadDimPadded), Specialize(tc.Warps), SpecializedValue.New(settings.Causal),
                 SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)), SpecializedValue.New(!settings.Deterministic), Specialize(sequences.Kind),
-                Specialize(AttentionModifiers<TScore, TMask>.Flags));
+                Specialize(AttentionModifiers<TScore, TMask>.FlagsWith(settings)));
             Finish<TStorage>(workspace);
         }
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
-            ModifiersOnTensorCoresOnly<TScore, TMask>();
+            ModifiersOnTensorCoresOnly<TScore, TMask>(settings);
             using var workspace = Rent();
             Preprocess<TStorage>(workspace);
             var causal = SpecializedValue.New(settings.Causal);

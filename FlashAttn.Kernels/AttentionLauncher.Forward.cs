@@ -51,7 +51,7 @@ public static partial class AttentionLauncher
             var headDimPadded = Specialize(tc.HeadDimPadded);
             var causal = SpecializedValue.New(settings.Causal);
             var chunked = SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, output));
-            var flags = Specialize(AttentionModifiers<TScore, TMask>.Flags);
+            var flags = Specialize(AttentionModifiers<TScore, TMask>.FlagsWith(settings));
             if (decode)
                 accelerator.Launch(FlashDecodeTensorCoreKernel.Decode<T, TStorage, TScore, TMask>, config, q, k, v, output, lse, p, sequences.Info,
                     partialOutput, partialLse, modifiers, headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits), flags);
@@ -62,7 +62,7 @@ public static partial class AttentionLauncher
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
-            ModifiersOnTensorCoresOnly<TScore, TMask>();
+            ModifiersOnTensorCoresOnly<TScore, TMask>(settings);
             if (sequences.IsDense && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))
             {
                 accelerator.Launch(FlashForwardTiledKernel.Forward<T, TStorage>,

@@ -69,6 +69,8 @@ public static partial class AttentionLauncher
         where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var storage = StorageChoice<T>.Instance;
+        if (settings.Dropout.Enabled)
+            throw new NotSupportedException("KV-cache calls take no dropout (inference), as flash-attn's flash_attn_with_kvcache.");
         var flat = shape.Flattened;
         if (IsEmpty(flat)) return;
         var p = Params(flat, settings);

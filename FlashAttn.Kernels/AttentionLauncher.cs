@@ -75,12 +75,13 @@ public static partial class AttentionLauncher
     /// <summary>No modifiers: plain attention.</summary>
     private static AttentionModifiers<NoScoreModifier, NoMaskModifier> Plain => default;
 
-    /// <summary>The fp32 kernels take no modifiers yet: refuse rather than ignore them.</summary>
-    private static void ModifiersOnTensorCoresOnly<TScore, TMask>() where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    /// <summary>The fp32 kernels take no modifiers or dropout yet: refuse rather than ignore them.</summary>
+    private static void ModifiersOnTensorCoresOnly<TScore, TMask>(AttentionSettings settings)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
-        if (AttentionModifiers<TScore, TMask>.Flags != 0)
-            throw new NotSupportedException($"Score and mask modifiers ({typeof(TScore).Name}, {typeof(TMask).Name}) run on the tensor-core kernels " +
-                "(fp16, bf16) so far; fp32 calls take none.");
+        if (AttentionModifiers<TScore, TMask>.FlagsWith(settings) != 0)
+            throw new NotSupportedException($"Score and mask modifiers ({typeof(TScore).Name}, {typeof(TMask).Name}) and dropout run on the " +
+                "tensor-core kernels (fp16, bf16) so far; fp32 calls take none.");
     }
 
     /// <summary>
@@ -150,6 +151,11 @@ public static partial class AttentionLauncher
             CausalBottomRight = settings.CausalBottomRight,
             WindowLeft = settings.WindowLeft,
             WindowRight = settings.WindowRight,
+            DropoutThreshold = settings.Dropout.Enabled ? settings.Dropout.Threshold : 0,
+            DropoutScale = settings.Dropout.Enabled ? settings.Dropout.KeptScale : 1f,
+            DropoutSeedLow = settings.Dropout.SeedLow,
+            DropoutSeedHigh = settings.Dropout.SeedHigh,
+            DropoutOffset = (uint)settings.Dropout.Offset,
             Scale = settings.Scale,
             ScaleLog2 = settings.Scale * SoftmaxConstants.Log2E,
         };

@@ -26,6 +26,12 @@ internal struct AttentionParams
     public int WindowLeft;
     /// <summary>Sliding window: keys right of the diagonal each query sees (−1: unbounded; causal caps it at 0).</summary>
     public int WindowRight;
+    /// <summary>Dropout: P words below this are dropped (p · 2³²; 0 with dropout off).</summary>
+    public uint DropoutThreshold;
+    /// <summary>Dropout: 1/(1 − p), the scale of kept probabilities.</summary>
+    public float DropoutScale;
+    /// <summary>Dropout: the Philox key (<see cref="Dropout.SeedLow"/>, <see cref="Dropout.SeedHigh"/>) and counter offset.</summary>
+    public uint DropoutSeedLow, DropoutSeedHigh, DropoutOffset;
     /// <summary>Softmax scale.</summary>
     public float Scale;
     /// <summary>Scale · log2(e): scores are kept in the log2 domain so the kernels use exp2.</summary>
@@ -33,4 +39,8 @@ internal struct AttentionParams
 
     /// <summary>Query heads per key/value head: query head g reads kv head g / QueriesPerKvHead.</summary>
     public readonly int QueriesPerKvHead => HeadsQ / HeadsKV;
+
+    /// <summary>True when P at (sequence, head, query, key) survives dropout (see <see cref="Dropout"/>).</summary>
+    public readonly bool KeepsProbability(int sequence, int head, int query, int key)
+        => Dropout.KeepAt(DropoutThreshold, DropoutSeedLow, DropoutSeedHigh, DropoutOffset, HeadsQ, sequence, head, query, key);
 }

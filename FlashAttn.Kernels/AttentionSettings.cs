@@ -9,8 +9,9 @@ namespace FlashAttn.Kernels;
 /// <param name="WindowLeft">Sliding window: query i sees keys j ≥ i + offset − WindowLeft (offset as the causal diagonal's);
 /// −1: unbounded (flash-attn's window_size[0]).</param>
 /// <param name="WindowRight">Sliding window: query i sees keys j ≤ i + offset + WindowRight; −1: unbounded; causal caps it at 0.</param>
+/// <param name="Dropout">Dropout on P (default: none); the backward must get the forward's.</param>
 public sealed record AttentionSettings(float Scale, bool Causal, bool CausalBottomRight = true, bool Deterministic = false,
-    int WindowLeft = -1, int WindowRight = -1)
+    int WindowLeft = -1, int WindowRight = -1, Dropout Dropout = default)
 {
     /// <summary>True when a sliding window limits the keys (either edge bounded).</summary>
     public bool Windowed => WindowLeft >= 0 || WindowRight >= 0;

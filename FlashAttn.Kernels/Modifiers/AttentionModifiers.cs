@@ -13,11 +13,17 @@ public readonly struct AttentionModifiers<TScore, TMask>(TScore score, TMask mas
     /// <summary>Flag: the mask modifier acts.</summary>
     public const int MaskFlag = 2;
 
+    /// <summary>Flag (of the call's settings, not of the types): dropout acts on P.</summary>
+    public const int DropoutFlag = 4;
+
     /// <summary>The score modifier.</summary>
     public TScore Score { get; } = score;
 
     /// <summary>The mask modifier.</summary>
     public TMask Mask { get; } = mask;
+
+    /// <summary>The flags of a call with these types and <paramref name="settings"/>.</summary>
+    public static int FlagsWith(AttentionSettings settings) => Flags | (settings.Dropout.Enabled ? DropoutFlag : 0);
 
     /// <summary>The flags for these types: a modifier acts unless it is the no-op one.</summary>
     public static int Flags => (typeof(TScore) == typeof(NoScoreModifier) ? 0 : ScoreFlag) | (typeof(TMask) == typeof(NoMaskModifier) ? 0 : MaskFlag);

@@ -32,7 +32,7 @@ public static class AttentionReference
                     for (int j = 0; j < shape.SeqLenK; j++)
                     {
                         if (double.IsNegativeInfinity(s[j])) continue;
-                        double pij = Math.Exp(s[j] - l);
+                        double pij = Math.Exp(s[j] - l) * Dropped(modifiers, shape, settings, b, h, i, j);
                         long vj = KIndex(shape, b, j, h);
                         for (int x = 0; x < d; x++) output[qi + x] += pij * v[vj + x];
                     }
@@ -73,10 +73,10 @@ public static class AttentionReference
                         double dot = 0;
                         for (int x = 0; x < d; x++)
                         {
-                            dv[vj + x] += p[j] * dOutput[qi + x];
+                            dv[vj + x] += p[j] * Dropped(modifiers, shape, settings, b, h, i, j) * dOutput[qi + x];
                             dot += dOutput[qi + x] * v[vj + x];
                         }
-                        dp[j] = dot;
+                        dp[j] = dot * Dropped(modifiers, shape, settings, b, h, i, j);
                     }
                     // forward: P = softmax(S)   ⇒   dS_ij = P_ij (dP_ij − Σ_l P_il dP_il)   (Σ_l P_il dP_il = dO_i · O_i = D_i)
                     double rowDot = 0;
@@ -122,6 +122,10 @@ public static class AttentionReference
         }
         return max;
     }
+
+    /// <summary>Dropout's factor on P_ij (1 without dropout).</summary>
+    internal static double Dropped(ReferenceModifiers? modifiers, AttentionShape shape, AttentionSettings settings, int b, int h, int i, int j)
+        => modifiers?.DropoutFactor is { } factor ? factor(ReferenceModifiers.At(shape, settings, b, h, i, j)) : 1;
 
     /// <summary>scale · q_i · k_j.</summary>
     private static double RawScore(AttentionShape shape, AttentionSettings settings, double[] q, double[] k, int b, int h, int i, int j)

@@ -65,7 +65,7 @@ public static class NaiveAttention
                     for (int j = 0; j < sk; j++)
                     {
                         p[j] = sum > 0 && !float.IsNegativeInfinity(s[j]) ? MathF.Exp(s[j] - max) / sum : 0;
-                        pRounded[j] = round(p[j]);
+                        pRounded[j] = round(p[j] * (float)AttentionReference.Dropped(modifiers, shape, settings, b, h, i, j));
                     }
                     for (int x = 0; x < d; x++)
                     {
@@ -86,7 +86,7 @@ public static class NaiveAttention
                             dvAccum[vj + x] += pRounded[j] * dOutput[qi + x];
                             dot += dOutput[qi + x] * v[vj + x];
                         }
-                        dp[j] = round(dot);
+                        dp[j] = round(dot) * (float)AttentionReference.Dropped(modifiers, shape, settings, b, h, i, j);
                         rowDot += p[j] * dp[j];
                     }
                     for (int x = 0; x < d; x++)

@@ -8,6 +8,23 @@ namespace FlashAttn.Kernels.Reference;
 public sealed record ReferenceModifiers(Func<float, ScorePosition, float>? Score, Func<float, ScorePosition, float>? Derivative,
     Func<ScorePosition, bool>? Visible)
 {
+    /// <summary>Dropout's factor on P at a position (0 dropped, 1/(1 − p) kept); null without dropout.</summary>
+    public Func<ScorePosition, float>? DropoutFactor { get; init; }
+
+    /// <summary>The references' view of a call's modifiers and dropout (null when neither acts).</summary>
+    public static ReferenceModifiers? Of<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, AttentionSettings settings, int headsQ)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        var plain = Of(modifiers);
+        if (!settings.Dropout.Enabled) return plain;
+        var dropout = settings.Dropout;
+        float scale = dropout.KeptScale;
+        return (plain ?? new ReferenceModifiers(null, null, null)) with
+        {
+            DropoutFactor = at => dropout.Keep(headsQ, at.Batch, at.Head, at.Query, at.Key) ? scale : 0f,
+        };
+    }
+
     /// <summary>The references' view of the modifiers the kernels get.</summary>
     public static ReferenceModifiers? Of<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
@@ -31,6 +48,9 @@ public sealed record ReferenceModifiers(Func<float, ScorePosition, float>? Score
         ScorePosition Remap(ScorePosition at) => new(index, at.Head, at.Query, at.Key, at.Diagonal);
         return new ReferenceModifiers(Score is { } score ? (s, at) => score(s, Remap(at)) : null,
             Derivative is { } derivative ? (s, at) => derivative(s, Remap(at)) : null,
-            Visible is { } visible ? at => visible(Remap(at)) : null);
+            Visible is { } visible ? at => visible(Remap(at)) : null)
+        {
+            DropoutFactor = DropoutFactor is { } factor ? at => factor(Remap(at)) : null,
+        };
     }
 }

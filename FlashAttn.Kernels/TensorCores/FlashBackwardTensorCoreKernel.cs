@@ -27,6 +27,7 @@ internal static class FlashBackwardTensorCoreKernel
     {
         bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
         bool maskModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
+        bool dropout = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.DropoutFlag) != 0;
         var tile = new TensorCoreTile(headDimPadded.Value, warps.Value);
         int dPad = tile.HeadDimPadded, br = tile.BackwardBlockRows, bc = tile.BackwardBlockCols, stride = tile.Stride;
         int splits = tile.ColumnSplits, columns = tile.SplitColumns;
@@ -122,9 +123,16 @@ internal static class FlashBackwardTensorCoreKernel
                     log2Score = ModifiedScores.Log2Score(sT[e], at, inside, masked && !mask.Visible(row, key), p, modifiers, scoreModified, maskModified);
                     if (scoreModified && inside) derivative = modifiers.Score.Derivative(sT[e] * p.Scale, at);
                 }
-                float pij = XMath.FastExp2(log2Score - lseTile[column]);
-                sT[e] = pij;
-                dpT[e] = pij * (dpT[e] - deltaTile[column]) * derivative;
+                float pij = XMath.FastExp2(log2Score - lseTile[column]), kept = pij, dpij = dpT[e];
+                if (dropout)
+                {
+                    // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p))
+                    bool keep = row < seq.QueryLength && key < seq.KeyLength && p.KeepsProbability(seq.Index, head, row, key);
+                    kept = keep ? pij * p.DropoutScale : 0f;
+                    dpij = keep ? dpij * p.DropoutScale : 0f;
+                }
+                sT[e] = kept;
+                dpT[e] = pij * (dpij - deltaTile[column]) * derivative;
             }
 
             // ---- dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i: the accumulators as A operands, dO and Q as [k][n] (transposed loads) ----

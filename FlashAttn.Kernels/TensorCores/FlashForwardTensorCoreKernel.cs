@@ -44,6 +44,7 @@ internal static class FlashForwardTensorCoreKernel
         int kind = sequenceKind.Value, packed = packedHeads.Value, splitCount = splits.Value;
         bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
         bool maskModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
+        bool dropout = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.DropoutFlag) != 0;
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         // grid (Q tiles · splits, h_q / G, sequences): the tiles of one head run together, so its K and V are read from L2 by
         // all of them; each head's tiles run last-first, so under a causal mask the longest rows start first. Rows are
@@ -137,6 +138,15 @@ internal static class FlashForwardTensorCoreKernel
                         scoreModified, maskModified);
                 }
             FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles);
+            // ---- dropout: ℓ keeps the whole P; P·V takes the kept entries, scaled by 1/(1 − p) ----
+            if (dropout)
+                for (int e = 0; e < 4 * mTiles * keyTiles; e++)
+                {
+                    int m = e / (4 * keyTiles), j = e / 4 % keyTiles, row = q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2), key = k0 + 8 * j + 2 * t + e % 2;
+                    int rowHead = packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head;
+                    bool keep = row < rows && key < seq.KeyLength && p.KeepsProbability(seq.Index, rowHead, PackedQueryRows.Position(row, packed), key);
+                    s[e] = keep ? s[e] * p.DropoutScale : 0f;
+                }
 
             // ---- O += P V_j: P's accumulators, rounded to 16 bits, are the A fragments (keys 16·kk …) ----
             for (int kk = 0; kk < bc / 16; kk++)

@@ -102,6 +102,61 @@ public class ModifierKernelTests
     }
 
     [Test]
+    public void DropoutRegeneratesTheForwardMaskInTheBackward()
+    {
+        var c = Case(2, 77, 101, 4, 2, 64, AttentionDtype.Fp16, causal: true, bottomRight: true, seed: 37);
+        Check(c, default(AttentionModifiers<NoScoreModifier, NoMaskModifier>), new Dropout(0.3f, seed: 0x1234_5678_9ABC_DEF0, offset: 17));
+    }
+
+    [Test]
+    public void DropoutWithSoftcapAndGqa()
+    {
+        var c = Case(1, 64, 130, 6, 2, 32, AttentionDtype.Bf16, causal: false, bottomRight: true, seed: 38);
+        Check(c, new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(0.5f), default), new Dropout(0.15f, seed: 42, offset: 1UL << 33));
+    }
+
+    [Test]
+    public void PhiloxMatchesTheKnownAnswers()
+    {
+        // Random123's known-answer vectors for philox4x32-10
+        Assert.Multiple(() =>
+        {
+            Assert.That(Words(0, 0, 0, 0, 0, 0), Is.EqualTo(new uint[] { 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8 }));
+            Assert.That(Words(uint.MaxValue, uint.MaxValue, uint.MaxValue, uint.MaxValue, uint.MaxValue, uint.MaxValue),
+                Is.EqualTo(new uint[] { 0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd }));
+            Assert.That(Words(0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0),
+                Is.EqualTo(new uint[] { 0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1 }));
+        });
+        static uint[] Words(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1)
+            => [.. Enumerable.Range(0, 4).Select(w => Philox.Word(c0, c1, c2, c3, k0, k1, w))];
+    }
+
+    [Test]
+    public void DropoutKeepsOneMinusPOfTheProbabilitiesAndDependsOnSeedAndOffset()
+    {
+        var dropout = new Dropout(0.25f, seed: 7, offset: 3);
+        int kept = 0, total = 0, differsBySeed = 0, differsByOffset = 0;
+        var otherSeed = new Dropout(0.25f, seed: 8, offset: 3);
+        var otherOffset = new Dropout(0.25f, seed: 7, offset: 4);
+        for (int b = 0; b < 2; b++)
+            for (int h = 0; h < 3; h++)
+                for (int i = 0; i < 64; i++)
+                    for (int j = 0; j < 64; j++, total++)
+                    {
+                        bool keep = dropout.Keep(3, b, h, i, j);
+                        kept += keep ? 1 : 0;
+                        differsBySeed += keep != otherSeed.Keep(3, b, h, i, j) ? 1 : 0;
+                        differsByOffset += keep != otherOffset.Keep(3, b, h, i, j) ? 1 : 0;
+                    }
+        Assert.Multiple(() =>
+        {
+            Assert.That((double)kept / total, Is.EqualTo(0.75).Within(0.01), "kept fraction");
+            Assert.That((double)differsBySeed / total, Is.EqualTo(2 * 0.75 * 0.25).Within(0.02), "another seed draws an independent mask");
+            Assert.That((double)differsByOffset / total, Is.EqualTo(2 * 0.75 * 0.25).Within(0.02), "another offset draws an independent mask");
+        });
+    }
+
+    [Test]
     public void Fp32RefusesModifiersForNow()
     {
         var c = Case(1, 8, 8, 1, 1, 16, AttentionDtype.Fp32, causal: false, bottomRight: true, seed: 36);
@@ -135,24 +190,25 @@ public class ModifierKernelTests
 
     // ---------------- running and checking ----------------
 
-    private void Check<TScore, TMask>(AttentionCase c, AttentionModifiers<TScore, TMask> modifiers)
+    private void Check<TScore, TMask>(AttentionCase c, AttentionModifiers<TScore, TMask> modifiers, Dropout dropout = default)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var run = new AttentionRun(c);
+        var settings = c.Settings with { Dropout = dropout };
         var ours = c.Dtype switch
         {
-            AttentionDtype.Fp16 => Kernels(run, modifiers, x => (Half)x, x => (float)x),
-            AttentionDtype.Bf16 => Kernels(run, modifiers, x => (BFloat16)x, x => x),
-            _ => Kernels(run, modifiers, x => x, x => x),
+            AttentionDtype.Fp16 => Kernels(run, settings, modifiers, x => (Half)x, x => (float)x),
+            AttentionDtype.Bf16 => Kernels(run, settings, modifiers, x => (BFloat16)x, x => x),
+            _ => Kernels(run, settings, modifiers, x => x, x => x),
         };
-        var reference = ReferenceModifiers.Of(modifiers);
         var s = c.Shape;
+        var reference = ReferenceModifiers.Of(modifiers, settings, s.HeadsQ);
         double[] q = Widen(run.Q), k = Widen(run.K), v = Widen(run.V);
         var fp64 = (O: new double[q.Length], L: new double[(long)s.Batch * s.HeadsQ * s.SeqLenQ], Dq: new double[q.Length], Dk: new double[k.Length], Dv: new double[k.Length]);
-        AttentionReference.Forward(s, c.Settings, q, k, v, fp64.O, fp64.L, reference);
-        AttentionReference.Backward(s, c.Settings, q, k, v, Widen(run.DOutput), fp64.Dq, fp64.Dk, fp64.Dv, reference);
+        AttentionReference.Forward(s, settings, q, k, v, fp64.O, fp64.L, reference);
+        AttentionReference.Backward(s, settings, q, k, v, Widen(run.DOutput), fp64.Dq, fp64.Dk, fp64.Dv, reference);
         float[] no = new float[q.Length], nl = new float[fp64.L.Length], ndq = new float[q.Length], ndk = new float[k.Length], ndv = new float[k.Length];
-        NaiveAttention.Run(s, c.Settings, run.Round, run.Q, run.K, run.V, run.DOutput, no, nl, ndq, ndk, ndv, reference);
+        NaiveAttention.Run(s, settings, run.Round, run.Q, run.K, run.V, run.DOutput, no, nl, ndq, ndk, ndv, reference);
         AttentionKernelTests.Check("O", ours.O, Widen(no), fp64.O, AttentionKernelTests.ForwardFactor);
         AttentionKernelTests.Check("L", ours.L, Widen(nl), fp64.L, AttentionKernelTests.ForwardFactor);
         AttentionKernelTests.Check("dQ", ours.Dq, Widen(ndq), fp64.Dq, AttentionKernelTests.GradientFactor);
@@ -160,7 +216,7 @@ public class ModifierKernelTests
         AttentionKernelTests.Check("dV", ours.Dv, Widen(ndv), fp64.Dv, AttentionKernelTests.GradientFactor);
     }
 
-    private (double[] O, double[] L, double[] Dq, double[] Dk, double[] Dv) Kernels<T, TScore, TMask>(AttentionRun run,
+    private (double[] O, double[] L, double[] Dq, double[] Dk, double[] Dv) Kernels<T, TScore, TMask>(AttentionRun run, AttentionSettings settings,
         AttentionModifiers<TScore, TMask> modifiers, Func<float, T> narrow, Func<T, float> widen)
         where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
@@ -174,8 +230,8 @@ public class ModifierKernelTests
         using var dq = _accelerator.Allocate<T>(run.Q.Length);
         using var dk = _accelerator.Allocate<T>(run.K.Length);
         using var dv = _accelerator.Allocate<T>(run.K.Length);
-        AttentionLauncher.Forward(_accelerator, s, run.Case.Settings, modifiers, q.View, k.View, v.View, o.View, lse.View);
-        AttentionLauncher.Backward(_accelerator, s, run.Case.Settings, modifiers, q.View, k.View, v.View, o.View, dOut.View, lse.View, dq.View, dk.View, dv.View);
+        AttentionLauncher.Forward(_accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, lse.View);
+        AttentionLauncher.Backward(_accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, dOut.View, lse.View, dq.View, dk.View, dv.View);
         return (Download(o, widen), Download(lse, x => x), Download(dq, widen), Download(dk, widen), Download(dv, widen));
     }
 
