@@ -84,8 +84,12 @@ internal sealed class CpuAttentionLayout
     /// <summary>Key blocks that rows [i0, i0 + rows) see start here …</summary>
     public int FirstKeyBlockOf(int i0) => KeyStart(i0) / Block;
 
-    /// <summary>… and end here (the end may be the smaller: none).</summary>
-    public int KeyBlockEndOf(int i0, int rows) => (KeyLimit(i0 + rows - 1) + Block - 1) / Block;
+    /// <summary>… and end here (0 when the rows see no key).</summary>
+    public int KeyBlockEndOf(int i0, int rows)
+    {
+        int end = KeyLimit(i0 + rows - 1);
+        return end > KeyStart(i0) ? (end + Block - 1) / Block : 0;
+    }
 
     /// <summary>Offset of element [b, i, h, 0] in a (b, s, heads, d) tensor.</summary>
     public long RowOffset(int b, int i, int heads, int h, int seqLen) => (((long)b * seqLen + i) * heads + h) * HeadDim;
