@@ -18,6 +18,26 @@ public sealed record AttentionOptions
     /// <summary>Alignment of the causal mask when s_q ≠ s_k; <see cref="FlashAttn.CausalAlignment.BottomRight"/> by default.</summary>
     public CausalAlignment CausalAlignment { get; init; } = CausalAlignment.BottomRight;
 
+    /// <summary>
+    /// Sliding window, flash-attn's window_size[0]: query i sees key j only when j ≥ i + offset − WindowLeft, the offset
+    /// being the causal diagonal's (s_k − s_q with <see cref="FlashAttn.CausalAlignment.BottomRight"/>, 0 with TopLeft;
+    /// per sequence in varlen and KV-cache calls). −1 (the default): unbounded. Combines with <see cref="Causal"/> (local
+    /// attention: Causal with WindowLeft = w sees the w keys before the diagonal and the diagonal) and with
+    /// <see cref="WindowRight"/>; key blocks outside every row's window are skipped, not masked. Give the backward pass
+    /// the same options. Less than −1: the call throws <see cref="ArgumentOutOfRangeException"/>.
+    /// </summary>
+    public int WindowLeft { get; init; } = -1;
+
+    /// <summary>
+    /// Sliding window, flash-attn's window_size[1]: query i sees key j only when j ≤ i + offset + WindowRight (offset as
+    /// for <see cref="WindowLeft"/>). −1 (the default): unbounded; with <see cref="Causal"/> the right edge is the
+    /// diagonal whatever this is. Less than −1: the call throws <see cref="ArgumentOutOfRangeException"/>.
+    /// </summary>
+    public int WindowRight { get; init; } = -1;
+
+    /// <summary>True when a sliding window bounds either side.</summary>
+    internal bool Windowed => WindowLeft >= 0 || WindowRight >= 0;
+
     /// <summary>Ask the backward pass for bit-reproducible gradients (may be slower).</summary>
     public bool Deterministic { get; init; }
 

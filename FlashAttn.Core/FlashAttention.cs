@@ -15,7 +15,9 @@ namespace FlashAttn;
 /// <para>Masking: with <see cref="AttentionOptions.Causal"/>, query i sees key j when j ≤ i + s_k − s_q
 /// (<see cref="CausalAlignment.BottomRight"/>, the default, as flash-attn) or j ≤ i
 /// (<see cref="CausalAlignment.TopLeft"/>, as PyTorch's is_causal). A row that sees no key (possible when
-/// s_q &gt; s_k with bottom-right alignment) yields an output of 0 and a log-sum-exp of +∞.</para>
+/// s_q &gt; s_k with bottom-right alignment) yields an output of 0 and a log-sum-exp of +∞.
+/// <see cref="AttentionOptions.WindowLeft"/> and <see cref="AttentionOptions.WindowRight"/> add flash-attn's sliding
+/// window around the same diagonal (i + s_k − s_q or i), alone or with the causal mask.</para>
 /// <para>Every argument is validated before anything is allocated or launched: a failure is an
 /// <see cref="ArgumentException"/> (<see cref="ArgumentNullException"/>, <see cref="ArgumentOutOfRangeException"/>)
 /// whose ParamName names the argument. Disposed tensors are reported as <see cref="ArgumentException"/>s too.</para>
@@ -47,7 +49,7 @@ public static partial class FlashAttention
     /// <param name="options">Scale, mask, determinism, whether to return the log-sum-exp.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale, or a window edge below −1.</exception>
     public static AttentionResult<T> Forward<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, AttentionOptions options)
         where T : unmanaged
     {
@@ -67,7 +69,7 @@ public static partial class FlashAttention
     /// <param name="options">Scale and mask (<see cref="AttentionOptions.ReturnLse"/> is ignored: <paramref name="lse"/> decides).</param>
     /// <exception cref="ArgumentNullException">q, k, v, output or options is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, or a destination overlaps an input.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale, or a window edge below −1.</exception>
     public static void Forward<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         DeviceTensor<float>? lse, AttentionOptions options) where T : unmanaged
     {
@@ -96,7 +98,7 @@ public static partial class FlashAttention
     /// <param name="options">Scale, mask, determinism of the backward; null for <see cref="AttentionOptions.Default"/>.</param>
     /// <exception cref="ArgumentNullException">q, k or v is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale, or a window edge below −1.</exception>
     public static TrainingAttention<T> ForwardForTraining<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         AttentionOptions? options = null) where T : unmanaged
     {
@@ -123,7 +125,7 @@ public static partial class FlashAttention
     /// <param name="options">Scale, mask, determinism, whether to return the log-sum-exp.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale, or a window edge below −1.</exception>
     public static AttentionResult Forward(DeviceTensor q, DeviceTensor k, DeviceTensor v, AttentionOptions options)
     {
         var problem = AttentionValidator.ValidateForward(q, k, v, options);
@@ -150,7 +152,7 @@ public static partial class FlashAttention
     /// <param name="options">The forward call's options (scale, mask); <see cref="AttentionOptions.Deterministic"/> applies here.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale, or a window edge below −1.</exception>
     public static AttentionGradients<T> Backward<T>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         DeviceTensor<T> output, DeviceTensor<float> lse, AttentionOptions options) where T : unmanaged
     {
@@ -175,7 +177,7 @@ public static partial class FlashAttention
     /// <param name="options">The forward call's options (scale, mask); <see cref="AttentionOptions.Deterministic"/> applies here.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, or a gradient overlaps an input or another gradient.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale, or a window edge below −1.</exception>
     public static void Backward<T>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         DeviceTensor<T> output, DeviceTensor<float> lse, DeviceTensor<T> dq, DeviceTensor<T> dk, DeviceTensor<T> dv,
         AttentionOptions options) where T : unmanaged
@@ -204,7 +206,7 @@ public static partial class FlashAttention
     /// <param name="options">The forward call's options (scale, mask); <see cref="AttentionOptions.Deterministic"/> applies here.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale, or a window edge below −1.</exception>
     public static AttentionGradients Backward(DeviceTensor dOut, DeviceTensor q, DeviceTensor k, DeviceTensor v,
         DeviceTensor output, DeviceTensor lse, AttentionOptions options)
     {

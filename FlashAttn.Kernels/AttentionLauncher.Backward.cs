@@ -35,7 +35,7 @@ public static partial class AttentionLauncher
             Preprocess<TStorage>(workspace);
             var causal = SpecializedValue.New(settings.Causal);
             var accumulateDq = SpecializedValue.New(!settings.Deterministic);
-            if (sequences.IsDense && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols), q, k, v, dOutput))
+            if (sequences.IsDense && !settings.Windowed && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols), q, k, v, dOutput))
             {
                 accelerator.Launch(FlashBackwardTiledKernel.Backward<T, TStorage>,
                     new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols)),

@@ -63,7 +63,7 @@ public static partial class AttentionLauncher
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
             ModifiersOnTensorCoresOnly<TScore, TMask>(settings);
-            if (sequences.IsDense && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))
+            if (sequences.IsDense && !settings.Windowed && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))
             {
                 accelerator.Launch(FlashForwardTiledKernel.Forward<T, TStorage>,
                     new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows)),

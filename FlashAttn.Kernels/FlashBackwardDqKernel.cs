@@ -52,19 +52,19 @@ internal static class FlashBackwardDqKernel
         TileLoader.LoadVector(lse, vectorFirst, validRows, SoftmaxConstants.Log2E, float.PositiveInfinity, tiles.Lse, br, tile);
         TileLoader.LoadVector(delta, vectorFirst, validRows, 1f, 0f, tiles.Delta, br, tile);
 
-        int kvBlocks = mask.KeyBlockCount(q0, br, bc);
-        int firstMaskedBlock = mask.FirstMaskedBlock(q0, bc);
+        // ---- K/V range and element test as the forward's: the blocks the rows' windows reach ----
+        int kvBlocks = mask.KeyBlockCount(q0, validRows, bc);
         var kvLayout = TokenLayout.KeysValues(p);
-        for (int block = 0; block < kvBlocks; block++)
+        for (int block = mask.FirstKeyBlock(q0, bc); block < kvBlocks; block++)
         {
             int k0 = block * bc;
             // ---- stage K_j, V_j (the previous block ended with a barrier, so the tiles are free) ----
             TileLoader.LoadKeyValueBlock<T, TStorage>(k, v, sequences, kvLayout, seq, k0, kvHead, p, kind, tiles.K, tiles.V, tile);
             Group.Barrier();
-            if (block < firstMaskedBlock)
-                DqBlock<FullBlock>(p, mask, q0, k0, tile, tx, ty, tiles, scores, dP, dqAcc);
-            else
+            if (mask.BlockNeedsMask(q0, validRows, k0, bc))
                 DqBlock<MaskedBlock>(p, mask, q0, k0, tile, tx, ty, tiles, scores, dP, dqAcc);
+            else
+                DqBlock<FullBlock>(p, mask, q0, k0, tile, tx, ty, tiles, scores, dP, dqAcc);
         }
 
         // ---- epilogue: dQ_i · scale ----

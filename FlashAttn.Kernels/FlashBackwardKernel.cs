@@ -22,6 +22,7 @@ namespace FlashAttn.Kernels;
 /// dK/dV are written per QUERY head into fp32 buffers (b, s_k, h_q, d); <see cref="FlashBackwardConvertKernel"/>
 /// sums the query heads of a shared kv head in a fixed order and rounds to the storage type.
 /// Dense or packed (varlen) sequences (grid z = sequence); s_q, s_k and the causal diagonal are then the sequence's own.
+/// Causal and sliding window: only the Q tiles whose rows' windows reach the K/V tile are visited.
 /// </summary>
 internal static class FlashBackwardKernel
 {
@@ -63,14 +64,13 @@ internal static class FlashBackwardKernel
         // ---- K_j, V_j: loaded once ----
         TileLoader.LoadKeyValueBlock<T, TStorage>(k, v, sequences, TokenLayout.KeysValues(p), seq, k0, kvHead, p, kind, tiles.K, tiles.V, tile);
 
-        // ---- Q range: causal starts at the first row that sees key k0; masking applies while the tile
-        //      straddles the diagonal (rows q0 < k0 + Bc − 1 − offset) or the keys pass s_k ----
-        int qBlocks = (seq.QueryLength + br - 1) / br;
-        int unmaskedFrom = mask.FirstUnmaskedQuery(k0, bc);
+        // ---- Q range: from the first row whose window reaches key k0 to the last that reaches the block's last key;
+        //      the element test only where the Q tile crosses a window edge or the keys pass s_k ----
+        int qBlocks = (mask.QueryEnd(k0, bc, seq.QueryLength) + br - 1) / br;
         for (int block = mask.FirstQuerySeeing(k0) / br; block < qBlocks; block++)
         {
             int q0 = block * br;
-            if (q0 < unmaskedFrom)
+            if (mask.QueryBlockNeedsMask(q0, br, k0, bc))
                 BackwardBlock<T, TStorage, MaskedBlock>(q, dOutput, lse, delta, dqAccum, p, mask, seq, head, q0, k0, withDq,
                     tile, tx, ty, tiles, scores, dP, dqAcc, dkAcc, dvAcc);
             else

@@ -9,7 +9,8 @@ namespace FlashAttn.Kernels;
 /// five products are register-blocked over 16-byte shared loads (<see cref="RegisterTileMath"/>) and fp32 tiles
 /// are staged with cp.async, the next Q/dO tile streaming in while dQ is formed.
 /// Grid (h_q, b, ⌈s_k/64⌉), <see cref="BackwardRegisterTile.Threads"/> threads,
-/// <see cref="BackwardRegisterTile.SharedBytes"/> of dynamic shared memory.
+/// <see cref="BackwardRegisterTile.SharedBytes"/> of dynamic shared memory. Takes no sliding-window call (its masking knows
+/// only the causal diagonal): the launcher sends those to <see cref="FlashBackwardKernel"/>.
 /// </summary>
 internal static class FlashBackwardTiledKernel
 {

@@ -16,8 +16,9 @@ namespace FlashAttn.Kernels;
 /// O_i          acc      (registers, RowsPerThread × HeadColsPerThread, un-normalized until the end)
 /// L_i          lse      = (m_i + log2 ℓ_i) · ln 2, natural log; +∞ for a row with no visible key
 /// </code>
-/// Causal: K/V tiles right of the Q tile's last diagonal are never visited; tiles that straddle the diagonal
-/// or the s_k end run the same inner method instantiated with <see cref="MaskedBlock"/>.
+/// Causal and sliding window: K/V tiles outside the Q tile's rows' windows (right of the last row's right edge, left of
+/// the first row's left edge) are never visited; tiles that straddle an edge or the s_k end run the same inner method
+/// instantiated with <see cref="MaskedBlock"/>.
 /// Sequences of any <see cref="SequenceKind"/> (grid z = sequence): packed (varlen) or against a KV cache, contiguous
 /// or paged; s_q, s_k and the causal diagonal are then the sequence's own (<see cref="SequenceBounds"/>).
 /// </summary>
@@ -61,23 +62,22 @@ internal static class FlashForwardKernel
 
         // ---- Q_i: loaded once, widened to fp32 ----
         long qFirst = seq.QueryRowStart(qLayout, q0, head);
-        TileLoader.LoadRows<T, TStorage>(q, qFirst, qLayout.PositionStride, XMath.Min(br, seq.QueryLength - q0), p.HeadDim, qTile, br, tile);
+        int validRows = XMath.Min(br, seq.QueryLength - q0);
+        TileLoader.LoadRows<T, TStorage>(q, qFirst, qLayout.PositionStride, validRows, p.HeadDim, qTile, br, tile);
 
-        // ---- K/V range: causal stops after the last key row q0 + Br − 1 can see; masking starts where
-        //      the first row q0 stops seeing keys, or at the s_k end ----
-        int kvBlocks = mask.KeyBlockCount(q0, br, bc);
-        int firstMaskedBlock = mask.FirstMaskedBlock(q0, bc);
-
-        for (int block = 0; block < kvBlocks; block++)
+        // ---- K/V range: from the first row's left edge to the last row's right edge (or s_k); the element test only
+        //      on blocks that cross an edge ----
+        int kvBlocks = mask.KeyBlockCount(q0, validRows, bc);
+        for (int block = mask.FirstKeyBlock(q0, bc); block < kvBlocks; block++)
         {
             int k0 = block * bc;
             // ---- stage K_j, V_j (the previous block ended with a barrier, so the tiles are free) ----
             TileLoader.LoadKeyValueBlock<T, TStorage>(k, v, sequences, kvLayout, seq, k0, kvHead, p, kind, kTile, vTile, tile);
             Group.Barrier();
-            if (block < firstMaskedBlock)
-                ForwardBlock<FullBlock>(p, mask, q0, k0, tile, tx, ty, qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
-            else
+            if (mask.BlockNeedsMask(q0, validRows, k0, bc))
                 ForwardBlock<MaskedBlock>(p, mask, q0, k0, tile, tx, ty, qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
+            else
+                ForwardBlock<FullBlock>(p, mask, q0, k0, tile, tx, ty, qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
         }
 
         // ---- epilogue: O_i = acc / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2 ----

@@ -15,7 +15,8 @@ namespace FlashAttn.Kernels;
 /// </list>
 /// Grid (h_q, b, ⌈s_q/64⌉), <see cref="ForwardRegisterTile.Threads"/> threads,
 /// <see cref="ForwardRegisterTile.SharedBytes"/> of dynamic shared memory. Q tiles are visited last-first so
-/// that, under a causal mask, the longest rows start first.
+/// that, under a causal mask, the longest rows start first. Takes no sliding-window call (its masking knows only the
+/// causal diagonal): the launcher sends those to <see cref="FlashForwardKernel"/>.
 /// </summary>
 internal static class FlashForwardTiledKernel
 {

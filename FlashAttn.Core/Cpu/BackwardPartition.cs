@@ -2,8 +2,8 @@ namespace FlashAttn.Cpu;
 
 /// <summary>
 /// The backward's static split of its work units — (batch, kv head, key block), in that order — into one contiguous
-/// range per worker, balanced by cost (the query blocks a key block's rows are visible to, so causal work splits
-/// evenly). A fixed split is what makes dQ deterministic: each worker sums into its own dQ partial in a fixed order,
+/// range per worker, balanced by cost (the query blocks a key block's rows are visible to, so causal and windowed
+/// work splits evenly). A fixed split is what makes dQ deterministic: each worker sums into its own dQ partial in a fixed order,
 /// and the partials are added in worker order.
 /// </summary>
 internal sealed class BackwardPartition
@@ -17,7 +17,8 @@ internal sealed class BackwardPartition
         int units = layout.Problem.Batch * layout.Problem.HeadsKV * _keyBlocks;
         var prefix = new long[units + 1];
         for (int u = 0; u < units; u++)
-            prefix[u + 1] = prefix[u] + 1 + (long)layout.Group * (layout.QueryBlocks - layout.FirstQueryBlockOf(u % _keyBlocks));
+            prefix[u + 1] = prefix[u] + 1 + (long)layout.Group
+                * Math.Max(0, layout.QueryBlockEndOf(u % _keyBlocks) - layout.FirstQueryBlockOf(u % _keyBlocks));
         Workers = Math.Max(1, Math.Min(workers, units));
         _starts = new int[Workers + 1];
         int next = 0;

@@ -5,7 +5,7 @@ namespace FlashAttn.Cpu;
 /// <summary>
 /// The CPU path's blocking of one problem: query blocks × key blocks of <see cref="Block"/> rows (a 64 × 64 fp32 score
 /// block is 16 KiB and, with a 64 × 128 Q and K block, stays in L1/L2), lengths padded to whole blocks, head_dim padded
-/// to whole register tiles, and the causal diagonal.
+/// to whole register tiles, and which keys each query sees: the causal diagonal and the sliding window.
 /// </summary>
 internal sealed class CpuAttentionLayout
 {
@@ -29,6 +29,8 @@ internal sealed class CpuAttentionLayout
         SeqLenKPadded = KeyBlocks * Block;
         Group = problem.HeadsQ / problem.HeadsKV;
         DiagonalOffset = problem.CausalBottomRight ? SeqLenK - SeqLenQ : 0;
+        LeftEdge = problem.WindowLeft;
+        RightEdge = problem.Causal ? 0 : problem.WindowRight; // causal caps any right window at the diagonal
     }
 
     public AttentionProblem Problem { get; }
@@ -49,17 +51,45 @@ internal sealed class CpuAttentionLayout
     /// <summary>Query heads per kv head (GQA/MQA group size).</summary>
     public int Group { get; }
 
-    /// <summary>Query i sees key j when j ≤ i + offset: s_k − s_q bottom-right, 0 top-left.</summary>
+    /// <summary>The diagonal of query i is key i + offset: s_k − s_q bottom-right, 0 top-left.</summary>
     public int DiagonalOffset { get; }
 
-    /// <summary>How many keys (from 0) query row <paramref name="i"/> sees; 0 for a fully masked row.</summary>
-    public int KeyLimit(int i) => Problem.Causal ? Math.Clamp(i + DiagonalOffset + 1, 0, SeqLenK) : SeqLenK;
+    /// <summary>Keys left of the diagonal a query sees; −1: all.</summary>
+    public int LeftEdge { get; }
 
-    /// <summary>The first query row that sees key <paramref name="j"/> (causal), else 0.</summary>
-    public int FirstQueryOf(int j) => Problem.Causal ? Math.Max(0, j - DiagonalOffset) : 0;
+    /// <summary>Keys right of the diagonal a query sees (0 when causal); −1: all.</summary>
+    public int RightEdge { get; }
+
+    // Query i sees key j when 0 ≤ j < s_k and i + offset − LeftEdge ≤ j ≤ i + offset + RightEdge; the edges are any
+    // non-negative int, so the sums are taken in long.
+
+    /// <summary>The first key query row <paramref name="i"/> sees.</summary>
+    public int KeyStart(int i) => LeftEdge < 0 ? 0 : (int)Math.Clamp((long)i + DiagonalOffset - LeftEdge, 0, SeqLenK);
+
+    /// <summary>One past the last key query row <paramref name="i"/> sees; ≤ <see cref="KeyStart"/> for a fully masked row.</summary>
+    public int KeyLimit(int i) => RightEdge < 0 ? SeqLenK : (int)Math.Clamp((long)i + DiagonalOffset + RightEdge + 1, 0, SeqLenK);
+
+    /// <summary>The first query row that sees key <paramref name="j"/>.</summary>
+    public int FirstQueryOf(int j) => RightEdge < 0 ? 0 : (int)Math.Clamp((long)j - DiagonalOffset - RightEdge, 0, SeqLenQ);
+
+    /// <summary>One past the last query row that sees key <paramref name="j"/>.</summary>
+    public int QueryLimit(int j) => LeftEdge < 0 ? SeqLenQ : (int)Math.Clamp((long)j - DiagonalOffset + LeftEdge + 1, 0, SeqLenQ);
 
     /// <summary>Query blocks whose rows see some key of key block <paramref name="keyBlock"/> start here.</summary>
-    public int FirstQueryBlockOf(int keyBlock) => Math.Min(QueryBlocks, FirstQueryOf(keyBlock * Block) / Block);
+    public int FirstQueryBlockOf(int keyBlock) => FirstQueryOf(keyBlock * Block) / Block;
+
+    /// <summary>… and end here (blocks [<see cref="FirstQueryBlockOf"/>, end); the end may be the smaller: none).</summary>
+    public int QueryBlockEndOf(int keyBlock) => (QueryLimit(Math.Min(SeqLenK, (keyBlock + 1) * Block) - 1) + Block - 1) / Block;
+
+    /// <summary>Key blocks that rows [i0, i0 + rows) see start here …</summary>
+    public int FirstKeyBlockOf(int i0) => KeyStart(i0) / Block;
+
+    /// <summary>… and end here (0 when the rows see no key).</summary>
+    public int KeyBlockEndOf(int i0, int rows)
+    {
+        int end = KeyLimit(i0 + rows - 1);
+        return end > KeyStart(i0) ? (end + Block - 1) / Block : 0;
+    }
 
     /// <summary>Offset of element [b, i, h, 0] in a (b, s, heads, d) tensor.</summary>
     public long RowOffset(int b, int i, int heads, int h, int seqLen) => (((long)b * seqLen + i) * heads + h) * HeadDim;

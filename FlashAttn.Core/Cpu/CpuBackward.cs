@@ -80,13 +80,14 @@ internal static unsafe class CpuBackward
             int head = kvHead * layout.Group + g; // flat query head: (b · h_kv + h_kv) · group + g = b · h_q + h_q
             float* qs = queries.Queries(head), dO = queries.DOutput(head);
             float* l2 = queries.Lse(head), delta = queries.Delta(head), dqT = dqHeads + g * DqPartialSize(layout);
-            for (int queryBlock = layout.FirstQueryBlockOf(keyBlock); queryBlock < layout.QueryBlocks; queryBlock++)
+            // the query blocks whose rows' windows reach the key block
+            for (int queryBlock = layout.FirstQueryBlockOf(keyBlock), end = layout.QueryBlockEndOf(keyBlock); queryBlock < end; queryBlock++)
             {
                 int i0 = queryBlock * block;
                 // Sᵀ = K_j Q_iᵀ, then Pᵀ = exp2(Sᵀ − L_i) with the mask applied
                 MicroKernel.Multiply<TOps, TVector>(kj, dPad, queries.QueriesT(head, queryBlock), block, pT, block, block, block, d, accumulate: false);
                 for (int r = 0; r < block; r++)
-                    Probabilities<TOps, TVector>(pT + r * block, l2 + i0, FirstVisibleColumn(layout, j0 + r, i0));
+                    Probabilities<TOps, TVector>(pT + r * block, l2 + i0, VisibleColumns(layout, j0 + r, i0));
                 // dV_j += Pᵀ dO_i
                 MicroKernel.Multiply<TOps, TVector>(pT, block, dO + (long)i0 * dPad, dPad, dVj, dPad, block, dPad, block, accumulate: true);
                 // dPᵀ = V_j dO_iᵀ;  dSᵀ = Pᵀ ∘ (dPᵀ − D_i), in place of Pᵀ
@@ -110,19 +111,22 @@ internal static unsafe class CpuBackward
     }
 
     /// <summary>
-    /// The first column (query row i0 + c) of a query block that key <paramref name="key"/> is visible to;
-    /// <see cref="CpuAttentionLayout.Block"/> when none is (a padding key past s_k, or below every row's diagonal).
+    /// The columns (query rows i0 + c) of a query block that key <paramref name="key"/> is visible to, [First, End);
+    /// empty for a padding key past s_k or a key outside every row's window.
     /// </summary>
-    private static int FirstVisibleColumn(CpuAttentionLayout layout, int key, int i0)
-        => key >= layout.SeqLenK ? CpuAttentionLayout.Block : Math.Clamp(layout.FirstQueryOf(key) - i0, 0, CpuAttentionLayout.Block);
+    private static (int First, int End) VisibleColumns(CpuAttentionLayout layout, int key, int i0)
+        => key >= layout.SeqLenK ? (0, 0)
+            : (Math.Clamp(layout.FirstQueryOf(key) - i0, 0, CpuAttentionLayout.Block), Math.Clamp(layout.QueryLimit(key) - i0, 0, CpuAttentionLayout.Block));
 
-    /// <summary>Pᵀ row (one key) = exp2(Sᵀ − L) over the block's query columns; columns before <paramref name="first"/> are masked (0).</summary>
+    /// <summary>Pᵀ row (one key) = exp2(Sᵀ − L) over the block's query columns; columns outside <paramref name="visible"/> are masked (0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Probabilities<TOps, TVector>(float* row, float* l2, int first) where TOps : struct, ISimd<TVector> where TVector : struct
+    private static void Probabilities<TOps, TVector>(float* row, float* l2, (int First, int End) visible) where TOps : struct, ISimd<TVector> where TVector : struct
     {
         for (int c = 0; c < CpuAttentionLayout.Block; c += TOps.Count)
             TOps.Store(row + c, VectorExp2.Exp2<TOps, TVector>(TOps.Subtract(TOps.Load(row + c), TOps.Load(l2 + c))));
-        new Span<float>(row, first).Clear();
+        int end = Math.Max(visible.First, visible.End); // a key no row sees: First ≥ End, all masked
+        new Span<float>(row, visible.First).Clear();
+        new Span<float>(row + end, CpuAttentionLayout.Block - end).Clear();
     }
 
     /// <summary>dSᵀ row = Pᵀ ∘ (dPᵀ − D), written over Pᵀ.</summary>

@@ -6,7 +6,7 @@ namespace FlashAttn.Cpu;
 
 /// <summary>
 /// FlashAttention-2's forward (Algorithm 1) on the CPU, parallel over (batch, query head, query block). For one query
-/// block Q_i (64 rows, pre-scaled by scale · log₂e) it walks the visible key blocks: S = Q_i K_jᵀ, the online softmax
+/// block Q_i (64 rows, pre-scaled by scale · log₂e) it walks the key blocks its rows' windows reach (causal, sliding): S = Q_i K_jᵀ, the online softmax
 /// per row (<see cref="OnlineSoftmax"/>), O_i = diag(α) O_i + P V_j; then O_i /= l_i and L_i = (m_i + log₂ l_i) · ln 2.
 /// Names as in the paper: m_i = rowMax, l_i = rowSum, O_i = acc.
 /// </summary>
@@ -42,7 +42,7 @@ internal static unsafe class CpuForward
         int kvHead = b * p.HeadsKV + h / layout.Group;
         float* qs = scratch.Queries.Pointer, s = scratch.Scores.Pointer, acc = scratch.Output.Pointer;
         float* rowMax = scratch.RowMax.Pointer, rowSum = scratch.RowSum.Pointer, alpha = scratch.Alpha.Pointer, statistic = scratch.Statistic.Pointer;
-        int* visible = stackalloc int[block];
+        int* first = stackalloc int[block], end = stackalloc int[block];
 
         // Q_i · scale · log₂e, zero rows past s_q
         new Span<float>(qs, block * dPad).Clear();
@@ -53,15 +53,20 @@ internal static unsafe class CpuForward
         new Span<float>(rowMax, block).Fill(float.NegativeInfinity);
         new Span<float>(rowSum, block).Clear();
 
-        int keyEnd = layout.KeyLimit(i0 + rows - 1);
+        // the key blocks the rows' windows reach: from the first row's left edge to the last row's right edge
         float* values = packs.Values(kvHead);
-        for (int j0 = 0; j0 < keyEnd; j0 += block)
+        for (int keyBlock = layout.FirstKeyBlockOf(i0), keyBlocks = layout.KeyBlockEndOf(i0, rows); keyBlock < keyBlocks; keyBlock++)
         {
+            int j0 = keyBlock * block;
             // S = Q_i K_jᵀ
-            MicroKernel.Multiply<TOps, TVector>(qs, dPad, packs.KeysT(kvHead, j0 / block), block, s, block, block, block, layout.HeadDim, accumulate: false);
-            // online softmax
-            for (int r = 0; r < block; r++) visible[r] = r < rows ? Math.Min(block, layout.KeyLimit(i0 + r) - j0) : 0;
-            OnlineSoftmax.Update<TOps, TVector>(s, visible, rowMax, rowSum, alpha, statistic);
+            MicroKernel.Multiply<TOps, TVector>(qs, dPad, packs.KeysT(kvHead, keyBlock), block, s, block, block, block, layout.HeadDim, accumulate: false);
+            // online softmax over each row's visible keys of the block
+            for (int r = 0; r < block; r++)
+            {
+                first[r] = r < rows ? Math.Clamp(layout.KeyStart(i0 + r) - j0, 0, block) : 0;
+                end[r] = r < rows ? Math.Min(block, layout.KeyLimit(i0 + r) - j0) : 0;
+            }
+            OnlineSoftmax.Update<TOps, TVector>(s, first, end, rowMax, rowSum, alpha, statistic);
             // O_i = diag(α) O_i + P V_j, α applied as the micro-kernel loads O_i
             MicroKernel.Multiply<TOps, TVector>(s, block, values + (long)j0 * dPad, dPad, acc, dPad, block, dPad, block, accumulate: true,
                 rowScale: alpha);

@@ -12,13 +12,14 @@ namespace FlashAttn.Cpu;
 internal static unsafe class OnlineSoftmax
 {
     /// <summary>
-    /// Turns the score block <paramref name="s"/> (row r's first <paramref name="visible"/>[r] entries unmasked) into
+    /// Turns the score block <paramref name="s"/> (row r's entries [<paramref name="first"/>[r], <paramref name="end"/>[r])
+    /// unmasked: a causal or sliding window cuts both ends) into
     /// P = exp2(S − m_new) in place, updates <paramref name="rowMax"/> and <paramref name="rowSum"/>, and writes to
     /// <paramref name="alpha"/> the factors exp2(m_old − m_new) by which each row of the output accumulator must be
     /// rescaled. <paramref name="rowStatistic"/> is 64 floats of scratch.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Update<TOps, TVector>(float* s, int* visible, float* rowMax, float* rowSum, float* alpha, float* rowStatistic)
+    public static void Update<TOps, TVector>(float* s, int* first, int* end, float* rowMax, float* rowSum, float* alpha, float* rowStatistic)
         where TOps : struct, ISimd<TVector> where TVector : struct
     {
         const int n = CpuAttentionLayout.Block;
@@ -28,7 +29,8 @@ internal static unsafe class OnlineSoftmax
         for (int r = 0; r < n; r++)
         {
             float* row = s + r * n;
-            for (int j = Math.Max(visible[r], 0); j < n; j++) row[j] = float.NegativeInfinity;
+            for (int j = 0; j < first[r]; j++) row[j] = float.NegativeInfinity;
+            for (int j = Math.Max(end[r], 0); j < n; j++) row[j] = float.NegativeInfinity;
             var maxes = TOps.Load(row);
             for (int j = w; j < n; j += w) maxes = TOps.Max(maxes, TOps.Load(row + j));
             rowStatistic[r] = TOps.MaxAcross(maxes);

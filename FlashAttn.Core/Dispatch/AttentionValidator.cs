@@ -108,10 +108,10 @@ internal static class AttentionValidator
         CheckOptions(options);
         return new AttentionProblem(batch, seqQ, seqK, headsQ, headsKv, headDim,
             options.ResolveScale(headDim), options.Causal,
-            options.CausalAlignment == CausalAlignment.BottomRight, options.Deterministic);
+            options.CausalAlignment == CausalAlignment.BottomRight, options.Deterministic, options.WindowLeft, options.WindowRight);
     }
 
-    /// <summary>Checks the scale and the causal alignment of <paramref name="options"/>.</summary>
+    /// <summary>Checks the scale, the causal alignment and the window of <paramref name="options"/>.</summary>
     internal static void CheckOptions(AttentionOptions options)
     {
         if (options.Scale is float scale && (!float.IsFinite(scale) || scale <= 0))
@@ -120,6 +120,9 @@ internal static class AttentionValidator
         if (!Enum.IsDefined(options.CausalAlignment))
             throw new ArgumentOutOfRangeException(nameof(options), options.CausalAlignment,
                 $"options.CausalAlignment must be BottomRight or TopLeft; actual {(int)options.CausalAlignment}.");
+        foreach (var (edge, name) in new[] { (options.WindowLeft, nameof(options.WindowLeft)), (options.WindowRight, nameof(options.WindowRight)) })
+            if (edge < -1)
+                throw new ArgumentOutOfRangeException(nameof(options), edge, $"options.{name} must be -1 (unbounded) or at least 0; actual {edge}.");
     }
 
     /// <summary>q, k and v hold fp32, fp16 or bf16: int32 tensors are indices, never attention inputs.</summary>

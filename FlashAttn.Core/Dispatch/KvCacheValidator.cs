@@ -92,14 +92,15 @@ internal static class KvCacheValidator
             throw new ArgumentOutOfRangeException(Splits, cache.Splits, $"{Splits} must be in [0, {MaxSplits}] (0: automatic); actual {cache.Splits}.");
 
         AttentionValidator.CheckOptions(options);
-        if (options.Causal && options.CausalAlignment != CausalAlignment.BottomRight)
+        if ((options.Causal || options.Windowed) && options.CausalAlignment != CausalAlignment.BottomRight)
             throw new ArgumentException(
-                "options.CausalAlignment must be BottomRight for KV-cache calls (query i sees keys up to i + keys − s_q); actual TopLeft.",
+                "options.CausalAlignment must be BottomRight for causal or windowed KV-cache calls (query i's diagonal is key i + keys − s_q); actual TopLeft.",
                 nameof(options));
 
         var shape = new KvCacheShape(batch, seqQ, headsQ, headsKv, headDim, entries, cacheLength, paged, blocksPerSequence, newKeys);
         if (options.ValidateIndexContents) CheckContents(shape, cacheSeqlens!, cache);
-        var settings = new AttentionSettings(options.ResolveScale(headDim), options.Causal, CausalBottomRight: true, options.Deterministic);
+        var settings = new AttentionSettings(options.ResolveScale(headDim), options.Causal, CausalBottomRight: true, options.Deterministic,
+            options.WindowLeft, options.WindowRight);
         return new KvCacheProblem(shape, settings, cache.Splits);
     }
 

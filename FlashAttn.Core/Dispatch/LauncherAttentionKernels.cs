@@ -13,7 +13,7 @@ internal sealed class LauncherAttentionKernels : IAttentionKernels
         new(p.Batch, p.SeqLenQ, p.SeqLenK, p.HeadsQ, p.HeadsKV, p.HeadDim);
 
     public static AttentionSettings SettingsOf(AttentionProblem p) =>
-        new(p.Scale, p.Causal, p.CausalBottomRight, p.Deterministic);
+        new(p.Scale, p.Causal, p.CausalBottomRight, p.Deterministic, p.WindowLeft, p.WindowRight);
 
     public void Forward<T>(Accelerator accelerator, AttentionProblem problem,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged

@@ -100,7 +100,7 @@ internal static class VarlenValidator
         // a maximum beyond the totals only widens the launch grid with groups that exit
         var shape = new VarlenShape(batch, totalQ, totalK, Math.Min(maxSeqlenQ, totalQ), Math.Min(maxSeqlenK, totalK), headsQ, headsKv, headDim);
         var settings = new AttentionSettings(options.ResolveScale(headDim), options.Causal,
-            options.CausalAlignment == CausalAlignment.BottomRight, options.Deterministic);
+            options.CausalAlignment == CausalAlignment.BottomRight, options.Deterministic, options.WindowLeft, options.WindowRight);
         return new VarlenProblem(shape, settings);
     }
 

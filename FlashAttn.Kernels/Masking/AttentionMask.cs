@@ -32,8 +32,14 @@ internal readonly struct AttentionMask(int seqLenK, int offset, int left, int ri
 
     /// <summary>The mask of a sequence of <paramref name="seqLenK"/> keys whose diagonal is at <paramref name="offset"/>.</summary>
     public static AttentionMask Of(int seqLenK, int offset, AttentionParams p, bool causal)
-        => new(seqLenK, offset, p.WindowLeft < 0 ? Unbounded : p.WindowLeft,
-            causal ? XMath.Min(0, p.WindowRight < 0 ? Unbounded : p.WindowRight) : p.WindowRight < 0 ? Unbounded : p.WindowRight);
+    {
+        int right = Edge(p.WindowRight);
+        return new(seqLenK, offset, Edge(p.WindowLeft), causal ? XMath.Min(0, right) : right);
+    }
+
+    /// <summary>A window edge as the mask keeps it: −1 (none) and any wider edge become <see cref="Unbounded"/>, so the
+    /// block arithmetic cannot overflow.</summary>
+    private static int Edge(int window) => window < 0 ? Unbounded : XMath.Min(window, Unbounded);
 
     /// <summary>True when query <paramref name="row"/> sees key <paramref name="key"/>.</summary>
     public bool Visible(int row, int key) => key < SeqLenK && key <= row + Offset + Right && key >= row + Offset - Left;
@@ -67,8 +73,9 @@ internal readonly struct AttentionMask(int seqLenK, int offset, int left, int ri
     /// <summary>The first query that sees any key of the block starting at <paramref name="k0"/> (its Q loop's start).</summary>
     public int FirstQuerySeeing(int k0) => XMath.Max(0, k0 - Offset - Right);
 
-    /// <summary>One past the last query that sees any of keys [k0, k0 + cols), at most <paramref name="seqLenQ"/>.</summary>
-    public int QueryEnd(int k0, int cols, int seqLenQ) => XMath.Min(seqLenQ, k0 + cols - 1 - Offset + Left + 1);
+    /// <summary>One past the last query that sees any of keys [k0, k0 + cols), at most <paramref name="seqLenQ"/> (the last
+    /// key that exists decides: past s_k a left window would otherwise admit rows that see none of the block).</summary>
+    public int QueryEnd(int k0, int cols, int seqLenQ) => XMath.Min(seqLenQ, XMath.Min(k0 + cols, SeqLenK) - 1 - Offset + Left + 1);
 
     /// <summary>True when rows [q0, q0 + rows) against the key block at <paramref name="k0"/> need the element test.</summary>
     public bool QueryBlockNeedsMask(int q0, int rows, int k0, int blockCols) => BlockNeedsMask(q0, rows, k0, blockCols);
@@ -88,7 +95,4 @@ internal readonly struct AttentionMask(int seqLenK, int offset, int left, int ri
     /// <summary>The first query block start from which rows need no element test against the key block at
     /// <paramref name="k0"/> (no left window), <see cref="int.MaxValue"/> when the block passes s_k.</summary>
     public int FirstUnmaskedQuery(int k0, int blockCols) => k0 + blockCols > SeqLenK ? int.MaxValue : FirstQuerySeeingAll(k0, blockCols);
-
-    /// <summary>True for a causal mask or a window: some keys of a full block may be hidden.</summary>
-    public bool Windowed => Right < Unbounded || Left < Unbounded;
 }

@@ -101,7 +101,7 @@ public static class AttentionReference
     /// <summary>True when query <paramref name="i"/> sees key <paramref name="j"/>: causal diagonal and sliding window.</summary>
     public static bool Visible(AttentionShape shape, AttentionSettings settings, int i, int j)
     {
-        int diagonal = i + (settings.CausalBottomRight ? shape.SeqLenK - shape.SeqLenQ : 0);
+        long diagonal = i + (settings.CausalBottomRight ? shape.SeqLenK - shape.SeqLenQ : 0); // long: any window width
         if (settings.Causal && j > diagonal) return false;
         if (settings.WindowRight >= 0 && j > diagonal + settings.WindowRight) return false;
         return settings.WindowLeft < 0 || j >= diagonal - settings.WindowLeft;

@@ -61,6 +61,12 @@ public class CpuAttentionTests
         AttentionKernelTests.Check("dV", ours.Dv, naive.Dv, reference.Dv, AttentionKernelTests.GradientFactor);
     }
 
+    /// <summary><see cref="AttentionKernelTests.WindowTable"/> on the CPU path: key blocks outside the windows skipped, rows
+    /// that see no key as on the GPU.</summary>
+    [TestCaseSource(typeof(AttentionKernelTests), nameof(AttentionKernelTests.WindowTable))]
+    public void WindowMatchesReference(AttentionCase c, bool emptyRows)
+        => AttentionKernelTests.CheckWindow(c, emptyRows, new AttentionRun(c).Kernels(_accelerator, backward: true, new CpuAttentionKernels(2)));
+
     /// <summary>Causal bottom-right with s_q &gt; s_k: the first s_q − s_k rows see no key (O = 0, L = +∞, dQ = 0), as on the GPU.</summary>
     [TestCase(AttentionDtype.Fp32, 512)]
     [TestCase(AttentionDtype.Bf16, 256)]

@@ -2,14 +2,16 @@ using FlashAttn.Kernels;
 
 namespace FlashAttn.Tests.Kernels;
 
-/// <summary>One row of the attention test table.</summary>
-public sealed record AttentionCase(AttentionShape Shape, AttentionDtype Dtype, bool Causal, bool BottomRight, bool Deterministic, int Seed)
+/// <summary>One row of the attention test table; WindowLeft/WindowRight: the sliding window (−1: unbounded).</summary>
+public sealed record AttentionCase(AttentionShape Shape, AttentionDtype Dtype, bool Causal, bool BottomRight, bool Deterministic, int Seed,
+    int WindowLeft = -1, int WindowRight = -1)
 {
     /// <summary>Settings with the default scale 1/√d.</summary>
-    public AttentionSettings Settings => new(1f / MathF.Sqrt(Shape.HeadDim), Causal, BottomRight, Deterministic);
+    public AttentionSettings Settings => new(1f / MathF.Sqrt(Shape.HeadDim), Causal, BottomRight, Deterministic, WindowLeft, WindowRight);
 
     /// <inheritdoc/>
     public override string ToString()
         => $"b{Shape.Batch} sq{Shape.SeqLenQ} sk{Shape.SeqLenK} h{Shape.HeadsQ}/{Shape.HeadsKV} d{Shape.HeadDim} {Dtype}"
-           + (Causal ? (BottomRight ? " causal-br" : " causal-tl") : "") + (Deterministic ? " det" : "");
+           + (Causal ? (BottomRight ? " causal-br" : " causal-tl") : "") + (Deterministic ? " det" : "")
+           + (WindowLeft >= 0 || WindowRight >= 0 ? $" window({WindowLeft},{WindowRight}){(Causal ? "" : BottomRight ? "-br" : "-tl")}" : "");
 }

@@ -77,6 +77,65 @@ public class AttentionKernelTests
         Check("dV", ours.Dv, naive.Dv, reference.Dv, GradientFactor);
     }
 
+    /// <summary>
+    /// Sliding windows (flash-attn's window_size) on each kernel family — fp32 FFMA (never the register-tiled kernels: d 32
+    /// and 64 would take them without a window), fp16/bf16 tensor cores: left only, right only, both, with causal, s_q ≠ s_k
+    /// in both alignments, an edge past every length, and windows so narrow that some rows see no key.
+    /// </summary>
+    public static IEnumerable<TestCaseData> WindowTable()
+    {
+        TestCaseData Row(int sq, int sk, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight, int left, int right,
+            bool deterministic = false, bool emptyRows = false)
+        {
+            var c = new AttentionCase(new AttentionShape(1, sq, sk, hq, hkv, d), dtype, causal, bottomRight, deterministic, Seed: 5000 + sq + sk + d,
+                WindowLeft: left, WindowRight: right);
+            return new TestCaseData(c, emptyRows).SetName($"Window({c})");
+        }
+        yield return Row(96, 96, 2, 1, 32, AttentionDtype.Fp32, causal: false, bottomRight: true, left: 20, right: -1);
+        yield return Row(80, 150, 2, 2, 40, AttentionDtype.Fp16, causal: false, bottomRight: true, left: -1, right: 7);
+        yield return Row(130, 130, 2, 1, 48, AttentionDtype.Bf16, causal: false, bottomRight: true, left: 17, right: 5, deterministic: true);
+        yield return Row(70, 160, 2, 1, 64, AttentionDtype.Fp32, causal: true, bottomRight: true, left: 30, right: -1, deterministic: true);
+        // top-left with s_q > s_k: rows i ≥ s_k + left start past s_k
+        yield return Row(160, 70, 2, 1, 32, AttentionDtype.Fp16, causal: true, bottomRight: false, left: 25, right: -1, emptyRows: true);
+        yield return Row(120, 70, 2, 2, 40, AttentionDtype.Bf16, causal: false, bottomRight: false, left: 8, right: 3, emptyRows: true);
+        yield return Row(70, 90, 2, 1, 40, AttentionDtype.Fp32, causal: false, bottomRight: false, left: int.MaxValue, right: int.MaxValue);
+        // windows of a key or a few: rows i < 90 end before key 0 (bottom-right, offset −90); rows i ≥ 65 start past s_k (top-left)
+        yield return Row(150, 60, 2, 1, 32, AttentionDtype.Fp32, causal: false, bottomRight: true, left: 0, right: 0, emptyRows: true);
+        yield return Row(150, 60, 2, 1, 40, AttentionDtype.Bf16, causal: false, bottomRight: false, left: 5, right: 0, emptyRows: true);
+        yield return Row(150, 60, 2, 1, 64, AttentionDtype.Fp16, causal: true, bottomRight: true, left: 3, right: -1, emptyRows: true);
+        yield return Row(150, 60, 2, 1, 59, AttentionDtype.Fp32, causal: false, bottomRight: false, left: 5, right: 2, emptyRows: true, deterministic: true);
+    }
+
+    [TestCaseSource(nameof(WindowTable))]
+    public void WindowMatchesReference(AttentionCase c, bool emptyRows) => CheckWindow(c, emptyRows, new AttentionRun(c).Kernels(_accelerator, backward: true));
+
+    /// <summary>The table's rule, and rows that see no key give O = 0, L = +∞, dQ = 0 (and there are some when
+    /// <paramref name="emptyRows"/>).</summary>
+    internal static void CheckWindow(AttentionCase c, bool emptyRows, AttentionResult ours)
+    {
+        var run = new AttentionRun(c);
+        var reference = run.Reference(backward: true);
+        var naive = run.Naive(backward: true);
+        var shape = c.Shape;
+        int empty = 0;
+        for (int h = 0; h < shape.HeadsQ; h++)
+            for (int i = 0; i < shape.SeqLenQ; i++)
+            {
+                if (!double.IsPositiveInfinity(reference.Lse[h * shape.SeqLenQ + i])) continue;
+                empty++;
+                Assert.That(ours.Lse[h * shape.SeqLenQ + i], Is.EqualTo(double.PositiveInfinity), $"L[{h},{i}]");
+                long first = AttentionReference.QIndex(shape, 0, i, h);
+                for (int x = 0; x < shape.HeadDim; x++)
+                    Assert.That((ours.Output[first + x], ours.Dq[first + x]), Is.EqualTo((0.0, 0.0)), $"O, dQ[{i},{h},{x}]");
+            }
+        Assert.That(empty > 0, Is.EqualTo(emptyRows), $"{empty} rows see no key");
+        Check("O", ours.Output, naive.Output, reference.Output, ForwardFactor);
+        Check("L", ours.Lse, naive.Lse, reference.Lse, ForwardFactor);
+        Check("dQ", ours.Dq, naive.Dq, reference.Dq, GradientFactor);
+        Check("dK", ours.Dk, naive.Dk, reference.Dk, GradientFactor);
+        Check("dV", ours.Dv, naive.Dv, reference.Dv, GradientFactor);
+    }
+
     /// <summary>The acceptance rule: max|ours − fp64| ≤ factor · max|naive − fp64| + <see cref="Slack"/>.</summary>
     internal static void Check(string name, double[] ours, double[] naive, double[] reference, double factor)
     {

@@ -116,7 +116,7 @@ public sealed class AttentionRun
             var s = Case.Shape;
             var settings = Case.Settings;
             return new AttentionProblem(s.Batch, s.SeqLenQ, s.SeqLenK, s.HeadsQ, s.HeadsKV, s.HeadDim,
-                settings.Scale, settings.Causal, settings.CausalBottomRight, settings.Deterministic);
+                settings.Scale, settings.Causal, settings.CausalBottomRight, settings.Deterministic, settings.WindowLeft, settings.WindowRight);
         }
     }
 

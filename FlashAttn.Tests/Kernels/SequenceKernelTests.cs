@@ -35,18 +35,23 @@ public class SequenceKernelTests
         yield return Varlen([80, 3, 41], [30, 20, 41], 2, 2, 64, AttentionDtype.Fp32, causal: true, bottomRight: false, seed: 6);
         yield return Varlen([70, 0, 25], [100, 12, 25], 4, 2, 48, AttentionDtype.Fp32, causal: true, bottomRight: true, seed: 7, deterministic: true);
         yield return Varlen([33, 12, 65], [0, 70, 65], 2, 1, 59, AttentionDtype.Fp32, causal: false, bottomRight: true, seed: 8, deterministic: true);
+        // sliding windows, per sequence around its own diagonal: FFMA (fp32) and tensor cores (fp16)
+        yield return Varlen([70, 5, 40], [100, 30, 20], 2, 1, 40, AttentionDtype.Fp32, causal: true, bottomRight: true, seed: 9, window: (12, -1));
+        yield return Varlen([70, 5, 40], [100, 30, 20], 2, 2, 32, AttentionDtype.Fp16, causal: false, bottomRight: false, seed: 10, window: (6, 3));
     }
 
     private static TestCaseData Varlen(int[] qLens, int[] kLens, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight, int seed,
-        bool deterministic = false)
-        => new TestCaseData(qLens, kLens, hq, hkv, d, dtype, causal, bottomRight, deterministic, seed)
+        bool deterministic = false, (int Left, int Right)? window = null)
+        => new TestCaseData(qLens, kLens, hq, hkv, d, dtype, causal, bottomRight, deterministic, seed, window ?? (-1, -1))
             .SetName($"Varlen(q[{string.Join(",", qLens)}] k[{string.Join(",", kLens)}] h{hq}/{hkv} d{d} {dtype}" +
-                $"{(causal ? bottomRight ? " causal-br" : " causal-tl" : "")}{(deterministic ? " deterministic" : "")})");
+                $"{(causal ? bottomRight ? " causal-br" : " causal-tl" : "")}{(deterministic ? " deterministic" : "")}" +
+                $"{(window is { } w ? $" window({w.Left},{w.Right}){(bottomRight ? "-br" : "-tl")}" : "")})");
 
     [TestCaseSource(nameof(VarlenCases))]
     public void VarlenMatchesReference(int[] qLens, int[] kLens, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight,
-        bool deterministic, int seed)
-        => CheckVarlen(qLens, kLens, hq, hkv, d, dtype, causal, bottomRight, deterministic, seed, default(AttentionModifiers<NoScoreModifier, NoMaskModifier>));
+        bool deterministic, int seed, (int Left, int Right) window)
+        => CheckVarlen(qLens, kLens, hq, hkv, d, dtype, causal, bottomRight, deterministic, seed, default(AttentionModifiers<NoScoreModifier, NoMaskModifier>),
+            window);
 
     [Test]
     public void VarlenWithSoftcap()
@@ -64,13 +69,13 @@ public class SequenceKernelTests
     }
 
     private void CheckVarlen<TScore, TMask>(int[] qLens, int[] kLens, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight,
-        bool deterministic, int seed, AttentionModifiers<TScore, TMask> modifiers)
+        bool deterministic, int seed, AttentionModifiers<TScore, TMask> modifiers, (int Left, int Right)? window = null)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var mods = ReferenceModifiers.Of(modifiers);
         int[] cuQ = Cumulative(qLens), cuK = Cumulative(kLens);
         var shape = new VarlenShape(qLens.Length, cuQ[^1], cuK[^1], qLens.Max(), kLens.Max(), hq, hkv, d);
-        var settings = new AttentionSettings(1f / MathF.Sqrt(d), causal, bottomRight, deterministic);
+        var settings = new AttentionSettings(1f / MathF.Sqrt(d), causal, bottomRight, deterministic, window?.Left ?? -1, window?.Right ?? -1);
         var data = new Inputs(dtype, seed);
         float[] q = data.Random((long)shape.TotalQ * hq * d), k = data.Random((long)shape.TotalK * hkv * d), v = data.Random(k.Length);
         float[] dOut = data.Random(q.Length);
@@ -108,21 +113,26 @@ public class SequenceKernelTests
         yield return KvCache([50, 100], 2, 1, 2, 1, 160, AttentionDtype.Fp32, 64, batchIndex: false, splits: 0, seed: 19);
         yield return KvCache([45, 90], 5, 5, 2, 2, 59, AttentionDtype.Fp32, 16, batchIndex: false, splits: 0, seed: 20);
         yield return KvCache([100, 0, 37], 4, 1, 6, 3, 59, AttentionDtype.Fp32, 0, batchIndex: true, splits: 0, seed: 21);
+        // a causal sliding window of 20 keys: the decoding kernel split over the window's blocks (fp16), FFMA paged (fp32)
+        yield return KvCache([150, 8, 70], 1, 1, 4, 2, 64, AttentionDtype.Fp16, 0, batchIndex: false, splits: 3, seed: 22, windowLeft: 20);
+        yield return KvCache([150, 8, 70], 3, 2, 2, 1, 48, AttentionDtype.Fp32, 32, batchIndex: false, splits: 0, seed: 23, windowLeft: 20);
     }
 
     private static TestCaseData KvCache(int[] cached, int sq, int sNew, int hq, int hkv, int d, AttentionDtype dtype, int pageSize,
-        bool batchIndex, int splits, int seed)
-        => new TestCaseData(cached, sq, sNew, hq, hkv, d, dtype, pageSize, batchIndex, splits, seed)
+        bool batchIndex, int splits, int seed, int windowLeft = -1)
+        => new TestCaseData(cached, sq, sNew, hq, hkv, d, dtype, pageSize, batchIndex, splits, seed, windowLeft)
             .SetName($"KvCache(cached[{string.Join(",", cached)}] sq{sq} new{sNew} h{hq}/{hkv} d{d} {dtype} " +
-                $"{(pageSize > 0 ? $"paged{pageSize}" : "contiguous")}{(batchIndex ? " indexed" : "")} splits{splits})");
+                $"{(pageSize > 0 ? $"paged{pageSize}" : "contiguous")}{(batchIndex ? " indexed" : "")} splits{splits}" +
+                $"{(windowLeft >= 0 ? $" window({windowLeft},0)" : "")})");
 
     [TestCaseSource(nameof(KvCacheCases))]
     public void KvCacheMatchesReference(int[] cached, int sq, int sNew, int hq, int hkv, int d, AttentionDtype dtype, int pageSize,
-        bool batchIndex, int splits, int seed)
-        => CheckKvCache(cached, sq, sNew, hq, hkv, d, dtype, pageSize, batchIndex, splits, seed, default(AttentionModifiers<NoScoreModifier, NoMaskModifier>));
+        bool batchIndex, int splits, int seed, int windowLeft)
+        => CheckKvCache(cached, sq, sNew, hq, hkv, d, dtype, pageSize, batchIndex, splits, seed, default(AttentionModifiers<NoScoreModifier, NoMaskModifier>),
+            windowLeft);
 
     private void CheckKvCache<TScore, TMask>(int[] cached, int sq, int sNew, int hq, int hkv, int d, AttentionDtype dtype, int pageSize,
-        bool batchIndex, int splits, int seed, AttentionModifiers<TScore, TMask> modifiers)
+        bool batchIndex, int splits, int seed, AttentionModifiers<TScore, TMask> modifiers, int windowLeft = -1)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var mods = ReferenceModifiers.Of(modifiers);
@@ -145,7 +155,7 @@ public class SequenceKernelTests
             if (batchIndex) index = Enumerable.Range(0, entries).OrderBy(_ => random.Next()).Take(batch).ToArray();
             shape = new KvCacheShape(batch, sq, hq, hkv, d, entries, capacity, false, 0, sNew);
         }
-        var settings = new AttentionSettings(1f / MathF.Sqrt(d), Causal: true, CausalBottomRight: true);
+        var settings = new AttentionSettings(1f / MathF.Sqrt(d), Causal: true, CausalBottomRight: true, WindowLeft: windowLeft);
         long cacheElements = (long)shape.CacheEntries * shape.CacheLength * hkv * d;
         float[] q = data.Random((long)batch * sq * hq * d), kCache = data.Random(cacheElements), vCache = data.Random(cacheElements);
         float[] kNew = data.Random((long)batch * sNew * hkv * d), vNew = data.Random(kNew.Length);

@@ -18,7 +18,8 @@ public class KvCacheAttentionTests
     /// the page size; <see cref="BlockTable"/> (b × max_blocks, row-major) makes it paged.
     /// </summary>
     public sealed record KvCacheCase(string Name, SequenceDevice Device, AttentionDtype Dtype, int SeqLenQ, int HeadsQ, int HeadsKV, int HeadDim,
-        int CacheEntries, int CacheLength, int[] CacheSeqlens, int NewKeys, bool Causal, int[]? BatchIndex = null, int[]? BlockTable = null)
+        int CacheEntries, int CacheLength, int[] CacheSeqlens, int NewKeys, bool Causal, int[]? BatchIndex = null, int[]? BlockTable = null,
+        int WindowLeft = -1, int WindowRight = -1)
     {
         public int Batch => CacheSeqlens.Length;
         public int BlocksPerSequence => BlockTable is null ? 0 : BlockTable.Length / Batch;
@@ -37,6 +38,10 @@ public class KvCacheAttentionTests
             BlockTable: [7, 2, 5, 0, 1, 8, 3, 6]);
         // paged, page size 64, decoding one appended key, no mask
         yield return new("paged64-decode", device, default, 1, 3, 1, headDim, 5, 64, [70, 5], 1, Causal: false, BlockTable: [3, 1, 4, 0]);
+        // sliding windows: causal local attention over the last 9 keys; a two-sided window (4, 2) without causal
+        yield return new("contiguous-window-causal", device, default, 3, 4, 2, headDim, 3, 80, [70, 2, 40], 2, Causal: true, WindowLeft: 9);
+        yield return new("paged16-window", device, default, 4, 4, 2, headDim, 9, 16, [20, 33], 2, Causal: false,
+            BlockTable: [7, 2, 5, 0, 1, 8, 3, 6], WindowLeft: 4, WindowRight: 2);
     }
 
     public static IEnumerable<TestCaseData> Cases()
@@ -72,8 +77,9 @@ public class KvCacheAttentionTests
         float[] q = Random(random, qShape.Aggregate(1L, (a, x) => a * x), c.Dtype);
         float[] kCache = Random(random, cacheShape.Aggregate(1L, (a, x) => a * x), c.Dtype), vCache = Random(random, kCache.Length, c.Dtype);
         float[] kNew = Random(random, newShape.Aggregate(1L, (a, x) => a * x), c.Dtype), vNew = Random(random, kNew.Length, c.Dtype);
-        var options = new AttentionOptions { Causal = c.Causal, ReturnLse = true };
-        var settings = new AttentionSettings(options.ResolveScale(c.HeadDim), c.Causal, CausalBottomRight: true);
+        var options = new AttentionOptions { Causal = c.Causal, ReturnLse = true, WindowLeft = c.WindowLeft, WindowRight = c.WindowRight };
+        var settings = new AttentionSettings(options.ResolveScale(c.HeadDim), c.Causal, CausalBottomRight: true,
+            WindowLeft: c.WindowLeft, WindowRight: c.WindowRight);
 
         using var device = Create(c.Device);
         using var qt = Upload<T>(device, q, qShape);

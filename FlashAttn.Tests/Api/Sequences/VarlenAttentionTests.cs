@@ -14,10 +14,11 @@ public class VarlenAttentionTests
 {
     /// <summary>A varlen case: per-sequence query and key lengths, heads, head_dim, mask.</summary>
     public sealed record VarlenCase(SequenceDevice Device, AttentionDtype Dtype, int[] QueryLengths, int[] KeyLengths, int HeadsQ, int HeadsKV,
-        int HeadDim, bool Causal, bool BottomRight)
+        int HeadDim, bool Causal, bool BottomRight, int WindowLeft = -1, int WindowRight = -1)
     {
         public override string ToString() => $"{Device} {Dtype} q[{string.Join(",", QueryLengths)}] k[{string.Join(",", KeyLengths)}] " +
-            $"h{HeadsQ}/{HeadsKV} d{HeadDim}" + (Causal ? BottomRight ? " causal-br" : " causal-tl" : "");
+            $"h{HeadsQ}/{HeadsKV} d{HeadDim}" + (Causal ? BottomRight ? " causal-br" : " causal-tl" : "") +
+            (WindowLeft >= 0 || WindowRight >= 0 ? $" window({WindowLeft},{WindowRight}){(BottomRight ? "-br" : "-tl")}" : "");
     }
 
     public static IEnumerable<TestCaseData> Cases()
@@ -37,6 +38,14 @@ public class VarlenAttentionTests
             var c = new VarlenCase(SequenceDevice.Emulator, dtype, emuQ, emuK, 2, 1, 16, causal, bottomRight);
             yield return new TestCaseData(c).SetName($"Varlen({c})");
         }
+        // sliding windows around each sequence's own diagonal
+        foreach (var c in new[]
+        {
+            new VarlenCase(SequenceDevice.Cpu, AttentionDtype.Fp32, cpuQ, cpuK, 4, 2, 40, Causal: true, BottomRight: true, WindowLeft: 6),
+            new VarlenCase(SequenceDevice.Cpu, AttentionDtype.Bf16, cpuQ, cpuK, 4, 2, 40, Causal: false, BottomRight: false, WindowLeft: 3, WindowRight: 10),
+            new VarlenCase(SequenceDevice.Emulator, AttentionDtype.Fp32, emuQ, emuK, 2, 1, 16, Causal: false, BottomRight: true, WindowLeft: 1, WindowRight: 2),
+        })
+            yield return new TestCaseData(c).SetName($"Varlen({c})");
     }
 
     [TestCaseSource(nameof(Cases))]
@@ -58,8 +67,9 @@ public class VarlenAttentionTests
         var random = new Random(17 + c.HeadDim);
         float[] q = Random(random, (long)totalQ * c.HeadsQ * c.HeadDim, c.Dtype), k = Random(random, (long)totalK * c.HeadsKV * c.HeadDim, c.Dtype);
         float[] v = Random(random, k.Length, c.Dtype), dOutput = Random(random, q.Length, c.Dtype);
-        var options = new AttentionOptions { Causal = c.Causal, CausalAlignment = c.BottomRight ? CausalAlignment.BottomRight : CausalAlignment.TopLeft };
-        var settings = new AttentionSettings(options.ResolveScale(c.HeadDim), c.Causal, c.BottomRight);
+        var options = new AttentionOptions { Causal = c.Causal, CausalAlignment = c.BottomRight ? CausalAlignment.BottomRight : CausalAlignment.TopLeft,
+            WindowLeft = c.WindowLeft, WindowRight = c.WindowRight };
+        var settings = new AttentionSettings(options.ResolveScale(c.HeadDim), c.Causal, c.BottomRight, WindowLeft: c.WindowLeft, WindowRight: c.WindowRight);
 
         using var device = Create(c.Device);
         using var qt = Upload<T>(device, q, totalQ, c.HeadsQ, c.HeadDim);
