@@ -124,6 +124,16 @@ public sealed class KernelCache
         return kernel;
     }
 
+    /// <summary>The modules of a type and of its generic arguments, nested (their builds are part of the kernel's code).</summary>
+    private static IEnumerable<Module> ModulesOf(Type type)
+    {
+        yield return type.Module;
+        if (!type.IsGenericType) yield break;
+        foreach (var argument in type.GetGenericArguments())
+            foreach (var module in ModulesOf(argument))
+                yield return module;
+    }
+
     /// <summary>The cache key: method identity, specialization values and device, one item per line.</summary>
     public static string CreateKey(MethodInfo method, IReadOnlyList<object?> specializations, int computeCapability, int driverVersion)
     {
@@ -136,7 +146,12 @@ public sealed class KernelCache
         text.Append("type ").Append(method.DeclaringType?.FullName ?? "<global>").Append('\n');
         text.Append("method ").Append(method).Append(" #").Append(method.MetadataToken.ToString("X8", CultureInfo.InvariantCulture)).Append('\n');
         foreach (var argument in method.IsGenericMethod ? method.GetGenericArguments() : [])
+        {
             text.Append("generic ").Append(argument.AssemblyQualifiedName ?? argument.FullName ?? argument.Name).Append('\n');
+            // a user's modifier struct is compiled into the kernel: its code may change without its assembly's version
+            foreach (var argumentModule in ModulesOf(argument))
+                text.Append("generic-module ").Append(argumentModule.Assembly.GetName().Name).Append(' ').Append(argumentModule.ModuleVersionId).Append('\n');
+        }
         for (int i = 0; i < specializations.Count; i++)
             if (specializations[i] is { } value)
                 text.Append("spec ").Append(i).Append(' ').Append(FormatValue(value)).Append('\n');

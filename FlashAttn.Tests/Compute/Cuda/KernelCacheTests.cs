@@ -96,6 +96,9 @@ public class KernelCacheTests
         string floats = KernelCache.CreateKey(generic.MakeGenericMethod(typeof(float)), none, 90, 12040);
         string ints = KernelCache.CreateKey(generic.MakeGenericMethod(typeof(int)), none, 90, 12040);
         Assert.That(floats, Is.Not.EqualTo(ints));
+        // a generic argument's build (e.g. a user's modifier struct, or one nested in a generic struct) is in the key
+        string nested = KernelCache.CreateKey(generic.MakeGenericMethod(typeof(List<KernelCacheTests>)), none, 90, 12040);
+        Assert.That(nested, Does.Contain("generic-module FlashAttn.Tests " + typeof(KernelCacheTests).Module.ModuleVersionId));
 
         string key = KernelCache.CreateKey(s_saxpy, Specs(4), 90, 12040);
         Assert.That(KernelCache.CreateKey(s_saxpy, Specs(4), 90, 12040), Is.EqualTo(key));
