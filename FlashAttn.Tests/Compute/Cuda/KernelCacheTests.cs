@@ -88,6 +88,12 @@ public class KernelCacheTests
         Assert.That(new[] { a, b, c, d }.Distinct().Count(), Is.EqualTo(4));
     }
 
+    /// <summary>A struct of this assembly, as a user's modifier would be.</summary>
+    private struct Probe
+    {
+        public int Value;
+    }
+
     [Test]
     public void KeyCoversMethodGenericArgumentsSpecializationsAndDevice()
     {
@@ -97,7 +103,7 @@ public class KernelCacheTests
         string ints = KernelCache.CreateKey(generic.MakeGenericMethod(typeof(int)), none, 90, 12040);
         Assert.That(floats, Is.Not.EqualTo(ints));
         // a generic argument's build (e.g. a user's modifier struct, or one nested in a generic struct) is in the key
-        string nested = KernelCache.CreateKey(generic.MakeGenericMethod(typeof(List<KernelCacheTests>)), none, 90, 12040);
+        string nested = KernelCache.CreateKey(generic.MakeGenericMethod(typeof(ValueTuple<Probe, int>)), none, 90, 12040);
         Assert.That(nested, Does.Contain("generic-module FlashAttn.Tests " + typeof(KernelCacheTests).Module.ModuleVersionId));
 
         string key = KernelCache.CreateKey(s_saxpy, Specs(4), 90, 12040);
