@@ -89,9 +89,9 @@ public class KernelCacheTests
     }
 
     /// <summary>A struct of this assembly, as a user's modifier would be.</summary>
-    private struct Probe
+    private readonly struct Probe(int value)
     {
-        public int Value;
+        public int Value { get; } = value;
     }
 
     [Test]
