@@ -15,6 +15,7 @@ public static partial class AttentionLauncher
         public void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>
         {
             // every head dim and length: the tile index is the grid's x
+            BlockMasksOnDenseTensorCoresOnly(modifiers.Blocks, sequences, tensorCores: true);
             var tc = TensorCoreTile.ForBackward(shape.HeadDim);
             using var workspace = Rent();
             Preprocess<TStorage>(workspace);
@@ -24,13 +25,14 @@ public static partial class AttentionLauncher
                 q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p, sequences.Info, modifiers,
                 Specialize(tc.HeadDimPadded), Specialize(tc.Warps), SpecializedValue.New(settings.Causal),
                 SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)), SpecializedValue.New(!settings.Deterministic), Specialize(sequences.Kind),
-                Specialize(AttentionModifiers<TScore, TMask>.FlagsWith(settings)));
+                Specialize(modifiers.FlagsFor(settings)));
             Finish<TStorage>(workspace);
         }
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
             ModifiersOnTensorCoresOnly<TScore, TMask>(settings);
+            BlockMasksOnDenseTensorCoresOnly(modifiers.Blocks, sequences, tensorCores: false);
             using var workspace = Rent();
             Preprocess<TStorage>(workspace);
             var causal = SpecializedValue.New(settings.Causal);

@@ -19,6 +19,7 @@ public static partial class AttentionLauncher
         public void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>
         {
             // every head dim and length: the tile index is the grid's x
+            BlockMasksOnDenseTensorCoresOnly(modifiers.Blocks, sequences, tensorCores: true);
             bool cache = sequences.Kind is SequenceKind.KvCache or SequenceKind.PagedKvCache;
             var tc = TensorCoreTile.ForForward(shape.HeadDim, decode: cache);
             int packedHeads = cache ? p.QueriesPerKvHead : 1;
@@ -51,7 +52,7 @@ public static partial class AttentionLauncher
             var headDimPadded = Specialize(tc.HeadDimPadded);
             var causal = SpecializedValue.New(settings.Causal);
             var chunked = SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, output));
-            var flags = Specialize(AttentionModifiers<TScore, TMask>.FlagsWith(settings));
+            var flags = Specialize(modifiers.FlagsFor(settings));
             if (decode)
                 accelerator.Launch(FlashDecodeTensorCoreKernel.Decode<T, TStorage, TScore, TMask>, config, q, k, v, output, lse, p, sequences.Info,
                     partialOutput, partialLse, modifiers, headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits), flags);
@@ -63,6 +64,7 @@ public static partial class AttentionLauncher
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
             ModifiersOnTensorCoresOnly<TScore, TMask>(settings);
+            BlockMasksOnDenseTensorCoresOnly(modifiers.Blocks, sequences, tensorCores: false);
             if (sequences.IsDense && !settings.Windowed && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))
             {
                 accelerator.Launch(FlashForwardTiledKernel.Forward<T, TStorage>,

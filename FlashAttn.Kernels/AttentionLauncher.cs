@@ -72,6 +72,33 @@ public static partial class AttentionLauncher
         storage.Run(ref call);
     }
 
+    /// <summary>Block masks are read by the tensor-core forward and backward of dense calls so far: refuse the others.</summary>
+    private static void BlockMasksOnDenseTensorCoresOnly(BlockMask blocks, SequenceGrid sequences, bool tensorCores)
+    {
+        if (blocks.Present && (!tensorCores || !sequences.IsDense))
+            throw new NotSupportedException("Block masks are read by the tensor-core kernels (fp16, bf16) of dense calls so far; " +
+                "fp32, varlen and KV-cache calls take the mask modifier alone (it is still exact, only no tile is skipped).");
+    }
+
+    /// <summary>
+    /// Builds the <see cref="BlockMask"/> of <paramref name="mask"/> for a dense call of <paramref name="shape"/> into
+    /// <paramref name="blocks"/> (<see cref="BlockMask.Elements"/> bytes), per batch and per head or shared, and returns its
+    /// view. Pass it in <see cref="AttentionModifiers{TScore, TMask}"/> with the same mask: tiles it empties are skipped.
+    /// </summary>
+    public static BlockMask BuildBlockMask<TMask>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings, TMask mask,
+        ArrayView<byte> blocks, bool perBatch, bool perHead) where TMask : struct, IMaskModifier
+    {
+        var blockMask = BlockMask.For(shape, blocks, perBatch, perHead);
+        if (blocks.Length < BlockMask.Elements(shape, perBatch, perHead))
+            throw new ArgumentException($"blocks holds {blocks.Length} bytes; the mask needs {BlockMask.Elements(shape, perBatch, perHead)}.", nameof(blocks));
+        int maskHeads = perHead ? shape.HeadsQ : 1;
+        accelerator.Launch(BlockMaskBuilderKernel.Build<TMask>,
+            new LaunchConfig(new Dim3(blockMask.KeyBlocks, blockMask.QueryBlocks, (perBatch ? shape.Batch : 1) * maskHeads),
+                new Dim3(BlockMaskBuilderKernel.Threads, 1, 1)),
+            blockMask, mask, Params(shape, settings), maskHeads);
+        return blockMask;
+    }
+
     /// <summary>No modifiers: plain attention.</summary>
     private static AttentionModifiers<NoScoreModifier, NoMaskModifier> Plain => default;
 

@@ -4,7 +4,7 @@ namespace FlashAttn.Kernels;
 /// The score and mask modifiers of one call, passed to the kernels as one argument. Which of them act is compiled in
 /// (<see cref="ScoreFlag"/>, <see cref="MaskFlag"/> in a specialised int), so plain attention's code is unchanged.
 /// </summary>
-public readonly struct AttentionModifiers<TScore, TMask>(TScore score, TMask mask)
+public readonly struct AttentionModifiers<TScore, TMask>(TScore score, TMask mask, BlockMask blocks = default)
     where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
 {
     /// <summary>Flag: the score modifier acts.</summary>
@@ -16,11 +16,20 @@ public readonly struct AttentionModifiers<TScore, TMask>(TScore score, TMask mas
     /// <summary>Flag (of the call's settings, not of the types): dropout acts on P.</summary>
     public const int DropoutFlag = 4;
 
+    /// <summary>Flag (of the instance): a block mask skips empty tiles and spares full ones the mask modifier.</summary>
+    public const int BlockMaskFlag = 8;
+
     /// <summary>The score modifier.</summary>
     public TScore Score { get; } = score;
 
     /// <summary>The mask modifier.</summary>
     public TMask Mask { get; } = mask;
+
+    /// <summary>The block mask of <see cref="Mask"/> (default: none; dense calls on tensor cores).</summary>
+    public BlockMask Blocks { get; } = blocks;
+
+    /// <summary>The flags of a call with these modifiers (block mask included) and <paramref name="settings"/>.</summary>
+    public int FlagsFor(AttentionSettings settings) => FlagsWith(settings) | (Blocks.Present ? BlockMaskFlag : 0);
 
     /// <summary>The flags of a call with these types and <paramref name="settings"/>.</summary>
     public static int FlagsWith(AttentionSettings settings) => Flags | (settings.Dropout.Enabled ? DropoutFlag : 0);

@@ -28,6 +28,7 @@ internal static class FlashBackwardTensorCoreKernel
         bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
         bool maskModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
         bool dropout = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.DropoutFlag) != 0;
+        bool blockSparse = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.BlockMaskFlag) != 0;
         var tile = new TensorCoreTile(headDimPadded.Value, warps.Value);
         int dPad = tile.HeadDimPadded, br = tile.BackwardBlockRows, bc = tile.BackwardBlockCols, stride = tile.Stride;
         int splits = tile.ColumnSplits, columns = tile.SplitColumns;
@@ -64,30 +65,32 @@ internal static class FlashBackwardTensorCoreKernel
         HalfTileLoader.Load<T, TStorage>(v, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, vTile, stride, bc, dPad, tile.Threads, chunked.Value);
         int firstBlock = mask.FirstQuerySeeing(k0) / br, qBlocks = (mask.QueryEnd(k0, bc, seq.QueryLength) + br - 1) / br;
         long rowBase = seq.StatisticIndex(RowStatisticsLayout.Of(p), head, 0);
-        if (firstBlock < qBlocks)
+        // a block mask skips the query blocks it empties for this key block (no load, no math)
+        int block = NextQueryBlock(modifiers.Blocks, blockSparse, seq.Index, head, k0, bc, firstBlock, qBlocks, br);
+        if (block < qBlocks)
         {
-            var first = shared.SubView(stagesFirst + firstBlock % TensorCoreTile.Stages * stageElements, stageElements);
-            StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, firstBlock * br, tile, first, chunked.Value);
-            RowStatistics.Load(lse, delta, seq.QueryLength, rowBase, firstBlock * br, br, out float firstLse, out float firstDelta);
+            var first = shared.SubView(stagesFirst, stageElements);
+            StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, block * br, tile, first, chunked.Value);
+            RowStatistics.Load(lse, delta, seq.QueryLength, rowBase, block * br, br, out float firstLse, out float firstDelta);
             RowStatistics.Store(firstLse, firstDelta, br, Statistics(first, br, stride, 0), Statistics(first, br, stride, 1));
         }
 
-        for (int block = firstBlock; block < qBlocks; block++)
+        for (int iteration = 0; block < qBlocks; iteration++)
         {
-            int q0 = block * br;
-            // Q_i, dO_i, L_i, D_i have landed, and every warp is done with block i − 1 (its stage and dSᵀ): the other stage
-            // takes block i + 1, which streams in during the whole of block i
+            int q0 = block * br, following = NextQueryBlock(modifiers.Blocks, blockSparse, seq.Index, head, k0, bc, block + 1, qBlocks, br);
+            // Q_i, dO_i, L_i, D_i have landed, and every warp is done with the block before (its stage and dSᵀ): the other
+            // stage takes the next block, which streams in during the whole of this one
             AsyncCopy.WaitAll();
             Group.Barrier();
-            bool hasNext = block + 1 < qBlocks;
-            var next = shared.SubView(stagesFirst + (block + 1) % TensorCoreTile.Stages * stageElements, stageElements);
+            bool hasNext = following < qBlocks;
+            var next = shared.SubView(stagesFirst + (iteration + 1) % TensorCoreTile.Stages * stageElements, stageElements);
             float nextLse = 0f, nextDelta = 0f;
             if (hasNext)
             {
-                StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, q0 + br, tile, next, chunked.Value);
-                RowStatistics.Load(lse, delta, seq.QueryLength, rowBase, q0 + br, br, out nextLse, out nextDelta);
+                StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value);
+                RowStatistics.Load(lse, delta, seq.QueryLength, rowBase, following * br, br, out nextLse, out nextDelta);
             }
-            var stage = shared.SubView(stagesFirst + block % TensorCoreTile.Stages * stageElements, stageElements);
+            var stage = shared.SubView(stagesFirst + iteration % TensorCoreTile.Stages * stageElements, stageElements);
             var qTile = stage.SubView(0, br * stride);
             var doTile = stage.SubView(br * stride, br * stride);
             var lseTile = Statistics(stage, br, stride, 0);
@@ -111,7 +114,8 @@ internal static class FlashBackwardTensorCoreKernel
 
             // ---- Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0), dSᵀ = Pᵀ ∘ (dPᵀ − D) in dpT; through a score modifier
             //      f: P from f(s), and dS·f'(s) for the scores' gradient ----
-            bool masked = maskModified || mask.QueryBlockNeedsMask(q0, br, k0, bc);
+            bool masked = mask.QueryBlockNeedsMask(q0, br, k0, bc)
+                || maskModified && (!blockSparse || modifiers.Blocks.TileOf(seq.Index, head, q0, br, k0, bc) != BlockMask.Full);
             for (int e = 0; e < 4 * queryTiles; e++)
             {
                 int key = k0 + kw + g + 8 * (e % 4 / 2), column = 8 * (e / 4) + 2 * t + e % 2, row = q0 + column;
@@ -161,6 +165,7 @@ internal static class FlashBackwardTensorCoreKernel
                 AccumulateDq<T, TStorage>(dsTile, dsStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, c0, bc,
                     columns / tile.DqColumnParts / 8, warp % (br / 16), warp / (br / 16), lane, chunked.Value);
             if (hasNext) RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
+            block = following;
         }
 
         // ---- epilogue: dK_j · scale and dV_j into the per-query-head fp32 buffers ----
@@ -178,6 +183,15 @@ internal static class FlashBackwardTensorCoreKernel
                     dvAccum[first + column] = dvAcc[4 * j + 2 * r + e];
                 }
         }
+    }
+
+    /// <summary>The first query block from <paramref name="from"/> (before <paramref name="end"/>) that the block mask does
+    /// not empty for keys [k0, k0 + cols): <paramref name="from"/> itself without a block mask.</summary>
+    private static int NextQueryBlock(BlockMask blocks, bool sparse, int batch, int head, int k0, int cols, int from, int end, int br)
+    {
+        if (!sparse) return from;
+        while (from < end && blocks.TileOf(batch, head, from * br, br, k0, cols) == BlockMask.Empty) from++;
+        return from;
     }
 
     /// <summary>Row statistic <paramref name="which"/> (0: L·log2 e, 1: D) of a stage: Br floats after its Q and dO tiles.</summary>

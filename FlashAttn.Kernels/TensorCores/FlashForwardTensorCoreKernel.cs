@@ -45,6 +45,7 @@ internal static class FlashForwardTensorCoreKernel
         bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
         bool maskModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
         bool dropout = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.DropoutFlag) != 0;
+        bool blockSparse = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.BlockMaskFlag) != 0;
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         // grid (Q tiles · splits, h_q / G, sequences): the tiles of one head run together, so its K and V are read from L2 by
         // all of them; each head's tiles run last-first, so under a causal mask the longest rows start first. Rows are
@@ -75,8 +76,8 @@ internal static class FlashForwardTensorCoreKernel
         for (int e = 0; e < 4 * mTiles * dTiles; e++) o[e] = 0f;
         for (int r = 0; r < 2 * mTiles; r++) { rowMax[r] = float.NegativeInfinity; rowSum[r] = 0f; }
 
-        // ---- prologue: Q_i and K_0, V_0 in flight ----
-        // ---- this group's key blocks: those its rows' windows reach, or its split's even share of them ----
+        // ---- this group's key blocks: those its rows' windows reach, or its split's even share of them; a block mask skips
+        //      the empty ones (no load, no math). Prologue: Q_i and the first K, V block in flight ----
         int visibleFirst = mask.FirstKeyBlock(position0, bc), visibleEnd = XMath.Max(visibleFirst, mask.KeyBlockCount(position0, positions, bc));
         int splitBlocks = (visibleEnd - visibleFirst + splitCount - 1) / splitCount;
         int firstBlock = XMath.Min(visibleEnd, visibleFirst + split * splitBlocks), endBlock = XMath.Min(visibleEnd, firstBlock + splitBlocks);
@@ -87,24 +88,25 @@ internal static class FlashForwardTensorCoreKernel
         else
             HalfTileLoader.Load<T, TStorage>(q, seq.QueryRowStart(qLayout, q0, head), qLayout.PositionStride, validRows, p.HeadDim, qTile, stride, br, dPad,
                 tile.Threads, chunked.Value);
-        if (firstBlock < endBlock)
-            KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, firstBlock * bc, kvHead, p, kind, pagedRows,
-                shared.SubView(br * stride + firstBlock % TensorCoreTile.Stages * stageElements, stageElements), bc, tile, chunked.Value);
+        int block = NextBlock(modifiers.Blocks, blockSparse, seq.Index, head, q0, br, firstBlock, endBlock, bc);
+        if (block < endBlock)
+            KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, block * bc, kvHead, p, kind, pagedRows,
+                shared.SubView(br * stride, stageElements), bc, tile, chunked.Value);
 
-        for (int block = firstBlock; block < endBlock; block++)
+        for (int iteration = 0; block < endBlock; iteration++)
         {
-            int k0 = block * bc;
-            // K_j, V_j have landed, and every warp is done with block j − 1: its stage takes K_{j+1}, V_{j+1}, which stream in
-            // during the whole of block j
+            int k0 = block * bc, next = NextBlock(modifiers.Blocks, blockSparse, seq.Index, head, q0, br, block + 1, endBlock, bc);
+            // K_j, V_j have landed, and every warp is done with the block before: its stage takes the next block, which
+            // streams in during the whole of this one
             AsyncCopy.WaitAll();
             Group.Barrier();
-            if (block + 1 < endBlock)
-                KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, k0 + bc, kvHead, p, kind, pagedRows,
-                    shared.SubView(br * stride + (block + 1) % TensorCoreTile.Stages * stageElements, stageElements), bc, tile, chunked.Value);
-            var stage = shared.SubView(br * stride + block % TensorCoreTile.Stages * stageElements, stageElements);
+            if (next < endBlock)
+                KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, next * bc, kvHead, p, kind, pagedRows,
+                    shared.SubView(br * stride + (iteration + 1) % TensorCoreTile.Stages * stageElements, stageElements), bc, tile, chunked.Value);
+            var stage = shared.SubView(br * stride + iteration % TensorCoreTile.Stages * stageElements, stageElements);
             var kTile = stage.SubView(0, bc * stride);
             var vTile = stage.SubView(bc * stride, bc * stride);
-            if (tile.QueryInRegisters && block == firstBlock)
+            if (tile.QueryInRegisters && iteration == 0)
                 for (int m = 0; m < mTiles; m++)
                     for (int kk = 0; kk < kSteps; kk++)
                         Fragments.SetA(qFragments, m * kSteps + kk, QueryFragment(qTile, stride, warpRow + 16 * m, lane, kk));
@@ -125,7 +127,8 @@ internal static class FlashForwardTensorCoreKernel
                 }
 
             // ---- scale to the log2 domain (through the score modifier), mask; online softmax: P = exp2(S − m_new), ℓ and O rescaled ----
-            bool elementTest = maskModified || mask.BlockNeedsMask(position0, positions, k0, bc);
+            bool elementTest = mask.BlockNeedsMask(position0, positions, k0, bc)
+                || maskModified && (!blockSparse || modifiers.Blocks.TileOf(seq.Index, head, q0, br, k0, bc) != BlockMask.Full);
             if (!scoreModified && !elementTest)
                 for (int e = 0; e < 4 * mTiles * keyTiles; e++) s[e] *= p.ScaleLog2;
             else
@@ -161,6 +164,7 @@ internal static class FlashForwardTensorCoreKernel
                         Fragments.MultiplyAddTwoTiles<T, TStorage>(o, at, a, b);
                     }
                 }
+            block = next;
         }
 
         // ---- epilogue: O_i = O / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2; a row that saw no key gets O = 0, L = +∞ (a split
@@ -207,6 +211,15 @@ internal static class FlashForwardTensorCoreKernel
                 }
                 if (t == 0) lse[statistic] = empty ? float.PositiveInfinity : rowLse;
             }
+    }
+
+    /// <summary>The first key block from <paramref name="from"/> (before <paramref name="end"/>) that the block mask does not
+    /// empty for rows [q0, q0 + rows): <paramref name="from"/> itself without a block mask.</summary>
+    internal static int NextBlock(BlockMask blocks, bool sparse, int batch, int head, int q0, int rows, int from, int end, int bc)
+    {
+        if (!sparse) return from;
+        while (from < end && blocks.TileOf(batch, head, q0, rows, from * bc, bc) == BlockMask.Empty) from++;
+        return from;
     }
 
     /// <summary>A fragment of the 16 Q rows from <paramref name="row0"/> × head dims 16·kk…: (rows 0–7 | 8–15) × (dims 0–7 | 8–15) → a0…a3.</summary>

@@ -1,0 +1,80 @@
+using FlashAttn.Compute;
+
+namespace FlashAttn.Kernels;
+
+/// <summary>
+/// Block sparsity (FlexAttention's BlockMask): for each (batch, head) and each block of <see cref="BlockSize"/> queries ×
+/// <see cref="BlockSize"/> keys, whether a mask modifier hides all of it (<see cref="Empty"/>: the kernels skip it, no
+/// load, no math), shows all of it (<see cref="Full"/>: no element test) or some (<see cref="Partial"/>: the element
+/// test). Built on the device from the mask modifier (<see cref="AttentionLauncher.BuildBlockMask{TMask}"/>); a batch or
+/// head stride of 0 shares one mask across batches or heads (document masks are usually per batch, not per head).
+/// A kernel tile covering several mask blocks is empty when all are, full when all are, else partial.
+/// </summary>
+public readonly struct BlockMask(ArrayView<byte> blocks, long batchStride, long headStride, int queryBlocks, int keyBlocks)
+{
+    /// <summary>Queries and keys per mask block (a multiple of every kernel tile's step, so tiles cover whole blocks or parts of one).</summary>
+    public const int BlockSize = 64;
+
+    /// <summary>Every element hidden.</summary>
+    public const byte Empty = 0;
+
+    /// <summary>Some elements hidden.</summary>
+    public const byte Partial = 1;
+
+    /// <summary>No element hidden.</summary>
+    public const byte Full = 2;
+
+    /// <summary>The classes, (batches, heads, query blocks, key blocks) with the strides below.</summary>
+    public ArrayView<byte> Blocks { get; } = blocks;
+
+    /// <summary>Elements between batches (0: one mask for every batch).</summary>
+    public long BatchStride { get; } = batchStride;
+
+    /// <summary>Elements between heads (0: one mask for every head).</summary>
+    public long HeadStride { get; } = headStride;
+
+    /// <summary>⌈s_q / 64⌉.</summary>
+    public int QueryBlocks { get; } = queryBlocks;
+
+    /// <summary>⌈s_k / 64⌉.</summary>
+    public int KeyBlocks { get; } = keyBlocks;
+
+    /// <summary>True when a mask is present (a default instance is none).</summary>
+    public bool Present => QueryBlocks > 0;
+
+    /// <summary>Elements of a mask for <paramref name="shape"/>: per batch and per head, or shared.</summary>
+    public static long Elements(AttentionShape shape, bool perBatch, bool perHead)
+        => (perBatch ? shape.Batch : 1L) * (perHead ? shape.HeadsQ : 1) * BlockCount(shape.SeqLenQ) * BlockCount(shape.SeqLenK);
+
+    /// <summary>The view of <paramref name="blocks"/> (<see cref="Elements"/> long) as a mask for <paramref name="shape"/>.</summary>
+    public static BlockMask For(AttentionShape shape, ArrayView<byte> blocks, bool perBatch, bool perHead)
+    {
+        int queryBlocks = BlockCount(shape.SeqLenQ), keyBlocks = BlockCount(shape.SeqLenK);
+        long headStride = perHead ? (long)queryBlocks * keyBlocks : 0;
+        long batchStride = perBatch ? (perHead ? shape.HeadsQ : 1) * (long)queryBlocks * keyBlocks : 0;
+        return new BlockMask(blocks, batchStride, headStride, queryBlocks, keyBlocks);
+    }
+
+    /// <summary>Mask blocks along a length.</summary>
+    public static int BlockCount(int length) => (length + BlockSize - 1) / BlockSize;
+
+    /// <summary>The class of block (qb, kb) of (batch, head).</summary>
+    public byte Of(int batch, int head, int queryBlock, int keyBlock)
+        => Blocks[batch * BatchStride + head * HeadStride + (long)queryBlock * KeyBlocks + keyBlock];
+
+    /// <summary>The class of the kernel tile [q0, q0 + rows) × [k0, k0 + cols) (clipped to the mask).</summary>
+    public byte TileOf(int batch, int head, int q0, int rows, int k0, int cols)
+    {
+        int qFirst = q0 / BlockSize, qLast = XMath.Min(QueryBlocks - 1, (q0 + rows - 1) / BlockSize);
+        int kFirst = k0 / BlockSize, kLast = XMath.Min(KeyBlocks - 1, (k0 + cols - 1) / BlockSize);
+        bool any = false, all = true;
+        for (int qb = qFirst; qb <= qLast; qb++)
+            for (int kb = kFirst; kb <= kLast; kb++)
+            {
+                byte kind = Of(batch, head, qb, kb);
+                any |= kind != Empty;
+                all &= kind == Full;
+            }
+        return !any ? Empty : all ? Full : Partial;
+    }
+}

@@ -1,0 +1,201 @@
+using FlashAttn.Compute;
+using FlashAttn.Compute.Runtime;
+using FlashAttn.Kernels;
+using FlashAttn.Kernels.Reference;
+using FlashAttn.Tests.Support;
+
+namespace FlashAttn.Tests.Kernels;
+
+/// <summary>A prefix-LM mask: every query sees the prefix; after it, causal.</summary>
+public readonly struct PrefixLmMask(int prefix) : IMaskModifier
+{
+    public int Prefix { get; } = prefix;
+
+    public bool Visible(ScorePosition at) => at.Key < Prefix || at.Key <= at.Query;
+}
+
+/// <summary>Keys from <see cref="Limit"/> on are hidden from every query.</summary>
+public readonly struct KeyLimitMask(int limit) : IMaskModifier
+{
+    public int Limit { get; } = limit;
+
+    public bool Visible(ScorePosition at) => at.Key < Limit;
+}
+
+/// <summary>
+/// Block sparsity (issue 14, part 5): the block mask built on the device from a mask modifier (against a host
+/// classification), attention with it equal to attention without it and to the fp64 reference, and empty tiles never
+/// read (their values never reach the output).
+/// </summary>
+[TestFixture]
+public class BlockMaskKernelTests
+{
+    private Accelerator _accelerator = null!;
+
+    [OneTimeSetUp]
+    public void Create() => _accelerator = TestAccelerator.Create();
+
+    [OneTimeTearDown]
+    public void Destroy() => _accelerator.Dispose();
+
+    [Test]
+    public void BuilderClassifiesEveryBlockAsTheHostDoes()
+    {
+        var shape = new AttentionShape(2, 150, 200, 2, 1, 32);
+        var settings = new AttentionSettings(0.2f, Causal: false);
+        int[] documents = [.. Enumerable.Range(0, 200).Select(i => i < 70 ? 0 : i < 130 ? 1 : 2), .. Enumerable.Range(0, 200).Select(i => i < 20 ? 0 : 1)];
+        using var docs = _accelerator.Allocate<int>(documents.Length);
+        docs.CopyFromHost(documents);
+        var mask = new DocumentMask(docs.View, docs.View, 200, 200);
+        using var blocks = _accelerator.Allocate<byte>(BlockMask.Elements(shape, perBatch: true, perHead: false));
+        var built = AttentionLauncher.BuildBlockMask(_accelerator, shape, settings, mask, blocks.View, perBatch: true, perHead: false);
+        byte[] classes = blocks.ToArray();
+        for (int b = 0; b < 2; b++)
+            for (int qb = 0; qb < built.QueryBlocks; qb++)
+                for (int kb = 0; kb < built.KeyBlocks; kb++)
+                {
+                    bool any = false, all = true;
+                    for (int i = qb * 64; i < Math.Min(150, qb * 64 + 64); i++)
+                        for (int j = kb * 64; j < Math.Min(200, kb * 64 + 64); j++)
+                        {
+                            bool visible = documents[b * 200 + i] == documents[b * 200 + j];
+                            any |= visible;
+                            all &= visible;
+                        }
+                    byte expected = !any ? BlockMask.Empty : all ? BlockMask.Full : BlockMask.Partial;
+                    Assert.That(classes[(b * built.QueryBlocks + qb) * built.KeyBlocks + kb], Is.EqualTo(expected), $"batch {b} block ({qb}, {kb})");
+                }
+    }
+
+    [TestCase(AttentionDtype.Fp16, true)]
+    [TestCase(AttentionDtype.Bf16, false)]
+    public void DocumentMaskWithBlocksMatchesWithoutAndTheReference(AttentionDtype dtype, bool causal)
+    {
+        var c = new AttentionCase(new AttentionShape(2, 230, 230, 4, 2, 64), dtype, causal, BottomRight: true, Deterministic: false, Seed: 41);
+        int[] documents = [.. Enumerable.Range(0, 230).Select(i => i < 60 ? 0 : i < 170 ? 1 : 2), .. Enumerable.Range(0, 230).Select(i => i / 100)];
+        using var docs = _accelerator.Allocate<int>(documents.Length);
+        docs.CopyFromHost(documents);
+        var mask = new DocumentMask(docs.View, docs.View, 230, 230);
+        using var blocks = _accelerator.Allocate<byte>(BlockMask.Elements(c.Shape, perBatch: true, perHead: false));
+        var blockMask = AttentionLauncher.BuildBlockMask(_accelerator, c.Shape, c.Settings, mask, blocks.View, perBatch: true, perHead: false);
+        CheckAgainstUnblocked(c, mask, blockMask);
+    }
+
+    [Test]
+    public void PrefixLmWithBlocksPerHeadMatchesWithout()
+    {
+        var c = new AttentionCase(new AttentionShape(1, 190, 190, 2, 2, 32), AttentionDtype.Fp16, Causal: false, BottomRight: true, Deterministic: false, Seed: 42);
+        var mask = new PrefixLmMask(70);
+        using var blocks = _accelerator.Allocate<byte>(BlockMask.Elements(c.Shape, perBatch: false, perHead: true));
+        var blockMask = AttentionLauncher.BuildBlockMask(_accelerator, c.Shape, c.Settings, mask, blocks.View, perBatch: false, perHead: true);
+        CheckAgainstUnblocked(c, mask, blockMask);
+    }
+
+    [Test]
+    public void EmptyTilesAreNeverRead()
+    {
+        // keys from 128 on are hidden from every query, and their values are NaN: a kernel that visits their tiles computes
+        // 0 · NaN = NaN in P·V; one that skips them (the block mask empties whole 64-key blocks) never sees them
+        var shape = new AttentionShape(1, 100, 200, 2, 2, 32);
+        var settings = new AttentionSettings(1f / MathF.Sqrt(32), Causal: false);
+        var random = new Random(43);
+        float[] q = [.. Enumerable.Range(0, 100 * 2 * 32).Select(_ => (float)(random.NextDouble() - 0.5))];
+        float[] k = [.. Enumerable.Range(0, 200 * 2 * 32).Select(_ => (float)(random.NextDouble() - 0.5))];
+        float[] v = [.. Enumerable.Range(0, 200 * 2 * 32).Select(i => i >= 128 * 2 * 32 ? float.NaN : (float)(random.NextDouble() - 0.5))];
+        var mask = new KeyLimitMask(128);
+        using var blocks = _accelerator.Allocate<byte>(BlockMask.Elements(shape, perBatch: false, perHead: false));
+        var blockMask = AttentionLauncher.BuildBlockMask(_accelerator, shape, settings, mask, blocks.View, perBatch: false, perHead: false);
+        using var qb = Upload(q);
+        using var kb = Upload(k);
+        using var vb = Upload(v);
+        using var o = _accelerator.Allocate<Half>(q.Length);
+        using var lse = _accelerator.Allocate<float>(2 * 100);
+        AttentionLauncher.Forward(_accelerator, shape, settings, new AttentionModifiers<NoScoreModifier, KeyLimitMask>(default, mask, blockMask),
+            qb.View, kb.View, vb.View, o.View, lse.View);
+        Assert.That(o.ToArray().Select(x => (float)x), Has.All.Not.NaN, "with the block mask");
+        AttentionLauncher.Forward(_accelerator, shape, settings, new AttentionModifiers<NoScoreModifier, KeyLimitMask>(default, mask),
+            qb.View, kb.View, vb.View, o.View, lse.View);
+        Assert.That(o.ToArray().Select(x => (float)x), Has.Some.NaN, "without it the hidden NaN values are read (0 · NaN)");
+    }
+
+    [Test]
+    public void Fp32AndSequenceCallsRefuseBlockMasks()
+    {
+        var shape = new AttentionShape(1, 64, 64, 1, 1, 16);
+        var settings = new AttentionSettings(0.25f, Causal: false);
+        var mask = new KeyLimitMask(32);
+        using var blocks = _accelerator.Allocate<byte>(BlockMask.Elements(shape, false, false));
+        var blockMask = AttentionLauncher.BuildBlockMask(_accelerator, shape, settings, mask, blocks.View, false, false);
+        using var x = _accelerator.Allocate<float>(64 * 16);
+        using var lse = _accelerator.Allocate<float>(64);
+        Assert.Throws<NotSupportedException>(() => AttentionLauncher.Forward(_accelerator, shape, settings,
+            new AttentionModifiers<NoScoreModifier, KeyLimitMask>(default, mask, blockMask), x.View, x.View, x.View, x.View, lse.View));
+    }
+
+    private void CheckAgainstUnblocked<TMask>(AttentionCase c, TMask mask, BlockMask blockMask) where TMask : struct, IMaskModifier
+    {
+        var run = new AttentionRun(c);
+        var blocked = new AttentionModifiers<NoScoreModifier, TMask>(default, mask, blockMask);
+        var plain = new AttentionModifiers<NoScoreModifier, TMask>(default, mask);
+        var withBlocks = Run(run, blocked);
+        var without = Run(run, plain);
+        Assert.That(withBlocks.O, Is.EqualTo(without.O), "O with the block mask = O without it");
+        Assert.That(withBlocks.Dq, Is.EqualTo(without.Dq).Within(2e-3), "dQ (atomic adds: the order may differ)");
+        Assert.That(withBlocks.Dk, Is.EqualTo(without.Dk), "dK");
+        Assert.That(withBlocks.Dv, Is.EqualTo(without.Dv), "dV");
+
+        var s = c.Shape;
+        var reference = ReferenceModifiers.Of(plain);
+        double[] q = Widen(run.Q), k = Widen(run.K), v = Widen(run.V);
+        var o = new double[q.Length];
+        var l = new double[(long)s.Batch * s.HeadsQ * s.SeqLenQ];
+        double[] dq = new double[q.Length], dk = new double[k.Length], dv = new double[k.Length];
+        AttentionReference.Forward(s, c.Settings, q, k, v, o, l, reference);
+        AttentionReference.Backward(s, c.Settings, q, k, v, Widen(run.DOutput), dq, dk, dv, reference);
+        float[] no = new float[q.Length], nl = new float[l.Length], ndq = new float[q.Length], ndk = new float[k.Length], ndv = new float[k.Length];
+        NaiveAttention.Run(s, c.Settings, run.Round, run.Q, run.K, run.V, run.DOutput, no, nl, ndq, ndk, ndv, reference);
+        AttentionKernelTests.Check("O", withBlocks.O, Widen(no), o, AttentionKernelTests.ForwardFactor);
+        AttentionKernelTests.Check("dQ", withBlocks.Dq, Widen(ndq), dq, AttentionKernelTests.GradientFactor);
+        AttentionKernelTests.Check("dK", withBlocks.Dk, Widen(ndk), dk, AttentionKernelTests.GradientFactor);
+        AttentionKernelTests.Check("dV", withBlocks.Dv, Widen(ndv), dv, AttentionKernelTests.GradientFactor);
+    }
+
+    private (double[] O, double[] Dq, double[] Dk, double[] Dv) Run<TMask>(AttentionRun run, AttentionModifiers<NoScoreModifier, TMask> modifiers)
+        where TMask : struct, IMaskModifier
+    {
+        return run.Case.Dtype == AttentionDtype.Fp16 ? Run<Half, TMask>(run, modifiers, x => (Half)x, x => (float)x) : Run<BFloat16, TMask>(run, modifiers, x => (BFloat16)x, x => x);
+    }
+
+    private (double[] O, double[] Dq, double[] Dk, double[] Dv) Run<T, TMask>(AttentionRun run, AttentionModifiers<NoScoreModifier, TMask> modifiers,
+        Func<float, T> narrow, Func<T, float> widen) where T : unmanaged where TMask : struct, IMaskModifier
+    {
+        var s = run.Case.Shape;
+        using var q = Upload(run.Q, narrow);
+        using var k = Upload(run.K, narrow);
+        using var v = Upload(run.V, narrow);
+        using var dOut = Upload(run.DOutput, narrow);
+        using var o = _accelerator.Allocate<T>(run.Q.Length);
+        using var lse = _accelerator.Allocate<float>((long)s.Batch * s.HeadsQ * s.SeqLenQ);
+        using var dq = _accelerator.Allocate<T>(run.Q.Length);
+        using var dk = _accelerator.Allocate<T>(run.K.Length);
+        using var dv = _accelerator.Allocate<T>(run.K.Length);
+        var settings = run.Case.Settings;
+        AttentionLauncher.Forward(_accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, lse.View);
+        AttentionLauncher.Backward(_accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, dOut.View, lse.View, dq.View, dk.View, dv.View);
+        return (Down(o, widen), Down(dq, widen), Down(dk, widen), Down(dv, widen));
+    }
+
+    private MemoryBuffer<Half> Upload(float[] host) => Upload(host, x => (Half)x);
+
+    private MemoryBuffer<T> Upload<T>(float[] host, Func<float, T> narrow) where T : unmanaged
+    {
+        var buffer = _accelerator.Allocate<T>(host.Length);
+        buffer.CopyFromHost(Array.ConvertAll(host, x => narrow(x)));
+        return buffer;
+    }
+
+    private static double[] Down<T>(MemoryBuffer<T> buffer, Func<T, float> widen) where T : unmanaged
+        => Array.ConvertAll(buffer.ToArray(), x => (double)widen(x));
+
+    private static double[] Widen(float[] a) => Array.ConvertAll(a, x => (double)x);
+}
