@@ -12,13 +12,13 @@ namespace FlashAttn.Bench;
 /// Benchmarks. <c>engine [--json FILE]</c>: compiler-quality benchmarks on the GPU (copy, SGEMM,
 /// compile times). <c>ptx TYPE.METHOD [FILE]</c>: a benchmark kernel's PTX. Attention: <c>sweep</c> (throughput over
 /// flash-attn's grid, <see cref="AttentionSweep"/>), <c>cpu</c> (the CPU path against the FMA peak, <see cref="CpuBenchmark"/>), <c>memory</c> (<see cref="MemoryBenchmark"/>), <c>plot</c> and
-/// <c>report</c> (<see cref="PlotCommand"/>), <c>api</c> (<see cref="ApiBenchmarks"/>), <c>inference</c> (decode and varlen, <see cref="InferenceBenchmark"/>).
+/// <c>report</c> (<see cref="PlotCommand"/>), <c>api</c> (<see cref="ApiBenchmarks"/>), <c>inference</c> (decode and varlen, <see cref="InferenceBenchmark"/>), <c>modifiers</c> (variants, modifiers, block sparsity, <see cref="ModifierBenchmark"/>).
 /// </summary>
 internal static class Program
 {
     /// <summary>The attention benchmark verbs' usage lines.</summary>
     private static readonly string[] AttentionUsages =
-        [SweepOptions.Usage, CpuBenchOptions.Usage, MemoryOptions.Usage, PlotCommand.PlotUsage, PlotCommand.ReportUsage, ApiBenchmarks.Usage, InferenceBenchmark.Usage];
+        [SweepOptions.Usage, CpuBenchOptions.Usage, MemoryOptions.Usage, PlotCommand.PlotUsage, PlotCommand.ReportUsage, ApiBenchmarks.Usage, InferenceBenchmark.Usage, ModifierBenchmark.Usage];
 
     private static int Main(string[] args)
     {
@@ -43,6 +43,8 @@ internal static class Program
                 return PlotCommand.Plot(args, Console.Out, Console.Error);
             case "report":
                 return PlotCommand.Report(args, Console.Out, Console.Error);
+            case "modifiers":
+                return ModifierBenchmark.Run(args, Console.Out, Console.Error);
             case "inference":
                 return InferenceBenchmark.Run(args, Console.Out, Console.Error);
             case "api":

@@ -1,0 +1,163 @@
+using FlashAttn.Bench.Attention;
+using FlashAttn.Bench.Cli;
+using FlashAttn.Bench.Timing;
+using FlashAttn.Compute;
+using FlashAttn.Compute.Runtime;
+using FlashAttn.Kernels;
+
+namespace FlashAttn.Bench.Inference;
+
+/// <summary>A relative-position bias table, as a user would write the modifier (the FlexAttention comparison's score_mod).</summary>
+internal readonly struct BenchRelativeBias(ArrayView<float> table, int maxDistance) : IScoreModifier
+{
+    public ArrayView<float> Table { get; } = table;
+    public int MaxDistance { get; } = maxDistance;
+
+    public float Apply(float score, ScorePosition at)
+        => score + Table[at.Head * (2 * MaxDistance + 1) + XMath.Max(-MaxDistance, XMath.Min(MaxDistance, at.Key - at.Query)) + MaxDistance];
+
+    public float Derivative(float score, ScorePosition at) => 1f;
+}
+
+/// <summary>Two documents per sequence, split at its middle (half of the tiles empty without causal).</summary>
+internal readonly struct BenchHalfDocuments(int seqLen) : IMaskModifier
+{
+    public int SeqLen { get; } = seqLen;
+
+    public bool Visible(ScorePosition at) => at.Query < SeqLen / 2 == at.Key < SeqLen / 2;
+}
+
+/// <summary>
+/// The <c>modifiers</c> verb (issue 14's targets): each built-in variant beside plain attention at the same shape (fp16,
+/// tensor cores, d = 128): window, softcap, ALiBi, dropout, a user relative-position bias; a block-sparse document mask
+/// (half of the tiles empty) beside the dense call; and the first-call time of a new modifier type (compile + load).
+/// Forward and backward ms, median of the runs after warm-up, CUDA events. Prints a markdown table (also to --md).
+/// </summary>
+internal static class ModifierBenchmark
+{
+    public const string Usage = "modifiers [--device cuda|cpu] [--seqlens 4096,16384] [--batch-tokens 16384] [--runs 10] [--warmup 3] [--md FILE]";
+
+    private static readonly string[] ValueOptions = ["--device", "--seqlens", "--batch-tokens", "--runs", "--warmup", "--md"];
+
+    private const int Heads = 16, HeadDim = 128;
+
+    public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
+    {
+        VerbArguments line;
+        try { line = new VerbArguments([.. args.Skip(1)], ValueOptions); }
+        catch (FormatException e)
+        {
+            error.WriteLine(e.Message);
+            error.WriteLine("usage: FlashAttn.Bench " + Usage);
+            return 2;
+        }
+        using var accelerator = DeviceOption.Open(DeviceOption.ParseCpu(line), error);
+        if (accelerator is null) return 2;
+        using var timer = DeviceOption.Timer(accelerator);
+        int runs = line.NonNegative("--runs", 10), warmup = line.NonNegative("--warmup", 3), tokens = line.Positive("--batch-tokens", 16384);
+        var rows = new List<string> { "| seqlen | variant | fwd ms | fwd / plain | bwd ms | bwd / plain | note |", "|---|---|---|---|---|---|---|" };
+        rows.Insert(0, $"IL → PTX of the tensor-core forward with a new user modifier (this process's first compile of it): {CompileSeconds():F2} s\n");
+        foreach (int seqLen in line.Positives("--seqlens", [4096, 16384]))
+        {
+            try { rows.AddRange(Shape(accelerator, timer, seqLen, Math.Max(1, tokens / seqLen), runs, warmup)); }
+            catch (Exception e)
+            {
+                error.WriteLine($"s{seqLen}: {e.GetType().Name}: {e.Message}");
+                rows.Add($"| {seqLen} | error | {e.GetType().Name} | | | | |");
+            }
+        }
+        string markdown = string.Join('\n', rows) + "\n";
+        output.Write(markdown);
+        if (line.Value("--md") is { } md) File.WriteAllText(md, markdown);
+        return 0;
+    }
+
+    private static IEnumerable<string> Shape(Accelerator accelerator, ILaunchTimer timer, int seqLen, int batch, int runs, int warmup)
+    {
+        var shape = new AttentionShape(batch, seqLen, seqLen, Heads, Heads, HeadDim);
+        long elements = (long)batch * seqLen * Heads * HeadDim;
+        using var q = Filled(accelerator, elements, 1);
+        using var k = Filled(accelerator, elements, 2);
+        using var v = Filled(accelerator, elements, 3);
+        using var dOut = Filled(accelerator, elements, 4);
+        using var o = accelerator.Allocate<Half>(elements);
+        using var lse = accelerator.Allocate<float>((long)batch * Heads * seqLen);
+        using var dq = accelerator.Allocate<Half>(elements);
+        using var dk = accelerator.Allocate<Half>(elements);
+        using var dv = accelerator.Allocate<Half>(elements);
+        using var slopes = accelerator.Allocate<float>(Heads);
+        slopes.CopyFromHost([.. Enumerable.Range(0, Heads).Select(h => MathF.Pow(2f, -8f * (h + 1) / Heads))]);
+        const int maxDistance = 128;
+        using var table = accelerator.Allocate<float>(Heads * (2 * maxDistance + 1));
+        RandomFill.Fill(table, 5);
+        var causal = new AttentionSettings(1f / MathF.Sqrt(HeadDim), Causal: true);
+        var full = causal with { Causal = false };
+
+        (double Fwd, double Bwd) Time<TScore, TMask>(AttentionSettings settings, AttentionModifiers<TScore, TMask> modifiers)
+            where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        {
+            void Forward() => AttentionLauncher.Forward(accelerator, shape, settings, modifiers, q.View, k.View, v.View, o.View, lse.View);
+            void Backward() => AttentionLauncher.Backward(accelerator, shape, settings, modifiers, q.View, k.View, v.View, o.View, dOut.View, lse.View,
+                dq.View, dk.View, dv.View);
+            for (int i = 0; i < warmup; i++) { Forward(); Backward(); }
+            accelerator.Synchronize();
+            double fwd = Median.Of(timer.TimeEach(runs, _ => Forward()));
+            double bwd = Median.Of(timer.TimeEach(runs, _ => Backward()));
+            return (fwd, bwd);
+        }
+
+        string Row(string name, (double Fwd, double Bwd) t, (double Fwd, double Bwd) plain, string note = "")
+            => $"| {seqLen} | {name} | {t.Fwd:F3} | {plain.Fwd / t.Fwd:F2}× | {t.Bwd:F3} | {plain.Bwd / t.Bwd:F2}× | {note} |";
+
+        var none = default(AttentionModifiers<NoScoreModifier, NoMaskModifier>);
+        var plainCausal = Time(causal, none);
+        var result = new List<string> { Row("plain causal", plainCausal, plainCausal, $"b{batch} h{Heads} d{HeadDim} fp16") };
+        result.Add(Row("window (256, 0) causal", Time(causal with { WindowLeft = 256 }, none), plainCausal, "fewer tiles: faster expected"));
+        result.Add(Row("softcap 30", Time(causal, new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(30f), default)), plainCausal));
+        result.Add(Row("ALiBi", Time(causal, new AttentionModifiers<Alibi, NoMaskModifier>(new Alibi(slopes.View, Heads, false), default)), plainCausal));
+        result.Add(Row("dropout 0.1", Time(causal with { Dropout = new Dropout(0.1f, 1, 0) }, none), plainCausal));
+
+        // a user modifier's first call: IL → PTX, driver JIT and load, then the timed runs
+        var bias = new AttentionModifiers<BenchRelativeBias, NoMaskModifier>(new BenchRelativeBias(table.View, maxDistance), default);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        AttentionLauncher.Forward(accelerator, shape, causal, bias, q.View, k.View, v.View, o.View, lse.View);
+        accelerator.Synchronize();
+        double firstCall = watch.Elapsed.TotalSeconds;
+        result.Add(Row("user relative bias", Time(causal, bias), plainCausal, $"first forward call {firstCall:F2} s (compile + load)"));
+
+        // block sparsity: two documents per sequence, non-causal: half of the tiles empty
+        var plainFull = Time(full, none);
+        var documents = new BenchHalfDocuments(seqLen);
+        using var blocks = accelerator.Allocate<byte>(BlockMask.Elements(shape, perBatch: false, perHead: false));
+        var blockMask = AttentionLauncher.BuildBlockMask(accelerator, shape, full, documents, blocks.View, perBatch: false, perHead: false);
+        result.Add(Row("plain non-causal", plainFull, plainFull));
+        result.Add(Row("document mask, element test only", Time(full, new AttentionModifiers<NoScoreModifier, BenchHalfDocuments>(default, documents)), plainFull));
+        result.Add(Row("document mask + block mask (50% empty)",
+            Time(full, new AttentionModifiers<NoScoreModifier, BenchHalfDocuments>(default, documents, blockMask)), plainFull, "target ≥ 1.8×"));
+        return result;
+    }
+
+    /// <summary>Seconds to compile the tensor-core forward (d = 128, causal) with <see cref="BenchRelativeBias"/> to PTX, on the host.</summary>
+    private static double CompileSeconds()
+    {
+        var method = typeof(AttentionLauncher).Assembly.GetType("FlashAttn.Kernels.FlashForwardTensorCoreKernel")!
+            .GetMethod("Forward")!.MakeGenericMethod(typeof(Half), typeof(Float16Storage), typeof(BenchRelativeBias), typeof(NoMaskModifier));
+        var specializations = new object?[method.GetParameters().Length];
+        object[] trailing = [SpecializedValue.New(128), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKindDense),
+            SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(AttentionModifiers<BenchRelativeBias, NoMaskModifier>.ScoreFlag)];
+        for (int i = 0; i < trailing.Length; i++) specializations[^(trailing.Length - i)] = trailing[i];
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        KernelCompiler.Instance.Compile(method, specializations, Compute.Backends.Ptx.PtxTarget.Default);
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>SequenceKind.Dense (internal to the kernels).</summary>
+    private const int SequenceKindDense = 0;
+
+    private static MemoryBuffer<Half> Filled(Accelerator accelerator, long length, int seed)
+    {
+        var buffer = accelerator.Allocate<Half>(length);
+        RandomFill.Fill(buffer, seed);
+        return buffer;
+    }
+}
