@@ -31,13 +31,13 @@ public static partial class AttentionLauncher
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
-            ModifiersOnTensorCoresOnly<TScore, TMask>(settings);
             BlockMasksOnDenseTensorCoresOnly(modifiers.Blocks, sequences, tensorCores: false);
             using var workspace = Rent();
             Preprocess<TStorage>(workspace);
             var causal = SpecializedValue.New(settings.Causal);
             var accumulateDq = SpecializedValue.New(!settings.Deterministic);
-            if (sequences.IsDense && !settings.Windowed && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols), q, k, v, dOutput))
+            // the register-tiled kernel is plain attention: windows, modifiers and dropout take the general one
+            if (sequences.IsDense && !settings.Windowed && Flags == 0 && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols), q, k, v, dOutput))
             {
                 accelerator.Launch(FlashBackwardTiledKernel.Backward<T, TStorage>,
                     new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenK, BackwardRegisterTile.BlockCols)),
@@ -48,16 +48,19 @@ public static partial class AttentionLauncher
             else
             {
                 var tile = Tile;
-                accelerator.Launch(FlashBackwardKernel.Backward<T, TStorage>,
+                accelerator.Launch(FlashBackwardKernel.Backward<T, TStorage, TScore, TMask>,
                     new LaunchConfig(new Dim3(CeilDiv(sequences.MaxKeys, tile.BlockCols), shape.HeadsQ, sequences.Count), new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
-                    q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p, sequences.Info, Specialize(sequences.Kind),
-                    Specialize(tile.BlockRows), Specialize(tile.BlockCols), Specialize(tile.Threads), Specialize(tile.ThreadsPerRow),
-                    Specialize(tile.HeadDimPadded), causal, accumulateDq);
+                    q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p, sequences.Info, modifiers,
+                    Specialize(sequences.Kind), Specialize(tile.BlockRows), Specialize(tile.BlockCols), Specialize(tile.Threads), Specialize(tile.ThreadsPerRow),
+                    Specialize(tile.HeadDimPadded), causal, accumulateDq, Specialize(Flags));
             }
             Finish<TStorage>(workspace);
         }
 
         private AttentionTileConfig Tile => AttentionTileConfig.ForBackward(shape.HeadDim, SizeOf<T>());
+
+        /// <summary>The modifier flags of the call: the forward's.</summary>
+        private int Flags => AttentionModifiers<TScore, TMask>.FlagsWith(settings);
 
         private long Rows => (long)shape.Batch * shape.HeadsQ * shape.SeqLenQ;
 
@@ -82,11 +85,11 @@ public static partial class AttentionLauncher
             if (settings.Deterministic)
             {
                 var tile = Tile;
-                accelerator.Launch(FlashBackwardDqKernel.BackwardDq<T, TStorage>,
+                accelerator.Launch(FlashBackwardDqKernel.BackwardDq<T, TStorage, TScore, TMask>,
                     new LaunchConfig(new Dim3(CeilDiv(sequences.MaxQueries, tile.BlockRows), shape.HeadsQ, sequences.Count), new Dim3(tile.Threads, 1, 1), tile.BackwardSharedBytes),
-                    q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, p, sequences.Info, Specialize(sequences.Kind),
+                    q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, p, sequences.Info, modifiers, Specialize(sequences.Kind),
                     Specialize(tile.BlockRows), Specialize(tile.BlockCols), Specialize(tile.Threads), Specialize(tile.ThreadsPerRow),
-                    Specialize(tile.HeadDimPadded), SpecializedValue.New(settings.Causal));
+                    Specialize(tile.HeadDimPadded), SpecializedValue.New(settings.Causal), Specialize(Flags));
             }
             if (workspace.Direct) return;
             accelerator.Launch(FlashBackwardConvertKernel.Convert<T, TStorage>,

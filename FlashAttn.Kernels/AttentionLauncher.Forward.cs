@@ -63,9 +63,10 @@ public static partial class AttentionLauncher
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
-            ModifiersOnTensorCoresOnly<TScore, TMask>(settings);
             BlockMasksOnDenseTensorCoresOnly(modifiers.Blocks, sequences, tensorCores: false);
-            if (sequences.IsDense && !settings.Windowed && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))
+            // the register-tiled kernel is plain attention: windows, modifiers and dropout take the general one
+            int flags = AttentionModifiers<TScore, TMask>.FlagsWith(settings);
+            if (sequences.IsDense && !settings.Windowed && flags == 0 && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))
             {
                 accelerator.Launch(FlashForwardTiledKernel.Forward<T, TStorage>,
                     new LaunchConfig(new Dim3(shape.HeadsQ, shape.Batch, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows)),
@@ -75,12 +76,12 @@ public static partial class AttentionLauncher
                 return;
             }
             var tile = AttentionTileConfig.ForForward(shape.HeadDim, SizeOf<T>());
-            accelerator.Launch(FlashForwardKernel.Forward<T, TStorage>,
+            accelerator.Launch(FlashForwardKernel.Forward<T, TStorage, TScore, TMask>,
                 new LaunchConfig(new Dim3(CeilDiv(sequences.MaxQueries, tile.BlockRows), shape.HeadsQ, sequences.Count), new Dim3(tile.Threads, 1, 1),
                     tile.ForwardSharedBytes),
-                q, k, v, output, lse, p, sequences.Info, Specialize(sequences.Kind),
+                q, k, v, output, lse, p, sequences.Info, modifiers, Specialize(sequences.Kind),
                 Specialize(tile.BlockRows), Specialize(tile.BlockCols), Specialize(tile.Threads), Specialize(tile.ThreadsPerRow),
-                Specialize(tile.HeadDimPadded), SpecializedValue.New(settings.Causal));
+                Specialize(tile.HeadDimPadded), SpecializedValue.New(settings.Causal), Specialize(flags));
         }
     }
 }

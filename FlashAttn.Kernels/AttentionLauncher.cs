@@ -31,7 +31,8 @@ public static partial class AttentionLauncher
 
     /// <summary>
     /// <see cref="Forward{T}(Accelerator, AttentionShape, AttentionSettings, ArrayView{T}, ArrayView{T}, ArrayView{T}, ArrayView{T}, ArrayView{float})"/>
-    /// with score and mask modifiers compiled into the kernels (tensor cores: fp16 and bf16).
+    /// with score and mask modifiers compiled into the kernels (every element type; fp32 calls with modifiers or dropout take the
+    /// general FFMA kernels, not the register-tiled ones).
     /// </summary>
     public static void Forward<T, TScore, TMask>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings,
         AttentionModifiers<TScore, TMask> modifiers, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse)
@@ -101,15 +102,6 @@ public static partial class AttentionLauncher
 
     /// <summary>No modifiers: plain attention.</summary>
     private static AttentionModifiers<NoScoreModifier, NoMaskModifier> Plain => default;
-
-    /// <summary>The fp32 kernels take no modifiers or dropout yet: refuse rather than ignore them.</summary>
-    private static void ModifiersOnTensorCoresOnly<TScore, TMask>(AttentionSettings settings)
-        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
-    {
-        if (AttentionModifiers<TScore, TMask>.FlagsWith(settings) != 0)
-            throw new NotSupportedException($"Score and mask modifiers ({typeof(TScore).Name}, {typeof(TMask).Name}) and dropout run on the " +
-                "tensor-core kernels (fp16, bf16) so far; fp32 calls take none.");
-    }
 
     /// <summary>
     /// Bytes of device workspace <see cref="Backward{T}"/> uses, all fp32: D (b·h_q·s_q), and unless the gradients are

@@ -14,15 +14,18 @@ namespace FlashAttn.Kernels;
 /// dQ_i               dqAcc (registers, RowsPerThread × HeadColsPerThread)
 /// </code>
 /// The K/V range and masking follow <see cref="FlashForwardKernel"/>; so do the sequences (dense or varlen, grid z = sequence).
+/// Modifiers and dropout through the same <see cref="ScoreGradients.Compute"/> as <see cref="FlashBackwardKernel"/>: the same
+/// dropout mask (a function of the position) and the same derivative.
 /// </summary>
 internal static class FlashBackwardDqKernel
 {
-    /// <summary>The kernel: writes dQ · scale (fp32) into <paramref name="dqAccum"/> (b, s_q, h_q, d).</summary>
-    public static void BackwardDq<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
-        ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p, SequenceInfo sequences, SpecializedValue<int> sequenceKind,
+    /// <summary>The kernel: writes dQ · scale (fp32) into <paramref name="dqAccum"/> (b, s_q, h_q, d). Modifiers and flags: the forward's.</summary>
+    public static void BackwardDq<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
+        ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p, SequenceInfo sequences,
+        AttentionModifiers<TScore, TMask> modifiers, SpecializedValue<int> sequenceKind,
         SpecializedValue<int> blockRows, SpecializedValue<int> blockCols, SpecializedValue<int> threads,
-        SpecializedValue<int> threadsPerRow, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal)
-        where T : unmanaged where TStorage : struct, IStorage<T>
+        SpecializedValue<int> threadsPerRow, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal, SpecializedValue<int> modifierFlags)
+        where T : unmanaged where TStorage : struct, IStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
         int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
@@ -53,6 +56,7 @@ internal static class FlashBackwardDqKernel
         TileLoader.LoadVector(delta, vectorFirst, validRows, 1f, 0f, tiles.Delta, br, tile);
 
         // ---- K/V range and element test as the forward's: the blocks the rows' windows reach ----
+        int flags = modifierFlags.Value;
         int kvBlocks = mask.KeyBlockCount(q0, validRows, bc);
         var kvLayout = TokenLayout.KeysValues(p);
         for (int block = mask.FirstKeyBlock(q0, bc); block < kvBlocks; block++)
@@ -62,9 +66,9 @@ internal static class FlashBackwardDqKernel
             TileLoader.LoadKeyValueBlock<T, TStorage>(k, v, sequences, kvLayout, seq, k0, kvHead, p, kind, tiles.K, tiles.V, tile);
             Group.Barrier();
             if (mask.BlockNeedsMask(q0, validRows, k0, bc))
-                DqBlock<MaskedBlock>(p, mask, q0, k0, tile, tx, ty, tiles, scores, dP, dqAcc);
+                DqBlock<MaskedBlock, TScore, TMask>(p, mask, seq, head, modifiers, flags, q0, k0, tile, tx, ty, tiles, scores, dP, dqAcc);
             else
-                DqBlock<FullBlock>(p, mask, q0, k0, tile, tx, ty, tiles, scores, dP, dqAcc);
+                DqBlock<FullBlock, TScore, TMask>(p, mask, seq, head, modifiers, flags, q0, k0, tile, tx, ty, tiles, scores, dP, dqAcc);
         }
 
         // ---- epilogue: dQ_i · scale ----
@@ -81,14 +85,15 @@ internal static class FlashBackwardDqKernel
     }
 
     /// <summary>One staged K/V tile: recompute P and dS; dQ_i += dS K_j.</summary>
-    private static void DqBlock<TMask>(AttentionParams p, AttentionMask mask, int q0, int k0, AttentionTileConfig tile, int tx, int ty,
+    private static void DqBlock<TBlock, TScore, TMask>(AttentionParams p, AttentionMask mask, SequenceBounds seq, int head,
+        AttentionModifiers<TScore, TMask> modifiers, int modifierFlags, int q0, int k0, AttentionTileConfig tile, int tx, int ty,
         BackwardSharedTiles tiles, ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> dqAcc)
-        where TMask : struct, IBlockMask
+        where TBlock : struct, IBlockMask where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         int bc = tile.BlockCols, tm = tile.RowsPerThread;
 
         // ---- P, dS for this pair ----
-        ScoreGradients.Compute<TMask>(tiles, p, mask, q0, k0, tile, tx, ty, scores, dP);
+        ScoreGradients.Compute<TBlock, TScore, TMask>(tiles, p, mask, seq, head, modifiers, modifierFlags, q0, k0, tile, tx, ty, scores, dP);
         Group.Barrier();
 
         // ---- dQ_i += dS K_j ----

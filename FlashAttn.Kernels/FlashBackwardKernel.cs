@@ -23,6 +23,7 @@ namespace FlashAttn.Kernels;
 /// sums the query heads of a shared kv head in a fixed order and rounds to the storage type.
 /// Dense or packed (varlen) sequences (grid z = sequence); s_q, s_k and the causal diagonal are then the sequence's own.
 /// Causal and sliding window: only the Q tiles whose rows' windows reach the K/V tile are visited.
+/// Score and mask modifiers and dropout in <see cref="ScoreGradients.Compute"/>, as the tensor-core backward.
 /// </summary>
 internal static class FlashBackwardKernel
 {
@@ -30,15 +31,15 @@ internal static class FlashBackwardKernel
     /// The kernel. lse (b, h_q, s_q) natural log; delta (b, h_q, s_q); dqAccum (b, s_q, h_q, d) fp32, zeroed;
     /// dkAccum, dvAccum (b, s_k, h_q, d) fp32 (varlen: <see cref="SequenceInfo"/>). Launch with grid (⌈max s_k/Bc⌉, h_q,
     /// sequences), <c>Threads</c> threads,
-    /// <c>BackwardSharedBytes</c> of dynamic shared memory.
+    /// <c>BackwardSharedBytes</c> of dynamic shared memory. The modifiers and <paramref name="modifierFlags"/> must be the forward's.
     /// </summary>
-    public static void Backward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
+    public static void Backward<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
-        AttentionParams p, SequenceInfo sequences, SpecializedValue<int> sequenceKind,
+        AttentionParams p, SequenceInfo sequences, AttentionModifiers<TScore, TMask> modifiers, SpecializedValue<int> sequenceKind,
         SpecializedValue<int> blockRows, SpecializedValue<int> blockCols, SpecializedValue<int> threads,
         SpecializedValue<int> threadsPerRow, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal,
-        SpecializedValue<bool> accumulateDq)
-        where T : unmanaged where TStorage : struct, IStorage<T>
+        SpecializedValue<bool> accumulateDq, SpecializedValue<int> modifierFlags)
+        where T : unmanaged where TStorage : struct, IStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
         bool withDq = accumulateDq.Value;
@@ -65,16 +66,18 @@ internal static class FlashBackwardKernel
         TileLoader.LoadKeyValueBlock<T, TStorage>(k, v, sequences, TokenLayout.KeysValues(p), seq, k0, kvHead, p, kind, tiles.K, tiles.V, tile);
 
         // ---- Q range: from the first row whose window reaches key k0 to the last that reaches the block's last key;
-        //      the element test only where the Q tile crosses a window edge or the keys pass s_k ----
+        //      the element test only where the Q tile crosses a window edge or the keys pass s_k (a mask modifier acts
+        //      on every block, in ScoreGradients) ----
+        int flags = modifierFlags.Value;
         int qBlocks = (mask.QueryEnd(k0, bc, seq.QueryLength) + br - 1) / br;
         for (int block = mask.FirstQuerySeeing(k0) / br; block < qBlocks; block++)
         {
             int q0 = block * br;
             if (mask.QueryBlockNeedsMask(q0, br, k0, bc))
-                BackwardBlock<T, TStorage, MaskedBlock>(q, dOutput, lse, delta, dqAccum, p, mask, seq, head, q0, k0, withDq,
+                BackwardBlock<T, TStorage, MaskedBlock, TScore, TMask>(q, dOutput, lse, delta, dqAccum, p, mask, seq, head, modifiers, flags, q0, k0, withDq,
                     tile, tx, ty, tiles, scores, dP, dqAcc, dkAcc, dvAcc);
             else
-                BackwardBlock<T, TStorage, FullBlock>(q, dOutput, lse, delta, dqAccum, p, mask, seq, head, q0, k0, withDq,
+                BackwardBlock<T, TStorage, FullBlock, TScore, TMask>(q, dOutput, lse, delta, dqAccum, p, mask, seq, head, modifiers, flags, q0, k0, withDq,
                     tile, tx, ty, tiles, scores, dP, dqAcc, dkAcc, dvAcc);
         }
 
@@ -98,12 +101,13 @@ internal static class FlashBackwardKernel
     }
 
     /// <summary>One Q tile against the group's K/V tile (inner loop body of Algorithm 2).</summary>
-    private static void BackwardBlock<T, TStorage, TMask>(ArrayView<T> q, ArrayView<T> dOutput, ArrayView<float> lse,
-        ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p, AttentionMask mask, SequenceBounds seq, int head, int q0, int k0,
-        bool withDq, AttentionTileConfig tile, int tx, int ty,
+    private static void BackwardBlock<T, TStorage, TBlock, TScore, TMask>(ArrayView<T> q, ArrayView<T> dOutput, ArrayView<float> lse,
+        ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p, AttentionMask mask, SequenceBounds seq, int head,
+        AttentionModifiers<TScore, TMask> modifiers, int modifierFlags, int q0, int k0, bool withDq, AttentionTileConfig tile, int tx, int ty,
         BackwardSharedTiles tiles,
         ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> dqAcc, ArrayView<float> dkAcc, ArrayView<float> dvAcc)
-        where T : unmanaged where TStorage : struct, IStorage<T> where TMask : struct, IBlockMask
+        where T : unmanaged where TStorage : struct, IStorage<T> where TBlock : struct, IBlockMask
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
         int tm = tile.RowsPerThread, td = tile.HeadColsPerThread;
@@ -121,7 +125,7 @@ internal static class FlashBackwardKernel
         Group.Barrier();
 
         // ---- recompute P = exp2(S·scale·log2 e − L·log2 e); dP = dO Vᵀ; dS = P ∘ (dP − D) ----
-        ScoreGradients.Compute<TMask>(tiles, p, mask, q0, k0, tile, tx, ty, scores, dP);
+        ScoreGradients.Compute<TBlock, TScore, TMask>(tiles, p, mask, seq, head, modifiers, modifierFlags, q0, k0, tile, tx, ty, scores, dP);
         Group.Barrier();
 
         // ---- dV_j += Pᵀ dO_i;  dK_j += dSᵀ Q_i ----

@@ -19,6 +19,8 @@ namespace FlashAttn.Kernels;
 /// Causal and sliding window: K/V tiles outside the Q tile's rows' windows (right of the last row's right edge, left of
 /// the first row's left edge) are never visited; tiles that straddle an edge or the s_k end run the same inner method
 /// instantiated with <see cref="MaskedBlock"/>.
+/// Score and mask modifiers and dropout as <see cref="FlashForwardTensorCoreKernel"/>: scores through
+/// <see cref="ModifiedScores.Log2Score"/> on every block, full or not (so the mask modifier acts everywhere), and dropout zeroes P after the online-softmax update (ℓ keeps the whole P). Which act is compiled in (<c>modifierFlags</c>).
 /// Sequences of any <see cref="SequenceKind"/> (grid z = sequence): packed (varlen) or against a KV cache, contiguous
 /// or paged; s_q, s_k and the causal diagonal are then the sequence's own (<see cref="SequenceBounds"/>).
 /// </summary>
@@ -27,12 +29,13 @@ internal static class FlashForwardKernel
     /// <summary>
     /// The kernel. q (b, s_q, h_q, d), k and v (b, s_k, h_kv, d), output (b, s_q, h_q, d), lse (b, h_q, s_q) fp32 (layouts of
     /// other sequence kinds: <see cref="SequenceInfo"/>). Launch with grid (⌈max s_q/Br⌉, h_q, sequences), <c>Threads</c> threads and <c>ForwardSharedBytes</c> of dynamic shared memory.
+    /// <paramref name="modifierFlags"/>: <see cref="AttentionModifiers{TScore, TMask}.FlagsWith"/>.
     /// </summary>
-    public static void Forward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output,
-        ArrayView<float> lse, AttentionParams p, SequenceInfo sequences, SpecializedValue<int> sequenceKind,
+    public static void Forward<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output,
+        ArrayView<float> lse, AttentionParams p, SequenceInfo sequences, AttentionModifiers<TScore, TMask> modifiers, SpecializedValue<int> sequenceKind,
         SpecializedValue<int> blockRows, SpecializedValue<int> blockCols, SpecializedValue<int> threads,
-        SpecializedValue<int> threadsPerRow, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal)
-        where T : unmanaged where TStorage : struct, IStorage<T>
+        SpecializedValue<int> threadsPerRow, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal, SpecializedValue<int> modifierFlags)
+        where T : unmanaged where TStorage : struct, IStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var tile = new AttentionTileConfig(blockRows.Value, blockCols.Value, threads.Value, threadsPerRow.Value, headDimPadded.Value);
         int br = tile.BlockRows, bc = tile.BlockCols, stride = tile.TileStride;
@@ -75,9 +78,11 @@ internal static class FlashForwardKernel
             TileLoader.LoadKeyValueBlock<T, TStorage>(k, v, sequences, kvLayout, seq, k0, kvHead, p, kind, kTile, vTile, tile);
             Group.Barrier();
             if (mask.BlockNeedsMask(q0, validRows, k0, bc))
-                ForwardBlock<MaskedBlock>(p, mask, q0, k0, tile, tx, ty, qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
+                ForwardBlock<MaskedBlock, TScore, TMask>(p, mask, seq, head, modifiers, modifierFlags.Value, q0, k0, tile, tx, ty,
+                    qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
             else
-                ForwardBlock<FullBlock>(p, mask, q0, k0, tile, tx, ty, qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
+                ForwardBlock<FullBlock, TScore, TMask>(p, mask, seq, head, modifiers, modifierFlags.Value, q0, k0, tile, tx, ty,
+                    qTile, kTile, vTile, pTile, scores, acc, rowMax, rowSum);
         }
 
         // ---- epilogue: O_i = acc / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2 ----
@@ -102,22 +107,30 @@ internal static class FlashForwardKernel
     }
 
     /// <summary>One staged K/V tile (inner loop body of Algorithm 1): S = Q Kᵀ; online softmax; O += P V.</summary>
-    private static void ForwardBlock<TMask>(AttentionParams p, AttentionMask mask, int q0, int k0, AttentionTileConfig tile, int tx, int ty,
+    private static void ForwardBlock<TBlock, TScore, TMask>(AttentionParams p, AttentionMask mask, SequenceBounds seq, int head,
+        AttentionModifiers<TScore, TMask> modifiers, int modifierFlags, int q0, int k0, AttentionTileConfig tile, int tx, int ty,
         ArrayView<float> qTile, ArrayView<float> kTile, ArrayView<float> vTile, ArrayView<float> pTile,
         ArrayView<float> scores, ArrayView<float> acc, ArrayView<float> rowMax, ArrayView<float> rowSum)
-        where TMask : struct, IBlockMask
+        where TBlock : struct, IBlockMask where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         int bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
         int tm = tile.RowsPerThread, tn = tile.KeysPerThread, td = tile.HeadColsPerThread;
+        bool scoreModified = (modifierFlags & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
+        bool maskModified = (modifierFlags & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
+        bool dropout = (modifierFlags & AttentionModifiers<TScore, TMask>.DropoutFlag) != 0;
 
-        // ---- S = Q Kᵀ, scaled into the log2 domain, masked to −∞ ----
+        // ---- S = Q Kᵀ, scaled into the log2 domain (through the score and mask modifiers), masked to −∞; the causal/window
+        //      test after, as in the backward's P (so plain attention compiles to the same code as before modifiers) ----
         TileMath.Fill(scores, tm * tn, 0f);
         TileMath.MultiplyABt(qTile, stride, kTile, stride, tile.HeadDimPadded, scores, ty * tm, tm, tx, tpr, tn);
         for (int i = 0; i < tm; i++)
             for (int j = 0; j < tn; j++)
             {
-                float s = scores[i * tn + j] * p.ScaleLog2;
-                if (TMask.Enabled && !mask.Visible(q0 + ty * tm + i, k0 + tx + j * tpr)) s = float.NegativeInfinity;
+                int row = q0 + ty * tm + i, key = k0 + tx + j * tpr;
+                var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
+                float s = ModifiedScores.Log2Score(scores[i * tn + j], at, row < seq.QueryLength && key < seq.KeyLength, false, p, modifiers,
+                    scoreModified, maskModified);
+                if (TBlock.Enabled && !mask.Visible(row, key)) s = float.NegativeInfinity;
                 scores[i * tn + j] = s;
             }
 
@@ -127,6 +140,17 @@ internal static class FlashForwardKernel
             float correction = OnlineSoftmax.Update(scores, i * tn, tn, pTile, (ty * tm + i) * bc + tx, tpr, rowMax, rowSum, i, tpr);
             for (int j = 0; j < td; j++) acc[i * td + j] *= correction;
         }
+
+        // ---- dropout: ℓ keeps the whole P; P V takes the kept entries (this thread's own), scaled by 1/(1 − p) ----
+        if (dropout)
+            for (int i = 0; i < tm; i++)
+                for (int j = 0; j < tn; j++)
+                {
+                    int r = ty * tm + i, c = tx + j * tpr, row = q0 + r, key = k0 + c;
+                    var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
+                    bool keep = ModifiedScores.Kept(at, row < seq.QueryLength && key < seq.KeyLength, p);
+                    pTile[r * bc + c] = keep ? pTile[r * bc + c] * p.DropoutScale : 0f;
+                }
         Group.Barrier();
 
         // ---- O += P V ----

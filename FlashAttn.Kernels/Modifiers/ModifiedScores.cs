@@ -3,7 +3,8 @@ using FlashAttn.Compute;
 namespace FlashAttn.Kernels;
 
 /// <summary>The one place a raw score q·k becomes the kernels' log2-domain score: scaled, through the score modifier,
-/// masked (the causal/window test, then the mask modifier) — shared by every kernel's element loop.</summary>
+/// masked (the causal/window test, then the mask modifier) — shared by every kernel's element loop; with the backward's
+/// derivative and the dropout decision beside it.</summary>
 internal static class ModifiedScores
 {
     /// <summary>
@@ -20,4 +21,16 @@ internal static class ModifiedScores
         if (scoreModified && inside) return modifiers.Score.Apply(raw * p.Scale, at) * SoftmaxConstants.Log2E;
         return raw * p.ScaleLog2;
     }
+
+    /// <summary>∂f/∂s at scale · <paramref name="raw"/> (the factor the scores' gradient dS takes through the score modifier); 1
+    /// with none, or outside the sequence.</summary>
+    public static float Derivative<TScore, TMask>(float raw, ScorePosition at, bool inside, AttentionParams p,
+        AttentionModifiers<TScore, TMask> modifiers, bool scoreModified)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        => scoreModified && inside ? modifiers.Score.Derivative(raw * p.Scale, at) : 1f;
+
+    /// <summary>True when dropout keeps P at <paramref name="at"/> (<see cref="AttentionParams.KeepsProbability"/>); outside the
+    /// sequence nothing is kept (P is 0 there anyway).</summary>
+    public static bool Kept(ScorePosition at, bool inside, AttentionParams p)
+        => inside && p.KeepsProbability(at.Batch, at.Head, at.Query, at.Key);
 }

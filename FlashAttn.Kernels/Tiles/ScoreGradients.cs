@@ -11,11 +11,19 @@ internal static class ScoreGradients
     /// <summary>
     /// P = exp2(Q Kᵀ · scale·log2 e − L·log2 e) (0 where masked), dP = dO Vᵀ, dS = P ∘ (dP − D).
     /// <c>tiles.Lse</c> holds L·log2 e per row (+∞ for padding rows), <c>tiles.Delta</c> D; P and dS go to <c>tiles.P</c>, <c>tiles.DS</c>.
+    /// Modifiers (<paramref name="modifierFlags"/>) as the tensor-core backward: P from f(s) and the mask modifier
+    /// (<see cref="ModifiedScores.Log2Score"/>), dS · f'(s); with dropout <c>tiles.P</c> takes the kept P and dS the kept dP,
+    /// both scaled by 1/(1 − p) (the forward's mask, regenerated). Rows q0… and keys k0… are positions in sequence
+    /// <paramref name="seq"/>, query head <paramref name="head"/>.
     /// </summary>
-    public static void Compute<TMask>(BackwardSharedTiles tiles, AttentionParams p, AttentionMask mask, int q0, int k0,
-        AttentionTileConfig tile, int tx, int ty, ArrayView<float> scores, ArrayView<float> dP)
-        where TMask : struct, IBlockMask
+    public static void Compute<TBlock, TScore, TMask>(BackwardSharedTiles tiles, AttentionParams p, AttentionMask mask, SequenceBounds seq, int head,
+        AttentionModifiers<TScore, TMask> modifiers, int modifierFlags, int q0, int k0, AttentionTileConfig tile, int tx, int ty,
+        ArrayView<float> scores, ArrayView<float> dP)
+        where TBlock : struct, IBlockMask where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
+        bool scoreModified = (modifierFlags & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
+        bool maskModified = (modifierFlags & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
+        bool dropout = (modifierFlags & AttentionModifiers<TScore, TMask>.DropoutFlag) != 0;
         ArrayView<float> qTile = tiles.Q, kTile = tiles.K, doTile = tiles.DOut, vTile = tiles.V;
         ArrayView<float> lseTile = tiles.Lse, deltaTile = tiles.Delta, pTile = tiles.P, dsTile = tiles.DS;
         int bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
@@ -30,10 +38,20 @@ internal static class ScoreGradients
             float lseLog2 = lseTile[r], d = deltaTile[r];
             for (int j = 0; j < tn; j++)
             {
-                int c = tx + j * tpr;
-                float pij = Probability<TMask>(scores[i * tn + j], lseLog2, p, mask, q0 + r, k0 + c);
-                pTile[r * bc + c] = pij;
-                dsTile[r * bc + c] = pij * (dP[i * tn + j] - d);
+                int c = tx + j * tpr, row = q0 + r, key = k0 + c;
+                var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
+                bool inside = row < seq.QueryLength && key < seq.KeyLength;
+                float raw = scores[i * tn + j], dpij = dP[i * tn + j];
+                float pij = Probability<TBlock>(ModifiedScores.Log2Score(raw, at, inside, false, p, modifiers, scoreModified, maskModified),
+                    lseLog2, mask, row, key), kept = pij;
+                if (dropout)
+                {
+                    bool keep = ModifiedScores.Kept(at, inside, p);
+                    kept = keep ? pij * p.DropoutScale : 0f;
+                    dpij = keep ? dpij * p.DropoutScale : 0f;
+                }
+                pTile[r * bc + c] = kept;
+                dsTile[r * bc + c] = pij * (dpij - d) * ModifiedScores.Derivative(raw, at, inside, p, modifiers, scoreModified);
             }
         }
     }
@@ -68,9 +86,9 @@ internal static class ScoreGradients
     }
 
     /// <summary>P and dS = P ∘ (dP − D) of this thread's 4 × 4 block into the transposed tiles.</summary>
-    private static void StoreTransposed<TMask>(ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> lseTile,
+    private static void StoreTransposed<TBlock>(ArrayView<float> scores, ArrayView<float> dP, ArrayView<float> lseTile,
         ArrayView<float> deltaTile, AttentionParams p, AttentionMask mask, int q0, int k0, int tx, int ty, ArrayView<float> pT, ArrayView<float> dsT)
-        where TMask : struct, IBlockMask
+        where TBlock : struct, IBlockMask
     {
         const int rows = BackwardRegisterTile.RowsPerThread, keys = BackwardRegisterTile.KeysPerThread;
         const int rowStep = BackwardRegisterTile.RowThreads, keyStep = BackwardRegisterTile.ColumnThreads;
@@ -81,18 +99,19 @@ internal static class ScoreGradients
             for (int j = 0; j < keys; j++)
             {
                 int c = tx + j * keyStep;
-                float pij = Probability<TMask>(scores[i * keys + j], lseLog2, p, mask, q0 + r, k0 + c);
+                float pij = Probability<TBlock>(scores[i * keys + j] * p.ScaleLog2, lseLog2, mask, q0 + r, k0 + c);
                 pT[c * BackwardRegisterTile.TransposedStride + r] = pij;
                 dsT[c * BackwardRegisterTile.TransposedStride + r] = pij * (dP[i * keys + j] - d);
             }
         }
     }
 
-    /// <summary>P = exp2(s·scale·log2 e − L·log2 e), 0 where the mask hides the key.</summary>
-    private static float Probability<TMask>(float score, float lseLog2, AttentionParams p, AttentionMask mask, int row, int key)
-        where TMask : struct, IBlockMask
+    /// <summary>P = exp2(S − L·log2 e) of a log2-domain score S, 0 where the causal or window mask hides the key (a mask
+    /// modifier's hidden keys come as S = −∞).</summary>
+    private static float Probability<TBlock>(float log2Score, float lseLog2, AttentionMask mask, int row, int key)
+        where TBlock : struct, IBlockMask
     {
-        float pij = XMath.FastExp2(score * p.ScaleLog2 - lseLog2);
-        return TMask.Enabled && !mask.Visible(row, key) ? 0f : pij;
+        float pij = XMath.FastExp2(log2Score - lseLog2);
+        return TBlock.Enabled && !mask.Visible(row, key) ? 0f : pij;
     }
 }

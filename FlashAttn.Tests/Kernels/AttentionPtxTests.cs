@@ -82,17 +82,51 @@ public sealed class AttentionPtxTests
 
     /// <summary>Compiles a kernel with its trailing SpecializedValue parameters set to <paramref name="specialized"/>.</summary>
     internal static string Compile(Type kernel, string name, Type element, Type storage, string dumpName, params object[] specialized)
+        => Compile(kernel, name, [element, storage, typeof(NoScoreModifier), typeof(NoMaskModifier)], dumpName, specialized);
+
+    /// <summary><see cref="Compile(Type, string, Type, Type, string, object[])"/> with the generic arguments given (element, storage,
+    /// then the score and mask modifiers' types for kernels that take them).</summary>
+    internal static string Compile(Type kernel, string name, Type[] generics, string dumpName, params object[] specialized)
     {
         var definition = kernel.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;
-        // the tensor-core kernels also take the score and mask modifiers' types: none here
-        var method = definition.GetGenericArguments().Length == 4
-            ? definition.MakeGenericMethod(element, storage, typeof(NoScoreModifier), typeof(NoMaskModifier))
-            : definition.MakeGenericMethod(element, storage);
+        var method = definition.MakeGenericMethod(generics[..definition.GetGenericArguments().Length]);
         var specializations = new object?[method.GetParameters().Length];
         for (int k = 0; k < specialized.Length; k++) specializations[^(specialized.Length - k)] = specialized[k];
         var compiled = KernelCompiler.Instance.Compile(method, specializations, PtxTarget.Default);
         PtxChecker.Dump(new PtxModule(compiled.Ptx, compiled.EntryName, 0), dumpName);
         return compiled.Ptx;
+    }
+
+    [TestCase(false, 0)]
+    [TestCase(true, 0)]
+    [TestCase(true, 7)]
+    public void GeneralFp32KernelsKeepRegistersWithAndWithoutModifiers(bool causal, int modifierFlags)
+    {
+        // flags 7: a softcap, a user mask modifier and dropout compiled in; flags 0: plain attention, the modifier code folded away
+        var tile = AttentionTileConfig.ForForward(64, sizeof(float));
+        Type[] generics = modifierFlags == 0 ? [typeof(float), typeof(Float32Storage), typeof(NoScoreModifier), typeof(NoMaskModifier)]
+            : [typeof(float), typeof(Float32Storage), typeof(Softcap), typeof(DocumentMask)];
+        object[] Tail(params object[] last) => [SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(tile.BlockRows),
+            SpecializedValue.New(tile.BlockCols), SpecializedValue.New(tile.Threads), SpecializedValue.New(tile.ThreadsPerRow),
+            SpecializedValue.New(tile.HeadDimPadded), SpecializedValue.New(causal), .. last, SpecializedValue.New(modifierFlags)];
+        string suffix = $"{(causal ? "causal" : "full")}_flags{modifierFlags}";
+        string[] ptx =
+        [
+            Compile(typeof(FlashForwardKernel), nameof(FlashForwardKernel.Forward), generics, $"forward_general_Single_{suffix}", Tail()),
+            Compile(typeof(FlashBackwardKernel), nameof(FlashBackwardKernel.Backward), generics, $"backward_general_Single_{suffix}",
+                Tail(SpecializedValue.New(true))),
+            Compile(typeof(FlashBackwardDqKernel), nameof(FlashBackwardDqKernel.BackwardDq), generics, $"dq_general_Single_{suffix}", Tail()),
+        ];
+        Assert.Multiple(() =>
+        {
+            foreach (string kernel in ptx)
+            {
+                Assert.That(kernel, Does.Not.Contain(".local"), "register arrays left in local memory");
+                // Philox's rounds (xor) and the softcap's tanh (copysign) appear only when compiled in
+                Assert.That(kernel, modifierFlags == 0 ? Does.Not.Contain("xor.b32").And.Not.Contain("copysign")
+                    : Does.Contain("xor.b32").And.Contain("copysign"));
+            }
+        });
     }
 
     [TestCase(typeof(Half), typeof(Float16Storage), 128, false, true, SequenceKind.Dense, 1, 1)]

@@ -34,7 +34,8 @@ public readonly struct DocumentMask(ArrayView<int> queryDocuments, ArrayView<int
 
 /// <summary>
 /// Score and mask modifiers compiled into the kernels (issue 14, parts 3 and 4): softcap, ALiBi, their composition and
-/// user-written structs, forward and backward through <see cref="AttentionLauncher"/>, against the fp64 reference with
+/// user-written structs, and dropout, forward and backward through <see cref="AttentionLauncher"/> (fp16/bf16 on the
+/// tensor-core kernels, fp32 on the general FFMA ones), against the fp64 reference with
 /// the same modifiers (the table's budget rule); each modifier's derivative against finite differences.
 /// </summary>
 [TestFixture]
@@ -48,8 +49,9 @@ public class ModifierKernelTests
     [OneTimeTearDown]
     public void Destroy() => _accelerator.Dispose();
 
-    private static AttentionCase Case(int b, int sq, int sk, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight, int seed)
-        => new(new AttentionShape(b, sq, sk, hq, hkv, d), dtype, causal, bottomRight, Deterministic: false, seed);
+    private static AttentionCase Case(int b, int sq, int sk, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight, int seed,
+        bool deterministic = false)
+        => new(new AttentionShape(b, sq, sk, hq, hkv, d), dtype, causal, bottomRight, deterministic, seed);
 
     [Test]
     public void Softcap()
@@ -156,11 +158,80 @@ public class ModifierKernelTests
         });
     }
 
+    // ---- fp32: the general FFMA kernels (the register-tiled ones take plain attention only); shapes kept small, as the
+    //      CPU emulation runs them element by element ----
+
     [Test]
-    public void Fp32RefusesModifiersForNow()
+    public void Fp32SoftcapWithGqa()
     {
-        var c = Case(1, 8, 8, 1, 1, 16, AttentionDtype.Fp32, causal: false, bottomRight: true, seed: 36);
-        Assert.Throws<NotSupportedException>(() => Check(c, new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(1f), default)));
+        var c = Case(1, 40, 70, 4, 2, 64, AttentionDtype.Fp32, causal: true, bottomRight: true, seed: 41);
+        Check(c, new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(0.4f), default));
+    }
+
+    [Test]
+    public void Fp32AlibiPerHead()
+    {
+        var c = Case(1, 33, 50, 2, 2, 40, AttentionDtype.Fp32, causal: false, bottomRight: true, seed: 42);
+        using var slopes = Upload(_accelerator, [0.5f, 0.125f]);
+        Check(c, new AttentionModifiers<Alibi, NoMaskModifier>(new Alibi(slopes.View, 2, perBatch: false), default));
+    }
+
+    [Test]
+    public void Fp32SoftcapThenAlibiPerBatchTopLeft()
+    {
+        var c = Case(2, 45, 30, 2, 1, 32, AttentionDtype.Fp32, causal: true, bottomRight: false, seed: 43);
+        using var slopes = Upload(_accelerator, [0.25f, 0.0625f, 0.5f, 0.03125f]);
+        var score = new ComposedScoreModifier<Softcap, Alibi>(new Softcap(0.6f), new Alibi(slopes.View, 2, perBatch: true));
+        Check(c, new AttentionModifiers<ComposedScoreModifier<Softcap, Alibi>, NoMaskModifier>(score, default));
+    }
+
+    [Test]
+    public void Fp32UserRelativeBiasAndDocumentMask()
+    {
+        var c = Case(2, 48, 48, 2, 2, 32, AttentionDtype.Fp32, causal: true, bottomRight: true, seed: 44);
+        const int maxDistance = 8;
+        var random = new Random(44);
+        using var table = Upload(_accelerator, Enumerable.Range(0, 2 * (2 * maxDistance + 1)).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray());
+        int[] documents = [.. Enumerable.Range(0, 48).Select(i => i < 13 ? 0 : i < 37 ? 1 : 2), .. Enumerable.Range(0, 48).Select(i => i < 5 ? 0 : 1)];
+        using var docs = _accelerator.Allocate<int>(documents.Length);
+        docs.CopyFromHost(documents);
+        var modifiers = new AttentionModifiers<RelativePositionBias, DocumentMask>(new RelativePositionBias(table.View, maxDistance),
+            new DocumentMask(docs.View, docs.View, 48, 48));
+        Check(c, modifiers);
+    }
+
+    [Test]
+    public void Fp32DocumentMaskAloneOnFullBlocksWithGqa()
+    {
+        // not causal and s_k ≥ 2 tiles: key block 0 needs no causal or s_k test, so only the mask modifier can hide its keys
+        var c = Case(1, 70, 100, 4, 1, 32, AttentionDtype.Fp32, causal: false, bottomRight: true, seed: 48);
+        using var queryDocs = _accelerator.Allocate<int>(70);
+        using var keyDocs = _accelerator.Allocate<int>(100);
+        queryDocs.CopyFromHost([.. Enumerable.Range(0, 70).Select(i => i / 30)]);
+        keyDocs.CopyFromHost([.. Enumerable.Range(0, 100).Select(j => j / 43)]);
+        Check(c, new AttentionModifiers<NoScoreModifier, DocumentMask>(default, new DocumentMask(queryDocs.View, keyDocs.View, 70, 100)));
+    }
+
+    [Test]
+    public void Fp32Dropout()
+    {
+        var c = Case(2, 37, 61, 2, 2, 32, AttentionDtype.Fp32, causal: true, bottomRight: true, seed: 45);
+        Check(c, default(AttentionModifiers<NoScoreModifier, NoMaskModifier>), new Dropout(0.3f, seed: 0x1234_5678_9ABC_DEF0, offset: 17));
+    }
+
+    [Test]
+    public void Fp32DropoutWithSoftcapAndGqa()
+    {
+        var c = Case(1, 40, 70, 4, 2, 32, AttentionDtype.Fp32, causal: false, bottomRight: true, seed: 46);
+        Check(c, new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(0.5f), default), new Dropout(0.15f, seed: 42, offset: 1UL << 33));
+    }
+
+    [Test]
+    public void Fp32DeterministicBackwardWithDropoutAndSoftcap()
+    {
+        // the dQ pass regenerates the dropout mask and takes the softcap's derivative on its own
+        var c = Case(1, 50, 40, 2, 1, 48, AttentionDtype.Fp32, causal: true, bottomRight: false, seed: 47, deterministic: true);
+        Check(c, new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(0.5f), default), new Dropout(0.2f, seed: 9, offset: 5));
     }
 
     [Test]

@@ -59,6 +59,17 @@ public class SequenceKernelTests
             new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(0.5f), default));
 
     [Test]
+    public void Fp32VarlenWithAlibiPerSequenceAndDropout()
+    {
+        // the FFMA kernels: ALiBi slopes and the dropout mask keyed by the sequence's index, positions within it
+        using var slopes = _accelerator.Allocate<float>(6);
+        slopes.CopyFromHost([0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f]);
+        CheckVarlen([37, 0, 50], [61, 9, 40], 2, 1, 32, AttentionDtype.Fp32, true, true, false, 24,
+            new AttentionModifiers<Alibi, NoMaskModifier>(new Alibi(slopes.View, 2, perBatch: true), default),
+            dropout: new Dropout(0.2f, seed: 11, offset: 3));
+    }
+
+    [Test]
     public void KvCacheDecodeWithAlibi()
     {
         using var slopes = _accelerator.Allocate<float>(8);
@@ -69,13 +80,13 @@ public class SequenceKernelTests
     }
 
     private void CheckVarlen<TScore, TMask>(int[] qLens, int[] kLens, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight,
-        bool deterministic, int seed, AttentionModifiers<TScore, TMask> modifiers, (int Left, int Right)? window = null)
+        bool deterministic, int seed, AttentionModifiers<TScore, TMask> modifiers, (int Left, int Right)? window = null, Dropout dropout = default)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
-        var mods = ReferenceModifiers.Of(modifiers);
         int[] cuQ = Cumulative(qLens), cuK = Cumulative(kLens);
         var shape = new VarlenShape(qLens.Length, cuQ[^1], cuK[^1], qLens.Max(), kLens.Max(), hq, hkv, d);
-        var settings = new AttentionSettings(1f / MathF.Sqrt(d), causal, bottomRight, deterministic, window?.Left ?? -1, window?.Right ?? -1);
+        var settings = new AttentionSettings(1f / MathF.Sqrt(d), causal, bottomRight, deterministic, window?.Left ?? -1, window?.Right ?? -1, dropout);
+        var mods = ReferenceModifiers.Of(modifiers, settings, hq);
         var data = new Inputs(dtype, seed);
         float[] q = data.Random((long)shape.TotalQ * hq * d), k = data.Random((long)shape.TotalK * hkv * d), v = data.Random(k.Length);
         float[] dOut = data.Random(q.Length);

@@ -37,6 +37,33 @@ public sealed class TensorCoreRoutingTests
         Assert.That(names, Does.Not.Contain(nameof(FlashForwardTensorCoreKernel)).And.Not.Contain(nameof(FlashBackwardTensorCoreKernel)));
     }
 
+    [Test]
+    public void Fp32ModifiersAndDropoutTakeTheGeneralKernels()
+    {
+        // d = 64, aligned, dense: plain attention would take the register-tiled kernels, which know no modifiers
+        using var cpu = new CpuAccelerator();
+        var c = new AttentionCase(new AttentionShape(1, 19, 23, 2, 1, 64), AttentionDtype.Fp32, Causal: true, BottomRight: true, Deterministic: false, Seed: 5);
+        var run = new AttentionRun(c);
+        var settings = c.Settings with { Dropout = new Dropout(0.1f, seed: 3, offset: 0) };
+        var modifiers = new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(1f), default);
+        using var q = cpu.Allocate<float>(run.Q.Length);
+        using var k = cpu.Allocate<float>(run.K.Length);
+        using var v = cpu.Allocate<float>(run.V.Length);
+        using var o = cpu.Allocate<float>(run.Q.Length);
+        using var lse = cpu.Allocate<float>(2 * 19);
+        using var dq = cpu.Allocate<float>(run.Q.Length);
+        using var dk = cpu.Allocate<float>(run.K.Length);
+        using var dv = cpu.Allocate<float>(run.K.Length);
+        q.CopyFromHost(run.Q);
+        k.CopyFromHost(run.K);
+        v.CopyFromHost(run.V);
+        AttentionLauncher.Forward(cpu, c.Shape, settings, modifiers, q.View, k.View, v.View, o.View, lse.View);
+        AttentionLauncher.Backward(cpu, c.Shape, settings, modifiers, q.View, k.View, v.View, o.View, o.View, lse.View, dq.View, dk.View, dv.View);
+        var names = cpu.LoadedKernels.Select(m => m.DeclaringType!.Name).ToList();
+        Assert.That(names, Does.Contain(nameof(FlashForwardKernel)).And.Contain(nameof(FlashBackwardKernel))
+            .And.Not.Contain(nameof(FlashForwardTiledKernel)).And.Not.Contain(nameof(FlashBackwardTiledKernel)), string.Join(", ", names));
+    }
+
     private static List<string> LoadedKernelNames(AttentionDtype dtype, int headDim, bool deterministic)
     {
         using var cpu = new CpuAccelerator();
