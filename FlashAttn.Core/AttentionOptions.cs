@@ -35,6 +35,35 @@ public sealed record AttentionOptions
     /// </summary>
     public int WindowRight { get; init; } = -1;
 
+    /// <summary>
+    /// Logit soft-capping (Gemma 2; flash-attn's softcap): each scaled score s becomes Softcap · tanh(s / Softcap) before
+    /// the softmax, and the backward multiplies by its derivative. Null (the default): none. Applied before
+    /// <see cref="AlibiSlopes"/> and before a caller's score modifier (the order flash-attn uses for softcap and ALiBi).
+    /// Give the backward pass the same options. Not finite and positive: the call throws <see cref="ArgumentOutOfRangeException"/>
+    /// naming options.
+    /// </summary>
+    public float? Softcap { get; init; }
+
+    /// <summary>
+    /// ALiBi (Press et al. 2022) as flash-attn applies it: the score of query i and key j loses slope · |j − diagonal(i)|,
+    /// the diagonal being the causal one (i + s_k − s_q bottom-right, i top-left; per sequence in varlen and KV-cache calls).
+    /// fp32 slopes on q's device, one per query head, shape (heads_q), or per batch entry and head, shape (batch, heads_q)
+    /// (batch = the number of sequences in varlen calls). Null (the default): none. Applied after <see cref="Softcap"/> and
+    /// before a caller's score modifier. A wrong shape or device, or a disposed tensor, throws <see cref="ArgumentException"/>
+    /// naming options. The tensor is read by the kernels: leave it unchanged until the calls that use it are done.
+    /// </summary>
+    public DeviceTensor<float>? AlibiSlopes { get; init; }
+
+    /// <summary>
+    /// Dropout on the attention probabilities (training): each P_ij is kept with probability 1 − p and scaled by 1/(1 − p);
+    /// the mask is a function of (seed, offset, batch, head, query, key), so the backward regenerates it — give the backward
+    /// the same options (same seed and offset), and advance the offset (or change the seed) between steps that need fresh
+    /// masks. <see cref="FlashAttention.DropoutMask"/> gives the mask on the host, for tests. The default (p = 0): none.
+    /// p outside [0, 1) throws <see cref="ArgumentOutOfRangeException"/> naming options; KV-cache calls (inference) refuse
+    /// dropout with an <see cref="ArgumentException"/>.
+    /// </summary>
+    public Dropout Dropout { get; init; }
+
     /// <summary>True when a sliding window bounds either side.</summary>
     internal bool Windowed => WindowLeft >= 0 || WindowRight >= 0;
 

@@ -1,5 +1,6 @@
 using FlashAttn.Compute;
 using FlashAttn.Dispatch;
+using FlashAttn.Kernels;
 
 namespace FlashAttn;
 
@@ -52,10 +53,7 @@ public static partial class FlashAttention
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale, or a window edge below −1.</exception>
     public static AttentionResult<T> Forward<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, AttentionOptions options)
         where T : unmanaged
-    {
-        var problem = AttentionValidator.ValidateForward(q, k, v, options);
-        return ForwardCore(problem, q, k, v, options.ReturnLse);
-    }
+        => Forward(q, k, v, Plain, options ?? throw new ArgumentNullException(nameof(options)));
 
     /// <summary>
     /// Attention forward pass into caller-provided tensors: nothing is allocated when <paramref name="lse"/> is given
@@ -72,20 +70,7 @@ public static partial class FlashAttention
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale, or a window edge below −1.</exception>
     public static void Forward<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         DeviceTensor<float>? lse, AttentionOptions options) where T : unmanaged
-    {
-        var problem = AttentionValidator.ValidateForward(q, k, v, options);
-        AttentionValidator.CheckDestination(output, q, nameof(q), nameof(output));
-        DestinationOverlap.Check(output, nameof(output), q, k, v);
-        if (lse is not null) AttentionValidator.CheckLse(lse, q, problem, nameof(lse));
-        if (lse is not null)
-        {
-            q.Device.AttentionKernels.Forward(q.Device.Accelerator, problem, q.View, k.View, v.View, output.View, lse.View);
-            return;
-        }
-        // Launches and frees are ordered on the device, so the temporary may go before the kernel has finished.
-        using var temporaryLse = DeviceTensor<float>.Allocate(q.Device, [problem.Batch, problem.HeadsQ, problem.SeqLenQ]);
-        q.Device.AttentionKernels.Forward(q.Device.Accelerator, problem, q.View, k.View, v.View, output.View, temporaryLse.View);
-    }
+        => Forward(q, k, v, output, lse, Plain, options ?? throw new ArgumentNullException(nameof(options)));
 
     /// <summary>
     /// Attention forward pass for training: returns the output together with what the backward pass needs (q, k, v,
@@ -101,12 +86,7 @@ public static partial class FlashAttention
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale, or a window edge below −1.</exception>
     public static TrainingAttention<T> ForwardForTraining<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         AttentionOptions? options = null) where T : unmanaged
-    {
-        options ??= AttentionOptions.Default;
-        var problem = AttentionValidator.ValidateForward(q, k, v, options);
-        var result = ForwardCore(problem, q, k, v, returnLse: true);
-        return new TrainingAttention<T>(q, k, v, options, result.Output, result.Lse!);
-    }
+        => ForwardForTraining(q, k, v, Plain, options);
 
     /// <summary>Attention forward pass on tensors of any (matching) dtype; returns the output, owned by the caller.</summary>
     /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
@@ -131,9 +111,9 @@ public static partial class FlashAttention
         var problem = AttentionValidator.ValidateForward(q, k, v, options);
         return q.DType switch
         {
-            DType.Float32 => ForwardCore(problem, (DeviceTensor<float>)q, (DeviceTensor<float>)k, (DeviceTensor<float>)v, options.ReturnLse),
-            DType.Float16 => ForwardCore(problem, (DeviceTensor<Half>)q, (DeviceTensor<Half>)k, (DeviceTensor<Half>)v, options.ReturnLse),
-            DType.BFloat16 => ForwardCore(problem, (DeviceTensor<BFloat16>)q, (DeviceTensor<BFloat16>)k, (DeviceTensor<BFloat16>)v, options.ReturnLse),
+            DType.Float32 => ForwardCore(problem, (DeviceTensor<float>)q, (DeviceTensor<float>)k, (DeviceTensor<float>)v, Plain, options),
+            DType.Float16 => ForwardCore(problem, (DeviceTensor<Half>)q, (DeviceTensor<Half>)k, (DeviceTensor<Half>)v, Plain, options),
+            DType.BFloat16 => ForwardCore(problem, (DeviceTensor<BFloat16>)q, (DeviceTensor<BFloat16>)k, (DeviceTensor<BFloat16>)v, Plain, options),
             _ => throw AttentionValidator.UnreachableDtype(q.DType),
         };
     }
@@ -155,10 +135,7 @@ public static partial class FlashAttention
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has a non-finite or non-positive scale, or a window edge below −1.</exception>
     public static AttentionGradients<T> Backward<T>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         DeviceTensor<T> output, DeviceTensor<float> lse, AttentionOptions options) where T : unmanaged
-    {
-        var problem = AttentionValidator.ValidateBackward(dOut, q, k, v, output, lse, options);
-        return BackwardCore(problem, dOut, q, k, v, output, lse);
-    }
+        => Backward(dOut, q, k, v, output, lse, Plain, options ?? throw new ArgumentNullException(nameof(options)));
 
     /// <summary>
     /// Attention backward pass into caller-provided gradients (no allocation for them; the device keeps its own scratch
@@ -181,17 +158,7 @@ public static partial class FlashAttention
     public static void Backward<T>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         DeviceTensor<T> output, DeviceTensor<float> lse, DeviceTensor<T> dq, DeviceTensor<T> dk, DeviceTensor<T> dv,
         AttentionOptions options) where T : unmanaged
-    {
-        var problem = AttentionValidator.ValidateBackward(dOut, q, k, v, output, lse, options);
-        AttentionValidator.CheckDestination(dq, q, nameof(q), nameof(dq));
-        AttentionValidator.CheckDestination(dk, k, nameof(k), nameof(dk));
-        AttentionValidator.CheckDestination(dv, v, nameof(v), nameof(dv));
-        DestinationOverlap.Check(dq, nameof(dq), dOut, q, k, v, output, dk, dv);
-        DestinationOverlap.Check(dk, nameof(dk), dOut, q, k, v, output, dv);
-        DestinationOverlap.Check(dv, nameof(dv), dOut, q, k, v, output);
-        q.Device.AttentionKernels.Backward(q.Device.Accelerator, problem, q.View, k.View, v.View, output.View, dOut.View, lse.View,
-            dq.View, dk.View, dv.View);
-    }
+        => Backward(dOut, q, k, v, output, lse, dq, dk, dv, Plain, options ?? throw new ArgumentNullException(nameof(options)));
 
     /// <summary>
     /// Attention backward pass on tensors of any (matching) dtype; see
@@ -215,27 +182,34 @@ public static partial class FlashAttention
         return q.DType switch
         {
             DType.Float32 => BackwardCore(problem, (DeviceTensor<float>)dOut, (DeviceTensor<float>)q, (DeviceTensor<float>)k,
-                (DeviceTensor<float>)v, (DeviceTensor<float>)output, lse32),
+                (DeviceTensor<float>)v, (DeviceTensor<float>)output, lse32, Plain, options),
             DType.Float16 => BackwardCore(problem, (DeviceTensor<Half>)dOut, (DeviceTensor<Half>)q, (DeviceTensor<Half>)k,
-                (DeviceTensor<Half>)v, (DeviceTensor<Half>)output, lse32),
+                (DeviceTensor<Half>)v, (DeviceTensor<Half>)output, lse32, Plain, options),
             DType.BFloat16 => BackwardCore(problem, (DeviceTensor<BFloat16>)dOut, (DeviceTensor<BFloat16>)q, (DeviceTensor<BFloat16>)k,
-                (DeviceTensor<BFloat16>)v, (DeviceTensor<BFloat16>)output, lse32),
+                (DeviceTensor<BFloat16>)v, (DeviceTensor<BFloat16>)output, lse32, Plain, options),
             _ => throw AttentionValidator.UnreachableDtype(q.DType),
         };
     }
 
     private static readonly AttentionOptions CausalOptions = new() { Causal = true };
 
-    private static AttentionResult<T> ForwardCore<T>(AttentionProblem problem, DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
-        bool returnLse) where T : unmanaged
-        => WithOutputs<T>(q.Device, [problem.Batch, problem.SeqLenQ, problem.HeadsQ, problem.HeadDim],
-            [problem.Batch, problem.HeadsQ, problem.SeqLenQ], returnLse,
-            (output, lse) => q.Device.AttentionKernels.Forward(q.Device.Accelerator, problem, q.View, k.View, v.View, output.View, lse.View));
+    /// <summary>No modifiers beyond <see cref="AttentionOptions"/>' built-ins.</summary>
+    private static AttentionModifiers<NoScoreModifier, NoMaskModifier> Plain => default;
 
-    private static AttentionGradients<T> BackwardCore<T>(AttentionProblem problem, DeviceTensor<T> dOut, DeviceTensor<T> q,
-        DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output, DeviceTensor<float> lse) where T : unmanaged
-        => WithGradients(q, k, v, (dq, dk, dv) => q.Device.AttentionKernels.Backward(q.Device.Accelerator, problem,
-            q.View, k.View, v.View, output.View, dOut.View, lse.View, dq.View, dk.View, dv.View));
+    private static AttentionResult<T> ForwardCore<T, TScore, TMask>(AttentionProblem problem, DeviceTensor<T> q, DeviceTensor<T> k,
+        DeviceTensor<T> v, AttentionModifiers<TScore, TMask> modifiers, AttentionOptions options)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        => WithOutputs<T>(q.Device, [problem.Batch, problem.SeqLenQ, problem.HeadsQ, problem.HeadDim],
+            [problem.Batch, problem.HeadsQ, problem.SeqLenQ], options.ReturnLse,
+            (output, lse) => BuiltInModifiers.Compose(options, problem.HeadsQ, modifiers,
+                new ForwardCall<T>(q.Device, problem, q.View, k.View, v.View, output.View, lse.View)));
+
+    private static AttentionGradients<T> BackwardCore<T, TScore, TMask>(AttentionProblem problem, DeviceTensor<T> dOut, DeviceTensor<T> q,
+        DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output, DeviceTensor<float> lse, AttentionModifiers<TScore, TMask> modifiers,
+        AttentionOptions options)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        => WithGradients(q, k, v, (dq, dk, dv) => BuiltInModifiers.Compose(options, problem.HeadsQ, modifiers,
+            new BackwardCall<T>(q.Device, problem, q.View, k.View, v.View, output.View, dOut.View, lse.View, dq.View, dk.View, dv.View)));
 
     /// <summary>
     /// Allocates an output and a log-sum-exp of the given shapes, lets <paramref name="forward"/> fill them, and returns

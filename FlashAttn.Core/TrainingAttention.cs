@@ -1,8 +1,9 @@
 namespace FlashAttn;
 
 /// <summary>
-/// A forward pass that remembers what its backward pass needs: q, k and v (by reference), the options, and the
-/// output and log-sum-exp it owns. Made by <see cref="FlashAttention.ForwardForTraining{T}"/>; call
+/// A forward pass that remembers what its backward pass needs: q, k and v (by reference), the options and any score
+/// and mask modifiers (<see cref="FlashAttention.ForwardForTraining{T, TScore, TMask}"/>), and the output and
+/// log-sum-exp it owns. Made by <see cref="FlashAttention.ForwardForTraining{T}"/>; call
 /// <see cref="Backward(DeviceTensor{T})"/> once the loss gradient is known. Dispose it to free the output and the
 /// log-sum-exp (q, k and v stay the caller's).
 /// </summary>
@@ -16,12 +17,18 @@ namespace FlashAttn;
 /// </example>
 public sealed class TrainingAttention<T> : IDisposable where T : unmanaged
 {
-    private readonly DeviceTensor<T> _q, _k, _v;
+    private readonly Func<DeviceTensor<T>, AttentionGradients<T>> _backward;
+    private readonly Action<DeviceTensor<T>, DeviceTensor<T>, DeviceTensor<T>, DeviceTensor<T>> _backwardInto;
 
-    internal TrainingAttention(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, AttentionOptions options,
-        DeviceTensor<T> output, DeviceTensor<float> lse)
+    /// <param name="options">The forward's options.</param>
+    /// <param name="output">The forward's output, now owned by this object.</param>
+    /// <param name="lse">The forward's log-sum-exp, now owned by this object.</param>
+    /// <param name="backward">The backward for dOut with the forward's tensors, options and modifiers.</param>
+    /// <param name="backwardInto">The same into (dOut, dq, dk, dv).</param>
+    internal TrainingAttention(AttentionOptions options, DeviceTensor<T> output, DeviceTensor<float> lse,
+        Func<DeviceTensor<T>, AttentionGradients<T>> backward, Action<DeviceTensor<T>, DeviceTensor<T>, DeviceTensor<T>, DeviceTensor<T>> backwardInto)
     {
-        (_q, _k, _v) = (q, k, v);
+        (_backward, _backwardInto) = (backward, backwardInto);
         Options = options;
         Output = output;
         Lse = lse;
@@ -33,7 +40,7 @@ public sealed class TrainingAttention<T> : IDisposable where T : unmanaged
     /// <summary>The log-sum-exp of each query row, (batch, heads_q, s_q), fp32; owned by this object.</summary>
     public DeviceTensor<float> Lse { get; }
 
-    /// <summary>The forward's options, which the backward reuses.</summary>
+    /// <summary>The forward's options, which the backward reuses (with <see cref="AttentionOptions.ReturnLse"/> as the caller gave it).</summary>
     public AttentionOptions Options { get; }
 
     /// <summary>The gradients with respect to q, k and v for the loss gradient <paramref name="dOut"/>; owned by the caller.</summary>
@@ -44,7 +51,7 @@ public sealed class TrainingAttention<T> : IDisposable where T : unmanaged
     public AttentionGradients<T> Backward(DeviceTensor<T> dOut)
     {
         ObjectDisposedException.ThrowIf(Output.IsDisposed || Lse.IsDisposed, this);
-        return FlashAttention.Backward(dOut, _q, _k, _v, Output, Lse, Options);
+        return _backward(dOut);
     }
 
     /// <summary>The gradients for <paramref name="dOut"/>, written into caller-provided tensors (overwritten).</summary>
@@ -58,7 +65,7 @@ public sealed class TrainingAttention<T> : IDisposable where T : unmanaged
     public void Backward(DeviceTensor<T> dOut, DeviceTensor<T> dq, DeviceTensor<T> dk, DeviceTensor<T> dv)
     {
         ObjectDisposedException.ThrowIf(Output.IsDisposed || Lse.IsDisposed, this);
-        FlashAttention.Backward(dOut, _q, _k, _v, Output, Lse, dq, dk, dv, Options);
+        _backwardInto(dOut, dq, dk, dv);
     }
 
     /// <summary>Disposes <see cref="Output"/> and <see cref="Lse"/>.</summary>

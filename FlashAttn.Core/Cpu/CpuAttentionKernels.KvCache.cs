@@ -13,8 +13,10 @@ namespace FlashAttn.Cpu;
 /// </summary>
 internal sealed unsafe partial class CpuAttentionKernels
 {
-    public void ForwardKvCache<T>(Accelerator accelerator, KvCacheProblem problem, ArrayView<T> q, ArrayView<T> kCache, ArrayView<T> vCache,
-        ArrayView<T> kNew, ArrayView<T> vNew, KvCacheIndex index, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+    public void ForwardKvCache<T, TScore, TMask>(Accelerator accelerator, KvCacheProblem problem, AttentionModifiers<TScore, TMask> modifiers,
+        ArrayView<T> q, ArrayView<T> kCache, ArrayView<T> vCache, ArrayView<T> kNew, ArrayView<T> vNew, KvCacheIndex index,
+        ArrayView<T> output, ArrayView<float> lse)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var shape = problem.Shape;
         int hq = shape.HeadsQ, hkv = shape.HeadsKV, d = shape.HeadDim, sq = shape.SeqLenQ;
@@ -54,10 +56,11 @@ internal sealed unsafe partial class CpuAttentionKernels
                 return;
             }
             var dense = SequenceProblem(problem.Settings, sq, keys, hq, hkv, d);
+            var sequenceModifiers = Modifiers(dense, modifiers, sequence: b);
             if (!shape.Paged)
             {
                 long first = CacheRow(shape, index, b, 0) * row;
-                DenseForward(dense, accelerator, qs + qOffset, kc + first, vc + first, os + qOffset, sequenceLse, parallel);
+                DenseForward(dense, sequenceModifiers, accelerator, qs + qOffset, kc + first, vc + first, os + qOffset, sequenceLse, parallel);
                 return;
             }
             using var keysOfSequence = accelerator.Cache.Rent<T>(keys * row);
@@ -70,7 +73,7 @@ internal sealed unsafe partial class CpuAttentionKernels
                 new ReadOnlySpan<T>(kc + source, (int)(rows * row)).CopyTo(new Span<T>(kg + target, (int)(rows * row)));
                 new ReadOnlySpan<T>(vc + source, (int)(rows * row)).CopyTo(new Span<T>(vg + target, (int)(rows * row)));
             }
-            DenseForward(dense, accelerator, qs + qOffset, kg, vg, os + qOffset, sequenceLse, parallel);
+            DenseForward(dense, sequenceModifiers, accelerator, qs + qOffset, kg, vg, os + qOffset, sequenceLse, parallel);
         });
     }
 

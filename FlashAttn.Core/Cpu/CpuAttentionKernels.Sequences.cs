@@ -33,7 +33,7 @@ internal sealed partial class CpuAttentionKernels
     private static Dispatch.AttentionProblem SequenceProblem(Kernels.AttentionSettings settings, int seqLenQ, int seqLenK,
         int headsQ, int headsKv, int headDim)
         => new(1, seqLenQ, seqLenK, headsQ, headsKv, headDim, settings.Scale, settings.Causal, settings.CausalBottomRight,
-            settings.Deterministic, settings.WindowLeft, settings.WindowRight);
+            settings.Deterministic, settings.WindowLeft, settings.WindowRight, settings.Dropout);
 
     /// <summary>Lengths read from index tensors are clamped as the GPU kernels clamp them (<c>SequenceBounds.Clamp</c>), so bad
     /// indices give wrong rows but never an access outside a tensor.</summary>

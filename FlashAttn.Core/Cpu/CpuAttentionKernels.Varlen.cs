@@ -1,6 +1,7 @@
 using FlashAttn.Compute;
 using FlashAttn.Compute.Runtime;
 using FlashAttn.Dispatch;
+using FlashAttn.Kernels;
 
 namespace FlashAttn.Cpu;
 
@@ -11,8 +12,10 @@ namespace FlashAttn.Cpu;
 /// </summary>
 internal sealed unsafe partial class CpuAttentionKernels
 {
-    public void ForwardVarlen<T>(Accelerator accelerator, VarlenProblem problem, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
-        ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+    public void ForwardVarlen<T, TScore, TMask>(Accelerator accelerator, VarlenProblem problem, AttentionModifiers<TScore, TMask> modifiers,
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK, ArrayView<T> output,
+        ArrayView<float> lse)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var shape = problem.Shape;
         if (shape.Sequences <= 0 || shape.TotalQ == 0) return;
@@ -33,16 +36,18 @@ internal sealed unsafe partial class CpuAttentionKernels
                 return;
             }
             using var sequenceLse = CpuWorkspace.Rent(accelerator, (long)hq * queries);
-            DenseForward(SequenceProblem(problem.Settings, queries, keys, hq, shape.HeadsKV, d), accelerator,
+            var dense = SequenceProblem(problem.Settings, queries, keys, hq, shape.HeadsKV, d);
+            DenseForward(dense, Modifiers(dense, modifiers, sequence: i), accelerator,
                 qs + qOffset, ks + kOffset, vs + kOffset, os + qOffset, sequenceLse.Pointer, parallel);
             for (int h = 0; h < hq; h++)
                 new ReadOnlySpan<float>(sequenceLse.Pointer + (long)h * queries, queries).CopyTo(new Span<float>(ls + (long)h * shape.TotalQ + qStart, queries));
         });
     }
 
-    public void BackwardVarlen<T>(Accelerator accelerator, VarlenProblem problem, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
-        ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse, ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK,
-        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
+    public void BackwardVarlen<T, TScore, TMask>(Accelerator accelerator, VarlenProblem problem, AttentionModifiers<TScore, TMask> modifiers,
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
+        ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK, ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var shape = problem.Shape;
         if (shape.Sequences <= 0) return;
@@ -66,7 +71,8 @@ internal sealed unsafe partial class CpuAttentionKernels
             using var sequenceLse = CpuWorkspace.Rent(accelerator, (long)hq * queries);
             for (int h = 0; h < hq; h++)
                 new ReadOnlySpan<float>(ls + (long)h * shape.TotalQ + qStart, queries).CopyTo(new Span<float>(sequenceLse.Pointer + (long)h * queries, queries));
-            DenseBackward(SequenceProblem(problem.Settings, queries, keys, hq, hkv, d), accelerator,
+            var dense = SequenceProblem(problem.Settings, queries, keys, hq, hkv, d);
+            DenseBackward(dense, Modifiers(dense, modifiers, sequence: i), accelerator,
                 qs + qOffset, ks + kOffset, vs + kOffset, os + qOffset, dos + qOffset, sequenceLse.Pointer,
                 dqs + qOffset, dks + kOffset, dvs + kOffset, parallel);
         });

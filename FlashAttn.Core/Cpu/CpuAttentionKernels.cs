@@ -46,39 +46,49 @@ internal sealed unsafe partial class CpuAttentionKernels : IAttentionKernels
     /// <summary>The device name: the CPU with the path's vector width and workers.</summary>
     public string Describe() => $"CPU ({Environment.ProcessorCount} cores; FlashAttention CPU path, {VectorBits}-bit vectors, {Threads} threads)";
 
-    public void Forward<T>(Accelerator accelerator, AttentionProblem problem,
-        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
-        => DenseForward(problem, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, lse.Pointer, _parallel);
+    public void Forward<T, TScore, TMask>(Accelerator accelerator, AttentionProblem problem, AttentionModifiers<TScore, TMask> modifiers,
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        => DenseForward(problem, Modifiers(problem, modifiers, sequence: 0), accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer,
+            lse.Pointer, _parallel);
 
-    public void Backward<T>(Accelerator accelerator, AttentionProblem problem,
+    public void Backward<T, TScore, TMask>(Accelerator accelerator, AttentionProblem problem, AttentionModifiers<TScore, TMask> modifiers,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
-        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
-        => DenseBackward(problem, accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer, dOutput.Pointer, lse.Pointer,
-            dq.Pointer, dk.Pointer, dv.Pointer, _parallel);
+        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        => DenseBackward(problem, Modifiers(problem, modifiers, sequence: 0), accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer,
+            dOutput.Pointer, lse.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, _parallel);
+
+    /// <summary>The CPU passes' view of the modifiers and dropout of <paramref name="problem"/>, whose batch 0 is modifiers' batch <paramref name="sequence"/>.</summary>
+    private static CpuModifiers<TScore, TMask> Modifiers<TScore, TMask>(AttentionProblem problem, AttentionModifiers<TScore, TMask> modifiers, int sequence)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        => new(modifiers, problem.Dropout, problem.HeadsQ, sequence);
 
     /// <summary>The dense forward on the path's vector width; also what each sequence of a varlen or KV-cache call runs.</summary>
-    private void DenseForward<T>(AttentionProblem problem, Accelerator accelerator, T* q, T* k, T* v, T* output, float* lse,
-        ParallelOptions parallel) where T : unmanaged
+    private void DenseForward<T, TScore, TMask>(AttentionProblem problem, CpuModifiers<TScore, TMask> modifiers, Accelerator accelerator,
+        T* q, T* k, T* v, T* output, float* lse, ParallelOptions parallel)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var layout = new CpuAttentionLayout(problem);
         switch (VectorBits)
         {
-            case 512: CpuForward.Run<T, Simd512, Vector512<float>>(layout, accelerator, q, k, v, output, lse, parallel); break;
-            case 256: CpuForward.Run<T, Simd256, Vector256<float>>(layout, accelerator, q, k, v, output, lse, parallel); break;
-            default: CpuForward.Run<T, Simd128, Vector128<float>>(layout, accelerator, q, k, v, output, lse, parallel); break;
+            case 512: CpuForward.Run<T, Simd512, Vector512<float>, TScore, TMask>(layout, modifiers, accelerator, q, k, v, output, lse, parallel); break;
+            case 256: CpuForward.Run<T, Simd256, Vector256<float>, TScore, TMask>(layout, modifiers, accelerator, q, k, v, output, lse, parallel); break;
+            default: CpuForward.Run<T, Simd128, Vector128<float>, TScore, TMask>(layout, modifiers, accelerator, q, k, v, output, lse, parallel); break;
         }
     }
 
     /// <summary>The dense backward on the path's vector width; also what each sequence of a varlen call runs.</summary>
-    private void DenseBackward<T>(AttentionProblem problem, Accelerator accelerator, T* q, T* k, T* v, T* output, T* dOutput,
-        float* lse, T* dq, T* dk, T* dv, ParallelOptions parallel) where T : unmanaged
+    private void DenseBackward<T, TScore, TMask>(AttentionProblem problem, CpuModifiers<TScore, TMask> modifiers, Accelerator accelerator,
+        T* q, T* k, T* v, T* output, T* dOutput, float* lse, T* dq, T* dk, T* dv, ParallelOptions parallel)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var layout = new CpuAttentionLayout(problem);
         switch (VectorBits)
         {
-            case 512: CpuBackward.Run<T, Simd512, Vector512<float>>(layout, accelerator, q, k, v, output, dOutput, lse, dq, dk, dv, parallel); break;
-            case 256: CpuBackward.Run<T, Simd256, Vector256<float>>(layout, accelerator, q, k, v, output, dOutput, lse, dq, dk, dv, parallel); break;
-            default: CpuBackward.Run<T, Simd128, Vector128<float>>(layout, accelerator, q, k, v, output, dOutput, lse, dq, dk, dv, parallel); break;
+            case 512: CpuBackward.Run<T, Simd512, Vector512<float>, TScore, TMask>(layout, modifiers, accelerator, q, k, v, output, dOutput, lse, dq, dk, dv, parallel); break;
+            case 256: CpuBackward.Run<T, Simd256, Vector256<float>, TScore, TMask>(layout, modifiers, accelerator, q, k, v, output, dOutput, lse, dq, dk, dv, parallel); break;
+            default: CpuBackward.Run<T, Simd128, Vector128<float>, TScore, TMask>(layout, modifiers, accelerator, q, k, v, output, dOutput, lse, dq, dk, dv, parallel); break;
         }
     }
 }

@@ -1,6 +1,7 @@
 using FlashAttn.Compute.Runtime;
 using System.Runtime.CompilerServices;
 using FlashAttn.Cpu.Simd;
+using FlashAttn.Kernels;
 
 namespace FlashAttn.Cpu;
 
@@ -18,12 +19,16 @@ namespace FlashAttn.Cpu;
 /// dK_j += dSᵀ Q_i · ln 2   forward: S = scale · Q Kᵀ
 /// dQ_iᵀ += K_jᵀ dSᵀ        into the worker's own dQ partial (deterministic); partials summed in worker order, · scale
 /// </code>
+/// With modifiers (<see cref="CpuModifiers{TScore, TMask}"/>) Sᵀ goes through them before the exponential and dSᵀ is
+/// multiplied by the score modifier's derivative; with dropout dV takes the kept P · 1/(1 − p) and dSᵀ = Pᵀ ∘ (kept dPᵀ / (1 − p) − D).
 /// </summary>
 internal static unsafe class CpuBackward
 {
     /// <summary>Shapes as the forward; dq like q, dk and dv like k.</summary>
-    public static void Run<T, TOps, TVector>(CpuAttentionLayout layout, Accelerator accelerator, T* q, T* k, T* v, T* output,
-        T* dOutput, float* lse, T* dq, T* dk, T* dv, ParallelOptions parallel) where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
+    public static void Run<T, TOps, TVector, TScore, TMask>(CpuAttentionLayout layout, CpuModifiers<TScore, TMask> modifiers,
+        Accelerator accelerator, T* q, T* k, T* v, T* output, T* dOutput, float* lse, T* dq, T* dk, T* dv, ParallelOptions parallel)
+        where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         using var keys = PackedKeysValues.Create(layout, accelerator, k, v, parallel);
         using var queries = PackedQueries.Create(layout, accelerator, q, output, dOutput, lse, parallel);
@@ -38,13 +43,13 @@ internal static unsafe class CpuBackward
                 long partialSize = (long)(last - first + 1) * layout.Group * DqPartialSize(layout);
                 var partial = partials[worker] = CpuWorkspace.Rent(accelerator, partialSize);
                 partial.Clear(0, partialSize);
-                using var scratch = new BackwardScratch(layout);
+                using var scratch = new BackwardScratch(layout, modifiers.Acts);
                 var (start, end) = partition.Units(worker);
                 for (int unit = start; unit < end; unit++)
                 {
                     var (kvHead, keyBlock) = partition.Split(unit);
                     float* dqHeads = partial.Pointer + (long)(kvHead - first) * layout.Group * DqPartialSize(layout);
-                    KeyBlock<T, TOps, TVector>(layout, keys, queries, scratch, dqHeads, dk, dv, kvHead, keyBlock);
+                    KeyBlock<T, TOps, TVector, TScore, TMask>(layout, modifiers, keys, queries, scratch, dqHeads, dk, dv, kvHead, keyBlock);
                 }
             });
             DqReduction.Run(layout, partition, partials, dq, parallel);
@@ -62,9 +67,10 @@ internal static unsafe class CpuBackward
     public static long DqPartialSize(CpuAttentionLayout layout) => (long)layout.HeadDimPadded * layout.SeqLenQPadded;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no tier-0 code in a timed run
-    private static void KeyBlock<T, TOps, TVector>(CpuAttentionLayout layout, PackedKeysValues keys, PackedQueries queries,
-        BackwardScratch scratch, float* dqHeads, T* dk, T* dv, int kvHead, int keyBlock)
+    private static void KeyBlock<T, TOps, TVector, TScore, TMask>(CpuAttentionLayout layout, in CpuModifiers<TScore, TMask> modifiers,
+        PackedKeysValues keys, PackedQueries queries, BackwardScratch scratch, float* dqHeads, T* dk, T* dv, int kvHead, int keyBlock)
         where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         const int block = CpuAttentionLayout.Block;
         var p = layout.Problem;
@@ -86,14 +92,18 @@ internal static unsafe class CpuBackward
                 int i0 = queryBlock * block;
                 // Sᵀ = K_j Q_iᵀ, then Pᵀ = exp2(Sᵀ − L_i) with the mask applied
                 MicroKernel.Multiply<TOps, TVector>(kj, dPad, queries.QueriesT(head, queryBlock), block, pT, block, block, block, d, accumulate: false);
+                if (modifiers.Acts) ModifiedElements(layout, modifiers, scratch, pT, head, j0, i0);
                 for (int r = 0; r < block; r++)
                     Probabilities<TOps, TVector>(pT + r * block, l2 + i0, VisibleColumns(layout, j0 + r, i0));
-                // dV_j += Pᵀ dO_i
-                MicroKernel.Multiply<TOps, TVector>(pT, block, dO + (long)i0 * dPad, dPad, dVj, dPad, block, dPad, block, accumulate: true);
-                // dPᵀ = V_j dO_iᵀ;  dSᵀ = Pᵀ ∘ (dPᵀ − D_i), in place of Pᵀ
+                // dV_j += Pᵀ dO_i (the kept Pᵀ / (1 − p) with dropout)
+                float* pForValues = modifiers.Dropped ? Multiplied<TOps, TVector>(pT, scratch.KeepFactors!.Pointer, scratch.DroppedProbabilities!.Pointer) : pT;
+                MicroKernel.Multiply<TOps, TVector>(pForValues, block, dO + (long)i0 * dPad, dPad, dVj, dPad, block, dPad, block, accumulate: true);
+                // dPᵀ = V_j dO_iᵀ (kept / (1 − p) with dropout);  dSᵀ = Pᵀ ∘ (dPᵀ − D_i), in place of Pᵀ (· f′ with a score modifier)
                 MicroKernel.Multiply<TOps, TVector>(vj, dPad, queries.DOutputT(head, queryBlock), block, dpT, block, block, block, d, accumulate: false);
+                if (modifiers.Dropped) Multiplied<TOps, TVector>(dpT, scratch.KeepFactors!.Pointer, dpT);
                 for (int r = 0; r < block; r++)
                     ScoreGradients<TOps, TVector>(pT + r * block, dpT + r * block, delta + i0);
+                if (CpuModifiers<TScore, TMask>.ScoresDifferentiated) Multiplied<TOps, TVector>(pT, scratch.Derivatives!.Pointer, pT);
                 // dK_j += dSᵀ Q_i;  dQ_iᵀ += K_jᵀ dSᵀ
                 MicroKernel.Multiply<TOps, TVector>(pT, block, qs + (long)i0 * dPad, dPad, dKj, dPad, block, dPad, block, accumulate: true);
                 MicroKernel.Multiply<TOps, TVector>(kjT, block, pT, block, dqT + (long)i0 * dPad, block, layout.HeadDimRows, block, block, accumulate: true);
@@ -137,9 +147,53 @@ internal static unsafe class CpuBackward
             TOps.Store(pRow + c, TOps.Multiply(TOps.Load(pRow + c), TOps.Subtract(TOps.Load(dpRow + c), TOps.Load(delta + c))));
     }
 
-    /// <summary>One worker's blocks: Pᵀ/dSᵀ and dPᵀ (64 × 64), dK_j and dV_j (64 × d_pad).</summary>
-    private sealed class BackwardScratch(CpuAttentionLayout layout) : IDisposable
+    /// <summary>
+    /// The element-wise part of the modifiers for one Sᵀ block (row r: key j0 + r; column c: query i0 + c), scalar, on the
+    /// visible entries only (padding keys and rows would index the modifiers' data out of range): Sᵀ through the score and
+    /// mask modifiers, the score modifier's derivative, dropout's factor (0 or 1/(1 − p)). Invisible entries get factors 0.
+    /// </summary>
+    private static void ModifiedElements<TScore, TMask>(CpuAttentionLayout layout, in CpuModifiers<TScore, TMask> modifiers,
+        BackwardScratch scratch, float* sT, int head, int j0, int i0)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
+        const int block = CpuAttentionLayout.Block;
+        int b = head / layout.Problem.HeadsQ, h = head % layout.Problem.HeadsQ;
+        float keptScale = modifiers.KeptScale;
+        for (int r = 0; r < block; r++)
+        {
+            var (first, end) = VisibleColumns(layout, j0 + r, i0);
+            float* derivatives = scratch.Derivatives is { } d ? d.Pointer + r * block : null;
+            float* keep = scratch.KeepFactors is { } f ? f.Pointer + r * block : null;
+            if (CpuModifiers<TScore, TMask>.ScoresDifferentiated) new Span<float>(derivatives, block).Clear();
+            if (modifiers.Dropped) new Span<float>(keep, block).Clear();
+            for (int c = first; c < end; c++)
+            {
+                var at = modifiers.At(layout, b, h, i0 + c, j0 + r);
+                float s = sT[r * block + c];
+                if (CpuModifiers<TScore, TMask>.ScoresDifferentiated) derivatives[c] = modifiers.Derivative(s, at);
+                if (CpuModifiers<TScore, TMask>.ScoresModified) sT[r * block + c] = modifiers.Log2Score(s, at);
+                if (modifiers.Dropped) keep[c] = modifiers.Kept(at) ? keptScale : 0f;
+            }
+        }
+    }
+
+    /// <summary><paramref name="target"/> = <paramref name="a"/> ∘ <paramref name="factors"/> over a 64 × 64 block (target may be a); returns target.</summary>
+    private static float* Multiplied<TOps, TVector>(float* a, float* factors, float* target) where TOps : struct, ISimd<TVector> where TVector : struct
+    {
+        for (int x = 0; x < CpuAttentionLayout.Block * CpuAttentionLayout.Block; x += TOps.Count)
+            TOps.Store(target + x, TOps.Multiply(TOps.Load(a + x), TOps.Load(factors + x)));
+        return target;
+    }
+
+    /// <summary>
+    /// One worker's blocks: Pᵀ/dSᵀ and dPᵀ (64 × 64), dK_j and dV_j (64 × d_pad); with <paramref name="modified"/> also
+    /// the score derivatives, dropout's factors and the dropped Pᵀ (64 × 64 each).
+    /// </summary>
+    private sealed class BackwardScratch(CpuAttentionLayout layout, bool modified) : IDisposable
+    {
+        public readonly AlignedBuffer? Derivatives = modified ? AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * CpuAttentionLayout.Block) : null;
+        public readonly AlignedBuffer? KeepFactors = modified ? AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * CpuAttentionLayout.Block) : null;
+        public readonly AlignedBuffer? DroppedProbabilities = modified ? AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * CpuAttentionLayout.Block) : null;
         public readonly AlignedBuffer Probabilities = AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * CpuAttentionLayout.Block);
         public readonly AlignedBuffer ProbabilityGradients = AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * CpuAttentionLayout.Block);
         public readonly AlignedBuffer KeyGradients = AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * layout.HeadDimPadded);
@@ -151,6 +205,9 @@ internal static unsafe class CpuBackward
             ProbabilityGradients.Dispose();
             KeyGradients.Dispose();
             ValueGradients.Dispose();
+            Derivatives?.Dispose();
+            KeepFactors?.Dispose();
+            DroppedProbabilities?.Dispose();
         }
     }
 }

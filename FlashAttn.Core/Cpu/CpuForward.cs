@@ -1,6 +1,7 @@
 using FlashAttn.Compute.Runtime;
 using System.Runtime.CompilerServices;
 using FlashAttn.Cpu.Simd;
+using FlashAttn.Kernels;
 
 namespace FlashAttn.Cpu;
 
@@ -8,13 +9,16 @@ namespace FlashAttn.Cpu;
 /// FlashAttention-2's forward (Algorithm 1) on the CPU, parallel over (batch, query head, query block). For one query
 /// block Q_i (64 rows, pre-scaled by scale · log₂e) it walks the key blocks its rows' windows reach (causal, sliding): S = Q_i K_jᵀ, the online softmax
 /// per row (<see cref="OnlineSoftmax"/>), O_i = diag(α) O_i + P V_j; then O_i /= l_i and L_i = (m_i + log₂ l_i) · ln 2.
-/// Names as in the paper: m_i = rowMax, l_i = rowSum, O_i = acc.
+/// Names as in the paper: m_i = rowMax, l_i = rowSum, O_i = acc. Score and mask modifiers rewrite S before the softmax,
+/// dropout zeroes P after it (l_i counts the whole P) and 1/(1 − p) joins the final 1/l_i (<see cref="CpuModifiers{TScore, TMask}"/>).
 /// </summary>
 internal static unsafe class CpuForward
 {
     /// <summary>q: (b, s_q, h_q, d); k, v: (b, s_k, h_kv, d); output like q; lse: (b, h_q, s_q) natural log.</summary>
-    public static void Run<T, TOps, TVector>(CpuAttentionLayout layout, Accelerator accelerator, T* q, T* k, T* v, T* output, float* lse,
-        ParallelOptions parallel) where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
+    public static void Run<T, TOps, TVector, TScore, TMask>(CpuAttentionLayout layout, CpuModifiers<TScore, TMask> modifiers,
+        Accelerator accelerator, T* q, T* k, T* v, T* output, float* lse, ParallelOptions parallel)
+        where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var p = layout.Problem;
         using var packs = PackedKeysValues.Create(layout, accelerator, k, v, parallel, rowMajorKeys: false);
@@ -26,15 +30,16 @@ internal static unsafe class CpuForward
             int heads = p.Batch * p.HeadsQ;
             int queryBlock = layout.QueryBlocks - 1 - unit / heads;
             int head = unit % heads;
-            QueryBlock<T, TOps, TVector>(layout, packs, scratch, q, output, lse, head / p.HeadsQ, head % p.HeadsQ, queryBlock);
+            QueryBlock<T, TOps, TVector, TScore, TMask>(layout, modifiers, packs, scratch, q, output, lse, head / p.HeadsQ, head % p.HeadsQ, queryBlock);
             return scratch;
         }, scratch => scratch.Dispose());
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no tier-0 code in a timed run
-    private static void QueryBlock<T, TOps, TVector>(CpuAttentionLayout layout, PackedKeysValues packs, ForwardScratch scratch,
-        T* q, T* output, float* lse, int b, int h, int queryBlock)
+    private static void QueryBlock<T, TOps, TVector, TScore, TMask>(CpuAttentionLayout layout, in CpuModifiers<TScore, TMask> modifiers,
+        PackedKeysValues packs, ForwardScratch scratch, T* q, T* output, float* lse, int b, int h, int queryBlock)
         where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         const int block = CpuAttentionLayout.Block;
         var p = layout.Problem;
@@ -66,13 +71,16 @@ internal static unsafe class CpuForward
                 first[r] = r < rows ? Math.Clamp(layout.KeyStart(i0 + r) - j0, 0, block) : 0;
                 end[r] = r < rows ? Math.Min(block, layout.KeyLimit(i0 + r) - j0) : 0;
             }
+            if (CpuModifiers<TScore, TMask>.ScoresModified) ModifyScores(layout, modifiers, s, first, end, b, h, i0, j0, rows);
             OnlineSoftmax.Update<TOps, TVector>(s, first, end, rowMax, rowSum, alpha, statistic);
+            if (modifiers.Dropped) DropProbabilities(layout, modifiers, s, first, end, b, h, i0, j0, rows);
             // O_i = diag(α) O_i + P V_j, α applied as the micro-kernel loads O_i
             MicroKernel.Multiply<TOps, TVector>(s, block, values + (long)j0 * dPad, dPad, acc, dPad, block, dPad, block, accumulate: true,
                 rowScale: alpha);
         }
 
-        // O_i /= l_i;  L_i = m_i + log l_i (natural log); a row that saw no key: O = 0, L = +∞
+        // O_i /= l_i (· 1/(1 − p) with dropout);  L_i = m_i + log l_i (natural log); a row that saw no key: O = 0, L = +∞
+        float keptScale = modifiers.KeptScale;
         for (int r = 0; r < rows; r++)
         {
             int i = i0 + r;
@@ -80,8 +88,28 @@ internal static unsafe class CpuForward
             lse[((long)b * p.HeadsQ + h) * p.SeqLenQ + i] = empty ? float.PositiveInfinity
                 : (rowMax[r] + MathF.Log2(rowSum[r])) * SoftmaxLog2.Ln2;
             StorageConvert.Narrow(acc + r * dPad, output + layout.RowOffset(b, i, p.HeadsQ, h, p.SeqLenQ), layout.HeadDim,
-                empty ? 0f : 1f / rowSum[r]);
+                empty ? 0f : keptScale / rowSum[r]);
         }
+    }
+
+    /// <summary>S through the score and mask modifiers, row r's visible keys [first[r], end[r]) only (the rest is masked anyway).</summary>
+    private static void ModifyScores<TScore, TMask>(CpuAttentionLayout layout, in CpuModifiers<TScore, TMask> modifiers, float* s,
+        int* first, int* end, int b, int h, int i0, int j0, int rows)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        for (int r = 0; r < rows; r++)
+            for (int c = first[r]; c < end[r]; c++)
+                s[r * CpuAttentionLayout.Block + c] = modifiers.Log2Score(s[r * CpuAttentionLayout.Block + c], modifiers.At(layout, b, h, i0 + r, j0 + c));
+    }
+
+    /// <summary>Dropout on P (after the row sums, which count the whole P): dropped entries become 0.</summary>
+    private static void DropProbabilities<TScore, TMask>(CpuAttentionLayout layout, in CpuModifiers<TScore, TMask> modifiers, float* p,
+        int* first, int* end, int b, int h, int i0, int j0, int rows)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        for (int r = 0; r < rows; r++)
+            for (int c = first[r]; c < end[r]; c++)
+                if (!modifiers.Kept(modifiers.At(layout, b, h, i0 + r, j0 + c))) p[r * CpuAttentionLayout.Block + c] = 0f;
     }
 
     /// <summary>One worker's blocks: Q_i, S/P, O_i (64 × d_pad, 64 × 64, 64 × d_pad), m_i, l_i, α and a row statistic.</summary>

@@ -106,9 +106,11 @@ internal static class AttentionValidator
                 $"k heads must divide q heads ({headsQ}) for grouped-query attention; actual {headsKv}.", nameof(k));
 
         CheckOptions(options);
+        CheckAlibiSlopes(options, q, batch, headsQ);
         return new AttentionProblem(batch, seqQ, seqK, headsQ, headsKv, headDim,
             options.ResolveScale(headDim), options.Causal,
-            options.CausalAlignment == CausalAlignment.BottomRight, options.Deterministic, options.WindowLeft, options.WindowRight);
+            options.CausalAlignment == CausalAlignment.BottomRight, options.Deterministic, options.WindowLeft, options.WindowRight,
+            options.Dropout);
     }
 
     /// <summary>Checks the scale, the causal alignment and the window of <paramref name="options"/>.</summary>
@@ -123,6 +125,31 @@ internal static class AttentionValidator
         foreach (var (edge, name) in new[] { (options.WindowLeft, nameof(options.WindowLeft)), (options.WindowRight, nameof(options.WindowRight)) })
             if (edge < -1)
                 throw new ArgumentOutOfRangeException(nameof(options), edge, $"options.{name} must be -1 (unbounded) or at least 0; actual {edge}.");
+        if (options.Softcap is float cap && (!float.IsFinite(cap) || cap <= 0))
+            throw new ArgumentOutOfRangeException(nameof(options), cap, $"options.Softcap must be finite and positive (or null for none); actual {cap}.");
+        float p = options.Dropout.Probability;
+        if (!(p >= 0 && p < 1))
+            throw new ArgumentOutOfRangeException(nameof(options), p, $"options.Dropout.Probability must be in [0, 1); actual {p}.");
+    }
+
+    /// <summary>
+    /// Checks <see cref="AttentionOptions.AlibiSlopes"/>, if given: live, fp32, on q's device, shape (h_q) or
+    /// (<paramref name="batch"/>, h_q) — batch being the number of sequences of varlen and KV-cache calls.
+    /// </summary>
+    internal static void CheckAlibiSlopes(AttentionOptions options, DeviceTensor q, int batch, int headsQ)
+    {
+        if (options.AlibiSlopes is not { } slopes) return;
+        const string name = nameof(options);
+        if (slopes.IsDisposed) throw new ArgumentException("options.AlibiSlopes has been disposed.", name);
+        if (!ReferenceEquals(slopes.Device, q.Device))
+            throw new ArgumentException($"options.AlibiSlopes must be on q's device ({q.Device}); actual {slopes.Device}.", name);
+        if (slopes.DType != DType.Float32)
+            throw new ArgumentException($"options.AlibiSlopes must be {DType.Float32}; actual {slopes.DType}.", name);
+        ReadOnlySpan<int> perHead = [headsQ], perBatch = [batch, headsQ];
+        if (!slopes.Shape.SequenceEqual(perHead) && !slopes.Shape.SequenceEqual(perBatch))
+            throw new ArgumentException(
+                $"options.AlibiSlopes must have shape (heads_q) = {DeviceTensor.FormatShape(perHead)} or (batch, heads_q) = " +
+                $"{DeviceTensor.FormatShape(perBatch)}; actual {slopes.ShapeText}.", name);
     }
 
     /// <summary>q, k and v hold fp32, fp16 or bf16: int32 tensors are indices, never attention inputs.</summary>

@@ -96,6 +96,11 @@ internal static class KvCacheValidator
             throw new ArgumentException(
                 "options.CausalAlignment must be BottomRight for causal or windowed KV-cache calls (query i's diagonal is key i + keys − s_q); actual TopLeft.",
                 nameof(options));
+        if (options.Dropout.Enabled)
+            throw new ArgumentException(
+                $"options.Dropout must be off for KV-cache calls (inference, as flash-attn's flash_attn_with_kvcache); actual probability {options.Dropout.Probability}.",
+                nameof(options));
+        AttentionValidator.CheckAlibiSlopes(options, q, batch, headsQ);
 
         var shape = new KvCacheShape(batch, seqQ, headsQ, headsKv, headDim, entries, cacheLength, paged, blocksPerSequence, newKeys);
         if (options.ValidateIndexContents) CheckContents(shape, cacheSeqlens!, cache);

@@ -18,9 +18,11 @@ internal sealed class ReferenceAttentionKernels : IAttentionKernels
     private static ReferenceAttention.Sizes SizesOf(AttentionProblem p) =>
         new(p.Batch, p.SeqLenQ, p.SeqLenK, p.HeadsQ, p.HeadsKV, p.HeadDim);
 
-    public void Forward<T>(Accelerator accelerator, AttentionProblem problem,
-        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+    public void Forward<T, TScore, TMask>(Accelerator accelerator, AttentionProblem problem, AttentionModifiers<TScore, TMask> modifiers,
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
+        PlainOnly(problem, modifiers);
         ForwardCalls++;
         LastProblem = problem;
         var (o, l) = ReferenceAttention.Forward(SizesOf(problem), Read(q), Read(k), Read(v),
@@ -29,10 +31,12 @@ internal sealed class ReferenceAttentionKernels : IAttentionKernels
         for (int i = 0; i < l.Length; i++) lse[i] = (float)l[i];
     }
 
-    public void Backward<T>(Accelerator accelerator, AttentionProblem problem,
+    public void Backward<T, TScore, TMask>(Accelerator accelerator, AttentionProblem problem, AttentionModifiers<TScore, TMask> modifiers,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
-        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
+        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
+        PlainOnly(problem, modifiers);
         BackwardCalls++;
         LastProblem = problem;
         var (gq, gk, gv) = ReferenceAttention.Backward(SizesOf(problem), Read(q), Read(k), Read(v), Read(dOutput),
@@ -40,6 +44,14 @@ internal sealed class ReferenceAttentionKernels : IAttentionKernels
         Write(dq, gq);
         Write(dk, gk);
         Write(dv, gv);
+    }
+
+    /// <summary>The stand-in computes plain attention: refuse modifiers and dropout rather than ignore them.</summary>
+    private static void PlainOnly<TScore, TMask>(AttentionProblem problem, AttentionModifiers<TScore, TMask> modifiers)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        if (AttentionModifiers<TScore, TMask>.Flags != 0 || problem.Dropout.Enabled)
+            throw new NotSupportedException("the reference stand-in covers plain attention only (no modifiers, no dropout)");
     }
 
     private static double[] Read<T>(ArrayView<T> view) where T : unmanaged
@@ -54,16 +66,19 @@ internal sealed class ReferenceAttentionKernels : IAttentionKernels
         for (int i = 0; i < values.Length; i++) view[i] = DTypes.FromDouble<T>(values[i]);
     }
 
-    public void ForwardVarlen<T>(Accelerator accelerator, VarlenProblem problem, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
-        ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+    public void ForwardVarlen<T, TScore, TMask>(Accelerator accelerator, VarlenProblem problem, AttentionModifiers<TScore, TMask> modifiers, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
+        ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK, ArrayView<T> output, ArrayView<float> lse)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
         => throw new NotSupportedException("the reference stand-in covers dense calls only");
 
-    public void BackwardVarlen<T>(Accelerator accelerator, VarlenProblem problem, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
+    public void BackwardVarlen<T, TScore, TMask>(Accelerator accelerator, VarlenProblem problem, AttentionModifiers<TScore, TMask> modifiers, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v,
         ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse, ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK,
-        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv) where T : unmanaged
+        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
         => throw new NotSupportedException("the reference stand-in covers dense calls only");
 
-    public void ForwardKvCache<T>(Accelerator accelerator, KvCacheProblem problem, ArrayView<T> q, ArrayView<T> kCache, ArrayView<T> vCache,
-        ArrayView<T> kNew, ArrayView<T> vNew, KvCacheIndex index, ArrayView<T> output, ArrayView<float> lse) where T : unmanaged
+    public void ForwardKvCache<T, TScore, TMask>(Accelerator accelerator, KvCacheProblem problem, AttentionModifiers<TScore, TMask> modifiers, ArrayView<T> q, ArrayView<T> kCache, ArrayView<T> vCache,
+        ArrayView<T> kNew, ArrayView<T> vNew, KvCacheIndex index, ArrayView<T> output, ArrayView<float> lse)
+        where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
         => throw new NotSupportedException("the reference stand-in covers dense calls only");
 }

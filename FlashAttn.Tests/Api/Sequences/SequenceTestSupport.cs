@@ -65,7 +65,7 @@ internal static class SequenceTestSupport
 
     /// <summary>The naive same-dtype computation of a varlen call, per sequence: output, lse (h_q, total_q) and, with dO, the gradients.</summary>
     public static (double[] O, double[] Lse, double[] Dq, double[] Dk, double[] Dv) NaiveVarlen(VarlenShape shape, AttentionSettings settings,
-        Func<float, float> round, int[] cuQ, int[] cuK, float[] q, float[] k, float[] v, float[] dOutput)
+        Func<float, float> round, int[] cuQ, int[] cuK, float[] q, float[] k, float[] v, float[] dOutput, ReferenceModifiers? modifiers = null)
     {
         int qRow = shape.HeadsQ * shape.HeadDim, kRow = shape.HeadsKV * shape.HeadDim;
         var (o, lse, dq, dk, dv) = (new float[q.Length], new float[(long)shape.HeadsQ * shape.TotalQ], new float[q.Length],
@@ -77,7 +77,7 @@ internal static class SequenceTestSupport
             float[] Slice(float[] a, int start, int rows, int row) => a.AsSpan(start * row, rows * row).ToArray();
             var (so, sl, sdq, sdk, sdv) = (new float[sq * qRow], new float[shape.HeadsQ * sq], new float[sq * qRow], new float[sk * kRow], new float[sk * kRow]);
             NaiveAttention.Run(dense, settings, round, Slice(q, cuQ[i], sq, qRow), Slice(k, cuK[i], sk, kRow), Slice(v, cuK[i], sk, kRow),
-                Slice(dOutput, cuQ[i], sq, qRow), so, sl, sdq, sdk, sdv);
+                Slice(dOutput, cuQ[i], sq, qRow), so, sl, sdq, sdk, sdv, modifiers?.ForSequence(i));
             so.CopyTo(o, cuQ[i] * qRow);
             sdq.CopyTo(dq, cuQ[i] * qRow);
             sdk.CopyTo(dk, cuK[i] * kRow);
@@ -90,7 +90,7 @@ internal static class SequenceTestSupport
 
     /// <summary>The naive same-dtype forward of a KV-cache call over a cache that already holds the new keys.</summary>
     public static (double[] O, double[] Lse) NaiveKvCache(KvCacheShape shape, AttentionSettings settings, Func<float, float> round,
-        int[] cacheSeqlens, int[]? batchIndex, int[]? blockTable, float[] q, float[] kCache, float[] vCache)
+        int[] cacheSeqlens, int[]? batchIndex, int[]? blockTable, float[] q, float[] kCache, float[] vCache, ReferenceModifiers? modifiers = null)
     {
         int qRow = shape.HeadsQ * shape.HeadDim, kRow = shape.HeadsKV * shape.HeadDim, sq = shape.SeqLenQ;
         var (o, lse) = (new float[q.Length], new float[(long)shape.Batch * shape.HeadsQ * sq]);
@@ -106,7 +106,7 @@ internal static class SequenceTestSupport
             }
             var (so, sl) = (new float[sq * qRow], new float[shape.HeadsQ * sq]);
             NaiveAttention.Run(new AttentionShape(1, sq, keys, shape.HeadsQ, shape.HeadsKV, shape.HeadDim), settings, round,
-                q.AsSpan(b * sq * qRow, sq * qRow).ToArray(), kb, vb, null, so, sl, null, null, null);
+                q.AsSpan(b * sq * qRow, sq * qRow).ToArray(), kb, vb, null, so, sl, null, null, null, modifiers?.ForSequence(b));
             so.CopyTo(o, b * sq * qRow);
             sl.CopyTo(lse, b * shape.HeadsQ * sq);
         }

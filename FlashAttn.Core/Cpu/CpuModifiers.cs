@@ -1,0 +1,64 @@
+using System.Runtime.CompilerServices;
+using FlashAttn.Kernels;
+
+namespace FlashAttn.Cpu;
+
+/// <summary>
+/// A call's score and mask modifiers and dropout as the CPU passes apply them: element by element, in scalars, on the
+/// score blocks the SIMD micro-kernels produce. <see cref="ScoresModified"/> is a constant per instantiation (generic
+/// struct parameters specialise), so for <see cref="NoScoreModifier"/> and <see cref="NoMaskModifier"/> the JIT drops
+/// the score step and plain attention runs its SIMD loops untouched; dropout is a per-call flag.
+/// </summary>
+/// <param name="modifiers">The user's (and built-in) modifiers.</param>
+/// <param name="dropout">Dropout on P (off unless its probability is positive).</param>
+/// <param name="headsQ">h_q: dropout's counter is keyed by batch · h_q + head.</param>
+/// <param name="sequence">The batch index modifiers see for batch 0: a varlen or KV-cache sequence runs as a dense batch
+/// of one, and its positions carry the sequence's index.</param>
+internal readonly struct CpuModifiers<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, Dropout dropout, int headsQ, int sequence)
+    where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+{
+    private readonly AttentionModifiers<TScore, TMask> _modifiers = modifiers;
+    private readonly Dropout _dropout = dropout;
+    private readonly int _headsQ = headsQ, _sequence = sequence;
+
+    private static bool ScoreActs => (AttentionModifiers<TScore, TMask>.Flags & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
+    private static bool MaskActs => (AttentionModifiers<TScore, TMask>.Flags & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
+
+    /// <summary>A score or mask modifier acts (a JIT-time constant).</summary>
+    public static bool ScoresModified => AttentionModifiers<TScore, TMask>.Flags != 0;
+
+    /// <summary>Only the score modifier has a derivative other than 1 to carry into dS.</summary>
+    public static bool ScoresDifferentiated => ScoreActs;
+
+    /// <summary>Dropout acts on P.</summary>
+    public bool Dropped => _dropout.Enabled;
+
+    /// <summary>Anything acts: the passes take their modified steps.</summary>
+    public bool Acts => ScoresModified || Dropped;
+
+    /// <summary>1/(1 − p) with dropout, else 1: the scale of kept probabilities.</summary>
+    public float KeptScale => Dropped ? _dropout.KeptScale : 1f;
+
+    /// <summary>The position of query <paramref name="i"/> and key <paramref name="j"/> of head <paramref name="h"/>, batch <paramref name="b"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ScorePosition At(CpuAttentionLayout layout, int b, int h, int i, int j) => new(_sequence + b, h, i, j, i + layout.DiagonalOffset);
+
+    /// <summary>
+    /// A log2-domain score (scale · log₂e · q·k, as the packs hold it) through the modifiers: −∞ when the mask modifier
+    /// hides it, else log₂e · f(scale · q·k).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Log2Score(float log2Score, ScorePosition at)
+    {
+        if (MaskActs && !_modifiers.Mask.Visible(at)) return float.NegativeInfinity;
+        return ScoreActs ? _modifiers.Score.Apply(log2Score * SoftmaxLog2.Ln2, at) * SoftmaxLog2.Log2E : log2Score;
+    }
+
+    /// <summary>∂f/∂s at a log2-domain score (1 without a score modifier).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Derivative(float log2Score, ScorePosition at) => ScoreActs ? _modifiers.Score.Derivative(log2Score * SoftmaxLog2.Ln2, at) : 1f;
+
+    /// <summary>True when dropout keeps P at <paramref name="at"/> (the kernels' <see cref="Dropout.Keep"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Kept(ScorePosition at) => _dropout.Keep(_headsQ, at.Batch, at.Head, at.Query, at.Key);
+}

@@ -1,0 +1,13 @@
+using FlashAttn.Kernels;
+
+namespace FlashAttn.Dispatch;
+
+/// <summary>
+/// A kernel call waiting for its modifiers' types: <see cref="BuiltInModifiers.Compose"/> decides at run time which
+/// built-ins (softcap, ALiBi) join the caller's modifiers, and hands the resulting compile-time type here.
+/// </summary>
+internal interface IModifiedCall
+{
+    /// <summary>Launches the call with <paramref name="modifiers"/>.</summary>
+    void Run<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier;
+}
