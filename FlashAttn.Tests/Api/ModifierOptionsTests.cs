@@ -18,6 +18,7 @@ public class ModifierOptionsTests
     [TestCase(SequenceDevice.Cpu, AttentionDtype.Fp32, true)]
     [TestCase(SequenceDevice.Cpu, AttentionDtype.Bf16, false)]
     [TestCase(SequenceDevice.Emulator, AttentionDtype.Fp16, true)]
+    [TestCase(SequenceDevice.Emulator, AttentionDtype.Fp32, true)]
     public void Softcap(SequenceDevice where, AttentionDtype dtype, bool causal)
     {
         var c = Case(Small, dtype, causal, bottomRight: true);
@@ -30,6 +31,7 @@ public class ModifierOptionsTests
     [TestCase(SequenceDevice.Cpu, AttentionDtype.Fp16, true)]
     [TestCase(SequenceDevice.Emulator, AttentionDtype.Bf16, false)]
     [TestCase(SequenceDevice.Emulator, AttentionDtype.Fp16, true)]
+    [TestCase(SequenceDevice.Emulator, AttentionDtype.Fp32, true)]
     public void Alibi(SequenceDevice where, AttentionDtype dtype, bool perBatch)
     {
         var c = Case(Small, dtype, causal: !perBatch, bottomRight: perBatch);
@@ -43,6 +45,7 @@ public class ModifierOptionsTests
     /// <summary>The documented order: softcap, then ALiBi, then the user's score modifier; with a user mask.</summary>
     [TestCase(SequenceDevice.Cpu, AttentionDtype.Fp32)]
     [TestCase(SequenceDevice.Emulator, AttentionDtype.Bf16)]
+    [TestCase(SequenceDevice.Emulator, AttentionDtype.Fp32)]
     public void SoftcapThenAlibiThenUserBiasWithUserMask(SequenceDevice where, AttentionDtype dtype)
     {
         var c = Case(Small, dtype, causal: false, bottomRight: false);
@@ -64,6 +67,7 @@ public class ModifierOptionsTests
     [TestCase(SequenceDevice.Cpu, AttentionDtype.Fp32)]
     [TestCase(SequenceDevice.Cpu, AttentionDtype.Bf16)]
     [TestCase(SequenceDevice.Emulator, AttentionDtype.Fp16)]
+    [TestCase(SequenceDevice.Emulator, AttentionDtype.Fp32)]
     public void UserPrefixLmMask(SequenceDevice where, AttentionDtype dtype)
     {
         var c = Case(new AttentionShape(2, 50, 50, 2, 2, 16), dtype, causal: false, bottomRight: true);
@@ -77,6 +81,7 @@ public class ModifierOptionsTests
     [TestCase(SequenceDevice.Cpu, AttentionDtype.Fp32, true)]
     [TestCase(SequenceDevice.Cpu, AttentionDtype.Fp16, false)]
     [TestCase(SequenceDevice.Emulator, AttentionDtype.Bf16, true)]
+    [TestCase(SequenceDevice.Emulator, AttentionDtype.Fp32, true)]
     public void DropoutMatchesTheDropoutMask(SequenceDevice where, AttentionDtype dtype, bool withSoftcap)
     {
         var c = Case(Small, dtype, causal: true, bottomRight: true);
@@ -109,6 +114,7 @@ public class ModifierOptionsTests
     /// <summary>ForwardForTraining keeps the modifiers and the options (dropout's seed too) for its backward.</summary>
     [TestCase(SequenceDevice.Cpu, AttentionDtype.Fp32)]
     [TestCase(SequenceDevice.Emulator, AttentionDtype.Fp16)]
+    [TestCase(SequenceDevice.Emulator, AttentionDtype.Fp32)]
     public void TrainingAttentionKeepsModifiersForItsBackward(SequenceDevice where, AttentionDtype dtype)
     {
         switch (dtype)
