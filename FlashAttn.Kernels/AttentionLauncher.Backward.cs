@@ -15,7 +15,7 @@ public static partial class AttentionLauncher
         public void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>
         {
             // every head dim and length: the tile index is the grid's x
-            BlockMasksOnDenseTensorCoresOnly(modifiers.Blocks, sequences, tensorCores: true);
+            if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape);
             var tc = TensorCoreTile.ForBackward(shape.HeadDim);
             using var workspace = Rent();
             Preprocess<TStorage>(workspace);
@@ -25,13 +25,13 @@ public static partial class AttentionLauncher
                 q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p, sequences.Info, modifiers,
                 Specialize(tc.HeadDimPadded), Specialize(tc.Warps), SpecializedValue.New(settings.Causal),
                 SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)), SpecializedValue.New(!settings.Deterministic), Specialize(sequences.Kind),
-                Specialize(modifiers.FlagsFor(settings)));
+                Specialize(sequences.IsDense ? modifiers.FlagsFor(settings) : AttentionModifiers<TScore, TMask>.FlagsWith(settings)));
             Finish<TStorage>(workspace);
         }
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
-            BlockMasksOnDenseTensorCoresOnly(modifiers.Blocks, sequences, tensorCores: false);
+            if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape); // read only by the tensor cores; checked alike
             using var workspace = Rent();
             Preprocess<TStorage>(workspace);
             var causal = SpecializedValue.New(settings.Causal);

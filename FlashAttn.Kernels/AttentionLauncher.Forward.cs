@@ -19,7 +19,7 @@ public static partial class AttentionLauncher
         public void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>
         {
             // every head dim and length: the tile index is the grid's x
-            BlockMasksOnDenseTensorCoresOnly(modifiers.Blocks, sequences, tensorCores: true);
+            if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape);
             bool cache = sequences.Kind is SequenceKind.KvCache or SequenceKind.PagedKvCache;
             var tc = TensorCoreTile.ForForward(shape.HeadDim, decode: cache);
             int packedHeads = cache ? p.QueriesPerKvHead : 1;
@@ -52,7 +52,7 @@ public static partial class AttentionLauncher
             var headDimPadded = Specialize(tc.HeadDimPadded);
             var causal = SpecializedValue.New(settings.Causal);
             var chunked = SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, output));
-            var flags = Specialize(modifiers.FlagsFor(settings));
+            var flags = Specialize(sequences.IsDense ? modifiers.FlagsFor(settings) : AttentionModifiers<TScore, TMask>.FlagsWith(settings));
             if (decode)
                 accelerator.Launch(FlashDecodeTensorCoreKernel.Decode<T, TStorage, TScore, TMask>, config, q, k, v, output, lse, p, sequences.Info,
                     partialOutput, partialLse, modifiers, headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits), flags);
@@ -63,7 +63,7 @@ public static partial class AttentionLauncher
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
-            BlockMasksOnDenseTensorCoresOnly(modifiers.Blocks, sequences, tensorCores: false);
+            if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape); // read only by the tensor cores; checked alike
             // the register-tiled kernel is plain attention: windows, modifiers and dropout take the general one
             int flags = AttentionModifiers<TScore, TMask>.FlagsWith(settings);
             if (sequences.IsDense && !settings.Windowed && flags == 0 && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))

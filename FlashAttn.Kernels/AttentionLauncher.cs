@@ -73,12 +73,18 @@ public static partial class AttentionLauncher
         storage.Run(ref call);
     }
 
-    /// <summary>Block masks are read by the tensor-core forward and backward of dense calls so far: refuse the others.</summary>
-    private static void BlockMasksOnDenseTensorCoresOnly(BlockMask blocks, SequenceGrid sequences, bool tensorCores)
+    /// <summary>
+    /// Checks that a block mask fits the call: ⌈s_q/64⌉ × ⌈s_k/64⌉ blocks for every batch and head it is read for. Block masks
+    /// are read by the tensor-core forward and backward of dense calls; elsewhere (fp32, varlen, KV cache) the mask modifier
+    /// alone decides — exact, only no tile is skipped.
+    /// </summary>
+    private static void CheckBlockMask(BlockMask blocks, AttentionShape shape)
     {
-        if (blocks.Present && (!tensorCores || !sequences.IsDense))
-            throw new NotSupportedException("Block masks are read by the tensor-core kernels (fp16, bf16) of dense calls so far; " +
-                "fp32, varlen and KV-cache calls take the mask modifier alone (it is still exact, only no tile is skipped).");
+        if (!blocks.Present) return;
+        long last = (shape.Batch - 1) * blocks.BatchStride + (shape.HeadsQ - 1) * blocks.HeadStride + (long)blocks.QueryBlocks * blocks.KeyBlocks;
+        if (blocks.QueryBlocks != BlockMask.BlockCount(shape.SeqLenQ) || blocks.KeyBlocks != BlockMask.BlockCount(shape.SeqLenK) || last > blocks.Blocks.Length)
+            throw new ArgumentException($"The block mask ({blocks.QueryBlocks} × {blocks.KeyBlocks} blocks of {blocks.Blocks.Length} bytes) does not fit " +
+                $"s_q = {shape.SeqLenQ}, s_k = {shape.SeqLenK}, b = {shape.Batch}, h_q = {shape.HeadsQ}: build it for this shape.", "modifiers");
     }
 
     /// <summary>

@@ -29,7 +29,7 @@ internal static class BuiltInModifiers
         where TBuiltIn : struct, IScoreModifier where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
         where TCall : struct, IModifiedCall
     {
-        if (typeof(TScore) == typeof(NoScoreModifier)) call.Run(new AttentionModifiers<TBuiltIn, TMask>(builtIn, user.Mask));
-        else call.Run(new AttentionModifiers<ComposedScoreModifier<TBuiltIn, TScore>, TMask>(new(builtIn, user.Score), user.Mask));
+        if (typeof(TScore) == typeof(NoScoreModifier)) call.Run(new AttentionModifiers<TBuiltIn, TMask>(builtIn, user.Mask, user.Blocks));
+        else call.Run(new AttentionModifiers<ComposedScoreModifier<TBuiltIn, TScore>, TMask>(new(builtIn, user.Score), user.Mask, user.Blocks));
     }
 }

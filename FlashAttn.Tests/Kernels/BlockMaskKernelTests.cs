@@ -119,17 +119,29 @@ public class BlockMaskKernelTests
     }
 
     [Test]
-    public void Fp32AndSequenceCallsRefuseBlockMasks()
+    public void Fp32IgnoresTheBlockMaskAndAMismatchedOneIsRefused()
     {
-        var shape = new AttentionShape(1, 64, 64, 1, 1, 16);
+        var shape = new AttentionShape(1, 100, 130, 1, 1, 16);
         var settings = new AttentionSettings(0.25f, Causal: false);
-        var mask = new KeyLimitMask(32);
+        var mask = new KeyLimitMask(70);
         using var blocks = _accelerator.Allocate<byte>(BlockMask.Elements(shape, false, false));
         var blockMask = AttentionLauncher.BuildBlockMask(_accelerator, shape, settings, mask, blocks.View, false, false);
-        using var x = _accelerator.Allocate<float>(64 * 16);
-        using var lse = _accelerator.Allocate<float>(64);
-        Assert.Throws<NotSupportedException>(() => AttentionLauncher.Forward(_accelerator, shape, settings,
-            new AttentionModifiers<NoScoreModifier, KeyLimitMask>(default, mask, blockMask), x.View, x.View, x.View, x.View, lse.View));
+        var random = new Random(44);
+        using var x = _accelerator.Allocate<float>(130 * 16);
+        x.CopyFromHost([.. Enumerable.Range(0, 130 * 16).Select(_ => (float)random.NextDouble() - 0.5f)]);
+        using var o = _accelerator.Allocate<float>(100 * 16);
+        using var lse = _accelerator.Allocate<float>(100);
+        // fp32: the mask modifier alone decides, with or without the block mask
+        AttentionLauncher.Forward(_accelerator, shape, settings, new AttentionModifiers<NoScoreModifier, KeyLimitMask>(default, mask, blockMask),
+            x.View.SubView(0, 100 * 16), x.View, x.View, o.View, lse.View);
+        float[] withBlocks = o.ToArray();
+        AttentionLauncher.Forward(_accelerator, shape, settings, new AttentionModifiers<NoScoreModifier, KeyLimitMask>(default, mask),
+            x.View.SubView(0, 100 * 16), x.View, x.View, o.View, lse.View);
+        Assert.That(withBlocks, Is.EqualTo(o.ToArray()));
+        var other = shape with { SeqLenK = 200 };
+        Assert.Throws<ArgumentException>(() => AttentionLauncher.Forward(_accelerator, other, settings,
+            new AttentionModifiers<NoScoreModifier, KeyLimitMask>(default, mask, blockMask), x.View, x.View, x.View, o.View, lse.View),
+            "a mask built for s_k = 130 on a call with s_k = 200");
     }
 
     private void CheckAgainstUnblocked<TMask>(AttentionCase c, TMask mask, BlockMask blockMask) where TMask : struct, IMaskModifier
