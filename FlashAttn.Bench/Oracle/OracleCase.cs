@@ -46,6 +46,21 @@ internal sealed record OracleCase
     /// <summary>Ask for the deterministic backward.</summary>
     [JsonPropertyName("deterministic")] public bool Deterministic { get; init; }
 
+    /// <summary>Sliding window: keys left of the diagonal each query sees (−1: unbounded).</summary>
+    [JsonPropertyName("window_left")] public int WindowLeft { get; init; } = -1;
+
+    /// <summary>Sliding window: keys right of the diagonal each query sees (−1: unbounded).</summary>
+    [JsonPropertyName("window_right")] public int WindowRight { get; init; } = -1;
+
+    /// <summary>Softcap of the scores, or null.</summary>
+    [JsonPropertyName("softcap")] public float? Softcap { get; init; }
+
+    /// <summary>ALiBi with slope 2^(−8(h + 1)/h_q) for query head h (both sides compute the same slopes).</summary>
+    [JsonPropertyName("alibi")] public bool Alibi { get; init; }
+
+    /// <summary>The ALiBi slopes of <see cref="Alibi"/> (h_q floats).</summary>
+    public float[] AlibiSlopes() => [.. Enumerable.Range(0, HeadsQ).Select(h => MathF.Pow(2f, -8f * (h + 1) / HeadsQ))];
+
     /// <summary>The dtype as the API's <see cref="DType"/>.</summary>
     /// <exception cref="FormatException">An unknown dtype name.</exception>
     public DType ParseDtype() => DTypeNames.Parse(Dtype);
@@ -63,6 +78,9 @@ internal sealed record OracleCase
             _ => throw new InvalidDataException($"alignment \"{Alignment}\": expected bottom_right or top_left."),
         },
         Deterministic = Deterministic,
+        WindowLeft = WindowLeft,
+        WindowRight = WindowRight,
+        Softcap = Softcap,
         ReturnLse = true,
     };
 

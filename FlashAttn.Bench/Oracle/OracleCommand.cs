@@ -96,7 +96,8 @@ internal static class OracleCommand
 
     private static void RunCase<T>(OracleCase c, string folder, Device device) where T : unmanaged
     {
-        var options = c.Options();
+        using var slopes = c.Alibi ? DeviceTensor.Upload<float>(device, c.AlibiSlopes(), c.HeadsQ) : null;
+        var options = c.Options() with { AlibiSlopes = slopes };
         using var q = Load<T>(device, Path.Combine(folder, QFile), c.QShape);
         using var k = Load<T>(device, Path.Combine(folder, KFile), c.KvShape);
         using var v = Load<T>(device, Path.Combine(folder, VFile), c.KvShape);

@@ -68,6 +68,17 @@ CONFIGS = [
     ("d256_gqa3x1_sq257_sk129", 1, 257, 129, 3, 1, 256, False, "bottom_right", None),
 ]
 
+# issue 14's variants (PyTorch oracle: SDPA with an explicit mask or bias for windows and ALiBi; softcap against the
+# written-out attention only): name, b, s_q, s_k, h_q, h_kv, d, causal, alignment, scale, variant
+VARIANTS = [
+    ("window_l64_causal_br_300", 1, 300, 300, 4, 2, 64, True, "bottom_right", None, {"window_left": 64}),
+    ("window_l40_r17_tl_sq200_sk333", 2, 200, 333, 2, 2, 128, False, "top_left", None, {"window_left": 40, "window_right": 17}),
+    ("alibi_causal_br_sq257_sk400", 1, 257, 400, 4, 4, 64, True, "bottom_right", None, {"alibi": True}),
+    ("alibi_gqa4x2_full_300", 1, 300, 300, 4, 2, 96, False, "bottom_right", None, {"alibi": True}),
+    ("softcap5_causal_br_333", 1, 333, 333, 4, 4, 128, True, "bottom_right", None, {"softcap": 5.0}),
+    ("softcap2_alibi_window_l50_257", 1, 257, 257, 2, 2, 64, True, "bottom_right", None, {"softcap": 2.0, "alibi": True, "window_left": 50}),
+]
+
 
 # ---------------------------------------------------------------- raw files (FlashAttn.Bench/Oracle/RawTensorFile.cs)
 
@@ -87,17 +98,48 @@ def read_raw(path, dtype, shape):
 
 # ---------------------------------------------------------------- attention in PyTorch
 
-def visible_keys(case, device):
-    """(s_q, s_k) bool, True where query i sees key j; None without a mask."""
-    if not case["causal"]:
-        return None
+def diagonal(case, device):
+    """(s_q, s_k) of j − (i + offset): the key's distance from the query's diagonal (bottom-right or top-left)."""
     i = torch.arange(case["s_q"], device=device)[:, None]
     j = torch.arange(case["s_k"], device=device)[None, :]
     offset = case["s_k"] - case["s_q"] if case["alignment"] == "bottom_right" else 0
-    return j <= i + offset
+    return j - (i + offset)
 
 
-def attention(q, k, v, scale, visible):
+def visible_keys(case, device):
+    """(s_q, s_k) bool, True where query i sees key j (causal and sliding window); None without a mask."""
+    left, right = case.get("window_left", -1), case.get("window_right", -1)
+    if not case["causal"] and left < 0 and right < 0:
+        return None
+    distance = diagonal(case, device)
+    visible = torch.ones_like(distance, dtype=torch.bool)
+    if case["causal"]:
+        visible &= distance <= 0
+    if right >= 0:
+        visible &= distance <= right
+    if left >= 0:
+        visible &= distance >= -left
+    return visible
+
+
+def alibi_slopes(case, device):
+    """2^(−8(h + 1)/h_q) per query head, as OracleCase.AlibiSlopes."""
+    h = torch.arange(case["h_q"], device=device, dtype=torch.float32)
+    return torch.pow(2.0, -8.0 * (h + 1) / case["h_q"]).to(torch.float32)
+
+
+def modify_scores(s, case, device):
+    """Softcap then ALiBi (flash-attn's order) on the scores (b, h_q, s_q, s_k), in their dtype."""
+    if case.get("softcap"):
+        cap = case["softcap"]
+        s = cap * torch.tanh(s / cap)
+    if case.get("alibi"):
+        bias = -alibi_slopes(case, device)[:, None, None].to(torch.float64) * diagonal(case, device).abs()[None].to(torch.float64)
+        s = s + bias.to(s.dtype)
+    return s
+
+
+def attention(q, k, v, scale, visible, case=None):
     """Attention written out, in q's dtype. q (b, s_q, h_q, d); k, v (b, s_k, h_kv, d); visible (s_q, s_k) or None.
     Returns O (b, s_q, h_q, d) and L (b, h_q, s_q): fp32 (fp64 for fp64 inputs), +inf on rows that see no key."""
     group = q.shape[2] // k.shape[2]
@@ -105,6 +147,8 @@ def attention(q, k, v, scale, visible):
     kh = k.transpose(1, 2).repeat_interleave(group, dim=1)      # (b, h_q, s_k, d): kv head g // group
     vh = v.transpose(1, 2).repeat_interleave(group, dim=1)
     s = (qh * scale) @ kh.transpose(-1, -2)                      # S = scale·q·kᵀ   (b, h_q, s_q, s_k), rounded to the dtype
+    if case is not None:
+        s = modify_scores(s, case, q.device)                     # softcap, ALiBi
     seen = None
     if visible is not None:
         seen = visible.any(dim=-1, keepdim=True)                 # (s_q, 1): the row sees a key
@@ -118,10 +162,10 @@ def attention(q, k, v, scale, visible):
     return (p @ vh).transpose(1, 2), lse
 
 
-def attention_with_grads(q, k, v, d_out, scale, visible):
+def attention_with_grads(q, k, v, d_out, scale, visible, case=None):
     """O, L, dQ, dK, dV by autograd, in q's dtype."""
     q, k, v = (t.detach().clone().requires_grad_() for t in (q, k, v))
-    o, lse = attention(q, k, v, scale, visible)
+    o, lse = attention(q, k, v, scale, visible, case)
     dq, dk, dv = torch.autograd.grad(o, (q, k, v), d_out)
     return {"O": o.detach(), "L": lse.detach(), "dQ": dq, "dK": dk, "dV": dv}
 
@@ -132,7 +176,15 @@ def sdpa_math(q, k, v, case, scale):
     qh = q.transpose(1, 2)
     kh, vh = (t.transpose(1, 2).repeat_interleave(group, dim=1) for t in (k, v))
     mask, is_causal = None, False
-    if case["causal"] and case["alignment"] == "bottom_right":
+    if case.get("window_left", -1) >= 0 or case.get("window_right", -1) >= 0 or case.get("alibi"):
+        # windows and ALiBi as an explicit mask / bias (softcap has no SDPA form: those cases skip this check)
+        visible = visible_keys(case, q.device)
+        mask = torch.zeros(case["s_q"], case["s_k"], device=q.device, dtype=q.dtype)[None].repeat(case["h_q"], 1, 1)
+        if visible is not None:
+            mask = mask.masked_fill(~visible[None], float("-inf"))
+        if case.get("alibi"):
+            mask = mask + (-alibi_slopes(case, q.device)[:, None, None] * diagonal(case, q.device).abs()[None]).to(q.dtype)
+    elif case["causal"] and case["alignment"] == "bottom_right":
         with warnings.catch_warnings():   # "will produce NaNs when seq_len_q > seq_len_kv": on rows that see no key
             warnings.simplefilter("ignore")
             mask = causal_lower_right(case["s_q"], case["s_k"])
@@ -161,12 +213,14 @@ def fp32(x):
 def make_cases(dtypes, only):
     cases = []
     for dtype in dtypes:
-        for name, b, sq, sk, hq, hkv, d, causal, alignment, scale in CONFIGS:
+        for name, b, sq, sk, hq, hkv, d, causal, alignment, scale, *variant in CONFIGS + VARIANTS:
             if only and not any(o in name for o in only):
                 continue
-            cases.append({"name": f"{name}_{dtype}", "dtype": dtype, "b": b, "s_q": sq, "s_k": sk, "h_q": hq,
-                          "h_kv": hkv, "d": d, "causal": causal, "alignment": alignment,
-                          "scale": fp32(scale if scale is not None else 1.0 / math.sqrt(d)), "deterministic": False})
+            case = {"name": f"{name}_{dtype}", "dtype": dtype, "b": b, "s_q": sq, "s_k": sk, "h_q": hq,
+                    "h_kv": hkv, "d": d, "causal": causal, "alignment": alignment,
+                    "scale": fp32(scale if scale is not None else 1.0 / math.sqrt(d)), "deterministic": False}
+            case.update(variant[0] if variant else {})
+            cases.append(case)
     return cases
 
 
@@ -231,11 +285,12 @@ def check_case(case, directory, status, device):
     visible = visible_keys(case, device)
     scale = case["scale"]
     wide = {n: t.to(torch.float64) for n, t in inputs.items()}
-    reference = attention_with_grads(wide["q"], wide["k"], wide["v"], wide["do"], scale, visible)
-    naive = attention_with_grads(inputs["q"], inputs["k"], inputs["v"], inputs["do"], scale, visible)
+    reference = attention_with_grads(wide["q"], wide["k"], wide["v"], wide["do"], scale, visible, case)
+    naive = attention_with_grads(inputs["q"], inputs["k"], inputs["v"], inputs["do"], scale, visible, case)
+    expressible = not case.get("softcap")   # SDPA has no softcap: those cases skip its checks
     with torch.no_grad():
-        math_o = sdpa_math(inputs["q"], inputs["k"], inputs["v"], case, scale)
-        math_o64 = sdpa_math(wide["q"], wide["k"], wide["v"], case, scale)
+        math_o = sdpa_math(inputs["q"], inputs["k"], inputs["v"], case, scale) if expressible else None
+        math_o64 = sdpa_math(wide["q"], wide["k"], wide["v"], case, scale) if expressible else None
     seen = visible.any(dim=-1) if visible is not None else torch.ones(sq, dtype=torch.bool, device=device)
 
     passed = True
@@ -246,7 +301,7 @@ def check_case(case, directory, status, device):
         bound = factor * naive_error + SLACK[case["dtype"]]
         entry = {"ours": ours_error, "naive": naive_error, "bound": bound, "pass": ours_error <= bound,
                  "ratio": ours_error / naive_error if naive_error > 0 else None, "math": None}
-        if name == "O":   # torch's own math backend in the dtype, on the rows that see a key
+        if name == "O" and expressible:   # torch's own math backend in the dtype, on the rows that see a key
             entry["math"] = max_error(math_o[:, seen], reference["O"][:, seen])
         record["tensors"][name] = entry
         passed &= entry["pass"]
@@ -257,9 +312,10 @@ def check_case(case, directory, status, device):
                                      and torch.isposinf(ours["L"][:, :, empty]).all())
         passed &= record["masked_rows"]
     # torch's mask convention is ours: fp64 SDPA math with its own mask equals the fp64 reference where a key is seen
-    convention_error = max_error(math_o64[:, seen], reference["O"][:, seen])
-    record["convention"] = {"error": convention_error, "pass": convention_error <= CONVENTION_TOLERANCE}
-    passed &= record["convention"]["pass"]
+    if expressible:
+        convention_error = max_error(math_o64[:, seen], reference["O"][:, seen])
+        record["convention"] = {"error": convention_error, "pass": convention_error <= CONVENTION_TOLERANCE}
+        passed &= record["convention"]["pass"]
     record["pass"] = bool(passed)
     return record
 
