@@ -25,27 +25,24 @@ internal static class InferenceBenchmark
 
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
-        VerbArguments line;
-        try { line = new VerbArguments([.. args.Skip(1)], ValueOptions); }
-        catch (FormatException e)
-        {
-            error.WriteLine(e.Message);
-            error.WriteLine("usage: FlashAttn.Bench " + Usage);
+        if (!VerbArguments.TryParse(args, ValueOptions, null, line => (Line: line, Cpu: DeviceOption.ParseCpu(line),
+                Rows: line.Choice("--rows", "all", "decode", "varlen", "all"), Runs: line.NonNegative("--runs", 20), Warmup: line.NonNegative("--warmup", 5),
+                Page: line.NonNegative("--page", 64), Splits: line.NonNegative("--splits", 0), Batches: line.Positives("--batches", [1, 16, 64]),
+                Caches: line.Positives("--caches", [4096, 32768, 131072])), "FlashAttn.Bench " + Usage, error, out var o))
             return 2;
-        }
-        using var accelerator = DeviceOption.Open(DeviceOption.ParseCpu(line), error);
+        using var accelerator = DeviceOption.Open(o.Cpu, error);
         if (accelerator is null) return 2;
         using var timer = DeviceOption.Timer(accelerator);
-        string rows = line.Choice("--rows", "all", "decode", "varlen", "all");
-        int runs = line.NonNegative("--runs", 20), warmup = line.NonNegative("--warmup", 5), page = line.NonNegative("--page", 64);
-        int splits = line.NonNegative("--splits", 0);
+        var line = o.Line;
+        string rows = o.Rows;
+        int runs = o.Runs, warmup = o.Warmup, page = o.Page, splits = o.Splits;
         var table = new List<string>();
         if (rows is "decode" or "all")
         {
             table.Add("| b | cache | layout | splits | ms | KV TB/s |");
             table.Add("|---|---|---|---|---|---|");
-            foreach (int batch in line.Positives("--batches", [1, 16, 64]))
-                foreach (int cache in line.Positives("--caches", [4096, 32768, 131072]))
+            foreach (int batch in o.Batches)
+                foreach (int cache in o.Caches)
                     foreach (int layoutPage in new[] { 0, page })
                         table.Add(Decode(accelerator, timer, batch, cache, layoutPage, splits, runs, warmup, error));
         }

@@ -43,21 +43,18 @@ internal static class ModifierBenchmark
 
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
-        VerbArguments line;
-        try { line = new VerbArguments([.. args.Skip(1)], ValueOptions); }
-        catch (FormatException e)
-        {
-            error.WriteLine(e.Message);
-            error.WriteLine("usage: FlashAttn.Bench " + Usage);
+        if (!VerbArguments.TryParse(args, ValueOptions, null, line => (Line: line, Cpu: DeviceOption.ParseCpu(line), Runs: line.NonNegative("--runs", 10),
+                Warmup: line.NonNegative("--warmup", 3), Tokens: line.Positive("--batch-tokens", 16384), SeqLens: line.Positives("--seqlens", [4096, 16384])),
+                "FlashAttn.Bench " + Usage, error, out var o))
             return 2;
-        }
-        using var accelerator = DeviceOption.Open(DeviceOption.ParseCpu(line), error);
+        using var accelerator = DeviceOption.Open(o.Cpu, error);
         if (accelerator is null) return 2;
         using var timer = DeviceOption.Timer(accelerator);
-        int runs = line.NonNegative("--runs", 10), warmup = line.NonNegative("--warmup", 3), tokens = line.Positive("--batch-tokens", 16384);
+        var line = o.Line;
+        int runs = o.Runs, warmup = o.Warmup, tokens = o.Tokens;
         var rows = new List<string> { "| seqlen | variant | fwd ms | fwd / plain | bwd ms | bwd / plain | note |", "|---|---|---|---|---|---|---|" };
         rows.Insert(0, $"IL → PTX of the tensor-core forward with a new user modifier (this process's first compile of it): {CompileSeconds():F2} s\n");
-        foreach (int seqLen in line.Positives("--seqlens", [4096, 16384]))
+        foreach (int seqLen in o.SeqLens)
         {
             try { rows.AddRange(Shape(accelerator, timer, seqLen, Math.Max(1, tokens / seqLen), runs, warmup)); }
             catch (Exception e)
