@@ -60,7 +60,7 @@ public static partial class AttentionLauncher
         private AttentionTileConfig Tile => AttentionTileConfig.ForBackward(shape.HeadDim, SizeOf<T>());
 
         /// <summary>The modifier flags of the call: the forward's.</summary>
-        private int Flags => AttentionModifiers<TScore, TMask>.FlagsWith(settings);
+        private int Flags => sequences.IsDense ? modifiers.FlagsFor(settings) : AttentionModifiers<TScore, TMask>.FlagsWith(settings);
 
         private long Rows => (long)shape.Batch * shape.HeadsQ * shape.SeqLenQ;
 

@@ -65,7 +65,7 @@ public static partial class AttentionLauncher
         {
             if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape); // read only by the tensor cores; checked alike
             // the register-tiled kernel is plain attention: windows, modifiers and dropout take the general one
-            int flags = AttentionModifiers<TScore, TMask>.FlagsWith(settings);
+            int flags = sequences.IsDense ? modifiers.FlagsFor(settings) : AttentionModifiers<TScore, TMask>.FlagsWith(settings);
             if (sequences.IsDense && !settings.Windowed && flags == 0 && TakesRegisterTiles(shape.HeadDim, CeilDiv(shape.SeqLenQ, ForwardRegisterTile.BlockRows), q, k, v))
             {
                 accelerator.Launch(FlashForwardTiledKernel.Forward<T, TStorage>,

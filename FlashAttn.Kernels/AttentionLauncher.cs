@@ -76,7 +76,7 @@ public static partial class AttentionLauncher
     /// <summary>
     /// Checks that a block mask fits the call: ⌈s_q/64⌉ × ⌈s_k/64⌉ blocks for every batch and head it is read for. Block masks
     /// are read by the tensor-core forward and backward of dense calls; elsewhere (fp32, varlen, KV cache) the mask modifier
-    /// alone decides — exact, only no tile is skipped.
+    /// alone decides — exact, only no tile is skipped. (The fp32 kernels skip empty tiles too, not the test on full ones.)
     /// </summary>
     private static void CheckBlockMask(BlockMask blocks, AttentionShape shape)
     {

@@ -62,6 +62,7 @@ internal static class FlashBackwardDqKernel
         for (int block = mask.FirstKeyBlock(q0, bc); block < kvBlocks; block++)
         {
             int k0 = block * bc;
+            if (modifiers.HidesTile(flags, seq.Index, head, q0, br, k0, bc)) continue; // a block mask empties it: no load
             // ---- stage K_j, V_j (the previous block ended with a barrier, so the tiles are free) ----
             TileLoader.LoadKeyValueBlock<T, TStorage>(k, v, sequences, kvLayout, seq, k0, kvHead, p, kind, tiles.K, tiles.V, tile);
             Group.Barrier();

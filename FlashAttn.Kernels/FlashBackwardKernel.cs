@@ -73,6 +73,7 @@ internal static class FlashBackwardKernel
         for (int block = mask.FirstQuerySeeing(k0) / br; block < qBlocks; block++)
         {
             int q0 = block * br;
+            if (modifiers.HidesTile(flags, seq.Index, head, q0, br, k0, bc)) continue; // a block mask empties it
             if (mask.QueryBlockNeedsMask(q0, br, k0, bc))
                 BackwardBlock<T, TStorage, MaskedBlock, TScore, TMask>(q, dOutput, lse, delta, dqAccum, p, mask, seq, head, modifiers, flags, q0, k0, withDq,
                     tile, tx, ty, tiles, scores, dP, dqAcc, dkAcc, dvAcc);

@@ -74,6 +74,7 @@ internal static class FlashForwardKernel
         for (int block = mask.FirstKeyBlock(q0, bc); block < kvBlocks; block++)
         {
             int k0 = block * bc;
+            if (modifiers.HidesTile(modifierFlags.Value, seq.Index, head, q0, br, k0, bc)) continue; // a block mask empties it: no load
             // ---- stage K_j, V_j (the previous block ended with a barrier, so the tiles are free) ----
             TileLoader.LoadKeyValueBlock<T, TStorage>(k, v, sequences, kvLayout, seq, k0, kvHead, p, kind, kTile, vTile, tile);
             Group.Barrier();

@@ -28,6 +28,11 @@ public readonly struct AttentionModifiers<TScore, TMask>(TScore score, TMask mas
     /// <summary>The block mask of <see cref="Mask"/> (default: none; dense calls on tensor cores).</summary>
     public BlockMask Blocks { get; } = blocks;
 
+    /// <summary>True when the block mask (acting per <paramref name="flags"/>) empties the tile [q0, q0 + rows) × [k0, k0 + cols) of
+    /// (<paramref name="batch"/>, <paramref name="head"/>): the kernels skip it, loads included.</summary>
+    public bool HidesTile(int flags, int batch, int head, int q0, int rows, int k0, int cols)
+        => (flags & BlockMaskFlag) != 0 && Blocks.TileOf(batch, head, q0, rows, k0, cols) == BlockMask.Empty;
+
     /// <summary>The flags of a call with these modifiers (block mask included) and <paramref name="settings"/>.</summary>
     public int FlagsFor(AttentionSettings settings) => FlagsWith(settings) | (Blocks.Present ? BlockMaskFlag : 0);
 

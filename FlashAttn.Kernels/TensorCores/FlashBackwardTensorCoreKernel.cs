@@ -66,7 +66,7 @@ internal static class FlashBackwardTensorCoreKernel
         int firstBlock = mask.FirstQuerySeeing(k0) / br, qBlocks = (mask.QueryEnd(k0, bc, seq.QueryLength) + br - 1) / br;
         long rowBase = seq.StatisticIndex(RowStatisticsLayout.Of(p), head, 0);
         // a block mask skips the query blocks it empties for this key block (no load, no math)
-        int block = NextQueryBlock(modifiers.Blocks, blockSparse, seq.Index, head, k0, bc, firstBlock, qBlocks, br);
+        int block = NextQueryBlock(modifiers, modifierFlags.Value, seq.Index, head, k0, bc, firstBlock, qBlocks, br);
         if (block < qBlocks)
         {
             var first = shared.SubView(stagesFirst, stageElements);
@@ -77,7 +77,7 @@ internal static class FlashBackwardTensorCoreKernel
 
         for (int iteration = 0; block < qBlocks; iteration++)
         {
-            int q0 = block * br, following = NextQueryBlock(modifiers.Blocks, blockSparse, seq.Index, head, k0, bc, block + 1, qBlocks, br);
+            int q0 = block * br, following = NextQueryBlock(modifiers, modifierFlags.Value, seq.Index, head, k0, bc, block + 1, qBlocks, br);
             // Q_i, dO_i, L_i, D_i have landed, and every warp is done with the block before (its stage and dSᵀ): the other
             // stage takes the next block, which streams in during the whole of this one
             AsyncCopy.WaitAll();
@@ -187,10 +187,10 @@ internal static class FlashBackwardTensorCoreKernel
 
     /// <summary>The first query block from <paramref name="from"/> (before <paramref name="end"/>) that the block mask does
     /// not empty for keys [k0, k0 + cols): <paramref name="from"/> itself without a block mask.</summary>
-    private static int NextQueryBlock(BlockMask blocks, bool sparse, int batch, int head, int k0, int cols, int from, int end, int br)
+    private static int NextQueryBlock<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int batch, int head, int k0, int cols,
+        int from, int end, int br) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
-        if (!sparse) return from;
-        while (from < end && blocks.TileOf(batch, head, from * br, br, k0, cols) == BlockMask.Empty) from++;
+        while (from < end && modifiers.HidesTile(flags, batch, head, from * br, br, k0, cols)) from++;
         return from;
     }
 

@@ -88,14 +88,14 @@ internal static class FlashForwardTensorCoreKernel
         else
             HalfTileLoader.Load<T, TStorage>(q, seq.QueryRowStart(qLayout, q0, head), qLayout.PositionStride, validRows, p.HeadDim, qTile, stride, br, dPad,
                 tile.Threads, chunked.Value);
-        int block = NextBlock(modifiers.Blocks, blockSparse, seq.Index, head, q0, br, firstBlock, endBlock, bc);
+        int block = NextBlock(modifiers, modifierFlags.Value, seq.Index, head, q0, br, firstBlock, endBlock, bc);
         if (block < endBlock)
             KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, block * bc, kvHead, p, kind, pagedRows,
                 shared.SubView(br * stride, stageElements), bc, tile, chunked.Value);
 
         for (int iteration = 0; block < endBlock; iteration++)
         {
-            int k0 = block * bc, next = NextBlock(modifiers.Blocks, blockSparse, seq.Index, head, q0, br, block + 1, endBlock, bc);
+            int k0 = block * bc, next = NextBlock(modifiers, modifierFlags.Value, seq.Index, head, q0, br, block + 1, endBlock, bc);
             // K_j, V_j have landed, and every warp is done with the block before: its stage takes the next block, which
             // streams in during the whole of this one
             AsyncCopy.WaitAll();
@@ -215,10 +215,10 @@ internal static class FlashForwardTensorCoreKernel
 
     /// <summary>The first key block from <paramref name="from"/> (before <paramref name="end"/>) that the block mask does not
     /// empty for rows [q0, q0 + rows): <paramref name="from"/> itself without a block mask.</summary>
-    internal static int NextBlock(BlockMask blocks, bool sparse, int batch, int head, int q0, int rows, int from, int end, int bc)
+    private static int NextBlock<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int batch, int head, int q0, int rows,
+        int from, int end, int bc) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
-        if (!sparse) return from;
-        while (from < end && blocks.TileOf(batch, head, q0, rows, from * bc, bc) == BlockMask.Empty) from++;
+        while (from < end && modifiers.HidesTile(flags, batch, head, q0, rows, from * bc, bc)) from++;
         return from;
     }
 

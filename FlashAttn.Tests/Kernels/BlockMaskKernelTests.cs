@@ -92,7 +92,12 @@ public class BlockMaskKernelTests
     }
 
     [Test]
-    public void EmptyTilesAreNeverRead()
+    public void EmptyTilesAreNeverRead() => EmptyTilesAreNeverRead<Half>(x => (Half)x, x => (float)x);
+
+    [Test]
+    public void EmptyTilesAreNeverReadByTheFp32Kernels() => EmptyTilesAreNeverRead<float>(x => x, x => x);
+
+    private void EmptyTilesAreNeverRead<T>(Func<float, T> narrow, Func<T, float> widen) where T : unmanaged
     {
         // keys from 128 on are hidden from every query, and their values are NaN: a kernel that visits their tiles computes
         // 0 · NaN = NaN in P·V; one that skips them (the block mask empties whole 64-key blocks) never sees them
@@ -105,21 +110,21 @@ public class BlockMaskKernelTests
         var mask = new KeyLimitMask(128);
         using var blocks = _accelerator.Allocate<byte>(BlockMask.Elements(shape, perBatch: false, perHead: false));
         var blockMask = AttentionLauncher.BuildBlockMask(_accelerator, shape, settings, mask, blocks.View, perBatch: false, perHead: false);
-        using var qb = Upload(q);
-        using var kb = Upload(k);
-        using var vb = Upload(v);
-        using var o = _accelerator.Allocate<Half>(q.Length);
+        using var qb = Upload(q, narrow);
+        using var kb = Upload(k, narrow);
+        using var vb = Upload(v, narrow);
+        using var o = _accelerator.Allocate<T>(q.Length);
         using var lse = _accelerator.Allocate<float>(2 * 100);
         AttentionLauncher.Forward(_accelerator, shape, settings, new AttentionModifiers<NoScoreModifier, KeyLimitMask>(default, mask, blockMask),
             qb.View, kb.View, vb.View, o.View, lse.View);
-        Assert.That(o.ToArray().Select(x => (float)x), Has.All.Not.NaN, "with the block mask");
+        Assert.That(o.ToArray().Select(widen), Has.All.Not.NaN, "with the block mask");
         AttentionLauncher.Forward(_accelerator, shape, settings, new AttentionModifiers<NoScoreModifier, KeyLimitMask>(default, mask),
             qb.View, kb.View, vb.View, o.View, lse.View);
-        Assert.That(o.ToArray().Select(x => (float)x), Has.Some.NaN, "without it the hidden NaN values are read (0 · NaN)");
+        Assert.That(o.ToArray().Select(widen), Has.Some.NaN, "without it the hidden NaN values are read (0 · NaN)");
     }
 
     [Test]
-    public void Fp32IgnoresTheBlockMaskAndAMismatchedOneIsRefused()
+    public void Fp32WithTheBlockMaskEqualsWithoutAndAMismatchedOneIsRefused()
     {
         var shape = new AttentionShape(1, 100, 130, 1, 1, 16);
         var settings = new AttentionSettings(0.25f, Causal: false);
@@ -131,7 +136,7 @@ public class BlockMaskKernelTests
         x.CopyFromHost([.. Enumerable.Range(0, 130 * 16).Select(_ => (float)random.NextDouble() - 0.5f)]);
         using var o = _accelerator.Allocate<float>(100 * 16);
         using var lse = _accelerator.Allocate<float>(100);
-        // fp32: the mask modifier alone decides, with or without the block mask
+        // fp32: empty tiles skipped, the rest as without the block mask
         AttentionLauncher.Forward(_accelerator, shape, settings, new AttentionModifiers<NoScoreModifier, KeyLimitMask>(default, mask, blockMask),
             x.View.SubView(0, 100 * 16), x.View, x.View, o.View, lse.View);
         float[] withBlocks = o.ToArray();
@@ -196,8 +201,6 @@ public class BlockMaskKernelTests
         AttentionLauncher.Backward(_accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, dOut.View, lse.View, dq.View, dk.View, dv.View);
         return (Down(o, widen), Down(dq, widen), Down(dk, widen), Down(dv, widen));
     }
-
-    private MemoryBuffer<Half> Upload(float[] host) => Upload(host, x => (Half)x);
 
     private MemoryBuffer<T> Upload<T>(float[] host, Func<float, T> narrow) where T : unmanaged
     {
