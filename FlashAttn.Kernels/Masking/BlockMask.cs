@@ -1,6 +1,7 @@
 using FlashAttn.Compute;
+using FlashAttn.Kernels;
 
-namespace FlashAttn.Kernels;
+namespace FlashAttn;
 
 /// <summary>
 /// Block sparsity (FlexAttention's BlockMask): for each (batch, head) and each block of <see cref="BlockSize"/> queries ×

@@ -1,4 +1,6 @@
-namespace FlashAttn.Kernels;
+using FlashAttn.Kernels;
+
+namespace FlashAttn;
 
 /// <summary>
 /// The score and mask modifiers of one call, passed to the kernels as one argument. Which of them act is compiled in

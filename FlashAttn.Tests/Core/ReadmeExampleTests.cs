@@ -50,4 +50,56 @@ public class ReadmeExampleTests
             Assert.That(grads.DQ.ToArray().All(float.IsFinite));
         });
     }
+
+    /// <summary>The README's user score modifier: a per-head bias table by relative position.</summary>
+    private readonly struct MyBias(global::FlashAttn.Compute.ArrayView<float> table) : IScoreModifier
+    {
+        public global::FlashAttn.Compute.ArrayView<float> Table { get; } = table;
+        public float Apply(float score, ScorePosition at) => score + Table[at.Head * 9 + Math.Clamp(at.Key - at.Query, -4, 4) + 4];
+        public float Derivative(float score, ScorePosition at) => 1f;
+    }
+
+    /// <summary>The README's user mask modifier: keys of the query's document.</summary>
+    private readonly struct MyMask(global::FlashAttn.Compute.ArrayView<int> documents) : IMaskModifier
+    {
+        public global::FlashAttn.Compute.ArrayView<int> Documents { get; } = documents;
+        public bool Visible(ScorePosition at) => Documents[at.Query] == Documents[at.Key];
+    }
+
+    [Test]
+    public void ReadmeInferenceAndVariantsExampleRuns()
+    {
+        using var device = Device.Cpu();
+        const int heads = 4, kvHeads = 2, headDim = 16, seqLen = 40;
+        Half[] Random(int n, int seed) => [.. TestDevices.Random(n, seed).Select(x => (Half)x)];
+        int[] cuValues = [0, 15, 15, 40];
+        int maxSeqlenQ = 25, maxSeqlenK = 25;
+        using var q = DeviceTensor.Upload<Half>(device, Random(40 * heads * headDim, 1), 40, heads, headDim);
+        using var k = DeviceTensor.Upload<Half>(device, Random(40 * kvHeads * headDim, 2), 40, kvHeads, headDim);
+        using var v = DeviceTensor.Upload<Half>(device, Random(40 * kvHeads * headDim, 3), 40, kvHeads, headDim);
+        using var cuSeqlens = DeviceTensor.Upload<int>(device, cuValues, cuValues.Length);
+        using var o = FlashAttention.ForwardVarlen(q, k, v, cuSeqlens, cuSeqlens, maxSeqlenQ, maxSeqlenK, new AttentionOptions { Causal = true });
+        Assert.That(o.Output.ToArray().Select(x => (float)x), Has.All.Not.NaN);
+
+        using var q1 = DeviceTensor.Upload<Half>(device, Random(2 * heads * headDim, 4), 2, 1, heads, headDim);
+        using var kCache = DeviceTensor.Upload<Half>(device, Random(4 * 16 * kvHeads * headDim, 5), 4, 16, kvHeads, headDim);   // 4 pages of 16
+        using var vCache = DeviceTensor.Upload<Half>(device, Random(4 * 16 * kvHeads * headDim, 6), 4, 16, kvHeads, headDim);
+        using var cacheSeqlens = DeviceTensor.Upload<int>(device, [20, 7], 2);
+        using var blockTable = DeviceTensor.Upload<int>(device, [3, 0, 1, 2], 2, 2);
+        using var kNew = DeviceTensor.Upload<Half>(device, Random(2 * kvHeads * headDim, 7), 2, 1, kvHeads, headDim);
+        using var vNew = DeviceTensor.Upload<Half>(device, Random(2 * kvHeads * headDim, 8), 2, 1, kvHeads, headDim);
+        using var step = FlashAttention.ForwardWithKvCache(q1, kCache, vCache, cacheSeqlens,
+            new KvCacheOptions<Half> { KNew = kNew, VNew = vNew, BlockTable = blockTable });
+        Assert.That(step.Output.ToArray().Select(x => (float)x), Has.All.Not.NaN);
+
+        using var qd = DeviceTensor.Upload<Half>(device, Random(seqLen * heads * headDim, 9), 1, seqLen, heads, headDim);
+        using var kd = DeviceTensor.Upload<Half>(device, Random(seqLen * kvHeads * headDim, 10), 1, seqLen, kvHeads, headDim);
+        using var vd = DeviceTensor.Upload<Half>(device, Random(seqLen * kvHeads * headDim, 11), 1, seqLen, kvHeads, headDim);
+        using var table = DeviceTensor.Upload<float>(device, [.. Enumerable.Range(0, heads * 9).Select(i => 0.01f * i)], heads * 9);
+        using var docs = DeviceTensor.Upload<int>(device, [.. Enumerable.Range(0, seqLen).Select(i => i / 20)], seqLen);
+        ulong seed = 42, offset = 0;
+        var options = new AttentionOptions { Causal = true, WindowLeft = 4096, Softcap = 30f, Dropout = new Dropout(0.1f, seed, offset) };
+        using var biased = FlashAttention.Forward(qd, kd, vd, new AttentionModifiers<MyBias, MyMask>(new MyBias(table.View), new MyMask(docs.View)), options);
+        Assert.That(biased.Output.ToArray().Select(x => (float)x), Has.All.Not.NaN);
+    }
 }
