@@ -7,8 +7,8 @@ namespace FlashAttn;
 /// A block mask on a device (FlexAttention's BlockMask): which 64 × 64 tiles of scores a mask modifier empties, fills or
 /// cuts. Create it with <see cref="FlashAttention.CreateBlockMask{TMask}"/> and pass <see cref="Mask"/> in
 /// <see cref="AttentionModifiers{TScore, TMask}"/> with the same mask modifier: the tensor-core kernels (fp16, bf16, dense
-/// calls) then skip the empty tiles and spare the full ones the element test. Other calls ignore it (the mask modifier
-/// alone decides; results are the same). Dispose it to free its memory.
+/// calls) and the CPU path (dense calls) then skip the empty tiles and spare the full ones the element test. Other calls
+/// ignore it (the mask modifier alone decides; results are the same). Dispose it to free its memory.
 /// </summary>
 public sealed class BlockMaskTensor : IDisposable
 {
