@@ -6,9 +6,10 @@ namespace FlashAttn;
 /// <summary>
 /// A block mask on a device (FlexAttention's BlockMask): which 64 × 64 tiles of scores a mask modifier empties, fills or
 /// cuts. Create it with <see cref="FlashAttention.CreateBlockMask{TMask}"/> and pass <see cref="Mask"/> in
-/// <see cref="AttentionModifiers{TScore, TMask}"/> with the same mask modifier: on dense calls the GPU kernels then skip
-/// the empty tiles (the tensor-core ones also spare the full ones the element test). Varlen and KV-cache calls ignore it
-/// (the mask modifier alone decides; results are the same). Dispose it to free its memory.
+/// <see cref="AttentionModifiers{TScore, TMask}"/> with the same mask modifier: on dense calls the GPU kernels and the CPU
+/// path then skip the empty tiles (the tensor-core kernels and the CPU path also spare the full ones the element test).
+/// Varlen and KV-cache calls ignore it (the mask modifier alone decides; results are the same). Build it on the device of
+/// the calls it serves. Dispose it to free its memory.
 /// </summary>
 public sealed class BlockMaskTensor : IDisposable
 {

@@ -49,20 +49,27 @@ internal sealed unsafe partial class CpuAttentionKernels : IAttentionKernels
     public void Forward<T, TScore, TMask>(Accelerator accelerator, AttentionProblem problem, AttentionModifiers<TScore, TMask> modifiers,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse)
         where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
-        => DenseForward(problem, Modifiers(problem, modifiers, sequence: 0), accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer,
+        => DenseForward(problem, DenseModifiers(problem, modifiers), accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer,
             lse.Pointer, _parallel);
 
     public void Backward<T, TScore, TMask>(Accelerator accelerator, AttentionProblem problem, AttentionModifiers<TScore, TMask> modifiers,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> lse,
         ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv)
         where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
-        => DenseBackward(problem, Modifiers(problem, modifiers, sequence: 0), accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer,
+        => DenseBackward(problem, DenseModifiers(problem, modifiers), accelerator, q.Pointer, k.Pointer, v.Pointer, output.Pointer,
             dOutput.Pointer, lse.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, _parallel);
 
-    /// <summary>The CPU passes' view of the modifiers and dropout of <paramref name="problem"/>, whose batch 0 is modifiers' batch <paramref name="sequence"/>.</summary>
+    /// <summary>The CPU passes' view of the modifiers, block mask and dropout of the dense call <paramref name="problem"/>.</summary>
+    private static CpuModifiers<TScore, TMask> DenseModifiers<TScore, TMask>(AttentionProblem problem, AttentionModifiers<TScore, TMask> modifiers)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        => new(modifiers, problem.Dropout, problem.HeadsQ, sequence: 0, CpuTiles.For(modifiers.Blocks, problem));
+
+    /// <summary>The CPU passes' view of the modifiers and dropout of <paramref name="problem"/>, one sequence of a varlen or
+    /// KV-cache call whose batch 0 is modifiers' batch <paramref name="sequence"/>: block masks are built for dense shapes, so
+    /// none is read (as on the GPU).</summary>
     private static CpuModifiers<TScore, TMask> Modifiers<TScore, TMask>(AttentionProblem problem, AttentionModifiers<TScore, TMask> modifiers, int sequence)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
-        => new(modifiers, problem.Dropout, problem.HeadsQ, sequence);
+        => new(modifiers, problem.Dropout, problem.HeadsQ, sequence, CpuTiles.None);
 
     /// <summary>The dense forward on the path's vector width; also what each sequence of a varlen or KV-cache call runs.</summary>
     private void DenseForward<T, TScore, TMask>(AttentionProblem problem, CpuModifiers<TScore, TMask> modifiers, Accelerator accelerator,

@@ -21,6 +21,7 @@ namespace FlashAttn.Cpu;
 /// </code>
 /// With modifiers (<see cref="CpuModifiers{TScore, TMask}"/>) Sᵀ goes through them before the exponential and dSᵀ is
 /// multiplied by the score modifier's derivative; with dropout dV takes the kept P · 1/(1 − p) and dSᵀ = Pᵀ ∘ (kept dPᵀ / (1 − p) − D).
+/// A block mask (<see cref="CpuTiles"/>) skips the (query block, key block) pairs it empties and spares its full ones the mask modifier.
 /// </summary>
 internal static unsafe class CpuBackward
 {
@@ -32,7 +33,7 @@ internal static unsafe class CpuBackward
     {
         using var keys = PackedKeysValues.Create(layout, accelerator, k, v, parallel);
         using var queries = PackedQueries.Create(layout, accelerator, q, output, dOutput, lse, parallel);
-        var partition = new BackwardPartition(layout, parallel.MaxDegreeOfParallelism);
+        var partition = new BackwardPartition(layout, modifiers.Tiles, parallel.MaxDegreeOfParallelism);
         var partials = new CpuWorkspace?[partition.Workers];
         try
         {
@@ -80,6 +81,7 @@ internal static unsafe class CpuBackward
         float* dKj = scratch.KeyGradients.Pointer, dVj = scratch.ValueGradients.Pointer;
         new Span<float>(dKj, block * dPad).Clear();
         new Span<float>(dVj, block * dPad).Clear();
+        int b = kvHead / p.HeadsKV;
 
         for (int g = 0; g < layout.Group; g++)
         {
@@ -89,10 +91,13 @@ internal static unsafe class CpuBackward
             // the query blocks whose rows' windows reach the key block
             for (int queryBlock = layout.FirstQueryBlockOf(keyBlock), end = layout.QueryBlockEndOf(keyBlock); queryBlock < end; queryBlock++)
             {
+                // a tile the block mask empties has P = 0: no gradient, so no work
+                byte tile = modifiers.Tiles.Of(b, head % p.HeadsQ, queryBlock, keyBlock);
+                if (tile == BlockMask.Empty) continue;
                 int i0 = queryBlock * block;
                 // Sᵀ = K_j Q_iᵀ, then Pᵀ = exp2(Sᵀ − L_i) with the mask applied
                 MicroKernel.Multiply<TOps, TVector>(kj, dPad, queries.QueriesT(head, queryBlock), block, pT, block, block, block, d, accumulate: false);
-                if (modifiers.Acts) ModifiedElements(layout, modifiers, scratch, pT, head, j0, i0);
+                if (modifiers.ActsOn(tile)) ModifiedElements(layout, modifiers, scratch, pT, head, j0, i0, masked: tile != BlockMask.Full);
                 for (int r = 0; r < block; r++)
                     Probabilities<TOps, TVector>(pT + r * block, l2 + i0, VisibleColumns(layout, j0 + r, i0));
                 // dV_j += Pᵀ dO_i (the kept Pᵀ / (1 − p) with dropout)
@@ -111,7 +116,7 @@ internal static unsafe class CpuBackward
         }
 
         // dK = scale · Σ dS q = ln 2 · Σ dS (q · scale · log₂e);  dV as accumulated
-        int b = kvHead / p.HeadsKV, h = kvHead % p.HeadsKV;
+        int h = kvHead % p.HeadsKV;
         for (int r = 0, rows = Math.Min(block, p.SeqLenK - j0); r < rows; r++)
         {
             long offset = layout.RowOffset(b, j0 + r, p.HeadsKV, h, p.SeqLenK);
@@ -150,10 +155,11 @@ internal static unsafe class CpuBackward
     /// <summary>
     /// The element-wise part of the modifiers for one Sᵀ block (row r: key j0 + r; column c: query i0 + c), scalar, on the
     /// visible entries only (padding keys and rows would index the modifiers' data out of range): Sᵀ through the score and
-    /// mask modifiers, the score modifier's derivative, dropout's factor (0 or 1/(1 − p)). Invisible entries get factors 0.
+    /// mask modifiers (the mask only when <paramref name="masked"/>: not on a full tile), the score modifier's derivative,
+    /// dropout's factor (0 or 1/(1 − p)). Invisible entries get factors 0.
     /// </summary>
     private static void ModifiedElements<TScore, TMask>(CpuAttentionLayout layout, in CpuModifiers<TScore, TMask> modifiers,
-        BackwardScratch scratch, float* sT, int head, int j0, int i0)
+        BackwardScratch scratch, float* sT, int head, int j0, int i0, bool masked)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         const int block = CpuAttentionLayout.Block;
@@ -171,7 +177,7 @@ internal static unsafe class CpuBackward
                 var at = modifiers.At(layout, b, h, i0 + c, j0 + r);
                 float s = sT[r * block + c];
                 if (CpuModifiers<TScore, TMask>.ScoresDifferentiated) derivatives[c] = modifiers.Derivative(s, at);
-                if (CpuModifiers<TScore, TMask>.ScoresModified) sT[r * block + c] = modifiers.Log2Score(s, at);
+                if (CpuModifiers<TScore, TMask>.ScoresModified) sT[r * block + c] = modifiers.Log2Score(s, at, masked);
                 if (modifiers.Dropped) keep[c] = modifiers.Kept(at) ? keptScale : 0f;
             }
         }

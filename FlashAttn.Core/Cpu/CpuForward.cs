@@ -11,6 +11,7 @@ namespace FlashAttn.Cpu;
 /// per row (<see cref="OnlineSoftmax"/>), O_i = diag(α) O_i + P V_j; then O_i /= l_i and L_i = (m_i + log₂ l_i) · ln 2.
 /// Names as in the paper: m_i = rowMax, l_i = rowSum, O_i = acc. Score and mask modifiers rewrite S before the softmax,
 /// dropout zeroes P after it (l_i counts the whole P) and 1/(1 − p) joins the final 1/l_i (<see cref="CpuModifiers{TScore, TMask}"/>).
+/// A block mask (<see cref="CpuTiles"/>) skips the key blocks it empties and spares its full ones the mask modifier.
 /// </summary>
 internal static unsafe class CpuForward
 {
@@ -62,6 +63,9 @@ internal static unsafe class CpuForward
         float* values = packs.Values(kvHead);
         for (int keyBlock = layout.FirstKeyBlockOf(i0), keyBlocks = layout.KeyBlockEndOf(i0, rows); keyBlock < keyBlocks; keyBlock++)
         {
+            // a tile the block mask empties changes nothing (all −∞: α = 1, P = 0), so it is not even read
+            byte tile = modifiers.Tiles.Of(b, h, queryBlock, keyBlock);
+            if (tile == BlockMask.Empty) continue;
             int j0 = keyBlock * block;
             // S = Q_i K_jᵀ
             MicroKernel.Multiply<TOps, TVector>(qs, dPad, packs.KeysT(kvHead, keyBlock), block, s, block, block, block, layout.HeadDim, accumulate: false);
@@ -71,7 +75,8 @@ internal static unsafe class CpuForward
                 first[r] = r < rows ? Math.Clamp(layout.KeyStart(i0 + r) - j0, 0, block) : 0;
                 end[r] = r < rows ? Math.Min(block, layout.KeyLimit(i0 + r) - j0) : 0;
             }
-            if (CpuModifiers<TScore, TMask>.ScoresModified) ModifyScores(layout, modifiers, s, first, end, b, h, i0, j0, rows);
+            if (CpuModifiers<TScore, TMask>.ScoresModifiedOn(tile))
+                ModifyScores(layout, modifiers, s, first, end, b, h, i0, j0, rows, masked: tile != BlockMask.Full);
             OnlineSoftmax.Update<TOps, TVector>(s, first, end, rowMax, rowSum, alpha, statistic);
             if (modifiers.Dropped) DropProbabilities(layout, modifiers, s, first, end, b, h, i0, j0, rows);
             // O_i = diag(α) O_i + P V_j, α applied as the micro-kernel loads O_i
@@ -92,14 +97,15 @@ internal static unsafe class CpuForward
         }
     }
 
-    /// <summary>S through the score and mask modifiers, row r's visible keys [first[r], end[r]) only (the rest is masked anyway).</summary>
+    /// <summary>S through the score and mask modifiers (the mask only when <paramref name="masked"/>: not on a full tile), row r's
+    /// visible keys [first[r], end[r]) only (the rest is masked anyway).</summary>
     private static void ModifyScores<TScore, TMask>(CpuAttentionLayout layout, in CpuModifiers<TScore, TMask> modifiers, float* s,
-        int* first, int* end, int b, int h, int i0, int j0, int rows)
+        int* first, int* end, int b, int h, int i0, int j0, int rows, bool masked)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         for (int r = 0; r < rows; r++)
             for (int c = first[r]; c < end[r]; c++)
-                s[r * CpuAttentionLayout.Block + c] = modifiers.Log2Score(s[r * CpuAttentionLayout.Block + c], modifiers.At(layout, b, h, i0 + r, j0 + c));
+                s[r * CpuAttentionLayout.Block + c] = modifiers.Log2Score(s[r * CpuAttentionLayout.Block + c], modifiers.At(layout, b, h, i0 + r, j0 + c), masked);
     }
 
     /// <summary>Dropout on P (after the row sums, which count the whole P): dropped entries become 0.</summary>

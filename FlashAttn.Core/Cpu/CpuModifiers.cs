@@ -14,12 +14,17 @@ namespace FlashAttn.Cpu;
 /// <param name="headsQ">h_q: dropout's counter is keyed by batch · h_q + head.</param>
 /// <param name="sequence">The batch index modifiers see for batch 0: a varlen or KV-cache sequence runs as a dense batch
 /// of one, and its positions carry the sequence's index.</param>
-internal readonly struct CpuModifiers<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, Dropout dropout, int headsQ, int sequence)
+/// <param name="tiles">The call's block mask (<see cref="CpuTiles.None"/> for varlen and KV-cache sequences).</param>
+internal readonly struct CpuModifiers<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, Dropout dropout, int headsQ, int sequence,
+    CpuTiles tiles)
     where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
 {
     private readonly AttentionModifiers<TScore, TMask> _modifiers = modifiers;
     private readonly Dropout _dropout = dropout;
     private readonly int _headsQ = headsQ, _sequence = sequence;
+
+    /// <summary>Which tiles the passes skip (Empty) or spare the mask test (Full).</summary>
+    public CpuTiles Tiles { get; } = tiles;
 
     private static bool ScoreActs => (AttentionModifiers<TScore, TMask>.Flags & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
     private static bool MaskActs => (AttentionModifiers<TScore, TMask>.Flags & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
@@ -36,6 +41,15 @@ internal readonly struct CpuModifiers<TScore, TMask>(AttentionModifiers<TScore, 
     /// <summary>Anything acts: the passes take their modified steps.</summary>
     public bool Acts => ScoresModified || Dropped;
 
+    /// <summary>A score or mask modifier acts on a tile of class <paramref name="tile"/> (<see cref="CpuTiles"/>): a full tile
+    /// needs no mask test, so with the mask modifier alone it takes the plain steps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool ScoresModifiedOn(byte tile) => ScoreActs || (MaskActs && tile != BlockMask.Full);
+
+    /// <summary>Anything acts on a tile of class <paramref name="tile"/>: <see cref="ScoresModifiedOn"/> or dropout.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool ActsOn(byte tile) => ScoresModifiedOn(tile) || Dropped;
+
     /// <summary>1/(1 − p) with dropout, else 1: the scale of kept probabilities.</summary>
     public float KeptScale => Dropped ? _dropout.KeptScale : 1f;
 
@@ -45,12 +59,12 @@ internal readonly struct CpuModifiers<TScore, TMask>(AttentionModifiers<TScore, 
 
     /// <summary>
     /// A log2-domain score (scale · log₂e · q·k, as the packs hold it) through the modifiers: −∞ when the mask modifier
-    /// hides it, else log₂e · f(scale · q·k).
+    /// hides it (tested only when <paramref name="masked"/>: not on a full tile), else log₂e · f(scale · q·k).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public float Log2Score(float log2Score, ScorePosition at)
+    public float Log2Score(float log2Score, ScorePosition at, bool masked)
     {
-        if (MaskActs && !_modifiers.Mask.Visible(at)) return float.NegativeInfinity;
+        if (MaskActs && masked && !_modifiers.Mask.Visible(at)) return float.NegativeInfinity;
         return ScoreActs ? _modifiers.Score.Apply(log2Score * SoftmaxLog2.Ln2, at) * SoftmaxLog2.Log2E : log2Score;
     }
 

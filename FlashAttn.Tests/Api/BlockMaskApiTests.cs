@@ -13,7 +13,7 @@ public readonly struct TwoDocuments(int split) : IMaskModifier
 /// <summary>
 /// <see cref="FlashAttention.CreateBlockMask{TMask}"/> through the public API: the mask's classes, and attention with the
 /// block mask equal to attention without it on the GPU kernels (emulated; fp16 skips tiles, fp32 ignores the mask) and on
-/// the CPU path (which ignores it).
+/// the CPU path (which skips tiles too; more in <see cref="Cpu.CpuBlockMaskTests"/>).
 /// </summary>
 [TestFixture]
 public class BlockMaskApiTests

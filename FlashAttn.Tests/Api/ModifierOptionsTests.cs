@@ -159,7 +159,7 @@ public class ModifierOptionsTests
         Assert.Multiple(() =>
         {
             Assert.That(FlashAttn.Cpu.CpuModifiers<NoScoreModifier, NoMaskModifier>.ScoresModified, Is.False);
-            Assert.That(new FlashAttn.Cpu.CpuModifiers<NoScoreModifier, NoMaskModifier>(default, default, 2, 0).Acts, Is.False);
+            Assert.That(new FlashAttn.Cpu.CpuModifiers<NoScoreModifier, NoMaskModifier>(default, default, 2, 0, FlashAttn.Cpu.CpuTiles.None).Acts, Is.False);
             Assert.That(FlashAttn.Cpu.CpuModifiers<Softcap, NoMaskModifier>.ScoresModified, Is.True);
             Assert.That(FlashAttn.Cpu.CpuModifiers<NoScoreModifier, PrefixLmMask>.ScoresDifferentiated, Is.False);
         });
