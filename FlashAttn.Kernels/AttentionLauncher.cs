@@ -79,13 +79,7 @@ public static partial class AttentionLauncher
     /// alone decides — exact, only no tile is skipped. (The fp32 kernels skip empty tiles too, not the test on full ones.)
     /// </summary>
     private static void CheckBlockMask(BlockMask blocks, AttentionShape shape)
-    {
-        if (!blocks.Present) return;
-        long last = (shape.Batch - 1) * blocks.BatchStride + (shape.HeadsQ - 1) * blocks.HeadStride + (long)blocks.QueryBlocks * blocks.KeyBlocks;
-        if (blocks.QueryBlocks != BlockMask.BlockCount(shape.SeqLenQ) || blocks.KeyBlocks != BlockMask.BlockCount(shape.SeqLenK) || last > blocks.Blocks.Length)
-            throw new ArgumentException($"The block mask ({blocks.QueryBlocks} × {blocks.KeyBlocks} blocks of {blocks.Blocks.Length} bytes) does not fit " +
-                $"s_q = {shape.SeqLenQ}, s_k = {shape.SeqLenK}, b = {shape.Batch}, h_q = {shape.HeadsQ}: build it for this shape.", "modifiers");
-    }
+        => blocks.CheckFits(shape.Batch, shape.HeadsQ, shape.SeqLenQ, shape.SeqLenK);
 
     /// <summary>
     /// Builds the <see cref="BlockMask"/> of <paramref name="mask"/> for a dense call of <paramref name="shape"/> into

@@ -23,14 +23,11 @@ internal readonly struct CpuTiles
     public static CpuTiles None => default;
 
     /// <summary>The tiles of <paramref name="mask"/> (none when absent) for the dense call <paramref name="problem"/>.</summary>
-    /// <exception cref="ArgumentException">The mask was built for another shape (the tensor-core launcher's check and message).</exception>
+    /// <exception cref="ArgumentException">The mask was built for another shape (<see cref="BlockMask.CheckFits"/>, as the GPU launcher).</exception>
     public static CpuTiles For(BlockMask mask, AttentionProblem problem)
     {
         if (!mask.Present) return None;
-        long last = (problem.Batch - 1) * mask.BatchStride + (problem.HeadsQ - 1) * mask.HeadStride + (long)mask.QueryBlocks * mask.KeyBlocks;
-        if (mask.QueryBlocks != BlockMask.BlockCount(problem.SeqLenQ) || mask.KeyBlocks != BlockMask.BlockCount(problem.SeqLenK) || last > mask.Blocks.Length)
-            throw new ArgumentException($"The block mask ({mask.QueryBlocks} × {mask.KeyBlocks} blocks of {mask.Blocks.Length} bytes) does not fit " +
-                $"s_q = {problem.SeqLenQ}, s_k = {problem.SeqLenK}, b = {problem.Batch}, h_q = {problem.HeadsQ}: build it for this shape.", "modifiers");
+        mask.CheckFits(problem.Batch, problem.HeadsQ, problem.SeqLenQ, problem.SeqLenK);
         return new CpuTiles(mask);
     }
 

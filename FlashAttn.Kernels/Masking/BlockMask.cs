@@ -56,6 +56,20 @@ public readonly struct BlockMask(ArrayView<byte> blocks, long batchStride, long 
         return new BlockMask(blocks, batchStride, headStride, queryBlocks, keyBlocks);
     }
 
+    /// <summary>
+    /// Checks that the mask fits a call of <paramref name="batch"/> sequences, <paramref name="headsQ"/> query heads,
+    /// s_q × s_k: ⌈s_q/64⌉ × ⌈s_k/64⌉ blocks for every batch and head it is read for.
+    /// </summary>
+    /// <exception cref="ArgumentException">It was built for another shape (ParamName "modifiers", where calls take it).</exception>
+    public void CheckFits(int batch, int headsQ, int seqLenQ, int seqLenK)
+    {
+        if (!Present) return;
+        long last = (batch - 1) * BatchStride + (headsQ - 1) * HeadStride + (long)QueryBlocks * KeyBlocks;
+        if (QueryBlocks != BlockCount(seqLenQ) || KeyBlocks != BlockCount(seqLenK) || last > Blocks.Length)
+            throw new ArgumentException($"The block mask ({QueryBlocks} × {KeyBlocks} blocks of {Blocks.Length} bytes) does not fit " +
+                $"s_q = {seqLenQ}, s_k = {seqLenK}, b = {batch}, h_q = {headsQ}: build it for this shape.", "modifiers");
+    }
+
     /// <summary>Mask blocks along a length.</summary>
     public static int BlockCount(int length) => (length + BlockSize - 1) / BlockSize;
 
