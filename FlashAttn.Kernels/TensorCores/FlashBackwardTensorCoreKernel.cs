@@ -120,7 +120,11 @@ internal static class FlashBackwardTensorCoreKernel
             {
                 int key = k0 + kw + g + 8 * (e % 4 / 2), column = 8 * (e / 4) + 2 * t + e % 2, row = q0 + column;
                 float log2Score = sT[e] * p.ScaleLog2, derivative = 1f;
-                if (scoreModified || masked)
+                if (!scoreModified && !maskModified)
+                {
+                    if (masked && !mask.Visible(row, key)) log2Score = float.NegativeInfinity;
+                }
+                else
                 {
                     var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
                     bool inside = row < seq.QueryLength && key < seq.KeyLength;

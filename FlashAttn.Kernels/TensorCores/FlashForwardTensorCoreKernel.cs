@@ -129,8 +129,18 @@ internal static class FlashForwardTensorCoreKernel
             // ---- scale to the log2 domain (through the score modifier), mask; online softmax: P = exp2(S − m_new), ℓ and O rescaled ----
             bool elementTest = mask.BlockNeedsMask(position0, positions, k0, bc)
                 || maskModified && (!blockSparse || modifiers.Blocks.TileOf(seq.Index, head, q0, br, k0, bc) != BlockMask.Full);
-            if (!scoreModified && !elementTest)
+            if (!scoreModified && !maskModified)
+            {
+                // plain attention: scale, then the causal/window test on the blocks that cross an edge
                 for (int e = 0; e < 4 * mTiles * keyTiles; e++) s[e] *= p.ScaleLog2;
+                if (elementTest)
+                    for (int e = 0; e < 4 * mTiles * keyTiles; e++)
+                    {
+                        int m = e / (4 * keyTiles), j = e / 4 % keyTiles;
+                        int position = PackedQueryRows.Position(q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2), packed);
+                        if (!mask.Visible(position, k0 + 8 * j + 2 * t + e % 2)) s[e] = float.NegativeInfinity;
+                    }
+            }
             else
                 for (int e = 0; e < 4 * mTiles * keyTiles; e++)
                 {
