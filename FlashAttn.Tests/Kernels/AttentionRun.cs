@@ -3,6 +3,7 @@ using FlashAttn.Compute.Runtime;
 using FlashAttn.Dispatch;
 using FlashAttn.Kernels;
 using FlashAttn.Kernels.Reference;
+using static FlashAttn.Tests.Support.DeviceBuffers;
 
 namespace FlashAttn.Tests.Kernels;
 
@@ -166,18 +167,6 @@ public sealed class AttentionRun
         }
         return images;
     }
-
-    private static MemoryBuffer<T> Upload<T>(Accelerator accelerator, float[] host, Func<float, T> narrow) where T : unmanaged
-    {
-        var buffer = accelerator.Allocate<T>(host.Length);
-        buffer.CopyFromHost(Array.ConvertAll(host, x => narrow(x)));
-        return buffer;
-    }
-
-    private static double[] Download<T>(MemoryBuffer<T> buffer, Func<T, float> widen) where T : unmanaged
-        => Array.ConvertAll(buffer.ToArray(), x => (double)widen(x));
-
-    private static double[] Widen(float[] a) => Array.ConvertAll(a, x => (double)x);
 
     /// <summary>max |a − b| (equal infinities count as 0; one infinite and one finite as +∞).</summary>
     public static double MaxError(double[] a, double[] b)

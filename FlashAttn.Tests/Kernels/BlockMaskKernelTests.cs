@@ -3,6 +3,7 @@ using FlashAttn.Compute.Runtime;
 using FlashAttn.Kernels;
 using FlashAttn.Kernels.Reference;
 using FlashAttn.Tests.Support;
+using static FlashAttn.Tests.Support.DeviceBuffers;
 
 namespace FlashAttn.Tests.Kernels;
 
@@ -110,9 +111,9 @@ public class BlockMaskKernelTests
         var mask = new KeyLimitMask(128);
         using var blocks = _accelerator.Allocate<byte>(BlockMask.Elements(shape, perBatch: false, perHead: false));
         var blockMask = AttentionLauncher.BuildBlockMask(_accelerator, shape, settings, mask, blocks.View, perBatch: false, perHead: false);
-        using var qb = Upload(q, narrow);
-        using var kb = Upload(k, narrow);
-        using var vb = Upload(v, narrow);
+        using var qb = Upload(_accelerator, q, narrow);
+        using var kb = Upload(_accelerator, k, narrow);
+        using var vb = Upload(_accelerator, v, narrow);
         using var o = _accelerator.Allocate<T>(q.Length);
         using var lse = _accelerator.Allocate<float>(2 * 100);
         AttentionLauncher.Forward(_accelerator, shape, settings, new AttentionModifiers<NoScoreModifier, KeyLimitMask>(default, mask, blockMask),
@@ -187,10 +188,10 @@ public class BlockMaskKernelTests
         Func<float, T> narrow, Func<T, float> widen) where T : unmanaged where TMask : struct, IMaskModifier
     {
         var s = run.Case.Shape;
-        using var q = Upload(run.Q, narrow);
-        using var k = Upload(run.K, narrow);
-        using var v = Upload(run.V, narrow);
-        using var dOut = Upload(run.DOutput, narrow);
+        using var q = Upload(_accelerator, run.Q, narrow);
+        using var k = Upload(_accelerator, run.K, narrow);
+        using var v = Upload(_accelerator, run.V, narrow);
+        using var dOut = Upload(_accelerator, run.DOutput, narrow);
         using var o = _accelerator.Allocate<T>(run.Q.Length);
         using var lse = _accelerator.Allocate<float>((long)s.Batch * s.HeadsQ * s.SeqLenQ);
         using var dq = _accelerator.Allocate<T>(run.Q.Length);
@@ -199,18 +200,6 @@ public class BlockMaskKernelTests
         var settings = run.Case.Settings;
         AttentionLauncher.Forward(_accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, lse.View);
         AttentionLauncher.Backward(_accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, dOut.View, lse.View, dq.View, dk.View, dv.View);
-        return (Down(o, widen), Down(dq, widen), Down(dk, widen), Down(dv, widen));
+        return (Download(o, widen), Download(dq, widen), Download(dk, widen), Download(dv, widen));
     }
-
-    private MemoryBuffer<T> Upload<T>(float[] host, Func<float, T> narrow) where T : unmanaged
-    {
-        var buffer = _accelerator.Allocate<T>(host.Length);
-        buffer.CopyFromHost(Array.ConvertAll(host, x => narrow(x)));
-        return buffer;
-    }
-
-    private static double[] Down<T>(MemoryBuffer<T> buffer, Func<T, float> widen) where T : unmanaged
-        => Array.ConvertAll(buffer.ToArray(), x => (double)widen(x));
-
-    private static double[] Widen(float[] a) => Array.ConvertAll(a, x => (double)x);
 }

@@ -3,6 +3,7 @@ using FlashAttn.Compute.Runtime;
 using FlashAttn.Kernels;
 using FlashAttn.Kernels.Reference;
 using FlashAttn.Tests.Support;
+using static FlashAttn.Tests.Support.DeviceBuffers;
 
 namespace FlashAttn.Tests.Kernels;
 
@@ -305,23 +306,4 @@ public class ModifierKernelTests
         AttentionLauncher.Backward(_accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, dOut.View, lse.View, dq.View, dk.View, dv.View);
         return (Download(o, widen), Download(lse, x => x), Download(dq, widen), Download(dk, widen), Download(dv, widen));
     }
-
-    private static MemoryBuffer<float> Upload(Accelerator accelerator, float[] host)
-    {
-        var buffer = accelerator.Allocate<float>(host.Length);
-        buffer.CopyFromHost(host);
-        return buffer;
-    }
-
-    private static MemoryBuffer<T> Upload<T>(Accelerator accelerator, float[] host, Func<float, T> narrow) where T : unmanaged
-    {
-        var buffer = accelerator.Allocate<T>(host.Length);
-        buffer.CopyFromHost(Array.ConvertAll(host, x => narrow(x)));
-        return buffer;
-    }
-
-    private static double[] Download<T>(MemoryBuffer<T> buffer, Func<T, float> widen) where T : unmanaged
-        => Array.ConvertAll(buffer.ToArray(), x => (double)widen(x));
-
-    private static double[] Widen(float[] a) => Array.ConvertAll(a, x => (double)x);
 }

@@ -3,6 +3,7 @@ using FlashAttn.Compute.Runtime;
 using FlashAttn.Kernels;
 using FlashAttn.Kernels.Reference;
 using FlashAttn.Tests.Support;
+using static FlashAttn.Tests.Support.DeviceBuffers;
 
 namespace FlashAttn.Tests.Kernels;
 
@@ -353,23 +354,4 @@ public class SequenceKernelTests
     {
         for (int i = 0; i < values.Length; i++) target[first + i] = values[i];
     }
-
-    private static MemoryBuffer<int> Upload(Accelerator accelerator, int[] host)
-    {
-        var buffer = accelerator.Allocate<int>(host.Length);
-        buffer.CopyFromHost(host);
-        return buffer;
-    }
-
-    private static MemoryBuffer<T> Upload<T>(Accelerator accelerator, float[] host, Func<float, T> narrow) where T : unmanaged
-    {
-        var buffer = accelerator.Allocate<T>(Math.Max(1, host.Length));
-        if (host.Length > 0) buffer.CopyFromHost(Array.ConvertAll(host, x => narrow(x)));
-        return buffer;
-    }
-
-    private static double[] Download<T>(MemoryBuffer<T> buffer, Func<T, float> widen) where T : unmanaged
-        => Array.ConvertAll(buffer.ToArray(), x => (double)widen(x));
-
-    private static double[] Widen(float[] a) => Array.ConvertAll(a, x => (double)x);
 }
