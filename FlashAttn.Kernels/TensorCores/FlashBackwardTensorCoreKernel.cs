@@ -129,13 +129,14 @@ internal static class FlashBackwardTensorCoreKernel
                     var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
                     bool inside = row < seq.QueryLength && key < seq.KeyLength;
                     log2Score = ModifiedScores.Log2Score(sT[e], at, inside, masked && !mask.Visible(row, key), p, modifiers, scoreModified, maskModified);
-                    if (scoreModified && inside) derivative = modifiers.Score.Derivative(sT[e] * p.Scale, at);
+                    derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
                 }
                 float pij = XMath.FastExp2(log2Score - lseTile[column]), kept = pij, dpij = dpT[e];
                 if (dropout)
                 {
                     // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p))
-                    bool keep = row < seq.QueryLength && key < seq.KeyLength && p.KeepsProbability(seq.Index, head, row, key);
+                    var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
+                    bool keep = ModifiedScores.Kept(at, row < seq.QueryLength && key < seq.KeyLength, p);
                     kept = keep ? pij * p.DropoutScale : 0f;
                     dpij = keep ? dpij * p.DropoutScale : 0f;
                 }

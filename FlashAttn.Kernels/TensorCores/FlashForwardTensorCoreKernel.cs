@@ -156,8 +156,8 @@ internal static class FlashForwardTensorCoreKernel
                 for (int e = 0; e < 4 * mTiles * keyTiles; e++)
                 {
                     int m = e / (4 * keyTiles), j = e / 4 % keyTiles, row = q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2), key = k0 + 8 * j + 2 * t + e % 2;
-                    int rowHead = packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head;
-                    bool keep = row < rows && key < seq.KeyLength && p.KeepsProbability(seq.Index, rowHead, PackedQueryRows.Position(row, packed), key);
+                    int rowHead = packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head, position = PackedQueryRows.Position(row, packed);
+                    bool keep = ModifiedScores.Kept(new ScorePosition(seq.Index, rowHead, position, key, position + mask.Offset), row < rows && key < seq.KeyLength, p);
                     s[e] = keep ? s[e] * p.DropoutScale : 0f;
                 }
 
