@@ -101,7 +101,8 @@ public static class IntrinsicFacts
             or IntrinsicOp.LaneIdx or IntrinsicOp.WarpSize or IntrinsicOp.CpuBoundsCheck
             or IntrinsicOp.SharedDynamic => true,
         >= IntrinsicOp.Exp and <= IntrinsicOp.BFloat16ToFloat => true,
-        IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16 or IntrinsicOp.PackHalf2 or IntrinsicOp.PackBFloat162 => true,
+        IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16 or IntrinsicOp.PackHalf2 or IntrinsicOp.PackBFloat162
+            or IntrinsicOp.MmaTf32 or IntrinsicOp.RoundToTf32 => true,
         _ => false,
     };
 }

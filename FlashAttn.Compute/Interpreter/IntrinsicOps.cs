@@ -91,15 +91,20 @@ internal static unsafe class IntrinsicOps
             case IntrinsicOp.AsyncCopyWaitAll or IntrinsicOp.AsyncCopyCommit or IntrinsicOp.AsyncCopyWaitGroup: return _ => { };
 
             // Tensor cores: d is the first of the aggregate's registers (see CompiledFunction).
-            case IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16:
+            case IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16 or IntrinsicOp.MmaTf32:
             {
-                bool bfloat = op == IntrinsicOp.MmaBF16;
+                var inputs = op switch
+                {
+                    IntrinsicOp.MmaF16 => TensorCore.MmaInputs.Float16,
+                    IntrinsicOp.MmaBF16 => TensorCore.MmaInputs.BFloat16,
+                    _ => TensorCore.MmaInputs.TensorFloat32,
+                };
                 return f =>
                 {
                     var r = f.R;
                     var result = TensorCore.MultiplyAddOnCpu(f.Context,
                         new Int4((int)r[s[0]], (int)r[s[1]], (int)r[s[2]], (int)r[s[3]]), new Int2((int)r[s[4]], (int)r[s[5]]),
-                        new Float4(F32(r[s[6]]), F32(r[s[7]]), F32(r[s[8]]), F32(r[s[9]])), bfloat);
+                        new Float4(F32(r[s[6]]), F32(r[s[7]]), F32(r[s[8]]), F32(r[s[9]])), inputs);
                     r[d] = FromF32(result.X);
                     r[d + 1] = FromF32(result.Y);
                     r[d + 2] = FromF32(result.Z);
@@ -118,6 +123,7 @@ internal static unsafe class IntrinsicOps
             }
             case IntrinsicOp.PackHalf2: return f => f.R[d] = TensorCore.PackHalf2(F32(f.R[s[0]]), F32(f.R[s[1]]));
             case IntrinsicOp.PackBFloat162: return f => f.R[d] = TensorCore.PackBFloat162(F32(f.R[s[0]]), F32(f.R[s[1]]));
+            case IntrinsicOp.RoundToTf32: return f => f.R[d] = TensorCore.RoundToTf32(F32(f.R[s[0]]));
             case IntrinsicOp.RuntimeValue: return f => f.R[d] = f.R[s[0]];
 
             case IntrinsicOp.BitCast: return f => f.R[d] = f.R[s[0]];

@@ -194,6 +194,10 @@ public enum IntrinsicOp
     PackHalf2,
     /// <summary>cvt.rn.bf16x2.f32: two floats rounded to bf16 and packed (first in the low half).</summary>
     PackBFloat162,
+    /// <summary>mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32: D = A·B + C on one warp, tf32 inputs.</summary>
+    MmaTf32,
+    /// <summary>cvt.rna.tf32.f32: a float rounded to tf32 (10 mantissa bits, ties away from zero), as b32 bits.</summary>
+    RoundToTf32,
 
     // Compiler control.
     /// <summary>The operand, hidden from constant folding: a loop bounded by it is not unrolled.</summary>

@@ -16,6 +16,9 @@ namespace FlashAttn.Compute;
 /// <item>B (16 × 8, given column by column, i.e. as Bᵀ row-major) as <see cref="Int2"/>: X = B[2t, 2t+1][g],
 /// Y = B[2t+8, 2t+9][g].</item>
 /// <item>C and D (16 × 8 fp32) as <see cref="Float4"/>: X, Y = C[g][2t, 2t+1]; Z, W = C[g+8][2t, 2t+1].</item>
+/// <item>m16n8k8 with tf32 inputs, one element per 32-bit register: A (16 × 8) as <see cref="Int4"/>: X = A[g][t],
+/// Y = A[g+8][t], Z = A[g][t+4], W = A[g+8][t+4]; B (8 × 8) as <see cref="Int2"/>: X = B[t][g], Y = B[t+4][g]; C and D as
+/// above. The hardware reads only the upper 19 bits of each input (sign, exponent, 10 mantissa bits).</item>
 /// <item><c>ldmatrix</c> xN: lanes 8j … 8j+7 give the row addresses (16 bytes each) of matrix j; register j of lane l holds
 /// row l / 4, columns 2(l % 4), 2(l % 4)+1 of matrix j (transposed: column l / 4, rows 2(l % 4), 2(l % 4)+1).</item>
 /// </list>
@@ -27,11 +30,34 @@ public static class TensorCore
 {
     /// <summary>D = A·B + C for a 16 × 16 fp16 A, a 16 × 8 fp16 B and fp32 C (layouts in the class remarks).</summary>
     [Intrinsic(IntrinsicOp.MmaF16)]
-    public static Float4 MultiplyAddF16(Int4 a, Int2 b, Float4 c) => MultiplyAddOnCpu(CpuContext.Current, a, b, c, bfloat: false);
+    public static Float4 MultiplyAddF16(Int4 a, Int2 b, Float4 c) => MultiplyAddOnCpu(CpuContext.Current, a, b, c, MmaInputs.Float16);
 
     /// <summary>D = A·B + C for a 16 × 16 bf16 A, a 16 × 8 bf16 B and fp32 C (layouts in the class remarks).</summary>
     [Intrinsic(IntrinsicOp.MmaBF16)]
-    public static Float4 MultiplyAddBF16(Int4 a, Int2 b, Float4 c) => MultiplyAddOnCpu(CpuContext.Current, a, b, c, bfloat: true);
+    public static Float4 MultiplyAddBF16(Int4 a, Int2 b, Float4 c) => MultiplyAddOnCpu(CpuContext.Current, a, b, c, MmaInputs.BFloat16);
+
+    /// <summary>
+    /// D = A·B + C for a 16 × 8 tf32 A, an 8 × 8 tf32 B and fp32 C (m16n8k8; layouts in the class remarks). Inputs are fp32
+    /// bit patterns of which the low 13 bits are ignored: round them first (<see cref="RoundToTf32"/>) for a rounded rather
+    /// than truncated operand.
+    /// </summary>
+    [Intrinsic(IntrinsicOp.MmaTf32)]
+    public static Float4 MultiplyAddTf32(Int4 a, Int2 b, Float4 c) => MultiplyAddOnCpu(CpuContext.Current, a, b, c, MmaInputs.TensorFloat32);
+
+    /// <summary>
+    /// <c>cvt.rna.tf32.f32</c>: <paramref name="value"/> rounded to tf32 (10 mantissa bits, ties away from zero), returned as
+    /// fp32 bits whose low 13 bits are zero. With <c>hi = RoundToTf32(x)</c> and <c>lo = RoundToTf32(x − hi)</c>, hi + lo
+    /// carries 21–22 of x's 24 significant bits (the 3×TF32 split).
+    /// </summary>
+    [Intrinsic(IntrinsicOp.RoundToTf32)]
+    public static int RoundToTf32(float value)
+    {
+        int bits = BitConverter.SingleToInt32Bits(value);
+        if (!float.IsFinite(value)) return bits; // ∞ and NaN pass through
+        // add half of the dropped part's range to the magnitude, then truncate: ties go away from zero; a carry into the
+        // exponent is the correct rounding up (to ∞ past the largest tf32)
+        return (bits + Tf32HalfUlp) & ~Tf32DroppedBits;
+    }
 
     /// <summary>ldmatrix .x1: one 8 × 8 matrix whose row addresses lanes 0–7 give (the others' are ignored).</summary>
     [Intrinsic(IntrinsicOp.LoadMatrix)]
@@ -84,32 +110,53 @@ public static class TensorCore
 
     private const int ARegisters = 4, BRegisters = 2;
 
-    /// <summary>The lane's D of one m16n8k16 product: every lane publishes its A and B registers, then sums its four outputs.</summary>
-    internal static Float4 MultiplyAddOnCpu(CpuContext context, Int4 a, Int2 b, Float4 c, bool bfloat)
+    /// <summary>The mantissa bits tf32 drops, and half of their range (the rna rounding increment).</summary>
+    private const int Tf32DroppedBits = 0x1FFF, Tf32HalfUlp = 0x1000;
+
+    /// <summary>The input type of an mma, which fixes its k and how a register holds its elements.</summary>
+    internal enum MmaInputs { Float16, BFloat16, TensorFloat32 }
+
+    /// <summary>
+    /// The lane's D of one mma (m16n8k16 for 16-bit inputs, m16n8k8 for tf32): every lane publishes its A and B registers,
+    /// then sums its four outputs.
+    /// </summary>
+    internal static Float4 MultiplyAddOnCpu(CpuContext context, Int4 a, Int2 b, Float4 c, MmaInputs inputs)
     {
         ReadOnlySpan<int> mine = [a.X, a.Y, a.Z, a.W, b.X, b.Y];
         var all = context.WarpExchange(mine);
         int lane = context.LaneIndex, g = lane / 4, t = lane % 4;
         const int words = CpuBarrierPoint.WideExchangeWords;
+        bool tf32 = inputs == MmaInputs.TensorFloat32;
+        int depth = tf32 ? 8 : 16;
 
-        // A[row][k]: lane 4·(row % 8) + (k % 8) / 2, register (row ≥ 8) + 2·(k ≥ 8), half k % 2
-        float A(int row, int k) => Element(all[(4 * (row % 8) + k % 8 / 2) * words + (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0)], k % 2, bfloat);
-        // B[k][col]: lane 4·col + (k % 8) / 2, register ARegisters + (k ≥ 8), half k % 2
-        float B(int k, int col) => Element(all[(4 * col + k % 8 / 2) * words + ARegisters + (k >= 8 ? 1 : 0)], k % 2, bfloat);
+        float A(int row, int k) => tf32
+            // A[row][k]: lane 4·(row % 8) + k % 4, register (row ≥ 8) + 2·(k ≥ 4)
+            ? Tf32Element(all[(4 * (row % 8) + k % 4) * words + (row >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)])
+            // A[row][k]: lane 4·(row % 8) + (k % 8) / 2, register (row ≥ 8) + 2·(k ≥ 8), half k % 2
+            : Element(all[(4 * (row % 8) + k % 8 / 2) * words + (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0)], k % 2, inputs);
+        float B(int k, int col) => tf32
+            // B[k][col]: lane 4·col + k % 4, register ARegisters + (k ≥ 4)
+            ? Tf32Element(all[(4 * col + k % 4) * words + ARegisters + (k >= 4 ? 1 : 0)])
+            // B[k][col]: lane 4·col + (k % 8) / 2, register ARegisters + (k ≥ 8), half k % 2
+            : Element(all[(4 * col + k % 8 / 2) * words + ARegisters + (k >= 8 ? 1 : 0)], k % 2, inputs);
         float Dot(int row, int col, float accumulator)
         {
-            for (int k = 0; k < 16; k++) accumulator = MathF.FusedMultiplyAdd(A(row, k), B(k, col), accumulator);
+            // tf32 and 16-bit products are exact in fp32 (at most 22 significant bits)
+            for (int k = 0; k < depth; k++) accumulator = MathF.FusedMultiplyAdd(A(row, k), B(k, col), accumulator);
             return accumulator;
         }
         return new Float4(Dot(g, 2 * t, c.X), Dot(g, 2 * t + 1, c.Y), Dot(g + 8, 2 * t, c.Z), Dot(g + 8, 2 * t + 1, c.W));
     }
 
     /// <summary>The 16-bit element <paramref name="half"/> (0: low) of a fragment register, widened to float.</summary>
-    private static float Element(int register, int half, bool bfloat)
+    private static float Element(int register, int half, MmaInputs inputs)
     {
         ushort bits = (ushort)(register >> (16 * half));
-        return bfloat ? BFloat16.FromRawValue(bits) : (float)BitConverter.UInt16BitsToHalf(bits);
+        return inputs == MmaInputs.BFloat16 ? BFloat16.FromRawValue(bits) : (float)BitConverter.UInt16BitsToHalf(bits);
     }
+
+    /// <summary>A tf32 operand register as the tensor core reads it: the fp32 bits with the low 13 truncated.</summary>
+    private static float Tf32Element(int register) => BitConverter.Int32BitsToSingle(register & ~Tf32DroppedBits);
 
     /// <summary>
     /// The lane's registers of an ldmatrix of <paramref name="count"/> matrices: every lane publishes its row address,

@@ -118,12 +118,17 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
                 if (b.Target.SmVersion >= 80) b.Emit($"cp.async.wait_group {pending.Bits}");
                 break;
 
-            case IntrinsicOp.MmaF16: Mma(i, "f16"); break;
-            case IntrinsicOp.MmaBF16: Mma(i, "bf16"); break;
+            case IntrinsicOp.MmaF16: Mma(i, "m16n8k16", "f16"); break;
+            case IntrinsicOp.MmaBF16: Mma(i, "m16n8k16", "bf16"); break;
+            case IntrinsicOp.MmaTf32: Mma(i, "m16n8k8", "tf32"); break;
             case IntrinsicOp.LoadMatrix: LoadMatrix(i, ""); break;
             case IntrinsicOp.LoadMatrixTransposed: LoadMatrix(i, ".trans"); break;
             case IntrinsicOp.PackHalf2: Pack(i, "f16x2"); break;
             case IntrinsicOp.PackBFloat162: Pack(i, "bf16x2"); break;
+            case IntrinsicOp.RoundToTf32:
+                RequireTensorCores(i);
+                b.Emit($"cvt.rna.tf32.f32 {b.Def(i)}, {b.Reg(i.Operands[0])}");
+                break;
 
             default:
                 FloatMath(i);
@@ -256,15 +261,15 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
         if (b.Target.SmVersion < 80) throw b.Error($"{i.Intrinsic} needs sm_80 or newer (target {b.Target.TargetName})");
     }
 
-    /// <summary>mma.sync.aligned.m16n8k16.row.col.f32.T.T.f32 {d0..d3}, {a0..a3}, {b0, b1}, {c0..c3}: operands A (4 × b32),
+    /// <summary>mma.sync.aligned.SHAPE.row.col.f32.T.T.f32 (m16n8k16 f16/bf16, m16n8k8 tf32) {d0..d3}, {a0..a3}, {b0, b1}, {c0..c3}: operands A (4 × b32),
     /// B (2 × b32), C (4 × f32) in that order; D into the Extracts' registers.</summary>
-    private void Mma(Instruction i, string type)
+    private void Mma(Instruction i, string shape, string type)
     {
         RequireTensorCores(i);
         if (i.Operands.Count != 10) throw b.Error($"{i.Intrinsic} takes A (4 registers), B (2) and C (4)");
         var d = b.ComponentRegisters(i, 4, PtxRegisterClass.F32);
         var ops = i.Operands.Select(b.Reg).ToArray();
-        b.Emit($"mma.sync.aligned.m16n8k16.row.col.f32.{type}.{type}.f32 {{{string.Join(", ", d)}}}, "
+        b.Emit($"mma.sync.aligned.{shape}.row.col.f32.{type}.{type}.f32 {{{string.Join(", ", d)}}}, "
             + $"{{{ops[0]}, {ops[1]}, {ops[2]}, {ops[3]}}}, {{{ops[4]}, {ops[5]}}}, {{{ops[6]}, {ops[7]}, {ops[8]}, {ops[9]}}}");
     }
 

@@ -50,6 +50,56 @@ internal static partial class CorpusCases
         };
     }
 
+    /// <summary>
+    /// Nearest tf32 (11 significant bits; below 2⁻¹²⁶ a fixed quantum of 2⁻¹³⁶), ties away from zero, by scaling in fp64
+    /// rather than by bits: independent of <see cref="TensorCore.RoundToTf32"/>.
+    /// </summary>
+    private static float Tf32Reference(float value)
+    {
+        if (!float.IsFinite(value) || value == 0f) return value;
+        double quantum = Math.ScaleB(1.0, Math.Max(Math.ILogB(value), -126) - 10);
+        double magnitude = Math.Floor(Math.Abs((double)value) / quantum + 0.5) * quantum;
+        return (float)Math.CopySign(magnitude, value);
+    }
+
+    /// <summary>m16n8k8 tf32 products from inputs already rounded to tf32 (what the kernels feed), exact in fp64.</summary>
+    private static CorpusCase MmaTf32FromGlobal()
+    {
+        const int problems = 3;
+        return new CorpusCase
+        {
+            Name = nameof(Kernels.MmaTf32FromGlobal),
+            Kernel = K(nameof(Kernels.MmaTf32FromGlobal)),
+            ExpectNoLocalMemory = true,
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32")),
+            Create = r =>
+            {
+                var a = Data.Floats(r, problems * 128, -1f, 1f).Select(Tf32Reference).ToArray();
+                var b = Data.Floats(r, problems * 64, -1f, 1f).Select(Tf32Reference).ToArray();
+                return new CaseData
+                {
+                    Buffers = [a, b, Data.Floats(r, problems * 128), Data.PoisonFloats(problems * 128)],
+                    Outputs = [3],
+                    Config = new LaunchConfig(problems, 32),
+                    Arguments = v => v,
+                    Reference = x =>
+                    {
+                        float[] pa = (float[])x[0], pb = (float[])x[1], c = (float[])x[2], d = (float[])x[3];
+                        for (int p = 0; p < problems; p++)
+                            for (int row = 0; row < 16; row++)
+                                for (int col = 0; col < 8; col++)
+                                {
+                                    double sum = c[p * 128 + row * 8 + col];
+                                    for (int k = 0; k < 8; k++) sum += (double)pa[p * 128 + row * 8 + k] * pb[p * 64 + col * 8 + k];
+                                    d[p * 128 + row * 8 + col] = (float)sum;
+                                }
+                    },
+                    Tolerance = MmaTolerance,
+                };
+            },
+        };
+    }
+
     /// <summary>The registers of every ldmatrix form as <see cref="Kernels.LoadMatrices"/> writes them, from the PTX layout.</summary>
     private static void LoadMatrixReference(Half[] input, int[] output)
     {
@@ -121,6 +171,33 @@ internal static partial class CorpusCases
                         one.CopyTo(d, 128);
                     },
                     Tolerance = MmaTolerance,
+                };
+            },
+        };
+        yield return MmaTf32FromGlobal();
+        yield return new CorpusCase
+        {
+            Name = nameof(Kernels.RoundToTf32),
+            Kernel = K(nameof(Kernels.RoundToTf32)),
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain("cvt.rna.tf32.f32")),
+            Create = r =>
+            {
+                // random values, exact ties (the dropped 13 bits 0x1000, either sign), a carry into the exponent, ±0, ±∞
+                var input = Data.Floats(r, N, -3f, 3f);
+                float[] special = [BitConverter.Int32BitsToSingle(0x3F801000), BitConverter.Int32BitsToSingle(unchecked((int)0xBF803000)),
+                    BitConverter.Int32BitsToSingle(0x3FFFF000), 0f, -0f, float.PositiveInfinity, float.NegativeInfinity, 1e-40f];
+                special.CopyTo(input, 0);
+                return new CaseData
+                {
+                    Buffers = [input, Data.PoisonInts(N)],
+                    Outputs = [1],
+                    Config = Linear(N),
+                    Arguments = v => v,
+                    Reference = x =>
+                    {
+                        var f = (float[])x[0];
+                        for (int i = 0; i < N; i++) ((int[])x[1])[i] = BitConverter.SingleToInt32Bits(Tf32Reference(f[i]));
+                    },
                 };
             },
         };

@@ -25,6 +25,27 @@ internal static partial class Kernels
     public static void MmaBF16FromGlobal(ArrayView<BFloat16> a, ArrayView<BFloat16> bColumns, ArrayView<float> c, ArrayView<float> d)
         => StoreAccumulator(d, Grid.IdxX, TensorCore.MultiplyAddBF16(GatherA(a), GatherB(bColumns), LoadAccumulator(c, Grid.IdxX)));
 
+    /// <summary>
+    /// <see cref="MmaF16FromGlobal"/> for m16n8k8 with tf32 inputs: A 16 × 8 row-major, B given as Bᵀ (8 × 8), one element
+    /// per register: A = (A[g][t], A[g+8][t], A[g][t+4], A[g+8][t+4]), B = (B[t][g], B[t+4][g]).
+    /// </summary>
+    public static void MmaTf32FromGlobal(ArrayView<float> a, ArrayView<float> bColumns, ArrayView<float> c, ArrayView<float> d)
+    {
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
+        var pa = a.SubView(Grid.IdxX * 128, 128).Cast<int>();
+        var pb = bColumns.SubView(Grid.IdxX * 64, 64).Cast<int>();
+        var fa = new Int4(pa[g * 8 + t], pa[(g + 8) * 8 + t], pa[g * 8 + t + 4], pa[(g + 8) * 8 + t + 4]);
+        var fb = new Int2(pb[g * 8 + t], pb[g * 8 + t + 4]);
+        StoreAccumulator(d, Grid.IdxX, TensorCore.MultiplyAddTf32(fa, fb, LoadAccumulator(c, Grid.IdxX)));
+    }
+
+    /// <summary>Each float rounded to tf32 (cvt.rna.tf32.f32), as bits.</summary>
+    public static void RoundToTf32(ArrayView<float> input, ArrayView<int> output)
+    {
+        int i = Grid.IdxX * Group.DimX + Group.IdxX;
+        if (i < output.Length) output[i] = TensorCore.RoundToTf32(input[i]);
+    }
+
     /// <summary>A fragment of problem Grid.IdxX: X = A[g][2t, 2t+1], Y = A[g+8][2t, …], Z = A[g][2t+8, …], W = A[g+8][2t+8, …].</summary>
     private static Int4 GatherA<T>(ArrayView<T> a) where T : unmanaged
     {

@@ -457,7 +457,8 @@ public class PtxBackendTests
                 IntrinsicOp.AsyncCopy16 => k.Intrinsic(op, IRType.Void, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), p, flag),
                 IntrinsicOp.AsyncCopyWaitAll or IntrinsicOp.AsyncCopyCommit => k.Intrinsic(op, IRType.Void),
                 IntrinsicOp.AsyncCopyWaitGroup => k.Intrinsic(op, IRType.Void, Constant.I32(1)),
-                IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16 => k.Intrinsic(op, IRType.Void, i, i, i, i, i, i, f, f, f, f),
+                IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16 or IntrinsicOp.MmaTf32 => k.Intrinsic(op, IRType.Void, i, i, i, i, i, i, f, f, f, f),
+                IntrinsicOp.RoundToTf32 => k.Intrinsic(op, IRType.Int32, f),
                 IntrinsicOp.LoadMatrix or IntrinsicOp.LoadMatrixTransposed
                     => k.Intrinsic(op, IRType.Int32, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
                 IntrinsicOp.PackHalf2 or IntrinsicOp.PackBFloat162 => k.Intrinsic(op, IRType.Int32, f, f),
