@@ -140,7 +140,7 @@ public static partial class AttentionLauncher
     /// <summary>16-byte chunks of 8 elements: d a multiple of 8 and every operand 16-byte aligned (else element-wise staging).</summary>
     private static bool Chunked<T>(int headDim, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged
     {
-        if (headDim % TensorCoreTile.ChunkElements != 0) return false;
+        if (headDim % TensorCoreTile.ChunkedHeadDimMultiple != 0) return false;
         foreach (var operand in operands)
             if (!Aligned16(operand)) return false;
         return true;

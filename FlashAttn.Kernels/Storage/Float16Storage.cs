@@ -2,8 +2,8 @@ using FlashAttn.Compute;
 
 namespace FlashAttn.Kernels;
 
-/// <summary>fp16 (IEEE binary16, <see cref="Half"/>) storage.</summary>
-internal readonly struct Float16Storage : ITensorCoreStorage<Half>
+/// <summary>fp16 (IEEE binary16, <see cref="Half"/>) storage. Tensor-core operands as <see cref="HalfFragments"/>.</summary>
+internal readonly struct Float16Storage : IHalfStorage<Half>
 {
     /// <inheritdoc/>
     public static float Load(Half value) => (float)value;
@@ -23,4 +23,45 @@ internal readonly struct Float16Storage : ITensorCoreStorage<Half>
 
     /// <inheritdoc/>
     public static int Pack(float low, float high) => TensorCore.PackHalf2(low, high);
+
+    /// <inheritdoc/>
+    public static int ElementBytes => 2;
+
+    /// <inheritdoc/>
+    public static int AWords => HalfFragments.Words;
+
+    /// <inheritdoc/>
+    public static int BWords => HalfFragments.Words;
+
+    /// <inheritdoc/>
+    public static void LoadA(ArrayView<Half> tile, int stride, int row0, int k0, ArrayView<int> a, int index)
+        => HalfFragments.LoadA(tile, stride, row0, k0, a, index);
+
+    /// <inheritdoc/>
+    public static void LoadATransposed(ArrayView<Half> tile, int stride, int k0, int row0, ArrayView<int> a, int index)
+        => HalfFragments.LoadATransposed(tile, stride, k0, row0, a, index);
+
+    /// <inheritdoc/>
+    public static void LoadB(ArrayView<Half> tile, int stride, int n0, int k0, ArrayView<int> b, int index)
+        => HalfFragments.LoadB(tile, stride, n0, k0, b, index);
+
+    /// <inheritdoc/>
+    public static void LoadBTransposed(ArrayView<Half> tile, int stride, int k0, int n0, ArrayView<int> b, int index)
+        => HalfFragments.LoadBTransposed(tile, stride, k0, n0, b, index);
+
+    /// <inheritdoc/>
+    public static void AccumulatorsAsA(ArrayView<float> c, int kk, ArrayView<int> a, int index)
+        => HalfFragments.AccumulatorsAsA<Half, Float16Storage>(c, kk, a, index);
+
+    /// <inheritdoc/>
+    public static void MultiplyAddTwoTiles(ArrayView<float> accumulators, int tile, ArrayView<int> a, int aIndex, ArrayView<int> b, int bIndex)
+        => HalfFragments.MultiplyAddTwoTiles<Half, Float16Storage>(accumulators, tile, a, aIndex, b, bIndex);
+
+    /// <inheritdoc/>
+    public static void StorePair(ArrayView<Half> destination, long index, float low, float high)
+        => HalfFragments.StorePair<Half, Float16Storage>(destination, index, low, high);
+
+    /// <inheritdoc/>
+    public static void StorePair(ArrayView<Half> destination, int index, float low, float high)
+        => HalfFragments.StorePair<Half, Float16Storage>(destination, index, low, high);
 }

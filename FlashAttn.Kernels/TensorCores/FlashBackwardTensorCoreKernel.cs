@@ -7,7 +7,7 @@ namespace FlashAttn.Kernels;
 /// Notation as the paper, transposed so that each warp owns 16 keys (the m of mma.m16n8k16) and the query rows of a Q
 /// block are the n: Sᵀ = K_j Q_iᵀ, Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e), dPᵀ = V_j dO_iᵀ, dSᵀ = Pᵀ ∘ (dPᵀ − D),
 /// dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i, dQ_i += dS K_j (dS through shared memory, fp32 atomics). Pᵀ and dSᵀ never leave
-/// registers for dV and dK: their accumulators, rounded to 16 bits, are the A operands.
+/// registers for dV and dK: their accumulators, rounded to the storage (3×TF32: split), are the A operands.
 /// Grid (⌈s_k/Bc⌉ · column groups, h_q, b); dK·scale and dV go to per-query-head fp32 buffers, dQ·scale to the fp32
 /// accumulator (the convert kernel sums GQA heads and rounds).
 /// </summary>
@@ -29,10 +29,10 @@ internal static class FlashBackwardTensorCoreKernel
         bool maskModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
         bool dropout = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.DropoutFlag) != 0;
         bool blockSparse = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.BlockMaskFlag) != 0;
-        var tile = new TensorCoreTile(headDimPadded.Value, warps.Value);
+        var tile = new TensorCoreTile(headDimPadded.Value, warps.Value, elementBytes: TStorage.ElementBytes);
         int dPad = tile.HeadDimPadded, br = tile.BackwardBlockRows, bc = tile.BackwardBlockCols, stride = tile.Stride;
         int splits = tile.ColumnSplits, columns = tile.SplitColumns;
-        int kSteps = dPad / 16, queryTiles = br / 8, columnTiles = columns / 8, dsStride = br + TensorCoreTile.ChunkElements;
+        int kSteps = dPad / 16, queryTiles = br / 8, columnTiles = columns / 8, dsStride = br + tile.ChunkElements;
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         // grid (K blocks · column groups, h_q, b): the blocks of one head run together and share its Q and dO through L2
         // (ncu, H200: with heads fastest the L2 hit rate of loads was 43%)
@@ -50,19 +50,21 @@ internal static class FlashBackwardTensorCoreKernel
         var kTile = shared.SubView(0, bc * stride);
         var vTile = shared.SubView(bc * stride, bc * stride);
         var dsTile = shared.SubView(2 * bc * stride, bc * dsStride);
-        int stagesFirst = 2 * bc * stride + bc * dsStride, stageElements = 2 * br * stride + 4 * br;
+        int stagesFirst = 2 * bc * stride + bc * dsStride, stageElements = 2 * br * stride + tile.StatisticElements;
 
         var sT = LocalMemory.Allocate<float>(4 * queryTiles);
         var dpT = LocalMemory.Allocate<float>(4 * queryTiles);
         var dkAcc = LocalMemory.Allocate<float>(4 * columnTiles);
         var dvAcc = LocalMemory.Allocate<float>(4 * columnTiles);
         for (int e = 0; e < 4 * columnTiles; e++) { dkAcc[e] = 0f; dvAcc[e] = 0f; }
+        var a = LocalMemory.Allocate<int>(2 * TStorage.AWords); // two A operands: K and V, or Pᵀ and dSᵀ
+        var b = LocalMemory.Allocate<int>(2 * TStorage.BWords); // two B pairs: Q and dO
 
         // ---- K_j, V_j staged once; the Q range starts at the first row that sees key k0 ----
         long kvFirst = sequences.KeyRowStart(kvLayout, seq, k0, kvHead, p, sequenceKind.Value);
         int validKeys = XMath.Min(bc, seq.KeyLength - k0);
-        HalfTileLoader.Load<T, TStorage>(k, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, kTile, stride, bc, dPad, tile.Threads, chunked.Value);
-        HalfTileLoader.Load<T, TStorage>(v, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, vTile, stride, bc, dPad, tile.Threads, chunked.Value);
+        TensorCoreTileLoader.Load<T, TStorage>(k, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, kTile, stride, bc, dPad, tile.Threads, chunked.Value);
+        TensorCoreTileLoader.Load<T, TStorage>(v, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, vTile, stride, bc, dPad, tile.Threads, chunked.Value);
         int firstBlock = mask.FirstQuerySeeing(k0) / br, qBlocks = (mask.QueryEnd(k0, bc, seq.QueryLength) + br - 1) / br;
         long rowBase = seq.StatisticIndex(RowStatisticsLayout.Of(p), head, 0);
         // a block mask skips the query blocks it empties for this key block (no load, no math)
@@ -100,15 +102,14 @@ internal static class FlashBackwardTensorCoreKernel
             for (int e = 0; e < 4 * queryTiles; e++) { sT[e] = 0f; dpT[e] = 0f; }
             for (int kk = 0; kk < kSteps; kk++)
             {
-                var aK = RowFragment(kTile, stride, kw, lane, 16 * kk);
-                var aV = RowFragment(vTile, stride, kw, lane, 16 * kk);
+                TStorage.LoadA(kTile, stride, kw, 16 * kk, a, 0);
+                TStorage.LoadA(vTile, stride, kw, 16 * kk, a, 1);
                 for (int pair = 0; pair < queryTiles / 2; pair++)
                 {
-                    int at = (16 * pair + lane % 8 + 8 * (lane / 16)) * stride + 16 * kk + 8 * (lane / 8 % 2);
-                    var bQ = TensorCore.LoadMatrixX4(ref qTile[at]);
-                    var bO = TensorCore.LoadMatrixX4(ref doTile[at]);
-                    Fragments.MultiplyAddTwoTiles<T, TStorage>(sT, 2 * pair, aK, bQ);
-                    Fragments.MultiplyAddTwoTiles<T, TStorage>(dpT, 2 * pair, aV, bO);
+                    TStorage.LoadB(qTile, stride, 16 * pair, 16 * kk, b, 0);
+                    TStorage.LoadB(doTile, stride, 16 * pair, 16 * kk, b, 1);
+                    TStorage.MultiplyAddTwoTiles(sT, 2 * pair, a, 0, b, 0);
+                    TStorage.MultiplyAddTwoTiles(dpT, 2 * pair, a, 1, b, 1);
                 }
             }
 
@@ -147,22 +148,21 @@ internal static class FlashBackwardTensorCoreKernel
             // ---- dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i: the accumulators as A operands, dO and Q as [k][n] (transposed loads) ----
             for (int kk = 0; kk < br / 16; kk++)
             {
-                var aP = Fragments.AccumulatorsAsA<T, TStorage>(sT, kk);
-                var aS = Fragments.AccumulatorsAsA<T, TStorage>(dpT, kk);
+                TStorage.AccumulatorsAsA(sT, kk, a, 0);
+                TStorage.AccumulatorsAsA(dpT, kk, a, 1);
                 for (int pair = 0; pair < columnTiles / 2; pair++)
                 {
-                    int at = (16 * kk + lane % 8 + 8 * (lane / 8 % 2)) * stride + c0 + 16 * pair + 8 * (lane / 16);
-                    var bO = TensorCore.LoadMatrixX4Transposed(ref doTile[at]);
-                    var bQ = TensorCore.LoadMatrixX4Transposed(ref qTile[at]);
-                    Fragments.MultiplyAddTwoTiles<T, TStorage>(dvAcc, 2 * pair, aP, bO);
-                    Fragments.MultiplyAddTwoTiles<T, TStorage>(dkAcc, 2 * pair, aS, bQ);
+                    TStorage.LoadBTransposed(doTile, stride, 16 * kk, c0 + 16 * pair, b, 0);
+                    TStorage.LoadBTransposed(qTile, stride, 16 * kk, c0 + 16 * pair, b, 1);
+                    TStorage.MultiplyAddTwoTiles(dvAcc, 2 * pair, a, 0, b, 0);
+                    TStorage.MultiplyAddTwoTiles(dkAcc, 2 * pair, a, 1, b, 1);
                 }
             }
 
-            // ---- dSᵀ to shared (16-bit, keys × rows) for dQ, which contracts over the keys of all warps ----
+            // ---- dSᵀ to shared (keys × rows, in the storage) for dQ, which contracts over the keys of all warps ----
             for (int j = 0; j < queryTiles; j++)
                 for (int r = 0; r < 2; r++)
-                    dsTile.Cast<int>()[((kw + g + 8 * r) * dsStride + 8 * j + 2 * t) / 2] = TStorage.Pack(dpT[4 * j + 2 * r], dpT[4 * j + 2 * r + 1]);
+                    TStorage.StorePair(dsTile, (kw + g + 8 * r) * dsStride + 8 * j + 2 * t, dpT[4 * j + 2 * r], dpT[4 * j + 2 * r + 1]);
             Group.Barrier();
 
             // ---- dQ_i += dS K_j · scale, added atomically; then block i + 1's L and D, loaded before, go to its stage ----
@@ -201,7 +201,7 @@ internal static class FlashBackwardTensorCoreKernel
 
     /// <summary>Row statistic <paramref name="which"/> (0: L·log2 e, 1: D) of a stage: Br floats after its Q and dO tiles.</summary>
     private static ArrayView<float> Statistics<T>(ArrayView<T> stage, int br, int stride, int which) where T : unmanaged
-        => stage.SubView(2 * br * stride, 4 * br).Cast<float>().SubView(which * br, br);
+        => stage.SubView(2 * br * stride, stage.Length - 2 * br * stride).Cast<float>().SubView(which * br, br);
 
     /// <summary>
     /// dQ_i += dS K_j · scale for one warp's share: rows 16·<paramref name="rowTile"/>… of the block × <paramref name="columnTiles"/>
@@ -215,14 +215,16 @@ internal static class FlashBackwardTensorCoreKernel
         int g = lane / 4, t = lane % 4, first = c0 + 8 * columnTiles * part;
         var dq = LocalMemory.Allocate<float>(4 * columnTiles);
         for (int e = 0; e < 4 * columnTiles; e++) dq[e] = 0f;
+        var a = LocalMemory.Allocate<int>(TStorage.AWords);
+        var b = LocalMemory.Allocate<int>(TStorage.BWords);
         for (int kk = 0; kk < bc / 16; kk++)
         {
-            // A = dS (rows × keys) from dSᵀ (keys × rows), transposed: (rows 0–7 | 8–15) × (keys 0–7 | 8–15) → a0…a3
-            var a = TensorCore.LoadMatrixX4Transposed(ref dsTile[(16 * kk + lane % 8 + 8 * (lane / 16)) * dsStride + 16 * rowTile + 8 * (lane / 8 % 2)]);
+            // A = dS (rows × keys) from dSᵀ (keys × rows); B = K_j as [key][column]
+            TStorage.LoadATransposed(dsTile, dsStride, 16 * kk, 16 * rowTile, a, 0);
             for (int pair = 0; pair < columnTiles / 2; pair++)
             {
-                var b = TensorCore.LoadMatrixX4Transposed(ref kTile[(16 * kk + lane % 8 + 8 * (lane / 8 % 2)) * stride + first + 16 * pair + 8 * (lane / 16)]);
-                Fragments.MultiplyAddTwoTiles<T, TStorage>(dq, 2 * pair, a, b);
+                TStorage.LoadBTransposed(kTile, stride, 16 * kk, first + 16 * pair, b, 0);
+                TStorage.MultiplyAddTwoTiles(dq, 2 * pair, a, 0, b, 0);
             }
         }
         for (int r = 0; r < 2; r++)
@@ -248,18 +250,14 @@ internal static class FlashBackwardTensorCoreKernel
         }
     }
 
-    /// <summary>An A fragment of 16 rows from <paramref name="row0"/> × 16 columns from <paramref name="column0"/> of a row-major tile.</summary>
-    private static Int4 RowFragment<T>(ArrayView<T> tile, int stride, int row0, int lane, int column0) where T : unmanaged
-        => TensorCore.LoadMatrixX4(ref tile[(row0 + lane % 16) * stride + column0 + 8 * (lane / 16)]);
-
     /// <summary>Starts staging Q_i and dO_i (rows q0 …) into a stage's first two tiles.</summary>
     private static void StageQueryBlock<T, TStorage>(ArrayView<T> q, ArrayView<T> dOutput, AttentionParams p, TokenLayout layout,
         SequenceBounds seq, int head, int q0, TensorCoreTile tile, ArrayView<T> stage, bool chunked)
-        where T : unmanaged where TStorage : struct, IStorage<T>
+        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         int rows = tile.BackwardBlockRows, validRows = XMath.Min(rows, seq.QueryLength - q0), elements = rows * tile.Stride;
         long first = seq.QueryRowStart(layout, q0, head);
-        HalfTileLoader.Load<T, TStorage>(q, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(0, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
-        HalfTileLoader.Load<T, TStorage>(dOutput, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+        TensorCoreTileLoader.Load<T, TStorage>(q, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(0, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+        TensorCoreTileLoader.Load<T, TStorage>(dOutput, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
     }
 }

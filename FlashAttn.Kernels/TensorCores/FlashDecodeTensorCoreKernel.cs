@@ -24,10 +24,10 @@ internal static class FlashDecodeTensorCoreKernel
     /// <summary>Keys per block: 16 per warp.</summary>
     public const int BlockCols = 16 * Warps;
 
-    /// <summary>Shared bytes: Q (16 rows), two stages of K and V (64 rows each), 16-bit; the epilogue reuses the stages.</summary>
-    public static int SharedBytes(int headDimPadded)
-        => Math.Max((Rows + TensorCoreTile.Stages * 2 * BlockCols) * (headDimPadded + TensorCoreTile.ChunkElements) * 2,
-            Warps * (Rows * headDimPadded + 2 * Rows) * sizeof(float));
+    /// <summary>Shared bytes: Q (16 rows), two stages of K and V (64 rows each) of the tile's elements; the epilogue reuses the stages.</summary>
+    public static int SharedBytes(TensorCoreTile tile)
+        => Math.Max((Rows + TensorCoreTile.Stages * 2 * BlockCols) * tile.Stride * tile.ElementBytes,
+            Warps * (Rows * tile.HeadDimPadded + 2 * Rows) * sizeof(float));
 
     /// <summary>True when a call's packed rows fit one group: s_q × G ≤ 16.</summary>
     public static bool Takes(int maxQueries, int packedHeads) => maxQueries * packedHeads <= Rows;
@@ -40,7 +40,7 @@ internal static class FlashDecodeTensorCoreKernel
         SpecializedValue<int> sequenceKind, SpecializedValue<int> packedHeads, SpecializedValue<int> splits, SpecializedValue<int> modifierFlags)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
-        var tile = new TensorCoreTile(headDimPadded.Value, Warps, decode: true);
+        var tile = new TensorCoreTile(headDimPadded.Value, Warps, decode: true, TStorage.ElementBytes);
         int dPad = tile.HeadDimPadded, bc = BlockCols, stride = tile.Stride;
         int kSteps = dPad / 16, dTiles = dPad / 8;
         int kind = sequenceKind.Value, packed = packedHeads.Value, splitCount = splits.Value;
@@ -59,7 +59,9 @@ internal static class FlashDecodeTensorCoreKernel
         var qTile = shared.SubView(0, Rows * stride);
         int stageElements = 2 * bc * stride;
 
-        var qFragments = LocalMemory.Allocate<int>(4 * kSteps);
+        var qFragments = LocalMemory.Allocate<int>(TStorage.AWords * kSteps);
+        var a = LocalMemory.Allocate<int>(TStorage.AWords);
+        var b = LocalMemory.Allocate<int>(TStorage.BWords);
         var s = LocalMemory.Allocate<float>(4 * 2);
         var o = LocalMemory.Allocate<float>(4 * dTiles);
         var rowMax = LocalMemory.Allocate<float>(2);
@@ -73,10 +75,10 @@ internal static class FlashDecodeTensorCoreKernel
         int splitBlocks = (visibleEnd - visibleFirst + splitCount - 1) / splitCount;
         int firstBlock = XMath.Min(visibleEnd, visibleFirst + split * splitBlocks), endBlock = XMath.Min(visibleEnd, firstBlock + splitBlocks);
         if (packed > 1)
-            HalfTileLoader.LoadRows<T, TStorage, PackedQueryRows>(q, new PackedQueryRows(qLayout, seq, 0, kvHead, packed), rows, p.HeadDim,
+            TensorCoreTileLoader.LoadRows<T, TStorage, PackedQueryRows>(q, new PackedQueryRows(qLayout, seq, 0, kvHead, packed), rows, p.HeadDim,
                 qTile, stride, Rows, dPad, tile.Threads, chunked.Value);
         else
-            HalfTileLoader.Load<T, TStorage>(q, seq.QueryRowStart(qLayout, 0, head), qLayout.PositionStride, rows, p.HeadDim, qTile, stride, Rows, dPad,
+            TensorCoreTileLoader.Load<T, TStorage>(q, seq.QueryRowStart(qLayout, 0, head), qLayout.PositionStride, rows, p.HeadDim, qTile, stride, Rows, dPad,
                 tile.Threads, chunked.Value);
         if (firstBlock < endBlock)
             KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, firstBlock * bc, kvHead, p, kind, pagedRows,
@@ -95,14 +97,14 @@ internal static class FlashDecodeTensorCoreKernel
             var vTile = stage.SubView(bc * stride, bc * stride);
             if (block == firstBlock)
                 for (int kk = 0; kk < kSteps; kk++)
-                    Fragments.SetA(qFragments, kk, TensorCore.LoadMatrixX4(ref qTile[(lane % 16) * stride + 16 * kk + 8 * (lane / 16)]));
+                    TStorage.LoadA(qTile, stride, 0, 16 * kk, qFragments, kk);
 
-            // ---- S = Q K_wᵀ for this warp's 16 keys (two n8 tiles from one ldmatrix.x4 per k-step) ----
+            // ---- S = Q K_wᵀ for this warp's 16 keys (two n8 tiles, one B operand pair per k-step) ----
             for (int e = 0; e < 8; e++) s[e] = 0f;
             for (int kk = 0; kk < kSteps; kk++)
             {
-                var b = TensorCore.LoadMatrixX4(ref kTile[(kw + lane % 8 + 8 * (lane / 16)) * stride + 16 * kk + 8 * (lane / 8 % 2)]);
-                Fragments.MultiplyAddTwoTiles<T, TStorage>(s, 0, Fragments.GetA(qFragments, kk), b);
+                TStorage.LoadB(kTile, stride, kw, 16 * kk, b, 0);
+                TStorage.MultiplyAddTwoTiles(s, 0, qFragments, kk, b, 0);
             }
 
             // ---- scale, mask, online softmax over this warp's keys ----
@@ -119,12 +121,12 @@ internal static class FlashDecodeTensorCoreKernel
                 }
             FragmentSoftmax.Update(s, o, rowMax, rowSum, 1, 2, dTiles);
 
-            // ---- O_w += P V_w: P's two accumulator tiles are one A fragment (keys kw … kw + 15) ----
-            var a = Fragments.AccumulatorsAsA<T, TStorage>(s, 0);
+            // ---- O_w += P V_w: P's two accumulator tiles are one A operand (keys kw … kw + 15) ----
+            TStorage.AccumulatorsAsA(s, 0, a, 0);
             for (int pair = 0; pair < dTiles / 2; pair++)
             {
-                var b = TensorCore.LoadMatrixX4Transposed(ref vTile[(kw + lane % 8 + 8 * (lane / 8 % 2)) * stride + 16 * pair + 8 * (lane / 16)]);
-                Fragments.MultiplyAddTwoTiles<T, TStorage>(o, 2 * pair, a, b);
+                TStorage.LoadBTransposed(vTile, stride, kw, 16 * pair, b, 0);
+                TStorage.MultiplyAddTwoTiles(o, 2 * pair, a, 0, b, 0);
             }
         }
 

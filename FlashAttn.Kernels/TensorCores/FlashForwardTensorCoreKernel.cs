@@ -3,18 +3,18 @@ using FlashAttn.Compute;
 namespace FlashAttn.Kernels;
 
 /// <summary>
-/// FlashAttention-2 forward (Dao 2023, Algorithm 1) on tensor cores, fp16/bf16 in, fp32 accumulation. Notation as the
+/// FlashAttention-2 forward (Dao 2023, Algorithm 1) on tensor cores, fp16/bf16 (or fp32 as 3×TF32) in, fp32 accumulation. Notation as the
 /// paper: S = Q K_jᵀ (scaled, log2 domain), m = running row max (<c>rowMax</c>), ℓ = running row sum (<c>rowSum</c>,
 /// each lane's share until the epilogue), O = unnormalised output (<c>o</c>).
 /// <list type="bullet">
 /// <item>Each of the 4 warps owns <see cref="TensorCoreTile.RowTilesPerWarp"/> tiles of 16 query rows (the m of
-/// mma.m16n8k16); a lane holds rows g and g+8 of each (lane = 4g + t). Every K/V fragment read from shared memory feeds
+/// mma); a lane holds rows g and g+8 of each (lane = 4g + t). Every K/V fragment read from shared memory feeds
 /// all of the warp's row tiles.</item>
 /// <item>Q is read as A fragments (kept in registers when small, else re-read from shared per K block); K and V go
 /// global → shared by cp.async into a ring of two stages: block j + 1 streams in during all of block j, one barrier per
 /// block.</item>
 /// <item>S accumulates in fp32 registers; the online softmax runs on the accumulator fragments (row max and sum across
-/// the quad by two shuffles); P is rounded to 16 bits in registers and is directly the A operand of P·V.</item>
+/// the quad by two shuffles); P is rounded to the storage in registers (3×TF32: split) and is directly the A operand of P·V.</item>
 /// </list>
 /// Grid (⌈s_q/Br⌉ · splits, h_q / G, sequences), Q tiles last-first (the longest causal rows start first),
 /// <see cref="TensorCoreTile"/> sizes. Sequences of any <see cref="SequenceKind"/>: packed (varlen) or against a KV cache,
@@ -38,7 +38,7 @@ internal static class FlashForwardTensorCoreKernel
         SpecializedValue<int> sequenceKind, SpecializedValue<int> packedHeads, SpecializedValue<int> splits, SpecializedValue<int> modifierFlags)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
-        var tile = new TensorCoreTile(headDimPadded.Value, 4, decode: sequenceKind.Value is SequenceKind.KvCache or SequenceKind.PagedKvCache);
+        var tile = new TensorCoreTile(headDimPadded.Value, 4, sequenceKind.Value is SequenceKind.KvCache or SequenceKind.PagedKvCache, TStorage.ElementBytes);
         int dPad = tile.HeadDimPadded, br = tile.BlockRows, bc = tile.BlockCols, stride = tile.Stride, mTiles = tile.RowTilesPerWarp;
         int kSteps = dPad / 16, keyTiles = bc / 8, dTiles = dPad / 8;
         int kind = sequenceKind.Value, packed = packedHeads.Value, splitCount = splits.Value;
@@ -68,7 +68,9 @@ internal static class FlashForwardTensorCoreKernel
         int stageElements = 2 * bc * stride;
 
         // registers: row tile m of this warp holds rows warpRow + 16m + g (+8); accumulator tile (m, j) is index m·tiles + j
-        var qFragments = LocalMemory.Allocate<int>(4 * mTiles * kSteps);
+        var qFragments = LocalMemory.Allocate<int>(TStorage.AWords * mTiles * kSteps);
+        var a = LocalMemory.Allocate<int>(TStorage.AWords);
+        var b = LocalMemory.Allocate<int>(TStorage.BWords);
         var s = LocalMemory.Allocate<float>(4 * mTiles * keyTiles);
         var o = LocalMemory.Allocate<float>(4 * mTiles * dTiles);
         var rowMax = LocalMemory.Allocate<float>(2 * mTiles);
@@ -83,10 +85,10 @@ internal static class FlashForwardTensorCoreKernel
         int firstBlock = XMath.Min(visibleEnd, visibleFirst + split * splitBlocks), endBlock = XMath.Min(visibleEnd, firstBlock + splitBlocks);
         int validRows = XMath.Min(br, rows - q0);
         if (packed > 1)
-            HalfTileLoader.LoadRows<T, TStorage, PackedQueryRows>(q, new PackedQueryRows(qLayout, seq, q0, kvHead, packed), validRows, p.HeadDim,
+            TensorCoreTileLoader.LoadRows<T, TStorage, PackedQueryRows>(q, new PackedQueryRows(qLayout, seq, q0, kvHead, packed), validRows, p.HeadDim,
                 qTile, stride, br, dPad, tile.Threads, chunked.Value);
         else
-            HalfTileLoader.Load<T, TStorage>(q, seq.QueryRowStart(qLayout, q0, head), qLayout.PositionStride, validRows, p.HeadDim, qTile, stride, br, dPad,
+            TensorCoreTileLoader.Load<T, TStorage>(q, seq.QueryRowStart(qLayout, q0, head), qLayout.PositionStride, validRows, p.HeadDim, qTile, stride, br, dPad,
                 tile.Threads, chunked.Value);
         int block = NextBlock(modifiers, modifierFlags.Value, seq.Index, head, q0, br, firstBlock, endBlock, bc);
         if (block < endBlock)
@@ -109,20 +111,25 @@ internal static class FlashForwardTensorCoreKernel
             if (tile.QueryInRegisters && iteration == 0)
                 for (int m = 0; m < mTiles; m++)
                     for (int kk = 0; kk < kSteps; kk++)
-                        Fragments.SetA(qFragments, m * kSteps + kk, QueryFragment(qTile, stride, warpRow + 16 * m, lane, kk));
+                        TStorage.LoadA(qTile, stride, warpRow + 16 * m, 16 * kk, qFragments, m * kSteps + kk);
 
             // ---- S = Q K_jᵀ: each K fragment feeds every row tile of the warp ----
             for (int e = 0; e < 4 * mTiles * keyTiles; e++) s[e] = 0f;
             for (int kk = 0; kk < kSteps; kk++)
                 for (int pair = 0; pair < keyTiles / 2; pair++)
                 {
-                    // keys 16·pair + (0–7 | 8–15) × head dims 16·kk + (0–7 | 8–15): B fragments of two key tiles
-                    var b = TensorCore.LoadMatrixX4(ref kTile[(16 * pair + lane % 8 + 8 * (lane / 16)) * stride + 16 * kk + 8 * (lane / 8 % 2)]);
+                    // keys 16·pair… × head dims 16·kk…: B operands of two key tiles
+                    TStorage.LoadB(kTile, stride, 16 * pair, 16 * kk, b, 0);
                     for (int m = 0; m < mTiles; m++)
                     {
-                        var a = tile.QueryInRegisters ? Fragments.GetA(qFragments, m * kSteps + kk) : QueryFragment(qTile, stride, warpRow + 16 * m, lane, kk);
                         int at = m * keyTiles + 2 * pair;
-                        Fragments.MultiplyAddTwoTiles<T, TStorage>(s, at, a, b);
+                        if (tile.QueryInRegisters)
+                            TStorage.MultiplyAddTwoTiles(s, at, qFragments, m * kSteps + kk, b, 0);
+                        else
+                        {
+                            TStorage.LoadA(qTile, stride, warpRow + 16 * m, 16 * kk, a, 0);
+                            TStorage.MultiplyAddTwoTiles(s, at, a, 0, b, 0);
+                        }
                     }
                 }
 
@@ -161,17 +168,16 @@ internal static class FlashForwardTensorCoreKernel
                     s[e] = keep ? s[e] * p.DropoutScale : 0f;
                 }
 
-            // ---- O += P V_j: P's accumulators, rounded to 16 bits, are the A fragments (keys 16·kk …) ----
+            // ---- O += P V_j: P's accumulators, rounded to the storage, are the A operands (keys 16·kk …) ----
             for (int kk = 0; kk < bc / 16; kk++)
                 for (int pair = 0; pair < dTiles / 2; pair++)
                 {
-                    // keys 16·kk + (0–7 | 8–15) × head dims 16·pair + (0–7 | 8–15), transposed: B fragments of two d tiles
-                    var b = TensorCore.LoadMatrixX4Transposed(ref vTile[(16 * kk + lane % 8 + 8 * (lane / 8 % 2)) * stride + 16 * pair + 8 * (lane / 16)]);
+                    // keys 16·kk… × head dims 16·pair…, from V's rows: B operands of two d tiles
+                    TStorage.LoadBTransposed(vTile, stride, 16 * kk, 16 * pair, b, 0);
                     for (int m = 0; m < mTiles; m++)
                     {
-                        var a = Fragments.AccumulatorsAsA<T, TStorage>(s.SubView(4 * m * keyTiles, 4 * keyTiles), kk);
-                        int at = m * dTiles + 2 * pair;
-                        Fragments.MultiplyAddTwoTiles<T, TStorage>(o, at, a, b);
+                        TStorage.AccumulatorsAsA(s.SubView(4 * m * keyTiles, 4 * keyTiles), kk, a, 0);
+                        TStorage.MultiplyAddTwoTiles(o, m * dTiles + 2 * pair, a, 0, b, 0);
                     }
                 }
             block = next;
@@ -211,7 +217,7 @@ internal static class FlashForwardTensorCoreKernel
                     float x = o[at] * inverse, y = o[at + 1] * inverse;
                     if (chunked.Value)
                     {
-                        if (column < p.HeadDim) output.Cast<int>()[(outFirst + column) / 2] = TStorage.Pack(x, y);
+                        if (column < p.HeadDim) TStorage.StorePair(output, outFirst + column, x, y);
                     }
                     else
                     {
@@ -231,8 +237,4 @@ internal static class FlashForwardTensorCoreKernel
         while (from < end && modifiers.HidesTile(flags, batch, head, q0, rows, from * bc, bc)) from++;
         return from;
     }
-
-    /// <summary>A fragment of the 16 Q rows from <paramref name="row0"/> × head dims 16·kk…: (rows 0–7 | 8–15) × (dims 0–7 | 8–15) → a0…a3.</summary>
-    private static Int4 QueryFragment<T>(ArrayView<T> qTile, int stride, int row0, int lane, int kk) where T : unmanaged
-        => TensorCore.LoadMatrixX4(ref qTile[(row0 + lane % 16) * stride + 16 * kk + 8 * (lane / 16)]);
 }

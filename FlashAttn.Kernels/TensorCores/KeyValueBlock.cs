@@ -13,7 +13,7 @@ internal static class KeyValueBlock
     public static void Load<T, TStorage>(ArrayView<T> k, ArrayView<T> v, SequenceInfo sequences, TokenLayout layout,
         SequenceBounds seq, int k0, int kvHead, AttentionParams p, int kind, bool pagedRows, ArrayView<T> stage,
         int rows, TensorCoreTile tile, bool chunked)
-        where T : unmanaged where TStorage : struct, IStorage<T>
+        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         int elements = rows * tile.Stride, validRows = XMath.Min(rows, seq.KeyLength - k0);
         var kTile = stage.SubView(0, elements);
@@ -21,12 +21,12 @@ internal static class KeyValueBlock
         if (pagedRows)
         {
             var pages = new PagedKeyRows(sequences, layout, seq, k0, kvHead, p);
-            HalfTileLoader.LoadRows<T, TStorage, PagedKeyRows>(k, pages, validRows, p.HeadDim, kTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
-            HalfTileLoader.LoadRows<T, TStorage, PagedKeyRows>(v, pages, validRows, p.HeadDim, vTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+            TensorCoreTileLoader.LoadRows<T, TStorage, PagedKeyRows>(k, pages, validRows, p.HeadDim, kTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+            TensorCoreTileLoader.LoadRows<T, TStorage, PagedKeyRows>(v, pages, validRows, p.HeadDim, vTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
             return;
         }
         long first = sequences.KeyRowStart(layout, seq, k0, kvHead, p, kind);
-        HalfTileLoader.Load<T, TStorage>(k, first, layout.PositionStride, validRows, p.HeadDim, kTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
-        HalfTileLoader.Load<T, TStorage>(v, first, layout.PositionStride, validRows, p.HeadDim, vTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+        TensorCoreTileLoader.Load<T, TStorage>(k, first, layout.PositionStride, validRows, p.HeadDim, kTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+        TensorCoreTileLoader.Load<T, TStorage>(v, first, layout.PositionStride, validRows, p.HeadDim, vTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
     }
 }

@@ -5,14 +5,19 @@ namespace FlashAttn.Kernels;
 /// their specialized parameters, so every size below is a compile-time constant there.
 /// </summary>
 /// <remarks>
-/// Each warp owns 16 query rows (forward) or 16 keys (backward) of the block: the m of mma.m16n8k16. Shared tiles hold
-/// 16-bit elements, rows padded by 8 elements (16 bytes) so the eight row addresses of an ldmatrix fall in eight
-/// different 4-bank groups (row stride ≡ 16 bytes mod 128): conflict-free without an XOR swizzle, for every d'.
+/// Each warp owns 16 query rows (forward) or 16 keys (backward) of the block: the m of the mma. Shared tiles hold the
+/// storage's elements (16-bit, or fp32 for 3×TF32), rows padded by 16 bytes: the eight row addresses of an ldmatrix fall
+/// in eight different 4-bank groups (row stride ≡ 16 bytes mod 128), and the 32-bit fragment loads of fp32 tiles (row
+/// stride ≡ 4 words mod 8) touch 32 different banks: conflict-free without an XOR swizzle, for every d'. fp32 tiles take
+/// twice the shared memory and their split operands twice the registers, hence their smaller blocks.
 /// </remarks>
-public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode = false)
+public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode = false, int elementBytes = 2)
 {
-    /// <summary>Elements of one 16-byte cp.async chunk and of the row padding.</summary>
-    public const int ChunkElements = 8;
+    /// <summary>Bytes of one cp.async chunk and of the row padding.</summary>
+    public const int ChunkBytes = 16;
+
+    /// <summary>Head dims whose rows are staged in whole chunks (d a multiple of this, every tensor 16-byte aligned).</summary>
+    public const int ChunkedHeadDimMultiple = 8;
 
     /// <summary>d rounded up to a multiple of 16 (the k of one mma; ldmatrix.x4 covers 16 columns).</summary>
     public int HeadDimPadded { get; } = headDimPadded;
@@ -26,16 +31,26 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// <summary>True for KV-cache calls: few (GQA-packed) query rows against many keys, memory-bound.</summary>
     public bool Decode { get; } = decode;
 
+    /// <summary>Bytes of one element of the shared tiles: 2 (fp16, bf16) or 4 (fp32, 3×TF32).</summary>
+    public int ElementBytes { get; } = elementBytes;
+
+    /// <summary>Elements of one 16-byte cp.async chunk and of the row padding.</summary>
+    public int ChunkElements => ChunkBytes / ElementBytes;
+
+    private bool Wide => ElementBytes == 4;
+
     /// <summary>Forward: m16 row tiles per warp: two (32 rows) while their fp32 O and S fit the registers (d' ≤ 128), so
     /// each K/V fragment read from shared memory feeds twice the mma; one above, and one for decoding, whose packed rows
-    /// rarely fill 64 (every row tile more is tensor-core work on padding while the cache streams past).</summary>
-    public int RowTilesPerWarp => HeadDimPadded <= 128 && !Decode ? 2 : 1;
+    /// rarely fill 64 (every row tile more is tensor-core work on padding while the cache streams past). fp32: two up to
+    /// d' = 64 only.</summary>
+    public int RowTilesPerWarp => HeadDimPadded <= (Wide ? 64 : 128) && !Decode ? 2 : 1;
 
     /// <summary>Br: query rows per forward block.</summary>
     public int BlockRows => 16 * RowTilesPerWarp * Warps;
 
-    /// <summary>Bc: keys per forward block (32 above d' = 128, so that two stages of K and V fit beside Q twice per SM).</summary>
-    public int BlockCols => HeadDimPadded <= 128 ? 64 : 32;
+    /// <summary>Bc: keys per forward block (32 above d' = 128, fp32: above 64, so that two stages of K and V fit beside Q
+    /// twice per SM).</summary>
+    public int BlockCols => HeadDimPadded <= (Wide ? 64 : 128) ? 64 : 32;
 
     /// <summary>Forward: K/V stages in flight (block j computes while block j + 1 streams in).</summary>
     public const int Stages = 2;
@@ -44,17 +59,18 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     public int Stride => HeadDimPadded + ChunkElements;
 
     /// <summary>Q fragments live in registers for the whole K/V loop when they are small (≤ 32 registers); else they
-    /// are re-read from shared memory for each K block.</summary>
-    public bool QueryInRegisters => RowTilesPerWarp * HeadDimPadded <= 128;
+    /// are re-read from shared memory for each K block (always for fp32, whose split operands are four times larger).</summary>
+    public bool QueryInRegisters => !Wide && RowTilesPerWarp * HeadDimPadded <= 128;
 
-    /// <summary>Forward shared bytes: Q (Br rows), <see cref="Stages"/> × (K and V, Bc rows each), 16-bit elements.</summary>
-    public int ForwardSharedBytes => (BlockRows + Stages * 2 * BlockCols) * Stride * 2;
+    /// <summary>Forward shared bytes: Q (Br rows), <see cref="Stages"/> × (K and V, Bc rows each).</summary>
+    public int ForwardSharedBytes => (BlockRows + Stages * 2 * BlockCols) * Stride * ElementBytes;
 
     /// <summary>Backward: Bc keys per block, 16 per warp.</summary>
     public int BackwardBlockCols => 16 * Warps;
 
-    /// <summary>Backward: Br query rows per block (the n of Sᵀ = K Qᵀ per warp): 64, or 32 above d' = 128 (shared memory).</summary>
-    public int BackwardBlockRows => HeadDimPadded <= 128 ? 64 : 32;
+    /// <summary>Backward: Br query rows per block (the n of Sᵀ = K Qᵀ per warp): 64, or 32 above d' = 128 (shared memory);
+    /// fp32: 64 up to d' = 64, 32 up to 128, 16 above.</summary>
+    public int BackwardBlockRows => !Wide ? (HeadDimPadded <= 128 ? 64 : 32) : HeadDimPadded <= 64 ? 64 : HeadDimPadded <= 128 ? 32 : 16;
 
     /// <summary>Backward: dK/dV column groups per key block (two above d' = 128, where 16 keys × d' of dK and dV would
     /// not fit the registers); each group recomputes S and dP and owns its columns of dK, dV and dQ.</summary>
@@ -66,22 +82,25 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// <summary>Backward: dQ = dS K is split over the warps as (row tile of 16, column part): the column parts per row tile.</summary>
     public int DqColumnParts => Warps / (BackwardBlockRows / 16);
 
-    /// <summary>Backward shared bytes: K, V (Bc rows), <see cref="Stages"/> × (Q, dO: Br rows; L, D: Br floats), dSᵀ (Bc × Br).</summary>
-    public int BackwardSharedBytes => 2 * BackwardBlockCols * Stride * 2
-        + Stages * (2 * BackwardBlockRows * Stride * 2 + 2 * BackwardBlockRows * sizeof(float))
-        + BackwardBlockCols * (BackwardBlockRows + ChunkElements) * 2;
+    /// <summary>Backward: elements of a stage's row statistics (L and D, Br floats each).</summary>
+    public int StatisticElements => 2 * BackwardBlockRows * sizeof(float) / ElementBytes;
 
-    /// <summary>The backward tile for head dim <paramref name="headDim"/>: 8 warps (Bc = 128, as FA2) up to d' = 128, else 4.
-    /// d' is a multiple of 32 per column group, so that each of the two dQ column parts is a multiple of 16 (two n8 tiles
-    /// per transposed ldmatrix.x4): a multiple of 32 up to 128, of 64 above.</summary>
-    public static TensorCoreTile ForBackward(int headDim)
+    /// <summary>Backward shared bytes: K, V (Bc rows), <see cref="Stages"/> × (Q, dO: Br rows; L, D: Br floats), dSᵀ (Bc × Br).</summary>
+    public int BackwardSharedBytes => (2 * BackwardBlockCols * Stride
+        + Stages * (2 * BackwardBlockRows * Stride + StatisticElements)
+        + BackwardBlockCols * (BackwardBlockRows + ChunkElements)) * ElementBytes;
+
+    /// <summary>The backward tile for head dim <paramref name="headDim"/>: 8 warps (Bc = 128, as FA2) up to d' = 128 (fp32: 64),
+    /// else 4. d' is a multiple of 32 per column group, so that each dQ column part is a multiple of 16 (two n8 tiles per
+    /// operand pair): a multiple of 32 up to 128, above that of 64 (fp32: 256, as its four column parts per group need).</summary>
+    public static TensorCoreTile ForBackward(int headDim, int elementBytes = 2)
     {
-        int padded = headDim > 128 ? (headDim + 63) / 64 * 64 : (headDim + 31) / 32 * 32;
-        return new(padded, padded <= 128 ? 8 : 4);
+        int padded = headDim <= 128 ? (headDim + 31) / 32 * 32 : elementBytes == 4 ? 256 : (headDim + 63) / 64 * 64;
+        return new(padded, padded <= (elementBytes == 4 ? 64 : 128) ? 8 : 4, elementBytes: elementBytes);
     }
 
     /// <summary>The forward tile for head dim <paramref name="headDim"/> (1…256); <paramref name="decode"/> for KV-cache calls.</summary>
-    public static TensorCoreTile ForForward(int headDim, bool decode = false) => new(PaddedHeadDim(headDim), 4, decode);
+    public static TensorCoreTile ForForward(int headDim, bool decode = false, int elementBytes = 2) => new(PaddedHeadDim(headDim), 4, decode, elementBytes);
 
     /// <summary>d rounded up to a multiple of 16.</summary>
     public static int PaddedHeadDim(int headDim) => (headDim + 15) / 16 * 16;

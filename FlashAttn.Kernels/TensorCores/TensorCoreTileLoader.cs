@@ -2,8 +2,8 @@ using FlashAttn.Compute;
 
 namespace FlashAttn.Kernels;
 
-/// <summary>Stages blocks of (position, head-dim) rows of 16-bit elements into shared tiles, as they are stored.</summary>
-internal static class HalfTileLoader
+/// <summary>Stages blocks of (position, head-dim) rows into the tensor cores' shared tiles, elements as they are stored.</summary>
+internal static class TensorCoreTileLoader
 {
     /// <summary>
     /// Starts copying <paramref name="rows"/> rows (of which <paramref name="validRows"/> exist) of d elements, the first at
@@ -14,11 +14,11 @@ internal static class HalfTileLoader
     /// </summary>
     public static void Load<T, TStorage>(ArrayView<T> source, long first, long positionStride, int validRows, int headDim,
         ArrayView<T> tile, int stride, int rows, int width, int threads, bool chunked)
-        where T : unmanaged where TStorage : struct, IStorage<T>
+        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         if (chunked)
         {
-            const int chunk = TensorCoreTile.ChunkElements;
+            int chunk = TensorCoreTile.ChunkBytes / TStorage.ElementBytes;
             int chunksPerRow = width / chunk;
             if (threads % chunksPerRow == 0)
             {
@@ -59,11 +59,11 @@ internal static class HalfTileLoader
     /// </summary>
     public static void LoadRows<T, TStorage, TRows>(ArrayView<T> source, TRows rowStarts, int validRows, int headDim,
         ArrayView<T> tile, int stride, int rows, int width, int threads, bool chunked)
-        where T : unmanaged where TStorage : struct, IStorage<T> where TRows : struct, ITileRows
+        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TRows : struct, ITileRows
     {
         if (chunked)
         {
-            const int chunk = TensorCoreTile.ChunkElements;
+            int chunk = TensorCoreTile.ChunkBytes / TStorage.ElementBytes;
             int chunksPerRow = width / chunk;
             for (int c = Group.IdxX; c < rows * chunksPerRow; c += threads)
             {
