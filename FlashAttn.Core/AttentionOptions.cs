@@ -67,6 +67,13 @@ public sealed record AttentionOptions
     /// <summary>True when a sliding window bounds either side.</summary>
     internal bool Windowed => WindowLeft >= 0 || WindowRight >= 0;
 
+    /// <summary>
+    /// How fp32 calls multiply on a GPU: <see cref="Fp32Math.Exact"/> (FFMA, the default) or <see cref="Fp32Math.TensorCores"/>
+    /// (3×TF32: fp32-accurate products from three tensor-core products each). fp16 and bf16 calls always use the tensor
+    /// cores; the CPU path always computes exact fp32. docs/performance.md gives the measured accuracy and speed of both.
+    /// </summary>
+    public Fp32Math Fp32Math { get; init; }
+
     /// <summary>Ask the backward pass for bit-reproducible gradients (may be slower).</summary>
     public bool Deterministic { get; init; }
 

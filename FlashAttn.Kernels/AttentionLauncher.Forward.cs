@@ -21,7 +21,7 @@ public static partial class AttentionLauncher
             // every head dim and length: the tile index is the grid's x
             if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape);
             bool cache = sequences.Kind is SequenceKind.KvCache or SequenceKind.PagedKvCache;
-            var tc = TensorCoreTile.ForForward(shape.HeadDim, decode: cache);
+            var tc = TensorCoreTile.ForForward(shape.HeadDim, cache, SizeOf<T>());
             int packedHeads = cache ? p.QueriesPerKvHead : 1;
             // decoding (s_q × G ≤ 16 packed rows): one row tile whose key blocks the warps split
             bool decode = cache && FlashDecodeTensorCoreKernel.Takes(sequences.MaxQueries, packedHeads);

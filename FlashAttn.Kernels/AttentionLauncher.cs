@@ -42,7 +42,7 @@ public static partial class AttentionLauncher
         if (IsEmpty(shape)) return;
         var call = new ForwardCall<T, TScore, TMask>(accelerator, shape, settings, Params(shape, settings), SequenceGrid.Dense(shape), 1, modifiers,
             q, k, v, output, lse);
-        storage.Run(ref call);
+        storage.Run(ref call, settings.Fp32Math);
     }
 
     /// <summary>
@@ -70,7 +70,7 @@ public static partial class AttentionLauncher
         if (IsEmpty(shape)) return;
         var call = new BackwardCall<T, TScore, TMask>(accelerator, shape, settings, Params(shape, settings), SequenceGrid.Dense(shape), modifiers,
             q, k, v, output, dOutput, lse, dq, dk, dv);
-        storage.Run(ref call);
+        storage.Run(ref call, settings.Fp32Math);
     }
 
     /// <summary>

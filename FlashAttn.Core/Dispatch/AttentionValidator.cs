@@ -110,7 +110,7 @@ internal static class AttentionValidator
         return new AttentionProblem(batch, seqQ, seqK, headsQ, headsKv, headDim,
             options.ResolveScale(headDim), options.Causal,
             options.CausalAlignment == CausalAlignment.BottomRight, options.Deterministic, options.WindowLeft, options.WindowRight,
-            options.Dropout);
+            options.Dropout, options.Fp32Math);
     }
 
     /// <summary>Checks the scale, the causal alignment and the window of <paramref name="options"/>.</summary>

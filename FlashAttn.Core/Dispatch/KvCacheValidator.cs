@@ -105,7 +105,7 @@ internal static class KvCacheValidator
         var shape = new KvCacheShape(batch, seqQ, headsQ, headsKv, headDim, entries, cacheLength, paged, blocksPerSequence, newKeys);
         if (options.ValidateIndexContents) CheckContents(shape, cacheSeqlens!, cache);
         var settings = new AttentionSettings(options.ResolveScale(headDim), options.Causal, CausalBottomRight: true, options.Deterministic,
-            options.WindowLeft, options.WindowRight);
+            options.WindowLeft, options.WindowRight, Fp32Math: options.Fp32Math);
         return new KvCacheProblem(shape, settings, cache.Splits);
     }
 

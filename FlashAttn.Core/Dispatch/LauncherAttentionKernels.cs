@@ -13,7 +13,7 @@ internal sealed class LauncherAttentionKernels : IAttentionKernels
         new(p.Batch, p.SeqLenQ, p.SeqLenK, p.HeadsQ, p.HeadsKV, p.HeadDim);
 
     public static AttentionSettings SettingsOf(AttentionProblem p) =>
-        new(p.Scale, p.Causal, p.CausalBottomRight, p.Deterministic, p.WindowLeft, p.WindowRight, p.Dropout);
+        new(p.Scale, p.Causal, p.CausalBottomRight, p.Deterministic, p.WindowLeft, p.WindowRight, p.Dropout, p.Fp32Math);
 
     public void Forward<T, TScore, TMask>(Accelerator accelerator, AttentionProblem problem, AttentionModifiers<TScore, TMask> modifiers,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse)

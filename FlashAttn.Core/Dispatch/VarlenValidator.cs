@@ -102,7 +102,7 @@ internal static class VarlenValidator
         var shape = new VarlenShape(batch, totalQ, totalK, Math.Min(maxSeqlenQ, totalQ), Math.Min(maxSeqlenK, totalK), headsQ, headsKv, headDim);
         var settings = new AttentionSettings(options.ResolveScale(headDim), options.Causal,
             options.CausalAlignment == CausalAlignment.BottomRight, options.Deterministic, options.WindowLeft, options.WindowRight,
-            options.Dropout);
+            options.Dropout, options.Fp32Math);
         return new VarlenProblem(shape, settings);
     }
 

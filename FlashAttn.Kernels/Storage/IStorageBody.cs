@@ -6,9 +6,9 @@ namespace FlashAttn.Kernels;
 /// </summary>
 internal interface IStorageBody<T> where T : unmanaged
 {
-    /// <summary>Runs with a storage that only loads and stores (fp32).</summary>
+    /// <summary>Runs with a storage that only loads and stores (fp32 on the FFMA kernels).</summary>
     void Run<TStorage>() where TStorage : struct, IStorage<T>;
 
-    /// <summary>Runs with a storage the tensor-core kernels accept (fp16, bf16).</summary>
+    /// <summary>Runs with a storage the tensor-core kernels accept (fp16, bf16; fp32 as 3×TF32).</summary>
     void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>;
 }

@@ -13,8 +13,8 @@ internal abstract class StorageChoice<T> where T : unmanaged
     public static StorageChoice<T> Instance
         => _forType ?? throw new ArgumentException($"Attention supports float, Half and BFloat16 elements, not {typeof(T).Name}.", nameof(T));
 
-    /// <summary>Runs <paramref name="body"/> with this element type's storage.</summary>
-    public abstract void Run<TBody>(ref TBody body) where TBody : struct, IStorageBody<T>;
+    /// <summary>Runs <paramref name="body"/> with this element type's storage; fp32 with <paramref name="fp32Math"/>'s.</summary>
+    public abstract void Run<TBody>(ref TBody body, Fp32Math fp32Math) where TBody : struct, IStorageBody<T>;
 
     private static StorageChoice<T>? Create()
     {
@@ -26,16 +26,20 @@ internal abstract class StorageChoice<T> where T : unmanaged
 
     private sealed class Float32 : StorageChoice<float>
     {
-        public override void Run<TBody>(ref TBody body) => body.Run<Float32Storage>();
+        public override void Run<TBody>(ref TBody body, Fp32Math fp32Math)
+        {
+            if (fp32Math == Fp32Math.TensorCores) body.RunWithTensorCores<Tf32SplitStorage>();
+            else body.Run<Float32Storage>();
+        }
     }
 
     private sealed class Float16 : StorageChoice<Half>
     {
-        public override void Run<TBody>(ref TBody body) => body.RunWithTensorCores<Float16Storage>();
+        public override void Run<TBody>(ref TBody body, Fp32Math fp32Math) => body.RunWithTensorCores<Float16Storage>();
     }
 
     private sealed class BFloat16s : StorageChoice<BFloat16>
     {
-        public override void Run<TBody>(ref TBody body) => body.RunWithTensorCores<BFloat16Storage>();
+        public override void Run<TBody>(ref TBody body, Fp32Math fp32Math) => body.RunWithTensorCores<BFloat16Storage>();
     }
 }

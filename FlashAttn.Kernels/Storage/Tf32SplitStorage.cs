@@ -134,11 +134,20 @@ internal readonly struct Tf32SplitStorage : ITensorCoreStorage<float>
     public static void StorePair(ArrayView<float> destination, int index, float low, float high)
         => destination.Cast<Float2>()[index / 2] = new Float2(low, high);
 
-    /// <summary>words[at] = tf32(x), words[at + <paramref name="lowOffset"/>] = tf32(x − that).</summary>
+    /// <summary>
+    /// words[at] = tf32(x), words[at + <paramref name="lowOffset"/>] = tf32(x − that), both rounded to nearest, ties away —
+    /// <see cref="TensorCore.RoundToTf32"/>'s rounding — on the integer pipe: cvt.rna runs at a quarter of the integer
+    /// rate (the CUDA guide's "all other type conversions", 16 per clock per SM), two of them per product would bound the
+    /// kernel below the tensor cores. Adding half a tf32 ulp to the bits and dropping the 13 low bits rounds a finite
+    /// value; the low part's bits are left for the mma to drop (it reads only the upper 19, as CUTLASS's fast-fp32 path).
+    /// </summary>
     private static void Split(float value, ArrayView<int> words, int at, int lowOffset)
     {
-        int high = TensorCore.RoundToTf32(value);
+        int high = (BitConverter.SingleToInt32Bits(value) + HalfUlp) & ~DroppedBits;
         words[at] = high;
-        words[at + lowOffset] = TensorCore.RoundToTf32(value - BitConverter.Int32BitsToSingle(high));
+        words[at + lowOffset] = BitConverter.SingleToInt32Bits(value - BitConverter.Int32BitsToSingle(high)) + HalfUlp;
     }
+
+    /// <summary>The fp32 mantissa bits tf32 drops, and half of their range.</summary>
+    private const int DroppedBits = 0x1FFF, HalfUlp = 0x1000;
 }

@@ -78,6 +78,31 @@ public class AttentionKernelTests
     }
 
     /// <summary>
+    /// fp32 on the tensor cores (3×TF32) against the same rule as exact fp32 — error ≤ 2× / 3× the naive fp32 error: odd
+    /// lengths, s_q ≠ s_k both ways, every tile shape (d' 32 … 256, fp32's own block sizes), GQA/MQA, causal in both
+    /// alignments, the deterministic dQ pass, unaligned head dims (element-wise staging).
+    /// </summary>
+    public static IEnumerable<TestCaseData> SplitTf32Table()
+    {
+        TestCaseData Row(int batch, int sq, int sk, int hq, int hkv, int d, int mode, bool deterministic)
+        {
+            var c = new AttentionCase(new AttentionShape(batch, sq, sk, hq, hkv, d), AttentionDtype.Fp32, Causal: mode != 0, BottomRight: mode != 2,
+                deterministic, Seed: 7000 + sq + sk + d, Fp32Math: Fp32Math.TensorCores);
+            return new TestCaseData(c).SetName($"SplitTf32({c})");
+        }
+        yield return Row(2, 113, 203, 2, 2, 32, mode: 0, deterministic: false);
+        yield return Row(1, 128, 217, 4, 2, 64, mode: 1, deterministic: false);
+        yield return Row(1, 239, 67, 3, 1, 59, mode: 2, deterministic: true);
+        yield return Row(1, 97, 130, 2, 1, 96, mode: 1, deterministic: false);
+        yield return Row(1, 70, 150, 2, 2, 128, mode: 0, deterministic: false);
+        yield return Row(1, 65, 80, 2, 1, 160, mode: 2, deterministic: false);
+        yield return Row(1, 40, 73, 1, 1, 256, mode: 1, deterministic: true);
+    }
+
+    [TestCaseSource(nameof(SplitTf32Table))]
+    public void SplitTf32MatchesReference(AttentionCase c) => MatchesReference(c);
+
+    /// <summary>
     /// Sliding windows (flash-attn's window_size) on each kernel family — fp32 FFMA (never the register-tiled kernels: d 32
     /// and 64 would take them without a window), fp16/bf16 tensor cores: left only, right only, both, with causal, s_q ≠ s_k
     /// in both alignments, an edge past every length, and windows so narrow that some rows see no key.

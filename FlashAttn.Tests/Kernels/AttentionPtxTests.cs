@@ -200,4 +200,41 @@ public sealed class AttentionPtxTests
             Assert.That(ptx, Does.Contain(".maxntid 256, 1, 1"));
         });
     }
+
+    /// <summary>fp32 on the tensor cores (3×TF32): every family keeps its split operands in registers, multiplies with the
+    /// tf32 mma, splits on the integer pipe (no cvt.rna: a quarter-rate conversion), and reads its fp32 tiles with plain
+    /// 32-bit shared loads (no ldmatrix).</summary>
+    [TestCase("forward", 64, true)]
+    [TestCase("forward", 128, false)]
+    [TestCase("forward", 256, true)]
+    [TestCase("backward", 64, true)]
+    [TestCase("backward", 128, false)]
+    [TestCase("backward", 256, true)]
+    [TestCase("decode", 128, true)]
+    public void SplitTf32KernelsKeepFragmentsInRegisters(string family, int headDimPadded, bool causal)
+    {
+        var dense = SpecializedValue.New(SequenceKind.Dense);
+        string name = $"{family}_tc_Tf32Split_{headDimPadded}_{(causal ? "causal" : "full")}";
+        string ptx = family switch
+        {
+            "forward" => Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward), typeof(float), typeof(Tf32SplitStorage), name,
+                SpecializedValue.New(headDimPadded), SpecializedValue.New(causal), SpecializedValue.New(true), dense, SpecializedValue.New(1),
+                SpecializedValue.New(1), SpecializedValue.New(0)),
+            "backward" => Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), typeof(float), typeof(Tf32SplitStorage), name,
+                SpecializedValue.New(headDimPadded), SpecializedValue.New(TensorCoreTile.ForBackward(headDimPadded, sizeof(float)).Warps), SpecializedValue.New(causal),
+                SpecializedValue.New(true), SpecializedValue.New(true), dense, SpecializedValue.New(0)),
+            _ => Compile(typeof(FlashDecodeTensorCoreKernel), nameof(FlashDecodeTensorCoreKernel.Decode), typeof(float), typeof(Tf32SplitStorage), name,
+                SpecializedValue.New(headDimPadded), SpecializedValue.New(causal), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.KvCache),
+                SpecializedValue.New(4), SpecializedValue.New(2), SpecializedValue.New(0)),
+        };
+        Assert.Multiple(() =>
+        {
+            Assert.That(ptx, Does.Not.Contain(".local"), "register arrays left in local memory");
+            Assert.That(ptx, Does.Contain("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"));
+            Assert.That(ptx, Does.Not.Contain("cvt.rna"), "operands split by integer adds and masks");
+            Assert.That(ptx, Does.Not.Contain("ldmatrix").And.Not.Contain("m16n8k16"));
+            Assert.That(ptx, Does.Contain("ld.shared.f32"), "fragments read by 32-bit shared loads");
+            Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
+        });
+    }
 }

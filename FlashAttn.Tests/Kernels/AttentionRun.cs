@@ -117,7 +117,8 @@ public sealed class AttentionRun
             var s = Case.Shape;
             var settings = Case.Settings;
             return new AttentionProblem(s.Batch, s.SeqLenQ, s.SeqLenK, s.HeadsQ, s.HeadsKV, s.HeadDim,
-                settings.Scale, settings.Causal, settings.CausalBottomRight, settings.Deterministic, settings.WindowLeft, settings.WindowRight);
+                settings.Scale, settings.Causal, settings.CausalBottomRight, settings.Deterministic, settings.WindowLeft, settings.WindowRight,
+                Fp32Math: settings.Fp32Math);
         }
     }
 

@@ -6,7 +6,8 @@ namespace FlashAttn.Tests.Kernels;
 
 /// <summary>
 /// fp16 and bf16 go to the tensor-core kernels at every head dim and both passes, with no fallback to the FFMA
-/// kernels; fp32 keeps the FFMA kernels (issue 11's routing). Checked through the kernels each call loaded.
+/// kernels; fp32 keeps the FFMA kernels unless its math is <see cref="Fp32Math.TensorCores"/> (3×TF32). Checked through the
+/// kernels each call loaded.
 /// </summary>
 public sealed class TensorCoreRoutingTests
 {
@@ -37,6 +38,16 @@ public sealed class TensorCoreRoutingTests
         Assert.That(names, Does.Not.Contain(nameof(FlashForwardTensorCoreKernel)).And.Not.Contain(nameof(FlashBackwardTensorCoreKernel)));
     }
 
+    [TestCase(32)]
+    [TestCase(200)]
+    public void Fp32WithTensorCoreMathRunsOnTensorCoresOnly(int headDim)
+    {
+        var names = LoadedKernelNames(AttentionDtype.Fp32, headDim, deterministic: false, Fp32Math.TensorCores);
+        Assert.That(names, Does.Contain(nameof(FlashForwardTensorCoreKernel)).And.Contain(nameof(FlashBackwardTensorCoreKernel)));
+        Assert.That(names, Has.None.Matches<string>(n => n is nameof(FlashForwardKernel) or nameof(FlashForwardTiledKernel)
+            or nameof(FlashBackwardKernel) or nameof(FlashBackwardTiledKernel)), string.Join(", ", names));
+    }
+
     [Test]
     public void Fp32ModifiersAndDropoutTakeTheGeneralKernels()
     {
@@ -64,11 +75,11 @@ public sealed class TensorCoreRoutingTests
             .And.Not.Contain(nameof(FlashForwardTiledKernel)).And.Not.Contain(nameof(FlashBackwardTiledKernel)), string.Join(", ", names));
     }
 
-    private static List<string> LoadedKernelNames(AttentionDtype dtype, int headDim, bool deterministic)
+    private static List<string> LoadedKernelNames(AttentionDtype dtype, int headDim, bool deterministic, Fp32Math fp32Math = Fp32Math.Exact)
     {
         using var cpu = new CpuAccelerator();
         var c = new AttentionCase(new AttentionShape(1, 19, 23, 2, 1, headDim), dtype, Causal: true, BottomRight: true,
-            Deterministic: deterministic, Seed: 5);
+            Deterministic: deterministic, Seed: 5, Fp32Math: fp32Math);
         new AttentionRun(c).Kernels(cpu, backward: true);
         return [.. cpu.LoadedKernels.Select(m => m.DeclaringType!.Name)];
     }
