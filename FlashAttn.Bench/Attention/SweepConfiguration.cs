@@ -3,14 +3,14 @@ using FlashAttn.Kernels;
 
 namespace FlashAttn.Bench.Attention;
 
-/// <summary>One self-attention problem of a sweep: q, k, v of shape (b, s, h, d), s_q = s_k.</summary>
-internal sealed record SweepConfiguration(DType DType, int HeadDim, bool Causal, int Batch, int SeqLen, int Heads)
+/// <summary>One self-attention problem of a sweep: q, k, v of shape (b, s, h, d), s_q = s_k; fp32 multiplied as <paramref name="Fp32Math"/>.</summary>
+internal sealed record SweepConfiguration(DType DType, int HeadDim, bool Causal, int Batch, int SeqLen, int Heads, Fp32Math Fp32Math = Fp32Math.Exact)
 {
     /// <summary>The launcher's shape (h_q = h_kv).</summary>
     public AttentionShape Shape => new(Batch, SeqLen, SeqLen, Heads, Heads, HeadDim);
 
     /// <summary>The launcher's settings: scale 1/√d, the mask, default alignment.</summary>
-    public AttentionSettings Settings => new(1f / MathF.Sqrt(HeadDim), Causal);
+    public AttentionSettings Settings => new(1f / MathF.Sqrt(HeadDim), Causal, Fp32Math: Fp32Math);
 
     /// <summary>FLOPs of <paramref name="pass"/>.</summary>
     public double Flops(AttentionPass pass) => AttentionFlops.Of(pass, Batch, SeqLen, Heads, HeadDim, Causal);
@@ -30,5 +30,6 @@ internal sealed record SweepConfiguration(DType DType, int HeadDim, bool Causal,
 
     /// <inheritdoc/>
     public override string ToString()
-        => $"{DTypeNames.Of(DType)} d={HeadDim} {(Causal ? "causal" : "non-causal")} s={SeqLen} b={Batch} h={Heads}";
+        => $"{DTypeNames.Of(DType)}{(DType == DType.Float32 && Fp32Math == Fp32Math.TensorCores ? " (3xTF32)" : "")} d={HeadDim} "
+           + $"{(Causal ? "causal" : "non-causal")} s={SeqLen} b={Batch} h={Heads}";
 }

@@ -13,9 +13,11 @@ namespace FlashAttn.Bench.Attention;
 /// <param name="Passes">What to time.</param>
 /// <param name="BatchTokens">b·s: batch = max(1, BatchTokens / seqlen).</param>
 /// <param name="ModelDim">h·d.</param>
+/// <param name="Fp32Math">How fp32 configurations multiply: exact FFMA (the default) or 3×TF32 on the tensor cores.</param>
 internal sealed record SweepGrid(
     IReadOnlyList<DType> DTypes, IReadOnlyList<int> HeadDims, IReadOnlyList<int> SeqLens, IReadOnlyList<bool> Causals,
-    IReadOnlyList<AttentionPass> Passes, int BatchTokens = SweepGrid.FlashAttnBatchTokens, int ModelDim = SweepGrid.FlashAttnModelDim)
+    IReadOnlyList<AttentionPass> Passes, int BatchTokens = SweepGrid.FlashAttnBatchTokens, int ModelDim = SweepGrid.FlashAttnModelDim,
+    Fp32Math Fp32Math = Fp32Math.Exact)
 {
     /// <summary>flash-attn's tokens per batch (b·seqlen).</summary>
     public const int FlashAttnBatchTokens = 16384;
@@ -48,7 +50,7 @@ internal sealed record SweepGrid(
                 throw new ArgumentException($"head dim {headDim} is larger than the model dim {ModelDim}.", nameof(HeadDims));
             foreach (int seqLen in SeqLens)
             foreach (bool causal in Causals)
-                configurations.Add(new SweepConfiguration(dtype, headDim, causal, Math.Max(1, BatchTokens / seqLen), seqLen, ModelDim / headDim));
+                configurations.Add(new SweepConfiguration(dtype, headDim, causal, Math.Max(1, BatchTokens / seqLen), seqLen, ModelDim / headDim, Fp32Math));
         }
         return configurations;
     }

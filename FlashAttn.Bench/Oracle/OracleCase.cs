@@ -61,12 +61,15 @@ internal sealed record OracleCase
     /// <summary>The ALiBi slopes of <see cref="Alibi"/> (h_q floats).</summary>
     public float[] AlibiSlopes() => [.. Enumerable.Range(0, HeadsQ).Select(h => MathF.Pow(2f, -8f * (h + 1) / HeadsQ))];
 
+    /// <summary>fp32 cases: "exact" (FFMA) or "tensor_cores" (3×TF32).</summary>
+    [JsonPropertyName("fp32_math")] public string Fp32Math { get; init; } = "exact";
+
     /// <summary>The dtype as the API's <see cref="DType"/>.</summary>
     /// <exception cref="FormatException">An unknown dtype name.</exception>
     public DType ParseDtype() => DTypeNames.Parse(Dtype);
 
     /// <summary>The options of both passes (forward returns the log-sum-exp).</summary>
-    /// <exception cref="InvalidDataException">An unknown alignment name.</exception>
+    /// <exception cref="InvalidDataException">An unknown alignment or fp32_math name.</exception>
     public AttentionOptions Options() => new()
     {
         Scale = Scale,
@@ -81,6 +84,12 @@ internal sealed record OracleCase
         WindowLeft = WindowLeft,
         WindowRight = WindowRight,
         Softcap = Softcap,
+        Fp32Math = Fp32Math switch
+        {
+            "exact" => FlashAttn.Fp32Math.Exact,
+            "tensor_cores" => FlashAttn.Fp32Math.TensorCores,
+            _ => throw new InvalidDataException($"fp32_math \"{Fp32Math}\": expected exact or tensor_cores."),
+        },
         ReturnLse = true,
     };
 

@@ -210,7 +210,7 @@ def fp32(x):
     return struct.unpack("<f", struct.pack("<f", x))[0]
 
 
-def make_cases(dtypes, only):
+def make_cases(dtypes, only, fp32_math="exact"):
     cases = []
     for dtype in dtypes:
         for name, b, sq, sk, hq, hkv, d, causal, alignment, scale, *variant in CONFIGS + VARIANTS:
@@ -220,6 +220,10 @@ def make_cases(dtypes, only):
                     "h_kv": hkv, "d": d, "causal": causal, "alignment": alignment,
                     "scale": fp32(scale if scale is not None else 1.0 / math.sqrt(d)), "deterministic": False}
             case.update(variant[0] if variant else {})
+            if dtype == "fp32" and fp32_math != "exact":
+                # ours multiplies fp32 on the tensor cores (3xTF32); the rule stays the fp32 one
+                case["name"] += "_3xtf32"
+                case["fp32_math"] = fp32_math
             cases.append(case)
     return cases
 
@@ -374,13 +378,15 @@ def main():
     ap.add_argument("--bench", default="bundle/run.sh Bench", help="how to start FlashAttn.Bench")
     ap.add_argument("--dtypes", default="fp32,fp16,bf16")
     ap.add_argument("--cases", default="", help="comma-separated substrings of case names to keep")
+    ap.add_argument("--fp32-math", default="exact", choices=("exact", "tensor_cores"),
+                    help="how our fp32 cases multiply: exact FFMA or 3xTF32 on the tensor cores")
     ap.add_argument("--skip-run", action="store_true", help="reuse our outputs already in --dir")
     ap.add_argument("--timeout", type=int, default=480, help="seconds for the oracle verb")
     args = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    cases = make_cases([d for d in args.dtypes.split(",") if d], [c for c in args.cases.split(",") if c])
+    cases = make_cases([d for d in args.dtypes.split(",") if d], [c for c in args.cases.split(",") if c], args.fp32_math)
     if not args.skip_run:
         write_cases(args.dir, cases, device)
         statuses = run_ours(args.bench, args.dir, args.timeout)
