@@ -19,12 +19,12 @@ public class KvCacheAttentionTests
     /// </summary>
     public sealed record KvCacheCase(string Name, SequenceDevice Device, AttentionDtype Dtype, int SeqLenQ, int HeadsQ, int HeadsKV, int HeadDim,
         int CacheEntries, int CacheLength, int[] CacheSeqlens, int NewKeys, bool Causal, int[]? BatchIndex = null, int[]? BlockTable = null,
-        int WindowLeft = -1, int WindowRight = -1)
+        int WindowLeft = -1, int WindowRight = -1, Fp32Math Fp32Math = Fp32Math.Exact)
     {
         public int Batch => CacheSeqlens.Length;
         public int BlocksPerSequence => BlockTable is null ? 0 : BlockTable.Length / Batch;
         public KvCacheShape Shape => new(Batch, SeqLenQ, HeadsQ, HeadsKV, HeadDim, CacheEntries, CacheLength, BlockTable is not null, BlocksPerSequence, NewKeys);
-        public override string ToString() => $"{Name} {Device} {Dtype}";
+        public override string ToString() => $"{Name} {Device} {Dtype}" + (Fp32Math == Fp32Math.TensorCores ? " 3xtf32" : "");
     }
 
     private static IEnumerable<KvCacheCase> Layouts(SequenceDevice device, int headDim)
@@ -55,6 +55,12 @@ public class KvCacheAttentionTests
             var rotated = c with { Dtype = (AttentionDtype)(n++ % 3) };
             yield return new TestCaseData(rotated).SetName($"KvCache({rotated})");
         }
+        // fp32 on the tensor cores (3×TF32): the decode kernel (≤ 16 packed rows), contiguous and paged
+        foreach (var c in Layouts(SequenceDevice.Emulator, 32).Where(c => c.Name is "contiguous-decode" or "paged16-append"))
+        {
+            var split = c with { Dtype = AttentionDtype.Fp32, Fp32Math = Fp32Math.TensorCores };
+            yield return new TestCaseData(split).SetName($"KvCache({split})");
+        }
     }
 
     [TestCaseSource(nameof(Cases))]
@@ -77,7 +83,8 @@ public class KvCacheAttentionTests
         float[] q = Random(random, qShape.Aggregate(1L, (a, x) => a * x), c.Dtype);
         float[] kCache = Random(random, cacheShape.Aggregate(1L, (a, x) => a * x), c.Dtype), vCache = Random(random, kCache.Length, c.Dtype);
         float[] kNew = Random(random, newShape.Aggregate(1L, (a, x) => a * x), c.Dtype), vNew = Random(random, kNew.Length, c.Dtype);
-        var options = new AttentionOptions { Causal = c.Causal, ReturnLse = true, WindowLeft = c.WindowLeft, WindowRight = c.WindowRight };
+        var options = new AttentionOptions { Causal = c.Causal, ReturnLse = true, WindowLeft = c.WindowLeft, WindowRight = c.WindowRight,
+            Fp32Math = c.Fp32Math };
         var settings = new AttentionSettings(options.ResolveScale(c.HeadDim), c.Causal, CausalBottomRight: true,
             WindowLeft: c.WindowLeft, WindowRight: c.WindowRight);
 

@@ -14,11 +14,12 @@ public class VarlenAttentionTests
 {
     /// <summary>A varlen case: per-sequence query and key lengths, heads, head_dim, mask.</summary>
     public sealed record VarlenCase(SequenceDevice Device, AttentionDtype Dtype, int[] QueryLengths, int[] KeyLengths, int HeadsQ, int HeadsKV,
-        int HeadDim, bool Causal, bool BottomRight, int WindowLeft = -1, int WindowRight = -1)
+        int HeadDim, bool Causal, bool BottomRight, int WindowLeft = -1, int WindowRight = -1, Fp32Math Fp32Math = Fp32Math.Exact)
     {
         public override string ToString() => $"{Device} {Dtype} q[{string.Join(",", QueryLengths)}] k[{string.Join(",", KeyLengths)}] " +
             $"h{HeadsQ}/{HeadsKV} d{HeadDim}" + (Causal ? BottomRight ? " causal-br" : " causal-tl" : "") +
-            (WindowLeft >= 0 || WindowRight >= 0 ? $" window({WindowLeft},{WindowRight}){(BottomRight ? "-br" : "-tl")}" : "");
+            (WindowLeft >= 0 || WindowRight >= 0 ? $" window({WindowLeft},{WindowRight}){(BottomRight ? "-br" : "-tl")}" : "") +
+            (Fp32Math == Fp32Math.TensorCores ? " 3xtf32" : "");
     }
 
     public static IEnumerable<TestCaseData> Cases()
@@ -44,6 +45,8 @@ public class VarlenAttentionTests
             new VarlenCase(SequenceDevice.Cpu, AttentionDtype.Fp32, cpuQ, cpuK, 4, 2, 40, Causal: true, BottomRight: true, WindowLeft: 6),
             new VarlenCase(SequenceDevice.Cpu, AttentionDtype.Bf16, cpuQ, cpuK, 4, 2, 40, Causal: false, BottomRight: false, WindowLeft: 3, WindowRight: 10),
             new VarlenCase(SequenceDevice.Emulator, AttentionDtype.Fp32, emuQ, emuK, 2, 1, 16, Causal: false, BottomRight: true, WindowLeft: 1, WindowRight: 2),
+            // fp32 on the tensor cores (3×TF32): the same sequences through the tensor-core forward and backward
+            new VarlenCase(SequenceDevice.Emulator, AttentionDtype.Fp32, emuQ, emuK, 2, 1, 24, Causal: true, BottomRight: true, Fp32Math: Fp32Math.TensorCores),
         })
             yield return new TestCaseData(c).SetName($"Varlen({c})");
     }
@@ -68,7 +71,7 @@ public class VarlenAttentionTests
         float[] q = Random(random, (long)totalQ * c.HeadsQ * c.HeadDim, c.Dtype), k = Random(random, (long)totalK * c.HeadsKV * c.HeadDim, c.Dtype);
         float[] v = Random(random, k.Length, c.Dtype), dOutput = Random(random, q.Length, c.Dtype);
         var options = new AttentionOptions { Causal = c.Causal, CausalAlignment = c.BottomRight ? CausalAlignment.BottomRight : CausalAlignment.TopLeft,
-            WindowLeft = c.WindowLeft, WindowRight = c.WindowRight };
+            WindowLeft = c.WindowLeft, WindowRight = c.WindowRight, Fp32Math = c.Fp32Math };
         var settings = new AttentionSettings(options.ResolveScale(c.HeadDim), c.Causal, c.BottomRight, WindowLeft: c.WindowLeft, WindowRight: c.WindowRight);
 
         using var device = Create(c.Device);
