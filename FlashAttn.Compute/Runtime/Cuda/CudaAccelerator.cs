@@ -7,8 +7,9 @@ namespace FlashAttn.Compute.Runtime.Cuda;
 
 /// <summary>
 /// An NVIDIA GPU driven through the CUDA driver API (no toolkit needed). Uses the device's primary
-/// context, made current on whichever thread calls in. Kernels are compiled to PTX by the
-/// <see cref="IKernelCompiler"/> of its <see cref="KernelCache"/> at their first launch.
+/// context (or, through <see cref="Adopt"/>, another library's context and stream), made current on whichever thread
+/// calls in. Kernels are compiled to PTX by the <see cref="IKernelCompiler"/> of its <see cref="KernelCache"/> at their
+/// first launch.
 /// </summary>
 public sealed unsafe class CudaAccelerator : Accelerator
 {
@@ -19,6 +20,7 @@ public sealed unsafe class CudaAccelerator : Accelerator
     private static int s_epoch;
 
     private readonly nint _context;
+    private readonly bool _primaryContext;
     private readonly HashSet<IDisposable> _resources = new(ReferenceEqualityComparer.Instance);
     private long _allocatedBytes;
     private long _peakAllocatedBytes;
@@ -36,23 +38,19 @@ public sealed unsafe class CudaAccelerator : Accelerator
     /// </param>
     /// <exception cref="DllNotFoundException">No CUDA driver is installed.</exception>
     /// <exception cref="CudaException">The driver failed (no device, bad ordinal, ...).</exception>
-    public CudaAccelerator(int ordinal = 0, KernelCache? cache = null)
+    public CudaAccelerator(int ordinal = 0, KernelCache? cache = null) : this(ordinal, PrimaryContext(ordinal, out int device), device, primary: true, 0, cache)
     {
-        CudaApi.EnsureLoaded();
-        CudaApi.Check(CudaApi.cuInit(0), "cuInit");
-        int count, device, version;
-        CudaApi.Check(CudaApi.cuDeviceGetCount(&count), "cuDeviceGetCount");
-        if (ordinal < 0 || ordinal >= count)
-            throw new ArgumentOutOfRangeException(nameof(ordinal), $"Device ordinal {ordinal} is outside [0, {count}).");
-        CudaApi.Check(CudaApi.cuDeviceGet(&device, ordinal), "cuDeviceGet");
+    }
+
+    private CudaAccelerator(int ordinal, nint context, int device, bool primary, nint stream, KernelCache? cache)
+    {
+        int version;
         CudaApi.Check(CudaApi.cuDriverGetVersion(&version), "cuDriverGetVersion");
         Ordinal = ordinal;
         Device = device;
         DriverVersion = version;
-
-        nint context;
-        CudaApi.Check(CudaApi.cuDevicePrimaryCtxRetain(&context, device), "cuDevicePrimaryCtxRetain");
         _context = context;
+        _primaryContext = primary;
         try
         {
             MakeCurrent();
@@ -61,11 +59,59 @@ public sealed unsafe class CudaAccelerator : Accelerator
         }
         catch
         {
-            CudaApi.cuDevicePrimaryCtxRelease(device);
+            if (primary) CudaApi.cuDevicePrimaryCtxRelease(device);
             throw;
         }
-        _stream = DefaultStream = new CudaStream(this, 0, owned: false);
+        DefaultStream = new CudaStream(this, 0, owned: false);
+        _stream = stream == 0 ? DefaultStream : new CudaStream(this, stream, owned: false);
         KernelCache = cache ?? (DefaultKernelCompiler is { } compiler ? KernelCache.CreateDefault(compiler) : null);
+    }
+
+    /// <summary>
+    /// Runs on a CUDA context and stream that another library created (for example ILGPU's <c>CudaAccelerator.NativePtr</c>
+    /// and its stream's <c>StreamPtr</c>): kernels are loaded into that context and launched on that stream, so they read
+    /// and write that library's memory in place and run in order with its work. Both stay the caller's: disposing the
+    /// accelerator frees what it allocated and loaded, never the context or the stream, which must outlive it.
+    /// </summary>
+    /// <param name="context">A live <c>CUcontext</c>.</param>
+    /// <param name="stream">A <c>CUstream</c> of that context, or 0 for its NULL stream.</param>
+    /// <param name="cache">As the public constructor's.</param>
+    /// <exception cref="ArgumentException"><paramref name="context"/> is 0.</exception>
+    /// <exception cref="DllNotFoundException">No CUDA driver is installed.</exception>
+    /// <exception cref="CudaException">The driver refused the context (destroyed, or of another process).</exception>
+    public static CudaAccelerator Adopt(nint context, nint stream = 0, KernelCache? cache = null)
+    {
+        if (context == 0) throw new ArgumentException("context must be a CUcontext handle, not 0.", nameof(context));
+        CudaApi.EnsureLoaded();
+        CudaApi.Check(CudaApi.cuInit(0), "cuInit");
+        CudaApi.Check(CudaApi.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+        int device, count;
+        CudaApi.Check(CudaApi.cuCtxGetDevice(&device), "cuCtxGetDevice");
+        CudaApi.Check(CudaApi.cuDeviceGetCount(&count), "cuDeviceGetCount");
+        int ordinal = 0;
+        for (int candidate = 0; candidate < count; candidate++)
+        {
+            int handle;
+            CudaApi.Check(CudaApi.cuDeviceGet(&handle, candidate), "cuDeviceGet");
+            if (handle == device) ordinal = candidate;
+        }
+        return new CudaAccelerator(ordinal, context, device, primary: false, stream, cache);
+    }
+
+    /// <summary>Retains device <paramref name="ordinal"/>'s primary context.</summary>
+    private static nint PrimaryContext(int ordinal, out int device)
+    {
+        CudaApi.EnsureLoaded();
+        CudaApi.Check(CudaApi.cuInit(0), "cuInit");
+        int count, handle;
+        CudaApi.Check(CudaApi.cuDeviceGetCount(&count), "cuDeviceGetCount");
+        if (ordinal < 0 || ordinal >= count)
+            throw new ArgumentOutOfRangeException(nameof(ordinal), $"Device ordinal {ordinal} is outside [0, {count}).");
+        CudaApi.Check(CudaApi.cuDeviceGet(&handle, ordinal), "cuDeviceGet");
+        nint context;
+        CudaApi.Check(CudaApi.cuDevicePrimaryCtxRetain(&context, handle), "cuDevicePrimaryCtxRetain");
+        device = handle;
+        return context;
     }
 
     /// <summary>
@@ -110,8 +156,11 @@ public sealed unsafe class CudaAccelerator : Accelerator
     /// <summary>The driver's <c>CUdevice</c> handle.</summary>
     internal int Device { get; }
 
-    /// <summary>The primary context.</summary>
+    /// <summary>The context kernels run in: the primary context, or the adopted one.</summary>
     internal nint Context => _context;
+
+    /// <summary>True when the context is another library's (<see cref="Adopt"/>).</summary>
+    public bool IsAdopted => !_primaryContext;
 
     /// <summary>The driver's CUDA version (cuDriverGetVersion), e.g. 12040 for CUDA 12.4.</summary>
     public int DriverVersion { get; }
@@ -194,11 +243,14 @@ public sealed unsafe class CudaAccelerator : Accelerator
     /// <inheritdoc/>
     protected override Kernel CreateKernel(MethodInfo method) => new CudaKernel(this, method);
 
-    /// <summary>Makes the primary context current on the calling thread (cheap when it already is).</summary>
+    /// <summary>Makes the context current on the calling thread (cheap when it already is). The driver is asked which
+    /// context is current, not only the cache: another library on the thread (ILGPU binds its own) may have changed it.</summary>
     internal void MakeCurrent()
     {
         int epoch = Volatile.Read(ref s_epoch);
-        if (t_currentContext == _context && t_epoch == epoch) return;
+        nint current;
+        if (t_currentContext == _context && t_epoch == epoch
+            && CudaApi.cuCtxGetCurrent(&current) == CudaResult.Success && current == _context) return;
         CudaApi.Check(CudaApi.cuCtxSetCurrent(_context), "cuCtxSetCurrent");
         t_currentContext = _context;
         t_epoch = epoch;
@@ -251,7 +303,7 @@ public sealed unsafe class CudaAccelerator : Accelerator
         {
             Interlocked.Increment(ref s_epoch);
             t_currentContext = 0;
-            CudaApi.cuDevicePrimaryCtxRelease(Device);
+            if (_primaryContext) CudaApi.cuDevicePrimaryCtxRelease(Device);
         }
     }
 

@@ -58,6 +58,8 @@ internal static unsafe class CudaApi
     private static delegate* unmanaged<int, CudaResult> s_primaryCtxRelease;
     private static delegate* unmanaged<nint, CudaResult> s_ctxSetCurrent;
     private static delegate* unmanaged<CudaResult> s_ctxSynchronize;
+    private static delegate* unmanaged<int*, CudaResult> s_ctxGetDevice;
+    private static delegate* unmanaged<nint*, CudaResult> s_ctxGetCurrent;
     private static delegate* unmanaged<ulong*, nuint, CudaResult> s_memAlloc;
     private static delegate* unmanaged<ulong, CudaResult> s_memFree;
     private static delegate* unmanaged<nuint*, nuint*, CudaResult> s_memGetInfo;
@@ -152,6 +154,8 @@ internal static unsafe class CudaApi
         s_primaryCtxRelease = (delegate* unmanaged<int, CudaResult>)Get("cuDevicePrimaryCtxRelease_v2", "cuDevicePrimaryCtxRelease");
         s_ctxSetCurrent = (delegate* unmanaged<nint, CudaResult>)Get("cuCtxSetCurrent");
         s_ctxSynchronize = (delegate* unmanaged<CudaResult>)Get("cuCtxSynchronize");
+        s_ctxGetDevice = (delegate* unmanaged<int*, CudaResult>)Get("cuCtxGetDevice");
+        s_ctxGetCurrent = (delegate* unmanaged<nint*, CudaResult>)Get("cuCtxGetCurrent");
         s_memAlloc = (delegate* unmanaged<ulong*, nuint, CudaResult>)Get("cuMemAlloc_v2");
         s_memFree = (delegate* unmanaged<ulong, CudaResult>)Get("cuMemFree_v2");
         s_memGetInfo = (delegate* unmanaged<nuint*, nuint*, CudaResult>)Get("cuMemGetInfo_v2");
@@ -217,6 +221,8 @@ internal static unsafe class CudaApi
     public static CudaResult cuDevicePrimaryCtxRelease(int device) => s_primaryCtxRelease(device);
     public static CudaResult cuCtxSetCurrent(nint context) => s_ctxSetCurrent(context);
     public static CudaResult cuCtxSynchronize() => s_ctxSynchronize();
+    public static CudaResult cuCtxGetDevice(int* device) => s_ctxGetDevice(device);
+    public static CudaResult cuCtxGetCurrent(nint* context) => s_ctxGetCurrent(context);
     public static CudaResult cuMemAlloc(ulong* pointer, nuint bytes) => s_memAlloc(pointer, bytes);
     public static CudaResult cuMemFree(ulong pointer) => s_memFree(pointer);
     public static CudaResult cuMemGetInfo(nuint* free, nuint* total) => s_memGetInfo(free, total);

@@ -31,7 +31,7 @@ public sealed class CudaStream : IDisposable
     }
 
     /// <summary>True for the device's default (NULL) stream.</summary>
-    public bool IsDefault => !_owned;
+    public bool IsDefault => _handle == 0 && !IsDisposed;
 
     /// <summary>True once disposed.</summary>
     public bool IsDisposed { get; private set; }

@@ -14,6 +14,17 @@ public class CudaAvailabilityTests
     }
 
     [Test]
+    public void AdoptRejectsANullContextBeforeTouchingTheDriver()
+        => Assert.That(() => CudaAccelerator.Adopt(0), Throws.ArgumentException.With.Property("ParamName").EqualTo("context"));
+
+    [Test]
+    public void WithoutADriverAdoptFailsClearly()
+    {
+        Assume.That(CudaApi.TryLoad(out _), Is.False, "a CUDA driver is installed here");
+        Assert.That(() => CudaAccelerator.Adopt(0x1000), Throws.TypeOf<DllNotFoundException>());
+    }
+
+    [Test]
     public void WithoutADriverTheConstructorFailsClearly()
     {
         Assume.That(CudaApi.TryLoad(out _), Is.False, "a CUDA driver is installed here");

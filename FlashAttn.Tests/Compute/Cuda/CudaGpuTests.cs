@@ -211,6 +211,35 @@ public class CudaGpuTests
     }
 
     [Test]
+    public void AnAdoptedContextRunsOnItsStreamOnMemoryOfItsOwnerAndIsLeftAlive()
+    {
+        RequireGpu();
+        const int n = 513;
+        var a = Enumerable.Range(0, n).Select(i => (float)i).ToArray();
+        using var stream = _accelerator.CreateStream();
+        using var da = _accelerator.Allocate<float>(n);
+        using var dc = _accelerator.Allocate<float>(n);
+        da.CopyFromHost(a);
+        using (var adopted = CudaAccelerator.Adopt(_accelerator.Context, stream.Handle))
+        {
+            Assert.That(adopted.IsAdopted && !_accelerator.IsAdopted);
+            Assert.That(adopted.Stream.Handle, Is.EqualTo(stream.Handle));
+            using var module = adopted.LoadModule(VectorAddPtx(adopted.Target), "vadd");
+            unsafe
+            {
+                ulong pa = ((CudaMemoryBuffer<float>)da).DevicePointer, pc = ((CudaMemoryBuffer<float>)dc).DevicePointer;
+                uint count = n;
+                module.GetFunction("vadd").Launch(new LaunchConfig((n + 255) / 256, 256), [(nint)(&pa), (nint)(&pa), (nint)(&pc), (nint)(&count)]);
+            }
+            stream.Synchronize();
+        }
+        Assert.That(dc.ToArray(), Is.EqualTo(a.Select(x => 2 * x).ToArray()), "the owner's memory, written by the adopted context's kernel");
+        using var more = _accelerator.Allocate<float>(n); // the context outlives the adopted accelerator
+        more.CopyFromHost(a);
+        Assert.That(more.ToArray(), Is.EqualTo(a));
+    }
+
+    [Test]
     public void BrokenPtxThrowsWithTheJitLog()
     {
         RequireGpu();
