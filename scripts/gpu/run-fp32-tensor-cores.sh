@@ -7,26 +7,16 @@
 #   4. the PyTorch oracle on the fp32 cases with ours on the tensor cores.
 # STEPS (default "ptx tests sweep oracle") picks steps; logs and results in $OUT, a short summary printed last.
 set -uo pipefail
-OUT=${OUT:-/tmp/flashattn-out}
 STEPS=${STEPS:-ptx tests sweep oracle}
 SEQLENS=${SEQLENS:-1024,2048,4096,8192,16384}
-mkdir -p "$OUT"
-summary=$OUT/summary.log
-echo "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1); commit: $(cat bundle/COMMIT 2>/dev/null); date: $(date -u +%F)" > "$summary"
+source "$(dirname "$0")/common.sh"
 
 for s in $STEPS; do
   case $s in
     ptx)
       dump=$(mktemp -d)
       FLASHATTN_PTX_DUMP=$dump timeout 200 bundle/run.sh Tests --filter "Name~SplitTf32KernelsKeep" > "$OUT/ptx-tests.log" 2>&1
-      for f in "$dump"/*Tf32Split*.ptx; do
-        name=$(basename "$f" .ptx)
-        report=$(ptxas -arch=sm_90 -v "$f" -o "$dump/$name.cubin" 2>&1 | grep -E "registers|spill|rror" | tr '\n' ' ')
-        cuobjdump -sass "$dump/$name.cubin" > "$dump/$name.sass" 2>&1
-        census=""
-        for op in HMMA LDS LDGSTS STS IADD3 LOP3 FADD MUFU SHFL BAR RED STL LDL; do census+=" $op=$(grep -cE "\b$op\b" "$dump/$name.sass")"; done
-        echo "$name: $report|$census" >> "$OUT/ptxas.log"
-      done ;;
+      ptxas_report "$dump" "*Tf32Split*.ptx" HMMA LDS LDGSTS STS IADD3 LOP3 FADD MUFU SHFL BAR RED STL LDL ;;
     tests)
       timeout 200 bundle/run.sh Tests --filter "FullyQualifiedName~CorpusTests.RunsOnCuda&Name~Tf32" > "$OUT/corpus-cuda.log" 2>&1
       echo "tf32 corpus on cuda exit: $?" >> "$OUT/corpus-cuda.log"

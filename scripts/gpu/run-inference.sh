@@ -6,11 +6,8 @@
 #   scripts/gpu/run-inference.sh [inference options]     e.g. --batches 1,16,64 --caches 4096,32768,131072
 # STEPS (default "tests ptx bench torch"); logs in $OUT, a short summary printed last.
 set -uo pipefail
-OUT=${OUT:-/tmp/flashattn-out}
 STEPS=${STEPS:-tests ptx bench torch}
-mkdir -p "$OUT"
-summary=$OUT/summary.log
-echo "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1); commit: $(cat bundle/COMMIT 2>/dev/null); date: $(date -u +%F)" > "$summary"
+source "$(dirname "$0")/common.sh"
 for s in $STEPS; do
   case $s in
     tests)
@@ -19,9 +16,7 @@ for s in $STEPS; do
     ptx)
       dump=$(mktemp -d)
       FLASHATTN_PTX_DUMP=$dump timeout 200 bundle/run.sh Tests --filter "FullyQualifiedName~TensorCoreForward" > "$OUT/ptx-tests.log" 2>&1
-      for f in "$dump"/*kind*.ptx; do
-        echo "$(basename "$f" .ptx): $(ptxas -arch=sm_90 -v "$f" -o /dev/null 2>&1 | grep -E "registers|spill|rror" | tr '\n' ' ')" >> "$OUT/ptxas.log"
-      done ;;
+      ptxas_report "$dump" "*kind*.ptx" ;;
     bench)
       timeout 300 bundle/run.sh Bench inference --md "$OUT/ours-inference.md" "$@" > "$OUT/inference.log" 2>&1 ;;
     torch)

@@ -6,11 +6,8 @@
 #   scripts/gpu/run-modifiers.sh [modifiers options]     e.g. --seqlens 4096,16384
 # STEPS (default "tests bench torch"); logs in $OUT, a short summary printed last.
 set -uo pipefail
-OUT=${OUT:-/tmp/flashattn-out}
 STEPS=${STEPS:-tests bench torch}
-mkdir -p "$OUT"
-summary=$OUT/summary.log
-echo "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1); commit: $(cat bundle/COMMIT 2>/dev/null); date: $(date -u +%F)" > "$summary"
+source "$(dirname "$0")/common.sh"
 for s in $STEPS; do
   case $s in
     tests)

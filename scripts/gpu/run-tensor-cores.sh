@@ -6,25 +6,15 @@
 #   scripts/gpu/run-tensor-cores.sh [sweep options]      e.g. --dtypes fp16 --seqlens 1024,4096,16384
 # STEPS (default "ptx corpus tests sweep") picks steps; logs and results in $OUT, a short summary printed last.
 set -uo pipefail
-OUT=${OUT:-/tmp/flashattn-out}
 STEPS=${STEPS:-ptx corpus tests sweep}
-mkdir -p "$OUT"
-summary=$OUT/summary.log
-echo "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1); commit: $(cat bundle/COMMIT 2>/dev/null); date: $(date -u +%F)" > "$summary"
+source "$(dirname "$0")/common.sh"
 
 for s in $STEPS; do
   case $s in
     ptx)
       dump=$(mktemp -d)
       FLASHATTN_PTX_DUMP=$dump timeout 200 bundle/run.sh Tests --filter "FullyQualifiedName~TensorCore" > "$OUT/ptx-tests.log" 2>&1
-      for f in "$dump"/*_tc_*.ptx; do
-        name=$(basename "$f" .ptx)
-        report=$(ptxas -arch=sm_90 -v "$f" -o "$dump/$name.cubin" 2>&1 | grep -E "registers|spill|rror" | tr '\n' ' ')
-        cuobjdump -sass "$dump/$name.cubin" > "$dump/$name.sass" 2>&1
-        census=""
-        for op in HMMA LDSM LDGSTS STS LDS MUFU SHFL BAR RED ATOM STL LDL; do census+=" $op=$(grep -cE "\b$op\b" "$dump/$name.sass")"; done
-        echo "$name: $report|$census" >> "$OUT/ptxas.log"
-      done
+      ptxas_report "$dump" "*_tc_*.ptx" HMMA LDSM LDGSTS STS LDS MUFU SHFL BAR RED ATOM STL LDL
       tar -C "$dump" -czf "$OUT/tensor-core-sass.tar.gz" . ;;
     corpus)
       timeout 200 bundle/run.sh Tests --filter "FullyQualifiedName~CorpusTests.RunsOnCuda" > "$OUT/corpus-cuda.log" 2>&1

@@ -1,0 +1,25 @@
+# Shared by the scripts/gpu/run-*.sh loops (sourced): where results go, the summary's first line, and ptxas/SASS reports.
+# After sourcing: $OUT exists, $summary names the summary log (its first line: GPU, driver, commit, date).
+OUT=${OUT:-/tmp/flashattn-out}
+mkdir -p "$OUT"
+summary=$OUT/summary.log
+echo "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1); commit: $(cat bundle/COMMIT 2>/dev/null); date: $(date -u +%F)" > "$summary"
+
+# ptxas_report DUMP GLOB [OPS...]: for each DUMP/GLOB PTX file, one line in $OUT/ptxas.log with ptxas -v's registers and
+# spills (sm_90) and, when OPS are given, how many SASS instructions of each opcode the cubin has.
+ptxas_report() {
+  local dump=$1 glob=$2; shift 2
+  local f name report census op
+  for f in "$dump"/$glob; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f" .ptx)
+    report=$(ptxas -arch=sm_90 -v "$f" -o "$dump/$name.cubin" 2>&1 | grep -E "registers|spill|rror" | tr '\n' ' ')
+    census=""
+    if [ $# -gt 0 ]; then
+      cuobjdump -sass "$dump/$name.cubin" > "$dump/$name.sass" 2>&1
+      census="|"
+      for op in "$@"; do census+=" $op=$(grep -cE "\b$op\b" "$dump/$name.sass")"; done
+    fi
+    echo "$name: $report$census" >> "$OUT/ptxas.log"
+  done
+}
