@@ -139,7 +139,9 @@ public static partial class AttentionLauncher
         return true;
     }
 
-    /// <summary>16-byte chunks of 8 elements: d a multiple of 8 and every operand 16-byte aligned (else element-wise staging).</summary>
+    /// <summary>16-byte chunks of 8 elements: d a multiple of 8 and every operand 16-byte aligned (else element-wise staging).
+    /// Every row starts a whole number of rows (d elements) from its tensor's base in either <see cref="AttentionLayout"/>,
+    /// so aligned bases make every row aligned (so for <see cref="TakesRegisterTiles"/>, whose head dims are multiples of 4).</summary>
     private static bool Chunked<T>(int headDim, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged
     {
         if (headDim % TensorCoreTile.ChunkElements != 0) return false;

@@ -102,8 +102,7 @@ internal static class AttentionValidator
 
         CheckSameDevice(v, q, nameof(v));
         CheckSameDtype(v, q, nameof(v));
-        if (!v.Shape.SequenceEqual(k.Shape))
-            throw new ArgumentException($"v must have k's shape {k.ShapeText}; actual {v.ShapeText}.", nameof(v));
+        IndexChecks.CheckSameShape(v, k, nameof(k), nameof(v));
 
         int seqK = k.Shape[seqDim], headsKv = k.Shape[headsDim];
         if (headsQ % headsKv != 0)
