@@ -14,13 +14,13 @@ public class AttentionGradients : IDisposable
         DV = dv;
     }
 
-    /// <summary>∂loss/∂q, shape (batch, s_q, heads_q, head_dim).</summary>
+    /// <summary>∂loss/∂q: q's shape, (batch, s_q, heads_q, head_dim) in the default <see cref="AttentionOptions.Layout"/>.</summary>
     public DeviceTensor DQ { get; }
 
-    /// <summary>∂loss/∂k, shape (batch, s_k, heads_kv, head_dim).</summary>
+    /// <summary>∂loss/∂k: k's shape, (batch, s_k, heads_kv, head_dim) in the default <see cref="AttentionOptions.Layout"/>.</summary>
     public DeviceTensor DK { get; }
 
-    /// <summary>∂loss/∂v, shape (batch, s_k, heads_kv, head_dim).</summary>
+    /// <summary>∂loss/∂v: v's shape, as ∂loss/∂k.</summary>
     public DeviceTensor DV { get; }
 
     /// <summary>Disposes <see cref="DQ"/>, <see cref="DK"/> and <see cref="DV"/>.</summary>

@@ -11,12 +11,12 @@ public sealed class AttentionGradients<T> : AttentionGradients where T : unmanag
         DV = dv;
     }
 
-    /// <summary>∂loss/∂q, shape (batch, s_q, heads_q, head_dim).</summary>
+    /// <summary>∂loss/∂q: q's shape, (batch, s_q, heads_q, head_dim) in the default <see cref="AttentionOptions.Layout"/>.</summary>
     public new DeviceTensor<T> DQ { get; }
 
-    /// <summary>∂loss/∂k, shape (batch, s_k, heads_kv, head_dim).</summary>
+    /// <summary>∂loss/∂k: k's shape, (batch, s_k, heads_kv, head_dim) in the default <see cref="AttentionOptions.Layout"/>.</summary>
     public new DeviceTensor<T> DK { get; }
 
-    /// <summary>∂loss/∂v, shape (batch, s_k, heads_kv, head_dim).</summary>
+    /// <summary>∂loss/∂v: v's shape, as ∂loss/∂k.</summary>
     public new DeviceTensor<T> DV { get; }
 }

@@ -64,6 +64,18 @@ public sealed record AttentionOptions
     /// </summary>
     public Dropout Dropout { get; init; }
 
+    /// <summary>
+    /// Dimension order of the dense calls' q, k, v, output, dOut and gradients: <see cref="AttentionLayout.BatchSeqHeadDim"/>
+    /// (the default, flash-attn's: q (batch, s_q, heads_q, head_dim)) or <see cref="AttentionLayout.BatchHeadSeqDim"/>
+    /// (PyTorch's, as scaled_dot_product_attention takes them: q (batch, heads_q, s_q, head_dim), k and v
+    /// (batch, heads_kv, s_k, head_dim)). Shapes are read in it, outputs and gradients are allocated in it, and the kernels
+    /// read and write it in place through strides (no permute copy). The log-sum-exp is (batch, heads_q, s_q) in both.
+    /// Give the backward pass the forward's. Varlen and KV-cache calls have layouts of their own: anything but the default
+    /// there throws <see cref="ArgumentException"/> naming options, as does a value outside the enum anywhere
+    /// (<see cref="ArgumentOutOfRangeException"/>).
+    /// </summary>
+    public AttentionLayout Layout { get; init; }
+
     /// <summary>True when a sliding window bounds either side.</summary>
     internal bool Windowed => WindowLeft >= 0 || WindowRight >= 0;
 

@@ -13,7 +13,7 @@ public class AttentionResult : IDisposable
         Lse = lse;
     }
 
-    /// <summary>The attention output, shape (batch, s_q, heads_q, head_dim), q's dtype.</summary>
+    /// <summary>The attention output: q's shape ((batch, s_q, heads_q, head_dim) in the default <see cref="AttentionOptions.Layout"/>) and dtype.</summary>
     public DeviceTensor Output { get; }
 
     /// <summary>

@@ -16,8 +16,8 @@ public static partial class FlashAttention
     /// <typeparam name="T">Element type of q, k, v and the output.</typeparam>
     /// <typeparam name="TScore">The score modifier (<see cref="NoScoreModifier"/> for none).</typeparam>
     /// <typeparam name="TMask">The mask modifier (<see cref="NoMaskModifier"/> for none).</typeparam>
-    /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
-    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim).</param>
+    /// <param name="q">Queries in <see cref="AttentionOptions.Layout"/>: (batch, s_q, heads_q, head_dim) by default.</param>
+    /// <param name="k">Keys in <see cref="AttentionOptions.Layout"/>: (batch, s_k, heads_kv, head_dim) by default.</param>
     /// <param name="v">Values, k's shape.</param>
     /// <param name="modifiers">The score and mask modifiers; views they hold must be on q's device.</param>
     /// <param name="options">Scale, masks, built-in modifiers, dropout, log-sum-exp; null for <see cref="AttentionOptions.Default"/>.</param>
@@ -38,8 +38,8 @@ public static partial class FlashAttention
     /// <see cref="Forward{T, TScore, TMask}(DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, AttentionModifiers{TScore, TMask}, AttentionOptions?)"/>
     /// into caller-provided tensors (nothing is allocated when <paramref name="lse"/> is given).
     /// </summary>
-    /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
-    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim).</param>
+    /// <param name="q">Queries in <see cref="AttentionOptions.Layout"/>: (batch, s_q, heads_q, head_dim) by default.</param>
+    /// <param name="k">Keys in <see cref="AttentionOptions.Layout"/>: (batch, s_k, heads_kv, head_dim) by default.</param>
     /// <param name="v">Values, k's shape.</param>
     /// <param name="output">Receives the output: q's shape, dtype and device; must not overlap q, k or v.</param>
     /// <param name="lse">Receives the log-sum-exp, (batch, heads_q, s_q) fp32 on q's device; or null.</param>
@@ -72,8 +72,8 @@ public static partial class FlashAttention
     /// Attention forward pass for training with modifiers: the returned <see cref="TrainingAttention{T}"/> keeps
     /// <paramref name="modifiers"/> and <paramref name="options"/> (with their dropout seed and offset) for its backward.
     /// </summary>
-    /// <param name="q">Queries (batch, s_q, heads_q, head_dim); kept by reference: leave it unchanged until the backward.</param>
-    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim); kept like q.</param>
+    /// <param name="q">Queries in <see cref="AttentionOptions.Layout"/>: (batch, s_q, heads_q, head_dim) by default; kept by reference: leave it unchanged until the backward.</param>
+    /// <param name="k">Keys in <see cref="AttentionOptions.Layout"/>: (batch, s_k, heads_kv, head_dim) by default; kept like q.</param>
     /// <param name="v">Values, k's shape; kept like q.</param>
     /// <param name="modifiers">The score and mask modifiers; the data their views read must also stay unchanged until the backward.</param>
     /// <param name="options">Scale, masks, built-in modifiers, dropout, determinism of the backward; null for <see cref="AttentionOptions.Default"/>.</param>
@@ -100,8 +100,8 @@ public static partial class FlashAttention
     /// regenerates the forward's mask from its seed and offset).
     /// </summary>
     /// <param name="dOut">∂loss/∂output, q's shape and dtype.</param>
-    /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
-    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim).</param>
+    /// <param name="q">Queries in <see cref="AttentionOptions.Layout"/>: (batch, s_q, heads_q, head_dim) by default.</param>
+    /// <param name="k">Keys in <see cref="AttentionOptions.Layout"/>: (batch, s_k, heads_kv, head_dim) by default.</param>
     /// <param name="v">Values, k's shape.</param>
     /// <param name="output">The forward output, q's shape.</param>
     /// <param name="lse">The forward log-sum-exp, (batch, heads_q, s_q).</param>
@@ -124,8 +124,8 @@ public static partial class FlashAttention
     /// into caller-provided gradients (overwritten).
     /// </summary>
     /// <param name="dOut">∂loss/∂output, q's shape and dtype.</param>
-    /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
-    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim).</param>
+    /// <param name="q">Queries in <see cref="AttentionOptions.Layout"/>: (batch, s_q, heads_q, head_dim) by default.</param>
+    /// <param name="k">Keys in <see cref="AttentionOptions.Layout"/>: (batch, s_k, heads_kv, head_dim) by default.</param>
     /// <param name="v">Values, k's shape.</param>
     /// <param name="output">The forward output, q's shape.</param>
     /// <param name="lse">The forward log-sum-exp, (batch, heads_q, s_q).</param>

@@ -10,7 +10,10 @@ namespace FlashAttn;
 /// </summary>
 /// <remarks>
 /// <para>Shapes: q is (batch, s_q, heads_q, head_dim); k and v are (batch, s_k, heads_kv, head_dim); the output
-/// has q's shape and dtype; the log-sum-exp is (batch, heads_q, s_q) in fp32. head_dim is at most 256.</para>
+/// has q's shape and dtype; the log-sum-exp is (batch, heads_q, s_q) in fp32. head_dim is at most 256. With
+/// <see cref="AttentionOptions.Layout"/> = <see cref="AttentionLayout.BatchHeadSeqDim"/> (PyTorch's) q, k, v, the output,
+/// dOut and the gradients are (batch, heads, seqlen, head_dim) instead, read and written in place (no permute copy);
+/// the log-sum-exp keeps its shape.</para>
 /// <para>Grouped-query / multi-query attention: heads_q must be a multiple of heads_kv, and query head g uses kv head
 /// g / (heads_q / heads_kv).</para>
 /// <para>Masking: with <see cref="AttentionOptions.Causal"/>, query i sees key j when j ≤ i + s_k − s_q
@@ -44,8 +47,8 @@ public static partial class FlashAttention
         => Forward(q, k, v, causal ? CausalOptions : AttentionOptions.Default).Output;
 
     /// <summary>Attention forward pass with <paramref name="options"/>; the result owns the output and the optional log-sum-exp.</summary>
-    /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
-    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim).</param>
+    /// <param name="q">Queries in <see cref="AttentionOptions.Layout"/>: (batch, s_q, heads_q, head_dim) by default.</param>
+    /// <param name="k">Keys in <see cref="AttentionOptions.Layout"/>: (batch, s_k, heads_kv, head_dim) by default.</param>
     /// <param name="v">Values, k's shape.</param>
     /// <param name="options">Scale, mask, determinism, whether to return the log-sum-exp.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
@@ -59,8 +62,8 @@ public static partial class FlashAttention
     /// Attention forward pass into caller-provided tensors: nothing is allocated when <paramref name="lse"/> is given
     /// (without it, a temporary log-sum-exp lives for the call). Reuse the destinations across calls, e.g. per layer.
     /// </summary>
-    /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
-    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim).</param>
+    /// <param name="q">Queries in <see cref="AttentionOptions.Layout"/>: (batch, s_q, heads_q, head_dim) by default.</param>
+    /// <param name="k">Keys in <see cref="AttentionOptions.Layout"/>: (batch, s_k, heads_kv, head_dim) by default.</param>
     /// <param name="v">Values, k's shape.</param>
     /// <param name="output">Receives the output: q's shape, dtype and device; must not overlap q, k or v.</param>
     /// <param name="lse">Receives the log-sum-exp, (batch, heads_q, s_q) fp32 on q's device; or null.</param>
@@ -77,8 +80,8 @@ public static partial class FlashAttention
     /// the log-sum-exp and <paramref name="options"/>), so that <see cref="TrainingAttention{T}.Backward(DeviceTensor{T})"/>
     /// cannot be called with a mismatched log-sum-exp or mask.
     /// </summary>
-    /// <param name="q">Queries (batch, s_q, heads_q, head_dim); kept by reference, not copied: leave it unchanged until the backward.</param>
-    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim); kept like q.</param>
+    /// <param name="q">Queries in <see cref="AttentionOptions.Layout"/>: (batch, s_q, heads_q, head_dim) by default; kept by reference, not copied: leave it unchanged until the backward.</param>
+    /// <param name="k">Keys in <see cref="AttentionOptions.Layout"/>: (batch, s_k, heads_kv, head_dim) by default; kept like q.</param>
     /// <param name="v">Values, k's shape; kept like q.</param>
     /// <param name="options">Scale, mask, determinism of the backward; null for <see cref="AttentionOptions.Default"/>.</param>
     /// <exception cref="ArgumentNullException">q, k or v is null.</exception>
@@ -99,8 +102,8 @@ public static partial class FlashAttention
         => Forward(q, k, v, causal ? CausalOptions : AttentionOptions.Default).Output;
 
     /// <summary>Attention forward pass on tensors of any (matching) dtype, with <paramref name="options"/>.</summary>
-    /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
-    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim), q's dtype.</param>
+    /// <param name="q">Queries in <see cref="AttentionOptions.Layout"/>: (batch, s_q, heads_q, head_dim) by default.</param>
+    /// <param name="k">Keys in <see cref="AttentionOptions.Layout"/>: (batch, s_k, heads_kv, head_dim) by default, q's dtype.</param>
     /// <param name="v">Values, k's shape, q's dtype.</param>
     /// <param name="options">Scale, mask, determinism, whether to return the log-sum-exp.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
@@ -124,8 +127,8 @@ public static partial class FlashAttention
     /// (forward with <see cref="AttentionOptions.ReturnLse"/>) and the same scale and mask options.
     /// </summary>
     /// <param name="dOut">∂loss/∂output, q's shape and dtype.</param>
-    /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
-    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim).</param>
+    /// <param name="q">Queries in <see cref="AttentionOptions.Layout"/>: (batch, s_q, heads_q, head_dim) by default.</param>
+    /// <param name="k">Keys in <see cref="AttentionOptions.Layout"/>: (batch, s_k, heads_kv, head_dim) by default.</param>
     /// <param name="v">Values, k's shape.</param>
     /// <param name="output">The forward output, q's shape.</param>
     /// <param name="lse">The forward log-sum-exp, (batch, heads_q, s_q).</param>
@@ -143,8 +146,8 @@ public static partial class FlashAttention
     /// <see cref="Backward{T}(DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{float}, AttentionOptions)"/>.
     /// </summary>
     /// <param name="dOut">∂loss/∂output, q's shape and dtype.</param>
-    /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
-    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim).</param>
+    /// <param name="q">Queries in <see cref="AttentionOptions.Layout"/>: (batch, s_q, heads_q, head_dim) by default.</param>
+    /// <param name="k">Keys in <see cref="AttentionOptions.Layout"/>: (batch, s_k, heads_kv, head_dim) by default.</param>
     /// <param name="v">Values, k's shape.</param>
     /// <param name="output">The forward output, q's shape.</param>
     /// <param name="lse">The forward log-sum-exp, (batch, heads_q, s_q).</param>
@@ -165,8 +168,8 @@ public static partial class FlashAttention
     /// <see cref="Backward{T}(DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{float}, AttentionOptions)"/>.
     /// </summary>
     /// <param name="dOut">∂loss/∂output, q's shape and dtype.</param>
-    /// <param name="q">Queries (batch, s_q, heads_q, head_dim).</param>
-    /// <param name="k">Keys (batch, s_k, heads_kv, head_dim), q's dtype.</param>
+    /// <param name="q">Queries in <see cref="AttentionOptions.Layout"/>: (batch, s_q, heads_q, head_dim) by default.</param>
+    /// <param name="k">Keys in <see cref="AttentionOptions.Layout"/>: (batch, s_k, heads_kv, head_dim) by default, q's dtype.</param>
     /// <param name="v">Values, k's shape, q's dtype.</param>
     /// <param name="output">The forward output, q's shape and dtype.</param>
     /// <param name="lse">The forward log-sum-exp, (batch, heads_q, s_q), fp32.</param>
@@ -199,8 +202,7 @@ public static partial class FlashAttention
     private static AttentionResult<T> ForwardCore<T, TScore, TMask>(AttentionProblem problem, DeviceTensor<T> q, DeviceTensor<T> k,
         DeviceTensor<T> v, AttentionModifiers<TScore, TMask> modifiers, AttentionOptions options)
         where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
-        => WithOutputs<T>(q.Device, [problem.Batch, problem.SeqLenQ, problem.HeadsQ, problem.HeadDim],
-            [problem.Batch, problem.HeadsQ, problem.SeqLenQ], options.ReturnLse,
+        => WithOutputs<T>(q.Device, q.GetShape(), [problem.Batch, problem.HeadsQ, problem.SeqLenQ], options.ReturnLse,
             (output, lse) => BuiltInModifiers.Compose(options, problem.HeadsQ, modifiers,
                 new ForwardCall<T>(q.Device, problem, q.View, k.View, v.View, output.View, lse.View)));
 

@@ -34,7 +34,7 @@ public sealed class TrainingAttention<T> : IDisposable where T : unmanaged
         Lse = lse;
     }
 
-    /// <summary>The attention output, (batch, s_q, heads_q, head_dim), q's dtype; owned by this object.</summary>
+    /// <summary>The attention output: q's shape (in the forward's <see cref="AttentionOptions.Layout"/>) and dtype; owned by this object.</summary>
     public DeviceTensor<T> Output { get; }
 
     /// <summary>The log-sum-exp of each query row, (batch, heads_q, s_q), fp32; owned by this object.</summary>

@@ -50,10 +50,10 @@ public sealed class IlgpuAttention : IDisposable
 
     /// <summary>Attention forward: writes <paramref name="output"/> and, when given, <paramref name="lse"/>.</summary>
     /// <param name="sizes">The sizes the flat views hold.</param>
-    /// <param name="q">Queries, <see cref="AttentionSizes.QShape"/>.</param>
-    /// <param name="k">Keys, <see cref="AttentionSizes.KvShape"/>.</param>
-    /// <param name="v">Values, <see cref="AttentionSizes.KvShape"/>.</param>
-    /// <param name="output">Receives the output, <see cref="AttentionSizes.QShape"/>.</param>
+    /// <param name="q">Queries, <see cref="AttentionSizes.QShapeIn"/> of options' layout.</param>
+    /// <param name="k">Keys, <see cref="AttentionSizes.KvShapeIn"/> of options' layout.</param>
+    /// <param name="v">Values, <see cref="AttentionSizes.KvShapeIn"/> of options' layout.</param>
+    /// <param name="output">Receives the output, <see cref="AttentionSizes.QShapeIn"/> of options' layout.</param>
     /// <param name="lse">Receives the log-sum-exp, <see cref="AttentionSizes.LseShape"/>; an empty view for none.</param>
     /// <param name="options">Scale and mask; null for the defaults.</param>
     /// <exception cref="ArgumentException">A view's length does not match <paramref name="sizes"/>, or as <see cref="FlashAttention"/>'s forward.</exception>
@@ -61,11 +61,12 @@ public sealed class IlgpuAttention : IDisposable
         ArrayView<float> lse, AttentionOptions? options = null) where T : unmanaged
     {
         options ??= AttentionOptions.Default;
+        int[] qShape = sizes.QShapeIn(options.Layout), kvShape = sizes.KvShapeIn(options.Layout);
         _accelerator.Synchronize();
-        using var qt = In(q, sizes.QShape, nameof(q));
-        using var kt = In(k, sizes.KvShape, nameof(k));
-        using var vt = In(v, sizes.KvShape, nameof(v));
-        using var outputTensor = Out(output, sizes.QShape, nameof(output));
+        using var qt = In(q, qShape, nameof(q));
+        using var kt = In(k, kvShape, nameof(k));
+        using var vt = In(v, kvShape, nameof(v));
+        using var outputTensor = Out(output, qShape, nameof(output));
         using var lseTensor = lse.Length == 0 ? null : Out(lse, sizes.LseShape, nameof(lse));
         FlashAttention.Forward(qt, kt, vt, outputTensor, lseTensor, options);
         CopyBack(outputTensor, output);
@@ -74,7 +75,7 @@ public sealed class IlgpuAttention : IDisposable
 
     /// <summary>Attention backward: writes <paramref name="dq"/>, <paramref name="dk"/> and <paramref name="dv"/> (overwritten).</summary>
     /// <param name="sizes">The sizes the flat views hold.</param>
-    /// <param name="dOut">∂loss/∂output, <see cref="AttentionSizes.QShape"/>.</param>
+    /// <param name="dOut">∂loss/∂output, <see cref="AttentionSizes.QShapeIn"/> of options' layout.</param>
     /// <param name="q">Queries of the forward.</param>
     /// <param name="k">Keys of the forward.</param>
     /// <param name="v">Values of the forward.</param>
@@ -90,16 +91,17 @@ public sealed class IlgpuAttention : IDisposable
         AttentionOptions? options = null) where T : unmanaged
     {
         options ??= AttentionOptions.Default;
+        int[] qShape = sizes.QShapeIn(options.Layout), kvShape = sizes.KvShapeIn(options.Layout);
         _accelerator.Synchronize();
-        using var dOutTensor = In(dOut, sizes.QShape, nameof(dOut));
-        using var qt = In(q, sizes.QShape, nameof(q));
-        using var kt = In(k, sizes.KvShape, nameof(k));
-        using var vt = In(v, sizes.KvShape, nameof(v));
-        using var outputTensor = In(output, sizes.QShape, nameof(output));
+        using var dOutTensor = In(dOut, qShape, nameof(dOut));
+        using var qt = In(q, qShape, nameof(q));
+        using var kt = In(k, kvShape, nameof(k));
+        using var vt = In(v, kvShape, nameof(v));
+        using var outputTensor = In(output, qShape, nameof(output));
         using var lseTensor = In(lse, sizes.LseShape, nameof(lse));
-        using var dqTensor = Out(dq, sizes.QShape, nameof(dq));
-        using var dkTensor = Out(dk, sizes.KvShape, nameof(dk));
-        using var dvTensor = Out(dv, sizes.KvShape, nameof(dv));
+        using var dqTensor = Out(dq, qShape, nameof(dq));
+        using var dkTensor = Out(dk, kvShape, nameof(dk));
+        using var dvTensor = Out(dv, kvShape, nameof(dv));
         FlashAttention.Backward(dOutTensor, qt, kt, vt, outputTensor, lseTensor, dqTensor, dkTensor, dvTensor, options);
         CopyBack(dqTensor, dq);
         CopyBack(dkTensor, dk);

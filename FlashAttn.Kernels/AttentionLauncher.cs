@@ -21,8 +21,9 @@ public static partial class AttentionLauncher
 
     /// <summary>
     /// Attention forward: output = softmax(scale · q kᵀ, masked) v and lse = log-sum-exp of each row.
-    /// q: (b, s_q, h_q, d); k, v: (b, s_k, h_kv, d); output: (b, s_q, h_q, d); lse: (b, h_q, s_q) fp32, natural log,
-    /// +∞ for a row that sees no key (its output row is 0).
+    /// q: (b, s_q, h_q, d); k, v: (b, s_k, h_kv, d); output: (b, s_q, h_q, d) — or (b, h, s, d) each with
+    /// <see cref="AttentionShape.Layout"/> = <see cref="AttentionLayout.BatchHeadSeqDim"/>, read in place through strides;
+    /// lse: (b, h_q, s_q) fp32 in either layout, natural log, +∞ for a row that sees no key (its output row is 0).
     /// </summary>
     /// <exception cref="ArgumentException"><typeparamref name="T"/> is not float, Half or BFloat16, or d is outside 1…256.</exception>
     public static void Forward<T>(Accelerator accelerator, AttentionShape shape, AttentionSettings settings,
@@ -105,8 +106,9 @@ public static partial class AttentionLauncher
 
     /// <summary>
     /// Bytes of device workspace <see cref="Backward{T}"/> uses, all fp32: D (b·h_q·s_q), and unless the gradients are
-    /// their own accumulators (fp32 without GQA, dq 16-byte aligned as allocations are) the dQ accumulator (b·s_q·h_q·d)
-    /// and per-query-head dK and dV (2·b·s_k·h_q·d). Linear in the sequence lengths.
+    /// their own accumulators (fp32 without GQA, dq 16-byte aligned as allocations are; in either layout, the accumulators
+    /// following the gradients' dimension order) the dQ accumulator (b·s_q·h_q·d) and per-query-head dK and dV
+    /// (2·b·s_k·h_q·d). Linear in the sequence lengths.
     /// </summary>
     /// <param name="shape">The call's sizes.</param>
     /// <param name="settings">The call's options.</param>
@@ -137,7 +139,9 @@ public static partial class AttentionLauncher
         return true;
     }
 
-    /// <summary>16-byte chunks of 8 elements: d a multiple of 8 and every operand 16-byte aligned (else element-wise staging).</summary>
+    /// <summary>16-byte chunks of 8 elements: d a multiple of 8 and every operand 16-byte aligned (else element-wise staging).
+    /// Every row starts a whole number of rows (d elements) from its tensor's base in either <see cref="AttentionLayout"/>,
+    /// so aligned bases make every row aligned (so for <see cref="TakesRegisterTiles"/>, whose head dims are multiples of 4).</summary>
     private static bool Chunked<T>(int headDim, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged
     {
         if (headDim % TensorCoreTile.ChunkedHeadDimMultiple != 0) return false;
@@ -158,6 +162,8 @@ public static partial class AttentionLauncher
     {
         if (shape.HeadsQ % shape.HeadsKV != 0)
             throw new ArgumentException($"h_q = {shape.HeadsQ} is not a multiple of h_kv = {shape.HeadsKV}.", nameof(shape));
+        if (!Enum.IsDefined(shape.Layout))
+            throw new ArgumentException($"shape.Layout must be an {nameof(AttentionLayout)} value; actual {(int)shape.Layout}.", nameof(shape));
         return new AttentionParams
         {
             Batch = shape.Batch,
@@ -166,6 +172,8 @@ public static partial class AttentionLauncher
             HeadsQ = shape.HeadsQ,
             HeadsKV = shape.HeadsKV,
             HeadDim = shape.HeadDim,
+            QueryLayout = shape.Layout,
+            KeyLayout = shape.Layout,
             CausalOffset = settings.CausalBottomRight ? shape.SeqLenK - shape.SeqLenQ : 0,
             CausalBottomRight = settings.CausalBottomRight,
             WindowLeft = settings.WindowLeft,

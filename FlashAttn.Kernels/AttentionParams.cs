@@ -18,6 +18,10 @@ internal struct AttentionParams
     public int HeadsKV;
     /// <summary>Head dimension d (unpadded).</summary>
     public int HeadDim;
+    /// <summary>Dimension order of the query-side tensors q, o, dO and dq (and the dQ accumulator); see <see cref="TokenLayout.Queries"/>.</summary>
+    public AttentionLayout QueryLayout;
+    /// <summary>Dimension order of the key-side tensors k, v, dk and dv (and the dK, dV accumulators); see <see cref="TokenLayout.KeysValues"/>.</summary>
+    public AttentionLayout KeyLayout;
     /// <summary>Causal diagonal offset: query i sees key j when j ≤ i + CausalOffset (s_k − s_q bottom-right, 0 top-left).</summary>
     public int CausalOffset;
     /// <summary>Per-sequence causal alignment (varlen, KV cache): true → s_k − s_q of each sequence, false → 0.</summary>

@@ -42,13 +42,13 @@ internal readonly struct BackwardWorkspace<T> : IDisposable where T : unmanaged
     /// <summary>D = rowsum(dO ∘ O), (b, h_q, s_q).</summary>
     public ArrayView<float> Delta { get; }
 
-    /// <summary>dQ accumulator (b, s_q, h_q, d).</summary>
+    /// <summary>dQ accumulator (b, s_q, h_q, d), or (b, h_q, s_q, d) with q in that layout (<see cref="TokenLayout.Queries"/>).</summary>
     public ArrayView<float> DqAccum { get; }
 
-    /// <summary>Per-query-head dK (b, s_k, h_q, d).</summary>
+    /// <summary>Per-query-head dK (b, s_k, h_q, d), or (b, h_q, s_k, d) with k in that layout (<see cref="TokenLayout.KeyGradientsPerQueryHead"/>).</summary>
     public ArrayView<float> DkAccum { get; }
 
-    /// <summary>Per-query-head dV (b, s_k, h_q, d).</summary>
+    /// <summary>Per-query-head dV, dK's layout.</summary>
     public ArrayView<float> DvAccum { get; }
 
     /// <summary>Returns the rented buffers to the cache.</summary>

@@ -19,7 +19,7 @@ namespace FlashAttn.Kernels;
 /// </summary>
 internal static class FlashBackwardDqKernel
 {
-    /// <summary>The kernel: writes dQ · scale (fp32) into <paramref name="dqAccum"/> (b, s_q, h_q, d). Modifiers and flags: the forward's.</summary>
+    /// <summary>The kernel: writes dQ · scale (fp32) into <paramref name="dqAccum"/> (<see cref="TokenLayout.Queries"/>). Modifiers and flags: the forward's.</summary>
     public static void BackwardDq<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, AttentionParams p, SequenceInfo sequences,
         AttentionModifiers<TScore, TMask> modifiers, SpecializedValue<int> sequenceKind,

@@ -29,7 +29,7 @@ internal static class FlashBackwardKernel
 {
     /// <summary>
     /// The kernel. lse (b, h_q, s_q) natural log; delta (b, h_q, s_q); dqAccum (b, s_q, h_q, d) fp32, zeroed;
-    /// dkAccum, dvAccum (b, s_k, h_q, d) fp32 (varlen: <see cref="SequenceInfo"/>). Launch with grid (⌈max s_k/Bc⌉, h_q,
+    /// dkAccum, dvAccum (b, s_k, h_q, d) fp32 (in q's and k's dimension order: <see cref="TokenLayout"/>) (varlen: <see cref="SequenceInfo"/>). Launch with grid (⌈max s_k/Bc⌉, h_q,
     /// sequences), <c>Threads</c> threads,
     /// <c>BackwardSharedBytes</c> of dynamic shared memory. The modifiers and <paramref name="modifierFlags"/> must be the forward's.
     /// </summary>

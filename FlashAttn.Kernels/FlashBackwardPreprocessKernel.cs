@@ -4,7 +4,7 @@ namespace FlashAttn.Kernels;
 
 /// <summary>
 /// Backward step 0 (FA2 Algorithm 2, line 4): D_i = rowsum(dO_i ∘ O_i) in fp32, shape (b, h_q, s_q), and
-/// zeroing of the fp32 dQ accumulator (b, s_q, h_q, d) that the dK/dV kernel adds into.
+/// zeroing of the fp32 dQ accumulator (<see cref="TokenLayout.Queries"/>) that the dK/dV kernel adds into.
 /// One warp per (batch, head, row): its lanes read the row 32 elements apart, so each load is one coalesced
 /// stretch (one thread per row read rows h_q·d apart), and a butterfly sums the lanes. Grid-stride loops,
 /// any 1-D launch whose groups are whole warps.

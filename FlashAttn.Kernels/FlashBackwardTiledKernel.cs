@@ -21,7 +21,7 @@ internal static class FlashBackwardTiledKernel
 
     /// <summary>
     /// The kernel. lse (b, h_q, s_q) natural log; delta (b, h_q, s_q); dqAccum (b, s_q, h_q, d) fp32, zeroed;
-    /// dkAccum, dvAccum (b, s_k, h_q, d) fp32. <paramref name="headDimPadded"/> is <see cref="BackwardRegisterTile.PaddedHeadDim"/>(d).
+    /// dkAccum, dvAccum (b, s_k, h_q, d) fp32 (in q's and k's dimension order: <see cref="TokenLayout"/>). <paramref name="headDimPadded"/> is <see cref="BackwardRegisterTile.PaddedHeadDim"/>(d).
     /// </summary>
     [LaunchBounds(BackwardRegisterTile.Threads, 1)]
     public static void Backward<T, TStorage>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,

@@ -27,8 +27,8 @@ namespace FlashAttn.Kernels;
 internal static class FlashForwardKernel
 {
     /// <summary>
-    /// The kernel. q (b, s_q, h_q, d), k and v (b, s_k, h_kv, d), output (b, s_q, h_q, d), lse (b, h_q, s_q) fp32 (layouts of
-    /// other sequence kinds: <see cref="SequenceInfo"/>). Launch with grid (⌈max s_q/Br⌉, h_q, sequences), <c>Threads</c> threads and <c>ForwardSharedBytes</c> of dynamic shared memory.
+    /// The kernel. q (b, s_q, h_q, d), k and v (b, s_k, h_kv, d), output (b, s_q, h_q, d), lse (b, h_q, s_q) fp32 (or
+    /// q, k, v, output (b, h, s, d): <see cref="TokenLayout"/>; layouts of other sequence kinds: <see cref="SequenceInfo"/>). Launch with grid (⌈max s_q/Br⌉, h_q, sequences), <c>Threads</c> threads and <c>ForwardSharedBytes</c> of dynamic shared memory.
     /// <paramref name="modifierFlags"/>: <see cref="AttentionModifiers{TScore, TMask}.FlagsWith"/>.
     /// </summary>
     public static void Forward<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output,

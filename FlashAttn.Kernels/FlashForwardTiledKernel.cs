@@ -25,7 +25,8 @@ internal static class FlashForwardTiledKernel
     private const int RowThreads = ForwardRegisterTile.RowThreads, ColumnThreads = ForwardRegisterTile.ColumnThreads;
 
     /// <summary>
-    /// The kernel. q (b, s_q, h_q, d), k and v (b, s_k, h_kv, d), output (b, s_q, h_q, d), lse (b, h_q, s_q) fp32.
+    /// The kernel. q (b, s_q, h_q, d), k and v (b, s_k, h_kv, d), output (b, s_q, h_q, d), lse (b, h_q, s_q) fp32
+    /// (or q, k, v, output (b, h, s, d): <see cref="TokenLayout"/>).
     /// <paramref name="headDimPadded"/> is <see cref="ForwardRegisterTile.PaddedHeadDim"/>(d).
     /// </summary>
     [LaunchBounds(ForwardRegisterTile.Threads, 2)]

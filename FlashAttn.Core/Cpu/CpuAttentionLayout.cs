@@ -1,4 +1,5 @@
 using FlashAttn.Dispatch;
+using FlashAttn.Kernels;
 
 namespace FlashAttn.Cpu;
 
@@ -28,6 +29,8 @@ internal sealed class CpuAttentionLayout
         SeqLenQPadded = QueryBlocks * Block;
         SeqLenKPadded = KeyBlocks * Block;
         Group = problem.HeadsQ / problem.HeadsKV;
+        Queries = TokenLayout.Of(problem.Layout, problem.SeqLenQ, problem.HeadsQ, problem.HeadDim);
+        Keys = TokenLayout.Of(problem.Layout, problem.SeqLenK, problem.HeadsKV, problem.HeadDim);
         DiagonalOffset = problem.CausalBottomRight ? SeqLenK - SeqLenQ : 0;
         LeftEdge = problem.WindowLeft;
         RightEdge = problem.Causal ? 0 : problem.WindowRight; // causal caps any right window at the diagonal
@@ -91,8 +94,11 @@ internal sealed class CpuAttentionLayout
         return end > KeyStart(i0) ? (end + Block - 1) / Block : 0;
     }
 
-    /// <summary>Offset of element [b, i, h, 0] in a (b, s, heads, d) tensor.</summary>
-    public long RowOffset(int b, int i, int heads, int h, int seqLen) => (((long)b * seqLen + i) * heads + h) * HeadDim;
+    /// <summary>Where the rows of q, the output, dO and dq are, in the call's layout (the GPU kernels' arithmetic).</summary>
+    public TokenLayout Queries { get; }
+
+    /// <summary>Where the rows of k, v, dk and dv are.</summary>
+    public TokenLayout Keys { get; }
 
     public static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 }

@@ -119,7 +119,7 @@ internal static unsafe class CpuBackward
         int h = kvHead % p.HeadsKV;
         for (int r = 0, rows = Math.Min(block, p.SeqLenK - j0); r < rows; r++)
         {
-            long offset = layout.RowOffset(b, j0 + r, p.HeadsKV, h, p.SeqLenK);
+            long offset = layout.Keys.RowStart(b, j0 + r, h);
             StorageConvert.Narrow(dKj + r * dPad, dk + offset, d, SoftmaxLog2.Ln2);
             StorageConvert.Narrow(dVj + r * dPad, dv + offset, d, 1f);
         }

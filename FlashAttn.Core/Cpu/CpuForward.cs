@@ -53,7 +53,7 @@ internal static unsafe class CpuForward
         // Q_i · scale · log₂e, zero rows past s_q
         new Span<float>(qs, block * dPad).Clear();
         for (int r = 0; r < rows; r++)
-            StorageConvert.Widen(q + layout.RowOffset(b, i0 + r, p.HeadsQ, h, p.SeqLenQ), qs + r * dPad, layout.HeadDim,
+            StorageConvert.Widen(q + layout.Queries.RowStart(b, i0 + r, h), qs + r * dPad, layout.HeadDim,
                 p.Scale * SoftmaxLog2.Log2E);
         new Span<float>(acc, block * dPad).Clear();
         new Span<float>(rowMax, block).Fill(float.NegativeInfinity);
@@ -92,7 +92,7 @@ internal static unsafe class CpuForward
             bool empty = rowSum[r] == 0f;
             lse[((long)b * p.HeadsQ + h) * p.SeqLenQ + i] = empty ? float.PositiveInfinity
                 : (rowMax[r] + MathF.Log2(rowSum[r])) * SoftmaxLog2.Ln2;
-            StorageConvert.Narrow(acc + r * dPad, output + layout.RowOffset(b, i, p.HeadsQ, h, p.SeqLenQ), layout.HeadDim,
+            StorageConvert.Narrow(acc + r * dPad, output + layout.Queries.RowStart(b, i, h), layout.HeadDim,
                 empty ? 0f : keptScale / rowSum[r]);
         }
     }

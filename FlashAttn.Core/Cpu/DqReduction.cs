@@ -41,7 +41,7 @@ internal static unsafe class DqReduction
                         tile[r * dPad + x] += dqT[x * block + r];
             }
             for (int r = 0; r < rows; r++)
-                StorageConvert.Narrow(tile + r * dPad, dq + layout.RowOffset(b, i0 + r, p.HeadsQ, h, p.SeqLenQ), d, p.Scale);
+                StorageConvert.Narrow(tile + r * dPad, dq + layout.Queries.RowStart(b, i0 + r, h), d, p.Scale);
         }
     }
 }

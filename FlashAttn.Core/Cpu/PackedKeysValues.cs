@@ -62,7 +62,7 @@ internal sealed unsafe class PackedKeysValues : IDisposable
         }
         for (int r = 0; r < rows; r++)
         {
-            long offset = layout.RowOffset(b, j0 + r, p.HeadsKV, h, p.SeqLenK);
+            long offset = layout.Keys.RowStart(b, j0 + r, h);
             StorageConvert.Widen(k + offset, keys + (long)r * dPad, d, 1f);
             StorageConvert.Widen(v + offset, values + (long)r * dPad, d, 1f);
         }

@@ -51,7 +51,7 @@ internal sealed unsafe class PackedQueries : IDisposable
         float* o = stackalloc float[d];
         for (int i = 0; i < p.SeqLenQ; i++)
         {
-            long offset = layout.RowOffset(b, i, p.HeadsQ, h, p.SeqLenQ);
+            long offset = layout.Queries.RowStart(b, i, h);
             StorageConvert.Widen(q + offset, queries + (long)i * dPad, d, p.Scale * SoftmaxLog2.Log2E);
             StorageConvert.Widen(dOutput + offset, dO + (long)i * dPad, d, 1f);
             StorageConvert.Widen(output + offset, o, d, 1f);

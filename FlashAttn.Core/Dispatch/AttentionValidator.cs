@@ -54,8 +54,7 @@ internal static class AttentionValidator
         CheckLive(tensor, name);
         CheckSameDevice(tensor, like, name);
         CheckSameDtype(tensor, like, name);
-        if (!tensor.Shape.SequenceEqual(like.Shape))
-            throw new ArgumentException($"{name} must have {likeName}'s shape {like.ShapeText}; actual {tensor.ShapeText}.", name);
+        IndexChecks.CheckSameShape(tensor, like, likeName, name);
     }
 
     /// <summary>Checks a log-sum-exp (given to the backward, or as the forward's destination): fp32, (b, h_q, s_q), q's device.</summary>
@@ -71,19 +70,25 @@ internal static class AttentionValidator
                 $"{name} must have shape (batch, heads_q, s_q) = {DeviceTensor.FormatShape(expectedLse)}; actual {lse.ShapeText}.", name);
     }
 
+    /// <summary>q, k and v are read in <see cref="AttentionOptions.Layout"/> (checked first): its seqlen and heads dimensions.</summary>
     private static AttentionProblem CheckQkv(DeviceTensor q, DeviceTensor k, DeviceTensor v, AttentionOptions options)
     {
+        var layout = options.Layout;
+        if (!Enum.IsDefined(layout))
+            throw new ArgumentOutOfRangeException(nameof(options), layout,
+                $"options.Layout must be {AttentionLayout.BatchSeqHeadDim} or {AttentionLayout.BatchHeadSeqDim}; actual {(int)layout}.");
+        int seqDim = layout.SeqDimension(), headsDim = layout.HeadsDimension();
         CheckFloatingPoint(q, nameof(q));
-        CheckRank4(q, nameof(q));
-        CheckRank4(k, nameof(k));
-        CheckRank4(v, nameof(v));
+        CheckRank4(q, layout, nameof(q));
+        CheckRank4(k, layout, nameof(k));
+        CheckRank4(v, layout, nameof(v));
 
-        int batch = q.Shape[0], seqQ = q.Shape[1], headsQ = q.Shape[2], headDim = q.Shape[3];
+        int batch = q.Shape[0], seqQ = q.Shape[seqDim], headsQ = q.Shape[headsDim], headDim = q.Shape[3];
         CheckAtLeastOne(q, 0, "batch", nameof(q));
-        CheckAtLeastOne(q, 1, "seqlen", nameof(q));
-        CheckAtLeastOne(q, 2, "heads", nameof(q));
+        CheckAtLeastOne(q, seqDim, "seqlen", nameof(q));
+        CheckAtLeastOne(q, headsDim, "heads", nameof(q));
         CheckAtMost(q, 0, "batch", MaxGridDimension, nameof(q));
-        CheckAtMost(q, 2, "heads", MaxGridDimension, nameof(q));
+        CheckAtMost(q, headsDim, "heads", MaxGridDimension, nameof(q));
         if (headDim < 1 || headDim > MaxHeadDim)
             throw new ArgumentException(
                 $"q head_dim (dimension 3) must be in [1, {MaxHeadDim}]; actual {headDim} (shape {q.ShapeText}).", nameof(q));
@@ -92,15 +97,14 @@ internal static class AttentionValidator
         CheckSameDtype(k, q, nameof(k));
         CheckDimension(k, 0, "batch", batch, nameof(k));
         CheckDimension(k, 3, "head_dim", headDim, nameof(k));
-        CheckAtLeastOne(k, 1, "seqlen", nameof(k));
-        CheckAtLeastOne(k, 2, "heads", nameof(k));
+        CheckAtLeastOne(k, seqDim, "seqlen", nameof(k));
+        CheckAtLeastOne(k, headsDim, "heads", nameof(k));
 
         CheckSameDevice(v, q, nameof(v));
         CheckSameDtype(v, q, nameof(v));
-        if (!v.Shape.SequenceEqual(k.Shape))
-            throw new ArgumentException($"v must have k's shape {k.ShapeText}; actual {v.ShapeText}.", nameof(v));
+        IndexChecks.CheckSameShape(v, k, nameof(k), nameof(v));
 
-        int seqK = k.Shape[1], headsKv = k.Shape[2];
+        int seqK = k.Shape[seqDim], headsKv = k.Shape[headsDim];
         if (headsQ % headsKv != 0)
             throw new ArgumentException(
                 $"k heads must divide q heads ({headsQ}) for grouped-query attention; actual {headsKv}.", nameof(k));
@@ -110,7 +114,7 @@ internal static class AttentionValidator
         return new AttentionProblem(batch, seqQ, seqK, headsQ, headsKv, headDim,
             options.ResolveScale(headDim), options.Causal,
             options.CausalAlignment == CausalAlignment.BottomRight, options.Deterministic, options.WindowLeft, options.WindowRight,
-            options.Dropout, options.Fp32Math);
+            options.Dropout, options.Fp32Math, layout);
     }
 
     /// <summary>Checks the scale, the causal alignment and the window of <paramref name="options"/>.</summary>
@@ -130,6 +134,18 @@ internal static class AttentionValidator
         float p = options.Dropout.Probability;
         if (!(p >= 0 && p < 1))
             throw new ArgumentOutOfRangeException(nameof(options), p, $"options.Dropout.Probability must be in [0, 1); actual {p}.");
+    }
+
+    /// <summary>
+    /// Varlen and KV-cache calls have tensors of their own layouts ((total, heads, head_dim) packs, caches):
+    /// <see cref="AttentionOptions.Layout"/> must be the default there. Checked before their shapes, which it would misname.
+    /// </summary>
+    internal static void CheckDefaultLayout(AttentionOptions options, string calls)
+    {
+        if (options.Layout != AttentionLayout.BatchSeqHeadDim)
+            throw new ArgumentException(
+                $"options.Layout must be {AttentionLayout.BatchSeqHeadDim} for {calls} calls, whose tensors have layouts of their own " +
+                $"(it applies to dense calls); actual {options.Layout}.", nameof(options));
     }
 
     /// <summary>
@@ -171,12 +187,8 @@ internal static class AttentionValidator
         if (tensor.Device.IsDisposed) throw new ArgumentException($"{name} lives on a device that has been disposed ({tensor.Device}).", name);
     }
 
-    private static void CheckRank4(DeviceTensor tensor, string name)
-    {
-        if (tensor.Rank != 4)
-            throw new ArgumentException(
-                $"{name} must have rank 4 (batch, seqlen, heads, head_dim); actual rank {tensor.Rank} with shape {tensor.ShapeText}.", name);
-    }
+    private static void CheckRank4(DeviceTensor tensor, AttentionLayout layout, string name)
+        => IndexChecks.CheckRank(tensor, 4, layout.Describe(), name);
 
     internal static void CheckAtLeastOne(DeviceTensor tensor, int dim, string what, string name)
     {

@@ -12,7 +12,8 @@ namespace FlashAttn.Dispatch;
 /// </summary>
 internal interface IAttentionKernels
 {
-    /// <summary>q: (b, s_q, h_q, d); k, v: (b, s_k, h_kv, d); output: (b, s_q, h_q, d); lse: (b, h_q, s_q).</summary>
+    /// <summary>q: (b, s_q, h_q, d); k, v: (b, s_k, h_kv, d); output: (b, s_q, h_q, d) — (b, h, s, d) each when the problem's
+    /// <see cref="AttentionProblem.Layout"/> says so; lse: (b, h_q, s_q).</summary>
     void Forward<T, TScore, TMask>(Accelerator accelerator, AttentionProblem problem, AttentionModifiers<TScore, TMask> modifiers,
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse)
         where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier;

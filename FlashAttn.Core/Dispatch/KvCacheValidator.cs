@@ -17,7 +17,6 @@ internal static class KvCacheValidator
     /// <summary>Smallest page size of a paged cache (one key block of the kernels).</summary>
     public const int MinPageSize = 16;
 
-    private const string TokenLayout = "(batch, seqlen, heads, head_dim)";
     private const string KNew = "cache.KNew", VNew = "cache.VNew", BatchIndex = "cache.CacheBatchIndex", Blocks = "cache.BlockTable",
         Splits = "cache.Splits";
 
@@ -28,8 +27,9 @@ internal static class KvCacheValidator
         AttentionValidator.CheckLive(q, nameof(q));
         AttentionValidator.CheckLive(kCache, nameof(kCache));
         AttentionValidator.CheckLive(vCache, nameof(vCache));
+        AttentionValidator.CheckDefaultLayout(options, "KV-cache");
         AttentionValidator.CheckFloatingPoint(q, nameof(q));
-        IndexChecks.CheckRank(q, 4, TokenLayout, nameof(q));
+        IndexChecks.CheckRank(q, 4, AttentionLayout.BatchSeqHeadDim.Describe(), nameof(q));
         int batch = q.Shape[0], seqQ = q.Shape[1], headsQ = q.Shape[2], headDim = q.Shape[3];
         AttentionValidator.CheckAtLeastOne(q, 0, "batch", nameof(q));
         AttentionValidator.CheckAtLeastOne(q, 1, "seqlen", nameof(q));
@@ -121,7 +121,7 @@ internal static class KvCacheValidator
         var kNew = cache.KNew;
         AttentionValidator.CheckLive(kNew, KNew);
         AttentionValidator.CheckLive(cache.VNew, VNew);
-        IndexChecks.CheckRank(kNew, 4, TokenLayout, KNew);
+        IndexChecks.CheckRank(kNew, 4, AttentionLayout.BatchSeqHeadDim.Describe(), KNew);
         AttentionValidator.CheckSameDevice(kNew, q, KNew);
         IndexChecks.CheckDimension(kNew, 0, "batch", batch, "q's", KNew);
         IndexChecks.CheckDimension(kNew, 2, "heads", headsKv, "kCache's", KNew);

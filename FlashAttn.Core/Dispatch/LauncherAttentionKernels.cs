@@ -10,7 +10,7 @@ internal sealed class LauncherAttentionKernels : IAttentionKernels
     public static LauncherAttentionKernels Instance { get; } = new();
 
     public static AttentionShape ShapeOf(AttentionProblem p) =>
-        new(p.Batch, p.SeqLenQ, p.SeqLenK, p.HeadsQ, p.HeadsKV, p.HeadDim);
+        new(p.Batch, p.SeqLenQ, p.SeqLenK, p.HeadsQ, p.HeadsKV, p.HeadDim, p.Layout);
 
     public static AttentionSettings SettingsOf(AttentionProblem p) =>
         new(p.Scale, p.Causal, p.CausalBottomRight, p.Deterministic, p.WindowLeft, p.WindowRight, p.Dropout, p.Fp32Math);

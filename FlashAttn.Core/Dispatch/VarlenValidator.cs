@@ -63,6 +63,7 @@ internal static class VarlenValidator
     private static VarlenProblem CheckPacked(DeviceTensor q, DeviceTensor k, DeviceTensor v,
         DeviceTensor<int>? cuSeqlensQ, DeviceTensor<int>? cuSeqlensK, int maxSeqlenQ, int maxSeqlenK, AttentionOptions options)
     {
+        AttentionValidator.CheckDefaultLayout(options, "varlen");
         AttentionValidator.CheckFloatingPoint(q, nameof(q));
         IndexChecks.CheckRank(q, 3, PackedLayout, nameof(q));
         IndexChecks.CheckRank(k, 3, PackedLayout, nameof(k));

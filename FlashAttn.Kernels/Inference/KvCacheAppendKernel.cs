@@ -15,18 +15,13 @@ internal static class KvCacheAppendKernel
         AttentionParams p, SequenceInfo sequences, SpecializedValue<int> sequenceKind) where T : unmanaged
     {
         int gridThreads = Grid.DimX * Group.DimX, newKeys = sequences.NewKeys;
-        var newLayout = TokenLayout.Contiguous(newKeys, p.HeadsKV, p.HeadDim);
         var cacheLayout = TokenLayout.KeysValues(p);
         int capacity = sequenceKind.Value == SequenceKind.PagedKvCache ? sequences.BlocksPerSequence * p.SeqLenK : p.SeqLenK;
-        long count = newLayout.Elements(p.Batch);
+        long count = TokenLayout.Of(AttentionLayout.BatchSeqHeadDim, newKeys, p.HeadsKV, p.HeadDim).Elements(p.Batch);
         for (long e = Grid.GlobalIndexX; e < count; e += gridThreads)
         {
-            // e = ((b · s_new + j) · h_kv + h) · d + x
-            int x = (int)(e % p.HeadDim);
-            long rest = e / p.HeadDim;
-            int head = (int)(rest % p.HeadsKV);
-            rest /= p.HeadsKV;
-            int j = (int)(rest % newKeys), batch = (int)(rest / newKeys);
+            // kNew is (b, s_new, h_kv, d): element e is (batch, j, head, x) of the walk
+            int x = TokenLayout.Locate(e, newKeys, p.HeadsKV, p.HeadDim, out int batch, out int j, out int head);
             int position = sequences.CacheSeqlens[batch] + j;
             if (position < 0 || position >= capacity) continue;
             var bounds = sequences.Bounds(batch, p, sequenceKind.Value);

@@ -8,7 +8,8 @@ namespace FlashAttn.Kernels.Reference;
 public static class AttentionReference
 {
     /// <summary>
-    /// Forward. q: (b, s_q, h_q, d); k, v: (b, s_k, h_kv, d); output: (b, s_q, h_q, d); lse: (b, h_q, s_q), natural log.
+    /// Forward. q: (b, s_q, h_q, d); k, v: (b, s_k, h_kv, d); output: (b, s_q, h_q, d) — (b, h, s, d) each with
+    /// <see cref="AttentionShape.Layout"/> = <see cref="AttentionLayout.BatchHeadSeqDim"/>; lse: (b, h_q, s_q), natural log.
     /// </summary>
     public static void Forward(AttentionShape shape, AttentionSettings settings, double[] q, double[] k, double[] v,
         double[] output, double[] lse, ReferenceModifiers? modifiers = null)
@@ -136,13 +137,13 @@ public static class AttentionReference
         return dot * settings.Scale;
     }
 
-    /// <summary>Offset of q[b, i, h, 0] (also of output, dq).</summary>
+    /// <summary>Offset of q[b, i, h, 0] in the shape's layout (also of output, dq).</summary>
     internal static long QIndex(AttentionShape shape, int b, int i, int h)
-        => TokenLayout.Contiguous(shape.SeqLenQ, shape.HeadsQ, shape.HeadDim).RowStart(b, i, h);
+        => TokenLayout.Of(shape.Layout, shape.SeqLenQ, shape.HeadsQ, shape.HeadDim).RowStart(b, i, h);
 
-    /// <summary>Offset of k[b, j, h / (h_q / h_kv), 0] for query head h (also of v, dk, dv).</summary>
+    /// <summary>Offset of k[b, j, h / (h_q / h_kv), 0] for query head h in the shape's layout (also of v, dk, dv).</summary>
     internal static long KIndex(AttentionShape shape, int b, int j, int h)
-        => TokenLayout.Contiguous(shape.SeqLenK, shape.HeadsKV, shape.HeadDim).RowStart(b, j, h / (shape.HeadsQ / shape.HeadsKV));
+        => TokenLayout.Of(shape.Layout, shape.SeqLenK, shape.HeadsKV, shape.HeadDim).RowStart(b, j, h / (shape.HeadsQ / shape.HeadsKV));
 
     /// <summary>Offset of lse[b, h, i] (also of D).</summary>
     internal static long RowIndex(AttentionShape shape, int b, int h, int i)

@@ -51,6 +51,28 @@ public class ReadmeExampleTests
         });
     }
 
+    [Test]
+    public void ReadmeLayoutExampleRuns()
+    {
+        int batch = 2, seqLen = 19, heads = 4, kvHeads = 2, headDim = 16;
+        float[] qData = TestDevices.Random(batch * seqLen * heads * headDim, 1);
+        float[] kData = TestDevices.Random(batch * seqLen * kvHeads * headDim, 2), vData = TestDevices.Random(kData.Length, 3);
+        using var device = Device.Cpu();
+
+        var torchLayout = new AttentionOptions { Layout = AttentionLayout.BatchHeadSeqDim, Causal = true };
+        using var qh = DeviceTensor.Upload(device, qData, batch, heads, seqLen, headDim);   // (b, h, s, d)
+        using var kh = DeviceTensor.Upload(device, kData, batch, kvHeads, seqLen, headDim);
+        using var vh = DeviceTensor.Upload(device, vData, batch, kvHeads, seqLen, headDim);
+        using var step = FlashAttention.ForwardForTraining(qh, kh, vh, torchLayout);      // step.Output (b, h, s, d)
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(step.Output.GetShape(), Is.EqualTo(AttentionLayout.BatchHeadSeqDim.Shape(batch, seqLen, heads, headDim)));
+            // row 0 of head 0 sees only key 0 of kv head 0: the output is v[0, 0, 0]
+            Assert.That(step.Output.ToArray().AsSpan(0, headDim).ToArray(), Is.EqualTo(vData.AsSpan(0, headDim).ToArray()).Within(1e-6f));
+        });
+    }
+
     /// <summary>The README's user score modifier: a per-head bias table by relative position.</summary>
     private readonly struct MyBias(global::FlashAttn.Compute.ArrayView<float> table) : IScoreModifier
     {

@@ -46,12 +46,13 @@ internal sealed class ReferenceAttentionKernels : IAttentionKernels
         Write(dv, gv);
     }
 
-    /// <summary>The stand-in computes plain attention: refuse modifiers and dropout rather than ignore them.</summary>
+    /// <summary>The stand-in computes plain attention on (b, s, h, d) tensors: refuse modifiers, dropout and other layouts
+    /// rather than ignore them.</summary>
     private static void PlainOnly<TScore, TMask>(AttentionProblem problem, AttentionModifiers<TScore, TMask> modifiers)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
-        if (AttentionModifiers<TScore, TMask>.Flags != 0 || problem.Dropout.Enabled)
-            throw new NotSupportedException("the reference stand-in covers plain attention only (no modifiers, no dropout)");
+        if (AttentionModifiers<TScore, TMask>.Flags != 0 || problem.Dropout.Enabled || problem.Layout != AttentionLayout.BatchSeqHeadDim)
+            throw new NotSupportedException("the reference stand-in covers plain attention only (no modifiers, no dropout, default layout)");
     }
 
     private static double[] Read<T>(ArrayView<T> view) where T : unmanaged

@@ -14,6 +14,7 @@ public sealed record AttentionCase(AttentionShape Shape, AttentionDtype Dtype, b
     /// <inheritdoc/>
     public override string ToString()
         => $"b{Shape.Batch} sq{Shape.SeqLenQ} sk{Shape.SeqLenK} h{Shape.HeadsQ}/{Shape.HeadsKV} d{Shape.HeadDim} {Dtype}"
+           + (Shape.Layout == AttentionLayout.BatchHeadSeqDim ? " bhsd" : "")
            + (Causal ? (BottomRight ? " causal-br" : " causal-tl") : "") + (Deterministic ? " det" : "")
            + (WindowLeft >= 0 || WindowRight >= 0 ? $" window({WindowLeft},{WindowRight}){(Causal ? "" : BottomRight ? "-br" : "-tl")}" : "")
            + (Fp32Math == Fp32Math.TensorCores ? " 3xtf32" : "");

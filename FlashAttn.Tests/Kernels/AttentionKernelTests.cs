@@ -37,7 +37,9 @@ public class AttentionKernelTests
 
     /// <summary>
     /// Every seqlen pair with three head dims (rotating through all twelve, so each appears 2–3 times);
-    /// dtype, causal alignment, head layout, batch and determinism rotate independently across the rows.
+    /// dtype, causal alignment, head layout, batch, determinism and tensor layout (a third of the rows (b, h, s, d): the
+    /// reference reads it through the same <c>TokenLayout</c>; LayoutTests check that against a host permutation) rotate
+    /// independently across the rows.
     /// </summary>
     public static IEnumerable<TestCaseData> Table()
     {
@@ -54,7 +56,8 @@ public class AttentionKernelTests
                 if ((long)batch * hq * sq * sk * d > WorkCap) (hq, hkv) = hkv == 1 ? (2, 1) : (1, 1);
                 var dtype = (AttentionDtype)n;
                 int mode = (s + 3 * n) % 4; // 0 plain, 1 causal bottom-right, 2 causal top-left, 3 causal bottom-right
-                var c = new AttentionCase(new AttentionShape(batch, sq, sk, hq, hkv, d), dtype,
+                var layout = (s + 2 * n) % 3 == 2 ? AttentionLayout.BatchHeadSeqDim : AttentionLayout.BatchSeqHeadDim;
+                var c = new AttentionCase(new AttentionShape(batch, sq, sk, hq, hkv, d, layout), dtype,
                     Causal: mode != 0, BottomRight: mode != 2, Deterministic: row % 5 == 4, Seed: 1000 + row);
                 yield return new TestCaseData(c).SetName($"Attention({c})");
             }

@@ -10,7 +10,7 @@ namespace FlashAttn.Tests.Kernels;
 /// <summary>Results of one attention case, widened to double: outputs and (optionally) gradients.</summary>
 public sealed class AttentionResult
 {
-    /// <summary>(b, s_q, h_q, d).</summary>
+    /// <summary>(b, s_q, h_q, d), or (b, h_q, s_q, d) in the case's layout.</summary>
     public double[] Output = [];
     /// <summary>(b, h_q, s_q).</summary>
     public double[] Lse = [];
@@ -118,7 +118,7 @@ public sealed class AttentionRun
             var settings = Case.Settings;
             return new AttentionProblem(s.Batch, s.SeqLenQ, s.SeqLenK, s.HeadsQ, s.HeadsKV, s.HeadDim,
                 settings.Scale, settings.Causal, settings.CausalBottomRight, settings.Deterministic, settings.WindowLeft, settings.WindowRight,
-                Fp32Math: settings.Fp32Math);
+                Fp32Math: settings.Fp32Math, Layout: s.Layout);
         }
     }
 
