@@ -3,7 +3,7 @@
 OUT=${OUT:-/tmp/flashattn-out}
 mkdir -p "$OUT"
 summary=$OUT/summary.log
-echo "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1); commit: $(cat bundle/COMMIT 2>/dev/null); date: $(date -u +%F)" > "$summary"
+echo "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1); commit: $(cat bundle/COMMIT 2>/dev/null); date: $(date -u +%F)" >> "$summary"
 
 # ptxas_report DUMP GLOB [OPS...]: for each DUMP/GLOB PTX file, one line in $OUT/ptxas.log with ptxas -v's registers and
 # spills (sm_90) and, when OPS are given, how many SASS instructions of each opcode the cubin has.
