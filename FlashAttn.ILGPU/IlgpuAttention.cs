@@ -13,11 +13,11 @@ namespace FlashAttn.ILGPU;
 /// <remarks>
 /// <para><b>ILGPU's CPU accelerator</b>: its buffers are native host memory, which FlashAttn's CPU device reads and
 /// writes in place (<see cref="DeviceTensor.Wrap{T}(Device, nint, ReadOnlySpan{int})"/>): no copy.</para>
-/// <para><b>ILGPU's CUDA accelerator</b>: ILGPU creates a CUDA context of its own, while FlashAttn's engine runs in the
-/// GPU's primary context, and memory of one context is not addressable by kernels of another. The views are therefore
-/// staged through FlashAttn tensors on the same GPU with device-to-device copies (cuMemcpy; no host round trip).
-/// Zero-copy there needs the engine to launch in a foreign context and stream, which it does not offer yet.</para>
-/// <para>Ordering: each call first waits for the ILGPU accelerator (so the views hold what earlier ILGPU kernels
+/// <para><b>ILGPU's CUDA accelerator</b>: FlashAttn's engine adopts ILGPU's own CUDA context and default stream
+/// (<see cref="FlashAttn.Compute.Runtime.Cuda.CudaAccelerator.Adopt"/>): its kernels read and write the views in place and
+/// are queued on ILGPU's stream, in order with ILGPU's own kernels there. No copy, no wait: synchronize the ILGPU
+/// accelerator before reading results on the host, as after any ILGPU kernel.</para>
+/// <para>Ordering on the CPU accelerator: each call first waits for it (so the views hold what earlier ILGPU kernels
 /// wrote) and returns once FlashAttn's results are in the views.</para>
 /// <para>Element types: <see cref="float"/>, <see cref="System.Half"/> (cast an ILGPU <c>Half</c> view with
 /// <c>view.Cast&lt;System.Half&gt;()</c>: same bits) and <see cref="BFloat16"/>.</para>
@@ -25,7 +25,7 @@ namespace FlashAttn.ILGPU;
 public sealed class IlgpuAttention : IDisposable
 {
     private readonly Accelerator _accelerator;
-    private readonly bool _staged;
+    private readonly bool _onCpu;
 
     /// <summary>Binds to <paramref name="accelerator"/> (ILGPU's CPU or CUDA accelerator); creates the FlashAttn device for it.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="accelerator"/> is null.</exception>
@@ -38,11 +38,12 @@ public sealed class IlgpuAttention : IDisposable
         Device = accelerator switch
         {
             CPUAccelerator => Device.Cpu(),
-            CudaAccelerator cuda => Device.Cuda(cuda.DeviceId),
+            CudaAccelerator cuda => Device.FromAccelerator(
+                FlashAttn.Compute.Runtime.Cuda.CudaAccelerator.Adopt(cuda.NativePtr, ((CudaStream)cuda.DefaultStream).StreamPtr), ownsAccelerator: true),
             _ => throw new NotSupportedException(
                 $"ILGPU accelerator type {accelerator.AcceleratorType} is not supported: use ILGPU's CPU or CUDA accelerator."),
         };
-        _staged = accelerator is CudaAccelerator;
+        _onCpu = accelerator is CPUAccelerator;
     }
 
     /// <summary>The FlashAttn device the calls run on (FlashAttn's CPU device, or the same GPU as the accelerator).</summary>
@@ -62,15 +63,14 @@ public sealed class IlgpuAttention : IDisposable
     {
         options ??= AttentionOptions.Default;
         int[] qShape = sizes.QShapeIn(options.Layout), kvShape = sizes.KvShapeIn(options.Layout);
-        _accelerator.Synchronize();
+        if (_onCpu) _accelerator.Synchronize();
         using var qt = In(q, qShape, nameof(q));
         using var kt = In(k, kvShape, nameof(k));
         using var vt = In(v, kvShape, nameof(v));
         using var outputTensor = Out(output, qShape, nameof(output));
         using var lseTensor = lse.Length == 0 ? null : Out(lse, sizes.LseShape, nameof(lse));
         FlashAttention.Forward(qt, kt, vt, outputTensor, lseTensor, options);
-        CopyBack(outputTensor, output);
-        if (lseTensor is not null) CopyBack(lseTensor, lse);
+        if (_onCpu) Device.Synchronize();
     }
 
     /// <summary>Attention backward: writes <paramref name="dq"/>, <paramref name="dk"/> and <paramref name="dv"/> (overwritten).</summary>
@@ -92,7 +92,7 @@ public sealed class IlgpuAttention : IDisposable
     {
         options ??= AttentionOptions.Default;
         int[] qShape = sizes.QShapeIn(options.Layout), kvShape = sizes.KvShapeIn(options.Layout);
-        _accelerator.Synchronize();
+        if (_onCpu) _accelerator.Synchronize();
         using var dOutTensor = In(dOut, qShape, nameof(dOut));
         using var qt = In(q, qShape, nameof(q));
         using var kt = In(k, kvShape, nameof(k));
@@ -103,37 +103,21 @@ public sealed class IlgpuAttention : IDisposable
         using var dkTensor = Out(dk, kvShape, nameof(dk));
         using var dvTensor = Out(dv, kvShape, nameof(dv));
         FlashAttention.Backward(dOutTensor, qt, kt, vt, outputTensor, lseTensor, dqTensor, dkTensor, dvTensor, options);
-        CopyBack(dqTensor, dq);
-        CopyBack(dkTensor, dk);
-        CopyBack(dvTensor, dv);
+        if (_onCpu) Device.Synchronize();
     }
 
     /// <summary>Disposes the FlashAttn device (not the ILGPU accelerator, which stays the caller's).</summary>
     public void Dispose() => Device.Dispose();
 
-    /// <summary>An input view as a tensor: the memory itself on the CPU, a staged copy on CUDA.</summary>
+    /// <summary>A view as a tensor over the same memory (ILGPU's host memory on the CPU, its device memory on CUDA).</summary>
     private DeviceTensor<T> In<T>(ArrayView<T> view, int[] shape, string name) where T : unmanaged
     {
         CheckLength(view, shape, name);
-        if (!_staged) return DeviceTensor.Wrap<T>(Device, view.LoadEffectiveAddressAsPtr(), shape);
-        var tensor = DeviceTensor.Empty<T>(Device, shape);
-        CudaPeerCopy.Copy(tensor.Address, view.LoadEffectiveAddressAsPtr(), view.LengthInBytes);
-        return tensor;
+        return DeviceTensor.Wrap<T>(Device, view.LoadEffectiveAddressAsPtr(), shape);
     }
 
-    /// <summary>An output view as a tensor: the memory itself on the CPU, a staging tensor on CUDA.</summary>
-    private DeviceTensor<T> Out<T>(ArrayView<T> view, int[] shape, string name) where T : unmanaged
-    {
-        CheckLength(view, shape, name);
-        return _staged ? DeviceTensor.Empty<T>(Device, shape) : DeviceTensor.Wrap<T>(Device, view.LoadEffectiveAddressAsPtr(), shape);
-    }
-
-    /// <summary>Makes the results visible in <paramref name="view"/>: a wait on the CPU, the copy back on CUDA.</summary>
-    private void CopyBack<T>(DeviceTensor<T> tensor, ArrayView<T> view) where T : unmanaged
-    {
-        Device.Synchronize();
-        if (_staged) CudaPeerCopy.Copy(view.LoadEffectiveAddressAsPtr(), tensor.Address, view.LengthInBytes);
-    }
+    /// <summary>An output view as a tensor over the same memory.</summary>
+    private DeviceTensor<T> Out<T>(ArrayView<T> view, int[] shape, string name) where T : unmanaged => In(view, shape, name);
 
     private static void CheckLength<T>(ArrayView<T> view, int[] shape, string name) where T : unmanaged
     {

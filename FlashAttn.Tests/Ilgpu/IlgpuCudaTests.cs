@@ -4,7 +4,7 @@ using FlashAttn.Tests.Support;
 
 namespace FlashAttn.Tests.Ilgpu;
 
-/// <summary>The ILGPU adapter on ILGPU's CUDA accelerator (staged through FlashAttn's context); generated only with a GPU.</summary>
+/// <summary>The ILGPU adapter on ILGPU's CUDA accelerator (in place, in ILGPU's context and stream); generated only with a GPU.</summary>
 [TestFixtureSource(typeof(CudaOnly), nameof(CudaOnly.Fixture))]
 [Category("Gpu")]
 [NonParallelizable]

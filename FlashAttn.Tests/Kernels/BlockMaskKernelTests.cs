@@ -45,8 +45,7 @@ public class BlockMaskKernelTests
         var shape = new AttentionShape(2, 150, 200, 2, 1, 32);
         var settings = new AttentionSettings(0.2f, Causal: false);
         int[] documents = [.. Enumerable.Range(0, 200).Select(i => i < 70 ? 0 : i < 130 ? 1 : 2), .. Enumerable.Range(0, 200).Select(i => i < 20 ? 0 : 1)];
-        using var docs = _accelerator.Allocate<int>(documents.Length);
-        docs.CopyFromHost(documents);
+        using var docs = UploadShared(_accelerator, documents);
         var mask = new DocumentMask(docs.View, docs.View, 200, 200);
         using var blocks = _accelerator.Allocate<byte>(BlockMask.Elements(shape, perBatch: true, perHead: false));
         var built = AttentionLauncher.BuildBlockMask(_accelerator, shape, settings, mask, blocks.View, perBatch: true, perHead: false);
@@ -74,8 +73,7 @@ public class BlockMaskKernelTests
     {
         var c = new AttentionCase(new AttentionShape(2, 230, 230, 4, 2, 64), dtype, causal, BottomRight: true, Deterministic: false, Seed: 41);
         int[] documents = [.. Enumerable.Range(0, 230).Select(i => i < 60 ? 0 : i < 170 ? 1 : 2), .. Enumerable.Range(0, 230).Select(i => i / 100)];
-        using var docs = _accelerator.Allocate<int>(documents.Length);
-        docs.CopyFromHost(documents);
+        using var docs = UploadShared(_accelerator, documents);
         var mask = new DocumentMask(docs.View, docs.View, 230, 230);
         using var blocks = _accelerator.Allocate<byte>(BlockMask.Elements(c.Shape, perBatch: true, perHead: false));
         var blockMask = AttentionLauncher.BuildBlockMask(_accelerator, c.Shape, c.Settings, mask, blocks.View, perBatch: true, perHead: false);

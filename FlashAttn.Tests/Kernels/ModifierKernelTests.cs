@@ -65,7 +65,7 @@ public class ModifierKernelTests
     public void AlibiPerHead()
     {
         var c = Case(1, 45, 90, 2, 2, 40, AttentionDtype.Bf16, causal: false, bottomRight: true, seed: 32);
-        using var slopes = Upload(_accelerator, [0.5f, 0.125f]);
+        using var slopes = UploadShared(_accelerator, [0.5f, 0.125f]);
         Check(c, new AttentionModifiers<Alibi, NoMaskModifier>(new Alibi(slopes.View, 2, perBatch: false), default));
     }
 
@@ -73,7 +73,7 @@ public class ModifierKernelTests
     public void SoftcapThenAlibiPerBatchTopLeft()
     {
         var c = Case(2, 66, 40, 2, 1, 64, AttentionDtype.Fp16, causal: true, bottomRight: false, seed: 33);
-        using var slopes = Upload(_accelerator, [0.25f, 0.0625f, 0.5f, 0.03125f]);
+        using var slopes = UploadShared(_accelerator, [0.25f, 0.0625f, 0.5f, 0.03125f]);
         var score = new ComposedScoreModifier<Softcap, Alibi>(new Softcap(0.6f), new Alibi(slopes.View, 2, perBatch: true));
         Check(c, new AttentionModifiers<ComposedScoreModifier<Softcap, Alibi>, NoMaskModifier>(score, default));
     }
@@ -84,11 +84,10 @@ public class ModifierKernelTests
         var c = Case(2, 80, 80, 2, 2, 32, AttentionDtype.Bf16, causal: true, bottomRight: true, seed: 34);
         const int maxDistance = 8;
         var random = new Random(34);
-        using var table = Upload(_accelerator, Enumerable.Range(0, 2 * (2 * maxDistance + 1)).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray());
+        using var table = UploadShared(_accelerator, Enumerable.Range(0, 2 * (2 * maxDistance + 1)).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray());
         // two batches of packed documents of uneven lengths
         int[] documents = [.. Enumerable.Range(0, 80).Select(i => i < 23 ? 0 : i < 61 ? 1 : 2), .. Enumerable.Range(0, 80).Select(i => i < 5 ? 0 : 1)];
-        using var docs = _accelerator.Allocate<int>(documents.Length);
-        docs.CopyFromHost(documents);
+        using var docs = UploadShared(_accelerator, documents);
         var modifiers = new AttentionModifiers<RelativePositionBias, DocumentMask>(new RelativePositionBias(table.View, maxDistance),
             new DocumentMask(docs.View, docs.View, 80, 80));
         Check(c, modifiers);
@@ -99,8 +98,7 @@ public class ModifierKernelTests
     {
         var c = Case(1, 96, 96, 4, 1, 48, AttentionDtype.Fp16, causal: false, bottomRight: true, seed: 35);
         int[] documents = [.. Enumerable.Range(0, 96).Select(i => i / 40)];
-        using var docs = _accelerator.Allocate<int>(documents.Length);
-        docs.CopyFromHost(documents);
+        using var docs = UploadShared(_accelerator, documents);
         Check(c, new AttentionModifiers<NoScoreModifier, DocumentMask>(default, new DocumentMask(docs.View, docs.View, 96, 96)));
     }
 
@@ -173,7 +171,7 @@ public class ModifierKernelTests
     public void Fp32AlibiPerHead()
     {
         var c = Case(1, 33, 50, 2, 2, 40, AttentionDtype.Fp32, causal: false, bottomRight: true, seed: 42);
-        using var slopes = Upload(_accelerator, [0.5f, 0.125f]);
+        using var slopes = UploadShared(_accelerator, [0.5f, 0.125f]);
         Check(c, new AttentionModifiers<Alibi, NoMaskModifier>(new Alibi(slopes.View, 2, perBatch: false), default));
     }
 
@@ -181,7 +179,7 @@ public class ModifierKernelTests
     public void Fp32SoftcapThenAlibiPerBatchTopLeft()
     {
         var c = Case(2, 45, 30, 2, 1, 32, AttentionDtype.Fp32, causal: true, bottomRight: false, seed: 43);
-        using var slopes = Upload(_accelerator, [0.25f, 0.0625f, 0.5f, 0.03125f]);
+        using var slopes = UploadShared(_accelerator, [0.25f, 0.0625f, 0.5f, 0.03125f]);
         var score = new ComposedScoreModifier<Softcap, Alibi>(new Softcap(0.6f), new Alibi(slopes.View, 2, perBatch: true));
         Check(c, new AttentionModifiers<ComposedScoreModifier<Softcap, Alibi>, NoMaskModifier>(score, default));
     }
@@ -192,10 +190,9 @@ public class ModifierKernelTests
         var c = Case(2, 48, 48, 2, 2, 32, AttentionDtype.Fp32, causal: true, bottomRight: true, seed: 44);
         const int maxDistance = 8;
         var random = new Random(44);
-        using var table = Upload(_accelerator, Enumerable.Range(0, 2 * (2 * maxDistance + 1)).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray());
+        using var table = UploadShared(_accelerator, Enumerable.Range(0, 2 * (2 * maxDistance + 1)).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray());
         int[] documents = [.. Enumerable.Range(0, 48).Select(i => i < 13 ? 0 : i < 37 ? 1 : 2), .. Enumerable.Range(0, 48).Select(i => i < 5 ? 0 : 1)];
-        using var docs = _accelerator.Allocate<int>(documents.Length);
-        docs.CopyFromHost(documents);
+        using var docs = UploadShared(_accelerator, documents);
         var modifiers = new AttentionModifiers<RelativePositionBias, DocumentMask>(new RelativePositionBias(table.View, maxDistance),
             new DocumentMask(docs.View, docs.View, 48, 48));
         Check(c, modifiers);
@@ -206,10 +203,8 @@ public class ModifierKernelTests
     {
         // not causal and s_k ≥ 2 tiles: key block 0 needs no causal or s_k test, so only the mask modifier can hide its keys
         var c = Case(1, 70, 100, 4, 1, 32, AttentionDtype.Fp32, causal: false, bottomRight: true, seed: 48);
-        using var queryDocs = _accelerator.Allocate<int>(70);
-        using var keyDocs = _accelerator.Allocate<int>(100);
-        queryDocs.CopyFromHost([.. Enumerable.Range(0, 70).Select(i => i / 30)]);
-        keyDocs.CopyFromHost([.. Enumerable.Range(0, 100).Select(j => j / 43)]);
+        using var queryDocs = UploadShared(_accelerator, Enumerable.Range(0, 70).Select(i => i / 30).ToArray());
+        using var keyDocs = UploadShared(_accelerator, Enumerable.Range(0, 100).Select(j => j / 43).ToArray());
         Check(c, new AttentionModifiers<NoScoreModifier, DocumentMask>(default, new DocumentMask(queryDocs.View, keyDocs.View, 70, 100)));
     }
 
@@ -238,8 +233,8 @@ public class ModifierKernelTests
     [Test]
     public void DerivativesMatchFiniteDifferences()
     {
-        using var slopes = Upload(_accelerator, [0.5f, 0.25f]);
-        using var table = Upload(_accelerator, Enumerable.Range(0, 2 * 9).Select(i => 0.01f * i).ToArray());
+        using var slopes = UploadShared(_accelerator, [0.5f, 0.25f]);
+        using var table = UploadShared(_accelerator, Enumerable.Range(0, 2 * 9).Select(i => 0.01f * i).ToArray());
         var at = new ScorePosition(0, 1, 7, 3, 9);
         Assert.Multiple(() =>
         {

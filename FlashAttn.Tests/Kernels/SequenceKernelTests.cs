@@ -63,8 +63,7 @@ public class SequenceKernelTests
     public void Fp32VarlenWithAlibiPerSequenceAndDropout()
     {
         // the FFMA kernels: ALiBi slopes and the dropout mask keyed by the sequence's index, positions within it
-        using var slopes = _accelerator.Allocate<float>(6);
-        slopes.CopyFromHost([0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f]);
+        using var slopes = UploadShared(_accelerator, new[] { 0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f });
         CheckVarlen([37, 0, 50], [61, 9, 40], 2, 1, 32, AttentionDtype.Fp32, true, true, false, 24,
             new AttentionModifiers<Alibi, NoMaskModifier>(new Alibi(slopes.View, 2, perBatch: true), default),
             dropout: new Dropout(0.2f, seed: 11, offset: 3));
@@ -73,8 +72,7 @@ public class SequenceKernelTests
     [Test]
     public void KvCacheDecodeWithAlibi()
     {
-        using var slopes = _accelerator.Allocate<float>(8);
-        slopes.CopyFromHost([0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f, 0.0078125f, 0.00390625f]);
+        using var slopes = UploadShared(_accelerator, new[] { 0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f, 0.0078125f, 0.00390625f });
         var modifiers = new AttentionModifiers<Alibi, NoMaskModifier>(new Alibi(slopes.View, 8, perBatch: false), default);
         CheckKvCache([100, 7, 150], 1, 1, 8, 2, 64, AttentionDtype.Bf16, 32, batchIndex: false, splits: 2, seed: 22, modifiers);
         CheckKvCache([60, 90], 9, 9, 8, 2, 64, AttentionDtype.Fp16, 0, batchIndex: true, splits: 0, seed: 23, modifiers);

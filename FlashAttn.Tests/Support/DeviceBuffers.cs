@@ -21,6 +21,18 @@ internal static class DeviceBuffers
         return buffer;
     }
 
+    /// <summary>
+    /// A buffer holding <paramref name="host"/> that the host can read through its view too: managed memory on CUDA, plain
+    /// memory on the CPU accelerator. For modifier data (ALiBi slopes, bias tables, document ids), which the fp64 reference
+    /// evaluates on the host with the very struct the kernels got.
+    /// </summary>
+    public static MemoryBuffer<T> UploadShared<T>(Accelerator accelerator, T[] host) where T : unmanaged
+    {
+        var buffer = accelerator is FlashAttn.Compute.Runtime.Cuda.CudaAccelerator cuda ? cuda.AllocateManaged<T>(host.Length) : accelerator.Allocate<T>(host.Length);
+        buffer.CopyFromHost(host);
+        return buffer;
+    }
+
     /// <summary>The buffer's elements widened to double.</summary>
     public static double[] Download<T>(MemoryBuffer<T> buffer, Func<T, float> widen) where T : unmanaged
         => Array.ConvertAll(buffer.ToArray(), x => (double)widen(x));

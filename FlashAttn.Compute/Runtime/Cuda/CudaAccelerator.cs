@@ -216,6 +216,18 @@ public sealed unsafe class CudaAccelerator : Accelerator
         return new CudaMemoryBuffer<T>(this, length);
     }
 
+    /// <summary>
+    /// Managed memory (cuMemAllocManaged): its <see cref="MemoryBuffer{T}.View"/> is one address that kernels and the host
+    /// both dereference (the host once the kernels that write it have finished). For small tables that both sides read,
+    /// such as a modifier's data that a host-side reference also evaluates.
+    /// </summary>
+    public MemoryBuffer<T> AllocateManaged<T>(long length) where T : unmanaged
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        return new CudaMemoryBuffer<T>(this, length, managed: true);
+    }
+
     /// <inheritdoc/>
     public override void Synchronize()
     {

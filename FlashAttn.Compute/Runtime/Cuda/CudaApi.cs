@@ -61,6 +61,7 @@ internal static unsafe class CudaApi
     private static delegate* unmanaged<int*, CudaResult> s_ctxGetDevice;
     private static delegate* unmanaged<nint*, CudaResult> s_ctxGetCurrent;
     private static delegate* unmanaged<ulong*, nuint, CudaResult> s_memAlloc;
+    private static delegate* unmanaged<ulong*, nuint, uint, CudaResult> s_memAllocManaged;
     private static delegate* unmanaged<ulong, CudaResult> s_memFree;
     private static delegate* unmanaged<nuint*, nuint*, CudaResult> s_memGetInfo;
     private static delegate* unmanaged<ulong, void*, nuint, CudaResult> s_memcpyHtoD;
@@ -157,6 +158,7 @@ internal static unsafe class CudaApi
         s_ctxGetDevice = (delegate* unmanaged<int*, CudaResult>)Get("cuCtxGetDevice");
         s_ctxGetCurrent = (delegate* unmanaged<nint*, CudaResult>)Get("cuCtxGetCurrent");
         s_memAlloc = (delegate* unmanaged<ulong*, nuint, CudaResult>)Get("cuMemAlloc_v2");
+        s_memAllocManaged = (delegate* unmanaged<ulong*, nuint, uint, CudaResult>)Get("cuMemAllocManaged");
         s_memFree = (delegate* unmanaged<ulong, CudaResult>)Get("cuMemFree_v2");
         s_memGetInfo = (delegate* unmanaged<nuint*, nuint*, CudaResult>)Get("cuMemGetInfo_v2");
         s_memcpyHtoD = (delegate* unmanaged<ulong, void*, nuint, CudaResult>)Get("cuMemcpyHtoD_v2");
@@ -224,6 +226,10 @@ internal static unsafe class CudaApi
     public static CudaResult cuCtxGetDevice(int* device) => s_ctxGetDevice(device);
     public static CudaResult cuCtxGetCurrent(nint* context) => s_ctxGetCurrent(context);
     public static CudaResult cuMemAlloc(ulong* pointer, nuint bytes) => s_memAlloc(pointer, bytes);
+    public static CudaResult cuMemAllocManaged(ulong* pointer, nuint bytes, uint flags) => s_memAllocManaged(pointer, bytes, flags);
+
+    /// <summary>cuMemAllocManaged: the memory is accessible from any stream (CU_MEM_ATTACH_GLOBAL).</summary>
+    public const uint MemAttachGlobal = 1;
     public static CudaResult cuMemFree(ulong pointer) => s_memFree(pointer);
     public static CudaResult cuMemGetInfo(nuint* free, nuint* total) => s_memGetInfo(free, total);
     public static CudaResult cuMemcpyHtoD(ulong destination, void* source, nuint bytes) => s_memcpyHtoD(destination, source, bytes);

@@ -1,13 +1,14 @@
 namespace FlashAttn.Compute.Runtime.Cuda;
 
-/// <summary>Device memory from cuMemAlloc_v2. Copies are synchronous with respect to the host.</summary>
+/// <summary>Device memory from cuMemAlloc_v2, or managed memory (cuMemAllocManaged: one address the host and the device
+/// both read and write). Copies are synchronous with respect to the host.</summary>
 /// <typeparam name="T">Element type.</typeparam>
 public sealed unsafe class CudaMemoryBuffer<T> : MemoryBuffer<T> where T : unmanaged
 {
     private readonly CudaAccelerator _accelerator;
     private ulong _pointer;
 
-    internal CudaMemoryBuffer(CudaAccelerator accelerator, long length) : base(accelerator, length)
+    internal CudaMemoryBuffer(CudaAccelerator accelerator, long length, bool managed = false) : base(accelerator, length)
     {
         _accelerator = accelerator;
         long bytes;
@@ -23,7 +24,7 @@ public sealed unsafe class CudaMemoryBuffer<T> : MemoryBuffer<T> where T : unman
 
         accelerator.MakeCurrent();
         ulong pointer;
-        var result = CudaApi.cuMemAlloc(&pointer, (nuint)bytes);
+        var result = managed ? CudaApi.cuMemAllocManaged(&pointer, (nuint)bytes, CudaApi.MemAttachGlobal) : CudaApi.cuMemAlloc(&pointer, (nuint)bytes);
         if (result == CudaResult.OutOfMemory)
         {
             nuint free = 0, total = 0;
@@ -34,7 +35,7 @@ public sealed unsafe class CudaMemoryBuffer<T> : MemoryBuffer<T> where T : unman
                 $"Allocating {bytes} bytes ({length} × {typeof(T).Name}) on {accelerator.Name} failed: {freeText}; " +
                 $"this accelerator holds {accelerator.AllocatedBytes} bytes.");
         }
-        CudaApi.Check(result, "cuMemAlloc_v2");
+        CudaApi.Check(result, managed ? "cuMemAllocManaged" : "cuMemAlloc_v2");
         _pointer = pointer;
         accelerator.OnAllocated(bytes);
         accelerator.Track(this);
