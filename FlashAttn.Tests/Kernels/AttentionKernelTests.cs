@@ -11,17 +11,9 @@ namespace FlashAttn.Tests.Kernels;
 /// The attention kernels on the test accelerator (CPU; CUDA with FLASHATTN_TEST_DEVICE=cuda) against the fp64 reference, with flash-attn's acceptance
 /// rule: max|ours − fp64| ≤ 2× (forward) / 3× (gradients) max|naive same-dtype − fp64| + 1e-5.
 /// </summary>
-public class AttentionKernelTests
+public class AttentionKernelTests : TestAcceleratorFixture
 {
     internal const double ForwardFactor = 2, GradientFactor = 3, Slack = 1e-5;
-
-    private Accelerator _accelerator = null!;
-
-    [OneTimeSetUp]
-    public void Create() => _accelerator = TestAccelerator.Create();
-
-    [OneTimeTearDown]
-    public void Destroy() => _accelerator.Dispose();
 
     /// <summary>flash-attn's (s_q, s_k) pairs.</summary>
     private static readonly (int Q, int K)[] SeqLens =

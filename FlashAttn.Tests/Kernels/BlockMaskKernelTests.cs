@@ -29,16 +29,8 @@ public readonly struct KeyLimitMask(int limit) : IMaskModifier
 /// read (their values never reach the output).
 /// </summary>
 [TestFixture]
-public class BlockMaskKernelTests
+public class BlockMaskKernelTests : TestAcceleratorFixture
 {
-    private Accelerator _accelerator = null!;
-
-    [OneTimeSetUp]
-    public void Create() => _accelerator = TestAccelerator.Create();
-
-    [OneTimeTearDown]
-    public void Destroy() => _accelerator.Dispose();
-
     [Test]
     public void BuilderClassifiesEveryBlockAsTheHostDoes()
     {

@@ -40,16 +40,8 @@ public readonly struct DocumentMask(ArrayView<int> queryDocuments, ArrayView<int
 /// the same modifiers (the table's budget rule); each modifier's derivative against finite differences.
 /// </summary>
 [TestFixture]
-public class ModifierKernelTests
+public class ModifierKernelTests : TestAcceleratorFixture
 {
-    private Accelerator _accelerator = null!;
-
-    [OneTimeSetUp]
-    public void Create() => _accelerator = TestAccelerator.Create();
-
-    [OneTimeTearDown]
-    public void Destroy() => _accelerator.Dispose();
-
     private static AttentionCase Case(int b, int sq, int sk, int hq, int hkv, int d, AttentionDtype dtype, bool causal, bool bottomRight, int seed,
         bool deterministic = false)
         => new(new AttentionShape(b, sq, sk, hq, hkv, d), dtype, causal, bottomRight, deterministic, seed);

@@ -13,16 +13,8 @@ namespace FlashAttn.Tests.Kernels;
 /// <see cref="SequenceReference"/> with the table's budget rule (a multiple of the naive same-dtype error, per sequence).
 /// </summary>
 [TestFixture]
-public class SequenceKernelTests
+public class SequenceKernelTests : TestAcceleratorFixture
 {
-    private Accelerator _accelerator = null!;
-
-    [OneTimeSetUp]
-    public void Create() => _accelerator = TestAccelerator.Create();
-
-    [OneTimeTearDown]
-    public void Destroy() => _accelerator.Dispose();
-
     public static IEnumerable<TestCaseData> VarlenCases()
     {
         // mixed lengths with an empty sequence, a sequence without keys, one shorter than a tile and one across tiles
