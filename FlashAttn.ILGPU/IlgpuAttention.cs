@@ -64,11 +64,11 @@ public sealed class IlgpuAttention : IDisposable
         options ??= AttentionOptions.Default;
         int[] qShape = sizes.QShapeIn(options.Layout), kvShape = sizes.KvShapeIn(options.Layout);
         if (_onCpu) _accelerator.Synchronize();
-        using var qt = In(q, qShape, nameof(q));
-        using var kt = In(k, kvShape, nameof(k));
-        using var vt = In(v, kvShape, nameof(v));
-        using var outputTensor = Out(output, qShape, nameof(output));
-        using var lseTensor = lse.Length == 0 ? null : Out(lse, sizes.LseShape, nameof(lse));
+        using var qt = Wrap(q, qShape, nameof(q));
+        using var kt = Wrap(k, kvShape, nameof(k));
+        using var vt = Wrap(v, kvShape, nameof(v));
+        using var outputTensor = Wrap(output, qShape, nameof(output));
+        using var lseTensor = lse.Length == 0 ? null : Wrap(lse, sizes.LseShape, nameof(lse));
         FlashAttention.Forward(qt, kt, vt, outputTensor, lseTensor, options);
         if (_onCpu) Device.Synchronize();
     }
@@ -93,15 +93,15 @@ public sealed class IlgpuAttention : IDisposable
         options ??= AttentionOptions.Default;
         int[] qShape = sizes.QShapeIn(options.Layout), kvShape = sizes.KvShapeIn(options.Layout);
         if (_onCpu) _accelerator.Synchronize();
-        using var dOutTensor = In(dOut, qShape, nameof(dOut));
-        using var qt = In(q, qShape, nameof(q));
-        using var kt = In(k, kvShape, nameof(k));
-        using var vt = In(v, kvShape, nameof(v));
-        using var outputTensor = In(output, qShape, nameof(output));
-        using var lseTensor = In(lse, sizes.LseShape, nameof(lse));
-        using var dqTensor = Out(dq, qShape, nameof(dq));
-        using var dkTensor = Out(dk, kvShape, nameof(dk));
-        using var dvTensor = Out(dv, kvShape, nameof(dv));
+        using var dOutTensor = Wrap(dOut, qShape, nameof(dOut));
+        using var qt = Wrap(q, qShape, nameof(q));
+        using var kt = Wrap(k, kvShape, nameof(k));
+        using var vt = Wrap(v, kvShape, nameof(v));
+        using var outputTensor = Wrap(output, qShape, nameof(output));
+        using var lseTensor = Wrap(lse, sizes.LseShape, nameof(lse));
+        using var dqTensor = Wrap(dq, qShape, nameof(dq));
+        using var dkTensor = Wrap(dk, kvShape, nameof(dk));
+        using var dvTensor = Wrap(dv, kvShape, nameof(dv));
         FlashAttention.Backward(dOutTensor, qt, kt, vt, outputTensor, lseTensor, dqTensor, dkTensor, dvTensor, options);
         if (_onCpu) Device.Synchronize();
     }
@@ -110,14 +110,11 @@ public sealed class IlgpuAttention : IDisposable
     public void Dispose() => Device.Dispose();
 
     /// <summary>A view as a tensor over the same memory (ILGPU's host memory on the CPU, its device memory on CUDA).</summary>
-    private DeviceTensor<T> In<T>(ArrayView<T> view, int[] shape, string name) where T : unmanaged
+    private DeviceTensor<T> Wrap<T>(ArrayView<T> view, int[] shape, string name) where T : unmanaged
     {
         CheckLength(view, shape, name);
         return DeviceTensor.Wrap<T>(Device, view.LoadEffectiveAddressAsPtr(), shape);
     }
-
-    /// <summary>An output view as a tensor over the same memory.</summary>
-    private DeviceTensor<T> Out<T>(ArrayView<T> view, int[] shape, string name) where T : unmanaged => In(view, shape, name);
 
     private static void CheckLength<T>(ArrayView<T> view, int[] shape, string name) where T : unmanaged
     {
