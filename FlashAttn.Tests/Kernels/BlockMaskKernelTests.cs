@@ -145,51 +145,12 @@ public class BlockMaskKernelTests : TestAcceleratorFixture
         var run = new AttentionRun(c);
         var blocked = new AttentionModifiers<NoScoreModifier, TMask>(default, mask, blockMask);
         var plain = new AttentionModifiers<NoScoreModifier, TMask>(default, mask);
-        var withBlocks = Run(run, blocked);
-        var without = Run(run, plain);
-        Assert.That(withBlocks.O, Is.EqualTo(without.O), "O with the block mask = O without it");
+        var withBlocks = ModifierKernelTests.Kernels(_accelerator, run, c.Settings, blocked);
+        var without = ModifierKernelTests.Kernels(_accelerator, run, c.Settings, plain);
+        Assert.That(withBlocks.Output, Is.EqualTo(without.Output), "O with the block mask = O without it");
         Assert.That(withBlocks.Dq, Is.EqualTo(without.Dq).Within(2e-3), "dQ (atomic adds: the order may differ)");
         Assert.That(withBlocks.Dk, Is.EqualTo(without.Dk), "dK");
         Assert.That(withBlocks.Dv, Is.EqualTo(without.Dv), "dV");
-
-        var s = c.Shape;
-        var reference = ReferenceModifiers.Of(plain);
-        double[] q = Widen(run.Q), k = Widen(run.K), v = Widen(run.V);
-        var o = new double[q.Length];
-        var l = new double[(long)s.Batch * s.HeadsQ * s.SeqLenQ];
-        double[] dq = new double[q.Length], dk = new double[k.Length], dv = new double[k.Length];
-        AttentionReference.Forward(s, c.Settings, q, k, v, o, l, reference);
-        AttentionReference.Backward(s, c.Settings, q, k, v, Widen(run.DOutput), dq, dk, dv, reference);
-        float[] no = new float[q.Length], nl = new float[l.Length], ndq = new float[q.Length], ndk = new float[k.Length], ndv = new float[k.Length];
-        NaiveAttention.Run(s, c.Settings, run.Round, run.Q, run.K, run.V, run.DOutput, no, nl, ndq, ndk, ndv, reference);
-        AttentionKernelTests.Check("O", withBlocks.O, Widen(no), o, AttentionKernelTests.ForwardFactor);
-        AttentionKernelTests.Check("dQ", withBlocks.Dq, Widen(ndq), dq, AttentionKernelTests.GradientFactor);
-        AttentionKernelTests.Check("dK", withBlocks.Dk, Widen(ndk), dk, AttentionKernelTests.GradientFactor);
-        AttentionKernelTests.Check("dV", withBlocks.Dv, Widen(ndv), dv, AttentionKernelTests.GradientFactor);
-    }
-
-    private (double[] O, double[] Dq, double[] Dk, double[] Dv) Run<TMask>(AttentionRun run, AttentionModifiers<NoScoreModifier, TMask> modifiers)
-        where TMask : struct, IMaskModifier
-    {
-        return run.Case.Dtype == AttentionDtype.Fp16 ? Run<Half, TMask>(run, modifiers, x => (Half)x, x => (float)x) : Run<BFloat16, TMask>(run, modifiers, x => (BFloat16)x, x => x);
-    }
-
-    private (double[] O, double[] Dq, double[] Dk, double[] Dv) Run<T, TMask>(AttentionRun run, AttentionModifiers<NoScoreModifier, TMask> modifiers,
-        Func<float, T> narrow, Func<T, float> widen) where T : unmanaged where TMask : struct, IMaskModifier
-    {
-        var s = run.Case.Shape;
-        using var q = Upload(_accelerator, run.Q, narrow);
-        using var k = Upload(_accelerator, run.K, narrow);
-        using var v = Upload(_accelerator, run.V, narrow);
-        using var dOut = Upload(_accelerator, run.DOutput, narrow);
-        using var o = _accelerator.Allocate<T>(run.Q.Length);
-        using var lse = _accelerator.Allocate<float>((long)s.Batch * s.HeadsQ * s.SeqLenQ);
-        using var dq = _accelerator.Allocate<T>(run.Q.Length);
-        using var dk = _accelerator.Allocate<T>(run.K.Length);
-        using var dv = _accelerator.Allocate<T>(run.K.Length);
-        var settings = run.Case.Settings;
-        AttentionLauncher.Forward(_accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, lse.View);
-        AttentionLauncher.Backward(_accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, dOut.View, lse.View, dq.View, dk.View, dv.View);
-        return (Download(o, widen), Download(dq, widen), Download(dk, widen), Download(dv, widen));
+        ModifierKernelTests.CheckAgainstReference(run, c.Settings, plain, withBlocks);
     }
 }

@@ -254,13 +254,14 @@ public class ModifierKernelTests : TestAcceleratorFixture
     {
         var run = new AttentionRun(c);
         var settings = c.Settings with { Dropout = dropout };
-        var ours = c.Dtype switch
-        {
-            AttentionDtype.Fp16 => Kernels(run, settings, modifiers, x => (Half)x, x => (float)x),
-            AttentionDtype.Bf16 => Kernels(run, settings, modifiers, x => (BFloat16)x, x => x),
-            _ => Kernels(run, settings, modifiers, x => x, x => x),
-        };
-        var s = c.Shape;
+        CheckAgainstReference(run, settings, modifiers, Kernels(_accelerator, run, settings, modifiers));
+    }
+
+    /// <summary>The table's rule for O, L, dQ, dK and dV against the fp64 reference with the same modifiers (and dropout).</summary>
+    internal static void CheckAgainstReference<TScore, TMask>(AttentionRun run, AttentionSettings settings, AttentionModifiers<TScore, TMask> modifiers,
+        AttentionResult ours) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        var s = run.Case.Shape;
         var reference = ReferenceModifiers.Of(modifiers, settings, s.HeadsQ);
         double[] q = Widen(run.Q), k = Widen(run.K), v = Widen(run.V);
         var fp64 = (O: new double[q.Length], L: new double[(long)s.Batch * s.HeadsQ * s.SeqLenQ], Dq: new double[q.Length], Dk: new double[k.Length], Dv: new double[k.Length]);
@@ -268,29 +269,39 @@ public class ModifierKernelTests : TestAcceleratorFixture
         AttentionReference.Backward(s, settings, q, k, v, Widen(run.DOutput), fp64.Dq, fp64.Dk, fp64.Dv, reference);
         float[] no = new float[q.Length], nl = new float[fp64.L.Length], ndq = new float[q.Length], ndk = new float[k.Length], ndv = new float[k.Length];
         NaiveAttention.Run(s, settings, run.Round, run.Q, run.K, run.V, run.DOutput, no, nl, ndq, ndk, ndv, reference);
-        AttentionKernelTests.Check("O", ours.O, Widen(no), fp64.O, AttentionKernelTests.ForwardFactor);
-        AttentionKernelTests.Check("L", ours.L, Widen(nl), fp64.L, AttentionKernelTests.ForwardFactor);
+        AttentionKernelTests.Check("O", ours.Output, Widen(no), fp64.O, AttentionKernelTests.ForwardFactor);
+        AttentionKernelTests.Check("L", ours.Lse, Widen(nl), fp64.L, AttentionKernelTests.ForwardFactor);
         AttentionKernelTests.Check("dQ", ours.Dq, Widen(ndq), fp64.Dq, AttentionKernelTests.GradientFactor);
         AttentionKernelTests.Check("dK", ours.Dk, Widen(ndk), fp64.Dk, AttentionKernelTests.GradientFactor);
         AttentionKernelTests.Check("dV", ours.Dv, Widen(ndv), fp64.Dv, AttentionKernelTests.GradientFactor);
     }
 
-    private (double[] O, double[] L, double[] Dq, double[] Dk, double[] Dv) Kernels<T, TScore, TMask>(AttentionRun run, AttentionSettings settings,
+    /// <summary>Forward and backward of the case through <see cref="AttentionLauncher"/> with <paramref name="modifiers"/>, in its dtype.</summary>
+    internal static AttentionResult Kernels<TScore, TMask>(Accelerator accelerator, AttentionRun run, AttentionSettings settings,
+        AttentionModifiers<TScore, TMask> modifiers) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        => run.Case.Dtype switch
+        {
+            AttentionDtype.Fp16 => Kernels(accelerator, run, settings, modifiers, x => (Half)x, x => (float)x),
+            AttentionDtype.Bf16 => Kernels(accelerator, run, settings, modifiers, x => (BFloat16)x, x => x),
+            _ => Kernels(accelerator, run, settings, modifiers, x => x, x => x),
+        };
+
+    private static AttentionResult Kernels<T, TScore, TMask>(Accelerator accelerator, AttentionRun run, AttentionSettings settings,
         AttentionModifiers<TScore, TMask> modifiers, Func<float, T> narrow, Func<T, float> widen)
         where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         var s = run.Case.Shape;
-        using var q = Upload(_accelerator, run.Q, narrow);
-        using var k = Upload(_accelerator, run.K, narrow);
-        using var v = Upload(_accelerator, run.V, narrow);
-        using var dOut = Upload(_accelerator, run.DOutput, narrow);
-        using var o = _accelerator.Allocate<T>(run.Q.Length);
-        using var lse = _accelerator.Allocate<float>((long)s.Batch * s.HeadsQ * s.SeqLenQ);
-        using var dq = _accelerator.Allocate<T>(run.Q.Length);
-        using var dk = _accelerator.Allocate<T>(run.K.Length);
-        using var dv = _accelerator.Allocate<T>(run.K.Length);
-        AttentionLauncher.Forward(_accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, lse.View);
-        AttentionLauncher.Backward(_accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, dOut.View, lse.View, dq.View, dk.View, dv.View);
-        return (Download(o, widen), Download(lse, x => x), Download(dq, widen), Download(dk, widen), Download(dv, widen));
+        using var q = Upload(accelerator, run.Q, narrow);
+        using var k = Upload(accelerator, run.K, narrow);
+        using var v = Upload(accelerator, run.V, narrow);
+        using var dOut = Upload(accelerator, run.DOutput, narrow);
+        using var o = accelerator.Allocate<T>(run.Q.Length);
+        using var lse = accelerator.Allocate<float>((long)s.Batch * s.HeadsQ * s.SeqLenQ);
+        using var dq = accelerator.Allocate<T>(run.Q.Length);
+        using var dk = accelerator.Allocate<T>(run.K.Length);
+        using var dv = accelerator.Allocate<T>(run.K.Length);
+        AttentionLauncher.Forward(accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, lse.View);
+        AttentionLauncher.Backward(accelerator, s, settings, modifiers, q.View, k.View, v.View, o.View, dOut.View, lse.View, dq.View, dk.View, dv.View);
+        return new AttentionResult { Output = Download(o, widen), Lse = Download(lse, x => x), Dq = Download(dq, widen), Dk = Download(dk, widen), Dv = Download(dv, widen) };
     }
 }
