@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using FlashAttn.Compute.Runtime;
 using FlashAttn.Kernels;
 
@@ -9,17 +10,24 @@ namespace FlashAttn;
 /// <see cref="AttentionModifiers{TScore, TMask}"/> with the same mask modifier: on dense calls the GPU kernels and the CPU
 /// path then skip the empty tiles (the tensor-core kernels and the CPU path also spare the full ones the element test).
 /// Varlen and KV-cache calls ignore it (the mask modifier alone decides; results are the same). Build it on the device of
-/// the calls it serves. Dispose it to free its memory.
+/// the calls it serves (a call checks that, and that the mask is not disposed). Dispose it to free its memory.
 /// </summary>
-public sealed class BlockMaskTensor : IDisposable
+public sealed unsafe class BlockMaskTensor : IDisposable
 {
+    // The masks alive now, by address, with their devices: BlockMask is a plain view the kernels read, so a call finds
+    // here whether the one it was given is still allocated and on its device (a stale or foreign one would be read as
+    // garbage or fault the device).
+    private static readonly ConcurrentDictionary<nint, Device> Live = new();
+
     private readonly MemoryBuffer<byte> _buffer;
+    private int _disposed;
 
     internal BlockMaskTensor(Device device, MemoryBuffer<byte> buffer, BlockMask mask)
     {
         Device = device;
         _buffer = buffer;
         Mask = mask;
+        Live[(nint)mask.Blocks.Pointer] = device;
     }
 
     /// <summary>The device holding the mask.</summary>
@@ -33,5 +41,23 @@ public sealed class BlockMaskTensor : IDisposable
     public byte[] ToArray() => _buffer.ToArray();
 
     /// <inheritdoc/>
-    public void Dispose() => _buffer.Dispose();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        Live.TryRemove((nint)Mask.Blocks.Pointer, out _);
+        _buffer.Dispose();
+    }
+
+    /// <summary>Checks that <paramref name="mask"/> (when present) is a live mask of <see cref="FlashAttention.CreateBlockMask{TMask}"/>
+    /// on <paramref name="device"/>.</summary>
+    /// <exception cref="ArgumentException">It was disposed, not built by CreateBlockMask, or built on another device (ParamName "modifiers").</exception>
+    internal static void CheckUsable(BlockMask mask, Device device)
+    {
+        if (!mask.Present) return;
+        if (!Live.TryGetValue((nint)mask.Blocks.Pointer, out var owner))
+            throw new ArgumentException("The block mask is disposed or was not built by FlashAttention.CreateBlockMask: " +
+                "pass the Mask of a live BlockMaskTensor.", "modifiers");
+        if (!ReferenceEquals(owner, device))
+            throw new ArgumentException($"The block mask was built on {owner}; the call runs on {device}: build it on the call's device.", "modifiers");
+    }
 }

@@ -9,10 +9,12 @@ namespace FlashAttn.Dispatch;
 /// </summary>
 internal static class BuiltInModifiers
 {
-    /// <summary>Runs <paramref name="call"/> with <paramref name="user"/> preceded by the built-ins <paramref name="options"/> asks for.</summary>
+    /// <summary>Runs <paramref name="call"/> with <paramref name="user"/> preceded by the built-ins <paramref name="options"/> asks for,
+    /// after checking the block mask's device and life (<see cref="BlockMaskTensor.CheckUsable"/>).</summary>
     public static void Compose<TScore, TMask, TCall>(AttentionOptions options, int headsQ, AttentionModifiers<TScore, TMask> user, TCall call)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier where TCall : struct, IModifiedCall
     {
+        BlockMaskTensor.CheckUsable(user.Blocks, call.Device);
         Softcap? softcap = options.Softcap is float cap ? new Softcap(cap) : null;
         Alibi? alibi = options.AlibiSlopes is { } slopes ? new Alibi(slopes.View, headsQ, perBatch: slopes.Rank == 2) : null;
         switch (softcap, alibi)

@@ -8,6 +8,9 @@ namespace FlashAttn.Dispatch;
 /// </summary>
 internal interface IModifiedCall
 {
+    /// <summary>The device the call runs on (the modifiers' block mask must be on it).</summary>
+    Device Device { get; }
+
     /// <summary>Launches the call with <paramref name="modifiers"/>.</summary>
     void Run<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier;
 }

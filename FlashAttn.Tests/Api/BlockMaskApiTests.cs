@@ -50,4 +50,30 @@ public class BlockMaskApiTests
         using var without = FlashAttention.Forward(q, k, v, new AttentionModifiers<NoScoreModifier, TwoDocuments>(default, mask), options);
         Assert.That(with.Output.ToArray(), Is.EqualTo(without.Output.ToArray()));
     }
+
+    [Test]
+    public void AMaskFromAnotherDeviceOrDisposedIsRefusedBeforeAnyLaunch()
+    {
+        using var device = Device.Cpu(2);
+        using var other = Device.Cpu(2);
+        const int s = 70, h = 1, d = 16;
+        float[] values = [.. Enumerable.Range(0, s * h * d).Select(i => MathF.Sin(i * 0.37f))];
+        using var q = DeviceTensor.Upload<float>(device, values, 1, s, h, d);
+        var mask = new TwoDocuments(64);
+        var elsewhere = FlashAttention.CreateBlockMask(other, mask, batch: 1, headsQ: h, seqLenQ: s, seqLenK: s);
+        var foreign = Assert.Throws<ArgumentException>(() => FlashAttention.Forward(q, q, q,
+            new AttentionModifiers<NoScoreModifier, TwoDocuments>(default, mask, elsewhere.Mask)).Dispose())!;
+        Assert.That(foreign.ParamName, Is.EqualTo("modifiers"));
+        Assert.That(foreign.Message, Does.Contain("built on").And.Contain("build it on the call's device"));
+
+        var stale = FlashAttention.CreateBlockMask(device, mask, batch: 1, headsQ: h, seqLenQ: s, seqLenK: s);
+        var blockMask = stale.Mask;
+        stale.Dispose();
+        stale.Dispose(); // twice is harmless
+        elsewhere.Dispose();
+        var disposed = Assert.Throws<ArgumentException>(() => FlashAttention.Forward(q, q, q,
+            new AttentionModifiers<NoScoreModifier, TwoDocuments>(default, mask, blockMask)).Dispose())!;
+        Assert.That(disposed.ParamName, Is.EqualTo("modifiers"));
+        Assert.That(disposed.Message, Does.Contain("disposed"));
+    }
 }
