@@ -35,6 +35,11 @@ public readonly struct AttentionModifiers<TScore, TMask>(TScore score, TMask mas
     public bool HidesTile(int flags, int batch, int head, int q0, int rows, int k0, int cols)
         => (flags & BlockMaskFlag) != 0 && Blocks.TileOf(batch, head, q0, rows, k0, cols) == BlockMask.Empty;
 
+    /// <summary>True when the mask modifier (acting per <paramref name="flags"/>) must test the elements of the tile
+    /// [q0, q0 + rows) × [k0, k0 + cols): it acts, and no block mask marks the tile full (a full tile skips the test).</summary>
+    public bool TestsMaskOn(int flags, int batch, int head, int q0, int rows, int k0, int cols)
+        => (flags & MaskFlag) != 0 && ((flags & BlockMaskFlag) == 0 || Blocks.TileOf(batch, head, q0, rows, k0, cols) != BlockMask.Full);
+
     /// <summary>The flags of a call with these modifiers (block mask included) and <paramref name="settings"/>.</summary>
     public int FlagsFor(AttentionSettings settings) => FlagsWith(settings) | (Blocks.Present ? BlockMaskFlag : 0);
 

@@ -23,17 +23,36 @@ public readonly struct NoMaskModifier : IMaskModifier
 /// <param name="cap">The cap, positive.</param>
 public readonly struct Softcap(float cap) : IScoreModifier
 {
+    // 2·log₂ e: e^{2|x|} = 2^{2|x|·log₂ e}
+    private const float TwoLog2E = 2.88539008f;
+
     /// <summary>The cap.</summary>
     public float Cap { get; } = cap;
 
+    // 1/cap, so the kernels' per-score step is a multiply, not a division
+    private readonly float _inverseCap = 1f / cap;
+
     /// <inheritdoc/>
-    public float Apply(float score, ScorePosition at) => Cap * XMath.Tanh(score / Cap);
+    public float Apply(float score, ScorePosition at) => Cap * Tanh(score * _inverseCap);
 
     /// <inheritdoc/>
     public float Derivative(float score, ScorePosition at)
     {
-        float t = XMath.Tanh(score / Cap);
+        float t = Tanh(score * _inverseCap);
         return 1f - t * t;
+    }
+
+    /// <summary>
+    /// tanh x to a few fp32 ulps in about a dozen instructions (it runs once per score): 1 − 2/(e^{2|x|} + 1) with the
+    /// sign of x, from the approximate 2^x and 1/x (one special-function op each, ~2 ulps); below |x| = 1/4, where that
+    /// form cancels, the odd Taylor polynomial to x⁹ (error &lt; 1e-8 relative). ±∞ gives ±1, NaN stays NaN.
+    /// </summary>
+    private static float Tanh(float x)
+    {
+        float magnitude = XMath.Abs(x), x2 = x * x;
+        float small = x + x * x2 * (-1f / 3f + x2 * (2f / 15f + x2 * (-17f / 315f + x2 * (62f / 2835f))));
+        float large = 1f - 2f * XMath.FastReciprocal(XMath.FastExp2(magnitude * TwoLog2E) + 1f);
+        return magnitude < 0.25f ? small : XMath.CopySign(large, x);
     }
 }
 

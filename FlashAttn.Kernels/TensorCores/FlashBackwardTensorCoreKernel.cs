@@ -28,7 +28,6 @@ internal static class FlashBackwardTensorCoreKernel
         bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
         bool maskModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
         bool dropout = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.DropoutFlag) != 0;
-        bool blockSparse = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.BlockMaskFlag) != 0;
         var tile = new TensorCoreTile(headDimPadded.Value, warps.Value, elementBytes: TStorage.ElementBytes);
         int dPad = tile.HeadDimPadded, br = tile.BackwardBlockRows, bc = tile.BackwardBlockCols, stride = tile.Stride;
         int splits = tile.ColumnSplits, columns = tile.SplitColumns;
@@ -115,21 +114,22 @@ internal static class FlashBackwardTensorCoreKernel
 
             // ---- Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0), dSᵀ = Pᵀ ∘ (dPᵀ − D) in dpT; through a score modifier
             //      f: P from f(s), and dS·f'(s) for the scores' gradient ----
-            bool masked = mask.QueryBlockNeedsMask(q0, br, k0, bc)
-                || maskModified && (!blockSparse || modifiers.Blocks.TileOf(seq.Index, head, q0, br, k0, bc) != BlockMask.Full);
+            // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
+            bool edgeTest = mask.QueryBlockNeedsMask(q0, br, k0, bc);
+            bool maskTest = maskModified && modifiers.TestsMaskOn(modifierFlags.Value, seq.Index, head, q0, br, k0, bc);
             for (int e = 0; e < 4 * queryTiles; e++)
             {
                 int key = k0 + kw + g + 8 * (e % 4 / 2), column = 8 * (e / 4) + 2 * t + e % 2, row = q0 + column;
                 float log2Score = sT[e] * p.ScaleLog2, derivative = 1f;
-                if (!scoreModified && !maskModified)
+                if (!scoreModified && !maskTest)
                 {
-                    if (masked && !mask.Visible(row, key)) log2Score = float.NegativeInfinity;
+                    if (edgeTest && !mask.Visible(row, key)) log2Score = float.NegativeInfinity;
                 }
                 else
                 {
                     var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
                     bool inside = row < seq.QueryLength && key < seq.KeyLength;
-                    log2Score = ModifiedScores.Log2Score(sT[e], at, inside, masked && !mask.Visible(row, key), p, modifiers, scoreModified, maskModified);
+                    log2Score = ModifiedScores.Log2Score(sT[e], at, inside, edgeTest && !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
                     derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
                 }
                 float pij = XMath.FastExp2(log2Score - lseTile[column]), kept = pij, dpij = dpT[e];

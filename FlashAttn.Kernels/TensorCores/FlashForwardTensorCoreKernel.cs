@@ -45,7 +45,6 @@ internal static class FlashForwardTensorCoreKernel
         bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
         bool maskModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
         bool dropout = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.DropoutFlag) != 0;
-        bool blockSparse = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.BlockMaskFlag) != 0;
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         // grid (Q tiles · splits, h_q / G, sequences): the tiles of one head run together, so its K and V are read from L2 by
         // all of them; each head's tiles run last-first, so under a causal mask the longest rows start first. Rows are
@@ -134,13 +133,14 @@ internal static class FlashForwardTensorCoreKernel
                 }
 
             // ---- scale to the log2 domain (through the score modifier), mask; online softmax: P = exp2(S − m_new), ℓ and O rescaled ----
-            bool elementTest = mask.BlockNeedsMask(position0, positions, k0, bc)
-                || maskModified && (!blockSparse || modifiers.Blocks.TileOf(seq.Index, head, q0, br, k0, bc) != BlockMask.Full);
-            if (!scoreModified && !maskModified)
+            // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
+            bool edgeTest = mask.BlockNeedsMask(position0, positions, k0, bc);
+            bool maskTest = maskModified && modifiers.TestsMaskOn(modifierFlags.Value, seq.Index, head, q0, br, k0, bc);
+            if (!scoreModified && !maskTest)
             {
-                // plain attention: scale, then the causal/window test on the blocks that cross an edge
+                // plain attention: scale, then the causal/window test
                 for (int e = 0; e < 4 * mTiles * keyTiles; e++) s[e] *= p.ScaleLog2;
-                if (elementTest)
+                if (edgeTest)
                     for (int e = 0; e < 4 * mTiles * keyTiles; e++)
                     {
                         int m = e / (4 * keyTiles), j = e / 4 % keyTiles;
@@ -154,8 +154,8 @@ internal static class FlashForwardTensorCoreKernel
                     int m = e / (4 * keyTiles), j = e / 4 % keyTiles, row = q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2);
                     int position = PackedQueryRows.Position(row, packed), key = k0 + 8 * j + 2 * t + e % 2;
                     var at = new ScorePosition(seq.Index, packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head, position, key, position + mask.Offset);
-                    s[e] = ModifiedScores.Log2Score(s[e], at, row < rows && key < seq.KeyLength, elementTest && !mask.Visible(position, key), p, modifiers,
-                        scoreModified, maskModified);
+                    s[e] = ModifiedScores.Log2Score(s[e], at, row < rows && key < seq.KeyLength, edgeTest && !mask.Visible(position, key), p, modifiers,
+                        scoreModified, maskTest);
                 }
             FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles);
             // ---- dropout: ℓ keeps the whole P; P·V takes the kept entries, scaled by 1/(1 − p) ----

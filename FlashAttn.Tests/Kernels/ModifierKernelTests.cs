@@ -240,6 +240,25 @@ public class ModifierKernelTests : TestAcceleratorFixture
         });
     }
 
+    [Test]
+    public void SoftcapIsCapTimesTanhToAFewUlps()
+    {
+        // the kernels' tanh (2^x and 1/x forms, a polynomial near 0) against the fp64 tanh, across the range and at its edges
+        var cap = new Softcap(1f);
+        var at = new ScorePosition(0, 0, 0, 0, 0);
+        Assert.Multiple(() =>
+        {
+            for (float x = -12f; x <= 12f; x += 0.0173f)
+                Assert.That(cap.Apply(x, at), Is.EqualTo(Math.Tanh(x)).Within(4e-7 * Math.Max(Math.Abs(Math.Tanh(x)), 0.125)), $"x = {x}");
+            foreach (float x in new[] { 0f, 1e-30f, -1e-6f, 0.2499f, 0.25f, -0.2501f, 60f, -200f })
+                Assert.That(cap.Apply(x, at), Is.EqualTo(Math.Tanh(x)).Within(4e-7 * Math.Max(Math.Abs(Math.Tanh(x)), 1e-30)), $"x = {x}");
+            Assert.That(cap.Apply(float.PositiveInfinity, at), Is.EqualTo(1f));
+            Assert.That(cap.Apply(float.NegativeInfinity, at), Is.EqualTo(-1f));
+            Assert.That(cap.Apply(float.NaN, at), Is.NaN);
+            Assert.That(new Softcap(30f).Apply(45f, at), Is.EqualTo(30 * Math.Tanh(1.5)).Within(30 * 3e-7));
+        });
+    }
+
     private static void FiniteDifference<TScore>(TScore modifier, float s, ScorePosition at) where TScore : struct, IScoreModifier
     {
         const float h = 1e-2f;
