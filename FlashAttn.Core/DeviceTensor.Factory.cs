@@ -36,7 +36,7 @@ public abstract partial class DeviceTensor
                 throw new ArgumentException($"tensor dimension {i} has length {lengths[i]}; at most {int.MaxValue} is supported.", nameof(tensor));
             shape[i] = (int)lengths[i];
         }
-        var checkedShape = CheckShape(shape, nameof(tensor));
+        var checkedShape = CheckShape(shape, nameof(tensor), HostElementLimit);
         return DeviceTensor<T>.Create(device, checkedShape, DeviceTensor<T>.DenseOrFlattened(tensor));
     }
 
@@ -49,7 +49,7 @@ public abstract partial class DeviceTensor
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A dimension is negative.</exception>
-    /// <exception cref="ArgumentException"><paramref name="address"/> is zero for a non-empty shape, or the shape has more than int.MaxValue elements.</exception>
+    /// <exception cref="ArgumentException"><paramref name="address"/> is zero for a non-empty shape, or the shape has more than 2⁵⁹ elements.</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="device"/> was disposed.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a supported element type.</exception>
     public static DeviceTensor<T> Wrap<T>(Device device, nint address, params ReadOnlySpan<int> shape) where T : unmanaged
@@ -70,7 +70,7 @@ public abstract partial class DeviceTensor
     public static DeviceTensor<T> Upload<T>(Device device, ReadOnlySpan<T> values, params ReadOnlySpan<int> shape) where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(device);
-        var checkedShape = CheckShape(shape, nameof(shape));
+        var checkedShape = CheckShape(shape, nameof(shape), HostElementLimit);
         long length = Product(checkedShape);
         if (values.Length != length)
             throw new ArgumentException($"values has {values.Length} elements but shape {FormatShape(checkedShape)} needs {length}.", nameof(values));
@@ -80,7 +80,7 @@ public abstract partial class DeviceTensor
     /// <summary>A new tensor of shape <paramref name="shape"/> on <paramref name="device"/>, every element zero.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A dimension is negative.</exception>
-    /// <exception cref="ArgumentException">The shape has more than int.MaxValue elements.</exception>
+    /// <exception cref="ArgumentException">The shape has more than 2⁵⁹ elements (device tensors may exceed 2³¹ elements; only host data is limited to int.MaxValue).</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="device"/> was disposed.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a supported element type.</exception>
     public static DeviceTensor<T> Zeros<T>(Device device, params ReadOnlySpan<int> shape) where T : unmanaged
@@ -94,7 +94,7 @@ public abstract partial class DeviceTensor
     /// <summary>A new tensor of shape <paramref name="shape"/> on <paramref name="device"/>; contents undefined.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A dimension is negative.</exception>
-    /// <exception cref="ArgumentException">The shape has more than int.MaxValue elements.</exception>
+    /// <exception cref="ArgumentException">The shape has more than 2⁵⁹ elements (device tensors may exceed 2³¹ elements; only host data is limited to int.MaxValue).</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="device"/> was disposed.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not a supported element type.</exception>
     public static DeviceTensor<T> Empty<T>(Device device, params ReadOnlySpan<int> shape) where T : unmanaged
@@ -103,16 +103,19 @@ public abstract partial class DeviceTensor
         return DeviceTensor<T>.Allocate(device, CheckShape(shape, nameof(shape)));
     }
 
-    private static int[] CheckShape(ReadOnlySpan<int> shape, string paramName)
+    // Device tensors may exceed 2³¹ elements (a long KV cache); data from host spans and arrays cannot (their lengths are int).
+    private const long DeviceElementLimit = long.MaxValue / 16, HostElementLimit = int.MaxValue;
+
+    private static int[] CheckShape(ReadOnlySpan<int> shape, string paramName, long limit = DeviceElementLimit)
     {
         long length = 1;
         for (int i = 0; i < shape.Length; i++)
         {
             if (shape[i] < 0)
                 throw new ArgumentOutOfRangeException(paramName, shape[i], $"{paramName} dimension {i} is negative ({shape[i]}).");
+            if (shape[i] != 0 && length > limit / shape[i])
+                throw new ArgumentException($"{paramName} {FormatShape(shape)} has more than {limit} elements.", paramName);
             length *= shape[i];
-            if (length > int.MaxValue)
-                throw new ArgumentException($"{paramName} {FormatShape(shape)} has more than {int.MaxValue} elements.", paramName);
         }
         return shape.ToArray();
     }

@@ -159,8 +159,11 @@ public sealed class DeviceTensor<T> : DeviceTensor where T : unmanaged
 
     /// <summary>The elements in row-major order as a new array.</summary>
     /// <exception cref="ObjectDisposedException">The tensor was disposed.</exception>
+    /// <exception cref="InvalidOperationException">The tensor has more elements than a .NET array holds (<see cref="Array.MaxLength"/>).</exception>
     public T[] ToArray()
     {
+        if (Length > Array.MaxLength)
+            throw new InvalidOperationException($"The tensor {ShapeText} has {Length} elements; a .NET array holds at most {Array.MaxLength}, so it can be read only on the device.");
         var result = new T[Length];
         CopyTo(result);
         return result;

@@ -21,7 +21,7 @@ internal sealed unsafe class ExternalMemoryBuffer<T> : MemoryBuffer<T> where T :
     private bool IsCuda => Accelerator.Kind == AcceleratorKind.Cuda;
 
     /// <inheritdoc/>
-    protected override ArrayView<T> CreateView() => new((T*)_address, (int)Length);
+    protected override ArrayView<T> CreateView() => new((T*)_address, Length);
 
     /// <inheritdoc/>
     protected override void CopyFromHostCore(ReadOnlySpan<T> source, long offset)

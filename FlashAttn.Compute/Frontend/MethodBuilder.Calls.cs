@@ -259,7 +259,7 @@ internal sealed partial class MethodBuilder
         foreach (var (field, offset) in layout.Fields)
         {
             if (field.Name == "_pointer") B.Store(AddOffset(temp, offset), pointer);
-            else if (field.Name == "_length") B.Store(AddOffset(temp, offset), length);
+            else if (field.Name == "_length") B.Store(AddOffset(temp, offset), ConvertTo(length, IRType.Int64));
         }
         PushStruct(temp, viewType);
     }

@@ -11,17 +11,17 @@ namespace FlashAttn.Compute;
 public readonly unsafe struct ArrayView<T> where T : unmanaged
 {
     private readonly T* _pointer;
-    private readonly int _length;
+    private readonly long _length;
 
     /// <summary>Creates a view of <paramref name="length"/> elements starting at <paramref name="pointer"/>.</summary>
-    public ArrayView(T* pointer, int length)
+    public ArrayView(T* pointer, long length)
     {
         _pointer = pointer;
         _length = length;
     }
 
-    /// <summary>Number of elements.</summary>
-    public int Length => _length;
+    /// <summary>Number of elements (64-bit: a view may hold more than 2³¹ elements, e.g. a large KV cache).</summary>
+    public long Length => _length;
 
     /// <summary>Address of the first element (a device address for device memory).</summary>
     public T* Pointer => _pointer;
@@ -46,8 +46,15 @@ public readonly unsafe struct ArrayView<T> where T : unmanaged
         }
     }
 
-    /// <summary>The <paramref name="length"/> elements starting at <paramref name="offset"/>.</summary>
+    /// <summary>The <paramref name="length"/> elements starting at <paramref name="offset"/> (32-bit arithmetic in kernels).</summary>
     public ArrayView<T> SubView(int offset, int length)
+    {
+        Bounds.CheckRange(offset, length, _length);
+        return new ArrayView<T>(_pointer + offset, length);
+    }
+
+    /// <summary>The <paramref name="length"/> elements starting at <paramref name="offset"/>.</summary>
+    public ArrayView<T> SubView(long offset, long length)
     {
         Bounds.CheckRange(offset, length, _length);
         return new ArrayView<T>(_pointer + offset, length);
@@ -55,7 +62,7 @@ public readonly unsafe struct ArrayView<T> where T : unmanaged
 
     /// <summary>The same bytes seen as elements of <typeparamref name="TOther"/> (length rounded down).</summary>
     public ArrayView<TOther> Cast<TOther>() where TOther : unmanaged
-        => new((TOther*)_pointer, (int)((long)_length * sizeof(T) / sizeof(TOther)));
+        => new((TOther*)_pointer, _length * sizeof(T) / sizeof(TOther));
 }
 
 /// <summary>Index checks that run on the CPU and compile to nothing on the GPU.</summary>
@@ -63,7 +70,7 @@ public static class Bounds
 {
     /// <summary>Throws when <paramref name="index"/> is outside [0, <paramref name="length"/>).</summary>
     [Intrinsic(IntrinsicOp.CpuBoundsCheck)]
-    public static void Check(long index, int length)
+    public static void Check(long index, long length)
     {
         if ((ulong)index >= (ulong)length)
             throw new IndexOutOfRangeException($"Index {index} is outside the view of length {length}.");
@@ -71,9 +78,9 @@ public static class Bounds
 
     /// <summary>Throws when [offset, offset + count) is not inside [0, <paramref name="length"/>).</summary>
     [Intrinsic(IntrinsicOp.CpuBoundsCheck)]
-    public static void CheckRange(int offset, int count, int length)
+    public static void CheckRange(long offset, long count, long length)
     {
-        if (offset < 0 || count < 0 || (long)offset + count > length)
+        if (offset < 0 || count < 0 || offset + count > length)
             throw new IndexOutOfRangeException($"Range [{offset}, {offset}+{count}) is outside the view of length {length}.");
     }
 }

@@ -34,8 +34,6 @@ public abstract class MemoryBuffer<T> : IDisposable where T : unmanaged
         get
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (Length > int.MaxValue)
-                throw new InvalidOperationException($"Buffer of {Length} elements is too long for one view (at most {int.MaxValue}).");
             return CreateView();
         }
     }

@@ -11,23 +11,13 @@ namespace FlashAttn.Cpu;
 /// </summary>
 internal sealed unsafe class CpuWorkspace : IDisposable
 {
-    private readonly RentedBuffer<float>? _rented;
-    private readonly AlignedBuffer? _native;
+    private readonly RentedBuffer<float> _rented;
 
     private CpuWorkspace(Accelerator accelerator, long length)
     {
         Length = Math.Max(1, length);
-        // a view holds at most int.MaxValue elements; larger workspaces (beyond the API's tensors, by padding) are native
-        if (Length <= int.MaxValue)
-        {
-            _rented = accelerator.Cache.Rent<float>(Length);
-            Pointer = _rented.View.Pointer;
-        }
-        else
-        {
-            _native = AlignedBuffer.Uninitialized(Length);
-            Pointer = _native.Pointer;
-        }
+        _rented = accelerator.Cache.Rent<float>(Length);
+        Pointer = _rented.View.Pointer;
     }
 
     /// <summary><paramref name="length"/> floats from <paramref name="accelerator"/>'s cache (or a new allocation).</summary>
@@ -40,9 +30,5 @@ internal sealed unsafe class CpuWorkspace : IDisposable
     /// <summary>Zeroes <paramref name="count"/> floats from <paramref name="offset"/>.</summary>
     public void Clear(long offset, long count) => NativeMemory.Clear(Pointer + offset, (nuint)count * sizeof(float));
 
-    public void Dispose()
-    {
-        _rented?.Dispose();
-        _native?.Dispose();
-    }
+    public void Dispose() => _rented.Dispose();
 }

@@ -100,7 +100,9 @@ public class DeviceTensorTests
                 Throws.ArgumentException.With.Property("ParamName").EqualTo("values").And.Message.Contain("needs 6"));
             Assert.That(() => DeviceTensor.Zeros<float>(device, 2, -1),
                 Throws.TypeOf<ArgumentOutOfRangeException>().With.Property("ParamName").EqualTo("shape"));
-            Assert.That(() => DeviceTensor.Empty<float>(device, 65536, 65536),
+            Assert.That(() => DeviceTensor.Empty<float>(device, int.MaxValue, int.MaxValue, 1 << 20),
+                Throws.ArgumentException.With.Property("ParamName").EqualTo("shape"));
+            Assert.That(() => DeviceTensor.Upload<float>(device, new float[4], 65536, 65536),
                 Throws.ArgumentException.With.Property("ParamName").EqualTo("shape"));
             Assert.That(() => DeviceTensor.Upload(null!, Tensor.Create(new float[1])),
                 Throws.TypeOf<ArgumentNullException>().With.Property("ParamName").EqualTo("device"));

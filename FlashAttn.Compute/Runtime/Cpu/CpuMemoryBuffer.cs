@@ -31,7 +31,7 @@ public sealed unsafe class CpuMemoryBuffer<T> : MemoryBuffer<T> where T : unmana
     }
 
     /// <inheritdoc/>
-    protected override ArrayView<T> CreateView() => new(_pointer, (int)Length);
+    protected override ArrayView<T> CreateView() => new(_pointer, Length);
 
     /// <inheritdoc/>
     protected override void CopyFromHostCore(ReadOnlySpan<T> source, long offset)

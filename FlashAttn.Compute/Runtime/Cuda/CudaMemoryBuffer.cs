@@ -52,7 +52,7 @@ public sealed unsafe class CudaMemoryBuffer<T> : MemoryBuffer<T> where T : unman
     }
 
     /// <inheritdoc/>
-    protected override ArrayView<T> CreateView() => new((T*)_pointer, (int)Length);
+    protected override ArrayView<T> CreateView() => new((T*)_pointer, Length);
 
     /// <inheritdoc/>
     protected override void CopyFromHostCore(ReadOnlySpan<T> source, long offset)

@@ -112,7 +112,7 @@ internal static partial class Kernels
     {
         int i = Grid.GlobalIndexX;
         if (4 * i + 3 >= values.Length) return;
-        int slot = i % (totals.Length / 4);
+        int slot = i % (int)(totals.Length / 4);
         Atomic.AddFour(ref totals[4 * slot], values[4 * i], values[4 * i + 1], values[4 * i + 2], values[4 * i + 3]);
     }
 
@@ -120,7 +120,7 @@ internal static partial class Kernels
     {
         int i = Grid.GlobalIndexX;
         if (2 * i + 1 >= values.Length) return;
-        int slot = i % (totals.Length / 2);
+        int slot = i % (int)(totals.Length / 2);
         Atomic.AddTwo(ref totals[2 * slot], values[2 * i], values[2 * i + 1]);
     }
 

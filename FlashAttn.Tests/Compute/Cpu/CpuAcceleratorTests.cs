@@ -36,6 +36,23 @@ public class CpuAcceleratorTests
     }
 
     [Test]
+    public void ViewsHoldMoreThanTwoToThe31Elements()
+    {
+        // a KV cache of b = 16 × 131,072 keys × 8 heads × 128 dims is 2³¹ elements: views are 64-bit long
+        const long length = int.MaxValue + 17L;
+        using var accelerator = new CpuAccelerator();
+        using var big = accelerator.Allocate<byte>(length);
+        using var lengths = accelerator.Allocate<long>(2);
+        Assert.That(big.View.Length, Is.EqualTo(length));
+        Assert.That(big.View.Cast<int>().Length, Is.EqualTo(length / 4));
+        accelerator.LoadKernel(CpuKernels.MarkLastOfLongView).Launch(1, 1, big.View, lengths.View);
+        accelerator.Synchronize();
+        unsafe { Assert.That(big.View.Pointer[length - 1], Is.EqualTo(1)); }
+        Assert.That(lengths.ToArray(), Is.EqualTo(new[] { length, length - length / 2 }));
+        Assert.Throws<IndexOutOfRangeException>(() => _ = big.View[length]);
+    }
+
+    [Test]
     public void AllocationIsCountedAndAligned()
     {
         using var accelerator = new CpuAccelerator();

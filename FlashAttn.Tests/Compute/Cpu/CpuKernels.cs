@@ -5,6 +5,14 @@ namespace FlashAttn.Tests.Compute.Cpu;
 /// <summary>Kernels run by the CPU accelerator tests.</summary>
 internal static class CpuKernels
 {
+    /// <summary>Writes 1 at the view's last element and its 64-bit length, halved, beside the first: a view past 2³¹ elements.</summary>
+    public static void MarkLastOfLongView(ArrayView<byte> view, ArrayView<long> lengths)
+    {
+        view[view.Length - 1] = 1;
+        lengths[0] = view.Length;
+        lengths[1] = view.SubView(view.Length / 2, view.Length - view.Length / 2).Length;
+    }
+
     public static void VectorAdd(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, int n)
     {
         int i = Grid.GlobalIndexX;
@@ -139,7 +147,7 @@ internal static class CpuKernels
         output[Grid.IdxX * n + t] = shared[n - 1 - t];
     }
 
-    public static void DynamicLength(ArrayView<int> output) => output[Grid.GlobalIndexX] = SharedMemory.GetDynamic<double>().Length;
+    public static void DynamicLength(ArrayView<int> output) => output[Grid.GlobalIndexX] = (int)SharedMemory.GetDynamic<double>().Length;
 
     // Each thread computes a prefix sum of its 8 inputs in local memory, then writes it reversed.
     public static void LocalPrefix(ArrayView<int> input, ArrayView<int> output)

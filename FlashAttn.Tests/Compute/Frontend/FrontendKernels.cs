@@ -82,7 +82,7 @@ public static class FrontendKernels
     public static void StructParam(Params p, ArrayView<int> output)
     {
         if (p.Flag) p.Data[0] = p.Scale * p.N;
-        output[0] = p.Data.Length;
+        output[0] = (int)p.Data.Length;
     }
 
     public static float Reduce<TOp>(float a, float b) where TOp : struct, IOp
