@@ -14,10 +14,11 @@ namespace FlashAttn.Bench.Attention;
 /// <param name="BatchTokens">b·s: batch = max(1, BatchTokens / seqlen).</param>
 /// <param name="ModelDim">h·d.</param>
 /// <param name="Fp32Math">How fp32 configurations multiply: exact FFMA (the default) or 3×TF32 on the tensor cores.</param>
+/// <param name="Layout">The tensors' dimension order: (b, s, h, d), the default, or PyTorch's (b, h, s, d).</param>
 internal sealed record SweepGrid(
     IReadOnlyList<DType> DTypes, IReadOnlyList<int> HeadDims, IReadOnlyList<int> SeqLens, IReadOnlyList<bool> Causals,
     IReadOnlyList<AttentionPass> Passes, int BatchTokens = SweepGrid.FlashAttnBatchTokens, int ModelDim = SweepGrid.FlashAttnModelDim,
-    Fp32Math Fp32Math = Fp32Math.Exact)
+    Fp32Math Fp32Math = Fp32Math.Exact, AttentionLayout Layout = AttentionLayout.BatchSeqHeadDim)
 {
     /// <summary>flash-attn's tokens per batch (b·seqlen).</summary>
     public const int FlashAttnBatchTokens = 16384;
@@ -50,7 +51,7 @@ internal sealed record SweepGrid(
                 throw new ArgumentException($"head dim {headDim} is larger than the model dim {ModelDim}.", nameof(HeadDims));
             foreach (int seqLen in SeqLens)
             foreach (bool causal in Causals)
-                configurations.Add(new SweepConfiguration(dtype, headDim, causal, Math.Max(1, BatchTokens / seqLen), seqLen, ModelDim / headDim, Fp32Math));
+                configurations.Add(new SweepConfiguration(dtype, headDim, causal, Math.Max(1, BatchTokens / seqLen), seqLen, ModelDim / headDim, Fp32Math, Layout));
         }
         return configurations;
     }

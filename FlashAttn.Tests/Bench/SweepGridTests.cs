@@ -49,6 +49,18 @@ public class SweepGridTests
     }
 
     [Test]
+    public void FpMathAndLayoutReachEveryConfiguration()
+    {
+        var configurations = Parse("--dtypes", "fp32", "--fp32-math", "tensor-cores", "--layout", "bhsd").Grid.Configurations();
+        Assert.Multiple(() =>
+        {
+            Assert.That(configurations.All(c => c.Fp32Math == Fp32Math.TensorCores && c.Layout == AttentionLayout.BatchHeadSeqDim));
+            Assert.That(configurations.All(c => c.Shape.Layout == AttentionLayout.BatchHeadSeqDim), "the launcher's shape carries the layout");
+            Assert.That(Parse().Grid.Configurations().All(c => c.Layout == AttentionLayout.BatchSeqHeadDim), "(b, s, h, d) by default");
+        });
+    }
+
+    [Test]
     public void SeqLensLongerThanTheTokensRunOneBatch()
         => Assert.That(Parse("--seqlens", "32768").Grid.Configurations().All(c => c.Batch == 1));
 
