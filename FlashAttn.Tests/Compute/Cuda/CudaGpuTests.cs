@@ -318,18 +318,19 @@ public class CudaGpuTests
             int scale = (int)specs[3]!;
             string ptx = Header(target) + $$"""
                 .visible .entry vadd_scaled(
-                    .param .u64 pa, .param .u32 la,
-                    .param .u64 pb, .param .u32 lb,
-                    .param .u64 pc, .param .u32 lc)
+                    .param .u64 pa, .param .u64 la,
+                    .param .u64 pb, .param .u64 lb,
+                    .param .u64 pc, .param .u64 lc)
                 {
                     .reg .pred %p<2>;
                     .reg .b32 %r<6>;
                     .reg .f32 %f<5>;
-                    .reg .b64 %rd<10>;
+                    .reg .b64 %rd<11>;
                     ld.param.u64 %rd1, [pa];
                     ld.param.u64 %rd2, [pb];
                     ld.param.u64 %rd3, [pc];
-                    ld.param.u32 %r1, [lc];
+                    ld.param.u64 %rd10, [lc];
+                    cvt.u32.u64 %r1, %rd10;
                     mov.u32 %r2, %ctaid.x;
                     mov.u32 %r3, %ntid.x;
                     mov.u32 %r4, %tid.x;
@@ -354,9 +355,9 @@ public class CudaGpuTests
                 """;
             KernelParameterSlot[] slots =
             [
-                new(0, [pointer], IRType.Pointer(AddressSpace.Global)), new(0, [length], IRType.Int32),
-                new(1, [pointer], IRType.Pointer(AddressSpace.Global)), new(1, [length], IRType.Int32),
-                new(2, [pointer], IRType.Pointer(AddressSpace.Global)), new(2, [length], IRType.Int32),
+                new(0, [pointer], IRType.Pointer(AddressSpace.Global)), new(0, [length], IRType.Int64),
+                new(1, [pointer], IRType.Pointer(AddressSpace.Global)), new(1, [length], IRType.Int64),
+                new(2, [pointer], IRType.Pointer(AddressSpace.Global)), new(2, [length], IRType.Int64),
             ];
             return new CompiledKernel("vadd_scaled", ptx, slots, 0);
         });

@@ -40,12 +40,12 @@ public unsafe class KernelArgumentMarshallerTests
     private static KernelParameterSlot[] Slots() =>
     [
         new(0, [F<Params>("Data"), F<ArrayView<float>>("_pointer")], Global),   // 0: offset 0
-        new(0, [F<Params>("Data"), F<ArrayView<float>>("_length")], IRType.Int32), // 8
-        new(0, [F<Params>("Count")], IRType.Int32),                            // 12
-        new(0, [F<Params>("Alpha")], IRType.Float32),                          // 16
-        new(0, [F<Params>("Flag")], IRType.Int8),                              // 20
-        new(0, [F<Params>("Nested"), F<Inner>("Small")], IRType.Int16),        // 24
-        new(0, [F<Params>("Nested"), F<Inner>("Wide")], IRType.Float64),       // 32 (aligned from 28)
+        new(0, [F<Params>("Data"), F<ArrayView<float>>("_length")], IRType.Int64), // 8 (views' lengths are 64-bit)
+        new(0, [F<Params>("Count")], IRType.Int32),                            // 16
+        new(0, [F<Params>("Alpha")], IRType.Float32),                          // 20
+        new(0, [F<Params>("Flag")], IRType.Int8),                              // 24
+        new(0, [F<Params>("Nested"), F<Inner>("Small")], IRType.Int16),        // 28
+        new(0, [F<Params>("Nested"), F<Inner>("Wide")], IRType.Float64),       // 32
         new(0, [F<Params>("Scale")], IRType.Float16),                          // 40
         new(0, [F<Params>("Enabled")], IRType.Bool),                           // 44
         new(0, [F<Params>("Big")], IRType.Int64),                              // 48
@@ -54,7 +54,7 @@ public unsafe class KernelArgumentMarshallerTests
         new(3, [], IRType.Int8),                                               // 60
         new(4, [], IRType.Int16),                                              // 64
         new(5, [F<ArrayView<int>>("_pointer")], Global),                       // 72 (aligned from 68)
-        new(5, [F<ArrayView<int>>("_length")], IRType.Int32),                  // 80
+        new(5, [F<ArrayView<int>>("_length")], IRType.Int64),                  // 80
     ];
 
     private static object[] Arguments() =>
@@ -77,14 +77,14 @@ public unsafe class KernelArgumentMarshallerTests
         new ArrayView<int>((int*)0xdead_beef_0000, 3),
     ];
 
-    private static readonly int[] s_expectedOffsets = [0, 8, 12, 16, 20, 24, 32, 40, 44, 48, 56, 60, 64, 72, 80];
+    private static readonly int[] s_expectedOffsets = [0, 8, 16, 20, 24, 28, 32, 40, 44, 48, 56, 60, 64, 72, 80];
 
     [Test]
     public void LayoutAlignsEachScalarToItsCell()
     {
         var marshaller = new KernelArgumentMarshaller(s_kernel, Slots());
         Assert.That(marshaller.Offsets, Is.EqualTo(s_expectedOffsets));
-        Assert.That(marshaller.Sizes, Is.EqualTo(new[] { 8, 4, 4, 4, 4, 4, 8, 4, 4, 8, 4, 4, 4, 8, 4 }));
+        Assert.That(marshaller.Sizes, Is.EqualTo(new[] { 8, 8, 4, 4, 4, 4, 8, 4, 4, 8, 4, 4, 4, 8, 8 }));
         Assert.That(marshaller.BufferSize, Is.EqualTo(88));
         Assert.That(marshaller.SlotCount, Is.EqualTo(15));
     }
@@ -100,11 +100,11 @@ public unsafe class KernelArgumentMarshallerTests
         Assert.Multiple(() =>
         {
             Assert.That(BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(0)), Is.EqualTo(0x7f00_1234_5678UL));
-            Assert.That(BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(8)), Is.EqualTo(1000));
-            Assert.That(BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(12)), Is.EqualTo(-42));
-            Assert.That(BinaryPrimitives.ReadSingleLittleEndian(buffer.AsSpan(16)), Is.EqualTo(1.5f));
-            Assert.That(BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(20)), Is.EqualTo(200), "byte zero-extends");
-            Assert.That(BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(24)), Is.EqualTo(-2), "short sign-extends");
+            Assert.That(BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(8)), Is.EqualTo(1000));
+            Assert.That(BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(16)), Is.EqualTo(-42));
+            Assert.That(BinaryPrimitives.ReadSingleLittleEndian(buffer.AsSpan(20)), Is.EqualTo(1.5f));
+            Assert.That(BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(24)), Is.EqualTo(200), "byte zero-extends");
+            Assert.That(BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(28)), Is.EqualTo(-2), "short sign-extends");
             Assert.That(BinaryPrimitives.ReadDoubleLittleEndian(buffer.AsSpan(32)), Is.EqualTo(Math.PI));
             Assert.That(BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(40)), Is.EqualTo(BitConverter.HalfToUInt16Bits((Half)0.25f)));
             Assert.That(BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(42)), Is.Zero, "above a half the cell stays zero");
@@ -114,7 +114,7 @@ public unsafe class KernelArgumentMarshallerTests
             Assert.That(BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(60)), Is.EqualTo(-1));
             Assert.That(BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(64)), Is.EqualTo(-3), "enums marshal as their underlying type");
             Assert.That(BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(72)), Is.EqualTo(0xdead_beef_0000UL));
-            Assert.That(BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(80)), Is.EqualTo(3));
+            Assert.That(BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(80)), Is.EqualTo(3));
         });
     }
 

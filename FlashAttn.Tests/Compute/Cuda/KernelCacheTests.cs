@@ -38,9 +38,9 @@ public class KernelCacheTests
         KernelParameterSlot[] slots =
         [
             new(0, [pointer], IRType.Pointer(AddressSpace.Global)),
-            new(0, [length], IRType.Int32),
+            new(0, [length], IRType.Int64),
             new(1, [pointer], IRType.Pointer(AddressSpace.Global)),
-            new(1, [length], IRType.Int32),
+            new(1, [length], IRType.Int64),
             new(2, [], IRType.Float32),
         ];
         return new CompiledKernel("saxpy_entry", $"// ptx for unroll {specializations[3]}\n.version 8.0\n", slots, 128);

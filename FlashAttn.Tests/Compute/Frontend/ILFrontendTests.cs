@@ -91,7 +91,7 @@ public class ILFrontendTests
     public void ArrayViewParameterIsFlattenedToPointerAndLength()
     {
         var entry = BuildChecked(nameof(FrontendKernels.Scalar));
-        Assert.That(entry.Function.Parameters.Select(p => p.Type), Is.EqualTo(new[] { IRType.GenericPointer, IRType.Int32, IRType.Int32, IRType.Int32 }));
+        Assert.That(entry.Function.Parameters.Select(p => p.Type), Is.EqualTo(new[] { IRType.GenericPointer, IRType.Int64, IRType.Int32, IRType.Int32 }));
         Assert.That(entry.Slots[0].ArgumentIndex, Is.Zero);
         Assert.That(entry.Slots[0].FieldPath.Select(f => f.Name), Is.EqualTo(new[] { "_pointer" }));
         Assert.That(entry.Slots[1].FieldPath.Select(f => f.Name), Is.EqualTo(new[] { "_length" }));
@@ -108,8 +108,8 @@ public class ILFrontendTests
         var paths = entry.Slots.Select(s => $"{s.ArgumentIndex}:{string.Join(".", s.FieldPath.Select(f => f.Name))}:{s.Type}").ToArray();
         Assert.That(paths, Is.EqualTo(new[]
         {
-            "0:N:i32", "0:Scale:f32", "0:Data._pointer:ptr", "0:Data._length:i32", "0:Flag:i8",
-            "1:_pointer:ptr", "1:_length:i32",
+            "0:N:i32", "0:Scale:f32", "0:Data._pointer:ptr", "0:Data._length:i64", "0:Flag:i8",
+            "1:_pointer:ptr", "1:_length:i64",
         }));
     }
 
@@ -216,7 +216,7 @@ public class ILFrontendTests
         var plain = BuildChecked(nameof(FrontendKernels.Specialized));
         Assert.That(plain.Function.Parameters, Has.Count.EqualTo(4));
         var entry = BuildChecked(nameof(FrontendKernels.Specialized), null, SpecializedValue.New(16), null);
-        Assert.That(entry.Function.Parameters.Select(p => p.Type), Is.EqualTo(new[] { IRType.GenericPointer, IRType.Int32, IRType.Float32 }));
+        Assert.That(entry.Function.Parameters.Select(p => p.Type), Is.EqualTo(new[] { IRType.GenericPointer, IRType.Int64, IRType.Float32 }));
         Assert.That(entry.Slots.Select(s => s.ArgumentIndex), Is.EqualTo(new[] { 0, 0, 2 }));
         Assert.That(entry.Function.Entry.Instructions.Any(i => i.Op == Opcode.Store && i.Operands[1] is Constant { Bits: 16 } c && c.Type == IRType.Int32), entry.Function.ToString());
         Assert.That(entry.Function.Name, Does.StartWith("FrontendKernels_Specialized_s"));

@@ -361,15 +361,15 @@ public class IRInterpreterTests
         var count = typeof(Pair).GetField(nameof(Pair.Count))!;
         var pointer = typeof(ArrayView<float>).GetField("_pointer", BindingFlags.NonPublic | BindingFlags.Instance)!;
         var length = typeof(ArrayView<float>).GetField("_length", BindingFlags.NonPublic | BindingFlags.Instance)!;
-        var (kernel, _) = NewKernel("pair", GlobalPtr, IRType.Int32, IRType.Int32, IRType.Float32);
+        var (kernel, _) = NewKernel("pair", GlobalPtr, IRType.Int64, IRType.Int32, IRType.Float32);
         var entry = new KernelEntry(method, kernel,
         [
             new KernelParameterSlot(0, [values, pointer], GlobalPtr),
-            new KernelParameterSlot(0, [values, length], IRType.Int32),
+            new KernelParameterSlot(0, [values, length], IRType.Int64),
             new KernelParameterSlot(0, [count], IRType.Int32),
             new KernelParameterSlot(1, [], IRType.Float32),
         ]);
         var flat = IRInterpreter.FlattenArguments(entry, [new Pair { Values = buffer.View, Count = 42 }, 2.5f]);
-        Assert.That(flat, Is.EqualTo(new object[] { (long)buffer.View.Pointer, 8, 42, 2.5f }));
+        Assert.That(flat, Is.EqualTo(new object[] { (long)buffer.View.Pointer, 8L, 42, 2.5f }));
     }
 }
