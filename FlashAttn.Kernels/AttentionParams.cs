@@ -30,7 +30,7 @@ internal struct AttentionParams
     public int WindowLeft;
     /// <summary>Sliding window: keys right of the diagonal each query sees (−1: unbounded; causal caps it at 0).</summary>
     public int WindowRight;
-    /// <summary>Dropout: P words below this are dropped (p · 2³²; 0 with dropout off).</summary>
+    /// <summary>Dropout: 16-bit random values below this are dropped (<see cref="Dropout.Threshold16"/>; 0 with dropout off).</summary>
     public uint DropoutThreshold;
     /// <summary>Dropout: 1/(1 − p), the scale of kept probabilities.</summary>
     public float DropoutScale;
@@ -44,7 +44,7 @@ internal struct AttentionParams
     /// <summary>Query heads per key/value head: query head g reads kv head g / QueriesPerKvHead.</summary>
     public readonly int QueriesPerKvHead => HeadsQ / HeadsKV;
 
-    /// <summary>True when P at (sequence, head, query, key) survives dropout (see <see cref="Dropout"/>).</summary>
-    public readonly bool KeepsProbability(int sequence, int head, int query, int key)
-        => Dropout.KeepAt(DropoutThreshold, DropoutSeedLow, DropoutSeedHigh, DropoutOffset, HeadsQ, sequence, head, query, key);
+    /// <summary>The Philox words of the dropout group of (sequence, head, query, key) (see <see cref="Dropout"/>).</summary>
+    public readonly PhiloxBlock DropoutGroup(int sequence, int head, int query, int key)
+        => Dropout.Group(DropoutSeedLow, DropoutSeedHigh, DropoutOffset, HeadsQ, sequence, head, query, key);
 }

@@ -142,15 +142,21 @@ internal static class FlashForwardKernel
             for (int j = 0; j < td; j++) acc[i * td + j] *= correction;
         }
 
-        // ---- dropout: ℓ keeps the whole P; P V takes the kept entries (this thread's own), scaled by 1/(1 − p) ----
+        // ---- dropout: ℓ keeps the whole P; P V takes the kept entries (this thread's own), scaled by 1/(1 − p); one Philox
+        //      call per run of this thread's keys that share a dropout group (ModifiedScores.KeysPerDropoutGroup) ----
+        int span = ModifiedScores.KeysPerDropoutGroup(tpr);
         if (dropout)
             for (int i = 0; i < tm; i++)
-                for (int j = 0; j < tn; j++)
+                for (int jFirst = 0; jFirst < tn; jFirst += span)
                 {
-                    int r = ty * tm + i, c = tx + j * tpr, row = q0 + r, key = k0 + c;
-                    var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
-                    bool keep = ModifiedScores.Kept(at, row < seq.QueryLength && key < seq.KeyLength, p);
-                    pTile[r * bc + c] = keep ? pTile[r * bc + c] * p.DropoutScale : 0f;
+                    int r = ty * tm + i, row = q0 + r;
+                    var group = p.DropoutGroup(seq.Index, head, row, k0 + tx + jFirst * tpr);
+                    for (int jj = 0; jj < span; jj++)
+                    {
+                        int c = tx + (jFirst + jj) * tpr, key = k0 + c;
+                        bool keep = ModifiedScores.Kept(group, Dropout.IndexInGroup(row, key), row < seq.QueryLength && key < seq.KeyLength, p);
+                        pTile[r * bc + c] = keep ? pTile[r * bc + c] * p.DropoutScale : 0f;
+                    }
                 }
         Group.Barrier();
 

@@ -165,6 +165,8 @@ internal static unsafe class CpuBackward
         const int block = CpuAttentionLayout.Block;
         int b = head / layout.Problem.HeadsQ, h = head % layout.Problem.HeadsQ;
         float keptScale = modifiers.KeptScale;
+        byte* keeps = stackalloc byte[block * block]; // queries × keys: read transposed below
+        if (modifiers.Dropped) modifiers.DropoutKeeps(b, h, i0, j0, keeps);
         for (int r = 0; r < block; r++)
         {
             var (first, end) = VisibleColumns(layout, j0 + r, i0);
@@ -178,7 +180,7 @@ internal static unsafe class CpuBackward
                 float s = sT[r * block + c];
                 if (CpuModifiers<TScore, TMask>.ScoresDifferentiated) derivatives[c] = modifiers.Derivative(s, at);
                 if (CpuModifiers<TScore, TMask>.ScoresModified) sT[r * block + c] = modifiers.Log2Score(s, at, masked);
-                if (modifiers.Dropped) keep[c] = modifiers.Kept(at) ? keptScale : 0f;
+                if (modifiers.Dropped) keep[c] = keeps[c * block + r] != 0 ? keptScale : 0f;
             }
         }
     }

@@ -78,7 +78,7 @@ internal static unsafe class CpuForward
             if (CpuModifiers<TScore, TMask>.ScoresModifiedOn(tile))
                 ModifyScores(layout, modifiers, s, first, end, b, h, i0, j0, rows, masked: tile != BlockMask.Full);
             OnlineSoftmax.Update<TOps, TVector>(s, first, end, rowMax, rowSum, alpha, statistic);
-            if (modifiers.Dropped) DropProbabilities(layout, modifiers, s, first, end, b, h, i0, j0, rows);
+            if (modifiers.Dropped) DropProbabilities(modifiers, s, first, end, b, h, i0, j0, rows);
             // O_i = diag(α) O_i + P V_j, α applied as the micro-kernel loads O_i
             MicroKernel.Multiply<TOps, TVector>(s, block, values + (long)j0 * dPad, dPad, acc, dPad, block, dPad, block, accumulate: true,
                 rowScale: alpha);
@@ -109,13 +109,16 @@ internal static unsafe class CpuForward
     }
 
     /// <summary>Dropout on P (after the row sums, which count the whole P): dropped entries become 0.</summary>
-    private static void DropProbabilities<TScore, TMask>(CpuAttentionLayout layout, in CpuModifiers<TScore, TMask> modifiers, float* p,
+    private static void DropProbabilities<TScore, TMask>(in CpuModifiers<TScore, TMask> modifiers, float* p,
         int* first, int* end, int b, int h, int i0, int j0, int rows)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
+        const int block = CpuAttentionLayout.Block;
+        byte* keeps = stackalloc byte[block * block];
+        modifiers.DropoutKeeps(b, h, i0, j0, keeps);
         for (int r = 0; r < rows; r++)
             for (int c = first[r]; c < end[r]; c++)
-                if (!modifiers.Kept(modifiers.At(layout, b, h, i0 + r, j0 + c))) p[r * CpuAttentionLayout.Block + c] = 0f;
+                if (keeps[r * block + c] == 0) p[r * block + c] = 0f;
     }
 
     /// <summary>One worker's blocks: Q_i, S/P, O_i (64 × d_pad, 64 × 64, 64 × d_pad), m_i, l_i, α and a row statistic.</summary>

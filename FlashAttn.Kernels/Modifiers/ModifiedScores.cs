@@ -29,8 +29,14 @@ internal static class ModifiedScores
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
         => scoreModified && inside ? modifiers.Score.Derivative(raw * p.Scale, at) : 1f;
 
-    /// <summary>True when dropout keeps P at <paramref name="at"/> (<see cref="AttentionParams.KeepsProbability"/>); outside the
-    /// sequence nothing is kept (P is 0 there anyway).</summary>
-    public static bool Kept(ScorePosition at, bool inside, AttentionParams p)
-        => inside && p.KeepsProbability(at.Batch, at.Head, at.Query, at.Key);
+    /// <summary>True when dropout keeps entry <paramref name="index"/> (<see cref="Dropout.IndexInGroup"/>) of the group whose
+    /// words (<see cref="AttentionParams.DropoutGroup"/>, computed once for all the entries of the group a loop touches) are
+    /// <paramref name="group"/>; outside the sequence nothing is kept (P is 0 there anyway).</summary>
+    public static bool Kept(PhiloxBlock group, int index, bool inside, AttentionParams p)
+        => inside && Dropout.Kept(group, index, p.DropoutThreshold);
+
+    /// <summary>How many consecutive keys of a SIMT thread (keys k0 + tx + j · <paramref name="keyStride"/>, k0 a multiple of 16,
+    /// tx &lt; stride) share one dropout group: 2 when the stride is 8 (keys j, j + 1 then differ in key bit 3 alone, which
+    /// picks the entry inside the group, for even j), else 1.</summary>
+    public static int KeysPerDropoutGroup(int keyStride) => keyStride == 8 ? 2 : 1;
 }

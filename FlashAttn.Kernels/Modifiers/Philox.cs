@@ -10,7 +10,10 @@ public static class Philox
     private const uint M0 = 0xD2511F53, M1 = 0xCD9E8D57, W0 = 0x9E3779B9, W1 = 0xBB67AE85;
 
     /// <summary>The four words for counter (c0, c1, c2, c3) and key (k0, k1): word <paramref name="word"/> (0…3) of them.</summary>
-    public static uint Word(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1, int word)
+    public static uint Word(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1, int word) => Block(c0, c1, c2, c3, k0, k1).Word(word);
+
+    /// <summary>The four words for counter (c0, c1, c2, c3) and key (k0, k1).</summary>
+    public static PhiloxBlock Block(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1)
     {
         for (int round = 0; round < 10; round++)
         {
@@ -23,6 +26,6 @@ public static class Philox
             k0 += W0;
             k1 += W1;
         }
-        return word == 0 ? c0 : word == 1 ? c1 : word == 2 ? c2 : c3;
+        return new PhiloxBlock(c0, c1, c2, c3);
     }
 }

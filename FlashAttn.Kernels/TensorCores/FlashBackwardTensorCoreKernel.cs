@@ -117,33 +117,43 @@ internal static class FlashBackwardTensorCoreKernel
             // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
             bool edgeTest = mask.QueryBlockNeedsMask(q0, br, k0, bc);
             bool maskTest = maskModified && modifiers.TestsMaskOn(modifierFlags.Value, seq.Index, head, q0, br, k0, bc);
-            for (int e = 0; e < 4 * queryTiles; e++)
-            {
-                int key = k0 + kw + g + 8 * (e % 4 / 2), column = 8 * (e / 4) + 2 * t + e % 2, row = q0 + column;
-                float log2Score = sT[e] * p.ScaleLog2, derivative = 1f;
-                if (!scoreModified && !maskTest)
+            // grouped by (query tile pair, query bit 0) for dropout: the lane's entries there (keys g, g + 8 × queries 2t + c
+            // of tiles 2·pair, 2·pair + 1) share one Dropout group, so one Philox call serves 4 of them
+            for (int pair = 0; pair < queryTiles / 2; pair++)
+                for (int c = 0; c < 2; c++)
                 {
-                    if (edgeTest && !mask.Visible(row, key)) log2Score = float.NegativeInfinity;
+                    var group = dropout ? p.DropoutGroup(seq.Index, head, q0 + 16 * pair + 2 * t + c, k0 + kw + g) : default;
+                    for (int half = 0; half < 2; half++)
+                        for (int r = 0; r < 2; r++)
+                        {
+                            int e = 4 * (2 * pair + half) + 2 * r + c;
+                            int key = k0 + kw + g + 8 * r, column = 8 * (e / 4) + 2 * t + c, row = q0 + column;
+                            float log2Score = sT[e] * p.ScaleLog2, derivative = 1f;
+                            if (!scoreModified && !maskTest)
+                            {
+                                if (edgeTest && !mask.Visible(row, key)) log2Score = float.NegativeInfinity;
+                            }
+                            else
+                            {
+                                var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
+                                bool inside = row < seq.QueryLength && key < seq.KeyLength;
+                                log2Score = ModifiedScores.Log2Score(sT[e], at, inside, edgeTest && !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
+                                derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
+                            }
+                            float pij = XMath.FastExp2(log2Score - lseTile[column]), kept = pij, dpij = dpT[e];
+                            if (dropout)
+                            {
+                                // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p))
+                                // the entry's bits inside the 16-aligned tiles (query bit 3: half; key bits: g + 8r)
+                                int index = Dropout.IndexInGroup(8 * half, g + 8 * r);
+                                bool keep = ModifiedScores.Kept(group, index, row < seq.QueryLength && key < seq.KeyLength, p);
+                                kept = keep ? pij * p.DropoutScale : 0f;
+                                dpij = keep ? dpij * p.DropoutScale : 0f;
+                            }
+                            sT[e] = kept;
+                            dpT[e] = pij * (dpij - deltaTile[column]) * derivative;
+                        }
                 }
-                else
-                {
-                    var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
-                    bool inside = row < seq.QueryLength && key < seq.KeyLength;
-                    log2Score = ModifiedScores.Log2Score(sT[e], at, inside, edgeTest && !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
-                    derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
-                }
-                float pij = XMath.FastExp2(log2Score - lseTile[column]), kept = pij, dpij = dpT[e];
-                if (dropout)
-                {
-                    // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p))
-                    var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
-                    bool keep = ModifiedScores.Kept(at, row < seq.QueryLength && key < seq.KeyLength, p);
-                    kept = keep ? pij * p.DropoutScale : 0f;
-                    dpij = keep ? dpij * p.DropoutScale : 0f;
-                }
-                sT[e] = kept;
-                dpT[e] = pij * (dpij - deltaTile[column]) * derivative;
-            }
 
             // ---- dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i: the accumulators as A operands, dO and Q as [k][n] (transposed loads) ----
             for (int kk = 0; kk < br / 16; kk++)

@@ -158,15 +158,31 @@ internal static class FlashForwardTensorCoreKernel
                         scoreModified, maskTest);
                 }
             FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles);
-            // ---- dropout: ℓ keeps the whole P; P·V takes the kept entries, scaled by 1/(1 − p) ----
+            // ---- dropout: ℓ keeps the whole P; P·V takes the kept entries, scaled by 1/(1 − p). Grouped by (row tile m, key
+            //      tile pair): the lane's 8 entries there (rows g, g + 8 × keys 2t, 2t + 1 of tiles 2·pair, 2·pair + 1) are one
+            //      Dropout group, so one Philox call serves them all ----
             if (dropout)
-                for (int e = 0; e < 4 * mTiles * keyTiles; e++)
-                {
-                    int m = e / (4 * keyTiles), j = e / 4 % keyTiles, row = q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2), key = k0 + 8 * j + 2 * t + e % 2;
-                    int rowHead = packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head, position = PackedQueryRows.Position(row, packed);
-                    bool keep = ModifiedScores.Kept(new ScorePosition(seq.Index, rowHead, position, key, position + mask.Offset), row < rows && key < seq.KeyLength, p);
-                    s[e] = keep ? s[e] * p.DropoutScale : 0f;
-                }
+                for (int m = 0; m < mTiles; m++)
+                    for (int pair = 0; pair < keyTiles / 2; pair++)
+                    {
+                        var group = default(PhiloxBlock);
+                        for (int r = 0; r < 2; r++)
+                        {
+                            int row = q0 + warpRow + 16 * m + g + 8 * r, position = PackedQueryRows.Position(row, packed);
+                            int rowHead = packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head;
+                            // row g + 8 is position g + 8 of the same head (query bit 3 picks the entry), unless GQA packing
+                            // made it another (position, head) pair: then it takes its own call
+                            if (r == 0 || packed > 1) group = p.DropoutGroup(seq.Index, rowHead, position, k0 + 16 * pair + 2 * t);
+                            for (int half = 0; half < 2; half++)
+                                for (int c = 0; c < 2; c++)
+                                {
+                                    int e = 4 * (m * keyTiles + 2 * pair + half) + 2 * r + c, key = k0 + 16 * pair + 8 * half + 2 * t + c;
+                                    // the entry's bits inside the 16-aligned tiles, constants: position bit 3 is r unless packed
+                                    int index = Dropout.IndexInGroup(packed > 1 ? position : 8 * r, 8 * half + c);
+                                    s[e] = ModifiedScores.Kept(group, index, row < rows && key < seq.KeyLength, p) ? s[e] * p.DropoutScale : 0f;
+                                }
+                        }
+                    }
 
             // ---- O += P V_j: P's accumulators, rounded to the storage, are the A operands (keys 16·kk …) ----
             for (int kk = 0; kk < bc / 16; kk++)

@@ -27,7 +27,7 @@ internal static class ScoreGradients
         ArrayView<float> qTile = tiles.Q, kTile = tiles.K, doTile = tiles.DOut, vTile = tiles.V;
         ArrayView<float> lseTile = tiles.Lse, deltaTile = tiles.Delta, pTile = tiles.P, dsTile = tiles.DS;
         int bc = tile.BlockCols, stride = tile.TileStride, tpr = tile.ThreadsPerRow;
-        int tm = tile.RowsPerThread, tn = tile.KeysPerThread;
+        int tm = tile.RowsPerThread, tn = tile.KeysPerThread, span = ModifiedScores.KeysPerDropoutGroup(tpr);
         TileMath.Fill(scores, tm * tn, 0f);
         TileMath.Fill(dP, tm * tn, 0f);
         TileMath.MultiplyABt(qTile, stride, kTile, stride, tile.HeadDimPadded, scores, ty * tm, tm, tx, tpr, tn);
@@ -36,22 +36,27 @@ internal static class ScoreGradients
         {
             int r = ty * tm + i;
             float lseLog2 = lseTile[r], d = deltaTile[r];
-            for (int j = 0; j < tn; j++)
+            // keys in runs that share one dropout group: one Philox call per run (ModifiedScores.KeysPerDropoutGroup)
+            for (int jFirst = 0; jFirst < tn; jFirst += span)
             {
-                int c = tx + j * tpr, row = q0 + r, key = k0 + c;
-                var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
-                bool inside = row < seq.QueryLength && key < seq.KeyLength;
-                float raw = scores[i * tn + j], dpij = dP[i * tn + j];
-                float pij = Probability<TBlock>(ModifiedScores.Log2Score(raw, at, inside, false, p, modifiers, scoreModified, maskModified),
-                    lseLog2, mask, row, key), kept = pij;
-                if (dropout)
+                var group = dropout ? p.DropoutGroup(seq.Index, head, q0 + r, k0 + tx + jFirst * tpr) : default;
+                for (int jj = 0; jj < span; jj++)
                 {
-                    bool keep = ModifiedScores.Kept(at, inside, p);
-                    kept = keep ? pij * p.DropoutScale : 0f;
-                    dpij = keep ? dpij * p.DropoutScale : 0f;
+                    int j = jFirst + jj, c = tx + j * tpr, row = q0 + r, key = k0 + c;
+                    var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
+                    bool inside = row < seq.QueryLength && key < seq.KeyLength;
+                    float raw = scores[i * tn + j], dpij = dP[i * tn + j];
+                    float pij = Probability<TBlock>(ModifiedScores.Log2Score(raw, at, inside, false, p, modifiers, scoreModified, maskModified),
+                        lseLog2, mask, row, key), kept = pij;
+                    if (dropout)
+                    {
+                        bool keep = ModifiedScores.Kept(group, Dropout.IndexInGroup(row, key), inside, p);
+                        kept = keep ? pij * p.DropoutScale : 0f;
+                        dpij = keep ? dpij * p.DropoutScale : 0f;
+                    }
+                    pTile[r * bc + c] = kept;
+                    dsTile[r * bc + c] = pij * (dpij - d) * ModifiedScores.Derivative(raw, at, inside, p, modifiers, scoreModified);
                 }
-                pTile[r * bc + c] = kept;
-                dsTile[r * bc + c] = pij * (dpij - d) * ModifiedScores.Derivative(raw, at, inside, p, modifiers, scoreModified);
             }
         }
     }

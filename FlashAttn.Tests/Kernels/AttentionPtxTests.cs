@@ -158,6 +158,33 @@ public sealed class AttentionPtxTests
         });
     }
 
+    /// <summary>Dropout on the tensor cores: register arrays stay in registers, and one Philox call serves a group of entries
+    /// (<see cref="Dropout"/>): the forward's lane makes one call per (row tile, key tile pair), the backward's two per query
+    /// tile pair. Each call's 10 rounds load the multiplier 0xD2511F53 (3528531795) at most once each.</summary>
+    [TestCase(64)]
+    [TestCase(128)]
+    public void TensorCoreDropoutKeepsRegistersAndCallsPhiloxOncePerGroup(int headDimPadded)
+    {
+        var forwardTile = new TensorCoreTile(headDimPadded, 4, false, 2);
+        var backwardTile = TensorCoreTile.ForBackward(headDimPadded);
+        string forward = Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward), typeof(Half), typeof(Float16Storage),
+            $"forward_tc_Half_{headDimPadded}_causal_dropout", SpecializedValue.New(headDimPadded), SpecializedValue.New(true), SpecializedValue.New(true),
+            SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(AttentionModifiers<NoScoreModifier, NoMaskModifier>.DropoutFlag));
+        string backward = Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), typeof(Half), typeof(Float16Storage),
+            $"backward_tc_Half_{headDimPadded}_causal_dropout", SpecializedValue.New(headDimPadded), SpecializedValue.New(backwardTile.Warps),
+            SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
+            SpecializedValue.New(AttentionModifiers<NoScoreModifier, NoMaskModifier>.DropoutFlag));
+        int forwardCalls = forwardTile.RowTilesPerWarp * forwardTile.BlockCols / 16, backwardCalls = backwardTile.BackwardBlockRows / 8;
+        Assert.Multiple(() =>
+        {
+            Assert.That(forward, Does.Not.Contain(".local"), "forward: register arrays left in local memory");
+            Assert.That(backward, Does.Not.Contain(".local"), "backward: register arrays left in local memory");
+            Assert.That(Rounds(forward), Is.InRange(1, 10 * forwardCalls), "forward: Philox rounds");
+            Assert.That(Rounds(backward), Is.InRange(1, 10 * backwardCalls), "backward: Philox rounds");
+        });
+        static int Rounds(string ptx) => ptx.Split("3528531795").Length - 1;
+    }
+
     [TestCase(typeof(Half), typeof(Float16Storage), 128, SequenceKind.KvCache, 4, 1)]
     [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 128, SequenceKind.PagedKvCache, 4, 8)]
     [TestCase(typeof(Half), typeof(Float16Storage), 256, SequenceKind.PagedKvCache, 8, 4)]
