@@ -49,7 +49,6 @@ public static partial class FlashAttention
     /// <exception cref="ArgumentNullException">A required tensor is null.</exception>
     /// <exception cref="ArgumentException">As <see cref="ForwardWithKvCache{T}"/>; also when options asks for dropout or the ALiBi slopes do not fit.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The split count or an option value is out of range.</exception>
-    /// <exception cref="NotSupportedException">The GPU kernels do not take modifiers for <typeparamref name="T"/> (fp32, for now).</exception>
     public static AttentionResult<T> ForwardWithKvCache<T, TScore, TMask>(DeviceTensor<T> q, DeviceTensor<T> kCache, DeviceTensor<T> vCache,
         DeviceTensor<int> cacheSeqlens, AttentionModifiers<TScore, TMask> modifiers, KvCacheOptions<T>? cache = null, AttentionOptions? options = null)
         where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier

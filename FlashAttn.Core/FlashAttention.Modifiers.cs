@@ -24,7 +24,6 @@ public static partial class FlashAttention
     /// <exception cref="ArgumentNullException">A tensor is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, or the ALiBi slopes do not fit.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has an invalid scale, window edge, softcap or dropout probability.</exception>
-    /// <exception cref="NotSupportedException">The GPU kernels do not take modifiers for <typeparamref name="T"/> (fp32, for now).</exception>
     public static AttentionResult<T> Forward<T, TScore, TMask>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         AttentionModifiers<TScore, TMask> modifiers, AttentionOptions? options = null)
         where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
@@ -48,7 +47,6 @@ public static partial class FlashAttention
     /// <exception cref="ArgumentNullException">q, k, v, output or options is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, a destination overlaps an input, or the ALiBi slopes do not fit.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has an invalid scale, window edge, softcap or dropout probability.</exception>
-    /// <exception cref="NotSupportedException">The GPU kernels do not take modifiers for <typeparamref name="T"/> (fp32, for now).</exception>
     public static void Forward<T, TScore, TMask>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         DeviceTensor<float>? lse, AttentionModifiers<TScore, TMask> modifiers, AttentionOptions options)
         where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
@@ -80,7 +78,6 @@ public static partial class FlashAttention
     /// <exception cref="ArgumentNullException">q, k or v is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, or the ALiBi slopes do not fit.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has an invalid scale, window edge, softcap or dropout probability.</exception>
-    /// <exception cref="NotSupportedException">The GPU kernels do not take modifiers for <typeparamref name="T"/> (fp32, for now).</exception>
     public static TrainingAttention<T> ForwardForTraining<T, TScore, TMask>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         AttentionModifiers<TScore, TMask> modifiers, AttentionOptions? options = null)
         where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
@@ -110,7 +107,6 @@ public static partial class FlashAttention
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, or the ALiBi slopes do not fit.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has an invalid scale, window edge, softcap or dropout probability.</exception>
-    /// <exception cref="NotSupportedException">The GPU kernels do not take modifiers for <typeparamref name="T"/> (fp32, for now).</exception>
     public static AttentionGradients<T> Backward<T, TScore, TMask>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k,
         DeviceTensor<T> v, DeviceTensor<T> output, DeviceTensor<float> lse, AttentionModifiers<TScore, TMask> modifiers, AttentionOptions options)
         where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
@@ -137,7 +133,6 @@ public static partial class FlashAttention
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, a gradient overlaps another tensor, or the ALiBi slopes do not fit.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has an invalid scale, window edge, softcap or dropout probability.</exception>
-    /// <exception cref="NotSupportedException">The GPU kernels do not take modifiers for <typeparamref name="T"/> (fp32, for now).</exception>
     public static void Backward<T, TScore, TMask>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         DeviceTensor<T> output, DeviceTensor<float> lse, DeviceTensor<T> dq, DeviceTensor<T> dk, DeviceTensor<T> dv,
         AttentionModifiers<TScore, TMask> modifiers, AttentionOptions options)

@@ -49,7 +49,6 @@ public static partial class FlashAttention
     /// <exception cref="ArgumentNullException">A tensor is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, cu_seqlens are not valid, or the ALiBi slopes do not fit.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A maximum is too small, or an option value is out of range.</exception>
-    /// <exception cref="NotSupportedException">The GPU kernels do not take modifiers for <typeparamref name="T"/> (fp32, for now).</exception>
     public static AttentionResult<T> ForwardVarlen<T, TScore, TMask>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         DeviceTensor<int> cuSeqlensQ, DeviceTensor<int> cuSeqlensK, int maxSeqlenQ, int maxSeqlenK, AttentionModifiers<TScore, TMask> modifiers,
         AttentionOptions? options = null)
@@ -107,7 +106,6 @@ public static partial class FlashAttention
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, cu_seqlens are not valid, or the ALiBi slopes do not fit.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A maximum is too small, or an option value is out of range.</exception>
-    /// <exception cref="NotSupportedException">The GPU kernels do not take modifiers for <typeparamref name="T"/> (fp32, for now).</exception>
     public static AttentionGradients<T> BackwardVarlen<T, TScore, TMask>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k,
         DeviceTensor<T> v, DeviceTensor<T> output, DeviceTensor<float> lse, DeviceTensor<int> cuSeqlensQ, DeviceTensor<int> cuSeqlensK,
         int maxSeqlenQ, int maxSeqlenK, AttentionModifiers<TScore, TMask> modifiers, AttentionOptions options)

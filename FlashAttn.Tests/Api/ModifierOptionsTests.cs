@@ -8,7 +8,7 @@ namespace FlashAttn.Tests.Api;
 
 /// <summary>
 /// Softcap, ALiBi, dropout and user score/mask modifiers through the public dense API (issue 14), on the CPU path and on
-/// the GPU kernels run by the emulator (fp16/bf16 there: the fp32 kernels take no modifiers yet), forward and backward
+/// the GPU kernels run by the emulator (fp16/bf16 on the tensor-core kernels, fp32 on the FFMA ones), forward and backward
 /// against the fp64 reference with the same modifiers and flash-attn's budget rule.
 /// </summary>
 public class ModifierOptionsTests
