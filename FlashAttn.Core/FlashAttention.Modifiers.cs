@@ -22,7 +22,7 @@ public static partial class FlashAttention
     /// <param name="modifiers">The score and mask modifiers; views they hold must be on q's device.</param>
     /// <param name="options">Scale, masks, built-in modifiers, dropout, log-sum-exp; null for <see cref="AttentionOptions.Default"/>.</param>
     /// <exception cref="ArgumentNullException">A tensor is null.</exception>
-    /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, or the ALiBi slopes do not fit.</exception>
+    /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, or the ALiBi slopes do not fit, or the block mask is disposed, built on another device or for another shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has an invalid scale, window edge, softcap or dropout probability.</exception>
     public static AttentionResult<T> Forward<T, TScore, TMask>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         AttentionModifiers<TScore, TMask> modifiers, AttentionOptions? options = null)
@@ -45,7 +45,7 @@ public static partial class FlashAttention
     /// <param name="modifiers">The score and mask modifiers.</param>
     /// <param name="options">Scale, masks, built-in modifiers, dropout (<see cref="AttentionOptions.ReturnLse"/> is ignored).</param>
     /// <exception cref="ArgumentNullException">q, k, v, output or options is null.</exception>
-    /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, a destination overlaps an input, or the ALiBi slopes do not fit.</exception>
+    /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, a destination overlaps an input, or the ALiBi slopes do not fit, or the block mask is disposed, built on another device or for another shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has an invalid scale, window edge, softcap or dropout probability.</exception>
     public static void Forward<T, TScore, TMask>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         DeviceTensor<float>? lse, AttentionModifiers<TScore, TMask> modifiers, AttentionOptions options)
@@ -76,7 +76,7 @@ public static partial class FlashAttention
     /// <param name="modifiers">The score and mask modifiers; the data their views read must also stay unchanged until the backward.</param>
     /// <param name="options">Scale, masks, built-in modifiers, dropout, determinism of the backward; null for <see cref="AttentionOptions.Default"/>.</param>
     /// <exception cref="ArgumentNullException">q, k or v is null.</exception>
-    /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, or the ALiBi slopes do not fit.</exception>
+    /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, or the ALiBi slopes do not fit, or the block mask is disposed, built on another device or for another shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has an invalid scale, window edge, softcap or dropout probability.</exception>
     public static TrainingAttention<T> ForwardForTraining<T, TScore, TMask>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         AttentionModifiers<TScore, TMask> modifiers, AttentionOptions? options = null)
@@ -105,7 +105,7 @@ public static partial class FlashAttention
     /// <param name="modifiers">The forward's score and mask modifiers.</param>
     /// <param name="options">The forward call's options; <see cref="AttentionOptions.Deterministic"/> applies here.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, or the ALiBi slopes do not fit.</exception>
+    /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, or the ALiBi slopes do not fit, or the block mask is disposed, built on another device or for another shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has an invalid scale, window edge, softcap or dropout probability.</exception>
     public static AttentionGradients<T> Backward<T, TScore, TMask>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k,
         DeviceTensor<T> v, DeviceTensor<T> output, DeviceTensor<float> lse, AttentionModifiers<TScore, TMask> modifiers, AttentionOptions options)
@@ -131,7 +131,7 @@ public static partial class FlashAttention
     /// <param name="modifiers">The forward's score and mask modifiers.</param>
     /// <param name="options">The forward call's options; <see cref="AttentionOptions.Deterministic"/> applies here.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, a gradient overlaps another tensor, or the ALiBi slopes do not fit.</exception>
+    /// <exception cref="ArgumentException">A tensor is disposed, has the wrong rank, shape, dtype or device, a gradient overlaps another tensor, or the ALiBi slopes do not fit, or the block mask is disposed, built on another device or for another shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> has an invalid scale, window edge, softcap or dropout probability.</exception>
     public static void Backward<T, TScore, TMask>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         DeviceTensor<T> output, DeviceTensor<float> lse, DeviceTensor<T> dq, DeviceTensor<T> dk, DeviceTensor<T> dv,
