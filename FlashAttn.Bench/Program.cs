@@ -18,7 +18,7 @@ internal static class Program
 {
     /// <summary>The attention benchmark verbs' usage lines.</summary>
     private static readonly string[] AttentionUsages =
-        [SweepOptions.Usage, CpuBenchOptions.Usage, MemoryOptions.Usage, PlotCommand.PlotUsage, PlotCommand.ReportUsage, ApiBenchmarks.Usage, InferenceBenchmark.Usage, ModifierBenchmark.Usage];
+        [SweepOptions.Usage, CpuBenchOptions.Usage, MemoryOptions.Usage, PlotCommand.PlotUsage, PlotCommand.ReportUsage, ApiBenchmarks.Usage, InferenceBenchmark.Usage, ModifierBenchmark.Usage, UploadBenchmark.Usage];
 
     private static int Main(string[] args)
     {
@@ -49,6 +49,8 @@ internal static class Program
                 return InferenceBenchmark.Run(args, Console.Out, Console.Error);
             case "api":
                 return ApiBenchmarks.Run(args);
+            case "upload":
+                return UploadBenchmark.Run(args, Console.Out, Console.Error);
             default:
                 Console.Error.WriteLine("usage: FlashAttn.Bench engine [--json FILE] | ptx TYPE.METHOD [FILE]");
                 foreach (string usage in AttentionUsages) Console.Error.WriteLine("       FlashAttn.Bench " + usage);

@@ -122,4 +122,22 @@ public class VerbTests
             Assert.That(progress, Does.Contain("missing.json"));
         });
     }
+
+    [Test]
+    public void UploadRefusesBadSizesAndSaysWhenThereIsNoGpu()
+    {
+        var (badCode, _, badProgress) = Run(UploadBenchmark.Run, "upload", "--mib", "0");
+        Assert.Multiple(() =>
+        {
+            Assert.That(badCode, Is.EqualTo(2));
+            Assert.That(badProgress, Does.Contain("--mib").And.Contain("usage: FlashAttn.Bench upload"));
+        });
+        if (FlashAttn.Compute.Runtime.Cuda.CudaAccelerator.IsAvailable()) return; // on a GPU the verb measures (scripts/gpu)
+        var (exitCode, _, progress) = Run(UploadBenchmark.Run, "upload", "--mib", "1");
+        Assert.Multiple(() =>
+        {
+            Assert.That(exitCode, Is.EqualTo(2));
+            Assert.That(progress, Does.Contain("needs a CUDA device"));
+        });
+    }
 }

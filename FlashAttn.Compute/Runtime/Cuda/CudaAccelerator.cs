@@ -198,6 +198,27 @@ public sealed unsafe class CudaAccelerator : Accelerator
     /// <inheritdoc/>
     public override void ResetPeakAllocatedBytes() => Interlocked.Exchange(ref _peakAllocatedBytes, AllocatedBytes);
 
+    /// <summary>Page-locks <paramref name="bytes"/> of host memory at <paramref name="pointer"/> for copies (cuMemHostRegister);
+    /// dispose the result to unlock it, before freeing the memory.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="pointer"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is not positive.</exception>
+    /// <exception cref="CudaException">The driver refused (its message says why, e.g. the range is already registered).</exception>
+    public CudaHostRegistration RegisterHostMemory(void* pointer, long bytes)
+    {
+        ThrowIfDisposed();
+        if (pointer is null) throw new ArgumentNullException(nameof(pointer));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
+        MakeCurrent();
+        CudaApi.Check(CudaApi.cuMemHostRegister(pointer, (nuint)bytes, 0), "cuMemHostRegister_v2");
+        return new CudaHostRegistration(this, pointer, bytes);
+    }
+
+    internal void UnregisterHostMemory(void* pointer)
+    {
+        MakeCurrent();
+        CudaApi.Check(CudaApi.cuMemHostUnregister(pointer), "cuMemHostUnregister");
+    }
+
     /// <summary>Free and total device memory in bytes (cuMemGetInfo).</summary>
     public (long Free, long Total) GetMemoryInfo()
     {

@@ -68,6 +68,8 @@ internal static unsafe class CudaApi
     private static delegate* unmanaged<void*, ulong, nuint, CudaResult> s_memcpyDtoH;
     private static delegate* unmanaged<ulong, ulong, nuint, CudaResult> s_memcpyDtoD;
     private static delegate* unmanaged<ulong, byte, nuint, CudaResult> s_memsetD8;
+    private static delegate* unmanaged<void*, nuint, uint, CudaResult> s_memHostRegister;
+    private static delegate* unmanaged<void*, CudaResult> s_memHostUnregister;
     private static delegate* unmanaged<nint*, uint, CudaResult> s_streamCreate;
     private static delegate* unmanaged<nint, CudaResult> s_streamDestroy;
     private static delegate* unmanaged<nint, CudaResult> s_streamSynchronize;
@@ -165,6 +167,8 @@ internal static unsafe class CudaApi
         s_memcpyDtoH = (delegate* unmanaged<void*, ulong, nuint, CudaResult>)Get("cuMemcpyDtoH_v2");
         s_memcpyDtoD = (delegate* unmanaged<ulong, ulong, nuint, CudaResult>)Get("cuMemcpyDtoD_v2");
         s_memsetD8 = (delegate* unmanaged<ulong, byte, nuint, CudaResult>)Get("cuMemsetD8_v2");
+        s_memHostRegister = (delegate* unmanaged<void*, nuint, uint, CudaResult>)Get("cuMemHostRegister_v2", "cuMemHostRegister");
+        s_memHostUnregister = (delegate* unmanaged<void*, CudaResult>)Get("cuMemHostUnregister");
         s_streamCreate = (delegate* unmanaged<nint*, uint, CudaResult>)Get("cuStreamCreate");
         s_streamDestroy = (delegate* unmanaged<nint, CudaResult>)Get("cuStreamDestroy_v2", "cuStreamDestroy");
         s_streamSynchronize = (delegate* unmanaged<nint, CudaResult>)Get("cuStreamSynchronize");
@@ -236,6 +240,8 @@ internal static unsafe class CudaApi
     public static CudaResult cuMemcpyDtoH(void* destination, ulong source, nuint bytes) => s_memcpyDtoH(destination, source, bytes);
     public static CudaResult cuMemcpyDtoD(ulong destination, ulong source, nuint bytes) => s_memcpyDtoD(destination, source, bytes);
     public static CudaResult cuMemsetD8(ulong destination, byte value, nuint count) => s_memsetD8(destination, value, count);
+    public static CudaResult cuMemHostRegister(void* pointer, nuint bytes, uint flags) => s_memHostRegister(pointer, bytes, flags);
+    public static CudaResult cuMemHostUnregister(void* pointer) => s_memHostUnregister(pointer);
     public static CudaResult cuStreamCreate(nint* stream, uint flags) => s_streamCreate(stream, flags);
     public static CudaResult cuStreamDestroy(nint stream) => s_streamDestroy(stream);
     public static CudaResult cuStreamSynchronize(nint stream) => s_streamSynchronize(stream);
