@@ -17,7 +17,8 @@ public sealed unsafe class BlockMaskTensor : IDisposable
     // The masks alive now, by address, with their devices: BlockMask is a plain view the kernels read, so a call finds
     // here whether the one it was given is still allocated and on its device (a stale or foreign one would be read as
     // garbage or fault the device).
-    private static readonly ConcurrentDictionary<nint, Device> Live = new();
+    private static readonly ConcurrentDictionary<nint, (Device Device, long Identity)> Live = new();
+    private static long s_lastIdentity;
 
     private readonly MemoryBuffer<byte> _buffer;
     private int _disposed;
@@ -26,8 +27,8 @@ public sealed unsafe class BlockMaskTensor : IDisposable
     {
         Device = device;
         _buffer = buffer;
-        Mask = mask;
-        Live[(nint)mask.Blocks.Pointer] = device;
+        Mask = mask with { Identity = Interlocked.Increment(ref s_lastIdentity) };
+        Live[(nint)mask.Blocks.Pointer] = (device, Mask.Identity);
     }
 
     /// <summary>The device holding the mask.</summary>
@@ -54,10 +55,11 @@ public sealed unsafe class BlockMaskTensor : IDisposable
     internal static void CheckUsable(BlockMask mask, Device device)
     {
         if (!mask.Present) return;
-        if (!Live.TryGetValue((nint)mask.Blocks.Pointer, out var owner))
+        // a stale copy may point at memory a newer mask now owns: the identity tells them apart
+        if (!Live.TryGetValue((nint)mask.Blocks.Pointer, out var owner) || owner.Identity != mask.Identity)
             throw new ArgumentException("The block mask is disposed or was not built by FlashAttention.CreateBlockMask: " +
                 "pass the Mask of a live BlockMaskTensor.", "modifiers");
-        if (!ReferenceEquals(owner, device))
-            throw new ArgumentException($"The block mask was built on {owner}; the call runs on {device}: build it on the call's device.", "modifiers");
+        if (!ReferenceEquals(owner.Device, device))
+            throw new ArgumentException($"The block mask was built on {owner.Device}; the call runs on {device}: build it on the call's device.", "modifiers");
     }
 }

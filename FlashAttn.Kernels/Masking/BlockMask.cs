@@ -40,6 +40,10 @@ public readonly struct BlockMask(ArrayView<byte> blocks, long batchStride, long 
     /// <summary>⌈s_k / 64⌉.</summary>
     public int KeyBlocks { get; } = keyBlocks;
 
+    /// <summary>Which allocation the mask came from (set by FlashAttention.CreateBlockMask; 0 otherwise): lets a call tell a
+    /// live mask from a stale copy whose memory was freed and handed to another mask. The kernels never read it.</summary>
+    public long Identity { get; init; }
+
     /// <summary>True when a mask is present (a default instance is none).</summary>
     public bool Present => QueryBlocks > 0;
 

@@ -75,5 +75,23 @@ public class BlockMaskApiTests
             new AttentionModifiers<NoScoreModifier, TwoDocuments>(default, mask, blockMask)).Dispose())!;
         Assert.That(disposed.ParamName, Is.EqualTo("modifiers"));
         Assert.That(disposed.Message, Does.Contain("disposed"));
+
+    }
+
+    [Test]
+    public void AStaleCopyIsRefusedEvenWhenANewerMaskHoldsItsMemory()
+    {
+        // freed memory may go to a newer mask: a stale copy then points at live memory, and only the identity differs
+        // (simulated here with the newer mask's own memory, since the allocator need not hand the same block back)
+        using var device = Device.Cpu(2);
+        const int s = 70, h = 1, d = 16;
+        float[] values = [.. Enumerable.Range(0, s * h * d).Select(i => MathF.Cos(i * 0.29f))];
+        using var q = DeviceTensor.Upload<float>(device, values, 1, s, h, d);
+        var mask = new TwoDocuments(64);
+        using var newer = FlashAttention.CreateBlockMask(device, mask, batch: 1, headsQ: h, seqLenQ: s, seqLenK: s);
+        var stale = newer.Mask with { Identity = newer.Mask.Identity - 1 };
+        Assert.That(() => FlashAttention.Forward(q, q, q, new AttentionModifiers<NoScoreModifier, TwoDocuments>(default, mask, stale)).Dispose(),
+            Throws.ArgumentException.With.Property("ParamName").EqualTo("modifiers").And.Message.Contain("disposed"));
+        using var live = FlashAttention.Forward(q, q, q, new AttentionModifiers<NoScoreModifier, TwoDocuments>(default, mask, newer.Mask));
     }
 }
