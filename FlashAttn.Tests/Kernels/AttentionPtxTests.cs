@@ -129,6 +129,37 @@ public sealed class AttentionPtxTests
         });
     }
 
+    [Test]
+    public unsafe void TensorCoreForwardArgumentsMarshalIntoItsParameters()
+    {
+        // every field of the real kernel's arguments (views with 64-bit lengths, the block mask's identity) has a slot
+        // of its size: what a CUDA launch packs, checked without a GPU
+        var method = typeof(FlashForwardTensorCoreKernel).GetMethod(nameof(FlashForwardTensorCoreKernel.Forward), BindingFlags.Public | BindingFlags.Static)!
+            .MakeGenericMethod(typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(NoMaskModifier));
+        object?[] specialized = [SpecializedValue.New(128), SpecializedValue.New(true), SpecializedValue.New(true),
+            SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(0)];
+        var specializations = new object?[method.GetParameters().Length];
+        for (int k = 0; k < specialized.Length; k++) specializations[^(specialized.Length - k)] = specialized[k];
+        var compiled = KernelCompiler.Instance.Compile(method, specializations, PtxTarget.Default);
+        var marshaller = new FlashAttn.Compute.Runtime.Cuda.KernelArgumentMarshaller(method, compiled.Slots);
+
+        var blocks = new BlockMask(new ArrayView<byte>((byte*)0x1000, 64), 0, 0, 8, 8) { Identity = 0x0123_4567_89AB_CDEF };
+        var arguments = method.GetParameters().Select((parameter, i) => i >= specializations.Length - specialized.Length
+            ? specialized[i - (specializations.Length - specialized.Length)]!
+            : parameter.ParameterType == typeof(AttentionModifiers<NoScoreModifier, NoMaskModifier>)
+                ? new AttentionModifiers<NoScoreModifier, NoMaskModifier>(default, default, blocks)
+                : Activator.CreateInstance(parameter.ParameterType)!).ToArray();
+        var buffer = new byte[marshaller.BufferSize];
+        marshaller.Pack(arguments, buffer);
+
+        int identity = compiled.Slots.Select((slot, i) => (slot, i)).Single(x => x.slot.FieldPath[^1].Name.Contains("Identity")).i;
+        Assert.Multiple(() =>
+        {
+            Assert.That(compiled.Slots, Has.Count.EqualTo(System.Text.RegularExpressions.Regex.Matches(compiled.Ptx, @"\.param \.").Count));
+            Assert.That(BitConverter.ToInt64(buffer, marshaller.Offsets[identity]), Is.EqualTo(0x0123_4567_89AB_CDEF));
+        });
+    }
+
     [TestCase(typeof(Half), typeof(Float16Storage), 128, false, true, SequenceKind.Dense, 1, 1)]
     [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 128, true, true, SequenceKind.Dense, 1, 1)]
     [TestCase(typeof(Half), typeof(Float16Storage), 64, true, true, SequenceKind.Dense, 1, 1)]
