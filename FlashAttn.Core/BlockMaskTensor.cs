@@ -12,12 +12,12 @@ namespace FlashAttn;
 /// Varlen and KV-cache calls ignore it (the mask modifier alone decides; results are the same). Build it on the device of
 /// the calls it serves (a call checks that, and that the mask is not disposed). Dispose it to free its memory.
 /// </summary>
-public sealed unsafe class BlockMaskTensor : IDisposable
+public sealed class BlockMaskTensor : IDisposable
 {
-    // The masks alive now, by address, with their devices: BlockMask is a plain view the kernels read, so a call finds
+    // The masks alive now, by identity, with their devices: BlockMask is a plain view the kernels read, so a call finds
     // here whether the one it was given is still allocated and on its device (a stale or foreign one would be read as
-    // garbage or fault the device).
-    private static readonly ConcurrentDictionary<nint, (Device Device, long Identity)> Live = new();
+    // garbage or fault the device). Identities are never reused, unlike freed addresses.
+    private static readonly ConcurrentDictionary<long, Device> Live = new();
     private static long s_lastIdentity;
 
     private readonly MemoryBuffer<byte> _buffer;
@@ -28,7 +28,7 @@ public sealed unsafe class BlockMaskTensor : IDisposable
         Device = device;
         _buffer = buffer;
         Mask = mask with { Identity = Interlocked.Increment(ref s_lastIdentity) };
-        Live[(nint)mask.Blocks.Pointer] = (device, Mask.Identity);
+        Live[Mask.Identity] = device;
     }
 
     /// <summary>The device holding the mask.</summary>
@@ -45,7 +45,7 @@ public sealed unsafe class BlockMaskTensor : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        Live.TryRemove((nint)Mask.Blocks.Pointer, out _);
+        Live.TryRemove(Mask.Identity, out _);
         _buffer.Dispose();
     }
 
@@ -55,11 +55,10 @@ public sealed unsafe class BlockMaskTensor : IDisposable
     internal static void CheckUsable(BlockMask mask, Device device)
     {
         if (!mask.Present) return;
-        // a stale copy may point at memory a newer mask now owns: the identity tells them apart
-        if (!Live.TryGetValue((nint)mask.Blocks.Pointer, out var owner) || owner.Identity != mask.Identity)
+        if (!Live.TryGetValue(mask.Identity, out var owner))
             throw new ArgumentException("The block mask is disposed or was not built by FlashAttention.CreateBlockMask: " +
                 "pass the Mask of a live BlockMaskTensor.", "modifiers");
-        if (!ReferenceEquals(owner.Device, device))
-            throw new ArgumentException($"The block mask was built on {owner.Device}; the call runs on {device}: build it on the call's device.", "modifiers");
+        if (!ReferenceEquals(owner, device))
+            throw new ArgumentException($"The block mask was built on {owner}; the call runs on {device}: build it on the call's device.", "modifiers");
     }
 }
