@@ -1,6 +1,7 @@
 using System.Reflection;
 using FlashAttn.Compute;
 using FlashAttn.Compute.Backends.Ptx;
+using FlashAttn.Compute.Runtime;
 using FlashAttn.Kernels;
 using FlashAttn.Tests.Compute.Ptx;
 
@@ -88,13 +89,20 @@ public sealed class AttentionPtxTests
     /// then the score and mask modifiers' types for kernels that take them).</summary>
     internal static string Compile(Type kernel, string name, Type[] generics, string dumpName, params object[] specialized)
     {
+        var (_, compiled) = CompileEntry(kernel, name, generics, specialized);
+        PtxChecker.Dump(new PtxModule(compiled.Ptx, compiled.EntryName, 0), dumpName);
+        return compiled.Ptx;
+    }
+
+    /// <summary>The kernel method made generic with <paramref name="generics"/> and compiled with its trailing SpecializedValue
+    /// parameters set to <paramref name="specialized"/>.</summary>
+    private static (MethodInfo Method, CompiledKernel Compiled) CompileEntry(Type kernel, string name, Type[] generics, object[] specialized)
+    {
         var definition = kernel.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;
         var method = definition.MakeGenericMethod(generics[..definition.GetGenericArguments().Length]);
         var specializations = new object?[method.GetParameters().Length];
         for (int k = 0; k < specialized.Length; k++) specializations[^(specialized.Length - k)] = specialized[k];
-        var compiled = KernelCompiler.Instance.Compile(method, specializations, PtxTarget.Default);
-        PtxChecker.Dump(new PtxModule(compiled.Ptx, compiled.EntryName, 0), dumpName);
-        return compiled.Ptx;
+        return (method, KernelCompiler.Instance.Compile(method, specializations, PtxTarget.Default));
     }
 
     [TestCase(false, 0)]
@@ -134,18 +142,16 @@ public sealed class AttentionPtxTests
     {
         // every field of the real kernel's arguments (views with 64-bit lengths, the block mask's identity) has a slot
         // of its size: what a CUDA launch packs, checked without a GPU
-        var method = typeof(FlashForwardTensorCoreKernel).GetMethod(nameof(FlashForwardTensorCoreKernel.Forward), BindingFlags.Public | BindingFlags.Static)!
-            .MakeGenericMethod(typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(NoMaskModifier));
-        object?[] specialized = [SpecializedValue.New(128), SpecializedValue.New(true), SpecializedValue.New(true),
+        object[] specialized = [SpecializedValue.New(128), SpecializedValue.New(true), SpecializedValue.New(true),
             SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(0)];
-        var specializations = new object?[method.GetParameters().Length];
-        for (int k = 0; k < specialized.Length; k++) specializations[^(specialized.Length - k)] = specialized[k];
-        var compiled = KernelCompiler.Instance.Compile(method, specializations, PtxTarget.Default);
+        var (method, compiled) = CompileEntry(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),
+            [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(NoMaskModifier)], specialized);
+        int first = method.GetParameters().Length - specialized.Length;
         var marshaller = new FlashAttn.Compute.Runtime.Cuda.KernelArgumentMarshaller(method, compiled.Slots);
 
         var blocks = new BlockMask(new ArrayView<byte>((byte*)0x1000, 64), 0, 0, 8, 8) { Identity = 0x0123_4567_89AB_CDEF };
-        var arguments = method.GetParameters().Select((parameter, i) => i >= specializations.Length - specialized.Length
-            ? specialized[i - (specializations.Length - specialized.Length)]!
+        var arguments = method.GetParameters().Select((parameter, i) => i >= first
+            ? specialized[i - first]
             : parameter.ParameterType == typeof(AttentionModifiers<NoScoreModifier, NoMaskModifier>)
                 ? new AttentionModifiers<NoScoreModifier, NoMaskModifier>(default, default, blocks)
                 : Activator.CreateInstance(parameter.ParameterType)!).ToArray();
