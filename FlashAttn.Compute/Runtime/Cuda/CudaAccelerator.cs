@@ -258,17 +258,26 @@ public sealed unsafe class CudaAccelerator : Accelerator
     }
 
     /// <summary>Creates a new stream (synchronizing with the NULL stream); dispose it when done.</summary>
-    public CudaStream CreateStream()
+    public CudaStream CreateStream() => CreateStream(nonBlocking: false);
+
+    /// <summary>Creates a new stream; dispose it when done.</summary>
+    /// <param name="nonBlocking">True for a stream that does not synchronize with the NULL stream (CU_STREAM_NON_BLOCKING):
+    /// its work may run concurrently with work on <see cref="DefaultStream"/>, so order the two explicitly with events
+    /// (<see cref="CudaStream.WaitFor"/>).</param>
+    public CudaStream CreateStream(bool nonBlocking)
     {
         ThrowIfDisposed();
         MakeCurrent();
         nint handle;
-        CudaApi.Check(CudaApi.cuStreamCreate(&handle, CudaApi.StreamDefault), "cuStreamCreate");
+        CudaApi.Check(CudaApi.cuStreamCreate(&handle, nonBlocking ? CudaApi.StreamNonBlocking : CudaApi.StreamDefault), "cuStreamCreate");
         return new CudaStream(this, handle, owned: true);
     }
 
     /// <summary>Creates a timing event; dispose it when done.</summary>
     public CudaEvent CreateEvent() => new(this);
+
+    /// <summary>Creates an event, with timing or (<paramref name="timing"/> false) for ordering only; dispose it when done.</summary>
+    public CudaEvent CreateEvent(bool timing) => new(this, timing);
 
     /// <summary>Loads a PTX module (see <see cref="CudaModule.Load"/>); it is unloaded with the accelerator at the latest.</summary>
     public CudaModule LoadModule(string ptx, string? name = null) => CudaModule.Load(this, ptx, name);

@@ -40,7 +40,11 @@ internal static unsafe class CudaApi
 
     // Flags.
     public const uint StreamDefault = 0;
+    /// <summary>CU_STREAM_NON_BLOCKING: the stream does not synchronize with the NULL stream.</summary>
+    public const uint StreamNonBlocking = 1;
     public const uint EventDefault = 0;
+    /// <summary>CU_EVENT_DISABLE_TIMING: an event for ordering only (cheaper to record and wait on).</summary>
+    public const uint EventDisableTiming = 2;
 
     private static readonly object s_lock = new();
     private static bool s_attempted;
@@ -67,12 +71,16 @@ internal static unsafe class CudaApi
     private static delegate* unmanaged<ulong, void*, nuint, CudaResult> s_memcpyHtoD;
     private static delegate* unmanaged<void*, ulong, nuint, CudaResult> s_memcpyDtoH;
     private static delegate* unmanaged<ulong, ulong, nuint, CudaResult> s_memcpyDtoD;
+    private static delegate* unmanaged<ulong, void*, nuint, nint, CudaResult> s_memcpyHtoDAsync;
+    private static delegate* unmanaged<void*, ulong, nuint, nint, CudaResult> s_memcpyDtoHAsync;
+    private static delegate* unmanaged<ulong, ulong, nuint, nint, CudaResult> s_memcpyDtoDAsync;
     private static delegate* unmanaged<ulong, byte, nuint, CudaResult> s_memsetD8;
     private static delegate* unmanaged<void*, nuint, uint, CudaResult> s_memHostRegister;
     private static delegate* unmanaged<void*, CudaResult> s_memHostUnregister;
     private static delegate* unmanaged<nint*, uint, CudaResult> s_streamCreate;
     private static delegate* unmanaged<nint, CudaResult> s_streamDestroy;
     private static delegate* unmanaged<nint, CudaResult> s_streamSynchronize;
+    private static delegate* unmanaged<nint, nint, uint, CudaResult> s_streamWaitEvent;
     private static delegate* unmanaged<nint*, uint, CudaResult> s_eventCreate;
     private static delegate* unmanaged<nint, CudaResult> s_eventDestroy;
     private static delegate* unmanaged<nint, nint, CudaResult> s_eventRecord;
@@ -166,12 +174,16 @@ internal static unsafe class CudaApi
         s_memcpyHtoD = (delegate* unmanaged<ulong, void*, nuint, CudaResult>)Get("cuMemcpyHtoD_v2");
         s_memcpyDtoH = (delegate* unmanaged<void*, ulong, nuint, CudaResult>)Get("cuMemcpyDtoH_v2");
         s_memcpyDtoD = (delegate* unmanaged<ulong, ulong, nuint, CudaResult>)Get("cuMemcpyDtoD_v2");
+        s_memcpyHtoDAsync = (delegate* unmanaged<ulong, void*, nuint, nint, CudaResult>)Get("cuMemcpyHtoDAsync_v2");
+        s_memcpyDtoHAsync = (delegate* unmanaged<void*, ulong, nuint, nint, CudaResult>)Get("cuMemcpyDtoHAsync_v2");
+        s_memcpyDtoDAsync = (delegate* unmanaged<ulong, ulong, nuint, nint, CudaResult>)Get("cuMemcpyDtoDAsync_v2");
         s_memsetD8 = (delegate* unmanaged<ulong, byte, nuint, CudaResult>)Get("cuMemsetD8_v2");
         s_memHostRegister = (delegate* unmanaged<void*, nuint, uint, CudaResult>)Get("cuMemHostRegister_v2", "cuMemHostRegister");
         s_memHostUnregister = (delegate* unmanaged<void*, CudaResult>)Get("cuMemHostUnregister");
         s_streamCreate = (delegate* unmanaged<nint*, uint, CudaResult>)Get("cuStreamCreate");
         s_streamDestroy = (delegate* unmanaged<nint, CudaResult>)Get("cuStreamDestroy_v2", "cuStreamDestroy");
         s_streamSynchronize = (delegate* unmanaged<nint, CudaResult>)Get("cuStreamSynchronize");
+        s_streamWaitEvent = (delegate* unmanaged<nint, nint, uint, CudaResult>)Get("cuStreamWaitEvent");
         s_eventCreate = (delegate* unmanaged<nint*, uint, CudaResult>)Get("cuEventCreate");
         s_eventDestroy = (delegate* unmanaged<nint, CudaResult>)Get("cuEventDestroy_v2", "cuEventDestroy");
         s_eventRecord = (delegate* unmanaged<nint, nint, CudaResult>)Get("cuEventRecord");
@@ -239,12 +251,16 @@ internal static unsafe class CudaApi
     public static CudaResult cuMemcpyHtoD(ulong destination, void* source, nuint bytes) => s_memcpyHtoD(destination, source, bytes);
     public static CudaResult cuMemcpyDtoH(void* destination, ulong source, nuint bytes) => s_memcpyDtoH(destination, source, bytes);
     public static CudaResult cuMemcpyDtoD(ulong destination, ulong source, nuint bytes) => s_memcpyDtoD(destination, source, bytes);
+    public static CudaResult cuMemcpyHtoDAsync(ulong destination, void* source, nuint bytes, nint stream) => s_memcpyHtoDAsync(destination, source, bytes, stream);
+    public static CudaResult cuMemcpyDtoHAsync(void* destination, ulong source, nuint bytes, nint stream) => s_memcpyDtoHAsync(destination, source, bytes, stream);
+    public static CudaResult cuMemcpyDtoDAsync(ulong destination, ulong source, nuint bytes, nint stream) => s_memcpyDtoDAsync(destination, source, bytes, stream);
     public static CudaResult cuMemsetD8(ulong destination, byte value, nuint count) => s_memsetD8(destination, value, count);
     public static CudaResult cuMemHostRegister(void* pointer, nuint bytes, uint flags) => s_memHostRegister(pointer, bytes, flags);
     public static CudaResult cuMemHostUnregister(void* pointer) => s_memHostUnregister(pointer);
     public static CudaResult cuStreamCreate(nint* stream, uint flags) => s_streamCreate(stream, flags);
     public static CudaResult cuStreamDestroy(nint stream) => s_streamDestroy(stream);
     public static CudaResult cuStreamSynchronize(nint stream) => s_streamSynchronize(stream);
+    public static CudaResult cuStreamWaitEvent(nint stream, nint evt, uint flags) => s_streamWaitEvent(stream, evt, flags);
     public static CudaResult cuEventCreate(nint* evt, uint flags) => s_eventCreate(evt, flags);
     public static CudaResult cuEventDestroy(nint evt) => s_eventDestroy(evt);
     public static CudaResult cuEventRecord(nint evt, nint stream) => s_eventRecord(evt, stream);
