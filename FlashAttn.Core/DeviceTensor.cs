@@ -55,6 +55,10 @@ public abstract partial class DeviceTensor : IDisposable
     /// <summary>Frees the device memory; later use throws <see cref="ObjectDisposedException"/>.</summary>
     public abstract void Dispose();
 
+    /// <summary>Copies every element into <paramref name="destination"/>: same dtype and length, on any device (ring
+    /// transports between devices of one process).</summary>
+    internal abstract void CopyElementsTo(DeviceTensor destination);
+
     /// <inheritdoc/>
     public override string ToString() => $"DeviceTensor<{DType}>{ShapeText} on {Device}{(IsDisposed ? " (disposed)" : "")}";
 }

@@ -169,6 +169,27 @@ public sealed class DeviceTensor<T> : DeviceTensor where T : unmanaged
         return result;
     }
 
+    /// <summary>
+    /// Copies every element into <paramref name="destination"/> (same dtype and length, any device): on the device when
+    /// both share an accelerator, memory to memory when both live in host memory, else through a host array.
+    /// </summary>
+    internal override unsafe void CopyElementsTo(DeviceTensor destination)
+    {
+        var target = (DeviceTensor<T>)destination;
+        var from = Buffer;
+        var to = target.Buffer;
+        if (from.Accelerator == to.Accelerator)
+            to.CopyFrom(from);
+        else if (Device.Kind != DeviceKind.Cuda && target.Device.Kind != DeviceKind.Cuda)
+        {
+            Device.Synchronize();
+            target.Device.Synchronize();
+            System.Buffer.MemoryCopy(from.View.Pointer, to.View.Pointer, to.LengthInBytes, from.LengthInBytes);
+        }
+        else
+            target.CopyFrom(ToArray());
+    }
+
     /// <summary>Frees the device memory (only forgets it when the caller owns it); later use throws <see cref="ObjectDisposedException"/>.</summary>
     public override void Dispose() => _buffer.Dispose();
 }

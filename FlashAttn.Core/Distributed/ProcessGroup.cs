@@ -2,9 +2,9 @@ namespace FlashAttn.Distributed;
 
 /// <summary>
 /// One rank of a group of ranks that run attention together (context parallelism: each rank holds a shard of the
-/// sequence, see <c>ContextParallel</c>). Every rank calls the same collective operations in the same order,
-/// each from its own thread or process. Made by <c>InProcessGroup.Create</c> (virtual ranks in one process, for
-/// tests and for devices without NCCL) or <c>NcclProcessGroup</c> (GPUs over NCCL).
+/// sequence, see <see cref="ContextParallel"/>). Every rank calls the same collective operations in the same order,
+/// each from its own thread or process. Made by <see cref="InProcessGroup.Create(IReadOnlyList{Device}, TimeSpan?)"/> (virtual ranks in one process, for
+/// tests and for devices without NCCL) or <see cref="NcclProcessGroup"/> (GPUs over NCCL).
 /// </summary>
 public abstract class ProcessGroup : IDisposable
 {
@@ -47,6 +47,14 @@ public abstract class ProcessGroup : IDisposable
 
     /// <summary>Every rank's <paramref name="values"/>, indexed by rank (a collective: each rank passes the same count).</summary>
     internal abstract long[][] AllGather(ReadOnlySpan<long> values);
+
+    /// <summary>
+    /// Gives the group up after a failure between collectives that the other ranks cannot know of (a ring call that threw
+    /// after its ranks agreed to run): in one process, the other ranks' pending and later collectives fail instead of
+    /// waiting; over NCCL, the communicator is aborted (NCCL does not tell the peers: they fail at their own timeout).
+    /// The group is unusable afterwards.
+    /// </summary>
+    internal abstract void Abort();
 
     /// <summary>Releases this rank's transport resources (not its <see cref="Device"/>).</summary>
     public abstract void Dispose();

@@ -54,11 +54,7 @@ public class CpuAttentionTests
         var ours = run.Kernels(_accelerator, backward: true, new CpuAttentionKernels(threads, vectorBits));
         var reference = run.Reference(backward: true);
         var naive = run.Naive(backward: true);
-        AttentionKernelTests.Check("O", ours.Output, naive.Output, reference.Output, AttentionKernelTests.ForwardFactor);
-        AttentionKernelTests.Check("L", ours.Lse, naive.Lse, reference.Lse, AttentionKernelTests.ForwardFactor);
-        AttentionKernelTests.Check("dQ", ours.Dq, naive.Dq, reference.Dq, AttentionKernelTests.GradientFactor);
-        AttentionKernelTests.Check("dK", ours.Dk, naive.Dk, reference.Dk, AttentionKernelTests.GradientFactor);
-        AttentionKernelTests.Check("dV", ours.Dv, naive.Dv, reference.Dv, AttentionKernelTests.GradientFactor);
+        AttentionKernelTests.CheckAll(ours, naive, reference);
     }
 
     /// <summary><see cref="AttentionKernelTests.WindowTable"/> on the CPU path: key blocks outside the windows skipped, rows
@@ -93,9 +89,7 @@ public class CpuAttentionTests
             }
         var reference = run.Reference(backward: true);
         var naive = run.Naive(backward: true);
-        AttentionKernelTests.Check("O", ours.Output, naive.Output, reference.Output, AttentionKernelTests.ForwardFactor);
-        AttentionKernelTests.Check("dK", ours.Dk, naive.Dk, reference.Dk, AttentionKernelTests.GradientFactor);
-        AttentionKernelTests.Check("dV", ours.Dv, naive.Dv, reference.Dv, AttentionKernelTests.GradientFactor);
+        AttentionKernelTests.CheckAll(ours, naive, reference);
     }
 
     /// <summary>dQ's per-worker partials are summed in a fixed order: the gradients are bitwise the same run after run.</summary>

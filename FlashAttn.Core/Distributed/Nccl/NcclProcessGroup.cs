@@ -205,8 +205,6 @@ public sealed unsafe class NcclProcessGroup : ProcessGroup
     internal override IRingTransfer StartRingShift(IReadOnlyList<DeviceTensor> send, IReadOnlyList<DeviceTensor> receive)
     {
         ThrowIfDisposed();
-        ArgumentNullException.ThrowIfNull(send);
-        ArgumentNullException.ThrowIfNull(receive);
         var pairs = CheckPairs(send, receive);
         var compute = _accelerator.Stream;
         _accelerator.MakeCurrent();
@@ -247,21 +245,11 @@ public sealed unsafe class NcclProcessGroup : ProcessGroup
     private List<Pair> CheckPairs(
         IReadOnlyList<DeviceTensor> send, IReadOnlyList<DeviceTensor> receive)
     {
-        if (send.Count != receive.Count)
-            throw new ArgumentException($"receive has {receive.Count} tensors; send has {send.Count}.", nameof(receive));
+        TransferChecks.CheckPairs(this, send, receive);
         var pairs = new List<Pair>(send.Count);
         for (int i = 0; i < send.Count; i++)
         {
-            var from = send[i] ?? throw new ArgumentException($"send[{i}] is null.", nameof(send));
-            var to = receive[i] ?? throw new ArgumentException($"receive[{i}] is null.", nameof(receive));
-            if (from.Device != Device)
-                throw new ArgumentException($"send[{i}] lives on {from.Device}; this rank's device is {Device}.", nameof(send));
-            if (to.Device != Device)
-                throw new ArgumentException($"receive[{i}] lives on {to.Device}; this rank's device is {Device}.", nameof(receive));
-            if (from.DType != to.DType)
-                throw new ArgumentException($"receive[{i}] is {to.DType} but send[{i}] is {from.DType}.", nameof(receive));
-            if (from.Length != to.Length)
-                throw new ArgumentException($"receive[{i}] has {to.Length} elements but send[{i}] has {from.Length}.", nameof(receive));
+            var (from, to) = (send[i], receive[i]);
             pairs.Add(new Pair(AddressOf(from), AddressOf(to), from.SizeInBytes, from.Length, NcclDataTypes.Of(from.DType)));
         }
         // A receive may overlap nothing else: it is written while the sends are read.
@@ -398,6 +386,8 @@ public sealed unsafe class NcclProcessGroup : ProcessGroup
         _idleEvents.Clear();
         _nccl.Check(result, _failed ? "ncclCommAbort" : "ncclCommDestroy");
     }
+
+    internal override void Abort() => Abandon();
 
     /// <summary>Releases a group whose construction of its siblings failed (<see cref="CreateAll"/>).</summary>
     private void Abandon()

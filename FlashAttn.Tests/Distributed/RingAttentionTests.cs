@@ -1,0 +1,143 @@
+using FlashAttn.Distributed;
+using FlashAttn.Kernels;
+using FlashAttn.Tests.Kernels;
+using static FlashAttn.Tests.Distributed.ShardedArrays;
+
+namespace FlashAttn.Tests.Distributed;
+
+/// <summary>
+/// Ring attention on virtual ranks (<see cref="InProcessGroup"/>, one thread per rank): each rank's shard of the output,
+/// log-sum-exp and gradients, put back at their global positions, against fp64 attention over the whole sequence,
+/// under flash-attn's rule (<see cref="AttentionKernelTests.Check"/>). Odd chunk lengths, GQA, both layouts, every dtype.
+/// </summary>
+[TestFixture]
+public class RingAttentionTests
+{
+    public static IEnumerable<TestCaseData> Cases()
+    {
+        foreach (var (ranks, sharding, causal) in new[]
+                 {
+                     (1, SequenceSharding.ZigZag, true), (2, SequenceSharding.ZigZag, true), (3, SequenceSharding.ZigZag, true),
+                     (4, SequenceSharding.ZigZag, true), (3, SequenceSharding.Contiguous, true), (4, SequenceSharding.Contiguous, true),
+                     (3, SequenceSharding.ZigZag, false), (2, SequenceSharding.Contiguous, false),
+                 })
+            yield return new TestCaseData(ranks, sharding, causal, AttentionDtype.Fp32, AttentionLayout.BatchSeqHeadDim);
+        yield return new TestCaseData(4, SequenceSharding.ZigZag, true, AttentionDtype.Fp16, AttentionLayout.BatchSeqHeadDim);
+        yield return new TestCaseData(3, SequenceSharding.ZigZag, true, AttentionDtype.Bf16, AttentionLayout.BatchSeqHeadDim);
+        yield return new TestCaseData(2, SequenceSharding.Contiguous, true, AttentionDtype.Fp16, AttentionLayout.BatchSeqHeadDim);
+        yield return new TestCaseData(3, SequenceSharding.ZigZag, true, AttentionDtype.Fp32, AttentionLayout.BatchHeadSeqDim);
+        yield return new TestCaseData(2, SequenceSharding.ZigZag, false, AttentionDtype.Bf16, AttentionLayout.BatchHeadSeqDim);
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void ShardsMatchWholeSequenceAttention(int ranks, SequenceSharding sharding, bool causal, AttentionDtype dtype, AttentionLayout layout)
+    {
+        int chunks = ranks * (sharding == SequenceSharding.ZigZag ? 2 : 1);
+        var shape = new AttentionShape(2, 13 * chunks, 13 * chunks, 4, 2, 24, layout);
+        var run = new AttentionRun(new AttentionCase(shape, dtype, causal, BottomRight: true, Deterministic: false, Seed: 31 + ranks));
+        using var device = Device.Cpu(1);
+        var ours = dtype switch
+        {
+            AttentionDtype.Fp16 => RunRing<Half>(device, run, ranks, sharding),
+            AttentionDtype.Bf16 => RunRing<BFloat16>(device, run, ranks, sharding),
+            _ => RunRing<float>(device, run, ranks, sharding),
+        };
+        var reference = run.Reference(backward: true);
+        var naive = run.Naive(backward: true);
+        AttentionKernelTests.CheckAll(ours, naive, reference);
+    }
+
+    /// <summary>The GPU kernels (emulated) behind every block of the ring, and its element-wise kernels.</summary>
+    [Test]
+    public void RunsTheGpuKernelsOnTheEmulator()
+    {
+        var shape = new AttentionShape(1, 20, 20, 2, 1, 16);
+        var run = new AttentionRun(new AttentionCase(shape, AttentionDtype.Fp16, Causal: true, BottomRight: true, Deterministic: true, Seed: 5));
+        using var device = Device.CpuEmulator();
+        var ours = RunRing<Half>(device, run, 2, SequenceSharding.ZigZag);
+        var reference = run.Reference(backward: true);
+        var naive = run.Naive(backward: true);
+        AttentionKernelTests.CheckAll(ours, naive, reference);
+    }
+
+    [Test]
+    public void SoftcapMatchesTheSingleDeviceCall()
+    {
+        var shape = new AttentionShape(1, 24, 24, 2, 2, 16);
+        var run = new AttentionRun(new AttentionCase(shape, AttentionDtype.Fp32, Causal: true, BottomRight: true, Deterministic: true, Seed: 9));
+        using var device = Device.Cpu(1);
+        var options = new AttentionOptions { Causal = true, Softcap = 2f, ReturnLse = true };
+        var ours = RunRing<float>(device, run, 3, SequenceSharding.ZigZag, options);
+        using var q = DeviceTensor.Upload<float>(device, run.Q, 1, 24, 2, 16);
+        using var k = DeviceTensor.Upload<float>(device, run.K, 1, 24, 2, 16);
+        using var v = DeviceTensor.Upload<float>(device, run.V, 1, 24, 2, 16);
+        using var dOut = DeviceTensor.Upload<float>(device, run.DOutput, 1, 24, 2, 16);
+        using var single = FlashAttention.Forward(q, k, v, options);
+        using var grads = FlashAttention.Backward(dOut, q, k, v, single.Output, single.Lse!, options);
+        Assert.That(ours.Output, Is.EqualTo(single.Output.ToArray().Select(x => (double)x)).Within(1e-5));
+        Assert.That(ours.Lse, Is.EqualTo(single.Lse!.ToArray().Select(x => (double)x)).Within(1e-5));
+        Assert.That(ours.Dq, Is.EqualTo(grads.DQ.ToArray().Select(x => (double)x)).Within(1e-4));
+        Assert.That(ours.Dk, Is.EqualTo(grads.DK.ToArray().Select(x => (double)x)).Within(1e-4));
+    }
+
+    [Test]
+    public void DeterministicBackwardIsBitwiseReproducible()
+    {
+        var shape = new AttentionShape(1, 32, 32, 2, 1, 16);
+        var run = new AttentionRun(new AttentionCase(shape, AttentionDtype.Bf16, Causal: true, BottomRight: true, Deterministic: true, Seed: 3));
+        using var device = Device.Cpu(2);
+        var options = new AttentionOptions { Causal = true, Deterministic = true, ReturnLse = true };
+        var first = RunRing<BFloat16>(device, run, 4, SequenceSharding.ZigZag, options);
+        var second = RunRing<BFloat16>(device, run, 4, SequenceSharding.ZigZag, options);
+        Assert.That(second.Dq, Is.EqualTo(first.Dq));
+        Assert.That(second.Dk, Is.EqualTo(first.Dk));
+        Assert.That(second.Dv, Is.EqualTo(first.Dv));
+    }
+
+    /// <summary>Shards the run's global inputs over <paramref name="ranks"/> virtual ranks on <paramref name="device"/>, runs
+    /// the ring forward and backward, and puts the shards' results back at their global positions.</summary>
+    internal static Kernels.AttentionResult RunRing<T>(Device device, AttentionRun run, int ranks, SequenceSharding sharding,
+        AttentionOptions? options = null) where T : unmanaged
+    {
+        var s = run.Case.Shape;
+        options ??= new AttentionOptions { Causal = run.Case.Causal, ReturnLse = true, Layout = s.Layout };
+        var groups = InProcessGroup.Create(device, ranks);
+        var shards = RankThreads.RunAll(ranks, rank =>
+        {
+            var parallel = new ContextParallel(groups[rank], sharding);
+            int[] positions = parallel.LocalPositions(s.SeqLenQ);
+            int[] qShape = Shape(s.Layout, s.Batch, positions.Length, s.HeadsQ, s.HeadDim);
+            int[] kShape = Shape(s.Layout, s.Batch, positions.Length, s.HeadsKV, s.HeadDim);
+            DeviceTensor<T> Upload(float[] global, int heads, int[] shape) => DeviceTensor.Upload<T>(device,
+                Array.ConvertAll(Gather(global, s.Batch, s.SeqLenQ, heads, s.HeadDim, s.Layout, positions), x => DTypes.FromDouble<T>(x)), shape);
+            using var q = Upload(run.Q, s.HeadsQ, qShape);
+            using var k = Upload(run.K, s.HeadsKV, kShape);
+            using var v = Upload(run.V, s.HeadsKV, kShape);
+            using var dOut = Upload(run.DOutput, s.HeadsQ, qShape);
+            using var forward = FlashAttention.Forward(q, k, v, options, parallel);
+            using var grads = FlashAttention.Backward(dOut, q, k, v, forward.Output, forward.Lse!, options, parallel);
+            double[] Read(DeviceTensor<T> t) => Array.ConvertAll(t.ToArray(), x => DTypes.ToDouble(x));
+            return (positions, O: Read(forward.Output), L: Array.ConvertAll(forward.Lse!.ToArray(), x => (double)x),
+                Dq: Read(grads.DQ), Dk: Read(grads.DK), Dv: Read(grads.DV));
+        });
+        foreach (var g in groups) g.Dispose();
+        var result = new Kernels.AttentionResult
+        {
+            Output = new double[run.Q.Length], Lse = new double[(long)s.Batch * s.HeadsQ * s.SeqLenQ],
+            Dq = new double[run.Q.Length], Dk = new double[run.K.Length], Dv = new double[run.V.Length],
+        };
+        foreach (var shard in shards)
+        {
+            Scatter(shard.O, result.Output, s.Batch, s.SeqLenQ, s.HeadsQ, s.HeadDim, s.Layout, shard.positions);
+            Scatter(shard.Dq, result.Dq, s.Batch, s.SeqLenQ, s.HeadsQ, s.HeadDim, s.Layout, shard.positions);
+            Scatter(shard.Dk, result.Dk, s.Batch, s.SeqLenQ, s.HeadsKV, s.HeadDim, s.Layout, shard.positions);
+            Scatter(shard.Dv, result.Dv, s.Batch, s.SeqLenQ, s.HeadsKV, s.HeadDim, s.Layout, shard.positions);
+            // the log-sum-exp (b, h, s) is the (b, h, s, 1) layout
+            Scatter(shard.L, result.Lse, s.Batch, s.SeqLenQ, s.HeadsQ, 1, AttentionLayout.BatchHeadSeqDim, shard.positions);
+        }
+        return result;
+    }
+
+    private static int[] Shape(AttentionLayout layout, int batch, int positions, int heads, int headDim)
+        => layout == AttentionLayout.BatchHeadSeqDim ? [batch, heads, positions, headDim] : [batch, positions, heads, headDim];
+}
