@@ -99,11 +99,28 @@ public class RingAttentionTests
     internal static Kernels.AttentionResult RunRing<T>(Device device, AttentionRun run, int ranks, SequenceSharding sharding,
         AttentionOptions? options = null) where T : unmanaged
     {
+        var groups = InProcessGroup.Create(device, ranks);
+        try
+        {
+            return RunRing<T>(groups, run, sharding, options);
+        }
+        finally
+        {
+            foreach (var g in groups) g.Dispose();
+        }
+    }
+
+    /// <summary>As <see cref="RunRing{T}(Device, AttentionRun, int, SequenceSharding, AttentionOptions?)"/> over given ranks
+    /// (rank i on groups[i].Device).</summary>
+    internal static Kernels.AttentionResult RunRing<T>(IReadOnlyList<ProcessGroup> groups, AttentionRun run, SequenceSharding sharding,
+        AttentionOptions? options = null) where T : unmanaged
+    {
         var s = run.Case.Shape;
         options ??= new AttentionOptions { Causal = run.Case.Causal, ReturnLse = true, Layout = s.Layout };
-        var groups = InProcessGroup.Create(device, ranks);
+        int ranks = groups.Count;
         var shards = RankThreads.RunAll(ranks, rank =>
         {
+            var device = groups[rank].Device;
             var parallel = new ContextParallel(groups[rank], sharding);
             int[] positions = parallel.LocalPositions(s.SeqLenQ);
             int[] qShape = Shape(s.Layout, s.Batch, positions.Length, s.HeadsQ, s.HeadDim);
@@ -120,7 +137,6 @@ public class RingAttentionTests
             return (positions, O: Read(forward.Output), L: Array.ConvertAll(forward.Lse!.ToArray(), x => (double)x),
                 Dq: Read(grads.DQ), Dk: Read(grads.DK), Dv: Read(grads.DV));
         });
-        foreach (var g in groups) g.Dispose();
         var result = new Kernels.AttentionResult
         {
             Output = new double[run.Q.Length], Lse = new double[(long)s.Batch * s.HeadsQ * s.SeqLenQ],
