@@ -27,12 +27,37 @@ public static partial class FlashAttention
         if (length > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(seqLenK), $"the mask would hold {length} elements, more than an array can ({Array.MaxLength}).");
         var mask = new bool[length];
-        int index = 0;
+        if (!dropout.Enabled)
+        {
+            Array.Fill(mask, true);
+            return mask;
+        }
+        // one Philox call per group of 8 entries (query bit 3 × key bits 0 and 3), as the kernels draw them
+        uint threshold = dropout.Threshold16;
         for (int b = 0; b < batch; b++)
             for (int h = 0; h < headsQ; h++)
-                for (int i = 0; i < seqLenQ; i++)
-                    for (int j = 0; j < seqLenK; j++)
-                        mask[index++] = !dropout.Enabled || dropout.Keep(headsQ, b, h, i, j);
+            {
+                long first = ((long)b * headsQ + h) * seqLenQ * seqLenK;
+                for (int i0 = 0; i0 < seqLenQ; i0 = (i0 & 7) == 7 ? i0 + 9 : i0 + 1)
+                    for (int j0 = 0; j0 < seqLenK; j0 = NextGroupKey(j0))
+                    {
+                        var group = dropout.GroupOf(headsQ, b, h, i0, j0);
+                        for (int i = i0; i <= i0 + 8 && i < seqLenQ; i += 8)
+                            for (int dj = 0; dj < 4; dj++)
+                            {
+                                int j = j0 + (dj & 1) + (dj >> 1) * 8;
+                                if (j < seqLenK)
+                                    mask[first + (long)i * seqLenK + j] = Dropout.Kept(group, Dropout.IndexInGroup(i, j), threshold);
+                            }
+                    }
+            }
         return mask;
+    }
+
+    /// <summary>The next key after <paramref name="key"/> with bits 0 and 3 clear: the first key of the next dropout group in a row.</summary>
+    private static int NextGroupKey(int key)
+    {
+        int next = key + 2;
+        return (next & 8) != 0 ? next + 8 : next;
     }
 }

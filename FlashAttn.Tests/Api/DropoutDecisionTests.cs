@@ -12,6 +12,28 @@ namespace FlashAttn.Tests.Api;
 /// </summary>
 public class DropoutDecisionTests
 {
+    /// <summary>The host mask, drawn a group of 8 entries per Philox call, is <see cref="Dropout.Keep"/> entry by entry.</summary>
+    [TestCase(2, 3, 37, 29, 0.3f)]
+    [TestCase(1, 1, 9, 10, 0.5f)]
+    [TestCase(1, 2, 1, 1, 0.1f)]
+    [TestCase(1, 2, 16, 17, 0f)]
+    public void DropoutMaskIsKeepEntryByEntry(int batch, int heads, int seqLenQ, int seqLenK, float p)
+    {
+        var dropout = new Dropout(p, 0x1234_5678_9abcUL, 77);
+        var mask = FlashAttention.DropoutMask(dropout, batch, heads, seqLenQ, seqLenK);
+        int index = 0, dropped = 0;
+        for (int b = 0; b < batch; b++)
+            for (int h = 0; h < heads; h++)
+                for (int i = 0; i < seqLenQ; i++)
+                    for (int j = 0; j < seqLenK; j++, index++)
+                    {
+                        bool keep = !dropout.Enabled || dropout.Keep(heads, b, h, i, j);
+                        Assert.That(mask[index], Is.EqualTo(keep), $"({b}, {h}, {i}, {j})");
+                        if (!keep) dropped++;
+                    }
+        Assert.That(dropped > 0, Is.EqualTo(p >= 0.3f), $"{dropped} dropped");
+    }
+
     [TestCase(SequenceDevice.Cpu, AttentionDtype.Fp32, 64)]
     [TestCase(SequenceDevice.Emulator, AttentionDtype.Fp16, 64)] // tensor cores
     [TestCase(SequenceDevice.Emulator, AttentionDtype.Fp32, 64)] // FFMA, 8 threads per row: key pairs share a group
