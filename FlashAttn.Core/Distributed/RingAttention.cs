@@ -26,6 +26,7 @@ internal static class RingAttention
         var group = parallel.Group;
         var device = q.Device;
         var shard = new ShardShape(problem);
+        var rowOps = new RingRows(device);
         int length = shard.Length;
         var lse = DeviceTensor.Empty<float>(device, shard.Lse(length));
         var output = DeviceTensor.Empty<T>(device, q.GetShape());
@@ -53,18 +54,18 @@ internal static class RingAttention
                         // the rank's own shard, whole: its log-sum-exp starts the running one
                         Debug.Assert(rows.IsWhole);
                         FlashAttention.Forward(qBlock, kBlock, vBlock, partial, lse, blockOptions);
-                        AttentionLauncher.AccumulateRows(device.Accelerator, partial.View, outputSum.View, rows);
+                        rowOps.Accumulate(partial, outputSum, rows);
                     }
                     else
                     {
                         var partialLse = buffers.Get<float>("lse", shard.Lse(block.QueryCount));
                         FlashAttention.Forward(qBlock, kBlock, vBlock, partial, partialLse, blockOptions);
-                        AttentionLauncher.MergeRows(device.Accelerator, partial.View, partialLse.View, outputSum.View, lse.View, rows);
+                        rowOps.Merge(partial, partialLse, outputSum, lse, rows);
                     }
                 }
                 if (shift) keysValues.Wait();
             }
-            AttentionLauncher.StoreRows(device.Accelerator, outputSum.View, output.View);
+            rowOps.Store(outputSum, output);
         }
         catch
         {
@@ -90,8 +91,8 @@ internal static class RingAttention
         });
         var group = parallel.Group;
         var device = q.Device;
-        var accelerator = device.Accelerator;
         var shard = new ShardShape(problem);
+        var rowOps = new RingRows(device);
         int length = shard.Length;
         var dq = DeviceTensor.Empty<T>(device, q.GetShape());
         var dk = DeviceTensor.Empty<T>(device, k.GetShape());
@@ -127,23 +128,23 @@ internal static class RingAttention
                         buffers.Slice(output, rows, "o", queryShape),
                         buffers.Slice(lse, rows.Statistics, "lse", shard.Lse(b.QueryCount)),
                         dqBlock, dkBlock, dvBlock, options with { Causal = b.Causal });
-                    AttentionLauncher.AccumulateRows(accelerator, dqBlock.View, dqSum.View, rows);
+                    rowOps.Accumulate(dqBlock, dqSum, rows);
                 }
                 // the visiting shard's gradient sums follow it one step behind
                 if (step > 0) gradientSums.Wait();
                 if (dkBlock is not null)
                 {
-                    AttentionLauncher.AccumulateRows(accelerator, dkBlock.View, gradientSums.Current[0].View, keyRows);
-                    AttentionLauncher.AccumulateRows(accelerator, dvBlock!.View, gradientSums.Current[1].View, keyRows);
+                    rowOps.Accumulate(dkBlock, gradientSums.Current[0], keyRows);
+                    rowOps.Accumulate(dvBlock!, gradientSums.Current[1], keyRows);
                 }
                 if (shift) keysValues.Wait();
                 if (group.Size > 1) gradientSums.Start();
             }
             // after a full turn each rank holds its own shard's sums again
             if (group.Size > 1) gradientSums.Wait();
-            AttentionLauncher.StoreRows(accelerator, dqSum.View, dq.View);
-            AttentionLauncher.StoreRows(accelerator, gradientSums.Current[0].View, dk.View);
-            AttentionLauncher.StoreRows(accelerator, gradientSums.Current[1].View, dv.View);
+            rowOps.Store(dqSum, dq);
+            rowOps.Store(gradientSums.Current[0], dk);
+            rowOps.Store(gradientSums.Current[1], dv);
         }
         catch
         {

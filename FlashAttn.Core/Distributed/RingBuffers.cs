@@ -35,7 +35,7 @@ internal sealed class RingBuffers(Device device) : IDisposable
     {
         if (slice.IsWhole) return source;
         var part = Get<T>(role, shape);
-        AttentionLauncher.GatherRows(device.Accelerator, source.View, part.View, slice);
+        new RingRows(device).Gather(source, part, slice);
         return part;
     }
 

@@ -48,7 +48,7 @@ internal static class RingRowKernels
         for (long r = Grid.GlobalIndexX; r < rows; r += gridThreads)
         {
             // row r of the (b, count, h) walk is element r of the statistics' (b, count, h, 1) walk
-            long first = slice.Locate(r * slice.HeadDim, out long partFirst);
+            long first = slice.LocateRow(r, out long partFirst);
             long wholeRow = statistics.Locate(r, out long partRow);
             float merged = LseMerge.Merge(lse[wholeRow], partialLse[partRow], out float keep, out float add);
             for (int x = 0; x < slice.HeadDim; x++)

@@ -60,4 +60,8 @@ public readonly struct RowSlice(int batch, int seqLen, int heads, int headDim, A
         inPart = Part.RowStart(batch, position, head) + x;
         return Whole.RowStart(batch, Start + position, head) + x;
     }
+
+    /// <summary>Where row <paramref name="row"/> of a (b, count, h) walk starts (its <see cref="HeadDim"/> elements are
+    /// contiguous) in the slice's own tensor (<paramref name="inPart"/>) and in the whole one (returned).</summary>
+    internal long LocateRow(long row, out long inPart) => Locate(row * HeadDim, out inPart);
 }
