@@ -18,7 +18,7 @@ internal static class Program
 {
     /// <summary>The attention benchmark verbs' usage lines.</summary>
     private static readonly string[] AttentionUsages =
-        [SweepOptions.Usage, CpuBenchOptions.Usage, MemoryOptions.Usage, PlotCommand.PlotUsage, PlotCommand.ReportUsage, ApiBenchmarks.Usage, InferenceBenchmark.Usage, ModifierBenchmark.Usage, UploadBenchmark.Usage];
+        [SweepOptions.Usage, CpuBenchOptions.Usage, MemoryOptions.Usage, PlotCommand.PlotUsage, PlotCommand.ReportUsage, ApiBenchmarks.Usage, InferenceBenchmark.Usage, ModifierBenchmark.Usage, UploadBenchmark.Usage, Ring.RingOptions.Usage];
 
     private static int Main(string[] args)
     {
@@ -49,6 +49,8 @@ internal static class Program
                 return InferenceBenchmark.Run(args, Console.Out, Console.Error);
             case "api":
                 return ApiBenchmarks.Run(args);
+            case "ring":
+                return Ring.RingBenchmark.Run(args, Console.Out, Console.Error);
             case "upload":
                 return UploadBenchmark.Run(args, Console.Out, Console.Error);
             default:
