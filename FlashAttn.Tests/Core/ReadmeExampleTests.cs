@@ -28,6 +28,46 @@ public class ReadmeExampleTests
             Assert.That(result[d], Is.EqualTo(vData[d]).Within(1e-6));
     }
 
+    /// <summary>The README's context-parallel snippet on 2 virtual ranks: each rank's shard of the output is its rows of
+    /// the single-device output.</summary>
+    [Test]
+    public void ReadmeContextParallelExampleRuns()
+    {
+        int batch = 1, seqLen = 24, heads = 2, headDim = 8, ranks = 2;
+        using var device = Device.Cpu(1);
+        float[] qData = TestDevices.Random(batch * seqLen * heads * headDim, 1), kData = TestDevices.Random(qData.Length, 2),
+            vData = TestDevices.Random(qData.Length, 3);
+        float[] Rows(float[] data, int[] positions) =>
+            positions.SelectMany(p => data.Skip(p * heads * headDim).Take(heads * headDim)).ToArray();
+        var groups = FlashAttn.Distributed.InProcessGroup.Create(device, ranks);
+        var shards = new float[ranks][];
+        var threads = Enumerable.Range(0, ranks).Select(r => new Thread(() =>
+        {
+            var parallel = new FlashAttn.Distributed.ContextParallel(groups[r]);
+            int[] positions = parallel.LocalPositions(seqLen);
+            int local = positions.Length;
+            using var qShard = DeviceTensor.Upload(device, Rows(qData, positions), batch, local, heads, headDim);
+            using var kShard = DeviceTensor.Upload(device, Rows(kData, positions), batch, local, heads, headDim);
+            using var vShard = DeviceTensor.Upload(device, Rows(vData, positions), batch, local, heads, headDim);
+            using var dOutShard = DeviceTensor.Upload(device, Rows(vData, positions), batch, local, heads, headDim);
+            using var shard = FlashAttention.Forward(qShard, kShard, vShard, new AttentionOptions { Causal = true, ReturnLse = true }, parallel);
+            using var shardGrads = FlashAttention.Backward(dOutShard, qShard, kShard, vShard, shard.Output, shard.Lse!,
+                new AttentionOptions { Causal = true }, parallel);
+            shards[r] = shard.Output.ToArray();
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) Assert.That(t.Join(TimeSpan.FromMinutes(2)));
+
+        using var q = DeviceTensor.Upload(device, qData, batch, seqLen, heads, headDim);
+        using var k = DeviceTensor.Upload(device, kData, batch, seqLen, heads, headDim);
+        using var v = DeviceTensor.Upload(device, vData, batch, seqLen, heads, headDim);
+        using var whole = FlashAttention.Forward(q, k, v, causal: true);
+        float[] expected = whole.ToArray();
+        for (int r = 0; r < ranks; r++)
+            Assert.That(shards[r], Is.EqualTo(Rows(expected, FlashAttn.Distributed.ContextParallel.Positions(seqLen, r, ranks,
+                FlashAttn.Distributed.SequenceSharding.ZigZag))).Within(1e-5f), $"rank {r}");
+    }
+
     [Test]
     public void ReadmeTrainingExampleRuns()
     {
