@@ -41,4 +41,28 @@ public static partial class FlashAttention
     public static AttentionGradients<T> Backward<T>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         DeviceTensor<T> output, DeviceTensor<float> lse, AttentionOptions options, ContextParallel parallel) where T : unmanaged
         => RingAttention.Backward(dOut, q, k, v, output, lse, options ?? throw new ArgumentNullException(nameof(options)), parallel);
+
+    /// <summary>
+    /// Attention forward pass for training with context parallelism: as
+    /// <see cref="ForwardForTraining{T}(DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, AttentionOptions?)"/> for this
+    /// rank's shards, its <see cref="TrainingAttention{T}.Backward(DeviceTensor{T})"/> running the ring backward (a
+    /// collective: every rank calls it at once).
+    /// </summary>
+    /// <param name="q">This rank's query shard (kept by reference until the backward).</param>
+    /// <param name="k">This rank's key shard (kept like q).</param>
+    /// <param name="v">This rank's value shard (kept like q).</param>
+    /// <param name="options">As for <see cref="Forward{T}(DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, AttentionOptions, ContextParallel)"/>; null for <see cref="AttentionOptions.Default"/>.</param>
+    /// <param name="parallel">The rank's process group and the sharding.</param>
+    /// <exception cref="ArgumentNullException">q, k, v or parallel is null.</exception>
+    /// <exception cref="ArgumentException">As for <see cref="Forward{T}(DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, AttentionOptions, ContextParallel)"/>.</exception>
+    public static TrainingAttention<T> ForwardForTraining<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
+        AttentionOptions? options, ContextParallel parallel) where T : unmanaged
+    {
+        options ??= AttentionOptions.Default;
+        var result = RingAttention.Forward(q, k, v, options with { ReturnLse = true }, parallel);
+        var (output, lse) = (result.Output, result.Lse!);
+        return new TrainingAttention<T>(options, output, lse,
+            dOut => RingAttention.Backward(dOut, q, k, v, output, lse, options, parallel),
+            (dOut, dq, dk, dv) => RingAttention.Backward(dOut, q, k, v, output, lse, options, parallel, (dq, dk, dv)));
+    }
 }

@@ -3,7 +3,7 @@ namespace FlashAttn;
 /// <summary>
 /// A forward pass that remembers what its backward pass needs: q, k and v (by reference), the options and any score
 /// and mask modifiers (<see cref="FlashAttention.ForwardForTraining{T, TScore, TMask}"/>), and the output and
-/// log-sum-exp it owns. Made by <see cref="FlashAttention.ForwardForTraining{T}"/>; call
+/// log-sum-exp it owns. Made by <see cref="FlashAttention.ForwardForTraining{T}(DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, AttentionOptions?)"/>; call
 /// <see cref="Backward(DeviceTensor{T})"/> once the loss gradient is known. Dispose it to free the output and the
 /// log-sum-exp (q, k and v stay the caller's).
 /// </summary>

@@ -80,13 +80,25 @@ internal static class RingAttention
         return new AttentionResult<T>(output, null);
     }
 
+    /// <summary>The backward; with <paramref name="into"/> the gradients are written there (checked like the
+    /// single-device call's destinations) and the result holds those tensors, else they are allocated.</summary>
     public static AttentionGradients<T> Backward<T>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
-        DeviceTensor<T> output, DeviceTensor<float> lse, AttentionOptions options, ContextParallel parallel) where T : unmanaged
+        DeviceTensor<T> output, DeviceTensor<float> lse, AttentionOptions options, ContextParallel parallel,
+        (DeviceTensor<T> Dq, DeviceTensor<T> Dk, DeviceTensor<T> Dv)? into = null) where T : unmanaged
     {
         var problem = RingValidator.Agree(DTypes.Of<T>(), parallel, options, () =>
         {
             var local = AttentionValidator.ValidateBackward(dOut, q, k, v, output, lse, options);
             CheckDevice(q, parallel);
+            if (into is var (dqInto, dkInto, dvInto))
+            {
+                AttentionValidator.CheckDestination(dqInto, q, nameof(q), "dq");
+                AttentionValidator.CheckDestination(dkInto, k, nameof(k), "dk");
+                AttentionValidator.CheckDestination(dvInto, v, nameof(v), "dv");
+                DestinationOverlap.Check(dqInto, "dq", dOut, q, k, v, output, dkInto, dvInto);
+                DestinationOverlap.Check(dkInto, "dk", dOut, q, k, v, output, dvInto);
+                DestinationOverlap.Check(dvInto, "dv", dOut, q, k, v, output);
+            }
             return local;
         });
         var group = parallel.Group;
@@ -94,9 +106,8 @@ internal static class RingAttention
         var shard = new ShardShape(problem);
         var rowOps = new RingRows(device);
         int length = shard.Length;
-        var dq = DeviceTensor.Empty<T>(device, q.GetShape());
-        var dk = DeviceTensor.Empty<T>(device, k.GetShape());
-        var dv = DeviceTensor.Empty<T>(device, v.GetShape());
+        var (dq, dk, dv) = into ?? (DeviceTensor.Empty<T>(device, q.GetShape()), DeviceTensor.Empty<T>(device, k.GetShape()),
+            DeviceTensor.Empty<T>(device, v.GetShape()));
         try
         {
             using var buffers = new RingBuffers(device);
@@ -149,9 +160,12 @@ internal static class RingAttention
         catch
         {
             group.Abort();
-            dq.Dispose();
-            dk.Dispose();
-            dv.Dispose();
+            if (into is null)
+            {
+                dq.Dispose();
+                dk.Dispose();
+                dv.Dispose();
+            }
             throw;
         }
         return new AttentionGradients<T>(dq, dk, dv);

@@ -94,6 +94,46 @@ public class RingAttentionTests
         Assert.That(second.Dv, Is.EqualTo(first.Dv));
     }
 
+    /// <summary>ForwardForTraining with a group: its backward (allocating, and into given tensors) is the ring backward.</summary>
+    [Test]
+    public void TrainingAttentionRunsTheRingBackward()
+    {
+        var shape = new AttentionShape(1, 24, 24, 2, 1, 16);
+        var run = new AttentionRun(new AttentionCase(shape, AttentionDtype.Fp32, Causal: true, BottomRight: true, Deterministic: true, Seed: 4));
+        using var device = Device.Cpu(1);
+        var options = new AttentionOptions { Causal = true };
+        var expected = RunRing<float>(device, run, 2, SequenceSharding.ZigZag, options with { ReturnLse = true });
+        var groups = InProcessGroup.Create(device, 2);
+        var shards = RankThreads.RunAll(2, rank =>
+        {
+            var parallel = new ContextParallel(groups[rank]);
+            int[] positions = parallel.LocalPositions(24);
+            DeviceTensor<float> Upload(float[] global, int heads) =>
+                DeviceTensor.Upload<float>(device, Gather(global, 1, 24, heads, 16, shape.Layout, positions), 1, 12, heads, 16);
+            using var q = Upload(run.Q, 2);
+            using var k = Upload(run.K, 1);
+            using var v = Upload(run.V, 1);
+            using var dOut = Upload(run.DOutput, 2);
+            using var training = FlashAttention.ForwardForTraining(q, k, v, options, parallel);
+            using var grads = training.Backward(dOut);
+            using var dq = DeviceTensor.Empty<float>(device, 1, 12, 2, 16);
+            using var dk = DeviceTensor.Empty<float>(device, 1, 12, 1, 16);
+            using var dv = DeviceTensor.Empty<float>(device, 1, 12, 1, 16);
+            training.Backward(dOut, dq, dk, dv);
+            using var wrong = DeviceTensor.Empty<float>(device, 1, 12, 2, 16);
+            var refused = Assert.Throws<ArgumentException>(() => training.Backward(dOut, dq, wrong, dv));
+            return (positions, Dq: grads.DQ.ToArray(), Into: dq.ToArray(), Dk: dk.ToArray(), refused!.ParamName);
+        });
+        foreach (var shard in shards)
+        {
+            Assert.That(shard.Into, Is.EqualTo(shard.Dq), "into = allocated");
+            Assert.That(shard.Dq.Select(x => (double)x),
+                Is.EqualTo(Gather(expected.Dq, 1, 24, 2, 16, shape.Layout, shard.positions)), "the ring backward's dq");
+            Assert.That(shard.Dk.Select(x => (double)x), Is.EqualTo(Gather(expected.Dk, 1, 24, 1, 16, shape.Layout, shard.positions)));
+            Assert.That(shard.ParamName, Is.EqualTo("dk"));
+        }
+    }
+
     /// <summary>Shards the run's global inputs over <paramref name="ranks"/> virtual ranks on <paramref name="device"/>, runs
     /// the ring forward and backward, and puts the shards' results back at their global positions.</summary>
     internal static Kernels.AttentionResult RunRing<T>(Device device, AttentionRun run, int ranks, SequenceSharding sharding,
