@@ -22,7 +22,7 @@ public static partial class FlashAttention
     /// shapes or options differ (every rank throws: the rank at fault its own exception, the others one naming it).</exception>
     public static AttentionResult<T> Forward<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, AttentionOptions options,
         ContextParallel parallel) where T : unmanaged
-        => RingAttention.Forward(q, k, v, options ?? throw new ArgumentNullException(nameof(options)), parallel);
+        => RingAttention.Forward(q, k, v, options, parallel); // a null options is refused on every rank together
 
     /// <summary>
     /// Attention backward pass with context parallelism: called by every rank at once with its shards, its forward output
@@ -40,7 +40,7 @@ public static partial class FlashAttention
     /// <exception cref="ArgumentException">As for <see cref="Forward{T}(DeviceTensor{T}, DeviceTensor{T}, DeviceTensor{T}, AttentionOptions, ContextParallel)"/>.</exception>
     public static AttentionGradients<T> Backward<T>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         DeviceTensor<T> output, DeviceTensor<float> lse, AttentionOptions options, ContextParallel parallel) where T : unmanaged
-        => RingAttention.Backward(dOut, q, k, v, output, lse, options ?? throw new ArgumentNullException(nameof(options)), parallel);
+        => RingAttention.Backward(dOut, q, k, v, output, lse, options, parallel);
 
     /// <summary>
     /// Attention forward pass for training with context parallelism: as

@@ -14,7 +14,7 @@ namespace FlashAttn.Distributed;
 /// </summary>
 internal static class RingAttention
 {
-    public static AttentionResult<T> Forward<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, AttentionOptions options,
+    public static AttentionResult<T> Forward<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, AttentionOptions? options,
         ContextParallel parallel) where T : unmanaged
     {
         var problem = RingValidator.Agree(DTypes.Of<T>(), parallel, options, () =>
@@ -23,6 +23,7 @@ internal static class RingAttention
             CheckDevice(q, parallel);
             return local;
         });
+        ArgumentNullException.ThrowIfNull(options); // never here: Agree refused it on every rank
         var group = parallel.Group;
         var device = q.Device;
         var shard = new ShardShape(problem);
@@ -83,7 +84,7 @@ internal static class RingAttention
     /// <summary>The backward; with <paramref name="into"/> the gradients are written there (checked like the
     /// single-device call's destinations) and the result holds those tensors, else they are allocated.</summary>
     public static AttentionGradients<T> Backward<T>(DeviceTensor<T> dOut, DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
-        DeviceTensor<T> output, DeviceTensor<float> lse, AttentionOptions options, ContextParallel parallel,
+        DeviceTensor<T> output, DeviceTensor<float> lse, AttentionOptions? options, ContextParallel parallel,
         (DeviceTensor<T> Dq, DeviceTensor<T> Dk, DeviceTensor<T> Dv)? into = null) where T : unmanaged
     {
         var problem = RingValidator.Agree(DTypes.Of<T>(), parallel, options, () =>
@@ -101,6 +102,7 @@ internal static class RingAttention
             }
             return local;
         });
+        ArgumentNullException.ThrowIfNull(options);
         var group = parallel.Group;
         var device = q.Device;
         var shard = new ShardShape(problem);

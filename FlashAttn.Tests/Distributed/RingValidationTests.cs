@@ -51,15 +51,18 @@ public class RingValidationTests
             Assert.That(error, Is.InstanceOf<ArgumentException>().And.Message.Contains("causal").And.Property("ParamName").EqualTo("options"));
     }
 
-    [Test]
-    public void ARankWithInvalidArgumentsThrowsItsOwnErrorAndTheOthersNameIt()
+    [TestCase("k")]
+    [TestCase("options")]
+    public void ARankWithInvalidArgumentsThrowsItsOwnErrorAndTheOthersNameIt(string missing)
     {
         var outcomes = Run(3, (rank, parallel, device) =>
         {
             using var t = Shard(device, 8);
-            return FlashAttention.Forward(t, rank == 1 ? null! : t, t, new AttentionOptions(), parallel);
+            bool fault = rank == 1;
+            return FlashAttention.Forward(t, fault && missing == "k" ? null! : t, t,
+                fault && missing == "options" ? null! : new AttentionOptions(), parallel);
         });
-        Assert.That(outcomes[1].Error, Is.InstanceOf<ArgumentNullException>().And.Property("ParamName").EqualTo("k"));
+        Assert.That(outcomes[1].Error, Is.InstanceOf<ArgumentNullException>().And.Property("ParamName").EqualTo(missing));
         foreach (int rank in new[] { 0, 2 })
             Assert.That(outcomes[rank].Error, Is.InstanceOf<ArgumentException>().And.Message.Contains("Rank 1").And.Property("ParamName").EqualTo("parallel"));
     }
