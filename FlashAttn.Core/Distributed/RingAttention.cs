@@ -45,7 +45,7 @@ internal static class RingAttention
                 {
                     var rows = shard.QuerySlice(block.QueryStart, block.QueryCount);
                     var keyRows = shard.KeySlice(block.KeyStart, block.KeyCount);
-                    var qBlock = buffers.Slice(q, rows, "q", shard.Queries(block.QueryCount));
+                    var qBlock = buffers.SliceOnce(q, rows, "q", shard.Queries(block.QueryCount));
                     var kBlock = buffers.Slice(keysValues.Current[0], keyRows, "k", shard.KeysValues(block.KeyCount));
                     var vBlock = buffers.Slice(keysValues.Current[1], keyRows, "v", shard.KeysValues(block.KeyCount));
                     var partial = buffers.Get<T>("o", shard.Queries(block.QueryCount));
@@ -134,12 +134,12 @@ internal static class RingAttention
                     dkBlock = buffers.Get<T>("dk", keyShape);
                     dvBlock = buffers.Get<T>("dv", keyShape);
                     FlashAttention.Backward(
-                        buffers.Slice(dOut, rows, "dOut", queryShape),
-                        buffers.Slice(q, rows, "q", queryShape),
+                        buffers.SliceOnce(dOut, rows, "dOut", queryShape),
+                        buffers.SliceOnce(q, rows, "q", queryShape),
                         buffers.Slice(keysValues.Current[0], keyRows, "k", keyShape),
                         buffers.Slice(keysValues.Current[1], keyRows, "v", keyShape),
-                        buffers.Slice(output, rows, "o", queryShape),
-                        buffers.Slice(lse, rows.Statistics, "lse", shard.Lse(b.QueryCount)),
+                        buffers.SliceOnce(output, rows, "o", queryShape),
+                        buffers.SliceOnce(lse, rows.Statistics, "lse", shard.Lse(b.QueryCount)),
                         dqBlock, dkBlock, dvBlock, options with { Causal = b.Causal });
                     rowOps.Accumulate(dqBlock, dqSum, rows);
                 }

@@ -39,6 +39,18 @@ internal sealed class RingBuffers(Device device) : IDisposable
         return part;
     }
 
+    /// <summary>As <see cref="Slice{T}"/> for a tensor that does not change during the call (this rank's own q-side
+    /// tensors): gathered at the first use of <paramref name="role"/> and <paramref name="slice"/>'s start, reused after.</summary>
+    public DeviceTensor<T> SliceOnce<T>(DeviceTensor<T> source, RowSlice slice, string role, int[] shape) where T : unmanaged
+    {
+        if (slice.IsWhole) return source;
+        string key = $"{role}@{slice.Start}";
+        if (_gathered.Add(key)) return Slice(source, slice, key, shape);
+        return Get<T>(key, shape);
+    }
+
+    private readonly HashSet<string> _gathered = [];
+
     private TTensor Own<TTensor>(TTensor tensor) where TTensor : DeviceTensor
     {
         _owned.Add(tensor);
