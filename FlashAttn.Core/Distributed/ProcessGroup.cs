@@ -67,6 +67,7 @@ public abstract class ProcessGroup : IDisposable
 internal interface IRingTransfer
 {
     /// <summary>Orders later work on the rank's device after the transfer (on a GPU without blocking the host where the
-    /// transport allows; on the CPU by waiting); rethrows a transport failure.</summary>
+    /// transport allows; on the CPU by waiting). The in-process transport rethrows its failure here; NCCL reports
+    /// failures asynchronously (a dead peer shows as a hang at the next synchronization), so over NCCL this cannot.</summary>
     void Wait();
 }
