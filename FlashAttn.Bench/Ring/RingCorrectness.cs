@@ -50,7 +50,7 @@ internal static class RingCorrectness
             var parallel = new ContextParallel(group);
             int[] positions = parallel.LocalPositions(s);
             int local = positions.Length;
-            DeviceTensor<T> Shard(T[] global) => DeviceTensor.Upload<T>(group.Device, Gather(global, positions, row), 1, local, h, d);
+            DeviceTensor<T> Shard(T[] global) => DeviceTensor.Upload<T>(group.Device, SequenceShards.Gather<T>(global, positions, 1, h, d), 1, local, h, d);
             using var sq = Shard(q);
             using var sk = Shard(k);
             using var sv = Shard(v);
@@ -64,11 +64,11 @@ internal static class RingCorrectness
 
         var check = new RingCheck(s,
         [
-            Compare("output", shards, r => r.Output, single.Output, row, relative: false, OutputBound),
-            CompareLse(shards, single.Lse, s, h),
-            Compare("dq", shards, r => r.Dq, single.Dq, row, relative: true, GradientBound),
-            Compare("dk", shards, r => r.Dk, single.Dk, row, relative: true, GradientBound),
-            Compare("dv", shards, r => r.Dv, single.Dv, row, relative: true, GradientBound),
+            Compare("output", shards, r => r.Output, single.Output, h, d, relative: false, OutputBound),
+            Compare("lse", shards, r => r.Lse, single.Lse, h, 1, relative: false, LseBound, AttentionLayout.BatchHeadSeqDim),
+            Compare("dq", shards, r => r.Dq, single.Dq, h, d, relative: true, GradientBound),
+            Compare("dk", shards, r => r.Dk, single.Dk, h, d, relative: true, GradientBound),
+            Compare("dv", shards, r => r.Dv, single.Dv, h, d, relative: true, GradientBound),
         ]);
         foreach (var t in check.Tensors)
             progress.WriteLine($"check: {t.Name,-6} max|ring − single| {t.MaxAbsError:0.00E+0} (max|single| {t.MaxAbsReference:0.00E+0}, " +
@@ -79,35 +79,20 @@ internal static class RingCorrectness
     /// <summary>One rank's results (or the single GPU's, positions empty), as host arrays.</summary>
     private sealed record Reference<T>(int[] Positions, T[] Output, float[] Lse, T[] Dq, T[] Dk, T[] Dv);
 
-    /// <summary>A (b, s, h, d) tensor's rows: each shard row is <paramref name="row"/> elements at its global position.</summary>
-    private static TensorComparison Compare<T>(string name, Reference<T>[] shards, Func<Reference<T>, T[]> select, T[] single, int row,
-        bool relative, double bound) where T : unmanaged
+    /// <summary>Each shard against the single GPU's rows at the shard's positions (the log-sum-exp (b, h, s) as the
+    /// (b, h, s, d) layout with head_dim 1).</summary>
+    private static TensorComparison Compare<T, TValue>(string name, Reference<T>[] shards, Func<Reference<T>, TValue[]> select,
+        TValue[] single, int heads, int headDim, bool relative, double bound, AttentionLayout layout = AttentionLayout.BatchSeqHeadDim)
+        where T : unmanaged where TValue : unmanaged
     {
         var error = new MaxError();
         foreach (var shard in shards)
         {
             var values = select(shard);
-            for (int i = 0; i < shard.Positions.Length; i++)
-            {
-                long at = (long)shard.Positions[i] * row;
-                for (int j = 0; j < row; j++) error.Add(DTypes.ToDouble(values[(long)i * row + j]), DTypes.ToDouble(single[at + j]));
-            }
+            var expected = SequenceShards.Gather<TValue>(single, shard.Positions, 1, heads, headDim, layout);
+            for (long i = 0; i < values.LongLength; i++) error.Add(DTypes.ToDouble(values[i]), DTypes.ToDouble(expected[i]));
         }
         return error.Result(name, relative, bound);
-    }
-
-    /// <summary>The log-sum-exp, (b, h, s): rank-local index i of head j at j·(s/n) + i, globally at j·s + position.</summary>
-    private static TensorComparison CompareLse<T>(Reference<T>[] shards, float[] single, int s, int heads) where T : unmanaged
-    {
-        var error = new MaxError();
-        foreach (var shard in shards)
-        {
-            int local = shard.Positions.Length;
-            for (int head = 0; head < heads; head++)
-                for (int i = 0; i < local; i++)
-                    error.Add(shard.Lse[(long)head * local + i], single[(long)head * s + shard.Positions[i]]);
-        }
-        return error.Result("lse", relative: false, LseBound);
     }
 
     /// <summary>Running max |ours − reference| and max |reference|; a non-finite value on either side makes the error NaN.</summary>
@@ -128,14 +113,6 @@ internal static class RingCorrectness
 
         public TensorComparison Result(string name, bool relative, double bound)
             => new(name, _nonFinite ? double.NaN : _error, _reference, relative, bound);
-    }
-
-    /// <summary>The rows at <paramref name="positions"/> of a (1, s, h, d) array, in that order.</summary>
-    private static T[] Gather<T>(T[] global, int[] positions, int row)
-    {
-        var local = new T[(long)positions.Length * row];
-        for (int i = 0; i < positions.Length; i++) Array.Copy(global, (long)positions[i] * row, local, (long)i * row, row);
-        return local;
     }
 
     /// <summary>Uniform values in [-1, 1) from <paramref name="seed"/>.</summary>

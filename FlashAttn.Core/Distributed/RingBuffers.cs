@@ -12,22 +12,10 @@ internal sealed class RingBuffers(Device device) : IDisposable
     private readonly List<DeviceTensor> _owned = [];
 
     /// <summary>The tensor named <paramref name="role"/> of <paramref name="shape"/>, allocated at first use (contents undefined).</summary>
-    public DeviceTensor<T> Get<T>(string role, int[] shape) where T : unmanaged
-    {
-        string key = $"{role} {typeof(T).Name} [{string.Join(",", shape)}]";
-        if (!_named.TryGetValue(key, out var tensor))
-        {
-            tensor = Own(DeviceTensor.Empty<T>(device, shape));
-            _named[key] = tensor;
-        }
-        return (DeviceTensor<T>)tensor;
-    }
+    public DeviceTensor<T> Get<T>(string role, int[] shape) where T : unmanaged => Get<T>(role, shape, out _);
 
     /// <summary>A new zero-filled tensor, freed with the others.</summary>
     public DeviceTensor<T> Zeros<T>(int[] shape) where T : unmanaged => Own(DeviceTensor.Zeros<T>(device, shape));
-
-    /// <summary>A new tensor (contents undefined), freed with the others.</summary>
-    public DeviceTensor<T> Empty<T>(int[] shape) where T : unmanaged => Own(DeviceTensor.Empty<T>(device, shape));
 
     /// <summary><paramref name="source"/> itself when <paramref name="slice"/> is whole, else the slice gathered into the
     /// tensor named <paramref name="role"/>.</summary>
@@ -40,16 +28,26 @@ internal sealed class RingBuffers(Device device) : IDisposable
     }
 
     /// <summary>As <see cref="Slice{T}"/> for a tensor that does not change during the call (this rank's own q-side
-    /// tensors): gathered at the first use of <paramref name="role"/> and <paramref name="slice"/>'s start, reused after.</summary>
+    /// tensors): gathered at the first use of <paramref name="role"/> at <paramref name="slice"/>'s start, reused after.</summary>
     public DeviceTensor<T> SliceOnce<T>(DeviceTensor<T> source, RowSlice slice, string role, int[] shape) where T : unmanaged
     {
         if (slice.IsWhole) return source;
-        string key = $"{role}@{slice.Start}";
-        if (_gathered.Add(key)) return Slice(source, slice, key, shape);
-        return Get<T>(key, shape);
+        var part = Get<T>($"{role}@{slice.Start}", shape, out bool allocated);
+        if (allocated) new RingRows(device).Gather(source, part, slice);
+        return part;
     }
 
-    private readonly HashSet<string> _gathered = [];
+    private DeviceTensor<T> Get<T>(string role, int[] shape, out bool allocated) where T : unmanaged
+    {
+        string key = $"{role} {typeof(T).Name} [{string.Join(",", shape)}]";
+        allocated = !_named.TryGetValue(key, out var tensor);
+        if (allocated)
+        {
+            tensor = Own(DeviceTensor.Empty<T>(device, shape));
+            _named[key] = tensor;
+        }
+        return (DeviceTensor<T>)tensor!;
+    }
 
     private TTensor Own<TTensor>(TTensor tensor) where TTensor : DeviceTensor
     {

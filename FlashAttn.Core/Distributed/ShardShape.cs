@@ -28,7 +28,5 @@ internal readonly struct ShardShape(AttentionProblem problem)
     /// <summary>Key positions [start, start + count) of the shard.</summary>
     public RowSlice KeySlice(int start, int count) => QuerySlice(start, count).WithHeads(problem.HeadsKV);
 
-    private int[] Tensor(int heads, int positions) => problem.Layout == AttentionLayout.BatchHeadSeqDim
-        ? [problem.Batch, heads, positions, problem.HeadDim]
-        : [problem.Batch, positions, heads, problem.HeadDim];
+    private int[] Tensor(int heads, int positions) => problem.Layout.Shape(problem.Batch, positions, heads, problem.HeadDim);
 }

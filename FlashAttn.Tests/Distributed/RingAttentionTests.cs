@@ -1,7 +1,6 @@
 using FlashAttn.Distributed;
 using FlashAttn.Kernels;
 using FlashAttn.Tests.Kernels;
-using static FlashAttn.Tests.Distributed.ShardedArrays;
 
 namespace FlashAttn.Tests.Distributed;
 
@@ -109,7 +108,7 @@ public class RingAttentionTests
             var parallel = new ContextParallel(groups[rank]);
             int[] positions = parallel.LocalPositions(24);
             DeviceTensor<float> Upload(float[] global, int heads) =>
-                DeviceTensor.Upload<float>(device, Gather(global, 1, 24, heads, 16, shape.Layout, positions), 1, 12, heads, 16);
+                DeviceTensor.Upload<float>(device, SequenceShards.Gather<float>(global, positions, 1, heads, 16, shape.Layout), 1, 12, heads, 16);
             using var q = Upload(run.Q, 2);
             using var k = Upload(run.K, 1);
             using var v = Upload(run.V, 1);
@@ -128,8 +127,8 @@ public class RingAttentionTests
         {
             Assert.That(shard.Into, Is.EqualTo(shard.Dq), "into = allocated");
             Assert.That(shard.Dq.Select(x => (double)x),
-                Is.EqualTo(Gather(expected.Dq, 1, 24, 2, 16, shape.Layout, shard.positions)), "the ring backward's dq");
-            Assert.That(shard.Dk.Select(x => (double)x), Is.EqualTo(Gather(expected.Dk, 1, 24, 1, 16, shape.Layout, shard.positions)));
+                Is.EqualTo(SequenceShards.Gather<double>(expected.Dq, shard.positions, 1, 2, 16, shape.Layout)), "the ring backward's dq");
+            Assert.That(shard.Dk.Select(x => (double)x), Is.EqualTo(SequenceShards.Gather<double>(expected.Dk, shard.positions, 1, 1, 16, shape.Layout)));
             Assert.That(shard.ParamName, Is.EqualTo("dk"));
         }
     }
@@ -163,10 +162,10 @@ public class RingAttentionTests
             var device = groups[rank].Device;
             var parallel = new ContextParallel(groups[rank], sharding);
             int[] positions = parallel.LocalPositions(s.SeqLenQ);
-            int[] qShape = Shape(s.Layout, s.Batch, positions.Length, s.HeadsQ, s.HeadDim);
-            int[] kShape = Shape(s.Layout, s.Batch, positions.Length, s.HeadsKV, s.HeadDim);
+            int[] qShape = s.Layout.Shape(s.Batch, positions.Length, s.HeadsQ, s.HeadDim);
+            int[] kShape = s.Layout.Shape(s.Batch, positions.Length, s.HeadsKV, s.HeadDim);
             DeviceTensor<T> Upload(float[] global, int heads, int[] shape) => DeviceTensor.Upload<T>(device,
-                Array.ConvertAll(Gather(global, s.Batch, s.SeqLenQ, heads, s.HeadDim, s.Layout, positions), x => DTypes.FromDouble<T>(x)), shape);
+                Array.ConvertAll(SequenceShards.Gather<float>(global, positions, s.Batch, heads, s.HeadDim, s.Layout), x => DTypes.FromDouble<T>(x)), shape);
             using var q = Upload(run.Q, s.HeadsQ, qShape);
             using var k = Upload(run.K, s.HeadsKV, kShape);
             using var v = Upload(run.V, s.HeadsKV, kShape);
@@ -184,16 +183,13 @@ public class RingAttentionTests
         };
         foreach (var shard in shards)
         {
-            Scatter(shard.O, result.Output, s.Batch, s.SeqLenQ, s.HeadsQ, s.HeadDim, s.Layout, shard.positions);
-            Scatter(shard.Dq, result.Dq, s.Batch, s.SeqLenQ, s.HeadsQ, s.HeadDim, s.Layout, shard.positions);
-            Scatter(shard.Dk, result.Dk, s.Batch, s.SeqLenQ, s.HeadsKV, s.HeadDim, s.Layout, shard.positions);
-            Scatter(shard.Dv, result.Dv, s.Batch, s.SeqLenQ, s.HeadsKV, s.HeadDim, s.Layout, shard.positions);
+            SequenceShards.Scatter<double>(shard.O, result.Output, shard.positions, s.Batch, s.HeadsQ, s.HeadDim, s.Layout);
+            SequenceShards.Scatter<double>(shard.Dq, result.Dq, shard.positions, s.Batch, s.HeadsQ, s.HeadDim, s.Layout);
+            SequenceShards.Scatter<double>(shard.Dk, result.Dk, shard.positions, s.Batch, s.HeadsKV, s.HeadDim, s.Layout);
+            SequenceShards.Scatter<double>(shard.Dv, result.Dv, shard.positions, s.Batch, s.HeadsKV, s.HeadDim, s.Layout);
             // the log-sum-exp (b, h, s) is the (b, h, s, 1) layout
-            Scatter(shard.L, result.Lse, s.Batch, s.SeqLenQ, s.HeadsQ, 1, AttentionLayout.BatchHeadSeqDim, shard.positions);
+            SequenceShards.Scatter<double>(shard.L, result.Lse, shard.positions, s.Batch, s.HeadsQ, 1, AttentionLayout.BatchHeadSeqDim);
         }
         return result;
     }
-
-    private static int[] Shape(AttentionLayout layout, int batch, int positions, int heads, int headDim)
-        => layout == AttentionLayout.BatchHeadSeqDim ? [batch, heads, positions, headDim] : [batch, positions, heads, headDim];
 }

@@ -66,13 +66,13 @@ public class RingRowsTests
                     Assert.That(l[row], Is.EqualTo(expectedLse), $"lse ({b}, {h}, {i})");
                     for (int x = 0; x < d; x++)
                     {
-                        long w = ShardedArrays.RowStart(layout, length, heads, d, b, i, h) + x;
+                        long w = layout.RowStart(length, heads, d, b, i, h) + x;
                         if (!inside)
                         {
                             Assert.That((s2[w], m[w]), Is.EqualTo((sum[w], sum[w])), $"outside the slice ({b}, {i}, {h}, {x})");
                             continue;
                         }
-                        long p = ShardedArrays.RowStart(layout, count, heads, d, b, i - start, h) + x;
+                        long p = layout.RowStart(count, heads, d, b, i - start, h) + x;
                         Assert.That(g[p], Is.EqualTo(whole[w]), "gathered");
                         Assert.That(s2[w], Is.EqualTo(sum[w] + part[p]), "accumulated");
                         LseMerge.Merge(lse[row], partLse[partRow], out float keep, out float add);

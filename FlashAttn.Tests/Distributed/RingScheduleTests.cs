@@ -56,6 +56,34 @@ public class RingScheduleTests
         Assert.That(ContextParallel.Positions(8, 1, 2, SequenceSharding.ZigZag), Is.EqualTo(new[] { 2, 3, 4, 5 }));
     }
 
+    /// <summary>Sharding host arrays: the shards' rows are the global rows at their positions, and scattering them back
+    /// restores the array, in both layouts; bad sizes and positions are named.</summary>
+    [Test]
+    public void SequenceShardsGatherAndScatterRowsByPosition([Values] AttentionLayout layout)
+    {
+        const int batch = 2, length = 12, heads = 3, d = 4, ranks = 3;
+        var global = Enumerable.Range(0, batch * length * heads * d).Select(i => (float)i).ToArray();
+        var restored = new float[global.Length];
+        for (int rank = 0; rank < ranks; rank++)
+        {
+            int[] positions = ContextParallel.Positions(length, rank, ranks, SequenceSharding.ZigZag);
+            var shard = SequenceShards.Gather<float>(global, positions, batch, heads, d, layout);
+            for (int b = 0; b < batch; b++)
+                for (int i = 0; i < positions.Length; i++)
+                    for (int h = 0; h < heads; h++)
+                        Assert.That(shard[layout.RowStart(positions.Length, heads, d, b, i, h) + 1],
+                            Is.EqualTo(global[layout.RowStart(length, heads, d, b, positions[i], h) + 1]));
+            SequenceShards.Scatter<float>(shard, restored, positions, batch, heads, d, layout);
+        }
+        Assert.That(restored, Is.EqualTo(global));
+        Assert.That(() => SequenceShards.Gather<float>(global, [length], batch, heads, d, layout),
+            Throws.ArgumentException.With.Property("ParamName").EqualTo("positions"));
+        Assert.That(() => SequenceShards.Gather<float>(global.AsSpan(1).ToArray(), [0], batch, heads, d, layout),
+            Throws.ArgumentException.With.Property("ParamName").EqualTo("global"));
+        Assert.That(() => SequenceShards.Scatter<float>(new float[5], restored, [0], batch, heads, d, layout),
+            Throws.ArgumentException.With.Property("ParamName").EqualTo("shard"));
+    }
+
     /// <summary>The log-sum-exp merge, including parts that saw no key (−∞, or +∞ as an attention call reports it) and NaN.</summary>
     [Test]
     public void LseMergeWeighsPartsByTheirLogSumExp()
