@@ -37,16 +37,16 @@ public class ReadmeExampleTests
         using var device = Device.Cpu(1);
         float[] qData = TestDevices.Random(batch * seqLen * heads * headDim, 1), kData = TestDevices.Random(qData.Length, 2),
             vData = TestDevices.Random(qData.Length, 3);
-        float[] Rows(float[] data, int[] positions) =>
-            positions.SelectMany(p => data.Skip(p * heads * headDim).Take(heads * headDim)).ToArray();
+        float[] Rows(float[] data, int[] positions) => FlashAttn.Distributed.SequenceShards.Gather<float>(data, positions, batch, heads, headDim);
         var groups = FlashAttn.Distributed.InProcessGroup.Create(device, ranks);
         var shards = new float[ranks][];
         var threads = Enumerable.Range(0, ranks).Select(r => new Thread(() =>
         {
             var parallel = new FlashAttn.Distributed.ContextParallel(groups[r]);
             int[] positions = parallel.LocalPositions(seqLen);
+            using var qShard = DeviceTensor.Upload(device, FlashAttn.Distributed.SequenceShards.Gather<float>(qData, positions, batch, heads, headDim),
+                batch, positions.Length, heads, headDim);                  // kShard, vShard, dOutShard alike
             int local = positions.Length;
-            using var qShard = DeviceTensor.Upload(device, Rows(qData, positions), batch, local, heads, headDim);
             using var kShard = DeviceTensor.Upload(device, Rows(kData, positions), batch, local, heads, headDim);
             using var vShard = DeviceTensor.Upload(device, Rows(vData, positions), batch, local, heads, headDim);
             using var dOutShard = DeviceTensor.Upload(device, Rows(vData, positions), batch, local, heads, headDim);
