@@ -23,8 +23,9 @@ namespace FlashAttn.Compute;
 /// row l / 4, columns 2(l % 4), 2(l % 4)+1 of matrix j (transposed: column l / 4, rows 2(l % 4), 2(l % 4)+1).</item>
 /// </list>
 /// On the CPU the lanes exchange their registers (<see cref="CpuContext.WarpExchange"/>) and each computes its own part
-/// of the result with exactly these layouts, so a fragment bug fails on the CPU as it would on the GPU. Products are
-/// exact and accumulate in fp32 in k order (the hardware's order is unspecified: results may differ in the last bits).
+/// of the result with exactly these layouts, so a fragment bug fails on the CPU as it would on the GPU. Products add into
+/// the accumulators as <see cref="TensorCoreAccumulation"/> models the hardware: exact products, 16 bytes of k per step,
+/// truncated toward zero (results may differ from the GPU's in the last bits).
 /// </remarks>
 public static class TensorCore
 {
@@ -139,10 +140,16 @@ public static class TensorCore
             ? Tf32Element(all[(4 * col + k % 4) * words + ARegisters + (k >= 4 ? 1 : 0)])
             // B[k][col]: lane 4·col + (k % 8) / 2, register ARegisters + (k ≥ 8), half k % 2
             : Element(all[(4 * col + k % 8 / 2) * words + ARegisters + (k >= 8 ? 1 : 0)], k % 2, inputs);
+        int group = TensorCoreAccumulation.GroupBytes / (tf32 ? 4 : 2);
         float Dot(int row, int col, float accumulator)
         {
-            // tf32 and 16-bit products are exact in fp32 (at most 22 significant bits)
-            for (int k = 0; k < depth; k++) accumulator = MathF.FusedMultiplyAdd(A(row, k), B(k, col), accumulator);
+            // tf32 and 16-bit products are exact in fp64 (at most 22 significant bits)
+            Span<double> products = stackalloc double[group];
+            for (int k0 = 0; k0 < depth; k0 += group)
+            {
+                for (int k = 0; k < group; k++) products[k] = (double)A(row, k0 + k) * B(k0 + k, col);
+                accumulator = TensorCoreAccumulation.Add(accumulator, products);
+            }
             return accumulator;
         }
         return new Float4(Dot(g, 2 * t, c.X), Dot(g, 2 * t + 1, c.Y), Dot(g + 8, 2 * t, c.Z), Dot(g + 8, 2 * t + 1, c.W));

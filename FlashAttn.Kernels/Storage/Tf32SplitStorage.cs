@@ -5,7 +5,7 @@ namespace FlashAttn.Kernels;
 /// <summary>
 /// fp32 storage on the tensor cores with fp32 accuracy (3×TF32): each operand x is split into tf32 parts hi = tf32(x) and
 /// lo = tf32(x − hi), and a·b is computed as a_lo·b_hi + a_hi·b_lo + a_hi·b_hi by three m16n8k8 mma (the dropped
-/// a_lo·b_lo is below fp32's rounding), accumulating in fp32.
+/// a_lo·b_lo is at most fp32's rounding), each k16 step in fresh registers added to the fp32 accumulators by FADD.
 /// </summary>
 /// <remarks>
 /// One element per register (fragment layouts in <see cref="TensorCore"/>), read from shared memory by 32-bit loads. An A
@@ -105,25 +105,40 @@ internal readonly struct Tf32SplitStorage : ITensorCoreStorage<float>
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// The k16 step's six products go to fresh registers, which are then added to the accumulators by FADD (round to
+    /// nearest). The mma's own accumulation truncates its result at the accumulator's magnitude, a bias toward zero that grows
+    /// with the number of mma that add into one accumulator: summed by the mma over a whole row of blocks (O over its keys,
+    /// dK and dV over the queries), it was the largest error of 3×TF32 on the H200 (the oracle's O, dK and dV at 2.5–12×
+    /// naive fp32's, 2026-12-05); the CPU's model of that accumulation (<see cref="TensorCore"/>) reproduces it.
+    /// </remarks>
     public static void MultiplyAddTwoTiles(ArrayView<float> accumulators, int tile, ArrayView<int> a, int aIndex, ArrayView<int> b, int bIndex)
     {
         for (int j = 0; j < 2; j++)
         {
+            var step = MultiplyAdd(a, aIndex, b, bIndex, j, default);
             var c = Fragments.GetC(accumulators, tile + j);
-            for (int h = 0; h < 2; h++)
-            {
-                int aAt = 16 * aIndex + 8 * h, bAt = 16 * bIndex + 8 * j + 4 * h;
-                var aHigh = new Int4(a[aAt], a[aAt + 1], a[aAt + 2], a[aAt + 3]);
-                var aLow = new Int4(a[aAt + 4], a[aAt + 5], a[aAt + 6], a[aAt + 7]);
-                var bHigh = new Int2(b[bAt], b[bAt + 1]);
-                var bLow = new Int2(b[bAt + 2], b[bAt + 3]);
-                // the small products first, so they are not rounded away against the large one
-                c = TensorCore.MultiplyAddTf32(aLow, bHigh, c);
-                c = TensorCore.MultiplyAddTf32(aHigh, bLow, c);
-                c = TensorCore.MultiplyAddTf32(aHigh, bHigh, c);
-            }
-            Fragments.SetC(accumulators, tile + j, c);
+            Fragments.SetC(accumulators, tile + j, new Float4(c.X + step.X, c.Y + step.Y, c.Z + step.Z, c.W + step.W));
         }
+    }
+
+    /// <summary><paramref name="c"/> + A operand <paramref name="aIndex"/> · n8 tile <paramref name="j"/> of B pair
+    /// <paramref name="bIndex"/>: per k8 half, the two small products first (they are not rounded away against the large one),
+    /// then high·high.</summary>
+    private static Float4 MultiplyAdd(ArrayView<int> a, int aIndex, ArrayView<int> b, int bIndex, int j, Float4 c)
+    {
+        for (int h = 0; h < 2; h++)
+        {
+            int aAt = 16 * aIndex + 8 * h, bAt = 16 * bIndex + 8 * j + 4 * h;
+            var aHigh = new Int4(a[aAt], a[aAt + 1], a[aAt + 2], a[aAt + 3]);
+            var aLow = new Int4(a[aAt + 4], a[aAt + 5], a[aAt + 6], a[aAt + 7]);
+            var bHigh = new Int2(b[bAt], b[bAt + 1]);
+            var bLow = new Int2(b[bAt + 2], b[bAt + 3]);
+            c = TensorCore.MultiplyAddTf32(aLow, bHigh, c);
+            c = TensorCore.MultiplyAddTf32(aHigh, bLow, c);
+            c = TensorCore.MultiplyAddTf32(aHigh, bHigh, c);
+        }
+        return c;
     }
 
     /// <inheritdoc/>

@@ -94,6 +94,33 @@ public class AttentionKernelTests : TestAcceleratorFixture
     public void SplitTf32MatchesReference(AttentionCase c) => MatchesReference(c);
 
     /// <summary>
+    /// 3×TF32 under the PyTorch oracle's stricter rule — normal inputs, slack 1e-6 instead of 1e-5 — with sequences long
+    /// enough (hundreds of keys and queries) that accumulating O, dK and dV in the mma would drift past it: under the CPU's
+    /// model of the mma's truncating accumulation (<see cref="TensorCore"/>) that kernel gave 4.5–26× naive fp32's error
+    /// here, as the H200 gave 2.5–12× on the oracle (2026-12-05).
+    /// </summary>
+    [TestCase(333, 555, 2, 2, 64, 1)]
+    [TestCase(333, 555, 2, 1, 128, 0)]
+    [TestCase(555, 333, 2, 2, 64, 2)]
+    public void SplitTf32MeetsTheOracleRule(int sq, int sk, int hq, int hkv, int d, int mode)
+    {
+        var c = new AttentionCase(new AttentionShape(1, sq, sk, hq, hkv, d), AttentionDtype.Fp32, Causal: mode != 0, BottomRight: mode != 2,
+            Deterministic: false, Seed: 7000 + sq + sk + d, Fp32Math: Fp32Math.TensorCores);
+        var run = AttentionRun.Normal(c);
+        var ours = run.Kernels(_accelerator, backward: true);
+        var reference = run.Reference(backward: true);
+        var naive = run.Naive(backward: true);
+        Check("O", ours.Output, naive.Output, reference.Output, ForwardFactor, OracleSlack);
+        Check("L", ours.Lse, naive.Lse, reference.Lse, ForwardFactor, OracleSlack);
+        Check("dQ", ours.Dq, naive.Dq, reference.Dq, GradientFactor, OracleSlack);
+        Check("dK", ours.Dk, naive.Dk, reference.Dk, GradientFactor, OracleSlack);
+        Check("dV", ours.Dv, naive.Dv, reference.Dv, GradientFactor, OracleSlack);
+    }
+
+    /// <summary>The PyTorch oracle's fp32 slack (scripts/gpu/torch_oracle.py).</summary>
+    private const double OracleSlack = 1e-6;
+
+    /// <summary>
     /// Sliding windows (flash-attn's window_size) on each kernel family — fp32 FFMA (never the register-tiled kernels: d 32
     /// and 64 would take them without a window), fp16/bf16 tensor cores: left only, right only, both, with causal, s_q ≠ s_k
     /// in both alignments, an edge past every length, and windows so narrow that some rows see no key.
@@ -158,11 +185,11 @@ public class AttentionKernelTests : TestAcceleratorFixture
         Check("dV", ours.Dv, naive.Dv, reference.Dv, GradientFactor);
     }
 
-    /// <summary>The acceptance rule: max|ours − fp64| ≤ factor · max|naive − fp64| + <see cref="Slack"/>.</summary>
-    internal static void Check(string name, double[] ours, double[] naive, double[] reference, double factor)
+    /// <summary>The acceptance rule: max|ours − fp64| ≤ factor · max|naive − fp64| + <paramref name="slack"/>.</summary>
+    internal static void Check(string name, double[] ours, double[] naive, double[] reference, double factor, double slack = Slack)
     {
         double error = AttentionRun.MaxError(ours, reference);
-        double budget = factor * AttentionRun.MaxError(naive, reference) + Slack;
+        double budget = factor * AttentionRun.MaxError(naive, reference) + slack;
         TestContext.Out.WriteLine($"  {name}: error {error:E2}, budget {budget:E2}");
         Assert.That(error, Is.LessThanOrEqualTo(budget), $"{name}: max|ours − fp64| = {error:E3} exceeds {budget:E3}");
     }

@@ -46,6 +46,21 @@ public sealed class AttentionRun
         DOutput = Random(random, Q.LongLength);
     }
 
+    /// <summary>Standard normal inputs (torch.randn's distribution, as the PyTorch oracle draws them), rounded to the case's dtype.</summary>
+    public static AttentionRun Normal(AttentionCase c)
+    {
+        var run = new AttentionRun(c);
+        var random = new Random(c.Seed);
+        foreach (var values in new[] { run.Q, run.K, run.V, run.DOutput })
+            for (long i = 0; i < values.LongLength; i++)
+            {
+                // Box–Muller; 1 − u keeps the logarithm's argument in (0, 1]
+                double u = 1 - random.NextDouble(), angle = 2 * Math.PI * random.NextDouble();
+                values[i] = run.Round((float)(Math.Sqrt(-2 * Math.Log(u)) * Math.Cos(angle)));
+            }
+        return run;
+    }
+
     /// <summary>Rounds a float to the case's dtype.</summary>
     public float Round(float x) => Case.Dtype switch
     {
