@@ -42,7 +42,9 @@ internal readonly struct AttentionMask(int seqLenK, int offset, int left, int ri
     private static int Edge(int window) => window < 0 ? Unbounded : XMath.Min(window, Unbounded);
 
     /// <summary>True when query <paramref name="row"/> sees key <paramref name="key"/>.</summary>
-    public bool Visible(int row, int key) => key < SeqLenK && key <= row + Offset + Right && key >= row + Offset - Left;
+    /// <remarks>The three tests are combined with <c>&amp;</c>, not <c>&amp;&amp;</c>: predicate logic in the kernels, where
+    /// short-circuits became two nested branches per score element.</remarks>
+    public bool Visible(int row, int key) => (key < SeqLenK) & (key <= row + Offset + Right) & (key >= row + Offset - Left);
 
     // ---- forward: the key blocks of a block of query rows ----
 

@@ -117,43 +117,13 @@ internal static class FlashBackwardTensorCoreKernel
             // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
             bool edgeTest = mask.QueryBlockNeedsMask(q0, br, k0, bc);
             bool maskTest = maskModified && modifiers.TestsMaskOn(modifierFlags.Value, seq.Index, head, q0, br, k0, bc);
-            // grouped by (query tile pair, query bit 0) for dropout: the lane's entries there (keys g, g + 8 × queries 2t + c
-            // of tiles 2·pair, 2·pair + 1) share one Dropout group, so one Philox call serves 4 of them
-            for (int pair = 0; pair < queryTiles / 2; pair++)
-                for (int c = 0; c < 2; c++)
-                {
-                    var group = dropout ? p.DropoutGroup(seq.Index, head, q0 + 16 * pair + 2 * t + c, k0 + kw + g) : default;
-                    for (int half = 0; half < 2; half++)
-                        for (int r = 0; r < 2; r++)
-                        {
-                            int e = 4 * (2 * pair + half) + 2 * r + c;
-                            int key = k0 + kw + g + 8 * r, column = 8 * (e / 4) + 2 * t + c, row = q0 + column;
-                            float log2Score = sT[e] * p.ScaleLog2, derivative = 1f;
-                            if (!scoreModified && !maskTest)
-                            {
-                                if (edgeTest && !mask.Visible(row, key)) log2Score = float.NegativeInfinity;
-                            }
-                            else
-                            {
-                                var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
-                                bool inside = row < seq.QueryLength && key < seq.KeyLength;
-                                log2Score = ModifiedScores.Log2Score(sT[e], at, inside, edgeTest && !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
-                                derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
-                            }
-                            float pij = XMath.FastExp2(log2Score - lseTile[column]), kept = pij, dpij = dpT[e];
-                            if (dropout)
-                            {
-                                // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p))
-                                // the entry's bits inside the 16-aligned tiles (query bit 3: half; key bits: g + 8r)
-                                int index = Dropout.IndexInGroup(8 * half, g + 8 * r);
-                                bool keep = ModifiedScores.Kept(group, index, row < seq.QueryLength && key < seq.KeyLength, p);
-                                kept = keep ? pij * p.DropoutScale : 0f;
-                                dpij = keep ? dpij * p.DropoutScale : 0f;
-                            }
-                            sT[e] = kept;
-                            dpT[e] = pij * (dpij - deltaTile[column]) * derivative;
-                        }
-                }
+            // two instances, so that a block inside the causal/window edges has no visibility test at all
+            if (edgeTest)
+                ScoreGradients(sT, dpT, lseTile, deltaTile, p, seq, mask, modifiers, head, q0, k0 + kw, queryTiles, scoreModified, maskTest, dropout,
+                    edge: true);
+            else
+                ScoreGradients(sT, dpT, lseTile, deltaTile, p, seq, mask, modifiers, head, q0, k0 + kw, queryTiles, scoreModified, maskTest, dropout,
+                    edge: false);
 
             // ---- dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i: the accumulators as A operands, dO and Q as [k][n] (transposed loads) ----
             for (int kk = 0; kk < br / 16; kk++)
@@ -200,6 +170,58 @@ internal static class FlashBackwardTensorCoreKernel
         }
     }
 
+    /// <summary>
+    /// Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0) and dSᵀ = Pᵀ ∘ (dPᵀ − D), in place: <paramref name="sT"/> becomes the
+    /// kept Pᵀ, <paramref name="dpT"/> dSᵀ, for this warp's 16 keys from <paramref name="key0"/> × the block's rows from
+    /// <paramref name="q0"/>. Through a score modifier f: P from f(s), and dS·f'(s) for the scores' gradient. The
+    /// causal/window test only where <paramref name="edge"/>: a constant at each call, so the block inside the edges is one
+    /// straight run of code (the tests had been two nested branches per element).
+    /// </summary>
+    private static void ScoreGradients<TScore, TMask>(ArrayView<float> sT, ArrayView<float> dpT, ArrayView<float> lseTile, ArrayView<float> deltaTile,
+        AttentionParams p, SequenceBounds seq, AttentionMask mask, AttentionModifiers<TScore, TMask> modifiers, int head, int q0, int key0,
+        int queryTiles, bool scoreModified, bool maskTest, bool dropout, bool edge)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
+        // grouped by (query tile pair, query bit 0) for dropout: the lane's entries there (keys g, g + 8 × queries 2t + c
+        // of tiles 2·pair, 2·pair + 1) share one Dropout group, so one Philox call serves 4 of them
+        for (int pair = 0; pair < queryTiles / 2; pair++)
+            for (int c = 0; c < 2; c++)
+            {
+                var group = dropout ? p.DropoutGroup(seq.Index, head, q0 + 16 * pair + 2 * t + c, key0 + g) : default;
+                for (int half = 0; half < 2; half++)
+                    for (int r = 0; r < 2; r++)
+                    {
+                        int e = 4 * (2 * pair + half) + 2 * r + c;
+                        int key = key0 + g + 8 * r, column = 8 * (e / 4) + 2 * t + c, row = q0 + column;
+                        float log2Score = sT[e] * p.ScaleLog2, derivative = 1f;
+                        if (!scoreModified && !maskTest)
+                        {
+                            if (edge && !mask.Visible(row, key)) log2Score = float.NegativeInfinity;
+                        }
+                        else
+                        {
+                            var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
+                            bool inside = row < seq.QueryLength && key < seq.KeyLength;
+                            log2Score = ModifiedScores.Log2Score(sT[e], at, inside, edge && !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
+                            derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
+                        }
+                        float pij = XMath.FastExp2(log2Score - lseTile[column]), kept = pij, dpij = dpT[e];
+                        if (dropout)
+                        {
+                            // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p))
+                            // the entry's bits inside the 16-aligned tiles (query bit 3: half; key bits: g + 8r)
+                            int index = Dropout.IndexInGroup(8 * half, g + 8 * r);
+                            bool keep = ModifiedScores.Kept(group, index, row < seq.QueryLength && key < seq.KeyLength, p);
+                            kept = keep ? pij * p.DropoutScale : 0f;
+                            dpij = keep ? dpij * p.DropoutScale : 0f;
+                        }
+                        sT[e] = kept;
+                        dpT[e] = pij * (dpij - deltaTile[column]) * derivative;
+                    }
+            }
+    }
+
     /// <summary>The first query block from <paramref name="from"/> (before <paramref name="end"/>) that the block mask does
     /// not empty for keys [k0, k0 + cols): <paramref name="from"/> itself without a block mask.</summary>
     private static int NextQueryBlock<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int batch, int head, int k0, int cols,
@@ -237,11 +259,19 @@ internal static class FlashBackwardTensorCoreKernel
                 TStorage.MultiplyAddTwoTiles(dq, 2 * pair, a, 0, b, 0);
             }
         }
+        // the usual case, every tile inside the head dim, adds without a test per tile (a branch around each atomic pair)
+        bool allColumns = chunked && first + 8 * columnTiles <= p.HeadDim;
         for (int r = 0; r < 2; r++)
         {
             int row = q0 + 16 * rowTile + g + 8 * r;
             if (row >= seq.QueryLength) continue;
             long rowFirst = seq.QueryRowStart(qLayout, row, head);
+            if (allColumns)
+            {
+                for (int j = 0; j < columnTiles; j++)
+                    Atomic.AddTwo(ref dqAccum[rowFirst + first + 8 * j + 2 * t], dq[4 * j + 2 * r] * p.Scale, dq[4 * j + 2 * r + 1] * p.Scale);
+                continue;
+            }
             for (int j = 0; j < columnTiles; j++)
             {
                 int column = first + 8 * j + 2 * t;
