@@ -3,7 +3,8 @@ namespace FlashAttn.Compute.IR.Transformations;
 /// <summary>
 /// Folds operations on constants (see <see cref="ConstantEvaluator"/>), applies algebraic identities
 /// (x+0, x·1, integer x·0 and x−x, bitwise identities, lossless <c>Convert</c> chains, Bool round trips
-/// through integers, <c>Select</c> on a constant or of equal arms, <c>PtrAdd</c> chains), folds conditional
+/// through integers and selects, <c>Select</c> on a constant or of equal arms, Bool selects with a constant arm as
+/// logic, <c>PtrAdd</c> chains), folds conditional
 /// branches on constants (fixing the phis of the dropped successor) and drops <c>CpuBoundsCheck</c>.
 /// </summary>
 public sealed class ConstantFolding : FunctionPass
@@ -129,7 +130,7 @@ public sealed class ConstantFolding : FunctionPass
             case Opcode.Select:
                 if (ops[0] is Constant condition) return condition.Bits != 0 ? ops[1] : ops[2];
                 if (Same(ops[1], ops[2])) return ops[1];
-                break;
+                return SimplifyBoolSelect(i);
             case Opcode.PtrAdd:
                 if (IsZero(ops[1])) return ops[0];
                 break;
@@ -167,10 +168,53 @@ public sealed class ConstantFolding : FunctionPass
         return null;
     }
 
+    /// <summary>A Bool select with a constant arm is logic: c ? x : false = c ∧ x, c ? true : x = c ∨ x, and the negated
+    /// forms (the PTX of a Bool select is four predicate instructions, of these one).</summary>
+    private static Value? SimplifyBoolSelect(Instruction i)
+    {
+        if (i.Type != IRType.Bool) return null;
+        Value c = i.Operands[0], x = i.Operands[1], y = i.Operands[2];
+        if (y is Constant { Bits: 0 }) return new Instruction(Opcode.And, IRType.Bool, c, x);
+        if (x is Constant { Bits: not 0 }) return new Instruction(Opcode.Or, IRType.Bool, c, y);
+        // c ? false : y = ¬c ∧ y and c ? x : true = ¬c ∨ x need a Not as well: left for a later round once c is negated
+        return null;
+    }
+
+    /// <summary>
+    /// The Bool that integer <paramref name="v"/> holds as 0 or 1, when it is a Bool converted to an integer, a constant 0 or 1,
+    /// an integer conversion of such (0 and 1 survive any width), or a select of two such (then a new Bool select,
+    /// returned in <paramref name="created"/>, not yet placed); else null.
+    /// </summary>
+    private static Value? AsBool(Value v, out Instruction? created)
+    {
+        created = null;
+        while (v is Instruction { Op: Opcode.Convert } convert && convert.Type.IsInteger && convert.Operands[0].Type.IsInteger)
+            v = convert.Operands[0];
+        switch (v)
+        {
+            case Constant { Type.IsInteger: true } k when k.Bits is 0 or 1:
+                return Constant.Bool(k.Bits != 0);
+            case Instruction { Op: Opcode.Convert } convert when convert.Operands[0].Type == IRType.Bool:
+                return convert.Operands[0];
+            case Instruction { Op: Opcode.Select } select
+                when AsBool(select.Operands[1], out var inner1) is { } x && inner1 is null
+                    && AsBool(select.Operands[2], out var inner2) is { } y && inner2 is null:
+                created = new Instruction(Opcode.Select, IRType.Bool, select.Operands[0], x, y);
+                return created;
+        }
+        return null;
+    }
+
     private static Value? SimplifyCompare(Instruction i)
     {
         Value a = i.Operands[0], b = i.Operands[1];
         if (a is Constant && b is not Constant && i.Compare is CompareKind.Eq or CompareKind.Ne) (a, b) = (b, a);
+        // a 0/1 integer (through conversions and selects, as a Bool merged by IfConversion travels) != 0: that Bool
+        if (a.Type.IsInteger && IsZero(b) && a is not Constant && AsBool(a, out var created) is { } truth)
+        {
+            if (i.Compare == CompareKind.Ne) return truth;
+            if (i.Compare == CompareKind.Eq && created is null) return new Instruction(Opcode.Not, IRType.Bool, truth);
+        }
         // Bool round trip through an integer: (int)c != 0 → c; (int)c == 0 → !c.
         if (a is Instruction { Op: Opcode.Convert } convert && convert.Operands[0].Type == IRType.Bool && IsZero(b))
         {

@@ -141,6 +141,7 @@ public sealed class KernelCache
         ArgumentNullException.ThrowIfNull(specializations);
         var text = new StringBuilder();
         text.Append("engine ").Append(typeof(KernelCache).Assembly.ManifestModule.ModuleVersionId).Append('\n');
+        text.Append("if-conversion ").Append(IR.Transformations.OptimizerOptions.IfConversionDefault).Append('\n');
         var module = method.Module;
         text.Append("assembly ").Append(module.Assembly.GetName().Name).Append(' ').Append(module.ModuleVersionId).Append('\n');
         text.Append("type ").Append(method.DeclaringType?.FullName ?? "<global>").Append('\n');
