@@ -50,10 +50,7 @@ public sealed class ConstantFolding : FunctionPass
                     var simplified = Simplify(instruction);
                     if (simplified is null) continue;
                     if (simplified is Instruction created && created.Block is null)
-                    {
-                        block.Insert(index, created);  // a new instruction replacing this one
-                        index++;
-                    }
+                        index = Place(block, index, created); // new instructions replacing this one
                     replacements[instruction] = simplified;
                     instruction.Block = null;
                     block.Instructions.RemoveAt(index--);
@@ -65,6 +62,16 @@ public sealed class ConstantFolding : FunctionPass
             any = true;
         }
         return any;
+    }
+
+    /// <summary>Inserts <paramref name="created"/> at <paramref name="index"/>, after any new instruction among its operands;
+    /// returns the index of the instruction it replaces.</summary>
+    private static int Place(BasicBlock block, int index, Instruction created)
+    {
+        foreach (var operand in created.Operands)
+            if (operand is Instruction { Block: null, Op: not Opcode.Phi } inner) index = Place(block, index, inner);
+        block.Insert(index, created);
+        return index + 1;
     }
 
     private static bool IsZero(Value v) => v is Constant c && (c.Type.IsFloat ? false : c.Bits == 0);
@@ -106,6 +113,8 @@ public sealed class ConstantFolding : FunctionPass
             case Opcode.Div or Opcode.DivUn:
                 if (IsOne(ops[1])) return ops[0];
                 break;
+            case Opcode.And or Opcode.Or or Opcode.Xor when i.Type.IsInteger && BoolLogic(i) is { } logic:
+                return logic;
             case Opcode.And:
                 if (isInt && (IsZero(ops[0]) || IsZero(ops[1]))) return CfgUtilities.Zero(i.Type);
                 if (IsAllOnes(ops[1]) || ops[0] == ops[1]) return ops[0];
@@ -178,6 +187,20 @@ public sealed class ConstantFolding : FunctionPass
         if (x is Constant { Bits: not 0 }) return new Instruction(Opcode.Or, IRType.Bool, c, y);
         // c ? false : y = ¬c ∧ y and c ? x : true = ¬c ∨ x need a Not as well: left for a later round once c is negated
         return null;
+    }
+
+    /// <summary>
+    /// C#'s <c>&amp;</c>, <c>|</c>, <c>^</c> on Bools are integer operations on 0/1: when both operands are converted Bools
+    /// (not constants: those fold otherwise), the operation on the Bools, converted (predicate logic in PTX; as integers
+    /// ptxas spent a SEL per operand).
+    /// </summary>
+    private static Instruction? BoolLogic(Instruction i)
+    {
+        if (i.Operands[0] is not Instruction { Op: Opcode.Convert } left || left.Operands[0].Type != IRType.Bool
+            || i.Operands[1] is not Instruction { Op: Opcode.Convert } right || right.Operands[0].Type != IRType.Bool)
+            return null;
+        var logic = new Instruction(i.Op, IRType.Bool, left.Operands[0], right.Operands[0]);
+        return new Instruction(Opcode.Convert, i.Type, logic) { Unsigned = true };
     }
 
     /// <summary>

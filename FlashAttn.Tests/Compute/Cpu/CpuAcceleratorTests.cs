@@ -277,7 +277,9 @@ public class CpuAcceleratorTests
         watch.Stop();
         TestContext.Out.WriteLine($"{threads} threads x {barriers} barriers: {watch.Elapsed.TotalMilliseconds:F0} ms");
         Assert.That(output.ToArray(), Is.All.EqualTo(barriers));
-        Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(2)));
+        // a guard against a pathological barrier (a sleep or an OS wait per arrival: minutes), not a benchmark: the bound
+        // leaves room for a 2-core CI machine shared with other work (2.2 s seen there under a parallel build, 2026-12-05)
+        Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(15)));
     }
 
     [Test]

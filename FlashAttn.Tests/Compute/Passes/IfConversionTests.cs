@@ -41,6 +41,31 @@ public class IfConversionTests
         Assert.That(Count(f, Opcode.And), Is.EqualTo(1), IRPrinter.Format(f));
     }
 
+    /// <summary>
+    /// <c>return ((p &gt; 0) &amp; (q &lt; 7) | (p == q)) ? p : q;</c>: C#'s non-short-circuit Bool operators are integer
+    /// operations on 0/1 values; the folds make them predicate logic again (no Bool ever becomes an integer).
+    /// </summary>
+    [TestCase(Opcode.And)]
+    [TestCase(Opcode.Or)]
+    [TestCase(Opcode.Xor)]
+    public void NonShortCircuitBoolOperatorsBecomePredicateLogic(Opcode op)
+    {
+        Function Build()
+        {
+            var f = new Function("boolLogic", IRType.Int32);
+            var p = f.AddParameter(IRType.Int32, "p");
+            var q = f.AddParameter(IRType.Int32, "q");
+            var b = new IRBuilder(f.AddBlock("entry"));
+            Value AsInt(Value truth) => b.Convert(IRType.Int32, truth);
+            var both = b.Binary(op, AsInt(b.Cmp(CompareKind.Gt, p, Constant.I32(0))), AsInt(b.Cmp(CompareKind.Lt, q, Constant.I32(7))));
+            var any = b.Binary(Opcode.Or, both, AsInt(b.Cmp(CompareKind.Eq, p, q)));
+            b.Ret(b.Select(b.Cmp(CompareKind.Ne, any, Constant.I32(0)), p, q));
+            return f;
+        }
+        var f = CheckPipelinePreserves(Build, RandomInts(60, 2, min: -10, max: 15));
+        Assert.That(Count(f, Opcode.Convert), Is.Zero, IRPrinter.Format(f));
+    }
+
     /// <summary><c>return c ? p * 3 : q + 1;</c> as a diamond whose arms compute the values.</summary>
     private static Function Diamond(Opcode trueArm)
     {
