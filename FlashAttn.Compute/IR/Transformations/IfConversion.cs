@@ -28,15 +28,18 @@ public sealed class IfConversion : FunctionPass
         {
             changed = false;
             var predecessors = function.ComputePredecessors();
-            foreach (var head in function.Blocks)
+            // a conversion changes the edges of its own blocks only: others convert in the same round, the blocks it
+            // touched (whose predecessor lists are now stale) wait for the next
+            var touched = new HashSet<BasicBlock>();
+            foreach (var head in function.Blocks.ToList())
             {
-                if (head.Terminator is not { Op: Opcode.CondBr } branch) continue;
+                if (touched.Contains(head) || head.Terminator is not { Op: Opcode.CondBr } branch) continue;
                 BasicBlock ifTrue = branch.Targets[0], ifFalse = branch.Targets[1];
                 var join = JoinOf(head, ifTrue, ifFalse, predecessors);
-                if (join is null) continue;
+                if (join is null || touched.Contains(ifTrue) || touched.Contains(ifFalse) || touched.Contains(join)) continue;
                 Convert(head, branch, ifTrue, ifFalse, join);
+                touched.UnionWith([head, ifTrue, ifFalse, join]);
                 changed = any = true;
-                break; // the predecessor lists are stale
             }
             if (changed) CfgUtilities.RemoveUnreachableBlocks(function);
         }
