@@ -3,9 +3,10 @@
 # (at most ~9 minutes: every step gets what is left of DEADLINE seconds, default 540, so a slow step cannot eat the
 # call). After scripts/build-gpu-bundle.sh; carry `bundle`. Logs and tables in $OUT; the summary printed last.
 #   scripts/gpu/run-next.sh tensor-cores   fp16/bf16 sweep (IfConversion on, then off) beside PyTorch, kernel tests on CUDA
-#   scripts/gpu/run-next.sh fp32           the 3xTF32 oracle, the fp32 sweep with both maths beside mem-efficient,
-#                                          GPU-only tests, ring/NCCL tests on one GPU, registered host memory
-#   scripts/gpu/run-next.sh inference      decode split counts, varlen three times, other tensor-core head dims
+#   scripts/gpu/run-next.sh fp32           kernel tests on CUDA, the 3xTF32 oracle, the fp32 sweep with both maths beside
+#                                          mem-efficient
+#   scripts/gpu/run-next.sh inference      GPU-only tests, ring/NCCL tests on one GPU, registered host memory, decode
+#                                          split counts, varlen three times, other tensor-core head dims
 set -uo pipefail
 group=${1:?group: tensor-cores, fp32 or inference}
 source "$(dirname "$0")/common.sh"
@@ -35,16 +36,11 @@ case $group in
       --json "$OUT/ours-off.json" --md "$OUT/ours-off.md"
     step 10 torch.log python3 scripts/gpu/torch_sdpa_sweep.py --from-json "$OUT/torch.json" --ours "$OUT/ours-off.json" \
       --md "$OUT/ratios-off.md"
-    FLASHATTN_TEST_DEVICE=cuda step 240 kernel-tests-cuda.log bundle/run.sh Tests \
-      --filter "FullyQualifiedName~FlashAttn.Tests.Kernels"
     {
       for v in on off; do echo "== IfConversion $v"; grep -E "^\|" "$OUT/ratios-$v.md" | cut -d'|' -f2-10; grep geometric "$OUT/ratios-$v.md"; done
-      grep -hE "total:|failed:|succeeded:" "$OUT/kernel-tests-cuda.log" | tail -4
-      grep -hE "^failed " "$OUT/kernel-tests-cuda.log" | head -8
     } >> "$summary" 2>/dev/null ;;
   fp32)
-    step 200 oracle.log python3 scripts/gpu/torch_oracle.py --dtypes fp32 --fp32-math tensor_cores --timeout 190 \
-      --dir /tmp/oracle-cases --out "$OUT/oracle-3xtf32"
+    # Timings first, alone on the GPU; then the correctness runs side by side (three processes, 16 host cores).
     for math in tensor-cores exact; do
       step 90 "sweep-$math.log" bundle/run.sh Bench sweep --dtypes fp32 --head-dims 64,128 --seqlens 1024,4096,16384 \
         --passes fwd,fwd_bwd --fp32-math "$math" --json "$OUT/fp32-$math.json" --md "$OUT/fp32-$math.md"
@@ -53,27 +49,35 @@ case $group in
       --json "$OUT/torch-fp32.json" --ours "$OUT/fp32-tensor-cores.json" --md "$OUT/ratios-fp32-tensor-cores.md"
     step 10 torch.log python3 scripts/gpu/torch_sdpa_sweep.py --from-json "$OUT/torch-fp32.json" --ours "$OUT/fp32-exact.json" \
       --md "$OUT/ratios-fp32-exact.md"
+    FLASHATTN_TEST_DEVICE=cuda step 400 kernel-tests-table.log bundle/run.sh Tests \
+      --filter "FullyQualifiedName~FlashAttn.Tests.Kernels.AttentionKernelTests" &
+    FLASHATTN_TEST_DEVICE=cuda step 400 kernel-tests-rest.log bundle/run.sh Tests \
+      --filter "FullyQualifiedName~FlashAttn.Tests.Kernels&FullyQualifiedName!~AttentionKernelTests" &
+    step 400 oracle.log python3 scripts/gpu/torch_oracle.py --dtypes fp32 --fp32-math tensor_cores --timeout 390 \
+      --dir /tmp/oracle-cases --out "$OUT/oracle-3xtf32"
+    wait
+    {
+      grep -E "^oracle: " "$OUT/oracle.log" | tail -2
+      for math in tensor-cores exact; do echo "== fp32 $math"; grep -E "^\|" "$OUT/ratios-fp32-$math.md" | cut -d'|' -f2-10; grep geometric "$OUT/ratios-fp32-$math.md"; done
+      for log in kernel-tests-table kernel-tests-rest; do echo "== $log"; grep -hE "total:|failed:|succeeded:" "$OUT/$log.log" | tail -4; grep -hE "^failed " "$OUT/$log.log" | head -8; done
+    } >> "$summary" 2>/dev/null ;;
+  inference)
     step 80 gpu-only-tests.log bundle/run.sh Tests \
       --filter "FullyQualifiedName~CorpusTests.RunsOnCuda|FullyQualifiedName~CudaGpuTests|FullyQualifiedName~IlgpuCudaTests"
     FLASHATTN_NCCL_LIBRARY=$(python3 -c "import nvidia.nccl as m; print(list(m.__path__)[0])")/lib/libnccl.so.2 \
       step 80 ring-tests.log bundle/run.sh Tests --filter "FullyQualifiedName~RingGpuTests|FullyQualifiedName~NcclGpuTests"
     step 60 upload.log bundle/run.sh Bench upload --mib 1,16,256,1024
-    {
-      grep -E "^oracle: " "$OUT/oracle.log" | tail -2
-      for math in tensor-cores exact; do echo "== fp32 $math"; grep -E "^\|" "$OUT/ratios-fp32-$math.md" | cut -d'|' -f2-10; grep geometric "$OUT/ratios-fp32-$math.md"; done
-      for log in gpu-only-tests ring-tests; do echo "== $log"; grep -hE "total:|failed:|succeeded:" "$OUT/$log.log" | tail -3; grep -hE "^failed " "$OUT/$log.log" | head -6; done
-      echo "== upload"; grep -E "^\||MiB" "$OUT/upload.log" | head -20
-    } >> "$summary" 2>/dev/null ;;
-  inference)
     for s in 1 2 3 4; do
-      step 50 decode-splits.log bundle/run.sh Bench inference --rows decode --batches 16 --caches 32768,131072 --splits $s
+      step 45 decode-splits.log bundle/run.sh Bench inference --rows decode --batches 16 --caches 32768,131072 --splits $s
     done
-    for i in 1 2 3; do step 60 varlen.log bundle/run.sh Bench inference --rows varlen; done
+    for i in 1 2 3; do step 40 varlen.log bundle/run.sh Bench inference --rows varlen; done
     step 200 sweep-dims.log bundle/run.sh Bench sweep --dtypes fp16,bf16 --head-dims 32,96,256 --seqlens 1024,4096,16384 \
       --json "$OUT/ours-dims.json" --md "$OUT/ours-dims.md"
     step 100 torch-dims.log python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/ours-dims.json" --backends flash,cudnn \
       --json "$OUT/torch-dims.json" --ours "$OUT/ours-dims.json" --md "$OUT/ratios-dims.md"
     {
+      for log in gpu-only-tests ring-tests; do echo "== $log"; grep -hE "total:|failed:|succeeded:" "$OUT/$log.log" | tail -3; grep -hE "^failed " "$OUT/$log.log" | head -6; done
+      echo "== upload"; grep -E "^\||MiB" "$OUT/upload.log" | head -20
       echo "== decode splits (b = 16)"; grep -E "^\|" "$OUT/decode-splits.log" | head -24
       echo "== varlen x3"; grep -E "^\|" "$OUT/varlen.log" | head -24
       echo "== head dims 32/96/256"; grep -E "^\|" "$OUT/ratios-dims.md" | cut -d'|' -f2-10; grep geometric "$OUT/ratios-dims.md"
@@ -81,4 +85,6 @@ case $group in
   *) echo "unknown group: $group" >&2; exit 2 ;;
 esac
 cat "$OUT/steps.log" >> "$summary"
+# At most 8 files come back from a call: every log and table in one archive, the summary beside it.
+(cd "$OUT" && tar -czf /tmp/logs.tar.gz --exclude summary.log . && find . -mindepth 1 ! -name summary.log -delete && mv /tmp/logs.tar.gz .)
 cat "$summary"
