@@ -62,19 +62,19 @@ case $group in
       for log in kernel-tests-table kernel-tests-rest; do echo "== $log"; grep -hE "total:|failed:|succeeded:" "$OUT/$log.log" | tail -4; grep -hE "^failed " "$OUT/$log.log" | head -8; done
     } >> "$summary" 2>/dev/null ;;
   inference)
+    step 60 upload.log bundle/run.sh Bench upload --mib 1,16,256,1024
     step 80 gpu-only-tests.log bundle/run.sh Tests \
       --filter "FullyQualifiedName~CorpusTests.RunsOnCuda|FullyQualifiedName~CudaGpuTests|FullyQualifiedName~IlgpuCudaTests"
-    FLASHATTN_NCCL_LIBRARY=$(python3 -c "import nvidia.nccl as m; print(list(m.__path__)[0])")/lib/libnccl.so.2 \
-      step 80 ring-tests.log bundle/run.sh Tests --filter "FullyQualifiedName~RingGpuTests|FullyQualifiedName~NcclGpuTests"
-    step 60 upload.log bundle/run.sh Bench upload --mib 1,16,256,1024
+    step 120 sweep-dims.log bundle/run.sh Bench sweep --dtypes fp16,bf16 --head-dims 32,96,256 --seqlens 1024,4096,16384 \
+      --json "$OUT/ours-dims.json" --md "$OUT/ours-dims.md"
+    step 100 torch-dims.log python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/ours-dims.json" --backends flash,cudnn \
+      --json "$OUT/torch-dims.json" --ours "$OUT/ours-dims.json" --md "$OUT/ratios-dims.md"
     for s in 1 2 3 4; do
       step 45 decode-splits.log bundle/run.sh Bench inference --rows decode --batches 16 --caches 32768,131072 --splits $s
     done
     for i in 1 2 3; do step 40 varlen.log bundle/run.sh Bench inference --rows varlen; done
-    step 200 sweep-dims.log bundle/run.sh Bench sweep --dtypes fp16,bf16 --head-dims 32,96,256 --seqlens 1024,4096,16384 \
-      --json "$OUT/ours-dims.json" --md "$OUT/ours-dims.md"
-    step 100 torch-dims.log python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/ours-dims.json" --backends flash,cudnn \
-      --json "$OUT/torch-dims.json" --ours "$OUT/ours-dims.json" --md "$OUT/ratios-dims.md"
+    FLASHATTN_NCCL_LIBRARY=$(python3 -c "import nvidia.nccl as m; print(list(m.__path__)[0])")/lib/libnccl.so.2 \
+      step 80 ring-tests.log bundle/run.sh Tests --filter "FullyQualifiedName~RingGpuTests|FullyQualifiedName~NcclGpuTests"
     {
       for log in gpu-only-tests ring-tests; do echo "== $log"; grep -hE "total:|failed:|succeeded:" "$OUT/$log.log" | tail -3; grep -hE "^failed " "$OUT/$log.log" | head -6; done
       echo "== upload"; grep -E "^\||MiB" "$OUT/upload.log" | head -20
