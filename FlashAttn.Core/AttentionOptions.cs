@@ -80,9 +80,10 @@ public sealed record AttentionOptions
     internal bool Windowed => WindowLeft >= 0 || WindowRight >= 0;
 
     /// <summary>
-    /// How fp32 calls multiply on a GPU: <see cref="Fp32Math.Exact"/> (FFMA, the default) or <see cref="Fp32Math.TensorCores"/>
-    /// (3×TF32: fp32-accurate products from three tensor-core products each). fp16 and bf16 calls always use the tensor
-    /// cores; the CPU path always computes exact fp32. docs/performance.md gives the measured accuracy and speed of both.
+    /// How fp32 calls multiply on a GPU: <see cref="Fp32Math.Auto"/> (the default: the faster of the two below per pass and
+    /// head dim), <see cref="Fp32Math.Exact"/> (FFMA) or <see cref="Fp32Math.TensorCores"/> (3×TF32: fp32-accurate products
+    /// from three tensor-core products each). fp16 and bf16 calls always use the tensor cores; the CPU path always computes
+    /// exact fp32. docs/performance.md gives the measured accuracy and speed of both.
     /// </summary>
     public Fp32Math Fp32Math { get; init; }
 

@@ -27,7 +27,7 @@ public static partial class AttentionLauncher
         if (shape.Sequences <= 0 || IsEmpty(flat)) return;
         var call = new ForwardCall<T, TScore, TMask>(accelerator, flat, settings, Params(flat, settings),
             Varlen(shape, cuSeqlensQ, cuSeqlensK), 1, modifiers, q, k, v, output, lse);
-        storage.Run(ref call, settings.Fp32Math);
+        storage.Run(ref call, Fp32MathChoice.Resolve(settings.Fp32Math, accelerator, flat.HeadDim, backward: false));
     }
 
     /// <summary>Variable-length backward: shapes as <see cref="ForwardVarlen{T}"/>, gradients like their inputs.</summary>
@@ -47,7 +47,7 @@ public static partial class AttentionLauncher
         if (shape.Sequences <= 0 || IsEmpty(flat)) return;
         var call = new BackwardCall<T, TScore, TMask>(accelerator, flat, settings, Params(flat, settings),
             Varlen(shape, cuSeqlensQ, cuSeqlensK), modifiers, q, k, v, output, dOutput, lse, dq, dk, dv);
-        storage.Run(ref call, settings.Fp32Math);
+        storage.Run(ref call, Fp32MathChoice.Resolve(settings.Fp32Math, accelerator, flat.HeadDim, backward: true));
     }
 
     /// <summary>
@@ -79,7 +79,7 @@ public static partial class AttentionLauncher
             accelerator.Launch(KvCacheAppendKernel.Append<T>, Elementwise((long)shape.Batch * shape.NewKeys * shape.HeadsKV * shape.HeadDim),
                 kNew, vNew, kCache, vCache, p, sequences.Info, Specialize(sequences.Kind));
         var call = new ForwardCall<T, TScore, TMask>(accelerator, flat, settings, p, sequences, splits, modifiers, q, kCache, vCache, output, lse);
-        storage.Run(ref call, settings.Fp32Math);
+        storage.Run(ref call, Fp32MathChoice.Resolve(settings.Fp32Math, accelerator, flat.HeadDim, backward: false));
     }
 
     /// <summary>

@@ -43,7 +43,7 @@ public static partial class AttentionLauncher
         if (IsEmpty(shape)) return;
         var call = new ForwardCall<T, TScore, TMask>(accelerator, shape, settings, Params(shape, settings), SequenceGrid.Dense(shape), 1, modifiers,
             q, k, v, output, lse);
-        storage.Run(ref call, settings.Fp32Math);
+        storage.Run(ref call, Fp32MathChoice.Resolve(settings.Fp32Math, accelerator, shape.HeadDim, backward: false));
     }
 
     /// <summary>
@@ -71,7 +71,7 @@ public static partial class AttentionLauncher
         if (IsEmpty(shape)) return;
         var call = new BackwardCall<T, TScore, TMask>(accelerator, shape, settings, Params(shape, settings), SequenceGrid.Dense(shape), modifiers,
             q, k, v, output, dOutput, lse, dq, dk, dv);
-        storage.Run(ref call, settings.Fp32Math);
+        storage.Run(ref call, Fp32MathChoice.Resolve(settings.Fp32Math, accelerator, shape.HeadDim, backward: true));
     }
 
     /// <summary>

@@ -32,6 +32,6 @@ internal sealed record SweepConfiguration(DType DType, int HeadDim, bool Causal,
 
     /// <inheritdoc/>
     public override string ToString()
-        => $"{DTypeNames.Of(DType)}{(DType == DType.Float32 && Fp32Math == Fp32Math.TensorCores ? " (3xTF32)" : "")} d={HeadDim} "
+        => $"{DTypeNames.Of(DType)}{(DType == DType.Float32 ? Fp32Math switch { Fp32Math.TensorCores => " (3xTF32)", Fp32Math.Auto => " (auto)", _ => "" } : "")} d={HeadDim} "
            + $"{(Causal ? "causal" : "non-causal")} s={SeqLen} b={Batch} h={Heads}{(Layout == AttentionLayout.BatchHeadSeqDim ? " (b,h,s,d)" : "")}";
 }

@@ -13,7 +13,8 @@ namespace FlashAttn.Bench.Attention;
 /// <param name="Passes">What to time.</param>
 /// <param name="BatchTokens">b·s: batch = max(1, BatchTokens / seqlen).</param>
 /// <param name="ModelDim">h·d.</param>
-/// <param name="Fp32Math">How fp32 configurations multiply: exact FFMA (the default) or 3×TF32 on the tensor cores.</param>
+/// <param name="Fp32Math">How fp32 configurations multiply: exact FFMA (the sweep's default, comparable with earlier runs), 3×TF32 on the
+/// tensor cores, or the library's default (auto: the faster of the two per pass and head dim).</param>
 /// <param name="Layout">The tensors' dimension order: (b, s, h, d), the default, or PyTorch's (b, h, s, d).</param>
 internal sealed record SweepGrid(
     IReadOnlyList<DType> DTypes, IReadOnlyList<int> HeadDims, IReadOnlyList<int> SeqLens, IReadOnlyList<bool> Causals,

@@ -26,7 +26,7 @@ internal sealed record SweepOptions(SweepGrid Grid, int Runs, int Warmup, int Bu
     public const string Usage =
         "sweep [--device cuda|cpu] [--json FILE] [--md FILE] [--dtypes fp32,fp16,bf16] [--head-dims 64,128] " +
         "[--seqlens 512,1024,2048,4096,8192,16384] [--causal both|on|off] [--passes fwd,bwd,fwd_bwd] [--runs 10] [--warmup 3] " +
-        "[--buffer-sets 2] [--batch-tokens 16384] [--model-dim 2048] [--fp32-math exact|tensor-cores] [--layout bshd|bhsd] [--commit SHA]";
+        "[--buffer-sets 2] [--batch-tokens 16384] [--model-dim 2048] [--fp32-math exact|tensor-cores|auto] [--layout bshd|bhsd] [--commit SHA]";
 
     /// <summary>Reads the options; defaults are flash-attn's full grid, 10 runs after 3 warm-ups, 2 buffer sets.</summary>
     /// <exception cref="FormatException">A bad value.</exception>
@@ -47,7 +47,12 @@ internal sealed record SweepOptions(SweepGrid Grid, int Runs, int Warmup, int Bu
             line.Value("--passes") is null ? full.Passes : [.. line.List("--passes", []).Select(AttentionPasses.Parse)],
             line.Positive("--batch-tokens", SweepGrid.FlashAttnBatchTokens),
             line.Positive("--model-dim", SweepGrid.FlashAttnModelDim),
-            line.Choice("--fp32-math", "exact", "exact", "tensor-cores") == "tensor-cores" ? Fp32Math.TensorCores : Fp32Math.Exact,
+            line.Choice("--fp32-math", "exact", "exact", "tensor-cores", "auto") switch
+            {
+                "tensor-cores" => Fp32Math.TensorCores,
+                "auto" => Fp32Math.Auto,
+                _ => Fp32Math.Exact,
+            },
             line.Choice("--layout", "bshd", "bshd", "bhsd") == "bhsd" ? AttentionLayout.BatchHeadSeqDim : AttentionLayout.BatchSeqHeadDim);
         // heads = model dim / d rounded down, as flash-attn's benchmark (d = 96: 21 heads of a 2048 model dim)
         foreach (int headDim in grid.HeadDims)

@@ -88,7 +88,8 @@ internal sealed record OracleCase
         {
             "exact" => FlashAttn.Fp32Math.Exact,
             "tensor_cores" => FlashAttn.Fp32Math.TensorCores,
-            _ => throw new InvalidDataException($"fp32_math \"{Fp32Math}\": expected exact or tensor_cores."),
+            "auto" => FlashAttn.Fp32Math.Auto,
+            _ => throw new InvalidDataException($"fp32_math \"{Fp32Math}\": expected exact, tensor_cores or auto."),
         },
         ReturnLse = true,
     };

@@ -6,7 +6,7 @@ namespace FlashAttn.Dispatch;
 internal sealed record AttentionProblem(
     int Batch, int SeqLenQ, int SeqLenK, int HeadsQ, int HeadsKV, int HeadDim,
     float Scale, bool Causal, bool CausalBottomRight, bool Deterministic, int WindowLeft = -1, int WindowRight = -1,
-    Dropout Dropout = default, Fp32Math Fp32Math = Fp32Math.Exact, AttentionLayout Layout = AttentionLayout.BatchSeqHeadDim)
+    Dropout Dropout = default, Fp32Math Fp32Math = Fp32Math.Auto, AttentionLayout Layout = AttentionLayout.BatchSeqHeadDim)
 {
     /// <summary>Elements of q, output and dOut.</summary>
     public long QElements => (long)Batch * SeqLenQ * HeadsQ * HeadDim;

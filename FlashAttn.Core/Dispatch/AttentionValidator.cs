@@ -117,7 +117,7 @@ internal static class AttentionValidator
             options.Dropout, options.Fp32Math, layout);
     }
 
-    /// <summary>Checks the scale, the causal alignment and the window of <paramref name="options"/>.</summary>
+    /// <summary>Checks the scale, the causal alignment, the fp32 math and the window of <paramref name="options"/>.</summary>
     internal static void CheckOptions(AttentionOptions options)
     {
         if (options.Scale is float scale && (!float.IsFinite(scale) || scale <= 0))
@@ -126,6 +126,9 @@ internal static class AttentionValidator
         if (!Enum.IsDefined(options.CausalAlignment))
             throw new ArgumentOutOfRangeException(nameof(options), options.CausalAlignment,
                 $"options.CausalAlignment must be BottomRight or TopLeft; actual {(int)options.CausalAlignment}.");
+        if (!Enum.IsDefined(options.Fp32Math))
+            throw new ArgumentOutOfRangeException(nameof(options), options.Fp32Math,
+                $"options.Fp32Math must be Auto, Exact or TensorCores; actual {(int)options.Fp32Math}.");
         foreach (var (edge, name) in new[] { (options.WindowLeft, nameof(options.WindowLeft)), (options.WindowRight, nameof(options.WindowRight)) })
             if (edge < -1)
                 throw new ArgumentOutOfRangeException(nameof(options), edge, $"options.{name} must be -1 (unbounded) or at least 0; actual {edge}.");

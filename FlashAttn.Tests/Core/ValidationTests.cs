@@ -100,6 +100,8 @@ public class ValidationTests
                 "options.Scale", "finite and positive", $"actual {scale}");
         yield return Case("Forward_UndefinedCausalAlignment", aoore, "options",
             c => Fwd(c.Q(), c.Kv(), c.Kv(), new AttentionOptions { Causal = true, CausalAlignment = (CausalAlignment)7 }), "CausalAlignment", "actual 7");
+        yield return Case("Forward_UndefinedFp32Math", aoore, "options",
+            c => Fwd(c.Q(), c.Kv(), c.Kv(), new AttentionOptions { Fp32Math = (Fp32Math)9 }), "options.Fp32Math", "actual 9");
 
         // Backward: nulls, disposed.
         foreach (var name in new[] { "dOut", "q", "k", "v", "output", "lse", "options" })

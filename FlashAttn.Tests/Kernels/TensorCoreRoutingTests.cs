@@ -1,4 +1,5 @@
 using FlashAttn.Compute;
+using FlashAttn.Compute.Runtime;
 using FlashAttn.Compute.Runtime.Cpu;
 using FlashAttn.Kernels;
 
@@ -6,8 +7,8 @@ namespace FlashAttn.Tests.Kernels;
 
 /// <summary>
 /// fp16 and bf16 go to the tensor-core kernels at every head dim and both passes, with no fallback to the FFMA
-/// kernels; fp32 keeps the FFMA kernels unless its math is <see cref="Fp32Math.TensorCores"/> (3×TF32). Checked through the
-/// kernels each call loaded.
+/// kernels; fp32 keeps the FFMA kernels unless its math is <see cref="Fp32Math.TensorCores"/> (3×TF32) or
+/// <see cref="Fp32Math.Auto"/> on a GPU picks it. Checked through the kernels each call loaded.
 /// </summary>
 public sealed class TensorCoreRoutingTests
 {
@@ -32,10 +33,32 @@ public sealed class TensorCoreRoutingTests
     }
 
     [Test]
-    public void Fp32KeepsTheFfmaKernels()
+    public void Fp32KeepsTheFfmaKernelsOnTheCpuAccelerator()
     {
         var names = LoadedKernelNames(AttentionDtype.Fp32, 64, deterministic: false);
         Assert.That(names, Does.Not.Contain(nameof(FlashForwardTensorCoreKernel)).And.Not.Contain(nameof(FlashBackwardTensorCoreKernel)));
+    }
+
+    [TestCase(AcceleratorKind.Cuda, 90, 64, false, ExpectedResult = Fp32Math.TensorCores)]
+    [TestCase(AcceleratorKind.Cuda, 90, 128, false, ExpectedResult = Fp32Math.TensorCores)]
+    [TestCase(AcceleratorKind.Cuda, 80, 256, false, ExpectedResult = Fp32Math.TensorCores)]
+    [TestCase(AcceleratorKind.Cuda, 90, 64, true, ExpectedResult = Fp32Math.TensorCores)]
+    [TestCase(AcceleratorKind.Cuda, 90, 65, true, ExpectedResult = Fp32Math.Exact)]
+    [TestCase(AcceleratorKind.Cuda, 90, 128, true, ExpectedResult = Fp32Math.Exact)]
+    [TestCase(AcceleratorKind.Cuda, 75, 64, false, ExpectedResult = Fp32Math.Exact)]
+    [TestCase(AcceleratorKind.Cpu, 0, 64, false, ExpectedResult = Fp32Math.Exact)]
+    public Fp32Math AutoTakesTheMathMeasuredFaster(AcceleratorKind kind, int computeCapability, int headDim, bool backward)
+        => Fp32MathChoice.Resolve(Fp32Math.Auto, kind, computeCapability, headDim, backward);
+
+    [TestCase(Fp32Math.Exact)]
+    [TestCase(Fp32Math.TensorCores)]
+    public void AnExplicitMathIsKept(Fp32Math math)
+    {
+        foreach (bool backward in new[] { false, true })
+        {
+            Assert.That(Fp32MathChoice.Resolve(math, AcceleratorKind.Cuda, 90, 128, backward), Is.EqualTo(math));
+            Assert.That(Fp32MathChoice.Resolve(math, AcceleratorKind.Cpu, 0, 64, backward), Is.EqualTo(math));
+        }
     }
 
     [TestCase(32)]
