@@ -6,7 +6,7 @@
 #   scripts/gpu/run-next.sh fp32           kernel tests on CUDA, the 3xTF32 oracle, the fp32 sweep with both maths beside
 #                                          mem-efficient
 #   scripts/gpu/run-next.sh inference      GPU-only tests, ring/NCCL tests on one GPU, registered host memory, decode
-#                                          split counts, varlen three times, other tensor-core head dims
+#                                          split counts, varlen three times, other tensor-core head dims, fp32 auto
 set -uo pipefail
 group=${1:?group: tensor-cores, fp32 or inference}
 source "$(dirname "$0")/common.sh"
@@ -69,6 +69,10 @@ case $group in
       --json "$OUT/ours-dims.json" --md "$OUT/ours-dims.md"
     step 100 torch-dims.log python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/ours-dims.json" --backends flash,cudnn \
       --json "$OUT/torch-dims.json" --ours "$OUT/ours-dims.json" --md "$OUT/ratios-dims.md"
+    step 60 sweep-auto.log bundle/run.sh Bench sweep --dtypes fp32 --head-dims 64,128 --seqlens 4096 --passes fwd,fwd_bwd \
+      --fp32-math auto --json "$OUT/fp32-auto.json" --md "$OUT/fp32-auto.md"
+    step 60 torch-auto.log python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/fp32-auto.json" --backends mem_efficient \
+      --json "$OUT/torch-auto.json" --ours "$OUT/fp32-auto.json" --md "$OUT/ratios-fp32-auto.md"
     for s in 1 2 3 4; do
       step 45 decode-splits.log bundle/run.sh Bench inference --rows decode --batches 16 --caches 32768,131072 --splits $s
     done
@@ -78,6 +82,7 @@ case $group in
     {
       for log in gpu-only-tests ring-tests; do echo "== $log"; grep -hE "total:|failed:|succeeded:" "$OUT/$log.log" | tail -3; grep -hE "^failed " "$OUT/$log.log" | head -6; done
       echo "== upload"; grep -E "^\||MiB" "$OUT/upload.log" | head -20
+      echo "== fp32 auto"; grep -E "^\|" "$OUT/ratios-fp32-auto.md" | cut -d'|' -f2-10
       echo "== decode splits (b = 16)"; grep -E "^\|" "$OUT/decode-splits.log" | head -24
       echo "== varlen x3"; grep -E "^\|" "$OUT/varlen.log" | head -24
       echo "== head dims 32/96/256"; grep -E "^\|" "$OUT/ratios-dims.md" | cut -d'|' -f2-10; grep geometric "$OUT/ratios-dims.md"
