@@ -171,6 +171,22 @@ public sealed class Device : IDisposable
         _accelerator.Synchronize();
     }
 
+    /// <summary>
+    /// Allocates <paramref name="length"/> elements of host memory for repeated copies to and from this device: on a CUDA
+    /// device page-locked once, so <see cref="DeviceTensor.Upload{T}(Device, ReadOnlySpan{T}, ReadOnlySpan{int})"/> from its
+    /// <see cref="PinnedHostBuffer{T}.Span"/> and <see cref="DeviceTensor{T}.CopyTo(Span{T})"/> into it run at the bus's speed
+    /// (<see cref="PinnedHostBuffer{T}"/> has the measurements). Dispose it, before the device.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is not positive.</exception>
+    /// <exception cref="ObjectDisposedException">The device was disposed.</exception>
+    /// <exception cref="OutOfMemoryException">The host has not enough memory.</exception>
+    public PinnedHostBuffer<T> AllocatePinnedHost<T>(int length) where T : unmanaged
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        return new PinnedHostBuffer<T>(_accelerator, length);
+    }
+
     /// <summary>The underlying accelerator, for running custom kernels next to attention.</summary>
     public Accelerator Accelerator => _accelerator;
 

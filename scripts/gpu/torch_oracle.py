@@ -222,7 +222,7 @@ def make_cases(dtypes, only, fp32_math="exact"):
             case.update(variant[0] if variant else {})
             if dtype == "fp32" and fp32_math != "exact":
                 # ours multiplies fp32 on the tensor cores (3xTF32); the rule stays the fp32 one
-                case["name"] += "_3xtf32"
+                case["name"] += "_3xtf32" if fp32_math == "tensor_cores" else "_" + fp32_math
                 case["fp32_math"] = fp32_math
             cases.append(case)
     return cases
@@ -381,8 +381,8 @@ def main():
     ap.add_argument("--bench", default="bundle/run.sh Bench", help="how to start FlashAttn.Bench")
     ap.add_argument("--dtypes", default="fp32,fp16,bf16")
     ap.add_argument("--cases", default="", help="comma-separated substrings of case names to keep")
-    ap.add_argument("--fp32-math", default="exact", choices=("exact", "tensor_cores"),
-                    help="how our fp32 cases multiply: exact FFMA or 3xTF32 on the tensor cores")
+    ap.add_argument("--fp32-math", default="exact", choices=("exact", "tensor_cores", "auto"),
+                    help="how our fp32 cases multiply: exact FFMA, 3xTF32 on the tensor cores, or the library's default")
     ap.add_argument("--skip-run", action="store_true", help="reuse our outputs already in --dir")
     ap.add_argument("--timeout", type=int, default=480, help="seconds for the oracle verb")
     args = ap.parse_args()

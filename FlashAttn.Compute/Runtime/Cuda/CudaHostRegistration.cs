@@ -25,7 +25,8 @@ public sealed unsafe class CudaHostRegistration : IDisposable
     public void Dispose()
     {
         if (_pointer is null) return;
-        _accelerator.UnregisterHostMemory(_pointer);
+        // A destroyed context has released its registrations already.
+        if (!_accelerator.IsDisposed) _accelerator.UnregisterHostMemory(_pointer);
         _pointer = null;
     }
 }
