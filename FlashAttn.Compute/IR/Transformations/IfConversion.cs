@@ -72,14 +72,18 @@ public sealed class IfConversion : FunctionPass
         return true;
     }
 
-    /// <summary>Arithmetic that cannot trap, read memory or synchronise: integer division (by zero), loads, intrinsics
-    /// (shuffles, mma: every lane must take part) and phis stay where they are.</summary>
+    /// <summary>Arithmetic that cannot trap, read memory or synchronise, single-instruction math intrinsics (min, max, abs, fma,
+    /// copysign, rounding, class tests, bit casts) included: integer division (by zero), loads, other intrinsics (shuffles,
+    /// mma: every lane must take part; the multi-instruction math) and phis stay where they are.</summary>
     private static bool Speculatable(Instruction instruction) => instruction.Op switch
     {
         Opcode.Add or Opcode.Sub or Opcode.Mul or Opcode.Neg or Opcode.And or Opcode.Or or Opcode.Xor or Opcode.Not
             or Opcode.Shl or Opcode.Shr or Opcode.ShrUn or Opcode.Cmp or Opcode.Select or Opcode.Convert
             or Opcode.PtrAdd or Opcode.PtrToInt or Opcode.IntToPtr => instruction.Type.Kind != TypeKind.Void,
         Opcode.Div or Opcode.DivUn or Opcode.Rem or Opcode.RemUn => instruction.Type.IsFloat,
+        Opcode.Intrinsic => instruction.Type.Kind != TypeKind.Void && instruction.Intrinsic is IntrinsicOp.Min or IntrinsicOp.Max
+            or IntrinsicOp.Abs or IntrinsicOp.Fma or IntrinsicOp.CopySign or IntrinsicOp.Floor or IntrinsicOp.Ceiling or IntrinsicOp.Round
+            or IntrinsicOp.Truncate or IntrinsicOp.IsNaN or IntrinsicOp.IsInfinity or IntrinsicOp.IsFinite or IntrinsicOp.BitCast,
         _ => false,
     };
 

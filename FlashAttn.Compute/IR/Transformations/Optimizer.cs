@@ -79,6 +79,8 @@ public static class Optimizer
         epilogue.Add(new AddressReassociation());
         epilogue.Add(new CommonSubexpressionElimination());
         epilogue.Add(new AddressSpaceInference());
+        epilogue.Add(new RedundantLoadElimination());
+        epilogue.Add(new CommonSubexpressionElimination()); // the arithmetic on merged loads
         epilogue.Add(new SimplifyCfg());
         epilogue.Add(new DeadCodeElimination());
 
