@@ -128,8 +128,8 @@ internal static class FlashForwardKernel
             for (int j = 0; j < tn; j++)
             {
                 int row = q0 + ty * tm + i, key = k0 + tx + j * tpr;
-                var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
-                float s = ModifiedScores.Log2Score(scores[i * tn + j], at, row < seq.QueryLength && key < seq.KeyLength, false, p, modifiers,
+                var at = ModifiedScores.Position(seq.Index, head, row, key, mask.Offset, seq.QueryLength, seq.KeyLength);
+                float s = ModifiedScores.Log2Score(scores[i * tn + j], at, (row < seq.QueryLength) & (key < seq.KeyLength), false, p, modifiers,
                     scoreModified, maskModified);
                 if (TBlock.Enabled && !mask.Visible(row, key)) s = float.NegativeInfinity;
                 scores[i * tn + j] = s;

@@ -8,26 +8,50 @@ namespace FlashAttn.Kernels;
 internal static class ModifiedScores
 {
     /// <summary>
+    /// The position at which the kernels evaluate the modifiers for the score of (<paramref name="query"/>, <paramref name="key"/>):
+    /// the indices clamped into the sequence's <paramref name="queryLength"/> × <paramref name="keyLength"/> (the diagonal
+    /// moving with the query), so a padding row or a key past s_k reads the modifiers' data in range. Their results there
+    /// are discarded (<see cref="Log2Score"/>'s <c>inside</c>), which lets every element run the same straight code.
+    /// </summary>
+    public static ScorePosition Position(int sequence, int head, int query, int key, int diagonalOffset, int queryLength, int keyLength)
+    {
+        int clampedQuery = XMath.Max(0, XMath.Min(query, queryLength - 1)), clampedKey = XMath.Max(0, XMath.Min(key, keyLength - 1));
+        return new ScorePosition(sequence, head, clampedQuery, clampedKey, clampedQuery + diagonalOffset);
+    }
+
+    /// <summary>
     /// log2 e · f(scale · <paramref name="raw"/>) at <paramref name="at"/>, or −∞ when <paramref name="hidden"/> (the causal or
-    /// window test failed) or the mask modifier hides it. The modifiers run only <paramref name="inside"/> the sequence
-    /// (padding rows and keys past s_k would index their data out of range); outside, the plain score is kept.
+    /// window test failed) or the mask modifier hides it. The modifiers count only <paramref name="inside"/> the sequence;
+    /// outside, the plain score is kept. Branch-free: the modifiers run at every element (<paramref name="at"/> from
+    /// <see cref="Position"/>, always in range) and their results are selected, so the element loop stays one block in which
+    /// the engine merges the modifiers' repeated loads of one address (RedundantLoadElimination); behind a branch each element
+    /// loaded its own (ALiBi's slope: 64 loads per key block and thread).
     /// </summary>
     public static float Log2Score<TScore, TMask>(float raw, ScorePosition at, bool inside, bool hidden, AttentionParams p,
         AttentionModifiers<TScore, TMask> modifiers, bool scoreModified, bool maskModified)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
-        if (hidden) return float.NegativeInfinity;
-        if (maskModified && inside && !modifiers.Mask.Visible(at)) return float.NegativeInfinity;
-        if (scoreModified && inside) return modifiers.Score.Apply(raw * p.Scale, at) * SoftmaxConstants.Log2E;
-        return raw * p.ScaleLog2;
+        float score = raw * p.ScaleLog2;
+        if (scoreModified)
+        {
+            float modified = modifiers.Score.Apply(raw * p.Scale, at) * SoftmaxConstants.Log2E;
+            score = inside ? modified : score;
+        }
+        bool visible = !hidden;
+        if (maskModified) visible &= !inside | modifiers.Mask.Visible(at);
+        return visible ? score : float.NegativeInfinity;
     }
 
     /// <summary>∂f/∂s at scale · <paramref name="raw"/> (the factor the scores' gradient dS takes through the score modifier); 1
-    /// with none, or outside the sequence.</summary>
+    /// with none, or outside the sequence. Branch-free as <see cref="Log2Score"/>.</summary>
     public static float Derivative<TScore, TMask>(float raw, ScorePosition at, bool inside, AttentionParams p,
         AttentionModifiers<TScore, TMask> modifiers, bool scoreModified)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
-        => scoreModified && inside ? modifiers.Score.Derivative(raw * p.Scale, at) : 1f;
+    {
+        if (!scoreModified) return 1f;
+        float derivative = modifiers.Score.Derivative(raw * p.Scale, at);
+        return inside ? derivative : 1f;
+    }
 
     /// <summary>True when dropout keeps entry <paramref name="index"/> (<see cref="Dropout.IndexInGroup"/>) of the group whose
     /// words (<see cref="AttentionParams.DropoutGroup"/>, computed once for all the entries of the group a loop touches) are

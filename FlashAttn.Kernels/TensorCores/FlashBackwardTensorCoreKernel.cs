@@ -201,9 +201,9 @@ internal static class FlashBackwardTensorCoreKernel
                         }
                         else
                         {
-                            var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
-                            bool inside = row < seq.QueryLength && key < seq.KeyLength;
-                            log2Score = ModifiedScores.Log2Score(sT[e], at, inside, edge && !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
+                            var at = ModifiedScores.Position(seq.Index, head, row, key, mask.Offset, seq.QueryLength, seq.KeyLength);
+                            bool inside = (row < seq.QueryLength) & (key < seq.KeyLength);
+                            log2Score = ModifiedScores.Log2Score(sT[e], at, inside, edge & !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
                             derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
                         }
                         float pij = XMath.FastExp2(log2Score - lseTile[column]), kept = pij, dpij = dpT[e];

@@ -115,8 +115,9 @@ internal static class FlashDecodeTensorCoreKernel
                 for (int e = 0; e < 8; e++)
                 {
                     int row = g + 8 * (e % 4 / 2), position = PackedQueryRows.Position(row, packed), key = k0 + kw + 8 * (e / 4) + 2 * t + e % 2;
-                    var at = new ScorePosition(seq.Index, packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head, position, key, position + mask.Offset);
-                    s[e] = ModifiedScores.Log2Score(s[e], at, row < rows && key < seq.KeyLength, elementTest && (row >= rows || !mask.Visible(position, key)),
+                    var at = ModifiedScores.Position(seq.Index, packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head, position, key, mask.Offset,
+                        seq.QueryLength, seq.KeyLength);
+                    s[e] = ModifiedScores.Log2Score(s[e], at, (row < rows) & (key < seq.KeyLength), elementTest & ((row >= rows) | !mask.Visible(position, key)),
                         p, modifiers, scoreModified, maskModified);
                 }
             FragmentSoftmax.Update(s, o, rowMax, rowSum, 1, 2, dTiles);

@@ -153,8 +153,9 @@ internal static class FlashForwardTensorCoreKernel
                 {
                     int m = e / (4 * keyTiles), j = e / 4 % keyTiles, row = q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2);
                     int position = PackedQueryRows.Position(row, packed), key = k0 + 8 * j + 2 * t + e % 2;
-                    var at = new ScorePosition(seq.Index, packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head, position, key, position + mask.Offset);
-                    s[e] = ModifiedScores.Log2Score(s[e], at, row < rows && key < seq.KeyLength, edgeTest && !mask.Visible(position, key), p, modifiers,
+                    var at = ModifiedScores.Position(seq.Index, packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head, position, key, mask.Offset,
+                        seq.QueryLength, seq.KeyLength);
+                    s[e] = ModifiedScores.Log2Score(s[e], at, (row < rows) & (key < seq.KeyLength), edgeTest & !mask.Visible(position, key), p, modifiers,
                         scoreModified, maskTest);
                 }
             FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles);

@@ -43,8 +43,8 @@ internal static class ScoreGradients
                 for (int jj = 0; jj < span; jj++)
                 {
                     int j = jFirst + jj, c = tx + j * tpr, row = q0 + r, key = k0 + c;
-                    var at = new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
-                    bool inside = row < seq.QueryLength && key < seq.KeyLength;
+                    var at = ModifiedScores.Position(seq.Index, head, row, key, mask.Offset, seq.QueryLength, seq.KeyLength);
+                    bool inside = (row < seq.QueryLength) & (key < seq.KeyLength);
                     float raw = scores[i * tn + j], dpij = dP[i * tn + j];
                     float pij = Probability<TBlock>(ModifiedScores.Log2Score(raw, at, inside, false, p, modifiers, scoreModified, maskModified),
                         lseLog2, mask, row, key), kept = pij;
