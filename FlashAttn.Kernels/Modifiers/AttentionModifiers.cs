@@ -33,12 +33,22 @@ public readonly struct AttentionModifiers<TScore, TMask>(TScore score, TMask mas
     /// <summary>True when the block mask (acting per <paramref name="flags"/>) empties the tile [q0, q0 + rows) × [k0, k0 + cols) of
     /// (<paramref name="batch"/>, <paramref name="head"/>): the kernels skip it, loads included.</summary>
     public bool HidesTile(int flags, int batch, int head, int q0, int rows, int k0, int cols)
-        => (flags & BlockMaskFlag) != 0 && Blocks.TileOf(batch, head, q0, rows, k0, cols) == BlockMask.Empty;
+        => TileClass(flags, batch, head, q0, rows, k0, cols) == BlockMask.Empty;
 
     /// <summary>True when the mask modifier (acting per <paramref name="flags"/>) must test the elements of the tile
     /// [q0, q0 + rows) × [k0, k0 + cols): it acts, and no block mask marks the tile full (a full tile skips the test).</summary>
     public bool TestsMaskOn(int flags, int batch, int head, int q0, int rows, int k0, int cols)
-        => (flags & MaskFlag) != 0 && ((flags & BlockMaskFlag) == 0 || Blocks.TileOf(batch, head, q0, rows, k0, cols) != BlockMask.Full);
+        => TestsMaskOn(flags, TileClass(flags, batch, head, q0, rows, k0, cols));
+
+    /// <summary>The block mask's class of the tile [q0, q0 + rows) × [k0, k0 + cols) (<see cref="BlockMask.TileOf"/>), or
+    /// <see cref="BlockMask.Partial"/> when no block mask acts (per <paramref name="flags"/>): one lookup that serves both
+    /// <see cref="HidesTile"/> (class Empty) and <see cref="TestsMaskOn(int, byte)"/>.</summary>
+    public byte TileClass(int flags, int batch, int head, int q0, int rows, int k0, int cols)
+        => (flags & BlockMaskFlag) != 0 ? Blocks.TileOf(batch, head, q0, rows, k0, cols) : BlockMask.Partial;
+
+    /// <summary><see cref="TestsMaskOn(int, int, int, int, int, int, int)"/> for a tile of class <paramref name="tileClass"/>
+    /// (<see cref="TileClass"/>).</summary>
+    public static bool TestsMaskOn(int flags, byte tileClass) => (flags & MaskFlag) != 0 && tileClass != BlockMask.Full;
 
     /// <summary>The flags of a call with these modifiers (block mask included) and <paramref name="settings"/>.</summary>
     public int FlagsFor(AttentionSettings settings) => FlagsWith(settings) | (Blocks.Present ? BlockMaskFlag : 0);

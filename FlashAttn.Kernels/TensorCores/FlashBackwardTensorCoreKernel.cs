@@ -67,7 +67,7 @@ internal static class FlashBackwardTensorCoreKernel
         int firstBlock = mask.FirstQuerySeeing(k0) / br, qBlocks = (mask.QueryEnd(k0, bc, seq.QueryLength) + br - 1) / br;
         long rowBase = seq.StatisticIndex(RowStatisticsLayout.Of(p), head, 0);
         // a block mask skips the query blocks it empties for this key block (no load, no math)
-        int block = NextQueryBlock(modifiers, modifierFlags.Value, seq.Index, head, k0, bc, firstBlock, qBlocks, br);
+        int block = NextQueryBlock(modifiers, modifierFlags.Value, seq.Index, head, k0, bc, firstBlock, qBlocks, br, out byte blockClass);
         if (block < qBlocks)
         {
             var first = shared.SubView(stagesFirst, stageElements);
@@ -76,9 +76,11 @@ internal static class FlashBackwardTensorCoreKernel
             RowStatistics.Store(firstLse, firstDelta, br, Statistics(first, br, stride, 0), Statistics(first, br, stride, 1));
         }
 
+        int following = NextQueryBlock(modifiers, modifierFlags.Value, seq.Index, head, k0, bc, block + 1, qBlocks, br, out byte followingClass);
+
         for (int iteration = 0; block < qBlocks; iteration++)
         {
-            int q0 = block * br, following = NextQueryBlock(modifiers, modifierFlags.Value, seq.Index, head, k0, bc, block + 1, qBlocks, br);
+            int q0 = block * br;
             // Q_i, dO_i, L_i, D_i have landed, and every warp is done with the block before (its stage and dSᵀ): the other
             // stage takes the next block, which streams in during the whole of this one
             AsyncCopy.WaitAll();
@@ -112,11 +114,16 @@ internal static class FlashBackwardTensorCoreKernel
                 }
             }
 
+            // the block mask's lookups for the block after the following one, here where they wait alongside the products in
+            // flight rather than before the following block's loads; each block's class comes with it, one lookup per block
+            int afterFollowing = NextQueryBlock(modifiers, modifierFlags.Value, seq.Index, head, k0, bc, following + 1, qBlocks, br,
+                out byte afterFollowingClass);
+
             // ---- Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0), dSᵀ = Pᵀ ∘ (dPᵀ − D) in dpT; through a score modifier
             //      f: P from f(s), and dS·f'(s) for the scores' gradient ----
             // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
             bool edgeTest = mask.QueryBlockNeedsMask(q0, br, k0, bc);
-            bool maskTest = maskModified && modifiers.TestsMaskOn(modifierFlags.Value, seq.Index, head, q0, br, k0, bc);
+            bool maskTest = maskModified && AttentionModifiers<TScore, TMask>.TestsMaskOn(modifierFlags.Value, blockClass);
             // two instances, so that a block inside the causal/window edges has no visibility test at all
             if (edgeTest)
                 ScoreGradients(sT, dpT, lseTile, deltaTile, p, seq, mask, modifiers, head, q0, k0 + kw, queryTiles, scoreModified, maskTest, dropout,
@@ -151,6 +158,9 @@ internal static class FlashBackwardTensorCoreKernel
                     columns / tile.DqColumnParts / 8, warp % (br / 16), warp / (br / 16), lane, chunked.Value);
             if (hasNext) RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
             block = following;
+            blockClass = followingClass;
+            following = afterFollowing;
+            followingClass = afterFollowingClass;
         }
 
         // ---- epilogue: dK_j · scale and dV_j into the per-query-head fp32 buffers ----
@@ -223,11 +233,17 @@ internal static class FlashBackwardTensorCoreKernel
     }
 
     /// <summary>The first query block from <paramref name="from"/> (before <paramref name="end"/>) that the block mask does
-    /// not empty for keys [k0, k0 + cols): <paramref name="from"/> itself without a block mask.</summary>
+    /// not empty for keys [k0, k0 + cols), and its class (<see cref="AttentionModifiers{TScore, TMask}.TileClass"/>):
+    /// <paramref name="from"/> itself, Partial, without a block mask.</summary>
     private static int NextQueryBlock<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int batch, int head, int k0, int cols,
-        int from, int end, int br) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        int from, int end, int br, out byte tileClass) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
-        while (from < end && modifiers.HidesTile(flags, batch, head, from * br, br, k0, cols)) from++;
+        tileClass = BlockMask.Partial;
+        for (; from < end; from++)
+        {
+            tileClass = modifiers.TileClass(flags, batch, head, from * br, br, k0, cols);
+            if (tileClass != BlockMask.Empty) break;
+        }
         return from;
     }
 

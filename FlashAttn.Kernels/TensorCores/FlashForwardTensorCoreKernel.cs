@@ -89,14 +89,15 @@ internal static class FlashForwardTensorCoreKernel
         else
             TensorCoreTileLoader.Load<T, TStorage>(q, seq.QueryRowStart(qLayout, q0, head), qLayout.PositionStride, validRows, p.HeadDim, qTile, stride, br, dPad,
                 tile.Threads, chunked.Value);
-        int block = NextBlock(modifiers, modifierFlags.Value, seq.Index, head, q0, br, firstBlock, endBlock, bc);
+        int block = NextBlock(modifiers, modifierFlags.Value, seq.Index, head, q0, br, firstBlock, endBlock, bc, out byte blockClass);
         if (block < endBlock)
             KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, block * bc, kvHead, p, kind, pagedRows,
                 shared.SubView(br * stride, stageElements), bc, tile, chunked.Value);
+        int next = NextBlock(modifiers, modifierFlags.Value, seq.Index, head, q0, br, block + 1, endBlock, bc, out byte nextClass);
 
         for (int iteration = 0; block < endBlock; iteration++)
         {
-            int k0 = block * bc, next = NextBlock(modifiers, modifierFlags.Value, seq.Index, head, q0, br, block + 1, endBlock, bc);
+            int k0 = block * bc;
             // K_j, V_j have landed, and every warp is done with the block before: its stage takes the next block, which
             // streams in during the whole of this one
             AsyncCopy.WaitAll();
@@ -132,10 +133,14 @@ internal static class FlashForwardTensorCoreKernel
                     }
                 }
 
+            // the block mask's lookups for the block after next, here where they wait alongside S's products in flight
+            // rather than before the next block's loads; each block's class comes with it, one lookup per block
+            int afterNext = NextBlock(modifiers, modifierFlags.Value, seq.Index, head, q0, br, next + 1, endBlock, bc, out byte afterNextClass);
+
             // ---- scale to the log2 domain (through the score modifier), mask; online softmax: P = exp2(S − m_new), ℓ and O rescaled ----
             // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
             bool edgeTest = mask.BlockNeedsMask(position0, positions, k0, bc);
-            bool maskTest = maskModified && modifiers.TestsMaskOn(modifierFlags.Value, seq.Index, head, q0, br, k0, bc);
+            bool maskTest = maskModified && AttentionModifiers<TScore, TMask>.TestsMaskOn(modifierFlags.Value, blockClass);
             if (!scoreModified && !maskTest)
             {
                 // plain attention: scale, then the causal/window test
@@ -198,6 +203,9 @@ internal static class FlashForwardTensorCoreKernel
                     }
                 }
             block = next;
+            blockClass = nextClass;
+            next = afterNext;
+            nextClass = afterNextClass;
         }
 
         // ---- epilogue: O_i = O / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2; a row that saw no key gets O = 0, L = +∞ (a split
@@ -247,11 +255,17 @@ internal static class FlashForwardTensorCoreKernel
     }
 
     /// <summary>The first key block from <paramref name="from"/> (before <paramref name="end"/>) that the block mask does not
-    /// empty for rows [q0, q0 + rows): <paramref name="from"/> itself without a block mask.</summary>
+    /// empty for rows [q0, q0 + rows), and its class (<see cref="AttentionModifiers{TScore, TMask}.TileClass"/>):
+    /// <paramref name="from"/> itself, Partial, without a block mask.</summary>
     private static int NextBlock<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int batch, int head, int q0, int rows,
-        int from, int end, int bc) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        int from, int end, int bc, out byte tileClass) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
-        while (from < end && modifiers.HidesTile(flags, batch, head, q0, rows, from * bc, bc)) from++;
+        tileClass = BlockMask.Partial;
+        for (; from < end; from++)
+        {
+            tileClass = modifiers.TileClass(flags, batch, head, q0, rows, from * bc, bc);
+            if (tileClass != BlockMask.Empty) break;
+        }
         return from;
     }
 }
