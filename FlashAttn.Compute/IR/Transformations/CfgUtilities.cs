@@ -78,4 +78,17 @@ internal static class CfgUtilities
         instruction.Block?.Instructions.Remove(instruction);
         instruction.Block = null;
     }
+
+    /// <summary>Removes every instruction of <paramref name="doomed"/> from <paramref name="function"/>'s blocks, in one pass
+    /// over each block.</summary>
+    public static void RemoveAll(Function function, IReadOnlySet<Instruction> doomed)
+    {
+        foreach (var block in function.Blocks)
+            block.Instructions.RemoveAll(i =>
+            {
+                if (!doomed.Contains(i)) return false;
+                i.Block = null;
+                return true;
+            });
+    }
 }

@@ -60,13 +60,7 @@ public sealed class DeadCodeElimination : FunctionPass
             if (writeOnly) dead.UnionWith(group);
         }
         if (dead.Count == 0) return false;
-        foreach (var block in function.Blocks)
-            block.Instructions.RemoveAll(i =>
-            {
-                if (!dead.Contains(i)) return false;
-                i.Block = null;
-                return true;
-            });
+        CfgUtilities.RemoveAll(function, dead);
         return true;
     }
 }

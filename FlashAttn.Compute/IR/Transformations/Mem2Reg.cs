@@ -136,13 +136,7 @@ public sealed class Mem2Reg : FunctionPass
                     replacements[instruction] = CfgUtilities.Zero(slot.Type);
         }
         foreach (var instruction in access.Keys) toDelete.Add(instruction);
-        foreach (var block in function.Blocks)
-            block.Instructions.RemoveAll(i =>
-            {
-                if (!toDelete.Contains(i)) return false;
-                i.Block = null;
-                return true;
-            });
+        CfgUtilities.RemoveAll(function, toDelete);
         function.ReplaceUses(replacements);
         return true;
     }

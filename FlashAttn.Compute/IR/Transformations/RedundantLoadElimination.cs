@@ -43,13 +43,7 @@ public sealed class RedundantLoadElimination : FunctionPass
             }
         }
         if (removed.Count == 0) return false;
-        foreach (var block in function.Blocks)
-            block.Instructions.RemoveAll(i =>
-            {
-                if (!removed.Contains(i)) return false;
-                i.Block = null;
-                return true;
-            });
+        CfgUtilities.RemoveAll(function, removed);
         function.ReplaceUses(replacements);
         return true;
     }
