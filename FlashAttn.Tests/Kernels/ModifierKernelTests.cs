@@ -200,6 +200,22 @@ public class ModifierKernelTests : TestAcceleratorFixture
         Check(c, new AttentionModifiers<NoScoreModifier, DocumentMask>(default, new DocumentMask(queryDocs.View, keyDocs.View, 70, 100)));
     }
 
+    /// <summary>fp32 through the tensor-core kernels (3×TF32, what <see cref="Fp32Math.Auto"/> picks on a GPU for forwards and
+    /// backwards up to d = 64) with a user score modifier, a mask modifier and dropout at once.</summary>
+    [Test]
+    public void Fp32OnTensorCoresWithUserModifiersAndDropout()
+    {
+        var c = Case(1, 40, 48, 2, 1, 32, AttentionDtype.Fp32, causal: true, bottomRight: true, seed: 49) with { Fp32Math = Fp32Math.TensorCores };
+        const int maxDistance = 6;
+        var random = new Random(49);
+        using var table = UploadShared(_accelerator, Enumerable.Range(0, 2 * (2 * maxDistance + 1)).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray());
+        int[] documents = [.. Enumerable.Range(0, 40).Select(i => i < 11 ? 0 : 1), .. Enumerable.Range(0, 48).Select(j => j < 19 ? 0 : 1)];
+        using var docs = UploadShared(_accelerator, documents);
+        var modifiers = new AttentionModifiers<RelativePositionBias, DocumentMask>(new RelativePositionBias(table.View, maxDistance),
+            new DocumentMask(docs.View.SubView(0, 40), docs.View.SubView(40, 48), 40, 48));
+        Check(c, modifiers, new Dropout(0.2f, seed: 7, offset: 3));
+    }
+
     [Test]
     public void Fp32Dropout()
     {
