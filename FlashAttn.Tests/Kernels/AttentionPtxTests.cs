@@ -304,25 +304,34 @@ public sealed class AttentionPtxTests
     }
 
     /// <summary>Modifiers on the tensor cores run branch-free at clamped positions (<see cref="ModifiedScores.Position"/>), so
-    /// the forward's element loop stays one block: no more branches than plain attention's kernel, and a modifier's loads of
-    /// one address merged (RedundantLoadElimination): ALiBi's slope once instead of once per score (64 per key block), the
-    /// document mask's ids once per row and key (4 + 16 instead of 128).</summary>
-    [TestCase(typeof(Alibi), typeof(NoMaskModifier), 1, 1)]
-    [TestCase(typeof(NoScoreModifier), typeof(DocumentMask), 2, 20)]
-    [TestCase(typeof(Softcap), typeof(NoMaskModifier), 1, 0)]
-    public void TensorCoreModifiersRunBranchFreeAndLoadEachAddressOnce(Type score, Type maskType, int flags, int loads)
+    /// the element loops stay one block each: no more branches than plain attention's kernels, and a modifier's loads of one
+    /// address merged (RedundantLoadElimination). Forward: ALiBi's slope once instead of once per score (64 per key block),
+    /// the document mask's ids once per row and key (4 + 16 instead of 128). Backward (its score loop compiled twice): the
+    /// slope twice, the ids 2 × (2 + 16) beyond plain attention's loads.</summary>
+    [TestCase(typeof(Alibi), typeof(NoMaskModifier), 1, 1, 2)]
+    [TestCase(typeof(NoScoreModifier), typeof(DocumentMask), 2, 20, 36)]
+    [TestCase(typeof(Softcap), typeof(NoMaskModifier), 1, 0, 0)]
+    public void TensorCoreModifiersRunBranchFreeAndLoadEachAddressOnce(Type score, Type maskType, int flags, int forwardLoads, int backwardLoads)
     {
         string Forward(Type scoreType, Type maskModifier, int modifierFlags) => Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),
             [typeof(Half), typeof(Float16Storage), scoreType, maskModifier], $"forward_tc_Half_128_causal_{scoreType.Name}_{maskModifier.Name}",
             SpecializedValue.New(128), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
             SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(modifierFlags));
-        string plain = Forward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0), modified = Forward(score, maskType, flags);
+        string Backward(Type scoreType, Type maskModifier, int modifierFlags) => Compile(typeof(FlashBackwardTensorCoreKernel),
+            nameof(FlashBackwardTensorCoreKernel.Backward), [typeof(Half), typeof(Float16Storage), scoreType, maskModifier],
+            $"backward_tc_Half_128_causal_{scoreType.Name}_{maskModifier.Name}", SpecializedValue.New(128),
+            SpecializedValue.New(TensorCoreTile.ForBackward(128).Warps), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(true),
+            SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(modifierFlags));
+        string plainForward = Forward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0), forward = Forward(score, maskType, flags);
+        string plainBackward = Backward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0), backward = Backward(score, maskType, flags);
         static int Count(string ptx, string what) => ptx.Split(what).Length - 1;
         Assert.Multiple(() =>
         {
-            Assert.That(modified, Does.Not.Contain(".local"), "register arrays left in local memory");
-            Assert.That(Count(modified, "ld.global"), Is.EqualTo(loads), "the modifier's loads");
-            Assert.That(Count(modified, "bra"), Is.LessThanOrEqualTo(Count(plain, "bra")), "branches beside plain attention's");
+            Assert.That(forward, Does.Not.Contain(".local"), "forward: register arrays left in local memory");
+            Assert.That(Count(forward, "ld.global"), Is.EqualTo(Count(plainForward, "ld.global") + forwardLoads), "forward: the modifier's loads");
+            Assert.That(Count(forward, "bra"), Is.LessThanOrEqualTo(Count(plainForward, "bra")), "forward: branches beside plain attention's");
+            Assert.That(Count(backward, "ld.global"), Is.EqualTo(Count(plainBackward, "ld.global") + backwardLoads), "backward: the modifier's loads");
+            Assert.That(Count(backward, "bra"), Is.LessThanOrEqualTo(Count(plainBackward, "bra")), "backward: branches beside plain attention's");
         });
     }
 }
