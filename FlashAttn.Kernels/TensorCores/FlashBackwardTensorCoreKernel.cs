@@ -122,9 +122,10 @@ internal static class FlashBackwardTensorCoreKernel
             // ---- Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0), dSᵀ = Pᵀ ∘ (dPᵀ − D) in dpT; through a score modifier
             //      f: P from f(s), and dS·f'(s) for the scores' gradient ----
             // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
-            bool edgeTest = mask.QueryBlockNeedsMask(q0, br, k0, bc);
+            bool edgeTest = mask.QueryBlockNeedsMask(q0, br, k0, bc) | (q0 + br > seq.QueryLength) | (k0 + bc > seq.KeyLength);
             bool maskTest = maskModified && AttentionModifiers<TScore, TMask>.TestsMaskOn(modifierFlags.Value, blockClass);
-            // two instances, so that a block inside the causal/window edges has no visibility test at all
+            // two instances, so that a block inside the causal/window edges and the sequence's bounds has no visibility or
+            // bounds test at all
             if (edgeTest)
                 ScoreGradients(sT, dpT, lseTile, deltaTile, p, seq, mask, modifiers, head, q0, k0 + kw, queryTiles, scoreModified, maskTest, dropout,
                     edge: true);
@@ -184,8 +185,8 @@ internal static class FlashBackwardTensorCoreKernel
     /// Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0) and dSᵀ = Pᵀ ∘ (dPᵀ − D), in place: <paramref name="sT"/> becomes the
     /// kept Pᵀ, <paramref name="dpT"/> dSᵀ, for this warp's 16 keys from <paramref name="key0"/> × the block's rows from
     /// <paramref name="q0"/>. Through a score modifier f: P from f(s), and dS·f'(s) for the scores' gradient. The
-    /// causal/window test only where <paramref name="edge"/>: a constant at each call, so the block inside the edges is one
-    /// straight run of code (the tests had been two nested branches per element).
+    /// causal/window test, the sequence's bounds and the modifiers' clamped positions only where <paramref name="edge"/>:
+    /// a constant at each call, so the block inside the edges and bounds is one straight run of code without them.
     /// </summary>
     private static void ScoreGradients<TScore, TMask>(ArrayView<float> sT, ArrayView<float> dpT, ArrayView<float> lseTile, ArrayView<float> deltaTile,
         AttentionParams p, SequenceBounds seq, AttentionMask mask, AttentionModifiers<TScore, TMask> modifiers, int head, int q0, int key0,
@@ -204,6 +205,7 @@ internal static class FlashBackwardTensorCoreKernel
                     {
                         int e = 4 * (2 * pair + half) + 2 * r + c;
                         int key = key0 + g + 8 * r, column = 8 * (e / 4) + 2 * t + c, row = q0 + column;
+                        bool inside = !edge | ((row < seq.QueryLength) & (key < seq.KeyLength));
                         float log2Score = sT[e] * p.ScaleLog2, derivative = 1f;
                         if (!scoreModified && !maskTest)
                         {
@@ -211,8 +213,8 @@ internal static class FlashBackwardTensorCoreKernel
                         }
                         else
                         {
-                            var at = ModifiedScores.Position(seq.Index, head, row, key, mask.Offset, seq.QueryLength, seq.KeyLength);
-                            bool inside = (row < seq.QueryLength) & (key < seq.KeyLength);
+                            var at = edge ? ModifiedScores.Position(seq.Index, head, row, key, mask.Offset, seq.QueryLength, seq.KeyLength)
+                                : new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
                             log2Score = ModifiedScores.Log2Score(sT[e], at, inside, edge & !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
                             derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
                         }
@@ -222,7 +224,7 @@ internal static class FlashBackwardTensorCoreKernel
                             // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p))
                             // the entry's bits inside the 16-aligned tiles (query bit 3: half; key bits: g + 8r)
                             int index = Dropout.IndexInGroup(8 * half, g + 8 * r);
-                            bool keep = ModifiedScores.Kept(group, index, row < seq.QueryLength && key < seq.KeyLength, p);
+                            bool keep = ModifiedScores.Kept(group, index, inside, p);
                             kept = keep ? pij * p.DropoutScale : 0f;
                             dpij = keep ? dpij * p.DropoutScale : 0f;
                         }

@@ -153,16 +153,14 @@ internal static class FlashForwardTensorCoreKernel
                         if (!mask.Visible(position, k0 + 8 * j + 2 * t + e % 2)) s[e] = float.NegativeInfinity;
                     }
             }
+            // through the modifiers: two instances, so that a block inside the causal/window edges and the sequence's bounds
+            // has no visibility test, bounds test or position clamp at all
+            else if (edgeTest | (q0 + br > rows) | (k0 + bc > seq.KeyLength))
+                ModifyScores(s, mTiles, keyTiles, q0 + warpRow, k0, rows, packed, head, kvHead, seq, mask, p, modifiers, scoreModified, maskTest,
+                    edge: true);
             else
-                for (int e = 0; e < 4 * mTiles * keyTiles; e++)
-                {
-                    int m = e / (4 * keyTiles), j = e / 4 % keyTiles, row = q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2);
-                    int position = PackedQueryRows.Position(row, packed), key = k0 + 8 * j + 2 * t + e % 2;
-                    var at = ModifiedScores.Position(seq.Index, packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head, position, key, mask.Offset,
-                        seq.QueryLength, seq.KeyLength);
-                    s[e] = ModifiedScores.Log2Score(s[e], at, (row < rows) & (key < seq.KeyLength), edgeTest & !mask.Visible(position, key), p, modifiers,
-                        scoreModified, maskTest);
-                }
+                ModifyScores(s, mTiles, keyTiles, q0 + warpRow, k0, rows, packed, head, kvHead, seq, mask, p, modifiers, scoreModified, maskTest,
+                    edge: false);
             FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles);
             // ---- dropout: ℓ keeps the whole P; P·V takes the kept entries, scaled by 1/(1 − p). Grouped by (row tile m, key
             //      tile pair): the lane's 8 entries there (rows g, g + 8 × keys 2t, 2t + 1 of tiles 2·pair, 2·pair + 1) are one
@@ -252,6 +250,30 @@ internal static class FlashForwardTensorCoreKernel
                 }
                 if (t == 0) lse[statistic] = empty ? float.PositiveInfinity : rowLse;
             }
+    }
+
+    /// <summary>
+    /// S of key block <paramref name="k0"/> through the score and mask modifiers into the log2 domain
+    /// (<see cref="ModifiedScores.Log2Score"/>): the lane's element e = 4·(m·keyTiles + j) + 2·half + c is row
+    /// <paramref name="firstRow"/> + 16m + g + 8·half, key k0 + 8j + 2t + c. The causal/window test, the bounds test and
+    /// the modifiers' clamped positions only where <paramref name="edge"/>: a constant at each call, so a block inside the
+    /// edges and bounds runs the modifiers alone.
+    /// </summary>
+    private static void ModifyScores<TScore, TMask>(ArrayView<float> s, int mTiles, int keyTiles, int firstRow, int k0, int rows, int packed, int head,
+        int kvHead, SequenceBounds seq, AttentionMask mask, AttentionParams p, AttentionModifiers<TScore, TMask> modifiers, bool scoreModified,
+        bool maskTest, bool edge) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
+        for (int e = 0; e < 4 * mTiles * keyTiles; e++)
+        {
+            int m = e / (4 * keyTiles), j = e / 4 % keyTiles, row = firstRow + 16 * m + g + 8 * (e % 4 / 2);
+            int position = PackedQueryRows.Position(row, packed), key = k0 + 8 * j + 2 * t + e % 2;
+            int rowHead = packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head;
+            var at = edge ? ModifiedScores.Position(seq.Index, rowHead, position, key, mask.Offset, seq.QueryLength, seq.KeyLength)
+                : new ScorePosition(seq.Index, rowHead, position, key, position + mask.Offset);
+            bool inside = !edge | ((row < rows) & (key < seq.KeyLength));
+            s[e] = ModifiedScores.Log2Score(s[e], at, inside, edge & !mask.Visible(position, key), p, modifiers, scoreModified, maskTest);
+        }
     }
 
     /// <summary>The first key block from <paramref name="from"/> (before <paramref name="end"/>) that the block mask does not
