@@ -259,11 +259,15 @@ public class ModifierKernelTests : TestAcceleratorFixture
     [Test]
     public void SoftcapIsCapTimesTanhToAFewUlps()
     {
-        // the kernels' tanh (2^x and 1/x forms, a polynomial near 0) against the fp64 tanh, across the range and at its edges
+        // the kernels' tanh (a rational fit, ±1 beyond 9) against the fp64 tanh, across the range and at its edges, and
+        // relative to tanh itself from 1e-6 up (log-spaced, both signs)
         var cap = new Softcap(1f);
         var at = new ScorePosition(0, 0, 0, 0, 0);
         Assert.Multiple(() =>
         {
+            for (float x = 1e-6f; x < 12f; x *= 1.01f)
+                foreach (float signed in new[] { x, -x })
+                    Assert.That(cap.Apply(signed, at), Is.EqualTo(Math.Tanh(signed)).Within(4e-7 * Math.Abs(Math.Tanh(signed))), $"x = {signed}");
             for (float x = -12f; x <= 12f; x += 0.0173f)
                 Assert.That(cap.Apply(x, at), Is.EqualTo(Math.Tanh(x)).Within(4e-7 * Math.Max(Math.Abs(Math.Tanh(x)), 0.125)), $"x = {x}");
             foreach (float x in new[] { 0f, 1e-30f, -1e-6f, 0.2499f, 0.25f, -0.2501f, 60f, -200f })
