@@ -77,6 +77,9 @@ internal static partial class CorpusCases
         yield return Elementwise("VectorAdd", r => [Data.Floats(r, N), Data.Floats(r, N)],
             (b, i) => ((float[])b[0])[i] + ((float[])b[1])[i], float.NaN,
             checkPtx: ptx => Assert.That(ptx, Does.Contain("ld.global.f32").And.Contain("st.global.f32")));
+        yield return Elementwise("RepeatedLoads", r => [Data.Floats(r, N)],
+            (b, i) => 3f * ((float[])b[0])[i] + ((float[])b[0])[i] + 0.5f * (((float[])b[0])[i] + 1f), float.NaN, FusedMultiplyAddTolerance,
+            checkPtx: ptx => Assert.That(ptx.Split("ld.global").Length - 1, Is.EqualTo(2), "a[i] once before the store, once after"));
         yield return Elementwise("IntArithmetic", r => [Data.Ints(r, N, -100000, 100000), Data.Ints(r, N)],
             (b, i) => Kernels.IntOps(((int[])b[0])[i], ((int[])b[1])[i]), unchecked((int)0xDEADBEEF));
         yield return Elementwise("UnsignedArithmetic",

@@ -11,6 +11,18 @@ internal static partial class Kernels
         if (i < c.Length) c[i] = a[i] + b[i];
     }
 
+    /// <summary>One element loaded twice (RedundantLoadElimination merges the two), then written and loaded again: the
+    /// last load must see the store, so it stays.</summary>
+    public static void RepeatedLoads(ArrayView<float> a, ArrayView<float> c)
+    {
+        int i = Grid.GlobalIndexX;
+        if (i >= c.Length) return;
+        float x = a[i], y = a[i];
+        a[i] = x + 1f;
+        float z = a[i];
+        c[i] = 3f * x + y + 0.5f * z;
+    }
+
     public static int IntOps(int a, int b)
         => (a * 7 - b) / 3 + (a % 5) ^ (b << 2) >> 1 | (a & 0x55) + (-b) + ~a + (a >> 3) + (int)((uint)a >> 27);
 
