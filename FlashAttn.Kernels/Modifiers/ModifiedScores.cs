@@ -24,7 +24,7 @@ internal static class ModifiedScores
     /// window test failed) or the mask modifier hides it. The modifiers count only <paramref name="inside"/> the sequence;
     /// outside, the plain score is kept. Branch-free: the modifiers run at every element (<paramref name="at"/> from
     /// <see cref="Position"/>, always in range) and their results are selected, so the element loop stays one block in which
-    /// the engine merges the modifiers' repeated loads of one address (RedundantLoadElimination); behind a branch each element
+    /// the engine merges the modifiers' repeated loads of one address (CommonSubexpressionElimination); behind a branch each element
     /// loaded its own (ALiBi's slope: 64 loads per key block and thread).
     /// </summary>
     public static float Log2Score<TScore, TMask>(float raw, ScorePosition at, bool inside, bool hidden, AttentionParams p,

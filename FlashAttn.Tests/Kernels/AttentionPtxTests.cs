@@ -305,7 +305,7 @@ public sealed class AttentionPtxTests
 
     /// <summary>Modifiers on the tensor cores run branch-free at clamped positions (<see cref="ModifiedScores.Position"/>), so
     /// the element loops stay one block each: no more branches than plain attention's kernels, and a modifier's loads of one
-    /// address merged (RedundantLoadElimination): ALiBi's slope once per key block instead of once per score (64), the
+    /// address merged (CommonSubexpressionElimination numbers global loads): ALiBi's slope once per key block instead of once per score (64), the
     /// document mask's ids once per row and key (forward 4 + 16 instead of 128). Both passes compile their element loop
     /// twice (blocks at an edge or bound, blocks inside), so the counts are twice that.</summary>
     [TestCase(typeof(Alibi), typeof(NoMaskModifier), 1, 2, 2)]

@@ -6,6 +6,12 @@ namespace FlashAttn.Compute.IR.Transformations;
 /// Dominator-scoped value numbering: a pure instruction (arithmetic, compare, select, convert, pointer
 /// arithmetic, pure intrinsics such as thread indices) equal to one in a dominating position — same
 /// opcode, type, attributes and operands (commutative operands in either order) — is replaced by it.
+/// Within a block, loads of device (global) memory too: a load of the address and type an earlier one read, with nothing
+/// between them that may write memory or synchronise (a store, call, atomic, barrier, shuffle, async copy: any instruction
+/// with side effects), takes that load's value. Kernels read their inputs only, and a write by another thread between the
+/// two without synchronisation would be a data race, so the two must agree. This merges a modifier's loads of one table
+/// entry across the unrolled element loop (ALiBi's slope: one load per block instead of 64); the arithmetic on them then
+/// numbers alike in the same walk. Needs the pointers' spaces (<see cref="AddressSpaceInference"/> first).
 /// </summary>
 public sealed class CommonSubexpressionElimination : FunctionPass
 {
@@ -46,6 +52,7 @@ public sealed class CommonSubexpressionElimination : FunctionPass
         var table = new Dictionary<string, Instruction>();
         var replacements = new Dictionary<Value, Value>();
         var removed = new HashSet<Instruction>();
+        var loads = new Dictionary<(Value Pointer, IRType Type), Instruction>(); // this block's global loads since the last side effect
         var work = new Stack<(BasicBlock Block, List<string>? Added)>();
         work.Push((function.Entry, null));
         while (work.Count > 0)
@@ -57,10 +64,22 @@ public sealed class CommonSubexpressionElimination : FunctionPass
                 continue;
             }
             var mine = new List<string>();
+            loads.Clear();
             foreach (var instruction in block.Instructions)
             {
                 for (int k = 0; k < instruction.Operands.Count; k++)
                     if (replacements.TryGetValue(instruction.Operands[k], out var r)) instruction.Operands[k] = r;
+                if (instruction.HasSideEffects) loads.Clear();
+                if (instruction is { Op: Opcode.Load } load && load.Operands[0].Type.Space == AddressSpace.Global)
+                {
+                    if (loads.TryGetValue((load.Operands[0], load.Type), out var earlier))
+                    {
+                        replacements[load] = earlier;
+                        removed.Add(load);
+                    }
+                    else loads[(load.Operands[0], load.Type)] = load;
+                    continue;
+                }
                 if (!IsCandidate(instruction)) continue;
                 string key = Key(instruction);
                 if (table.TryGetValue(key, out var existing))

@@ -77,10 +77,8 @@ public static class Optimizer
 
         var epilogue = new List<FunctionPass>();
         epilogue.Add(new AddressReassociation());
-        epilogue.Add(new CommonSubexpressionElimination());
         epilogue.Add(new AddressSpaceInference());
-        epilogue.Add(new RedundantLoadElimination());
-        epilogue.Add(new CommonSubexpressionElimination()); // the arithmetic on merged loads
+        epilogue.Add(new CommonSubexpressionElimination()); // global loads too: it needs the spaces
         epilogue.Add(new SimplifyCfg());
         epilogue.Add(new DeadCodeElimination());
 

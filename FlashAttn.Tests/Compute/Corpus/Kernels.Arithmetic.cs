@@ -11,7 +11,7 @@ internal static partial class Kernels
         if (i < c.Length) c[i] = a[i] + b[i];
     }
 
-    /// <summary>One element loaded twice (RedundantLoadElimination merges the two), then written and loaded again: the
+    /// <summary>One element loaded twice (value numbering merges the two), then written and loaded again: the
     /// last load must see the store, so it stays.</summary>
     public static void RepeatedLoads(ArrayView<float> a, ArrayView<float> c)
     {

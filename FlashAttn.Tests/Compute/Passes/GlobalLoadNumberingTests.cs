@@ -5,9 +5,10 @@ using static FlashAttn.Tests.Compute.Passes.PassTestUtilities;
 
 namespace FlashAttn.Tests.Compute.Passes;
 
-/// <summary>Repeated loads of one device address in one block share the first load's value, unless something between
-/// may write memory or synchronise; other spaces and other blocks are left alone.</summary>
-public class RedundantLoadEliminationTests
+/// <summary>Value numbering of loads (<see cref="CommonSubexpressionElimination"/>): repeated loads of one device address in
+/// one block share the first load's value, unless something between may write memory or synchronise; other spaces and
+/// other blocks are left alone.</summary>
+public class GlobalLoadNumberingTests
 {
     /// <summary><c>return p[i] + p[i]</c> (global), with <paramref name="between"/> emitted between the two loads.</summary>
     private static Function TwoLoads(AddressSpace space, Action<IRBuilder, Value>? between = null, bool secondInNextBlock = false)
@@ -34,7 +35,7 @@ public class RedundantLoadEliminationTests
     public void ASecondGlobalLoadOfTheSameAddressTakesTheFirstsValue()
     {
         var f = TwoLoads(AddressSpace.Global);
-        Assert.That(new RedundantLoadElimination().Run(f), Is.True);
+        Assert.That(new CommonSubexpressionElimination().Run(f), Is.True);
         var loads = f.AllInstructions.Where(i => i.Op == Opcode.Load).ToList();
         Assert.That(loads, Has.Count.EqualTo(1), IRPrinter.Format(f));
         var sum = f.AllInstructions.Single(i => i.Op == Opcode.Add && i.Type == IRType.Float32);
@@ -45,7 +46,7 @@ public class RedundantLoadEliminationTests
     public void AStoreBetweenKeepsBothLoads()
     {
         var f = TwoLoads(AddressSpace.Global, (b, address) => b.Store(address, Constant.F32(1f)));
-        Assert.That(new RedundantLoadElimination().Run(f), Is.False);
+        Assert.That(new CommonSubexpressionElimination().Run(f), Is.False);
         Assert.That(Count(f, Opcode.Load), Is.EqualTo(2));
     }
 
@@ -53,7 +54,7 @@ public class RedundantLoadEliminationTests
     public void ABarrierBetweenKeepsBothLoads()
     {
         var f = TwoLoads(AddressSpace.Global, (b, _) => b.Intrinsic(IntrinsicOp.Barrier, IRType.Void));
-        Assert.That(new RedundantLoadElimination().Run(f), Is.False);
+        Assert.That(new CommonSubexpressionElimination().Run(f), Is.False);
         Assert.That(Count(f, Opcode.Load), Is.EqualTo(2));
     }
 
@@ -63,7 +64,7 @@ public class RedundantLoadEliminationTests
     public void OtherSpacesAreLeftAlone(AddressSpace space)
     {
         var f = TwoLoads(space);
-        Assert.That(new RedundantLoadElimination().Run(f), Is.False);
+        Assert.That(new CommonSubexpressionElimination().Run(f), Is.False);
         Assert.That(Count(f, Opcode.Load), Is.EqualTo(2));
     }
 
@@ -71,7 +72,7 @@ public class RedundantLoadEliminationTests
     public void ALoadInAnotherBlockIsLeftAlone()
     {
         var f = TwoLoads(AddressSpace.Global, secondInNextBlock: true);
-        Assert.That(new RedundantLoadElimination().Run(f), Is.False);
+        Assert.That(new CommonSubexpressionElimination().Run(f), Is.False);
         Assert.That(Count(f, Opcode.Load), Is.EqualTo(2));
     }
 }
