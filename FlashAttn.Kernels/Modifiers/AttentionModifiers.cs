@@ -35,19 +35,15 @@ public readonly struct AttentionModifiers<TScore, TMask>(TScore score, TMask mas
     public bool HidesTile(int flags, int batch, int head, int q0, int rows, int k0, int cols)
         => TileClass(flags, batch, head, q0, rows, k0, cols) == BlockMask.Empty;
 
-    /// <summary>True when the mask modifier (acting per <paramref name="flags"/>) must test the elements of the tile
-    /// [q0, q0 + rows) × [k0, k0 + cols): it acts, and no block mask marks the tile full (a full tile skips the test).</summary>
-    public bool TestsMaskOn(int flags, int batch, int head, int q0, int rows, int k0, int cols)
-        => TestsMaskOn(flags, TileClass(flags, batch, head, q0, rows, k0, cols));
-
     /// <summary>The block mask's class of the tile [q0, q0 + rows) × [k0, k0 + cols) (<see cref="BlockMask.TileOf"/>), or
     /// <see cref="BlockMask.Partial"/> when no block mask acts (per <paramref name="flags"/>): one lookup that serves both
-    /// <see cref="HidesTile"/> (class Empty) and <see cref="TestsMaskOn(int, byte)"/>.</summary>
+    /// <see cref="HidesTile"/> (class Empty) and <see cref="TestsMaskOn"/>.</summary>
     public byte TileClass(int flags, int batch, int head, int q0, int rows, int k0, int cols)
         => (flags & BlockMaskFlag) != 0 ? Blocks.TileOf(batch, head, q0, rows, k0, cols) : BlockMask.Partial;
 
-    /// <summary><see cref="TestsMaskOn(int, int, int, int, int, int, int)"/> for a tile of class <paramref name="tileClass"/>
-    /// (<see cref="TileClass"/>).</summary>
+    /// <summary>True when the mask modifier (acting per <paramref name="flags"/>) must test the elements of a tile of class
+    /// <paramref name="tileClass"/> (<see cref="TileClass"/>): it acts, and no block mask marks the tile full (a full tile
+    /// skips the test).</summary>
     public static bool TestsMaskOn(int flags, byte tileClass) => (flags & MaskFlag) != 0 && tileClass != BlockMask.Full;
 
     /// <summary>The flags of a call with these modifiers (block mask included) and <paramref name="settings"/>.</summary>

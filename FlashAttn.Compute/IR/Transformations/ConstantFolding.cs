@@ -232,17 +232,12 @@ public sealed class ConstantFolding : FunctionPass
     {
         Value a = i.Operands[0], b = i.Operands[1];
         if (a is Constant && b is not Constant && i.Compare is CompareKind.Eq or CompareKind.Ne) (a, b) = (b, a);
-        // a 0/1 integer (through conversions and selects, as a Bool merged by IfConversion travels) != 0: that Bool
+        // a 0/1 integer != 0 is the Bool it holds, == 0 its negation: a Bool round trip through an integer ((int)c != 0 → c),
+        // through conversions and selects too (as a Bool merged by IfConversion travels)
         if (a.Type.IsInteger && IsZero(b) && a is not Constant && AsBool(a, out var created) is { } truth)
         {
             if (i.Compare == CompareKind.Ne) return truth;
             if (i.Compare == CompareKind.Eq && created is null) return new Instruction(Opcode.Not, IRType.Bool, truth);
-        }
-        // Bool round trip through an integer: (int)c != 0 → c; (int)c == 0 → !c.
-        if (a is Instruction { Op: Opcode.Convert } convert && convert.Operands[0].Type == IRType.Bool && IsZero(b))
-        {
-            if (i.Compare == CompareKind.Ne) return convert.Operands[0];
-            if (i.Compare == CompareKind.Eq) return new Instruction(Opcode.Not, IRType.Bool, convert.Operands[0]);
         }
         // c != 0 / c == 1 on a Bool itself.
         if (a.Type == IRType.Bool && b is Constant k)
