@@ -11,10 +11,13 @@ internal static class ModifiedScores
     /// The position at which the kernels evaluate the modifiers for the score of (<paramref name="query"/>, <paramref name="key"/>):
     /// the indices clamped into the sequence's <paramref name="queryLength"/> × <paramref name="keyLength"/> (the diagonal
     /// moving with the query), so a padding row or a key past s_k reads the modifiers' data in range. Their results there
-    /// are discarded (<see cref="Log2Score"/>'s <c>inside</c>), which lets every element run the same straight code.
+    /// are discarded (<see cref="Log2Score"/>'s <c>inside</c>), which lets every element run the same straight code. A caller
+    /// that knows its whole block lies inside passes <paramref name="inBounds"/> (a constant at the call): no clamp.
     /// </summary>
-    public static ScorePosition Position(int sequence, int head, int query, int key, int diagonalOffset, int queryLength, int keyLength)
+    public static ScorePosition Position(int sequence, int head, int query, int key, int diagonalOffset, int queryLength, int keyLength,
+        bool inBounds = false)
     {
+        if (inBounds) return new ScorePosition(sequence, head, query, key, query + diagonalOffset);
         int clampedQuery = XMath.Max(0, XMath.Min(query, queryLength - 1)), clampedKey = XMath.Max(0, XMath.Min(key, keyLength - 1));
         return new ScorePosition(sequence, head, clampedQuery, clampedKey, clampedQuery + diagonalOffset);
     }

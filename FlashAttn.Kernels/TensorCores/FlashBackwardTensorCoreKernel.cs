@@ -213,8 +213,7 @@ internal static class FlashBackwardTensorCoreKernel
                         }
                         else
                         {
-                            var at = edge ? ModifiedScores.Position(seq.Index, head, row, key, mask.Offset, seq.QueryLength, seq.KeyLength)
-                                : new ScorePosition(seq.Index, head, row, key, row + mask.Offset);
+                            var at = ModifiedScores.Position(seq.Index, head, row, key, mask.Offset, seq.QueryLength, seq.KeyLength, inBounds: !edge);
                             log2Score = ModifiedScores.Log2Score(sT[e], at, inside, edge & !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
                             derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
                         }

@@ -269,8 +269,7 @@ internal static class FlashForwardTensorCoreKernel
             int m = e / (4 * keyTiles), j = e / 4 % keyTiles, row = firstRow + 16 * m + g + 8 * (e % 4 / 2);
             int position = PackedQueryRows.Position(row, packed), key = k0 + 8 * j + 2 * t + e % 2;
             int rowHead = packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head;
-            var at = edge ? ModifiedScores.Position(seq.Index, rowHead, position, key, mask.Offset, seq.QueryLength, seq.KeyLength)
-                : new ScorePosition(seq.Index, rowHead, position, key, position + mask.Offset);
+            var at = ModifiedScores.Position(seq.Index, rowHead, position, key, mask.Offset, seq.QueryLength, seq.KeyLength, inBounds: !edge);
             bool inside = !edge | ((row < rows) & (key < seq.KeyLength));
             s[e] = ModifiedScores.Log2Score(s[e], at, inside, edge & !mask.Visible(position, key), p, modifiers, scoreModified, maskTest);
         }
