@@ -84,17 +84,21 @@ public static partial class AttentionLauncher
 
     /// <summary>
     /// The split-KV count for <paramref name="groups"/> groups of work (sequences × kv heads × row tiles) over
-    /// <paramref name="keyBlocks"/> key blocks on <paramref name="multiprocessors"/> SMs: none when the groups already fill
-    /// the SMs; else the fewest splits whose last wave is at least 85% as full as the best count's, at most one per key
-    /// block and 64 (flash-decoding's rule of thumb: each split must still stream several key blocks).
+    /// <paramref name="keyBlocks"/> key blocks on <paramref name="multiprocessors"/> SMs. Decoding is bound by the cache's
+    /// bytes, and one group's two-stage ring keeps too few of them in flight to saturate an SM's share of HBM: the count
+    /// aims at <see cref="GroupsPerSmForBandwidth"/> groups per SM (both kernels' launch bounds keep two resident). None
+    /// when the groups already fill those slots; else the fewest splits whose last wave of slots is at least 85% as full as
+    /// the best count's, each split streaming at least <see cref="KeyBlocksPerSplit"/> key blocks (fewer only add combine
+    /// work), at most 64.
     /// </summary>
     public static int KvCacheSplits(int groups, int keyBlocks, int multiprocessors)
     {
-        if (groups <= 0 || keyBlocks <= 1 || groups >= multiprocessors * 8 / 10) return 1;
-        int most = Math.Min(64, Math.Min(keyBlocks, 2 * multiprocessors));
+        int slots = multiprocessors * GroupsPerSmForBandwidth;
+        if (groups <= 0 || keyBlocks <= 1 || groups >= slots * 8 / 10) return 1;
+        int most = Math.Max(1, Math.Min(64, Math.Min(keyBlocks / KeyBlocksPerSplit, slots)));
         double Efficiency(int s)
         {
-            double waves = (double)groups * s / multiprocessors;
+            double waves = (double)groups * s / slots;
             return waves / Math.Ceiling(waves);
         }
         double best = 0;
@@ -107,6 +111,15 @@ public static partial class AttentionLauncher
         }
         return 1;
     }
+
+    /// <summary>
+    /// Resident groups per SM that decoding needs to reach HBM's bandwidth. Measured on the H200 (2026-12-05, 74db738,
+    /// b = 16, h_kv = 8, 32k/128k cache): one group per SM read 3.3 TB/s, two 4.1–4.2, four 4.1–4.2.
+    /// </summary>
+    public const int GroupsPerSmForBandwidth = 2;
+
+    /// <summary>Fewest key blocks a split streams, so that its pipeline fills and the combine stays small.</summary>
+    public const int KeyBlocksPerSplit = 4;
 
     private static SequenceGrid Varlen(VarlenShape shape, ArrayView<int> cuSeqlensQ, ArrayView<int> cuSeqlensK)
         => new(new SequenceInfo { CuSeqlensQ = cuSeqlensQ, CuSeqlensK = cuSeqlensK }, SequenceKind.Varlen, shape.Sequences,

@@ -178,14 +178,17 @@ public class SequenceKernelTests : TestAcceleratorFixture
     }
 
     [Test]
-    public void SplitHeuristicSplitsOnlyWhenTheGroupsLeaveSmsIdle()
+    public void SplitHeuristicSplitsOnlyWhenTheGroupsLeaveBandwidthUnused()
     {
         Assert.Multiple(() =>
         {
             Assert.That(AttentionLauncher.KvCacheSplits(groups: 1 * 8, keyBlocks: 2048, multiprocessors: 132), Is.GreaterThan(8), "b1 h_kv8 128k");
             Assert.That(AttentionLauncher.KvCacheSplits(groups: 64 * 8, keyBlocks: 512, multiprocessors: 132), Is.EqualTo(1), "b64 h_kv8 fills the SMs");
             Assert.That(AttentionLauncher.KvCacheSplits(groups: 8, keyBlocks: 1, multiprocessors: 132), Is.EqualTo(1), "one key block");
-            Assert.That(AttentionLauncher.KvCacheSplits(groups: 16, keyBlocks: 3, multiprocessors: 132), Is.LessThanOrEqualTo(3), "at most a block per split");
+            Assert.That(AttentionLauncher.KvCacheSplits(groups: 16, keyBlocks: 3, multiprocessors: 132), Is.EqualTo(1), "too few blocks to split");
+            Assert.That(AttentionLauncher.KvCacheSplits(groups: 8, keyBlocks: 64, multiprocessors: 132), Is.LessThanOrEqualTo(16), "b1 4k: at least 4 blocks per split");
+            Assert.That(AttentionLauncher.KvCacheSplits(groups: 16 * 8, keyBlocks: 512, multiprocessors: 132), Is.EqualTo(2), "b16 h_kv8: two groups per SM");
+            Assert.That(AttentionLauncher.KvCacheSplits(groups: 1 * 8, keyBlocks: 2048, multiprocessors: 132) * 8, Is.GreaterThanOrEqualTo(200), "b1 128k: about two groups per SM");
         });
     }
 
