@@ -67,7 +67,8 @@ internal static class FlashBackwardTensorCoreKernel
         int firstBlock = mask.FirstQuerySeeing(k0) / br, qBlocks = (mask.QueryEnd(k0, bc, seq.QueryLength) + br - 1) / br;
         long rowBase = seq.StatisticIndex(RowStatisticsLayout.Of(p), head, 0);
         // a block mask skips the query blocks it empties for this key block (no load, no math)
-        int block = NextQueryBlock(modifiers, modifierFlags.Value, seq.Index, head, k0, bc, firstBlock, qBlocks, br, out byte blockClass);
+        var walk = BlockMaskWalk.AlongQueries(seq.Index, head, k0, bc, br, qBlocks);
+        int block = walk.Next(modifiers, modifierFlags.Value, firstBlock, out byte blockClass);
         if (block < qBlocks)
         {
             var first = shared.SubView(stagesFirst, stageElements);
@@ -76,7 +77,7 @@ internal static class FlashBackwardTensorCoreKernel
             RowStatistics.Store(firstLse, firstDelta, br, Statistics(first, br, stride, 0), Statistics(first, br, stride, 1));
         }
 
-        int following = NextQueryBlock(modifiers, modifierFlags.Value, seq.Index, head, k0, bc, block + 1, qBlocks, br, out byte followingClass);
+        int following = walk.Next(modifiers, modifierFlags.Value, block + 1, out byte followingClass);
 
         for (int iteration = 0; block < qBlocks; iteration++)
         {
@@ -114,10 +115,8 @@ internal static class FlashBackwardTensorCoreKernel
                 }
             }
 
-            // the block mask's lookups for the block after the following one, here where they wait alongside the products in
-            // flight rather than before the following block's loads; each block's class comes with it, one lookup per block
-            int afterFollowing = NextQueryBlock(modifiers, modifierFlags.Value, seq.Index, head, k0, bc, following + 1, qBlocks, br,
-                out byte afterFollowingClass);
+            // the block mask's lookup of the block after the following one: issued here, read after dQ (BlockMaskWalk)
+            byte aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
 
             // ---- Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0), dSᵀ = Pᵀ ∘ (dPᵀ − D) in dpT; through a score modifier
             //      f: P from f(s), and dS·f'(s) for the scores' gradient ----
@@ -158,6 +157,7 @@ internal static class FlashBackwardTensorCoreKernel
                 AccumulateDq<T, TStorage>(dsTile, dsStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, c0, bc,
                     columns / tile.DqColumnParts / 8, warp % (br / 16), warp / (br / 16), lane, chunked.Value);
             if (hasNext) RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
+            int afterFollowing = walk.Resolve(modifiers, modifierFlags.Value, following + 1, aheadClass, out byte afterFollowingClass);
             block = following;
             blockClass = followingClass;
             following = afterFollowing;
@@ -231,21 +231,6 @@ internal static class FlashBackwardTensorCoreKernel
                         dpT[e] = pij * (dpij - deltaTile[column]) * derivative;
                     }
             }
-    }
-
-    /// <summary>The first query block from <paramref name="from"/> (before <paramref name="end"/>) that the block mask does
-    /// not empty for keys [k0, k0 + cols), and its class (<see cref="AttentionModifiers{TScore, TMask}.TileClass"/>):
-    /// <paramref name="from"/> itself, Partial, without a block mask.</summary>
-    private static int NextQueryBlock<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int batch, int head, int k0, int cols,
-        int from, int end, int br, out byte tileClass) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
-    {
-        tileClass = BlockMask.Partial;
-        for (; from < end; from++)
-        {
-            tileClass = modifiers.TileClass(flags, batch, head, from * br, br, k0, cols);
-            if (tileClass != BlockMask.Empty) break;
-        }
-        return from;
     }
 
     /// <summary>Row statistic <paramref name="which"/> (0: L·log2 e, 1: D) of a stage: Br floats after its Q and dO tiles.</summary>

@@ -89,11 +89,12 @@ internal static class FlashForwardTensorCoreKernel
         else
             TensorCoreTileLoader.Load<T, TStorage>(q, seq.QueryRowStart(qLayout, q0, head), qLayout.PositionStride, validRows, p.HeadDim, qTile, stride, br, dPad,
                 tile.Threads, chunked.Value);
-        int block = NextBlock(modifiers, modifierFlags.Value, seq.Index, head, q0, br, firstBlock, endBlock, bc, out byte blockClass);
+        var walk = BlockMaskWalk.AlongKeys(seq.Index, head, q0, br, bc, endBlock);
+        int block = walk.Next(modifiers, modifierFlags.Value, firstBlock, out byte blockClass);
         if (block < endBlock)
             KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, block * bc, kvHead, p, kind, pagedRows,
                 shared.SubView(br * stride, stageElements), bc, tile, chunked.Value);
-        int next = NextBlock(modifiers, modifierFlags.Value, seq.Index, head, q0, br, block + 1, endBlock, bc, out byte nextClass);
+        int next = walk.Next(modifiers, modifierFlags.Value, block + 1, out byte nextClass);
 
         for (int iteration = 0; block < endBlock; iteration++)
         {
@@ -133,9 +134,8 @@ internal static class FlashForwardTensorCoreKernel
                     }
                 }
 
-            // the block mask's lookups for the block after next, here where they wait alongside S's products in flight
-            // rather than before the next block's loads; each block's class comes with it, one lookup per block
-            int afterNext = NextBlock(modifiers, modifierFlags.Value, seq.Index, head, q0, br, next + 1, endBlock, bc, out byte afterNextClass);
+            // the block mask's lookup of the block after next: issued here, read after P·V (BlockMaskWalk)
+            byte aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, next + 1);
 
             // ---- scale to the log2 domain (through the score modifier), mask; online softmax: P = exp2(S − m_new), ℓ and O rescaled ----
             // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
@@ -200,6 +200,7 @@ internal static class FlashForwardTensorCoreKernel
                         TStorage.MultiplyAddTwoTiles(o, m * dTiles + 2 * pair, a, 0, b, 0);
                     }
                 }
+            int afterNext = walk.Resolve(modifiers, modifierFlags.Value, next + 1, aheadClass, out byte afterNextClass);
             block = next;
             blockClass = nextClass;
             next = afterNext;
@@ -273,20 +274,5 @@ internal static class FlashForwardTensorCoreKernel
             bool inside = !edge | ((row < rows) & (key < seq.KeyLength));
             s[e] = ModifiedScores.Log2Score(s[e], at, inside, edge & !mask.Visible(position, key), p, modifiers, scoreModified, maskTest);
         }
-    }
-
-    /// <summary>The first key block from <paramref name="from"/> (before <paramref name="end"/>) that the block mask does not
-    /// empty for rows [q0, q0 + rows), and its class (<see cref="AttentionModifiers{TScore, TMask}.TileClass"/>):
-    /// <paramref name="from"/> itself, Partial, without a block mask.</summary>
-    private static int NextBlock<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int batch, int head, int q0, int rows,
-        int from, int end, int bc, out byte tileClass) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
-    {
-        tileClass = BlockMask.Partial;
-        for (; from < end; from++)
-        {
-            tileClass = modifiers.TileClass(flags, batch, head, q0, rows, from * bc, bc);
-            if (tileClass != BlockMask.Empty) break;
-        }
-        return from;
     }
 }

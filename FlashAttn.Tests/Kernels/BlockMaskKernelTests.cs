@@ -24,6 +24,19 @@ public readonly struct KeyLimitMask(int limit) : IMaskModifier
 }
 
 /// <summary>
+/// Diagonal stripes of 64 × 64 blocks, 8 empty blocks between visible ones along either axis (each visible block partial:
+/// its last 16 keys hidden), and the last key block partly visible to every query: the kernels' block walks meet long
+/// leading, inner and trailing runs of empty blocks.
+/// </summary>
+public readonly struct StripedBlocksMask(int lastKeyBlock) : IMaskModifier
+{
+    public int LastKeyBlock { get; } = lastKeyBlock;
+
+    public bool Visible(ScorePosition at)
+        => ((at.Query / 64 + at.Key / 64) % 9 == 0 && at.Key % 64 < 48) || (at.Key / 64 == LastKeyBlock && at.Query % 3 == 0);
+}
+
+/// <summary>
 /// Block sparsity (issue 14, part 5): the block mask built on the device from a mask modifier (against a host
 /// classification), attention with it equal to attention without it and to the fp64 reference, and empty tiles never
 /// read (their values never reach the output).
@@ -79,6 +92,20 @@ public class BlockMaskKernelTests : TestAcceleratorFixture
         var mask = new PrefixLmMask(70);
         using var blocks = _accelerator.Allocate<byte>(BlockMask.Elements(c.Shape, perBatch: false, perHead: true));
         var blockMask = AttentionLauncher.BuildBlockMask(_accelerator, c.Shape, c.Settings, mask, blocks.View, perBatch: false, perHead: true);
+        CheckAgainstUnblocked(c, mask, blockMask);
+    }
+
+    [TestCase(AttentionDtype.Fp16)]
+    [TestCase(AttentionDtype.Bf16)]
+    public void LongRunsOfEmptyBlocksMatchWithoutAndTheReference(AttentionDtype dtype)
+    {
+        // s_k = 1100: 18 key blocks, runs of 8 empty ones before, between and after the visible ones
+        var c = new AttentionCase(new AttentionShape(1, 330, 1100, 2, 1, 32), dtype, Causal: false, BottomRight: true, Deterministic: false, Seed: 45);
+        var mask = new StripedBlocksMask(1100 / 64);
+        using var blocks = _accelerator.Allocate<byte>(BlockMask.Elements(c.Shape, perBatch: false, perHead: false));
+        var blockMask = AttentionLauncher.BuildBlockMask(_accelerator, c.Shape, c.Settings, mask, blocks.View, perBatch: false, perHead: false);
+        byte[] classes = blocks.ToArray();
+        Assert.That(classes.Count(x => x == BlockMask.Empty), Is.GreaterThan(classes.Length / 2), "mostly empty");
         CheckAgainstUnblocked(c, mask, blockMask);
     }
 
