@@ -3,11 +3,11 @@ namespace FlashAttn.Kernels;
 /// <summary>
 /// A tensor-core kernel's walk along one line of tiles past those a block mask empties: the forward walks the key blocks
 /// of its query rows, the backward the query blocks of its keys. The walk knows each block one iteration before its loads
-/// are issued. A lookup is a global load, so a walk that branched on it at once would stall the warp on it each
-/// iteration (the H200, 74db738: a document mask with half of the tiles empty ran 1.65–1.69× dense forward and
-/// 1.40–1.47× backward, against ~1.9× for causal). So the lookup of the block after the following one is issued early
-/// (<see cref="ClassAhead"/>) and read late (<see cref="Resolve"/>). Only a candidate the mask empties starts a search,
-/// once per run of empty blocks, and that search keeps four lookups in flight.
+/// are issued. A lookup is a global load; a walk that branched on it at once stalled the warp on it each iteration. So
+/// the lookup of the block after the following one is issued early (<see cref="ClassAhead"/>) and read later in the
+/// iteration (<see cref="Resolve"/>): the forward reads it after the softmax (reading it after P·V made ptxas spill
+/// 332 bytes instead of 96 at d = 128), the backward after dQ. Only a candidate the mask empties starts a search, once
+/// per run of empty blocks; the walk's first search keeps four lookups in flight.
 /// Without a block mask (per the specialised flags), every class is the constant Partial and the walk folds away.
 /// </summary>
 internal readonly struct BlockMaskWalk(int batch, int head, bool alongKeys, int lineStart, int lineLength, int step, int end)
@@ -36,11 +36,17 @@ internal readonly struct BlockMaskWalk(int batch, int head, bool alongKeys, int 
     {
         tileClass = candidateClass;
         if (candidateClass != BlockMask.Empty || candidate >= end) return candidate;
-        return Next(modifiers, flags, candidate + 1, out tileClass);
+        // inside the kernels' loops, where registers are scarce: one lookup at a time (once per run of empty blocks)
+        for (candidate++; candidate < end; candidate++)
+        {
+            tileClass = ClassOf(modifiers, flags, candidate);
+            if (tileClass != BlockMask.Empty) break;
+        }
+        return candidate;
     }
 
     /// <summary>The first block from <paramref name="from"/> that the mask does not empty (≥ <see cref="End"/>: none), and its
-    /// class; <paramref name="from"/> itself, Partial, without a block mask. Four lookups in flight per step.</summary>
+    /// class; <paramref name="from"/> itself, Partial, without a block mask. Four lookups in flight per step (the kernels' prologues).</summary>
     public int Next<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int from, out byte tileClass)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {

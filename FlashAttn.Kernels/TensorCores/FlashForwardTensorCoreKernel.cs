@@ -134,7 +134,7 @@ internal static class FlashForwardTensorCoreKernel
                     }
                 }
 
-            // the block mask's lookup of the block after next: issued here, read after P·V (BlockMaskWalk)
+            // the block mask's lookup of the block after next: issued here, read after the softmax (BlockMaskWalk)
             byte aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, next + 1);
 
             // ---- scale to the log2 domain (through the score modifier), mask; online softmax: P = exp2(S − m_new), ℓ and O rescaled ----
@@ -188,6 +188,8 @@ internal static class FlashForwardTensorCoreKernel
                         }
                     }
 
+            int afterNext = walk.Resolve(modifiers, modifierFlags.Value, next + 1, aheadClass, out byte afterNextClass);
+
             // ---- O += P V_j: P's accumulators, rounded to the storage, are the A operands (keys 16·kk …) ----
             for (int kk = 0; kk < bc / 16; kk++)
                 for (int pair = 0; pair < dTiles / 2; pair++)
@@ -200,7 +202,6 @@ internal static class FlashForwardTensorCoreKernel
                         TStorage.MultiplyAddTwoTiles(o, m * dTiles + 2 * pair, a, 0, b, 0);
                     }
                 }
-            int afterNext = walk.Resolve(modifiers, modifierFlags.Value, next + 1, aheadClass, out byte afterNextClass);
             block = next;
             blockClass = nextClass;
             next = afterNext;

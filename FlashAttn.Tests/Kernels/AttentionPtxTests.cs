@@ -303,6 +303,27 @@ public sealed class AttentionPtxTests
         });
     }
 
+    /// <summary>With a block mask (document mask, its element test on partial tiles only) the tensor-core kernels keep their
+    /// register arrays in registers: the walk past empty tiles (<see cref="BlockMaskWalk"/>) adds lookups, no local memory.</summary>
+    [Test]
+    public void TensorCoreBlockMaskKernelsKeepRegisterArrays()
+    {
+        int flags = AttentionModifiers<NoScoreModifier, DocumentMask>.MaskFlag | AttentionModifiers<NoScoreModifier, DocumentMask>.BlockMaskFlag;
+        string forward = Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),
+            [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(DocumentMask)], "forward_tc_Half_128_full_DocumentMask_blocks",
+            SpecializedValue.New(128), SpecializedValue.New(false), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
+            SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(flags));
+        string backward = Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward),
+            [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(DocumentMask)], "backward_tc_Half_128_full_DocumentMask_blocks",
+            SpecializedValue.New(128), SpecializedValue.New(TensorCoreTile.ForBackward(128).Warps), SpecializedValue.New(false), SpecializedValue.New(true),
+            SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(flags));
+        Assert.Multiple(() =>
+        {
+            Assert.That(forward, Does.Not.Contain(".local"), "forward");
+            Assert.That(backward, Does.Not.Contain(".local"), "backward");
+        });
+    }
+
     /// <summary>Modifiers on the tensor cores run branch-free at clamped positions (<see cref="ModifiedScores.Position"/>), so
     /// the element loops stay one block each: no more branches than plain attention's kernels, and a modifier's loads of one
     /// address merged (CommonSubexpressionElimination numbers global loads): ALiBi's slope once per key block instead of once per score (64), the
