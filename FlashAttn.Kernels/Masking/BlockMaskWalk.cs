@@ -7,7 +7,8 @@ namespace FlashAttn.Kernels;
 /// the lookup of the block after the following one is issued early (<see cref="ClassAhead"/>) and read later in the
 /// iteration (<see cref="Resolve"/>): the forward reads it after the softmax (reading it after P·V made ptxas spill
 /// 332 bytes instead of 96 at d = 128), the backward after dQ. Only a candidate the mask empties starts a search, once
-/// per run of empty blocks; the walk's first search keeps four lookups in flight.
+/// per run of empty blocks, with four lookups in flight: a line whose visible blocks end at its middle (a document
+/// mask) otherwise pays a load latency for each of the empty blocks after them.
 /// Without a block mask (per the specialised flags), every class is the constant Partial and the walk folds away.
 /// </summary>
 internal readonly struct BlockMaskWalk(int batch, int head, bool alongKeys, int lineStart, int lineLength, int step, int end)
@@ -36,17 +37,11 @@ internal readonly struct BlockMaskWalk(int batch, int head, bool alongKeys, int 
     {
         tileClass = candidateClass;
         if (candidateClass != BlockMask.Empty || candidate >= end) return candidate;
-        // inside the kernels' loops, where registers are scarce: one lookup at a time (once per run of empty blocks)
-        for (candidate++; candidate < end; candidate++)
-        {
-            tileClass = ClassOf(modifiers, flags, candidate);
-            if (tileClass != BlockMask.Empty) break;
-        }
-        return candidate;
+        return Next(modifiers, flags, candidate + 1, out tileClass);
     }
 
     /// <summary>The first block from <paramref name="from"/> that the mask does not empty (≥ <see cref="End"/>: none), and its
-    /// class; <paramref name="from"/> itself, Partial, without a block mask. Four lookups in flight per step (the kernels' prologues).</summary>
+    /// class; <paramref name="from"/> itself, Partial, without a block mask. Four lookups in flight per step.</summary>
     public int Next<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int from, out byte tileClass)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
