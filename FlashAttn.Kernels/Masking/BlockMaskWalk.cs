@@ -3,12 +3,13 @@ namespace FlashAttn.Kernels;
 /// <summary>
 /// A tensor-core kernel's walk along one line of tiles past those a block mask empties: the forward walks the key blocks
 /// of its query rows, the backward the query blocks of its keys. The walk knows each block one iteration before its loads
-/// are issued. A lookup is a global load; a walk that branched on it at once stalled the warp on it each iteration. So
-/// the lookup of the block after the following one is issued early (<see cref="ClassAhead"/>) and read later in the
-/// iteration (<see cref="Resolve"/>): the forward reads it after the softmax (reading it after P·V made ptxas spill
-/// 332 bytes instead of 96 at d = 128), the backward after dQ. Only a candidate the mask empties starts a search, once
-/// per run of empty blocks, with four lookups in flight: a line whose visible blocks end at its middle (a document
-/// mask) otherwise pays a load latency for each of the empty blocks after them.
+/// are issued. A lookup is a global load, so the walk does not branch on it at once. The lookup of the block after the
+/// following one is issued early (<see cref="ClassAhead"/>) and read later in the iteration (<see cref="Resolve"/>).
+/// The forward reads it after the softmax: reading it after P·V made ptxas spill 332 bytes instead of 96 at d = 128.
+/// The backward reads it after dQ. Only a candidate the mask empties starts a search, once per run of empty blocks,
+/// with four lookups in flight; otherwise a line whose visible blocks end at its middle (a document mask) would pay a
+/// load latency for each empty block after them. Measured against branching at once, the 50%-empty row moved within
+/// the noise (H100, 3ce6f52): the lookups were not what limits it.
 /// Without a block mask (per the specialised flags), every class is the constant Partial and the walk folds away.
 /// </summary>
 internal readonly struct BlockMaskWalk(int batch, int head, bool alongKeys, int lineStart, int lineLength, int step, int end)
@@ -18,9 +19,6 @@ internal readonly struct BlockMaskWalk(int batch, int head, bool alongKeys, int 
 
     /// <summary>A walk over the query blocks of keys [k0, k0 + cols), <paramref name="br"/> rows per block, up to <paramref name="end"/>.</summary>
     public static BlockMaskWalk AlongQueries(int batch, int head, int k0, int cols, int br, int end) => new(batch, head, false, k0, cols, br, end);
-
-    /// <summary>The block after the walk's last (every block index below it is on the line).</summary>
-    public int End => end;
 
     /// <summary>The class of <paramref name="block"/> (<see cref="AttentionModifiers{TScore, TMask}.TileClass"/>); Empty past the end
     /// with a block mask, the constant Partial without one (so that the kernels' per-class choices fold). No branch waits on
@@ -40,7 +38,7 @@ internal readonly struct BlockMaskWalk(int batch, int head, bool alongKeys, int 
         return Next(modifiers, flags, candidate + 1, out tileClass);
     }
 
-    /// <summary>The first block from <paramref name="from"/> that the mask does not empty (≥ <see cref="End"/>: none), and its
+    /// <summary>The first block from <paramref name="from"/> that the mask does not empty (at or past the line's end: none), and its
     /// class; <paramref name="from"/> itself, Partial, without a block mask. Four lookups in flight per step.</summary>
     public int Next<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int from, out byte tileClass)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
