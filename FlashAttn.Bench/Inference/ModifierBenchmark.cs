@@ -53,7 +53,9 @@ internal static class ModifierBenchmark
         var line = o.Line;
         int runs = o.Runs, warmup = o.Warmup, tokens = o.Tokens;
         var rows = new List<string> { "| seqlen | variant | fwd ms | fwd / plain | bwd ms | bwd / plain | note |", "|---|---|---|---|---|---|---|" };
-        rows.Insert(0, $"IL → PTX of the tensor-core forward with a new user modifier (this process's first compile of it): {CompileSeconds():F2} s\n");
+        var (compileSeconds, passes) = CompileSeconds();
+        rows.Insert(0, $"IL → PTX of the tensor-core forward with a new user modifier (this process's first compile of it): {compileSeconds:F2} s; " +
+            $"slowest passes: {passes}\n");
         foreach (int seqLen in o.SeqLens)
         {
             try { rows.AddRange(Shape(accelerator, timer, seqLen, Math.Max(1, tokens / seqLen), runs, warmup)); }
@@ -134,8 +136,9 @@ internal static class ModifierBenchmark
         return result;
     }
 
-    /// <summary>Seconds to compile the tensor-core forward (d = 128, causal) with <see cref="BenchRelativeBias"/> to PTX, on the host.</summary>
-    private static double CompileSeconds()
+    /// <summary>Seconds to compile the tensor-core forward (d = 128, causal) with <see cref="BenchRelativeBias"/> to PTX, on the host,
+    /// and the optimizer passes that took longest (all runs of each pass summed).</summary>
+    private static (double Seconds, string Passes) CompileSeconds()
     {
         var method = typeof(AttentionLauncher).Assembly.GetType("FlashAttn.Kernels.FlashForwardTensorCoreKernel")!
             .GetMethod("Forward")!.MakeGenericMethod(typeof(Half), typeof(Float16Storage), typeof(BenchRelativeBias), typeof(NoMaskModifier));
@@ -143,9 +146,18 @@ internal static class ModifierBenchmark
         object[] trailing = [SpecializedValue.New(128), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKindDense),
             SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(AttentionModifiers<BenchRelativeBias, NoMaskModifier>.ScoreFlag)];
         for (int i = 0; i < trailing.Length; i++) specializations[^(trailing.Length - i)] = trailing[i];
+        var passes = new Dictionary<string, double>();
+        var compiler = new KernelCompiler
+        {
+            OptimizerOptions = new Compute.IR.Transformations.OptimizerOptions
+            {
+                PassTime = (name, time) => passes[name] = passes.GetValueOrDefault(name) + time.TotalMilliseconds,
+            },
+        };
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        KernelCompiler.Instance.Compile(method, specializations, Compute.Backends.Ptx.PtxTarget.Default);
-        return watch.Elapsed.TotalSeconds;
+        compiler.Compile(method, specializations, Compute.Backends.Ptx.PtxTarget.Default);
+        double seconds = watch.Elapsed.TotalSeconds;
+        return (seconds, string.Join(", ", passes.OrderByDescending(x => x.Value).Take(4).Select(x => $"{x.Key} {x.Value:F0} ms")));
     }
 
     /// <summary>SequenceKind.Dense (internal to the kernels).</summary>

@@ -17,34 +17,53 @@ public sealed class Inliner : FunctionPass
     /// <inheritdoc/>
     public override bool Run(Function function)
     {
-        // One forward walk: inlining a call ends its block there and inserts the callee's clones and the
-        // continuation right after it, so the walk reaches nested calls and the rest of the block next
-        // (rescanning the whole function after every call was quadratic in the number of calls).
+        // One forward walk: inlining a call ends its block there and queues the callee's clones and the continuation
+        // to come right after it, so the walk reaches nested calls and the rest of the block next (rescanning the
+        // whole function after every call was quadratic in the number of calls). The walk builds the block list as it
+        // goes and the hoisted allocas join the entry once at the end: inserting into the function's list and the
+        // entry block per call was quadratic too (a third of the pass at d = 128 on the tensor cores).
         // Call results are replaced once at the end (chains resolve there): a whole-function rewrite per call was
         // the other quadratic part.
         int count = 0;
         var replacements = new Dictionary<Value, Value>();
-        for (int b = 0; b < function.Blocks.Count; b++)
+        var hoisted = new List<Instruction>();
+        var ordered = new List<BasicBlock>(function.Blocks.Count);
+        var pending = new Stack<BasicBlock>();
+        for (int b = function.Blocks.Count - 1; b >= 0; b--) pending.Push(function.Blocks[b]);
+        while (pending.Count > 0)
         {
-            var call = function.Blocks[b].Instructions.FirstOrDefault(i => i.Op == Opcode.Call);
+            var block = pending.Pop();
+            ordered.Add(block);
+            var call = block.Instructions.FirstOrDefault(i => i.Op == Opcode.Call);
             if (call is null) continue;
             if (++count > MaxInlinedCalls)
                 throw new CompilationException($"Inlining into '{function.Name}' did not terminate (recursive calls to '{call.Callee?.Name}').");
             if (call.Callee == function)
                 throw new CompilationException($"'{function.Name}' calls itself; recursion is not supported.");
-            InlineCall(function, call, replacements);
+            var (clones, continuation) = InlineCall(function, call, replacements, hoisted);
+            pending.Push(continuation);
+            for (int k = clones.Count - 1; k >= 0; k--) pending.Push(clones[k]);
         }
+        if (count == 0) return false;
+        function.Blocks.Clear();
+        function.Blocks.AddRange(ordered);
+        var entry = function.Entry;
+        int insertAt = entry.Instructions.TakeWhile(i => i.Op is Opcode.Phi or Opcode.Alloca).Count();
+        foreach (var alloca in hoisted) alloca.Block = entry;
+        entry.Instructions.InsertRange(insertAt, hoisted);
         function.ReplaceUses(replacements);
-        return count > 0;
+        return true;
     }
 
-    private static void InlineCall(Function caller, Instruction call, Dictionary<Value, Value> replacements)
+    /// <summary>Inlines <paramref name="call"/>: its block ends in a jump to the callee's clones, which return to a
+    /// continuation holding the rest of the block; the callee's allocas go to <paramref name="hoisted"/>.</summary>
+    private static (List<BasicBlock> Clones, BasicBlock Continuation) InlineCall(Function caller, Instruction call,
+        Dictionary<Value, Value> replacements, List<Instruction> hoisted)
     {
         var callee = call.Callee ?? throw new InvalidOperationException("Call without a callee.");
         if (callee.Blocks.Count == 0) throw new CompilationException($"Callee '{callee.Name}' has no body.");
         var block = call.Block!;
         int callIndex = block.Instructions.IndexOf(call);
-        int blockIndex = caller.Blocks.IndexOf(block);
 
         // Continuation: everything after the call.
         var continuation = new BasicBlock(caller, block.Name + ".cont");
@@ -66,7 +85,6 @@ public sealed class Inliner : FunctionPass
             clones.Add(clone);
         }
         var returnValues = new List<(Value Value, BasicBlock From)>();
-        var hoisted = new List<Instruction>();
         foreach (var calleeBlock in callee.Blocks)
         {
             var clone = blockMap[calleeBlock];
@@ -94,12 +112,10 @@ public sealed class Inliner : FunctionPass
                 for (int k = 0; k < instruction.Operands.Count; k++)
                     if (map.TryGetValue(instruction.Operands[k], out var mapped)) instruction.Operands[k] = mapped;
 
-        // The call jumps into the clone's entry; allocas go to the caller's entry block.
+        // The call jumps into the clone's entry (the allocas join the caller's entry block after the walk).
         var jump = new Instruction(Opcode.Br, IRType.Void);
         jump.Targets.Add(clones[0]);
         block.Append(jump);
-        int insertAt = caller.Entry.Instructions.TakeWhile(i => i.Op is Opcode.Phi or Opcode.Alloca).Count();
-        foreach (var alloca in hoisted) caller.Entry.Insert(insertAt++, alloca);
 
         // The result (replaced by the caller of this method, once for all calls).
         if (call.Type.Kind != TypeKind.Void)
@@ -118,6 +134,6 @@ public sealed class Inliner : FunctionPass
                 replacements[call] = phi;
             }
         }
-        caller.Blocks.InsertRange(blockIndex + 1, [.. clones, continuation]);
+        return (clones, continuation);
     }
 }

@@ -21,6 +21,9 @@ public sealed class OptimizerOptions
     /// <summary>When set, receives (pass name, IR text) before the pipeline ("input") and after every pass that changed something.</summary>
     public Action<string, string>? Dump { get; init; }
 
+    /// <summary>When set, receives (pass name, time it took) after every pass run: where a compile spends its time.</summary>
+    public Action<string, TimeSpan>? PassTime { get; init; }
+
     /// <summary>Bound on the rounds of the unroll / fold / mem2reg / simplify group.</summary>
     public int MaxIterations { get; init; } = 16;
 
@@ -97,7 +100,9 @@ public static class Optimizer
     /// <summary>Runs one pass with the options' verification and dumping.</summary>
     public static bool RunPass(Function function, FunctionPass pass, OptimizerOptions? options = null)
     {
+        long start = options?.PassTime is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         bool changed = pass.Run(function);
+        options?.PassTime?.Invoke(pass.Name, System.Diagnostics.Stopwatch.GetElapsedTime(start));
         if (changed) options?.Dump?.Invoke(pass.Name, IRPrinter.Format(function));
         if (options?.VerifyEachPass == true) Verify(function, pass.Name);
         return changed;

@@ -90,7 +90,9 @@ public sealed class SimplifyCfg : FunctionPass
         bool changed = false;
         var predecessors = function.ComputePredecessors();
         var removed = new HashSet<BasicBlock>();
-        foreach (var block in function.Blocks.ToList())
+        // phis of merged blocks, replaced in one sweep at the end (chains resolve there): a sweep per merge was quadratic
+        var replacements = new Dictionary<Value, Value>();
+        foreach (var block in function.Blocks)
         {
             if (block == function.Entry || removed.Contains(block)) continue;
             var preds = predecessors[block];
@@ -98,7 +100,6 @@ public sealed class SimplifyCfg : FunctionPass
             var pred = preds[0];
             if (pred == block || removed.Contains(pred) || pred.Terminator is not { Op: Opcode.Br }) continue;
             // Phis of a single-predecessor block are copies.
-            var replacements = new Dictionary<Value, Value>();
             foreach (var phi in block.Phis.ToList())
             {
                 replacements[phi] = phi.Operands[0];
@@ -115,23 +116,25 @@ public sealed class SimplifyCfg : FunctionPass
                 predecessors[successor] = predecessors[successor].Select(p => p == block ? pred : p).Distinct().ToList();
             }
             removed.Add(block);
-            function.ReplaceUses(replacements);
             changed = true;
         }
         function.Blocks.RemoveAll(removed.Contains);
+        function.ReplaceUses(replacements);
         return changed;
     }
 
-    /// <summary>Removes blocks holding only "br S": their predecessors jump to S directly.</summary>
+    /// <summary>Removes blocks holding only "br S": their predecessors jump to S directly. The predecessor map is computed
+    /// once and kept current (S loses the block and gains its predecessors); recomputing it per block was quadratic.</summary>
     private static bool RemoveForwardingBlocks(Function function)
     {
         bool changed = false;
-        foreach (var block in function.Blocks.ToList())
+        var predecessors = function.ComputePredecessors();
+        var removed = new HashSet<BasicBlock>();
+        foreach (var block in function.Blocks)
         {
             if (block == function.Entry || block.Instructions.Count != 1 || block.Terminator is not { Op: Opcode.Br } br) continue;
             var target = br.Targets[0];
             if (target == block) continue;
-            var predecessors = function.ComputePredecessors();
             var preds = predecessors[block];
             if (preds.Count == 0) continue;
             var targetPreds = predecessors[target];
@@ -165,11 +168,16 @@ public sealed class SimplifyCfg : FunctionPass
                 for (int k = 0; k < targets.Count; k++)
                     if (targets[k] == block) targets[k] = target;
             }
+            targetPreds.Remove(block);
+            foreach (var pred in preds)
+                if (!targetPreds.Contains(pred)) targetPreds.Add(pred);
+            preds.Clear();
             br.Block = null;
             block.Instructions.Clear();
-            function.Blocks.Remove(block);
+            removed.Add(block);
             changed = true;
         }
+        if (removed.Count > 0) function.Blocks.RemoveAll(removed.Contains);
         return changed;
     }
 
