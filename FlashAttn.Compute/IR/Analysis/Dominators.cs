@@ -77,6 +77,12 @@ public sealed class Dominators
         }
     }
 
+    /// <summary>True when <paramref name="from"/> → <paramref name="to"/> is a back edge (<paramref name="to"/> dominates
+    /// <paramref name="from"/>). Only an edge that goes back in reverse post-order can be one, so the others are answered
+    /// without walking the tree: in unrolled straight-line code that walk reaches the entry from thousands of blocks deep.</summary>
+    public bool IsBackEdge(BasicBlock from, BasicBlock to)
+        => _order.TryGetValue(from, out int fromOrder) && _order.TryGetValue(to, out int toOrder) && toOrder <= fromOrder && Dominates(to, from);
+
     private BasicBlock Intersect(BasicBlock a, BasicBlock b)
     {
         while (a != b)

@@ -47,7 +47,7 @@ public sealed class LoopInfo
         {
             foreach (var successor in block.Successors.Distinct())
             {
-                if (!dominators.Dominates(successor, block)) continue;
+                if (!dominators.IsBackEdge(block, successor)) continue;
                 if (!byHeader.TryGetValue(successor, out var loop))
                 {
                     loop = new Loop(successor);
