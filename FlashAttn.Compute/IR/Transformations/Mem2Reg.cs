@@ -27,11 +27,13 @@ public sealed class Mem2Reg : FunctionPass
     public override bool Run(Function function)
     {
         bool changed = LowerLocalAllocations(function);
-        var users = CfgUtilities.ComputeUsers(function);
+        var allocas = function.Entry.Instructions.Where(i => i.Op == Opcode.Alloca).ToList();
+        if (allocas.Count == 0) return changed;
+        var users = AddressUsers(function);
         var access = new Dictionary<Instruction, Slot>();  // load/store → slot
         var toDelete = new HashSet<Instruction>();
         int promoted = 0;
-        foreach (var alloca in function.Entry.Instructions.Where(i => i.Op == Opcode.Alloca).ToList())
+        foreach (var alloca in allocas)
         {
             var found = new Dictionary<Instruction, (int Offset, IRType Type)>();
             var pointers = new List<Instruction>();
@@ -141,6 +143,22 @@ public sealed class Mem2Reg : FunctionPass
         return true;
     }
 
+    /// <summary>The users of every alloca and of every PtrAdd (the values <see cref="Collect"/> walks), in instruction order:
+    /// a map of every value's users, constants included, was most of the pass's time in the unrolled kernels.</summary>
+    private static Dictionary<Value, List<Instruction>> AddressUsers(Function function)
+    {
+        var users = new Dictionary<Value, List<Instruction>>();
+        foreach (var block in function.Blocks)
+            foreach (var instruction in block.Instructions)
+                foreach (var operand in instruction.Operands)
+                {
+                    if (operand is not Instruction { Op: Opcode.Alloca or Opcode.PtrAdd }) continue;
+                    if (!users.TryGetValue(operand, out var list)) users[operand] = list = [];
+                    list.Add(instruction);
+                }
+        return users;
+    }
+
     /// <summary>Walks the uses of <paramref name="pointer"/> (at byte <paramref name="offset"/> of the alloca), recording accesses.</summary>
     private static bool Collect(Instruction pointer, long offset, int size, Dictionary<Value, List<Instruction>> users,
         Dictionary<Instruction, (int, IRType)> found, List<Instruction> pointers)
@@ -175,6 +193,8 @@ public sealed class Mem2Reg : FunctionPass
         var replacements = new Dictionary<Value, Value>();
         int insertAt = 0;
         foreach (var block in function.Blocks)
+        {
+            if (!block.Instructions.Exists(i => i is { Op: Opcode.Intrinsic, Intrinsic: IntrinsicOp.LocalAllocate })) continue;
             foreach (var instruction in block.Instructions.ToList())
             {
                 if (instruction is not { Op: Opcode.Intrinsic, Intrinsic: IntrinsicOp.LocalAllocate }
@@ -193,6 +213,7 @@ public sealed class Mem2Reg : FunctionPass
                 function.Entry.Insert(insertAt++, alloca);
                 replacements[instruction] = alloca;
             }
+        }
         function.ReplaceUses(replacements);
         return replacements.Count > 0;
     }
