@@ -56,13 +56,15 @@ internal static class CfgUtilities
         return true;
     }
 
-    /// <summary>A use map: for every value, the instructions using it (one entry per operand slot).</summary>
-    public static Dictionary<Value, List<Instruction>> ComputeUsers(Function function)
+    /// <summary>A use map: for every value (or only those <paramref name="of"/> accepts), the instructions using it (one entry
+    /// per operand slot), in instruction order.</summary>
+    public static Dictionary<Value, List<Instruction>> ComputeUsers(Function function, Func<Value, bool>? of = null)
     {
         var users = new Dictionary<Value, List<Instruction>>();
         foreach (var instruction in function.AllInstructions)
             foreach (var operand in instruction.Operands)
             {
+                if (of is not null && !of(operand)) continue;
                 if (!users.TryGetValue(operand, out var list)) users[operand] = list = [];
                 list.Add(instruction);
             }

@@ -29,7 +29,9 @@ public sealed class Mem2Reg : FunctionPass
         bool changed = LowerLocalAllocations(function);
         var allocas = function.Entry.Instructions.Where(i => i.Op == Opcode.Alloca).ToList();
         if (allocas.Count == 0) return changed;
-        var users = AddressUsers(function);
+        // the users of allocas and PtrAdds only (all Collect walks): a map of every value's users, constants included,
+        // was most of the pass's time in the unrolled kernels
+        var users = CfgUtilities.ComputeUsers(function, v => v is Instruction { Op: Opcode.Alloca or Opcode.PtrAdd });
         var access = new Dictionary<Instruction, Slot>();  // load/store → slot
         var toDelete = new HashSet<Instruction>();
         int promoted = 0;
@@ -141,22 +143,6 @@ public sealed class Mem2Reg : FunctionPass
         CfgUtilities.RemoveAll(function, toDelete);
         function.ReplaceUses(replacements);
         return true;
-    }
-
-    /// <summary>The users of every alloca and of every PtrAdd (the values <see cref="Collect"/> walks), in instruction order:
-    /// a map of every value's users, constants included, was most of the pass's time in the unrolled kernels.</summary>
-    private static Dictionary<Value, List<Instruction>> AddressUsers(Function function)
-    {
-        var users = new Dictionary<Value, List<Instruction>>();
-        foreach (var block in function.Blocks)
-            foreach (var instruction in block.Instructions)
-                foreach (var operand in instruction.Operands)
-                {
-                    if (operand is not Instruction { Op: Opcode.Alloca or Opcode.PtrAdd }) continue;
-                    if (!users.TryGetValue(operand, out var list)) users[operand] = list = [];
-                    list.Add(instruction);
-                }
-        return users;
     }
 
     /// <summary>Walks the uses of <paramref name="pointer"/> (at byte <paramref name="offset"/> of the alloca), recording accesses.</summary>
