@@ -17,22 +17,23 @@ public static partial class AttentionLauncher
             // every head dim and length: the tile index is the grid's x
             if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape);
             var tc = TensorCoreTile.ForBackward(shape.HeadDim, SizeOf<T>());
-            using var workspace = Rent();
+            using var workspace = Rent(kernelWritesKeyGradients: true);
             Preprocess<TStorage>(workspace);
             accelerator.Launch(FlashBackwardTensorCoreKernel.Backward<T, TStorage, TScore, TMask>,
                 new LaunchConfig(new Dim3(CeilDiv(sequences.MaxKeys, tc.BackwardBlockCols) * tc.ColumnSplits, shape.HeadsQ, sequences.Count),
                     new Dim3(tc.Threads, 1, 1), tc.BackwardSharedBytes),
-                q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, p, sequences.Info, modifiers,
+                q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, dk, dv, p, sequences.Info, modifiers,
                 Specialize(tc.HeadDimPadded), Specialize(tc.Warps), SpecializedValue.New(settings.Causal),
-                SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput)), SpecializedValue.New(!settings.Deterministic), Specialize(sequences.Kind),
-                Specialize(sequences.IsDense ? modifiers.FlagsFor(settings) : AttentionModifiers<TScore, TMask>.FlagsWith(settings)));
+                SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput, dk, dv)), SpecializedValue.New(!settings.Deterministic), Specialize(sequences.Kind),
+                Specialize(sequences.IsDense ? modifiers.FlagsFor(settings) : AttentionModifiers<TScore, TMask>.FlagsWith(settings)),
+                SpecializedValue.New(workspace.KeyGradientsDirect));
             Finish<TStorage>(workspace);
         }
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
             if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape); // read only by the tensor cores; checked alike
-            using var workspace = Rent();
+            using var workspace = Rent(kernelWritesKeyGradients: false);
             Preprocess<TStorage>(workspace);
             var causal = SpecializedValue.New(settings.Causal);
             var accumulateDq = SpecializedValue.New(!settings.Deterministic);
@@ -64,13 +65,16 @@ public static partial class AttentionLauncher
 
         private long Rows => (long)shape.Batch * shape.HeadsQ * shape.SeqLenQ;
 
-        private BackwardWorkspace<T> Rent()
+        /// <summary>The call's workspace; <paramref name="kernelWritesKeyGradients"/>: the kernel stores dk and dv in their own type
+        /// when it owns them whole (no GQA), the tensor cores' kernel does.</summary>
+        private BackwardWorkspace<T> Rent(bool kernelWritesKeyGradients)
         {
             long dkvElements = (long)shape.Batch * shape.SeqLenK * shape.HeadsQ * shape.HeadDim;
             // fp32 without GQA: dq, dk and dv have the accumulators' type and layout, so they are the accumulators (no
             // workspace for them, no convert pass); dq must be 16-byte aligned for the four-float reductions
             bool direct = GradientsAreAccumulators(shape, SizeOf<T>()) && Aligned16(dq);
-            return new BackwardWorkspace<T>(accelerator.Cache, Rows, Rows * shape.HeadDim, dkvElements, direct ? (dq, dk, dv) : null);
+            return new BackwardWorkspace<T>(accelerator.Cache, Rows, Rows * shape.HeadDim, dkvElements, direct ? (dq, dk, dv) : null,
+                perQueryHeadKeyGradients: shape.HeadsQ != shape.HeadsKV || !kernelWritesKeyGradients);
         }
 
         /// <summary>D = rowsum(dO ∘ O); dQ accumulator = 0.</summary>
@@ -93,8 +97,8 @@ public static partial class AttentionLauncher
             }
             if (workspace.Direct) return;
             accelerator.Launch(FlashBackwardConvertKernel.Convert<T, TStorage>,
-                Elementwise(Math.Max(Rows * shape.HeadDim, (long)shape.Batch * shape.SeqLenK * shape.HeadsKV * shape.HeadDim)),
-                workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, dq, dk, dv, p);
+                Elementwise(Math.Max(Rows * shape.HeadDim, (long)shape.Batch * shape.SeqLenK * shape.HeadsKV * shape.HeadDim) / FlashBackwardConvertKernel.ElementsPerThread),
+                workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, dq, dk, dv, p, SpecializedValue.New(!workspace.KeyGradientsDirect));
         }
     }
 }

@@ -105,10 +105,10 @@ public static partial class AttentionLauncher
     private static AttentionModifiers<NoScoreModifier, NoMaskModifier> Plain => default;
 
     /// <summary>
-    /// Bytes of device workspace <see cref="Backward{T}"/> uses, all fp32: D (b·h_q·s_q), and unless the gradients are
-    /// their own accumulators (fp32 without GQA, dq 16-byte aligned as allocations are; in either layout, the accumulators
-    /// following the gradients' dimension order) the dQ accumulator (b·s_q·h_q·d) and per-query-head dK and dV
-    /// (2·b·s_k·h_q·d). Linear in the sequence lengths.
+    /// Bytes of device workspace <see cref="Backward{T}"/> uses, all fp32: D (b·h_q·s_q); unless the gradients are their own
+    /// accumulators (fp32 without GQA, dq 16-byte aligned as allocations are; in either layout, the accumulators following
+    /// the gradients' dimension order) the dQ accumulator (b·s_q·h_q·d); with GQA per-query-head dK and dV (2·b·s_k·h_q·d),
+    /// which the convert pass sums (without it the kernels write dk and dv themselves). Linear in the sequence lengths.
     /// </summary>
     /// <param name="shape">The call's sizes.</param>
     /// <param name="settings">The call's options.</param>
@@ -118,7 +118,7 @@ public static partial class AttentionLauncher
         _ = settings;
         long rows = (long)shape.Batch * shape.HeadsQ * shape.SeqLenQ;
         if (GradientsAreAccumulators(shape, elementBytes)) return sizeof(float) * rows;
-        long dkv = (long)shape.Batch * shape.SeqLenK * shape.HeadsQ * shape.HeadDim;
+        long dkv = shape.HeadsQ == shape.HeadsKV ? 0 : (long)shape.Batch * shape.SeqLenK * shape.HeadsQ * shape.HeadDim;
         return sizeof(float) * (rows + rows * shape.HeadDim + 2 * dkv);
     }
 

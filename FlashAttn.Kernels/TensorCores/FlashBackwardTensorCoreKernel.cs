@@ -8,21 +8,23 @@ namespace FlashAttn.Kernels;
 /// block are the n: Sᵀ = K_j Q_iᵀ, Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e), dPᵀ = V_j dO_iᵀ, dSᵀ = Pᵀ ∘ (dPᵀ − D),
 /// dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i, dQ_i += dS K_j (dS through shared memory, fp32 atomics). Pᵀ and dSᵀ never leave
 /// registers for dV and dK: their accumulators, rounded to the storage (3×TF32: split), are the A operands.
-/// Grid (⌈s_k/Bc⌉ · column groups, h_q, b); dK·scale and dV go to per-query-head fp32 buffers, dQ·scale to the fp32
-/// accumulator (the convert kernel sums GQA heads and rounds).
+/// Grid (⌈s_k/Bc⌉ · column groups, h_q, b); dQ·scale goes to the fp32 accumulator; dK·scale and dV, which one group owns
+/// whole, straight to dk and dv in their storage without GQA, else to per-query-head fp32 buffers (the convert kernel rounds
+/// dQ and sums the GQA heads).
 /// </summary>
 internal static class FlashBackwardTensorCoreKernel
 {
     /// <summary>
     /// The kernel. lse (b, h_q, s_q) natural log; delta = rowsum(dO ∘ O) (b, h_q, s_q); dqAccum (b, s_q, h_q, d) fp32 zeroed;
-    /// dkAccum, dvAccum (b, s_k, h_q, d) fp32. <paramref name="headDimPadded"/>: <see cref="TensorCoreTile.ForBackward"/>'s.
+    /// dkAccum, dvAccum (b, s_k, h_q, d) fp32, or with <paramref name="kvDirect"/> (h_q = h_kv) dk and dv themselves, in k's
+    /// layout. <paramref name="headDimPadded"/>: <see cref="TensorCoreTile.ForBackward"/>'s.
     /// </summary>
     [LaunchBounds(256, 1)]
     public static void Backward<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
-        AttentionParams p, SequenceInfo sequences, AttentionModifiers<TScore, TMask> modifiers, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal,
+        ArrayView<T> dk, ArrayView<T> dv, AttentionParams p, SequenceInfo sequences, AttentionModifiers<TScore, TMask> modifiers, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal,
         SpecializedValue<bool> chunked, SpecializedValue<bool> accumulateDq, SpecializedValue<int> sequenceKind,
-        SpecializedValue<int> modifierFlags)
+        SpecializedValue<int> modifierFlags, SpecializedValue<bool> kvDirect)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
@@ -164,20 +166,37 @@ internal static class FlashBackwardTensorCoreKernel
             followingClass = afterFollowingClass;
         }
 
-        // ---- epilogue: dK_j · scale and dV_j into the per-query-head fp32 buffers ----
+        // ---- epilogue: dK_j · scale and dV_j into dk and dv (without GQA this group owns them whole: no fp32 round trip
+        //      through the convert kernel), else into the per-query-head fp32 buffers ----
         for (int r = 0; r < 2; r++)
         {
             int key = k0 + kw + g + 8 * r;
             if (key >= seq.KeyLength) continue;
+            // h_q = h_kv when direct: the per-query-head layout is k's own
             long first = gradientLayout.RowStart(seq.KeyBatch, seq.KeyOffset + key, head);
             for (int j = 0; j < columnTiles; j++)
-                for (int e = 0; e < 2; e++)
+            {
+                int column = c0 + 8 * j + 2 * t;
+                float dk0 = dkAcc[4 * j + 2 * r] * p.Scale, dk1 = dkAcc[4 * j + 2 * r + 1] * p.Scale;
+                float dv0 = dvAcc[4 * j + 2 * r], dv1 = dvAcc[4 * j + 2 * r + 1];
+                if (kvDirect.Value && chunked.Value)
                 {
-                    int column = c0 + 8 * j + 2 * t + e;
+                    // d a multiple of 8 and aligned operands: the pair is inside the head or past it, and aligned
                     if (column >= p.HeadDim) continue;
-                    dkAccum[first + column] = dkAcc[4 * j + 2 * r + e] * p.Scale;
-                    dvAccum[first + column] = dvAcc[4 * j + 2 * r + e];
+                    TStorage.StorePair(dk, first + column, dk0, dk1);
+                    TStorage.StorePair(dv, first + column, dv0, dv1);
                 }
+                else if (kvDirect.Value)
+                {
+                    if (column < p.HeadDim) { dk[first + column] = TStorage.Store(dk0); dv[first + column] = TStorage.Store(dv0); }
+                    if (column + 1 < p.HeadDim) { dk[first + column + 1] = TStorage.Store(dk1); dv[first + column + 1] = TStorage.Store(dv1); }
+                }
+                else
+                {
+                    if (column < p.HeadDim) { dkAccum[first + column] = dk0; dvAccum[first + column] = dv0; }
+                    if (column + 1 < p.HeadDim) { dkAccum[first + column + 1] = dk1; dvAccum[first + column + 1] = dv1; }
+                }
+            }
         }
     }
 
