@@ -19,21 +19,25 @@ internal static class FlashBackwardPreprocessKernel
         int gridThreads = Grid.DimX * Group.DimX;
         int lane = Warp.LaneIdx, gridWarps = gridThreads / Warp.Size;
         var layout = TokenLayout.Queries(p);
-        long rows = RowStatisticsLayout.Of(p).Elements(p.Batch);
+        var statistics = RowStatisticsLayout.Of(p);
+        long rows = statistics.Elements(p.Batch);
         for (long r = Grid.GlobalIndexX / Warp.Size; r < rows; r += gridWarps)
         {
             // r = (batch · h_q + head) · s_q + i; the loop is warp-uniform, as the butterfly needs
-            long i = r % p.SeqLenQ, bh = r / p.SeqLenQ;
-            long head = bh % p.HeadsQ, batch = bh / p.HeadsQ;
-            long first = layout.RowStart((int)batch, (int)i, (int)head);
+            int i = statistics.Locate(r, out int batch, out int head);
+            long first = layout.RowStart(batch, i, head);
             float sum = 0f;
             for (int x = lane; x < p.HeadDim; x += Warp.Size)
                 sum += TStorage.Load(dOutput[first + x]) * TStorage.Load(output[first + x]);
             sum = Warp.Sum(sum);
             if (lane == 0) delta[r] = sum;
         }
-        long accumulators = layout.Elements(p.Batch);
-        for (long e = Grid.GlobalIndexX; e < accumulators; e += gridThreads)
+        // the accumulator is 16-byte aligned (rented, or an fp32 dq the launcher checked): four floats per store
+        long accumulators = layout.Elements(p.Batch), whole = accumulators / 4;
+        var chunks = dqAccum.Cast<Float4>();
+        for (long c = Grid.GlobalIndexX; c < whole; c += gridThreads)
+            chunks[c] = new Float4(0f, 0f, 0f, 0f);
+        for (long e = 4 * whole + Grid.GlobalIndexX; e < accumulators; e += gridThreads)
             dqAccum[e] = 0f;
     }
 }

@@ -23,4 +23,21 @@ internal readonly struct RowStatisticsLayout(int seqLen, int heads)
 
     /// <summary>Index of (batch, head, row).</summary>
     public long Index(int batch, int head, int row) => RowStart(batch, head) + row;
+
+    /// <summary>Coordinates of row statistic number <paramref name="index"/>; returns the row. 32-bit divisions when the
+    /// index fits (a 64-bit division is a long software sequence on the GPU).</summary>
+    public int Locate(long index, out int batch, out int head)
+    {
+        if (index <= int.MaxValue)
+        {
+            int small = (int)index, bh = small / SeqLen;
+            head = bh % Heads;
+            batch = bh / Heads;
+            return small - bh * SeqLen;
+        }
+        long wide = index / SeqLen;
+        head = (int)(wide % Heads);
+        batch = (int)(wide / Heads);
+        return (int)(index - wide * SeqLen);
+    }
 }

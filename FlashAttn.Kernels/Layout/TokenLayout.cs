@@ -48,10 +48,19 @@ internal readonly struct TokenLayout(long batchStride, long positionStride, long
     /// <summary>
     /// Coordinates of element number <paramref name="element"/> of a (b, s, h, d) walk over <paramref name="seqLen"/>
     /// positions and <paramref name="heads"/> heads of <paramref name="headDim"/> (how the element-wise kernels enumerate
-    /// a tensor, whatever its layout); returns the column.
+    /// a tensor, whatever its layout); returns the column. 32-bit divisions when the element number fits (a 64-bit
+    /// division is a long software sequence on the GPU).
     /// </summary>
     public static int Locate(long element, int seqLen, int heads, int headDim, out int batch, out int position, out int head)
     {
+        if (element <= int.MaxValue)
+        {
+            int small = (int)element, smallRow = small / headDim, bs = smallRow / heads;
+            head = smallRow - bs * heads;
+            position = bs % seqLen;
+            batch = bs / seqLen;
+            return small - smallRow * headDim;
+        }
         long row = element / headDim;
         head = (int)(row % heads);
         row /= heads;
