@@ -5,6 +5,8 @@
 #   scripts/gpu/run-next.sh tensor-cores   fp16/bf16 sweep (IfConversion on, then off) beside PyTorch, kernel tests on CUDA
 #   scripts/gpu/run-next.sh fp32           kernel tests on CUDA, the 3xTF32 oracle, the fp32 sweep with both maths beside
 #                                          mem-efficient
+#   scripts/gpu/run-next.sh backward       fp16/bf16 sweep beside PyTorch, the backward's kernels timed one by one (ncu), the
+#                                          fp16/bf16 attention table and sequence tests on CUDA
 #   scripts/gpu/run-next.sh inference      GPU-only tests, ring/NCCL tests on one GPU, registered host memory, decode
 #                                          split counts, varlen three times, other tensor-core head dims, fp32 auto
 set -uo pipefail
@@ -86,6 +88,21 @@ case $group in
       echo "== decode splits (b = 16)"; grep -E "^\|" "$OUT/decode-splits.log" | head -24
       echo "== varlen x3"; grep -E "^\|" "$OUT/varlen.log" | head -24
       echo "== head dims 32/96/256"; grep -E "^\|" "$OUT/ratios-dims.md" | cut -d'|' -f2-10; grep geometric "$OUT/ratios-dims.md"
+    } >> "$summary" 2>/dev/null ;;
+  backward)
+    # the fp16/bf16 sweep beside PyTorch, the backward's kernels one by one (ncu durations at s = 1k and 16k), then the
+    # fp16/bf16 rows of the attention table and the sequence tests on CUDA
+    step 200 sweep-on.log bundle/run.sh Bench sweep "${tc_args[@]}" --json "$OUT/ours-on.json" --md "$OUT/ours-on.md"
+    step 160 torch.log python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/ours-on.json" --backends flash,cudnn \
+      --json "$OUT/torch.json" --ours "$OUT/ours-on.json" --md "$OUT/ratios-on.md"
+    step 60 breakdown.log ncu --clock-control none --metrics gpu__time_duration.sum bundle/run.sh Bench sweep --dtypes fp16 \
+      --head-dims 128 --seqlens 1024,16384 --causal off --passes bwd --runs 1 --warmup 0
+    FLASHATTN_TEST_DEVICE=cuda step 300 kernel-tests.log bundle/run.sh Tests \
+      --filter "FullyQualifiedName~AttentionKernelTests.MatchesReference&Name!~Fp32|FullyQualifiedName~SequenceKernelTests|FullyQualifiedName~BackwardWorkspaceTests"
+    {
+      echo "== sweep"; grep -E "^\|" "$OUT/ratios-on.md" | cut -d'|' -f2-13; grep geometric "$OUT/ratios-on.md"
+      echo "== backward kernels (ncu)"; grep -E "^  [A-Z]|gpu__time" "$OUT/breakdown.log" | sed -E 's/_s[0-9a-f]{8}//; s/Context.*//' | paste - - | awk '{print $1, $(NF-1), $NF}'
+      echo "== kernel tests"; grep -hE "total:|failed:|succeeded:" "$OUT/kernel-tests.log" | tail -3; grep -hE "^failed " "$OUT/kernel-tests.log" | head -8
     } >> "$summary" 2>/dev/null ;;
   *) echo "unknown group: $group" >&2; exit 2 ;;
 esac
