@@ -68,9 +68,11 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// <summary>Backward: Bc keys per block, 16 per warp.</summary>
     public int BackwardBlockCols => 16 * Warps;
 
-    /// <summary>Backward: Br query rows per block (the n of Sᵀ = K Qᵀ per warp): 64, or 32 above d' = 128 (shared memory);
-    /// fp32: 64 up to d' = 64, 32 up to 128, 16 above.</summary>
-    public int BackwardBlockRows => !Wide ? (HeadDimPadded <= 128 ? 64 : 32) : HeadDimPadded <= 64 ? 64 : HeadDimPadded <= 128 ? 32 : 16;
+    /// <summary>Backward: Br query rows per block (the n of Sᵀ = K Qᵀ per warp): 128 up to d' = 64 (as FA2: Sᵀ and dPᵀ take
+    /// the registers that d' = 128's dK and dV would, and each K/V fragment, barrier and Q/dO stage serves twice the work),
+    /// 64 up to 128, 32 above (shared memory); fp32: 64 up to d' = 64, 32 up to 128, 16 above.</summary>
+    public int BackwardBlockRows => !Wide ? (HeadDimPadded <= 64 ? 128 : HeadDimPadded <= 128 ? 64 : 32)
+        : HeadDimPadded <= 64 ? 64 : HeadDimPadded <= 128 ? 32 : 16;
 
     /// <summary>Backward: dK/dV column groups per key block (two above d' = 128, where 16 keys × d' of dK and dV would
     /// not fit the registers); each group recomputes S and dP and owns its columns of dK, dV and dQ.</summary>

@@ -92,13 +92,15 @@ case $group in
   backward)
     # the fp16/bf16 sweep beside PyTorch, the backward's kernels one by one (ncu durations at s = 1k and 16k), then the
     # fp16/bf16 rows of the attention table and the sequence tests on CUDA
-    step 200 sweep-on.log bundle/run.sh Bench sweep "${tc_args[@]}" --json "$OUT/ours-on.json" --md "$OUT/ours-on.md"
+    # HEAD_DIMS picks the sweep's head dims (default 64,128); TEST_FILTER adds test classes to the CUDA run
+    step 200 sweep-on.log bundle/run.sh Bench sweep --dtypes fp16,bf16 --head-dims "${HEAD_DIMS:-64,128}" \
+      --seqlens 1024,4096,16384 --json "$OUT/ours-on.json" --md "$OUT/ours-on.md"
     step 160 torch.log python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/ours-on.json" --backends flash,cudnn \
       --json "$OUT/torch.json" --ours "$OUT/ours-on.json" --md "$OUT/ratios-on.md"
     step 60 breakdown.log ncu --clock-control none --metrics gpu__time_duration.sum bundle/run.sh Bench sweep --dtypes fp16 \
-      --head-dims 128 --seqlens 1024,16384 --causal off --passes bwd --runs 1 --warmup 0
+      --head-dims "${BREAKDOWN_DIM:-128}" --seqlens 1024,16384 --causal off --passes bwd --runs 1 --warmup 0
     FLASHATTN_TEST_DEVICE=cuda step 300 kernel-tests.log bundle/run.sh Tests \
-      --filter "FullyQualifiedName~AttentionKernelTests.MatchesReference&Name!~Fp32|FullyQualifiedName~SequenceKernelTests|FullyQualifiedName~BackwardWorkspaceTests"
+      --filter "FullyQualifiedName~AttentionKernelTests.MatchesReference&Name!~Fp32|FullyQualifiedName~SequenceKernelTests|FullyQualifiedName~BackwardWorkspaceTests${TEST_FILTER:+|$TEST_FILTER}"
     {
       echo "== sweep"; grep -E "^\|" "$OUT/ratios-on.md" | cut -d'|' -f2-13; grep geometric "$OUT/ratios-on.md"
       echo "== backward kernels (ncu)"; grep -E "^  [A-Z]|gpu__time" "$OUT/breakdown.log" | sed -E 's/_s[0-9a-f]{8}//; s/Context.*//' | paste - - | awk '{print $1, $(NF-1), $NF}'
