@@ -41,7 +41,7 @@ public static partial class AttentionLauncher
             using var partialOutput = accelerator.Cache.Rent<float>(splits * rows * shape.HeadDim);
             using var partialLse = accelerator.Cache.Rent<float>(splits * rows);
             LaunchTensorCores<TStorage>(decode, config, tc, packedHeads, splits, partialOutput.View, partialLse.View);
-            accelerator.Launch(SplitCombineKernel.Combine<T, TStorage>, Elementwise(rows * Warp.Size),
+            accelerator.Launch(SplitCombineKernel.Combine<T, TStorage>, Elementwise(rows * SplitCombineKernel.WarpsPerRow(shape.HeadDim) * Warp.Size),
                 partialOutput.View, partialLse.View, output, lse, p, splits);
         }
 

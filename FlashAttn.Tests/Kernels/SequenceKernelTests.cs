@@ -103,6 +103,10 @@ public class SequenceKernelTests : TestAcceleratorFixture
         yield return KvCache([70, 150, 0], 1, 2, 4, 2, 64, AttentionDtype.Fp16, 64, batchIndex: false, splits: 2, seed: 13);
         yield return KvCache([45, 90], 5, 5, 2, 2, 32, AttentionDtype.Bf16, 16, batchIndex: false, splits: 1, seed: 14);
         yield return KvCache([33, 120], 3, 3, 6, 2, 40, AttentionDtype.Fp16, 32, batchIndex: false, splits: 4, seed: 15);
+        // more splits than one step of the combine (8) and not a multiple of it, many of them empty; d = 40: the second
+        // column warp of a row has 8 columns
+        yield return KvCache([700, 0, 37], 1, 1, 8, 2, 40, AttentionDtype.Fp16, 0, batchIndex: false, splits: 11, seed: 24);
+        yield return KvCache([900, 260], 2, 1, 4, 4, 128, AttentionDtype.Bf16, 64, batchIndex: true, splits: 19, seed: 25);
         // more than 16 packed rows: the general tensor-core forward instead of the decoding kernel
         yield return KvCache([50, 20], 9, 4, 8, 2, 64, AttentionDtype.Fp16, 32, batchIndex: false, splits: 2, seed: 18);
         yield return KvCache([10, 90], 70, 70, 2, 1, 32, AttentionDtype.Bf16, 0, batchIndex: true, splits: 0, seed: 19);
