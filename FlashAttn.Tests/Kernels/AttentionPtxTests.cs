@@ -325,7 +325,7 @@ public sealed class AttentionPtxTests
     }
 
     /// <summary>Modifiers on the tensor cores run branch-free at clamped positions (<see cref="ModifiedScores.Position"/>), so
-    /// the element loops stay one block each: no more branches than plain attention's kernels, and a modifier's loads of one
+    /// the element loops stay one block each: no more conditional branches than plain attention's kernels, and a modifier's loads of one
     /// address merged (CommonSubexpressionElimination numbers global loads): ALiBi's slope once per key block instead of once per score (64), the
     /// document mask's ids once per row and key (forward 4 + 16 instead of 128). Both passes compile their element loop
     /// twice (blocks at an edge or bound, blocks inside), so the counts are twice that.</summary>
@@ -346,13 +346,15 @@ public sealed class AttentionPtxTests
         string plainForward = Forward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0), forward = Forward(score, maskType, flags);
         string plainBackward = Backward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0), backward = Backward(score, maskType, flags);
         static int Count(string ptx, string what) => ptx.Split(what).Length - 1;
+        // conditional branches: the decisions a modifier could add (unconditional jumps follow the block layout)
+        static int Branches(string ptx) => System.Text.RegularExpressions.Regex.Count(ptx, @"@!?%p\d+ bra");
         Assert.Multiple(() =>
         {
             Assert.That(forward, Does.Not.Contain(".local"), "forward: register arrays left in local memory");
             Assert.That(Count(forward, "ld.global"), Is.EqualTo(Count(plainForward, "ld.global") + forwardLoads), "forward: the modifier's loads");
-            Assert.That(Count(forward, "bra"), Is.LessThanOrEqualTo(Count(plainForward, "bra")), "forward: branches beside plain attention's");
+            Assert.That(Branches(forward), Is.LessThanOrEqualTo(Branches(plainForward)), "forward: conditional branches beside plain attention's");
             Assert.That(Count(backward, "ld.global"), Is.EqualTo(Count(plainBackward, "ld.global") + backwardLoads), "backward: the modifier's loads");
-            Assert.That(Count(backward, "bra"), Is.LessThanOrEqualTo(Count(plainBackward, "bra")), "backward: branches beside plain attention's");
+            Assert.That(Branches(backward), Is.LessThanOrEqualTo(Branches(plainBackward)), "backward: conditional branches beside plain attention's");
         });
     }
 }
