@@ -48,4 +48,40 @@ public class BackwardWorkspaceTests
             Assert.That(dq.ToArray(), Is.EqualTo(first).Within(1e-6f), "reused workspaces start clean (dQ accumulator zeroed)");
         });
     }
+
+    [TestCase(2, 1, TestName = "fp16 with GQA: per-query-head fp32 dK and dV, summed by the convert pass")]
+    [TestCase(2, 2, TestName = "fp16 without GQA: the tensor-core kernel stores dk and dv, the workspace is D and the dQ accumulator")]
+    public void Fp16WorkspaceHoldsPerQueryHeadKeyGradientsOnlyWithGqa(int headsQ, int headsKV)
+    {
+        var shape = new AttentionShape(1, 37, 41, headsQ, headsKV, 16);
+        var settings = new AttentionSettings(0.25f, Causal: false);
+        using var accelerator = new CpuAccelerator();
+        var random = new Random(6);
+        MemoryBuffer<Half> Random(long n)
+        {
+            var buffer = accelerator.Allocate<Half>(n);
+            buffer.CopyFromHost([.. Enumerable.Range(0, (int)n).Select(_ => (Half)(random.NextDouble() - 0.45))]);
+            return buffer;
+        }
+        long qCount = 37 * headsQ * 16, kCount = 41 * headsKV * 16, rows = 37 * headsQ;
+        using var q = Random(qCount);
+        using var k = Random(kCount);
+        using var v = Random(kCount);
+        using var dOutput = Random(qCount);
+        using var output = accelerator.Allocate<Half>(qCount);
+        using var lse = accelerator.Allocate<float>(rows);
+        using var dq = accelerator.Allocate<Half>(qCount);
+        using var dk = accelerator.Allocate<Half>(kCount);
+        using var dv = accelerator.Allocate<Half>(kCount);
+        AttentionLauncher.Forward(accelerator, shape, settings, q.View, k.View, v.View, output.View, lse.View);
+        long held = accelerator.AllocatedBytes;
+        AttentionLauncher.Backward(accelerator, shape, settings, q.View, k.View, v.View, output.View, dOutput.View, lse.View, dq.View, dk.View, dv.View);
+        long workspace = accelerator.AllocatedBytes - held, perQueryHead = 2L * 41 * headsQ * 16 * sizeof(float);
+        Assert.Multiple(() =>
+        {
+            Assert.That(workspace, Is.EqualTo(AttentionLauncher.BackwardWorkspaceBytes(shape, settings, elementBytes: 2)));
+            Assert.That(workspace, Is.EqualTo(rows * sizeof(float) + qCount * sizeof(float) + (headsQ == headsKV ? 0 : perQueryHead)));
+            Assert.That(dk.ToArray().Select(x => (float)x), Has.Some.Not.EqualTo(0f), "dk written");
+        });
+    }
 }
