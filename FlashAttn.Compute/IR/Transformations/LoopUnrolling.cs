@@ -31,17 +31,42 @@ public sealed class LoopUnrolling : FunctionPass
         var rejected = new HashSet<BasicBlock>();   // headers of loops that cannot be unrolled
         for (int round = 0; round < 10_000; round++)
         {
+            // One analysis per round, not per unrolled loop (in unrolled straight-line code each one walks thousands of
+            // blocks): innermost loops are disjoint, so unrolling one leaves the others' blocks as they were, and only
+            // their edges to the outside are read again from the CFG as it now is (Refreshed).
             var loops = new LoopInfo(new Dominators(function));
             bool unrolled = false;
             foreach (var loop in loops.Innermost.OrderBy(l => -l.Depth))
             {
                 if (rejected.Contains(loop.Header)) continue;
-                if (TryUnroll(function, loop)) { unrolled = any = true; break; }
-                rejected.Add(loop.Header);
+                if (TryUnroll(function, unrolled ? Refreshed(function, loop) : loop)) unrolled = any = true;
+                else rejected.Add(loop.Header);
             }
             if (!unrolled) break;
         }
         return any;
+    }
+
+    /// <summary>
+    /// <paramref name="loop"/>'s exit edges and preheader read again from the function's blocks, after another loop of the
+    /// round unrolled (its blocks, header and latches are untouched: innermost loops are disjoint; an edge out of it may
+    /// now lead to that loop's new preheader, and the block before it may be gone). Every block is reachable then: each
+    /// unrolling ends by removing the unreachable ones.
+    /// </summary>
+    private static Loop Refreshed(Function function, Loop loop)
+    {
+        var fresh = new Loop(loop.Header) { Parent = loop.Parent };
+        fresh.Blocks.UnionWith(loop.Blocks);
+        fresh.Latches.AddRange(loop.Latches);
+        foreach (var block in function.Blocks)
+        {
+            if (!loop.Blocks.Contains(block)) continue;
+            foreach (var successor in block.Successors)
+                if (!loop.Blocks.Contains(successor)) fresh.ExitEdges.Add((block, successor));
+        }
+        var outside = function.Blocks.Where(b => !loop.Blocks.Contains(b) && b.Successors.Contains(loop.Header)).ToList();
+        fresh.Preheader = outside.Count == 1 ? outside[0] : null;
+        return fresh;
     }
 
     /// <summary>The value <paramref name="phi"/> receives from every block of <paramref name="from"/>, when they all agree; else null.</summary>
