@@ -11,41 +11,19 @@ public class BackwardWorkspaceTests
     [TestCase(2, 2, TestName = "fp32 without GQA: the gradients are the accumulators, only D is workspace")]
     public void ASecondBackwardReusesTheFirstOnesWorkspaces(int headsQ, int headsKV)
     {
-        var shape = new AttentionShape(1, 37, 41, headsQ, headsKV, 16);
-        var settings = new AttentionSettings(0.25f, Causal: true);
-        using var accelerator = new CpuAccelerator();
-        var random = new Random(5);
-        MemoryBuffer<float> Random(long n)
-        {
-            var buffer = accelerator.Allocate<float>(n);
-            buffer.CopyFromHost([.. Enumerable.Range(0, (int)n).Select(_ => (float)random.NextDouble() - 0.45f)]);
-            return buffer;
-        }
-        long qCount = 37 * headsQ * 16, kCount = 41 * headsKV * 16;
-        using var q = Random(qCount);
-        using var k = Random(kCount);
-        using var v = Random(kCount);
-        using var dOutput = Random(qCount);
-        using var output = accelerator.Allocate<float>(qCount);
-        using var lse = accelerator.Allocate<float>(37 * headsQ);
-        using var dq = accelerator.Allocate<float>(qCount);
-        using var dk = accelerator.Allocate<float>(kCount);
-        using var dv = accelerator.Allocate<float>(kCount);
-        AttentionLauncher.Forward(accelerator, shape, settings, q.View, k.View, v.View, output.View, lse.View);
-        long held = accelerator.AllocatedBytes;
-
-        AttentionLauncher.Backward(accelerator, shape, settings, q.View, k.View, v.View, output.View, dOutput.View, lse.View, dq.View, dk.View, dv.View);
-        long afterFirst = accelerator.AllocatedBytes;
-        var first = dq.ToArray();
-        AttentionLauncher.Backward(accelerator, shape, settings, q.View, k.View, v.View, output.View, dOutput.View, lse.View, dq.View, dk.View, dv.View);
+        using var call = new BackwardCall<float>(headsQ, headsKV, causal: true, seed: 5, x => (float)x);
+        call.Backward();
+        long afterFirst = call.Accelerator.AllocatedBytes;
+        var first = call.Dq.ToArray();
+        call.Backward();
 
         Assert.Multiple(() =>
         {
-            Assert.That(afterFirst - held, Is.EqualTo(AttentionLauncher.BackwardWorkspaceBytes(shape, settings, sizeof(float))), "the workspaces stay, idle");
-            Assert.That(afterFirst - held, headsQ == headsKV ? Is.EqualTo(37 * headsQ * sizeof(float)) : Is.GreaterThan(qCount * sizeof(float)));
-            Assert.That(accelerator.Cache.IdleBytes, Is.EqualTo(afterFirst - held));
-            Assert.That(accelerator.AllocatedBytes, Is.EqualTo(afterFirst), "the second call allocated nothing");
-            Assert.That(dq.ToArray(), Is.EqualTo(first).Within(1e-6f), "reused workspaces start clean (dQ accumulator zeroed)");
+            Assert.That(afterFirst - call.Held, Is.EqualTo(AttentionLauncher.BackwardWorkspaceBytes(call.Shape, call.Settings, sizeof(float))), "the workspaces stay, idle");
+            Assert.That(afterFirst - call.Held, headsQ == headsKV ? Is.EqualTo(call.Rows * sizeof(float)) : Is.GreaterThan(call.QueryElements * sizeof(float)));
+            Assert.That(call.Accelerator.Cache.IdleBytes, Is.EqualTo(afterFirst - call.Held));
+            Assert.That(call.Accelerator.AllocatedBytes, Is.EqualTo(afterFirst), "the second call allocated nothing");
+            Assert.That(call.Dq.ToArray(), Is.EqualTo(first).Within(1e-6f), "reused workspaces start clean (dQ accumulator zeroed)");
         });
     }
 
@@ -53,35 +31,68 @@ public class BackwardWorkspaceTests
     [TestCase(2, 2, TestName = "fp16 without GQA: the tensor-core kernel stores dk and dv, the workspace is D and the dQ accumulator")]
     public void Fp16WorkspaceHoldsPerQueryHeadKeyGradientsOnlyWithGqa(int headsQ, int headsKV)
     {
-        var shape = new AttentionShape(1, 37, 41, headsQ, headsKV, 16);
-        var settings = new AttentionSettings(0.25f, Causal: false);
-        using var accelerator = new CpuAccelerator();
-        var random = new Random(6);
-        MemoryBuffer<Half> Random(long n)
-        {
-            var buffer = accelerator.Allocate<Half>(n);
-            buffer.CopyFromHost([.. Enumerable.Range(0, (int)n).Select(_ => (Half)(random.NextDouble() - 0.45))]);
-            return buffer;
-        }
-        long qCount = 37 * headsQ * 16, kCount = 41 * headsKV * 16, rows = 37 * headsQ;
-        using var q = Random(qCount);
-        using var k = Random(kCount);
-        using var v = Random(kCount);
-        using var dOutput = Random(qCount);
-        using var output = accelerator.Allocate<Half>(qCount);
-        using var lse = accelerator.Allocate<float>(rows);
-        using var dq = accelerator.Allocate<Half>(qCount);
-        using var dk = accelerator.Allocate<Half>(kCount);
-        using var dv = accelerator.Allocate<Half>(kCount);
-        AttentionLauncher.Forward(accelerator, shape, settings, q.View, k.View, v.View, output.View, lse.View);
-        long held = accelerator.AllocatedBytes;
-        AttentionLauncher.Backward(accelerator, shape, settings, q.View, k.View, v.View, output.View, dOutput.View, lse.View, dq.View, dk.View, dv.View);
-        long workspace = accelerator.AllocatedBytes - held, perQueryHead = 2L * 41 * headsQ * 16 * sizeof(float);
+        using var call = new BackwardCall<Half>(headsQ, headsKV, causal: false, seed: 6, x => (Half)x);
+        call.Backward();
+        long workspace = call.Accelerator.AllocatedBytes - call.Held, perQueryHead = 2L * BackwardCall<Half>.KeyLength * headsQ * BackwardCall<Half>.HeadDim * sizeof(float);
         Assert.Multiple(() =>
         {
-            Assert.That(workspace, Is.EqualTo(AttentionLauncher.BackwardWorkspaceBytes(shape, settings, elementBytes: 2)));
-            Assert.That(workspace, Is.EqualTo(rows * sizeof(float) + qCount * sizeof(float) + (headsQ == headsKV ? 0 : perQueryHead)));
-            Assert.That(dk.ToArray().Select(x => (float)x), Has.Some.Not.EqualTo(0f), "dk written");
+            Assert.That(workspace, Is.EqualTo(AttentionLauncher.BackwardWorkspaceBytes(call.Shape, call.Settings, elementBytes: 2)));
+            Assert.That(workspace, Is.EqualTo(call.Rows * sizeof(float) + call.QueryElements * sizeof(float) + (headsQ == headsKV ? 0 : perQueryHead)));
+            Assert.That(call.Dk.ToArray().Select(x => (float)x), Has.Some.Not.EqualTo(0f), "dk written");
         });
+    }
+
+    /// <summary>One attention shape (37 queries, 41 keys, d = 16) on the CPU accelerator with random inputs, its forward run;
+    /// <see cref="Held"/> is the memory allocated before the first backward.</summary>
+    private sealed class BackwardCall<T> : IDisposable where T : unmanaged
+    {
+        public const int QueryLength = 37, KeyLength = 41, HeadDim = 16;
+        private readonly MemoryBuffer<T> _q, _k, _v, _dOutput, _output, _dv;
+        private readonly MemoryBuffer<float> _lse;
+
+        public BackwardCall(int headsQ, int headsKV, bool causal, int seed, Func<double, T> convert)
+        {
+            Shape = new AttentionShape(1, QueryLength, KeyLength, headsQ, headsKV, HeadDim);
+            Settings = new AttentionSettings(0.25f, Causal: causal);
+            var random = new Random(seed);
+            MemoryBuffer<T> Random(long n)
+            {
+                var buffer = Accelerator.Allocate<T>(n);
+                buffer.CopyFromHost([.. Enumerable.Range(0, (int)n).Select(_ => convert(random.NextDouble() - 0.45))]);
+                return buffer;
+            }
+            Rows = QueryLength * headsQ;
+            QueryElements = Rows * HeadDim;
+            long keyElements = KeyLength * headsKV * HeadDim;
+            _q = Random(QueryElements);
+            _k = Random(keyElements);
+            _v = Random(keyElements);
+            _dOutput = Random(QueryElements);
+            _output = Accelerator.Allocate<T>(QueryElements);
+            _lse = Accelerator.Allocate<float>(Rows);
+            Dq = Accelerator.Allocate<T>(QueryElements);
+            Dk = Accelerator.Allocate<T>(keyElements);
+            _dv = Accelerator.Allocate<T>(keyElements);
+            AttentionLauncher.Forward(Accelerator, Shape, Settings, _q.View, _k.View, _v.View, _output.View, _lse.View);
+            Held = Accelerator.AllocatedBytes;
+        }
+
+        public CpuAccelerator Accelerator { get; } = new();
+        public AttentionShape Shape { get; }
+        public AttentionSettings Settings { get; }
+        public long Rows { get; }
+        public long QueryElements { get; }
+        public long Held { get; }
+        public MemoryBuffer<T> Dq { get; }
+        public MemoryBuffer<T> Dk { get; }
+
+        public void Backward() => AttentionLauncher.Backward(Accelerator, Shape, Settings, _q.View, _k.View, _v.View, _output.View,
+            _dOutput.View, _lse.View, Dq.View, Dk.View, _dv.View);
+
+        public void Dispose()
+        {
+            foreach (var buffer in new IDisposable[] { _q, _k, _v, _dOutput, _output, _lse, Dq, Dk, _dv }) buffer.Dispose();
+            Accelerator.Dispose();
+        }
     }
 }
