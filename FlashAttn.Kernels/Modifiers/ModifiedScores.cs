@@ -11,7 +11,7 @@ internal static class ModifiedScores
     /// The position at which the kernels evaluate the modifiers for the score of (<paramref name="query"/>, <paramref name="key"/>):
     /// the indices clamped into the sequence's <paramref name="queryLength"/> × <paramref name="keyLength"/> (the diagonal
     /// moving with the query), so a padding row or a key past s_k reads the modifiers' data in range. Their results there
-    /// are discarded (<see cref="Log2Score"/>'s <c>inside</c>), which lets every element run the same straight code. A caller
+    /// are discarded (<see cref="Score"/>'s <c>inside</c>), which lets every element run the same straight code. A caller
     /// that knows its whole block lies inside passes <paramref name="inBounds"/> (a constant at the call): no clamp.
     /// </summary>
     public static ScorePosition Position(int sequence, int head, int query, int key, int diagonalOffset, int queryLength, int keyLength,
@@ -24,29 +24,44 @@ internal static class ModifiedScores
 
     /// <summary>
     /// log2 e · f(scale · <paramref name="raw"/>) at <paramref name="at"/>, or −∞ when <paramref name="hidden"/> (the causal or
-    /// window test failed) or the mask modifier hides it. The modifiers count only <paramref name="inside"/> the sequence;
-    /// outside, the plain score is kept. Branch-free: the modifiers run at every element (<paramref name="at"/> from
-    /// <see cref="Position"/>, always in range) and their results are selected, so the element loop stays one block in which
-    /// the engine merges the modifiers' repeated loads of one address (CommonSubexpressionElimination); behind a branch each element
-    /// loaded its own (ALiBi's slope: 64 loads per key block and thread).
+    /// window test failed) or the mask modifier hides it: <see cref="Score"/> taken into the log2 domain.
     /// </summary>
     public static float Log2Score<TScore, TMask>(float raw, ScorePosition at, bool inside, bool hidden, AttentionParams p,
         AttentionModifiers<TScore, TMask> modifiers, bool scoreModified, bool maskModified)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        => Score(raw, at, inside, hidden, p, modifiers, scoreModified, maskModified) * SoftmaxScale(p, scoreModified);
+
+    /// <summary>
+    /// The score of <paramref name="raw"/> at <paramref name="at"/> in the units <see cref="SoftmaxScale"/> takes into the log2
+    /// domain: <paramref name="raw"/> itself without a score modifier (the softmax scales it as it exponentiates, one FMA),
+    /// log2 e · f(scale · raw) with one; −∞ when <paramref name="hidden"/> (the causal or window test failed) or the mask
+    /// modifier hides it. The modifiers count only <paramref name="inside"/> the sequence; outside, the plain score is kept.
+    /// Branch-free: the modifiers run at every element (<paramref name="at"/> from <see cref="Position"/>, always in range)
+    /// and their results are selected, so the element loop stays one block in which the engine merges the modifiers'
+    /// repeated loads of one address (CommonSubexpressionElimination); behind a branch each element loaded its own (ALiBi's
+    /// slope: 64 loads per key block and thread).
+    /// </summary>
+    public static float Score<TScore, TMask>(float raw, ScorePosition at, bool inside, bool hidden, AttentionParams p,
+        AttentionModifiers<TScore, TMask> modifiers, bool scoreModified, bool maskModified)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
-        float score = raw * p.ScaleLog2;
+        float score = raw;
         if (scoreModified)
         {
             float modified = modifiers.Score.Apply(raw * p.Scale, at) * SoftmaxConstants.Log2E;
-            score = inside ? modified : score;
+            score = inside ? modified : raw * p.ScaleLog2;
         }
         bool visible = !hidden;
         if (maskModified) visible &= !inside | modifiers.Mask.Visible(at);
         return visible ? score : float.NegativeInfinity;
     }
 
+    /// <summary>What takes <see cref="Score"/>'s values into the log2 domain: scale · log2 e for raw scores, 1 for modified
+    /// ones (positive, so a row's max may be taken before it).</summary>
+    public static float SoftmaxScale(AttentionParams p, bool scoreModified) => scoreModified ? 1f : p.ScaleLog2;
+
     /// <summary>∂f/∂s at scale · <paramref name="raw"/> (the factor the scores' gradient dS takes through the score modifier); 1
-    /// with none, or outside the sequence. Branch-free as <see cref="Log2Score"/>.</summary>
+    /// with none, or outside the sequence. Branch-free as <see cref="Score"/>.</summary>
     public static float Derivative<TScore, TMask>(float raw, ScorePosition at, bool inside, AttentionParams p,
         AttentionModifiers<TScore, TMask> modifiers, bool scoreModified)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier

@@ -107,20 +107,18 @@ internal static class FlashDecodeTensorCoreKernel
                 TStorage.MultiplyAddTwoTiles(s, 0, qFragments, kk, b, 0);
             }
 
-            // ---- scale, mask, online softmax over this warp's keys ----
+            // ---- mask, through the modifiers where there are any (ModifiedScores.Score); online softmax over this warp's keys ----
             bool elementTest = maskModified || mask.BlockNeedsMask(0, positions, k0, bc);
-            if (!scoreModified && !elementTest)
-                for (int e = 0; e < 8; e++) s[e] *= p.ScaleLog2;
-            else
+            if (scoreModified || elementTest)
                 for (int e = 0; e < 8; e++)
                 {
                     int row = g + 8 * (e % 4 / 2), position = PackedQueryRows.Position(row, packed), key = k0 + kw + 8 * (e / 4) + 2 * t + e % 2;
                     var at = ModifiedScores.Position(seq.Index, packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head, position, key, mask.Offset,
                         seq.QueryLength, seq.KeyLength);
-                    s[e] = ModifiedScores.Log2Score(s[e], at, (row < rows) & (key < seq.KeyLength), elementTest & ((row >= rows) | !mask.Visible(position, key)),
+                    s[e] = ModifiedScores.Score(s[e], at, (row < rows) & (key < seq.KeyLength), elementTest & ((row >= rows) | !mask.Visible(position, key)),
                         p, modifiers, scoreModified, maskModified);
                 }
-            FragmentSoftmax.Update(s, o, rowMax, rowSum, 1, 2, dTiles);
+            FragmentSoftmax.Update(s, o, rowMax, rowSum, 1, 2, dTiles, ModifiedScores.SoftmaxScale(p, scoreModified));
 
             // ---- O_w += P V_w: P's two accumulator tiles are one A operand (keys kw … kw + 15) ----
             TStorage.AccumulatorsAsA(s, 0, a, 0);

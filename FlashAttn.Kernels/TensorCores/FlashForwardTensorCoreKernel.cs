@@ -71,6 +71,8 @@ internal static class FlashForwardTensorCoreKernel
         var a = LocalMemory.Allocate<int>(TStorage.AWords);
         var b = LocalMemory.Allocate<int>(TStorage.BWords);
         var s = LocalMemory.Allocate<float>(4 * mTiles * keyTiles);
+        bool packedP = TStorage.AWords * (bc / 16) < 4 * keyTiles;
+        var pFragments = LocalMemory.Allocate<int>(packedP ? TStorage.AWords * mTiles * (bc / 16) : 1);
         var o = LocalMemory.Allocate<float>(4 * mTiles * dTiles);
         var rowMax = LocalMemory.Allocate<float>(2 * mTiles);
         var rowSum = LocalMemory.Allocate<float>(2 * mTiles);
@@ -137,14 +139,13 @@ internal static class FlashForwardTensorCoreKernel
             // the block mask's lookup of the block after next: issued here, read after the softmax (BlockMaskWalk)
             byte aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, next + 1);
 
-            // ---- scale to the log2 domain (through the score modifier), mask; online softmax: P = exp2(S − m_new), ℓ and O rescaled ----
+            // ---- mask, through the modifiers where there are any (ModifiedScores.Score); online softmax: P = exp2(S·scale − m_new), ℓ and O rescaled ----
             // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
             bool edgeTest = mask.BlockNeedsMask(position0, positions, k0, bc);
             bool maskTest = maskModified && AttentionModifiers<TScore, TMask>.TestsMaskOn(modifierFlags.Value, blockClass);
             if (!scoreModified && !maskTest)
             {
-                // plain attention: scale, then the causal/window test
-                for (int e = 0; e < 4 * mTiles * keyTiles; e++) s[e] *= p.ScaleLog2;
+                // plain attention: the causal/window test on the raw scores (the softmax scales them as it exponentiates)
                 if (edgeTest)
                     for (int e = 0; e < 4 * mTiles * keyTiles; e++)
                     {
@@ -161,7 +162,7 @@ internal static class FlashForwardTensorCoreKernel
             else
                 ModifyScores(s, mTiles, keyTiles, q0 + warpRow, k0, rows, packed, head, kvHead, seq, mask, p, modifiers, scoreModified, maskTest,
                     edge: false);
-            FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles);
+            FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles, ModifiedScores.SoftmaxScale(p, scoreModified));
             // ---- dropout: ℓ keeps the whole P; P·V takes the kept entries, scaled by 1/(1 − p). Grouped by (row tile m, key
             //      tile pair): the lane's 8 entries there (rows g, g + 8 × keys 2t, 2t + 1 of tiles 2·pair, 2·pair + 1) are one
             //      Dropout group, so one Philox call serves them all ----
@@ -190,7 +191,13 @@ internal static class FlashForwardTensorCoreKernel
 
             int afterNext = walk.Resolve(modifiers, modifierFlags.Value, next + 1, aheadClass, out byte afterNextClass);
 
-            // ---- O += P V_j: P's accumulators, rounded to the storage, are the A operands (keys 16·kk …) ----
+            // ---- O += P V_j: P's accumulators, rounded to the storage, are the A operands (keys 16·kk …). Rounded all at once
+            //      where the operands are smaller than the fp32 scores (fp16/bf16: half): the scores' registers die before
+            //      P·V, not one k-step at a time during it ----
+            if (packedP)
+                for (int m = 0; m < mTiles; m++)
+                    for (int kk = 0; kk < bc / 16; kk++)
+                        TStorage.AccumulatorsAsA(s.SubView(4 * m * keyTiles, 4 * keyTiles), kk, pFragments, m * (bc / 16) + kk);
             for (int kk = 0; kk < bc / 16; kk++)
                 for (int pair = 0; pair < dTiles / 2; pair++)
                 {
@@ -198,8 +205,13 @@ internal static class FlashForwardTensorCoreKernel
                     TStorage.LoadBTransposed(vTile, stride, 16 * kk, 16 * pair, b, 0);
                     for (int m = 0; m < mTiles; m++)
                     {
-                        TStorage.AccumulatorsAsA(s.SubView(4 * m * keyTiles, 4 * keyTiles), kk, a, 0);
-                        TStorage.MultiplyAddTwoTiles(o, m * dTiles + 2 * pair, a, 0, b, 0);
+                        if (packedP)
+                            TStorage.MultiplyAddTwoTiles(o, m * dTiles + 2 * pair, pFragments, m * (bc / 16) + kk, b, 0);
+                        else
+                        {
+                            TStorage.AccumulatorsAsA(s.SubView(4 * m * keyTiles, 4 * keyTiles), kk, a, 0);
+                            TStorage.MultiplyAddTwoTiles(o, m * dTiles + 2 * pair, a, 0, b, 0);
+                        }
                     }
                 }
             block = next;
@@ -255,8 +267,8 @@ internal static class FlashForwardTensorCoreKernel
     }
 
     /// <summary>
-    /// S of key block <paramref name="k0"/> through the score and mask modifiers into the log2 domain
-    /// (<see cref="ModifiedScores.Log2Score"/>): the lane's element e = 4·(m·keyTiles + j) + 2·half + c is row
+    /// S of key block <paramref name="k0"/> through the score and mask modifiers (<see cref="ModifiedScores.Score"/>: in the
+    /// units of <see cref="ModifiedScores.SoftmaxScale"/>): the lane's element e = 4·(m·keyTiles + j) + 2·half + c is row
     /// <paramref name="firstRow"/> + 16m + g + 8·half, key k0 + 8j + 2t + c. The causal/window test, the bounds test and
     /// the modifiers' clamped positions only where <paramref name="edge"/>: a constant at each call, so a block inside the
     /// edges and bounds runs the modifiers alone.
@@ -273,7 +285,7 @@ internal static class FlashForwardTensorCoreKernel
             int rowHead = packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head;
             var at = ModifiedScores.Position(seq.Index, rowHead, position, key, mask.Offset, seq.QueryLength, seq.KeyLength, inBounds: !edge);
             bool inside = !edge | ((row < rows) & (key < seq.KeyLength));
-            s[e] = ModifiedScores.Log2Score(s[e], at, inside, edge & !mask.Visible(position, key), p, modifiers, scoreModified, maskTest);
+            s[e] = ModifiedScores.Score(s[e], at, inside, edge & !mask.Visible(position, key), p, modifiers, scoreModified, maskTest);
         }
     }
 }

@@ -4,18 +4,21 @@ namespace FlashAttn.Kernels;
 
 /// <summary>
 /// The online softmax (FA2 Algorithm 1, lines 9–10) on accumulator fragments: a lane holds rows g and g + 8 of each m16
-/// row tile, two columns per n8 tile; a row's four lanes (a quad) reduce by two shuffles. S (scaled into the log2 domain,
-/// masked to −∞) becomes P = exp2(S − m_new) in place; ℓ (each lane's share) and O are rescaled by exp2(m − m_new).
+/// row tile, two columns per n8 tile; a row's four lanes (a quad) reduce by two shuffles. S (masked to −∞; times
+/// scoreScale it is in the log2 domain) becomes P = exp2(S·scoreScale − m_new) in place, one FMA per score; ℓ (each lane's
+/// share) and O are rescaled by exp2(m − m_new). m is in the log2 domain.
 /// </summary>
 internal static class FragmentSoftmax
 {
     /// <summary>
     /// One key block: <paramref name="s"/> holds <paramref name="rowTiles"/> × <paramref name="keyTiles"/> accumulator
     /// tiles, <paramref name="o"/> <paramref name="rowTiles"/> × <paramref name="dTiles"/>; rowMax and rowSum two rows per
-    /// row tile. Every lane of the warp calls (shuffles).
+    /// row tile. <paramref name="scoreScale"/> &gt; 0 takes S into the log2 domain: the softmax scale · log2 e for raw
+    /// scores (the max is taken on them and scaled once per row), 1 for scores a modifier already scaled. Every lane of the
+    /// warp calls (shuffles).
     /// </summary>
     public static void Update(ArrayView<float> s, ArrayView<float> o, ArrayView<float> rowMax, ArrayView<float> rowSum,
-        int rowTiles, int keyTiles, int dTiles)
+        int rowTiles, int keyTiles, int dTiles, float scoreScale)
     {
         for (int m = 0; m < rowTiles; m++)
             for (int r = 0; r < 2; r++)
@@ -24,7 +27,7 @@ internal static class FragmentSoftmax
                 float blockMax = float.NegativeInfinity;
                 for (int j = 0; j < keyTiles; j++)
                     blockMax = XMath.Max(blockMax, XMath.Max(s[sFirst + 4 * j], s[sFirst + 4 * j + 1]));
-                float newMax = XMath.Max(rowMax[row], RowReduce.Max(blockMax, 4));
+                float newMax = XMath.Max(rowMax[row], RowReduce.Max(blockMax, 4) * scoreScale); // scale > 0: the max commutes with it
                 // a row that has seen no key keeps m = −∞; subtract 0 instead so −∞ − (−∞) never appears
                 float reference = newMax == float.NegativeInfinity ? 0f : newMax;
                 float correction = XMath.FastExp2(rowMax[row] - reference);
@@ -32,7 +35,7 @@ internal static class FragmentSoftmax
                 for (int j = 0; j < keyTiles; j++)
                     for (int e = 0; e < 2; e++)
                     {
-                        float pij = XMath.FastExp2(s[sFirst + 4 * j + e] - reference);
+                        float pij = XMath.FastExp2(XMath.Fma(s[sFirst + 4 * j + e], scoreScale, -reference));
                         s[sFirst + 4 * j + e] = pij;
                         blockSum += pij;
                     }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A/B of two builds in one device call, interleaved so that both see the same GPU state: "new" is bundle/ as built,
+# "base" is the same apps with the assemblies in bundle-base/ laid over them (build the base commit's changed projects,
+# e.g. FlashAttn.Kernels, and copy their DLLs there; carry both `bundle` and `bundle-base`).
+#   SWEEP="--dtypes fp16,bf16 --head-dims 64,128 --seqlens 1024,4096,16384 --passes fwd" ROUNDS=2 \
+#     INFERENCE="--rows decode --batches 1,16" TEST_FILTER="FullyQualifiedName~..." bash scripts/gpu/run-ab.sh
+# Writes $OUT/{base,new}-N.json, ab.md (new / base per row, each side's best round), ratios-new.md (new beside
+# PyTorch's flash and cuDNN) and the CUDA test log of the new build; the summary printed last.
+set -uo pipefail
+source "$(dirname "$0")/common.sh"
+sweep=${SWEEP:---dtypes fp16,bf16 --head-dims 64,128 --seqlens 1024,4096,16384 --passes fwd}
+rounds=${ROUNDS:-2}
+FLASHATTN_APPS=/tmp/apps-new bundle/run.sh Bench --help > /dev/null 2>&1
+rm -rf /tmp/apps-base && cp -a /tmp/apps-new /tmp/apps-base && touch /tmp/apps-base/.stamp
+for app in Tests Bench App; do cp bundle-base/*.dll "/tmp/apps-base/$app/"; done
+for round in $(seq 1 "$rounds"); do
+  for side in base new; do
+    # shellcheck disable=SC2086
+    FLASHATTN_APPS=/tmp/apps-$side timeout 200 bundle/run.sh Bench sweep $sweep --json "$OUT/$side-$round.json" \
+      --md "$OUT/$side-$round.md" >> "$OUT/sweep-$side.log" 2>&1
+    echo "sweep $side round $round: exit $?" >> "$summary"
+  done
+done
+if [ -n "${INFERENCE:-}" ]; then
+  for side in base new new base; do
+    # shellcheck disable=SC2086
+    { echo "== inference $side: $INFERENCE"; FLASHATTN_APPS=/tmp/apps-$side timeout 100 bundle/run.sh Bench inference $INFERENCE 2>&1 | grep -E "^\|"; } \
+      >> "$OUT/inference-ab.log" 2>&1
+  done
+fi
+python3 "$(dirname "$0")/ab_compare.py" --base "$OUT"/base-*.json --new "$OUT"/new-*.json > "$OUT/ab.md" 2>&1
+timeout 200 python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/new-1.json" --backends flash,cudnn --json "$OUT/torch.json" \
+  --ours "$OUT/new-1.json" --md "$OUT/ratios-new.md" > "$OUT/torch.log" 2>&1
+if [ -n "${TEST_FILTER:-}" ]; then
+  FLASHATTN_APPS=/tmp/apps-new FLASHATTN_TEST_DEVICE=cuda timeout "${TEST_SECONDS:-200}" bundle/run.sh Tests \
+    --filter "$TEST_FILTER" > "$OUT/tests-new.log" 2>&1
+  { echo "== CUDA tests (new)"; grep -hE "total:|failed:|succeeded:" "$OUT/tests-new.log" | tail -3; grep -hE "^failed " "$OUT/tests-new.log" | head -8; } >> "$summary"
+fi
+{ echo "== new / base"; cat "$OUT/ab.md"; cat "$OUT/inference-ab.log" 2>/dev/null; echo "== new beside PyTorch"; grep -E "^\|" "$OUT/ratios-new.md" | cut -d'|' -f2-13; grep geometric "$OUT/ratios-new.md"; } >> "$summary"
+(cd "$OUT" && tar -czf /tmp/logs.tar.gz --exclude summary.log --exclude ab.md . && find . -mindepth 1 ! -name summary.log ! -name ab.md -delete && mv /tmp/logs.tar.gz .)
+cat "$summary"
