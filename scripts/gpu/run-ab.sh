@@ -10,29 +10,32 @@ set -uo pipefail
 source "$(dirname "$0")/common.sh"
 sweep=${SWEEP:---dtypes fp16,bf16 --head-dims 64,128 --seqlens 1024,4096,16384 --passes fwd}
 rounds=${ROUNDS:-2}
-FLASHATTN_APPS=/tmp/apps-new bundle/run.sh Bench --help > /dev/null 2>&1
+start=$SECONDS
+# limit MAX: the smaller of MAX seconds and what is left of DEADLINE (default 560) for one step
+limit() { local left=$(( ${DEADLINE:-560} - (SECONDS - start) )); [ "$left" -lt "$1" ] && echo $(( left > 1 ? left : 1 )) || echo "$1"; }
+rm -rf /tmp/apps-new && mkdir -p /tmp/apps-new && tar -C /tmp/apps-new -xJf bundle/apps.tar.xz && touch /tmp/apps-new/.stamp
 rm -rf /tmp/apps-base && cp -a /tmp/apps-new /tmp/apps-base && touch /tmp/apps-base/.stamp
 for app in Tests Bench App; do cp bundle-base/*.dll "/tmp/apps-base/$app/"; done
 for round in $(seq 1 "$rounds"); do
   for side in base new; do
     # shellcheck disable=SC2086
-    FLASHATTN_APPS=/tmp/apps-$side timeout 200 bundle/run.sh Bench sweep $sweep --json "$OUT/$side-$round.json" \
+    FLASHATTN_APPS=/tmp/apps-$side timeout "$(limit 150)" bundle/run.sh Bench sweep $sweep --json "$OUT/$side-$round.json" \
       --md "$OUT/$side-$round.md" >> "$OUT/sweep-$side.log" 2>&1
     echo "sweep $side round $round: exit $?" >> "$summary"
   done
 done
 if [ -n "${INFERENCE:-}" ]; then
-  for side in base new new base; do
+  for side in ${INFERENCE_SIDES:-base new}; do
     # shellcheck disable=SC2086
-    { echo "== inference $side: $INFERENCE"; FLASHATTN_APPS=/tmp/apps-$side timeout 100 bundle/run.sh Bench inference $INFERENCE 2>&1 | grep -E "^\|"; } \
+    { echo "== inference $side: $INFERENCE"; FLASHATTN_APPS=/tmp/apps-$side timeout "$(limit 60)" bundle/run.sh Bench inference $INFERENCE 2>&1 | grep -E "^\|"; } \
       >> "$OUT/inference-ab.log" 2>&1
   done
 fi
 python3 "$(dirname "$0")/ab_compare.py" --base "$OUT"/base-*.json --new "$OUT"/new-*.json > "$OUT/ab.md" 2>&1
-timeout 200 python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/new-1.json" --backends flash,cudnn --json "$OUT/torch.json" \
+timeout "$(limit 150)" python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/new-1.json" --backends flash,cudnn --json "$OUT/torch.json" \
   --ours "$OUT/new-1.json" --md "$OUT/ratios-new.md" > "$OUT/torch.log" 2>&1
 if [ -n "${TEST_FILTER:-}" ]; then
-  FLASHATTN_APPS=/tmp/apps-new FLASHATTN_TEST_DEVICE=cuda timeout "${TEST_SECONDS:-200}" bundle/run.sh Tests \
+  FLASHATTN_APPS=/tmp/apps-new FLASHATTN_TEST_DEVICE=cuda timeout "$(limit "${TEST_SECONDS:-200}")" bundle/run.sh Tests \
     --filter "$TEST_FILTER" > "$OUT/tests-new.log" 2>&1
   { echo "== CUDA tests (new)"; grep -hE "total:|failed:|succeeded:" "$OUT/tests-new.log" | tail -3; grep -hE "^failed " "$OUT/tests-new.log" | head -8; } >> "$summary"
 fi
