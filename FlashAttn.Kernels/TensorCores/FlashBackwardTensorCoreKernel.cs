@@ -225,18 +225,21 @@ internal static class FlashBackwardTensorCoreKernel
                         int e = 4 * (2 * pair + half) + 2 * r + c;
                         int key = key0 + g + 8 * r, column = 8 * (e / 4) + 2 * t + c, row = q0 + column;
                         bool inside = !edge | ((row < seq.QueryLength) & (key < seq.KeyLength));
-                        float log2Score = sT[e] * p.ScaleLog2, derivative = 1f;
+                        // the score in ModifiedScores.Score's units, as the forward's softmax took it: P = exp2(score·scale − L) by one
+                        // explicit FMA in every path, so a tile with and one without the modifiers' tests round alike
+                        float score = sT[e], derivative = 1f;
                         if (!scoreModified && !maskTest)
                         {
-                            if (edge && !mask.Visible(row, key)) log2Score = float.NegativeInfinity;
+                            if (edge && !mask.Visible(row, key)) score = float.NegativeInfinity;
                         }
                         else
                         {
                             var at = ModifiedScores.Position(seq.Index, head, row, key, mask.Offset, seq.QueryLength, seq.KeyLength, inBounds: !edge);
-                            log2Score = ModifiedScores.Log2Score(sT[e], at, inside, edge & !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
+                            score = ModifiedScores.Score(sT[e], at, inside, edge & !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
                             derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
                         }
-                        float pij = XMath.FastExp2(log2Score - lseTile[column]), kept = pij, dpij = dpT[e];
+                        float pij = XMath.FastExp2(XMath.Fma(score, ModifiedScores.SoftmaxScale(p, scoreModified), -lseTile[column]));
+                        float kept = pij, dpij = dpT[e];
                         if (dropout)
                         {
                             // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p))
