@@ -24,15 +24,23 @@ internal static unsafe class CpuForward
     {
         var p = layout.Problem;
         using var packs = PackedKeysValues.Create(layout, accelerator, k, v, parallel, rowMajorKeys: false);
-        int workers = parallel.MaxDegreeOfParallelism > 0 ? parallel.MaxDegreeOfParallelism : Environment.ProcessorCount;
-        var partition = new ForwardPartition(layout, workers);
-        Parallel.For(0, partition.Units, parallel, () => new ForwardScratch(layout, partition.BlocksPerUnit), (unit, _, scratch) =>
+        var partition = new ForwardPartition(layout, CpuTeam.Workers(int.MaxValue, parallel));
+        var scratches = new ForwardScratch?[CpuTeam.Workers(partition.Units, parallel)];
+        try
         {
-            var (head, firstBlock, count) = partition.Of(unit);
-            QueryRun<T, TOps, TVector, TScore, TMask>(layout, modifiers, packs, scratch, q, output, lse, head / p.HeadsQ, head % p.HeadsQ,
-                firstBlock, count);
-            return scratch;
-        }, scratch => scratch.Dispose());
+            CpuTeam.For(partition.Units, parallel, (unit, worker) =>
+            {
+                // each worker's blocks, allocated by the worker itself (its first touch puts them near its core)
+                var scratch = scratches[worker] ??= new ForwardScratch(layout, partition.BlocksPerUnit);
+                var (head, firstBlock, count) = partition.Of(unit);
+                QueryRun<T, TOps, TVector, TScore, TMask>(layout, modifiers, packs, scratch, q, output, lse, head / p.HeadsQ, head % p.HeadsQ,
+                    firstBlock, count);
+            });
+        }
+        finally
+        {
+            foreach (var scratch in scratches) scratch?.Dispose();
+        }
     }
 
     /// <summary>
