@@ -30,8 +30,7 @@ internal static unsafe class CpuForward
         {
             CpuTeam.For(partition.Units, parallel, (unit, worker) =>
             {
-                // each worker's blocks, allocated by the worker itself (its first touch puts them near its core)
-                var scratch = scratches[worker] ??= new ForwardScratch(layout, partition.BlocksPerUnit);
+                var scratch = scratches[worker] ??= new ForwardScratch(layout, partition.BlocksPerUnit, accelerator);
                 var (head, firstBlock, count) = partition.Of(unit);
                 QueryRun<T, TOps, TVector, TScore, TMask>(layout, modifiers, packs, scratch, q, output, lse, head / p.HeadsQ, head % p.HeadsQ,
                     firstBlock, count);
@@ -59,8 +58,8 @@ internal static unsafe class CpuForward
         int dPad = layout.HeadDimPadded, blockSize = block * dPad, i0 = firstBlock * block;
         int rows = Math.Min(count * block, p.SeqLenQ - i0);
         int kvHead = b * p.HeadsKV + h / layout.Group;
-        float* qs = scratch.Queries.Pointer, s = scratch.Scores.Pointer, acc = scratch.Output.Pointer;
-        float* rowMax = scratch.RowMax.Pointer, rowSum = scratch.RowSum.Pointer, alpha = scratch.Alpha.Pointer, statistic = scratch.Statistic.Pointer;
+        float* qs = scratch.Queries, s = scratch.Scores, acc = scratch.Output;
+        float* rowMax = scratch.RowMax, rowSum = scratch.RowSum, alpha = scratch.Alpha, statistic = scratch.Statistic;
         int* first = stackalloc int[block], end = stackalloc int[block];
         int* firstKeyBlock = stackalloc int[ForwardPartition.MaxBlocksPerUnit], keyBlockEnd = stackalloc int[ForwardPartition.MaxBlocksPerUnit];
 
@@ -153,27 +152,36 @@ internal static unsafe class CpuForward
                 if (keeps[r * block + c] == 0) p[r * block + c] = 0f;
     }
 
-    /// <summary>One worker's blocks for a run of <paramref name="blocks"/> query blocks: Q_i, O_i (64 × d_pad each), m_i, l_i
-    /// (64 each) per query block; S/P (64 × 64), α and a row statistic shared.</summary>
-    private sealed class ForwardScratch(CpuAttentionLayout layout, int blocks) : IDisposable
+    /// <summary>One worker's blocks for a run of query blocks: Q_i, O_i (64 × d_pad each), m_i, l_i
+    /// (64 each) per query block; S/P (64 × 64), α and a row statistic shared. One workspace from the accelerator's cache, so
+    /// a call neither maps nor faults in fresh pages (nor unmaps them: at 16 threads each unmap interrupts every core).</summary>
+    private sealed class ForwardScratch : IDisposable
     {
-        public readonly AlignedBuffer Queries = AlignedBuffer.Uninitialized((long)blocks * CpuAttentionLayout.Block * layout.HeadDimPadded);
-        public readonly AlignedBuffer Scores = AlignedBuffer.Uninitialized((long)CpuAttentionLayout.Block * CpuAttentionLayout.Block);
-        public readonly AlignedBuffer Output = AlignedBuffer.Uninitialized((long)blocks * CpuAttentionLayout.Block * layout.HeadDimPadded);
-        public readonly AlignedBuffer RowMax = AlignedBuffer.Uninitialized(blocks * CpuAttentionLayout.Block);
-        public readonly AlignedBuffer RowSum = AlignedBuffer.Uninitialized(blocks * CpuAttentionLayout.Block);
-        public readonly AlignedBuffer Alpha = AlignedBuffer.Uninitialized(CpuAttentionLayout.Block);
-        public readonly AlignedBuffer Statistic = AlignedBuffer.Uninitialized(CpuAttentionLayout.Block);
+        private readonly CpuWorkspace _memory;
 
-        public void Dispose()
+        public ForwardScratch(CpuAttentionLayout layout, int blocks, Accelerator accelerator)
         {
-            Queries.Dispose();
-            Scores.Dispose();
-            Output.Dispose();
-            RowMax.Dispose();
-            RowSum.Dispose();
-            Alpha.Dispose();
-            Statistic.Dispose();
+            // every part a multiple of 16 floats, so each starts on a cache line as the workspace does
+            const int block = CpuAttentionLayout.Block;
+            long run = (long)blocks * block * layout.HeadDimPadded;
+            _memory = CpuWorkspace.Rent(accelerator, 2 * run + block * block + 2 * blocks * block + 2 * block);
+            Queries = _memory.Pointer;
+            Output = Queries + run;
+            Scores = Output + run;
+            RowMax = Scores + block * block;
+            RowSum = RowMax + blocks * block;
+            Alpha = RowSum + blocks * block;
+            Statistic = Alpha + block;
         }
+
+        public float* Queries { get; }
+        public float* Output { get; }
+        public float* Scores { get; }
+        public float* RowMax { get; }
+        public float* RowSum { get; }
+        public float* Alpha { get; }
+        public float* Statistic { get; }
+
+        public void Dispose() => _memory.Dispose();
     }
 }
