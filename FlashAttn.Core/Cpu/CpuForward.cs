@@ -62,6 +62,13 @@ internal static unsafe class CpuForward
         float* rowMax = scratch.RowMax, rowSum = scratch.RowSum, alpha = scratch.Alpha, statistic = scratch.Statistic;
         int* first = stackalloc int[block], end = stackalloc int[block];
         int* firstKeyBlock = stackalloc int[ForwardPartition.MaxBlocksPerUnit], keyBlockEnd = stackalloc int[ForwardPartition.MaxBlocksPerUnit];
+        // each row's visible keys [keyStart, keyLimit), once per run rather than per tile
+        int* keyStart = stackalloc int[ForwardPartition.MaxBlocksPerUnit * block], keyLimit = stackalloc int[ForwardPartition.MaxBlocksPerUnit * block];
+        for (int r = 0; r < rows; r++)
+        {
+            keyStart[r] = layout.KeyStart(i0 + r);
+            keyLimit[r] = layout.KeyLimit(i0 + r);
+        }
 
         // Q_i · scale · log₂e (zero rows past s_q), O_i = 0, m_i = −∞, l_i = 0 for every block of the run
         new Span<float>(qs, count * blockSize).Clear();
@@ -102,8 +109,8 @@ internal static unsafe class CpuForward
                 // online softmax over each row's visible keys of the block
                 for (int r = 0; r < block; r++)
                 {
-                    first[r] = r < blockRows ? Math.Clamp(layout.KeyStart(blockStart + r) - j0, 0, block) : 0;
-                    end[r] = r < blockRows ? Math.Min(block, layout.KeyLimit(blockStart + r) - j0) : 0;
+                    first[r] = r < blockRows ? Math.Clamp(keyStart[g * block + r] - j0, 0, block) : 0;
+                    end[r] = r < blockRows ? Math.Min(block, keyLimit[g * block + r] - j0) : 0;
                 }
                 if (CpuModifiers<TScore, TMask>.ScoresModifiedOn(tile))
                     ModifyScores(layout, modifiers, s, first, end, b, h, blockStart, j0, blockRows, masked: tile != BlockMask.Full);
