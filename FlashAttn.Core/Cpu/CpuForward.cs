@@ -16,6 +16,9 @@ namespace FlashAttn.Cpu;
 /// </summary>
 internal static unsafe class CpuForward
 {
+    /// <summary>Half a block's rows (and keys): the micro-kernel's products run per half block, so a diagonal tile's top half can stop at its left half.</summary>
+    private const int Half = CpuAttentionLayout.Block / 2;
+
     /// <summary>q: (b, s_q, h_q, d); k, v: (b, s_k, h_kv, d); output like q; lse: (b, h_q, s_q) natural log.</summary>
     public static void Run<T, TOps, TVector, TScore, TMask>(CpuAttentionLayout layout, CpuModifiers<TScore, TMask> modifiers,
         Accelerator accelerator, T* q, T* k, T* v, T* output, float* lse, ParallelOptions parallel)
@@ -104,21 +107,31 @@ internal static unsafe class CpuForward
                 byte tile = modifiers.Tiles.Of(b, h, queryBlock, keyBlock);
                 if (tile == BlockMask.Empty) continue;
                 float* blockMax = rowMax + g * block, blockSum = rowSum + g * block;
-                // S = Q_i K_jᵀ
-                MicroKernel.Multiply<TOps, TVector>(qs + g * blockSize, dPad, keysT, block, s, block, block, block, layout.HeadDim, accumulate: false);
-                // online softmax over each row's visible keys of the block
+                // each row's visible keys of the block
+                int topEnd = 0;
                 for (int r = 0; r < block; r++)
                 {
                     first[r] = r < blockRows ? Math.Clamp(keyStart[g * block + r] - j0, 0, block) : 0;
                     end[r] = r < blockRows ? Math.Min(block, keyLimit[g * block + r] - j0) : 0;
+                    if (r < Half) topEnd = Math.Max(topEnd, end[r]);
                 }
+                // a tile the causal diagonal (or a right window edge) cuts so that its top half rows see only its left half
+                // keys: their products stop there (a quarter of the tile's work); the softmax masks the rest of their rows
+                int topKeys = topEnd <= Half ? Half : block;
+                float* qi = qs + g * blockSize, oi = acc + g * blockSize;
+                // S = Q_i K_jᵀ
+                MicroKernel.Multiply<TOps, TVector>(qi, dPad, keysT, block, s, block, Half, topKeys, layout.HeadDim, accumulate: false);
+                MicroKernel.Multiply<TOps, TVector>(qi + Half * dPad, dPad, keysT, block, s + Half * block, block, Half, block,
+                    layout.HeadDim, accumulate: false);
                 if (CpuModifiers<TScore, TMask>.ScoresModifiedOn(tile))
                     ModifyScores(layout, modifiers, s, first, end, b, h, blockStart, j0, blockRows, masked: tile != BlockMask.Full);
                 OnlineSoftmax.Update<TOps, TVector>(s, first, end, blockMax, blockSum, alpha, statistic);
                 if (modifiers.Dropped) DropProbabilities(modifiers, s, first, end, b, h, blockStart, j0, blockRows);
                 // O_i = diag(α) O_i + P V_j, α applied as the micro-kernel loads O_i
-                MicroKernel.Multiply<TOps, TVector>(s, block, valueBlock, dPad, acc + g * blockSize, dPad, block, dPad, block, accumulate: true,
+                MicroKernel.Multiply<TOps, TVector>(s, block, valueBlock, dPad, oi, dPad, Half, dPad, topKeys, accumulate: true,
                     rowScale: alpha);
+                MicroKernel.Multiply<TOps, TVector>(s + Half * block, block, valueBlock, dPad, oi + Half * dPad, dPad, Half, dPad, block,
+                    accumulate: true, rowScale: alpha + Half);
             }
         }
 
