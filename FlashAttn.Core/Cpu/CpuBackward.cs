@@ -37,7 +37,7 @@ internal static unsafe class CpuBackward
         var partials = new CpuWorkspace?[partition.Workers];
         try
         {
-            Parallel.For(0, partition.Workers, parallel, worker =>
+            CpuTeam.For(partition.Workers, parallel, worker =>
             {
                 var (first, last) = partition.KvHeads(worker);
                 if (last < first) return;

@@ -13,7 +13,7 @@ internal static unsafe class DqReduction
 
     public static void Run<T>(CpuAttentionLayout layout, BackwardPartition partition, CpuWorkspace?[] partials, T* dq,
         ParallelOptions parallel) where T : unmanaged
-        => Parallel.For(0, layout.Problem.Batch * layout.Problem.HeadsQ, parallel, head => Head(layout, partition, partials, dq, head));
+        => CpuTeam.For(layout.Problem.Batch * layout.Problem.HeadsQ, parallel, head => Head(layout, partition, partials, dq, head));
 
     /// <summary>dQ of flat query head <paramref name="head"/> (b · h_q + h).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // O(s·d) per head: no tier-0 code

@@ -36,7 +36,7 @@ internal sealed unsafe class PackedKeysValues : IDisposable
     {
         var packs = new PackedKeysValues(layout, accelerator, rowMajorKeys);
         int blocks = layout.KeyBlocks;
-        Parallel.For(0, layout.Problem.Batch * layout.Problem.HeadsKV * blocks, parallel,
+        CpuTeam.For(layout.Problem.Batch * layout.Problem.HeadsKV * blocks, parallel,
             unit => packs.Pack(layout, k, v, unit / blocks, unit % blocks));
         return packs;
     }

@@ -34,7 +34,7 @@ internal sealed unsafe class PackedQueries : IDisposable
         ParallelOptions parallel) where T : unmanaged
     {
         var packs = new PackedQueries(layout, accelerator);
-        Parallel.For(0, layout.Problem.Batch * layout.Problem.HeadsQ, parallel, head => packs.Pack(layout, q, output, dOutput, lse, head));
+        CpuTeam.For(layout.Problem.Batch * layout.Problem.HeadsQ, parallel, head => packs.Pack(layout, q, output, dOutput, lse, head));
         return packs;
     }
 

@@ -15,8 +15,14 @@ internal static unsafe class StorageConvert
     public static void Widen<T>(T* source, float* destination, int count, float scale) where T : unmanaged
     {
         var to = new Span<float>(destination, count);
-        if (typeof(T) == typeof(float)) new ReadOnlySpan<float>(source, count).CopyTo(to);
-        else if (typeof(T) == typeof(Half)) TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(source, count), to);
+        if (typeof(T) == typeof(float))
+        {
+            // one pass (the same products as a copy scaled in place)
+            if (scale != 1f) TensorPrimitives.Multiply(new ReadOnlySpan<float>(source, count), scale, to);
+            else new ReadOnlySpan<float>(source, count).CopyTo(to);
+            return;
+        }
+        if (typeof(T) == typeof(Half)) TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(source, count), to);
         else
         {
             var bits = (BFloat16*)source;
@@ -25,11 +31,16 @@ internal static unsafe class StorageConvert
         if (scale != 1f) TensorPrimitives.Multiply(to, scale, to);
     }
 
-    /// <summary>destination[i] = round(source[i] · scale) to T; scales <paramref name="source"/> in place.</summary>
+    /// <summary>destination[i] = round(source[i] · scale) to T; may scale <paramref name="source"/> in place.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Narrow<T>(float* source, T* destination, int count, float scale) where T : unmanaged
     {
         var from = new Span<float>(source, count);
+        if (typeof(T) == typeof(float) && scale != 1f)
+        {
+            TensorPrimitives.Multiply(from, scale, new Span<float>(destination, count)); // one pass
+            return;
+        }
         if (scale != 1f) TensorPrimitives.Multiply(from, scale, from);
         if (typeof(T) == typeof(float)) from.CopyTo(new Span<float>(destination, count));
         else if (typeof(T) == typeof(Half)) TensorPrimitives.ConvertToHalf(from, new Span<Half>(destination, count));

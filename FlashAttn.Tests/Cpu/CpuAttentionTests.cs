@@ -104,6 +104,34 @@ public class CpuAttentionTests
                 $"run {run} differs from run 0");
     }
 
+    /// <summary>Cases whose query blocks one worker runs several at a time (<see cref="ForwardPartition"/>): causal both
+    /// alignments with rows that see no key, GQA, odd lengths, every dtype; then the window table.</summary>
+    public static IEnumerable<TestCaseData> RunLengthTable()
+    {
+        TestCaseData Row(AttentionCase c) => new TestCaseData(c).SetName($"RunLength({c})");
+        yield return Row(new AttentionCase(new AttentionShape(1, 300, 300, 4, 2, 64), AttentionDtype.Fp32, Causal: true, BottomRight: false,
+            Deterministic: false, Seed: 31));
+        yield return Row(new AttentionCase(new AttentionShape(2, 450, 200, 2, 1, 40), AttentionDtype.Fp16, Causal: true, BottomRight: true,
+            Deterministic: false, Seed: 32));
+        yield return Row(new AttentionCase(new AttentionShape(1, 260, 517, 3, 3, 128), AttentionDtype.Bf16, Causal: false, BottomRight: false,
+            Deterministic: false, Seed: 33));
+        foreach (var data in AttentionKernelTests.WindowTable()) yield return Row((AttentionCase)data.Arguments[0]!);
+    }
+
+    /// <summary>The forward's bits do not depend on how many query blocks a work unit runs: one worker (runs of up to four
+    /// blocks) gives what 64 workers (runs of one) give.</summary>
+    [TestCaseSource(nameof(RunLengthTable))]
+    public void ForwardDoesNotDependOnTheRunLength(AttentionCase c)
+    {
+        var run = new AttentionRun(c);
+        Assert.That(new ForwardPartition(new CpuAttentionLayout(run.Problem), 1).BlocksPerUnit, Is.GreaterThan(1), "one worker runs one block");
+        Assert.That(new ForwardPartition(new CpuAttentionLayout(run.Problem), 64).BlocksPerUnit, Is.EqualTo(1), "64 workers run several blocks");
+        var runs = run.Kernels(_accelerator, backward: false, new CpuAttentionKernels(1));
+        var single = run.Kernels(_accelerator, backward: false, new CpuAttentionKernels(64));
+        Assert.That(runs.Output, Is.EqualTo(single.Output), "O");
+        Assert.That(runs.Lse, Is.EqualTo(single.Lse), "L");
+    }
+
     /// <summary>The CPU path and the GPU kernels (on the emulating accelerator) agree within both their error budgets.</summary>
     [TestCase(1, 70, 130, 2, 1, 64, AttentionDtype.Fp32, true, false)]
     [TestCase(2, 33, 33, 2, 2, 40, AttentionDtype.Fp16, false, true)]
