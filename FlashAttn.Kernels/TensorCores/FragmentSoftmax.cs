@@ -6,7 +6,7 @@ namespace FlashAttn.Kernels;
 /// The online softmax (FA2 Algorithm 1, lines 9–10) on accumulator fragments: a lane holds rows g and g + 8 of each m16
 /// row tile, two columns per n8 tile; a row's four lanes (a quad) reduce by two shuffles. S (masked to −∞; times
 /// scoreScale it is in the log2 domain) becomes P = exp2(S·scoreScale − m_new) in place, one FMA per score; ℓ (each lane's
-/// share) and O are rescaled by exp2(m − m_new), O only when a row's max grew. m is in the log2 domain.
+/// share) and O are rescaled by exp2(m − m_new). m is in the log2 domain.
 /// </summary>
 internal static class FragmentSoftmax
 {
@@ -20,12 +20,10 @@ internal static class FragmentSoftmax
     public static void Update(ArrayView<float> s, ArrayView<float> o, ArrayView<float> rowMax, ArrayView<float> rowSum,
         int rowTiles, int keyTiles, int dTiles, float scoreScale)
     {
-        var corrections = LocalMemory.Allocate<float>(2 * rowTiles);
-        int maxGrew = 0;
         for (int m = 0; m < rowTiles; m++)
             for (int r = 0; r < 2; r++)
             {
-                int row = 2 * m + r, sFirst = 4 * m * keyTiles + 2 * r;
+                int row = 2 * m + r, sFirst = 4 * m * keyTiles + 2 * r, oFirst = 4 * m * dTiles + 2 * r;
                 float blockMax = float.NegativeInfinity;
                 for (int j = 0; j < keyTiles; j++)
                     blockMax = XMath.Max(blockMax, XMath.Max(s[sFirst + 4 * j], s[sFirst + 4 * j + 1]));
@@ -42,22 +40,12 @@ internal static class FragmentSoftmax
                         blockSum += pij;
                     }
                 rowSum[row] = rowSum[row] * correction + blockSum;
-                maxGrew |= newMax > rowMax[row] ? 1 : 0;
                 rowMax[row] = newMax;
-                corrections[row] = correction;
+                for (int j = 0; j < dTiles; j++)
+                {
+                    o[oFirst + 4 * j] *= correction;
+                    o[oFirst + 4 * j + 1] *= correction;
+                }
             }
-        // O is rescaled only when some row of the warp has a new max (else every correction is 2^0 = 1): once the maxima
-        // settle, most blocks of a long row skip it. The quad's lanes agree already (their max is reduced); the warp's 8
-        // quads agree by three shuffles, so the branch is uniform.
-        for (int mask = 4; mask < 32; mask *= 2)
-            maxGrew |= Warp.ShuffleXor(maxGrew, mask);
-        if (maxGrew != 0)
-            for (int m = 0; m < rowTiles; m++)
-                for (int r = 0; r < 2; r++)
-                    for (int j = 0; j < dTiles; j++)
-                    {
-                        o[4 * (m * dTiles + j) + 2 * r] *= corrections[2 * m + r];
-                        o[4 * (m * dTiles + j) + 2 * r + 1] *= corrections[2 * m + r];
-                    }
     }
 }
