@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The CPU path of two builds on the GPU machine's host, interleaved (no GPU used): "new" is bundle/ as built, "base" the
+# same apps with a base commit's FlashAttn.Core.dll laid over them (build it there, e.g. `git worktree add /tmp/b REV &&
+# dotnet build /tmp/b/FlashAttn.Core -c Release`, copy the DLL to bundle-base/; carry `bundle` and `bundle-base`).
+#   SEQLENS=512,1024 HEADDIMS=64 THREADS="16 8" bash scripts/gpu/run-cpu-ab.sh
+# Prints each side's rows (Bench cpu: ms, GFLOP/s, % of peak, best) in the order they ran: base, new, base, new.
+set -uo pipefail
+echo "commit $(cat bundle/COMMIT); $(grep -m1 'model name' /proc/cpuinfo); nproc $(nproc); $(lscpu | grep -E '^Thread|^Core|^Socket' | tr -s ' ' | tr '\n' ' ')"
+rm -rf /tmp/apps-new && mkdir -p /tmp/apps-new && tar -C /tmp/apps-new -xJf bundle/apps.tar.xz && touch /tmp/apps-new/.stamp
+rm -rf /tmp/apps-base && cp -a /tmp/apps-new /tmp/apps-base && touch /tmp/apps-base/.stamp
+for app in Tests Bench App; do cp bundle-base/*.dll "/tmp/apps-base/$app/"; done
+for side in base new base new; do
+  for threads in ${THREADS:-16 8}; do
+    echo "== $side, $threads threads"
+    FLASHATTN_APPS=/tmp/apps-$side timeout 60 bundle/run.sh Bench cpu --threads "$threads" --seqlens "${SEQLENS:-512,1024}" \
+      --headdims "${HEADDIMS:-64}" --repeats "${REPEATS:-5}" 2>&1 | grep -E "^ +[0-9]+ +[0-9]+ +(True|False)"
+  done
+done
