@@ -60,6 +60,13 @@ internal static class ModifiedScores
     /// ones (positive, so a row's max may be taken before it).</summary>
     public static float SoftmaxScale(AttentionParams p, bool scoreModified) => scoreModified ? 1f : p.ScaleLog2;
 
+    /// <summary>P = 2^(<paramref name="score"/> · <paramref name="softmaxScale"/> − <paramref name="log2Reference"/>) by one FMA:
+    /// <see cref="Score"/>'s value, <see cref="SoftmaxScale"/>, and the row's max (the forward's online softmax) or its L · log2 e
+    /// (the backward's recomputation). Both passes take P from here, so a tile rounds alike in either, with or without the
+    /// modifiers' tests (written as a multiply and a subtract, ptxas contracted them in some paths and not in others).</summary>
+    public static float Probability(float score, float softmaxScale, float log2Reference)
+        => XMath.FastExp2(XMath.Fma(score, softmaxScale, -log2Reference));
+
     /// <summary>∂f/∂s at scale · <paramref name="raw"/> (the factor the scores' gradient dS takes through the score modifier); 1
     /// with none, or outside the sequence. Branch-free as <see cref="Score"/>.</summary>
     public static float Derivative<TScore, TMask>(float raw, ScorePosition at, bool inside, AttentionParams p,

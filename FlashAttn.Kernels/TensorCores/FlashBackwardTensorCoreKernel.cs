@@ -225,8 +225,7 @@ internal static class FlashBackwardTensorCoreKernel
                         int e = 4 * (2 * pair + half) + 2 * r + c;
                         int key = key0 + g + 8 * r, column = 8 * (e / 4) + 2 * t + c, row = q0 + column;
                         bool inside = !edge | ((row < seq.QueryLength) & (key < seq.KeyLength));
-                        // the score in ModifiedScores.Score's units, as the forward's softmax took it: P = exp2(score·scale − L) by one
-                        // explicit FMA in every path, so a tile with and one without the modifiers' tests round alike
+                        // the score in ModifiedScores.Score's units, as the forward's softmax took it (ModifiedScores.Probability)
                         float score = sT[e], derivative = 1f;
                         if (!scoreModified && !maskTest)
                         {
@@ -238,7 +237,7 @@ internal static class FlashBackwardTensorCoreKernel
                             score = ModifiedScores.Score(sT[e], at, inside, edge & !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
                             derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
                         }
-                        float pij = XMath.FastExp2(XMath.Fma(score, ModifiedScores.SoftmaxScale(p, scoreModified), -lseTile[column]));
+                        float pij = ModifiedScores.Probability(score, ModifiedScores.SoftmaxScale(p, scoreModified), lseTile[column]);
                         float kept = pij, dpij = dpT[e];
                         if (dropout)
                         {

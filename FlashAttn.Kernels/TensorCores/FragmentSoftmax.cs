@@ -35,7 +35,7 @@ internal static class FragmentSoftmax
                 for (int j = 0; j < keyTiles; j++)
                     for (int e = 0; e < 2; e++)
                     {
-                        float pij = XMath.FastExp2(XMath.Fma(s[sFirst + 4 * j + e], scoreScale, -reference));
+                        float pij = ModifiedScores.Probability(s[sFirst + 4 * j + e], scoreScale, reference);
                         s[sFirst + 4 * j + e] = pij;
                         blockSum += pij;
                     }
