@@ -23,3 +23,12 @@ ptxas_report() {
     echo "$name: $report$census" >> "$OUT/ptxas.log"
   done
 }
+
+# ab_apps: the bundle's apps unpacked twice for an A/B in one call: /tmp/apps-new as built, /tmp/apps-base with the
+# DLLs of bundle-base/ (a base commit's changed assemblies) laid over them. Run each side with FLASHATTN_APPS=/tmp/apps-SIDE.
+ab_apps() {
+  rm -rf /tmp/apps-new && mkdir -p /tmp/apps-new && tar -C /tmp/apps-new -xJf bundle/apps.tar.xz && touch /tmp/apps-new/.stamp
+  rm -rf /tmp/apps-base && cp -a /tmp/apps-new /tmp/apps-base && touch /tmp/apps-base/.stamp
+  local app
+  for app in Tests Bench App; do cp bundle-base/*.dll "/tmp/apps-base/$app/"; done
+}

@@ -13,9 +13,7 @@ rounds=${ROUNDS:-2}
 start=$SECONDS
 # limit MAX: the smaller of MAX seconds and what is left of DEADLINE (default 560) for one step
 limit() { local left=$(( ${DEADLINE:-560} - (SECONDS - start) )); [ "$left" -lt "$1" ] && echo $(( left > 1 ? left : 1 )) || echo "$1"; }
-rm -rf /tmp/apps-new && mkdir -p /tmp/apps-new && tar -C /tmp/apps-new -xJf bundle/apps.tar.xz && touch /tmp/apps-new/.stamp
-rm -rf /tmp/apps-base && cp -a /tmp/apps-new /tmp/apps-base && touch /tmp/apps-base/.stamp
-for app in Tests Bench App; do cp bundle-base/*.dll "/tmp/apps-base/$app/"; done
+ab_apps
 for round in $(seq 1 "$rounds"); do
   for side in base new; do
     # shellcheck disable=SC2086

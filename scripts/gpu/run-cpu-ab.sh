@@ -5,10 +5,9 @@
 #   SEQLENS=512,1024 HEADDIMS=64 THREADS="16 8" bash scripts/gpu/run-cpu-ab.sh
 # Prints each side's rows (Bench cpu: ms, GFLOP/s, % of peak, best) in the order they ran: base, new, base, new.
 set -uo pipefail
+source "$(dirname "$0")/common.sh"
 echo "commit $(cat bundle/COMMIT); $(grep -m1 'model name' /proc/cpuinfo); nproc $(nproc); $(lscpu | grep -E '^Thread|^Core|^Socket' | tr -s ' ' | tr '\n' ' ')"
-rm -rf /tmp/apps-new && mkdir -p /tmp/apps-new && tar -C /tmp/apps-new -xJf bundle/apps.tar.xz && touch /tmp/apps-new/.stamp
-rm -rf /tmp/apps-base && cp -a /tmp/apps-new /tmp/apps-base && touch /tmp/apps-base/.stamp
-for app in Tests Bench App; do cp bundle-base/*.dll "/tmp/apps-base/$app/"; done
+ab_apps
 for side in base new base new; do
   for threads in ${THREADS:-16 8}; do
     echo "== $side, $threads threads"
