@@ -28,12 +28,16 @@ internal static unsafe class CpuForward
         var p = layout.Problem;
         using var packs = PackedKeysValues.Create(layout, accelerator, k, v, parallel, rowMajorKeys: false);
         var partition = new ForwardPartition(layout, CpuTeam.Workers(int.MaxValue, parallel));
+        // every worker's scratch rented before the loop, not by the worker as it starts: which workers take part in a loop
+        // depends on timing, and a call's memory (Device.PeakAllocatedBytes) must not
         var scratches = new ForwardScratch?[CpuTeam.Workers(partition.Units, parallel)];
         try
         {
+            for (int worker = 0; worker < scratches.Length; worker++)
+                scratches[worker] = new ForwardScratch(layout, partition.BlocksPerUnit, accelerator);
             CpuTeam.For(partition.Units, parallel, (unit, worker) =>
             {
-                var scratch = scratches[worker] ??= new ForwardScratch(layout, partition.BlocksPerUnit, accelerator);
+                var scratch = scratches[worker]!;
                 var (head, firstBlock, count) = partition.Of(unit);
                 QueryRun<T, TOps, TVector, TScore, TMask>(layout, modifiers, packs, scratch, q, output, lse, head / p.HeadsQ, head % p.HeadsQ,
                     firstBlock, count);
