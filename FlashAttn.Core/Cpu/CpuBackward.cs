@@ -37,13 +37,19 @@ internal static unsafe class CpuBackward
         var partials = new CpuWorkspace?[partition.Workers];
         try
         {
+            // the dQ partials rented in worker order before the loop: rented by the workers, the cache would hand its buffers
+            // out in the order they ask, and a call's memory (Device.PeakAllocatedBytes) would depend on the timing
+            for (int worker = 0; worker < partition.Workers; worker++)
+            {
+                var (first, last) = partition.KvHeads(worker);
+                if (last >= first) partials[worker] = CpuWorkspace.Rent(accelerator, PartialSize(layout, first, last));
+            }
             CpuTeam.For(partition.Workers, parallel, worker =>
             {
                 var (first, last) = partition.KvHeads(worker);
                 if (last < first) return;
-                long partialSize = (long)(last - first + 1) * layout.Group * DqPartialSize(layout);
-                var partial = partials[worker] = CpuWorkspace.Rent(accelerator, partialSize);
-                partial.Clear(0, partialSize);
+                var partial = partials[worker]!;
+                partial.Clear(0, PartialSize(layout, first, last));
                 using var scratch = new BackwardScratch(layout, modifiers.Acts);
                 var (start, end) = partition.Units(worker);
                 for (int unit = start; unit < end; unit++)
@@ -66,6 +72,9 @@ internal static unsafe class CpuBackward
     /// <see cref="Transpose.ToBlocks"/> lays out the transposed packs), s_q_pad × d_pad in all.
     /// </summary>
     public static long DqPartialSize(CpuAttentionLayout layout) => (long)layout.HeadDimPadded * layout.SeqLenQPadded;
+
+    /// <summary>Floats of the dQ partial of a worker whose units touch flat kv heads [<paramref name="first"/>, <paramref name="last"/>].</summary>
+    private static long PartialSize(CpuAttentionLayout layout, int first, int last) => (long)(last - first + 1) * layout.Group * DqPartialSize(layout);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no tier-0 code in a timed run
     private static void KeyBlock<T, TOps, TVector, TScore, TMask>(CpuAttentionLayout layout, in CpuModifiers<TScore, TMask> modifiers,
