@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A/B of two builds in one device call, interleaved so that both see the same GPU state: "new" is bundle/ as built,
-# "base" is the same apps with the assemblies in bundle-base/ laid over them (build the base commit's changed projects,
-# e.g. FlashAttn.Kernels, and copy their DLLs there; carry both `bundle` and `bundle-base`).
+# "base" is the same apps with the assemblies in bundle-base/ laid over them (`scripts/build-ab-base.sh REV [PROJECT ...]`
+# builds them; carry both `bundle` and `bundle-base`).
 #   SWEEP="--dtypes fp16,bf16 --head-dims 64,128 --seqlens 1024,4096,16384 --passes fwd" ROUNDS=2 \
 #     INFERENCE="--rows decode --batches 1,16" TEST_FILTER="FullyQualifiedName~..." bash scripts/gpu/run-ab.sh
 # Writes $OUT/{base,new}-N.json, ab.md (new / base per row, each side's best round), ratios-new.md (new beside

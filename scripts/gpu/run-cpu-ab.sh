@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CPU path of two builds on the GPU machine's host, interleaved (no GPU used): "new" is bundle/ as built, "base" the
-# same apps with a base commit's FlashAttn.Core.dll laid over them (build it there, e.g. `git worktree add /tmp/b REV &&
-# dotnet build /tmp/b/FlashAttn.Core -c Release`, copy the DLL to bundle-base/; carry `bundle` and `bundle-base`).
+# same apps with a base commit's FlashAttn.Core.dll laid over them (`scripts/build-ab-base.sh REV FlashAttn.Core` puts it in
+# bundle-base/; carry `bundle` and `bundle-base`).
 #   SEQLENS=512,1024 HEADDIMS=64 THREADS="16 8" bash scripts/gpu/run-cpu-ab.sh
 # Prints each side's rows (Bench cpu: ms, GFLOP/s, % of peak, best) in the order they ran: base, new, base, new.
 set -uo pipefail

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The base side of a same-call A/B (scripts/gpu/run-ab.sh, run-cpu-ab.sh): builds the named projects at REV in a temporary
+# worktree and puts their DLLs in bundle-base/ (ignored), which ab_apps lays over the bundle's apps. Carry `bundle` and
+# `bundle-base`.
+#   scripts/build-ab-base.sh REV [PROJECT ...]      (default project: FlashAttn.Kernels; the CPU path's is FlashAttn.Core)
+set -euo pipefail
+rev=${1:?usage: scripts/build-ab-base.sh REV [PROJECT ...]}
+shift
+projects=("$@")
+[ ${#projects[@]} -gt 0 ] || projects=(FlashAttn.Kernels)
+root=$(git rev-parse --show-toplevel)
+tree=$(mktemp -d)
+git -C "$root" worktree add -q --detach "$tree" "$rev"
+trap 'git -C "$root" worktree remove --force "$tree"' EXIT
+rm -rf "$root/bundle-base"
+mkdir -p "$root/bundle-base"
+for project in "${projects[@]}"; do
+  if ! dotnet build "$tree/$project" -c Release > "$tree/build-$project.log" 2>&1; then
+    tail -20 "$tree/build-$project.log"
+    exit 1
+  fi
+  cp "$tree/$project/bin/Release/net10.0/$project.dll" "$root/bundle-base/"
+done
+git -C "$root" rev-parse --short "$rev" > "$root/bundle-base/COMMIT"
+ls -l "$root/bundle-base"
