@@ -42,14 +42,13 @@ internal static unsafe class CpuBackward
             for (int worker = 0; worker < partition.Workers; worker++)
             {
                 var (first, last) = partition.KvHeads(worker);
-                if (last >= first) partials[worker] = CpuWorkspace.Rent(accelerator, PartialSize(layout, first, last));
+                if (last >= first) partials[worker] = CpuWorkspace.Rent(accelerator, (last - first + 1L) * layout.Group * DqPartialSize(layout));
             }
             CpuTeam.For(partition.Workers, parallel, worker =>
             {
-                var (first, last) = partition.KvHeads(worker);
-                if (last < first) return;
-                var partial = partials[worker]!;
-                partial.Clear(0, PartialSize(layout, first, last));
+                if (partials[worker] is not { } partial) return; // a worker without units
+                int first = partition.KvHeads(worker).First;
+                partial.Clear(0, partial.Length);
                 using var scratch = new BackwardScratch(layout, modifiers.Acts);
                 var (start, end) = partition.Units(worker);
                 for (int unit = start; unit < end; unit++)
@@ -72,9 +71,6 @@ internal static unsafe class CpuBackward
     /// <see cref="Transpose.ToBlocks"/> lays out the transposed packs), s_q_pad × d_pad in all.
     /// </summary>
     public static long DqPartialSize(CpuAttentionLayout layout) => (long)layout.HeadDimPadded * layout.SeqLenQPadded;
-
-    /// <summary>Floats of the dQ partial of a worker whose units touch flat kv heads [<paramref name="first"/>, <paramref name="last"/>].</summary>
-    private static long PartialSize(CpuAttentionLayout layout, int first, int last) => (long)(last - first + 1) * layout.Group * DqPartialSize(layout);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no tier-0 code in a timed run
     private static void KeyBlock<T, TOps, TVector, TScore, TMask>(CpuAttentionLayout layout, in CpuModifiers<TScore, TMask> modifiers,

@@ -36,14 +36,16 @@ internal static unsafe class StorageConvert
     public static void Narrow<T>(float* source, T* destination, int count, float scale) where T : unmanaged
     {
         var from = new Span<float>(source, count);
-        if (typeof(T) == typeof(float) && scale != 1f)
+        if (typeof(T) == typeof(float))
         {
-            TensorPrimitives.Multiply(from, scale, new Span<float>(destination, count)); // one pass
+            // one pass, as Widen
+            var to = new Span<float>(destination, count);
+            if (scale != 1f) TensorPrimitives.Multiply(from, scale, to);
+            else from.CopyTo(to);
             return;
         }
         if (scale != 1f) TensorPrimitives.Multiply(from, scale, from);
-        if (typeof(T) == typeof(float)) from.CopyTo(new Span<float>(destination, count));
-        else if (typeof(T) == typeof(Half)) TensorPrimitives.ConvertToHalf(from, new Span<Half>(destination, count));
+        if (typeof(T) == typeof(Half)) TensorPrimitives.ConvertToHalf(from, new Span<Half>(destination, count));
         else
         {
             var bits = (BFloat16*)destination;
