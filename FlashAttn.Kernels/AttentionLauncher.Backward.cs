@@ -16,7 +16,7 @@ public static partial class AttentionLauncher
         {
             // every head dim and length: the tile index is the grid's x
             if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape);
-            var tc = TensorCoreTile.ForBackward(shape.HeadDim, SizeOf<T>());
+            var tc = TensorCoreTile.ForBackward(shape.HeadDim, SizeOf<T>(), accelerator.Info.MaxSharedMemoryPerGroup);
             using var workspace = Rent(kernelWritesKeyGradients: true);
             Preprocess<TStorage>(workspace);
             accelerator.Launch(FlashBackwardTensorCoreKernel.Backward<T, TStorage, TScore, TMask>,

@@ -38,6 +38,11 @@ internal readonly struct Float16Storage : IHalfStorage<Half>
         => HalfFragments.LoadA(tile, stride, row0, k0, a, index);
 
     /// <inheritdoc/>
+    /// <remarks>16-bit operands order k alike in every load: the plain ldmatrix.</remarks>
+    public static void LoadAInTransposedOrder(ArrayView<Half> tile, int stride, int row0, int k0, ArrayView<int> a, int index)
+        => HalfFragments.LoadA(tile, stride, row0, k0, a, index);
+
+    /// <inheritdoc/>
     public static void LoadATransposed(ArrayView<Half> tile, int stride, int k0, int row0, ArrayView<int> a, int index)
         => HalfFragments.LoadATransposed(tile, stride, k0, row0, a, index);
 

@@ -51,6 +51,22 @@ internal readonly struct Tf32SplitStorage : ITensorCoreStorage<float>
     }
 
     /// <inheritdoc/>
+    /// <remarks>Per k8 half: (row g, k 2t), (g + 8, 2t), (g, 2t + 1), (g + 8, 2t + 1), as <see cref="AccumulatorsAsA"/> takes
+    /// an accumulator tile's columns 2t, 2t + 1.</remarks>
+    public static void LoadAInTransposedOrder(ArrayView<float> tile, int stride, int row0, int k0, ArrayView<int> a, int index)
+    {
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
+        for (int h = 0; h < 2; h++)
+        {
+            int top = (row0 + g) * stride + k0 + 8 * h + 2 * t, bottom = top + 8 * stride, at = 16 * index + 8 * h;
+            Split(tile[top], a, at, 4);
+            Split(tile[bottom], a, at + 1, 4);
+            Split(tile[top + 1], a, at + 2, 4);
+            Split(tile[bottom + 1], a, at + 3, 4);
+        }
+    }
+
+    /// <inheritdoc/>
     public static void LoadATransposed(ArrayView<float> tile, int stride, int k0, int row0, ArrayView<int> a, int index)
     {
         int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;

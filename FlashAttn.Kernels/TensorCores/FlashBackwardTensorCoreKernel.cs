@@ -4,13 +4,14 @@ namespace FlashAttn.Kernels;
 
 /// <summary>
 /// FlashAttention-2 backward (Dao 2023, Algorithm 2) on tensor cores, one group per (K/V block, head, column group).
-/// Notation as the paper, transposed so that each warp owns 16 keys (the m of mma.m16n8k16) and the query rows of a Q
-/// block are the n: Sᵀ = K_j Q_iᵀ, Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e), dPᵀ = V_j dO_iᵀ, dSᵀ = Pᵀ ∘ (dPᵀ − D),
-/// dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i, dQ_i += dS K_j (dS through shared memory, fp32 atomics). Pᵀ and dSᵀ never leave
-/// registers for dV and dK: their accumulators, rounded to the storage (3×TF32: split), are the A operands.
-/// Grid (⌈s_k/Bc⌉ · column groups, h_q, b); dQ·scale goes to the fp32 accumulator; dK·scale and dV, which one group owns
-/// whole, straight to dk and dv in their storage without GQA, else to per-query-head fp32 buffers (the convert kernel rounds
-/// dQ and sums the GQA heads).
+/// Notation as the paper, transposed so that keys are the m of mma.m16n8k16 and the query rows of a Q block the n:
+/// Sᵀ = K_j Q_iᵀ, Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e), dPᵀ = V_j dO_iᵀ, dSᵀ = Pᵀ ∘ (dPᵀ − D), dQ_i += dS K_j,
+/// dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i. Each product has its own warp grid (<see cref="TensorCoreTile"/>), as FA2's: Sᵀ and
+/// dPᵀ in tiles of 32 keys × 32 rows (up to 64 × 32), dQ in 32 × 32, dV and dK in 32 keys × a part of the columns, so
+/// that every fragment read from shared memory feeds two or more mma; Pᵀ and dSᵀ go through shared memory between them
+/// (rounded to the storage, as the operands they become). dQ·scale goes to the fp32 accumulator by atomics; dK·scale
+/// and dV, which one group owns whole, straight to dk and dv in their storage without GQA, else to per-query-head fp32
+/// buffers (the convert kernel rounds dQ and sums the GQA heads). Grid (⌈s_k/Bc⌉ · column groups, h_q, b).
 /// </summary>
 internal static class FlashBackwardTensorCoreKernel
 {
@@ -32,8 +33,7 @@ internal static class FlashBackwardTensorCoreKernel
         bool dropout = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.DropoutFlag) != 0;
         var tile = new TensorCoreTile(headDimPadded.Value, warps.Value, elementBytes: TStorage.ElementBytes);
         int dPad = tile.HeadDimPadded, br = tile.BackwardBlockRows, bc = tile.BackwardBlockCols, stride = tile.Stride;
-        int splits = tile.ColumnSplits, columns = tile.SplitColumns;
-        int kSteps = dPad / 16, queryTiles = br / 8, columnTiles = columns / 8, dsStride = br + tile.ChunkElements;
+        int splits = tile.ColumnSplits, columns = tile.SplitColumns, kSteps = dPad / 16, scoreStride = tile.ScoreTileStride;
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         // grid (K blocks · column groups, h_q, b): the blocks of one head run together and share its Q and dO through L2
         // (ncu, H200: with heads fastest the L2 hit rate of loads was 43%)
@@ -41,25 +41,36 @@ internal static class FlashBackwardTensorCoreKernel
         var seq = sequences.Bounds(Grid.IdxZ, p, sequenceKind.Value);
         if (k0 >= seq.KeyLength) return; // past this sequence's keys (varlen): the whole group leaves before any barrier
         var mask = seq.Mask(p, causal.Value);
-        int kvHead = head / p.QueriesPerKvHead, kw = 16 * warp;
+        int kvHead = head / p.QueriesPerKvHead;
         var qLayout = TokenLayout.Queries(p);
         var kvLayout = TokenLayout.KeysValues(p);
         var gradientLayout = TokenLayout.KeyGradientsPerQueryHead(p);
 
-        // shared: K, V; dSᵀ; then Stages × (Q, dO, L·log2 e, D)
+        // this warp's tiles of the three products: Sᵀ and dPᵀ (keys × rows), dV and dK (keys × columns), dQ (rows × columns)
+        int scoreRow0 = warp % tile.ScoreRowWarps * tile.ScoreWarpRows, scoreKey0 = warp / tile.ScoreRowWarps * tile.ScoreWarpKeys;
+        int scoreKeyTiles = tile.ScoreWarpKeys / 16, scoreRowTiles = tile.ScoreWarpRows / 8;
+        int gradientKey0 = warp % tile.GradientKeyWarps * tile.GradientWarpKeys;
+        int gradientColumn0 = c0 + warp / tile.GradientKeyWarps * tile.GradientWarpColumns;
+        int gradientKeyTiles = tile.GradientWarpKeys / 16, gradientColumnTiles = tile.GradientWarpColumns / 8;
+        int dqRow0 = warp % tile.DqRowWarps * tile.DqWarpRows, dqColumn0 = c0 + warp / tile.DqRowWarps * tile.DqWarpColumns;
+
+        // shared: K, V; Pᵀ, dSᵀ; then Stages × (Q, dO, L·log2 e, D)
         var shared = SharedMemory.GetDynamic<T>();
         var kTile = shared.SubView(0, bc * stride);
         var vTile = shared.SubView(bc * stride, bc * stride);
-        var dsTile = shared.SubView(2 * bc * stride, bc * dsStride);
-        int stagesFirst = 2 * bc * stride + bc * dsStride, stageElements = 2 * br * stride + tile.StatisticElements;
+        var pTile = shared.SubView(2 * bc * stride, bc * scoreStride);
+        var dsTile = shared.SubView(2 * bc * stride + bc * scoreStride, bc * scoreStride);
+        int stagesFirst = 2 * bc * stride + 2 * bc * scoreStride, stageElements = 2 * br * stride + tile.StatisticElements;
 
-        var sT = LocalMemory.Allocate<float>(4 * queryTiles);
-        var dpT = LocalMemory.Allocate<float>(4 * queryTiles);
-        var dkAcc = LocalMemory.Allocate<float>(4 * columnTiles);
-        var dvAcc = LocalMemory.Allocate<float>(4 * columnTiles);
-        for (int e = 0; e < 4 * columnTiles; e++) { dkAcc[e] = 0f; dvAcc[e] = 0f; }
-        var a = LocalMemory.Allocate<int>(2 * TStorage.AWords); // two A operands: K and V, or Pᵀ and dSᵀ
-        var b = LocalMemory.Allocate<int>(2 * TStorage.BWords); // two B pairs: Q and dO
+        var sT = LocalMemory.Allocate<float>(4 * scoreKeyTiles * scoreRowTiles);
+        var dpT = LocalMemory.Allocate<float>(4 * scoreKeyTiles * scoreRowTiles);
+        var dkAcc = LocalMemory.Allocate<float>(4 * gradientKeyTiles * gradientColumnTiles);
+        var dvAcc = LocalMemory.Allocate<float>(4 * gradientKeyTiles * gradientColumnTiles);
+        for (int e = 0; e < 4 * gradientKeyTiles * gradientColumnTiles; e++) { dkAcc[e] = 0f; dvAcc[e] = 0f; }
+        var aScores = LocalMemory.Allocate<int>(2 * TStorage.AWords); // K and V of one m16 key tile
+        var bScores = LocalMemory.Allocate<int>(scoreRowTiles * TStorage.BWords); // Q and dO pairs of the warp's rows
+        var aGradients = LocalMemory.Allocate<int>(2 * gradientKeyTiles * TStorage.AWords); // Pᵀ and dSᵀ per key tile
+        var bGradients = LocalMemory.Allocate<int>(2 * TStorage.BWords); // dO and Q
 
         // ---- K_j, V_j staged once; the Q range starts at the first row that sees key k0 ----
         long kvFirst = sequences.KeyRowStart(kvLayout, seq, k0, kvHead, p, sequenceKind.Value);
@@ -84,8 +95,8 @@ internal static class FlashBackwardTensorCoreKernel
         for (int iteration = 0; block < qBlocks; iteration++)
         {
             int q0 = block * br;
-            // Q_i, dO_i, L_i, D_i have landed, and every warp is done with the block before (its stage and dSᵀ): the other
-            // stage takes the next block, which streams in during the whole of this one
+            // Q_i, dO_i, L_i, D_i have landed, and every warp is done with the block before (its stage, Pᵀ and dSᵀ): the
+            // other stage takes the next block, which streams in during the whole of this one
             AsyncCopy.WaitAll();
             Group.Barrier();
             bool hasNext = following < qBlocks;
@@ -102,22 +113,27 @@ internal static class FlashBackwardTensorCoreKernel
             var lseTile = Statistics(stage, br, stride, 0);
             var deltaTile = Statistics(stage, br, stride, 1);
 
-            // ---- Sᵀ = K_j Q_iᵀ and dPᵀ = V_j dO_iᵀ: this warp's 16 keys × the block's Br rows ----
-            for (int e = 0; e < 4 * queryTiles; e++) { sT[e] = 0f; dpT[e] = 0f; }
+            // ---- Sᵀ = K_j Q_iᵀ and dPᵀ = V_j dO_iᵀ: this warp's keys × rows; each Q/dO fragment serves every key tile ----
+            for (int e = 0; e < 4 * scoreKeyTiles * scoreRowTiles; e++) { sT[e] = 0f; dpT[e] = 0f; }
             for (int kk = 0; kk < kSteps; kk++)
-            {
-                TStorage.LoadA(kTile, stride, kw, 16 * kk, a, 0);
-                TStorage.LoadA(vTile, stride, kw, 16 * kk, a, 1);
-                for (int pair = 0; pair < queryTiles / 2; pair++)
+                for (int m = 0; m < scoreKeyTiles; m++)
                 {
-                    TStorage.LoadB(qTile, stride, 16 * pair, 16 * kk, b, 0);
-                    TStorage.LoadB(doTile, stride, 16 * pair, 16 * kk, b, 1);
-                    TStorage.MultiplyAddTwoTiles(sT, 2 * pair, a, 0, b, 0);
-                    TStorage.MultiplyAddTwoTiles(dpT, 2 * pair, a, 1, b, 1);
+                    TStorage.LoadA(kTile, stride, scoreKey0 + 16 * m, 16 * kk, aScores, 0);
+                    TStorage.LoadA(vTile, stride, scoreKey0 + 16 * m, 16 * kk, aScores, 1);
+                    for (int pair = 0; pair < scoreRowTiles / 2; pair++)
+                    {
+                        // loaded for the first key tile, kept for the others (with one key tile each dies at its mma)
+                        if (m == 0)
+                        {
+                            TStorage.LoadB(qTile, stride, scoreRow0 + 16 * pair, 16 * kk, bScores, 2 * pair);
+                            TStorage.LoadB(doTile, stride, scoreRow0 + 16 * pair, 16 * kk, bScores, 2 * pair + 1);
+                        }
+                        TStorage.MultiplyAddTwoTiles(sT, m * scoreRowTiles + 2 * pair, aScores, 0, bScores, 2 * pair);
+                        TStorage.MultiplyAddTwoTiles(dpT, m * scoreRowTiles + 2 * pair, aScores, 1, bScores, 2 * pair + 1);
+                    }
                 }
-            }
 
-            // the block mask's lookup of the block after the following one: issued here, read after dQ (BlockMaskWalk)
+            // the block mask's lookup of the block after the following one: issued here, read at the end of the block
             byte aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
 
             // ---- Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0), dSᵀ = Pᵀ ∘ (dPᵀ − D) in dpT; through a score modifier
@@ -125,40 +141,55 @@ internal static class FlashBackwardTensorCoreKernel
             // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
             bool edgeTest = mask.QueryBlockNeedsMask(q0, br, k0, bc) | (q0 + br > seq.QueryLength) | (k0 + bc > seq.KeyLength);
             bool maskTest = maskModified && AttentionModifiers<TScore, TMask>.TestsMaskOn(modifierFlags.Value, blockClass);
+            var warpLse = lseTile.SubView(scoreRow0, tile.ScoreWarpRows);
+            var warpDelta = deltaTile.SubView(scoreRow0, tile.ScoreWarpRows);
             // two instances, so that a block inside the causal/window edges and the sequence's bounds has no visibility or
             // bounds test at all
             if (edgeTest)
-                ScoreGradients(sT, dpT, lseTile, deltaTile, p, seq, mask, modifiers, head, q0, k0 + kw, queryTiles, scoreModified, maskTest, dropout,
-                    edge: true);
+                ScoreGradients(sT, dpT, warpLse, warpDelta, p, seq, mask, modifiers, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles,
+                    scoreModified, maskTest, dropout, edge: true);
             else
-                ScoreGradients(sT, dpT, lseTile, deltaTile, p, seq, mask, modifiers, head, q0, k0 + kw, queryTiles, scoreModified, maskTest, dropout,
-                    edge: false);
+                ScoreGradients(sT, dpT, warpLse, warpDelta, p, seq, mask, modifiers, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles,
+                    scoreModified, maskTest, dropout, edge: false);
 
-            // ---- dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i: the accumulators as A operands, dO and Q as [k][n] (transposed loads) ----
+            // ---- Pᵀ and dSᵀ to shared memory (keys × rows, in the storage): dQ, dV and dK read them in other warp grids ----
+            for (int m = 0; m < scoreKeyTiles; m++)
+                for (int j = 0; j < scoreRowTiles; j++)
+                    for (int r = 0; r < 2; r++)
+                    {
+                        int at = (scoreKey0 + 16 * m + g + 8 * r) * scoreStride + scoreRow0 + 8 * j + 2 * t, e = 4 * (m * scoreRowTiles + j) + 2 * r;
+                        TStorage.StorePair(pTile, at, sT[e], sT[e + 1]);
+                        TStorage.StorePair(dsTile, at, dpT[e], dpT[e + 1]);
+                    }
+            Group.Barrier();
+
+            // ---- dQ_i += dS K_j · scale, added atomically: first, so that its reductions drain during dV and dK ----
+            if (accumulateDq.Value)
+                AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
+                    dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
+            // block i + 1's L and D, loaded before, go to its stage
+            if (hasNext) RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
+
+            // ---- dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i: dO and Q as [k][n] (transposed loads), each fragment for every key tile ----
             for (int kk = 0; kk < br / 16; kk++)
             {
-                TStorage.AccumulatorsAsA(sT, kk, a, 0);
-                TStorage.AccumulatorsAsA(dpT, kk, a, 1);
-                for (int pair = 0; pair < columnTiles / 2; pair++)
+                for (int m = 0; m < gradientKeyTiles; m++)
                 {
-                    TStorage.LoadBTransposed(doTile, stride, 16 * kk, c0 + 16 * pair, b, 0);
-                    TStorage.LoadBTransposed(qTile, stride, 16 * kk, c0 + 16 * pair, b, 1);
-                    TStorage.MultiplyAddTwoTiles(dvAcc, 2 * pair, a, 0, b, 0);
-                    TStorage.MultiplyAddTwoTiles(dkAcc, 2 * pair, a, 1, b, 1);
+                    TStorage.LoadAInTransposedOrder(pTile, scoreStride, gradientKey0 + 16 * m, 16 * kk, aGradients, 2 * m);
+                    TStorage.LoadAInTransposedOrder(dsTile, scoreStride, gradientKey0 + 16 * m, 16 * kk, aGradients, 2 * m + 1);
+                }
+                for (int pair = 0; pair < gradientColumnTiles / 2; pair++)
+                {
+                    TStorage.LoadBTransposed(doTile, stride, 16 * kk, gradientColumn0 + 16 * pair, bGradients, 0);
+                    TStorage.LoadBTransposed(qTile, stride, 16 * kk, gradientColumn0 + 16 * pair, bGradients, 1);
+                    for (int m = 0; m < gradientKeyTiles; m++)
+                    {
+                        TStorage.MultiplyAddTwoTiles(dvAcc, m * gradientColumnTiles + 2 * pair, aGradients, 2 * m, bGradients, 0);
+                        TStorage.MultiplyAddTwoTiles(dkAcc, m * gradientColumnTiles + 2 * pair, aGradients, 2 * m + 1, bGradients, 1);
+                    }
                 }
             }
 
-            // ---- dSᵀ to shared (keys × rows, in the storage) for dQ, which contracts over the keys of all warps ----
-            for (int j = 0; j < queryTiles; j++)
-                for (int r = 0; r < 2; r++)
-                    TStorage.StorePair(dsTile, (kw + g + 8 * r) * dsStride + 8 * j + 2 * t, dpT[4 * j + 2 * r], dpT[4 * j + 2 * r + 1]);
-            Group.Barrier();
-
-            // ---- dQ_i += dS K_j · scale, added atomically; then block i + 1's L and D, loaded before, go to its stage ----
-            if (accumulateDq.Value)
-                AccumulateDq<T, TStorage>(dsTile, dsStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, c0, bc,
-                    columns / tile.DqColumnParts / 8, warp % (br / 16), warp / (br / 16), lane, chunked.Value);
-            if (hasNext) RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
             int afterFollowing = walk.Resolve(modifiers, modifierFlags.Value, following + 1, aheadClass, out byte afterFollowingClass);
             block = following;
             blockClass = followingClass;
@@ -168,25 +199,41 @@ internal static class FlashBackwardTensorCoreKernel
 
         // ---- epilogue: dK_j · scale and dV_j into dk and dv (without GQA this group owns them whole: no fp32 round trip
         //      through the convert kernel), else into the per-query-head fp32 buffers ----
+        for (int m = 0; m < gradientKeyTiles; m++)
+            StoreKeyTile<T, TStorage>(dkAcc.SubView(4 * m * gradientColumnTiles, 4 * gradientColumnTiles),
+                dvAcc.SubView(4 * m * gradientColumnTiles, 4 * gradientColumnTiles), dk, dv, dkAccum, dvAccum, p, seq, gradientLayout, head,
+                k0 + gradientKey0 + 16 * m, gradientColumn0, gradientColumnTiles, kvDirect.Value, chunked.Value);
+    }
+
+    /// <summary>
+    /// One m16 key tile of dK·scale and dV (keys <paramref name="key0"/>… × <paramref name="columnTiles"/> n8 tiles from
+    /// <paramref name="column0"/>) into dk and dv in their storage (<paramref name="direct"/>: h_q = h_kv, k's own layout),
+    /// else into the per-query-head fp32 buffers.
+    /// </summary>
+    private static void StoreKeyTile<T, TStorage>(ArrayView<float> dkTiles, ArrayView<float> dvTiles, ArrayView<T> dk, ArrayView<T> dv,
+        ArrayView<float> dkAccum, ArrayView<float> dvAccum, AttentionParams p, SequenceBounds seq, TokenLayout gradientLayout, int head,
+        int key0, int column0, int columnTiles, bool direct, bool chunked)
+        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
+    {
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         for (int r = 0; r < 2; r++)
         {
-            int key = k0 + kw + g + 8 * r;
+            int key = key0 + g + 8 * r;
             if (key >= seq.KeyLength) continue;
-            // h_q = h_kv when direct: the per-query-head layout is k's own
             long first = gradientLayout.RowStart(seq.KeyBatch, seq.KeyOffset + key, head);
             for (int j = 0; j < columnTiles; j++)
             {
-                int column = c0 + 8 * j + 2 * t;
-                float dk0 = dkAcc[4 * j + 2 * r] * p.Scale, dk1 = dkAcc[4 * j + 2 * r + 1] * p.Scale;
-                float dv0 = dvAcc[4 * j + 2 * r], dv1 = dvAcc[4 * j + 2 * r + 1];
-                if (kvDirect.Value && chunked.Value)
+                int column = column0 + 8 * j + 2 * t;
+                float dk0 = dkTiles[4 * j + 2 * r] * p.Scale, dk1 = dkTiles[4 * j + 2 * r + 1] * p.Scale;
+                float dv0 = dvTiles[4 * j + 2 * r], dv1 = dvTiles[4 * j + 2 * r + 1];
+                if (direct && chunked)
                 {
                     // d a multiple of 8 and aligned operands: the pair is inside the head or past it, and aligned
                     if (column >= p.HeadDim) continue;
                     TStorage.StorePair(dk, first + column, dk0, dk1);
                     TStorage.StorePair(dv, first + column, dv0, dv1);
                 }
-                else if (kvDirect.Value)
+                else if (direct)
                 {
                     if (column < p.HeadDim) { dk[first + column] = TStorage.Store(dk0); dv[first + column] = TStorage.Store(dv0); }
                     if (column + 1 < p.HeadDim) { dk[first + column + 1] = TStorage.Store(dk1); dv[first + column + 1] = TStorage.Store(dv1); }
@@ -202,56 +249,58 @@ internal static class FlashBackwardTensorCoreKernel
 
     /// <summary>
     /// Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0) and dSᵀ = Pᵀ ∘ (dPᵀ − D), in place: <paramref name="sT"/> becomes the
-    /// kept Pᵀ, <paramref name="dpT"/> dSᵀ, for this warp's 16 keys from <paramref name="key0"/> × the block's rows from
-    /// <paramref name="q0"/>. Through a score modifier f: P from f(s), and dS·f'(s) for the scores' gradient. The
+    /// kept Pᵀ, <paramref name="dpT"/> dSᵀ, for the warp's <paramref name="keyTiles"/> m16 tiles of keys from <paramref name="key0"/>
+    /// × its <paramref name="queryTiles"/> n8 tiles of rows from <paramref name="q0"/> (<paramref name="lseTile"/> and
+    /// <paramref name="deltaTile"/> start there too). Through a score modifier f: P from f(s), and dS·f'(s) for the scores' gradient. The
     /// causal/window test, the sequence's bounds and the modifiers' clamped positions only where <paramref name="edge"/>:
     /// a constant at each call, so the block inside the edges and bounds is one straight run of code without them.
     /// </summary>
     private static void ScoreGradients<TScore, TMask>(ArrayView<float> sT, ArrayView<float> dpT, ArrayView<float> lseTile, ArrayView<float> deltaTile,
         AttentionParams p, SequenceBounds seq, AttentionMask mask, AttentionModifiers<TScore, TMask> modifiers, int head, int q0, int key0,
-        int queryTiles, bool scoreModified, bool maskTest, bool dropout, bool edge)
+        int keyTiles, int queryTiles, bool scoreModified, bool maskTest, bool dropout, bool edge)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
-        // grouped by (query tile pair, query bit 0) for dropout: the lane's entries there (keys g, g + 8 × queries 2t + c
-        // of tiles 2·pair, 2·pair + 1) share one Dropout group, so one Philox call serves 4 of them
-        for (int pair = 0; pair < queryTiles / 2; pair++)
-            for (int c = 0; c < 2; c++)
-            {
-                var group = dropout ? p.DropoutGroup(seq.Index, head, q0 + 16 * pair + 2 * t + c, key0 + g) : default;
-                for (int half = 0; half < 2; half++)
-                    for (int r = 0; r < 2; r++)
-                    {
-                        int e = 4 * (2 * pair + half) + 2 * r + c;
-                        int key = key0 + g + 8 * r, column = 8 * (e / 4) + 2 * t + c, row = q0 + column;
-                        bool inside = !edge | ((row < seq.QueryLength) & (key < seq.KeyLength));
-                        // the score in ModifiedScores.Score's units, as the forward's softmax took it (ModifiedScores.Probability)
-                        float score = sT[e], derivative = 1f;
-                        if (!scoreModified && !maskTest)
+        // grouped by (key tile, query tile pair, query bit 0) for dropout: the lane's entries there (keys g, g + 8 × queries
+        // 2t + c of tiles 2·pair, 2·pair + 1) share one Dropout group, so one Philox call serves 4 of them
+        for (int m = 0; m < keyTiles; m++)
+            for (int pair = 0; pair < queryTiles / 2; pair++)
+                for (int c = 0; c < 2; c++)
+                {
+                    var group = dropout ? p.DropoutGroup(seq.Index, head, q0 + 16 * pair + 2 * t + c, key0 + 16 * m + g) : default;
+                    for (int half = 0; half < 2; half++)
+                        for (int r = 0; r < 2; r++)
                         {
-                            if (edge && !mask.Visible(row, key)) score = float.NegativeInfinity;
+                            int inTile = 4 * (2 * pair + half) + 2 * r + c, e = 4 * m * queryTiles + inTile;
+                            int key = key0 + 16 * m + g + 8 * r, column = 8 * (inTile / 4) + 2 * t + c, row = q0 + column;
+                            bool inside = !edge | ((row < seq.QueryLength) & (key < seq.KeyLength));
+                            // the score in ModifiedScores.Score's units, as the forward's softmax took it (ModifiedScores.Probability)
+                            float score = sT[e], derivative = 1f;
+                            if (!scoreModified && !maskTest)
+                            {
+                                if (edge && !mask.Visible(row, key)) score = float.NegativeInfinity;
+                            }
+                            else
+                            {
+                                var at = ModifiedScores.Position(seq.Index, head, row, key, mask.Offset, seq.QueryLength, seq.KeyLength, inBounds: !edge);
+                                score = ModifiedScores.Score(sT[e], at, inside, edge & !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
+                                derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
+                            }
+                            float pij = ModifiedScores.Probability(score, ModifiedScores.SoftmaxScale(p, scoreModified), lseTile[column]);
+                            float kept = pij, dpij = dpT[e];
+                            if (dropout)
+                            {
+                                // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p))
+                                // the entry's bits inside the 16-aligned tiles (query bit 3: half; key bits: g + 8r)
+                                int index = Dropout.IndexInGroup(8 * half, g + 8 * r);
+                                bool keep = ModifiedScores.Kept(group, index, inside, p);
+                                kept = keep ? pij * p.DropoutScale : 0f;
+                                dpij = keep ? dpij * p.DropoutScale : 0f;
+                            }
+                            sT[e] = kept;
+                            dpT[e] = pij * (dpij - deltaTile[column]) * derivative;
                         }
-                        else
-                        {
-                            var at = ModifiedScores.Position(seq.Index, head, row, key, mask.Offset, seq.QueryLength, seq.KeyLength, inBounds: !edge);
-                            score = ModifiedScores.Score(sT[e], at, inside, edge & !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
-                            derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
-                        }
-                        float pij = ModifiedScores.Probability(score, ModifiedScores.SoftmaxScale(p, scoreModified), lseTile[column]);
-                        float kept = pij, dpij = dpT[e];
-                        if (dropout)
-                        {
-                            // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p))
-                            // the entry's bits inside the 16-aligned tiles (query bit 3: half; key bits: g + 8r)
-                            int index = Dropout.IndexInGroup(8 * half, g + 8 * r);
-                            bool keep = ModifiedScores.Kept(group, index, inside, p);
-                            kept = keep ? pij * p.DropoutScale : 0f;
-                            dpij = keep ? dpij * p.DropoutScale : 0f;
-                        }
-                        sT[e] = kept;
-                        dpT[e] = pij * (dpij - deltaTile[column]) * derivative;
-                    }
-            }
+                }
     }
 
     /// <summary>Row statistic <paramref name="which"/> (0: L·log2 e, 1: D) of a stage: Br floats after its Q and dO tiles.</summary>
@@ -259,58 +308,61 @@ internal static class FlashBackwardTensorCoreKernel
         => stage.SubView(2 * br * stride, stage.Length - 2 * br * stride).Cast<float>().SubView(which * br, br);
 
     /// <summary>
-    /// dQ_i += dS K_j · scale for one warp's share: rows 16·<paramref name="rowTile"/>… of the block × <paramref name="columnTiles"/>
-    /// n8 tiles of column part <paramref name="part"/> of the group's columns, fp32 atomics.
+    /// dQ_i += dS K_j · scale for one warp's tile: rows <paramref name="row0"/>… of the block (<paramref name="rowTiles"/> m16
+    /// tiles) × <paramref name="columnTiles"/> n8 tiles from <paramref name="column0"/>, fp32 atomics.
     /// </summary>
     private static void AccumulateDq<T, TStorage>(ArrayView<T> dsTile, int dsStride, ArrayView<T> kTile, int stride, ArrayView<float> dqAccum,
-        AttentionParams p, TokenLayout qLayout, SequenceBounds seq, int head, int q0, int c0, int bc, int columnTiles, int rowTile, int part, int lane,
-        bool chunked)
+        AttentionParams p, TokenLayout qLayout, SequenceBounds seq, int head, int q0, int row0, int rowTiles, int column0, int columnTiles,
+        int bc, bool chunked)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
-        int g = lane / 4, t = lane % 4, first = c0 + 8 * columnTiles * part;
-        var dq = LocalMemory.Allocate<float>(4 * columnTiles);
-        for (int e = 0; e < 4 * columnTiles; e++) dq[e] = 0f;
-        var a = LocalMemory.Allocate<int>(TStorage.AWords);
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
+        var dq = LocalMemory.Allocate<float>(4 * rowTiles * columnTiles);
+        for (int e = 0; e < 4 * rowTiles * columnTiles; e++) dq[e] = 0f;
+        var a = LocalMemory.Allocate<int>(rowTiles * TStorage.AWords);
         var b = LocalMemory.Allocate<int>(TStorage.BWords);
         for (int kk = 0; kk < bc / 16; kk++)
         {
             // A = dS (rows × keys) from dSᵀ (keys × rows); B = K_j as [key][column]
-            TStorage.LoadATransposed(dsTile, dsStride, 16 * kk, 16 * rowTile, a, 0);
+            for (int m = 0; m < rowTiles; m++)
+                TStorage.LoadATransposed(dsTile, dsStride, 16 * kk, row0 + 16 * m, a, m);
             for (int pair = 0; pair < columnTiles / 2; pair++)
             {
-                TStorage.LoadBTransposed(kTile, stride, 16 * kk, first + 16 * pair, b, 0);
-                TStorage.MultiplyAddTwoTiles(dq, 2 * pair, a, 0, b, 0);
+                TStorage.LoadBTransposed(kTile, stride, 16 * kk, column0 + 16 * pair, b, 0);
+                for (int m = 0; m < rowTiles; m++)
+                    TStorage.MultiplyAddTwoTiles(dq, m * columnTiles + 2 * pair, a, m, b, 0);
             }
         }
         // the usual case, every tile inside the head dim, adds without a test per tile (a branch around each atomic pair)
-        bool allColumns = chunked && first + 8 * columnTiles <= p.HeadDim;
-        for (int r = 0; r < 2; r++)
-        {
-            int row = q0 + 16 * rowTile + g + 8 * r;
-            if (row >= seq.QueryLength) continue;
-            long rowFirst = seq.QueryRowStart(qLayout, row, head);
-            if (allColumns)
+        bool allColumns = chunked && column0 + 8 * columnTiles <= p.HeadDim;
+        for (int m = 0; m < rowTiles; m++)
+            for (int r = 0; r < 2; r++)
             {
+                int row = q0 + row0 + 16 * m + g + 8 * r, e0 = 4 * m * columnTiles + 2 * r;
+                if (row >= seq.QueryLength) continue;
+                long rowFirst = seq.QueryRowStart(qLayout, row, head);
+                if (allColumns)
+                {
+                    for (int j = 0; j < columnTiles; j++)
+                        Atomic.AddTwo(ref dqAccum[rowFirst + column0 + 8 * j + 2 * t], dq[e0 + 4 * j] * p.Scale, dq[e0 + 4 * j + 1] * p.Scale);
+                    continue;
+                }
                 for (int j = 0; j < columnTiles; j++)
-                    Atomic.AddTwo(ref dqAccum[rowFirst + first + 8 * j + 2 * t], dq[4 * j + 2 * r] * p.Scale, dq[4 * j + 2 * r + 1] * p.Scale);
-                continue;
-            }
-            for (int j = 0; j < columnTiles; j++)
-            {
-                int column = first + 8 * j + 2 * t;
-                float x = dq[4 * j + 2 * r] * p.Scale, y = dq[4 * j + 2 * r + 1] * p.Scale;
-                if (chunked)
                 {
-                    // d a multiple of 8: an n8 tile is all inside the head or all padding, and pairs are 8-byte aligned
-                    if (first + 8 * j < p.HeadDim) Atomic.AddTwo(ref dqAccum[rowFirst + column], x, y);
-                }
-                else
-                {
-                    if (column < p.HeadDim) Atomic.Add(ref dqAccum[rowFirst + column], x);
-                    if (column + 1 < p.HeadDim) Atomic.Add(ref dqAccum[rowFirst + column + 1], y);
+                    int column = column0 + 8 * j + 2 * t;
+                    float x = dq[e0 + 4 * j] * p.Scale, y = dq[e0 + 4 * j + 1] * p.Scale;
+                    if (chunked)
+                    {
+                        // d a multiple of 8: an n8 tile is all inside the head or all padding, and pairs are 8-byte aligned
+                        if (column0 + 8 * j < p.HeadDim) Atomic.AddTwo(ref dqAccum[rowFirst + column], x, y);
+                    }
+                    else
+                    {
+                        if (column < p.HeadDim) Atomic.Add(ref dqAccum[rowFirst + column], x);
+                        if (column + 1 < p.HeadDim) Atomic.Add(ref dqAccum[rowFirst + column + 1], y);
+                    }
                 }
             }
-        }
     }
 
     /// <summary>Starts staging Q_i and dO_i (rows q0 …) into a stage's first two tiles.</summary>

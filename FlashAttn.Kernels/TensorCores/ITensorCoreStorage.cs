@@ -29,6 +29,11 @@ internal interface ITensorCoreStorage<T> : IStorage<T> where T : unmanaged
     /// <summary>A operand <paramref name="index"/> ← rows <paramref name="row0"/>… × columns <paramref name="k0"/>… of a [m][k] tile.</summary>
     static abstract void LoadA(ArrayView<T> tile, int stride, int row0, int k0, ArrayView<int> a, int index);
 
+    /// <summary>A operand <paramref name="index"/> ← rows <paramref name="row0"/>… × columns <paramref name="k0"/>… of a [m][k] tile,
+    /// in the k order of the transposed loads (what <see cref="AccumulatorsAsA"/> gives for the same values): the backward's
+    /// Pᵀ and dSᵀ, stored to shared memory by the warps that computed them, meet dO and Q loaded transposed.</summary>
+    static abstract void LoadAInTransposedOrder(ArrayView<T> tile, int stride, int row0, int k0, ArrayView<int> a, int index);
+
     /// <summary>A operand <paramref name="index"/> ← m = columns <paramref name="row0"/>… × k = rows <paramref name="k0"/>… of a [k][m] tile.</summary>
     static abstract void LoadATransposed(ArrayView<T> tile, int stride, int k0, int row0, ArrayView<int> a, int index);
 

@@ -65,7 +65,7 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// <summary>Forward shared bytes: Q (Br rows), <see cref="Stages"/> × (K and V, Bc rows each).</summary>
     public int ForwardSharedBytes => (BlockRows + Stages * 2 * BlockCols) * Stride * ElementBytes;
 
-    /// <summary>Backward: Bc keys per block, 16 per warp.</summary>
+    /// <summary>Backward: Bc keys per block, 16 per warp (128 with 8 warps, as FA2).</summary>
     public int BackwardBlockCols => 16 * Warps;
 
     /// <summary>Backward: Br query rows per block (the n of Sᵀ = K Qᵀ per warp): 128 up to d' = 64 (as FA2: Sᵀ and dPᵀ take
@@ -81,24 +81,60 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// <summary>Backward: head-dim columns of dK, dV and dQ one group accumulates.</summary>
     public int SplitColumns => HeadDimPadded / ColumnSplits;
 
-    /// <summary>Backward: dQ = dS K is split over the warps as (row tile of 16, column part): the column parts per row tile.</summary>
-    public int DqColumnParts => Warps / (BackwardBlockRows / 16);
+    /// <summary>Backward, Sᵀ = K Qᵀ and dPᵀ = V dOᵀ: query rows of one warp's tile: 32, as FA2's warp tile (all of Br when
+    /// smaller); 3×TF32: all of Br, so that each warp's tile is one m16 tile of keys (its split operands take twice the
+    /// registers).</summary>
+    public int ScoreWarpRows => Wide || BackwardBlockRows < 32 ? BackwardBlockRows : 32;
+
+    /// <summary>Backward: warps side by side along the block's query rows in Sᵀ and dPᵀ.</summary>
+    public int ScoreRowWarps => BackwardBlockRows / ScoreWarpRows;
+
+    /// <summary>Backward: keys of one warp's Sᵀ and dPᵀ tile (the warps along the keys share Bc).</summary>
+    public int ScoreWarpKeys => BackwardBlockCols / (Warps / ScoreRowWarps);
+
+    /// <summary>Backward, dV += Pᵀ dO and dK += dSᵀ Q: keys of one warp's tile, 32 (3×TF32: 16, whose split operands take twice
+    /// the registers), so that each Q/dO fragment read from shared memory feeds two m16 tiles.</summary>
+    public int GradientWarpKeys => Wide ? 16 : 32;
+
+    /// <summary>Backward: warps side by side along the keys in dV and dK.</summary>
+    public int GradientKeyWarps => BackwardBlockCols / GradientWarpKeys;
+
+    /// <summary>Backward: head-dim columns of one warp's dV and dK tile (the warps along the columns share the group's).</summary>
+    public int GradientWarpColumns => SplitColumns / (Warps / GradientKeyWarps);
+
+    /// <summary>Backward, dQ += dS K: query rows of one warp's tile: 32 where each warp's columns are still whole x4 loads
+    /// (a multiple of 16), else 16.</summary>
+    public int DqWarpRows => BackwardBlockRows >= 32 && DqColumnsAt(32) % 16 == 0 ? 32 : 16;
+
+    /// <summary>Backward: warps side by side along the block's query rows in dQ.</summary>
+    public int DqRowWarps => BackwardBlockRows / DqWarpRows;
+
+    /// <summary>Backward: head-dim columns of one warp's dQ tile.</summary>
+    public int DqWarpColumns => DqColumnsAt(DqWarpRows);
+
+    private int DqColumnsAt(int warpRows) => SplitColumns / (Warps / (BackwardBlockRows / warpRows));
 
     /// <summary>Backward: elements of a stage's row statistics (L and D, Br floats each).</summary>
     public int StatisticElements => 2 * BackwardBlockRows * sizeof(float) / ElementBytes;
 
-    /// <summary>Backward shared bytes: K, V (Bc rows), <see cref="Stages"/> × (Q, dO: Br rows; L, D: Br floats), dSᵀ (Bc × Br).</summary>
+    /// <summary>Backward: elements per row of the Pᵀ and dSᵀ tiles (Bc rows of Br, padded as the other tiles).</summary>
+    public int ScoreTileStride => BackwardBlockRows + ChunkElements;
+
+    /// <summary>Backward shared bytes: K, V (Bc rows), <see cref="Stages"/> × (Q, dO: Br rows; L, D: Br floats), Pᵀ and dSᵀ
+    /// (Bc × Br each).</summary>
     public int BackwardSharedBytes => (2 * BackwardBlockCols * Stride
         + Stages * (2 * BackwardBlockRows * Stride + StatisticElements)
-        + BackwardBlockCols * (BackwardBlockRows + ChunkElements)) * ElementBytes;
+        + 2 * BackwardBlockCols * ScoreTileStride) * ElementBytes;
 
     /// <summary>The backward tile for head dim <paramref name="headDim"/>: 8 warps (Bc = 128, as FA2) up to d' = 128 (fp32: 64),
-    /// else 4. d' is a multiple of 32 per column group, so that each dQ column part is a multiple of 16 (two n8 tiles per
-    /// operand pair): a multiple of 32 up to 128, above that of 64 (fp32: 256, as its four column parts per group need).</summary>
-    public static TensorCoreTile ForBackward(int headDim, int elementBytes = 2)
+    /// else 4, and 4 wherever 8 would need more than <paramref name="maxSharedBytes"/> (the device's limit per group: an
+    /// A100's 163 KB). d' is a multiple of 32 per column group, so that each warp's dQ, dK and dV columns are whole x4
+    /// loads: a multiple of 32 up to 128, above that of 64 (fp32: 256).</summary>
+    public static TensorCoreTile ForBackward(int headDim, int elementBytes = 2, int maxSharedBytes = AttentionTileConfig.MaxSharedBytes)
     {
         int padded = headDim <= 128 ? (headDim + 31) / 32 * 32 : elementBytes == 4 ? 256 : (headDim + 63) / 64 * 64;
-        return new(padded, padded <= (elementBytes == 4 ? 64 : 128) ? 8 : 4, elementBytes: elementBytes);
+        var wide = new TensorCoreTile(padded, padded <= (elementBytes == 4 ? 64 : 128) ? 8 : 4, elementBytes: elementBytes);
+        return wide.Warps == 8 && wide.BackwardSharedBytes > maxSharedBytes ? new(padded, 4, elementBytes: elementBytes) : wide;
     }
 
     /// <summary>The forward tile for head dim <paramref name="headDim"/> (1…256); <paramref name="decode"/> for KV-cache calls.</summary>

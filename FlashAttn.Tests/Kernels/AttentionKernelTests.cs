@@ -305,6 +305,32 @@ public class AttentionKernelTests : TestAcceleratorFixture
     }
 
     [Test]
+    public void BackwardWarpGridsTileTheBlock([Values(2, 4)] int elementBytes, [Values(1, 32, 59, 64, 96, 128, 160, 192, 256)] int headDim,
+        [Values(AttentionTileConfig.MaxSharedBytes, 163 * 1024)] int maxSharedBytes)
+    {
+        var tile = TensorCoreTile.ForBackward(headDim, elementBytes, maxSharedBytes);
+        Assert.Multiple(() =>
+        {
+            AssertBackwardWarpGridsTileTheBlock(tile);
+            if (tile.Warps == 4 && TensorCoreTile.ForBackward(headDim, elementBytes).Warps == 8)
+                Assert.That(tile.BackwardSharedBytes, Is.LessThanOrEqualTo(maxSharedBytes), "the 4-warp tile where 8 warps do not fit");
+        });
+    }
+
+    /// <summary>Each of the backward's three warp grids covers its product exactly once, in whole fragments.</summary>
+    private static void AssertBackwardWarpGridsTileTheBlock(TensorCoreTile tile)
+    {
+        int br = tile.BackwardBlockRows, bc = tile.BackwardBlockCols, columns = tile.SplitColumns, warps = tile.Warps;
+        Assert.That((br / tile.ScoreWarpRows) * (bc / tile.ScoreWarpKeys), Is.EqualTo(warps), "Sᵀ and dPᵀ tiles cover Bc × Br");
+        Assert.That(tile.ScoreWarpKeys % 16 + tile.ScoreWarpRows % 16, Is.Zero, "Sᵀ: m16 key tiles, x4 row pairs");
+        Assert.That(tile.GradientKeyWarps * (columns / tile.GradientWarpColumns), Is.EqualTo(warps), "dV and dK tiles cover Bc × d'");
+        Assert.That(tile.GradientWarpKeys % 16 + tile.GradientWarpColumns % 16 + columns % tile.GradientWarpColumns, Is.Zero, "dV, dK: whole x4 column pairs");
+        Assert.That(tile.DqRowWarps * (columns / tile.DqWarpColumns), Is.EqualTo(warps), "dQ tiles cover Br × d'");
+        Assert.That(tile.DqWarpRows % 16 + tile.DqWarpColumns % 16 + columns % tile.DqWarpColumns, Is.Zero, "dQ: whole x4 column pairs");
+        Assert.That(br, Is.LessThanOrEqualTo(tile.Threads), "one thread per row statistic");
+    }
+
+    [Test]
     public void TensorCoreTilesFitTheGroupLimits([Range(1, 256)] int headDim)
     {
         var forward = TensorCoreTile.ForForward(headDim);
@@ -321,9 +347,7 @@ public class AttentionKernelTests : TestAcceleratorFixture
             Assert.That(forward.ForwardSharedBytes, Is.LessThanOrEqualTo(AttentionTileConfig.MaxSharedBytes / 2), "two forward groups per SM");
             Assert.That(backward.BackwardSharedBytes, Is.LessThanOrEqualTo(AttentionTileConfig.MaxSharedBytes));
             Assert.That(forward.BlockCols % 16, Is.Zero);
-            Assert.That(backward.SplitColumns / backward.DqColumnParts % 16, Is.Zero, "each dQ column part is whole x4 loads");
-            Assert.That(backward.BackwardBlockRows / 16 * backward.DqColumnParts, Is.EqualTo(backward.Warps), "dQ jobs cover the warps");
-            Assert.That(backward.BackwardBlockRows, Is.LessThanOrEqualTo(backward.Threads), "one thread per row statistic");
+            AssertBackwardWarpGridsTileTheBlock(backward);
         });
     }
 }

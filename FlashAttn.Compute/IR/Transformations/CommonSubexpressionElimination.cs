@@ -8,7 +8,7 @@ namespace FlashAttn.Compute.IR.Transformations;
 /// opcode, type, attributes and operands (commutative operands in either order) — is replaced by it.
 /// Within a block, loads of device (global) memory too: a load of the address and type an earlier one read, with nothing
 /// between them that may write memory or synchronise (a store, call, atomic, barrier, shuffle, async copy: any instruction
-/// with side effects), takes that load's value. Kernels read their inputs only, and a write by another thread between the
+/// with side effects, but a store to shared or local memory, which cannot reach device memory), takes that load's value. Kernels read their inputs only, and a write by another thread between the
 /// two without synchronisation would be a data race, so the two must agree. This merges a modifier's loads of one table
 /// entry across the unrolled element loop (ALiBi's slope: one load per block instead of 64); the arithmetic on them then
 /// numbers alike in the same walk. Needs the pointers' spaces (<see cref="AddressSpaceInference"/> first).
@@ -27,6 +27,10 @@ public sealed class CommonSubexpressionElimination : FunctionPass
         Opcode.Intrinsic => IntrinsicFacts.IsPure(i.Intrinsic) && i.Intrinsic != IntrinsicOp.CpuBoundsCheck,
         _ => false,
     };
+
+    /// <summary>A store to shared or local memory: another address space than the loads kept, so it cannot change them.</summary>
+    private static bool StoresBesideDeviceMemory(Instruction i)
+        => i.Op == Opcode.Store && i.Operands[0].Type.Space is AddressSpace.Shared or AddressSpace.Local;
 
     private static bool IsCommutative(Instruction i) => i.Op is Opcode.Add or Opcode.Mul or Opcode.And or Opcode.Or or Opcode.Xor
         || (i.Op == Opcode.Cmp && i.Compare is CompareKind.Eq or CompareKind.Ne && !i.Operands[0].Type.IsFloat);
@@ -69,7 +73,7 @@ public sealed class CommonSubexpressionElimination : FunctionPass
             {
                 for (int k = 0; k < instruction.Operands.Count; k++)
                     if (replacements.TryGetValue(instruction.Operands[k], out var r)) instruction.Operands[k] = r;
-                if (instruction.HasSideEffects) loads.Clear();
+                if (instruction.HasSideEffects && !StoresBesideDeviceMemory(instruction)) loads.Clear();
                 if (instruction is { Op: Opcode.Load } load && load.Operands[0].Type.Space == AddressSpace.Global)
                 {
                     if (loads.TryGetValue((load.Operands[0], load.Type), out var earlier))
