@@ -5,7 +5,8 @@ namespace FlashAttn.Kernels;
 /// their specialized parameters, so every size below is a compile-time constant there.
 /// </summary>
 /// <remarks>
-/// Each warp owns 16 query rows (forward) or 16 keys (backward) of the block: the m of the mma. Shared tiles hold the
+/// In the forward each warp owns 16 or 32 query rows of the block (the m of the mma); the backward gives each of its
+/// products its own warp grid (Sᵀ/dPᵀ, dV/dK, dQ: the Score*, Gradient* and Dq* members below). Shared tiles hold the
 /// storage's elements (16-bit, or fp32 for 3×TF32), rows padded by 16 bytes: the eight row addresses of an ldmatrix fall
 /// in eight different 4-bank groups (row stride ≡ 16 bytes mod 128), and the 32-bit fragment loads of fp32 tiles (row
 /// stride ≡ 4 words mod 8) touch 32 different banks: conflict-free without an XOR swizzle, for every d'. fp32 tiles take
@@ -74,8 +75,8 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     public int BackwardBlockRows => !Wide ? (HeadDimPadded <= 64 ? 128 : HeadDimPadded <= 128 ? 64 : 32)
         : HeadDimPadded <= 64 ? 64 : HeadDimPadded <= 128 ? 32 : 16;
 
-    /// <summary>Backward: dK/dV column groups per key block (two above d' = 128, where 16 keys × d' of dK and dV would
-    /// not fit the registers); each group recomputes S and dP and owns its columns of dK, dV and dQ.</summary>
+    /// <summary>Backward: dK/dV column groups per key block (two above d' = 128, where the group's 64 keys × d' of dK and dV
+    /// would not fit the registers of 4 warps); each group recomputes S and dP and owns its columns of dK, dV and dQ.</summary>
     public int ColumnSplits => HeadDimPadded > 128 ? 2 : 1;
 
     /// <summary>Backward: head-dim columns of dK, dV and dQ one group accumulates.</summary>
