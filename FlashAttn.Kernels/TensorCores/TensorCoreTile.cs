@@ -66,18 +66,24 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// <summary>Forward shared bytes: Q (Br rows), <see cref="Stages"/> × (K and V, Bc rows each).</summary>
     public int ForwardSharedBytes => (BlockRows + Stages * 2 * BlockCols) * Stride * ElementBytes;
 
-    /// <summary>Backward: Bc keys per block, 16 per warp (128 with 8 warps, as FA2).</summary>
-    public int BackwardBlockCols => 16 * Warps;
+    /// <summary>Backward, 16-bit above d' = 128 with 8 warps: FA2's d = 256 tile (Bc = Br = 64, one group per key block,
+    /// dK and dV of 64 keys × d' spread over 8 warps' registers). With 4 warps there (a device with less shared memory)
+    /// the key block is split into two column groups.</summary>
+    private bool LargeHeadTile => !Wide && HeadDimPadded > 128 && Warps == 8;
 
-    /// <summary>Backward: Br query rows per block (the n of Sᵀ = K Qᵀ per warp): 128 up to d' = 64 (as FA2: Sᵀ and dPᵀ take
-    /// the registers that d' = 128's dK and dV would, and each K/V fragment, barrier and Q/dO stage serves twice the work),
-    /// 64 up to 128, 32 above (shared memory); fp32: 64 up to d' = 64, 32 up to 128, 16 above.</summary>
-    public int BackwardBlockRows => !Wide ? (HeadDimPadded <= 64 ? 128 : HeadDimPadded <= 128 ? 64 : 32)
+    /// <summary>Backward: Bc keys per block, 16 per warp (128 with 8 warps, as FA2); 64 in <see cref="LargeHeadTile"/>.</summary>
+    public int BackwardBlockCols => LargeHeadTile ? 64 : 16 * Warps;
+
+    /// <summary>Backward: Br query rows per block (the n of Sᵀ = K Qᵀ): 128 up to d' = 64 (as FA2: Sᵀ and dPᵀ take the
+    /// registers that d' = 128's dK and dV would, and each K/V fragment, barrier and Q/dO stage serves twice the work),
+    /// 64 up to 128 and in <see cref="LargeHeadTile"/>, 32 above (shared memory); fp32: 64 up to d' = 64, 32 up to 128,
+    /// 16 above.</summary>
+    public int BackwardBlockRows => !Wide ? (HeadDimPadded <= 64 ? 128 : HeadDimPadded <= 128 || LargeHeadTile ? 64 : 32)
         : HeadDimPadded <= 64 ? 64 : HeadDimPadded <= 128 ? 32 : 16;
 
-    /// <summary>Backward: dK/dV column groups per key block (two above d' = 128, where the group's 64 keys × d' of dK and dV
-    /// would not fit the registers of 4 warps); each group recomputes S and dP and owns its columns of dK, dV and dQ.</summary>
-    public int ColumnSplits => HeadDimPadded > 128 ? 2 : 1;
+    /// <summary>Backward: dK/dV column groups per key block: two for 4-warp tiles above d' = 128, where the group's 64 keys ×
+    /// d' of dK and dV would not fit the registers; each group recomputes S and dP and owns its columns of dK, dV and dQ.</summary>
+    public int ColumnSplits => HeadDimPadded > 128 && !LargeHeadTile ? 2 : 1;
 
     /// <summary>Backward: head-dim columns of dK, dV and dQ one group accumulates.</summary>
     public int SplitColumns => HeadDimPadded / ColumnSplits;
@@ -127,14 +133,14 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
         + Stages * (2 * BackwardBlockRows * Stride + StatisticElements)
         + 2 * BackwardBlockCols * ScoreTileStride) * ElementBytes;
 
-    /// <summary>The backward tile for head dim <paramref name="headDim"/>: 8 warps (Bc = 128, as FA2) up to d' = 128 (fp32: 64),
+    /// <summary>The backward tile for head dim <paramref name="headDim"/>: 8 warps (16-bit: every d'; fp32: up to d' = 64),
     /// else 4, and 4 wherever 8 would need more than <paramref name="maxSharedBytes"/> (the device's limit per group: an
-    /// A100's 163 KB). d' is a multiple of 32 per column group, so that each warp's dQ, dK and dV columns are whole x4
-    /// loads: a multiple of 32 up to 128, above that of 64 (fp32: 256).</summary>
+    /// A100's 163 KB). d' is a multiple of 32 up to 128, above that of 64 (fp32: 256), so that each warp's dQ, dK and dV
+    /// columns are whole x4 loads.</summary>
     public static TensorCoreTile ForBackward(int headDim, int elementBytes = 2, int maxSharedBytes = AttentionTileConfig.MaxSharedBytes)
     {
         int padded = headDim <= 128 ? (headDim + 31) / 32 * 32 : elementBytes == 4 ? 256 : (headDim + 63) / 64 * 64;
-        var wide = new TensorCoreTile(padded, padded <= (elementBytes == 4 ? 64 : 128) ? 8 : 4, elementBytes: elementBytes);
+        var wide = new TensorCoreTile(padded, elementBytes == 2 || padded <= 64 ? 8 : 4, elementBytes: elementBytes);
         return wide.Warps == 8 && wide.BackwardSharedBytes > maxSharedBytes ? new(padded, 4, elementBytes: elementBytes) : wide;
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FlashAttn.Compute;
 using FlashAttn.Compute.Runtime;
+using FlashAttn.Compute.Runtime.Cpu;
 using FlashAttn.Tests.Support;
 using FlashAttn.Kernels;
 using FlashAttn.Kernels.Reference;
@@ -66,6 +67,25 @@ public class AttentionKernelTests : TestAcceleratorFixture
         var naive = run.Naive(backward: true);
         TestContext.Out.WriteLine($"{c}: kernels {kernelSeconds:F2} s, total {watch.Elapsed.TotalSeconds:F2} s");
         CheckAll(ours, naive, reference);
+    }
+
+    /// <summary>
+    /// A device with an A100's 163 KB of shared memory per group (the CPU accelerator reporting that limit): the backward takes
+    /// its 4-warp tiles (Bc = 64; above d' = 128 two column groups per key block) where the 8-warp ones need more, and they
+    /// meet the same rule.
+    /// </summary>
+    [TestCase(AttentionDtype.Fp16, 64, false)]
+    [TestCase(AttentionDtype.Bf16, 128, true)]
+    [TestCase(AttentionDtype.Fp16, 200, true)]
+    public void SmallSharedMemoryTilesMatchReference(AttentionDtype dtype, int headDim, bool causal)
+    {
+        const int sharedBytes = 163 * 1024;
+        var tile = TensorCoreTile.ForBackward(headDim, 2, sharedBytes);
+        Assert.That(tile.Warps, Is.EqualTo(4), "the 8-warp tile needs more than 163 KB");
+        using var accelerator = new CpuAccelerator(sharedBytes);
+        var c = new AttentionCase(new AttentionShape(1, 97, 150, 3, 1, headDim), dtype, causal, BottomRight: true, Deterministic: false, Seed: 4242 + headDim);
+        var run = new AttentionRun(c);
+        CheckAll(run.Kernels(accelerator, backward: true), run.Naive(backward: true), run.Reference(backward: true));
     }
 
     /// <summary>

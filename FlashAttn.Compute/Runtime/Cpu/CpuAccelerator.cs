@@ -27,13 +27,20 @@ public sealed class CpuAccelerator : Accelerator
     private long _peak;
 
     /// <summary>Creates the CPU accelerator.</summary>
-    public CpuAccelerator()
+    public CpuAccelerator() : this(CpuGroupExecutor.MaxSharedBytes) { }
+
+    /// <summary>Creates a CPU accelerator that reports <paramref name="maxSharedMemoryPerGroup"/> bytes of shared memory per
+    /// group, as a device with less than an H100 (an A100's 163 KB): launchers then choose that device's tiles, and a launch
+    /// asking for more is refused as on it.</summary>
+    public CpuAccelerator(int maxSharedMemoryPerGroup)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxSharedMemoryPerGroup);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxSharedMemoryPerGroup, CpuGroupExecutor.MaxSharedBytes);
         Info = new AcceleratorInfo(
             Name: $"CPU ({Environment.ProcessorCount} cores)",
             WarpSize: 32,
             MaxGroupSize: 1024,
-            MaxSharedMemoryPerGroup: CpuGroupExecutor.MaxSharedBytes,
+            MaxSharedMemoryPerGroup: maxSharedMemoryPerGroup,
             MultiprocessorCount: Environment.ProcessorCount,
             ComputeCapability: 0,
             TotalMemory: GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
