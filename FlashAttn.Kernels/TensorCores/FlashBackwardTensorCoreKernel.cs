@@ -7,7 +7,7 @@ namespace FlashAttn.Kernels;
 /// Notation as the paper, transposed so that keys are the m of mma.m16n8k16 and the query rows of a Q block the n:
 /// Sᵀ = K_j Q_iᵀ, Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e), dPᵀ = V_j dO_iᵀ, dSᵀ = Pᵀ ∘ (dPᵀ − D), dQ_i += dS K_j,
 /// dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i. Each product has its own warp grid (<see cref="TensorCoreTile"/>), as FA2's: Sᵀ and
-/// dPᵀ in tiles of 32 keys × 32 rows (up to 64 × 32), dQ in 32 × 32, dV and dK in 32 keys × a part of the columns, so
+/// dPᵀ in tiles of 16–64 keys × 32 rows, dQ in 32 × 32 (or 32 × d'/4), dV and dK in 32 keys × a part of the columns, so
 /// that every fragment read from shared memory feeds two or more mma; Pᵀ and dSᵀ go through shared memory between them
 /// (rounded to the storage, as the operands they become). dQ·scale goes to the fp32 accumulator by atomics; dK·scale
 /// and dV, which one group owns whole, straight to dk and dv in their storage without GQA, else to per-query-head fp32

@@ -170,6 +170,7 @@ public sealed class AttentionPtxTests
     [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 128, true, true, SequenceKind.Dense, 1, 1)]
     [TestCase(typeof(Half), typeof(Float16Storage), 64, true, true, SequenceKind.Dense, 1, 1)]
     [TestCase(typeof(Half), typeof(Float16Storage), 256, false, true, SequenceKind.Dense, 1, 1)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 96, false, true, SequenceKind.Dense, 1, 1)]
     [TestCase(typeof(Half), typeof(Float16Storage), 64, false, false, SequenceKind.Dense, 1, 1)]
     [TestCase(typeof(Half), typeof(Float16Storage), 128, true, true, SequenceKind.Varlen, 1, 1)]
     [TestCase(typeof(Half), typeof(Float16Storage), 128, true, true, SequenceKind.KvCache, 4, 8)]
@@ -246,6 +247,7 @@ public sealed class AttentionPtxTests
     [TestCase(typeof(Half), typeof(Float16Storage), 128, false, true, true)]
     [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 64, true, true, true)]
     [TestCase(typeof(Half), typeof(Float16Storage), 256, true, true, false)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 96, false, true, true)]
     [TestCase(typeof(Half), typeof(Float16Storage), 64, false, false, true)]
     public void TensorCoreBackwardKeepsFragmentsInRegisters(Type element, Type storage, int headDimPadded, bool causal, bool chunked, bool accumulateDq)
     {
