@@ -91,7 +91,7 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// <summary>Backward, Sᵀ = K Qᵀ and dPᵀ = V dOᵀ: query rows of one warp's tile: 32, as FA2's warp tile (all of Br when
     /// smaller); 3×TF32: all of Br, so that each warp's tile is one m16 tile of keys (its split operands take twice the
     /// registers).</summary>
-    public int ScoreWarpRows => Wide || BackwardBlockRows < 32 ? BackwardBlockRows : 32;
+    public int ScoreWarpRows => Wide ? BackwardBlockRows : Math.Min(32, BackwardBlockRows);
 
     /// <summary>Backward: warps side by side along the block's query rows in Sᵀ and dPᵀ.</summary>
     public int ScoreRowWarps => BackwardBlockRows / ScoreWarpRows;

@@ -8,8 +8,9 @@ namespace FlashAttn.Compute.IR.Transformations;
 /// opcode, type, attributes and operands (commutative operands in either order) — is replaced by it.
 /// Within a block, loads of device (global) memory too: a load of the address and type an earlier one read, with nothing
 /// between them that may write memory or synchronise (a store, call, atomic, barrier, shuffle, async copy: any instruction
-/// with side effects, but a store to shared or local memory, which cannot reach device memory), takes that load's value. Kernels read their inputs only, and a write by another thread between the
-/// two without synchronisation would be a data race, so the two must agree. This merges a modifier's loads of one table
+/// with side effects, but a store to shared or local memory, which cannot reach device memory), takes that load's value.
+/// Kernels read their inputs only, and a write by another thread between the two without synchronisation would be a data
+/// race, so the two must agree. This merges a modifier's loads of one table
 /// entry across the unrolled element loop (ALiBi's slope: one load per block instead of 64); the arithmetic on them then
 /// numbers alike in the same walk. Needs the pointers' spaces (<see cref="AddressSpaceInference"/> first).
 /// </summary>

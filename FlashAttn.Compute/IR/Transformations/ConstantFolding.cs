@@ -79,11 +79,24 @@ public sealed class ConstantFolding : FunctionPass
     private static bool IsFloatZero(Value v) => v is Constant c && c.Type.IsFloat && c.Float == 0 && !double.IsNegative(c.Float);
     private static bool IsAllOnes(Value v) => v is Constant c && !c.Type.IsFloat && (c.Type == IRType.Bool ? c.Bits == 1 : c.Bits == -1);
 
+    /// <summary>Signed integer Min/Max (<c>Math.Min</c>, <c>XMath.Min</c>) of two constants, or of one value with itself:
+    /// sizes computed with them (a tile's rows, a register array's length) must fold to constants like plain arithmetic.</summary>
+    private static Value? IntegerMinMax(Instruction i)
+    {
+        if (i is not { Op: Opcode.Intrinsic, Intrinsic: IntrinsicOp.Min or IntrinsicOp.Max, Unsigned: false } || !i.Type.IsInteger
+            || i.Operands.Count != 2)
+            return null;
+        if (i.Operands[0] == i.Operands[1]) return i.Operands[0];
+        if (i.Operands[0] is not Constant a || i.Operands[1] is not Constant b) return null;
+        return (a.Bits <= b.Bits) == (i.Intrinsic == IntrinsicOp.Min) ? a : b;
+    }
+
     private static bool Same(Value a, Value b) => a == b || (a is Constant x && b is Constant y && x.SameAs(y));
 
     /// <summary>A value equal to <paramref name="i"/>'s result (possibly a new, not yet placed instruction), or null.</summary>
     internal static Value? Simplify(Instruction i)
     {
+        if (IntegerMinMax(i) is { } extreme) return extreme;
         if (i.Type.Kind == TypeKind.Void || i.Op is Opcode.Phi or Opcode.Load or Opcode.Alloca or Opcode.Call or Opcode.Intrinsic or Opcode.Extract)
             return null;
         var ops = i.Operands;

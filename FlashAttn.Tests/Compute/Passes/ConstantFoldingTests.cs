@@ -1,3 +1,4 @@
+using FlashAttn.Compute;
 using FlashAttn.Compute.IR;
 using FlashAttn.Compute.IR.Transformations;
 using static FlashAttn.Tests.Compute.Passes.PassTestUtilities;
@@ -168,5 +169,38 @@ public class ConstantFoldingTests
         FlashAttn.Compute.IR.Analysis.IRVerifier.Verify(f);
         Assert.That(f.Blocks, Has.Count.EqualTo(1), IRPrinter.Format(f));
         Assert.That(f.Entry.Terminator!.Operands[0], Is.SameAs(x));
+    }
+
+    /// <summary>Signed integer Min/Max of constants fold as Math.Min/Max (a tile size computed with them must be a constant for a
+    /// register array's length); min(x, x) is x; an unsigned one and float ones stay.</summary>
+    [Test]
+    public void IntegerMinAndMaxOfConstantsFold()
+    {
+        Value FoldedResult(IntrinsicOp op, IRType type, Value a, Value b, bool unsigned = false)
+        {
+            var f = new Function("m", type);
+            var builder = new IRBuilder(f.AddBlock("entry"));
+            var call = builder.Intrinsic(op, type, a, b);
+            call.Unsigned = unsigned;
+            builder.Ret(call);
+            new ConstantFolding().Run(f);
+            return f.Entry.Terminator!.Operands[0];
+        }
+        foreach (var type in IntTypes)
+            foreach (var a in Samples(type))
+                foreach (var b in Samples(type))
+                {
+                    Assert.That(((Constant)FoldedResult(IntrinsicOp.Min, type, a, b)).Bits, Is.EqualTo(Math.Min(a.Bits, b.Bits)), $"min {a} {b}");
+                    Assert.That(((Constant)FoldedResult(IntrinsicOp.Max, type, a, b)).Bits, Is.EqualTo(Math.Max(a.Bits, b.Bits)), $"max {a} {b}");
+                }
+        var parameters = new Function("p", IRType.Int32);
+        var x = parameters.AddParameter(IRType.Int32, "x");
+        Assert.Multiple(() =>
+        {
+            Assert.That(FoldedResult(IntrinsicOp.Min, IRType.Int32, x, x), Is.SameAs(x));
+            Assert.That(FoldedResult(IntrinsicOp.Min, IRType.Int32, Constant.I32(-1), Constant.I32(2), unsigned: true), Is.Not.InstanceOf<Constant>());
+            Assert.That(FoldedResult(IntrinsicOp.Min, IRType.Float32, Constant.FloatOf(IRType.Float32, 1), Constant.FloatOf(IRType.Float32, 2)),
+                Is.Not.InstanceOf<Constant>());
+        });
     }
 }
