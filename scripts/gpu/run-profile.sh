@@ -4,7 +4,7 @@
 # backward (b=4, s=4096, h=16, d=128 unless given): throughput, warp-state stalls and the source page (per SASS
 # instruction: executed count and stall samples), summarised by sass_summary.py. Full reports in $OUT.
 #   bash scripts/gpu/run-profile.sh [head dim] [causal: on|off]     # PASSES="fwd" to profile the forward only
-# DTYPE=fp16 profiles the tensor-core kernels (FWD_KERNEL/BWD_KERNEL override the kernel name regexes).
+# SKIP_PTXAS=1 leaves out the ptxas/SASS report. DTYPE=fp16 profiles the tensor-core kernels (FWD_KERNEL/BWD_KERNEL override the kernel name regexes).
 set -uo pipefail
 OUT=${OUT:-/tmp/flashattn-out}
 mkdir -p "$OUT"
@@ -12,6 +12,7 @@ d=${1:-128}; causal=${2:-off}
 echo "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader); commit: $(cat bundle/COMMIT); date: $(date -u +%FT%TZ)" > "$OUT/profile.log"
 
 dump=$(mktemp -d)
+[ -n "${SKIP_PTXAS:-}" ] || {
 FLASHATTN_PTX_DUMP=$dump timeout 120 bundle/run.sh Tests --filter "FullyQualifiedName~AttentionPtxTests" > "$OUT/ptx-tests.log" 2>&1
 for f in "$dump"/*.ptx; do
   name=$(basename "$f" .ptx)
@@ -19,6 +20,7 @@ for f in "$dump"/*.ptx; do
   cuobjdump -sass "$dump/$name.cubin" > "$dump/$name.sass" 2>&1
 done
 tar -C "$dump" -czf "$OUT/sass.tar.gz" .
+}
 
 dtype=${DTYPE:-fp32}
 if [ "$dtype" = fp32 ]; then fwd_kernel=${FWD_KERNEL:-FlashForwardTiled}; bwd_kernel=${BWD_KERNEL:-FlashBackwardTiled}
