@@ -3,6 +3,7 @@
 # worktree and puts their DLLs in bundle-base/ (ignored), which ab_apps lays over the bundle's apps. Carry `bundle` and
 # `bundle-base`.
 #   scripts/build-ab-base.sh REV [PROJECT ...]      (default project: FlashAttn.Kernels; the CPU path's is FlashAttn.Core)
+#   SIDE=mid scripts/build-ab-base.sh REV ...       (into bundle-mid/: a third side for run-ab.sh's SIDES="base mid new")
 set -euo pipefail
 rev=${1:?usage: scripts/build-ab-base.sh REV [PROJECT ...]}
 shift
@@ -12,14 +13,15 @@ root=$(git rev-parse --show-toplevel)
 tree=$(mktemp -d)
 git -C "$root" worktree add -q --detach "$tree" "$rev"
 trap 'git -C "$root" worktree remove --force "$tree"' EXIT
-rm -rf "$root/bundle-base"
-mkdir -p "$root/bundle-base"
+out=$root/bundle-${SIDE:-base}
+rm -rf "$out"
+mkdir -p "$out"
 for project in "${projects[@]}"; do
   if ! dotnet build "$tree/$project" -c Release > "$tree/build-$project.log" 2>&1; then
     tail -20 "$tree/build-$project.log"
     exit 1
   fi
-  cp "$tree/$project/bin/Release/net10.0/$project.dll" "$root/bundle-base/"
+  cp "$tree/$project/bin/Release/net10.0/$project.dll" "$out/"
 done
-git -C "$root" rev-parse --short "$rev" > "$root/bundle-base/COMMIT"
-ls -l "$root/bundle-base"
+git -C "$root" rev-parse --short "$rev" > "$out/COMMIT"
+ls -l "$out"

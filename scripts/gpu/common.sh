@@ -24,11 +24,15 @@ ptxas_report() {
   done
 }
 
-# ab_apps: the bundle's apps unpacked twice for an A/B in one call: /tmp/apps-new as built, /tmp/apps-base with the
-# DLLs of bundle-base/ (a base commit's changed assemblies) laid over them. Run each side with FLASHATTN_APPS=/tmp/apps-SIDE.
+# ab_apps: the bundle's apps unpacked once per side for an A/B in one call: /tmp/apps-new as built, and for each
+# bundle-SIDE/ (a base commit's changed assemblies: bundle-base/, and e.g. bundle-mid/ for a three-way A/B)
+# /tmp/apps-SIDE with its DLLs laid over them. Run each side with FLASHATTN_APPS=/tmp/apps-SIDE.
 ab_apps() {
   rm -rf /tmp/apps-new && mkdir -p /tmp/apps-new && tar -C /tmp/apps-new -xJf bundle/apps.tar.xz && touch /tmp/apps-new/.stamp
-  rm -rf /tmp/apps-base && cp -a /tmp/apps-new /tmp/apps-base && touch /tmp/apps-base/.stamp
-  local app
-  for app in Tests Bench App; do cp bundle-base/*.dll "/tmp/apps-base/$app/"; done
+  local dir side app
+  for dir in bundle-*/; do
+    side=${dir#bundle-}; side=${side%/}
+    rm -rf "/tmp/apps-$side" && cp -a /tmp/apps-new "/tmp/apps-$side" && touch "/tmp/apps-$side/.stamp"
+    for app in Tests Bench App; do cp "$dir"*.dll "/tmp/apps-$side/$app/"; done
+  done
 }
