@@ -17,7 +17,7 @@ public static partial class AttentionLauncher
             // every head dim and length: the tile index is the grid's x
             if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape);
             var tc = TensorCoreTile.ForBackward(shape.HeadDim, SizeOf<T>(), accelerator.Info.MaxSharedMemoryPerGroup);
-            using var workspace = Rent(kernelWritesKeyGradients: true, DqRowWidth(shape, settings, SizeOf<T>()));
+            using var workspace = Rent(kernelWritesKeyGradients: true);
             Preprocess<TStorage>(workspace);
             accelerator.Launch(FlashBackwardTensorCoreKernel.Backward<T, TStorage, TScore, TMask>,
                 new LaunchConfig(new Dim3(CeilDiv(sequences.MaxKeys, tc.BackwardBlockCols) * tc.ColumnSplits, shape.HeadsQ, sequences.Count),
@@ -26,14 +26,14 @@ public static partial class AttentionLauncher
                 Specialize(tc.HeadDimPadded), Specialize(tc.Warps), SpecializedValue.New(settings.Causal),
                 SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput, dk, dv)), SpecializedValue.New(!settings.Deterministic), Specialize(sequences.Kind),
                 Specialize(sequences.IsDense ? modifiers.FlagsFor(settings) : AttentionModifiers<TScore, TMask>.FlagsWith(settings)),
-                SpecializedValue.New(workspace.KeyGradientsDirect), Specialize(workspace.DqRowWidth));
+                SpecializedValue.New(workspace.KeyGradientsDirect));
             Finish<TStorage>(workspace);
         }
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>
         {
             if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape); // read only by the tensor cores; checked alike
-            using var workspace = Rent(kernelWritesKeyGradients: false, dqRowWidth: 0);
+            using var workspace = Rent(kernelWritesKeyGradients: false);
             Preprocess<TStorage>(workspace);
             var causal = SpecializedValue.New(settings.Causal);
             var accumulateDq = SpecializedValue.New(!settings.Deterministic);
@@ -66,24 +66,22 @@ public static partial class AttentionLauncher
         private long Rows => (long)shape.Batch * shape.HeadsQ * shape.SeqLenQ;
 
         /// <summary>The call's workspace; <paramref name="kernelWritesKeyGradients"/>: the kernel stores dk and dv in their own type
-        /// when it owns them whole (no GQA), the tensor cores' kernel does; <paramref name="dqRowWidth"/>: the dQ accumulator's
-        /// layout (<see cref="TokenLayout.DqAccumulator"/>).</summary>
-        private BackwardWorkspace<T> Rent(bool kernelWritesKeyGradients, int dqRowWidth)
+        /// when it owns them whole (no GQA), the tensor cores' kernel does.</summary>
+        private BackwardWorkspace<T> Rent(bool kernelWritesKeyGradients)
         {
             long dkvElements = (long)shape.Batch * shape.SeqLenK * shape.HeadsQ * shape.HeadDim;
             // fp32 without GQA: dq, dk and dv have the accumulators' type and layout, so they are the accumulators (no
             // workspace for them, no convert pass); dq must be 16-byte aligned for the four-float reductions
             bool direct = GradientsAreAccumulators(shape, SizeOf<T>()) && Aligned16(dq);
-            return new BackwardWorkspace<T>(accelerator.Cache, Rows, Rows * (dqRowWidth == 0 ? shape.HeadDim : dqRowWidth), dkvElements,
-                direct ? (dq, dk, dv) : null, perQueryHeadKeyGradients: shape.HeadsQ != shape.HeadsKV || !kernelWritesKeyGradients,
-                direct ? 0 : dqRowWidth);
+            return new BackwardWorkspace<T>(accelerator.Cache, Rows, Rows * shape.HeadDim, dkvElements, direct ? (dq, dk, dv) : null,
+                perQueryHeadKeyGradients: shape.HeadsQ != shape.HeadsKV || !kernelWritesKeyGradients);
         }
 
         /// <summary>D = rowsum(dO ∘ O); dQ accumulator = 0.</summary>
         private void Preprocess<TStorage>(BackwardWorkspace<T> workspace) where TStorage : struct, IStorage<T>
             => accelerator.Launch(FlashBackwardPreprocessKernel.Preprocess<T, TStorage>,
                 Elementwise(Math.Max(Rows * 32, Rows * shape.HeadDim)), // a warp per row
-                output, dOutput, workspace.Delta, workspace.DqAccum, p, Specialize(workspace.DqRowWidth));
+                output, dOutput, workspace.Delta, workspace.DqAccum, p);
 
         /// <summary>Deterministic dQ (one group per Q tile, K tiles in a fixed order), then fp32 → T with GQA sums in a fixed order.</summary>
         private void Finish<TStorage>(BackwardWorkspace<T> workspace) where TStorage : struct, IStorage<T>
@@ -100,8 +98,7 @@ public static partial class AttentionLauncher
             if (workspace.Direct) return;
             accelerator.Launch(FlashBackwardConvertKernel.Convert<T, TStorage>,
                 Elementwise(Math.Max(Rows * shape.HeadDim, (long)shape.Batch * shape.SeqLenK * shape.HeadsKV * shape.HeadDim) / FlashBackwardConvertKernel.ElementsPerThread),
-                workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, dq, dk, dv, p, SpecializedValue.New(!workspace.KeyGradientsDirect),
-                Specialize(workspace.DqRowWidth));
+                workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, dq, dk, dv, p, SpecializedValue.New(!workspace.KeyGradientsDirect));
         }
     }
 }

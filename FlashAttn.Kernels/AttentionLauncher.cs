@@ -107,29 +107,20 @@ public static partial class AttentionLauncher
     /// <summary>
     /// Bytes of device workspace <see cref="Backward{T}"/> uses, all fp32: D (b·h_q·s_q); unless the gradients are their own
     /// accumulators (fp32 without GQA, dq 16-byte aligned as allocations are; in either layout, the accumulators following
-    /// the gradients' dimension order) the dQ accumulator (b·s_q·h_q·d; fp16/bf16 b·s_q·h_q·d', d' the tensor cores' padded
-    /// head dim); with GQA per-query-head dK and dV (2·b·s_k·h_q·d), which the convert pass sums (without it the kernels
-    /// write dk and dv themselves). Linear in the sequence lengths.
+    /// the gradients' dimension order) the dQ accumulator (b·s_q·h_q·d); with GQA per-query-head dK and dV (2·b·s_k·h_q·d),
+    /// which the convert pass sums (without it the kernels write dk and dv themselves). Linear in the sequence lengths.
     /// </summary>
     /// <param name="shape">The call's sizes.</param>
     /// <param name="settings">The call's options.</param>
     /// <param name="elementBytes">Bytes per element of q, k, v and the gradients (4 for fp32, 2 for fp16/bf16).</param>
     public static long BackwardWorkspaceBytes(AttentionShape shape, AttentionSettings settings, int elementBytes)
     {
+        _ = settings;
         long rows = (long)shape.Batch * shape.HeadsQ * shape.SeqLenQ;
         if (GradientsAreAccumulators(shape, elementBytes)) return sizeof(float) * rows;
         long dkv = shape.HeadsQ == shape.HeadsKV ? 0 : (long)shape.Batch * shape.SeqLenK * shape.HeadsQ * shape.HeadDim;
-        int dqRowWidth = DqRowWidth(shape, settings, elementBytes);
-        return sizeof(float) * (rows + rows * (dqRowWidth == 0 ? shape.HeadDim : dqRowWidth) + 2 * dkv);
+        return sizeof(float) * (rows + rows * shape.HeadDim + 2 * dkv);
     }
-
-    /// <summary>
-    /// The dQ accumulator's layout (<see cref="TokenLayout.DqAccumulator"/>): fp16/bf16 on the tensor cores add into rows of
-    /// their padded head dim, unscaled (the convert pass scales); the deterministic dQ pass and the fp32 kernels write dq's
-    /// own layout (0).
-    /// </summary>
-    private static int DqRowWidth(AttentionShape shape, AttentionSettings settings, int elementBytes)
-        => elementBytes == 2 && !settings.Deterministic ? TensorCoreTile.ForBackward(shape.HeadDim).HeadDimPadded : 0;
 
     /// <summary>True when dq, dk and dv can take the fp32 accumulators' place: fp32 elements (the only 4-byte type) and h_q = h_kv.</summary>
     private static bool GradientsAreAccumulators(AttentionShape shape, int elementBytes)

@@ -16,13 +16,11 @@ internal readonly struct BackwardWorkspace<T> : IDisposable where T : unmanaged
     /// <summary>
     /// Rents the buffers; <paramref name="gradients"/> given (fp32 dq, dk, dv) are used as the accumulators. Without them,
     /// per-query-head dK and dV only when <paramref name="perQueryHeadKeyGradients"/> (GQA sums them, or the kernel writes
-    /// fp32 only). <paramref name="dqRowWidth"/>: the dQ accumulator's layout (<see cref="TokenLayout.DqAccumulator"/>; 0 with
-    /// <paramref name="gradients"/>), of <paramref name="dqElements"/> floats.
+    /// fp32 only).
     /// </summary>
     public BackwardWorkspace(BufferCache cache, long rows, long dqElements, long dkvElements,
-        (ArrayView<T> Dq, ArrayView<T> Dk, ArrayView<T> Dv)? gradients, bool perQueryHeadKeyGradients, int dqRowWidth = 0)
+        (ArrayView<T> Dq, ArrayView<T> Dk, ArrayView<T> Dv)? gradients, bool perQueryHeadKeyGradients)
     {
-        DqRowWidth = dqRowWidth;
         _delta = cache.Rent<float>(rows);
         Direct = gradients is not null;
         if (gradients is { } g)
@@ -55,11 +53,8 @@ internal readonly struct BackwardWorkspace<T> : IDisposable where T : unmanaged
     /// <summary>D = rowsum(dO ∘ O), (b, h_q, s_q).</summary>
     public ArrayView<float> Delta { get; }
 
-    /// <summary>dQ accumulator, laid out by <see cref="TokenLayout.DqAccumulator"/> with <see cref="DqRowWidth"/>.</summary>
+    /// <summary>dQ accumulator (b, s_q, h_q, d), or (b, h_q, s_q, d) with q in that layout (<see cref="TokenLayout.Queries"/>).</summary>
     public ArrayView<float> DqAccum { get; }
-
-    /// <summary>0: <see cref="DqAccum"/> in dq's layout, scaled; else its rows' width in the tensor cores' layout, unscaled.</summary>
-    public int DqRowWidth { get; }
 
     /// <summary>Per-query-head dK (b, s_k, h_q, d), or (b, h_q, s_k, d) with k in that layout (<see cref="TokenLayout.KeyGradientsPerQueryHead"/>);
     /// empty when <see cref="KeyGradientsDirect"/> and not <see cref="Direct"/>.</summary>

@@ -3,11 +3,11 @@ using FlashAttn.Compute;
 namespace FlashAttn.Kernels;
 
 /// <summary>
-/// Backward epilogue: fp32 accumulators → storage dtype. dQ is converted element-wise (and scaled, from the tensor cores'
-/// layout); with GQA, dK and dV of kv head h are the sum of the per-query-head buffers of query heads h·G … h·G + G − 1
-/// (G = h_q / h_kv), added in that fixed order so the result does not depend on scheduling (without GQA the backward
-/// kernels write dk and dv themselves). Each thread takes <see cref="ElementsPerThread"/> consecutive elements per step
-/// (one 16-byte load of each accumulator), grid-stride.
+/// Backward epilogue: fp32 accumulators → storage dtype. dQ is converted element-wise; with GQA, dK and dV of kv head
+/// h are the sum of the per-query-head buffers of query heads h·G … h·G + G − 1 (G = h_q / h_kv), added in
+/// that fixed order so the result does not depend on scheduling (without GQA the backward kernels write dk and dv
+/// themselves). Each thread takes <see cref="ElementsPerThread"/> consecutive elements per step (one 16-byte load of
+/// each accumulator), grid-stride.
 /// </summary>
 internal static class FlashBackwardConvertKernel
 {
@@ -15,63 +15,37 @@ internal static class FlashBackwardConvertKernel
     public const int ElementsPerThread = 4;
 
     /// <summary>
-    /// The kernel: dqAccum (<see cref="TokenLayout.DqAccumulator"/> with <paramref name="dqRowWidth"/>; in the tensor cores'
-    /// layout unscaled, so scaled here) → dq (<see cref="TokenLayout.Queries"/>); with <paramref name="sumKeyGradients"/>,
+    /// The kernel: dqAccum → dq, both in <see cref="TokenLayout.Queries"/>; with <paramref name="sumKeyGradients"/>,
     /// dkAccum, dvAccum (<see cref="TokenLayout.KeyGradientsPerQueryHead"/>) → dk, dv (<see cref="TokenLayout.KeysValues"/>).
     /// The accumulators are 16-byte aligned (rented).
     /// </summary>
     public static void Convert<T, TStorage>(ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
-        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv, AttentionParams p, SpecializedValue<bool> sumKeyGradients,
-        SpecializedValue<int> dqRowWidth)
+        ArrayView<T> dq, ArrayView<T> dk, ArrayView<T> dv, AttentionParams p, SpecializedValue<bool> sumKeyGradients)
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         int gridThreads = Grid.DimX * Group.DimX;
-        var queries = TokenLayout.Queries(p);
-        long dqCount = queries.Elements(p.Batch);
-        // four columns of one row per step when rows are whole chunks (d % 4 == 0: the chunks stay 16-byte aligned), else one
-        int step = p.HeadDim % ElementsPerThread == 0 ? ElementsPerThread : 1;
-        if (dqRowWidth.Value == 0)
+        // the dQ accumulator is contiguous in dq's own order: element e of one is element e of the other
+        long dqCount = TokenLayout.Queries(p).Elements(p.Batch), dqWhole = dqCount / ElementsPerThread;
+        var dqChunks = dqAccum.Cast<Float4>();
+        for (long c = Grid.GlobalIndexX; c < dqWhole; c += gridThreads)
         {
-            // the dQ accumulator is contiguous in dq's own order: element e of one is element e of the other
-            long dqWhole = dqCount / ElementsPerThread;
-            var dqChunks = dqAccum.Cast<Float4>();
-            for (long c = Grid.GlobalIndexX; c < dqWhole; c += gridThreads)
-            {
-                var x = dqChunks[c];
-                long e = ElementsPerThread * c;
-                dq[e] = TStorage.Store(x.X);
-                dq[e + 1] = TStorage.Store(x.Y);
-                dq[e + 2] = TStorage.Store(x.Z);
-                dq[e + 3] = TStorage.Store(x.W);
-            }
-            for (long e = ElementsPerThread * dqWhole + Grid.GlobalIndexX; e < dqCount; e += gridThreads)
-                dq[e] = TStorage.Store(dqAccum[e]);
+            var x = dqChunks[c];
+            long e = ElementsPerThread * c;
+            dq[e] = TStorage.Store(x.X);
+            dq[e + 1] = TStorage.Store(x.Y);
+            dq[e + 2] = TStorage.Store(x.Z);
+            dq[e + 3] = TStorage.Store(x.W);
         }
-        else
-        {
-            var accumulator = TokenLayout.DqAccumulator(p, dqRowWidth.Value);
-            for (long e = (long)step * Grid.GlobalIndexX; e < dqCount; e += (long)step * gridThreads)
-            {
-                int x = TokenLayout.Locate(e, p.SeqLenQ, p.HeadsQ, p.HeadDim, out int batch, out int position, out int head);
-                long from = accumulator.RowStart(batch, position, head) + x, target = queries.RowStart(batch, position, head) + x;
-                if (step == ElementsPerThread)
-                {
-                    var sum = dqAccum.Cast<Float4>()[from / ElementsPerThread];
-                    dq[target] = TStorage.Store(sum.X * p.Scale);
-                    dq[target + 1] = TStorage.Store(sum.Y * p.Scale);
-                    dq[target + 2] = TStorage.Store(sum.Z * p.Scale);
-                    dq[target + 3] = TStorage.Store(sum.W * p.Scale);
-                }
-                else
-                    dq[target] = TStorage.Store(dqAccum[from] * p.Scale);
-            }
-        }
+        for (long e = ElementsPerThread * dqWhole + Grid.GlobalIndexX; e < dqCount; e += gridThreads)
+            dq[e] = TStorage.Store(dqAccum[e]);
         if (!sumKeyGradients.Value) return;
 
         int group = p.QueriesPerKvHead;
         var perQueryHead = TokenLayout.KeyGradientsPerQueryHead(p);
         var keys = TokenLayout.KeysValues(p);
         long dkCount = keys.Elements(p.Batch);
+        // four columns of one row per step when rows are whole chunks (d % 4 == 0: the chunks stay 16-byte aligned), else one
+        int step = p.HeadDim % ElementsPerThread == 0 ? ElementsPerThread : 1;
         var dkChunks = dkAccum.Cast<Float4>();
         var dvChunks = dvAccum.Cast<Float4>();
         for (long e = (long)step * Grid.GlobalIndexX; e < dkCount; e += (long)step * gridThreads)

@@ -4,17 +4,16 @@ namespace FlashAttn.Kernels;
 
 /// <summary>
 /// Backward step 0 (FA2 Algorithm 2, line 4): D_i = rowsum(dO_i ∘ O_i) in fp32, shape (b, h_q, s_q), and
-/// zeroing of the fp32 dQ accumulator (<see cref="TokenLayout.DqAccumulator"/>) that the dK/dV kernel adds into.
+/// zeroing of the fp32 dQ accumulator (<see cref="TokenLayout.Queries"/>) that the dK/dV kernel adds into.
 /// One warp per (batch, head, row): its lanes read the row 32 elements apart, so each load is one coalesced
 /// stretch (one thread per row read rows h_q·d apart), and a butterfly sums the lanes. Grid-stride loops,
 /// any 1-D launch whose groups are whole warps.
 /// </summary>
 internal static class FlashBackwardPreprocessKernel
 {
-    /// <summary>The kernel: fills <paramref name="delta"/> and zeroes <paramref name="dqAccum"/> (laid out by
-    /// <see cref="TokenLayout.DqAccumulator"/> with <paramref name="dqRowWidth"/>).</summary>
+    /// <summary>The kernel: fills <paramref name="delta"/> and zeroes <paramref name="dqAccum"/>.</summary>
     public static void Preprocess<T, TStorage>(ArrayView<T> output, ArrayView<T> dOutput, ArrayView<float> delta,
-        ArrayView<float> dqAccum, AttentionParams p, SpecializedValue<int> dqRowWidth)
+        ArrayView<float> dqAccum, AttentionParams p)
         where T : unmanaged where TStorage : struct, IStorage<T>
     {
         int gridThreads = Grid.DimX * Group.DimX;
@@ -34,7 +33,7 @@ internal static class FlashBackwardPreprocessKernel
             if (lane == 0) delta[r] = sum;
         }
         // the accumulator is 16-byte aligned (rented, or an fp32 dq the launcher checked): four floats per store
-        long accumulators = TokenLayout.DqAccumulator(p, dqRowWidth.Value).Elements(p.Batch), whole = accumulators / 4;
+        long accumulators = layout.Elements(p.Batch), whole = accumulators / 4;
         var chunks = dqAccum.Cast<Float4>();
         for (long c = Grid.GlobalIndexX; c < whole; c += gridThreads)
             chunks[c] = new Float4(0f, 0f, 0f, 0f);

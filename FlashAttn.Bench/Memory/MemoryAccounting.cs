@@ -16,8 +16,8 @@ internal static class MemoryAccounting
     /// <summary>Our formula, as the results' notes state it (e = bytes per element, N = b·s·h·d).</summary>
     public const string OursFormula =
         "ours fwd = q, k, v, out (4·N·e) + lse (b·h·s_q·4); ours fwd+bwd = fwd + dO, dq, dk, dv (4·N·e) + the backward's fp32 workspace " +
-        "(AttentionLauncher.BackwardWorkspaceBytes: b·h·s_q·4, plus N·4 (fp16/bf16: N·d'/d·4, d' the padded head dim) + 2·b·s_k·h_q·d·4 " +
-        "with GQA, unless fp32 without GQA, whose gradients accumulate in place); N = b·s·h·d, e = bytes per element";
+        "(AttentionLauncher.BackwardWorkspaceBytes: b·h·s_q·4, plus N·4 + 2·b·s_k·h_q·d·4 unless fp32 without GQA, whose gradients " +
+        "accumulate in place); N = b·s·h·d, e = bytes per element";
 
     /// <summary>The naive formula, as the results' notes state it.</summary>
     public const string NaiveFormula =

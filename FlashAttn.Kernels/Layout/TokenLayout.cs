@@ -28,20 +28,10 @@ internal readonly struct TokenLayout(long batchStride, long positionStride, long
 
     /// <summary>
     /// q, o, dO and dq of one call, (b, s_q, h_q, d) or (b, h_q, s_q, d) by <see cref="AttentionParams.QueryLayout"/>;
-    /// also the FFMA kernels' fp32 dQ accumulator (<see cref="DqAccumulator"/>).
+    /// also the fp32 dQ accumulator, which the launcher allocates contiguous in the same order so that an fp32 dq can be
+    /// its own accumulator.
     /// </summary>
     public static TokenLayout Queries(AttentionParams p) => Of(p.QueryLayout, p.SeqLenQ, p.HeadsQ, p.HeadDim);
-
-    /// <summary>
-    /// The fp32 dQ accumulator of one call. <paramref name="rowWidth"/> 0: dq's own layout (<see cref="Queries"/>), as the
-    /// FFMA kernels and the deterministic dQ pass write it, already scaled, and as an fp32 dq can be its own accumulator.
-    /// Otherwise (b, h_q, s_q, rowWidth) with rowWidth the tensor cores' padded head dim, unscaled: the rows a warp adds into
-    /// are a compile-time stride apart, so all its atomics of a block share one address and differ by immediates (ncu,
-    /// H100: recomputing each row's address in dq's layout, and the scaled copies of the sums, held registers that the
-    /// next instructions had to wait for until the atomics had read them).
-    /// </summary>
-    public static TokenLayout DqAccumulator(AttentionParams p, int rowWidth)
-        => rowWidth == 0 ? Queries(p) : Of(AttentionLayout.BatchHeadSeqDim, p.SeqLenQ, p.HeadsQ, rowWidth);
 
     /// <summary>k, v, dk and dv of one call: (b, s_k, h_kv, d) or (b, h_kv, s_k, d) by <see cref="AttentionParams.KeyLayout"/>.</summary>
     public static TokenLayout KeysValues(AttentionParams p) => Of(p.KeyLayout, p.SeqLenK, p.HeadsKV, p.HeadDim);

@@ -9,24 +9,23 @@ namespace FlashAttn.Kernels;
 /// dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i. Each product has its own warp grid (<see cref="TensorCoreTile"/>), as FA2's: Sᵀ and
 /// dPᵀ in tiles of 16–64 keys × 32 rows, dQ in 32 × 32 (or 32 × d'/4), dV and dK in 32 keys × a part of the columns, so
 /// that every fragment read from shared memory feeds two or more mma; Pᵀ and dSᵀ go through shared memory between them
-/// (rounded to the storage, as the operands they become). dQ goes to the fp32 accumulator by atomics; dK·scale
+/// (rounded to the storage, as the operands they become). dQ·scale goes to the fp32 accumulator by atomics; dK·scale
 /// and dV, which one group owns whole, straight to dk and dv in their storage without GQA, else to per-query-head fp32
 /// buffers (the convert kernel rounds dQ and sums the GQA heads). Grid (⌈s_k/Bc⌉ · column groups, h_q, b).
 /// </summary>
 internal static class FlashBackwardTensorCoreKernel
 {
     /// <summary>
-    /// The kernel. lse (b, h_q, s_q) natural log; delta = rowsum(dO ∘ O) (b, h_q, s_q); dqAccum fp32 zeroed, laid out by
-    /// <see cref="TokenLayout.DqAccumulator"/> with <paramref name="dqRowWidth"/> (d' or 0); dkAccum, dvAccum (b, s_k, h_q, d)
-    /// fp32, or with <paramref name="kvDirect"/> (h_q = h_kv) dk and dv themselves, in k's layout.
-    /// <paramref name="headDimPadded"/>: <see cref="TensorCoreTile.ForBackward"/>'s.
+    /// The kernel. lse (b, h_q, s_q) natural log; delta = rowsum(dO ∘ O) (b, h_q, s_q); dqAccum (b, s_q, h_q, d) fp32 zeroed;
+    /// dkAccum, dvAccum (b, s_k, h_q, d) fp32, or with <paramref name="kvDirect"/> (h_q = h_kv) dk and dv themselves, in k's
+    /// layout. <paramref name="headDimPadded"/>: <see cref="TensorCoreTile.ForBackward"/>'s.
     /// </summary>
     [LaunchBounds(256, 1)]
     public static void Backward<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
         ArrayView<T> dk, ArrayView<T> dv, AttentionParams p, SequenceInfo sequences, AttentionModifiers<TScore, TMask> modifiers, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal,
         SpecializedValue<bool> chunked, SpecializedValue<bool> accumulateDq, SpecializedValue<int> sequenceKind,
-        SpecializedValue<int> modifierFlags, SpecializedValue<bool> kvDirect, SpecializedValue<int> dqRowWidth)
+        SpecializedValue<int> modifierFlags, SpecializedValue<bool> kvDirect)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
@@ -166,7 +165,7 @@ internal static class FlashBackwardTensorCoreKernel
 
             // ---- dQ_i += dS K_j · scale, added atomically: first, so that its reductions drain during dV and dK ----
             if (accumulateDq.Value)
-                AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, dqRowWidth.Value, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
+                AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
                     dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
             // block i + 1's L and D, loaded before, go to its stage
             if (hasNext) RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
@@ -309,13 +308,11 @@ internal static class FlashBackwardTensorCoreKernel
         => stage.SubView(2 * br * stride, stage.Length - 2 * br * stride).Cast<float>().SubView(which * br, br);
 
     /// <summary>
-    /// dQ_i += dS K_j for one warp's tile: rows <paramref name="row0"/>… of the block (<paramref name="rowTiles"/> m16 tiles) ×
-    /// <paramref name="columnTiles"/> n8 tiles from <paramref name="column0"/>, fp32 atomics into the accumulator of
-    /// <paramref name="rowWidth"/> (<see cref="TokenLayout.DqAccumulator"/>: in the tensor cores' layout unscaled, whole
-    /// padded rows, so no column test; in dq's, times the scale).
+    /// dQ_i += dS K_j · scale for one warp's tile: rows <paramref name="row0"/>… of the block (<paramref name="rowTiles"/> m16
+    /// tiles) × <paramref name="columnTiles"/> n8 tiles from <paramref name="column0"/>, fp32 atomics.
     /// </summary>
     private static void AccumulateDq<T, TStorage>(ArrayView<T> dsTile, int dsStride, ArrayView<T> kTile, int stride, ArrayView<float> dqAccum,
-        AttentionParams p, int rowWidth, SequenceBounds seq, int head, int q0, int row0, int rowTiles, int column0, int columnTiles,
+        AttentionParams p, TokenLayout qLayout, SequenceBounds seq, int head, int q0, int row0, int rowTiles, int column0, int columnTiles,
         int bc, bool chunked)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
@@ -336,23 +333,7 @@ internal static class FlashBackwardTensorCoreKernel
                     TStorage.MultiplyAddTwoTiles(dq, m * columnTiles + 2 * pair, a, m, b, 0);
             }
         }
-        if (rowWidth != 0)
-        {
-            // one address for the warp's tile: its rows are rowWidth (a constant) apart, its columns inside the padded rows
-            long first = seq.QueryRowStart(TokenLayout.DqAccumulator(p, rowWidth), q0 + row0 + g, head) + column0 + 2 * t;
-            for (int m = 0; m < rowTiles; m++)
-                for (int r = 0; r < 2; r++)
-                {
-                    int offset = 16 * m + 8 * r, e0 = 4 * m * columnTiles + 2 * r;
-                    if (q0 + row0 + g + offset >= seq.QueryLength) continue;
-                    for (int j = 0; j < columnTiles; j++)
-                        Atomic.AddTwo(ref dqAccum[first + offset * rowWidth + 8 * j], dq[e0 + 4 * j], dq[e0 + 4 * j + 1]);
-                }
-            return;
-        }
-        // in dq's layout: the usual case, every tile inside the head dim, adds without a test per tile (a branch around each
-        // atomic pair)
-        var qLayout = TokenLayout.Queries(p);
+        // the usual case, every tile inside the head dim, adds without a test per tile (a branch around each atomic pair)
         bool allColumns = chunked && column0 + 8 * columnTiles <= p.HeadDim;
         for (int m = 0; m < rowTiles; m++)
             for (int r = 0; r < 2; r++)
