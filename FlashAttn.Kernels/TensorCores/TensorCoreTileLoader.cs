@@ -20,34 +20,6 @@ internal static class TensorCoreTileLoader
         {
             int chunk = TensorCoreTile.ChunkBytes / TStorage.ElementBytes;
             int chunksPerRow = width / chunk;
-            // FA2's mapping where a row is more than eight chunks (d' = 128, 192, 256): eight threads a row, each thread its
-            // chunks 128 bytes apart, so that a row's chunks share one global address register plus immediates (ncu, H100,
-            // d = 128 forward: with a register per chunk, the fragment loads after the copies waited 7k long-scoreboard
-            // samples for the copies to read their address registers). Chunks past d (d < d') are not copied but zeroed in
-            // shared memory, so that no chunk needs an address of its own.
-            int threadsPerRow = chunksPerRow % 8 == 0 ? 8 : chunksPerRow, parts = chunksPerRow / threadsPerRow;
-            if (parts > 1 && threads % threadsPerRow == 0)
-            {
-                int rowsPerPass = threads / threadsPerRow, row0 = Group.IdxX / threadsPerRow, column = chunk * (Group.IdxX % threadsPerRow);
-                long rowFirst = first + row0 * positionStride + column, passStride = rowsPerPass * positionStride;
-                for (int pass = 0; pass < (rows + rowsPerPass - 1) / rowsPerPass; pass++)
-                {
-                    int r = row0 + pass * rowsPerPass;
-                    if (rows % rowsPerPass != 0 && r >= rows) continue;
-                    bool fetch = r < validRows;
-                    long at = fetch ? rowFirst + pass * passStride : first + column;
-                    var rowView = source.SubView(at, source.Length - at);
-                    for (int k = 0; k < parts; k++)
-                    {
-                        int offset = k * threadsPerRow * chunk;
-                        if (column + offset < headDim)
-                            AsyncCopy.Copy16(ref tile[r * stride + column + offset], ref rowView[offset], fetch);
-                        else
-                            tile.SubView(r * stride + column + offset, chunk).Cast<Float4>()[0] = new Float4(0f, 0f, 0f, 0f);
-                    }
-                }
-                return;
-            }
             if (threads % chunksPerRow == 0)
             {
                 // a thread keeps its column and steps whole rows: its address moves by a constant stride a pass, so the
