@@ -7,6 +7,9 @@
 #                                          mem-efficient
 #   scripts/gpu/run-next.sh backward       fp16/bf16 sweep beside PyTorch, the backward's kernels timed one by one (ncu), the
 #                                          fp16/bf16 attention table and sequence tests on CUDA
+#   scripts/gpu/run-next.sh issue-table    issue 11's table: fp16/bf16 fwd, bwd, fwd+bwd at d 64/128 × s 1k-16k and d 32/96/256
+#                                          × s 1k/4k/16k beside PyTorch flash and cuDNN, ptxas -v of the kernels, the
+#                                          fp16/bf16 attention table and sequence tests on CUDA
 #   scripts/gpu/run-next.sh inference      GPU-only tests, ring/NCCL tests on one GPU, registered host memory, decode
 #                                          split counts, varlen three times, other tensor-core head dims, fp32 auto
 set -uo pipefail
@@ -104,6 +107,24 @@ case $group in
     {
       echo "== sweep"; grep -E "^\|" "$OUT/ratios-on.md" | cut -d'|' -f2-13; grep geometric "$OUT/ratios-on.md"
       echo "== backward kernels (ncu)"; grep -E "^  [A-Z]|gpu__time" "$OUT/breakdown.log" | sed -E 's/_s[0-9a-f]{8}//; s/Context.*//' | paste - - | awk '{print $1, $(NF-1), $NF}'
+      echo "== kernel tests"; grep -hE "total:|failed:|succeeded:" "$OUT/kernel-tests.log" | tail -3; grep -hE "^failed " "$OUT/kernel-tests.log" | head -8
+    } >> "$summary" 2>/dev/null ;;
+  issue-table)
+    step 170 sweep-main.log bundle/run.sh Bench sweep --dtypes fp16,bf16 --head-dims 64,128 --seqlens 1024,2048,4096,8192,16384 \
+      --passes fwd,bwd,fwd_bwd --json "$OUT/ours-main.json" --md "$OUT/ours-main.md"
+    step 120 sweep-dims.log bundle/run.sh Bench sweep --dtypes fp16,bf16 --head-dims 32,96,256 --seqlens 1024,4096,16384 \
+      --passes fwd,bwd,fwd_bwd --json "$OUT/ours-dims.json" --md "$OUT/ours-dims.md"
+    for part in main dims; do
+      step 110 torch.log python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/ours-$part.json" --backends flash,cudnn \
+        --json "$OUT/torch-$part.json" --ours "$OUT/ours-$part.json" --md "$OUT/ratios-$part.md"
+    done
+    dump=$(mktemp -d)
+    FLASHATTN_PTX_DUMP=$dump step 60 ptx-tests.log bundle/run.sh Tests --filter "FullyQualifiedName~AttentionPtxTests"
+    ptxas_report "$dump" "*_tc_*" HMMA LDSM
+    FLASHATTN_TEST_DEVICE=cuda step 200 kernel-tests.log bundle/run.sh Tests \
+      --filter "FullyQualifiedName~AttentionKernelTests.MatchesReference&Name!~Fp32|FullyQualifiedName~SequenceKernelTests"
+    {
+      for part in main dims; do echo "== $part"; grep -E "^\|" "$OUT/ratios-$part.md" | cut -d'|' -f2-13; grep geometric "$OUT/ratios-$part.md"; done
       echo "== kernel tests"; grep -hE "total:|failed:|succeeded:" "$OUT/kernel-tests.log" | tail -3; grep -hE "^failed " "$OUT/kernel-tests.log" | head -8
     } >> "$summary" 2>/dev/null ;;
   *) echo "unknown group: $group" >&2; exit 2 ;;
