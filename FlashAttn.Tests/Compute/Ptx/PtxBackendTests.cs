@@ -502,6 +502,25 @@ public class PtxBackendTests
         else Assert.That(ptx, Does.Contain("st.shared.v4.b32").And.Not.Contain("cp.async"));
     }
 
+    /// <summary>From sm_80 the copies carry the L2::128B hint (whole lines, as tile rows are read); a fetch known to be true
+    /// takes the form without src-size, a run-time one zero-fills through src-size 0.</summary>
+    [TestCase(true)]
+    [TestCase(false)]
+    public void AsyncCopyHintsWholeL2LinesAndDropsSrcSizeForAKnownFetch(bool knownFetch)
+    {
+        var k = new KernelUnderTest("AsyncCopyHint" + knownFetch);
+        var source = k.Param(KernelUnderTest.Global, "source");
+        var fetch = k.Param(IRType.Bool, "fetch");
+        var shared = k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared);
+        k.Intrinsic(IntrinsicOp.AsyncCopy16, IRType.Void, shared, source, knownFetch ? Constant.Bool(true) : fetch);
+        k.B.Ret();
+        string ptx = k.Compile(new PtxTarget(8, 0, 90)).Text;
+        string copy = ptx.Split('\n').Single(line => line.Contains("cp.async.cg"));
+        Assert.That(copy, Does.Contain("cp.async.cg.shared.global.L2::128B"));
+        Assert.That(copy, knownFetch ? Does.EndWith(", 16;") : Does.Not.EndWith(", 16;"), "src-size only for a run-time fetch");
+        Assert.That(ptx, knownFetch ? Does.Not.Contain("selp.u32") : Does.Contain("selp.u32"));
+    }
+
     [TestCase(9, 0, 90, true)]
     [TestCase(8, 1, 90, true)]
     [TestCase(8, 0, 90, false)]
