@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Text.RegularExpressions;
 using FlashAttn.Compute;
 using FlashAttn.Compute.Backends.Ptx;
 using FlashAttn.Compute.Runtime;
@@ -193,6 +194,10 @@ public sealed class AttentionPtxTests
             Assert.That(ptx, Does.Contain($"cvt.rn.{type}x2.f32"), "P packed in registers");
             Assert.That(ptx, chunked ? Does.Contain("cp.async.cg.shared.global") : Does.Not.Contain("cp.async.cg"));
             Assert.That(ptx, Does.Contain(".maxntid 128, 1, 1"));
+            // the copies unroll with one division of the thread index per kernel, also where the threads do not divide
+            // into whole rows (d' = 96: 12 chunks a row), not one per chunk in a rolled loop
+            if (chunked && sequenceKind == SequenceKind.Dense)
+                Assert.That(Regex.Matches(ptx, @"div\.s32 %r\d+, %r\d+, \d+;").Count, Is.LessThanOrEqualTo(1), "divisions by the chunks per row");
         });
     }
 
