@@ -47,5 +47,6 @@ python3 "$here/sass_summary.py" "$OUT/$name-source.csv" > "$OUT/$name-sass-summa
   grep -E "l1tex__data|smsp__sass_inst_executed_op_shared|pipe_fma.sum|pipe_tensor|pipe_xu|Bank" "$OUT/$name.txt" | head -12
   grep -E "_not_issued\)" "$OUT/$name.txt" | awk '{print $(NF), $0}' | sort -rn | head -7 | cut -c1-12,40-130
   python3 "$here/sass_phases.py" "$OUT/$name-source.csv"
+  python3 "$here/sass_memory.py" "$OUT/$name-source.csv"
   head -40 "$OUT/$name-sass-summary.txt"; } > "$OUT/profile-$name.log"
 cat "$OUT/profile-$name.log"

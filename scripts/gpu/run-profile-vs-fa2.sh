@@ -21,4 +21,4 @@ if [ "$bwd" != none ]; then
   gzip -c "$work/torch/torch-flash-fp16-bwd-d$bwd-source.csv" > "$OUT/torch-bwd-d$bwd-source.csv.gz"
 fi
 cp "$work"/torch/profile-torch-*.log "$OUT/"
-for f in "$OUT"/profile-*.log; do echo "######## $(basename "$f")"; grep -vE "^(backward|forward|decode|dq)_" "$f" | head -60; done
+for f in "$OUT"/profile-*.log; do echo "######## $(basename "$f")"; grep -vE "^(backward|forward|decode|dq)_" "$f" | head -90; done

@@ -41,6 +41,7 @@ for pass in ${PASSES:-fwd bwd}; do
     grep -E "l1tex__data|smsp__sass_inst_executed_op_shared|pipe_fma.sum|pipe_tensor|pipe_xu|Shared Load|Bank" "$OUT/ncu-$pass.txt" | head -12
     grep -E "_not_issued\)" "$OUT/ncu-$pass.txt" | awk '{print $(NF), $0}' | sort -rn | head -7 | cut -c1-12,40-130
     python3 scripts/gpu/sass_phases.py "$OUT/ncu-$pass-source.csv"
+    python3 scripts/gpu/sass_memory.py "$OUT/ncu-$pass-source.csv"
     head -40 "$OUT/sass-summary-$pass.txt"; } >> "$OUT/profile.log"
 done
 cat "$OUT/profile.log"
