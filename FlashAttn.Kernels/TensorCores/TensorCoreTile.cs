@@ -140,8 +140,8 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     public static TensorCoreTile ForBackward(int headDim, int elementBytes = 2, int maxSharedBytes = AttentionTileConfig.MaxSharedBytes)
     {
         int padded = headDim <= 128 ? (headDim + 31) / 32 * 32 : elementBytes == 4 ? 256 : (headDim + 63) / 64 * 64;
-        var eightWarps = new TensorCoreTile(padded, elementBytes == 2 || padded <= 64 ? 8 : 4, elementBytes: elementBytes);
-        return eightWarps.Warps == 8 && eightWarps.BackwardSharedBytes > maxSharedBytes ? new(padded, 4, elementBytes: elementBytes) : eightWarps;
+        var preferred = new TensorCoreTile(padded, elementBytes == 2 || padded <= 64 ? 8 : 4, elementBytes: elementBytes);
+        return preferred.BackwardSharedBytes > maxSharedBytes ? new(padded, 4, elementBytes: elementBytes) : preferred;
     }
 
     /// <summary>The forward tile for head dim <paramref name="headDim"/> (1…256); <paramref name="decode"/> for KV-cache calls.</summary>
