@@ -85,7 +85,8 @@ internal static class FlashBackwardTensorCoreKernel
         if (block < qBlocks)
         {
             var first = shared.SubView(stagesFirst, stageElements);
-            StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, block * br, tile, first, chunked.Value);
+            StageQueryRows<T, TStorage>(q, p, qLayout, seq, head, block * br, tile, first, 0, chunked.Value);
+            StageQueryRows<T, TStorage>(dOutput, p, qLayout, seq, head, block * br, tile, first, 1, chunked.Value);
             RowStatistics.Load(lse, delta, seq.QueryLength, rowBase, block * br, br, out float firstLse, out float firstDelta);
             RowStatistics.Store(firstLse, firstDelta, br, Statistics(first, br, stride, 0), Statistics(first, br, stride, 1));
         }
@@ -96,17 +97,15 @@ internal static class FlashBackwardTensorCoreKernel
         {
             int q0 = block * br;
             // Q_i, dO_i, L_i, D_i have landed, and every warp is done with the block before (its stage, Pᵀ and dSᵀ): the
-            // other stage takes the next block, which streams in during the whole of this one
+            // other stage takes the next block, which streams in during this one: its L and D now, Q_{i+1} after Sᵀ and
+            // dPᵀ, dO_{i+1} after dQ (as FA2, the copies at two points of the block, not one burst of them queued with the
+            // fragment loads of Sᵀ and dPᵀ)
             AsyncCopy.WaitAll();
             Group.Barrier();
             bool hasNext = following < qBlocks;
             var next = shared.SubView(stagesFirst + (iteration + 1) % TensorCoreTile.Stages * stageElements, stageElements);
             float nextLse = 0f, nextDelta = 0f;
-            if (hasNext)
-            {
-                StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value);
-                RowStatistics.Load(lse, delta, seq.QueryLength, rowBase, following * br, br, out nextLse, out nextDelta);
-            }
+            if (hasNext) RowStatistics.Load(lse, delta, seq.QueryLength, rowBase, following * br, br, out nextLse, out nextDelta);
             var stage = shared.SubView(stagesFirst + iteration % TensorCoreTile.Stages * stageElements, stageElements);
             var qTile = stage.SubView(0, br * stride);
             var doTile = stage.SubView(br * stride, br * stride);
@@ -132,6 +131,9 @@ internal static class FlashBackwardTensorCoreKernel
                         TStorage.MultiplyAddTwoTiles(dpT, m * scoreRowTiles + 2 * pair, aScores, 1, bScores, 2 * pair + 1);
                     }
                 }
+
+            if (hasNext) StageQueryRows<T, TStorage>(q, p, qLayout, seq, head, following * br, tile, next, 0, chunked.Value);
+            if (hasNext) StageQueryRows<T, TStorage>(dOutput, p, qLayout, seq, head, following * br, tile, next, 1, chunked.Value);
 
             // the block mask's lookup of the block after the following one: issued here, read at the end of the block
             byte aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
@@ -167,8 +169,11 @@ internal static class FlashBackwardTensorCoreKernel
             if (accumulateDq.Value)
                 AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
                     dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
-            // block i + 1's L and D, loaded before, go to its stage
-            if (hasNext) RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
+            // block i + 1's dO starts streaming; its L and D, loaded before, go to its stage
+            if (hasNext)
+            {
+                RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
+            }
 
             // ---- dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i: dO and Q as [k][n] (transposed loads), each fragment for every key tile ----
             for (int kk = 0; kk < br / 16; kk++)
@@ -365,14 +370,14 @@ internal static class FlashBackwardTensorCoreKernel
             }
     }
 
-    /// <summary>Starts staging Q_i and dO_i (rows q0 …) into a stage's first two tiles.</summary>
-    private static void StageQueryBlock<T, TStorage>(ArrayView<T> q, ArrayView<T> dOutput, AttentionParams p, TokenLayout layout,
-        SequenceBounds seq, int head, int q0, TensorCoreTile tile, ArrayView<T> stage, bool chunked)
+    /// <summary>Starts staging rows q0 … of <paramref name="source"/> (Q or dO) into tile <paramref name="which"/> of a
+    /// stage (0: Q, 1: dO).</summary>
+    private static void StageQueryRows<T, TStorage>(ArrayView<T> source, AttentionParams p, TokenLayout layout, SequenceBounds seq, int head,
+        int q0, TensorCoreTile tile, ArrayView<T> stage, int which, bool chunked)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         int rows = tile.BackwardBlockRows, validRows = XMath.Min(rows, seq.QueryLength - q0), elements = rows * tile.Stride;
-        long first = seq.QueryRowStart(layout, q0, head);
-        TensorCoreTileLoader.Load<T, TStorage>(q, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(0, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
-        TensorCoreTileLoader.Load<T, TStorage>(dOutput, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+        TensorCoreTileLoader.Load<T, TStorage>(source, seq.QueryRowStart(layout, q0, head), layout.PositionStride, validRows, p.HeadDim,
+            stage.SubView(which * elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
     }
 }
