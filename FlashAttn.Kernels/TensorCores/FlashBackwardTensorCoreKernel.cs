@@ -133,6 +133,7 @@ internal static class FlashBackwardTensorCoreKernel
                 }
 
             if (hasNext) StageQueryRows<T, TStorage>(q, p, qLayout, seq, head, following * br, tile, next, 0, chunked.Value);
+            if (hasNext) StageQueryRows<T, TStorage>(dOutput, p, qLayout, seq, head, following * br, tile, next, 1, chunked.Value);
 
             // the block mask's lookup of the block after the following one: issued here, read at the end of the block
             byte aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
@@ -171,7 +172,6 @@ internal static class FlashBackwardTensorCoreKernel
             // block i + 1's dO starts streaming; its L and D, loaded before, go to its stage
             if (hasNext)
             {
-                StageQueryRows<T, TStorage>(dOutput, p, qLayout, seq, head, following * br, tile, next, 1, chunked.Value);
                 RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
             }
 
