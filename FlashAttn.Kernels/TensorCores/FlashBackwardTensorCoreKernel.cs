@@ -168,10 +168,6 @@ internal static class FlashBackwardTensorCoreKernel
                     }
             Group.Barrier();
 
-            // ---- dQ_i += dS K_j · scale, added atomically: first, so that its reductions drain during dV and dK ----
-            if (accumulateDq.Value)
-                AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
-                    dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
             // block i + 1's L and D, loaded before, go to its stage
             if (hasNext) RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
 
@@ -194,6 +190,12 @@ internal static class FlashBackwardTensorCoreKernel
                     }
                 }
             }
+
+            // ---- dQ_i += dS K_j · scale, added atomically: last, so that the atomics read their registers while the warps
+            //      wait at the next block's barrier (issued before dV and dK, the instructions after them waited on those reads) ----
+            if (accumulateDq.Value)
+                AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
+                    dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
 
             int afterFollowing = walk.Resolve(modifiers, modifierFlags.Value, following + 1, aheadClass, out byte afterFollowingClass);
             block = following;
