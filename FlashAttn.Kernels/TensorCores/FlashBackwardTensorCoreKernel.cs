@@ -192,7 +192,8 @@ internal static class FlashBackwardTensorCoreKernel
             }
 
             // ---- dQ_i += dS K_j · scale, added atomically: last, so that the atomics read their registers while the warps
-            //      wait at the next block's barrier (issued before dV and dK, the instructions after them waited on those reads) ----
+            //      wait at the next block's barrier. Issued before dV and dK, the instructions after them waited on those reads
+            //      (ncu: 68k of 430k stall samples); last measured d = 128 +4.5-6.4%, FA2's place (between dV and dK) 2.5% less ----
             if (accumulateDq.Value)
                 AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
                     dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
