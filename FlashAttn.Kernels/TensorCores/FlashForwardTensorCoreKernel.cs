@@ -101,13 +101,9 @@ internal static class FlashForwardTensorCoreKernel
         for (int iteration = 0; block < endBlock; iteration++)
         {
             int k0 = block * bc;
-            // K_j, V_j have landed, and every warp is done with the block before: its stage takes the next block, which
-            // streams in during the whole of this one
+            // K_j, V_j have landed, and every warp is done with the block before: its stage takes the next block
             AsyncCopy.WaitAll();
             Group.Barrier();
-            if (next < endBlock)
-                KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, next * bc, kvHead, p, kind, pagedRows,
-                    shared.SubView(br * stride + (iteration + 1) % TensorCoreTile.Stages * stageElements, stageElements), bc, tile, chunked.Value);
             var stage = shared.SubView(br * stride + iteration % TensorCoreTile.Stages * stageElements, stageElements);
             var kTile = stage.SubView(0, bc * stride);
             var vTile = stage.SubView(bc * stride, bc * stride);
@@ -135,6 +131,12 @@ internal static class FlashForwardTensorCoreKernel
                         }
                     }
                 }
+
+            // K_{j+1}, V_{j+1} stream into the other stage from here, during the softmax and P·V: issued before S, the
+            // copies held their address registers into S's first fragment loads (ncu, d = 128: 7.2k long-scoreboard samples)
+            if (next < endBlock)
+                KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, next * bc, kvHead, p, kind, pagedRows,
+                    shared.SubView(br * stride + (iteration + 1) % TensorCoreTile.Stages * stageElements, stageElements), bc, tile, chunked.Value);
 
             // the block mask's lookup of the block after next: issued here, read after the softmax (BlockMaskWalk)
             byte aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, next + 1);
