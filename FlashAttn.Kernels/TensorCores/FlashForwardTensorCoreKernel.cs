@@ -132,12 +132,6 @@ internal static class FlashForwardTensorCoreKernel
                     }
                 }
 
-            // K_{j+1}, V_{j+1} stream into the other stage from here, during the softmax and P·V: issued before S, the
-            // copies held their address registers into S's first fragment loads (ncu, d = 128: 7.2k long-scoreboard samples)
-            if (next < endBlock)
-                KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, next * bc, kvHead, p, kind, pagedRows,
-                    shared.SubView(br * stride + (iteration + 1) % TensorCoreTile.Stages * stageElements, stageElements), bc, tile, chunked.Value);
-
             // the block mask's lookup of the block after next: issued here, read after the softmax (BlockMaskWalk)
             byte aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, next + 1);
 
@@ -190,6 +184,12 @@ internal static class FlashForwardTensorCoreKernel
                                 }
                         }
                     }
+
+            // K_{j+1}, V_{j+1} stream into the other stage from here, during P·V: issued before S, the
+            // copies held their address registers into S's first fragment loads (ncu, d = 128: 7.2k long-scoreboard samples)
+            if (next < endBlock)
+                KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, next * bc, kvHead, p, kind, pagedRows,
+                    shared.SubView(br * stride + (iteration + 1) % TensorCoreTile.Stages * stageElements, stageElements), bc, tile, chunked.Value);
 
             int afterNext = walk.Resolve(modifiers, modifierFlags.Value, next + 1, aheadClass, out byte afterNextClass);
 
