@@ -101,9 +101,13 @@ internal static class FlashForwardTensorCoreKernel
         for (int iteration = 0; block < endBlock; iteration++)
         {
             int k0 = block * bc;
-            // K_j, V_j have landed, and every warp is done with the block before: its stage takes the next block
+            // K_j, V_j have landed, and every warp is done with the block before: its stage takes the next block, whose
+            // copies start here or, in the tiles that say so, just before P·V (TensorCoreTile.ForwardCopiesBeforePv)
             AsyncCopy.WaitAll();
             Group.Barrier();
+            var nextStage = shared.SubView(br * stride + (iteration + 1) % TensorCoreTile.Stages * stageElements, stageElements);
+            if (!tile.ForwardCopiesBeforePv && next < endBlock)
+                KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, next * bc, kvHead, p, kind, pagedRows, nextStage, bc, tile, chunked.Value);
             var stage = shared.SubView(br * stride + iteration % TensorCoreTile.Stages * stageElements, stageElements);
             var kTile = stage.SubView(0, bc * stride);
             var vTile = stage.SubView(bc * stride, bc * stride);
@@ -185,11 +189,8 @@ internal static class FlashForwardTensorCoreKernel
                         }
                     }
 
-            // K_{j+1}, V_{j+1} stream into the other stage from here, during P·V: issued before S, the
-            // copies held their address registers into S's first fragment loads (ncu, d = 128: 7.2k long-scoreboard samples)
-            if (next < endBlock)
-                KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, next * bc, kvHead, p, kind, pagedRows,
-                    shared.SubView(br * stride + (iteration + 1) % TensorCoreTile.Stages * stageElements, stageElements), bc, tile, chunked.Value);
+            if (tile.ForwardCopiesBeforePv && next < endBlock)
+                KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, next * bc, kvHead, p, kind, pagedRows, nextStage, bc, tile, chunked.Value);
 
             int afterNext = walk.Resolve(modifiers, modifierFlags.Value, next + 1, aheadClass, out byte afterNextClass);
 

@@ -53,6 +53,12 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// twice per SM).</summary>
     public int BlockCols => HeadDimPadded <= (Wide ? 64 : 128) ? 64 : 32;
 
+    /// <summary>Forward: the next K/V block's copies are issued after the softmax, just before P·V, above d' = 64 (16-bit):
+    /// issued at the block's start, their address registers stayed live through S and the softmax (255 registers, 32-byte
+    /// spills at d' = 128) and S's first fragment loads waited for the copies to read them. Up to d' = 64 a block is too
+    /// short to hide a copy issued that late (H100: −4 to −6%); 3×TF32 keeps them at the start (not measured late).</summary>
+    public bool ForwardCopiesBeforePv => !Wide && HeadDimPadded > 64;
+
     /// <summary>Forward: K/V stages in flight (block j computes while block j + 1 streams in).</summary>
     public const int Stages = 2;
 
