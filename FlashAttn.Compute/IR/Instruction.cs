@@ -91,7 +91,8 @@ public sealed class Instruction : Value
 public static class IntrinsicFacts
 {
     /// <summary>True when the intrinsic reads no memory and has no effect beyond its result, so an unused
-    /// call may be removed and equal calls merged. Shuffles and barriers are not pure: they synchronise.</summary>
+    /// call may be removed and equal calls merged. Shuffles and barriers are not pure: they synchronise; nor are stores
+    /// such as stmatrix (<see cref="IntrinsicOp.StoreMatrix"/>), which write shared memory and return nothing.</summary>
     public static bool IsPure(IntrinsicOp op) => op switch
     {
         IntrinsicOp.ThreadIdxX or IntrinsicOp.ThreadIdxY or IntrinsicOp.ThreadIdxZ

@@ -121,6 +121,18 @@ internal static unsafe class IntrinsicOps
                     for (int k = 0; k < count; k++) f.R[d + k] = registers[k];
                 };
             }
+            case IntrinsicOp.StoreMatrix or IntrinsicOp.StoreMatrixTransposed:
+            {
+                // operands: the row address, then one register per matrix
+                bool transposed = op == IntrinsicOp.StoreMatrixTransposed;
+                int count = s.Length - 1;
+                return f =>
+                {
+                    Span<int> registers = stackalloc int[count];
+                    for (int k = 0; k < count; k++) registers[k] = (int)f.R[s[1 + k]];
+                    TensorCore.StoreMatrixOnCpu(f.Context, f.R[s[0]], registers, transposed);
+                };
+            }
             case IntrinsicOp.PackHalf2: return f => f.R[d] = TensorCore.PackHalf2(F32(f.R[s[0]]), F32(f.R[s[1]]));
             case IntrinsicOp.PackBFloat162: return f => f.R[d] = TensorCore.PackBFloat162(F32(f.R[s[0]]), F32(f.R[s[1]]));
             case IntrinsicOp.RoundToTf32: return f => f.R[d] = TensorCore.RoundToTf32(F32(f.R[s[0]]));

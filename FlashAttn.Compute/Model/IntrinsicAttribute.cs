@@ -198,6 +198,11 @@ public enum IntrinsicOp
     MmaTf32,
     /// <summary>cvt.rna.tf32.f32: a float rounded to tf32 (10 mantissa bits, ties away from zero), as b32 bits.</summary>
     RoundToTf32,
+    /// <summary>stmatrix.sync.aligned.m8n8.{x2,x4}.shared.b16 (sm_90): the inverse of <see cref="LoadMatrix"/>; operands the
+    /// row address, then the registers (their count gives the x).</summary>
+    StoreMatrix,
+    /// <summary>stmatrix.sync.aligned.m8n8.{x2,x4}.trans.shared.b16 (sm_90): the same with each 8 × 8 matrix transposed.</summary>
+    StoreMatrixTransposed,
 
     // Compiler control.
     /// <summary>The operand, hidden from constant folding: a loop bounded by it is not unrolled.</summary>

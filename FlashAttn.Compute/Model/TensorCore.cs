@@ -4,7 +4,8 @@ namespace FlashAttn.Compute;
 
 /// <summary>
 /// Warp-level tensor-core operations (sm_80+): <c>mma.sync</c> m16n8k16 with fp16 or bf16 inputs and fp32 accumulators,
-/// <c>ldmatrix</c> loads of 8 × 8 b16 matrices from shared memory into fragments, and the f32×2 → 16-bit×2 packing that
+/// <c>ldmatrix</c> loads of 8 × 8 b16 matrices from shared memory into fragments, their inverse <c>stmatrix</c> (sm_90),
+/// and the f32×2 → 16-bit×2 packing that
 /// turns accumulators back into an A operand. Every lane of the warp must call these together (like a shuffle).
 /// </summary>
 /// <remarks>
@@ -21,6 +22,9 @@ namespace FlashAttn.Compute;
 /// above. The hardware reads only the upper 19 bits of each input (sign, exponent, 10 mantissa bits).</item>
 /// <item><c>ldmatrix</c> xN: lanes 8j … 8j+7 give the row addresses (16 bytes each) of matrix j; register j of lane l holds
 /// row l / 4, columns 2(l % 4), 2(l % 4)+1 of matrix j (transposed: column l / 4, rows 2(l % 4), 2(l % 4)+1).</item>
+/// <item><c>stmatrix</c> xN (sm_90), the same layout the other way: lane 8j + r gives the address of row r of matrix j and
+/// that row is written from register j of lanes 4r … 4r+3 (lane 4r + c gives columns 2c, 2c+1); transposed, row r is
+/// column r of the registers' matrix: element k from lane 4k + r / 2, half r % 2.</item>
 /// </list>
 /// On the CPU the lanes exchange their registers (<see cref="CpuContext.WarpExchange"/>) and each computes its own part
 /// of the result with exactly these layouts, so a fragment bug fails on the CPU as it would on the GPU. Products add into
@@ -96,6 +100,39 @@ public static class TensorCore
         var r = LoadMatrixOnCpu(CpuContext.Current, ref sharedRow, 4, transposed: true);
         return new Int4(r[0], r[1], r[2], r[3]);
     }
+
+    /// <summary>
+    /// stmatrix .x2 (sm_90): two 8 × 8 matrices of 16-bit elements from registers X, Y into shared memory. Lane 8j + r
+    /// (lanes 0–15) gives in <paramref name="sharedRow"/> the address of row r of matrix j (16 contiguous bytes); register j
+    /// of lane l holds row l / 4, columns 2(l % 4) (low half) and 2(l % 4)+1 of matrix j, as <see cref="LoadMatrixX2{T}"/>
+    /// returns them.
+    /// </summary>
+    [Intrinsic(IntrinsicOp.StoreMatrix)]
+    public static void StoreMatrixX2<T>(ref T sharedRow, Int2 value) where T : unmanaged
+        => StoreMatrixOnCpu(CpuContext.Current, ref sharedRow, [value.X, value.Y], transposed: false);
+
+    /// <summary>
+    /// stmatrix .x4 (sm_90): four 8 × 8 matrices of 16-bit elements from registers X, Y, Z, W into shared memory, the
+    /// inverse of <see cref="LoadMatrixX4{T}"/>. Lane 8j + r gives in <paramref name="sharedRow"/> the address of row r of
+    /// matrix j (16 contiguous bytes, 16-byte aligned); register j of lane l holds row l / 4, columns 2(l % 4) (low half)
+    /// and 2(l % 4)+1 of matrix j. So row r of matrix j is written at lane (8j + r)'s address, its columns 2c, 2c+1 from
+    /// lane 4r + c's register j. Every lane of the warp must call it together; other threads see the rows after a barrier.
+    /// </summary>
+    [Intrinsic(IntrinsicOp.StoreMatrix)]
+    public static void StoreMatrixX4<T>(ref T sharedRow, Int4 value) where T : unmanaged
+        => StoreMatrixOnCpu(CpuContext.Current, ref sharedRow, [value.X, value.Y, value.Z, value.W], transposed: false);
+
+    /// <summary>stmatrix .x2.trans (sm_90): <see cref="StoreMatrixX2{T}"/> with each 8 × 8 matrix transposed, the inverse of
+    /// <see cref="LoadMatrixX2Transposed{T}"/>.</summary>
+    [Intrinsic(IntrinsicOp.StoreMatrixTransposed)]
+    public static void StoreMatrixX2Transposed<T>(ref T sharedRow, Int2 value) where T : unmanaged
+        => StoreMatrixOnCpu(CpuContext.Current, ref sharedRow, [value.X, value.Y], transposed: true);
+
+    /// <summary>stmatrix .x4.trans (sm_90): <see cref="StoreMatrixX4{T}"/> with each 8 × 8 matrix transposed, the inverse of
+    /// <see cref="LoadMatrixX4Transposed{T}"/>.</summary>
+    [Intrinsic(IntrinsicOp.StoreMatrixTransposed)]
+    public static void StoreMatrixX4Transposed<T>(ref T sharedRow, Int4 value) where T : unmanaged
+        => StoreMatrixOnCpu(CpuContext.Current, ref sharedRow, [value.X, value.Y, value.Z, value.W], transposed: true);
 
     /// <summary>Rounds two floats to fp16 (nearest even) and packs them, <paramref name="low"/> in bits 0–15.</summary>
     [Intrinsic(IntrinsicOp.PackHalf2)]
@@ -201,5 +238,38 @@ public static class TensorCore
             registers[j] = low | (high << 16);
         }
         return registers;
+    }
+
+    /// <summary>
+    /// A stmatrix of <paramref name="registers"/>.Length matrices: every lane publishes its registers, then the lanes that
+    /// give a row address (8 per matrix) write their row, gathered from the four lanes that hold it. Only the registers
+    /// travel: each lane writes at its own address.
+    /// </summary>
+    internal static unsafe void StoreMatrixOnCpu<T>(CpuContext context, ref T sharedRow, ReadOnlySpan<int> registers, bool transposed)
+        where T : unmanaged
+    {
+        if (sizeof(T) != 2) throw new NotSupportedException($"stmatrix stores 16-bit elements, not {typeof(T).Name}.");
+        long address = (long)System.Runtime.CompilerServices.Unsafe.AsPointer(ref sharedRow);
+        StoreMatrixOnCpu(context, address, registers, transposed);
+    }
+
+    /// <summary><see cref="StoreMatrixOnCpu{T}(CpuContext, ref T, ReadOnlySpan{int}, bool)"/> to a raw row address.</summary>
+    internal static unsafe void StoreMatrixOnCpu(CpuContext context, long address, ReadOnlySpan<int> registers, bool transposed)
+    {
+        var all = context.WarpExchange(registers);
+        const int words = CpuBarrierPoint.WideExchangeWords;
+        int l = context.LaneIndex, matrix = l / 8, row = l % 8;
+        if (matrix >= registers.Length) return; // lanes past the last matrix's rows give no address
+        int Register(int lane) => all[lane * words + matrix];
+        var destination = (ushort*)address;
+        for (int column = 0; column < 8; column++)
+        {
+            int register = transposed
+                // stored row r is column r of the fragment matrix: its element k sits in lane 4k + r / 2, half r % 2
+                ? Register(4 * column + row / 2) >> (16 * (row % 2))
+                // row r, columns 2c and 2c+1 sit in lane 4r + c
+                : Register(4 * row + column / 2) >> (16 * (column % 2));
+            destination[column] = (ushort)register;
+        }
     }
 }

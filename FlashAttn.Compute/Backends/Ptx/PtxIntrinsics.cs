@@ -123,6 +123,8 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             case IntrinsicOp.MmaTf32: Mma(i, "m16n8k8", "tf32"); break;
             case IntrinsicOp.LoadMatrix: LoadMatrix(i, ""); break;
             case IntrinsicOp.LoadMatrixTransposed: LoadMatrix(i, ".trans"); break;
+            case IntrinsicOp.StoreMatrix: StoreMatrix(i, ""); break;
+            case IntrinsicOp.StoreMatrixTransposed: StoreMatrix(i, ".trans"); break;
             case IntrinsicOp.PackHalf2: Pack(i, "f16x2"); break;
             case IntrinsicOp.PackBFloat162: Pack(i, "bf16x2"); break;
             case IntrinsicOp.RoundToTf32:
@@ -290,6 +292,21 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             : b.ComponentRegisters(i, Frontend.TypeLayout.Of(i.Method!.ReturnType).Leaves.Count, PtxRegisterClass.B32);
         string address = AddressIn(i.Operands[0], AddressSpace.Shared);
         b.Emit($"ldmatrix.sync.aligned.m8n8.x{registers.Length}{transposed}.shared.b16 {{{string.Join(", ", registers)}}}, {address}");
+    }
+
+    /// <summary>
+    /// stmatrix.sync.aligned.m8n8.xN[.trans].shared.b16 [row address], {r…}: N from the register operands after the address
+    /// (x1, x2 or x4). stmatrix is new in sm_90 (PTX ISA 7.8); there is no fallback for older targets.
+    /// </summary>
+    private void StoreMatrix(Instruction i, string transposed)
+    {
+        if (b.Target.SmVersion < 90 || (b.Target.IsaMajor, b.Target.IsaMinor).CompareTo((7, 8)) < 0)
+            throw b.Error($"{i.Intrinsic} needs sm_90 and PTX ISA 7.8 or newer (target {b.Target.TargetName}, ISA {b.Target.IsaVersion})");
+        int count = i.Operands.Count - 1;
+        if (count is not (1 or 2 or 4)) throw b.Error($"{i.Intrinsic} takes a row address and 1, 2 or 4 registers, not {count}");
+        string address = AddressIn(i.Operands[0], AddressSpace.Shared);
+        var registers = i.Operands.Skip(1).Select(b.Reg);
+        b.Emit($"stmatrix.sync.aligned.m8n8.x{count}{transposed}.shared.b16 {address}, {{{string.Join(", ", registers)}}}");
     }
 
     /// <summary>cvt.rn.T.f32 d, high, low: PTX puts the first source in the upper half.</summary>

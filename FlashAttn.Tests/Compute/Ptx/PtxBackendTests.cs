@@ -461,6 +461,8 @@ public class PtxBackendTests
                 IntrinsicOp.RoundToTf32 => k.Intrinsic(op, IRType.Int32, f),
                 IntrinsicOp.LoadMatrix or IntrinsicOp.LoadMatrixTransposed
                     => k.Intrinsic(op, IRType.Int32, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
+                IntrinsicOp.StoreMatrix or IntrinsicOp.StoreMatrixTransposed
+                    => k.Intrinsic(op, IRType.Void, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), i, i, i, i),
                 IntrinsicOp.PackHalf2 or IntrinsicOp.PackBFloat162 => k.Intrinsic(op, IRType.Int32, f, f),
                 IntrinsicOp.RuntimeValue => k.Intrinsic(op, IRType.Int32, i),
                 IntrinsicOp.AtomicCompareExchange => k.Intrinsic(op, IRType.Int32, p, i, i),
