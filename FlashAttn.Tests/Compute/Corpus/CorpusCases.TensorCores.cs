@@ -126,6 +126,39 @@ internal static partial class CorpusCases
         }
     }
 
+    /// <summary>
+    /// The tiles of <see cref="Kernels.StoreMatrices"/> from the PTX ISA's stmatrix layout: row r of matrix j goes to lane
+    /// (8j + r)'s address, its columns 2c, 2c+1 from the low and high halves of lane (4r + c)'s register j; transposed,
+    /// row r is column r of that matrix (element k from lane 4k + r / 2, half r % 2). Everything else stays zero.
+    /// </summary>
+    private static void StoreMatrixTiles(int[] tiles)
+    {
+        const int tileHalves = Kernels.StoredRows * Kernels.MatrixStride;
+        var halves = new ushort[Kernels.StoredForms * tileHalves];
+        ushort Half(int lane, int j, int high) => (ushort)(Kernels.StoredRegister(lane, j) >> (16 * high));
+        for (int form = 0; form < Kernels.StoredForms; form++)
+        {
+            int matrices = form < 2 ? 4 : 2;
+            bool transposed = form % 2 == 1;
+            for (int lane = 0; lane < 8 * matrices; lane++)
+            {
+                int j = lane / 8, r = lane % 8;
+                int start = form * tileHalves + (1 + lane % 16) * Kernels.MatrixStride + 8 * (lane / 16);
+                for (int column = 0; column < 8; column++)
+                    halves[start + column] = transposed ? Half(4 * column + r / 2, j, r % 2) : Half(4 * r + column / 2, j, column % 2);
+            }
+        }
+        for (int e = 0; e < tiles.Length; e++) tiles[e] = halves[2 * e] | (halves[2 * e + 1] << 16);
+    }
+
+    /// <summary>What <see cref="Kernels.StoreMatrices"/>'s ldmatrix gives back: every lane's own registers.</summary>
+    private static void StoreMatrixRoundTrip(int[] roundTrip)
+    {
+        for (int form = 0; form < Kernels.StoredForms; form++)
+            for (int lane = 0; lane < 32; lane++)
+                for (int j = 0; j < (form < 2 ? 4 : 2); j++) roundTrip[128 * form + 4 * lane + j] = Kernels.StoredRegister(lane, j);
+    }
+
     private static IEnumerable<CorpusCase> TensorCoreCases()
     {
         yield return MmaFromGlobal(nameof(Kernels.MmaF16FromGlobal), v => (Half)v, v => (double)v);
@@ -143,6 +176,26 @@ internal static partial class CorpusCases
                 Config = new LaunchConfig(1, 32),
                 Arguments = v => v,
                 Reference = x => LoadMatrixReference((Half[])x[0], (int[])x[1]),
+            },
+        };
+        yield return new CorpusCase
+        {
+            Name = nameof(Kernels.StoreMatrices),
+            Kernel = K(nameof(Kernels.StoreMatrices)),
+            CheckPtx = ptx => Assert.That(ptx, Does.Match(@"stmatrix\.sync\.aligned\.m8n8\.x4\.shared\.b16 \[%r\w*\d+(\+\d+)?\], \{%r\d+, %r\d+, %r\d+, %r\d+\};")
+                .And.Contain("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16").And.Contain("stmatrix.sync.aligned.m8n8.x2.shared.b16")
+                .And.Contain("stmatrix.sync.aligned.m8n8.x2.trans.shared.b16")),
+            Create = _ => new CaseData
+            {
+                Buffers = [Data.PoisonInts(Kernels.StoredForms * Kernels.StoredRows * Kernels.MatrixStride / 2), Data.PoisonInts(4 * 128)],
+                Outputs = [0, 1],
+                Config = new LaunchConfig(1, 32),
+                Arguments = v => v,
+                Reference = x =>
+                {
+                    StoreMatrixTiles((int[])x[0]);
+                    StoreMatrixRoundTrip((int[])x[1]);
+                },
             },
         };
         yield return new CorpusCase

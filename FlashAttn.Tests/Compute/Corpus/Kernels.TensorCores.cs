@@ -102,6 +102,58 @@ internal static partial class Kernels
         output[384 + lane] = x1;
     }
 
+    /// <summary>Rows of each tile <see cref="StoreMatrices"/> writes: the matrices start one row down (16 rows, 1 above, 1 below).</summary>
+    public const int StoredRows = 18;
+
+    /// <summary>The stmatrix forms <see cref="StoreMatrices"/> exercises, one tile each: x4, x4.trans, x2, x2.trans.</summary>
+    public const int StoredForms = 4;
+
+    /// <summary>
+    /// The register <paramref name="j"/> of lane <paramref name="lane"/> that <see cref="StoreMatrices"/> stores: halves
+    /// 2·id + 1 (low) and 2·id + 2 (high) with id = 4·lane + j, all different and none zero, so every misplaced or
+    /// swapped half shows.
+    /// </summary>
+    public static int StoredRegister(int lane, int j)
+    {
+        int id = 4 * lane + j;
+        return (2 * id + 1) | ((2 * id + 2) << 16);
+    }
+
+    /// <summary>
+    /// stmatrix of every form into zeroed shared tiles of <see cref="StoredRows"/> × <see cref="MatrixStride"/> halves.
+    /// Lane l gives the address of tile row 1 + l % 16, column 8·(l / 16): matrix 0 at rows 1–8, column 0; matrix 1 below
+    /// it (rows 9–16); matrices 2 and 3 beside them at column 8 (x2 stores matrices 0 and 1 only). Registers from
+    /// <see cref="StoredRegister"/>. After a barrier the tiles go to <paramref name="tiles"/> as 32-bit pairs (form f's
+    /// tile at [f · StoredRows · MatrixStride / 2 …]), and each form's ldmatrix from the same addresses to
+    /// <paramref name="roundTrip"/> at [128·f + 4l + j].
+    /// </summary>
+    public static void StoreMatrices(ArrayView<int> tiles, ArrayView<int> roundTrip)
+    {
+        const int tileHalves = StoredRows * MatrixStride;
+        var shared = SharedMemory.Allocate<Half>(StoredForms * tileHalves);
+        var sharedPairs = shared.Cast<int>();
+        for (int e = Group.IdxX; e < StoredForms * tileHalves / 2; e += Group.DimX) sharedPairs[e] = 0;
+        Group.Barrier();
+        int lane = Warp.LaneIdx;
+        int row = (1 + lane % 16) * MatrixStride + 8 * (lane / 16);
+        var value = new Int4(StoredRegister(lane, 0), StoredRegister(lane, 1), StoredRegister(lane, 2), StoredRegister(lane, 3));
+        var pair = new Int2(value.X, value.Y);
+        TensorCore.StoreMatrixX4(ref shared[row], value);
+        TensorCore.StoreMatrixX4Transposed(ref shared[tileHalves + row], value);
+        TensorCore.StoreMatrixX2(ref shared[2 * tileHalves + row], pair);
+        TensorCore.StoreMatrixX2Transposed(ref shared[3 * tileHalves + row], pair);
+        Group.Barrier();
+        for (int e = Group.IdxX; e < StoredForms * tileHalves / 2; e += Group.DimX) tiles[e] = sharedPairs[e];
+        var x4 = TensorCore.LoadMatrixX4(ref shared[row]);
+        var x4t = TensorCore.LoadMatrixX4Transposed(ref shared[tileHalves + row]);
+        var x2 = TensorCore.LoadMatrixX2(ref shared[2 * tileHalves + row]);
+        var x2t = TensorCore.LoadMatrixX2Transposed(ref shared[3 * tileHalves + row]);
+        roundTrip[4 * lane] = x4.X; roundTrip[4 * lane + 1] = x4.Y; roundTrip[4 * lane + 2] = x4.Z; roundTrip[4 * lane + 3] = x4.W;
+        roundTrip[128 + 4 * lane] = x4t.X; roundTrip[128 + 4 * lane + 1] = x4t.Y; roundTrip[128 + 4 * lane + 2] = x4t.Z; roundTrip[128 + 4 * lane + 3] = x4t.W;
+        roundTrip[256 + 4 * lane] = x2.X; roundTrip[256 + 4 * lane + 1] = x2.Y;
+        roundTrip[384 + 4 * lane] = x2t.X; roundTrip[384 + 4 * lane + 1] = x2t.Y;
+    }
+
     /// <summary>
     /// The attention kernels' pattern end to end: A (16 × 16) by ldmatrix.x4; B (16 × 8) stored as rows of keys
     /// ([n][k], like K) by ldmatrix.x2, and stored as [k][n] (like V) by ldmatrix.x2.trans; both products into
