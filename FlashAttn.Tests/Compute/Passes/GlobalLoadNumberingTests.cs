@@ -58,6 +58,18 @@ public class GlobalLoadNumberingTests
         Assert.That(Count(f, Opcode.Load), Is.EqualTo(2));
     }
 
+    [Test]
+    public void AStoreMatrixBetweenKeepsBothLoads()
+    {
+        var f = TwoLoads(AddressSpace.Global, (b, _) =>
+        {
+            var row = b.Intrinsic(IntrinsicOp.SharedDynamic, IRType.Pointer(AddressSpace.Shared));
+            b.Intrinsic(IntrinsicOp.StoreMatrix, IRType.Void, row, Constant.I32(1), Constant.I32(2), Constant.I32(3), Constant.I32(4));
+        });
+        Assert.That(new CommonSubexpressionElimination().Run(f), Is.False);
+        Assert.That(Count(f, Opcode.Load), Is.EqualTo(2));
+    }
+
     [TestCase(AddressSpace.Shared)]
     [TestCase(AddressSpace.Generic)]
     [TestCase(AddressSpace.Local)]

@@ -592,6 +592,82 @@ public class PtxBackendTests
         Assert.That(text, Does.Not.Contain(".v2").And.Not.Contain(".v4"));
     }
 
+    /// <summary>stmatrix.x4 writes its row address (a shared register plus an immediate offset, as ldmatrix's) and then the
+    /// four registers, in operand order; the .trans and .x2 forms follow the same pattern.</summary>
+    [TestCase(IntrinsicOp.StoreMatrix, "x4", 4)]
+    [TestCase(IntrinsicOp.StoreMatrixTransposed, "x4.trans", 4)]
+    [TestCase(IntrinsicOp.StoreMatrix, "x2", 2)]
+    public void StoreMatrixIsStmatrixWithAddressThenRegisters(IntrinsicOp op, string form, int count)
+    {
+        var k = new KernelUnderTest("StoreMatrix" + count + op);
+        var registers = Enumerable.Range(0, count).Select(j => (Value)k.Param(IRType.Int32, "r" + j)).ToArray();
+        var shared = k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared);
+        k.Intrinsic(op, IRType.Void, [k.B.PtrAdd(shared, Constant.I64(48)), .. registers]);
+        k.B.Ret();
+        var module = k.Compile();
+        string line = PtxChecker.Instructions(module).Single(l => l.StartsWith("stmatrix", StringComparison.Ordinal));
+        string operands = string.Join(", ", Enumerable.Repeat(@"%r\d+", count));
+        Assert.That(line, Does.Match($@"^stmatrix\.sync\.aligned\.m8n8\.{Regex.Escape(form)}\.shared\.b16 \[%rd\d+\+48\], \{{{operands}\}};$"));
+        // the registers in operand order: the parameters' loads feed them one to one
+        var loaded = Regex.Matches(module.Text, @"ld\.param\.u32 (%r\d+), \[(\w+)\];").ToDictionary(m => m.Groups[2].Value, m => m.Groups[1].Value);
+        var used = Regex.Matches(line[line.IndexOf('{')..], @"%r\d+").Select(m => m.Value).ToList();
+        for (int j = 0; j < count; j++)
+            Assert.That(used[j], Is.EqualTo(loaded[$"{module.EntryName}_param_{j}"]), line);
+    }
+
+    [Test]
+    public void StoreMatrixNeedsSm90()
+    {
+        var k = new KernelUnderTest("StoreMatrixSm80");
+        var i = k.Param(IRType.Int32, "i");
+        k.Intrinsic(IntrinsicOp.StoreMatrix, IRType.Void, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), i, i, i, i);
+        k.B.Ret();
+        var e = Assert.Throws<CompilationException>(() => PtxBackend.Emit(k.Function, new PtxTarget(8, 0, 80)));
+        Assert.That(e!.Message, Does.Contain("sm_90"));
+    }
+
+    /// <summary>
+    /// stmatrix is a shared-memory store: through the whole optimizer it stays although nothing uses it, a load of an
+    /// address after it is not merged with the same load before it (nor vectorized with a neighbour before it), and the
+    /// loads keep their sides of it. Device memory too: value numbering of global loads stops at it like at any store.
+    /// </summary>
+    [TestCase(AddressSpace.Shared)]
+    [TestCase(AddressSpace.Global)]
+    public void LoadsAroundAStoreMatrixAreNeitherMergedNorMoved(AddressSpace space)
+    {
+        var k = new KernelUnderTest("LoadsAroundStoreMatrix" + space);
+        var output = k.Param(KernelUnderTest.Global, "output");
+        var input = k.Param(KernelUnderTest.Global, "input");
+        var value = k.Param(IRType.Int32, "value");
+        var shared = k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared);
+        var row = k.B.PtrAdd(shared, Constant.I64(64));
+        Value address = space == AddressSpace.Shared ? row : input;
+        var before = k.B.Load(IRType.Int32, address, 8);
+        k.Intrinsic(IntrinsicOp.StoreMatrix, IRType.Void, row, value, value, value, value);
+        var after = k.B.Load(IRType.Int32, address, 8);
+        var neighbour = k.B.Load(IRType.Int32, k.B.PtrAdd(address, Constant.I64(4)), 4);
+        k.B.Store(output, before);
+        k.B.Store(k.B.PtrAdd(output, Constant.I64(4)), after);
+        k.B.Store(k.B.PtrAdd(output, Constant.I64(8)), neighbour);
+        k.B.Ret();
+        FlashAttn.Compute.IR.Transformations.Optimizer.Run(k.Function, new() { VerifyEachPass = true });
+        var lines = PtxChecker.Instructions(k.Compile()).ToList();
+        string load = space == AddressSpace.Shared ? "ld.shared." : "ld.global.";
+        int store = lines.FindIndex(l => l.StartsWith("stmatrix.sync.aligned.m8n8.x4.shared.b16", StringComparison.Ordinal));
+        Assert.That(store, Is.GreaterThanOrEqualTo(0), "stmatrix removed\n" + string.Join("\n", lines));
+        // the registers each load line defines ({a, b} for a vector load), by side of the stmatrix
+        List<string> Loaded(IEnumerable<string> part) => part.Where(l => l.StartsWith(load, StringComparison.Ordinal))
+            .SelectMany(l => Regex.Matches(l[..l.IndexOf('[')], @"%r\d+").Select(m => m.Value)).ToList();
+        var loadedBefore = Loaded(lines.Take(store));
+        var loadedAfter = Loaded(lines.Skip(store + 1));
+        string text = string.Join("\n", lines);
+        Assert.That(loadedBefore, Has.Count.EqualTo(1), "one load before (not vectorized with the neighbour after)\n" + text);
+        Assert.That(loadedAfter, Has.Count.EqualTo(2), "the same address and its neighbour loaded again after\n" + text);
+        string StoredAt(string offset) => Regex.Match(text, $@"st\.global\.u32 \[%rd\d+{Regex.Escape(offset)}\], (%r\d+);").Groups[1].Value;
+        Assert.That(StoredAt(""), Is.EqualTo(loadedBefore[0]), text);
+        Assert.That(StoredAt("+4"), Is.AnyOf(loadedAfter[0], loadedAfter[1]), "the second load was merged with the first\n" + text);
+    }
+
     [Test]
     public void NamesAreSanitizedAndConstantConditionsFolded()
     {
