@@ -296,17 +296,55 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
 
     /// <summary>
     /// stmatrix.sync.aligned.m8n8.xN[.trans].shared.b16 [row address], {r…}: N from the register operands after the address
-    /// (x1, x2 or x4). stmatrix is new in sm_90 (PTX ISA 7.8); there is no fallback for older targets.
+    /// (x1, x2 or x4). stmatrix is new in sm_90 (PTX ISA 7.8); below that the plain form is lowered to what it does (each
+    /// lane stores its own register j at the row address lane 8j + lane/4 gives, 4 bytes per column pair), so that kernels
+    /// using it still run on an A100.
     /// </summary>
     private void StoreMatrix(Instruction i, string transposed)
     {
-        if (b.Target.SmVersion < 90 || (b.Target.IsaMajor, b.Target.IsaMinor).CompareTo((7, 8)) < 0)
-            throw b.Error($"{i.Intrinsic} needs sm_90 and PTX ISA 7.8 or newer (target {b.Target.TargetName}, ISA {b.Target.IsaVersion})");
         int count = i.Operands.Count - 1;
         if (count is not (1 or 2 or 4)) throw b.Error($"{i.Intrinsic} takes a row address and 1, 2 or 4 registers, not {count}");
-        string address = AddressIn(i.Operands[0], AddressSpace.Shared);
-        var registers = i.Operands.Skip(1).Select(b.Reg);
-        b.Emit($"stmatrix.sync.aligned.m8n8.x{count}{transposed}.shared.b16 {address}, {{{string.Join(", ", registers)}}}");
+        var registers = i.Operands.Skip(1).Select(b.Reg).ToArray();
+        if (b.Target.SmVersion >= 90 && (b.Target.IsaMajor, b.Target.IsaMinor).CompareTo((7, 8)) >= 0)
+        {
+            string address = AddressIn(i.Operands[0], AddressSpace.Shared);
+            b.Emit($"stmatrix.sync.aligned.m8n8.x{count}{transposed}.shared.b16 {address}, {{{string.Join(", ", registers)}}}");
+            return;
+        }
+        if (transposed.Length > 0)
+            throw b.Error($"{i.Intrinsic} needs sm_90 and PTX ISA 7.8 or newer (target {b.Target.TargetName}, ISA {b.Target.IsaVersion})");
+        StoreMatrixByShuffles(i.Operands[0], registers);
+    }
+
+    /// <summary>stmatrix without the instruction: lane l's register j is row l/4, columns 2(l % 4) and 2(l % 4) + 1 of
+    /// matrix j, whose row r lane 8j + r addresses; one shuffle of the row address and one 32-bit shared store per register.</summary>
+    private void StoreMatrixByShuffles(Value pointer, string[] registers)
+    {
+        if (pointer.Type.Space != AddressSpace.Shared) throw b.Error($"stmatrix stores to shared memory, not {pointer.Type.Space}");
+        var (baseValue, offset) = PtxInstructionEmitter.Decompose(pointer);
+        bool wide = PtxRegisters.ClassOf(baseValue.Type) == PtxRegisterClass.B64;
+        string lane = b.Temp(PtxRegisterClass.B32), row = b.Temp(PtxRegisterClass.B32), column = b.Temp(PtxRegisterClass.B32);
+        string address = b.Temp(PtxRegisterClass.B32);
+        b.Emit($"mov.u32 {lane}, %laneid");
+        b.Emit($"shr.u32 {row}, {lane}, 2");
+        b.Emit($"and.b32 {column}, {lane}, 3");
+        b.Emit($"shl.b32 {column}, {column}, 2");
+        b.Emit(wide ? $"cvt.u32.u64 {address}, {b.Reg(baseValue)}" : $"mov.b32 {address}, {b.Reg(baseValue)}");
+        if (offset != 0) b.Emit($"add.u32 {address}, {address}, {offset.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        for (int j = 0; j < registers.Length; j++)
+        {
+            string source = b.Temp(PtxRegisterClass.B32), rowAddress = b.Temp(PtxRegisterClass.B32);
+            b.Emit($"add.u32 {source}, {row}, {8 * j}");
+            b.Emit($"shfl.sync.idx.b32 {rowAddress}, {address}, {source}, 31, -1");
+            b.Emit($"add.u32 {rowAddress}, {rowAddress}, {column}");
+            if (wide)
+            {
+                string rowAddress64 = b.Temp(PtxRegisterClass.B64);
+                b.Emit($"cvt.u64.u32 {rowAddress64}, {rowAddress}");
+                rowAddress = rowAddress64;
+            }
+            b.Emit($"st.shared.b32 [{rowAddress}], {registers[j]}");
+        }
     }
 
     /// <summary>cvt.rn.T.f32 d, high, low: PTX puts the first source in the upper half.</summary>

@@ -615,14 +615,32 @@ public class PtxBackendTests
             Assert.That(used[j], Is.EqualTo(loaded[$"{module.EntryName}_param_{j}"]), line);
     }
 
+    /// <summary>Below sm_90 the plain stmatrix is what it does: per register one shuffle of the row address (from lane
+    /// 8j + lane / 4) and one 32-bit shared store at 4 · (lane % 4) bytes into that row; the transposed form has no such
+    /// lowering and says what it needs.</summary>
     [Test]
-    public void StoreMatrixNeedsSm90()
+    public void StoreMatrixBelowSm90IsShufflesAndSharedStores()
     {
         var k = new KernelUnderTest("StoreMatrixSm80");
         var i = k.Param(IRType.Int32, "i");
-        k.Intrinsic(IntrinsicOp.StoreMatrix, IRType.Void, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), i, i, i, i);
+        k.Intrinsic(IntrinsicOp.StoreMatrix, IRType.Void, k.B.PtrAdd(k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), Constant.I64(48)), i, i, i, i);
         k.B.Ret();
-        var e = Assert.Throws<CompilationException>(() => PtxBackend.Emit(k.Function, new PtxTarget(8, 0, 80)));
+        var lines = PtxChecker.Instructions(PtxBackend.Emit(k.Function, new PtxTarget(8, 0, 80))).ToList();
+        Assert.That(lines.Any(l => l.StartsWith("stmatrix", StringComparison.Ordinal)), Is.False);
+        var shuffles = lines.Where(l => l.StartsWith("shfl.sync.idx.b32", StringComparison.Ordinal)).ToList();
+        Assert.That(shuffles, Has.Count.EqualTo(4));
+        Assert.That(lines.Count(l => l.StartsWith("st.shared.b32", StringComparison.Ordinal)), Is.EqualTo(4));
+        Assert.That(lines, Has.Some.Match(@"^shr\.u32 %r\d+, %r\d+, 2;$"));
+        Assert.That(lines, Has.Some.Match(@"^add\.u32 %r\d+, %r\d+, 48;$"));
+        // source lanes row + 8j for the four matrices
+        foreach (int j in new[] { 8, 16, 24 })
+            Assert.That(lines, Has.Some.Match($@"^add\.u32 %r\d+, %r\d+, {j};$"));
+
+        var t = new KernelUnderTest("StoreMatrixTransposedSm80");
+        var x = t.Param(IRType.Int32, "x");
+        t.Intrinsic(IntrinsicOp.StoreMatrixTransposed, IRType.Void, t.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), x, x, x, x);
+        t.B.Ret();
+        var e = Assert.Throws<CompilationException>(() => PtxBackend.Emit(t.Function, new PtxTarget(8, 0, 80)));
         Assert.That(e!.Message, Does.Contain("sm_90"));
     }
 
