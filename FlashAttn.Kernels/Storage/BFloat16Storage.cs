@@ -63,6 +63,10 @@ internal readonly struct BFloat16Storage : IHalfStorage<BFloat16>
         => HalfFragments.MultiplyAddTwoTiles<BFloat16, BFloat16Storage>(accumulators, tile, a, aIndex, b, bIndex);
 
     /// <inheritdoc/>
+    public static void StoreTwoTiles(ArrayView<float> c, int tile, ArrayView<BFloat16> destination, int stride, int row0, int column0)
+        => HalfFragments.StoreTwoTiles<BFloat16, BFloat16Storage>(c, tile, destination, stride, row0, column0);
+
+    /// <inheritdoc/>
     public static void StorePair(ArrayView<BFloat16> destination, long index, float low, float high)
         => HalfFragments.StorePair<BFloat16, BFloat16Storage>(destination, index, low, high);
 

@@ -63,6 +63,10 @@ internal readonly struct Float16Storage : IHalfStorage<Half>
         => HalfFragments.MultiplyAddTwoTiles<Half, Float16Storage>(accumulators, tile, a, aIndex, b, bIndex);
 
     /// <inheritdoc/>
+    public static void StoreTwoTiles(ArrayView<float> c, int tile, ArrayView<Half> destination, int stride, int row0, int column0)
+        => HalfFragments.StoreTwoTiles<Half, Float16Storage>(c, tile, destination, stride, row0, column0);
+
+    /// <inheritdoc/>
     public static void StorePair(ArrayView<Half> destination, long index, float low, float high)
         => HalfFragments.StorePair<Half, Float16Storage>(destination, index, low, high);
 

@@ -158,6 +158,18 @@ internal readonly struct Tf32SplitStorage : ITensorCoreStorage<float>
     }
 
     /// <inheritdoc/>
+    public static void StoreTwoTiles(ArrayView<float> c, int tile, ArrayView<float> destination, int stride, int row0, int column0)
+    {
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
+        for (int half = 0; half < 2; half++)
+            for (int r = 0; r < 2; r++)
+            {
+                int at = 4 * (tile + half) + 2 * r;
+                StorePair(destination, (row0 + g + 8 * r) * stride + column0 + 8 * half + 2 * t, c[at], c[at + 1]);
+            }
+    }
+
+    /// <inheritdoc/>
     public static void StorePair(ArrayView<float> destination, long index, float low, float high)
         => destination.Cast<Float2>()[index / 2] = new Float2(low, high);
 

@@ -56,6 +56,17 @@ internal static class HalfFragments
         Fragments.SetC(accumulators, tile + 1, TStorage.MultiplyAdd(fa, new Int2(b[first + 2], b[first + 3]), Fragments.GetC(accumulators, tile + 1)));
     }
 
+    /// <summary>The accumulators' layout is stmatrix's: matrix j is rows 0–7 (j even) or 8–15 of n8 tile <paramref name="tile"/> + j / 2,
+    /// register j of a lane its pair there; lanes 8j … 8j + 7 give matrix j's row addresses.</summary>
+    public static void StoreTwoTiles<T, TStorage>(ArrayView<float> c, int tile, ArrayView<T> destination, int stride, int row0, int column0)
+        where T : unmanaged where TStorage : struct, IHalfStorage<T>
+    {
+        int lane = Warp.LaneIdx, at = 4 * tile;
+        TensorCore.StoreMatrixX4(ref destination[(row0 + lane % 8 + 8 * (lane / 8 % 2)) * stride + column0 + 8 * (lane / 16)],
+            new Int4(TStorage.Pack(c[at], c[at + 1]), TStorage.Pack(c[at + 2], c[at + 3]), TStorage.Pack(c[at + 4], c[at + 5]),
+                TStorage.Pack(c[at + 6], c[at + 7])));
+    }
+
     /// <summary>Two elements rounded and packed into one 32-bit store.</summary>
     public static void StorePair<T, TStorage>(ArrayView<T> destination, long index, float low, float high)
         where T : unmanaged where TStorage : struct, IHalfStorage<T>

@@ -51,6 +51,11 @@ internal interface ITensorCoreStorage<T> : IStorage<T> where T : unmanaged
     /// B operand pair <paramref name="bIndex"/>.</summary>
     static abstract void MultiplyAddTwoTiles(ArrayView<float> accumulators, int tile, ArrayView<int> a, int aIndex, ArrayView<int> b, int bIndex);
 
+    /// <summary>Accumulator tiles <paramref name="tile"/> and <paramref name="tile"/> + 1 (16 rows × two n8 tiles), rounded to the
+    /// storage, into rows <paramref name="row0"/>… × columns <paramref name="column0"/>… of a row-major shared tile (16-bit:
+    /// one stmatrix.x4 instead of four 32-bit stores per lane).</summary>
+    static abstract void StoreTwoTiles(ArrayView<float> c, int tile, ArrayView<T> destination, int stride, int row0, int column0);
+
     /// <summary>Stores two adjacent elements at an even <paramref name="index"/> (8-byte aligned for fp32), <paramref name="low"/> first.</summary>
     static abstract void StorePair(ArrayView<T> destination, long index, float low, float high);
 
