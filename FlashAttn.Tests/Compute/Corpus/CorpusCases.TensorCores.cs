@@ -182,7 +182,7 @@ internal static partial class CorpusCases
         {
             Name = nameof(Kernels.StoreMatrices),
             Kernel = K(nameof(Kernels.StoreMatrices)),
-            CheckPtx = ptx => Assert.That(ptx, Does.Match(@"stmatrix\.sync\.aligned\.m8n8\.x4\.shared\.b16 \[%r\w*\d+(\+\d+)?\], \{%r\d+, %r\d+, %r\d+, %r\d+\};")
+            CheckPtx = ptx => Assert.That(ptx, Does.Match(@"stmatrix\.sync\.aligned\.m8n8\.x4\.shared\.b16 \[%rd\d+(\+\d+)?\], \{%r\d+, %r\d+, %r\d+, %r\d+\};")
                 .And.Contain("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16").And.Contain("stmatrix.sync.aligned.m8n8.x2.shared.b16")
                 .And.Contain("stmatrix.sync.aligned.m8n8.x2.trans.shared.b16")),
             Create = _ => new CaseData
