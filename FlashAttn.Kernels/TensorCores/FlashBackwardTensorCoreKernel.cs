@@ -158,12 +158,22 @@ internal static class FlashBackwardTensorCoreKernel
                     scoreModified, maskTest, dropout, edge: false);
 
             // ---- Pᵀ and dSᵀ to shared memory (keys × rows, in the storage): dQ, dV and dK read them in other warp grids ----
-            for (int m = 0; m < scoreKeyTiles; m++)
-                for (int pair = 0; pair < scoreRowTiles / 2; pair++)
-                {
-                    TStorage.StoreTwoTiles(sT, m * scoreRowTiles + 2 * pair, pTile, scoreStride, scoreKey0 + 16 * m, scoreRow0 + 16 * pair);
-                    TStorage.StoreTwoTiles(dpT, m * scoreRowTiles + 2 * pair, dsTile, scoreStride, scoreKey0 + 16 * m, scoreRow0 + 16 * pair);
-                }
+            if (tile.BackwardStoresScoresByMatrix)
+                for (int m = 0; m < scoreKeyTiles; m++)
+                    for (int pair = 0; pair < scoreRowTiles / 2; pair++)
+                    {
+                        TStorage.StoreTwoTiles(sT, m * scoreRowTiles + 2 * pair, pTile, scoreStride, scoreKey0 + 16 * m, scoreRow0 + 16 * pair);
+                        TStorage.StoreTwoTiles(dpT, m * scoreRowTiles + 2 * pair, dsTile, scoreStride, scoreKey0 + 16 * m, scoreRow0 + 16 * pair);
+                    }
+            else
+                for (int m = 0; m < scoreKeyTiles; m++)
+                    for (int j = 0; j < scoreRowTiles; j++)
+                        for (int r = 0; r < 2; r++)
+                        {
+                            int at = (scoreKey0 + 16 * m + g + 8 * r) * scoreStride + scoreRow0 + 8 * j + 2 * t, e = 4 * (m * scoreRowTiles + j) + 2 * r;
+                            TStorage.StorePair(pTile, at, sT[e], sT[e + 1]);
+                            TStorage.StorePair(dsTile, at, dpT[e], dpT[e + 1]);
+                        }
             Group.Barrier();
 
             // block i + 1's L and D, loaded before, go to its stage

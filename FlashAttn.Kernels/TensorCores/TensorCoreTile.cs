@@ -127,6 +127,11 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
 
     private int DqColumnsAt(int warpRows) => SplitColumns / (Warps / (BackwardBlockRows / warpRows));
 
+    /// <summary>Backward: Pᵀ and dSᵀ go to shared memory by stmatrix (one per two accumulator tiles; 16-bit) up to d' = 96,
+    /// by 32-bit stores above. H100, interleaved A/B: d = 64 +4 to +6.5%, d = 96 +2 to +4.5% (fewer MIO instructions: 36 STS
+    /// a block become 4 and 8 STSM), d = 128 −0.4 to −1%; above 128 not measured.</summary>
+    public bool BackwardStoresScoresByMatrix => !Wide && HeadDimPadded <= 96;
+
     /// <summary>Backward: elements of a stage's row statistics (L and D, Br floats each).</summary>
     public int StatisticElements => 2 * BackwardBlockRows * sizeof(float) / ElementBytes;
 
