@@ -102,7 +102,8 @@ public static class TensorCore
     }
 
     /// <summary>
-    /// stmatrix .x2 (sm_90): two 8 × 8 matrices of 16-bit elements from registers X, Y into shared memory. Lane 8j + r
+    /// stmatrix .x2 (sm_90; older targets store the same bytes by shuffles and 32-bit stores):
+    /// two 8 × 8 matrices of 16-bit elements from registers X, Y into shared memory. Lane 8j + r
     /// (lanes 0–15) gives in <paramref name="sharedRow"/> the address of row r of matrix j (16 contiguous bytes); register j
     /// of lane l holds row l / 4, columns 2(l % 4) (low half) and 2(l % 4)+1 of matrix j, as <see cref="LoadMatrixX2{T}"/>
     /// returns them.
@@ -112,7 +113,8 @@ public static class TensorCore
         => StoreMatrixOnCpu(CpuContext.Current, ref sharedRow, [value.X, value.Y], transposed: false);
 
     /// <summary>
-    /// stmatrix .x4 (sm_90): four 8 × 8 matrices of 16-bit elements from registers X, Y, Z, W into shared memory, the
+    /// stmatrix .x4 (sm_90; older targets store the same bytes by shuffles and 32-bit stores):
+    /// four 8 × 8 matrices of 16-bit elements from registers X, Y, Z, W into shared memory, the
     /// inverse of <see cref="LoadMatrixX4{T}"/>. Lane 8j + r gives in <paramref name="sharedRow"/> the address of row r of
     /// matrix j (16 contiguous bytes, 16-byte aligned); register j of lane l holds row l / 4, columns 2(l % 4) (low half)
     /// and 2(l % 4)+1 of matrix j. So row r of matrix j is written at lane (8j + r)'s address, its columns 2c, 2c+1 from
@@ -122,13 +124,13 @@ public static class TensorCore
     public static void StoreMatrixX4<T>(ref T sharedRow, Int4 value) where T : unmanaged
         => StoreMatrixOnCpu(CpuContext.Current, ref sharedRow, [value.X, value.Y, value.Z, value.W], transposed: false);
 
-    /// <summary>stmatrix .x2.trans (sm_90): <see cref="StoreMatrixX2{T}"/> with each 8 × 8 matrix transposed, the inverse of
+    /// <summary>stmatrix .x2.trans (sm_90 only): <see cref="StoreMatrixX2{T}"/> with each 8 × 8 matrix transposed, the inverse of
     /// <see cref="LoadMatrixX2Transposed{T}"/>.</summary>
     [Intrinsic(IntrinsicOp.StoreMatrixTransposed)]
     public static void StoreMatrixX2Transposed<T>(ref T sharedRow, Int2 value) where T : unmanaged
         => StoreMatrixOnCpu(CpuContext.Current, ref sharedRow, [value.X, value.Y], transposed: true);
 
-    /// <summary>stmatrix .x4.trans (sm_90): <see cref="StoreMatrixX4{T}"/> with each 8 × 8 matrix transposed, the inverse of
+    /// <summary>stmatrix .x4.trans (sm_90 only): <see cref="StoreMatrixX4{T}"/> with each 8 × 8 matrix transposed, the inverse of
     /// <see cref="LoadMatrixX4Transposed{T}"/>.</summary>
     [Intrinsic(IntrinsicOp.StoreMatrixTransposed)]
     public static void StoreMatrixX4Transposed<T>(ref T sharedRow, Int4 value) where T : unmanaged
