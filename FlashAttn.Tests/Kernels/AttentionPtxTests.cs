@@ -198,6 +198,11 @@ public sealed class AttentionPtxTests
             // into whole rows (d' = 96: 12 chunks a row), not one per chunk in a rolled loop
             if (chunked && sequenceKind == SequenceKind.Dense)
                 Assert.That(Regex.Matches(ptx, @"div\.s32 %r\d+, %r\d+, \d+;").Count, Is.LessThanOrEqualTo(1), "divisions by the chunks per row");
+            // the next K/V block's copies: after the softmax's exponentials above d' = 64 (TensorCoreTile.ForwardCopiesBeforePv),
+            // before them up to 64, where a block is too short to hide a copy issued that late
+            if (chunked)
+                Assert.That(ptx.IndexOf("cp.async.cg.shared.global", ptx.IndexOf("ex2.approx", StringComparison.Ordinal), StringComparison.Ordinal) >= 0,
+                    Is.EqualTo(headDimPadded > 64), "a K/V copy after the first exponential");
         });
     }
 
@@ -269,6 +274,8 @@ public sealed class AttentionPtxTests
             Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"));
             Assert.That(ptx, !accumulateDq ? Does.Not.Contain("atom.global").And.Not.Contain("red.global.add")
                 : chunked ? Does.Contain("red.global.add.v2.f32") : Does.Contain("atom.global.add.f32"), "dQ by two-float reductions when d % 8 == 0");
+            Assert.That(ptx, headDimPadded <= 96 ? Does.Contain("stmatrix.sync.aligned.m8n8.x4.shared.b16") : Does.Not.Contain("stmatrix"),
+                "Pᵀ and dSᵀ by stmatrix up to d' = 96 (TensorCoreTile.BackwardStoresScoresByMatrix)");
             Assert.That(ptx, Does.Contain(".maxntid 256, 1, 1"));
         });
     }
