@@ -85,8 +85,7 @@ internal static class FlashBackwardTensorCoreKernel
         if (block < qBlocks)
         {
             var first = shared.SubView(stagesFirst, stageElements);
-            StageQueryRows<T, TStorage>(q, p, qLayout, seq, head, block * br, tile, first, 0, chunked.Value);
-            StageQueryRows<T, TStorage>(dOutput, p, qLayout, seq, head, block * br, tile, first, 1, chunked.Value);
+            StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, block * br, tile, first, chunked.Value);
             RowStatistics.Load(lse, delta, seq.QueryLength, rowBase, block * br, br, out float firstLse, out float firstDelta);
             RowStatistics.Store(firstLse, firstDelta, br, Statistics(first, br, stride, 0), Statistics(first, br, stride, 1));
         }
@@ -132,11 +131,7 @@ internal static class FlashBackwardTensorCoreKernel
                     }
                 }
 
-            if (hasNext)
-            {
-                StageQueryRows<T, TStorage>(q, p, qLayout, seq, head, following * br, tile, next, 0, chunked.Value);
-                StageQueryRows<T, TStorage>(dOutput, p, qLayout, seq, head, following * br, tile, next, 1, chunked.Value);
-            }
+            if (hasNext) StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value);
 
             // the block mask's lookup of the block after the following one: issued here, read at the end of the block
             byte aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
@@ -381,14 +376,14 @@ internal static class FlashBackwardTensorCoreKernel
             }
     }
 
-    /// <summary>Starts staging rows q0 … of <paramref name="source"/> (Q or dO) into tile <paramref name="which"/> of a
-    /// stage (0: Q, 1: dO).</summary>
-    private static void StageQueryRows<T, TStorage>(ArrayView<T> source, AttentionParams p, TokenLayout layout, SequenceBounds seq, int head,
-        int q0, TensorCoreTile tile, ArrayView<T> stage, int which, bool chunked)
+    /// <summary>Starts staging Q_i and dO_i (rows q0 …) into a stage's first two tiles.</summary>
+    private static void StageQueryBlock<T, TStorage>(ArrayView<T> q, ArrayView<T> dOutput, AttentionParams p, TokenLayout layout,
+        SequenceBounds seq, int head, int q0, TensorCoreTile tile, ArrayView<T> stage, bool chunked)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         int rows = tile.BackwardBlockRows, validRows = XMath.Min(rows, seq.QueryLength - q0), elements = rows * tile.Stride;
-        TensorCoreTileLoader.Load<T, TStorage>(source, seq.QueryRowStart(layout, q0, head), layout.PositionStride, validRows, p.HeadDim,
-            stage.SubView(which * elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+        long first = seq.QueryRowStart(layout, q0, head);
+        TensorCoreTileLoader.Load<T, TStorage>(q, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(0, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+        TensorCoreTileLoader.Load<T, TStorage>(dOutput, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
     }
 }
