@@ -11,8 +11,8 @@ namespace FlashAttn.Kernels;
 /// mma); a lane holds rows g and g+8 of each (lane = 4g + t). Every K/V fragment read from shared memory feeds
 /// all of the warp's row tiles.</item>
 /// <item>Q is read as A fragments (kept in registers when small, else re-read from shared per K block); K and V go
-/// global → shared by cp.async into a ring of two stages: block j + 1 streams in during all of block j, one barrier per
-/// block.</item>
+/// global → shared by cp.async into a ring of two stages, one barrier per block: block j + 1 streams in during block j,
+/// its copies issued at the block's start or, above d' = 64, just before P·V (<see cref="TensorCoreTile.ForwardCopiesBeforePv"/>).</item>
 /// <item>S accumulates in fp32 registers; the online softmax runs on the accumulator fragments (row max and sum across
 /// the quad by two shuffles); P is rounded to the storage in registers (3×TF32: split) and is directly the A operand of P·V.</item>
 /// </list>

@@ -59,7 +59,7 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// short to hide a copy issued that late (H100: −4 to −6%); 3×TF32 keeps them at the start (not measured late).</summary>
     public bool ForwardCopiesBeforePv => !Wide && HeadDimPadded > 64;
 
-    /// <summary>Forward: K/V stages in flight (block j computes while block j + 1 streams in).</summary>
+    /// <summary>Forward: K/V stages in the ring (block j computes while block j + 1 streams in).</summary>
     public const int Stages = 2;
 
     /// <summary>Elements per shared row.</summary>
