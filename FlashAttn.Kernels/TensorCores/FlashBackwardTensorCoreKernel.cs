@@ -346,6 +346,23 @@ internal static class FlashBackwardTensorCoreKernel
         }
         // the usual case, every tile inside the head dim, adds without a test per tile (a branch around each atomic pair)
         bool allColumns = chunked && column0 + 8 * columnTiles <= p.HeadDim;
+        if (allColumns && q0 + row0 + 16 * rowTiles <= seq.QueryLength)
+        {
+            // every row inside too: all the rows' addresses first, then the atomics back to back. Computed between them,
+            // each row's address took registers the previous row's atomics had not read yet, and the warp waited for the
+            // LSU queue to reach them (ncu, d = 128: 26k of 560k stall samples)
+            var rowFirst = LocalMemory.Allocate<long>(2 * rowTiles);
+            long warpFirst = seq.QueryRowStart(qLayout, q0 + row0 + g, head) + column0 + 2 * t;
+            for (int i = 0; i < 2 * rowTiles; i++) rowFirst[i] = warpFirst + 8 * i * qLayout.PositionStride;
+            for (int m = 0; m < rowTiles; m++)
+                for (int r = 0; r < 2; r++)
+                    for (int j = 0; j < columnTiles; j++)
+                    {
+                        int e = 4 * (m * columnTiles + j) + 2 * r;
+                        Atomic.AddTwo(ref dqAccum[rowFirst[2 * m + r] + 8 * j], dq[e] * p.Scale, dq[e + 1] * p.Scale);
+                    }
+            return;
+        }
         for (int m = 0; m < rowTiles; m++)
             for (int r = 0; r < 2; r++)
             {
