@@ -69,8 +69,6 @@ internal static class FlashBackwardTensorCoreKernel
         for (int e = 0; e < 4 * gradientKeyTiles * gradientColumnTiles; e++) { dkAcc[e] = 0f; dvAcc[e] = 0f; }
         var aScores = LocalMemory.Allocate<int>(2 * TStorage.AWords); // K and V of one m16 key tile
         var bScores = LocalMemory.Allocate<int>(scoreRowTiles * TStorage.BWords); // Q and dO pairs of the warp's rows
-        var aGradients = LocalMemory.Allocate<int>(2 * gradientKeyTiles * TStorage.AWords); // Pᵀ and dSᵀ per key tile
-        var bGradients = LocalMemory.Allocate<int>(2 * TStorage.BWords); // dO and Q
 
         // ---- K_j, V_j staged once; the Q range starts at the first row that sees key k0 ----
         long kvFirst = sequences.KeyRowStart(kvLayout, seq, k0, kvHead, p, sequenceKind.Value);
@@ -174,32 +172,13 @@ internal static class FlashBackwardTensorCoreKernel
             // block i + 1's L and D, loaded before, go to its stage
             if (hasNext) RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
 
-            // ---- dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i: dO and Q as [k][n] (transposed loads), each fragment for every key tile ----
-            for (int kk = 0; kk < br / 16; kk++)
-            {
-                for (int m = 0; m < gradientKeyTiles; m++)
-                {
-                    TStorage.LoadAInTransposedOrder(pTile, scoreStride, gradientKey0 + 16 * m, 16 * kk, aGradients, 2 * m);
-                    TStorage.LoadAInTransposedOrder(dsTile, scoreStride, gradientKey0 + 16 * m, 16 * kk, aGradients, 2 * m + 1);
-                }
-                for (int pair = 0; pair < gradientColumnTiles / 2; pair++)
-                {
-                    TStorage.LoadBTransposed(doTile, stride, 16 * kk, gradientColumn0 + 16 * pair, bGradients, 0);
-                    TStorage.LoadBTransposed(qTile, stride, 16 * kk, gradientColumn0 + 16 * pair, bGradients, 1);
-                    for (int m = 0; m < gradientKeyTiles; m++)
-                    {
-                        TStorage.MultiplyAddTwoTiles(dvAcc, m * gradientColumnTiles + 2 * pair, aGradients, 2 * m, bGradients, 0);
-                        TStorage.MultiplyAddTwoTiles(dkAcc, m * gradientColumnTiles + 2 * pair, aGradients, 2 * m + 1, bGradients, 1);
-                    }
-                }
-            }
-
-            // ---- dQ_i += dS K_j · scale, added atomically: last, so that the atomics read their registers while the warps
-            //      wait at the next block's barrier. Issued before dV and dK, the instructions after them waited on those reads
-            //      (ncu: 68k of 430k stall samples); last measured d = 128 +4.5-6.4%, FA2's place (between dV and dK) 2.5% less ----
+            // ---- dV_j += Pᵀ dO_i, then dQ_i += dS K_j · scale (added atomically), then dK_j += dSᵀ Q_i, as FA2: the atomics read
+            //      their registers during dK's products. dO and Q as [k][n] (transposed loads), each fragment for every key tile ----
+            GradientProduct<T, TStorage>(pTile, scoreStride, doTile, stride, dvAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
             if (accumulateDq.Value)
                 AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
                     dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
+            GradientProduct<T, TStorage>(dsTile, scoreStride, qTile, stride, dkAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
 
             int afterFollowing = walk.Resolve(modifiers, modifierFlags.Value, following + 1, aheadClass, out byte afterFollowingClass);
             block = following;
@@ -214,6 +193,30 @@ internal static class FlashBackwardTensorCoreKernel
             StoreKeyTile<T, TStorage>(dkAcc.SubView(4 * m * gradientColumnTiles, 4 * gradientColumnTiles),
                 dvAcc.SubView(4 * m * gradientColumnTiles, 4 * gradientColumnTiles), dk, dv, dkAccum, dvAccum, p, seq, gradientLayout, head,
                 k0 + gradientKey0 + 16 * m, gradientColumn0, gradientColumnTiles, kvDirect.Value, chunked.Value);
+    }
+
+    /// <summary>
+    /// dV_j += Pᵀ dO_i or dK_j += dSᵀ Q_i for one warp's tile: <paramref name="keyTiles"/> m16 tiles of keys from
+    /// <paramref name="key0"/> (A: Pᵀ or dSᵀ, keys × rows) × <paramref name="columnTiles"/> n8 tiles from <paramref name="column0"/>
+    /// (B: dO or Q as [row][column], transposed loads); each B fragment serves every key tile.
+    /// </summary>
+    private static void GradientProduct<T, TStorage>(ArrayView<T> scoreTile, int scoreStride, ArrayView<T> rowTile, int stride, ArrayView<float> accumulator,
+        int key0, int keyTiles, int column0, int columnTiles, int br)
+        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
+    {
+        var a = LocalMemory.Allocate<int>(keyTiles * TStorage.AWords);
+        var b = LocalMemory.Allocate<int>(TStorage.BWords);
+        for (int kk = 0; kk < br / 16; kk++)
+        {
+            for (int m = 0; m < keyTiles; m++)
+                TStorage.LoadAInTransposedOrder(scoreTile, scoreStride, key0 + 16 * m, 16 * kk, a, m);
+            for (int pair = 0; pair < columnTiles / 2; pair++)
+            {
+                TStorage.LoadBTransposed(rowTile, stride, 16 * kk, column0 + 16 * pair, b, 0);
+                for (int m = 0; m < keyTiles; m++)
+                    TStorage.MultiplyAddTwoTiles(accumulator, m * columnTiles + 2 * pair, a, m, b, 0);
+            }
+        }
     }
 
     /// <summary>
