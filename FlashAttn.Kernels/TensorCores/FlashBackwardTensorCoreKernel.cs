@@ -172,13 +172,26 @@ internal static class FlashBackwardTensorCoreKernel
             // block i + 1's L and D, loaded before, go to its stage
             if (hasNext) RowStatistics.Store(nextLse, nextDelta, br, Statistics(next, br, stride, 0), Statistics(next, br, stride, 1));
 
-            // ---- dV_j += Pᵀ dO_i, then dQ_i += dS K_j · scale (added atomically), then dK_j += dSᵀ Q_i, as FA2: the atomics read
-            //      their registers during dK's products. dO and Q as [k][n] (transposed loads), each fragment for every key tile ----
-            GradientProduct<T, TStorage>(pTile, scoreStride, doTile, stride, dvAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
-            if (accumulateDq.Value)
-                AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
-                    dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
-            GradientProduct<T, TStorage>(dsTile, scoreStride, qTile, stride, dkAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
+            // ---- dV_j += Pᵀ dO_i, dK_j += dSᵀ Q_i (dO and Q as [k][n], transposed loads) and dQ_i += dS K_j · scale, added
+            //      atomically. Up to d' = 96 in FA2's order, dV, dQ, dK: the atomics read their registers during dK's products.
+            //      Above, dQ last, after dV and dK in one pass: the atomics read their registers while the warps wait at the
+            //      next block's barrier (see TensorCoreTile.BackwardDqBetweenGradients) ----
+            if (tile.BackwardDqBetweenGradients)
+            {
+                GradientProduct<T, TStorage>(pTile, scoreStride, doTile, stride, dvAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
+                if (accumulateDq.Value)
+                    AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
+                        dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
+                GradientProduct<T, TStorage>(dsTile, scoreStride, qTile, stride, dkAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
+            }
+            else
+            {
+                GradientProducts<T, TStorage>(pTile, dsTile, scoreStride, doTile, qTile, stride, dvAcc, dkAcc, gradientKey0, gradientKeyTiles,
+                    gradientColumn0, gradientColumnTiles, br);
+                if (accumulateDq.Value)
+                    AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
+                        dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
+            }
 
             int afterFollowing = walk.Resolve(modifiers, modifierFlags.Value, following + 1, aheadClass, out byte afterFollowingClass);
             block = following;
@@ -215,6 +228,36 @@ internal static class FlashBackwardTensorCoreKernel
                 TStorage.LoadBTransposed(rowTile, stride, 16 * kk, column0 + 16 * pair, b, 0);
                 for (int m = 0; m < keyTiles; m++)
                     TStorage.MultiplyAddTwoTiles(accumulator, m * columnTiles + 2 * pair, a, m, b, 0);
+            }
+        }
+    }
+
+    /// <summary>
+    /// dV_j += Pᵀ dO_i and dK_j += dSᵀ Q_i in one pass over the block's rows, as <see cref="GradientProduct{T, TStorage}"/> twice:
+    /// each k16 step loads the Pᵀ and dSᵀ fragments of every key tile, then dO's and Q's column pairs.
+    /// </summary>
+    private static void GradientProducts<T, TStorage>(ArrayView<T> pTile, ArrayView<T> dsTile, int scoreStride, ArrayView<T> doTile,
+        ArrayView<T> qTile, int stride, ArrayView<float> dvAcc, ArrayView<float> dkAcc, int key0, int keyTiles, int column0, int columnTiles, int br)
+        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
+    {
+        var a = LocalMemory.Allocate<int>(2 * keyTiles * TStorage.AWords); // Pᵀ and dSᵀ per key tile
+        var b = LocalMemory.Allocate<int>(2 * TStorage.BWords); // dO and Q
+        for (int kk = 0; kk < br / 16; kk++)
+        {
+            for (int m = 0; m < keyTiles; m++)
+            {
+                TStorage.LoadAInTransposedOrder(pTile, scoreStride, key0 + 16 * m, 16 * kk, a, 2 * m);
+                TStorage.LoadAInTransposedOrder(dsTile, scoreStride, key0 + 16 * m, 16 * kk, a, 2 * m + 1);
+            }
+            for (int pair = 0; pair < columnTiles / 2; pair++)
+            {
+                TStorage.LoadBTransposed(doTile, stride, 16 * kk, column0 + 16 * pair, b, 0);
+                TStorage.LoadBTransposed(qTile, stride, 16 * kk, column0 + 16 * pair, b, 1);
+                for (int m = 0; m < keyTiles; m++)
+                {
+                    TStorage.MultiplyAddTwoTiles(dvAcc, m * columnTiles + 2 * pair, a, 2 * m, b, 0);
+                    TStorage.MultiplyAddTwoTiles(dkAcc, m * columnTiles + 2 * pair, a, 2 * m + 1, b, 1);
+                }
             }
         }
     }

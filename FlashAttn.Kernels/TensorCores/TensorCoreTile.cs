@@ -132,6 +132,12 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// a block become 4 and 8 STSM), d = 128 −0.4 to −1%; above 128 not measured.</summary>
     public bool BackwardStoresScoresByMatrix => !Wide && HeadDimPadded <= 96;
 
+    /// <summary>Backward: dQ (and its atomics) between dV and dK, FA2's order, up to d' = 96 (16-bit); after both above. H100,
+    /// interleaved A/B with the atomics' addresses computed first: d = 64 +1.5 to +3.7%, d = 96 +1.4 to +3.0%, d = 128 −1.3 to
+    /// −2% (there the instructions after the atomics waited for them to read their registers); 3×TF32 and d' > 128 not
+    /// measured.</summary>
+    public bool BackwardDqBetweenGradients => !Wide && HeadDimPadded <= 96;
+
     /// <summary>Backward: elements of a stage's row statistics (L and D, Br floats each).</summary>
     public int StatisticElements => 2 * BackwardBlockRows * sizeof(float) / ElementBytes;
 
