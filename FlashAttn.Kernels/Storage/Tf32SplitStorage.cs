@@ -81,7 +81,8 @@ internal readonly struct Tf32SplitStorage : ITensorCoreStorage<float>
     }
 
     /// <inheritdoc/>
-    public static void LoadB(ArrayView<float> tile, int stride, int n0, int k0, ArrayView<int> b, int index)
+    /// <remarks>fp32 tiles are never swizzled (<see cref="TensorCoreTile.BackwardSwizzlesQueryRows"/>): <paramref name="swizzled"/> is false.</remarks>
+    public static void LoadB(ArrayView<float> tile, int stride, int n0, int k0, ArrayView<int> b, int index, bool swizzled = false)
     {
         int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         for (int j = 0; j < 2; j++)
@@ -94,7 +95,8 @@ internal readonly struct Tf32SplitStorage : ITensorCoreStorage<float>
     }
 
     /// <inheritdoc/>
-    public static void LoadBTransposed(ArrayView<float> tile, int stride, int k0, int n0, ArrayView<int> b, int index)
+    /// <remarks>fp32 tiles are never swizzled: <paramref name="swizzled"/> is false.</remarks>
+    public static void LoadBTransposed(ArrayView<float> tile, int stride, int k0, int n0, ArrayView<int> b, int index, bool swizzled = false)
     {
         int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         for (int j = 0; j < 2; j++)
