@@ -47,12 +47,12 @@ internal readonly struct Float16Storage : IHalfStorage<Half>
         => HalfFragments.LoadATransposed(tile, stride, k0, row0, a, index);
 
     /// <inheritdoc/>
-    public static void LoadB(ArrayView<Half> tile, int stride, int n0, int k0, ArrayView<int> b, int index, bool swizzled = false)
-        => HalfFragments.LoadB(tile, stride, n0, k0, b, index, swizzled);
+    public static void LoadB(ArrayView<Half> tile, int stride, int n0, int k0, ArrayView<int> b, int index)
+        => HalfFragments.LoadB(tile, stride, n0, k0, b, index);
 
     /// <inheritdoc/>
-    public static void LoadBTransposed(ArrayView<Half> tile, int stride, int k0, int n0, ArrayView<int> b, int index, bool swizzled = false)
-        => HalfFragments.LoadBTransposed(tile, stride, k0, n0, b, index, swizzled);
+    public static void LoadBTransposed(ArrayView<Half> tile, int stride, int k0, int n0, ArrayView<int> b, int index)
+        => HalfFragments.LoadBTransposed(tile, stride, k0, n0, b, index);
 
     /// <inheritdoc/>
     public static void AccumulatorsAsA(ArrayView<float> c, int kk, ArrayView<int> a, int index)

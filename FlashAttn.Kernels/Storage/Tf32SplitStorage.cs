@@ -81,8 +81,7 @@ internal readonly struct Tf32SplitStorage : ITensorCoreStorage<float>
     }
 
     /// <inheritdoc/>
-    /// <remarks>fp32 tiles are never swizzled (<see cref="TensorCoreTile.BackwardSwizzlesQueryRows"/>): <paramref name="swizzled"/> is false.</remarks>
-    public static void LoadB(ArrayView<float> tile, int stride, int n0, int k0, ArrayView<int> b, int index, bool swizzled = false)
+    public static void LoadB(ArrayView<float> tile, int stride, int n0, int k0, ArrayView<int> b, int index)
     {
         int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         for (int j = 0; j < 2; j++)
@@ -95,8 +94,7 @@ internal readonly struct Tf32SplitStorage : ITensorCoreStorage<float>
     }
 
     /// <inheritdoc/>
-    /// <remarks>fp32 tiles are never swizzled: <paramref name="swizzled"/> is false.</remarks>
-    public static void LoadBTransposed(ArrayView<float> tile, int stride, int k0, int n0, ArrayView<int> b, int index, bool swizzled = false)
+    public static void LoadBTransposed(ArrayView<float> tile, int stride, int k0, int n0, ArrayView<int> b, int index)
     {
         int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         for (int j = 0; j < 2; j++)

@@ -34,9 +34,6 @@ internal static class FlashBackwardTensorCoreKernel
         var tile = new TensorCoreTile(headDimPadded.Value, warps.Value, elementBytes: TStorage.ElementBytes);
         int dPad = tile.HeadDimPadded, br = tile.BackwardBlockRows, bc = tile.BackwardBlockCols, stride = tile.Stride;
         int splits = tile.ColumnSplits, columns = tile.SplitColumns, kSteps = dPad / 16, scoreStride = tile.ScoreTileStride;
-        // Q and dO: rows of exactly d' in the swizzled layout where d' allows it (their stage keeps the padded size)
-        bool swizzled = tile.BackwardSwizzlesQueryRows;
-        int rowStride = swizzled ? dPad : stride;
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         // grid (K blocks · column groups, h_q, b): the blocks of one head run together and share its Q and dO through L2
         // (ncu, H200: with heads fastest the L2 hit rate of loads was 43%)
@@ -124,8 +121,8 @@ internal static class FlashBackwardTensorCoreKernel
                         // loaded for the first key tile, kept for the others (with one key tile each dies at its mma)
                         if (m == 0)
                         {
-                            TStorage.LoadB(qTile, rowStride, scoreRow0 + 16 * pair, 16 * kk, bScores, 2 * pair, swizzled);
-                            TStorage.LoadB(doTile, rowStride, scoreRow0 + 16 * pair, 16 * kk, bScores, 2 * pair + 1, swizzled);
+                            TStorage.LoadB(qTile, stride, scoreRow0 + 16 * pair, 16 * kk, bScores, 2 * pair);
+                            TStorage.LoadB(doTile, stride, scoreRow0 + 16 * pair, 16 * kk, bScores, 2 * pair + 1);
                         }
                         TStorage.MultiplyAddTwoTiles(sT, m * scoreRowTiles + 2 * pair, aScores, 0, bScores, 2 * pair);
                         TStorage.MultiplyAddTwoTiles(dpT, m * scoreRowTiles + 2 * pair, aScores, 1, bScores, 2 * pair + 1);
@@ -181,15 +178,15 @@ internal static class FlashBackwardTensorCoreKernel
             //      next block's barrier (see TensorCoreTile.BackwardDqBetweenGradients) ----
             if (tile.BackwardDqBetweenGradients)
             {
-                GradientProduct<T, TStorage>(pTile, scoreStride, doTile, rowStride, swizzled, dvAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
+                GradientProduct<T, TStorage>(pTile, scoreStride, doTile, stride, dvAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
                 if (accumulateDq.Value)
                     AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
                         dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
-                GradientProduct<T, TStorage>(dsTile, scoreStride, qTile, rowStride, swizzled, dkAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
+                GradientProduct<T, TStorage>(dsTile, scoreStride, qTile, stride, dkAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
             }
             else
             {
-                GradientProducts<T, TStorage>(pTile, dsTile, scoreStride, doTile, qTile, rowStride, swizzled, dvAcc, dkAcc, gradientKey0, gradientKeyTiles,
+                GradientProducts<T, TStorage>(pTile, dsTile, scoreStride, doTile, qTile, stride, dvAcc, dkAcc, gradientKey0, gradientKeyTiles,
                     gradientColumn0, gradientColumnTiles, br);
                 if (accumulateDq.Value)
                     AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
@@ -216,7 +213,7 @@ internal static class FlashBackwardTensorCoreKernel
     /// <paramref name="key0"/> (A: Pᵀ or dSᵀ, keys × rows) × <paramref name="columnTiles"/> n8 tiles from <paramref name="column0"/>
     /// (B: dO or Q as [row][column], transposed loads); each B fragment serves every key tile.
     /// </summary>
-    private static void GradientProduct<T, TStorage>(ArrayView<T> scoreTile, int scoreStride, ArrayView<T> rowTile, int stride, bool swizzled, ArrayView<float> accumulator,
+    private static void GradientProduct<T, TStorage>(ArrayView<T> scoreTile, int scoreStride, ArrayView<T> rowTile, int stride, ArrayView<float> accumulator,
         int key0, int keyTiles, int column0, int columnTiles, int br)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
@@ -228,7 +225,7 @@ internal static class FlashBackwardTensorCoreKernel
                 TStorage.LoadAInTransposedOrder(scoreTile, scoreStride, key0 + 16 * m, 16 * kk, a, m);
             for (int pair = 0; pair < columnTiles / 2; pair++)
             {
-                TStorage.LoadBTransposed(rowTile, stride, 16 * kk, column0 + 16 * pair, b, 0, swizzled);
+                TStorage.LoadBTransposed(rowTile, stride, 16 * kk, column0 + 16 * pair, b, 0);
                 for (int m = 0; m < keyTiles; m++)
                     TStorage.MultiplyAddTwoTiles(accumulator, m * columnTiles + 2 * pair, a, m, b, 0);
             }
@@ -240,7 +237,7 @@ internal static class FlashBackwardTensorCoreKernel
     /// each k16 step loads the Pᵀ and dSᵀ fragments of every key tile, then dO's and Q's column pairs.
     /// </summary>
     private static void GradientProducts<T, TStorage>(ArrayView<T> pTile, ArrayView<T> dsTile, int scoreStride, ArrayView<T> doTile,
-        ArrayView<T> qTile, int stride, bool swizzled, ArrayView<float> dvAcc, ArrayView<float> dkAcc, int key0, int keyTiles, int column0, int columnTiles, int br)
+        ArrayView<T> qTile, int stride, ArrayView<float> dvAcc, ArrayView<float> dkAcc, int key0, int keyTiles, int column0, int columnTiles, int br)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         var a = LocalMemory.Allocate<int>(2 * keyTiles * TStorage.AWords); // Pᵀ and dSᵀ per key tile
@@ -254,8 +251,8 @@ internal static class FlashBackwardTensorCoreKernel
             }
             for (int pair = 0; pair < columnTiles / 2; pair++)
             {
-                TStorage.LoadBTransposed(doTile, stride, 16 * kk, column0 + 16 * pair, b, 0, swizzled);
-                TStorage.LoadBTransposed(qTile, stride, 16 * kk, column0 + 16 * pair, b, 1, swizzled);
+                TStorage.LoadBTransposed(doTile, stride, 16 * kk, column0 + 16 * pair, b, 0);
+                TStorage.LoadBTransposed(qTile, stride, 16 * kk, column0 + 16 * pair, b, 1);
                 for (int m = 0; m < keyTiles; m++)
                 {
                     TStorage.MultiplyAddTwoTiles(dvAcc, m * columnTiles + 2 * pair, a, 2 * m, b, 0);
@@ -448,12 +445,8 @@ internal static class FlashBackwardTensorCoreKernel
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         int rows = tile.BackwardBlockRows, validRows = XMath.Min(rows, seq.QueryLength - q0), elements = rows * tile.Stride;
-        bool swizzled = tile.BackwardSwizzlesQueryRows;
-        int rowStride = swizzled ? tile.HeadDimPadded : tile.Stride;
         long first = seq.QueryRowStart(layout, q0, head);
-        TensorCoreTileLoader.Load<T, TStorage>(q, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(0, elements), rowStride, rows,
-            tile.HeadDimPadded, tile.Threads, chunked, swizzled);
-        TensorCoreTileLoader.Load<T, TStorage>(dOutput, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(elements, elements), rowStride, rows,
-            tile.HeadDimPadded, tile.Threads, chunked, swizzled);
+        TensorCoreTileLoader.Load<T, TStorage>(q, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(0, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
+        TensorCoreTileLoader.Load<T, TStorage>(dOutput, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked);
     }
 }

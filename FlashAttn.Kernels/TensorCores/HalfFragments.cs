@@ -27,27 +27,18 @@ internal static class HalfFragments
     }
 
     /// <summary>n 0–7 × (k 0–7 | 8–15), then n 8–15 × the same: the two tiles' b0, b1.</summary>
-    public static void LoadB<T>(ArrayView<T> tile, int stride, int n0, int k0, ArrayView<int> b, int index, bool swizzled = false) where T : unmanaged
+    public static void LoadB<T>(ArrayView<T> tile, int stride, int n0, int k0, ArrayView<int> b, int index) where T : unmanaged
     {
         int lane = Warp.LaneIdx;
-        Set(b, index, TensorCore.LoadMatrixX4(ref tile[(n0 + lane % 8 + 8 * (lane / 16)) * stride + Column(k0, 8 * (lane / 8 % 2), lane, swizzled)]));
+        Set(b, index, TensorCore.LoadMatrixX4(ref tile[(n0 + lane % 8 + 8 * (lane / 16)) * stride + k0 + 8 * (lane / 8 % 2)]));
     }
 
     /// <summary>From a [k][n] tile, transposed: (k 0–7 | 8–15) × n 0–7, then × n 8–15.</summary>
-    public static void LoadBTransposed<T>(ArrayView<T> tile, int stride, int k0, int n0, ArrayView<int> b, int index, bool swizzled = false) where T : unmanaged
+    public static void LoadBTransposed<T>(ArrayView<T> tile, int stride, int k0, int n0, ArrayView<int> b, int index) where T : unmanaged
     {
         int lane = Warp.LaneIdx;
-        Set(b, index, TensorCore.LoadMatrixX4Transposed(ref tile[(k0 + lane % 8 + 8 * (lane / 8 % 2)) * stride + Column(n0, 8 * (lane / 16), lane, swizzled)]));
+        Set(b, index, TensorCore.LoadMatrixX4Transposed(ref tile[(k0 + lane % 8 + 8 * (lane / 8 % 2)) * stride + n0 + 8 * (lane / 16)]));
     }
-
-    /// <summary>
-    /// Column <paramref name="first"/> + <paramref name="laneColumn"/> (0 or 8) of a row whose low three bits are the lane's,
-    /// where the tile keeps it (<see cref="TensorCoreTile.SwizzledColumn"/> when <paramref name="swizzled"/>). <paramref name="first"/>
-    /// is a multiple of 16 and a constant once the loops unroll: written as its high bits plus the lane's XOR of the low ones,
-    /// so the warp's loads share four lane values and the rest folds into their immediate offsets.
-    /// </summary>
-    private static int Column(int first, int laneColumn, int lane, bool swizzled)
-        => !swizzled ? first + laneColumn : (first & ~56) + TensorCoreTile.SwizzledColumn(lane, (first & 56) + laneColumn);
 
     /// <summary>The C layout of two adjacent n8 tiles is exactly the A layout of one k16 step: accumulators rounded in pairs.</summary>
     public static void AccumulatorsAsA<T, TStorage>(ArrayView<float> c, int kk, ArrayView<int> a, int index)

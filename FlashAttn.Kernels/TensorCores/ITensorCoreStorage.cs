@@ -37,13 +37,11 @@ internal interface ITensorCoreStorage<T> : IStorage<T> where T : unmanaged
     /// <summary>A operand <paramref name="index"/> ← m = columns <paramref name="row0"/>… × k = rows <paramref name="k0"/>… of a [k][m] tile.</summary>
     static abstract void LoadATransposed(ArrayView<T> tile, int stride, int k0, int row0, ArrayView<int> a, int index);
 
-    /// <summary>B operand pair <paramref name="index"/> ← n = rows <paramref name="n0"/>… × k = columns <paramref name="k0"/>… of a [n][k] tile
-    /// (<paramref name="swizzled"/>: a <see cref="TensorCoreTile.SwizzledColumn"/> tile, 16-bit only; n0 a multiple of 8).</summary>
-    static abstract void LoadB(ArrayView<T> tile, int stride, int n0, int k0, ArrayView<int> b, int index, bool swizzled = false);
+    /// <summary>B operand pair <paramref name="index"/> ← n = rows <paramref name="n0"/>… × k = columns <paramref name="k0"/>… of a [n][k] tile.</summary>
+    static abstract void LoadB(ArrayView<T> tile, int stride, int n0, int k0, ArrayView<int> b, int index);
 
-    /// <summary>B operand pair <paramref name="index"/> ← k = rows <paramref name="k0"/>… × n = columns <paramref name="n0"/>… of a [k][n] tile
-    /// (<paramref name="swizzled"/>: a <see cref="TensorCoreTile.SwizzledColumn"/> tile, 16-bit only; n0 a multiple of 16).</summary>
-    static abstract void LoadBTransposed(ArrayView<T> tile, int stride, int k0, int n0, ArrayView<int> b, int index, bool swizzled = false);
+    /// <summary>B operand pair <paramref name="index"/> ← k = rows <paramref name="k0"/>… × n = columns <paramref name="n0"/>… of a [k][n] tile.</summary>
+    static abstract void LoadBTransposed(ArrayView<T> tile, int stride, int k0, int n0, ArrayView<int> b, int index);
 
     /// <summary>A operand <paramref name="index"/> ← accumulator tiles 2kk and 2kk + 1 of <paramref name="c"/> (16 rows × k16; the FA2
     /// register reuse of P), in the k order of the transposed loads.</summary>

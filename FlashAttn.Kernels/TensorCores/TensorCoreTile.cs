@@ -138,19 +138,6 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// measured.</summary>
     public bool BackwardDqBetweenGradients => !Wide && HeadDimPadded <= 96;
 
-    /// <summary>Backward: Q and dO tiles (the stages that stream in every block) in <see cref="SwizzledColumn"/> layout, rows of
-    /// exactly d' elements, where d' is a multiple of 64 (16-bit). With the padded rows each 128-byte line a cp.async warp
-    /// fetched straddled two 128-byte lines of shared memory (ncu, H100, d = 128: 10.5 shared wavefronts and 24 L2 sectors
-    /// per copy instruction where 4 and 16 suffice; FA2's swizzled copies take 4 and 16).</summary>
-    public bool BackwardSwizzlesQueryRows => !Wide && HeadDimPadded % 64 == 0;
-
-    /// <summary>
-    /// Where column <paramref name="column"/> of row <paramref name="row"/> lives in a swizzled tile (16-bit, rows of exactly
-    /// d' elements, d' a multiple of 64): its 16-byte chunk index XOR the row's low three bits. The eight rows an ldmatrix
-    /// reads then meet eight different 4-bank groups without padding, and each row's 128-byte lines stay 128-byte lines.
-    /// </summary>
-    public static int SwizzledColumn(int row, int column) => column ^ ((row & 7) << 3);
-
     /// <summary>Backward: elements of a stage's row statistics (L and D, Br floats each).</summary>
     public int StatisticElements => 2 * BackwardBlockRows * sizeof(float) / ElementBytes;
 

@@ -10,12 +10,10 @@ internal static class TensorCoreTileLoader
     /// <paramref name="first"/>, <paramref name="positionStride"/> apart, into a tile of row stride <paramref name="stride"/>
     /// and <paramref name="width"/> columns; missing rows and the columns past d are zero. <paramref name="chunked"/>
     /// (d a multiple of 8, 16-byte aligned rows): 16-byte cp.async chunks in the background, the caller waits and places
-    /// the barrier; otherwise element by element at once. <paramref name="swizzled"/>: the tile is in
-    /// <see cref="TensorCoreTile.SwizzledColumn"/> layout (16-bit, <paramref name="width"/> a multiple of 64). Every thread of the
-    /// group calls.
+    /// the barrier; otherwise element by element at once. Every thread of the group calls.
     /// </summary>
     public static void Load<T, TStorage>(ArrayView<T> source, long first, long positionStride, int validRows, int headDim,
-        ArrayView<T> tile, int stride, int rows, int width, int threads, bool chunked, bool swizzled = false)
+        ArrayView<T> tile, int stride, int rows, int width, int threads, bool chunked)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         if (chunked)
@@ -30,15 +28,12 @@ internal static class TensorCoreTileLoader
                 int rowsPerPass = threads / chunksPerRow, row0 = Group.IdxX / chunksPerRow, column = chunk * (Group.IdxX % chunksPerRow);
                 bool columnValid = column < headDim;
                 long rowFirst = first + row0 * positionStride + column, passStride = rowsPerPass * positionStride;
-                // swizzled: the passes step whole multiples of 8 rows, so the thread's chunk lands in the same place in each
-                int placed = !swizzled ? column : TensorCoreTile.SwizzledColumn(row0, column);
                 for (int pass = 0; pass < (rows + rowsPerPass - 1) / rowsPerPass; pass++)
                 {
                     int r = row0 + pass * rowsPerPass;
                     if (rows % rowsPerPass != 0 && r >= rows) continue;
                     bool fetch = columnValid && r < validRows;
-                    int at = !swizzled || rowsPerPass % 8 == 0 ? placed : TensorCoreTile.SwizzledColumn(r, column);
-                    AsyncCopy.Copy16(ref tile[r * stride + at], ref source[fetch ? rowFirst + pass * passStride : first], fetch);
+                    AsyncCopy.Copy16(ref tile[r * stride + column], ref source[fetch ? rowFirst + pass * passStride : first], fetch);
                 }
                 return;
             }
@@ -53,9 +48,9 @@ internal static class TensorCoreTileLoader
             {
                 if (rows * chunksPerRow % threads == 0 || row < rows)
                 {
-                    int column = chunk * part, at = !swizzled ? column : TensorCoreTile.SwizzledColumn(row, column);
+                    int column = chunk * part;
                     bool fetch = column < headDim && row < validRows;
-                    AsyncCopy.Copy16(ref tile[row * stride + at], ref source[fetch ? first + row * positionStride + column : first], fetch);
+                    AsyncCopy.Copy16(ref tile[row * stride + column], ref source[fetch ? first + row * positionStride + column : first], fetch);
                 }
                 row += rowStep;
                 part += partStep;
@@ -70,8 +65,8 @@ internal static class TensorCoreTileLoader
         T zero = TStorage.Store(0f);
         for (int e = Group.IdxX; e < rows * width; e += threads)
         {
-            int r = e / width, column = e % width, at = !swizzled ? column : TensorCoreTile.SwizzledColumn(r, column);
-            tile[r * stride + at] = r < validRows && column < headDim ? source[first + r * positionStride + column] : zero;
+            int r = e / width, column = e % width;
+            tile[r * stride + column] = r < validRows && column < headDim ? source[first + r * positionStride + column] : zero;
         }
     }
 
