@@ -73,8 +73,8 @@ internal static class FlashBackwardTensorCoreKernel
         // ---- K_j, V_j staged once; the Q range starts at the first row that sees key k0 ----
         long kvFirst = sequences.KeyRowStart(kvLayout, seq, k0, kvHead, p, sequenceKind.Value);
         int validKeys = XMath.Min(bc, seq.KeyLength - k0);
-        TensorCoreTileLoader.Load<T, TStorage>(k, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, kTile, stride, bc, dPad, tile.Threads, chunked.Value, tile.PlainCopiesOfWholeTiles);
-        TensorCoreTileLoader.Load<T, TStorage>(v, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, vTile, stride, bc, dPad, tile.Threads, chunked.Value, tile.PlainCopiesOfWholeTiles);
+        TensorCoreTileLoader.Load<T, TStorage>(k, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, kTile, stride, bc, dPad, tile.Threads, chunked.Value, plainWhenWhole: false);
+        TensorCoreTileLoader.Load<T, TStorage>(v, kvFirst, kvLayout.PositionStride, validKeys, p.HeadDim, vTile, stride, bc, dPad, tile.Threads, chunked.Value, plainWhenWhole: false);
         int firstBlock = mask.FirstQuerySeeing(k0) / br, qBlocks = (mask.QueryEnd(k0, bc, seq.QueryLength) + br - 1) / br;
         long rowBase = seq.StatisticIndex(RowStatisticsLayout.Of(p), head, 0);
         // a block mask skips the query blocks it empties for this key block (no load, no math)
@@ -447,8 +447,8 @@ internal static class FlashBackwardTensorCoreKernel
         int rows = tile.BackwardBlockRows, validRows = XMath.Min(rows, seq.QueryLength - q0), elements = rows * tile.Stride;
         long first = seq.QueryRowStart(layout, q0, head);
         TensorCoreTileLoader.Load<T, TStorage>(q, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(0, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked,
-            tile.PlainCopiesOfWholeTiles);
+            plainWhenWhole: false);
         TensorCoreTileLoader.Load<T, TStorage>(dOutput, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked,
-            tile.PlainCopiesOfWholeTiles);
+            plainWhenWhole: false);
     }
 }

@@ -79,7 +79,7 @@ internal static class FlashDecodeTensorCoreKernel
                 qTile, stride, Rows, dPad, tile.Threads, chunked.Value);
         else
             TensorCoreTileLoader.Load<T, TStorage>(q, seq.QueryRowStart(qLayout, 0, head), qLayout.PositionStride, rows, p.HeadDim, qTile, stride, Rows, dPad,
-                tile.Threads, chunked.Value, tile.PlainCopiesOfWholeTiles);
+                tile.Threads, chunked.Value, tile.ForwardPlainCopiesOfWholeTiles);
         if (firstBlock < endBlock)
             KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, firstBlock * bc, kvHead, p, kind, pagedRows,
                 shared.SubView(Rows * stride + firstBlock % TensorCoreTile.Stages * stageElements, stageElements), bc, tile, chunked.Value);

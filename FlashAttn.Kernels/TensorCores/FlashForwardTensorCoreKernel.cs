@@ -90,7 +90,7 @@ internal static class FlashForwardTensorCoreKernel
                 qTile, stride, br, dPad, tile.Threads, chunked.Value);
         else
             TensorCoreTileLoader.Load<T, TStorage>(q, seq.QueryRowStart(qLayout, q0, head), qLayout.PositionStride, validRows, p.HeadDim, qTile, stride, br, dPad,
-                tile.Threads, chunked.Value, tile.PlainCopiesOfWholeTiles);
+                tile.Threads, chunked.Value, tile.ForwardPlainCopiesOfWholeTiles);
         var walk = BlockMaskWalk.AlongKeys(seq.Index, head, q0, br, bc, endBlock);
         int block = walk.Next(modifiers, modifierFlags.Value, firstBlock, out byte blockClass);
         if (block < endBlock)

@@ -59,11 +59,12 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// short to hide a copy issued that late (H100: −4 to −6%); 3×TF32 keeps them at the start (not measured late).</summary>
     public bool ForwardCopiesBeforePv => !Wide && HeadDimPadded > 64;
 
-    /// <summary>Tiles whose every chunk exists (a full block, d = d') are staged by plain cp.async, without the zero-fill
-    /// operand, the row tests and the selects that keep a missing row's source address valid (16-bit, not decoding: there
-    /// the second copy path cost registers and spills, ptxas 11.8: decode d' = 256 8 → 268 bytes, 3×TF32 d' = 256 52 →
-    /// 252).</summary>
-    public bool PlainCopiesOfWholeTiles => !Wide && !Decode;
+    /// <summary>Forward: Q and K/V tiles whose every chunk exists (a full block, d = d') are staged by plain cp.async,
+    /// without the zero-fill operand, the row tests and the selects that keep a missing row's source address valid
+    /// (16-bit, not decoding). H100, interleaved A/B: forward d = 96 +0.6 to +4.4%, d = 64 +0.1 to +1.7%, d = 128 −0.8 to
+    /// +1.2% (registers at d' = 64/96: 253/254 → 231/234, ptxas 11.8); the backward's Q/dO stages lost 1.4–4% at d = 64 and
+    /// 128 with them and keep the one path; decoding and 3×TF32 spilled (d' = 256: 8 → 268 and 52 → 252 bytes).</summary>
+    public bool ForwardPlainCopiesOfWholeTiles => !Wide && !Decode;
 
     /// <summary>Forward: K/V stages in the ring (block j computes while block j + 1 streams in).</summary>
     public const int Stages = 2;

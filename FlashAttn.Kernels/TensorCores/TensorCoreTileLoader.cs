@@ -11,7 +11,7 @@ internal static class TensorCoreTileLoader
     /// and <paramref name="width"/> columns; missing rows and the columns past d are zero. <paramref name="chunked"/>
     /// (d a multiple of 8, 16-byte aligned rows): 16-byte cp.async chunks in the background, the caller waits and places
     /// the barrier; otherwise element by element at once. <paramref name="plainWhenWhole"/>
-    /// (<see cref="TensorCoreTile.PlainCopiesOfWholeTiles"/>): a tile whose every chunk exists takes plain copies. Every
+    /// (<see cref="TensorCoreTile.ForwardPlainCopiesOfWholeTiles"/>): a tile whose every chunk exists takes plain copies. Every
     /// thread of the group calls.
     /// </summary>
     public static void Load<T, TStorage>(ArrayView<T> source, long first, long positionStride, int validRows, int headDim,

@@ -198,6 +198,11 @@ public sealed class AttentionPtxTests
             // into whole rows (d' = 96: 12 chunks a row), not one per chunk in a rolled loop
             if (chunked && sequenceKind == SequenceKind.Dense)
                 Assert.That(Regex.Matches(ptx, @"div\.s32 %r\d+, %r\d+, \d+;").Count, Is.LessThanOrEqualTo(1), "divisions by the chunks per row");
+            // whole K/V tiles by plain copies, the zero-filling form kept for ragged ones (TensorCoreTile.ForwardPlainCopiesOfWholeTiles)
+            if (chunked && sequenceKind == SequenceKind.Dense)
+                Assert.That(Regex.IsMatch(ptx, @"cp\.async\.cg\.shared\.global\.L2::128B \[[^\]]+\], \[[^\]]+\], 16;") &&
+                    Regex.IsMatch(ptx, @"cp\.async\.cg\.shared\.global\.L2::128B \[[^\]]+\], \[[^\]]+\], 16, %r\d+;"), Is.True,
+                    "plain copies for whole tiles beside the zero-filling ones");
             // the next K/V block's copies: after the softmax's exponentials above d' = 64 (TensorCoreTile.ForwardCopiesBeforePv),
             // before them up to 64, where a block is too short to hide a copy issued that late
             if (chunked)
@@ -276,6 +281,10 @@ public sealed class AttentionPtxTests
                 : chunked ? Does.Contain("red.global.add.v2.f32") : Does.Contain("atom.global.add.f32"), "dQ by two-float reductions when d % 8 == 0");
             Assert.That(ptx, headDimPadded <= 96 ? Does.Contain("stmatrix.sync.aligned.m8n8.x4.shared.b16") : Does.Not.Contain("stmatrix"),
                 "Pᵀ and dSᵀ by stmatrix up to d' = 96 (TensorCoreTile.BackwardStoresScoresByMatrix)");
+            // the Q/dO stages keep the one copy path, zero-fill operand included (plain copies of whole tiles measured slower)
+            if (chunked)
+                Assert.That(Regex.IsMatch(ptx, @"cp\.async\.cg\.shared\.global\.L2::128B \[[^\]]+\], \[[^\]]+\], 16;"), Is.False,
+                    "no plain copies in the backward (TensorCoreTile.ForwardPlainCopiesOfWholeTiles)");
             Assert.That(ptx, Does.Contain(".maxntid 256, 1, 1"));
         });
     }
