@@ -42,7 +42,8 @@ internal sealed class AttentionSweep(SweepOptions options, Accelerator accelerat
             Notes =
             [
                 AttentionFlops.Formula,
-                $"{timer.Method}; median of {options.Runs} runs after {options.Warmup} warm-up runs; random inputs in [-1, 1) " +
+                $"{timer.Method}; median of {options.Runs} runs after {options.Warmup} warm-up runs" +
+                    (options.SettleMs > 0 ? $", {options.SettleMs} ms idle before each configuration and pass" : "") + "; random inputs in [-1, 1) " +
                     $"rotated over {options.BufferSets} buffer sets; no allocation in the timed forward (AttentionLauncher on preallocated buffers)",
                 BackwardNote,
                 PeakNote,
@@ -125,6 +126,7 @@ internal sealed class AttentionSweep(SweepOptions options, Accelerator accelerat
         };
         try
         {
+            if (options.SettleMs > 0) Thread.Sleep(options.SettleMs);
             if (pass == AttentionPass.Backward)
                 for (int set = 0; set < buffers.Sets; set++) buffers.Forward(set, settings); // the saved forward each backward reads
             long peak = buffers.BytesOfOneCall(pass) + TransientPeak(() => launch(0));
