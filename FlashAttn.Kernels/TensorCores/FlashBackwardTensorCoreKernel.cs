@@ -176,22 +176,17 @@ internal static class FlashBackwardTensorCoreKernel
             //      atomically. Up to d' = 96 in FA2's order, dV, dQ, dK: the atomics read their registers during dK's products.
             //      Above, dQ last, after dV and dK in one pass: the atomics read their registers while the warps wait at the
             //      next block's barrier (see TensorCoreTile.BackwardDqBetweenGradients) ----
-            if (tile.BackwardDqBetweenGradients)
-            {
+            bool dqBetween = tile.BackwardDqBetweenGradients;
+            if (dqBetween)
                 GradientProduct<T, TStorage>(pTile, scoreStride, doTile, stride, dvAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
-                if (accumulateDq.Value)
-                    AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
-                        dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
-                GradientProduct<T, TStorage>(dsTile, scoreStride, qTile, stride, dkAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
-            }
             else
-            {
                 GradientProducts<T, TStorage>(pTile, dsTile, scoreStride, doTile, qTile, stride, dvAcc, dkAcc, gradientKey0, gradientKeyTiles,
                     gradientColumn0, gradientColumnTiles, br);
-                if (accumulateDq.Value)
-                    AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
-                        dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
-            }
+            if (accumulateDq.Value)
+                AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
+                    dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
+            if (dqBetween)
+                GradientProduct<T, TStorage>(dsTile, scoreStride, qTile, stride, dkAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
 
             int afterFollowing = walk.Resolve(modifiers, modifierFlags.Value, following + 1, aheadClass, out byte afterFollowingClass);
             block = following;
