@@ -17,16 +17,18 @@ public static partial class AttentionLauncher
             // every head dim and length: the tile index is the grid's x
             if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape);
             var tc = TensorCoreTile.ForBackward(shape.HeadDim, SizeOf<T>(), accelerator.Info.MaxSharedMemoryPerGroup);
+            bool chunked = Chunked(shape.HeadDim, q, k, v, dOutput, dk, dv);
+            bool dqStaged = chunked && !settings.Deterministic && tc.StagesDq(accelerator.Info.MaxSharedMemoryPerGroup, accelerator.Info.HasBulkCopies);
             using var workspace = Rent(kernelWritesKeyGradients: true);
             Preprocess<TStorage>(workspace);
             accelerator.Launch(FlashBackwardTensorCoreKernel.Backward<T, TStorage, TScore, TMask>,
                 new LaunchConfig(new Dim3(CeilDiv(sequences.MaxKeys, tc.BackwardBlockCols) * tc.ColumnSplits, shape.HeadsQ, sequences.Count),
-                    new Dim3(tc.Threads, 1, 1), tc.BackwardSharedBytes),
+                    new Dim3(tc.Threads, 1, 1), tc.BackwardLaunchSharedBytes(dqStaged)),
                 q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, dk, dv, p, sequences.Info, modifiers,
                 Specialize(tc.HeadDimPadded), Specialize(tc.Warps), SpecializedValue.New(settings.Causal),
-                SpecializedValue.New(Chunked(shape.HeadDim, q, k, v, dOutput, dk, dv)), SpecializedValue.New(!settings.Deterministic), Specialize(sequences.Kind),
+                SpecializedValue.New(chunked), SpecializedValue.New(!settings.Deterministic), Specialize(sequences.Kind),
                 Specialize(sequences.IsDense ? modifiers.FlagsFor(settings) : AttentionModifiers<TScore, TMask>.FlagsWith(settings)),
-                SpecializedValue.New(workspace.KeyGradientsDirect));
+                SpecializedValue.New(workspace.KeyGradientsDirect), SpecializedValue.New(dqStaged));
             Finish<TStorage>(workspace);
         }
 

@@ -89,6 +89,12 @@ internal static unsafe class IntrinsicOps
                     *destination = f.R[s[2]] != 0 ? *(Float4*)f.R[s[1]] : default;
                 };
             case IntrinsicOp.AsyncCopyWaitAll or IntrinsicOp.AsyncCopyCommit or IntrinsicOp.AsyncCopyWaitGroup: return _ => { };
+            case IntrinsicOp.BulkReduceAdd:
+                return f => f.Context.BulkCopies.IssueReduceAdd((nint)f.R[s[0]], (nint)f.R[s[1]], (int)f.R[s[2]]);
+            case IntrinsicOp.BulkCommit: return f => f.Context.BulkCopies.Commit();
+            case IntrinsicOp.BulkWaitRead or IntrinsicOp.BulkWait:
+                return f => f.Context.BulkCopies.Wait((int)f.R[s[0]]);
+            case IntrinsicOp.FenceProxyAsyncShared: return _ => { };
 
             // Tensor cores: d is the first of the aggregate's registers (see CompiledFunction).
             case IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16 or IntrinsicOp.MmaTf32:

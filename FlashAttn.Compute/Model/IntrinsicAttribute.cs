@@ -204,6 +204,21 @@ public enum IntrinsicOp
     /// <summary>stmatrix.sync.aligned.m8n8.{x2,x4}.trans.shared.b16 (sm_90): the same with each 8 × 8 matrix transposed.</summary>
     StoreMatrixTransposed,
 
+    // Bulk asynchronous copies (cp.async.bulk, sm_90).
+    /// <summary>cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [global], [shared], bytes: adds a run of floats from
+    /// shared memory into device memory in the background; operands the global address, the shared address, the byte count.</summary>
+    BulkReduceAdd,
+    /// <summary>cp.async.bulk.commit_group: closes the group of this thread's bulk copies issued since the last commit.</summary>
+    BulkCommit,
+    /// <summary>cp.async.bulk.wait_group.read N: all but the newest N committed bulk groups of this thread have read their
+    /// shared-memory source (N a constant), which may then be written again.</summary>
+    BulkWaitRead,
+    /// <summary>cp.async.bulk.wait_group N: all but the newest N committed bulk groups of this thread are complete.</summary>
+    BulkWait,
+    /// <summary>fence.proxy.async.shared::cta: this thread's ordinary shared-memory writes become visible to the bulk copies
+    /// (the async proxy) that are issued after the next barrier.</summary>
+    FenceProxyAsyncShared,
+
     // Compiler control.
     /// <summary>The operand, hidden from constant folding: a loop bounded by it is not unrolled.</summary>
     RuntimeValue,

@@ -21,7 +21,12 @@ public enum AcceleratorKind
 /// <param name="TotalMemory">Device memory in bytes.</param>
 public sealed record AcceleratorInfo(
     string Name, int WarpSize, int MaxGroupSize, int MaxSharedMemoryPerGroup,
-    int MultiprocessorCount, int ComputeCapability, long TotalMemory);
+    int MultiprocessorCount, int ComputeCapability, long TotalMemory)
+{
+    /// <summary>True where kernels may use <see cref="BulkCopy"/>: sm_90 and newer, and the CPU (which runs them with a check
+    /// of their ordering).</summary>
+    public bool HasBulkCopies => ComputeCapability is 0 or >= 90;
+}
 
 /// <summary>
 /// A device that allocates memory and runs kernels. Create one with <c>Accelerators.CreateDefault()</c> (CUDA when

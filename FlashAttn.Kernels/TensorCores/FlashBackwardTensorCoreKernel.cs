@@ -18,14 +18,15 @@ internal static class FlashBackwardTensorCoreKernel
     /// <summary>
     /// The kernel. lse (b, h_q, s_q) natural log; delta = rowsum(dO ∘ O) (b, h_q, s_q); dqAccum (b, s_q, h_q, d) fp32 zeroed;
     /// dkAccum, dvAccum (b, s_k, h_q, d) fp32, or with <paramref name="kvDirect"/> (h_q = h_kv) dk and dv themselves, in k's
-    /// layout. <paramref name="headDimPadded"/>: <see cref="TensorCoreTile.ForBackward"/>'s.
+    /// layout. <paramref name="headDimPadded"/>: <see cref="TensorCoreTile.ForBackward"/>'s. <paramref name="dqStaged"/>
+    /// (<see cref="TensorCoreTile.StagesDq"/>): dQ goes through shared memory and bulk reductions instead of per-lane atomics.
     /// </summary>
     [LaunchBounds(256, 1)]
     public static void Backward<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
         ArrayView<T> dk, ArrayView<T> dv, AttentionParams p, SequenceInfo sequences, AttentionModifiers<TScore, TMask> modifiers, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal,
         SpecializedValue<bool> chunked, SpecializedValue<bool> accumulateDq, SpecializedValue<int> sequenceKind,
-        SpecializedValue<int> modifierFlags, SpecializedValue<bool> kvDirect)
+        SpecializedValue<int> modifierFlags, SpecializedValue<bool> kvDirect, SpecializedValue<bool> dqStaged)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
@@ -61,6 +62,12 @@ internal static class FlashBackwardTensorCoreKernel
         var pTile = shared.SubView(2 * bc * stride, bc * scoreStride);
         var dsTile = shared.SubView(2 * bc * stride + bc * scoreStride, bc * scoreStride);
         int stagesFirst = 2 * bc * stride + 2 * bc * scoreStride, stageElements = 2 * br * stride + tile.StatisticElements;
+
+        // and after them all, where dQ is staged (TensorCoreTile.StagesDq): the block's dQ rows, fp32
+        bool stagedDq = dqStaged.Value && accumulateDq.Value;
+        var dqStage = default(ArrayView<float>);
+        if (stagedDq) dqStage = shared.SubView(tile.BackwardSharedBytes / TStorage.ElementBytes, tile.DqStageBytes / TStorage.ElementBytes).Cast<float>();
+        int stagedQ0 = -1; // the block whose dQ sits in the stage, to be added once every warp has written its part
 
         var sT = LocalMemory.Allocate<float>(4 * scoreKeyTiles * scoreRowTiles);
         var dpT = LocalMemory.Allocate<float>(4 * scoreKeyTiles * scoreRowTiles);
@@ -99,6 +106,7 @@ internal static class FlashBackwardTensorCoreKernel
             // dO after dQ, FA2's point, lost 1.8% at d = 96)
             AsyncCopy.WaitAll();
             Group.Barrier();
+            if (stagedDq && stagedQ0 >= 0) AddStagedDq(dqStage, tile, dqAccum, p, qLayout, seq, head, stagedQ0, c0);
             bool hasNext = following < qBlocks;
             var next = shared.SubView(stagesFirst + (iteration + 1) % TensorCoreTile.Stages * stageElements, stageElements);
             float nextLse = 0f, nextDelta = 0f;
@@ -167,6 +175,8 @@ internal static class FlashBackwardTensorCoreKernel
                             TStorage.StorePair(pTile, at, sT[e], sT[e + 1]);
                             TStorage.StorePair(dsTile, at, dpT[e], dpT[e + 1]);
                         }
+            // the dQ stage is written again after this barrier: the previous block's reductions must have read it
+            if (stagedDq) BulkCopy.WaitRead(0);
             Group.Barrier();
 
             // block i + 1's L and D, loaded before, go to its stage
@@ -184,7 +194,8 @@ internal static class FlashBackwardTensorCoreKernel
                     gradientColumn0, gradientColumnTiles, br);
             if (accumulateDq.Value)
                 AccumulateDq<T, TStorage>(dsTile, scoreStride, kTile, stride, dqAccum, p, qLayout, seq, head, q0, dqRow0, tile.DqWarpRows / 16,
-                    dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value);
+                    dqColumn0, tile.DqWarpColumns / 8, bc, chunked.Value, stagedDq, dqStage, tile.DqStageStride, c0);
+            if (stagedDq) stagedQ0 = q0;
             if (dqBetween)
                 GradientProduct<T, TStorage>(dsTile, scoreStride, qTile, stride, dkAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
 
@@ -193,6 +204,15 @@ internal static class FlashBackwardTensorCoreKernel
             blockClass = followingClass;
             following = afterFollowing;
             followingClass = afterFollowingClass;
+        }
+        if (stagedDq)
+        {
+            if (stagedQ0 >= 0)
+            {
+                Group.Barrier();
+                AddStagedDq(dqStage, tile, dqAccum, p, qLayout, seq, head, stagedQ0, c0);
+            }
+            BulkCopy.Wait(0); // the stage's shared memory ends with the group
         }
 
         // ---- epilogue: dK_j · scale and dV_j into dk and dv (without GQA this group owns them whole: no fp32 round trip
@@ -365,7 +385,7 @@ internal static class FlashBackwardTensorCoreKernel
     /// </summary>
     private static void AccumulateDq<T, TStorage>(ArrayView<T> dsTile, int dsStride, ArrayView<T> kTile, int stride, ArrayView<float> dqAccum,
         AttentionParams p, TokenLayout qLayout, SequenceBounds seq, int head, int q0, int row0, int rowTiles, int column0, int columnTiles,
-        int bc, bool chunked)
+        int bc, bool chunked, bool staged, ArrayView<float> stage, int stageStride, int c0)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
@@ -384,6 +404,21 @@ internal static class FlashBackwardTensorCoreKernel
                 for (int m = 0; m < rowTiles; m++)
                     TStorage.MultiplyAddTwoTiles(dq, m * columnTiles + 2 * pair, a, m, b, 0);
             }
+        }
+        if (staged)
+        {
+            // into the block's dQ stage (rows × the group's columns, padded rows are zero-filled products): AddStagedDq adds
+            // it to the accumulator after the next barrier, by one bulk reduction per row
+            for (int m = 0; m < rowTiles; m++)
+                for (int r = 0; r < 2; r++)
+                    for (int j = 0; j < columnTiles; j++)
+                    {
+                        int e = 4 * (m * columnTiles + j) + 2 * r;
+                        int at = (row0 + 16 * m + g + 8 * r) * stageStride + column0 - c0 + 8 * j + 2 * t;
+                        stage.Cast<Float2>()[at / 2] = new Float2(dq[e] * p.Scale, dq[e + 1] * p.Scale);
+                    }
+            BulkCopy.FenceSharedForAsync();
+            return;
         }
         // the usual case, every tile inside the head dim, adds without a test per tile (a branch around each atomic pair)
         bool allColumns = chunked && column0 + 8 * columnTiles <= p.HeadDim;
@@ -432,6 +467,21 @@ internal static class FlashBackwardTensorCoreKernel
                     }
                 }
             }
+    }
+
+    /// <summary>
+    /// Adds the staged dQ of the block at <paramref name="q0"/> to the fp32 accumulator: each row existing in the sequence by
+    /// one bulk reduction (the group's columns inside d, 16-byte runs as chunked head dims give), issued by Br / warps lanes of
+    /// every warp so that no warp issues them all. Called after a barrier that follows every warp's writes and fences.
+    /// </summary>
+    private static void AddStagedDq(ArrayView<float> stage, TensorCoreTile tile, ArrayView<float> dqAccum, AttentionParams p, TokenLayout qLayout,
+        SequenceBounds seq, int head, int q0, int c0)
+    {
+        int rowsPerWarp = tile.BackwardBlockRows / tile.Warps, lane = Warp.LaneIdx, row = Group.IdxX / 32 * rowsPerWarp + lane;
+        int bytes = XMath.Min(tile.SplitColumns, p.HeadDim - c0) * sizeof(float);
+        if (lane < rowsPerWarp && q0 + row < seq.QueryLength)
+            BulkCopy.ReduceAdd(ref dqAccum[seq.QueryRowStart(qLayout, q0 + row, head) + c0], ref stage[row * tile.DqStageStride], bytes);
+        BulkCopy.Commit();
     }
 
     /// <summary>Starts staging Q_i and dO_i (rows q0 …) into a stage's first two tiles.</summary>

@@ -157,6 +157,25 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
         + Stages * (2 * BackwardBlockRows * Stride + StatisticElements)
         + 2 * BackwardBlockCols * ScoreTileStride) * ElementBytes;
 
+    /// <summary>Backward: floats per row of the dQ stage (<see cref="StagesDq"/>): the group's columns and 8 more, so that the
+    /// rows of a warp's 8-byte fragment stores start 8 banks apart (two wavefronts per store, the least).</summary>
+    public int DqStageStride => SplitColumns + 8;
+
+    /// <summary>Backward: bytes of the dQ stage, Br rows.</summary>
+    public int DqStageBytes => BackwardBlockRows * DqStageStride * sizeof(float);
+
+    /// <summary>
+    /// Backward: dQ = dS K goes to shared memory and from there to the accumulator by one bulk reduction per row (sm_90's
+    /// cp.reduce.async.bulk; <paramref name="hasBulkCopies"/>), instead of 16 two-float atomics per lane and block: the
+    /// atomics held the accumulator registers until the memory pipe read them, and the next instructions waited (ncu beside
+    /// FA2, d = 128: 26k + 34k of 560k stall samples at and after them). 16-bit tiles whose stage fits beside the others in
+    /// <paramref name="maxSharedBytes"/>, and only for chunked head dims (16-byte rows), which the caller checks.
+    /// </summary>
+    public bool StagesDq(int maxSharedBytes, bool hasBulkCopies) => hasBulkCopies && !Wide && BackwardSharedBytes + DqStageBytes <= maxSharedBytes;
+
+    /// <summary>Backward launch: <see cref="BackwardSharedBytes"/>, and the dQ stage when <paramref name="dqStaged"/>.</summary>
+    public int BackwardLaunchSharedBytes(bool dqStaged) => BackwardSharedBytes + (dqStaged ? DqStageBytes : 0);
+
     /// <summary>The backward tile for head dim <paramref name="headDim"/>: 8 warps (16-bit: every d'; fp32: up to d' = 64),
     /// else 4, and 4 wherever 8 would need more than <paramref name="maxSharedBytes"/> (the device's limit per group: an
     /// A100's 163 KB). d' is a multiple of 32 up to 128, above that of 64 (fp32: 256), so that each warp's dQ, dK and dV

@@ -227,7 +227,7 @@ public sealed class AttentionPtxTests
         string backward = Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), typeof(Half), typeof(Float16Storage),
             $"backward_tc_Half_{headDimPadded}_causal_dropout", SpecializedValue.New(headDimPadded), SpecializedValue.New(backwardTile.Warps),
             SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
-            SpecializedValue.New(AttentionModifiers<NoScoreModifier, NoMaskModifier>.DropoutFlag), SpecializedValue.New(true));
+            SpecializedValue.New(AttentionModifiers<NoScoreModifier, NoMaskModifier>.DropoutFlag), SpecializedValue.New(true), SpecializedValue.New(true));
         int forwardCalls = forwardTile.RowTilesPerWarp * forwardTile.BlockCols / 16, backwardCalls = 2 * backwardTile.BackwardBlockRows / 8;
         Assert.Multiple(() =>
         {
@@ -259,17 +259,21 @@ public sealed class AttentionPtxTests
         });
     }
 
-    [TestCase(typeof(Half), typeof(Float16Storage), 128, false, true, true)]
-    [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 64, true, true, true)]
-    [TestCase(typeof(Half), typeof(Float16Storage), 256, true, true, false)]
-    [TestCase(typeof(Half), typeof(Float16Storage), 96, false, true, true)]
-    [TestCase(typeof(Half), typeof(Float16Storage), 64, false, false, true)]
-    public void TensorCoreBackwardKeepsFragmentsInRegisters(Type element, Type storage, int headDimPadded, bool causal, bool chunked, bool accumulateDq)
+    [TestCase(typeof(Half), typeof(Float16Storage), 128, false, true, true, true)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 128, false, true, true, false)]
+    [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 64, true, true, true, true)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 256, true, true, false, false)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 96, false, true, true, true)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 64, false, false, true, false)]
+    public void TensorCoreBackwardKeepsFragmentsInRegisters(Type element, Type storage, int headDimPadded, bool causal, bool chunked, bool accumulateDq,
+        bool dqStaged)
     {
         string ptx = Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), element, storage,
-            $"backward_tc_{element.Name}_{headDimPadded}_{(causal ? "causal" : "full")}_{(chunked ? "chunked" : "elements")}_{(accumulateDq ? "dq" : "nodq")}",
+            $"backward_tc_{element.Name}_{headDimPadded}_{(causal ? "causal" : "full")}_{(chunked ? "chunked" : "elements")}_{(accumulateDq ? "dq" : "nodq")}"
+            + (dqStaged ? "_staged" : ""),
             SpecializedValue.New(headDimPadded), SpecializedValue.New(TensorCoreTile.ForBackward(headDimPadded).Warps), SpecializedValue.New(causal),
-            SpecializedValue.New(chunked), SpecializedValue.New(accumulateDq), SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(0), SpecializedValue.New(true));
+            SpecializedValue.New(chunked), SpecializedValue.New(accumulateDq), SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(0), SpecializedValue.New(true),
+            SpecializedValue.New(dqStaged));
         string type = element == typeof(Half) ? "f16" : "bf16";
         Assert.Multiple(() =>
         {
@@ -277,8 +281,12 @@ public sealed class AttentionPtxTests
             Assert.That(ptx, Does.Contain($"mma.sync.aligned.m16n8k16.row.col.f32.{type}.{type}.f32"));
             Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.shared.b16"));
             Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"));
-            Assert.That(ptx, !accumulateDq ? Does.Not.Contain("atom.global").And.Not.Contain("red.global.add")
+            Assert.That(ptx, !accumulateDq || dqStaged ? Does.Not.Contain("atom.global").And.Not.Contain("red.global.add")
                 : chunked ? Does.Contain("red.global.add.v2.f32") : Does.Contain("atom.global.add.f32"), "dQ by two-float reductions when d % 8 == 0");
+            // staged (TensorCoreTile.StagesDq): written to shared memory, fenced for the copy engine, one bulk reduction per row
+            Assert.That(ptx, dqStaged ? Does.Contain("cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32").And.Contain("fence.proxy.async.shared::cta")
+                    .And.Contain("cp.async.bulk.wait_group.read 0").And.Contain("cp.async.bulk.wait_group 0").And.Contain("st.shared.v2.f32")
+                : Does.Not.Contain("cp.reduce.async.bulk"), "dQ through the stage and bulk reductions");
             Assert.That(ptx, headDimPadded <= 96 ? Does.Contain("stmatrix.sync.aligned.m8n8.x4.shared.b16") : Does.Not.Contain("stmatrix"),
                 "Pᵀ and dSᵀ by stmatrix up to d' = 96 (TensorCoreTile.BackwardStoresScoresByMatrix)");
             // the Q/dO stages keep the one copy path, zero-fill operand included (plain copies of whole tiles measured slower)
@@ -310,7 +318,7 @@ public sealed class AttentionPtxTests
                 SpecializedValue.New(1), SpecializedValue.New(0)),
             "backward" => Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), typeof(float), typeof(Tf32SplitStorage), name,
                 SpecializedValue.New(headDimPadded), SpecializedValue.New(TensorCoreTile.ForBackward(headDimPadded, sizeof(float)).Warps), SpecializedValue.New(causal),
-                SpecializedValue.New(true), SpecializedValue.New(true), dense, SpecializedValue.New(0), SpecializedValue.New(true)),
+                SpecializedValue.New(true), SpecializedValue.New(true), dense, SpecializedValue.New(0), SpecializedValue.New(true), SpecializedValue.New(false)),
             _ => Compile(typeof(FlashDecodeTensorCoreKernel), nameof(FlashDecodeTensorCoreKernel.Decode), typeof(float), typeof(Tf32SplitStorage), name,
                 SpecializedValue.New(headDimPadded), SpecializedValue.New(causal), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.KvCache),
                 SpecializedValue.New(4), SpecializedValue.New(2), SpecializedValue.New(0)),
@@ -339,7 +347,7 @@ public sealed class AttentionPtxTests
         string backward = Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward),
             [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(DocumentMask)], "backward_tc_Half_128_full_DocumentMask_blocks",
             SpecializedValue.New(128), SpecializedValue.New(TensorCoreTile.ForBackward(128).Warps), SpecializedValue.New(false), SpecializedValue.New(true),
-            SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(flags), SpecializedValue.New(true));
+            SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(flags), SpecializedValue.New(true), SpecializedValue.New(true));
         Assert.Multiple(() =>
         {
             Assert.That(forward, Does.Not.Contain(".local"), "forward");
@@ -366,7 +374,7 @@ public sealed class AttentionPtxTests
             nameof(FlashBackwardTensorCoreKernel.Backward), [typeof(Half), typeof(Float16Storage), scoreType, maskModifier],
             $"backward_tc_Half_128_causal_{scoreType.Name}_{maskModifier.Name}", SpecializedValue.New(128),
             SpecializedValue.New(TensorCoreTile.ForBackward(128).Warps), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(true),
-            SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(modifierFlags), SpecializedValue.New(true));
+            SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(modifierFlags), SpecializedValue.New(true), SpecializedValue.New(true));
         string plainForward = Forward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0), forward = Forward(score, maskType, flags);
         string plainBackward = Backward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0), backward = Backward(score, maskType, flags);
         static int Count(string ptx, string what) => ptx.Split(what).Length - 1;

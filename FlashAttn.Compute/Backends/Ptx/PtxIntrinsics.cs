@@ -118,6 +118,26 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
                 if (b.Target.SmVersion >= 80) b.Emit($"cp.async.wait_group {pending.Bits}");
                 break;
 
+            case IntrinsicOp.BulkReduceAdd:
+                RequireBulkCopies(i);
+                b.Emit($"cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 {AddressIn(i.Operands[0], AddressSpace.Global)}, "
+                    + $"{AddressIn(i.Operands[1], AddressSpace.Shared)}, {b.Src(i.Operands[2])}");
+                break;
+            case IntrinsicOp.BulkCommit:
+                RequireBulkCopies(i);
+                b.Emit("cp.async.bulk.commit_group");
+                break;
+            case IntrinsicOp.BulkWaitRead or IntrinsicOp.BulkWait:
+                RequireBulkCopies(i);
+                if (i.Operands[0] is not Constant { Bits: >= 0 and <= 7 } groups)
+                    throw b.Error($"{i.Intrinsic} needs a constant group count from 0 to 7");
+                b.Emit($"cp.async.bulk.wait_group{(op == IntrinsicOp.BulkWaitRead ? ".read" : "")} {groups.Bits}");
+                break;
+            case IntrinsicOp.FenceProxyAsyncShared:
+                RequireBulkCopies(i);
+                b.Emit("fence.proxy.async.shared::cta");
+                break;
+
             case IntrinsicOp.MmaF16: Mma(i, "m16n8k16", "f16"); break;
             case IntrinsicOp.MmaBF16: Mma(i, "m16n8k16", "bf16"); break;
             case IntrinsicOp.MmaTf32: Mma(i, "m16n8k8", "tf32"); break;
@@ -262,6 +282,14 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
         string converted = b.Temp(PtxRegisterClass.B64);
         E.AddrSpaceCast(converted, b.Reg(pointer), AddressSpace.Generic, space);
         return $"[{converted}]";
+    }
+
+    /// <summary>The bulk copies (cp.async.bulk) and their fence are sm_90 with PTX ISA 8.0; no lowering below that (kernels
+    /// choose them by <c>AcceleratorInfo.HasBulkCopies</c>).</summary>
+    private void RequireBulkCopies(Instruction i)
+    {
+        if (b.Target.SmVersion < 90 || (b.Target.IsaMajor, b.Target.IsaMinor).CompareTo((8, 0)) < 0)
+            throw b.Error($"{i.Intrinsic} needs sm_90 and PTX ISA 8.0 or newer (target {b.Target.TargetName}, ISA {b.Target.IsaVersion})");
     }
 
     // ---- tensor cores ------------------------------------------------------------------------------

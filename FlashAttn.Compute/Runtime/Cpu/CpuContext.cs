@@ -53,6 +53,9 @@ internal abstract class CpuContext
     public abstract int DynamicSharedBytes { get; }
     /// <summary>Per-thread scratch memory, released when the thread's kernel body returns.</summary>
     public abstract nint AllocateLocal(int bytes, int alignment);
+
+    /// <summary>This thread's bulk copies in flight (<see cref="BulkCopy"/>).</summary>
+    public CpuBulkCopies BulkCopies { get; } = new();
 }
 
 /// <summary>Which lane a warp shuffle reads from.</summary>

@@ -100,7 +100,11 @@ internal sealed class CpuLaunch : IDisposable
                     CpuContext.Bind(thread);
                     try
                     {
+                        thread.BulkCopies.Reset();
                         Body();
+                        // the group's shared memory goes with it: a bulk copy still reading it is a kernel bug
+                        if (!thread.BulkCopies.Drained)
+                            throw new InvalidOperationException($"Kernel '{Name}' returned with bulk copies not waited for (BulkCopy.Wait).");
                     }
                     catch (LaunchAbortedException)
                     {

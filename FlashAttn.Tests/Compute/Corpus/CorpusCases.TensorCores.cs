@@ -200,6 +200,32 @@ internal static partial class CorpusCases
         };
         yield return new CorpusCase
         {
+            Name = nameof(Kernels.BulkReduceRows),
+            Kernel = K(nameof(Kernels.BulkReduceRows)),
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain("cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32")
+                .And.Contain("fence.proxy.async.shared::cta").And.Contain("cp.async.bulk.wait_group.read 0")),
+            Create = r =>
+            {
+                // multiples of 1/8 well inside fp32's exact range: the sum is exact in any order the adds meet
+                const int groups = 3, tile = Kernels.BulkRows * Kernels.BulkColumns;
+                float[] Eighths(int n) => [.. Enumerable.Range(0, n).Select(_ => (r.Next(-64, 64) | 1) / 8f)];
+                return new CaseData
+                {
+                    Buffers = [Eighths(groups * tile), Eighths(groups * tile), Eighths(tile)],
+                    Outputs = [2],
+                    Config = new LaunchConfig(groups, 64),
+                    Arguments = v => v,
+                    Reference = x =>
+                    {
+                        var output = (float[])x[2];
+                        for (int g = 0; g < groups; g++)
+                            for (int e = 0; e < tile; e++) output[e] += ((float[])x[0])[g * tile + e] + ((float[])x[1])[g * tile + e];
+                    },
+                };
+            },
+        };
+        yield return new CorpusCase
+        {
             Name = nameof(Kernels.MmaFromShared),
             Kernel = K(nameof(Kernels.MmaFromShared)),
             Create = r =>

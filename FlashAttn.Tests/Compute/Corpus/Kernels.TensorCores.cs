@@ -154,6 +154,34 @@ internal static partial class Kernels
         roundTrip[384 + 4 * lane] = x2t.X; roundTrip[384 + 4 * lane + 1] = x2t.Y;
     }
 
+    /// <summary>Rows and floats per row of the tile <see cref="BulkReduceRows"/> reduces (the shared rows padded by 4 floats).</summary>
+    public const int BulkRows = 4, BulkColumns = 16, BulkStride = 20;
+
+    /// <summary>
+    /// Bulk reductions as the backward stages dQ: each group writes <paramref name="first"/>'s rows into a shared tile, fences,
+    /// and after a barrier threads 0…3 each add one row to <paramref name="output"/> (every group into the same rows, so the
+    /// adds meet); then, after waiting for those reads, the tile is overwritten with <paramref name="second"/>'s rows and added
+    /// again, and the kernel waits for completion. Groups k take their values from row block k of the inputs.
+    /// </summary>
+    public static void BulkReduceRows(ArrayView<float> first, ArrayView<float> second, ArrayView<float> output)
+    {
+        var tile = SharedMemory.Allocate<float>(BulkRows * BulkStride);
+        int tid = Group.IdxX, block = Grid.IdxX * BulkRows * BulkColumns;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            var source = pass == 0 ? first : second;
+            for (int e = tid; e < BulkRows * BulkColumns; e += Group.DimX)
+                tile[e / BulkColumns * BulkStride + e % BulkColumns] = source[block + e];
+            BulkCopy.FenceSharedForAsync();
+            Group.Barrier();
+            if (tid < BulkRows) BulkCopy.ReduceAdd(ref output[tid * BulkColumns], ref tile[tid * BulkStride], BulkColumns * sizeof(float));
+            BulkCopy.Commit();
+            BulkCopy.WaitRead(0);
+            Group.Barrier();
+        }
+        BulkCopy.Wait(0);
+    }
+
     /// <summary>
     /// The attention kernels' pattern end to end: A (16 × 16) by ldmatrix.x4; B (16 × 8) stored as rows of keys
     /// ([n][k], like K) by ldmatrix.x2, and stored as [k][n] (like V) by ldmatrix.x2.trans; both products into

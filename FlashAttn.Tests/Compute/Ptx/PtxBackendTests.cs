@@ -457,6 +457,9 @@ public class PtxBackendTests
                 IntrinsicOp.AsyncCopy16 => k.Intrinsic(op, IRType.Void, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), p, flag),
                 IntrinsicOp.AsyncCopyWaitAll or IntrinsicOp.AsyncCopyCommit => k.Intrinsic(op, IRType.Void),
                 IntrinsicOp.AsyncCopyWaitGroup => k.Intrinsic(op, IRType.Void, Constant.I32(1)),
+                IntrinsicOp.BulkReduceAdd => k.Intrinsic(op, IRType.Void, p, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), Constant.I32(64)),
+                IntrinsicOp.BulkCommit or IntrinsicOp.FenceProxyAsyncShared => k.Intrinsic(op, IRType.Void),
+                IntrinsicOp.BulkWaitRead or IntrinsicOp.BulkWait => k.Intrinsic(op, IRType.Void, Constant.I32(0)),
                 IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16 or IntrinsicOp.MmaTf32 => k.Intrinsic(op, IRType.Void, i, i, i, i, i, i, f, f, f, f),
                 IntrinsicOp.RoundToTf32 => k.Intrinsic(op, IRType.Int32, f),
                 IntrinsicOp.LoadMatrix or IntrinsicOp.LoadMatrixTransposed
@@ -502,6 +505,34 @@ public class PtxBackendTests
         Assert.That(ptx, Does.Contain(expected));
         if (sm >= 80) Assert.That(ptx, Does.Contain("selp.u32").And.Contain("cp.async.wait_all"));
         else Assert.That(ptx, Does.Contain("st.shared.v4.b32").And.Not.Contain("cp.async"));
+    }
+
+    /// <summary>The bulk copies lower to sm_90's cp.async.bulk forms (the wait's group count a constant) and are refused below
+    /// sm_90, where they have no meaning to fall back on: kernels choose them by AcceleratorInfo.HasBulkCopies.</summary>
+    [TestCase(90)]
+    [TestCase(80)]
+    public void BulkReductionIsCpReduceAsyncBulkOnSm90Only(int sm)
+    {
+        var k = new KernelUnderTest("BulkReduce" + sm);
+        var destination = k.Param(KernelUnderTest.Global, "destination");
+        var bytes = k.Param(IRType.Int32, "bytes");
+        var shared = k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared);
+        k.Intrinsic(IntrinsicOp.FenceProxyAsyncShared, IRType.Void);
+        k.Intrinsic(IntrinsicOp.BulkReduceAdd, IRType.Void, destination, shared, bytes);
+        k.Intrinsic(IntrinsicOp.BulkCommit, IRType.Void);
+        k.Intrinsic(IntrinsicOp.BulkWaitRead, IRType.Void, Constant.I32(1));
+        k.Intrinsic(IntrinsicOp.BulkWait, IRType.Void, Constant.I32(0));
+        k.B.Ret();
+        if (sm < 90)
+        {
+            var e = Assert.Throws<CompilationException>(() => k.Compile(new PtxTarget(8, 1, sm)));
+            Assert.That(e!.Message, Does.Contain("needs sm_90"));
+            return;
+        }
+        string ptx = k.Compile(new PtxTarget(8, 1, sm)).Text;
+        Assert.That(ptx, Does.Match(@"cp\.reduce\.async\.bulk\.global\.shared::cta\.bulk_group\.add\.f32 \[[^\]]+\], \[[^\]]+\], %r\d+;"));
+        Assert.That(ptx, Does.Contain("fence.proxy.async.shared::cta;").And.Contain("cp.async.bulk.commit_group;")
+            .And.Contain("cp.async.bulk.wait_group.read 1;").And.Contain("cp.async.bulk.wait_group 0;"));
     }
 
     /// <summary>From sm_80 the copies carry the L2::128B hint (whole lines, as tile rows are read); a fetch known to be true
