@@ -143,7 +143,7 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// interleaved A/B with the atomics' addresses computed first: d = 64 +1.5 to +3.7%, d = 96 +1.4 to +3.0%, d = 128 −1.3 to
     /// −2% (there the instructions after the atomics waited for them to read their registers); 3×TF32 and d' > 128 not
     /// measured.</summary>
-    public bool BackwardDqBetweenGradients => !Wide && HeadDimPadded <= 128;
+    public bool BackwardDqBetweenGradients => !Wide && HeadDimPadded <= 96;
 
     /// <summary>Backward: elements of a stage's row statistics (L and D, Br floats each).</summary>
     public int StatisticElements => 2 * BackwardBlockRows * sizeof(float) / ElementBytes;
