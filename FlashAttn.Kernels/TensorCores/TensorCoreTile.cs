@@ -168,10 +168,14 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// Backward: dQ = dS K goes to shared memory and from there to the accumulator by one bulk reduction per row (sm_90's
     /// cp.reduce.async.bulk; <paramref name="hasBulkCopies"/>), instead of 16 two-float atomics per lane and block: the
     /// atomics held the accumulator registers until the memory pipe read them, and the next instructions waited (ncu beside
-    /// FA2, d = 128: 26k + 34k of 560k stall samples at and after them). 16-bit tiles whose stage fits beside the others in
-    /// <paramref name="maxSharedBytes"/>, and only for chunked head dims (16-byte rows), which the caller checks.
+    /// FA2, d = 128: 26k + 34k of 560k stall samples at and after them). H100, interleaved A/B against the atomics: d = 128
+    /// +0.2 to +1.6% (bwd, 6 rows), d = 96 −0.6 to +0.4%, d = 64 −2.0 to −4.0% (there dQ sits between dV and dK, and its
+    /// 16 stores per lane queue with dK's fragment loads), so only d' = 128: 16-bit tiles above d' = 96 whose stage fits
+    /// beside the others in <paramref name="maxSharedBytes"/> (d' = 128 only: above, it does not), and only for chunked head
+    /// dims (16-byte rows), which the caller checks.
     /// </summary>
-    public bool StagesDq(int maxSharedBytes, bool hasBulkCopies) => hasBulkCopies && !Wide && BackwardSharedBytes + DqStageBytes <= maxSharedBytes;
+    public bool StagesDq(int maxSharedBytes, bool hasBulkCopies)
+        => hasBulkCopies && !Wide && HeadDimPadded > 96 && BackwardSharedBytes + DqStageBytes <= maxSharedBytes;
 
     /// <summary>Backward launch: <see cref="BackwardSharedBytes"/>, and the dQ stage when <paramref name="dqStaged"/>.</summary>
     public int BackwardLaunchSharedBytes(bool dqStaged) => BackwardSharedBytes + (dqStaged ? DqStageBytes : 0);

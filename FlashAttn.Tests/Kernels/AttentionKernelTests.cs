@@ -337,6 +337,26 @@ public class AttentionKernelTests : TestAcceleratorFixture
         });
     }
 
+    /// <summary>dQ goes through the shared stage and bulk reductions (<see cref="TensorCoreTile.StagesDq"/>) at d' = 128 where the
+    /// device has bulk copies and room for the stage beside the other tiles, and by atomics everywhere else; the stage's rows
+    /// keep 16-byte alignment for the copy engine, and the launch asks for the stage's bytes on top.</summary>
+    [TestCase(128, 2, AttentionTileConfig.MaxSharedBytes, true, true)]
+    [TestCase(100, 2, AttentionTileConfig.MaxSharedBytes, true, true)]
+    [TestCase(96, 2, AttentionTileConfig.MaxSharedBytes, true, false)]
+    [TestCase(64, 2, AttentionTileConfig.MaxSharedBytes, true, false)]
+    [TestCase(256, 2, AttentionTileConfig.MaxSharedBytes, true, false)]
+    [TestCase(128, 2, 163 * 1024, true, true)] // the 4-warp tile (Bc = 64) leaves room for it
+    [TestCase(128, 2, AttentionTileConfig.MaxSharedBytes, false, false)]
+    [TestCase(128, 4, AttentionTileConfig.MaxSharedBytes, true, false)]
+    public void DqIsStagedAtD128WithBulkCopiesAndRoom(int headDim, int elementBytes, int maxSharedBytes, bool hasBulkCopies, bool staged)
+    {
+        var tile = TensorCoreTile.ForBackward(headDim, elementBytes, maxSharedBytes);
+        Assert.That(tile.StagesDq(maxSharedBytes, hasBulkCopies), Is.EqualTo(staged));
+        Assert.That(tile.DqStageStride * sizeof(float) % 16 + tile.BackwardSharedBytes % 16, Is.Zero, "16-byte aligned stage rows");
+        Assert.That(tile.BackwardLaunchSharedBytes(staged), Is.EqualTo(tile.BackwardSharedBytes + (staged ? tile.DqStageBytes : 0)));
+        if (staged) Assert.That(tile.BackwardLaunchSharedBytes(true), Is.LessThanOrEqualTo(maxSharedBytes));
+    }
+
     /// <summary>Each of the backward's three warp grids covers its product exactly once, in whole fragments.</summary>
     private static void AssertBackwardWarpGridsTileTheBlock(TensorCoreTile tile)
     {
