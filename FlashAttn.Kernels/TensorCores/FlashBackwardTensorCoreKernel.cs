@@ -117,46 +117,67 @@ internal static class FlashBackwardTensorCoreKernel
             var lseTile = Statistics(stage, br, stride, 0);
             var deltaTile = Statistics(stage, br, stride, 1);
 
-            // ---- Sᵀ = K_j Q_iᵀ and dPᵀ = V_j dO_iᵀ: this warp's keys × rows; each Q/dO fragment serves every key tile ----
-            for (int e = 0; e < 4 * scoreKeyTiles * scoreRowTiles; e++) { sT[e] = 0f; dpT[e] = 0f; }
-            for (int kk = 0; kk < kSteps; kk++)
-                for (int m = 0; m < scoreKeyTiles; m++)
-                {
-                    TStorage.LoadA(kTile, stride, scoreKey0 + 16 * m, 16 * kk, aScores, 0);
-                    TStorage.LoadA(vTile, stride, scoreKey0 + 16 * m, 16 * kk, aScores, 1);
-                    for (int pair = 0; pair < scoreRowTiles / 2; pair++)
-                    {
-                        // loaded for the first key tile, kept for the others (with one key tile each dies at its mma)
-                        if (m == 0)
-                        {
-                            TStorage.LoadB(qTile, stride, scoreRow0 + 16 * pair, 16 * kk, bScores, 2 * pair);
-                            TStorage.LoadB(doTile, stride, scoreRow0 + 16 * pair, 16 * kk, bScores, 2 * pair + 1);
-                        }
-                        TStorage.MultiplyAddTwoTiles(sT, m * scoreRowTiles + 2 * pair, aScores, 0, bScores, 2 * pair);
-                        TStorage.MultiplyAddTwoTiles(dpT, m * scoreRowTiles + 2 * pair, aScores, 1, bScores, 2 * pair + 1);
-                    }
-                }
-
-            if (hasNext) StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value);
-
-            // the block mask's lookup of the block after the following one: issued here, read at the end of the block
-            byte aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
-
-            // ---- Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0), dSᵀ = Pᵀ ∘ (dPᵀ − D) in dpT; through a score modifier
-            //      f: P from f(s), and dS·f'(s) for the scores' gradient ----
             // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
             bool edgeTest = mask.QueryBlockNeedsMask(q0, br, k0, bc) | (q0 + br > seq.QueryLength) | (k0 + bc > seq.KeyLength);
             bool maskTest = maskModified && AttentionModifiers<TScore, TMask>.TestsMaskOn(modifierFlags.Value, blockClass);
             var warpLse = lseTile.SubView(scoreRow0, tile.ScoreWarpRows);
             var warpDelta = deltaTile.SubView(scoreRow0, tile.ScoreWarpRows);
-            // two instances, so that a block inside the causal/window edges and the sequence's bounds has no visibility or
-            // bounds test at all
-            if (edgeTest)
-                ScoreGradients(sT, dpT, warpLse, warpDelta, p, seq, mask, modifiers, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles,
-                    scoreModified, maskTest, dropout, edge: true);
+            byte aheadClass;
+            for (int e = 0; e < 4 * scoreKeyTiles * scoreRowTiles; e++) { sT[e] = 0f; dpT[e] = 0f; }
+            if (!scoreModified && !maskModified && !dropout)
+            {
+                // ---- Sᵀ = K_j Q_iᵀ; then dPᵀ = V_j dO_iᵀ with Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0) computed
+                //      between its products, which do not depend on it: the exponentials fill the tensor pipe's gaps instead
+                //      of a phase of their own; then dSᵀ = Pᵀ ∘ (dPᵀ − D). Plain attention only: a mask modifier's loads
+                //      (document ids) are merged within one run of element code, which the products would split ----
+                ScoreProduct<T, TStorage>(kTile, qTile, stride, sT, aScores, bScores, scoreKey0, scoreKeyTiles, scoreRow0, scoreRowTiles, kSteps);
+                if (edgeTest)
+                    DpProductWithProbabilities<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, p, seq, mask, modifiers, head, scoreRow0,
+                        q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, maskTest, edge: true);
+                else
+                    DpProductWithProbabilities<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, p, seq, mask, modifiers, head, scoreRow0,
+                        q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, maskTest, edge: false);
+                if (hasNext) StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value);
+                aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
+                for (int e = 0; e < 4 * scoreKeyTiles * scoreRowTiles; e++)
+                    dpT[e] = sT[e] * (dpT[e] - warpDelta[ScoreColumn(e, scoreRowTiles)]);
+            }
             else
-                ScoreGradients(sT, dpT, warpLse, warpDelta, p, seq, mask, modifiers, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles,
-                    scoreModified, maskTest, dropout, edge: false);
+            {
+                // ---- Sᵀ = K_j Q_iᵀ and dPᵀ = V_j dO_iᵀ together: this warp's keys × rows; each Q/dO fragment serves every key tile ----
+                for (int kk = 0; kk < kSteps; kk++)
+                    for (int m = 0; m < scoreKeyTiles; m++)
+                    {
+                        TStorage.LoadA(kTile, stride, scoreKey0 + 16 * m, 16 * kk, aScores, 0);
+                        TStorage.LoadA(vTile, stride, scoreKey0 + 16 * m, 16 * kk, aScores, 1);
+                        for (int pair = 0; pair < scoreRowTiles / 2; pair++)
+                        {
+                            // loaded for the first key tile, kept for the others (with one key tile each dies at its mma)
+                            if (m == 0)
+                            {
+                                TStorage.LoadB(qTile, stride, scoreRow0 + 16 * pair, 16 * kk, bScores, 2 * pair);
+                                TStorage.LoadB(doTile, stride, scoreRow0 + 16 * pair, 16 * kk, bScores, 2 * pair + 1);
+                            }
+                            TStorage.MultiplyAddTwoTiles(sT, m * scoreRowTiles + 2 * pair, aScores, 0, bScores, 2 * pair);
+                            TStorage.MultiplyAddTwoTiles(dpT, m * scoreRowTiles + 2 * pair, aScores, 1, bScores, 2 * pair + 1);
+                        }
+                    }
+
+                if (hasNext) StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value);
+
+                // the block mask's lookup of the block after the following one: issued here, read at the end of the block
+                aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
+
+                // ---- Pᵀ (masked: 0) and dSᵀ = Pᵀ ∘ (dPᵀ − D) in dpT; through a score modifier f: P from f(s), and dS·f'(s) for
+                //      the scores' gradient; dropout's mask regenerated. Two instances, so that a block inside the causal/window
+                //      edges and the sequence's bounds has no visibility or bounds test at all ----
+                if (edgeTest)
+                    ScoreGradients(sT, dpT, warpLse, warpDelta, p, seq, mask, modifiers, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles,
+                        scoreModified, maskTest, dropout, edge: true);
+                else
+                    ScoreGradients(sT, dpT, warpLse, warpDelta, p, seq, mask, modifiers, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles,
+                        scoreModified, maskTest, dropout, edge: false);
+            }
 
             // ---- Pᵀ and dSᵀ to shared memory (keys × rows, in the storage): dQ, dV and dK read them in other warp grids ----
             if (tile.BackwardStoresScoresByMatrix)
@@ -245,6 +266,71 @@ internal static class FlashBackwardTensorCoreKernel
                     TStorage.MultiplyAddTwoTiles(accumulator, m * columnTiles + 2 * pair, a, m, b, 0);
             }
         }
+    }
+
+    /// <summary>Experiment: Pᵀ's entries between dPᵀ's k steps (true) or after them all.</summary>
+    private static bool ProbabilitiesBetweenProducts => false;
+
+    /// <summary>Sᵀ = K_j Q_iᵀ for one warp's tile: <paramref name="keyTiles"/> m16 tiles of keys from <paramref name="key0"/> ×
+    /// <paramref name="rowTiles"/> n8 tiles of rows from <paramref name="row0"/>; each Q fragment serves every key tile.</summary>
+    private static void ScoreProduct<T, TStorage>(ArrayView<T> kTile, ArrayView<T> qTile, int stride, ArrayView<float> sT, ArrayView<int> a,
+        ArrayView<int> b, int key0, int keyTiles, int row0, int rowTiles, int kSteps)
+        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
+    {
+        for (int kk = 0; kk < kSteps; kk++)
+            for (int m = 0; m < keyTiles; m++)
+            {
+                TStorage.LoadA(kTile, stride, key0 + 16 * m, 16 * kk, a, 0);
+                for (int pair = 0; pair < rowTiles / 2; pair++)
+                {
+                    if (m == 0) TStorage.LoadB(qTile, stride, row0 + 16 * pair, 16 * kk, b, 2 * pair);
+                    TStorage.MultiplyAddTwoTiles(sT, m * rowTiles + 2 * pair, a, 0, b, 2 * pair);
+                }
+            }
+    }
+
+    /// <summary>
+    /// dPᵀ = V_j dO_iᵀ for the warp's tile (as <see cref="ScoreProduct{T, TStorage}"/>), and Pᵀ from <paramref name="sT"/> in
+    /// place, a share of its entries after each k step's products (<see cref="ScoreProbability{TScore, TMask}"/>; without a
+    /// score modifier or dropout, whose P and dS the fused <see cref="ScoreGradients{TScore, TMask}"/> computes).
+    /// </summary>
+    private static void DpProductWithProbabilities<T, TStorage, TScore, TMask>(ArrayView<T> vTile, ArrayView<T> doTile, int stride, ArrayView<float> dpT,
+        ArrayView<float> sT, ArrayView<int> a, ArrayView<int> b, ArrayView<float> lseTile, AttentionParams p, SequenceBounds seq, AttentionMask mask,
+        AttentionModifiers<TScore, TMask> modifiers, int head, int warpRow0, int q0, int warpKey0, int key0, int keyTiles, int rowTiles, int kSteps, bool maskTest,
+        bool edge)
+        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        int entries = 4 * keyTiles * rowTiles, share = (entries + kSteps - 1) / kSteps;
+        for (int kk = 0; kk < kSteps; kk++)
+        {
+            for (int m = 0; m < keyTiles; m++)
+            {
+                TStorage.LoadA(vTile, stride, warpKey0 + 16 * m, 16 * kk, a, 1);
+                for (int pair = 0; pair < rowTiles / 2; pair++)
+                {
+                    if (m == 0) TStorage.LoadB(doTile, stride, warpRow0 + 16 * pair, 16 * kk, b, 2 * pair + 1);
+                    TStorage.MultiplyAddTwoTiles(dpT, m * rowTiles + 2 * pair, a, 1, b, 2 * pair + 1);
+                }
+            }
+            if (ProbabilitiesBetweenProducts)
+                for (int i = 0; i < share; i++)
+                    if (kk * share + i < entries)
+                        ProbabilityEntry(sT, kk * share + i, rowTiles, lseTile, p, seq, mask, modifiers, head, q0, key0, maskTest, edge);
+        }
+        if (!ProbabilitiesBetweenProducts)
+            for (int e = 0; e < entries; e++)
+                ProbabilityEntry(sT, e, rowTiles, lseTile, p, seq, mask, modifiers, head, q0, key0, maskTest, edge);
+    }
+
+    /// <summary>Entry <paramref name="e"/> of the lane's Sᵀ accumulators becomes its Pᵀ (<see cref="ScoreProbability{TScore, TMask}"/>, no
+    /// score modifier); the warp's tile starts at row <paramref name="q0"/> and key <paramref name="key0"/> of the sequence.</summary>
+    private static void ProbabilityEntry<TScore, TMask>(ArrayView<float> sT, int e, int rowTiles, ArrayView<float> lseTile, AttentionParams p,
+        SequenceBounds seq, AttentionMask mask, AttentionModifiers<TScore, TMask> modifiers, int head, int q0, int key0, bool maskTest, bool edge)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        int column = ScoreColumn(e, rowTiles), key = key0 + 16 * (e / (4 * rowTiles)) + Warp.LaneIdx / 4 + 8 * (e / 2 % 2), row = q0 + column;
+        bool inside = !edge | ((row < seq.QueryLength) & (key < seq.KeyLength));
+        sT[e] = ScoreProbability(sT[e], row, key, inside, lseTile[column], p, seq, mask, modifiers, head, scoreModified: false, maskTest, edge, out _);
     }
 
     /// <summary>
@@ -346,19 +432,8 @@ internal static class FlashBackwardTensorCoreKernel
                             int inTile = 4 * (2 * pair + half) + 2 * r + c, e = 4 * m * queryTiles + inTile;
                             int key = key0 + 16 * m + g + 8 * r, column = 8 * (inTile / 4) + 2 * t + c, row = q0 + column;
                             bool inside = !edge | ((row < seq.QueryLength) & (key < seq.KeyLength));
-                            // the score in ModifiedScores.Score's units, as the forward's softmax took it (ModifiedScores.Probability)
-                            float score = sT[e], derivative = 1f;
-                            if (!scoreModified && !maskTest)
-                            {
-                                if (edge && !mask.Visible(row, key)) score = float.NegativeInfinity;
-                            }
-                            else
-                            {
-                                var at = ModifiedScores.Position(seq.Index, head, row, key, mask.Offset, seq.QueryLength, seq.KeyLength, inBounds: !edge);
-                                score = ModifiedScores.Score(sT[e], at, inside, edge & !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
-                                derivative = ModifiedScores.Derivative(sT[e], at, inside, p, modifiers, scoreModified);
-                            }
-                            float pij = ModifiedScores.Probability(score, ModifiedScores.SoftmaxScale(p, scoreModified), lseTile[column]);
+                            float pij = ScoreProbability(sT[e], row, key, inside, lseTile[column], p, seq, mask, modifiers, head, scoreModified, maskTest, edge,
+                                out float derivative);
                             float kept = pij, dpij = dpT[e];
                             if (dropout)
                             {
@@ -374,6 +449,35 @@ internal static class FlashBackwardTensorCoreKernel
                         }
                 }
     }
+
+    /// <summary>
+    /// Pᵀ of one entry: the score <paramref name="s"/> of (<paramref name="row"/>, <paramref name="key"/>) in
+    /// ModifiedScores.Score's units, as the forward's softmax took it, masked to 0 where not visible (the causal/window test only
+    /// where <paramref name="edge"/>), through the score modifier if any (its derivative out, else 1), against the row's
+    /// <paramref name="lse"/> (L·log2 e).
+    /// </summary>
+    private static float ScoreProbability<TScore, TMask>(float s, int row, int key, bool inside, float lse, AttentionParams p, SequenceBounds seq,
+        AttentionMask mask, AttentionModifiers<TScore, TMask> modifiers, int head, bool scoreModified, bool maskTest, bool edge, out float derivative)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    {
+        float score = s;
+        derivative = 1f;
+        if (!scoreModified && !maskTest)
+        {
+            if (edge && !mask.Visible(row, key)) score = float.NegativeInfinity;
+        }
+        else
+        {
+            var at = ModifiedScores.Position(seq.Index, head, row, key, mask.Offset, seq.QueryLength, seq.KeyLength, inBounds: !edge);
+            score = ModifiedScores.Score(s, at, inside, edge & !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
+            derivative = ModifiedScores.Derivative(s, at, inside, p, modifiers, scoreModified);
+        }
+        return ModifiedScores.Probability(score, ModifiedScores.SoftmaxScale(p, scoreModified), lse);
+    }
+
+    /// <summary>The column (query row within the warp's rows) of entry <paramref name="e"/> of a warp's Sᵀ/dPᵀ accumulators, as
+    /// this lane holds them: tile m = e / (4 · rowTiles) of keys, n8 tile e / 4 % rowTiles of rows, columns 2t and 2t + 1.</summary>
+    private static int ScoreColumn(int e, int rowTiles) => 8 * (e / 4 % rowTiles) + 2 * (Warp.LaneIdx % 4) + e % 2;
 
     /// <summary>Row statistic <paramref name="which"/> (0: L·log2 e, 1: D) of a stage: Br floats after its Q and dO tiles.</summary>
     private static ArrayView<float> Statistics<T>(ArrayView<T> stage, int br, int stride, int which) where T : unmanaged
