@@ -269,7 +269,7 @@ internal static class FlashBackwardTensorCoreKernel
     }
 
     /// <summary>Experiment: Pᵀ's entries between dPᵀ's k steps (true) or after them all.</summary>
-    private static bool ProbabilitiesBetweenProducts => false;
+    private static bool ProbabilitiesBetweenProducts => true;
 
     /// <summary>Sᵀ = K_j Q_iᵀ for one warp's tile: <paramref name="keyTiles"/> m16 tiles of keys from <paramref name="key0"/> ×
     /// <paramref name="rowTiles"/> n8 tiles of rows from <paramref name="row0"/>; each Q fragment serves every key tile.</summary>
