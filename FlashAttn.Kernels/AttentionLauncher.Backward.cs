@@ -18,7 +18,7 @@ public static partial class AttentionLauncher
             if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape);
             var tc = TensorCoreTile.ForBackward(shape.HeadDim, SizeOf<T>(), accelerator.Info.MaxSharedMemoryPerGroup);
             bool chunked = Chunked(shape.HeadDim, q, k, v, dOutput, dk, dv);
-            bool dqStaged = chunked && !settings.Deterministic && tc.StagesDq(accelerator.Info.MaxSharedMemoryPerGroup, accelerator.Info.HasBulkCopies);
+            bool dqStaged = tc.StagesDq(accelerator.Info.MaxSharedMemoryPerGroup, accelerator.Info.HasBulkCopies, chunked, !settings.Deterministic);
             using var workspace = Rent(kernelWritesKeyGradients: true);
             Preprocess<TStorage>(workspace);
             accelerator.Launch(FlashBackwardTensorCoreKernel.Backward<T, TStorage, TScore, TMask>,

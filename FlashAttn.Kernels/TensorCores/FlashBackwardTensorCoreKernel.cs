@@ -64,7 +64,7 @@ internal static class FlashBackwardTensorCoreKernel
         int stagesFirst = 2 * bc * stride + 2 * bc * scoreStride, stageElements = 2 * br * stride + tile.StatisticElements;
 
         // and after them all, where dQ is staged (TensorCoreTile.StagesDq): the block's dQ rows, fp32
-        bool stagedDq = dqStaged.Value && accumulateDq.Value;
+        bool stagedDq = dqStaged.Value;
         var dqStage = default(ArrayView<float>);
         if (stagedDq) dqStage = shared.SubView(tile.BackwardSharedBytes / TStorage.ElementBytes, tile.DqStageBytes / TStorage.ElementBytes).Cast<float>();
         int stagedQ0 = -1; // the block whose dQ sits in the stage, to be added once every warp has written its part
@@ -130,13 +130,13 @@ internal static class FlashBackwardTensorCoreKernel
                 //      between its products, which do not depend on it: the exponentials fill the tensor pipe's gaps instead
                 //      of a phase of their own; then dSᵀ = Pᵀ ∘ (dPᵀ − D). Plain attention only: a mask modifier's loads
                 //      (document ids) are merged within one run of element code, which the products would split ----
-                ScoreProduct<T, TStorage>(kTile, qTile, stride, sT, aScores, bScores, scoreKey0, scoreKeyTiles, scoreRow0, scoreRowTiles, kSteps);
+                ScoreProduct<T, TStorage>(kTile, qTile, stride, sT, aScores, bScores, 0, scoreKey0, scoreKeyTiles, scoreRow0, scoreRowTiles, 0, kSteps);
                 if (edgeTest)
                     DpProductWithProbabilities<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, p, seq, mask, modifiers, head, scoreRow0,
-                        q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, maskTest, edge: true);
+                        q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, edge: true);
                 else
                     DpProductWithProbabilities<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, p, seq, mask, modifiers, head, scoreRow0,
-                        q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, maskTest, edge: false);
+                        q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, edge: false);
                 if (hasNext) StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value);
                 aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
                 for (int e = 0; e < 4 * scoreKeyTiles * scoreRowTiles; e++)
@@ -268,20 +268,23 @@ internal static class FlashBackwardTensorCoreKernel
         }
     }
 
-    /// <summary>Sᵀ = K_j Q_iᵀ for one warp's tile: <paramref name="keyTiles"/> m16 tiles of keys from <paramref name="key0"/> ×
-    /// <paramref name="rowTiles"/> n8 tiles of rows from <paramref name="row0"/>; each Q fragment serves every key tile.</summary>
-    private static void ScoreProduct<T, TStorage>(ArrayView<T> kTile, ArrayView<T> qTile, int stride, ArrayView<float> sT, ArrayView<int> a,
-        ArrayView<int> b, int key0, int keyTiles, int row0, int rowTiles, int kSteps)
+    /// <summary>Sᵀ = K_j Q_iᵀ (<paramref name="slot"/> 0: A from K, B from Q) or dPᵀ = V_j dO_iᵀ (1: V, dO) for one warp's tile,
+    /// k steps <paramref name="kFirst"/>… (<paramref name="kCount"/> of them): <paramref name="keyTiles"/> m16 tiles of keys from
+    /// <paramref name="key0"/> × <paramref name="rowTiles"/> n8 tiles of rows from <paramref name="row0"/>; each B fragment serves
+    /// every key tile. The slot keeps the two products' fragments in their own registers.</summary>
+    private static void ScoreProduct<T, TStorage>(ArrayView<T> keyTile, ArrayView<T> rowTile, int stride, ArrayView<float> accumulator, ArrayView<int> a,
+        ArrayView<int> b, int slot, int key0, int keyTiles, int row0, int rowTiles, int kFirst, int kCount)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
-        for (int kk = 0; kk < kSteps; kk++)
+        for (int step = 0; step < kCount; step++) // a constant trip count for the unroller, whatever kFirst is
             for (int m = 0; m < keyTiles; m++)
             {
-                TStorage.LoadA(kTile, stride, key0 + 16 * m, 16 * kk, a, 0);
+                int kk = kFirst + step;
+                TStorage.LoadA(keyTile, stride, key0 + 16 * m, 16 * kk, a, slot);
                 for (int pair = 0; pair < rowTiles / 2; pair++)
                 {
-                    if (m == 0) TStorage.LoadB(qTile, stride, row0 + 16 * pair, 16 * kk, b, 2 * pair);
-                    TStorage.MultiplyAddTwoTiles(sT, m * rowTiles + 2 * pair, a, 0, b, 2 * pair);
+                    if (m == 0) TStorage.LoadB(rowTile, stride, row0 + 16 * pair, 16 * kk, b, 2 * pair + slot);
+                    TStorage.MultiplyAddTwoTiles(accumulator, m * rowTiles + 2 * pair, a, slot, b, 2 * pair + slot);
                 }
             }
     }
@@ -295,39 +298,30 @@ internal static class FlashBackwardTensorCoreKernel
     /// </summary>
     private static void DpProductWithProbabilities<T, TStorage, TScore, TMask>(ArrayView<T> vTile, ArrayView<T> doTile, int stride, ArrayView<float> dpT,
         ArrayView<float> sT, ArrayView<int> a, ArrayView<int> b, ArrayView<float> lseTile, AttentionParams p, SequenceBounds seq, AttentionMask mask,
-        AttentionModifiers<TScore, TMask> modifiers, int head, int warpRow0, int q0, int warpKey0, int key0, int keyTiles, int rowTiles, int kSteps, bool maskTest,
-        bool edge)
+        AttentionModifiers<TScore, TMask> modifiers, int head, int warpRow0, int q0, int warpKey0, int key0, int keyTiles, int rowTiles, int kSteps, bool edge)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         int entries = 4 * keyTiles * rowTiles, share = (entries + kSteps - 1) / kSteps;
         for (int kk = 0; kk < kSteps; kk++)
         {
-            for (int m = 0; m < keyTiles; m++)
-            {
-                TStorage.LoadA(vTile, stride, warpKey0 + 16 * m, 16 * kk, a, 1);
-                for (int pair = 0; pair < rowTiles / 2; pair++)
-                {
-                    if (m == 0) TStorage.LoadB(doTile, stride, warpRow0 + 16 * pair, 16 * kk, b, 2 * pair + 1);
-                    TStorage.MultiplyAddTwoTiles(dpT, m * rowTiles + 2 * pair, a, 1, b, 2 * pair + 1);
-                }
-            }
+            ScoreProduct<T, TStorage>(vTile, doTile, stride, dpT, a, b, 1, warpKey0, keyTiles, warpRow0, rowTiles, kk, 1);
             // this step's share of the entries (a constant range once unrolled; the loop over i keeps its trip count constant
             // for the unroller, which a range from kk · share would not)
             for (int i = 0; i < share; i++)
                 if (kk * share + i < entries)
-                    ProbabilityEntry(sT, kk * share + i, rowTiles, lseTile, p, seq, mask, modifiers, head, q0, key0, maskTest, edge);
+                    ProbabilityEntry(sT, kk * share + i, rowTiles, lseTile, p, seq, mask, modifiers, head, q0, key0, edge);
         }
     }
 
-    /// <summary>Entry <paramref name="e"/> of the lane's Sᵀ accumulators becomes its Pᵀ (<see cref="ScoreProbability{TScore, TMask}"/>, no
-    /// score modifier); the warp's tile starts at row <paramref name="q0"/> and key <paramref name="key0"/> of the sequence.</summary>
+    /// <summary>Entry <paramref name="e"/> of the lane's Sᵀ accumulators becomes its Pᵀ (<see cref="ScoreProbability{TScore, TMask}"/>, plain
+    /// attention: no score or mask modifier); the warp's tile starts at row <paramref name="q0"/> and key <paramref name="key0"/> of the sequence.</summary>
     private static void ProbabilityEntry<TScore, TMask>(ArrayView<float> sT, int e, int rowTiles, ArrayView<float> lseTile, AttentionParams p,
-        SequenceBounds seq, AttentionMask mask, AttentionModifiers<TScore, TMask> modifiers, int head, int q0, int key0, bool maskTest, bool edge)
+        SequenceBounds seq, AttentionMask mask, AttentionModifiers<TScore, TMask> modifiers, int head, int q0, int key0, bool edge)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         int column = ScoreColumn(e, rowTiles), key = key0 + 16 * (e / (4 * rowTiles)) + Warp.LaneIdx / 4 + 8 * (e / 2 % 2), row = q0 + column;
         bool inside = !edge | ((row < seq.QueryLength) & (key < seq.KeyLength));
-        sT[e] = ScoreProbability(sT[e], row, key, inside, lseTile[column], p, seq, mask, modifiers, head, scoreModified: false, maskTest, edge, out _);
+        sT[e] = ScoreProbability(sT[e], row, key, inside, lseTile[column], p, seq, mask, modifiers, head, scoreModified: false, maskTest: false, edge, out _);
     }
 
     /// <summary>

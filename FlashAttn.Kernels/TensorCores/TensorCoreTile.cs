@@ -171,11 +171,12 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// FA2, d = 128: 26k + 34k of 560k stall samples at and after them). H100, interleaved A/B against the atomics: d = 128
     /// +0.2 to +1.6% (bwd, 6 rows), d = 96 −0.6 to +0.4%, d = 64 −2.0 to −4.0% (there dQ sits between dV and dK, and its
     /// 16 stores per lane queue with dK's fragment loads), so only d' = 128: 16-bit tiles above d' = 96 whose stage fits
-    /// beside the others in <paramref name="maxSharedBytes"/> (d' = 128 only: above, it does not), and only for chunked head
-    /// dims (16-byte rows), which the caller checks.
+    /// beside the others in <paramref name="maxSharedBytes"/> (d' = 128 only: above, it does not), for
+    /// <paramref name="chunked"/> head dims (16-byte rows, as the bulk copies need), when the kernel accumulates dQ at all
+    /// (<paramref name="accumulatesDq"/>: not in deterministic mode).
     /// </summary>
-    public bool StagesDq(int maxSharedBytes, bool hasBulkCopies)
-        => hasBulkCopies && !Wide && HeadDimPadded > 96 && BackwardSharedBytes + DqStageBytes <= maxSharedBytes;
+    public bool StagesDq(int maxSharedBytes, bool hasBulkCopies, bool chunked, bool accumulatesDq)
+        => hasBulkCopies && chunked && accumulatesDq && !Wide && HeadDimPadded > 96 && BackwardSharedBytes + DqStageBytes <= maxSharedBytes;
 
     /// <summary>Backward launch: <see cref="BackwardSharedBytes"/>, and the dQ stage when <paramref name="dqStaged"/>.</summary>
     public int BackwardLaunchSharedBytes(bool dqStaged) => BackwardSharedBytes + (dqStaged ? DqStageBytes : 0);

@@ -351,7 +351,9 @@ public class AttentionKernelTests : TestAcceleratorFixture
     public void DqIsStagedAtD128WithBulkCopiesAndRoom(int headDim, int elementBytes, int maxSharedBytes, bool hasBulkCopies, bool staged)
     {
         var tile = TensorCoreTile.ForBackward(headDim, elementBytes, maxSharedBytes);
-        Assert.That(tile.StagesDq(maxSharedBytes, hasBulkCopies), Is.EqualTo(staged));
+        Assert.That(tile.StagesDq(maxSharedBytes, hasBulkCopies, chunked: true, accumulatesDq: true), Is.EqualTo(staged));
+        Assert.That(tile.StagesDq(maxSharedBytes, hasBulkCopies, chunked: false, accumulatesDq: true), Is.False, "16-byte rows only");
+        Assert.That(tile.StagesDq(maxSharedBytes, hasBulkCopies, chunked: true, accumulatesDq: false), Is.False, "deterministic: no dQ here");
         Assert.That(tile.DqStageStride * sizeof(float) % 16 + tile.BackwardSharedBytes % 16, Is.Zero, "16-byte aligned stage rows");
         Assert.That(tile.BackwardLaunchSharedBytes(staged), Is.EqualTo(tile.BackwardSharedBytes + (staged ? tile.DqStageBytes : 0)));
         if (staged) Assert.That(tile.BackwardLaunchSharedBytes(true), Is.LessThanOrEqualTo(maxSharedBytes));

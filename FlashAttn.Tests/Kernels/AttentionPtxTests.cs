@@ -228,7 +228,7 @@ public sealed class AttentionPtxTests
             $"backward_tc_Half_{headDimPadded}_causal_dropout", SpecializedValue.New(headDimPadded), SpecializedValue.New(backwardTile.Warps),
             SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
             SpecializedValue.New(AttentionModifiers<NoScoreModifier, NoMaskModifier>.DropoutFlag), SpecializedValue.New(true),
-            SpecializedValue.New(backwardTile.StagesDq(AttentionTileConfig.MaxSharedBytes, hasBulkCopies: true)));
+            SpecializedValue.New(backwardTile.StagesDq(AttentionTileConfig.MaxSharedBytes, hasBulkCopies: true, chunked: true, accumulatesDq: true)));
         int forwardCalls = forwardTile.RowTilesPerWarp * forwardTile.BlockCols / 16, backwardCalls = 2 * backwardTile.BackwardBlockRows / 8;
         Assert.Multiple(() =>
         {

@@ -14,8 +14,8 @@ internal sealed class CpuBulkCopies
     private readonly List<ReduceAdd> _open = [];
     private readonly List<List<ReduceAdd>> _committed = [];
 
-    /// <summary>True when no copy is issued and not yet retired.</summary>
-    public bool Drained => _open.Count == 0 && _committed.Count == 0;
+    /// <summary>True when no copy is issued and not yet retired (empty groups hold nothing).</summary>
+    public bool Drained => _open.Count == 0 && _committed.TrueForAll(group => group.Count == 0);
 
     /// <summary>Issues destination[0 … n) += source[0 … n) for <paramref name="bytes"/> / 4 floats.</summary>
     public unsafe void IssueReduceAdd(nint destination, nint source, int bytes)
@@ -28,10 +28,10 @@ internal sealed class CpuBulkCopies
         _open.Add(new ReduceAdd(destination, source, snapshot));
     }
 
-    /// <summary>Closes the group of the copies issued since the last commit.</summary>
+    /// <summary>Closes the group of the copies issued since the last commit; with none, an empty group, as PTX's commit_group
+    /// makes one (so that wait_group N counts groups as the GPU does).</summary>
     public void Commit()
     {
-        if (_open.Count == 0) return;
         _committed.Add([.. _open]);
         _open.Clear();
     }
