@@ -124,28 +124,23 @@ internal static class FlashBackwardTensorCoreKernel
             var warpDelta = deltaTile.SubView(scoreRow0, tile.ScoreWarpRows);
             byte aheadClass;
             for (int e = 0; e < 4 * scoreKeyTiles * scoreRowTiles; e++) { sT[e] = 0f; dpT[e] = 0f; }
-            bool byMatrix = tile.BackwardStoresScoresByMatrix;
             if (!scoreModified && !maskModified && !dropout)
             {
-                // ---- Sᵀ = K_j Q_iᵀ; then dPᵀ = V_j dO_iᵀ, one half of the warp's key tiles after the other, with element work
-                //      that does not depend on the products between their k steps: during the first half Pᵀ = exp2(Sᵀ·scale·log2 e
-                //      − L·log2 e) (masked: 0), during the second the first half's dSᵀ = Pᵀ ∘ (dPᵀ − D) and its stores; so the
-                //      tensor pipe works while they run instead of waiting for a phase of their own. Plain attention only: a
-                //      mask modifier's loads (document ids) are merged within one run of element code, which the products would split ----
-                ScoreProduct<T, TStorage>(kTile, qTile, stride, sT, aScores, bScores, 0, scoreKey0, 0, scoreKeyTiles, scoreRow0, scoreRowTiles, 0, kSteps);
+                // ---- Sᵀ = K_j Q_iᵀ; then dPᵀ = V_j dO_iᵀ with Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0) computed
+                //      between its products, which do not depend on it: the exponentials fill the tensor pipe's gaps instead
+                //      of a phase of their own; then dSᵀ = Pᵀ ∘ (dPᵀ − D). Plain attention only: a mask modifier's loads
+                //      (document ids) are merged within one run of element code, which the products would split ----
+                ScoreProduct<T, TStorage>(kTile, qTile, stride, sT, aScores, bScores, 0, scoreKey0, scoreKeyTiles, scoreRow0, scoreRowTiles, 0, kSteps);
                 if (edgeTest)
-                    DpProductWithElementWork<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, warpDelta, pTile, dsTile, scoreStride,
-                        byMatrix, p, seq, mask, modifiers, head, scoreRow0, q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, edge: true);
+                    DpProductWithProbabilities<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, p, seq, mask, modifiers, head, scoreRow0,
+                        q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, edge: true);
                 else
-                    DpProductWithElementWork<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, warpDelta, pTile, dsTile, scoreStride,
-                        byMatrix, p, seq, mask, modifiers, head, scoreRow0, q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, edge: false);
+                    DpProductWithProbabilities<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, p, seq, mask, modifiers, head, scoreRow0,
+                        q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, edge: false);
                 if (hasNext) StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value);
                 aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
-                // the last half's dSᵀ and stores: no product left to overlap them with
-                int lastHalf = SecondHalfFirstTile(scoreKeyTiles);
-                for (int m = lastHalf; m < scoreKeyTiles; m++)
-                    for (int pair = 0; pair < scoreRowTiles / 2; pair++)
-                        GradientsAndStores<T, TStorage>(sT, dpT, warpDelta, m, pair, scoreRowTiles, pTile, dsTile, scoreStride, scoreKey0, scoreRow0, byMatrix);
+                for (int e = 0; e < 4 * scoreKeyTiles * scoreRowTiles; e++)
+                    dpT[e] = sT[e] * (dpT[e] - warpDelta[ScoreColumn(e, scoreRowTiles)]);
             }
             else
             {
@@ -182,13 +177,25 @@ internal static class FlashBackwardTensorCoreKernel
                 else
                     ScoreGradients(sT, dpT, warpLse, warpDelta, p, seq, mask, modifiers, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles,
                         scoreModified, maskTest, dropout, edge: false);
-
-                // ---- Pᵀ and dSᵀ to shared memory (keys × rows, in the storage): dQ, dV and dK read them in other warp grids ----
-                for (int m = 0; m < scoreKeyTiles; m++)
-                    for (int pair = 0; pair < scoreRowTiles / 2; pair++)
-                        StoreScoreTiles<T, TStorage>(sT, dpT, m, pair, scoreRowTiles, pTile, dsTile, scoreStride, scoreKey0, scoreRow0, byMatrix);
             }
 
+            // ---- Pᵀ and dSᵀ to shared memory (keys × rows, in the storage): dQ, dV and dK read them in other warp grids ----
+            if (tile.BackwardStoresScoresByMatrix)
+                for (int m = 0; m < scoreKeyTiles; m++)
+                    for (int pair = 0; pair < scoreRowTiles / 2; pair++)
+                    {
+                        TStorage.StoreTwoTiles(sT, m * scoreRowTiles + 2 * pair, pTile, scoreStride, scoreKey0 + 16 * m, scoreRow0 + 16 * pair);
+                        TStorage.StoreTwoTiles(dpT, m * scoreRowTiles + 2 * pair, dsTile, scoreStride, scoreKey0 + 16 * m, scoreRow0 + 16 * pair);
+                    }
+            else
+                for (int m = 0; m < scoreKeyTiles; m++)
+                    for (int j = 0; j < scoreRowTiles; j++)
+                        for (int r = 0; r < 2; r++)
+                        {
+                            int at = (scoreKey0 + 16 * m + g + 8 * r) * scoreStride + scoreRow0 + 8 * j + 2 * t, e = 4 * (m * scoreRowTiles + j) + 2 * r;
+                            TStorage.StorePair(pTile, at, sT[e], sT[e + 1]);
+                            TStorage.StorePair(dsTile, at, dpT[e], dpT[e + 1]);
+                        }
             // the dQ stage is written again after this barrier: the previous block's reductions must have read it
             if (stagedDq) BulkCopy.WaitRead(0);
             Group.Barrier();
@@ -262,109 +269,48 @@ internal static class FlashBackwardTensorCoreKernel
     }
 
     /// <summary>Sᵀ = K_j Q_iᵀ (<paramref name="slot"/> 0: A from K, B from Q) or dPᵀ = V_j dO_iᵀ (1: V, dO) for one warp's tile,
-    /// k steps <paramref name="kFirst"/>… (<paramref name="kCount"/> of them): the warp's m16 key tiles <paramref name="keyFirst"/>…
-    /// (<paramref name="keyCount"/> of them; the warp's keys start at <paramref name="key0"/>) × <paramref name="rowTiles"/> n8 tiles of
-    /// rows from <paramref name="row0"/>; each B fragment serves every key tile of the call. The slot keeps the two products'
-    /// fragments in their own registers.</summary>
+    /// k steps <paramref name="kFirst"/>… (<paramref name="kCount"/> of them): <paramref name="keyTiles"/> m16 tiles of keys from
+    /// <paramref name="key0"/> × <paramref name="rowTiles"/> n8 tiles of rows from <paramref name="row0"/>; each B fragment serves
+    /// every key tile. The slot keeps the two products' fragments in their own registers.</summary>
     private static void ScoreProduct<T, TStorage>(ArrayView<T> keyTile, ArrayView<T> rowTile, int stride, ArrayView<float> accumulator, ArrayView<int> a,
-        ArrayView<int> b, int slot, int key0, int keyFirst, int keyCount, int row0, int rowTiles, int kFirst, int kCount)
+        ArrayView<int> b, int slot, int key0, int keyTiles, int row0, int rowTiles, int kFirst, int kCount)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
-        for (int step = 0; step < kCount; step++) // constant trip counts for the unroller, whatever kFirst and keyFirst are
-            for (int i = 0; i < keyCount; i++)
+        for (int step = 0; step < kCount; step++) // a constant trip count for the unroller, whatever kFirst is
+            for (int m = 0; m < keyTiles; m++)
             {
-                int kk = kFirst + step, m = keyFirst + i;
+                int kk = kFirst + step;
                 TStorage.LoadA(keyTile, stride, key0 + 16 * m, 16 * kk, a, slot);
                 for (int pair = 0; pair < rowTiles / 2; pair++)
                 {
-                    if (i == 0) TStorage.LoadB(rowTile, stride, row0 + 16 * pair, 16 * kk, b, 2 * pair + slot);
+                    if (m == 0) TStorage.LoadB(rowTile, stride, row0 + 16 * pair, 16 * kk, b, 2 * pair + slot);
                     TStorage.MultiplyAddTwoTiles(accumulator, m * rowTiles + 2 * pair, a, slot, b, 2 * pair + slot);
                 }
             }
     }
 
     /// <summary>
-    /// dPᵀ = V_j dO_iᵀ for the warp's tile (as <see cref="ScoreProduct{T, TStorage}"/>), its key tiles in two halves (one where
-    /// the warp has an odd count), with element work that does not depend on the products between their k steps, so that ptxas
-    /// issues it between the mma: during each half its key tiles' Pᵀ from <paramref name="sT"/> in place, a share of the entries
-    /// after each k step (<see cref="ScoreProbability{TScore, TMask}"/>; plain attention: the modifiers' and dropout's P and dS
-    /// come from the fused <see cref="ScoreGradients{TScore, TMask}"/>); during the second also the first half's dSᵀ and their
-    /// stores (<see cref="GradientsAndStores{T, TStorage}"/>), one (key tile, row tile pair) after a k step. The second half's
-    /// dSᵀ is the caller's, from <see cref="SecondHalfFirstTile"/> on.
+    /// dPᵀ = V_j dO_iᵀ for the warp's tile (as <see cref="ScoreProduct{T, TStorage}"/>), and Pᵀ from <paramref name="sT"/> in
+    /// place, a share of its entries after each k step's products (<see cref="ScoreProbability{TScore, TMask}"/>; plain
+    /// attention: the modifiers' and dropout's P and dS come from the fused <see cref="ScoreGradients{TScore, TMask}"/>). The
+    /// exponentials do not depend on dPᵀ, so ptxas issues them between its mma (H100: d = 64 +2.9 to +3.7%, d = 96 +1.7 to
+    /// +5.1%, d = 128 +0.1 to +0.8%; the same code with the entries after all the products: −0.1%).
     /// </summary>
-    private static void DpProductWithElementWork<T, TStorage, TScore, TMask>(ArrayView<T> vTile, ArrayView<T> doTile, int stride, ArrayView<float> dpT,
-        ArrayView<float> sT, ArrayView<int> a, ArrayView<int> b, ArrayView<float> lseTile, ArrayView<float> deltaTile, ArrayView<T> pTile,
-        ArrayView<T> dsTile, int scoreStride, bool byMatrix, AttentionParams p, SequenceBounds seq, AttentionMask mask,
+    private static void DpProductWithProbabilities<T, TStorage, TScore, TMask>(ArrayView<T> vTile, ArrayView<T> doTile, int stride, ArrayView<float> dpT,
+        ArrayView<float> sT, ArrayView<int> a, ArrayView<int> b, ArrayView<float> lseTile, AttentionParams p, SequenceBounds seq, AttentionMask mask,
         AttentionModifiers<TScore, TMask> modifiers, int head, int warpRow0, int q0, int warpKey0, int key0, int keyTiles, int rowTiles, int kSteps, bool edge)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
-        int secondHalf = SecondHalfFirstTile(keyTiles), firstCount = secondHalf == 0 ? keyTiles : secondHalf;
-        // Pᵀ of each half's key tiles during that half (the exponentials of all of them in the first half made MUFU its bottleneck)
-        int firstEntries = 4 * firstCount * rowTiles, share = (firstEntries + kSteps - 1) / kSteps;
-        // (the unroller takes the innermost loops first: every trip count below is a constant before the outer loops unroll)
+        int entries = 4 * keyTiles * rowTiles, share = (entries + kSteps - 1) / kSteps;
         for (int kk = 0; kk < kSteps; kk++)
         {
-            ScoreProduct<T, TStorage>(vTile, doTile, stride, dpT, a, b, 1, warpKey0, 0, firstCount, warpRow0, rowTiles, kk, 1);
+            ScoreProduct<T, TStorage>(vTile, doTile, stride, dpT, a, b, 1, warpKey0, keyTiles, warpRow0, rowTiles, kk, 1);
+            // this step's share of the entries (a constant range once unrolled; the loop over i keeps its trip count constant
+            // for the unroller, which a range from kk · share would not)
             for (int i = 0; i < share; i++)
-                if (kk * share + i < firstEntries)
+                if (kk * share + i < entries)
                     ProbabilityEntry(sT, kk * share + i, rowTiles, lseTile, p, seq, mask, modifiers, head, q0, key0, edge);
         }
-        if (secondHalf == 0) return;
-        int secondEntries = 4 * (keyTiles - secondHalf) * rowTiles, secondShare = (secondEntries + kSteps - 1) / kSteps;
-        int units = secondHalf * rowTiles / 2; // the first half's (key tile, row tile pair) units of dSᵀ and stores
-        for (int kk = 0; kk < kSteps; kk++)
-        {
-            ScoreProduct<T, TStorage>(vTile, doTile, stride, dpT, a, b, 1, warpKey0, secondHalf, keyTiles - secondHalf, warpRow0, rowTiles, kk, 1);
-            for (int i = 0; i < secondShare; i++)
-                if (kk * secondShare + i < secondEntries)
-                    ProbabilityEntry(sT, firstEntries + kk * secondShare + i, rowTiles, lseTile, p, seq, mask, modifiers, head, q0, key0, edge);
-            for (int u = 0; u < units; u++)
-                if (u * kSteps / units == kk)
-                    GradientsAndStores<T, TStorage>(sT, dpT, deltaTile, u / (rowTiles / 2), u % (rowTiles / 2), rowTiles, pTile, dsTile, scoreStride,
-                        warpKey0, warpRow0, byMatrix);
-        }
-    }
-
-    /// <summary>The first of the warp's key tiles in <see cref="DpProductWithElementWork{T, TStorage, TScore, TMask}"/>'s second half:
-    /// half of an even count; 0 (one half) for an odd one.</summary>
-    private static int SecondHalfFirstTile(int keyTiles) => keyTiles % 2 == 0 ? keyTiles / 2 : 0;
-
-    /// <summary>dSᵀ = Pᵀ ∘ (dPᵀ − D) in <paramref name="dpT"/> for the lane's entries of key tile <paramref name="m"/> × row tiles
-    /// 2·<paramref name="pair"/> and 2·<paramref name="pair"/> + 1 (plain attention), then those tiles of Pᵀ and dSᵀ to shared memory.</summary>
-    private static void GradientsAndStores<T, TStorage>(ArrayView<float> sT, ArrayView<float> dpT, ArrayView<float> deltaTile, int m, int pair, int rowTiles,
-        ArrayView<T> pTile, ArrayView<T> dsTile, int scoreStride, int warpKey0, int warpRow0, bool byMatrix)
-        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
-    {
-        for (int i = 0; i < 8; i++)
-        {
-            int e = 4 * (m * rowTiles + 2 * pair) + i;
-            dpT[e] = sT[e] * (dpT[e] - deltaTile[ScoreColumn(e, rowTiles)]);
-        }
-        StoreScoreTiles<T, TStorage>(sT, dpT, m, pair, rowTiles, pTile, dsTile, scoreStride, warpKey0, warpRow0, byMatrix);
-    }
-
-    /// <summary>Pᵀ and dSᵀ of the lane's key tile <paramref name="m"/> × row tiles 2·<paramref name="pair"/>, 2·<paramref name="pair"/> + 1 to
-    /// shared memory (keys × rows, in the storage), where dQ, dV and dK read them in other warp grids: by stmatrix where
-    /// <paramref name="byMatrix"/> (<see cref="TensorCoreTile.BackwardStoresScoresByMatrix"/>), else by 32-bit pairs.</summary>
-    private static void StoreScoreTiles<T, TStorage>(ArrayView<float> sT, ArrayView<float> dpT, int m, int pair, int rowTiles, ArrayView<T> pTile,
-        ArrayView<T> dsTile, int scoreStride, int warpKey0, int warpRow0, bool byMatrix)
-        where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
-    {
-        if (byMatrix)
-        {
-            TStorage.StoreTwoTiles(sT, m * rowTiles + 2 * pair, pTile, scoreStride, warpKey0 + 16 * m, warpRow0 + 16 * pair);
-            TStorage.StoreTwoTiles(dpT, m * rowTiles + 2 * pair, dsTile, scoreStride, warpKey0 + 16 * m, warpRow0 + 16 * pair);
-            return;
-        }
-        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
-        for (int half = 0; half < 2; half++) // a constant trip count for the unroller, whatever pair is
-            for (int r = 0; r < 2; r++)
-            {
-                int j = 2 * pair + half;
-                int at = (warpKey0 + 16 * m + g + 8 * r) * scoreStride + warpRow0 + 8 * j + 2 * t, e = 4 * (m * rowTiles + j) + 2 * r;
-                TStorage.StorePair(pTile, at, sT[e], sT[e + 1]);
-                TStorage.StorePair(dsTile, at, dpT[e], dpT[e + 1]);
-            }
     }
 
     /// <summary>Entry <paramref name="e"/> of the lane's Sᵀ accumulators becomes its Pᵀ (<see cref="ScoreProbability{TScore, TMask}"/>, plain
