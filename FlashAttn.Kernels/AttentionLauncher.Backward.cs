@@ -21,10 +21,12 @@ public static partial class AttentionLauncher
             bool dqStaged = tc.StagesDq(accelerator.Info.MaxSharedMemoryPerGroup, accelerator.Info.HasBulkCopies, chunked, !settings.Deterministic);
             using var workspace = Rent(kernelWritesKeyGradients: true);
             Preprocess<TStorage>(workspace);
+            int ranks = CeilDiv(sequences.MaxKeys, tc.BackwardBlockCols) * tc.ColumnSplits;
+            // one group per SM (LaunchBounds(256, 1), and the shared memory)
+            int tailUnits = TileOrder.TailUnits(ranks, shape.HeadsQ * sequences.Count, settings.Causal, accelerator.Info.MultiprocessorCount, 1);
             accelerator.Launch(FlashBackwardTensorCoreKernel.Backward<T, TStorage, TScore, TMask>,
-                new LaunchConfig(new Dim3(CeilDiv(sequences.MaxKeys, tc.BackwardBlockCols) * tc.ColumnSplits, shape.HeadsQ, sequences.Count),
-                    new Dim3(tc.Threads, 1, 1), tc.BackwardLaunchSharedBytes(dqStaged)),
-                q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, dk, dv, p, sequences.Info, modifiers,
+                new LaunchConfig(new Dim3(ranks, shape.HeadsQ, sequences.Count), new Dim3(tc.Threads, 1, 1), tc.BackwardLaunchSharedBytes(dqStaged)),
+                q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, dk, dv, p, sequences.Info, modifiers, tailUnits,
                 Specialize(tc.HeadDimPadded), Specialize(tc.Warps), SpecializedValue.New(settings.Causal),
                 SpecializedValue.New(chunked), SpecializedValue.New(!settings.Deterministic), Specialize(sequences.Kind),
                 Specialize(sequences.IsDense ? modifiers.FlagsFor(settings) : AttentionModifiers<TScore, TMask>.FlagsWith(settings)),

@@ -57,8 +57,13 @@ public static partial class AttentionLauncher
                 accelerator.Launch(FlashDecodeTensorCoreKernel.Decode<T, TStorage, TScore, TMask>, config, q, k, v, output, lse, p, sequences.Info,
                     partialOutput, partialLse, modifiers, headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits), flags);
             else
+            {
+                // two groups per SM (LaunchBounds(128, 2)); a split key range (KV cache) keeps the grid's order
+                int tailUnits = TileOrder.TailUnits(config.Grid.X, config.Grid.Y * config.Grid.Z, settings.Causal && splits == 1,
+                    accelerator.Info.MultiprocessorCount, 2);
                 accelerator.Launch(FlashForwardTensorCoreKernel.Forward<T, TStorage, TScore, TMask>, config, q, k, v, output, lse, p, sequences.Info,
-                    partialOutput, partialLse, modifiers, headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits), flags);
+                    partialOutput, partialLse, modifiers, tailUnits, headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits), flags);
+            }
         }
 
         public void Run<TStorage>() where TStorage : struct, IStorage<T>

@@ -24,7 +24,7 @@ internal static class FlashBackwardTensorCoreKernel
     [LaunchBounds(256, 1)]
     public static void Backward<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> dOutput,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dqAccum, ArrayView<float> dkAccum, ArrayView<float> dvAccum,
-        ArrayView<T> dk, ArrayView<T> dv, AttentionParams p, SequenceInfo sequences, AttentionModifiers<TScore, TMask> modifiers, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal,
+        ArrayView<T> dk, ArrayView<T> dv, AttentionParams p, SequenceInfo sequences, AttentionModifiers<TScore, TMask> modifiers, int tailUnits, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal,
         SpecializedValue<bool> chunked, SpecializedValue<bool> accumulateDq, SpecializedValue<int> sequenceKind,
         SpecializedValue<int> modifierFlags, SpecializedValue<bool> kvDirect, SpecializedValue<bool> dqStaged)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
@@ -36,10 +36,12 @@ internal static class FlashBackwardTensorCoreKernel
         int dPad = tile.HeadDimPadded, br = tile.BackwardBlockRows, bc = tile.BackwardBlockCols, stride = tile.Stride;
         int splits = tile.ColumnSplits, columns = tile.SplitColumns, kSteps = dPad / 16, scoreStride = tile.ScoreTileStride;
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
-        // grid (K blocks · column groups, h_q, b): the blocks of one head run together and share its Q and dO through L2
-        // (ncu, H200: with heads fastest the L2 hit rate of loads was 43%)
-        int k0 = Grid.IdxX / splits * bc, c0 = Grid.IdxX % splits * columns, head = Grid.IdxY;
-        var seq = sequences.Bounds(Grid.IdxZ, p, sequenceKind.Value);
+        // grid (K blocks · column groups, h_q, b), in TileOrder's order: the blocks of one head run together and share its Q
+        // and dO through L2 (ncu, H200: with heads fastest the L2 hit rate of loads was 43%); under a causal mask the first
+        // key block is the longest (the grid's last heads run all their longest first)
+        var order = TileOrder.Current(causal.Value ? tailUnits : 0); // without a mask the grid's own order, folded: no register holds it
+        int k0 = order.Rank / splits * bc, c0 = order.Rank % splits * columns, head = order.Y;
+        var seq = sequences.Bounds(order.Z, p, sequenceKind.Value);
         if (k0 >= seq.KeyLength) return; // past this sequence's keys (varlen): the whole group leaves before any barrier
         var mask = seq.Mask(p, causal.Value);
         int kvHead = head / p.QueriesPerKvHead;

@@ -34,7 +34,7 @@ internal static class FlashForwardTensorCoreKernel
     [LaunchBounds(128, 2)]
     public static void Forward<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse,
         AttentionParams p, SequenceInfo sequences, ArrayView<float> partialOutput, ArrayView<float> partialLse, AttentionModifiers<TScore, TMask> modifiers,
-        SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal, SpecializedValue<bool> chunked,
+        int tailUnits, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal, SpecializedValue<bool> chunked,
         SpecializedValue<int> sequenceKind, SpecializedValue<int> packedHeads, SpecializedValue<int> splits, SpecializedValue<int> modifierFlags)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
@@ -46,14 +46,16 @@ internal static class FlashForwardTensorCoreKernel
         bool maskModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
         bool dropout = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.DropoutFlag) != 0;
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
-        // grid (Q tiles · splits, h_q / G, sequences): the tiles of one head run together, so its K and V are read from L2 by
-        // all of them; each head's tiles run last-first, so under a causal mask the longest rows start first. Rows are
-        // packed (position, head) pairs when G > 1: q0 counts packed rows.
-        int split = Grid.IdxX % splitCount, q0 = (Grid.DimX / splitCount - 1 - Grid.IdxX / splitCount) * br, warpRow = 16 * mTiles * warp;
-        var seq = sequences.Bounds(Grid.IdxZ, p, kind);
+        // grid (Q tiles · splits, h_q / G, sequences), in TileOrder's order: the tiles of one head run together, so its K and V
+        // are read from L2 by all of them; each head's tiles run last-first, so under a causal mask the longest rows start
+        // first (the grid's last heads all their longest first). Rows are packed (position, head) pairs when G > 1: q0
+        // counts packed rows.
+        var order = TileOrder.Current(causal.Value ? tailUnits : 0); // without a mask the grid's own order, folded: no register holds it
+        int split = order.Rank % splitCount, q0 = (Grid.DimX / splitCount - 1 - order.Rank / splitCount) * br, warpRow = 16 * mTiles * warp;
+        var seq = sequences.Bounds(order.Z, p, kind);
         int rows = seq.QueryLength * packed;
         if (q0 >= rows) return; // past this sequence's queries (varlen): the whole group leaves before any barrier
-        int head = Grid.IdxY, kvHead = packed > 1 ? Grid.IdxY : head / p.QueriesPerKvHead;
+        int head = order.Y, kvHead = packed > 1 ? order.Y : head / p.QueriesPerKvHead;
         var mask = seq.Mask(p, causal.Value);
         // the query positions rows [q0, q0 + Br) cover: the mask's block ranges are in positions
         int position0 = PackedQueryRows.Position(q0, packed), positions = PackedQueryRows.Position(q0 + br - 1, packed) - position0 + 1;

@@ -159,7 +159,7 @@ public sealed class AttentionPtxTests
         var buffer = new byte[marshaller.BufferSize];
         marshaller.Pack(arguments, buffer);
 
-        int identity = compiled.Slots.Select((slot, i) => (slot, i)).Single(x => x.slot.FieldPath[^1].Name.Contains("Identity")).i;
+        int identity = compiled.Slots.Select((slot, i) => (slot, i)).Single(x => x.slot.FieldPath.Count > 0 && x.slot.FieldPath[^1].Name.Contains("Identity")).i;
         Assert.Multiple(() =>
         {
             Assert.That(compiled.Slots, Has.Count.EqualTo(System.Text.RegularExpressions.Regex.Matches(compiled.Ptx, @"\.param \.").Count));
