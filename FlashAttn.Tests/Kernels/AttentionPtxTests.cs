@@ -262,6 +262,7 @@ public sealed class AttentionPtxTests
 
     [TestCase(typeof(Half), typeof(Float16Storage), 128, false, true, true, true)]
     [TestCase(typeof(Half), typeof(Float16Storage), 128, false, true, true, false)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 128, true, true, true, false)]
     [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 64, true, true, true, false)]
     [TestCase(typeof(Half), typeof(Float16Storage), 256, true, true, false, false)]
     [TestCase(typeof(Half), typeof(Float16Storage), 96, false, true, true, false)]
