@@ -43,6 +43,7 @@ internal sealed class AttentionSweep(SweepOptions options, Accelerator accelerat
             [
                 AttentionFlops.Formula,
                 $"{timer.Method}; median of {options.Runs} runs after {options.Warmup} warm-up runs" +
+                    (options.WarmupMs > 0 ? $" and more for {options.WarmupMs} ms" : "") +
                     (options.SettleMs > 0 ? $", {options.SettleMs} ms idle before each configuration and pass" : "") + "; random inputs in [-1, 1) " +
                     $"rotated over {options.BufferSets} buffer sets; no allocation in the timed forward (AttentionLauncher on preallocated buffers)",
                 BackwardNote,
@@ -132,6 +133,16 @@ internal sealed class AttentionSweep(SweepOptions options, Accelerator accelerat
             long peak = buffers.BytesOfOneCall(pass) + TransientPeak(() => launch(0));
             for (int run = 1; run <= options.Warmup; run++) launch(run);
             accelerator.Synchronize();
+            if (options.WarmupMs > 0)
+            {
+                // the load of this pass long enough for the clocks to settle to it (each run synchronised: the time is the GPU's)
+                var warm = System.Diagnostics.Stopwatch.StartNew();
+                for (int run = options.Warmup + 1; warm.ElapsedMilliseconds < options.WarmupMs; run++)
+                {
+                    launch(run);
+                    accelerator.Synchronize();
+                }
+            }
             double ms = Median.Of(timer.TimeEach(options.Runs, launch));
             string? wrong = buffers.CheckResults(pass);
             return result with

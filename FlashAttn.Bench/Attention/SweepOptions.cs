@@ -14,8 +14,10 @@ namespace FlashAttn.Bench.Attention;
 /// <param name="Cpu">--device cpu: the CPU accelerator instead of CUDA device 0.</param>
 /// <param name="SettleMs">Idle milliseconds before each configuration and pass (before its untimed call and warm-ups), so that
 /// a pass is not timed at the clocks a long heavy pass before it left (0: none).</param>
+/// <param name="WarmupMs">After the <paramref name="Warmup"/> runs, more untimed runs until this many milliseconds of them have
+/// passed, so that a pass is timed under its own steady load, whatever the pass before it left (0: none).</param>
 internal sealed record SweepOptions(SweepGrid Grid, int Runs, int Warmup, int BufferSets, string? JsonPath, string? MarkdownPath, string? Commit, bool Cpu,
-    int SettleMs = 0)
+    int SettleMs = 0, int WarmupMs = 0)
 {
     /// <summary>The grid's options: what <see cref="ParseGrid"/> reads.</summary>
     public static IReadOnlyList<string> GridOptions { get; } =
@@ -23,19 +25,20 @@ internal sealed record SweepOptions(SweepGrid Grid, int Runs, int Warmup, int Bu
 
     /// <summary>Every option of the verb.</summary>
     public static IReadOnlyList<string> ValueOptions { get; } =
-        [.. GridOptions, DeviceOption.Name, "--runs", "--warmup", "--buffer-sets", "--settle-ms", "--json", "--md", "--commit"];
+        [.. GridOptions, DeviceOption.Name, "--runs", "--warmup", "--warmup-ms", "--buffer-sets", "--settle-ms", "--json", "--md", "--commit"];
 
     /// <summary>The verb's usage line.</summary>
     public const string Usage =
         "sweep [--device cuda|cpu] [--json FILE] [--md FILE] [--dtypes fp32,fp16,bf16] [--head-dims 64,128] " +
         "[--seqlens 512,1024,2048,4096,8192,16384] [--causal both|on|off] [--passes fwd,bwd,fwd_bwd] [--runs 10] [--warmup 3] " +
-        "[--buffer-sets 2] [--settle-ms 0] [--batch-tokens 16384] [--model-dim 2048] [--fp32-math exact|tensor-cores|auto] [--layout bshd|bhsd] [--commit SHA]";
+        "[--warmup-ms 0] [--buffer-sets 2] [--settle-ms 0] [--batch-tokens 16384] [--model-dim 2048] [--fp32-math exact|tensor-cores|auto] [--layout bshd|bhsd] [--commit SHA]";
 
     /// <summary>Reads the options; defaults are flash-attn's full grid, 10 runs after 3 warm-ups, 2 buffer sets.</summary>
     /// <exception cref="FormatException">A bad value.</exception>
     public static SweepOptions Parse(VerbArguments line) => new(
         ParseGrid(line), line.Positive("--runs", 10), line.NonNegative("--warmup", 3), line.Positive("--buffer-sets", 2),
-        line.Value("--json"), line.Value("--md"), line.Value("--commit"), DeviceOption.ParseCpu(line), line.NonNegative("--settle-ms", 0));
+        line.Value("--json"), line.Value("--md"), line.Value("--commit"), DeviceOption.ParseCpu(line), line.NonNegative("--settle-ms", 0),
+        line.NonNegative("--warmup-ms", 0));
 
     /// <summary>Reads the grid options; flash-attn's grid by default.</summary>
     /// <exception cref="FormatException">A bad value.</exception>

@@ -38,14 +38,15 @@ public class SweepGridTests
     public void OptionsNarrowTheGrid()
     {
         var options = Parse("--dtypes", "bf16", "--head-dims", "128", "--seqlens", "4096", "--causal", "on", "--passes", "fwd_bwd",
-            "--runs", "20", "--warmup", "0", "--settle-ms", "250", "--batch-tokens", "8192");
+            "--runs", "20", "--warmup", "0", "--settle-ms", "250", "--warmup-ms", "300", "--batch-tokens", "8192");
         var only = options.Grid.Configurations().Single();
         Assert.Multiple(() =>
         {
             Assert.That(only, Is.EqualTo(new SweepConfiguration(DType.BFloat16, 128, true, 2, 4096, 16)));
             Assert.That(options.Grid.Passes, Is.EqualTo(new[] { AttentionPass.ForwardBackward }));
-            Assert.That((options.Runs, options.Warmup, options.SettleMs), Is.EqualTo((20, 0, 250)));
+            Assert.That((options.Runs, options.Warmup, options.SettleMs, options.WarmupMs), Is.EqualTo((20, 0, 250, 300)));
             Assert.That(Parse().SettleMs, Is.Zero, "no idle unless asked");
+            Assert.That(Parse().WarmupMs, Is.Zero, "no timed warm-up unless asked");
         });
     }
 
