@@ -28,14 +28,16 @@ internal readonly struct TileOrder
 
     private TileOrder(int rank, int y, int z) { Rank = rank; Y = y; Z = z; }
 
-    /// <summary>The running group's tile, the last <paramref name="tailUnits"/> units of the grid taken rank-major (0: the grid's
-    /// own order).</summary>
-    public static TileOrder Current(int tailUnits)
+    /// <summary>The running group's tile, the last <paramref name="tailUnits"/> units of the grid taken rank-major where the tiles'
+    /// work is <paramref name="unequal"/> (the kernels' causal specialization, a compile-time constant: without it the order
+    /// folds to the grid's own and no register holds it); <paramref name="tailUnits"/> 0: the grid's own order.</summary>
+    public static TileOrder Current(bool unequal, int tailUnits)
     {
-        if (tailUnits <= 0) return new(Grid.IdxX, Grid.IdxY, Grid.IdxZ);
+        int tail = unequal ? tailUnits : 0;
+        if (tail <= 0) return new(Grid.IdxX, Grid.IdxY, Grid.IdxZ);
         int heads = Grid.DimY;
         int linear = Grid.IdxX + Grid.DimX * (Grid.IdxY + heads * Grid.IdxZ);
-        int unit = UnitOf(linear, Grid.DimX, heads * Grid.DimZ, tailUnits, out int rank);
+        int unit = UnitOf(linear, Grid.DimX, heads * Grid.DimZ, tail, out int rank);
         return new(rank, unit % heads, unit / heads);
     }
 

@@ -39,7 +39,7 @@ internal static class FlashBackwardTensorCoreKernel
         // grid (K blocks · column groups, h_q, b), in TileOrder's order: the blocks of one head run together and share its Q
         // and dO through L2 (ncu, H200: with heads fastest the L2 hit rate of loads was 43%); under a causal mask the first
         // key block is the longest (the grid's last heads run all their longest first)
-        var order = TileOrder.Current(causal.Value ? tailUnits : 0); // without a mask the grid's own order, folded: no register holds it
+        var order = TileOrder.Current(causal.Value, tailUnits);
         int k0 = order.Rank / splits * bc, c0 = order.Rank % splits * columns, head = order.Y;
         var seq = sequences.Bounds(order.Z, p, sequenceKind.Value);
         if (k0 >= seq.KeyLength) return; // past this sequence's keys (varlen): the whole group leaves before any barrier

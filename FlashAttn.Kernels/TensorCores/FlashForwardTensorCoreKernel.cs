@@ -50,7 +50,7 @@ internal static class FlashForwardTensorCoreKernel
         // are read from L2 by all of them; each head's tiles run last-first, so under a causal mask the longest rows start
         // first (the grid's last heads all their longest first). Rows are packed (position, head) pairs when G > 1: q0
         // counts packed rows.
-        var order = TileOrder.Current(causal.Value ? tailUnits : 0); // without a mask the grid's own order, folded: no register holds it
+        var order = TileOrder.Current(causal.Value, tailUnits);
         int split = order.Rank % splitCount, q0 = (Grid.DimX / splitCount - 1 - order.Rank / splitCount) * br, warpRow = 16 * mTiles * warp;
         var seq = sequences.Bounds(order.Z, p, kind);
         int rows = seq.QueryLength * packed;
