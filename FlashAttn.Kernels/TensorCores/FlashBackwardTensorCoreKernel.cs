@@ -133,14 +133,13 @@ internal static class FlashBackwardTensorCoreKernel
                 //      of a phase of their own; then dSᵀ = Pᵀ ∘ (dPᵀ − D). Plain attention only: a mask modifier's loads
                 //      (document ids) are merged within one run of element code, which the products would split ----
                 ScoreProduct<T, TStorage>(kTile, qTile, stride, sT, aScores, bScores, 0, scoreKey0, scoreKeyTiles, scoreRow0, scoreRowTiles, 0, kSteps);
-                if (hasNext) StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value, queries: true, outputGradients: false);
+                if (hasNext) StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value);
                 if (edgeTest)
                     DpProductWithProbabilities<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, p, seq, mask, modifiers, head, scoreRow0,
                         q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, edge: true);
                 else
                     DpProductWithProbabilities<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, p, seq, mask, modifiers, head, scoreRow0,
                         q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, edge: false);
-                if (hasNext) StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value, queries: false, outputGradients: true);
                 aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
                 for (int e = 0; e < 4 * scoreKeyTiles * scoreRowTiles; e++)
                     dpT[e] = sT[e] * (dpT[e] - warpDelta[ScoreColumn(e, scoreRowTiles)]);
