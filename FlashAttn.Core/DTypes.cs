@@ -20,6 +20,9 @@ internal static class DTypes
     /// <summary>True for the element types attention computes on (q, k, v, outputs): fp32, fp16, bf16.</summary>
     public static bool IsFloatingPoint(DType dtype) => dtype is DType.Float32 or DType.Float16 or DType.BFloat16;
 
+    /// <summary>True for the 16-bit floating-point types (fp16, bf16).</summary>
+    public static bool IsHalfPrecision(DType dtype) => dtype is DType.Float16 or DType.BFloat16;
+
     /// <summary>Bytes per element.</summary>
     public static int SizeOf(DType dtype) => dtype is DType.Float32 or DType.Int32 ? 4 : 2;
 

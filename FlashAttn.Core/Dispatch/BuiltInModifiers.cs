@@ -15,15 +15,24 @@ internal static class BuiltInModifiers
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier where TCall : struct, IModifiedCall
     {
         BlockMaskTensor.CheckUsable(user.Blocks, call.Device);
-        Softcap? softcap = options.Softcap is float cap ? new Softcap(cap) : null;
         Alibi? alibi = options.AlibiSlopes is { } slopes ? new Alibi(slopes.View, headsQ, perBatch: slopes.Rank == 2) : null;
-        switch (softcap, alibi)
+        if (options.Softcap is float cap)
         {
-            case (null, null): call.Run(user); break;
-            case ({ } s, null): Before(s, user, call); break;
-            case (null, { } a): Before(a, user, call); break;
-            case ({ } s, { } a): Before(new ComposedScoreModifier<Softcap, Alibi>(s, a), user, call); break;
+            // fp16/bf16: the hardware tanh, as flash-attn (within those dtypes' error); fp32 keeps the accurate one
+            if (call.HalfPrecision) WithAlibi(new HardwareTanhSoftcap(cap), alibi, user, call);
+            else WithAlibi(new Softcap(cap), alibi, user, call);
         }
+        else if (alibi is { } a) Before(a, user, call);
+        else call.Run(user);
+    }
+
+    /// <summary><paramref name="softcap"/>, then <paramref name="alibi"/> when there is one, then the caller's score modifier.</summary>
+    private static void WithAlibi<TSoftcap, TScore, TMask, TCall>(TSoftcap softcap, Alibi? alibi, AttentionModifiers<TScore, TMask> user, TCall call)
+        where TSoftcap : struct, IScoreModifier where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        where TCall : struct, IModifiedCall
+    {
+        if (alibi is { } a) Before(new ComposedScoreModifier<TSoftcap, Alibi>(softcap, a), user, call);
+        else Before(softcap, user, call);
     }
 
     /// <summary><paramref name="builtIn"/> then the caller's score modifier (just the built-in when the caller has none).</summary>

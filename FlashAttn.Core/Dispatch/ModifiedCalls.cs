@@ -10,6 +10,8 @@ namespace FlashAttn.Dispatch;
 internal readonly record struct ForwardCall<T>(Device Device, AttentionProblem Problem, ArrayView<T> Q, ArrayView<T> K, ArrayView<T> V,
     ArrayView<T> Output, ArrayView<float> Lse) : IModifiedCall where T : unmanaged
 {
+    public bool HalfPrecision => DTypes.IsHalfPrecision(DTypes.Of<T>());
+
     public void Run<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
         => Device.AttentionKernels.Forward(Device.Accelerator, Problem, modifiers, Q, K, V, Output, Lse);
 }
@@ -19,6 +21,8 @@ internal readonly record struct BackwardCall<T>(Device Device, AttentionProblem 
     ArrayView<T> Output, ArrayView<T> DOutput, ArrayView<float> Lse, ArrayView<T> Dq, ArrayView<T> Dk, ArrayView<T> Dv) : IModifiedCall
     where T : unmanaged
 {
+    public bool HalfPrecision => DTypes.IsHalfPrecision(DTypes.Of<T>());
+
     public void Run<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
         => Device.AttentionKernels.Backward(Device.Accelerator, Problem, modifiers, Q, K, V, Output, DOutput, Lse, Dq, Dk, Dv);
 }
@@ -27,6 +31,8 @@ internal readonly record struct BackwardCall<T>(Device Device, AttentionProblem 
 internal readonly record struct VarlenForwardCall<T>(Device Device, VarlenProblem Problem, ArrayView<T> Q, ArrayView<T> K, ArrayView<T> V,
     ArrayView<int> CuSeqlensQ, ArrayView<int> CuSeqlensK, ArrayView<T> Output, ArrayView<float> Lse) : IModifiedCall where T : unmanaged
 {
+    public bool HalfPrecision => DTypes.IsHalfPrecision(DTypes.Of<T>());
+
     public void Run<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
         => Device.AttentionKernels.ForwardVarlen(Device.Accelerator, Problem, modifiers, Q, K, V, CuSeqlensQ, CuSeqlensK, Output, Lse);
 }
@@ -36,6 +42,8 @@ internal readonly record struct VarlenBackwardCall<T>(Device Device, VarlenProbl
     ArrayView<T> Output, ArrayView<T> DOutput, ArrayView<float> Lse, ArrayView<int> CuSeqlensQ, ArrayView<int> CuSeqlensK,
     ArrayView<T> Dq, ArrayView<T> Dk, ArrayView<T> Dv) : IModifiedCall where T : unmanaged
 {
+    public bool HalfPrecision => DTypes.IsHalfPrecision(DTypes.Of<T>());
+
     public void Run<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
         => Device.AttentionKernels.BackwardVarlen(Device.Accelerator, Problem, modifiers, Q, K, V, Output, DOutput, Lse, CuSeqlensQ, CuSeqlensK,
             Dq, Dk, Dv);
@@ -46,6 +54,8 @@ internal readonly record struct KvCacheForwardCall<T>(Device Device, KvCacheProb
     ArrayView<T> VCache, ArrayView<T> KNew, ArrayView<T> VNew, KvCacheIndex Index, ArrayView<T> Output, ArrayView<float> Lse) : IModifiedCall
     where T : unmanaged
 {
+    public bool HalfPrecision => DTypes.IsHalfPrecision(DTypes.Of<T>());
+
     public void Run<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
         => Device.AttentionKernels.ForwardKvCache(Device.Accelerator, Problem, modifiers, Q, KCache, VCache, KNew, VNew, Index, Output, Lse);
 }

@@ -64,6 +64,32 @@ public readonly struct Softcap(float cap) : IScoreModifier
 }
 
 /// <summary>
+/// <see cref="Softcap"/> with the GPU's own tanh (<c>tanh.approx.f32</c>: one special-function op, relative error about
+/// 2⁻¹¹), as flash-attn computes it: what fp16 and bf16 calls take (<c>BuiltInModifiers.Compose</c>), since the scores'
+/// own rounding in those dtypes is as large (an fp16 score near the cap of 30 is rounded to 2⁻⁶, the approximate tanh
+/// moves it by up to about 30 · 2⁻¹¹), while the rational fit of <see cref="Softcap"/> costs a dozen multiply-adds a
+/// score more. On the CPU it is the exact tanh.
+/// </summary>
+/// <param name="cap">The cap, positive.</param>
+internal readonly struct HardwareTanhSoftcap(float cap) : IScoreModifier
+{
+    /// <summary>The cap.</summary>
+    public float Cap { get; } = cap;
+
+    private readonly float _inverseCap = 1f / cap;
+
+    /// <inheritdoc/>
+    public float Apply(float score, ScorePosition at) => Cap * XMath.FastTanh(score * _inverseCap);
+
+    /// <inheritdoc/>
+    public float Derivative(float score, ScorePosition at)
+    {
+        float t = XMath.FastTanh(score * _inverseCap);
+        return 1f - t * t;
+    }
+}
+
+/// <summary>
 /// ALiBi (Press et al. 2022) as flash-attn applies it: s ↦ s − slope · |key − diagonal|, the slope per query head
 /// (<see cref="Slopes"/> of h_q floats) or per batch and head ((b, h_q) floats, <see cref="PerBatch"/>).
 /// </summary>

@@ -153,6 +153,34 @@ public class ModifierOptionsTests
         Assert.That(Download(plain.Output), Is.Not.EqualTo(Download(training.Output)));
     }
 
+    /// <summary>fp16/bf16 calls' softcap is the hardware tanh (flash-attn's form), fp32's the accurate one, alone and before
+    /// ALiBi and a user modifier: the type the kernels are compiled for.</summary>
+    [TestCase(true, false, typeof(HardwareTanhSoftcap))]
+    [TestCase(false, false, typeof(Softcap))]
+    [TestCase(true, true, typeof(ComposedScoreModifier<ComposedScoreModifier<HardwareTanhSoftcap, Alibi>, RelativePositionBias>))]
+    [TestCase(false, true, typeof(ComposedScoreModifier<ComposedScoreModifier<Softcap, Alibi>, RelativePositionBias>))]
+    public void SoftcapTakesTheHardwareTanhInHalfPrecision(bool halfPrecision, bool withAlibiAndUser, Type expected)
+    {
+        using var device = Create(SequenceDevice.Cpu);
+        using var slopes = DeviceTensor.Upload<float>(device, [0.25f, 0.0625f], 2);
+        var options = new AttentionOptions { Softcap = 0.5f, AlibiSlopes = withAlibiAndUser ? slopes : null };
+        var recorder = new ScoreTypeRecorder(device, halfPrecision);
+        if (withAlibiAndUser)
+            Dispatch.BuiltInModifiers.Compose(options, 2, new AttentionModifiers<RelativePositionBias, NoMaskModifier>(new RelativePositionBias(slopes.View, 0), default), recorder);
+        else
+            Dispatch.BuiltInModifiers.Compose(options, 2, default(AttentionModifiers<NoScoreModifier, NoMaskModifier>), recorder);
+        Assert.That(ScoreTypeRecorder.Last, Is.EqualTo(expected));
+    }
+
+    /// <summary>A call that records the score modifier type it is given instead of launching.</summary>
+    private readonly record struct ScoreTypeRecorder(Device Device, bool HalfPrecision) : Dispatch.IModifiedCall
+    {
+        [ThreadStatic] public static Type? Last;
+
+        public void Run<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+            => Last = typeof(TScore);
+    }
+
     [Test]
     public void NoOpModifiersKeepThePlainPath()
     {

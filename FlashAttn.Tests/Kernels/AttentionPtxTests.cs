@@ -366,20 +366,11 @@ public sealed class AttentionPtxTests
     [TestCase(typeof(Alibi), typeof(NoMaskModifier), 1, 2, 2)]
     [TestCase(typeof(NoScoreModifier), typeof(DocumentMask), 2, 40, 24)]
     [TestCase(typeof(Softcap), typeof(NoMaskModifier), 1, 0, 0)]
+    [TestCase(typeof(HardwareTanhSoftcap), typeof(NoMaskModifier), 1, 0, 0)]
     public void TensorCoreModifiersRunBranchFreeAndLoadEachAddressOnce(Type score, Type maskType, int flags, int forwardLoads, int backwardLoads)
     {
-        string Forward(Type scoreType, Type maskModifier, int modifierFlags) => Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),
-            [typeof(Half), typeof(Float16Storage), scoreType, maskModifier], $"forward_tc_Half_128_causal_{scoreType.Name}_{maskModifier.Name}",
-            SpecializedValue.New(128), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
-            SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(modifierFlags));
-        string Backward(Type scoreType, Type maskModifier, int modifierFlags) => Compile(typeof(FlashBackwardTensorCoreKernel),
-            nameof(FlashBackwardTensorCoreKernel.Backward), [typeof(Half), typeof(Float16Storage), scoreType, maskModifier],
-            $"backward_tc_Half_128_causal_{scoreType.Name}_{maskModifier.Name}", SpecializedValue.New(128),
-            SpecializedValue.New(TensorCoreTile.ForBackward(128).Warps), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(true),
-            SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(modifierFlags), SpecializedValue.New(true), SpecializedValue.New(true));
-        string plainForward = Forward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0), forward = Forward(score, maskType, flags);
-        string plainBackward = Backward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0), backward = Backward(score, maskType, flags);
-        static int Count(string ptx, string what) => ptx.Split(what).Length - 1;
+        string plainForward = ModifiedForward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0), forward = ModifiedForward(score, maskType, flags);
+        string plainBackward = ModifiedBackward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0), backward = ModifiedBackward(score, maskType, flags);
         // conditional branches: the decisions a modifier could add (unconditional jumps follow the block layout)
         static int Branches(string ptx) => System.Text.RegularExpressions.Regex.Count(ptx, @"@!?%p\d+ bra");
         Assert.Multiple(() =>
@@ -391,4 +382,37 @@ public sealed class AttentionPtxTests
             Assert.That(Branches(backward), Is.LessThanOrEqualTo(Branches(plainBackward)), "backward: conditional branches beside plain attention's");
         });
     }
+
+    /// <summary>fp16/bf16 calls' softcap (<see cref="HardwareTanhSoftcap"/>) is one <c>tanh.approx</c> per score in both passes,
+    /// without the accurate <see cref="Softcap"/>'s rational fit (its reciprocal and a dozen multiply-adds).</summary>
+    [Test]
+    public void HalfPrecisionSoftcapTakesTheHardwareTanh()
+    {
+        string plainForward = ModifiedForward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0);
+        string plainBackward = ModifiedBackward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0);
+        string forward = ModifiedForward(typeof(HardwareTanhSoftcap), typeof(NoMaskModifier), 1);
+        string backward = ModifiedBackward(typeof(HardwareTanhSoftcap), typeof(NoMaskModifier), 1);
+        string accurateForward = ModifiedForward(typeof(Softcap), typeof(NoMaskModifier), 1);
+        Assert.Multiple(() =>
+        {
+            Assert.That(Count(forward, "tanh.approx.f32"), Is.GreaterThan(0), "forward");
+            Assert.That(Count(backward, "tanh.approx.f32"), Is.GreaterThan(0), "backward");
+            Assert.That(Count(forward, "rcp.approx"), Is.EqualTo(Count(plainForward, "rcp.approx")), "forward: no reciprocal beside plain attention's");
+            Assert.That(Count(backward, "rcp.approx"), Is.EqualTo(Count(plainBackward, "rcp.approx")), "backward: no reciprocal beside plain attention's");
+            Assert.That(Count(accurateForward, "tanh.approx.f32"), Is.Zero, "the accurate softcap keeps its own tanh");
+        });
+    }
+
+    private static int Count(string ptx, string what) => ptx.Split(what).Length - 1;
+
+    private static string ModifiedForward(Type scoreType, Type maskModifier, int modifierFlags) => Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),
+        [typeof(Half), typeof(Float16Storage), scoreType, maskModifier], $"forward_tc_Half_128_causal_{scoreType.Name}_{maskModifier.Name}",
+        SpecializedValue.New(128), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
+        SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(modifierFlags));
+
+    private static string ModifiedBackward(Type scoreType, Type maskModifier, int modifierFlags) => Compile(typeof(FlashBackwardTensorCoreKernel),
+        nameof(FlashBackwardTensorCoreKernel.Backward), [typeof(Half), typeof(Float16Storage), scoreType, maskModifier],
+        $"backward_tc_Half_128_causal_{scoreType.Name}_{maskModifier.Name}", SpecializedValue.New(128),
+        SpecializedValue.New(TensorCoreTile.ForBackward(128).Warps), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(true),
+        SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(modifierFlags), SpecializedValue.New(true), SpecializedValue.New(true));
 }

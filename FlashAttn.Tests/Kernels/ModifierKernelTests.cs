@@ -49,8 +49,9 @@ public class ModifierKernelTests : TestAcceleratorFixture
     [Test]
     public void Softcap()
     {
+        // fp16/bf16 calls' softcap: the hardware tanh (on a GPU tanh.approx, whose error the dtype rule must absorb)
         var c = Case(1, 70, 133, 4, 2, 64, AttentionDtype.Fp16, causal: true, bottomRight: true, seed: 31);
-        Check(c, new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(0.4f), default));
+        Check(c, new AttentionModifiers<HardwareTanhSoftcap, NoMaskModifier>(new HardwareTanhSoftcap(0.4f), default));
     }
 
     [Test]
@@ -66,8 +67,8 @@ public class ModifierKernelTests : TestAcceleratorFixture
     {
         var c = Case(2, 66, 40, 2, 1, 64, AttentionDtype.Fp16, causal: true, bottomRight: false, seed: 33);
         using var slopes = UploadShared(_accelerator, [0.25f, 0.0625f, 0.5f, 0.03125f]);
-        var score = new ComposedScoreModifier<Softcap, Alibi>(new Softcap(0.6f), new Alibi(slopes.View, 2, perBatch: true));
-        Check(c, new AttentionModifiers<ComposedScoreModifier<Softcap, Alibi>, NoMaskModifier>(score, default));
+        var score = new ComposedScoreModifier<HardwareTanhSoftcap, Alibi>(new HardwareTanhSoftcap(0.6f), new Alibi(slopes.View, 2, perBatch: true));
+        Check(c, new AttentionModifiers<ComposedScoreModifier<HardwareTanhSoftcap, Alibi>, NoMaskModifier>(score, default));
     }
 
     [Test]
@@ -105,7 +106,7 @@ public class ModifierKernelTests : TestAcceleratorFixture
     public void DropoutWithSoftcapAndGqa()
     {
         var c = Case(1, 64, 130, 6, 2, 32, AttentionDtype.Bf16, causal: false, bottomRight: true, seed: 38);
-        Check(c, new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(0.5f), default), new Dropout(0.15f, seed: 42, offset: 1UL << 33));
+        Check(c, new AttentionModifiers<HardwareTanhSoftcap, NoMaskModifier>(new HardwareTanhSoftcap(0.5f), default), new Dropout(0.15f, seed: 42, offset: 1UL << 33));
     }
 
     [Test]
@@ -249,6 +250,7 @@ public class ModifierKernelTests : TestAcceleratorFixture
             for (float s = -3f; s <= 3f; s += 0.37f)
             {
                 FiniteDifference(new Softcap(0.7f), s, at);
+                FiniteDifference(new HardwareTanhSoftcap(0.7f), s, at);
                 FiniteDifference(new Alibi(slopes.View, 2, perBatch: false), s, at);
                 FiniteDifference(new ComposedScoreModifier<Softcap, Alibi>(new Softcap(1.3f), new Alibi(slopes.View, 2, false)), s, at);
                 FiniteDifference(new RelativePositionBias(table.View, 4), s, at);
