@@ -23,7 +23,7 @@ public static partial class AttentionLauncher
             Preprocess<TStorage>(workspace);
             int ranks = CeilDiv(sequences.MaxKeys, tc.BackwardBlockCols) * tc.ColumnSplits;
             // one group per SM (LaunchBounds(256, 1), and the shared memory)
-            int tailUnits = TileOrder.TailUnits(ranks, shape.HeadsQ * sequences.Count, settings.Causal, accelerator.Info.MultiprocessorCount, tc.BackwardGroupsPerSm);
+            int tailUnits = TileOrder.TailUnits(ranks, shape.HeadsQ * sequences.Count, settings.Causal, accelerator.Info.MultiprocessorCount, 1);
             accelerator.Launch(FlashBackwardTensorCoreKernel.Backward<T, TStorage, TScore, TMask>,
                 new LaunchConfig(new Dim3(ranks, shape.HeadsQ, sequences.Count), new Dim3(tc.Threads, 1, 1), tc.BackwardLaunchSharedBytes(dqStaged)),
                 q, k, v, dOutput, lse, workspace.Delta, workspace.DqAccum, workspace.DkAccum, workspace.DvAccum, dk, dv, p, sequences.Info, modifiers, tailUnits,

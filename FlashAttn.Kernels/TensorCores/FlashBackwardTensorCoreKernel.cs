@@ -133,13 +133,13 @@ internal static class FlashBackwardTensorCoreKernel
                 //      of a phase of their own; then dSᵀ = Pᵀ ∘ (dPᵀ − D). Plain attention only: a mask modifier's loads
                 //      (document ids) are merged within one run of element code, which the products would split ----
                 ScoreProduct<T, TStorage>(kTile, qTile, stride, sT, aScores, bScores, 0, scoreKey0, scoreKeyTiles, scoreRow0, scoreRowTiles, 0, kSteps);
-                if (hasNext) StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value);
                 if (edgeTest)
                     DpProductWithProbabilities<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, p, seq, mask, modifiers, head, scoreRow0,
                         q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, edge: true);
                 else
                     DpProductWithProbabilities<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, p, seq, mask, modifiers, head, scoreRow0,
                         q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, edge: false);
+                if (hasNext) StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value);
                 aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
                 for (int e = 0; e < 4 * scoreKeyTiles * scoreRowTiles; e++)
                     dpT[e] = sT[e] * (dpT[e] - warpDelta[ScoreColumn(e, scoreRowTiles)]);
@@ -583,16 +583,14 @@ internal static class FlashBackwardTensorCoreKernel
 
     /// <summary>Starts staging Q_i and dO_i (rows q0 …) into a stage's first two tiles.</summary>
     private static void StageQueryBlock<T, TStorage>(ArrayView<T> q, ArrayView<T> dOutput, AttentionParams p, TokenLayout layout,
-        SequenceBounds seq, int head, int q0, TensorCoreTile tile, ArrayView<T> stage, bool chunked, bool queries = true, bool outputGradients = true)
+        SequenceBounds seq, int head, int q0, TensorCoreTile tile, ArrayView<T> stage, bool chunked)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         int rows = tile.BackwardBlockRows, validRows = XMath.Min(rows, seq.QueryLength - q0), elements = rows * tile.Stride;
         long first = seq.QueryRowStart(layout, q0, head);
-        if (queries)
-            TensorCoreTileLoader.Load<T, TStorage>(q, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(0, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked,
-                plainWhenWhole: false);
-        if (outputGradients)
-            TensorCoreTileLoader.Load<T, TStorage>(dOutput, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked,
-                plainWhenWhole: false);
+        TensorCoreTileLoader.Load<T, TStorage>(q, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(0, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked,
+            plainWhenWhole: false);
+        TensorCoreTileLoader.Load<T, TStorage>(dOutput, first, layout.PositionStride, validRows, p.HeadDim, stage.SubView(elements, elements), tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked,
+            plainWhenWhole: false);
     }
 }

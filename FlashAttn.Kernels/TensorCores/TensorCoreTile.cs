@@ -91,7 +91,7 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// registers that d' = 128's dK and dV would, and each K/V fragment, barrier and Q/dO stage serves twice the work),
     /// 64 up to 128 and in <see cref="LargeHeadTile"/>, 32 above (shared memory); fp32: 64 up to d' = 64, 32 up to 128,
     /// 16 above.</summary>
-    public int BackwardBlockRows => !Wide ? (HeadDimPadded <= 64 ? (Warps == 8 ? 128 : 64) : HeadDimPadded <= 128 || LargeHeadTile ? 64 : 32)
+    public int BackwardBlockRows => !Wide ? (HeadDimPadded <= 64 ? 128 : HeadDimPadded <= 128 || LargeHeadTile ? 64 : 32)
         : HeadDimPadded <= 64 ? 64 : HeadDimPadded <= 128 ? 32 : 16;
 
     /// <summary>Backward: dK/dV column groups per key block: two for 4-warp tiles above d' = 128, where the group's 64 keys ×
@@ -188,14 +188,9 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     public static TensorCoreTile ForBackward(int headDim, int elementBytes = 2, int maxSharedBytes = AttentionTileConfig.MaxSharedBytes)
     {
         int padded = headDim <= 128 ? (headDim + 31) / 32 * 32 : elementBytes == 4 ? 256 : (headDim + 63) / 64 * 64;
-        // experiment v22: 16-bit d' <= 64 in 4-warp groups of Bc = Br = 64, two per SM
-        var preferred = new TensorCoreTile(padded, elementBytes == 2 ? (padded <= 64 ? 4 : 8) : padded <= 64 ? 8 : 4, elementBytes: elementBytes);
+        var preferred = new TensorCoreTile(padded, elementBytes == 2 || padded <= 64 ? 8 : 4, elementBytes: elementBytes);
         return preferred.BackwardSharedBytes > maxSharedBytes ? new(padded, 4, elementBytes: elementBytes) : preferred;
     }
-
-    /// <summary>Backward groups resident per SM that the launch plans for (the tail order): two for 16-bit 4-warp tiles up to
-    /// d' = 64 (73 KB of shared memory, 128 threads of at most 255 registers each), else one.</summary>
-    public int BackwardGroupsPerSm => !Wide && Warps == 4 && HeadDimPadded <= 64 ? 2 : 1;
 
     /// <summary>The forward tile for head dim <paramref name="headDim"/> (1…256); <paramref name="decode"/> for KV-cache calls.</summary>
     public static TensorCoreTile ForForward(int headDim, bool decode = false, int elementBytes = 2) => new(PaddedHeadDim(headDim), 4, decode, elementBytes);
