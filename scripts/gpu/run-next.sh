@@ -111,23 +111,29 @@ case $group in
     } >> "$summary" 2>/dev/null ;;
   issue-table)
     # SWEEP_EXTRA: more sweep options, e.g. "--settle-ms 500" (idle before each pass: see docs/performance.md on the
-    # causal s = 16k rows, whose separate fwd and bwd timings ran 3-11% above their fwd_bwd in these tables)
+    # causal s = 16k rows, whose separate fwd and bwd timings ran 3-11% above their fwd_bwd in these tables), and
+    # TORCH_EXTRA the same for PyTorch's sweep ("--settle-ms 500"), so that both sides are timed alike. DIMS=no skips the
+    # d = 32/96/256 part; TEST_EXTRA adds a test filter to the CUDA kernel tests (e.g. "FullyQualifiedName~ModifierKernelTests")
     step 170 sweep-main.log bundle/run.sh Bench sweep --dtypes fp16,bf16 --head-dims 64,128 --seqlens 1024,2048,4096,8192,16384 \
       --passes fwd,bwd,fwd_bwd ${SWEEP_EXTRA:-} --json "$OUT/ours-main.json" --md "$OUT/ours-main.md"
-    step 120 sweep-dims.log bundle/run.sh Bench sweep --dtypes fp16,bf16 --head-dims 32,96,256 --seqlens 1024,4096,16384 \
-      --passes fwd,bwd,fwd_bwd ${SWEEP_EXTRA:-} --json "$OUT/ours-dims.json" --md "$OUT/ours-dims.md"
-    for part in main dims; do
+    parts="main"
+    if [ "${DIMS:-yes}" != no ]; then
+      parts="main dims"
+      step 120 sweep-dims.log bundle/run.sh Bench sweep --dtypes fp16,bf16 --head-dims 32,96,256 --seqlens 1024,4096,16384 \
+        --passes fwd,bwd,fwd_bwd ${SWEEP_EXTRA:-} --json "$OUT/ours-dims.json" --md "$OUT/ours-dims.md"
+    fi
+    for part in $parts; do
       step 110 torch.log python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/ours-$part.json" --backends flash,cudnn \
-        --json "$OUT/torch-$part.json" --ours "$OUT/ours-$part.json" --md "$OUT/ratios-$part.md"
+        ${TORCH_EXTRA:-} --json "$OUT/torch-$part.json" --ours "$OUT/ours-$part.json" --md "$OUT/ratios-$part.md"
     done
     dump=$(mktemp -d)
     FLASHATTN_PTX_DUMP=$dump step 60 ptx-tests.log bundle/run.sh Tests --filter "FullyQualifiedName~AttentionPtxTests"
     ptxas_report "$dump" "*_tc_*" HMMA LDSM
     FLASHATTN_TEST_DEVICE=cuda step 200 kernel-tests.log bundle/run.sh Tests \
-      --filter "FullyQualifiedName~AttentionKernelTests.MatchesReference&Name!~Fp32|FullyQualifiedName~SequenceKernelTests"
+      --filter "FullyQualifiedName~AttentionKernelTests.MatchesReference&Name!~Fp32|FullyQualifiedName~SequenceKernelTests${TEST_EXTRA:+|$TEST_EXTRA}"
     {
-      for part in main dims; do echo "== $part"; grep -E "^\|" "$OUT/ratios-$part.md" | cut -d'|' -f2-13; grep geometric "$OUT/ratios-$part.md"; done
-      echo "== per head dim"; python3 scripts/gpu/ratio_summary.py "$OUT/ratios-main.md" "$OUT/ratios-dims.md"
+      for part in $parts; do echo "== $part"; grep -E "^\|" "$OUT/ratios-$part.md" | cut -d'|' -f2-13; grep geometric "$OUT/ratios-$part.md"; done
+      echo "== per head dim"; python3 scripts/gpu/ratio_summary.py "$OUT/ratios-main.md" $([ -e "$OUT/ratios-dims.md" ] && echo "$OUT/ratios-dims.md")
       echo "== kernel tests"; grep -hE "total:|failed:|succeeded:" "$OUT/kernel-tests.log" | tail -3; grep -hE "^failed " "$OUT/kernel-tests.log" | head -8
     } >> "$summary" 2>/dev/null ;;
   *) echo "unknown group: $group" >&2; exit 2 ;;

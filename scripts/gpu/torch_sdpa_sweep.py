@@ -219,6 +219,9 @@ def run_sweep(args, configs):
                         warnings.simplefilter("always")
                         try:
                             attend = make_attention(backend, causal, d, s, device)
+                            if args.settle_ms > 0:  # as our sweep's --settle-ms: the GPU idles before each pass
+                                torch.cuda.synchronize()
+                                time.sleep(args.settle_ms / 1000)
                             ms, peak = measure(attend, p, q, k, v, d_out, args.runs, args.budget_ms)
                             row.update(ms=round(ms, 4), tflops=round(flops / ms / 1e9, 2), peak_bytes=int(peak))
                         except torch.cuda.OutOfMemoryError:
@@ -319,6 +322,9 @@ def main():
     ap.add_argument("--runs", type=int, default=10, help="timed calls per measurement (median)")
     ap.add_argument("--budget-ms", type=float, default=400,
                     help="a measurement whose calls would take longer in all gets fewer runs (at least 3)")
+    ap.add_argument("--settle-ms", type=float, default=0,
+                    help="idle this long before each measurement (as Bench sweep --settle-ms), so that no pass starts "
+                         "on the clocks the one before it left")
     args = ap.parse_args()
     for name, allowed in (("dtypes", DTYPES), ("passes", PASSES), ("backends", BACKENDS)):
         bad = [x for x in getattr(args, name) if x not in allowed]
