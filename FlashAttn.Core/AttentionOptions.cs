@@ -39,6 +39,8 @@ public sealed record AttentionOptions
     /// Logit soft-capping (Gemma 2; flash-attn's softcap): each scaled score s becomes Softcap · tanh(s / Softcap) before
     /// the softmax, and the backward multiplies by its derivative. Null (the default): none. Applied before
     /// <see cref="AlibiSlopes"/> and before a caller's score modifier (the order flash-attn uses for softcap and ALiBi).
+    /// fp16 and bf16 calls compute tanh with the GPU's <c>tanh.approx</c> as flash-attn does (about 2⁻¹¹ relative, the
+    /// size of those dtypes' own rounding of the scores); fp32 calls, and the CPU, with an accurate tanh.
     /// Give the backward pass the same options. Not finite and positive: the call throws <see cref="ArgumentOutOfRangeException"/>
     /// naming options.
     /// </summary>
