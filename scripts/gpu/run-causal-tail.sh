@@ -73,3 +73,6 @@ for mode, m in marks.items():
         print(f"{mode}: {len(s)} samples, sm clock min/median {clocks[0]:.0f}/{clocks[len(s)//2]:.0f}, power median/max {power[len(s)//2]:.0f}/{power[-1]:.0f}")
 PY
 } >> "$summary" 2>&1
+# At most 8 files come back from a call: this script's logs in one archive, its table in the summary
+(cd "$OUT" && files=$(ls causal-marks.log causal-smi.csv causal-sweep.log causal-torch.log causal-*.json 2>/dev/null) \
+  && tar -czf causal-logs.tar.gz $files && rm -f $files)
