@@ -66,7 +66,7 @@ public readonly struct Softcap(float cap) : IScoreModifier
 /// <summary>
 /// <see cref="Softcap"/> with the GPU's own tanh (<c>tanh.approx.f32</c>: one special-function op, relative error about
 /// 2⁻¹¹), as flash-attn computes it: what fp16 and bf16 calls take (<c>BuiltInModifiers.Compose</c>), since the scores'
-/// own rounding in those dtypes is as large (an fp16 score near the cap of 30 is rounded to 2⁻⁶, the approximate tanh
+/// own rounding in those dtypes is as large (an fp16 score near the cap of 30 is a multiple of 2⁻⁶, the approximate tanh
 /// moves it by up to about 30 · 2⁻¹¹), while the rational fit of <see cref="Softcap"/> costs a dozen multiply-adds a
 /// score more. On the CPU it is the exact tanh.
 /// </summary>
