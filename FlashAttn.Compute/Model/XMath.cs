@@ -191,6 +191,17 @@ public static class XMath
     /// <summary>Reinterprets the bits of an int as a float.</summary>
     [Intrinsic(IntrinsicOp.BitCast)]
     public static float AsFloat(int x) => BitConverter.Int32BitsToSingle(x);
+    /// <summary>The largest |x| <see cref="SmallIntToFloat"/> converts exactly: 2²².</summary>
+    public const int SmallIntLimit = 1 << 22;
+
+    /// <summary>
+    /// (float)<paramref name="x"/> for |x| ≤ <see cref="SmallIntLimit"/>, by the bits of 1.5 · 2²³ + x (x lands in the
+    /// mantissa exactly) less 1.5 · 2²³: an integer add and a float add. On the GPU <c>cvt.rn.f32.s32</c> issues on the
+    /// conversion pipe at the special-function rate, beside the softmax's <c>ex2</c> per score; these two run on the integer
+    /// and FMA pipes. Beyond the limit the result is wrong: callers bound x.
+    /// </summary>
+    public static float SmallIntToFloat(int x) => AsFloat(0x4B400000 + x) - 12582912f;
+
     /// <summary>Rounds a float to the nearest Half (ties to even).</summary>
     [Intrinsic(IntrinsicOp.FloatToHalf)]
     public static Half ToHalf(float x) => (Half)x;

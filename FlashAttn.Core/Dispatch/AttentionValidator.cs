@@ -110,7 +110,7 @@ internal static class AttentionValidator
                 $"k heads must divide q heads ({headsQ}) for grouped-query attention; actual {headsKv}.", nameof(k));
 
         CheckOptions(options);
-        CheckAlibiSlopes(options, q, batch, headsQ);
+        CheckAlibiSlopes(options, q, batch, headsQ, seqQ, seqK);
         return new AttentionProblem(batch, seqQ, seqK, headsQ, headsKv, headDim,
             options.ResolveScale(headDim), options.Causal,
             options.CausalAlignment == CausalAlignment.BottomRight, options.Deterministic, options.WindowLeft, options.WindowRight,
@@ -153,9 +153,10 @@ internal static class AttentionValidator
 
     /// <summary>
     /// Checks <see cref="AttentionOptions.AlibiSlopes"/>, if given: live, fp32, on q's device, shape (h_q) or
-    /// (<paramref name="batch"/>, h_q) — batch being the number of sequences of varlen and KV-cache calls.
+    /// (<paramref name="batch"/>, h_q) — batch being the number of sequences of varlen and KV-cache calls; and a sequence's
+    /// <paramref name="queries"/> + <paramref name="keys"/> (their maxima) within the distances the kernels convert exactly.
     /// </summary>
-    internal static void CheckAlibiSlopes(AttentionOptions options, DeviceTensor q, int batch, int headsQ)
+    internal static void CheckAlibiSlopes(AttentionOptions options, DeviceTensor q, int batch, int headsQ, long queries, long keys)
     {
         if (options.AlibiSlopes is not { } slopes) return;
         const string name = nameof(options);
@@ -169,6 +170,11 @@ internal static class AttentionValidator
             throw new ArgumentException(
                 $"options.AlibiSlopes must have shape (heads_q) = {DeviceTensor.FormatShape(perHead)} or (batch, heads_q) = " +
                 $"{DeviceTensor.FormatShape(perBatch)}; actual {slopes.ShapeText}.", name);
+        // |key − diagonal| < s_q + s_k: the kernels take it to float by XMath.SmallIntToFloat, exact up to its limit
+        if (queries + keys > FlashAttn.Compute.XMath.SmallIntLimit)
+            throw new ArgumentException(
+                $"options.AlibiSlopes supports a sequence's s_q + s_k up to {FlashAttn.Compute.XMath.SmallIntLimit:N0} (its distances are converted " +
+                $"exactly up to 2^22); actual s_q = {queries:N0}, s_k = {keys:N0}.", name);
     }
 
     /// <summary>q, k and v hold fp32, fp16 or bf16: int32 tensors are indices, never attention inputs.</summary>

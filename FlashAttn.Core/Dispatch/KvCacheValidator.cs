@@ -100,7 +100,7 @@ internal static class KvCacheValidator
             throw new ArgumentException(
                 $"options.Dropout must be off for KV-cache calls (inference, as flash-attn's flash_attn_with_kvcache); actual probability {options.Dropout.Probability}.",
                 nameof(options));
-        AttentionValidator.CheckAlibiSlopes(options, q, batch, headsQ);
+        AttentionValidator.CheckAlibiSlopes(options, q, batch, headsQ, seqQ, capacity);
 
         var shape = new KvCacheShape(batch, seqQ, headsQ, headsKv, headDim, entries, cacheLength, paged, blocksPerSequence, newKeys);
         if (options.ValidateIndexContents) CheckContents(shape, cacheSeqlens!, cache);

@@ -98,7 +98,7 @@ internal static class VarlenValidator
             throw new ArgumentOutOfRangeException(nameof(maxSeqlenK), maxSeqlenK, $"maxSeqlenK must be at least 0; actual {maxSeqlenK}.");
 
         AttentionValidator.CheckOptions(options);
-        AttentionValidator.CheckAlibiSlopes(options, q, batch, headsQ);
+        AttentionValidator.CheckAlibiSlopes(options, q, batch, headsQ, Math.Min(maxSeqlenQ, totalQ), Math.Min(maxSeqlenK, totalK));
         // a maximum beyond the totals only widens the launch grid with groups that exit
         var shape = new VarlenShape(batch, totalQ, totalK, Math.Min(maxSeqlenQ, totalQ), Math.Min(maxSeqlenK, totalK), headsQ, headsKv, headDim);
         var settings = new AttentionSettings(options.ResolveScale(headDim), options.Causal,

@@ -111,7 +111,8 @@ public readonly struct Alibi(ArrayView<float> slopes, int headsQ, bool perBatch)
     public float Apply(float score, ScorePosition at)
     {
         float slope = Slopes[PerBatch ? at.Batch * HeadsQ + at.Head : at.Head];
-        return score - slope * XMath.Abs(at.Key - at.Diagonal);
+        // the distance converted without the conversion pipe (callers bound s_q + s_k by XMath.SmallIntLimit)
+        return score - slope * XMath.Abs(XMath.SmallIntToFloat(at.Key - at.Diagonal));
     }
 
     /// <inheritdoc/>

@@ -53,6 +53,19 @@ public class ModifierValidationTests
         });
     }
 
+    /// <summary>ALiBi's distances reach float exactly up to 2²² (XMath.SmallIntToFloat): a longer s_q + s_k is refused before any
+    /// launch, naming options.</summary>
+    [Test]
+    public void AlibiRefusesDistancesPastItsExactRange()
+    {
+        using var device = Device.Cpu();
+        using var q = DeviceTensor.Zeros<Half>(device, 1, 2, 1, 8);
+        using var kv = DeviceTensor.Zeros<Half>(device, 1, FlashAttn.Compute.XMath.SmallIntLimit - 1, 1, 8); // s_q + s_k = 2^22 + 1
+        using var slopes = DeviceTensor.Upload<float>(device, [0.5f], 1);
+        Assert.That(() => FlashAttention.Forward(q, kv, kv, new AttentionOptions { AlibiSlopes = slopes }),
+            Throws.ArgumentException.With.Property("ParamName").EqualTo("options").And.Message.Contain("AlibiSlopes").And.Message.Contain("s_q + s_k"));
+    }
+
     [Test]
     public void ValidOptionsRun()
     {

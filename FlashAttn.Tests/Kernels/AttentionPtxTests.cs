@@ -403,6 +403,22 @@ public sealed class AttentionPtxTests
         });
     }
 
+    /// <summary>ALiBi's distance reaches float without <c>cvt.rn.f32.s32</c> (the conversion pipe, at ex2's rate; one per score
+    /// before <see cref="XMath.SmallIntToFloat"/>): plain attention's conversions only, in both passes.</summary>
+    [Test]
+    public void AlibiConvertsItsDistancesWithoutTheConversionPipe()
+    {
+        string plainForward = ModifiedForward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0);
+        string plainBackward = ModifiedBackward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0);
+        string forward = ModifiedForward(typeof(Alibi), typeof(NoMaskModifier), 1);
+        string backward = ModifiedBackward(typeof(Alibi), typeof(NoMaskModifier), 1);
+        Assert.Multiple(() =>
+        {
+            Assert.That(Count(forward, "cvt.rn.f32.s32"), Is.EqualTo(Count(plainForward, "cvt.rn.f32.s32")), "forward");
+            Assert.That(Count(backward, "cvt.rn.f32.s32"), Is.EqualTo(Count(plainBackward, "cvt.rn.f32.s32")), "backward");
+        });
+    }
+
     private static int Count(string ptx, string what) => ptx.Split(what).Length - 1;
 
     private static string ModifiedForward(Type scoreType, Type maskModifier, int modifierFlags) => Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),

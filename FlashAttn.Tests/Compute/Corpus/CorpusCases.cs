@@ -92,6 +92,10 @@ internal static partial class CorpusCases
             r => [Data.Ints(r, N, int.MinValue, int.MaxValue), Data.Ints(r, N, int.MinValue, int.MaxValue).Select(v => (long)v * 987654321L).ToArray()],
             (b, i) => Kernels.PowerOfTwoOps(((int[])b[0])[i], ((long[])b[1])[i]), long.MinValue,
             checkPtx: ptx => Assert.That(ptx, Does.Not.Contain("div.s").And.Not.Contain("rem.s").And.Not.Contain("div.u").And.Not.Contain("rem.u")));
+        yield return Elementwise("SmallIntToFloat",
+            r => [(int[])[.. Data.Ints(r, N - 6, -XMath.SmallIntLimit, XMath.SmallIntLimit), -XMath.SmallIntLimit, XMath.SmallIntLimit, -1, 0, 1, 12345]],
+            (b, i) => (float)((int[])b[0])[i], float.NaN,
+            checkPtx: ptx => Assert.That(ptx, Does.Not.Contain("cvt.rn.f32.s32")));
         yield return Elementwise("LoopAfterBranch", r => [Data.Floats(r, N), Data.Ints(r, N, -64, 256)],
             (b, i) => Kernels.LoopAfterBranchReference(((float[])b[0])[i], ((int[])b[1])[i]), float.NaN, tolerance: 1e-5,
             checkPtx: ptx => Assert.That(ptx, Does.Not.Contain(".local"), "the loop after the branch was not unrolled"));

@@ -51,6 +51,14 @@ internal static partial class Kernels
         output[o + 6] = XMath.FastDivide(x, p);
     }
 
+    /// <summary>XMath.SmallIntToFloat, which ALiBi's distances take: exact for |x| ≤ 2²², no conversion instruction.</summary>
+    public static void SmallIntToFloat(ArrayView<int> input, ArrayView<float> output)
+    {
+        int i = Grid.GlobalIndexX;
+        if (i >= output.Length) return;
+        output[i] = XMath.SmallIntToFloat(input[i]);
+    }
+
     public const int RegisterCount = 8;
 
     /// <summary>A per-thread array indexed only by unrolled loop counters: must live in registers.</summary>
