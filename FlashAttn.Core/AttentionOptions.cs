@@ -51,7 +51,8 @@ public sealed record AttentionOptions
     /// the diagonal being the causal one (i + s_k − s_q bottom-right, i top-left; per sequence in varlen and KV-cache calls).
     /// fp32 slopes on q's device, one per query head, shape (heads_q), or per batch entry and head, shape (batch, heads_q)
     /// (batch = the number of sequences in varlen calls). Null (the default): none. Applied after <see cref="Softcap"/> and
-    /// before a caller's score modifier. A wrong shape or device, or a disposed tensor, throws <see cref="ArgumentException"/>
+    /// before a caller's score modifier. A wrong shape or device, a disposed tensor, or a sequence whose s_q + s_k exceeds 2²²
+    /// (4,194,304: the kernels convert the distance to float exactly up to there) throws <see cref="ArgumentException"/>
     /// naming options. The tensor is read by the kernels: leave it unchanged until the calls that use it are done.
     /// </summary>
     public DeviceTensor<float>? AlibiSlopes { get; init; }
