@@ -5,14 +5,14 @@ namespace FlashAttn.Bench.Cpu;
 /// <summary>Options of the <c>cpu</c> verb; defaults are issue 12's grid (fp32, b = 1, h = 8).</summary>
 internal sealed record CpuBenchOptions(
     int Threads, IReadOnlyList<int> SeqLens, IReadOnlyList<int> HeadDims, IReadOnlyList<bool> Causal, IReadOnlyList<string> Passes,
-    int Batch, int Heads, int Repeats, string? Json)
+    int Batch, int Heads, int Repeats, int WarmupMs, string? Json)
 {
     public const string Usage =
         "cpu [--threads N] [--seqlens 512,1024,2048,4096] [--headdims 64,128] [--causal false,true] [--passes fwd,fwd+bwd] " +
-        "[--batch 1] [--heads 8] [--repeats 3] [--json FILE]";
+        "[--batch 1] [--heads 8] [--repeats 3] [--warmup-ms 500] [--json FILE]";
 
     public static readonly string[] ValueOptions =
-        ["--threads", "--seqlens", "--headdims", "--causal", "--passes", "--batch", "--heads", "--repeats", "--json"];
+        ["--threads", "--seqlens", "--headdims", "--causal", "--passes", "--batch", "--heads", "--repeats", "--warmup-ms", "--json"];
 
     public static CpuBenchOptions Parse(VerbArguments line) => new(
         line.Positive("--threads", Environment.ProcessorCount),
@@ -25,5 +25,6 @@ internal sealed record CpuBenchOptions(
         line.Positive("--batch", 1),
         line.Positive("--heads", 8),
         line.Positive("--repeats", 3),
+        line.NonNegative("--warmup-ms", 500),
         line.Value("--json"));
 }

@@ -10,7 +10,7 @@ namespace FlashAttn.Bench.Cpu;
 /// <summary>
 /// The <c>cpu</c> verb: the CPU path (<see cref="DeviceKind.Cpu"/>) through the public API over issue 12's grid, fp32,
 /// with the machine's measured FMA peak beside it. FLOPs as <see cref="AttentionFlops"/> (forward+backward 3.5×);
-/// one warm-up call, then the median of <c>--repeats</c>. Rows print as they finish; <c>--json</c> writes them in the
+/// warm-up calls for <c>--warmup-ms</c> (at least one), then the median of <c>--repeats</c>. Rows print as they finish; <c>--json</c> writes them in the
 /// schema of scripts/gpu/torch_cpu_sdpa.py so scripts/gpu/cpu-vs-torch.sh can pair them.
 /// </summary>
 internal static class CpuBenchmark
@@ -53,7 +53,7 @@ internal static class CpuBenchmark
         {
             var document = new
             {
-                device = $"{device} ({Environment.MachineName}), FlashAttn CPU path fp32, median of {options.Repeats}; {AttentionFlops.Formula}",
+                device = $"{device} ({Environment.MachineName}), FlashAttn CPU path fp32, median of {options.Repeats} after {options.WarmupMs} ms of warm-up calls; {AttentionFlops.Formula}",
                 fma_peak_gflops = peak,
                 rows,
             };
@@ -63,7 +63,7 @@ internal static class CpuBenchmark
         return 0;
     }
 
-    /// <summary>Median and fastest milliseconds of one forward (or forward + backward) call after a warm-up call.</summary>
+    /// <summary>Median and fastest milliseconds of one forward (or forward + backward) call after the warm-up calls.</summary>
     private static (double Median, double Best) Time(Device device, CpuBenchOptions options, int s, int d, bool causal, bool backward)
     {
         using var q = RandomFill.Tensor<float>(device, 1, options.Batch, s, options.Heads, d);
@@ -76,7 +76,13 @@ internal static class CpuBenchmark
             using var forward = FlashAttention.Forward(q, k, v, attention);
             if (backward) FlashAttention.Backward(dOut, q, k, v, forward.Output, forward.Lse!, attention).Dispose();
         }
-        Call();
+        // warm-up calls for --warmup-ms (at least one): the JIT's tier-1 code of the path's smaller methods arrives in the
+        // first tens of calls, compiled on a background thread that takes a core from a worker meanwhile (2 cores here: a
+        // helper joined its loops 1.2 ms late and s = 512 ran 2× slower in some runs after a single warm-up call)
+        var warmup = Stopwatch.StartNew();
+        do Call(); while (warmup.Elapsed.TotalMilliseconds < options.WarmupMs);
+        // FLASHATTN_CPU_TRACE=1: where the timed calls' time went (the forward's phases, every parallel loop), before the row
+        if (CpuTrace.Enabled) CpuTrace.Reset();
         var times = new double[options.Repeats];
         for (int i = 0; i < times.Length; i++)
         {
@@ -84,6 +90,7 @@ internal static class CpuBenchmark
             Call();
             times[i] = watch.Elapsed.TotalMilliseconds;
         }
+        if (CpuTrace.Enabled) Console.WriteLine(CpuTrace.Summary());
         Array.Sort(times);
         return (times[times.Length / 2], times[0]);
     }

@@ -37,6 +37,11 @@ internal sealed class CpuTeam
 
     private const long Closed = 1L << 31, Count = Closed - 1;
 
+    /// <summary>For <see cref="CpuTrace"/> only: the loop's start, its units' ticks, the last unit's end, each worker's first
+    /// unit's start (0: none yet).</summary>
+    private long _traceStart, _traceUnits, _traceLastEnd;
+    private long[] _traceFirst = [];
+
     private Action<int, int> _body = (_, _) => { };
     private int _count, _next;
     private bool _spin;
@@ -91,6 +96,7 @@ internal sealed class CpuTeam
         _errors = null;
         // spinning helpers only help when each has a core; oversubscribed, they would take the cores of working ones
         _spin = workers <= Environment.ProcessorCount;
+        if (CpuTrace.Enabled) StartTrace(workers);
         long generation = (Volatile.Read(ref _state) >> 32) + 1;
         Volatile.Write(ref _members, generation << 32);
         Interlocked.Exchange(ref _state, generation << 32 | (uint)workers);
@@ -109,7 +115,41 @@ internal sealed class CpuTeam
                 _done.Reset();
             }
         }
+        if (CpuTrace.Enabled) EndTrace(workers);
         if (_errors is { } errors) throw new AggregateException(errors);
+    }
+
+    private void StartTrace(int workers)
+    {
+        if (_traceFirst.Length < workers) _traceFirst = new long[workers];
+        Array.Clear(_traceFirst);
+        _traceUnits = _traceLastEnd = 0;
+        _traceStart = Stopwatch.GetTimestamp();
+    }
+
+    private void EndTrace(int workers)
+    {
+        long end = Stopwatch.GetTimestamp(), first = long.MaxValue, last = -1;
+        int used = _traceFirst[0] != 0 ? 1 : 0;
+        for (int worker = 1; worker < workers; worker++)
+        {
+            if (_traceFirst[worker] == 0) continue;
+            used++;
+            first = Math.Min(first, _traceFirst[worker] - _traceStart);
+            last = Math.Max(last, _traceFirst[worker] - _traceStart);
+        }
+        CpuTrace.Loop(end - _traceStart, _traceUnits, workers, used, last < 0 ? -1 : first, last, end - _traceLastEnd);
+    }
+
+    /// <summary>One unit under <see cref="CpuTrace"/>: its ticks, the worker's first start, the loop's last end.</summary>
+    private void TracedUnit(int unit, int worker)
+    {
+        long start = Stopwatch.GetTimestamp();
+        if (_traceFirst[worker] == 0) _traceFirst[worker] = start;
+        _body(unit, worker);
+        long end = Stopwatch.GetTimestamp(), seen;
+        Interlocked.Add(ref _traceUnits, end - start);
+        while ((seen = Volatile.Read(ref _traceLastEnd)) < end && Interlocked.CompareExchange(ref _traceLastEnd, end, seen) != seen) { }
     }
 
     /// <summary>Enters the helper into loop <paramref name="generation"/> if that loop is still open.</summary>
@@ -126,7 +166,9 @@ internal sealed class CpuTeam
     {
         try
         {
-            for (int unit; (unit = Interlocked.Increment(ref _next)) < _count;) _body(unit, worker);
+            for (int unit; (unit = Interlocked.Increment(ref _next)) < _count;)
+                if (CpuTrace.Enabled) TracedUnit(unit, worker);
+                else _body(unit, worker);
         }
         catch (Exception error)
         {

@@ -3,6 +3,7 @@
 # scripts/build-ab-base.sh; new: the bundle as built), then the CUDA tests named by TEST_FILTER on the new build, then,
 # when TABLE_DTYPES is set, the issue-11 sweep for those dtypes beside PyTorch, both sides settled (--settle-ms 500).
 #   TABLE_DTYPES=bf16 ROUNDS=2 TEST_FILTER="FullyQualifiedName~ModifierKernelTests" bash scripts/gpu/run-modifiers-ab.sh
+# CPU_THREADS=16 adds scripts/gpu/cpu-vs-torch.sh 16 (the CPU path beside PyTorch's CPU SDPA, FLASHATTN_CPU_TRACE=1) last.
 # DEADLINE (default 560 s) bounds the whole call; logs packed into logs.tar.gz, the summary printed last.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
@@ -27,6 +28,11 @@ done
 if [ -n "${TEST_FILTER:-}" ]; then
   FLASHATTN_APPS=/tmp/apps-new FLASHATTN_TEST_DEVICE=cuda timeout "$(limit 200)" bundle/run.sh Tests --filter "$TEST_FILTER" > "$OUT/tests-new.log" 2>&1
   { echo "== CUDA tests (new)"; grep -hE "total:|failed:|succeeded:" "$OUT/tests-new.log" | tail -3; grep -hE "^failed " "$OUT/tests-new.log" | head -8; } >> "$summary"
+fi
+if [ -n "${CPU_THREADS:-}" ]; then
+  # the CPU path against PyTorch's CPU SDPA on the host (no GPU), with the CPU path's trace beside each of our rows
+  FLASHATTN_CPU_TRACE=1 timeout "$(limit 280)" bash scripts/gpu/cpu-vs-torch.sh "$CPU_THREADS" > "$OUT/cpu-vs-torch.log" 2>&1
+  { echo "== CPU, $CPU_THREADS threads, ours / PyTorch"; grep -E "^\||geometric" "$OUT/cpu-ratios-$CPU_THREADS.md"; } >> "$summary"
 fi
 for f in "$OUT"/modifiers-*.md; do [ -e "$f" ] && { echo "== $(basename "$f" .md)"; grep -E "^\|" "$f"; } >> "$summary"; done
 (cd "$OUT" && tar -czf /tmp/logs.tar.gz --exclude summary.log . && find . -mindepth 1 ! -name summary.log -delete && mv /tmp/logs.tar.gz .)
