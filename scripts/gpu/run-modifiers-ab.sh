@@ -3,7 +3,8 @@
 # scripts/build-ab-base.sh; new: the bundle as built), then the CUDA tests named by TEST_FILTER on the new build, then,
 # when TABLE_DTYPES is set, the issue-11 sweep for those dtypes beside PyTorch, both sides settled (--settle-ms 500).
 #   TABLE_DTYPES=bf16 ROUNDS=2 TEST_FILTER="FullyQualifiedName~ModifierKernelTests" bash scripts/gpu/run-modifiers-ab.sh
-# CPU_THREADS=16 adds scripts/gpu/cpu-vs-torch.sh 16 (the CPU path beside PyTorch's CPU SDPA, FLASHATTN_CPU_TRACE=1) last.
+# CPU_THREADS=16 adds scripts/gpu/cpu-vs-torch.sh 16 (the CPU path beside PyTorch's CPU SDPA, FLASHATTN_CPU_TRACE=1) last,
+# over CPU_SEQLENS (default its grid); MODIFIER_SEQLENS picks the modifiers bench's lengths (default 4096,16384).
 # DEADLINE (default 560 s) bounds the whole call; logs packed into logs.tar.gz, the summary printed last.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
@@ -20,7 +21,7 @@ if [ -n "${TABLE_DTYPES:-}" ]; then
 fi
 for round in $(seq 1 "${ROUNDS:-2}"); do
   for side in base new; do
-    FLASHATTN_APPS=/tmp/apps-$side timeout "$(limit 110)" bundle/run.sh Bench modifiers --seqlens "${SEQLENS:-4096,16384}" \
+    FLASHATTN_APPS=/tmp/apps-$side timeout "$(limit 110)" bundle/run.sh Bench modifiers --seqlens "${MODIFIER_SEQLENS:-4096,16384}" \
       --md "$OUT/modifiers-$side-$round.md" > "$OUT/modifiers-$side-$round.log" 2>&1
     echo "modifiers $side round $round: exit $?" >> "$summary"
   done
@@ -31,7 +32,8 @@ if [ -n "${TEST_FILTER:-}" ]; then
 fi
 if [ -n "${CPU_THREADS:-}" ]; then
   # the CPU path against PyTorch's CPU SDPA on the host (no GPU), with the CPU path's trace beside each of our rows
-  FLASHATTN_CPU_TRACE=1 timeout "$(limit 280)" bash scripts/gpu/cpu-vs-torch.sh "$CPU_THREADS" > "$OUT/cpu-vs-torch.log" 2>&1
+  SEQLENS=${CPU_SEQLENS:-512,1024,2048,4096} FLASHATTN_CPU_TRACE=1 timeout "$(limit 280)" bash scripts/gpu/cpu-vs-torch.sh "$CPU_THREADS" \
+    > "$OUT/cpu-vs-torch.log" 2>&1
   { echo "== CPU, $CPU_THREADS threads, ours / PyTorch"; grep -E "^\||geometric" "$OUT/cpu-ratios-$CPU_THREADS.md"; } >> "$summary"
 fi
 for f in "$OUT"/modifiers-*.md; do [ -e "$f" ] && { echo "== $(basename "$f" .md)"; grep -E "^\|" "$f"; } >> "$summary"; done
