@@ -43,6 +43,7 @@ internal sealed unsafe class PackedKeysValues : IDisposable
 
     /// <summary>Widens and packs key block <paramref name="keyBlock"/> of flat kv head <paramref name="head"/> (b · h_kv + h).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // O(s·d) per head: no tier-0 code
+    [SkipLocalsInit] // the stack block is written before it is read (its padding cleared below): no 16–32 KB zeroing per unit
     private void Pack<T>(CpuAttentionLayout layout, T* k, T* v, int head, int keyBlock) where T : unmanaged
     {
         const int block = CpuAttentionLayout.Block;
@@ -60,13 +61,16 @@ internal sealed unsafe class PackedKeysValues : IDisposable
             NativeMemory.Clear(values, (nuint)blockSize * sizeof(float));
             NativeMemory.Clear(KeysT(head, keyBlock), (nuint)blockSize * sizeof(float));
         }
+        // fp32 K without a row-major pack is transposed straight from its rows: no widening, no pass through the stack block
+        bool direct = typeof(T) == typeof(float) && _keys is null && layout.Keys.PositionStride <= int.MaxValue;
         for (int r = 0; r < rows; r++)
         {
             long offset = layout.Keys.RowStart(b, j0 + r, h);
-            StorageConvert.Widen(k + offset, keys + (long)r * dPad, d, 1f);
+            if (!direct) StorageConvert.Widen(k + offset, keys + (long)r * dPad, d, 1f);
             StorageConvert.Widen(v + offset, values + (long)r * dPad, d, 1f);
         }
-        Transpose.Copy(keys, dPad, rows, d, KeysT(head, keyBlock), block);
+        if (direct) Transpose.Copy((float*)k + layout.Keys.RowStart(b, j0, h), (int)layout.Keys.PositionStride, rows, d, KeysT(head, keyBlock), block);
+        else Transpose.Copy(keys, dPad, rows, d, KeysT(head, keyBlock), block);
     }
 
     /// <summary>K of flat kv head (b · h_kv + h): s_k_pad × d_pad.</summary>
