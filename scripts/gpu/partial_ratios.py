@@ -1,3 +1,7 @@
+#!/usr/bin/env python3
+"""Ours / PyTorch ratios from a PyTorch sweep that was cut short (its log lines, not its JSON, which it writes at the end):
+    python3 scripts/gpu/partial_ratios.py ours.json torch.log > ratios-partial.md
+ours.json from `Bench sweep --json`, torch.log from scripts/gpu/torch_sdpa_sweep.py's output; the rows PyTorch reached."""
 import json,re,math,sys
 ours={(r['dtype'],r['head_dim'],r['causal'],r['seqlen'],r['pass']):r['ms'] for r in json.load(open(sys.argv[1]))['results']}
 t={}
