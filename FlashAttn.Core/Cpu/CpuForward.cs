@@ -138,18 +138,22 @@ internal static unsafe class CpuForward
                 int topKeys = topEnd <= Half ? Half : block;
                 float* qi = qs + g * blockSize, oi = acc + g * blockSize;
                 // S = Q_i K_jᵀ
+                long traced = CpuTrace.Enabled ? Stopwatch.GetTimestamp() : 0;
                 MicroKernel.Multiply<TOps, TVector>(qi, dPad, keysT, block, s, block, Half, topKeys, layout.HeadDim, accumulate: false);
                 MicroKernel.Multiply<TOps, TVector>(qi + Half * dPad, dPad, keysT, block, s + Half * block, block, Half, block,
                     layout.HeadDim, accumulate: false);
+                if (CpuTrace.Enabled) traced = CpuTrace.Tile(CpuTrace.TileStep.Scores, traced);
                 if (CpuModifiers<TScore, TMask>.ScoresModifiedOn(tile))
                     ModifyScores(layout, modifiers, s, first, end, b, h, blockStart, j0, blockRows, masked: tile != BlockMask.Full);
                 OnlineSoftmax.Update<TOps, TVector>(s, first, end, blockMax, blockSum, alpha, statistic);
                 if (modifiers.Dropped) DropProbabilities(modifiers, s, first, end, b, h, blockStart, j0, blockRows);
+                if (CpuTrace.Enabled) traced = CpuTrace.Tile(CpuTrace.TileStep.Softmax, traced);
                 // O_i = diag(α) O_i + P V_j, α applied as the micro-kernel loads O_i
                 MicroKernel.Multiply<TOps, TVector>(s, block, valueBlock, dPad, oi, dPad, Half, dPad, topKeys, accumulate: true,
                     rowScale: alpha);
                 MicroKernel.Multiply<TOps, TVector>(s + Half * block, block, valueBlock, dPad, oi + Half * dPad, dPad, Half, dPad, block,
                     accumulate: true, rowScale: alpha + Half);
+                if (CpuTrace.Enabled) CpuTrace.Tile(CpuTrace.TileStep.Values, traced);
             }
         }
 

@@ -3,9 +3,10 @@ using System.Diagnostics;
 namespace FlashAttn.Cpu;
 
 /// <summary>
-/// Where a CPU-path forward's time goes, for <c>Bench cpu --trace</c> (issue 12: the forward does not scale to 16 threads at
-/// short lengths): the caller's phases, and for every <see cref="CpuTeam"/> loop its wall time, its workers' time inside
-/// units, how many workers took a unit and how long after the loop's start the helpers took their first. Off unless
+/// Where a CPU-path forward's time goes, for <c>Bench cpu</c> (issue 12: the forward does not scale to 16 threads at
+/// short lengths): the caller's phases; for every <see cref="CpuTeam"/> loop its wall time, its workers' time inside
+/// units, how many workers took a unit and how long after the loop's start the helpers took their first; and a forward
+/// tile's products and softmax on its worker (the products' rate against the core's FMA peak). Off unless
 /// FLASHATTN_CPU_TRACE=1 (read once); then each probe is a timestamp and an interlocked add.
 /// </summary>
 internal static class CpuTrace
@@ -16,7 +17,12 @@ internal static class CpuTrace
     /// <summary>The forward's phases on the calling thread.</summary>
     public enum Phase { Pack, Scratch, Blocks, Release }
 
+    /// <summary>A forward tile's steps on its worker: S = Q_i K_jᵀ; the modifiers, the online softmax and dropout; O_i += P V_j.</summary>
+    public enum TileStep { Scores, Softmax, Values }
+
     private static readonly long[] Phases = new long[4];
+    private static readonly long[] TileSteps = new long[3];
+    private static long _tiles;
     private static long _previousEnd, _gapTicks, _gaps, _calls, _loops, _loopTicks, _unitTicks, _workerSlots, _workersUsed, _firstHelperTicks, _lastHelperTicks, _helperLoops, _tailTicks;
 
     /// <summary>Adds <paramref name="ticks"/> to <paramref name="phase"/>; <see cref="Phase.Pack"/> also counts a call.</summary>
@@ -24,6 +30,16 @@ internal static class CpuTrace
     {
         if (phase == Phase.Pack) Interlocked.Increment(ref _calls);
         Interlocked.Add(ref Phases[(int)phase], ticks);
+    }
+
+    /// <summary>Adds the ticks since <paramref name="mark"/> to <paramref name="step"/> (<see cref="TileStep.Values"/> ends a tile);
+    /// returns now.</summary>
+    public static long Tile(TileStep step, long mark)
+    {
+        long now = Stopwatch.GetTimestamp();
+        Interlocked.Add(ref TileSteps[(int)step], now - mark);
+        if (step == TileStep.Values) Interlocked.Increment(ref _tiles);
+        return now;
     }
 
     /// <summary>One loop: its wall ticks, the ticks its units took on all workers, its worker slots and the workers that ran a
@@ -54,6 +70,8 @@ internal static class CpuTrace
     public static void Reset()
     {
         Array.Clear(Phases);
+        Array.Clear(TileSteps);
+        _tiles = 0;
         _previousEnd = _gapTicks = _gaps = _calls = _loops = _loopTicks = _unitTicks = _workerSlots = _workersUsed = _firstHelperTicks = _lastHelperTicks = _helperLoops = _tailTicks = 0;
     }
 
@@ -69,6 +87,8 @@ internal static class CpuTrace
             $"wall {Ms(_loopTicks):F3} ms, units {Ms(_unitTicks):F3} ms over all workers (busy {100 * busy:F0}% of wall × workers), " +
             $"workers with a unit {(double)_workersUsed / Math.Max(1, _loops):F1} of {(double)_workerSlots / Math.Max(1, _loops):F1}, " +
             $"first/last helper's first unit +{Us(_firstHelperTicks, _helperLoops):F0}/+{Us(_lastHelperTicks, _helperLoops):F0} µs, " +
-            $"tail after the last unit {Us(_tailTicks, _loops):F0} µs, gap between loops {Us(_gapTicks, _gaps):F0} µs";
+            $"tail after the last unit {Us(_tailTicks, _loops):F0} µs, gap between loops {Us(_gapTicks, _gaps):F0} µs; " +
+            $"per forward tile (64 × 64, on its worker) S {Us(TileSteps[(int)TileStep.Scores], _tiles):F2} µs, softmax " +
+            $"{Us(TileSteps[(int)TileStep.Softmax], _tiles):F2} µs, P·V {Us(TileSteps[(int)TileStep.Values], _tiles):F2} µs";
     }
 }
