@@ -1,7 +1,7 @@
 """FlexAttention beside ours (issue 14): the same user relative-position bias (score_mod) and half-documents block mask
 (mask_mod + create_block_mask) as `FlashAttn.Bench modifiers`, fp16, d = 128, h = 16, torch.compile'd; prints the compile
 time of the first call and the forward/backward ms (median of 10 after 3 warm-up, CUDA events), plus SDPA flash for
-plain causal at the same shape. With --ours (that verb's markdown) prints ours / Flex for the matching rows."""
+plain causal and for causal with dropout 0.1 at the same shape. With --ours (that verb's markdown) prints ours / Flex for the matching rows."""
 import argparse, re, statistics, time
 import torch
 from torch.nn.attention.flex_attention import flex_attention, create_block_mask
@@ -51,6 +51,13 @@ for S in map(int, a.seqlens.split(",")):
         fwd = timed(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True))
         bwd = timed(lambda: torch.autograd.grad(torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True), (q, k, v), dout)) - fwd
     rows[(S, "plain causal")] = (fwd, bwd, "SDPA flash")
+    # FA2's own dropout beside its plain causal: how far from "within 10% of plain" flash-attn's Philox keeps itself
+    with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.FLASH_ATTENTION):
+        attend = lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, dropout_p=0.1, is_causal=True)
+        fwd = timed(attend)
+        bwd = timed(lambda: torch.autograd.grad(attend(), (q, k, v), dout)) - fwd
+    plain = rows[(S, "plain causal")]
+    rows[(S, "dropout 0.1")] = (fwd, bwd, f"SDPA flash: {plain[0] / fwd:.2f}× / {plain[1] / bwd:.2f}× its plain causal (as ours' fwd / plain)")
     del q, k, v, dout
     torch.cuda.empty_cache()
 
