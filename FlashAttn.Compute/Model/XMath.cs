@@ -191,6 +191,7 @@ public static class XMath
     /// <summary>Reinterprets the bits of an int as a float.</summary>
     [Intrinsic(IntrinsicOp.BitCast)]
     public static float AsFloat(int x) => BitConverter.Int32BitsToSingle(x);
+
     /// <summary>The largest |x| <see cref="SmallIntToFloat"/> converts exactly: 2²².</summary>
     public const int SmallIntLimit = 1 << 22;
 

@@ -43,7 +43,7 @@ internal sealed unsafe class PackedKeysValues : IDisposable
 
     /// <summary>Widens and packs key block <paramref name="keyBlock"/> of flat kv head <paramref name="head"/> (b · h_kv + h).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // O(s·d) per head: no tier-0 code
-    [SkipLocalsInit] // the stack block is written before it is read (its padding cleared below): no 16–32 KB zeroing per unit
+    [SkipLocalsInit] // the stack block, where there is one, is written before it is read (its padding cleared below): no zeroing
     private void Pack<T>(CpuAttentionLayout layout, T* k, T* v, int head, int keyBlock) where T : unmanaged
     {
         const int block = CpuAttentionLayout.Block;
@@ -51,18 +51,18 @@ internal sealed unsafe class PackedKeysValues : IDisposable
         int b = head / p.HeadsKV, h = head % p.HeadsKV, d = layout.HeadDim, dPad = layout.HeadDimPadded;
         int j0 = keyBlock * block, rows = Math.Min(block, p.SeqLenK - j0);
         long blockOffset = (long)j0 * dPad, blockSize = (long)block * dPad;
-        // K rows go to the row-major pack, or (forward) to a block on the stack that only feeds the transpose
-        float* scratch = stackalloc float[_keys is null ? block * dPad : 0];
+        // fp32 K without a row-major pack is transposed straight from its rows: no widening, no stack block
+        bool direct = typeof(T) == typeof(float) && _keys is null && layout.Keys.PositionStride <= int.MaxValue;
+        // otherwise K rows go to the row-major pack, or (forward) to a block on the stack that only feeds the transpose
+        float* scratch = stackalloc float[_keys is null && !direct ? block * dPad : 0];
         float* keys = _keys is null ? scratch : Keys(head) + blockOffset, values = Values(head) + blockOffset;
         // padding (rows past s_k, columns past d) must read as 0; the workspaces are reused
         if (rows < block || d < dPad)
         {
-            NativeMemory.Clear(keys, (nuint)blockSize * sizeof(float));
+            if (!direct) NativeMemory.Clear(keys, (nuint)blockSize * sizeof(float));
             NativeMemory.Clear(values, (nuint)blockSize * sizeof(float));
             NativeMemory.Clear(KeysT(head, keyBlock), (nuint)blockSize * sizeof(float));
         }
-        // fp32 K without a row-major pack is transposed straight from its rows: no widening, no pass through the stack block
-        bool direct = typeof(T) == typeof(float) && _keys is null && layout.Keys.PositionStride <= int.MaxValue;
         for (int r = 0; r < rows; r++)
         {
             long offset = layout.Keys.RowStart(b, j0 + r, h);

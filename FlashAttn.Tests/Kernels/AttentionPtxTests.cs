@@ -369,8 +369,8 @@ public sealed class AttentionPtxTests
     [TestCase(typeof(HardwareTanhSoftcap), typeof(NoMaskModifier), 1, 0, 0)]
     public void TensorCoreModifiersRunBranchFreeAndLoadEachAddressOnce(Type score, Type maskType, int flags, int forwardLoads, int backwardLoads)
     {
-        string plainForward = ModifiedForward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0), forward = ModifiedForward(score, maskType, flags);
-        string plainBackward = ModifiedBackward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0), backward = ModifiedBackward(score, maskType, flags);
+        string plainForward = PlainForward.Value, forward = ModifiedForward(score, maskType, flags);
+        string plainBackward = PlainBackward.Value, backward = ModifiedBackward(score, maskType, flags);
         // conditional branches: the decisions a modifier could add (unconditional jumps follow the block layout)
         static int Branches(string ptx) => System.Text.RegularExpressions.Regex.Count(ptx, @"@!?%p\d+ bra");
         Assert.Multiple(() =>
@@ -388,8 +388,7 @@ public sealed class AttentionPtxTests
     [Test]
     public void HalfPrecisionSoftcapTakesTheHardwareTanh()
     {
-        string plainForward = ModifiedForward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0);
-        string plainBackward = ModifiedBackward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0);
+        string plainForward = PlainForward.Value, plainBackward = PlainBackward.Value;
         string forward = ModifiedForward(typeof(HardwareTanhSoftcap), typeof(NoMaskModifier), 1);
         string backward = ModifiedBackward(typeof(HardwareTanhSoftcap), typeof(NoMaskModifier), 1);
         string accurateForward = ModifiedForward(typeof(Softcap), typeof(NoMaskModifier), 1);
@@ -408,8 +407,7 @@ public sealed class AttentionPtxTests
     [Test]
     public void AlibiConvertsItsDistancesWithoutTheConversionPipe()
     {
-        string plainForward = ModifiedForward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0);
-        string plainBackward = ModifiedBackward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0);
+        string plainForward = PlainForward.Value, plainBackward = PlainBackward.Value;
         string forward = ModifiedForward(typeof(Alibi), typeof(NoMaskModifier), 1);
         string backward = ModifiedBackward(typeof(Alibi), typeof(NoMaskModifier), 1);
         Assert.Multiple(() =>
@@ -420,6 +418,10 @@ public sealed class AttentionPtxTests
     }
 
     private static int Count(string ptx, string what) => ptx.Split(what).Length - 1;
+
+    /// <summary>The plain kernels the modifier tests compare with, compiled once for all of them.</summary>
+    private static readonly Lazy<string> PlainForward = new(() => ModifiedForward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0)),
+        PlainBackward = new(() => ModifiedBackward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0));
 
     private static string ModifiedForward(Type scoreType, Type maskModifier, int modifierFlags) => Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),
         [typeof(Half), typeof(Float16Storage), scoreType, maskModifier], $"forward_tc_Half_128_causal_{scoreType.Name}_{maskModifier.Name}",
