@@ -21,7 +21,7 @@ public static partial class AttentionLauncher
             // every head dim and length: the tile index is the grid's x
             if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape);
             bool cache = sequences.Kind is SequenceKind.KvCache or SequenceKind.PagedKvCache;
-            var tc = TensorCoreTile.ForForward(shape.HeadDim, cache, SizeOf<T>());
+            var tc = TensorCoreTile.ForForward(shape.HeadDim, cache, SizeOf<T>(), accelerator.Info.MaxSharedMemoryPerGroup);
             int packedHeads = cache ? p.QueriesPerKvHead : 1;
             // decoding (s_q × G ≤ 16 packed rows): one row tile whose key blocks the warps split
             bool decode = cache && FlashDecodeTensorCoreKernel.Takes(sequences.MaxQueries, packedHeads);
@@ -58,11 +58,11 @@ public static partial class AttentionLauncher
                     partialOutput, partialLse, modifiers, headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits), flags);
             else
             {
-                // two groups per SM (LaunchBounds(128, 2)); a split key range (KV cache) keeps the grid's order
+                // a split key range (KV cache) keeps the grid's order
                 int tailUnits = TileOrder.TailUnits(config.Grid.X, config.Grid.Y * config.Grid.Z, settings.Causal && splits == 1,
-                    accelerator.Info.MultiprocessorCount, 2);
+                    accelerator.Info.MultiprocessorCount, tc.ForwardGroupsPerMultiprocessor);
                 accelerator.Launch(FlashForwardTensorCoreKernel.Forward<T, TStorage, TScore, TMask>, config, q, k, v, output, lse, p, sequences.Info,
-                    partialOutput, partialLse, modifiers, tailUnits, headDimPadded, causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits), flags);
+                    partialOutput, partialLse, modifiers, tailUnits, headDimPadded, Specialize(tc.Warps), causal, chunked, Specialize(sequences.Kind), Specialize(packedHeads), Specialize(splits), flags);
             }
         }
 

@@ -7,8 +7,8 @@ namespace FlashAttn.Kernels;
 /// paper: S = Q K_jᵀ (scaled, log2 domain), m = running row max (<c>rowMax</c>), ℓ = running row sum (<c>rowSum</c>,
 /// each lane's share until the epilogue), O = unnormalised output (<c>o</c>).
 /// <list type="bullet">
-/// <item>Each of the 4 warps owns <see cref="TensorCoreTile.RowTilesPerWarp"/> tiles of 16 query rows (the m of
-/// mma); a lane holds rows g and g+8 of each (lane = 4g + t). Every K/V fragment read from shared memory feeds
+/// <item>Each warp (4, or 8 in the large-head tile) owns <see cref="TensorCoreTile.RowTilesPerWarp"/> tiles of 16 query
+/// rows (the m of mma); a lane holds rows g and g+8 of each (lane = 4g + t). Every K/V fragment read from shared memory feeds
 /// all of the warp's row tiles.</item>
 /// <item>Q is read as A fragments (kept in registers when small, else re-read from shared per K block); K and V go
 /// global → shared by cp.async into a ring of two stages, one barrier per block: block j + 1 streams in during block j,
@@ -26,19 +26,20 @@ internal static class FlashForwardTensorCoreKernel
 {
     /// <summary>
     /// The kernel. q (b, s_q, h_q, d), k and v (b, s_k, h_kv, d), output like q, lse (b, h_q, s_q) fp32 natural log (layouts
-    /// of other sequence kinds: <see cref="SequenceInfo"/>). <paramref name="headDimPadded"/>: <see cref="TensorCoreTile.PaddedHeadDim"/>(d);
+    /// of other sequence kinds: <see cref="SequenceInfo"/>). <paramref name="headDimPadded"/> and <paramref name="warps"/>:
+    /// <see cref="TensorCoreTile.ForForward"/>'s;
     /// <paramref name="chunked"/>: d a multiple of 8 and every tensor 16-byte aligned (cp.async staging, packed stores).
     /// partialOutput (splits, rows, d) and partialLse (splits, rows), rows in <see cref="RowStatisticsLayout"/> order: used
     /// when <paramref name="splits"/> &gt; 1, in place of output and lse.
     /// </summary>
-    [LaunchBounds(128, 2)]
+    [LaunchBounds(256, 1)]
     public static void Forward<T, TStorage, TScore, TMask>(ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse,
         AttentionParams p, SequenceInfo sequences, ArrayView<float> partialOutput, ArrayView<float> partialLse, AttentionModifiers<TScore, TMask> modifiers,
-        int tailUnits, SpecializedValue<int> headDimPadded, SpecializedValue<bool> causal, SpecializedValue<bool> chunked,
+        int tailUnits, SpecializedValue<int> headDimPadded, SpecializedValue<int> warps, SpecializedValue<bool> causal, SpecializedValue<bool> chunked,
         SpecializedValue<int> sequenceKind, SpecializedValue<int> packedHeads, SpecializedValue<int> splits, SpecializedValue<int> modifierFlags)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T> where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
-        var tile = new TensorCoreTile(headDimPadded.Value, 4, sequenceKind.Value is SequenceKind.KvCache or SequenceKind.PagedKvCache, TStorage.ElementBytes);
+        var tile = new TensorCoreTile(headDimPadded.Value, warps.Value, sequenceKind.Value is SequenceKind.KvCache or SequenceKind.PagedKvCache, TStorage.ElementBytes);
         int dPad = tile.HeadDimPadded, br = tile.BlockRows, bc = tile.BlockCols, stride = tile.Stride, mTiles = tile.RowTilesPerWarp;
         int kSteps = dPad / 16, keyTiles = bc / 8, dTiles = dPad / 8;
         int kind = sequenceKind.Value, packed = packedHeads.Value, splitCount = splits.Value;

@@ -49,9 +49,18 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// <summary>Br: query rows per forward block.</summary>
     public int BlockRows => 16 * RowTilesPerWarp * Warps;
 
-    /// <summary>Bc: keys per forward block (32 above d' = 128, fp32: above 64, so that two stages of K and V fit beside Q
-    /// twice per SM).</summary>
-    public int BlockCols => HeadDimPadded <= (Wide ? 64 : 128) ? 64 : 32;
+    /// <summary>Forward, 16-bit above d' = 128 with 8 warps: FA2's large-head tile (Br = 128, Bc = 64, one group per SM).
+    /// With 4 warps there a K/V block fed only 64 query rows, so at d' = 256 the K/V tiles' traffic from L2 was twice FA2's
+    /// per flop.</summary>
+    private bool ForwardLargeHeadTile => !Wide && !Decode && HeadDimPadded > 128 && Warps == 8;
+
+    /// <summary>Bc: keys per forward block: 64, and 32 above d' = 128 (fp32: above 64) with 4 warps, so that two stages of
+    /// K and V fit beside Q twice per SM.</summary>
+    public int BlockCols => HeadDimPadded <= (Wide ? 64 : 128) || ForwardLargeHeadTile ? 64 : 32;
+
+    /// <summary>Forward groups resident per SM: two 4-warp groups (the kernel's launch bounds give each 255 registers per
+    /// thread either way), one <see cref="ForwardLargeHeadTile"/>.</summary>
+    public int ForwardGroupsPerMultiprocessor => Warps == 8 ? 1 : 2;
 
     /// <summary>Forward: the next K/V block's copies are issued after the softmax, just before P·V, above d' = 64 (16-bit):
     /// issued at the block's start, their address registers stayed live through S and the softmax (255 registers, 32-byte
@@ -192,8 +201,14 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
         return preferred.BackwardSharedBytes > maxSharedBytes ? new(padded, 4, elementBytes: elementBytes) : preferred;
     }
 
-    /// <summary>The forward tile for head dim <paramref name="headDim"/> (1…256); <paramref name="decode"/> for KV-cache calls.</summary>
-    public static TensorCoreTile ForForward(int headDim, bool decode = false, int elementBytes = 2) => new(PaddedHeadDim(headDim), 4, decode, elementBytes);
+    /// <summary>The forward tile for head dim <paramref name="headDim"/> (1…256); <paramref name="decode"/> for KV-cache calls:
+    /// 4 warps, and 8 for 16-bit head dims above d' = 128 (<see cref="ForwardLargeHeadTile"/>) where that tile fits
+    /// <paramref name="maxSharedBytes"/> (an A100's 163 KB does not hold d' = 256's 203 KB).</summary>
+    public static TensorCoreTile ForForward(int headDim, bool decode = false, int elementBytes = 2, int maxSharedBytes = AttentionTileConfig.MaxSharedBytes)
+    {
+        var large = new TensorCoreTile(PaddedHeadDim(headDim), 8, decode, elementBytes);
+        return large.ForwardLargeHeadTile && large.ForwardSharedBytes <= maxSharedBytes ? large : new(PaddedHeadDim(headDim), 4, decode, elementBytes);
+    }
 
     /// <summary>d rounded up to a multiple of 16.</summary>
     public static int PaddedHeadDim(int headDim) => (headDim + 15) / 16 * 16;

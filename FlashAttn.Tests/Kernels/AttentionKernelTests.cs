@@ -71,17 +71,19 @@ public class AttentionKernelTests : TestAcceleratorFixture
 
     /// <summary>
     /// A device with an A100's 163 KB of shared memory per group (the CPU accelerator reporting that limit): the backward takes
-    /// its 4-warp tiles (Bc = 64; above d' = 128 two column groups per key block) where the 8-warp ones need more, and they
-    /// meet the same rule.
+    /// its 4-warp tiles (Bc = 64; above d' = 128 two column groups per key block) where the 8-warp ones need more, the forward
+    /// its 4-warp tile at d' = 256 (d' = 208 still fits the 8-warp one), and they meet the same rule.
     /// </summary>
     [TestCase(AttentionDtype.Fp16, 64, false)]
     [TestCase(AttentionDtype.Bf16, 128, true)]
     [TestCase(AttentionDtype.Fp16, 200, true)]
+    [TestCase(AttentionDtype.Bf16, 256, false)]
     public void SmallSharedMemoryTilesMatchReference(AttentionDtype dtype, int headDim, bool causal)
     {
         const int sharedBytes = 163 * 1024;
         var tile = TensorCoreTile.ForBackward(headDim, 2, sharedBytes);
         Assert.That(tile.Warps, Is.EqualTo(4), "the 8-warp tile needs more than 163 KB");
+        Assert.That(TensorCoreTile.ForForward(headDim, maxSharedBytes: sharedBytes).Warps, Is.EqualTo(headDim is > 128 and <= 208 ? 8 : 4), "the forward's tile");
         using var accelerator = new CpuAccelerator(sharedBytes);
         var c = new AttentionCase(new AttentionShape(1, 97, 150, 3, 1, headDim), dtype, causal, BottomRight: true, Deterministic: false, Seed: 4242 + headDim);
         var run = new AttentionRun(c);
@@ -386,7 +388,12 @@ public class AttentionKernelTests : TestAcceleratorFixture
                 Assert.That(tile.Threads, Is.LessThanOrEqualTo(256), "the kernels' launch bounds");
                 Assert.That(tile.Stride * 2 / 16 % 2, Is.EqualTo(1), "rows an odd number of 16-byte units apart: the 8 rows of an ldmatrix hit 8 different bank groups");
             }
-            Assert.That(forward.ForwardSharedBytes, Is.LessThanOrEqualTo(AttentionTileConfig.MaxSharedBytes / 2), "two forward groups per SM");
+            Assert.That(forward.ForwardSharedBytes * forward.ForwardGroupsPerMultiprocessor, Is.LessThanOrEqualTo(AttentionTileConfig.MaxSharedBytes),
+                "the forward's groups per SM");
+            Assert.That(forward.Warps, Is.EqualTo(forward.HeadDimPadded > 128 ? 8 : 4), "FA2's large-head forward tile above d' = 128");
+            Assert.That(forward.BlockRows, Is.EqualTo(forward.HeadDimPadded > 128 ? 128 : 64 * forward.RowTilesPerWarp));
+            var a100 = TensorCoreTile.ForForward(headDim, maxSharedBytes: 163 * 1024);
+            Assert.That(a100.ForwardSharedBytes, Is.LessThanOrEqualTo(163 * 1024), "an A100's shared memory per group");
             Assert.That(backward.BackwardSharedBytes, Is.LessThanOrEqualTo(AttentionTileConfig.MaxSharedBytes));
             Assert.That(forward.BlockCols % 16, Is.Zero);
             AssertBackwardWarpGridsTileTheBlock(backward);

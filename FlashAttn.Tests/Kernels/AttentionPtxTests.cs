@@ -143,7 +143,7 @@ public sealed class AttentionPtxTests
     {
         // every field of the real kernel's arguments (views with 64-bit lengths, the block mask's identity) has a slot
         // of its size: what a CUDA launch packs, checked without a GPU
-        object[] specialized = [SpecializedValue.New(128), SpecializedValue.New(true), SpecializedValue.New(true),
+        object[] specialized = [SpecializedValue.New(128), SpecializedValue.New(4), SpecializedValue.New(true), SpecializedValue.New(true),
             SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(0)];
         var (method, compiled) = CompileEntry(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),
             [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(NoMaskModifier)], specialized);
@@ -182,8 +182,8 @@ public sealed class AttentionPtxTests
         string ptx = Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward), element, storage,
             $"forward_tc_{element.Name}_{headDimPadded}_{(causal ? "causal" : "full")}_{(chunked ? "chunked" : "elements")}" +
             (sequenceKind == SequenceKind.Dense ? "" : $"_kind{sequenceKind}_g{packedHeads}_s{splits}"),
-            SpecializedValue.New(headDimPadded), SpecializedValue.New(causal), SpecializedValue.New(chunked),
-            SpecializedValue.New(sequenceKind), SpecializedValue.New(packedHeads), SpecializedValue.New(splits), SpecializedValue.New(0));
+            SpecializedValue.New(headDimPadded), SpecializedValue.New(ForwardWarps(headDimPadded, sequenceKind)), SpecializedValue.New(causal),
+            SpecializedValue.New(chunked), SpecializedValue.New(sequenceKind), SpecializedValue.New(packedHeads), SpecializedValue.New(splits), SpecializedValue.New(0));
         string type = element == typeof(Half) ? "f16" : "bf16";
         Assert.Multiple(() =>
         {
@@ -193,7 +193,7 @@ public sealed class AttentionPtxTests
             Assert.That(ptx, Does.Contain("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), "V fragments");
             Assert.That(ptx, Does.Contain($"cvt.rn.{type}x2.f32"), "P packed in registers");
             Assert.That(ptx, chunked ? Does.Contain("cp.async.cg.shared.global") : Does.Not.Contain("cp.async.cg"));
-            Assert.That(ptx, Does.Contain(".maxntid 128, 1, 1"));
+            Assert.That(ptx, Does.Contain(".maxntid 256, 1, 1"), "launch bounds of the large-head tile's 8 warps");
             // the copies unroll with one division of the thread index per kernel, also where the threads do not divide
             // into whole rows (d' = 96: 12 chunks a row), not one per chunk in a rolled loop
             if (chunked && sequenceKind == SequenceKind.Dense)
@@ -222,7 +222,7 @@ public sealed class AttentionPtxTests
         var forwardTile = new TensorCoreTile(headDimPadded, 4, false, 2);
         var backwardTile = TensorCoreTile.ForBackward(headDimPadded);
         string forward = Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward), typeof(Half), typeof(Float16Storage),
-            $"forward_tc_Half_{headDimPadded}_causal_dropout", SpecializedValue.New(headDimPadded), SpecializedValue.New(true), SpecializedValue.New(true),
+            $"forward_tc_Half_{headDimPadded}_causal_dropout", SpecializedValue.New(headDimPadded), SpecializedValue.New(forwardTile.Warps), SpecializedValue.New(true), SpecializedValue.New(true),
             SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(AttentionModifiers<NoScoreModifier, NoMaskModifier>.DropoutFlag));
         string backward = Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), typeof(Half), typeof(Float16Storage),
             $"backward_tc_Half_{headDimPadded}_causal_dropout", SpecializedValue.New(headDimPadded), SpecializedValue.New(backwardTile.Warps),
@@ -316,7 +316,7 @@ public sealed class AttentionPtxTests
         string ptx = family switch
         {
             "forward" => Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward), typeof(float), typeof(Tf32SplitStorage), name,
-                SpecializedValue.New(headDimPadded), SpecializedValue.New(causal), SpecializedValue.New(true), dense, SpecializedValue.New(1),
+                SpecializedValue.New(headDimPadded), SpecializedValue.New(ForwardWarps(headDimPadded, SequenceKind.Dense, sizeof(float))), SpecializedValue.New(causal), SpecializedValue.New(true), dense, SpecializedValue.New(1),
                 SpecializedValue.New(1), SpecializedValue.New(0)),
             "backward" => Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward), typeof(float), typeof(Tf32SplitStorage), name,
                 SpecializedValue.New(headDimPadded), SpecializedValue.New(TensorCoreTile.ForBackward(headDimPadded, sizeof(float)).Warps), SpecializedValue.New(causal),
@@ -344,7 +344,7 @@ public sealed class AttentionPtxTests
         int flags = AttentionModifiers<NoScoreModifier, DocumentMask>.MaskFlag | AttentionModifiers<NoScoreModifier, DocumentMask>.BlockMaskFlag;
         string forward = Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),
             [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(DocumentMask)], "forward_tc_Half_128_full_DocumentMask_blocks",
-            SpecializedValue.New(128), SpecializedValue.New(false), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
+            SpecializedValue.New(128), SpecializedValue.New(4), SpecializedValue.New(false), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
             SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(flags));
         string backward = Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward),
             [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(DocumentMask)], "backward_tc_Half_128_full_DocumentMask_blocks",
@@ -419,13 +419,17 @@ public sealed class AttentionPtxTests
 
     private static int Count(string ptx, string what) => ptx.Split(what).Length - 1;
 
+    /// <summary>The forward's warps for a padded head dim and sequence kind, on a device with an H100's shared memory.</summary>
+    private static int ForwardWarps(int headDimPadded, int sequenceKind, int elementBytes = 2)
+        => TensorCoreTile.ForForward(headDimPadded, sequenceKind is SequenceKind.KvCache or SequenceKind.PagedKvCache, elementBytes).Warps;
+
     /// <summary>The plain kernels the modifier tests compare with, compiled once for all of them.</summary>
     private static readonly Lazy<string> PlainForward = new(() => ModifiedForward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0)),
         PlainBackward = new(() => ModifiedBackward(typeof(NoScoreModifier), typeof(NoMaskModifier), 0));
 
     private static string ModifiedForward(Type scoreType, Type maskModifier, int modifierFlags) => Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),
         [typeof(Half), typeof(Float16Storage), scoreType, maskModifier], $"forward_tc_Half_128_causal_{scoreType.Name}_{maskModifier.Name}",
-        SpecializedValue.New(128), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
+        SpecializedValue.New(128), SpecializedValue.New(4), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
         SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(modifierFlags));
 
     private static string ModifiedBackward(Type scoreType, Type maskModifier, int modifierFlags) => Compile(typeof(FlashBackwardTensorCoreKernel),

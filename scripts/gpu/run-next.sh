@@ -113,7 +113,8 @@ case $group in
     # SWEEP_EXTRA: more sweep options, e.g. "--settle-ms 500" (idle before each pass: see docs/performance.md on the
     # causal s = 16k rows, whose separate fwd and bwd timings ran 3-11% above their fwd_bwd in these tables), and
     # TORCH_EXTRA the same for PyTorch's sweep ("--settle-ms 500"), so that both sides are timed alike. DIMS=no skips the
-    # d = 32/96/256 part; TEST_EXTRA adds a test filter to the CUDA kernel tests (e.g. "FullyQualifiedName~ModifierKernelTests")
+    # d = 32/96/256 part; TORCH_SECONDS the PyTorch step's limit (default 110; its settled sweep of the main part needs ~170);
+    # TEST_EXTRA adds a test filter to the CUDA kernel tests (e.g. "FullyQualifiedName~ModifierKernelTests")
     step 170 sweep-main.log bundle/run.sh Bench sweep --dtypes fp16,bf16 --head-dims 64,128 --seqlens 1024,2048,4096,8192,16384 \
       --passes fwd,bwd,fwd_bwd ${SWEEP_EXTRA:-} --json "$OUT/ours-main.json" --md "$OUT/ours-main.md"
     parts="main"
@@ -123,7 +124,7 @@ case $group in
         --passes fwd,bwd,fwd_bwd ${SWEEP_EXTRA:-} --json "$OUT/ours-dims.json" --md "$OUT/ours-dims.md"
     fi
     for part in $parts; do
-      step 110 torch.log python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/ours-$part.json" --backends flash,cudnn \
+      step "${TORCH_SECONDS:-110}" torch.log python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/ours-$part.json" --backends flash,cudnn \
         ${TORCH_EXTRA:-} --json "$OUT/torch-$part.json" --ours "$OUT/ours-$part.json" --md "$OUT/ratios-$part.md"
     done
     dump=$(mktemp -d)
