@@ -38,13 +38,22 @@ internal unsafe interface ISimd<TVector> where TVector : struct
     /// <summary>a · b + c, rounded once (FMA).</summary>
     static abstract TVector MultiplyAdd(TVector a, TVector b, TVector c);
 
-    /// <summary>Lane-wise maximum; NaN if either lane is NaN, so a NaN score poisons its row as on the GPU and in PyTorch.</summary>
+    /// <summary>Lane-wise maximum as the hardware computes it (x86 maxps: one instruction, where .NET's IEEE maximum takes
+    /// three): with a NaN lane either operand may come out. A NaN score still poisons its row, as on the GPU and in
+    /// PyTorch: its exponential (<see cref="VectorExp2"/>) is NaN, and so the row's sum.</summary>
     static abstract TVector Max(TVector a, TVector b);
+
+    /// <summary>All-ones lanes where a &lt; b, zero lanes elsewhere (false for NaN).</summary>
+    static abstract TVector LessThan(TVector a, TVector b);
+
+    /// <summary><paramref name="value"/> with the lanes where <paramref name="mask"/> (from <see cref="LessThan"/>) is set made 0.</summary>
+    static abstract TVector ZeroWhere(TVector mask, TVector value);
 
     /// <summary>Each lane rounded to the nearest integer (ties to even).</summary>
     static abstract TVector Round(TVector x);
 
-    /// <summary>2ⁿ for integer-valued lanes n in [−127, 127] (n = −127 gives 0: denormals are flushed).</summary>
+    /// <summary>2ⁿ for integer-valued lanes n in [−127, 127] (n = −127 gives 0: denormals are flushed), by the hardware's
+    /// conversion (one instruction; .NET's saturating one takes four): other lanes give undefined values.</summary>
     static abstract TVector Pow2(TVector integral);
 
     /// <summary>The largest lane.</summary>

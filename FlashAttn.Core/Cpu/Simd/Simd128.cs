@@ -32,22 +32,33 @@ internal readonly unsafe struct Simd128 : ISimd<Vector128<float>>
     public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.Max(a, b);
+    public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.MaxNative(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> LessThan(Vector128<float> a, Vector128<float> b) => Vector128.LessThan(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ZeroWhere(Vector128<float> mask, Vector128<float> value) => Vector128.ConditionalSelect(mask, Vector128<float>.Zero, value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Round(Vector128<float> x) => Vector128.Round(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Pow2(Vector128<float> integral)
-        => Vector128.ShiftLeft(Vector128.ConvertToInt32(integral) + Vector128.Create(FloatBits.ExponentBias), FloatBits.MantissaBits).AsSingle();
+        => Vector128.ShiftLeft(Vector128.ConvertToInt32Native(integral) + Vector128.Create(FloatBits.ExponentBias), FloatBits.MantissaBits).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector128<float> value)
     {
-        var pairs = Vector128.Max(value, Vector128.Shuffle(value, Vector128.Create(2, 3, 0, 1)));
-        return MathF.Max(pairs.GetElement(0), pairs.GetElement(1));
+        value = Vector128.MaxNative(value, Vector128.Shuffle(value, Vector128.Create(2, 3, 0, 1)));
+        return Vector128.MaxNative(value, Vector128.Shuffle(value, Vector128.Create(1, 0, 3, 2))).ToScalar();
     }
 
+    /// <summary>Two shuffles and adds (pairs, then the halves' sums), where .NET's Sum adds lane by lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float SumAcross(Vector128<float> value) => Vector128.Sum(value);
+    public static float SumAcross(Vector128<float> value)
+    {
+        value += Vector128.Shuffle(value, Vector128.Create(1, 0, 3, 2));
+        return (value + Vector128.Shuffle(value, Vector128.Create(2, 3, 0, 1))).ToScalar();
+    }
 }

@@ -32,19 +32,25 @@ internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
     public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.MaxNative(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LessThan(Vector256<float> a, Vector256<float> b) => Vector256.LessThan(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ZeroWhere(Vector256<float> mask, Vector256<float> value) => Vector256.ConditionalSelect(mask, Vector256<float>.Zero, value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Round(Vector256<float> x) => Vector256.Round(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Pow2(Vector256<float> integral)
-        => Vector256.ShiftLeft(Vector256.ConvertToInt32(integral) + Vector256.Create(FloatBits.ExponentBias), FloatBits.MantissaBits).AsSingle();
+        => Vector256.ShiftLeft(Vector256.ConvertToInt32Native(integral) + Vector256.Create(FloatBits.ExponentBias), FloatBits.MantissaBits).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector256<float> value)
-        => Simd128.MaxAcross(Vector128.Max(value.GetLower(), value.GetUpper()));
+        => Simd128.MaxAcross(Vector128.MaxNative(value.GetLower(), value.GetUpper()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float SumAcross(Vector256<float> value) => Vector256.Sum(value);
+    public static float SumAcross(Vector256<float> value) => Simd128.SumAcross(value.GetLower() + value.GetUpper());
 }

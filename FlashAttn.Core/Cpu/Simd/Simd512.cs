@@ -32,19 +32,25 @@ internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
     public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.MaxNative(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LessThan(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ZeroWhere(Vector512<float> mask, Vector512<float> value) => Vector512.ConditionalSelect(mask, Vector512<float>.Zero, value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Round(Vector512<float> x) => Vector512.Round(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Pow2(Vector512<float> integral)
-        => Vector512.ShiftLeft(Vector512.ConvertToInt32(integral) + Vector512.Create(FloatBits.ExponentBias), FloatBits.MantissaBits).AsSingle();
+        => Vector512.ShiftLeft(Vector512.ConvertToInt32Native(integral) + Vector512.Create(FloatBits.ExponentBias), FloatBits.MantissaBits).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector512<float> value)
-        => Simd256.MaxAcross(Vector256.Max(value.GetLower(), value.GetUpper()));
+        => Simd256.MaxAcross(Vector256.MaxNative(value.GetLower(), value.GetUpper()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float SumAcross(Vector512<float> value) => Vector512.Sum(value);
+    public static float SumAcross(Vector512<float> value) => Simd256.SumAcross(value.GetLower() + value.GetUpper());
 }

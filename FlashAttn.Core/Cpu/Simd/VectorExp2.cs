@@ -5,7 +5,9 @@ namespace FlashAttn.Cpu.Simd;
 /// <summary>
 /// 2ˣ on whole vectors: x = n + f with n = round(x), f ∈ [−½, ½]; 2ᶠ by its degree-7 Taylor polynomial in f·ln 2
 /// (truncation error (½ ln 2)⁸/8! ≈ 5·10⁻⁹, below fp32's half-ulp), times 2ⁿ built in the exponent bits.
-/// Inputs below −127 (and −∞, from masked scores) give 0; the online softmax never passes inputs above 0.
+/// Inputs below −127 (and −∞, from masked scores) give 0, by a compare and a select at the end rather than a clamp at
+/// the start, so that a NaN input stays NaN (a clamp by the hardware's max could turn it into 0); the online softmax never
+/// passes inputs above 0.
 /// </summary>
 internal static class VectorExp2
 {
@@ -20,7 +22,7 @@ internal static class VectorExp2
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector Exp2<TOps, TVector>(TVector x) where TOps : struct, ISimd<TVector> where TVector : struct
     {
-        x = TOps.Max(x, TOps.Broadcast(MinInput));
+        var underflow = TOps.LessThan(x, TOps.Broadcast(MinInput));
         var n = TOps.Round(x);
         var f = TOps.Subtract(x, n);
         var p = TOps.MultiplyAdd(TOps.Broadcast(C7), f, TOps.Broadcast(C6));
@@ -30,6 +32,6 @@ internal static class VectorExp2
         p = TOps.MultiplyAdd(p, f, TOps.Broadcast(C2));
         p = TOps.MultiplyAdd(p, f, TOps.Broadcast(C1));
         p = TOps.MultiplyAdd(p, f, TOps.Broadcast(1f));
-        return TOps.Multiply(p, TOps.Pow2(n));
+        return TOps.ZeroWhere(underflow, TOps.Multiply(p, TOps.Pow2(n)));
     }
 }
