@@ -29,7 +29,7 @@ internal static unsafe class CpuForward
         var p = layout.Problem;
         long mark = CpuTrace.Enabled ? Stopwatch.GetTimestamp() : 0;
         using var packs = PackedKeysValues.Create(layout, accelerator, k, v, parallel, rowMajorKeys: false);
-        if (CpuTrace.Enabled) mark = Traced(CpuTrace.Phase.Pack, mark);
+        if (CpuTrace.Enabled) mark = CpuTrace.Mark(CpuTrace.Phase.Pack, mark);
         var partition = new ForwardPartition(layout, CpuTeam.Workers(int.MaxValue, parallel));
         // every worker's scratch rented before the loop, not by the worker as it starts: which workers take part in a loop
         // depends on timing, and a call's memory (Device.PeakAllocatedBytes) must not
@@ -38,7 +38,7 @@ internal static unsafe class CpuForward
         {
             for (int worker = 0; worker < scratches.Length; worker++)
                 scratches[worker] = new ForwardScratch(layout, partition.BlocksPerUnit, accelerator);
-            if (CpuTrace.Enabled) mark = Traced(CpuTrace.Phase.Scratch, mark);
+            if (CpuTrace.Enabled) mark = CpuTrace.Mark(CpuTrace.Phase.Scratch, mark);
             CpuTeam.For(partition.Units, parallel, (unit, worker) =>
             {
                 var scratch = scratches[worker]!;
@@ -46,21 +46,13 @@ internal static unsafe class CpuForward
                 QueryRun<T, TOps, TVector, TScore, TMask>(layout, modifiers, packs, scratch, q, output, lse, head / p.HeadsQ, head % p.HeadsQ,
                     firstBlock, count);
             });
-            if (CpuTrace.Enabled) mark = Traced(CpuTrace.Phase.Blocks, mark);
+            if (CpuTrace.Enabled) mark = CpuTrace.Mark(CpuTrace.Phase.Blocks, mark);
         }
         finally
         {
             foreach (var scratch in scratches) scratch?.Dispose();
         }
-        if (CpuTrace.Enabled) Traced(CpuTrace.Phase.Release, mark); // the scratch here, the packs as the method returns
-    }
-
-    /// <summary>Adds the ticks since <paramref name="mark"/> to <paramref name="phase"/>; returns now.</summary>
-    private static long Traced(CpuTrace.Phase phase, long mark)
-    {
-        long now = Stopwatch.GetTimestamp();
-        CpuTrace.Add(phase, now - mark);
-        return now;
+        if (CpuTrace.Enabled) CpuTrace.Mark(CpuTrace.Phase.Release, mark); // the scratch here, the packs as the method returns
     }
 
     /// <summary>

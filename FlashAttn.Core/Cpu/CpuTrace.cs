@@ -25,11 +25,14 @@ internal static class CpuTrace
     private static long _tiles;
     private static long _previousEnd, _gapTicks, _gaps, _calls, _loops, _loopTicks, _unitTicks, _workerSlots, _workersUsed, _firstHelperTicks, _lastHelperTicks, _helperLoops, _tailTicks;
 
-    /// <summary>Adds <paramref name="ticks"/> to <paramref name="phase"/>; <see cref="Phase.Pack"/> also counts a call.</summary>
-    public static void Add(Phase phase, long ticks)
+    /// <summary>Adds the ticks since <paramref name="mark"/> to <paramref name="phase"/> (<see cref="Phase.Pack"/> also counts a
+    /// call); returns now.</summary>
+    public static long Mark(Phase phase, long mark)
     {
+        long now = Stopwatch.GetTimestamp();
         if (phase == Phase.Pack) Interlocked.Increment(ref _calls);
-        Interlocked.Add(ref Phases[(int)phase], ticks);
+        Interlocked.Add(ref Phases[(int)phase], now - mark);
+        return now;
     }
 
     /// <summary>Adds the ticks since <paramref name="mark"/> to <paramref name="step"/> (<see cref="TileStep.Values"/> ends a tile);

@@ -143,7 +143,7 @@ public sealed class AttentionPtxTests
     {
         // every field of the real kernel's arguments (views with 64-bit lengths, the block mask's identity) has a slot
         // of its size: what a CUDA launch packs, checked without a GPU
-        object[] specialized = [SpecializedValue.New(128), SpecializedValue.New(4), SpecializedValue.New(true), SpecializedValue.New(true),
+        object[] specialized = [SpecializedValue.New(128), SpecializedValue.New(ForwardWarps(128, SequenceKind.Dense)), SpecializedValue.New(true), SpecializedValue.New(true),
             SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(0)];
         var (method, compiled) = CompileEntry(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),
             [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(NoMaskModifier)], specialized);
@@ -344,7 +344,7 @@ public sealed class AttentionPtxTests
         int flags = AttentionModifiers<NoScoreModifier, DocumentMask>.MaskFlag | AttentionModifiers<NoScoreModifier, DocumentMask>.BlockMaskFlag;
         string forward = Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),
             [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(DocumentMask)], "forward_tc_Half_128_full_DocumentMask_blocks",
-            SpecializedValue.New(128), SpecializedValue.New(4), SpecializedValue.New(false), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
+            SpecializedValue.New(128), SpecializedValue.New(ForwardWarps(128, SequenceKind.Dense)), SpecializedValue.New(false), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
             SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(flags));
         string backward = Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward),
             [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(DocumentMask)], "backward_tc_Half_128_full_DocumentMask_blocks",
@@ -429,7 +429,7 @@ public sealed class AttentionPtxTests
 
     private static string ModifiedForward(Type scoreType, Type maskModifier, int modifierFlags) => Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),
         [typeof(Half), typeof(Float16Storage), scoreType, maskModifier], $"forward_tc_Half_128_causal_{scoreType.Name}_{maskModifier.Name}",
-        SpecializedValue.New(128), SpecializedValue.New(4), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
+        SpecializedValue.New(128), SpecializedValue.New(ForwardWarps(128, SequenceKind.Dense)), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
         SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(modifierFlags));
 
     private static string ModifiedBackward(Type scoreType, Type maskModifier, int modifierFlags) => Compile(typeof(FlashBackwardTensorCoreKernel),
