@@ -8,12 +8,14 @@ namespace FlashAttn.Cpu;
 
 /// <summary>
 /// FlashAttention-2's forward (Algorithm 1) on the CPU, parallel over (batch, query head, run of query blocks:
-/// <see cref="ForwardPartition"/>). For one query
-/// block Q_i (64 rows, pre-scaled by scale · log₂e) it walks the key blocks its rows' windows reach (causal, sliding): S = Q_i K_jᵀ, the online softmax
-/// per row (<see cref="OnlineSoftmax"/>), O_i = diag(α) O_i + P V_j; then O_i /= l_i and L_i = (m_i + log₂ l_i) · ln 2.
-/// Names as in the paper: m_i = rowMax, l_i = rowSum, O_i = acc. Score and mask modifiers rewrite S before the softmax,
-/// dropout zeroes P after it (l_i counts the whole P) and 1/(1 − p) joins the final 1/l_i (<see cref="CpuModifiers{TScore, TMask}"/>).
-/// A block mask (<see cref="CpuTiles"/>) skips the key blocks it empties and spares its full ones the mask modifier.
+/// <see cref="ForwardPartition"/>). For one query block Q_i (64 rows, pre-scaled by scale · log₂e, held transposed) it
+/// walks the key blocks its rows' windows reach (causal, sliding): Sᵀ = K_j Q_iᵀ (keys × queries, as the backward computes
+/// it: K_j's rows are read as they are, <see cref="ForwardKeysValues"/>), the online softmax per query on Sᵀ's columns
+/// (<see cref="OnlineSoftmax"/>), O_i = diag(α) O_i + P V_j with P read from Pᵀ; then O_i /= l_i and
+/// L_i = (m_i + log₂ l_i) · ln 2. Names as in the paper: m_i = rowMax, l_i = rowSum, O_i = acc. Score and mask modifiers
+/// rewrite S before the softmax, dropout zeroes P after it (l_i counts the whole P) and 1/(1 − p) joins the final 1/l_i
+/// (<see cref="CpuModifiers{TScore, TMask}"/>). A block mask (<see cref="CpuTiles"/>) skips the key blocks it empties and
+/// spares its full ones the mask modifier.
 /// </summary>
 internal static unsafe class CpuForward
 {
@@ -28,7 +30,7 @@ internal static unsafe class CpuForward
     {
         var p = layout.Problem;
         long mark = CpuTrace.Enabled ? Stopwatch.GetTimestamp() : 0;
-        using var packs = PackedKeysValues.Create(layout, accelerator, k, v, parallel, rowMajorKeys: false);
+        using var keysValues = ForwardKeysValues.Create(layout, accelerator, k, v, parallel);
         if (CpuTrace.Enabled) mark = CpuTrace.Mark(CpuTrace.Phase.Pack, mark);
         var partition = new ForwardPartition(layout, CpuTeam.Workers(int.MaxValue, parallel));
         // every worker's scratch rented before the loop, not by the worker as it starts: which workers take part in a loop
@@ -43,7 +45,7 @@ internal static unsafe class CpuForward
             {
                 var scratch = scratches[worker]!;
                 var (head, firstBlock, count) = partition.Of(unit);
-                QueryRun<T, TOps, TVector, TScore, TMask>(layout, modifiers, packs, scratch, q, output, lse, head / p.HeadsQ, head % p.HeadsQ,
+                QueryRun<T, TOps, TVector, TScore, TMask>(layout, modifiers, keysValues, scratch, q, output, lse, head / p.HeadsQ, head % p.HeadsQ,
                     firstBlock, count);
             });
             if (CpuTrace.Enabled) mark = CpuTrace.Mark(CpuTrace.Phase.Blocks, mark);
@@ -62,7 +64,7 @@ internal static unsafe class CpuForward
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no tier-0 code in a timed run
     private static void QueryRun<T, TOps, TVector, TScore, TMask>(CpuAttentionLayout layout, in CpuModifiers<TScore, TMask> modifiers,
-        PackedKeysValues packs, ForwardScratch scratch, T* q, T* output, float* lse, int b, int h, int firstBlock, int count)
+        ForwardKeysValues keysValues, ForwardScratch scratch, T* q, T* output, float* lse, int b, int h, int firstBlock, int count)
         where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
@@ -70,9 +72,9 @@ internal static unsafe class CpuForward
         var p = layout.Problem;
         int dPad = layout.HeadDimPadded, blockSize = block * dPad, i0 = firstBlock * block;
         int rows = Math.Min(count * block, p.SeqLenQ - i0);
-        int kvHead = b * p.HeadsKV + h / layout.Group;
-        float* qs = scratch.Queries, s = scratch.Scores, acc = scratch.Output;
-        float* rowMax = scratch.RowMax, rowSum = scratch.RowSum, alpha = scratch.Alpha, statistic = scratch.Statistic;
+        int kvHead = h / layout.Group;
+        float* queriesT = scratch.QueriesT, queryRows = scratch.QueryRows, sT = scratch.Scores, acc = scratch.Output;
+        float* rowMax = scratch.RowMax, rowSum = scratch.RowSum, alpha = scratch.Alpha;
         int* first = stackalloc int[block], end = stackalloc int[block];
         int* firstKeyBlock = stackalloc int[ForwardPartition.MaxBlocksPerUnit], keyBlockEnd = stackalloc int[ForwardPartition.MaxBlocksPerUnit];
         // each row's visible keys [keyStart, keyLimit), once per run rather than per tile
@@ -83,11 +85,16 @@ internal static unsafe class CpuForward
             keyLimit[r] = layout.KeyLimit(i0 + r);
         }
 
-        // Q_i · scale · log₂e (zero rows past s_q), O_i = 0, m_i = −∞, l_i = 0 for every block of the run
-        new Span<float>(qs, count * blockSize).Clear();
-        for (int r = 0; r < rows; r++)
-            StorageConvert.Widen(q + layout.Queries.RowStart(b, i0 + r, h), qs + r * dPad, layout.HeadDim,
-                p.Scale * SoftmaxLog2.Log2E);
+        // Q_iᵀ · scale · log₂e (d_pad × 64, zero columns past s_q), O_i = 0, m_i = −∞, l_i = 0 for every block of the run
+        for (int g = 0; g < count; g++)
+        {
+            new Span<float>(queryRows, blockSize).Clear();
+            int blockStart = i0 + g * block, blockRows = Math.Min(block, p.SeqLenQ - blockStart);
+            for (int r = 0; r < blockRows; r++)
+                StorageConvert.Widen(q + layout.Queries.RowStart(b, blockStart + r, h), queryRows + r * dPad, layout.HeadDim,
+                    p.Scale * SoftmaxLog2.Log2E);
+            Transpose.Copy(queryRows, dPad, block, dPad, queriesT + g * blockSize, block);
+        }
         new Span<float>(acc, count * blockSize).Clear();
         new Span<float>(rowMax, count * block).Fill(float.NegativeInfinity);
         new Span<float>(rowSum, count * block).Clear();
@@ -104,11 +111,10 @@ internal static unsafe class CpuForward
             runEnd = Math.Max(runEnd, keyBlockEnd[g]);
         }
 
-        float* values = packs.Values(kvHead);
         for (int keyBlock = runFirst; keyBlock < runEnd; keyBlock++)
         {
-            int j0 = keyBlock * block;
-            float* keysT = packs.KeysT(kvHead, keyBlock), valueBlock = values + (long)j0 * dPad;
+            int j0 = keyBlock * block, blockKeys = Math.Min(block, p.SeqLenK - j0);
+            float* kj = keysValues.Keys(b, kvHead, keyBlock, scratch.EdgeKeys, out int keyStride), vj = keysValues.Values(b, kvHead, keyBlock);
             for (int g = 0; g < count; g++)
             {
                 if (keyBlock < firstKeyBlock[g] || keyBlock >= keyBlockEnd[g]) continue;
@@ -125,26 +131,28 @@ internal static unsafe class CpuForward
                     end[r] = r < blockRows ? Math.Min(block, keyLimit[g * block + r] - j0) : 0;
                     if (r < Half) topEnd = Math.Max(topEnd, end[r]);
                 }
-                // a tile the causal diagonal (or a right window edge) cuts so that its top half rows see only its left half
-                // keys: their products stop there (a quarter of the tile's work); the softmax masks the rest of their rows
+                // a tile the causal diagonal (or a right window edge) cuts so that its first half of queries sees only its
+                // first half of keys: the second half of keys meets only the second half of queries (a quarter of the tile's
+                // work saved); the softmax masks what is left out
                 int topKeys = topEnd <= Half ? Half : block;
-                float* qi = qs + g * blockSize, oi = acc + g * blockSize;
-                // S = Q_i K_jᵀ
+                float* qiT = queriesT + g * blockSize, oi = acc + g * blockSize;
+                // Sᵀ = K_j Q_iᵀ
                 long traced = CpuTrace.Enabled ? Stopwatch.GetTimestamp() : 0;
-                MicroKernel.Multiply<TOps, TVector>(qi, dPad, keysT, block, s, block, Half, topKeys, layout.HeadDim, accumulate: false);
-                MicroKernel.Multiply<TOps, TVector>(qi + Half * dPad, dPad, keysT, block, s + Half * block, block, Half, block,
-                    layout.HeadDim, accumulate: false);
+                MicroKernel.Multiply<TOps, TVector>(kj, keyStride, qiT, block, sT, block, Half, block, layout.HeadDim, accumulate: false);
+                int lateQueries = topKeys; // the queries the second half of keys meets: the last half on a cut tile, else all
+                MicroKernel.Multiply<TOps, TVector>(kj + Half * keyStride, keyStride, qiT + block - lateQueries, block,
+                    sT + Half * block + block - lateQueries, block, Half, lateQueries, layout.HeadDim, accumulate: false);
                 if (CpuTrace.Enabled) traced = CpuTrace.Tile(CpuTrace.TileStep.Scores, traced);
                 if (CpuModifiers<TScore, TMask>.ScoresModifiedOn(tile))
-                    ModifyScores(layout, modifiers, s, first, end, b, h, blockStart, j0, blockRows, masked: tile != BlockMask.Full);
-                OnlineSoftmax.Update<TOps, TVector>(s, first, end, blockMax, blockSum, alpha, statistic);
-                if (modifiers.Dropped) DropProbabilities(modifiers, s, first, end, b, h, blockStart, j0, blockRows);
+                    ModifyScores(layout, modifiers, sT, first, end, b, h, blockStart, j0, blockRows, masked: tile != BlockMask.Full);
+                OnlineSoftmax.Update<TOps, TVector>(sT, first, end, blockMax, blockSum, alpha);
+                if (modifiers.Dropped) DropProbabilities(modifiers, sT, first, end, b, h, blockStart, j0, blockRows);
                 if (CpuTrace.Enabled) traced = CpuTrace.Tile(CpuTrace.TileStep.Softmax, traced);
-                // O_i = diag(α) O_i + P V_j, α applied as the micro-kernel loads O_i
-                MicroKernel.Multiply<TOps, TVector>(s, block, valueBlock, dPad, oi, dPad, Half, dPad, topKeys, accumulate: true,
-                    rowScale: alpha);
-                MicroKernel.Multiply<TOps, TVector>(s + Half * block, block, valueBlock, dPad, oi + Half * dPad, dPad, Half, dPad, block,
-                    accumulate: true, rowScale: alpha + Half);
+                // O_i = diag(α) O_i + P V_j, α applied as the micro-kernel loads O_i; P read from Pᵀ, keys up to the block's last
+                MicroKernel.Multiply<TOps, TVector>(sT, block, vj, keysValues.Stride, oi, dPad, Half, dPad, Math.Min(topKeys, blockKeys),
+                    accumulate: true, rowScale: alpha, transposedA: true);
+                MicroKernel.Multiply<TOps, TVector>(sT + Half, block, vj, keysValues.Stride, oi + Half * dPad, dPad, Half, dPad, blockKeys,
+                    accumulate: true, rowScale: alpha + Half, transposedA: true);
                 if (CpuTrace.Enabled) CpuTrace.Tile(CpuTrace.TileStep.Values, traced);
             }
         }
@@ -162,19 +170,20 @@ internal static unsafe class CpuForward
         }
     }
 
-    /// <summary>S through the score and mask modifiers (the mask only when <paramref name="masked"/>: not on a full tile), row r's
-    /// visible keys [first[r], end[r]) only (the rest is masked anyway).</summary>
-    private static void ModifyScores<TScore, TMask>(CpuAttentionLayout layout, in CpuModifiers<TScore, TMask> modifiers, float* s,
+    /// <summary>Sᵀ through the score and mask modifiers (the mask only when <paramref name="masked"/>: not on a full tile),
+    /// query r's visible keys [first[r], end[r]) only (the rest is masked anyway).</summary>
+    private static void ModifyScores<TScore, TMask>(CpuAttentionLayout layout, in CpuModifiers<TScore, TMask> modifiers, float* sT,
         int* first, int* end, int b, int h, int i0, int j0, int rows, bool masked)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
+        const int block = CpuAttentionLayout.Block;
         for (int r = 0; r < rows; r++)
             for (int c = first[r]; c < end[r]; c++)
-                s[r * CpuAttentionLayout.Block + c] = modifiers.Log2Score(s[r * CpuAttentionLayout.Block + c], modifiers.At(layout, b, h, i0 + r, j0 + c), masked);
+                sT[c * block + r] = modifiers.Log2Score(sT[c * block + r], modifiers.At(layout, b, h, i0 + r, j0 + c), masked);
     }
 
-    /// <summary>Dropout on P (after the row sums, which count the whole P): dropped entries become 0.</summary>
-    private static void DropProbabilities<TScore, TMask>(in CpuModifiers<TScore, TMask> modifiers, float* p,
+    /// <summary>Dropout on Pᵀ (after the row sums, which count the whole P): dropped entries become 0.</summary>
+    private static void DropProbabilities<TScore, TMask>(in CpuModifiers<TScore, TMask> modifiers, float* pT,
         int* first, int* end, int b, int h, int i0, int j0, int rows)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
@@ -183,12 +192,13 @@ internal static unsafe class CpuForward
         modifiers.DropoutKeeps(b, h, i0, j0, keeps);
         for (int r = 0; r < rows; r++)
             for (int c = first[r]; c < end[r]; c++)
-                if (keeps[r * block + c] == 0) p[r * block + c] = 0f;
+                if (keeps[r * block + c] == 0) pT[c * block + r] = 0f;
     }
 
-    /// <summary>One worker's blocks for a run of query blocks: Q_i, O_i (64 × d_pad each), m_i, l_i
-    /// (64 each) per query block; S/P (64 × 64), α and a row statistic shared. One workspace from the accelerator's cache, so
-    /// a call neither maps nor faults in fresh pages (nor unmaps them: at 16 threads each unmap interrupts every core).</summary>
+    /// <summary>One worker's blocks for a run of query blocks: Q_iᵀ and O_i (d_pad × 64 and 64 × d_pad), m_i, l_i (64 each)
+    /// per query block; Sᵀ/Pᵀ (64 × 64), α, a block of query rows on their way to Q_iᵀ and one for a short last K_j shared.
+    /// One workspace from the accelerator's cache, so a call neither maps nor faults in fresh pages (nor unmaps them: at 16
+    /// threads each unmap interrupts every core).</summary>
     private sealed class ForwardScratch : IDisposable
     {
         private readonly CpuWorkspace _memory;
@@ -197,24 +207,27 @@ internal static unsafe class CpuForward
         {
             // every part a multiple of 16 floats, so each starts on a cache line as the workspace does
             const int block = CpuAttentionLayout.Block;
-            long run = (long)blocks * block * layout.HeadDimPadded;
-            _memory = CpuWorkspace.Rent(accelerator, 2 * run + block * block + 2 * blocks * block + 2 * block);
-            Queries = _memory.Pointer;
-            Output = Queries + run;
-            Scores = Output + run;
+            int blockSize = block * layout.HeadDimPadded;
+            long run = (long)blocks * blockSize;
+            _memory = CpuWorkspace.Rent(accelerator, 2 * run + 2 * blockSize + block * block + 2 * blocks * block + block);
+            QueriesT = _memory.Pointer;
+            Output = QueriesT + run;
+            QueryRows = Output + run;
+            EdgeKeys = QueryRows + blockSize;
+            Scores = EdgeKeys + blockSize;
             RowMax = Scores + block * block;
             RowSum = RowMax + blocks * block;
             Alpha = RowSum + blocks * block;
-            Statistic = Alpha + block;
         }
 
-        public float* Queries { get; }
+        public float* QueriesT { get; }
         public float* Output { get; }
+        public float* QueryRows { get; }
+        public float* EdgeKeys { get; }
         public float* Scores { get; }
         public float* RowMax { get; }
         public float* RowSum { get; }
         public float* Alpha { get; }
-        public float* Statistic { get; }
 
         public void Dispose() => _memory.Dispose();
     }

@@ -22,10 +22,12 @@ internal static unsafe class MicroKernel
     /// C = A·B (or C += A·B with <paramref name="accumulate"/>). m is a multiple of TOps.TileRows, n of
     /// <see cref="Vectors"/> · TOps.Count; k is any length. With <paramref name="rowScale"/> (and accumulate) row r of C
     /// is first multiplied by rowScale[r] as it is loaded: the forward's O_i = diag(α) O_i + P V_j in one pass over O_i.
+    /// With <paramref name="transposedA"/> A is given as Aᵀ (k × m row-major): element (r, x) at a[x·lda + r], so a tile's
+    /// eight broadcasts of a step come from one contiguous run (the forward's P·V from the Pᵀ its Q·Kᵀ produced).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply<TOps, TVector>(float* a, int lda, float* b, int ldb, float* c, int ldc,
-        int m, int n, int k, bool accumulate, float* rowScale = null) where TOps : struct, ISimd<TVector> where TVector : struct
+        int m, int n, int k, bool accumulate, float* rowScale = null, bool transposedA = false) where TOps : struct, ISimd<TVector> where TVector : struct
     {
         int w = TOps.Count;
         bool eight = TOps.TileRows == 8; // folded per width: the four-row instantiation drops rows 4–7
@@ -69,7 +71,36 @@ internal static unsafe class MicroKernel
                     }
                 }
                 float* bx = b + j;
-                for (int x = 0; x < k; x++, bx += ldb)
+                if (transposedA)
+                {
+                    // the same steps as below, the tile's A column at ax[0..7]: one base register, immediate offsets
+                    float* ax = a + i;
+                    for (int x = 0; x < k; x++, ax += lda, bx += ldb)
+                    {
+                        var b0 = TOps.Load(bx);
+                        var b1 = TOps.Load(bx + w);
+                        var s = TOps.Broadcast(ax[0]);
+                        c00 = TOps.MultiplyAdd(s, b0, c00); c01 = TOps.MultiplyAdd(s, b1, c01);
+                        s = TOps.Broadcast(ax[1]);
+                        c10 = TOps.MultiplyAdd(s, b0, c10); c11 = TOps.MultiplyAdd(s, b1, c11);
+                        s = TOps.Broadcast(ax[2]);
+                        c20 = TOps.MultiplyAdd(s, b0, c20); c21 = TOps.MultiplyAdd(s, b1, c21);
+                        s = TOps.Broadcast(ax[3]);
+                        c30 = TOps.MultiplyAdd(s, b0, c30); c31 = TOps.MultiplyAdd(s, b1, c31);
+                        if (eight)
+                        {
+                            s = TOps.Broadcast(ax[4]);
+                            c40 = TOps.MultiplyAdd(s, b0, c40); c41 = TOps.MultiplyAdd(s, b1, c41);
+                            s = TOps.Broadcast(ax[5]);
+                            c50 = TOps.MultiplyAdd(s, b0, c50); c51 = TOps.MultiplyAdd(s, b1, c51);
+                            s = TOps.Broadcast(ax[6]);
+                            c60 = TOps.MultiplyAdd(s, b0, c60); c61 = TOps.MultiplyAdd(s, b1, c61);
+                            s = TOps.Broadcast(ax[7]);
+                            c70 = TOps.MultiplyAdd(s, b0, c70); c71 = TOps.MultiplyAdd(s, b1, c71);
+                        }
+                    }
+                }
+                else for (int x = 0; x < k; x++, bx += ldb)
                 {
                     var b0 = TOps.Load(bx);
                     var b1 = TOps.Load(bx + w);
