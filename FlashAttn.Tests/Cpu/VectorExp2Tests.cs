@@ -3,9 +3,9 @@ using FlashAttn.Cpu.Simd;
 
 namespace FlashAttn.Tests.Cpu;
 
-/// <summary>The CPU path's vector 2ˣ and reductions at every width the machine has: within 2 ulp of the fp64 value over the
+/// <summary>The CPU path's vector 2ˣ and lane sum at every width the machine has: within 2 ulp of the fp64 value over the
 /// softmax's range, exactly 0 below −127 and for −∞ (masked scores), NaN kept (a NaN score poisons its row), and the
-/// lane reductions against plain loops.</summary>
+/// lane sum against a plain loop.</summary>
 public unsafe class VectorExp2Tests
 {
     private static float[] Inputs()
@@ -40,7 +40,7 @@ public unsafe class VectorExp2Tests
         });
     }
 
-    private static void CheckReductions<TOps, TVector>() where TOps : struct, ISimd<TVector> where TVector : struct
+    private static void CheckSum<TOps, TVector>() where TOps : struct, ISimd<TVector> where TVector : struct
     {
         var random = new Random(TOps.Count);
         var lanes = new float[TOps.Count];
@@ -50,7 +50,6 @@ public unsafe class VectorExp2Tests
             fixed (float* x = lanes)
             {
                 var v = TOps.Load(x);
-                Assert.That(TOps.MaxAcross(v), Is.EqualTo(lanes.Max()));
                 Assert.That(TOps.SumAcross(v), Is.EqualTo(lanes.Sum(l => (double)l)).Within(1e-4));
             }
         }
@@ -65,10 +64,10 @@ public unsafe class VectorExp2Tests
     }
 
     [Test]
-    public void ReductionsMatchLoopsAtEveryWidth()
+    public void SumAcrossMatchesALoopAtEveryWidth()
     {
-        CheckReductions<Simd128, Vector128<float>>();
-        if (Vector256.IsHardwareAccelerated) CheckReductions<Simd256, Vector256<float>>();
-        if (Vector512.IsHardwareAccelerated) CheckReductions<Simd512, Vector512<float>>();
+        CheckSum<Simd128, Vector128<float>>();
+        if (Vector256.IsHardwareAccelerated) CheckSum<Simd256, Vector256<float>>();
+        if (Vector512.IsHardwareAccelerated) CheckSum<Simd512, Vector512<float>>();
     }
 }

@@ -56,9 +56,6 @@ internal unsafe interface ISimd<TVector> where TVector : struct
     /// conversion (one instruction; .NET's saturating one takes four): other lanes give undefined values.</summary>
     static abstract TVector Pow2(TVector integral);
 
-    /// <summary>The largest lane.</summary>
-    static abstract float MaxAcross(TVector value);
-
     /// <summary>The sum of the lanes.</summary>
     static abstract float SumAcross(TVector value);
 }

@@ -47,13 +47,6 @@ internal readonly unsafe struct Simd128 : ISimd<Vector128<float>>
     public static Vector128<float> Pow2(Vector128<float> integral)
         => Vector128.ShiftLeft(Vector128.ConvertToInt32Native(integral) + Vector128.Create(FloatBits.ExponentBias), FloatBits.MantissaBits).AsSingle();
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float MaxAcross(Vector128<float> value)
-    {
-        value = Vector128.MaxNative(value, Vector128.Shuffle(value, Vector128.Create(2, 3, 0, 1)));
-        return Vector128.MaxNative(value, Vector128.Shuffle(value, Vector128.Create(1, 0, 3, 2))).ToScalar();
-    }
-
     /// <summary>Two shuffles and adds (pairs, then the halves' sums), where .NET's Sum adds lane by lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumAcross(Vector128<float> value)

@@ -48,9 +48,5 @@ internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
         => Vector256.ShiftLeft(Vector256.ConvertToInt32Native(integral) + Vector256.Create(FloatBits.ExponentBias), FloatBits.MantissaBits).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float MaxAcross(Vector256<float> value)
-        => Simd128.MaxAcross(Vector128.MaxNative(value.GetLower(), value.GetUpper()));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumAcross(Vector256<float> value) => Simd128.SumAcross(value.GetLower() + value.GetUpper());
 }

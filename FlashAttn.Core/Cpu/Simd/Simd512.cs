@@ -48,9 +48,5 @@ internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
         => Vector512.ShiftLeft(Vector512.ConvertToInt32Native(integral) + Vector512.Create(FloatBits.ExponentBias), FloatBits.MantissaBits).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float MaxAcross(Vector512<float> value)
-        => Simd256.MaxAcross(Vector256.MaxNative(value.GetLower(), value.GetUpper()));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumAcross(Vector512<float> value) => Simd256.SumAcross(value.GetLower() + value.GetUpper());
 }
