@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using FlashAttn.Compute.Runtime;
 using System.Runtime.CompilerServices;
 using FlashAttn.Cpu.Simd;
@@ -31,8 +32,10 @@ internal static unsafe class CpuBackward
         where T : unmanaged where TOps : struct, ISimd<TVector> where TVector : struct
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
+        long mark = CpuTrace.Enabled ? Stopwatch.GetTimestamp() : 0;
         using var keys = PackedKeysValues.Create(layout, accelerator, k, v, parallel);
         using var queries = PackedQueries.Create(layout, accelerator, q, output, dOutput, lse, parallel);
+        if (CpuTrace.Enabled) mark = CpuTrace.Mark(CpuTrace.Phase.BackwardPack, mark);
         var partition = new BackwardPartition(layout, modifiers.Tiles, parallel.MaxDegreeOfParallelism);
         var partials = new CpuWorkspace?[partition.Workers];
         try
@@ -58,7 +61,9 @@ internal static unsafe class CpuBackward
                     KeyBlock<T, TOps, TVector, TScore, TMask>(layout, modifiers, keys, queries, scratch, dqHeads, dk, dv, kvHead, keyBlock);
                 }
             });
+            if (CpuTrace.Enabled) mark = CpuTrace.Mark(CpuTrace.Phase.BackwardBlocks, mark);
             DqReduction.Run(layout, partition, partials, dq, parallel);
+            if (CpuTrace.Enabled) CpuTrace.Mark(CpuTrace.Phase.DqReduction, mark);
         }
         finally
         {

@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace FlashAttn.Cpu;
 
 /// <summary>
-/// Where a CPU-path forward's time goes, for <c>Bench cpu</c> (issue 12: the forward does not scale to 16 threads at
-/// short lengths): the caller's phases; for every <see cref="CpuTeam"/> loop its wall time, its workers' time inside
+/// Where a CPU-path forward's (and backward's) time goes, for <c>Bench cpu</c> (issue 12: the forward does not scale to
+/// 16 threads at short lengths): the caller's phases; for every <see cref="CpuTeam"/> loop its wall time, its workers' time inside
 /// units, how many workers took a unit and how long after the loop's start the helpers took their first; and a forward
 /// tile's products and softmax on its worker (the products' rate against the core's FMA peak). Off unless
 /// FLASHATTN_CPU_TRACE=1 (read once); then each probe is a timestamp and an interlocked add.
@@ -14,13 +14,14 @@ internal static class CpuTrace
     /// <summary>True when FLASHATTN_CPU_TRACE=1.</summary>
     public static readonly bool Enabled = Environment.GetEnvironmentVariable("FLASHATTN_CPU_TRACE") == "1";
 
-    /// <summary>The forward's phases on the calling thread.</summary>
-    public enum Phase { Pack, Scratch, Blocks, Release }
+    /// <summary>The forward's phases on the calling thread, then the backward's: its packs (K, V, Q, dO, L, D), its key
+    /// blocks, the dQ partials' sum.</summary>
+    public enum Phase { Pack, Scratch, Blocks, Release, BackwardPack, BackwardBlocks, DqReduction }
 
     /// <summary>A forward tile's steps on its worker: S = Q_i K_jᵀ; the modifiers, the online softmax and dropout; O_i += P V_j.</summary>
     public enum TileStep { Scores, Softmax, Values }
 
-    private static readonly long[] Phases = new long[4];
+    private static readonly long[] Phases = new long[7];
     private static readonly long[] TileSteps = new long[3];
     private static long _tiles;
     private static long _previousEnd, _gapTicks, _gaps, _calls, _loops, _loopTicks, _unitTicks, _workerSlots, _workersUsed, _firstHelperTicks, _lastHelperTicks, _helperLoops, _tailTicks;
@@ -86,7 +87,10 @@ internal static class CpuTrace
         double Us(long ticks, long count) => count == 0 ? double.NaN : ticks * 1e6 / Stopwatch.Frequency / count;
         double busy = _loopTicks == 0 ? 0 : (double)_unitTicks / _loopTicks / Math.Max(1.0, (double)_workerSlots / _loops);
         return $"trace per call: pack {Ms(Phases[(int)Phase.Pack]):F3} ms, scratch {Ms(Phases[(int)Phase.Scratch]):F3}, " +
-            $"blocks {Ms(Phases[(int)Phase.Blocks]):F3}, release {Ms(Phases[(int)Phase.Release]):F3}; {(double)_loops / _calls:F1} loops, " +
+            $"blocks {Ms(Phases[(int)Phase.Blocks]):F3}, release {Ms(Phases[(int)Phase.Release]):F3}; " +
+            (Phases[(int)Phase.BackwardBlocks] == 0 ? "" : $"backward: pack {Ms(Phases[(int)Phase.BackwardPack]):F3} ms, " +
+                $"blocks {Ms(Phases[(int)Phase.BackwardBlocks]):F3}, dQ reduction {Ms(Phases[(int)Phase.DqReduction]):F3}; ") +
+            $"{(double)_loops / _calls:F1} loops, " +
             $"wall {Ms(_loopTicks):F3} ms, units {Ms(_unitTicks):F3} ms over all workers (busy {100 * busy:F0}% of wall × workers), " +
             $"workers with a unit {(double)_workersUsed / Math.Max(1, _loops):F1} of {(double)_workerSlots / Math.Max(1, _loops):F1}, " +
             $"first/last helper's first unit +{Us(_firstHelperTicks, _helperLoops):F0}/+{Us(_lastHelperTicks, _helperLoops):F0} µs, " +
