@@ -73,7 +73,7 @@ internal static unsafe class CpuBackward
 
     /// <summary>
     /// Floats of one query head's dQᵀ partial: per query block a d_pad × 64 row-major matrix (rows 256 B apart, as
-    /// <see cref="Transpose.ToBlocks"/> lays out the transposed packs), s_q_pad × d_pad in all.
+    /// the transposed packs are laid out, <see cref="Transpose"/>), s_q_pad × d_pad in all.
     /// </summary>
     public static long DqPartialSize(CpuAttentionLayout layout) => (long)layout.HeadDimPadded * layout.SeqLenQPadded;
 

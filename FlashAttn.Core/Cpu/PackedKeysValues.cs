@@ -6,7 +6,7 @@ namespace FlashAttn.Cpu;
 /// <summary>
 /// K and V of every (batch, kv head) widened to fp32 and packed contiguously, zero-padded to whole key blocks and
 /// register tiles: K and V row-major (s_k_pad × d_pad), and for the backward Kᵀ per key block (d_pad × 64 each, see
-/// <see cref="Transpose.ToBlocks"/>) so that its dQ product streams contiguous keys.
+/// <see cref="Transpose"/>) so that its dQ product streams contiguous keys.
 /// O(s_k·d) per head, built once per call in parallel over key blocks; the packs are what every query block reuses.
 /// </summary>
 internal sealed unsafe class PackedKeysValues : IDisposable

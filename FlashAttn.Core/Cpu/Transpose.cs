@@ -4,25 +4,13 @@ using System.Runtime.Intrinsics.X86;
 namespace FlashAttn.Cpu;
 
 /// <summary>
-/// Transposes of fp32 matrices into the packs. A transposed pack is stored block by block (<see cref="ToBlocks"/>):
-/// a row of Kᵀ spanning all of s_k would put the 64 rows a micro-kernel walks 4·s_k bytes apart, which for
-/// power-of-two lengths maps them all to one L1 set.
+/// Transposes of fp32 matrices into the packs. A transposed pack is stored block by block, each 64-row block of the
+/// source a (d_pad × 64) row-major matrix: a row of Kᵀ spanning all of s_k would put the 64 rows a micro-kernel walks
+/// 4·s_k bytes apart, which for power-of-two lengths maps them all to one L1 set.
 /// </summary>
 internal static unsafe class Transpose
 {
     private const int Tile = 16;
-
-    /// <summary>
-    /// destination[r / Block][c, r % Block] = source[r, c] for r &lt; rows, c &lt; cols: each block of
-    /// <see cref="CpuAttentionLayout.Block"/> rows becomes a (<paramref name="blockRows"/> × Block) row-major matrix.
-    /// </summary>
-    public static void ToBlocks(float* source, int sourceStride, int rows, int cols, float* destination, int blockRows)
-    {
-        const int block = CpuAttentionLayout.Block;
-        for (int r0 = 0; r0 < rows; r0 += block)
-            Copy(source + (long)r0 * sourceStride, sourceStride, Math.Min(block, rows - r0), cols,
-                destination + (long)r0 * blockRows, block);
-    }
 
     /// <summary>destination[c, r] = source[r, c] for r &lt; rows, c &lt; cols: 8 × 8 squares by AVX shuffles where the CPU has
     /// them (the packs' transposes were a scalar load and store per element, most of a key block's packing), the edges and
