@@ -31,28 +31,29 @@ internal static unsafe class MicroKernel
     {
         int w = TOps.Count;
         bool eight = TOps.TileRows == 8; // folded per width: the four-row instantiation drops rows 4–7
+        // A's rows 1–3 of a tile relative to rows 0 and 4: with two row pointers and these three strides a row-major step
+        // addresses eight rows from five registers (eight row pointers left the JIT four to reload from the stack each step)
+        nint l1 = lda, l2 = 2 * (nint)lda, l3 = 3 * (nint)lda;
         for (int i = 0; i < m; i += TOps.TileRows)
         {
-            float* a0 = a + (long)i * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
-            float* a4 = a3 + lda, a5 = a4 + lda, a6 = a5 + lda, a7 = a6 + lda;
-            float* c0 = c + (long)i * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
-            float* c4 = c3 + ldc, c5 = c4 + ldc, c6 = c5 + ldc, c7 = c6 + ldc;
+            float* ci = c + (long)i * ldc;
             for (int j = 0; j < n; j += Vectors * w)
             {
+                float* cj = ci + j;
                 TVector c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
                 TVector c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
                 if (accumulate)
                 {
-                    c00 = TOps.Load(c0 + j); c01 = TOps.Load(c0 + j + w);
-                    c10 = TOps.Load(c1 + j); c11 = TOps.Load(c1 + j + w);
-                    c20 = TOps.Load(c2 + j); c21 = TOps.Load(c2 + j + w);
-                    c30 = TOps.Load(c3 + j); c31 = TOps.Load(c3 + j + w);
+                    c00 = TOps.Load(cj); c01 = TOps.Load(cj + w);
+                    c10 = TOps.Load(cj + ldc); c11 = TOps.Load(cj + ldc + w);
+                    c20 = TOps.Load(cj + 2 * ldc); c21 = TOps.Load(cj + 2 * ldc + w);
+                    c30 = TOps.Load(cj + 3 * ldc); c31 = TOps.Load(cj + 3 * ldc + w);
                     if (eight)
                     {
-                        c40 = TOps.Load(c4 + j); c41 = TOps.Load(c4 + j + w);
-                        c50 = TOps.Load(c5 + j); c51 = TOps.Load(c5 + j + w);
-                        c60 = TOps.Load(c6 + j); c61 = TOps.Load(c6 + j + w);
-                        c70 = TOps.Load(c7 + j); c71 = TOps.Load(c7 + j + w);
+                        c40 = TOps.Load(cj + 4 * ldc); c41 = TOps.Load(cj + 4 * ldc + w);
+                        c50 = TOps.Load(cj + 5 * ldc); c51 = TOps.Load(cj + 5 * ldc + w);
+                        c60 = TOps.Load(cj + 6 * ldc); c61 = TOps.Load(cj + 6 * ldc + w);
+                        c70 = TOps.Load(cj + 7 * ldc); c71 = TOps.Load(cj + 7 * ldc + w);
                     }
                     if (rowScale != null)
                     {
@@ -100,40 +101,44 @@ internal static unsafe class MicroKernel
                         }
                     }
                 }
-                else for (int x = 0; x < k; x++, bx += ldb)
+                else
                 {
-                    var b0 = TOps.Load(bx);
-                    var b1 = TOps.Load(bx + w);
-                    var s = TOps.Broadcast(a0[x]);
-                    c00 = TOps.MultiplyAdd(s, b0, c00); c01 = TOps.MultiplyAdd(s, b1, c01);
-                    s = TOps.Broadcast(a1[x]);
-                    c10 = TOps.MultiplyAdd(s, b0, c10); c11 = TOps.MultiplyAdd(s, b1, c11);
-                    s = TOps.Broadcast(a2[x]);
-                    c20 = TOps.MultiplyAdd(s, b0, c20); c21 = TOps.MultiplyAdd(s, b1, c21);
-                    s = TOps.Broadcast(a3[x]);
-                    c30 = TOps.MultiplyAdd(s, b0, c30); c31 = TOps.MultiplyAdd(s, b1, c31);
-                    if (eight)
+                    float* top = a + (long)i * lda, bottom = top + 4 * l1; // element x of rows 0–3 and of rows 4–7
+                    for (int x = 0; x < k; x++, top++, bottom++, bx += ldb)
                     {
-                        s = TOps.Broadcast(a4[x]);
-                        c40 = TOps.MultiplyAdd(s, b0, c40); c41 = TOps.MultiplyAdd(s, b1, c41);
-                        s = TOps.Broadcast(a5[x]);
-                        c50 = TOps.MultiplyAdd(s, b0, c50); c51 = TOps.MultiplyAdd(s, b1, c51);
-                        s = TOps.Broadcast(a6[x]);
-                        c60 = TOps.MultiplyAdd(s, b0, c60); c61 = TOps.MultiplyAdd(s, b1, c61);
-                        s = TOps.Broadcast(a7[x]);
-                        c70 = TOps.MultiplyAdd(s, b0, c70); c71 = TOps.MultiplyAdd(s, b1, c71);
+                        var b0 = TOps.Load(bx);
+                        var b1 = TOps.Load(bx + w);
+                        var s = TOps.Broadcast(top[0]);
+                        c00 = TOps.MultiplyAdd(s, b0, c00); c01 = TOps.MultiplyAdd(s, b1, c01);
+                        s = TOps.Broadcast(top[l1]);
+                        c10 = TOps.MultiplyAdd(s, b0, c10); c11 = TOps.MultiplyAdd(s, b1, c11);
+                        s = TOps.Broadcast(top[l2]);
+                        c20 = TOps.MultiplyAdd(s, b0, c20); c21 = TOps.MultiplyAdd(s, b1, c21);
+                        s = TOps.Broadcast(top[l3]);
+                        c30 = TOps.MultiplyAdd(s, b0, c30); c31 = TOps.MultiplyAdd(s, b1, c31);
+                        if (eight)
+                        {
+                            s = TOps.Broadcast(bottom[0]);
+                            c40 = TOps.MultiplyAdd(s, b0, c40); c41 = TOps.MultiplyAdd(s, b1, c41);
+                            s = TOps.Broadcast(bottom[l1]);
+                            c50 = TOps.MultiplyAdd(s, b0, c50); c51 = TOps.MultiplyAdd(s, b1, c51);
+                            s = TOps.Broadcast(bottom[l2]);
+                            c60 = TOps.MultiplyAdd(s, b0, c60); c61 = TOps.MultiplyAdd(s, b1, c61);
+                            s = TOps.Broadcast(bottom[l3]);
+                            c70 = TOps.MultiplyAdd(s, b0, c70); c71 = TOps.MultiplyAdd(s, b1, c71);
+                        }
                     }
                 }
-                TOps.Store(c0 + j, c00); TOps.Store(c0 + j + w, c01);
-                TOps.Store(c1 + j, c10); TOps.Store(c1 + j + w, c11);
-                TOps.Store(c2 + j, c20); TOps.Store(c2 + j + w, c21);
-                TOps.Store(c3 + j, c30); TOps.Store(c3 + j + w, c31);
+                TOps.Store(cj, c00); TOps.Store(cj + w, c01);
+                TOps.Store(cj + ldc, c10); TOps.Store(cj + ldc + w, c11);
+                TOps.Store(cj + 2 * ldc, c20); TOps.Store(cj + 2 * ldc + w, c21);
+                TOps.Store(cj + 3 * ldc, c30); TOps.Store(cj + 3 * ldc + w, c31);
                 if (eight)
                 {
-                    TOps.Store(c4 + j, c40); TOps.Store(c4 + j + w, c41);
-                    TOps.Store(c5 + j, c50); TOps.Store(c5 + j + w, c51);
-                    TOps.Store(c6 + j, c60); TOps.Store(c6 + j + w, c61);
-                    TOps.Store(c7 + j, c70); TOps.Store(c7 + j + w, c71);
+                    TOps.Store(cj + 4 * ldc, c40); TOps.Store(cj + 4 * ldc + w, c41);
+                    TOps.Store(cj + 5 * ldc, c50); TOps.Store(cj + 5 * ldc + w, c51);
+                    TOps.Store(cj + 6 * ldc, c60); TOps.Store(cj + 6 * ldc + w, c61);
+                    TOps.Store(cj + 7 * ldc, c70); TOps.Store(cj + 7 * ldc + w, c71);
                 }
             }
         }
