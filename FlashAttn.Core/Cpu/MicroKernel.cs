@@ -31,9 +31,10 @@ internal static unsafe class MicroKernel
     {
         int w = TOps.Count;
         bool eight = TOps.TileRows == 8; // folded per width: the four-row instantiation drops rows 4–7
-        // A's rows 1–3 of a tile relative to rows 0 and 4: with two row pointers and these three strides a row-major step
-        // addresses eight rows from five registers (eight row pointers left the JIT four to reload from the stack each step)
-        nint l1 = lda, l2 = 2 * (nint)lda, l3 = 3 * (nint)lda;
+        // A tile's rows 1–3 relative to rows 0 and 4 (o1…o3), and from one step to the next (step): rows lda apart and steps
+        // 1 apart, or (Aᵀ) rows 1 apart and steps lda apart. Two row pointers and three offsets address a step's eight
+        // rows from five registers (eight row pointers left the JIT four to reload from the stack each step).
+        nint o1 = transposedA ? 1 : lda, o2 = 2 * o1, o3 = 3 * o1, step = transposedA ? lda : 1;
         for (int i = 0; i < m; i += TOps.TileRows)
         {
             float* ci = c + (long)i * ldc;
@@ -71,62 +72,31 @@ internal static unsafe class MicroKernel
                         }
                     }
                 }
+                // element x of the tile's rows 0–3 at top[0], top[o1], top[o2], top[o3], of rows 4–7 at bottom[…]
+                float* top = transposedA ? a + i : a + (long)i * lda, bottom = top + 4 * o1;
                 float* bx = b + j;
-                if (transposedA)
+                for (int x = 0; x < k; x++, top += step, bottom += step, bx += ldb)
                 {
-                    // the same steps as below, the tile's A column at ax[0..7]: one base register, immediate offsets
-                    float* ax = a + i;
-                    for (int x = 0; x < k; x++, ax += lda, bx += ldb)
+                    var b0 = TOps.Load(bx);
+                    var b1 = TOps.Load(bx + w);
+                    var s = TOps.Broadcast(top[0]);
+                    c00 = TOps.MultiplyAdd(s, b0, c00); c01 = TOps.MultiplyAdd(s, b1, c01);
+                    s = TOps.Broadcast(top[o1]);
+                    c10 = TOps.MultiplyAdd(s, b0, c10); c11 = TOps.MultiplyAdd(s, b1, c11);
+                    s = TOps.Broadcast(top[o2]);
+                    c20 = TOps.MultiplyAdd(s, b0, c20); c21 = TOps.MultiplyAdd(s, b1, c21);
+                    s = TOps.Broadcast(top[o3]);
+                    c30 = TOps.MultiplyAdd(s, b0, c30); c31 = TOps.MultiplyAdd(s, b1, c31);
+                    if (eight)
                     {
-                        var b0 = TOps.Load(bx);
-                        var b1 = TOps.Load(bx + w);
-                        var s = TOps.Broadcast(ax[0]);
-                        c00 = TOps.MultiplyAdd(s, b0, c00); c01 = TOps.MultiplyAdd(s, b1, c01);
-                        s = TOps.Broadcast(ax[1]);
-                        c10 = TOps.MultiplyAdd(s, b0, c10); c11 = TOps.MultiplyAdd(s, b1, c11);
-                        s = TOps.Broadcast(ax[2]);
-                        c20 = TOps.MultiplyAdd(s, b0, c20); c21 = TOps.MultiplyAdd(s, b1, c21);
-                        s = TOps.Broadcast(ax[3]);
-                        c30 = TOps.MultiplyAdd(s, b0, c30); c31 = TOps.MultiplyAdd(s, b1, c31);
-                        if (eight)
-                        {
-                            s = TOps.Broadcast(ax[4]);
-                            c40 = TOps.MultiplyAdd(s, b0, c40); c41 = TOps.MultiplyAdd(s, b1, c41);
-                            s = TOps.Broadcast(ax[5]);
-                            c50 = TOps.MultiplyAdd(s, b0, c50); c51 = TOps.MultiplyAdd(s, b1, c51);
-                            s = TOps.Broadcast(ax[6]);
-                            c60 = TOps.MultiplyAdd(s, b0, c60); c61 = TOps.MultiplyAdd(s, b1, c61);
-                            s = TOps.Broadcast(ax[7]);
-                            c70 = TOps.MultiplyAdd(s, b0, c70); c71 = TOps.MultiplyAdd(s, b1, c71);
-                        }
-                    }
-                }
-                else
-                {
-                    float* top = a + (long)i * lda, bottom = top + 4 * l1; // element x of rows 0–3 and of rows 4–7
-                    for (int x = 0; x < k; x++, top++, bottom++, bx += ldb)
-                    {
-                        var b0 = TOps.Load(bx);
-                        var b1 = TOps.Load(bx + w);
-                        var s = TOps.Broadcast(top[0]);
-                        c00 = TOps.MultiplyAdd(s, b0, c00); c01 = TOps.MultiplyAdd(s, b1, c01);
-                        s = TOps.Broadcast(top[l1]);
-                        c10 = TOps.MultiplyAdd(s, b0, c10); c11 = TOps.MultiplyAdd(s, b1, c11);
-                        s = TOps.Broadcast(top[l2]);
-                        c20 = TOps.MultiplyAdd(s, b0, c20); c21 = TOps.MultiplyAdd(s, b1, c21);
-                        s = TOps.Broadcast(top[l3]);
-                        c30 = TOps.MultiplyAdd(s, b0, c30); c31 = TOps.MultiplyAdd(s, b1, c31);
-                        if (eight)
-                        {
-                            s = TOps.Broadcast(bottom[0]);
-                            c40 = TOps.MultiplyAdd(s, b0, c40); c41 = TOps.MultiplyAdd(s, b1, c41);
-                            s = TOps.Broadcast(bottom[l1]);
-                            c50 = TOps.MultiplyAdd(s, b0, c50); c51 = TOps.MultiplyAdd(s, b1, c51);
-                            s = TOps.Broadcast(bottom[l2]);
-                            c60 = TOps.MultiplyAdd(s, b0, c60); c61 = TOps.MultiplyAdd(s, b1, c61);
-                            s = TOps.Broadcast(bottom[l3]);
-                            c70 = TOps.MultiplyAdd(s, b0, c70); c71 = TOps.MultiplyAdd(s, b1, c71);
-                        }
+                        s = TOps.Broadcast(bottom[0]);
+                        c40 = TOps.MultiplyAdd(s, b0, c40); c41 = TOps.MultiplyAdd(s, b1, c41);
+                        s = TOps.Broadcast(bottom[o1]);
+                        c50 = TOps.MultiplyAdd(s, b0, c50); c51 = TOps.MultiplyAdd(s, b1, c51);
+                        s = TOps.Broadcast(bottom[o2]);
+                        c60 = TOps.MultiplyAdd(s, b0, c60); c61 = TOps.MultiplyAdd(s, b1, c61);
+                        s = TOps.Broadcast(bottom[o3]);
+                        c70 = TOps.MultiplyAdd(s, b0, c70); c71 = TOps.MultiplyAdd(s, b1, c71);
                     }
                 }
                 TOps.Store(cj, c00); TOps.Store(cj + w, c01);
