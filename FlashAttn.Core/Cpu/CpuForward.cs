@@ -88,8 +88,8 @@ internal static unsafe class CpuForward
         // Q_iᵀ · scale · log₂e (d_pad × 64, zero columns past s_q), O_i = 0, m_i = −∞, l_i = 0 for every block of the run
         for (int g = 0; g < count; g++)
         {
-            new Span<float>(queryRows, blockSize).Clear();
             int blockStart = i0 + g * block, blockRows = Math.Min(block, p.SeqLenQ - blockStart);
+            if (blockRows < block || layout.HeadDim < dPad) new Span<float>(queryRows, blockSize).Clear(); // padding reads as 0
             for (int r = 0; r < blockRows; r++)
                 StorageConvert.Widen(q + layout.Queries.RowStart(b, blockStart + r, h), queryRows + r * dPad, layout.HeadDim,
                     p.Scale * SoftmaxLog2.Log2E);
