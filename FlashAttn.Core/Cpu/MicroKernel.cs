@@ -73,7 +73,7 @@ internal static unsafe class MicroKernel
                     }
                 }
                 // element x of the tile's rows 0–3 at top[0], top[o1], top[o2], top[o3], of rows 4–7 at bottom[…]
-                float* top = transposedA ? a + i : a + (long)i * lda, bottom = top + 4 * o1;
+                float* top = a + i * o1, bottom = top + 4 * o1;
                 float* bx = b + j;
                 for (int x = 0; x < k; x++, top += step, bottom += step, bx += ldb)
                 {
