@@ -14,15 +14,15 @@ public static partial class FlashAttention
     /// <param name="seqLenK">Keys per sequence.</param>
     /// <returns>(batch, heads_q, s_q, s_k) row-major; all true when the probability is 0.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A size is negative, the mask would exceed <see cref="Array.MaxLength"/>
-    /// elements, or the probability is outside [0, 1).</exception>
+    /// elements, or the probability is neither 0 nor in [1/512, 1).</exception>
     public static bool[] DropoutMask(Dropout dropout, int batch, int headsQ, int seqLenQ, int seqLenK)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(batch);
         ArgumentOutOfRangeException.ThrowIfNegative(headsQ);
         ArgumentOutOfRangeException.ThrowIfNegative(seqLenQ);
         ArgumentOutOfRangeException.ThrowIfNegative(seqLenK);
-        if (!(dropout.Probability >= 0 && dropout.Probability < 1))
-            throw new ArgumentOutOfRangeException(nameof(dropout), dropout.Probability, $"dropout.Probability must be in [0, 1); actual {dropout.Probability}.");
+        if (!dropout.IsValid)
+            throw new ArgumentOutOfRangeException(nameof(dropout), dropout.Probability, Dropout.ProbabilityRule("dropout.Probability", dropout.Probability));
         long length = (long)batch * headsQ * seqLenQ * seqLenK;
         if (length > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(seqLenK), $"the mask would hold {length} elements, more than an array can ({Array.MaxLength}).");
@@ -32,8 +32,8 @@ public static partial class FlashAttention
             Array.Fill(mask, true);
             return mask;
         }
-        // one Philox call per group of 8 entries (query bit 3 × key bits 0 and 3), as the kernels draw them
-        uint threshold = dropout.Threshold16;
+        // one Philox call per group of 16 entries (query bit 3 × key bits 0, 3 and 4), as the kernels draw them
+        uint threshold = dropout.Threshold8;
         for (int b = 0; b < batch; b++)
             for (int h = 0; h < headsQ; h++)
             {
@@ -42,22 +42,22 @@ public static partial class FlashAttention
                     for (int j0 = 0; j0 < seqLenK; j0 = NextGroupKey(j0))
                     {
                         var group = dropout.GroupOf(headsQ, b, h, i0, j0);
-                        for (int i = i0; i <= i0 + 8 && i < seqLenQ; i += 8)
-                            for (int dj = 0; dj < 4; dj++)
-                            {
-                                int j = j0 + (dj & 1) + (dj >> 1) * 8;
-                                if (j < seqLenK)
-                                    mask[first + (long)i * seqLenK + j] = Dropout.Kept(group, Dropout.IndexInGroup(i, j), threshold);
-                            }
+                        for (int entry = 0; entry < 16; entry++)
+                        {
+                            int i = i0 + 8 * (entry >> 3), j = j0 + (entry & 1) + 8 * ((entry >> 2) & 1) + 16 * ((entry >> 1) & 1);
+                            if (i < seqLenQ && j < seqLenK)
+                                mask[first + (long)i * seqLenK + j] = Dropout.Kept(group, Dropout.IndexInGroup(i, j), threshold);
+                        }
                     }
             }
         return mask;
     }
 
-    /// <summary>The next key after <paramref name="key"/> with bits 0 and 3 clear: the first key of the next dropout group in a row.</summary>
+    /// <summary>The next key after <paramref name="key"/> with bits 0, 3 and 4 clear: the first key of the next dropout group in a
+    /// row.</summary>
     private static int NextGroupKey(int key)
     {
         int next = key + 2;
-        return (next & 8) != 0 ? next + 8 : next;
+        return (next & 8) != 0 ? next + 24 : next;
     }
 }

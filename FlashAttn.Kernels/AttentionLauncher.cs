@@ -178,7 +178,7 @@ public static partial class AttentionLauncher
             CausalBottomRight = settings.CausalBottomRight,
             WindowLeft = settings.WindowLeft,
             WindowRight = settings.WindowRight,
-            DropoutThreshold = settings.Dropout.Enabled ? settings.Dropout.Threshold16 : 0,
+            DropoutThreshold = settings.Dropout.Enabled ? settings.Dropout.Threshold8 : 0,
             DropoutScale = settings.Dropout.Enabled ? settings.Dropout.KeptScale : 1f,
             DropoutSeedLow = settings.Dropout.SeedLow,
             DropoutSeedHigh = settings.Dropout.SeedHigh,

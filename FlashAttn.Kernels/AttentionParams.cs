@@ -30,9 +30,9 @@ internal struct AttentionParams
     public int WindowLeft;
     /// <summary>Sliding window: keys right of the diagonal each query sees (−1: unbounded; causal caps it at 0).</summary>
     public int WindowRight;
-    /// <summary>Dropout: 16-bit random values below this are dropped (<see cref="Dropout.Threshold16"/>; 0 with dropout off).</summary>
+    /// <summary>Dropout: 8-bit random values below this are dropped (<see cref="Dropout.Threshold8"/>; 0 with dropout off).</summary>
     public uint DropoutThreshold;
-    /// <summary>Dropout: 1/(1 − p), the scale of kept probabilities.</summary>
+    /// <summary>Dropout: the scale of kept probabilities (<see cref="Dropout.KeptScale"/>).</summary>
     public float DropoutScale;
     /// <summary>Dropout: the Philox key (<see cref="Dropout.SeedLow"/>, <see cref="Dropout.SeedHigh"/>) and counter offset.</summary>
     public uint DropoutSeedLow, DropoutSeedHigh, DropoutOffset;

@@ -76,26 +76,25 @@ internal readonly struct CpuModifiers<TScore, TMask>(AttentionModifiers<TScore, 
     /// Dropout's decisions (the kernels' <see cref="Dropout.Keep"/>) for the 64 × 64 block of queries <paramref name="i0"/>… ×
     /// keys <paramref name="j0"/>… of head <paramref name="h"/>, batch <paramref name="b"/>: <paramref name="keeps"/>[(i − i0) · 64 +
     /// j − j0] = 1 where P is kept, else 0. Blocks start at multiples of 64, so they hold whole dropout groups: one Philox
-    /// call per group of 8 entries.
+    /// call per group of 16 entries.
     /// </summary>
     public unsafe void DropoutKeeps(int b, int h, int i0, int j0, byte* keeps)
     {
         const int block = CpuAttentionLayout.Block;
-        uint threshold = _dropout.Threshold16;
+        uint threshold = _dropout.Threshold8;
         for (int i = i0; i < i0 + block; i += 16)
             for (int query = i; query < i + 8; query++)
-                for (int j = j0; j < j0 + block; j += 16)
+                for (int j = j0; j < j0 + block; j += 32)
                     for (int key = j; key < j + 8; key += 2)
                     {
-                        // the group's entries: queries query, query + 8 × keys key, key + 1, key + 8, key + 9
+                        // the group's entries: queries query, query + 8 × keys key, key + 1, key + 8, key + 9, key + 16, …, key + 25
                         var group = _dropout.GroupOf(_headsQ, _sequence + b, h, query, key);
-                        for (int di = 0; di <= 8; di += 8)
-                            for (int dj = 0; dj < 4; dj++)
-                            {
-                                int entryQuery = query + di, entryKey = key + (dj & 1) + 8 * (dj >> 1);
-                                bool kept = Dropout.Kept(group, Dropout.IndexInGroup(entryQuery, entryKey), threshold);
-                                keeps[(entryQuery - i0) * block + entryKey - j0] = kept ? (byte)1 : (byte)0;
-                            }
+                        for (int entry = 0; entry < 16; entry++)
+                        {
+                            int entryQuery = query + 8 * (entry >> 3), entryKey = key + (entry & 1) + 8 * ((entry >> 2) & 1) + 16 * ((entry >> 1) & 1);
+                            bool kept = Dropout.Kept(group, Dropout.IndexInGroup(entryQuery, entryKey), threshold);
+                            keeps[(entryQuery - i0) * block + entryKey - j0] = kept ? (byte)1 : (byte)0;
+                        }
                     }
     }
 }

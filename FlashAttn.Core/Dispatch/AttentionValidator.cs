@@ -134,9 +134,9 @@ internal static class AttentionValidator
                 throw new ArgumentOutOfRangeException(nameof(options), edge, $"options.{name} must be -1 (unbounded) or at least 0; actual {edge}.");
         if (options.Softcap is float cap && (!float.IsFinite(cap) || cap <= 0))
             throw new ArgumentOutOfRangeException(nameof(options), cap, $"options.Softcap must be finite and positive (or null for none); actual {cap}.");
-        float p = options.Dropout.Probability;
-        if (!(p >= 0 && p < 1))
-            throw new ArgumentOutOfRangeException(nameof(options), p, $"options.Dropout.Probability must be in [0, 1); actual {p}.");
+        if (!options.Dropout.IsValid)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Dropout.Probability,
+                Dropout.ProbabilityRule("options.Dropout.Probability", options.Dropout.Probability));
     }
 
     /// <summary>

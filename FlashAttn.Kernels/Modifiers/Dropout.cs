@@ -1,30 +1,36 @@
 namespace FlashAttn;
 
 /// <summary>
-/// Dropout on the attention probabilities P: each P_ij is kept with probability 1 − p and scaled by 1/(1 − p).
+/// Dropout on the attention probabilities P: each P_ij is dropped with probability p' = <see cref="Threshold8"/> / 256 (p
+/// rounded to a multiple of 1/256, as FlashAttention-2's 8-bit threshold) and kept ones are scaled by 1/(1 − p'), so the
+/// expectation of the kept P is P exactly.
 /// <para>
-/// One Philox4x32-10 call (<see cref="Philox.Block"/>) decides 8 entries, one per 16-bit half of its 4 words. The entry
-/// (batch, head, query, key) belongs to the group with counter c0 = ((key ≫ 4) ≪ 2) | ((key ≫ 1) &amp; 3),
+/// One Philox4x32-10 call (<see cref="Philox.Block"/>) decides 16 entries, one per byte of its 4 words. The entry
+/// (batch, head, query, key) belongs to the group with counter c0 = ((key ≫ 5) ≪ 2) | ((key ≫ 1) &amp; 3),
 /// c1 = ((query ≫ 4) ≪ 3) | (query &amp; 7), c2 = batch · h_q + head, c3 = offset (low 32 bits), and key (seed low 32 bits,
-/// seed high 32 bits ⊕ offset high 32 bits): the 8 entries that differ only in key bit 0, key bit 3 and query bit 3
+/// seed high 32 bits ⊕ offset high 32 bits): the 16 entries that differ only in key bits 0, 3, 4 and query bit 3
 /// (<see cref="Group(uint, uint, uint, int, int, int, int, int)"/>). Inside the group the entry is
-/// i = (key &amp; 1) | ((key ≫ 3) &amp; 1) ≪ 1 | ((query ≫ 3) &amp; 1) ≪ 2 (<see cref="IndexInGroup"/>), and it is kept when
-/// 16-bit half i &amp; 1 (0: the low half) of word i ≫ 1 is ≥ <see cref="Threshold16"/> = min(65535, round(p · 65536)): p acts
-/// quantised to 1/65536 (the kept scale stays 1/(1 − p)).
+/// i = (key &amp; 1) | ((key ≫ 4) &amp; 1) ≪ 1 | ((key ≫ 3) &amp; 1) ≪ 2 | ((query ≫ 3) &amp; 1) ≪ 3 (<see cref="Index"/>), and
+/// it is kept when byte i &amp; 3 (0: the lowest) of word i ≫ 2 is ≥ <see cref="Threshold8"/>.
 /// </para>
 /// <para>
-/// Why this grouping: a lane of the tensor-core forward holds, for rows g, g + 8 of a 16-row tile and two 8-key tiles,
-/// keys 2t, 2t + 1 of each: its 8 entries are exactly one group, so one call serves them all; the transposed backward's
-/// lane (keys g, g + 8 × queries 2t, 2t + 1 of two query tiles) gets 4 entries per call. The same functions run in every
+/// Why this grouping: a lane of the tensor-core forward holds, for rows g, g + 8 of a 16-row tile and each 8-key tile,
+/// keys 2t, 2t + 1: over four 8-key tiles its 16 entries are exactly one group, so one call serves them all; the
+/// transposed backward's lane (keys g, g + 8, g + 16, g + 24 × queries 2t, 2t + 1 of two query tiles) gets 8 entries per
+/// call. The key bits a backward lane holds fixed (bit 0, and bit 4 where a warp has 16 keys) pick the byte inside a word,
+/// a shift, and the bits that vary with a lane's registers pick the word, a constant. The same functions run in every
 /// kernel (forward and backward) and on the host (<see cref="Keep(int, int, int, int, int)"/>), so masks can be checked.
 /// </para>
 /// </summary>
-/// <param name="probability">p, in [0, 1).</param>
+/// <param name="probability">p, 0 or in [1/512, 1): a smaller p would round to no dropout at all.</param>
 /// <param name="seed">The generator's seed.</param>
 /// <param name="offset">The generator's offset (advance it between calls that must draw different masks).</param>
 public readonly struct Dropout(float probability, ulong seed, ulong offset)
 {
-    /// <summary>p.</summary>
+    /// <summary>The smallest p other than 0 that acts: 1/512 rounds to the 8-bit threshold 1.</summary>
+    public const float SmallestProbability = 1f / 512;
+
+    /// <summary>p as given.</summary>
     public float Probability { get; } = probability;
 
     /// <summary>The seed.</summary>
@@ -33,14 +39,24 @@ public readonly struct Dropout(float probability, ulong seed, ulong offset)
     /// <summary>The offset.</summary>
     public ulong Offset { get; } = offset;
 
-    /// <summary>16-bit random values below this are dropped: min(65535, round(p · 65536)).</summary>
-    public uint Threshold16 => (uint)Math.Min(65535.0, Math.Round(Probability * 65536.0));
+    /// <summary>8-bit random values below this are dropped: min(255, round(p · 256)), halves rounded up.</summary>
+    public uint Threshold8 => (uint)Math.Min(255.0, Math.Round(Probability * 256.0, MidpointRounding.AwayFromZero));
 
-    /// <summary>1/(1 − p): the scale of kept probabilities.</summary>
-    public float KeptScale => 1f / (1f - Probability);
+    /// <summary>The probability the kernels drop with: <see cref="Threshold8"/> / 256.</summary>
+    public float EffectiveProbability => Threshold8 / 256f;
+
+    /// <summary>1/(1 − p'), p' = <see cref="EffectiveProbability"/>: the scale of kept probabilities.</summary>
+    public float KeptScale => 256f / (256 - Threshold8);
 
     /// <summary>True when dropout acts (p &gt; 0).</summary>
     public bool Enabled => Probability > 0f;
+
+    /// <summary>True when p is 0 or one the kernels can draw: in [1/512, 1) (NaN is not).</summary>
+    public bool IsValid => Probability == 0f || (Probability >= SmallestProbability && Probability < 1f);
+
+    /// <summary>The message for a probability that is not <see cref="IsValid"/>, naming the argument <paramref name="name"/>.</summary>
+    public static string ProbabilityRule(string name, float probability)
+        => $"{name} must be 0 or in [1/512, 1) (the kernels compare 8-bit random values with round(256·p), as FlashAttention-2; a smaller p would drop nothing); actual {probability}.";
 
     /// <summary>The kernels' view: seed words with the offset's high half folded into the key.</summary>
     public uint SeedLow => (uint)Seed;
@@ -51,19 +67,23 @@ public readonly struct Dropout(float probability, ulong seed, ulong offset)
     /// <summary>The Philox words of the group of (batch, head, query, key) (the class summary says which entries share
     /// them); <paramref name="headsQ"/> = h_q, <paramref name="offset"/> the offset's low 32 bits.</summary>
     public static PhiloxBlock Group(uint seedLow, uint seedHigh, uint offset, int headsQ, int batch, int head, int query, int key)
-        => Philox.Block(((uint)key >> 4 << 2) | (((uint)key >> 1) & 3), ((uint)query >> 4 << 3) | ((uint)query & 7),
+        => Philox.Block(((uint)key >> 5 << 2) | (((uint)key >> 1) & 3), ((uint)query >> 4 << 3) | ((uint)query & 7),
             (uint)(batch * headsQ + head), offset, seedLow, seedHigh);
 
-    /// <summary>The entry of (query, key) inside its group (0…7): which 16-bit half of the group's words decides it.</summary>
-    public static int IndexInGroup(int query, int key) => (key & 1) | (((key >> 3) & 1) << 1) | (((query >> 3) & 1) << 2);
+    /// <summary>The entry inside its group (0…15) from the four bits of (query, key) that tell a group's entries apart
+    /// (each 0 or 1): the key's bits 0 and 4 pick the byte of a word, its bit 3 and the query's bit 3 the word.</summary>
+    public static int Index(int queryBit3, int keyBit0, int keyBit3, int keyBit4) => keyBit0 | (keyBit4 << 1) | (keyBit3 << 2) | (queryBit3 << 3);
+
+    /// <summary>The entry of (query, key) inside its group (0…15): which byte of the group's words decides it.</summary>
+    public static int IndexInGroup(int query, int key) => Index((query >> 3) & 1, key & 1, (key >> 3) & 1, (key >> 4) & 1);
 
     /// <summary>True when entry <paramref name="index"/> of the group with words <paramref name="group"/> is kept.</summary>
-    public static bool Kept(PhiloxBlock group, int index, uint threshold16) => group.Half(index) >= threshold16;
+    public static bool Kept(PhiloxBlock group, int index, uint threshold8) => group.Byte(index) >= threshold8;
 
     /// <summary>True when P at (batch, head, query, key) is kept: one Philox call for this entry alone (kernels share a
     /// <see cref="Group(uint, uint, uint, int, int, int, int, int)"/> between entries instead).</summary>
-    public static bool KeepAt(uint threshold16, uint seedLow, uint seedHigh, uint offset, int headsQ, int batch, int head, int query, int key)
-        => Kept(Group(seedLow, seedHigh, offset, headsQ, batch, head, query, key), IndexInGroup(query, key), threshold16);
+    public static bool KeepAt(uint threshold8, uint seedLow, uint seedHigh, uint offset, int headsQ, int batch, int head, int query, int key)
+        => Kept(Group(seedLow, seedHigh, offset, headsQ, batch, head, query, key), IndexInGroup(query, key), threshold8);
 
     /// <summary>The Philox words of the group of (batch, head, query, key) under this dropout.</summary>
     public PhiloxBlock GroupOf(int headsQ, int batch, int head, int query, int key)
@@ -71,5 +91,5 @@ public readonly struct Dropout(float probability, ulong seed, ulong offset)
 
     /// <summary>True when P at (batch, head, query, key) is kept under this dropout.</summary>
     public bool Keep(int headsQ, int batch, int head, int query, int key)
-        => KeepAt(Threshold16, SeedLow, SeedHigh, (uint)Offset, headsQ, batch, head, query, key);
+        => KeepAt(Threshold8, SeedLow, SeedHigh, (uint)Offset, headsQ, batch, head, query, key);
 }

@@ -84,8 +84,8 @@ internal static class ModifiedScores
     public static bool Kept(PhiloxBlock group, int index, bool inside, AttentionParams p)
         => inside && Dropout.Kept(group, index, p.DropoutThreshold);
 
-    /// <summary>How many consecutive keys of a SIMT thread (keys k0 + tx + j · <paramref name="keyStride"/>, k0 a multiple of 16,
-    /// tx &lt; stride) share one dropout group: 2 when the stride is 8 (keys j, j + 1 then differ in key bit 3 alone, which
-    /// picks the entry inside the group, for even j), else 1.</summary>
-    public static int KeysPerDropoutGroup(int keyStride) => keyStride == 8 ? 2 : 1;
+    /// <summary>How many consecutive keys of a SIMT thread (keys k0 + tx + j · <paramref name="keyStride"/>, k0 a multiple of 32,
+    /// tx &lt; stride) share one dropout group, for j a multiple of it: 4 when the stride is 8 (keys j … j + 3 then differ in
+    /// key bits 3 and 4 alone, which pick the entry inside the group), 2 when it is 16 (key bit 4), else 1.</summary>
+    public static int KeysPerDropoutGroup(int keyStride) => keyStride == 8 ? 4 : keyStride == 16 ? 2 : 1;
 }

@@ -19,7 +19,7 @@ public readonly struct PhiloxBlock(uint word0, uint word1, uint word2, uint word
     /// <summary>Word <paramref name="word"/> (0…3).</summary>
     public uint Word(int word) => word == 0 ? Word0 : word == 1 ? Word1 : word == 2 ? Word2 : Word3;
 
-    /// <summary>16-bit half <paramref name="half"/> (0…7) of the block: the low (even) or high (odd) half of word half / 2
-    /// (a shift, not a branch, when only the low bit is known at run time).</summary>
-    public uint Half(int half) => (Word(half >> 1) >> ((half & 1) << 4)) & 0xFFFF;
+    /// <summary>Byte <paramref name="index"/> (0…15) of the block: byte index &amp; 3 (0: the lowest) of word index / 4 (a
+    /// shift, not a branch, when only the low two bits are known at run time).</summary>
+    public uint Byte(int index) => (Word(index >> 2) >> ((index & 3) << 3)) & 0xFF;
 }

@@ -412,34 +412,39 @@ internal static class FlashBackwardTensorCoreKernel
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
-        // grouped by (key tile, query tile pair, query bit 0) for dropout: the lane's entries there (keys g, g + 8 × queries
-        // 2t + c of tiles 2·pair, 2·pair + 1) share one Dropout group, so one Philox call serves 4 of them
-        for (int m = 0; m < keyTiles; m++)
+        // grouped by (key tile pair, query tile pair, query bit 0) for dropout: the lane's entries there (keys g, g + 8 of
+        // tiles 2·kp, 2·kp + 1 × queries 2t + c of tiles 2·pair, 2·pair + 1) share one Dropout group, so one Philox call
+        // serves 8 of them; key bit 4 is the tile's parity when a warp has whole 32-key spans (key0 a multiple of 32), else
+        // key0's own
+        for (int kp = 0; kp < (keyTiles + 1) / 2; kp++)
             for (int pair = 0; pair < queryTiles / 2; pair++)
                 for (int c = 0; c < 2; c++)
                 {
-                    var group = dropout ? p.DropoutGroup(seq.Index, head, q0 + 16 * pair + 2 * t + c, key0 + 16 * m + g) : default;
-                    for (int half = 0; half < 2; half++)
-                        for (int r = 0; r < 2; r++)
-                        {
-                            int inTile = 4 * (2 * pair + half) + 2 * r + c, e = 4 * m * queryTiles + inTile;
-                            int key = key0 + 16 * m + g + 8 * r, column = 8 * (inTile / 4) + 2 * t + c, row = q0 + column;
-                            bool inside = !edge | ((row < seq.QueryLength) & (key < seq.KeyLength));
-                            float pij = ScoreProbability(sT[e], row, key, inside, lseTile[column], p, seq, mask, modifiers, head, scoreModified, maskTest, edge,
-                                out float derivative);
-                            float kept = pij, dpij = dpT[e];
-                            if (dropout)
+                    var group = dropout ? p.DropoutGroup(seq.Index, head, q0 + 16 * pair + 2 * t + c, key0 + 32 * kp + g) : default;
+                    for (int tileInPair = 0; tileInPair < 2; tileInPair++)
+                        for (int half = 0; half < 2; half++)
+                            for (int r = 0; r < 2; r++)
                             {
-                                // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p))
-                                // the entry's bits inside the 16-aligned tiles (query bit 3: half; key bits: g + 8r)
-                                int index = Dropout.IndexInGroup(8 * half, g + 8 * r);
-                                bool keep = ModifiedScores.Kept(group, index, inside, p);
-                                kept = keep ? pij * p.DropoutScale : 0f;
-                                dpij = keep ? dpij * p.DropoutScale : 0f;
+                                int m = 2 * kp + tileInPair;
+                                if (m >= keyTiles) continue;
+                                int inTile = 4 * (2 * pair + half) + 2 * r + c, e = 4 * m * queryTiles + inTile;
+                                int key = key0 + 16 * m + g + 8 * r, column = 8 * (inTile / 4) + 2 * t + c, row = q0 + column;
+                                bool inside = !edge | ((row < seq.QueryLength) & (key < seq.KeyLength));
+                                float pij = ScoreProbability(sT[e], row, key, inside, lseTile[column], p, seq, mask, modifiers, head, scoreModified, maskTest, edge,
+                                    out float derivative);
+                                float kept = pij, dpij = dpT[e];
+                                if (dropout)
+                                {
+                                    // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p));
+                                    // the entry's bits: query bit 3 is half, key bit 0 g's, bit 3 r, bit 4 the tile's parity
+                                    int keyBit4 = keyTiles > 1 ? m & 1 : (key0 >> 4) & 1;
+                                    bool keep = ModifiedScores.Kept(group, Dropout.Index(half, g & 1, r, keyBit4), inside, p);
+                                    kept = keep ? pij * p.DropoutScale : 0f;
+                                    dpij = keep ? dpij * p.DropoutScale : 0f;
+                                }
+                                sT[e] = kept;
+                                dpT[e] = pij * (dpij - deltaTile[column]) * derivative;
                             }
-                            sT[e] = kept;
-                            dpT[e] = pij * (dpij - deltaTile[column]) * derivative;
-                        }
                 }
     }
 

@@ -166,12 +166,12 @@ internal static class FlashForwardTensorCoreKernel
                 ModifyScores(s, mTiles, keyTiles, q0 + warpRow, k0, rows, packed, head, kvHead, seq, mask, p, modifiers, scoreModified, maskTest,
                     edge: false);
             FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles, ModifiedScores.SoftmaxScale(p, scoreModified));
-            // ---- dropout: ℓ keeps the whole P; P·V takes the kept entries, scaled by 1/(1 − p). Grouped by (row tile m, key
-            //      tile pair): the lane's 8 entries there (rows g, g + 8 × keys 2t, 2t + 1 of tiles 2·pair, 2·pair + 1) are one
-            //      Dropout group, so one Philox call serves them all ----
+            // ---- dropout: ℓ keeps the whole P; P·V takes the kept entries, scaled by 1/(1 − p). Grouped by (row tile m, four
+            //      key tiles): the lane's 16 entries there (rows g, g + 8 × keys 2t, 2t + 1 of tiles 4·quad … 4·quad + 3; k0 is
+            //      a multiple of Bc, itself of 32) are one Dropout group, so one Philox call serves them all ----
             if (dropout)
                 for (int m = 0; m < mTiles; m++)
-                    for (int pair = 0; pair < keyTiles / 2; pair++)
+                    for (int quad = 0; quad < (keyTiles + 3) / 4; quad++)
                     {
                         var group = default(PhiloxBlock);
                         for (int r = 0; r < 2; r++)
@@ -180,13 +180,15 @@ internal static class FlashForwardTensorCoreKernel
                             int rowHead = packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head;
                             // row g + 8 is position g + 8 of the same head (query bit 3 picks the entry), unless GQA packing
                             // made it another (position, head) pair: then it takes its own call
-                            if (r == 0 || packed > 1) group = p.DropoutGroup(seq.Index, rowHead, position, k0 + 16 * pair + 2 * t);
-                            for (int half = 0; half < 2; half++)
+                            if (r == 0 || packed > 1) group = p.DropoutGroup(seq.Index, rowHead, position, k0 + 32 * quad + 2 * t);
+                            for (int tileInQuad = 0; tileInQuad < 4; tileInQuad++)
                                 for (int c = 0; c < 2; c++)
                                 {
-                                    int e = 4 * (m * keyTiles + 2 * pair + half) + 2 * r + c, key = k0 + 16 * pair + 8 * half + 2 * t + c;
-                                    // the entry's bits inside the 16-aligned tiles, constants: position bit 3 is r unless packed
-                                    int index = Dropout.IndexInGroup(packed > 1 ? position : 8 * r, 8 * half + c);
+                                    int j = 4 * quad + tileInQuad;
+                                    if (j >= keyTiles) continue;
+                                    int e = 4 * (m * keyTiles + j) + 2 * r + c, key = k0 + 8 * j + 2 * t + c;
+                                    // the entry's bits, constants (tile j: key bits 3 and 4), but position bit 3 when packed
+                                    int index = Dropout.Index(packed > 1 ? (position >> 3) & 1 : r, c, j & 1, (j >> 1) & 1);
                                     s[e] = ModifiedScores.Kept(group, index, row < rows && key < seq.KeyLength, p) ? s[e] * p.DropoutScale : 0f;
                                 }
                         }

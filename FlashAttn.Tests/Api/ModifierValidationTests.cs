@@ -30,7 +30,7 @@ public class ModifierValidationTests
             (new() { Softcap = 0f }, "Softcap"), (new() { Softcap = -1f }, "Softcap"), (new() { Softcap = float.NaN }, "Softcap"),
             (new() { Softcap = float.PositiveInfinity }, "Softcap"),
             (new() { Dropout = new Dropout(1f, 0, 0) }, "Dropout"), (new() { Dropout = new Dropout(-0.1f, 0, 0) }, "Dropout"),
-            (new() { Dropout = new Dropout(float.NaN, 0, 0) }, "Dropout"),
+            (new() { Dropout = new Dropout(float.NaN, 0, 0) }, "Dropout"), (new() { Dropout = new Dropout(0.001f, 0, 0) }, "1/512"),
         };
         var badSlopes = new[] { wrongShape, wrongBatch, elsewhere, disposed };
         Assert.Multiple(() =>

@@ -212,9 +212,10 @@ public sealed class AttentionPtxTests
     }
 
     /// <summary>Dropout on the tensor cores: register arrays stay in registers, and one Philox call serves a group of entries
-    /// (<see cref="Dropout"/>): the forward's lane makes one call per (row tile, key tile pair), the backward's two per query
-    /// tile pair. Each call's 10 rounds load the multiplier 0xD2511F53 (3528531795) at most once each. The backward's loop over
-    /// the scores is compiled twice (blocks that cross a causal/window edge and blocks inside), so its PTX holds two copies.</summary>
+    /// (<see cref="Dropout"/>): the forward's lane makes one call per (row tile, four key tiles), the backward's two per
+    /// (query tile pair, key tile pair). Each call's 10 rounds load the multiplier 0xD2511F53 (3528531795) at most once
+    /// each. The backward's loop over the scores is compiled twice (blocks that cross a causal/window edge and blocks
+    /// inside), so its PTX holds two copies.</summary>
     [TestCase(64)]
     [TestCase(128)]
     public void TensorCoreDropoutKeepsRegistersAndCallsPhiloxOncePerGroup(int headDimPadded)
@@ -229,7 +230,8 @@ public sealed class AttentionPtxTests
             SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
             SpecializedValue.New(AttentionModifiers<NoScoreModifier, NoMaskModifier>.DropoutFlag), SpecializedValue.New(true),
             SpecializedValue.New(backwardTile.StagesDq(AttentionTileConfig.MaxSharedBytes, hasBulkCopies: true, chunked: true, accumulatesDq: true)));
-        int forwardCalls = forwardTile.RowTilesPerWarp * forwardTile.BlockCols / 16, backwardCalls = 2 * backwardTile.BackwardBlockRows / 8;
+        int forwardCalls = forwardTile.RowTilesPerWarp * forwardTile.BlockCols / 32;
+        int backwardCalls = 2 * 2 * ((backwardTile.ScoreWarpKeys + 31) / 32) * (backwardTile.ScoreWarpRows / 16);
         Assert.Multiple(() =>
         {
             Assert.That(forward, Does.Not.Contain(".local"), "forward: register arrays left in local memory");

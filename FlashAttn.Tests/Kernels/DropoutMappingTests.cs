@@ -1,6 +1,6 @@
 namespace FlashAttn.Tests.Kernels;
 
-/// <summary>Pins <see cref="Dropout"/>'s random-number mapping: one Philox4x32-10 call per group of 8 entries, one 16-bit half
+/// <summary>Pins <see cref="Dropout"/>'s random-number mapping: one Philox4x32-10 call per group of 16 entries, one byte
 /// each, written out here from the documented formula so a change to the mapping fails loudly.</summary>
 public class DropoutMappingTests
 {
@@ -16,35 +16,36 @@ public class DropoutMappingTests
         foreach (float probability in new[] { 0.1f, 0.5f, 0.9f })
         {
             var dropout = new Dropout(probability, seed, offset);
-            uint c0 = (uint)(((key >> 4) << 2) | ((key >> 1) & 3)), c1 = (uint)(((query >> 4) << 3) | (query & 7));
+            uint c0 = (uint)(((key >> 5) << 2) | ((key >> 1) & 3)), c1 = (uint)(((query >> 4) << 3) | (query & 7));
             uint c2 = (uint)(batch * headsQ + head), c3 = unchecked((uint)offset), k0 = unchecked((uint)seed), k1 = (uint)(seed >> 32) ^ (uint)(offset >> 32);
-            int index = (key & 1) | (((key >> 3) & 1) << 1) | (((query >> 3) & 1) << 2);
-            uint word = Philox.Word(c0, c1, c2, c3, k0, k1, index >> 1);
-            uint half = (index & 1) == 0 ? word & 0xFFFF : word >> 16;
-            uint threshold = (uint)Math.Min(65535, Math.Round(probability * 65536.0));
-            Assert.That(dropout.Keep(headsQ, batch, head, query, key), Is.EqualTo(half >= threshold), $"p = {probability}");
+            int index = (key & 1) | (((key >> 4) & 1) << 1) | (((key >> 3) & 1) << 2) | (((query >> 3) & 1) << 3);
+            uint word = Philox.Word(c0, c1, c2, c3, k0, k1, index >> 2);
+            uint value = (word >> (8 * (index & 3))) & 0xFF;
+            uint threshold = (uint)Math.Min(255, Math.Round(probability * 256.0));
+            Assert.That(dropout.Keep(headsQ, batch, head, query, key), Is.EqualTo(value >= threshold), $"p = {probability}");
         }
     }
 
     [Test]
-    public void TheEightEntriesOfAGroupShareOneCallAndUseDistinctHalves()
+    public void TheSixteenEntriesOfAGroupShareOneCallAndUseDistinctBytes()
     {
-        // queries 32 + 5, + 8 × keys 64 + 6, + 1, + 8, + 9: one counter, indices 0…7
+        // queries 32 + 5, + 8 × keys 64 + 6, + 1, + 8, + 9, + 16, + 17, + 24, + 25: one counter, indices 0…15
         var dropout = new Dropout(0.5f, seed: 99, offset: 7);
         var group = dropout.GroupOf(2, 1, 1, 37, 70);
         var indices = new List<int>();
         foreach (int query in new[] { 37, 45 })
-            foreach (int key in new[] { 70, 71, 78, 79 })
+            foreach (int key in new[] { 70, 71, 78, 79, 86, 87, 94, 95 })
             {
                 Assert.That(dropout.GroupOf(2, 1, 1, query, key), Is.EqualTo(group), $"({query}, {key})");
                 indices.Add(Dropout.IndexInGroup(query, key));
             }
         Assert.Multiple(() =>
         {
-            Assert.That(indices, Is.EquivalentTo(Enumerable.Range(0, 8)));
+            Assert.That(indices, Is.EquivalentTo(Enumerable.Range(0, 16)));
             Assert.That(dropout.GroupOf(2, 1, 1, 36, 70), Is.Not.EqualTo(group), "query bit 0 is in the counter");
             Assert.That(dropout.GroupOf(2, 1, 1, 37, 72), Is.Not.EqualTo(group), "key bit 1 is in the counter");
             Assert.That(dropout.GroupOf(2, 1, 1, 53, 70), Is.Not.EqualTo(group), "query bit 4 is in the counter");
+            Assert.That(dropout.GroupOf(2, 1, 1, 37, 102), Is.Not.EqualTo(group), "key bit 5 is in the counter");
         });
     }
 
@@ -63,13 +64,18 @@ public class DropoutMappingTests
     }
 
     [Test]
-    public void ThresholdQuantisesPTo16Bits()
+    public void ThresholdQuantisesPTo8BitsAndTheScaleFollows()
     {
         Assert.Multiple(() =>
         {
-            Assert.That(new Dropout(0.5f, 0, 0).Threshold16, Is.EqualTo(32768u));
-            Assert.That(new Dropout(0.1f, 0, 0).Threshold16, Is.EqualTo(6554u));
-            Assert.That(new Dropout(0.99999f, 0, 0).Threshold16, Is.EqualTo(65535u), "capped: a 16-bit value can still pass");
+            Assert.That(new Dropout(0.5f, 0, 0).Threshold8, Is.EqualTo(128u));
+            Assert.That(new Dropout(0.1f, 0, 0).Threshold8, Is.EqualTo(26u));
+            Assert.That(new Dropout(0.1f, 0, 0).EffectiveProbability, Is.EqualTo(26f / 256));
+            Assert.That(new Dropout(0.1f, 0, 0).KeptScale, Is.EqualTo(256f / 230), "1/(1 − p'): the kept P's expectation is P");
+            Assert.That(new Dropout(0.99999f, 0, 0).Threshold8, Is.EqualTo(255u), "capped: an 8-bit value can still pass");
+            Assert.That(new Dropout(Dropout.SmallestProbability, 0, 0).Threshold8, Is.EqualTo(1u), "the smallest p drops");
+            Assert.That(new Dropout(0.001f, 0, 0).IsValid, Is.False, "p < 1/512 would drop nothing");
+            Assert.That(new Dropout(0f, 0, 0).IsValid, Is.True);
         });
     }
 }
