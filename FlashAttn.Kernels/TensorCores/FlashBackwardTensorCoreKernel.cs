@@ -517,7 +517,8 @@ internal static class FlashBackwardTensorCoreKernel
                     {
                         int e = 4 * (m * columnTiles + j) + 2 * r;
                         int at = (row0 + 16 * m + g + 8 * r) * stageStride + column0 - c0 + 8 * j + 2 * t;
-                        stage.Cast<Float2>()[at / 2] = new Float2(dq[e] * p.Scale, dq[e + 1] * p.Scale);
+                        // a sub-view at the element, not [at / 2]: the stores then share one base address (HalfFragments.StorePair)
+                        stage.SubView(at, 2).Cast<Float2>()[0] = new Float2(dq[e] * p.Scale, dq[e + 1] * p.Scale);
                     }
             BulkCopy.FenceSharedForAsync();
             return;

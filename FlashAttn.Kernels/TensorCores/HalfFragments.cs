@@ -72,10 +72,12 @@ internal static class HalfFragments
         where T : unmanaged where TStorage : struct, IHalfStorage<T>
         => destination.Cast<int>()[index / 2] = TStorage.Pack(low, high);
 
-    /// <summary><see cref="StorePair{T, TStorage}(ArrayView{T}, long, float, float)"/> with 32-bit index arithmetic.</summary>
+    /// <summary><see cref="StorePair{T, TStorage}(ArrayView{T}, long, float, float)"/> with 32-bit index arithmetic, through a
+    /// sub-view at the element rather than word index / 2: the signed division hid the constant part of the index from the
+    /// address folding, so each of a loop's stores computed its own address (five integer instructions a store).</summary>
     public static void StorePair<T, TStorage>(ArrayView<T> destination, int index, float low, float high)
         where T : unmanaged where TStorage : struct, IHalfStorage<T>
-        => destination.Cast<int>()[index / 2] = TStorage.Pack(low, high);
+        => destination.SubView(index, 2).Cast<int>()[0] = TStorage.Pack(low, high);
 
     private static void Set(ArrayView<int> words, int index, Int4 value)
     {
