@@ -1,4 +1,5 @@
 using FlashAttn.Bench.Attention;
+using FlashAttn.Bench.Inference;
 using FlashAttn.Bench.Memory;
 using FlashAttn.Bench.Plot;
 using FlashAttn.Bench.Results;
@@ -138,6 +139,20 @@ public class VerbTests
         {
             Assert.That(exitCode, Is.EqualTo(2));
             Assert.That(progress, Does.Contain("needs a CUDA device"));
+        });
+    }
+
+    /// <summary>The modifiers verb first times the compile of the tensor-core forward with a new user modifier: its
+    /// specializations must follow the kernel's parameters (a missing one left a register array unsized, and the verb
+    /// aborted on the GPU before timing anything).</summary>
+    [Test]
+    public void ModifiersVerbCompilesTheUserModifierKernel()
+    {
+        var (seconds, passes) = ModifierBenchmark.CompileSeconds();
+        Assert.Multiple(() =>
+        {
+            Assert.That(seconds, Is.GreaterThan(0));
+            Assert.That(passes, Does.Contain(" ms"));
         });
     }
 }
