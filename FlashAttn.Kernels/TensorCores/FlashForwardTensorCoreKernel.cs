@@ -166,9 +166,11 @@ internal static class FlashForwardTensorCoreKernel
                 ModifyScores(s, mTiles, keyTiles, q0 + warpRow, k0, rows, packed, head, kvHead, seq, mask, p, modifiers, scoreModified, maskTest,
                     edge: false);
             FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles, ModifiedScores.SoftmaxScale(p, scoreModified));
-            // ---- dropout: ℓ keeps the whole P; P·V takes the kept entries, scaled by 1/(1 − p). Grouped by (row tile m, four
-            //      key tiles): the lane's 16 entries there (rows g, g + 8 × keys 2t, 2t + 1 of tiles 4·quad … 4·quad + 3; k0 is
-            //      a multiple of Bc, itself of 32) are one Dropout group, so one Philox call serves them all ----
+            // ---- dropout: ℓ keeps the whole P; P·V takes the kept entries, and their scale 1/(1 − p') joins 1/ℓ in the
+            //      epilogue (one multiply a row, not one a score). No bounds test: keys past the sequence have P = 0 already
+            //      (the edge blocks' mask), rows past it are never stored. Grouped by (row tile m, four key tiles): the lane's
+            //      16 entries there (rows g, g + 8 × keys 2t, 2t + 1 of tiles 4·quad … 4·quad + 3; k0 is a multiple of Bc,
+            //      itself of 32) are one Dropout group, so one Philox call serves them all ----
             if (dropout)
                 for (int m = 0; m < mTiles; m++)
                     for (int quad = 0; quad < (keyTiles + 3) / 4; quad++)
@@ -186,10 +188,10 @@ internal static class FlashForwardTensorCoreKernel
                                 {
                                     int j = 4 * quad + tileInQuad;
                                     if (j >= keyTiles) continue;
-                                    int e = 4 * (m * keyTiles + j) + 2 * r + c, key = k0 + 8 * j + 2 * t + c;
+                                    int e = 4 * (m * keyTiles + j) + 2 * r + c;
                                     // the entry's bits, constants (tile j: key bits 3 and 4), but position bit 3 when packed
                                     int index = Dropout.Index(packed > 1 ? (position >> 3) & 1 : r, c, j & 1, (j >> 1) & 1);
-                                    s[e] = ModifiedScores.Kept(group, index, row < rows && key < seq.KeyLength, p) ? s[e] * p.DropoutScale : 0f;
+                                    s[e] = Dropout.Kept(group, index, p.DropoutThreshold) ? s[e] : 0f;
                                 }
                         }
                     }
@@ -228,8 +230,8 @@ internal static class FlashForwardTensorCoreKernel
             nextClass = afterNextClass;
         }
 
-        // ---- epilogue: O_i = O / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2; a row that saw no key gets O = 0, L = +∞ (a split
-        //      that saw none: L = −∞, weight 0 in the combine) ----
+        // ---- epilogue: O_i = O / ℓ_i (with dropout · 1/(1 − p')), L_i = (m_i + log2 ℓ_i) · ln 2; a row that saw no key gets
+        //      O = 0, L = +∞ (a split that saw none: L = −∞, weight 0 in the combine) ----
         var statistics = RowStatisticsLayout.Of(p);
         long statisticRows = statistics.Elements(p.Batch);
         for (int m = 0; m < mTiles; m++)
@@ -240,7 +242,7 @@ internal static class FlashForwardTensorCoreKernel
                 if (row >= rows) continue;
                 int position = PackedQueryRows.Position(row, packed), rowHead = packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head;
                 bool empty = sum == 0f;
-                float inverse = empty ? 0f : 1f / sum;
+                float inverse = empty ? 0f : (dropout ? p.DropoutScale : 1f) / sum;
                 long statistic = seq.StatisticIndex(statistics, rowHead, position);
                 float rowLse = (rowMax[2 * m + r] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
                 if (splitCount > 1)
