@@ -4,7 +4,8 @@
 # `bundle`. Each part writes under $OUT/<part>/ and prints its summary; at most ~560 s in all.
 #   H200: issue 11's table on its own GPU, both sides settled (the fp16/bf16 d = 64/128 rows; docs/performance.md has no
 #         H200 table since 7606244), then the decode rows of issue 13 beside PyTorch if time is left.
-#   H100: ncu of the d = 128 backward beside FA2 (the open backward gap), then dropout's settled rows beside FA2's own.
+#   H100: the modifiers bench A/B against bundle-base/ when one was built (v26: `scripts/build-ab-base.sh c939fe4`; carry it
+#         too), ncu of the d = 128 backward beside FA2 (the open backward gap), then dropout beside FA2's own and FlexAttention.
 set -uo pipefail
 root=${OUT:-/tmp/flashattn-out}
 name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
@@ -20,7 +21,10 @@ if [[ $name == *H200* ]]; then
     > "$root/decode/out.txt" 2>&1
   tail -30 "$root/decode/out.txt" 2>/dev/null
 else
-  mkdir -p "$root/profile" "$root/dropout"
+  mkdir -p "$root/profile" "$root/dropout" "$root/ab"
+  # the modifiers bench A/B first (~80 s) where a base side was built (bundle-base/, scripts/build-ab-base.sh)
+  [ -d bundle-base ] && OUT=$root/ab DEADLINE=120 ROUNDS=2 bash "$(dirname "$0")/run-modifiers-ab.sh" > /dev/null 2>&1 \
+    && grep -E "dropout|plain causal|^==" "$root/ab/summary.log"
   OUT=$root/profile FWD_DIM=128 BWD_DIM=128 timeout 330 bash "$(dirname "$0")/run-profile-vs-fa2.sh" > "$root/profile/out.txt" 2>&1
   (cd "$root/profile" && tar -czf ../profile.tar.gz . && cd .. && rm -rf profile)
   OUT=$root/dropout STEPS="bench torch" timeout "$(left)" bash "$(dirname "$0")/run-modifiers.sh" --seqlens 4096,16384 \
