@@ -44,9 +44,9 @@ public static partial class FlashAttention
                         var group = dropout.GroupOf(headsQ, b, h, i0, j0);
                         for (int entry = 0; entry < 16; entry++)
                         {
-                            int i = i0 + 8 * (entry >> 3), j = j0 + (entry & 1) + 8 * ((entry >> 2) & 1) + 16 * ((entry >> 1) & 1);
-                            if (i < seqLenQ && j < seqLenK)
-                                mask[first + (long)i * seqLenK + j] = Dropout.Kept(group, Dropout.IndexInGroup(i, j), threshold);
+                            var (di, dj) = Dropout.EntryOffsets(entry);
+                            int i = i0 + di, j = j0 + dj;
+                            if (i < seqLenQ && j < seqLenK) mask[first + (long)i * seqLenK + j] = Dropout.Kept(group, entry, threshold);
                         }
                     }
             }

@@ -91,9 +91,8 @@ internal readonly struct CpuModifiers<TScore, TMask>(AttentionModifiers<TScore, 
                         var group = _dropout.GroupOf(_headsQ, _sequence + b, h, query, key);
                         for (int entry = 0; entry < 16; entry++)
                         {
-                            int entryQuery = query + 8 * (entry >> 3), entryKey = key + (entry & 1) + 8 * ((entry >> 2) & 1) + 16 * ((entry >> 1) & 1);
-                            bool kept = Dropout.Kept(group, Dropout.IndexInGroup(entryQuery, entryKey), threshold);
-                            keeps[(entryQuery - i0) * block + entryKey - j0] = kept ? (byte)1 : (byte)0;
+                            var (di, dj) = Dropout.EntryOffsets(entry);
+                            keeps[(query + di - i0) * block + key + dj - j0] = Dropout.Kept(group, entry, threshold) ? (byte)1 : (byte)0;
                         }
                     }
     }

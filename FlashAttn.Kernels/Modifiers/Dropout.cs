@@ -74,6 +74,10 @@ public readonly struct Dropout(float probability, ulong seed, ulong offset)
     /// (each 0 or 1): the key's bits 0 and 4 pick the byte of a word, its bit 3 and the query's bit 3 the word.</summary>
     public static int Index(int queryBit3, int keyBit0, int keyBit3, int keyBit4) => keyBit0 | (keyBit4 << 1) | (keyBit3 << 2) | (queryBit3 << 3);
 
+    /// <summary>Where entry <paramref name="entry"/> (0…15, <see cref="Index"/>) of a group lies from the group's first query
+    /// and key (both with the group's bits clear): the inverse of <see cref="Index"/>, for loops that walk a group's entries.</summary>
+    public static (int Query, int Key) EntryOffsets(int entry) => (8 * (entry >> 3), (entry & 1) + 16 * ((entry >> 1) & 1) + 8 * ((entry >> 2) & 1));
+
     /// <summary>The entry of (query, key) inside its group (0…15): which byte of the group's words decides it.</summary>
     public static int IndexInGroup(int query, int key) => Index((query >> 3) & 1, key & 1, (key >> 3) & 1, (key >> 4) & 1);
 

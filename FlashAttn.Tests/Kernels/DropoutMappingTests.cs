@@ -42,6 +42,11 @@ public class DropoutMappingTests
         Assert.Multiple(() =>
         {
             Assert.That(indices, Is.EquivalentTo(Enumerable.Range(0, 16)));
+            foreach (int entry in Enumerable.Range(0, 16))
+            {
+                var (dq, dk) = Dropout.EntryOffsets(entry);
+                Assert.That(Dropout.IndexInGroup(32 + dq, 64 + dk), Is.EqualTo(entry), $"EntryOffsets inverts Index: entry {entry}");
+            }
             Assert.That(dropout.GroupOf(2, 1, 1, 36, 70), Is.Not.EqualTo(group), "query bit 0 is in the counter");
             Assert.That(dropout.GroupOf(2, 1, 1, 37, 72), Is.Not.EqualTo(group), "key bit 1 is in the counter");
             Assert.That(dropout.GroupOf(2, 1, 1, 53, 70), Is.Not.EqualTo(group), "query bit 4 is in the counter");
