@@ -144,10 +144,11 @@ internal static class ModifierBenchmark
     /// and the optimizer passes that took longest (all runs of each pass summed).</summary>
     internal static (double Seconds, string Passes) CompileSeconds()
     {
-        var method = typeof(AttentionLauncher).Assembly.GetType("FlashAttn.Kernels.FlashForwardTensorCoreKernel")!
-            .GetMethod("Forward")!.MakeGenericMethod(typeof(Half), typeof(Float16Storage), typeof(BenchRelativeBias), typeof(NoMaskModifier));
+        var method = typeof(FlashForwardTensorCoreKernel).GetMethod(nameof(FlashForwardTensorCoreKernel.Forward))!
+            .MakeGenericMethod(typeof(Half), typeof(Float16Storage), typeof(BenchRelativeBias), typeof(NoMaskModifier));
+        var tile = TensorCoreTile.ForForward(128);
         var specializations = new object?[method.GetParameters().Length];
-        object[] trailing = [SpecializedValue.New(128), SpecializedValue.New(ForwardWarps), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKindDense),
+        object[] trailing = [SpecializedValue.New(tile.HeadDimPadded), SpecializedValue.New(tile.Warps), SpecializedValue.New(true), SpecializedValue.New(true), SpecializedValue.New(SequenceKindDense),
             SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(AttentionModifiers<BenchRelativeBias, NoMaskModifier>.ScoreFlag)];
         for (int i = 0; i < trailing.Length; i++) specializations[^(trailing.Length - i)] = trailing[i];
         var passes = new Dictionary<string, double>();
@@ -163,9 +164,6 @@ internal static class ModifierBenchmark
         double seconds = watch.Elapsed.TotalSeconds;
         return (seconds, string.Join(", ", passes.OrderByDescending(x => x.Value).Take(4).Select(x => $"{x.Key} {x.Value:F0} ms")));
     }
-
-    /// <summary>Warps of the d' = 128 tensor-core forward (TensorCoreTile.ForForward's choice up to d' = 128).</summary>
-    private const int ForwardWarps = 4;
 
     /// <summary>SequenceKind.Dense (internal to the kernels).</summary>
     private const int SequenceKindDense = 0;
