@@ -84,6 +84,32 @@ public readonly struct Dropout(float probability, ulong seed, ulong offset)
     /// <summary>True when entry <paramref name="index"/> of the group with words <paramref name="group"/> is kept.</summary>
     public static bool Kept(PhiloxBlock group, int index, uint threshold8) => group.Byte(index) >= threshold8;
 
+    /// <summary>
+    /// The decisions of the group's entries whose key bit 0 is <paramref name="keyBit0"/> (a backward lane holds it fixed) as
+    /// bits: bit j set when entry 2j + <paramref name="keyBit0"/> is kept (<see cref="Kept(PhiloxBlock, int, uint)"/>), so
+    /// entry i's bit is i ≫ 1 (<see cref="KeptIn"/>). A kernel draws them where registers are free and keeps a byte instead
+    /// of four words. Bytes 0 and 2 of a word (after the shift that brings the key's byte down) are compared at once: each,
+    /// in its own 16-bit half, plus 256 − threshold carries into bit 8 of that half exactly when it is ≥ threshold
+    /// (threshold 0…255: no half overflows).
+    /// </summary>
+    public static uint KeptBitsWithKeyBit0(PhiloxBlock group, uint threshold8, int keyBit0)
+    {
+        uint add = (256u - threshold8) * 0x0001_0001u;
+        int shift = 8 * keyBit0;
+        return KeptPair(group.Word0 >> shift, add) | KeptPair(group.Word1 >> shift, add) << 2 | KeptPair(group.Word2 >> shift, add) << 4
+            | KeptPair(group.Word3 >> shift, add) << 6;
+    }
+
+    /// <summary>True when bit <paramref name="bit"/> of <paramref name="bits"/> (<see cref="KeptBitsWithKeyBit0"/>) is set.</summary>
+    public static bool KeptIn(uint bits, int bit) => ((bits >> bit) & 1) != 0;
+
+    /// <summary>Bytes 0 and 2 of <paramref name="word"/> kept: bits 0 and 1.</summary>
+    private static uint KeptPair(uint word, uint add)
+    {
+        uint sum = (word & 0x00FF_00FFu) + add;
+        return ((sum >> 8) & 1) | ((sum >> 23) & 2);
+    }
+
     /// <summary>True when P at (batch, head, query, key) is kept: one Philox call for this entry alone (kernels share a
     /// <see cref="Group(uint, uint, uint, int, int, int, int, int)"/> between entries instead).</summary>
     public static bool KeepAt(uint threshold8, uint seedLow, uint seedHigh, uint offset, int headsQ, int batch, int head, int query, int key)

@@ -76,6 +76,9 @@ internal static class FlashBackwardTensorCoreKernel
         var dkAcc = LocalMemory.Allocate<float>(4 * gradientKeyTiles * gradientColumnTiles);
         var dvAcc = LocalMemory.Allocate<float>(4 * gradientKeyTiles * gradientColumnTiles);
         for (int e = 0; e < 4 * gradientKeyTiles * gradientColumnTiles; e++) { dkAcc[e] = 0f; dvAcc[e] = 0f; }
+        // dropout's decisions for the block, the lane's 8 entries of each group in a byte (DrawDropout)
+        int dropoutGroups = (scoreKeyTiles + 1) / 2 * scoreRowTiles;
+        var keptBits = LocalMemory.Allocate<uint>(dropout ? (dropoutGroups + 3) / 4 : 1);
         var aScores = LocalMemory.Allocate<int>(2 * TStorage.AWords); // K and V of one m16 key tile
         var bScores = LocalMemory.Allocate<int>(scoreRowTiles * TStorage.BWords); // Q and dO pairs of the warp's rows
 
@@ -102,6 +105,10 @@ internal static class FlashBackwardTensorCoreKernel
         for (int iteration = 0; block < qBlocks; iteration++)
         {
             int q0 = block * br;
+            // dropout's bits for this block, drawn before the wait for Q_i and dO_i: the Philox rounds overlap the copies'
+            // latency, and Sᵀ and dPᵀ do not yet hold their registers
+            if (dropout)
+                DrawDropout(keptBits, p, seq, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles);
             // Q_i, dO_i, L_i, D_i have landed, and every warp is done with the block before (its stage, Pᵀ and dSᵀ): the
             // other stage takes the next block, which streams in during this one: its L and D now, Q_{i+1} and dO_{i+1}
             // after Sᵀ and dPᵀ (issued here they queued with those products' fragment loads: d = 128 backward +1.3-3.9%;
@@ -174,11 +181,11 @@ internal static class FlashBackwardTensorCoreKernel
                 //      the scores' gradient; dropout's mask regenerated. Two instances, so that a block inside the causal/window
                 //      edges and the sequence's bounds has no visibility or bounds test at all ----
                 if (edgeTest)
-                    ScoreGradients(sT, dpT, warpLse, warpDelta, p, seq, mask, modifiers, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles,
-                        scoreModified, maskTest, dropout, edge: true);
+                    ScoreGradients(sT, dpT, warpLse, warpDelta, keptBits, p, seq, mask, modifiers, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles,
+                        scoreRowTiles, scoreModified, maskTest, dropout, edge: true);
                 else
-                    ScoreGradients(sT, dpT, warpLse, warpDelta, p, seq, mask, modifiers, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles,
-                        scoreModified, maskTest, dropout, edge: false);
+                    ScoreGradients(sT, dpT, warpLse, warpDelta, keptBits, p, seq, mask, modifiers, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles,
+                        scoreRowTiles, scoreModified, maskTest, dropout, edge: false);
             }
 
             // ---- Pᵀ and dSᵀ to shared memory (keys × rows, in the storage): dQ, dV and dK read them in other warp grids ----
@@ -399,6 +406,31 @@ internal static class FlashBackwardTensorCoreKernel
     }
 
     /// <summary>
+    /// Dropout's decisions for the warp's Sᵀ tile (keys from <paramref name="key0"/> × rows from <paramref name="q0"/>) into
+    /// <paramref name="keptBits"/>, a byte a group (<see cref="Dropout.KeptBitsWithKeyBit0"/>). Grouped by (key tile pair kp,
+    /// query tile pair, query bit 0 c): the lane's entries there (keys g, g + 8 of tiles 2·kp, 2·kp + 1 × queries 2t + c of
+    /// tiles 2·pair, 2·pair + 1) share one Dropout group, so one Philox call serves 8 of them, all with key bit 0 = g's;
+    /// key bit 4 is the tile's parity when a warp has whole 32-key spans (key0 a multiple of 32), else key0's own.
+    /// </summary>
+    private static void DrawDropout(ArrayView<uint> keptBits, AttentionParams p, SequenceBounds seq, int head, int q0, int key0, int keyTiles,
+        int queryTiles)
+    {
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4, groups = (keyTiles + 1) / 2 * queryTiles;
+        for (int word = 0; word < (groups + 3) / 4; word++)
+        {
+            uint bits = 0;
+            for (int inWord = 0; inWord < 4; inWord++)
+            {
+                int groupAt = 4 * word + inWord, c = groupAt % 2, pair = groupAt / 2 % (queryTiles / 2), kp = groupAt / queryTiles;
+                if (groupAt >= groups) continue;
+                var group = p.DropoutGroup(seq.Index, head, q0 + 16 * pair + 2 * t + c, key0 + 32 * kp + g);
+                bits |= Dropout.KeptBitsWithKeyBit0(group, p.DropoutThreshold, g & 1) << (8 * inWord);
+            }
+            keptBits[word] = bits;
+        }
+    }
+
+    /// <summary>
     /// Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0) and dSᵀ = Pᵀ ∘ (dPᵀ − D), in place: <paramref name="sT"/> becomes the
     /// kept Pᵀ, <paramref name="dpT"/> dSᵀ, for the warp's <paramref name="keyTiles"/> m16 tiles of keys from <paramref name="key0"/>
     /// × its <paramref name="queryTiles"/> n8 tiles of rows from <paramref name="q0"/> (<paramref name="lseTile"/> and
@@ -407,20 +439,18 @@ internal static class FlashBackwardTensorCoreKernel
     /// a constant at each call, so the block inside the edges and bounds is one straight run of code without them.
     /// </summary>
     private static void ScoreGradients<TScore, TMask>(ArrayView<float> sT, ArrayView<float> dpT, ArrayView<float> lseTile, ArrayView<float> deltaTile,
-        AttentionParams p, SequenceBounds seq, AttentionMask mask, AttentionModifiers<TScore, TMask> modifiers, int head, int q0, int key0,
+        ArrayView<uint> keptBits, AttentionParams p, SequenceBounds seq, AttentionMask mask, AttentionModifiers<TScore, TMask> modifiers, int head, int q0, int key0,
         int keyTiles, int queryTiles, bool scoreModified, bool maskTest, bool dropout, bool edge)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
-        // grouped by (key tile pair, query tile pair, query bit 0) for dropout: the lane's entries there (keys g, g + 8 of
-        // tiles 2·kp, 2·kp + 1 × queries 2t + c of tiles 2·pair, 2·pair + 1) share one Dropout group, so one Philox call
-        // serves 8 of them; key bit 4 is the tile's parity when a warp has whole 32-key spans (key0 a multiple of 32), else
-        // key0's own
+        // walked by dropout's groups (DrawDropout): (key tile pair, query tile pair, query bit 0)
         for (int kp = 0; kp < (keyTiles + 1) / 2; kp++)
             for (int pair = 0; pair < queryTiles / 2; pair++)
                 for (int c = 0; c < 2; c++)
                 {
-                    var group = dropout ? p.DropoutGroup(seq.Index, head, q0 + 16 * pair + 2 * t + c, key0 + 32 * kp + g) : default;
+                    int groupAt = (kp * (queryTiles / 2) + pair) * 2 + c;
+                    uint bits = dropout ? keptBits[groupAt / 4] >> (8 * (groupAt % 4)) : 0u;
                     for (int tileInPair = 0; tileInPair < 2; tileInPair++)
                         for (int half = 0; half < 2; half++)
                             for (int r = 0; r < 2; r++)
@@ -438,7 +468,7 @@ internal static class FlashBackwardTensorCoreKernel
                                     // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p));
                                     // the entry's bits: query bit 3 is half, key bit 0 g's, bit 3 r, bit 4 the tile's parity
                                     int keyBit4 = keyTiles > 1 ? m & 1 : (key0 >> 4) & 1;
-                                    bool keep = ModifiedScores.Kept(group, Dropout.Index(half, g & 1, r, keyBit4), inside, p);
+                                    bool keep = inside && Dropout.KeptIn(bits, Dropout.Index(half, g & 1, r, keyBit4) >> 1);
                                     kept = keep ? pij * p.DropoutScale : 0f;
                                     dpij = keep ? dpij * p.DropoutScale : 0f;
                                 }

@@ -54,6 +54,30 @@ public class DropoutMappingTests
         });
     }
 
+    [Test]
+    public void KeptBitsAgreeWithTheBytesAtEveryThreshold()
+    {
+        // random groups plus words whose bytes sit at the edges (0, 255, the thresholds themselves)
+        var random = new Random(5);
+        var groups = Enumerable.Range(0, 64).Select(_ => new PhiloxBlock((uint)random.NextInt64(), (uint)random.NextInt64(), (uint)random.NextInt64(),
+            (uint)random.NextInt64())).Concat([new PhiloxBlock(0, uint.MaxValue, 0x01FF_00FEu, 0x807F_8180u)]).ToList();
+        Assert.Multiple(() =>
+        {
+            foreach (uint threshold in new uint[] { 1, 2, 26, 127, 128, 129, 254, 255 })
+                foreach (var group in groups)
+                {
+                    for (int keyBit0 = 0; keyBit0 < 2; keyBit0++)
+                    {
+                        uint half = Dropout.KeptBitsWithKeyBit0(group, threshold, keyBit0);
+                        Assert.That(half >> 8, Is.Zero, "8 bits");
+                        for (int index = keyBit0; index < 16; index += 2)
+                            Assert.That(Dropout.KeptIn(half, index >> 1), Is.EqualTo(Dropout.Kept(group, index, threshold)),
+                                $"threshold {threshold}, entry {index}, key bit 0 = {keyBit0}");
+                    }
+                }
+        });
+    }
+
     [TestCase(0.1f)]
     [TestCase(0.5f)]
     public void KeptFractionIsOneMinusPWithinHalfAPercent(float probability)
