@@ -36,16 +36,18 @@ internal readonly struct BenchDocuments(int length) : IMaskModifier
 /// </summary>
 internal static class ModifierBenchmark
 {
-    public const string Usage = "modifiers [--device cuda|cpu] [--seqlens 4096,16384] [--batch-tokens 16384] [--runs 10] [--warmup 3] [--md FILE]";
+    public const string Usage = "modifiers [--device cuda|cpu] [--seqlens 4096,16384] [--head-dim 128] [--batch-tokens 16384] [--runs 10] [--warmup 3] [--md FILE]";
 
-    private static readonly string[] ValueOptions = ["--device", "--seqlens", "--batch-tokens", "--runs", "--warmup", "--md"];
+    private static readonly string[] ValueOptions = ["--device", "--seqlens", "--head-dim", "--batch-tokens", "--runs", "--warmup", "--md"];
 
-    private const int Heads = 16, HeadDim = 128;
+    /// <summary>Query and key heads times the head dim (flash-attn's benchmark shapes: h = 2048 / d).</summary>
+    private const int HeadWidth = 2048;
 
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
         if (!VerbArguments.TryParse(args, ValueOptions, null, line => (Line: line, Cpu: DeviceOption.ParseCpu(line), Runs: line.NonNegative("--runs", 10),
-                Warmup: line.NonNegative("--warmup", 3), Tokens: line.Positive("--batch-tokens", 16384), SeqLens: line.Positives("--seqlens", [4096, 16384])),
+                Warmup: line.NonNegative("--warmup", 3), Tokens: line.Positive("--batch-tokens", 16384), SeqLens: line.Positives("--seqlens", [4096, 16384]),
+                HeadDim: line.Positive("--head-dim", 128)),
                 "FlashAttn.Bench " + Usage, error, out var o))
             return 2;
         using var accelerator = DeviceOption.Open(o.Cpu, error);
@@ -59,7 +61,7 @@ internal static class ModifierBenchmark
             $"slowest passes: {passes}\n");
         foreach (int seqLen in o.SeqLens)
         {
-            try { rows.AddRange(Shape(accelerator, timer, seqLen, Math.Max(1, tokens / seqLen), runs, warmup)); }
+            try { rows.AddRange(Shape(accelerator, timer, seqLen, Math.Max(1, tokens / seqLen), o.HeadDim, runs, warmup)); }
             catch (Exception e)
             {
                 error.WriteLine($"s{seqLen}: {e.GetType().Name}: {e.Message}");
@@ -72,25 +74,26 @@ internal static class ModifierBenchmark
         return 0;
     }
 
-    private static IEnumerable<string> Shape(Accelerator accelerator, ILaunchTimer timer, int seqLen, int batch, int runs, int warmup)
+    private static IEnumerable<string> Shape(Accelerator accelerator, ILaunchTimer timer, int seqLen, int batch, int headDim, int runs, int warmup)
     {
-        var shape = new AttentionShape(batch, seqLen, seqLen, Heads, Heads, HeadDim);
-        long elements = (long)batch * seqLen * Heads * HeadDim;
+        int heads = Math.Max(1, HeadWidth / headDim);
+        var shape = new AttentionShape(batch, seqLen, seqLen, heads, heads, headDim);
+        long elements = (long)batch * seqLen * heads * headDim;
         using var q = Filled(accelerator, elements, 1);
         using var k = Filled(accelerator, elements, 2);
         using var v = Filled(accelerator, elements, 3);
         using var dOut = Filled(accelerator, elements, 4);
         using var o = accelerator.Allocate<Half>(elements);
-        using var lse = accelerator.Allocate<float>((long)batch * Heads * seqLen);
+        using var lse = accelerator.Allocate<float>((long)batch * heads * seqLen);
         using var dq = accelerator.Allocate<Half>(elements);
         using var dk = accelerator.Allocate<Half>(elements);
         using var dv = accelerator.Allocate<Half>(elements);
-        using var slopes = accelerator.Allocate<float>(Heads);
-        slopes.CopyFromHost([.. Enumerable.Range(0, Heads).Select(h => MathF.Pow(2f, -8f * (h + 1) / Heads))]);
+        using var slopes = accelerator.Allocate<float>(heads);
+        slopes.CopyFromHost([.. Enumerable.Range(0, heads).Select(h => MathF.Pow(2f, -8f * (h + 1) / heads))]);
         const int maxDistance = 128;
-        using var table = accelerator.Allocate<float>(Heads * (2 * maxDistance + 1));
+        using var table = accelerator.Allocate<float>(heads * (2 * maxDistance + 1));
         RandomFill.Fill(table, 5);
-        var causal = new AttentionSettings(1f / MathF.Sqrt(HeadDim), Causal: true);
+        var causal = new AttentionSettings(1f / MathF.Sqrt(headDim), Causal: true);
         var full = causal with { Causal = false };
 
         (double Fwd, double Bwd) Time<TScore, TMask>(AttentionSettings settings, AttentionModifiers<TScore, TMask> modifiers)
@@ -111,14 +114,14 @@ internal static class ModifierBenchmark
 
         var none = default(AttentionModifiers<NoScoreModifier, NoMaskModifier>);
         var plainCausal = Time(causal, none);
-        var result = new List<string> { Row("plain causal", plainCausal, plainCausal, $"b{batch} h{Heads} d{HeadDim} fp16") };
+        var result = new List<string> { Row("plain causal", plainCausal, plainCausal, $"b{batch} h{heads} d{headDim} fp16") };
         result.Add(Row("window (256, 0) causal", Time(causal with { WindowLeft = 256 }, none), plainCausal, "fewer tiles: faster expected"));
         // what an fp16/bf16 call with AttentionOptions.Softcap runs (the hardware tanh), and the accurate one fp32 calls take
         result.Add(Row("softcap 30", Time(causal, new AttentionModifiers<HardwareTanhSoftcap, NoMaskModifier>(new HardwareTanhSoftcap(30f), default)),
             plainCausal, "tanh.approx, as fp16/bf16 calls"));
         result.Add(Row("softcap 30, accurate tanh", Time(causal, new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(30f), default)), plainCausal,
             "fp32 calls' form"));
-        result.Add(Row("ALiBi", Time(causal, new AttentionModifiers<Alibi, NoMaskModifier>(new Alibi(slopes.View, Heads, false), default)), plainCausal));
+        result.Add(Row("ALiBi", Time(causal, new AttentionModifiers<Alibi, NoMaskModifier>(new Alibi(slopes.View, heads, false), default)), plainCausal));
         result.Add(Row("dropout 0.1", Time(causal with { Dropout = new Dropout(0.1f, 1, 0) }, none), plainCausal));
 
         // a user modifier's first call: IL → PTX, driver JIT and load, then the timed runs

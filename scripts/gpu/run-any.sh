@@ -24,11 +24,15 @@ else
   mkdir -p "$root/profile" "$root/dropout" "$root/ab"
   # the modifiers bench A/B first (~80 s) where a base side was built (bundle-base/, scripts/build-ab-base.sh)
   [ -d bundle-base ] && OUT=$root/ab DEADLINE=120 ROUNDS=2 bash "$(dirname "$0")/run-modifiers-ab.sh" > /dev/null 2>&1 \
-    && grep -E "dropout|plain causal|^==" "$root/ab/summary.log"
+    && grep -E "dropout|plain|block mask|^==" "$root/ab/summary.log"
+  # and at d = 64 (one round): the dropout backward's spills there (v27)
+  [ -d bundle-base ] && mkdir -p "$root/ab64" && OUT=$root/ab64 DEADLINE=70 ROUNDS=1 MODIFIER_EXTRA="--head-dim 64" \
+    bash "$(dirname "$0")/run-modifiers-ab.sh" > /dev/null 2>&1 && grep -E "dropout|plain causal|^==" "$root/ab64/summary.log"
   OUT=$root/profile FWD_DIM=128 BWD_DIM=128 timeout 330 bash "$(dirname "$0")/run-profile-vs-fa2.sh" > "$root/profile/out.txt" 2>&1
   (cd "$root/profile" && tar -czf ../profile.tar.gz . && cd .. && rm -rf profile)
   OUT=$root/dropout STEPS="bench torch" timeout "$(left)" bash "$(dirname "$0")/run-modifiers.sh" --seqlens 4096,16384 \
     > "$root/dropout/out.txt" 2>&1
   tar -xzf "$root/profile.tar.gz" -O ./out.txt 2>/dev/null | head -120
   tail -40 "$root/dropout/out.txt"
+  (cd "$root/dropout" && tar -czf ../dropout.tar.gz . && cd .. && rm -rf dropout)
 fi

@@ -4,7 +4,8 @@
 # when TABLE_DTYPES is set, the issue-11 sweep for those dtypes beside PyTorch, both sides settled (--settle-ms 500).
 #   TABLE_DTYPES=bf16 ROUNDS=2 TEST_FILTER="FullyQualifiedName~ModifierKernelTests" bash scripts/gpu/run-modifiers-ab.sh
 # CPU_THREADS=16 adds scripts/gpu/cpu-vs-torch.sh 16 (the CPU path beside PyTorch's CPU SDPA, FLASHATTN_CPU_TRACE=1) last,
-# over CPU_SEQLENS (default its grid); MODIFIER_SEQLENS picks the modifiers bench's lengths (default 4096,16384).
+# over CPU_SEQLENS (default its grid); MODIFIER_SEQLENS picks the modifiers bench's lengths (default 4096,16384),
+# MODIFIER_EXTRA adds options to it (e.g. "--head-dim 64").
 # DEADLINE (default 560 s) bounds the whole call; logs packed into logs.tar.gz, the summary printed last.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
@@ -22,7 +23,7 @@ fi
 for round in $(seq 1 "${ROUNDS:-2}"); do
   for side in base new; do
     FLASHATTN_APPS=/tmp/apps-$side timeout "$(limit 110)" bundle/run.sh Bench modifiers --seqlens "${MODIFIER_SEQLENS:-4096,16384}" \
-      --md "$OUT/modifiers-$side-$round.md" > "$OUT/modifiers-$side-$round.log" 2>&1
+      ${MODIFIER_EXTRA:-} --md "$OUT/modifiers-$side-$round.md" > "$OUT/modifiers-$side-$round.log" 2>&1
     echo "modifiers $side round $round: exit $?" >> "$summary"
   done
 done
