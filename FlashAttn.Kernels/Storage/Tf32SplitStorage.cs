@@ -186,9 +186,17 @@ internal readonly struct Tf32SplitStorage : ITensorCoreStorage<float>
     /// </summary>
     private static void Split(float value, ArrayView<int> words, int at, int lowOffset)
     {
-        int high = (BitConverter.SingleToInt32Bits(value) + HalfUlp) & ~DroppedBits;
+        Split(value, out int high, out int low);
         words[at] = high;
-        words[at + lowOffset] = BitConverter.SingleToInt32Bits(value - BitConverter.Int32BitsToSingle(high)) + HalfUlp;
+        words[at + lowOffset] = low;
+    }
+
+    /// <summary>The words of <see cref="Split(float, ArrayView{int}, int, int)"/>: <paramref name="high"/> = tf32(x),
+    /// <paramref name="low"/> = x − that with half a tf32 ulp added (the bits the mma reads).</summary>
+    internal static void Split(float value, out int high, out int low)
+    {
+        high = (BitConverter.SingleToInt32Bits(value) + HalfUlp) & ~DroppedBits;
+        low = BitConverter.SingleToInt32Bits(value - BitConverter.Int32BitsToSingle(high)) + HalfUlp;
     }
 
     /// <summary>The fp32 mantissa bits tf32 drops, and half of their range.</summary>

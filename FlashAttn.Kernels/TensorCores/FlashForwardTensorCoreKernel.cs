@@ -64,10 +64,18 @@ internal static class FlashForwardTensorCoreKernel
         var kvLayout = TokenLayout.KeysValues(p);
         bool pagedRows = kind == SequenceKind.PagedKvCache && p.SeqLenK < bc; // pages shorter than a K block: rows one by one
 
-        // shared: Q, then Stages × (K, V)
+        // shared: Q, then Stages × (K, V), then (3×TF32 with 8 warps) the block's K and V split into (hi, lo) pairs
         var shared = SharedMemory.GetDynamic<T>();
         var qTile = shared.SubView(0, br * stride);
         int stageElements = 2 * bc * stride;
+        bool splitKeyValues = tile.ForwardSplitsKeyValues;
+        ArrayView<int> keySplit = default, valueSplit = default;
+        if (splitKeyValues)
+        {
+            var splitTiles = shared.SubView(br * stride + TensorCoreTile.Stages * stageElements, Tf32SplitTiles.Bytes(bc, dPad) / TStorage.ElementBytes).Cast<int>();
+            keySplit = splitTiles.SubView(0, Tf32SplitTiles.KeyWords(bc, dPad));
+            valueSplit = splitTiles.SubView(Tf32SplitTiles.KeyWords(bc, dPad), Tf32SplitTiles.ValueWords(bc, dPad));
+        }
 
         // registers: row tile m of this warp holds rows warpRow + 16m + g (+8); accumulator tile (m, j) is index m·tiles + j
         var qFragments = LocalMemory.Allocate<int>(TStorage.AWords * mTiles * kSteps);
@@ -114,6 +122,12 @@ internal static class FlashForwardTensorCoreKernel
             var stage = shared.SubView(br * stride + iteration % TensorCoreTile.Stages * stageElements, stageElements);
             var kTile = stage.SubView(0, bc * stride);
             var vTile = stage.SubView(bc * stride, bc * stride);
+            if (splitKeyValues)
+            {
+                // 3×TF32: K_j and V_j split once for all warps (every warp is done with the block before's split tiles)
+                Tf32SplitTiles.Split(stage.Cast<float>(), stride, keySplit, valueSplit, bc, dPad, tile.Threads);
+                Group.Barrier();
+            }
             if (tile.QueryInRegisters && iteration == 0)
                 for (int m = 0; m < mTiles; m++)
                     for (int kk = 0; kk < kSteps; kk++)
@@ -125,7 +139,8 @@ internal static class FlashForwardTensorCoreKernel
                 for (int pair = 0; pair < keyTiles / 2; pair++)
                 {
                     // keys 16·pair… × head dims 16·kk…: B operands of two key tiles
-                    TStorage.LoadB(kTile, stride, 16 * pair, 16 * kk, b, 0);
+                    if (splitKeyValues) Tf32SplitTiles.LoadB(keySplit, dPad, 16 * pair, 16 * kk, b, 0);
+                    else TStorage.LoadB(kTile, stride, 16 * pair, 16 * kk, b, 0);
                     for (int m = 0; m < mTiles; m++)
                     {
                         int at = m * keyTiles + 2 * pair;
@@ -212,7 +227,8 @@ internal static class FlashForwardTensorCoreKernel
                 for (int pair = 0; pair < dTiles / 2; pair++)
                 {
                     // keys 16·kk… × head dims 16·pair…, from V's rows: B operands of two d tiles
-                    TStorage.LoadBTransposed(vTile, stride, 16 * kk, 16 * pair, b, 0);
+                    if (splitKeyValues) Tf32SplitTiles.LoadBTransposed(valueSplit, dPad, 16 * kk, 16 * pair, b, 0);
+                    else TStorage.LoadBTransposed(vTile, stride, 16 * kk, 16 * pair, b, 0);
                     for (int m = 0; m < mTiles; m++)
                     {
                         if (packedP)

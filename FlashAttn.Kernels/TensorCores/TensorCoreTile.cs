@@ -54,6 +54,11 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// per flop.</summary>
     private bool ForwardLargeHeadTile => !Wide && !Decode && HeadDimPadded > 128 && Warps == 8;
 
+    /// <summary>Forward, 3×TF32 above d' = 64 up to 128 with 8 warps: K and V split once per block into shared (hi, lo) tiles
+    /// that every warp reads (<see cref="Tf32SplitTiles"/>), instead of each warp splitting the fragments it loads; one row
+    /// tile a warp (Br = 128), one group per SM.</summary>
+    public bool ForwardSplitsKeyValues => Wide && !Decode && HeadDimPadded > 64 && HeadDimPadded <= 128 && Warps == 8;
+
     /// <summary>Bc: keys per forward block: 64, and 32 above d' = 128 (fp32: above 64) with 4 warps, so that two stages of
     /// K and V fit beside Q twice per SM.</summary>
     public int BlockCols => HeadDimPadded <= (Wide ? 64 : 128) || ForwardLargeHeadTile ? 64 : 32;
@@ -85,8 +90,10 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// are re-read from shared memory for each K block (always for fp32, whose split operands are four times larger).</summary>
     public bool QueryInRegisters => !Wide && RowTilesPerWarp * HeadDimPadded <= 128;
 
-    /// <summary>Forward shared bytes: Q (Br rows), <see cref="Stages"/> × (K and V, Bc rows each).</summary>
-    public int ForwardSharedBytes => (BlockRows + Stages * 2 * BlockCols) * Stride * ElementBytes;
+    /// <summary>Forward shared bytes: Q (Br rows), <see cref="Stages"/> × (K and V, Bc rows each), and the split K and V
+    /// where <see cref="ForwardSplitsKeyValues"/>.</summary>
+    public int ForwardSharedBytes => (BlockRows + Stages * 2 * BlockCols) * Stride * ElementBytes
+        + (ForwardSplitsKeyValues ? Tf32SplitTiles.Bytes(BlockCols, HeadDimPadded) : 0);
 
     /// <summary>Backward, 16-bit above d' = 128 with 8 warps: FA2's d = 256 tile (Bc = Br = 64, one group per key block,
     /// dK and dV of 64 keys × d' spread over 8 warps' registers). With 4 warps there (a device with less shared memory)
@@ -202,12 +209,14 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     }
 
     /// <summary>The forward tile for head dim <paramref name="headDim"/> (1…256); <paramref name="decode"/> for KV-cache calls:
-    /// 4 warps, and 8 for 16-bit head dims above d' = 128 (<see cref="ForwardLargeHeadTile"/>) where that tile fits
-    /// <paramref name="maxSharedBytes"/> (an A100's 163 KB does not hold d' = 256's 203 KB).</summary>
+    /// 4 warps, and 8 for 16-bit head dims above d' = 128 (<see cref="ForwardLargeHeadTile"/>) and 3×TF32 ones above 64 up to
+    /// 128 (<see cref="ForwardSplitsKeyValues"/>) where that tile fits <paramref name="maxSharedBytes"/> (an A100's 163 KB
+    /// does not hold d' = 256's 203 KB, nor the split tiles' 198 KB at d' = 128).</summary>
     public static TensorCoreTile ForForward(int headDim, bool decode = false, int elementBytes = 2, int maxSharedBytes = AttentionTileConfig.MaxSharedBytes)
     {
         var large = new TensorCoreTile(PaddedHeadDim(headDim), 8, decode, elementBytes);
-        return large.ForwardLargeHeadTile && large.ForwardSharedBytes <= maxSharedBytes ? large : new(PaddedHeadDim(headDim), 4, decode, elementBytes);
+        return (large.ForwardLargeHeadTile || large.ForwardSplitsKeyValues) && large.ForwardSharedBytes <= maxSharedBytes
+            ? large : new(PaddedHeadDim(headDim), 4, decode, elementBytes);
     }
 
     /// <summary>d rounded up to a multiple of 16.</summary>

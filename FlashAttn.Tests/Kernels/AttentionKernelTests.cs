@@ -374,6 +374,27 @@ public class AttentionKernelTests : TestAcceleratorFixture
         Assert.That(br, Is.LessThanOrEqualTo(tile.Threads), "one thread per row statistic");
     }
 
+    /// <summary>3×TF32's forward tiles: above d' = 64 up to 128, 8 warps that split K and V once per block into shared
+    /// pairs (<see cref="Tf32SplitTiles"/>) where they fit, else 4 warps that split their own fragments (an A100).</summary>
+    [TestCase(64, 4, false)]
+    [TestCase(80, 8, true)]
+    [TestCase(128, 8, true)]
+    [TestCase(160, 4, false)]
+    public void SplitTf32ForwardTilesSplitKeysAndValuesOnce(int headDim, int warps, bool splits)
+    {
+        var tile = TensorCoreTile.ForForward(headDim, elementBytes: sizeof(float));
+        var a100 = TensorCoreTile.ForForward(headDim, elementBytes: sizeof(float), maxSharedBytes: 163 * 1024);
+        Assert.Multiple(() =>
+        {
+            Assert.That(tile.Warps, Is.EqualTo(warps));
+            Assert.That(tile.ForwardSplitsKeyValues, Is.EqualTo(splits));
+            Assert.That(tile.ForwardSharedBytes, Is.LessThanOrEqualTo(AttentionTileConfig.MaxSharedBytes));
+            Assert.That(a100.ForwardSharedBytes, Is.LessThanOrEqualTo(163 * 1024));
+            Assert.That(TensorCoreTile.ForForward(headDim, decode: true, elementBytes: sizeof(float)).ForwardSplitsKeyValues, Is.False, "decoding");
+            if (splits) Assert.That(tile.BlockRows, Is.EqualTo(128));
+        });
+    }
+
     [Test]
     public void TensorCoreTilesFitTheGroupLimits([Range(1, 256)] int headDim)
     {

@@ -335,6 +335,12 @@ public sealed class AttentionPtxTests
             Assert.That(ptx, Does.Not.Contain("ldmatrix").And.Not.Contain("m16n8k16"));
             Assert.That(ptx, Does.Contain("ld.shared.f32"), "fragments read by 32-bit shared loads");
             Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
+            if (family == "forward" && headDimPadded == 128)
+            {
+                // 8 warps: K and V split once per block into shared (hi, lo) pairs, read by 64-bit loads (Tf32SplitTiles)
+                Assert.That(ptx, Does.Contain("ld.shared.v2.u32"), "split K/V pairs read by 64-bit loads");
+                Assert.That(ptx, Does.Contain("st.shared.v4.u32"), "the split pass's 16-byte stores");
+            }
         });
     }
 
