@@ -6,6 +6,7 @@
 #     INFERENCE="--rows decode --batches 1,16" TEST_FILTER="FullyQualifiedName~..." bash scripts/gpu/run-ab.sh
 # SIDES="base mid new" (bundle-mid/ from `SIDE=mid scripts/build-ab-base.sh`) adds a third build; each side is compared with
 # the one before it as well (ab-mid.md: mid / base, ab-new.md: new / mid).
+# TORCH_BACKENDS (default flash,cudnn; mem_efficient for fp32) picks PyTorch's side.
 # Writes $OUT/{base,new}-N.json, ab.md (new / base per row, each side's best round), ratios-new.md (new beside
 # PyTorch's flash and cuDNN) and the CUDA test log of the new build; the summary printed last.
 set -uo pipefail
@@ -39,7 +40,7 @@ for side in $sides; do
     --new "$OUT/$side"-*.json > "$OUT/ab-$side.md" 2>&1
   previous=$side
 done
-timeout "$(limit 150)" python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/new-1.json" --backends flash,cudnn --json "$OUT/torch.json" \
+timeout "$(limit 150)" python3 scripts/gpu/torch_sdpa_sweep.py --match "$OUT/new-1.json" --backends "${TORCH_BACKENDS:-flash,cudnn}" --json "$OUT/torch.json" \
   --ours "$OUT/new-1.json" --md "$OUT/ratios-new.md" > "$OUT/torch.log" 2>&1
 if [ -n "${TEST_FILTER:-}" ]; then
   FLASHATTN_APPS=/tmp/apps-new FLASHATTN_TEST_DEVICE=cuda timeout "$(limit "${TEST_SECONDS:-200}")" bundle/run.sh Tests \

@@ -25,10 +25,14 @@ else
   # the modifiers bench A/B first (~80 s) where a base side was built (bundle-base/, scripts/build-ab-base.sh)
   [ -d bundle-base ] && OUT=$root/ab DEADLINE=120 ROUNDS=2 bash "$(dirname "$0")/run-modifiers-ab.sh" > /dev/null 2>&1 \
     && grep -E "dropout|plain|block mask|^==" "$root/ab/summary.log"
+  # the 3xTF32 forward's split K/V tiles (d = 128; fp32 under Auto: 3xTF32 forward, exact backward) beside mem-efficient
+  [ -d bundle-base ] && mkdir -p "$root/fp32" && OUT=$root/fp32 DEADLINE=100 ROUNDS=1 TORCH_BACKENDS=mem_efficient \
+    SWEEP="--dtypes fp32 --fp32-math auto --head-dims 128 --seqlens 4096,16384 --passes fwd,fwd_bwd" \
+    bash "$(dirname "$0")/run-ab.sh" > /dev/null 2>&1; tail -14 "$root/fp32/summary.log" 2>/dev/null
   # and at d = 64 (one round): the dropout backward's spills there (v27)
   [ -d bundle-base ] && mkdir -p "$root/ab64" && OUT=$root/ab64 DEADLINE=70 ROUNDS=1 MODIFIER_EXTRA="--head-dim 64" \
     bash "$(dirname "$0")/run-modifiers-ab.sh" > /dev/null 2>&1 && grep -E "dropout|plain causal|^==" "$root/ab64/summary.log"
-  OUT=$root/profile FWD_DIM=128 BWD_DIM=128 timeout 330 bash "$(dirname "$0")/run-profile-vs-fa2.sh" > "$root/profile/out.txt" 2>&1
+  OUT=$root/profile FWD_DIM=128 BWD_DIM=128 timeout "$(( $(left) - 15 ))" bash "$(dirname "$0")/run-profile-vs-fa2.sh" > "$root/profile/out.txt" 2>&1
   (cd "$root/profile" && tar -czf ../profile.tar.gz . && cd .. && rm -rf profile)
   OUT=$root/dropout STEPS="bench torch" timeout "$(left)" bash "$(dirname "$0")/run-modifiers.sh" --seqlens 4096,16384 \
     > "$root/dropout/out.txt" 2>&1
