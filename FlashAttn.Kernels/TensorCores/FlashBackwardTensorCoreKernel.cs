@@ -76,9 +76,11 @@ internal static class FlashBackwardTensorCoreKernel
         var dkAcc = LocalMemory.Allocate<float>(4 * gradientKeyTiles * gradientColumnTiles);
         var dvAcc = LocalMemory.Allocate<float>(4 * gradientKeyTiles * gradientColumnTiles);
         for (int e = 0; e < 4 * gradientKeyTiles * gradientColumnTiles; e++) { dkAcc[e] = 0f; dvAcc[e] = 0f; }
-        // dropout's decisions for the block, the lane's 8 entries of each group in a byte (DrawDropout)
+        // dropout's decisions for the block, the lane's 8 entries of each group in a byte, where they are drawn at the block's
+        // top (TensorCoreTile.BackwardDrawsDropoutFirst; DrawDropout)
+        bool drawFirst = dropout && tile.BackwardDrawsDropoutFirst;
         int dropoutGroups = (scoreKeyTiles + 1) / 2 * scoreRowTiles;
-        var keptBits = LocalMemory.Allocate<uint>(dropout ? (dropoutGroups + 3) / 4 : 1);
+        var keptBits = LocalMemory.Allocate<uint>(drawFirst ? (dropoutGroups + 3) / 4 : 1);
         var aScores = LocalMemory.Allocate<int>(2 * TStorage.AWords); // K and V of one m16 key tile
         var bScores = LocalMemory.Allocate<int>(scoreRowTiles * TStorage.BWords); // Q and dO pairs of the warp's rows
 
@@ -107,7 +109,7 @@ internal static class FlashBackwardTensorCoreKernel
             int q0 = block * br;
             // dropout's bits for this block, drawn before the wait for Q_i and dO_i: the Philox rounds overlap the copies'
             // latency, and Sᵀ and dPᵀ do not yet hold their registers
-            if (dropout)
+            if (drawFirst)
                 DrawDropout(keptBits, p, seq, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles);
             // Q_i, dO_i, L_i, D_i have landed, and every warp is done with the block before (its stage, Pᵀ and dSᵀ): the
             // other stage takes the next block, which streams in during this one: its L and D now, Q_{i+1} and dO_{i+1}
@@ -133,12 +135,14 @@ internal static class FlashBackwardTensorCoreKernel
             var warpDelta = deltaTile.SubView(scoreRow0, tile.ScoreWarpRows);
             byte aheadClass;
             for (int e = 0; e < 4 * scoreKeyTiles * scoreRowTiles; e++) { sT[e] = 0f; dpT[e] = 0f; }
-            if (!scoreModified && !maskModified && !dropout)
+            if (!scoreModified && !maskTest && !dropout)
             {
                 // ---- Sᵀ = K_j Q_iᵀ; then dPᵀ = V_j dO_iᵀ with Pᵀ = exp2(Sᵀ·scale·log2 e − L·log2 e) (masked: 0) computed
                 //      between its products, which do not depend on it: the exponentials fill the tensor pipe's gaps instead
-                //      of a phase of their own; then dSᵀ = Pᵀ ∘ (dPᵀ − D). Plain attention only: a mask modifier's loads
-                //      (document ids) are merged within one run of element code, which the products would split ----
+                //      of a phase of their own; then dSᵀ = Pᵀ ∘ (dPᵀ − D). Plain attention, and a block mask's full tiles
+                //      (no element test; they took the modifiers' path before: a document mask whose tiles were all full
+                //      ran at 0.71× plain, H100, 2026-12-07). A mask modifier's loads (document ids) are merged within one
+                //      run of element code, which the products would split ----
                 ScoreProduct<T, TStorage>(kTile, qTile, stride, sT, aScores, bScores, 0, scoreKey0, scoreKeyTiles, scoreRow0, scoreRowTiles, 0, kSteps);
                 if (edgeTest)
                     DpProductWithProbabilities<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, p, seq, mask, modifiers, head, scoreRow0,
@@ -182,10 +186,10 @@ internal static class FlashBackwardTensorCoreKernel
                 //      edges and the sequence's bounds has no visibility or bounds test at all ----
                 if (edgeTest)
                     ScoreGradients(sT, dpT, warpLse, warpDelta, keptBits, p, seq, mask, modifiers, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles,
-                        scoreRowTiles, scoreModified, maskTest, dropout, edge: true);
+                        scoreRowTiles, scoreModified, maskTest, dropout, drawFirst, edge: true);
                 else
                     ScoreGradients(sT, dpT, warpLse, warpDelta, keptBits, p, seq, mask, modifiers, head, q0 + scoreRow0, k0 + scoreKey0, scoreKeyTiles,
-                        scoreRowTiles, scoreModified, maskTest, dropout, edge: false);
+                        scoreRowTiles, scoreModified, maskTest, dropout, drawFirst, edge: false);
             }
 
             // ---- Pᵀ and dSᵀ to shared memory (keys × rows, in the storage): dQ, dV and dK read them in other warp grids ----
@@ -440,17 +444,19 @@ internal static class FlashBackwardTensorCoreKernel
     /// </summary>
     private static void ScoreGradients<TScore, TMask>(ArrayView<float> sT, ArrayView<float> dpT, ArrayView<float> lseTile, ArrayView<float> deltaTile,
         ArrayView<uint> keptBits, AttentionParams p, SequenceBounds seq, AttentionMask mask, AttentionModifiers<TScore, TMask> modifiers, int head, int q0, int key0,
-        int keyTiles, int queryTiles, bool scoreModified, bool maskTest, bool dropout, bool edge)
+        int keyTiles, int queryTiles, bool scoreModified, bool maskTest, bool dropout, bool drawnFirst, bool edge)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
-        // walked by dropout's groups (DrawDropout): (key tile pair, query tile pair, query bit 0)
+        // walked by dropout's groups (DrawDropout's; drawn here unless drawnFirst): (key tile pair,
+        // query tile pair, query bit 0)
         for (int kp = 0; kp < (keyTiles + 1) / 2; kp++)
             for (int pair = 0; pair < queryTiles / 2; pair++)
                 for (int c = 0; c < 2; c++)
                 {
                     int groupAt = (kp * (queryTiles / 2) + pair) * 2 + c;
-                    uint bits = dropout ? keptBits[groupAt / 4] >> (8 * (groupAt % 4)) : 0u;
+                    uint bits = drawnFirst ? keptBits[groupAt / 4] >> (8 * (groupAt % 4)) : 0u;
+                    var group = dropout && !drawnFirst ? p.DropoutGroup(seq.Index, head, q0 + 16 * pair + 2 * t + c, key0 + 32 * kp + g) : default;
                     for (int tileInPair = 0; tileInPair < 2; tileInPair++)
                         for (int half = 0; half < 2; half++)
                             for (int r = 0; r < 2; r++)
@@ -468,7 +474,8 @@ internal static class FlashBackwardTensorCoreKernel
                                     // the forward's mask, regenerated: dV takes the kept P, dS the kept dP (both scaled by 1/(1 − p));
                                     // the entry's bits: query bit 3 is half, key bit 0 g's, bit 3 r, bit 4 the tile's parity
                                     int keyBit4 = keyTiles > 1 ? m & 1 : (key0 >> 4) & 1;
-                                    bool keep = inside && Dropout.KeptIn(bits, Dropout.Index(half, g & 1, r, keyBit4) >> 1);
+                                    int index = Dropout.Index(half, g & 1, r, keyBit4);
+                                    bool keep = drawnFirst ? inside && Dropout.KeptIn(bits, index >> 1) : ModifiedScores.Kept(group, index, inside, p);
                                     kept = keep ? pij * p.DropoutScale : 0f;
                                     dpij = keep ? dpij * p.DropoutScale : 0f;
                                 }

@@ -24,8 +24,10 @@ internal static class FragmentSoftmax
             for (int r = 0; r < 2; r++)
             {
                 int row = 2 * m + r, sFirst = 4 * m * keyTiles + 2 * r, oFirst = 4 * m * dTiles + 2 * r;
-                float blockMax = float.NegativeInfinity;
-                for (int j = 0; j < keyTiles; j++)
+                // seeded with the first tile's pair, not −∞, and ℓ's block share with the first P, not 0: no max with −∞ or
+                // add to 0 per row (identical results: max/+ with the identity)
+                float blockMax = XMath.Max(s[sFirst], s[sFirst + 1]);
+                for (int j = 1; j < keyTiles; j++)
                     blockMax = XMath.Max(blockMax, XMath.Max(s[sFirst + 4 * j], s[sFirst + 4 * j + 1]));
                 float newMax = XMath.Max(rowMax[row], RowReduce.Max(blockMax, 4) * scoreScale); // scale > 0: the max commutes with it
                 // a row that has seen no key keeps m = −∞; subtract 0 instead so −∞ − (−∞) never appears
@@ -37,7 +39,7 @@ internal static class FragmentSoftmax
                     {
                         float pij = ModifiedScores.Probability(s[sFirst + 4 * j + e], scoreScale, reference);
                         s[sFirst + 4 * j + e] = pij;
-                        blockSum += pij;
+                        blockSum = j == 0 && e == 0 ? pij : blockSum + pij;
                     }
                 rowSum[row] = rowSum[row] * correction + blockSum;
                 rowMax[row] = newMax;

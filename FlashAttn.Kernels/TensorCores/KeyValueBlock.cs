@@ -27,8 +27,8 @@ internal static class KeyValueBlock
         }
         long first = sequences.KeyRowStart(layout, seq, k0, kvHead, p, kind);
         TensorCoreTileLoader.Load<T, TStorage>(k, first, layout.PositionStride, validRows, p.HeadDim, kTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked,
-            tile.ForwardPlainCopiesOfWholeTiles);
+            tile.ForwardPlainCopiesOfWholeTiles, walk: true);
         TensorCoreTileLoader.Load<T, TStorage>(v, first, layout.PositionStride, validRows, p.HeadDim, vTile, tile.Stride, rows, tile.HeadDimPadded, tile.Threads, chunked,
-            tile.ForwardPlainCopiesOfWholeTiles);
+            tile.ForwardPlainCopiesOfWholeTiles, walk: true);
     }
 }

@@ -161,6 +161,12 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// measured.</summary>
     public bool BackwardDqBetweenGradients => !Wide && HeadDimPadded <= 96;
 
+    /// <summary>Backward with dropout: the block's decisions are drawn at its top, before the wait for Q and dO, and kept
+    /// as bits (16-bit, up to d' = 64, where the draws inside the scores' code spilled 304 bytes at 255 registers), else
+    /// drawn where they are applied. H100, A/B against drawing them inline (2026-12-07): d = 64 +1.4 to +2.5%, d = 128
+    /// −2 to −4% (there the draws held the warps before the block's barrier).</summary>
+    public bool BackwardDrawsDropoutFirst => !Wide && HeadDimPadded <= 64;
+
     /// <summary>Backward: elements of a stage's row statistics (L and D, Br floats each).</summary>
     public int StatisticElements => 2 * BackwardBlockRows * sizeof(float) / ElementBytes;
 

@@ -15,7 +15,7 @@ internal static class TensorCoreTileLoader
     /// thread of the group calls.
     /// </summary>
     public static void Load<T, TStorage>(ArrayView<T> source, long first, long positionStride, int validRows, int headDim,
-        ArrayView<T> tile, int stride, int rows, int width, int threads, bool chunked, bool plainWhenWhole)
+        ArrayView<T> tile, int stride, int rows, int width, int threads, bool chunked, bool plainWhenWhole, bool walk = false)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         if (chunked)
@@ -26,9 +26,9 @@ internal static class TensorCoreTileLoader
             // the usual case, a whole tile (every row exists, d = d'): copies without the zero-fill operand, the row tests
             // and the selects that keep a missing row's source address valid (a constant at each call once inlined)
             if (plainWhenWhole && validRows >= rows && headDim >= width)
-                CopyChunks<T, TStorage>(source, first, positionStride, validRows, headDim, tile, stride, rows, width, threads, row0, part0, whole: true);
+                CopyChunks<T, TStorage>(source, first, positionStride, validRows, headDim, tile, stride, rows, width, threads, row0, part0, whole: true, walk);
             else
-                CopyChunks<T, TStorage>(source, first, positionStride, validRows, headDim, tile, stride, rows, width, threads, row0, part0, whole: false);
+                CopyChunks<T, TStorage>(source, first, positionStride, validRows, headDim, tile, stride, rows, width, threads, row0, part0, whole: false, walk: false);
             return;
         }
         T zero = TStorage.Store(0f);
@@ -42,7 +42,7 @@ internal static class TensorCoreTileLoader
     /// <summary><see cref="Load{T, TStorage}"/>'s 16-byte cp.async chunks from the thread's (<paramref name="row0"/>, chunk
     /// <paramref name="part0"/>); <paramref name="whole"/>: every chunk exists.</summary>
     private static void CopyChunks<T, TStorage>(ArrayView<T> source, long first, long positionStride, int validRows, int headDim,
-        ArrayView<T> tile, int stride, int rows, int width, int threads, int row0, int part0, bool whole)
+        ArrayView<T> tile, int stride, int rows, int width, int threads, int row0, int part0, bool whole, bool walk)
         where T : unmanaged where TStorage : struct, ITensorCoreStorage<T>
     {
         int chunk = TensorCoreTile.ChunkBytes / TStorage.ElementBytes;
@@ -55,6 +55,20 @@ internal static class TensorCoreTileLoader
             int rowsPerPass = threads / chunksPerRow, column = chunk * part0;
             bool columnValid = whole || column < headDim;
             long rowFirst = first + row0 * positionStride + column, passStride = rowsPerPass * positionStride;
+            if (whole && walk)
+            {
+                // every chunk exists: the thread's first source address once, then a constant multiple of the pass stride
+                // a pass (64-bit element indices turned into addresses per chunk cost ~6 integer instructions a copy)
+                var from = source.SubView(rowFirst, source.Length - rowFirst);
+                for (int pass = 0; pass < (rows + rowsPerPass - 1) / rowsPerPass; pass++)
+                {
+                    int r = row0 + pass * rowsPerPass;
+                    if (rows % rowsPerPass != 0 && r >= rows) continue;
+                    if (pass > 0) from = from.SubView(passStride, from.Length - passStride);
+                    AsyncCopy.Copy16(ref tile[r * stride + column], ref from[0], true);
+                }
+                return;
+            }
             for (int pass = 0; pass < (rows + rowsPerPass - 1) / rowsPerPass; pass++)
             {
                 int r = row0 + pass * rowsPerPass;
