@@ -43,7 +43,7 @@ text = re.sub(r"red\.global\.add\.v(2|4)\.f32 \[(%\w+)(?:\+(\d+))?\], \{([^}]*)\
 # The kernel's registers and spills then approximate CUDA 13's for it; nothing here is run.
 text = re.sub(r"cp\.async\.bulk\.commit_group;|cp\.async\.bulk\.wait_group(\.read)? \d+;", "", text)
 text = text.replace("fence.proxy.async.shared::cta;", "membar.cta;")
-text = re.sub(r"cp\.reduce\.async\.bulk\.global\.shared::cta\.bulk_group\.add\.f32 \[(%\w+)\], \[(%\w+)\], (%\w+);",
+text = re.sub(r"cp\.reduce\.async\.bulk\.global\.shared::cta\.bulk_group\.add\.f32 \[(%\w+)\], \[(%\w+)(?:\+\d+)?\], (%\w+);",
               r"st.global.u32 [\1], \3; st.global.u64 [\1+8], \2;", text)
 open(sys.argv[2], "w").write(text)
 PY
