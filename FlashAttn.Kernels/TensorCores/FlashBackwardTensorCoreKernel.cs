@@ -611,24 +611,16 @@ internal static class FlashBackwardTensorCoreKernel
 
     /// <summary>
     /// Adds the staged dQ of the block at <paramref name="q0"/> to the fp32 accumulator: each row existing in the sequence by
-    /// one bulk reduction (the group's columns inside d, 16-byte runs as chunked head dims give), Br / warps rows by every
-    /// warp so that no warp issues them all, each by the warp's lane 0 in turn (a loop of warp-uniform operands). Issued by
-    /// Br / warps lanes at once, ptxas serialised them in a loop that waited for each reduction to read its uniform
-    /// registers before the next: ncu (H100, d = 128, 2026-12-07) put 55k of the kernel's 560k stall samples on that loop's
-    /// branch, with every warp there after the block's barrier. Called after a barrier that follows every warp's writes and
-    /// fences.
+    /// one bulk reduction (the group's columns inside d, 16-byte runs as chunked head dims give), issued by Br / warps lanes of
+    /// every warp so that no warp issues them all. Called after a barrier that follows every warp's writes and fences.
     /// </summary>
     private static void AddStagedDq(ArrayView<float> stage, TensorCoreTile tile, ArrayView<float> dqAccum, AttentionParams p, TokenLayout qLayout,
         SequenceBounds seq, int head, int q0, int c0)
     {
-        int rowsPerWarp = tile.BackwardBlockRows / tile.Warps, firstRow = Group.IdxX / 32 * rowsPerWarp;
+        int rowsPerWarp = tile.BackwardBlockRows / tile.Warps, lane = Warp.LaneIdx, row = Group.IdxX / 32 * rowsPerWarp + lane;
         int bytes = XMath.Min(tile.SplitColumns, p.HeadDim - c0) * sizeof(float);
-        for (int i = 0; i < rowsPerWarp; i++)
-        {
-            int row = firstRow + i;
-            if (Warp.LaneIdx == 0 && q0 + row < seq.QueryLength)
-                BulkCopy.ReduceAdd(ref dqAccum[seq.QueryRowStart(qLayout, q0 + row, head) + c0], ref stage[row * tile.DqStageStride], bytes);
-        }
+        if (lane < rowsPerWarp && q0 + row < seq.QueryLength)
+            BulkCopy.ReduceAdd(ref dqAccum[seq.QueryRowStart(qLayout, q0 + row, head) + c0], ref stage[row * tile.DqStageStride], bytes);
         BulkCopy.Commit();
     }
 
