@@ -116,6 +116,7 @@ internal static class FlashForwardTensorCoreKernel
             // copies start here or, in the tiles that say so, just before P·V (TensorCoreTile.ForwardCopiesBeforePv)
             AsyncCopy.WaitAll();
             Group.Barrier();
+            // stage indices by unsigned remainder: a signed one costs a fix-up for negative values that never occur
             var nextStage = shared.SubView(br * stride + (int)((uint)(iteration + 1) % TensorCoreTile.Stages) * stageElements, stageElements);
             if (!tile.ForwardCopiesBeforePv && next < endBlock)
                 KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, next * bc, kvHead, p, kind, pagedRows, nextStage, bc, tile, chunked.Value);
