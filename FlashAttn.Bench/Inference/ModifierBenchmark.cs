@@ -36,9 +36,9 @@ internal readonly struct BenchDocuments(int length) : IMaskModifier
 /// </summary>
 internal static class ModifierBenchmark
 {
-    public const string Usage = "modifiers [--device cuda|cpu] [--seqlens 4096,16384] [--head-dim 128] [--batch-tokens 16384] [--runs 10] [--warmup 3] [--md FILE]";
+    public const string Usage = "modifiers [--device cuda|cpu] [--seqlens 4096,16384] [--head-dim 128] [--batch-tokens 16384] [--runs 10] [--warmup 3] [--documents N] [--md FILE]";
 
-    private static readonly string[] ValueOptions = ["--device", "--seqlens", "--head-dim", "--batch-tokens", "--runs", "--warmup", "--md"];
+    private static readonly string[] ValueOptions = ["--device", "--seqlens", "--head-dim", "--batch-tokens", "--runs", "--warmup", "--documents", "--md"];
 
     /// <summary>Query and key heads times the head dim (flash-attn's benchmark shapes: h = 2048 / d).</summary>
     private const int HeadWidth = 2048;
@@ -47,7 +47,7 @@ internal static class ModifierBenchmark
     {
         if (!VerbArguments.TryParse(args, ValueOptions, null, line => (Line: line, Cpu: DeviceOption.ParseCpu(line), Runs: line.NonNegative("--runs", 10),
                 Warmup: line.NonNegative("--warmup", 3), Tokens: line.Positive("--batch-tokens", 16384), SeqLens: line.Positives("--seqlens", [4096, 16384]),
-                HeadDim: line.Positive("--head-dim", 128)),
+                HeadDim: line.Positive("--head-dim", 128), Documents: line.Positive("--documents", 0)),
                 "FlashAttn.Bench " + Usage, error, out var o))
             return 2;
         using var accelerator = DeviceOption.Open(o.Cpu, error);
@@ -61,7 +61,7 @@ internal static class ModifierBenchmark
             $"slowest passes: {passes}\n");
         foreach (int seqLen in o.SeqLens)
         {
-            try { rows.AddRange(Shape(accelerator, timer, seqLen, Math.Max(1, tokens / seqLen), o.HeadDim, runs, warmup)); }
+            try { rows.AddRange(Shape(accelerator, timer, seqLen, Math.Max(1, tokens / seqLen), o.HeadDim, o.Documents, runs, warmup)); }
             catch (Exception e)
             {
                 error.WriteLine($"s{seqLen}: {e.GetType().Name}: {e.Message}");
@@ -74,7 +74,10 @@ internal static class ModifierBenchmark
         return 0;
     }
 
-    private static IEnumerable<string> Shape(Accelerator accelerator, ILaunchTimer timer, int seqLen, int batch, int headDim, int runs, int warmup)
+    /// <summary>The rows of one sequence length; with <paramref name="documents"/> &gt; 0 only plain non-causal attention and the
+    /// block mask of that many documents (so that a profiler's first document-mask kernels are the block mask's).</summary>
+    private static IEnumerable<string> Shape(Accelerator accelerator, ILaunchTimer timer, int seqLen, int batch, int headDim, int documents, int runs,
+        int warmup)
     {
         int heads = Math.Max(1, HeadWidth / headDim);
         var shape = new AttentionShape(batch, seqLen, seqLen, heads, heads, headDim);
@@ -113,6 +116,18 @@ internal static class ModifierBenchmark
             => $"| {seqLen} | {name} | {t.Fwd:F3} | {plain.Fwd / t.Fwd:F2}× | {t.Bwd:F3} | {plain.Bwd / t.Bwd:F2}× | {note} |";
 
         var none = default(AttentionModifiers<NoScoreModifier, NoMaskModifier>);
+        using var blocks = accelerator.Allocate<byte>(BlockMask.Elements(shape, perBatch: false, perHead: false));
+        (double Fwd, double Bwd) Blocked(int count)
+        {
+            var mask = new BenchDocuments(seqLen / count);
+            var blockMask = AttentionLauncher.BuildBlockMask(accelerator, shape, full, mask, blocks.View, perBatch: false, perHead: false);
+            return Time(full, new AttentionModifiers<NoScoreModifier, BenchDocuments>(default, mask, blockMask));
+        }
+        if (documents > 0)
+        {
+            var dense = Time(full, none);
+            return [Row("plain non-causal", dense, dense), Row($"{documents} document(s) + block mask", Blocked(documents), dense)];
+        }
         var plainCausal = Time(causal, none);
         var result = new List<string> { Row("plain causal", plainCausal, plainCausal, $"b{batch} h{heads} d{headDim} fp16") };
         result.Add(Row("window (256, 0) causal", Time(causal with { WindowLeft = 256 }, none), plainCausal, "fewer tiles: faster expected"));
@@ -139,13 +154,6 @@ internal static class ModifierBenchmark
         result.Add(Row("plain non-causal", plainFull, plainFull));
         var halves = new BenchDocuments(seqLen / 2);
         result.Add(Row("document mask, element test only", Time(full, new AttentionModifiers<NoScoreModifier, BenchDocuments>(default, halves)), plainFull));
-        using var blocks = accelerator.Allocate<byte>(BlockMask.Elements(shape, perBatch: false, perHead: false));
-        (double Fwd, double Bwd) Blocked(int documents)
-        {
-            var mask = new BenchDocuments(seqLen / documents);
-            var blockMask = AttentionLauncher.BuildBlockMask(accelerator, shape, full, mask, blocks.View, perBatch: false, perHead: false);
-            return Time(full, new AttentionModifiers<NoScoreModifier, BenchDocuments>(default, mask, blockMask));
-        }
         result.Add(Row("document mask + block mask (50% empty)", Blocked(2), plainFull, "target ≥ 1.8×"));
         result.Add(Row("one document + block mask (all full)", Blocked(1), plainFull, "the block-mask kernel's overhead: 1.0× expected"));
         result.Add(Row("four documents + block mask (75% empty)", Blocked(4), plainFull, "≤ 4×"));

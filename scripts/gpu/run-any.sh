@@ -4,8 +4,8 @@
 # `bundle`. Each part writes under $OUT/<part>/ and prints its summary; at most ~560 s in all.
 #   H200: issue 11's table on its own GPU, both sides settled (the fp16/bf16 d = 64/128 rows; docs/performance.md has no
 #         H200 table since 7606244), then the decode rows of issue 13 beside PyTorch if time is left.
-#   H100: the modifiers bench A/B against bundle-base/ when one was built (v26: `scripts/build-ab-base.sh c939fe4`; carry it
-#         too), ncu of the d = 128 backward beside FA2 (the open backward gap), then dropout beside FA2's own and FlexAttention.
+#   H100: ncu of the block mask's kernels with every tile full, of the 3xTF32 forward at d = 128, then of the d = 128
+#         backward beside FA2 (the open backward gap).
 set -uo pipefail
 root=${OUT:-/tmp/flashattn-out}
 name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
@@ -21,22 +21,22 @@ if [[ $name == *H200* ]]; then
     > "$root/decode/out.txt" 2>&1
   tail -30 "$root/decode/out.txt" 2>/dev/null
 else
-  mkdir -p "$root/profile" "$root/dropout" "$root/ab"
-  # the modifiers bench A/B first (~80 s) where a base side was built (bundle-base/, scripts/build-ab-base.sh)
-  [ -d bundle-base ] && OUT=$root/ab DEADLINE=120 ROUNDS=2 bash "$(dirname "$0")/run-modifiers-ab.sh" > /dev/null 2>&1 \
-    && grep -E "dropout|plain|block mask|^==" "$root/ab/summary.log"
-  # the 3xTF32 forward's split K/V tiles (d = 128; fp32 under Auto: 3xTF32 forward, exact backward) beside mem-efficient
-  [ -d bundle-base ] && mkdir -p "$root/fp32" && OUT=$root/fp32 DEADLINE=100 ROUNDS=1 TORCH_BACKENDS=mem_efficient \
-    SWEEP="--dtypes fp32 --fp32-math auto --head-dims 128 --seqlens 4096,16384 --passes fwd,fwd_bwd" \
-    bash "$(dirname "$0")/run-ab.sh" > /dev/null 2>&1; tail -14 "$root/fp32/summary.log" 2>/dev/null
-  # and at d = 64 (one round): the dropout backward's spills there (v27)
-  [ -d bundle-base ] && mkdir -p "$root/ab64" && OUT=$root/ab64 DEADLINE=70 ROUNDS=1 MODIFIER_EXTRA="--head-dim 64" \
-    bash "$(dirname "$0")/run-modifiers-ab.sh" > /dev/null 2>&1 && grep -E "dropout|plain causal|^==" "$root/ab64/summary.log"
-  OUT=$root/profile FWD_DIM=128 BWD_DIM=128 timeout "$(( $(left) - 15 ))" bash "$(dirname "$0")/run-profile-vs-fa2.sh" > "$root/profile/out.txt" 2>&1
+  # the open questions after 2026-12-07 (docs/performance.md, "Next GPU run"), profiles only (no base side needed):
+  # 1. the block mask's kernels with every tile full (1 document): what a full tile still costs beside a dense one
+  mkdir -p "$root/blockmask" "$root/fp32" "$root/profile"
+  OUT=$root/blockmask SKIP_PTXAS=1 DTYPE=fp16 FWD_KERNEL="FlashForwardTensorCore.*BenchDocuments" BWD_KERNEL="FlashBackwardTensorCore.*BenchDocuments" \
+    BENCH_ARGS="modifiers --seqlens 4096 --documents 1 --runs 1 --warmup 1" timeout 200 bash "$(dirname "$0")/run-profile.sh" > "$root/blockmask/out.txt" 2>&1
+  tail -40 "$root/blockmask/profile.log" 2>/dev/null
+  (cd "$root/blockmask" && tar -czf ../blockmask.tar.gz . && cd .. && rm -rf blockmask)
+  # 2. the 3xTF32 forward at d = 128 (split K/V tiles, 8 warps): a third fewer instructions gave 6% of the time
+  OUT=$root/fp32 SKIP_PTXAS=1 DTYPE=fp32 FWD_KERNEL=FlashForwardTensorCore PASSES=fwd \
+    BENCH_ARGS="sweep --dtypes fp32 --fp32-math tensor-cores --head-dims 128 --seqlens 4096 --causal off --passes fwd --runs 1 --warmup 1" \
+    timeout 120 bash "$(dirname "$0")/run-profile.sh" > "$root/fp32/out.txt" 2>&1
+  tail -25 "$root/fp32/profile.log" 2>/dev/null
+  (cd "$root/fp32" && tar -czf ../fp32.tar.gz . && cd .. && rm -rf fp32)
+  # 3. the d = 128 backward beside FA2 with what time is left
+  [ "$(left)" -gt 120 ] && OUT=$root/profile FWD_DIM=128 BWD_DIM=128 timeout "$(( $(left) - 15 ))" bash "$(dirname "$0")/run-profile-vs-fa2.sh" \
+    > "$root/profile/out.txt" 2>&1
   (cd "$root/profile" && tar -czf ../profile.tar.gz . && cd .. && rm -rf profile)
-  OUT=$root/dropout STEPS="bench torch" timeout "$(left)" bash "$(dirname "$0")/run-modifiers.sh" --seqlens 4096,16384 \
-    > "$root/dropout/out.txt" 2>&1
-  tar -xzf "$root/profile.tar.gz" -O ./out.txt 2>/dev/null | head -120
-  tail -40 "$root/dropout/out.txt"
-  (cd "$root/dropout" && tar -czf ../dropout.tar.gz . && cd .. && rm -rf dropout)
+  tar -xzf "$root/profile.tar.gz" -O ./out.txt 2>/dev/null | head -60
 fi

@@ -4,6 +4,9 @@
 # backward (b=4, s=4096, h=16, d=128 unless given): throughput, warp-state stalls and the source page (per SASS
 # instruction: executed count and stall samples), summarised by sass_summary.py. Full reports in $OUT.
 #   bash scripts/gpu/run-profile.sh [head dim] [causal: on|off]     # PASSES="fwd" to profile the forward only
+# BENCH_ARGS replaces the profiled run's Bench arguments, e.g. the block mask's kernels:
+#   DTYPE=fp16 FWD_KERNEL="FlashForwardTensorCore.*BenchDocuments" BWD_KERNEL="FlashBackwardTensorCore.*BenchDocuments" \
+#     BENCH_ARGS="modifiers --seqlens 4096 --documents 1 --runs 1 --warmup 1" bash scripts/gpu/run-profile.sh
 # SKIP_PTXAS=1 leaves out the ptxas/SASS report. DTYPE=fp16 profiles the tensor-core kernels (FWD_KERNEL/BWD_KERNEL override the kernel name regexes).
 set -uo pipefail
 OUT=${OUT:-/tmp/flashattn-out}
@@ -31,7 +34,7 @@ for pass in ${PASSES:-fwd bwd}; do
     --section SpeedOfLight --section ComputeWorkloadAnalysis --section InstructionStats --section WarpStateStats \
     --section SourceCounters --section LaunchStats --section Occupancy --section MemoryWorkloadAnalysis_Tables \
     --metrics l1tex__data_pipe_lsu_wavefronts_mem_shared_op_ld.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum,smsp__sass_inst_executed_op_shared_ld.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared.avg.pct_of_peak_sustained_elapsed,smsp__inst_executed_pipe_fma.sum,smsp__inst_executed_pipe_tensor.sum,sm__pipe_tensor_cycles_active.avg.pct_of_peak_sustained_elapsed,smsp__inst_executed_pipe_xu.sum -o "$OUT/$pass" -f \
-    bundle/run.sh Bench sweep --dtypes $dtype --head-dims $d --seqlens 4096 --causal $causal --passes $pass --runs 1 --warmup 1 \
+    bundle/run.sh Bench ${BENCH_ARGS:-sweep --dtypes $dtype --head-dims $d --seqlens 4096 --causal $causal --passes $pass --runs 1 --warmup 1} \
     > "$OUT/ncu-$pass-run.log" 2>&1
   ncu --import "$OUT/$pass.ncu-rep" --print-details all > "$OUT/ncu-$pass.txt" 2>&1
   ncu --import "$OUT/$pass.ncu-rep" --page source --csv --print-source sass > "$OUT/ncu-$pass-source.csv" 2>"$OUT/ncu-$pass-source.err"
