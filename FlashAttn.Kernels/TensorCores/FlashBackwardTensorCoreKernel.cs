@@ -427,11 +427,19 @@ internal static class FlashBackwardTensorCoreKernel
             {
                 int groupAt = 4 * word + inWord, c = groupAt % 2, pair = groupAt / 2 % (queryTiles / 2), kp = groupAt / queryTiles;
                 if (groupAt >= groups) continue;
-                var group = p.DropoutGroup(seq.Index, head, q0 + 16 * pair + 2 * t + c, key0 + 32 * kp + g);
-                bits |= Dropout.KeptBitsWithKeyBit0(group, p.DropoutThreshold, g & 1) << (8 * inWord);
+                bits |= Dropout.KeptBitsWithKeyBit0(LaneDropoutGroup(p, seq, head, q0, key0, kp, pair, c), p.DropoutThreshold, g & 1) << (8 * inWord);
             }
             keptBits[word] = bits;
         }
+    }
+
+    /// <summary>The Philox words of the lane's dropout group (key tile pair <paramref name="kp"/>, query tile pair
+    /// <paramref name="pair"/>, query bit 0 <paramref name="c"/>) of the warp's Sᵀ tile from keys <paramref name="key0"/> × rows
+    /// <paramref name="q0"/>: its first query 16·pair + 2t + c and key 32·kp + g (<see cref="DrawDropout"/>).</summary>
+    private static PhiloxBlock LaneDropoutGroup(AttentionParams p, SequenceBounds seq, int head, int q0, int key0, int kp, int pair, int c)
+    {
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
+        return p.DropoutGroup(seq.Index, head, q0 + 16 * pair + 2 * t + c, key0 + 32 * kp + g);
     }
 
     /// <summary>
@@ -456,7 +464,7 @@ internal static class FlashBackwardTensorCoreKernel
                 {
                     int groupAt = (kp * (queryTiles / 2) + pair) * 2 + c;
                     uint bits = drawnFirst ? keptBits[groupAt / 4] >> (8 * (groupAt % 4)) : 0u;
-                    var group = dropout && !drawnFirst ? p.DropoutGroup(seq.Index, head, q0 + 16 * pair + 2 * t + c, key0 + 32 * kp + g) : default;
+                    var group = dropout && !drawnFirst ? LaneDropoutGroup(p, seq, head, q0, key0, kp, pair, c) : default;
                     for (int tileInPair = 0; tileInPair < 2; tileInPair++)
                         for (int half = 0; half < 2; half++)
                             for (int r = 0; r < 2; r++)
