@@ -86,14 +86,18 @@ public readonly struct BlockMask(ArrayView<byte> blocks, long batchStride, long 
     {
         int qFirst = q0 / BlockSize, qLast = XMath.Min(QueryBlocks - 1, (q0 + rows - 1) / BlockSize);
         int kFirst = k0 / BlockSize, kLast = XMath.Min(KeyBlocks - 1, (k0 + cols - 1) / BlockSize);
-        bool any = false, all = true;
+        int union = Empty, intersection = Full;
         for (int qb = qFirst; qb <= qLast; qb++)
             for (int kb = kFirst; kb <= kLast; kb++)
             {
                 byte kind = Of(batch, head, qb, kb);
-                any |= kind != Empty;
-                all &= kind == Full;
+                union |= kind;
+                intersection &= kind;
             }
-        return !any ? Empty : all ? Full : Partial;
+        return Combine(union, intersection);
     }
+
+    /// <summary>The class of a tile covering several mask blocks, from the OR and the AND of their classes: Empty when all are
+    /// (OR 0), Full when all are (AND keeps Full's bit, which Partial and Empty lack), else Partial.</summary>
+    internal static byte Combine(int union, int intersection) => union == Empty ? Empty : intersection == Full ? Full : Partial;
 }

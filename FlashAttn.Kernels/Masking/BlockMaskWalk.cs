@@ -1,67 +1,93 @@
+using FlashAttn.Compute;
+
 namespace FlashAttn.Kernels;
 
 /// <summary>
 /// A tensor-core kernel's walk along one line of tiles past those a block mask empties: the forward walks the key blocks
-/// of its query rows, the backward the query blocks of its keys. The walk knows each block one iteration before its loads
-/// are issued. A lookup is a global load, so the walk does not branch on it at once. The lookup of the block after the
-/// following one is issued early (<see cref="ClassAhead"/>) and read later in the iteration (<see cref="Resolve"/>).
-/// The forward reads it after the softmax: reading it after P·V made ptxas spill 332 bytes instead of 96 at d = 128.
-/// The backward reads it after dQ. Only a candidate the mask empties starts a search, once per run of empty blocks,
-/// with four lookups in flight; otherwise a line whose visible blocks end at its middle (a document mask) would pay a
-/// load latency for each empty block after them. Measured against branching at once, the 50%-empty row moved within
-/// the noise (H100, 3ce6f52): the lookups were not what limits it.
+/// of its query rows, the backward the query blocks of its keys. Each warp looks the classes up 32 blocks at a time, one
+/// block a lane (<see cref="ClassWindow"/>), and reads them by shuffles: a block's class costs a shuffle, a run of empty
+/// blocks one minimum across the warp per window, and only every 32nd block waits for global loads. A lookup per block
+/// waited a global load's latency in every iteration (H100, 2026-12-07, a block mask with every tile full: 29k of the
+/// forward's 210k stall samples, 32k of the backward's 632k), and carrying it from one iteration to the next made ptxas
+/// spill. Every lane of the warp calls it alike (the shuffles need them all).
 /// Without a block mask (per the specialised flags), every class is the constant Partial and the walk folds away.
 /// </summary>
-internal readonly struct BlockMaskWalk(int batch, int head, bool alongKeys, int lineStart, int lineLength, int step, int end)
+internal readonly struct BlockMaskWalk
 {
-    /// <summary>A walk over the key blocks of query rows [q0, q0 + rows), <paramref name="bc"/> keys per block, up to <paramref name="end"/>.</summary>
-    public static BlockMaskWalk AlongKeys(int batch, int head, int q0, int rows, int bc, int end) => new(batch, head, true, q0, rows, bc, end);
+    private const int WindowBlocks = 32;
+    private readonly BlockMask blocks;
+    private readonly bool active, alongKeys;
+    private readonly int batch, head, lineStart, lineLength, step, end;
 
-    /// <summary>A walk over the query blocks of keys [k0, k0 + cols), <paramref name="br"/> rows per block, up to <paramref name="end"/>.</summary>
-    public static BlockMaskWalk AlongQueries(int batch, int head, int k0, int cols, int br, int end) => new(batch, head, false, k0, cols, br, end);
-
-    /// <summary>The class of <paramref name="block"/> (<see cref="AttentionModifiers{TScore, TMask}.TileClass"/>); Empty past the end
-    /// with a block mask, the constant Partial without one (so that the kernels' per-class choices fold). No branch waits on
-    /// it: issue it early, read it in <see cref="Resolve"/>.</summary>
-    public byte ClassAhead<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int block)
-        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
-        => (flags & AttentionModifiers<TScore, TMask>.BlockMaskFlag) == 0 ? BlockMask.Partial
-            : block < end ? ClassOf(modifiers, flags, block) : BlockMask.Empty;
-
-    /// <summary>The first block from <paramref name="candidate"/> on that the mask does not empty, and its class, given the
-    /// candidate's class from <see cref="ClassAhead"/>: the candidate itself unless it is empty.</summary>
-    public int Resolve<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int candidate, byte candidateClass, out byte tileClass)
-        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    private BlockMaskWalk(BlockMask blocks, bool active, bool alongKeys, int batch, int head, int lineStart, int lineLength, int step, int end)
     {
-        tileClass = candidateClass;
-        if (candidateClass != BlockMask.Empty || candidate >= end) return candidate;
-        return Next(modifiers, flags, candidate + 1, out tileClass);
+        this.blocks = blocks;
+        this.active = active;
+        this.alongKeys = alongKeys;
+        this.batch = batch;
+        this.head = head;
+        this.lineStart = lineStart;
+        this.lineLength = lineLength;
+        this.step = step;
+        this.end = end;
+    }
+
+    /// <summary>A walk over the key blocks of query rows [q0, q0 + rows), <paramref name="bc"/> keys per block, up to
+    /// <paramref name="end"/>; with the block mask of <paramref name="modifiers"/> where <paramref name="flags"/> say it acts.</summary>
+    public static BlockMaskWalk AlongKeys<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int batch, int head, int q0, int rows,
+        int bc, int end) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        => new(modifiers.Blocks, Acts(modifiers, flags), true, batch, head, q0, rows, bc, end);
+
+    /// <summary>A walk over the query blocks of keys [k0, k0 + cols), <paramref name="br"/> rows per block, up to
+    /// <paramref name="end"/>; with the block mask of <paramref name="modifiers"/> where <paramref name="flags"/> say it acts.</summary>
+    public static BlockMaskWalk AlongQueries<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int batch, int head, int k0,
+        int cols, int br, int end) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        => new(modifiers.Blocks, Acts(modifiers, flags), false, batch, head, k0, cols, br, end);
+
+    /// <summary>The window of blocks [<paramref name="first"/>, first + 32): each lane looks up its block's class.</summary>
+    public ClassWindow WindowAt(int first)
+    {
+        int block = first + Warp.LaneIdx;
+        byte laneClass = BlockMask.Empty;
+        if (active && block < end)
+            laneClass = alongKeys
+                ? blocks.TileOf(batch, head, lineStart, lineLength, block * step, step)
+                : blocks.TileOf(batch, head, block * step, step, lineStart, lineLength);
+        return new ClassWindow(first, laneClass);
     }
 
     /// <summary>The first block from <paramref name="from"/> that the mask does not empty (at or past the line's end: none), and its
-    /// class; <paramref name="from"/> itself, Partial, without a block mask. Four lookups in flight per step.</summary>
-    public int Next<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int from, out byte tileClass)
-        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+    /// class, moving <paramref name="window"/> on as far as it looks; <paramref name="from"/> itself, Partial, without a block mask.</summary>
+    public int Next(int from, ref ClassWindow window, out byte tileClass)
     {
         tileClass = BlockMask.Partial;
-        if ((flags & AttentionModifiers<TScore, TMask>.BlockMaskFlag) == 0) return from;
-        for (; from < end; from += 4)
+        if (!active) return from;
+        int lane = Warp.LaneIdx;
+        while (from < end)
         {
-            byte c0 = ClassOf(modifiers, flags, from);
-            byte c1 = ClassAhead(modifiers, flags, from + 1), c2 = ClassAhead(modifiers, flags, from + 2), c3 = ClassAhead(modifiers, flags, from + 3);
-            int found = c0 != BlockMask.Empty ? 0 : c1 != BlockMask.Empty ? 1 : c2 != BlockMask.Empty ? 2 : c3 != BlockMask.Empty ? 3 : -1;
-            if (found >= 0)
+            if (from >= window.Start + WindowBlocks) window = WindowAt(from);
+            int offset = from - window.Start;
+            byte candidateClass = (byte)Warp.Shuffle(window.LaneClass, offset);
+            if (candidateClass != BlockMask.Empty)
             {
-                tileClass = found == 0 ? c0 : found == 1 ? c1 : found == 2 ? c2 : c3;
-                return from + found;
+                tileClass = candidateClass;
+                return from;
             }
+            // a run of empty blocks: the window's first lane past the offset with a visible block
+            int found = lane > offset && window.LaneClass != BlockMask.Empty ? lane : WindowBlocks;
+            for (int distance = WindowBlocks / 2; distance >= 1; distance /= 2)
+                found = XMath.Min(found, Warp.ShuffleXor(found, distance));
+            if (found < WindowBlocks)
+            {
+                tileClass = (byte)Warp.Shuffle(window.LaneClass, found);
+                return window.Start + found;
+            }
+            from = window.Start + WindowBlocks;
         }
         return end;
     }
 
-    private byte ClassOf<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags, int block)
+    private static bool Acts<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
-        => alongKeys
-            ? modifiers.TileClass(flags, batch, head, lineStart, lineLength, block * step, step)
-            : modifiers.TileClass(flags, batch, head, block * step, step, lineStart, lineLength);
+        => (flags & AttentionModifiers<TScore, TMask>.BlockMaskFlag) != 0;
 }

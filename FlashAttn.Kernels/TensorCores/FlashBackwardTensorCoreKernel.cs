@@ -92,8 +92,9 @@ internal static class FlashBackwardTensorCoreKernel
         int firstBlock = mask.FirstQuerySeeing(k0) / br, qBlocks = (mask.QueryEnd(k0, bc, seq.QueryLength) + br - 1) / br;
         long rowBase = seq.StatisticIndex(RowStatisticsLayout.Of(p), head, 0);
         // a block mask skips the query blocks it empties for this key block (no load, no math)
-        var walk = BlockMaskWalk.AlongQueries(seq.Index, head, k0, bc, br, qBlocks);
-        int block = walk.Next(modifiers, modifierFlags.Value, firstBlock, out byte blockClass);
+        var walk = BlockMaskWalk.AlongQueries(modifiers, modifierFlags.Value, seq.Index, head, k0, bc, br, qBlocks);
+        var window = walk.WindowAt(firstBlock);
+        int block = walk.Next(firstBlock, ref window, out byte blockClass);
         if (block < qBlocks)
         {
             var first = shared.SubView(stagesFirst, stageElements);
@@ -102,11 +103,12 @@ internal static class FlashBackwardTensorCoreKernel
             RowStatistics.Store(firstLse, firstDelta, br, Statistics(first, br, stride, 0), Statistics(first, br, stride, 1));
         }
 
-        int following = walk.Next(modifiers, modifierFlags.Value, block + 1, out byte followingClass);
 
         for (int iteration = 0; block < qBlocks; iteration++)
         {
             int q0 = block * br;
+            // the block after this one (the block mask's walk: a shuffle, before the wait that hides it)
+            int following = walk.Next(block + 1, ref window, out byte followingClass);
             // dropout's bits for this block, drawn before the wait for Q_i and dO_i: the Philox rounds overlap the copies'
             // latency, and Sᵀ and dPᵀ do not yet hold their registers
             if (drawFirst)
@@ -133,7 +135,6 @@ internal static class FlashBackwardTensorCoreKernel
             bool maskTest = maskModified && AttentionModifiers<TScore, TMask>.TestsMaskOn(modifierFlags.Value, blockClass);
             var warpLse = lseTile.SubView(scoreRow0, tile.ScoreWarpRows);
             var warpDelta = deltaTile.SubView(scoreRow0, tile.ScoreWarpRows);
-            byte aheadClass;
             for (int e = 0; e < 4 * scoreKeyTiles * scoreRowTiles; e++) { sT[e] = 0f; dpT[e] = 0f; }
             if (!scoreModified && !maskTest && !dropout)
             {
@@ -151,7 +152,6 @@ internal static class FlashBackwardTensorCoreKernel
                     DpProductWithProbabilities<T, TStorage, TScore, TMask>(vTile, doTile, stride, dpT, sT, aScores, bScores, warpLse, p, seq, mask, modifiers, head, scoreRow0,
                         q0 + scoreRow0, scoreKey0, k0 + scoreKey0, scoreKeyTiles, scoreRowTiles, kSteps, edge: false);
                 if (hasNext) StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value);
-                aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
                 for (int e = 0; e < 4 * scoreKeyTiles * scoreRowTiles; e++)
                     dpT[e] = sT[e] * (dpT[e] - warpDelta[ScoreColumn(e, scoreRowTiles)]);
             }
@@ -177,9 +177,6 @@ internal static class FlashBackwardTensorCoreKernel
                     }
 
                 if (hasNext) StageQueryBlock<T, TStorage>(q, dOutput, p, qLayout, seq, head, following * br, tile, next, chunked.Value);
-
-                // the block mask's lookup of the block after the following one: issued here, read at the end of the block
-                aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, following + 1);
 
                 // ---- Pᵀ (masked: 0) and dSᵀ = Pᵀ ∘ (dPᵀ − D) in dpT; through a score modifier f: P from f(s), and dS·f'(s) for
                 //      the scores' gradient; dropout's mask regenerated. Two instances, so that a block inside the causal/window
@@ -233,11 +230,8 @@ internal static class FlashBackwardTensorCoreKernel
             if (dqBetween)
                 GradientProduct<T, TStorage>(dsTile, scoreStride, qTile, stride, dkAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
 
-            int afterFollowing = walk.Resolve(modifiers, modifierFlags.Value, following + 1, aheadClass, out byte afterFollowingClass);
             block = following;
             blockClass = followingClass;
-            following = afterFollowing;
-            followingClass = afterFollowingClass;
         }
         if (stagedDq)
         {

@@ -102,16 +102,18 @@ internal static class FlashForwardTensorCoreKernel
         else
             TensorCoreTileLoader.Load<T, TStorage>(q, seq.QueryRowStart(qLayout, q0, head), qLayout.PositionStride, validRows, p.HeadDim, qTile, stride, br, dPad,
                 tile.Threads, chunked.Value, tile.ForwardPlainCopiesOfWholeTiles);
-        var walk = BlockMaskWalk.AlongKeys(seq.Index, head, q0, br, bc, endBlock);
-        int block = walk.Next(modifiers, modifierFlags.Value, firstBlock, out byte blockClass);
+        var walk = BlockMaskWalk.AlongKeys(modifiers, modifierFlags.Value, seq.Index, head, q0, br, bc, endBlock);
+        var window = walk.WindowAt(firstBlock);
+        int block = walk.Next(firstBlock, ref window, out byte blockClass);
         if (block < endBlock)
             KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, block * bc, kvHead, p, kind, pagedRows,
                 shared.SubView(br * stride, stageElements), bc, tile, chunked.Value);
-        int next = walk.Next(modifiers, modifierFlags.Value, block + 1, out byte nextClass);
 
         for (int iteration = 0; block < endBlock; iteration++)
         {
             int k0 = block * bc;
+            // the block after this one (the block mask's walk: a shuffle, before the wait that hides it)
+            int next = walk.Next(block + 1, ref window, out byte nextClass);
             // K_j, V_j have landed, and every warp is done with the block before: its stage takes the next block, whose
             // copies start here or, in the tiles that say so, just before P·V (TensorCoreTile.ForwardCopiesBeforePv)
             AsyncCopy.WaitAll();
@@ -154,9 +156,6 @@ internal static class FlashForwardTensorCoreKernel
                         }
                     }
                 }
-
-            // the block mask's lookup of the block after next: issued here, read after the softmax (BlockMaskWalk)
-            byte aheadClass = walk.ClassAhead(modifiers, modifierFlags.Value, next + 1);
 
             // ---- mask, through the modifiers where there are any (ModifiedScores.Score); online softmax: P = exp2(S·scale − m_new), ℓ and O rescaled ----
             // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
@@ -215,8 +214,6 @@ internal static class FlashForwardTensorCoreKernel
             if (tile.ForwardCopiesBeforePv && next < endBlock)
                 KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, next * bc, kvHead, p, kind, pagedRows, nextStage, bc, tile, chunked.Value);
 
-            int afterNext = walk.Resolve(modifiers, modifierFlags.Value, next + 1, aheadClass, out byte afterNextClass);
-
             // ---- O += P V_j: P's accumulators, rounded to the storage, are the A operands (keys 16·kk …). Rounded all at once
             //      where the operands are smaller than the fp32 scores (fp16/bf16: half): the scores' registers die before
             //      P·V, not one k-step at a time during it ----
@@ -243,8 +240,6 @@ internal static class FlashForwardTensorCoreKernel
                 }
             block = next;
             blockClass = nextClass;
-            next = afterNext;
-            nextClass = afterNextClass;
         }
 
         // ---- epilogue: O_i = O / ℓ_i (with dropout · 1/(1 − p')), L_i = (m_i + log2 ℓ_i) · ln 2; a row that saw no key gets
