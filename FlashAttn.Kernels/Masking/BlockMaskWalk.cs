@@ -48,7 +48,7 @@ internal readonly struct BlockMaskWalk
     public ClassWindow WindowAt(int first)
     {
         int block = first + Warp.LaneIdx;
-        byte laneClass = BlockMask.Empty;
+        int laneClass = BlockMask.Empty;
         if (active && block < end)
             laneClass = alongKeys
                 ? blocks.TileOf(batch, head, lineStart, lineLength, block * step, step)
@@ -56,36 +56,32 @@ internal readonly struct BlockMaskWalk
         return new ClassWindow(first, laneClass);
     }
 
-    /// <summary>The first block from <paramref name="from"/> that the mask does not empty (at or past the line's end: none), and its
-    /// class, moving <paramref name="window"/> on as far as it looks; <paramref name="from"/> itself, Partial, without a block mask.</summary>
-    public int Next(int from, ref ClassWindow window, out byte tileClass)
+    /// <summary>The first block from <paramref name="from"/> on that the mask does not empty (at or past the line's end: none),
+    /// moving <paramref name="window"/> on as far as it looks; <paramref name="from"/> itself without a block mask.</summary>
+    public int Next(int from, ref ClassWindow window)
     {
-        tileClass = BlockMask.Partial;
         if (!active) return from;
         int lane = Warp.LaneIdx;
         while (from < end)
         {
             if (from >= window.Start + WindowBlocks) window = WindowAt(from);
             int offset = from - window.Start;
-            byte candidateClass = (byte)Warp.Shuffle(window.LaneClass, offset);
-            if (candidateClass != BlockMask.Empty)
-            {
-                tileClass = candidateClass;
-                return from;
-            }
+            if (Warp.Shuffle(window.LaneClass, offset) != BlockMask.Empty) return from;
             // a run of empty blocks: the window's first lane past the offset with a visible block
             int found = lane > offset && window.LaneClass != BlockMask.Empty ? lane : WindowBlocks;
             for (int distance = WindowBlocks / 2; distance >= 1; distance /= 2)
                 found = XMath.Min(found, Warp.ShuffleXor(found, distance));
-            if (found < WindowBlocks)
-            {
-                tileClass = (byte)Warp.Shuffle(window.LaneClass, found);
-                return window.Start + found;
-            }
+            if (found < WindowBlocks) return window.Start + found;
             from = window.Start + WindowBlocks;
         }
         return end;
     }
+
+    /// <summary>The class of <paramref name="block"/>, which <paramref name="window"/> holds (the block <see cref="Next"/> found
+    /// last): a shuffle, not a value carried through the loop (the forward spilled it, H100 2026-12-07). The constant Partial
+    /// without a block mask, so that the kernels' per-class choices fold.</summary>
+    public byte ClassOf(int block, ClassWindow window)
+        => active ? (byte)Warp.Shuffle(window.LaneClass, block - window.Start) : BlockMask.Partial;
 
     private static bool Acts<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier

@@ -94,7 +94,7 @@ internal static class FlashBackwardTensorCoreKernel
         // a block mask skips the query blocks it empties for this key block (no load, no math)
         var walk = BlockMaskWalk.AlongQueries(modifiers, modifierFlags.Value, seq.Index, head, k0, bc, br, qBlocks);
         var window = walk.WindowAt(firstBlock);
-        int block = walk.Next(firstBlock, ref window, out byte blockClass);
+        int block = walk.Next(firstBlock, ref window);
         if (block < qBlocks)
         {
             var first = shared.SubView(stagesFirst, stageElements);
@@ -108,7 +108,8 @@ internal static class FlashBackwardTensorCoreKernel
         {
             int q0 = block * br;
             // the block after this one (the block mask's walk: a shuffle, before the wait that hides it)
-            int following = walk.Next(block + 1, ref window, out byte followingClass);
+            byte blockClass = walk.ClassOf(block, window);
+            int following = walk.Next(block + 1, ref window);
             // dropout's bits for this block, drawn before the wait for Q_i and dO_i: the Philox rounds overlap the copies'
             // latency, and Sᵀ and dPᵀ do not yet hold their registers
             if (drawFirst)
@@ -231,7 +232,6 @@ internal static class FlashBackwardTensorCoreKernel
                 GradientProduct<T, TStorage>(dsTile, scoreStride, qTile, stride, dkAcc, gradientKey0, gradientKeyTiles, gradientColumn0, gradientColumnTiles, br);
 
             block = following;
-            blockClass = followingClass;
         }
         if (stagedDq)
         {

@@ -104,7 +104,7 @@ internal static class FlashForwardTensorCoreKernel
                 tile.Threads, chunked.Value, tile.ForwardPlainCopiesOfWholeTiles);
         var walk = BlockMaskWalk.AlongKeys(modifiers, modifierFlags.Value, seq.Index, head, q0, br, bc, endBlock);
         var window = walk.WindowAt(firstBlock);
-        int block = walk.Next(firstBlock, ref window, out byte blockClass);
+        int block = walk.Next(firstBlock, ref window);
         if (block < endBlock)
             KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, block * bc, kvHead, p, kind, pagedRows,
                 shared.SubView(br * stride, stageElements), bc, tile, chunked.Value);
@@ -113,7 +113,8 @@ internal static class FlashForwardTensorCoreKernel
         {
             int k0 = block * bc;
             // the block after this one (the block mask's walk: a shuffle, before the wait that hides it)
-            int next = walk.Next(block + 1, ref window, out byte nextClass);
+            byte blockClass = walk.ClassOf(block, window);
+            int next = walk.Next(block + 1, ref window);
             // K_j, V_j have landed, and every warp is done with the block before: its stage takes the next block, whose
             // copies start here or, in the tiles that say so, just before P·V (TensorCoreTile.ForwardCopiesBeforePv)
             AsyncCopy.WaitAll();
@@ -239,7 +240,6 @@ internal static class FlashForwardTensorCoreKernel
                     }
                 }
             block = next;
-            blockClass = nextClass;
         }
 
         // ---- epilogue: O_i = O / ℓ_i (with dropout · 1/(1 − p')), L_i = (m_i + log2 ℓ_i) · ln 2; a row that saw no key gets

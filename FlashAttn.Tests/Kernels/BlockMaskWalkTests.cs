@@ -29,8 +29,9 @@ public sealed class BlockMaskWalkTests
             : BlockMaskWalk.AlongQueries(modifiers, flags, 0, 0, lineStart, lineLength, step, end);
         var window = walk.WindowAt(from);
         int count = 0;
-        for (int block = walk.Next(from, ref window, out byte tileClass); block < end; block = walk.Next(block + 1, ref window, out tileClass))
+        for (int block = walk.Next(from, ref window); block < end; block = walk.Next(block + 1, ref window))
         {
+            byte tileClass = walk.ClassOf(block, window);
             if (Warp.LaneIdx == 0)
             {
                 visited[2 * count] = block;
