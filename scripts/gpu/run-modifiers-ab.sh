@@ -6,6 +6,7 @@
 # CPU_THREADS=16 adds scripts/gpu/cpu-vs-torch.sh 16 (the CPU path beside PyTorch's CPU SDPA, FLASHATTN_CPU_TRACE=1) last,
 # over CPU_SEQLENS (default its grid); MODIFIER_SEQLENS picks the modifiers bench's lengths (default 4096,16384),
 # MODIFIER_EXTRA adds options to it (e.g. "--head-dim 64").
+# SIDES="base mid new" runs a third side from bundle-mid/ (SIDE=mid scripts/build-ab-base.sh REV).
 # DEADLINE (default 560 s) bounds the whole call; logs packed into logs.tar.gz, the summary printed last.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
@@ -21,7 +22,7 @@ if [ -n "${TABLE_DTYPES:-}" ]; then
   { echo "== table ($TABLE_DTYPES, settled)"; grep -E "^\|" "$OUT/ratios-table.md" | cut -d'|' -f2-13; grep geometric "$OUT/ratios-table.md"; } >> "$summary"
 fi
 for round in $(seq 1 "${ROUNDS:-2}"); do
-  for side in base new; do
+  for side in ${SIDES:-base new}; do
     FLASHATTN_APPS=/tmp/apps-$side timeout "$(limit 110)" bundle/run.sh Bench modifiers --seqlens "${MODIFIER_SEQLENS:-4096,16384}" \
       ${MODIFIER_EXTRA:-} --md "$OUT/modifiers-$side-$round.md" > "$OUT/modifiers-$side-$round.log" 2>&1
     echo "modifiers $side round $round: exit $?" >> "$summary"
