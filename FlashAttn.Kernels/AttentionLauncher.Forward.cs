@@ -30,7 +30,7 @@ public static partial class AttentionLauncher
             int splits = !cache ? 1 : requestedSplits > 0 ? requestedSplits
                 : KvCacheSplits(sequences.Count * (shape.HeadsQ / packedHeads) * tiles, CeilDiv(sequences.MaxKeys, colBlock), accelerator.Info.MultiprocessorCount);
             var config = new LaunchConfig(new Dim3(tiles * splits, shape.HeadsQ / packedHeads, sequences.Count), new Dim3(tc.Threads, 1, 1),
-                decode ? FlashDecodeTensorCoreKernel.SharedBytes(tc) : tc.ForwardSharedBytes + (sequences.IsDense && modifiers.Blocks.Present ? tc.ForwardWalkBytes : 0));
+                decode ? FlashDecodeTensorCoreKernel.SharedBytes(tc) : tc.ForwardSharedBytes);
             if (splits == 1)
             {
                 LaunchTensorCores<TStorage>(decode, config, tc, packedHeads, 1, default, default);

@@ -1,5 +1,3 @@
-using FlashAttn.Compute;
-
 namespace FlashAttn.Kernels;
 
 /// <summary>A warp's window onto the tile classes of a <see cref="BlockMaskWalk"/>: blocks [<see cref="Start"/>, Start + 32),
@@ -12,18 +10,4 @@ internal readonly struct ClassWindow(int start, int laneClass)
 
     /// <summary>This lane's block's class.</summary>
     public int LaneClass { get; } = laneClass;
-
-    /// <summary>Ints a lane needs to keep its part of a window in memory (<see cref="Store"/>).</summary>
-    public const int SlotInts = 2;
-
-    /// <summary>Keeps this lane's part of the window in <paramref name="slots"/> (<see cref="SlotInts"/> of the lane's own:
-    /// no lane reads another's, so no warp barrier), for a loop that cannot spare the registers between its blocks.</summary>
-    public void Store(ArrayView<int> slots)
-    {
-        slots[0] = Start;
-        slots[1] = LaneClass;
-    }
-
-    /// <summary>The window <see cref="Store"/> kept in <paramref name="slots"/>.</summary>
-    public static ClassWindow Load(ArrayView<int> slots) => new(slots[0], slots[1]);
 }

@@ -46,7 +46,6 @@ internal static class FlashForwardTensorCoreKernel
         bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
         bool maskModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
         bool dropout = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.DropoutFlag) != 0;
-        bool blockMasked = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.BlockMaskFlag) != 0;
         int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         // grid (Q tiles · splits, h_q / G, sequences), in TileOrder's order: the tiles of one head run together, so its K and V
         // are read from L2 by all of them; each head's tiles run last-first, so under a causal mask the longest rows start
@@ -106,13 +105,6 @@ internal static class FlashForwardTensorCoreKernel
         var walk = BlockMaskWalk.AlongKeys(modifiers, modifierFlags.Value, seq.Index, head, q0, br, bc, endBlock);
         var window = walk.WindowAt(firstBlock);
         int block = walk.Next(firstBlock, ref window);
-        // the walk's window waits in shared memory between blocks (ForwardWalkBytes): carried in registers, ptxas spilled it
-        // and reloaded it behind the K/V copies, and P·V's operands waited for the reload (H100, 2026-12-07)
-        var walkSlots = blockMasked
-            ? shared.SubView(tile.ForwardSharedBytes / TStorage.ElementBytes, tile.ForwardWalkBytes / TStorage.ElementBytes).Cast<int>()
-                .SubView(ClassWindow.SlotInts * Group.IdxX, ClassWindow.SlotInts)
-            : default;
-        if (blockMasked) window.Store(walkSlots);
         if (block < endBlock)
             KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, block * bc, kvHead, p, kind, pagedRows,
                 shared.SubView(br * stride, stageElements), bc, tile, chunked.Value);
@@ -121,10 +113,8 @@ internal static class FlashForwardTensorCoreKernel
         {
             int k0 = block * bc;
             // the block after this one (the block mask's walk: a shuffle, before the wait that hides it)
-            if (blockMasked) window = ClassWindow.Load(walkSlots);
             byte blockClass = walk.ClassOf(block, window);
             int next = walk.Next(block + 1, ref window);
-            if (blockMasked) window.Store(walkSlots);
             // K_j, V_j have landed, and every warp is done with the block before: its stage takes the next block, whose
             // copies start here or, in the tiles that say so, just before P·V (TensorCoreTile.ForwardCopiesBeforePv)
             AsyncCopy.WaitAll();

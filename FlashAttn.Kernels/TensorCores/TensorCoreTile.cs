@@ -95,10 +95,6 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     public int ForwardSharedBytes => (BlockRows + Stages * 2 * BlockCols) * Stride * ElementBytes
         + (ForwardSplitsKeyValues ? Tf32SplitTiles.Bytes(BlockCols, HeadDimPadded) : 0);
 
-    /// <summary>Forward shared bytes after <see cref="ForwardSharedBytes"/> in calls with a block mask: each lane's part of its
-    /// warp's window of tile classes (<see cref="ClassWindow"/>), kept there between blocks.</summary>
-    public int ForwardWalkBytes => Threads * ClassWindow.SlotInts * sizeof(int);
-
     /// <summary>Backward, 16-bit above d' = 128 with 8 warps: FA2's d = 256 tile (Bc = Br = 64, one group per key block,
     /// dK and dV of 64 keys × d' spread over 8 warps' registers). With 4 warps there (a device with less shared memory)
     /// the key block is split into two column groups.</summary>
