@@ -119,11 +119,10 @@ internal static class FlashForwardTensorCoreKernel
             // copies start here or, in the tiles that say so, just before P·V (TensorCoreTile.ForwardCopiesBeforePv)
             AsyncCopy.WaitAll();
             Group.Barrier();
-            // stage indices by unsigned remainder: a signed one costs a fix-up for negative values that never occur
-            var nextStage = shared.SubView(br * stride + (int)((uint)(iteration + 1) % TensorCoreTile.Stages) * stageElements, stageElements);
+            var nextStage = shared.SubView(br * stride + TensorCoreTile.Stage(iteration + 1) * stageElements, stageElements);
             if (!tile.ForwardCopiesBeforePv && next < endBlock)
                 KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, next * bc, kvHead, p, kind, pagedRows, nextStage, bc, tile, chunked.Value);
-            var stage = shared.SubView(br * stride + (int)((uint)iteration % TensorCoreTile.Stages) * stageElements, stageElements);
+            var stage = shared.SubView(br * stride + TensorCoreTile.Stage(iteration) * stageElements, stageElements);
             var kTile = stage.SubView(0, bc * stride);
             var vTile = stage.SubView(bc * stride, bc * stride);
             if (splitKeyValues)

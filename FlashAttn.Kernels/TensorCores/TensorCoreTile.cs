@@ -83,6 +83,10 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     /// <summary>Forward: K/V stages in the ring (block j computes while block j + 1 streams in).</summary>
     public const int Stages = 2;
 
+    /// <summary>The stage of the ring that block or iteration <paramref name="index"/> (≥ 0) takes: by unsigned remainder, as
+    /// a signed one costs a fix-up for negative values that never occur.</summary>
+    public static int Stage(int index) => (int)((uint)index % Stages);
+
     /// <summary>Elements per shared row.</summary>
     public int Stride => HeadDimPadded + ChunkElements;
 
