@@ -122,10 +122,10 @@ internal static class FlashBackwardTensorCoreKernel
             Group.Barrier();
             if (stagedDq && stagedQ0 >= 0) AddStagedDq(dqStage, tile, dqAccum, p, qLayout, seq, head, stagedQ0, c0);
             bool hasNext = following < qBlocks;
-            var next = shared.SubView(stagesFirst + TensorCoreTile.Stage(iteration + 1) * stageElements, stageElements);
+            var next = shared.SubView(stagesFirst + (iteration + 1) % TensorCoreTile.Stages * stageElements, stageElements);
             float nextLse = 0f, nextDelta = 0f;
             if (hasNext) RowStatistics.Load(lse, delta, seq.QueryLength, rowBase, following * br, br, out nextLse, out nextDelta);
-            var stage = shared.SubView(stagesFirst + TensorCoreTile.Stage(iteration) * stageElements, stageElements);
+            var stage = shared.SubView(stagesFirst + iteration % TensorCoreTile.Stages * stageElements, stageElements);
             var qTile = stage.SubView(0, br * stride);
             var doTile = stage.SubView(br * stride, br * stride);
             var lseTile = Statistics(stage, br, stride, 0);

@@ -82,7 +82,7 @@ internal static class FlashDecodeTensorCoreKernel
                 tile.Threads, chunked.Value, tile.ForwardPlainCopiesOfWholeTiles);
         if (firstBlock < endBlock)
             KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, firstBlock * bc, kvHead, p, kind, pagedRows,
-                shared.SubView(Rows * stride + TensorCoreTile.Stage(firstBlock) * stageElements, stageElements), bc, tile, chunked.Value);
+                shared.SubView(Rows * stride + firstBlock % TensorCoreTile.Stages * stageElements, stageElements), bc, tile, chunked.Value);
 
         for (int block = firstBlock; block < endBlock; block++)
         {
@@ -91,8 +91,8 @@ internal static class FlashDecodeTensorCoreKernel
             Group.Barrier();
             if (block + 1 < endBlock)
                 KeyValueBlock.Load<T, TStorage>(k, v, sequences, kvLayout, seq, k0 + bc, kvHead, p, kind, pagedRows,
-                    shared.SubView(Rows * stride + TensorCoreTile.Stage(block + 1) * stageElements, stageElements), bc, tile, chunked.Value);
-            var stage = shared.SubView(Rows * stride + TensorCoreTile.Stage(block) * stageElements, stageElements);
+                    shared.SubView(Rows * stride + (block + 1) % TensorCoreTile.Stages * stageElements, stageElements), bc, tile, chunked.Value);
+            var stage = shared.SubView(Rows * stride + block % TensorCoreTile.Stages * stageElements, stageElements);
             var kTile = stage.SubView(0, bc * stride);
             var vTile = stage.SubView(bc * stride, bc * stride);
             if (block == firstBlock)
