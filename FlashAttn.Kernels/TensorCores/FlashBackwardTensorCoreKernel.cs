@@ -103,11 +103,10 @@ internal static class FlashBackwardTensorCoreKernel
             RowStatistics.Store(firstLse, firstDelta, br, Statistics(first, br, stride, 0), Statistics(first, br, stride, 1));
         }
 
-
         for (int iteration = 0; block < qBlocks; iteration++)
         {
             int q0 = block * br;
-            // the block after this one (the block mask's walk: a shuffle, before the wait that hides it)
+            // this block's class and the next block the mask does not empty (BlockMaskWalk: shuffles, before the wait that hides them)
             byte blockClass = walk.ClassOf(block, window);
             int following = walk.Next(block + 1, ref window);
             // dropout's bits for this block, drawn before the wait for Q_i and dO_i: the Philox rounds overlap the copies'

@@ -112,7 +112,7 @@ internal static class FlashForwardTensorCoreKernel
         for (int iteration = 0; block < endBlock; iteration++)
         {
             int k0 = block * bc;
-            // the block after this one (the block mask's walk: a shuffle, before the wait that hides it)
+            // this block's class and the next block the mask does not empty (BlockMaskWalk: shuffles, before the wait that hides them)
             byte blockClass = walk.ClassOf(block, window);
             int next = walk.Next(block + 1, ref window);
             // K_j, V_j have landed, and every warp is done with the block before: its stage takes the next block, whose
