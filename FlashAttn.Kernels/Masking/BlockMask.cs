@@ -94,10 +94,7 @@ public readonly struct BlockMask(ArrayView<byte> blocks, long batchStride, long 
                 union |= kind;
                 intersection &= kind;
             }
-        return Combine(union, intersection);
+        // Empty when all are (OR 0), Full when all are (AND keeps Full's bit, which Partial and Empty lack), else Partial
+        return union == Empty ? Empty : intersection == Full ? Full : Partial;
     }
-
-    /// <summary>The class of a tile covering several mask blocks, from the OR and the AND of their classes: Empty when all are
-    /// (OR 0), Full when all are (AND keeps Full's bit, which Partial and Empty lack), else Partial.</summary>
-    internal static byte Combine(int union, int intersection) => union == Empty ? Empty : intersection == Full ? Full : Partial;
 }
