@@ -1,9 +1,10 @@
 using FlashAttn.Compute;
-using FlashAttn.Compute.Interpreter;
 using FlashAttn.Compute.Runtime;
 using FlashAttn.Compute.Runtime.Cpu;
 using FlashAttn.Kernels;
 using static FlashAttn.Tests.Support.DeviceBuffers;
+
+using FlashAttn.Tests.Support;
 
 namespace FlashAttn.Tests.Kernels;
 
@@ -80,10 +81,7 @@ public sealed class BlockMaskWalkTests
             using var visited = cpu.Allocate<int>(2 * end + 1);
             object[] args = [mask.View, queryBlocks, keyBlocks, visited.View, lineStart, lineLength, step, end, from, SpecializedValue.New(alongKeys)];
             var config = new LaunchConfig(1, 32);
-            if (interpreted)
-                IRInterpreter.Launch(KernelCompiler.Instance.BuildOptimizedIR(kernel, KernelCompiler.SpecializationsOf(kernel, args)), config, args);
-            else
-                cpu.LoadKernel(kernel).Launch(config, args);
+            KernelOnCpu.Run(cpu, kernel, config, args, interpreted);
             int[] output = visited.ToArray();
             var actual = Enumerable.Range(0, output[^1]).Select(i => (output[2 * i], output[2 * i + 1])).ToList();
             Assert.That(actual, Is.EqualTo(expected), interpreted ? "IR interpreter" : "CPU accelerator");

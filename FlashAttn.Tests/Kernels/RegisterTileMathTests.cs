@@ -1,8 +1,9 @@
 using FlashAttn.Compute;
-using FlashAttn.Compute.Interpreter;
 using FlashAttn.Compute.Runtime;
 using FlashAttn.Compute.Runtime.Cpu;
 using FlashAttn.Kernels;
+
+using FlashAttn.Tests.Support;
 
 namespace FlashAttn.Tests.Kernels;
 
@@ -59,10 +60,7 @@ public sealed class RegisterTileMathTests
         object[] args = [aBuffer.View, bRowsBuffer.View, bBuffer.View, atBuffer.View, abt.View, ab.View, atb.View, SpecializedValue.New(steps)];
         var kernel = typeof(RegisterTileMathTests).GetMethod(nameof(Products))!;
         var config = new LaunchConfig(1, Threads);
-        if (interpreted)
-            IRInterpreter.Launch(KernelCompiler.Instance.BuildOptimizedIR(kernel, KernelCompiler.SpecializationsOf(kernel, args)), config, args);
-        else
-            cpu.LoadKernel(kernel).Launch(config, args);
+        KernelOnCpu.Run(cpu, kernel, config, args, interpreted);
 
         float[] abtOut = abt.ToArray(), abOut = ab.ToArray(), atbOut = atb.ToArray();
         for (int t = 0; t < Threads; t++)

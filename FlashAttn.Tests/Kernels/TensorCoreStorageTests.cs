@@ -1,9 +1,10 @@
 using System.Reflection;
 using FlashAttn.Compute;
-using FlashAttn.Compute.Interpreter;
 using FlashAttn.Compute.Runtime;
 using FlashAttn.Compute.Runtime.Cpu;
 using FlashAttn.Kernels;
+
+using FlashAttn.Tests.Support;
 
 namespace FlashAttn.Tests.Kernels;
 
@@ -55,10 +56,7 @@ public sealed class TensorCoreStorageTests
         object[] args = [output.View];
         var kernel = typeof(TensorCoreStorageTests).GetMethod(nameof(StoreTwoTiles), BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(T), typeof(TStorage));
         var config = new LaunchConfig(1, 32);
-        if (interpreted)
-            IRInterpreter.Launch(KernelCompiler.Instance.BuildOptimizedIR(kernel, KernelCompiler.SpecializationsOf(kernel, args)), config, args);
-        else
-            cpu.LoadKernel(kernel).Launch(config, args);
+        KernelOnCpu.Run(cpu, kernel, config, args, interpreted);
 
         T[] stored = output.ToArray();
         Assert.Multiple(() =>
