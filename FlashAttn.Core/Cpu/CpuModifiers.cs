@@ -23,6 +23,10 @@ internal readonly struct CpuModifiers<TScore, TMask>(AttentionModifiers<TScore, 
     private readonly Dropout _dropout = dropout;
     private readonly int _headsQ = headsQ, _sequence = sequence;
 
+    // a log2-domain score to the score modifier's input (ln 2 / u), and its output back (u · log2 e): its unit u
+    // (AttentionModifiers.ScoreUnit, usually 1)
+    private readonly float _toModifier = SoftmaxLog2.Ln2 * modifiers.InverseScoreUnit, _fromModifier = SoftmaxLog2.Log2E * modifiers.ScoreUnit;
+
     /// <summary>Which tiles the passes skip (Empty) or spare the mask test (Full).</summary>
     public CpuTiles Tiles { get; } = tiles;
 
@@ -59,18 +63,19 @@ internal readonly struct CpuModifiers<TScore, TMask>(AttentionModifiers<TScore, 
 
     /// <summary>
     /// A log2-domain score (scale · log₂e · q·k, as the packs hold it) through the modifiers: −∞ when the mask modifier
-    /// hides it (tested only when <paramref name="masked"/>: not on a full tile), else log₂e · f(scale · q·k).
+    /// hides it (tested only when <paramref name="masked"/>: not on a full tile), else log₂e · f(scale · q·k) (u · log₂e · f(scale · q·k / u)
+    /// for a modifier in units of u).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Log2Score(float log2Score, ScorePosition at, bool masked)
     {
         if (MaskActs && masked && !_modifiers.Mask.Visible(at)) return float.NegativeInfinity;
-        return ScoreActs ? _modifiers.Score.Apply(log2Score * SoftmaxLog2.Ln2, at) * SoftmaxLog2.Log2E : log2Score;
+        return ScoreActs ? _modifiers.Score.Apply(log2Score * _toModifier, at) * _fromModifier : log2Score;
     }
 
     /// <summary>∂f/∂s at a log2-domain score (1 without a score modifier).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public float Derivative(float log2Score, ScorePosition at) => ScoreActs ? _modifiers.Score.Derivative(log2Score * SoftmaxLog2.Ln2, at) : 1f;
+    public float Derivative(float log2Score, ScorePosition at) => ScoreActs ? _modifiers.Score.Derivative(log2Score * _toModifier, at) : 1f;
 
     /// <summary>
     /// Dropout's decisions (the kernels' <see cref="Dropout.Keep"/>) for the 64 × 64 block of queries <paramref name="i0"/>… ×

@@ -5,7 +5,8 @@ namespace FlashAttn.Dispatch;
 /// <summary>
 /// Joins the built-in score modifiers of <see cref="AttentionOptions"/> to a caller's modifiers, in flash-attn's order:
 /// <see cref="AttentionOptions.Softcap"/> first, then <see cref="AttentionOptions.AlibiSlopes"/>, then the caller's score
-/// modifier (f = user ∘ alibi ∘ softcap). Plain calls keep <see cref="NoScoreModifier"/>, so their kernels stay plain.
+/// modifier (f = user ∘ alibi ∘ softcap); a softcap alone in units of its cap (<see cref="SoftcapInCapUnits"/>). Plain calls keep
+/// <see cref="NoScoreModifier"/>, so their kernels stay plain.
 /// </summary>
 internal static class BuiltInModifiers
 {
@@ -18,8 +19,14 @@ internal static class BuiltInModifiers
         Alibi? alibi = options.AlibiSlopes is { } slopes ? new Alibi(slopes.View, headsQ, perBatch: slopes.Rank == 2) : null;
         if (options.Softcap is float cap)
         {
-            // fp16/bf16: the hardware tanh, as flash-attn (within those dtypes' error); fp32 keeps the accurate one
-            if (call.HalfPrecision) WithAlibi(new HardwareTanhSoftcap(cap), alibi, user, call);
+            // fp16/bf16: the hardware tanh, as flash-attn (within those dtypes' error); fp32 keeps the accurate one. Alone, in
+            // units of the cap (the kernels' scales take 1/cap and cap: a score costs its tanh alone)
+            if (alibi is null && typeof(TScore) == typeof(NoScoreModifier))
+            {
+                if (call.HalfPrecision) call.Run(SoftcapInCapUnits.Hardware(cap, user.Mask, user.Blocks));
+                else call.Run(SoftcapInCapUnits.Accurate(cap, user.Mask, user.Blocks));
+            }
+            else if (call.HalfPrecision) WithAlibi(new HardwareTanhSoftcap(cap), alibi, user, call);
             else WithAlibi(new Softcap(cap), alibi, user, call);
         }
         else if (alibi is { } a) Before(a, user, call);

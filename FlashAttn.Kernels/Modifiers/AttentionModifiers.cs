@@ -30,6 +30,29 @@ public readonly struct AttentionModifiers<TScore, TMask>(TScore score, TMask mas
     /// <summary>The block mask of <see cref="Mask"/> (default: none; dense calls on tensor cores).</summary>
     public BlockMask Blocks { get; } = blocks;
 
+    // the score modifier's unit u (InUnitsOf) and 1/u; 0 in a default instance, read as 1
+    private readonly float _scoreUnit, _inverseScoreUnit;
+
+    /// <summary>
+    /// The unit u the score modifier works in (1 unless a built-in asks for another, <see cref="InUnitsOf"/>): the kernels pass
+    /// it s/u and count its result u times, so the modified score is u · f(s/u), and its derivative f′(s/u) as it stands.
+    /// Both factors join per-call constants (the score's scale, the softmax's), so a softcap in units of its cap costs its tanh
+    /// alone per score, not a multiply before and after it.
+    /// </summary>
+    internal float ScoreUnit => _scoreUnit == 0f ? 1f : _scoreUnit;
+
+    /// <summary>1/<see cref="ScoreUnit"/>, rounded once on the host.</summary>
+    internal float InverseScoreUnit => _inverseScoreUnit == 0f ? 1f : _inverseScoreUnit;
+
+    /// <summary>These modifiers with the score modifier working in units of <paramref name="unit"/> (positive): see <see cref="ScoreUnit"/>.</summary>
+    internal AttentionModifiers<TScore, TMask> InUnitsOf(float unit) => new(Score, Mask, Blocks, unit);
+
+    private AttentionModifiers(TScore score, TMask mask, BlockMask blocks, float unit) : this(score, mask, blocks)
+    {
+        _scoreUnit = unit;
+        _inverseScoreUnit = 1f / unit;
+    }
+
     /// <summary>True when the block mask (acting per <paramref name="flags"/>) empties the tile [q0, q0 + rows) × [k0, k0 + cols) of
     /// (<paramref name="batch"/>, <paramref name="head"/>): the kernels skip it, loads included.</summary>
     public bool HidesTile(int flags, int batch, int head, int q0, int rows, int k0, int cols)

@@ -53,7 +53,7 @@ public readonly struct Softcap(float cap) : IScoreModifier
     /// once per score and the softmax's 2^x already takes one: x·P(x²)/Q(x²), ±1 beyond |x| = 9 (±∞ included); NaN stays
     /// NaN. (The form 1 − 2/(e^{2|x|} + 1) took two such ops and a polynomial near 0.)
     /// </summary>
-    private static float Tanh(float x)
+    internal static float Tanh(float x)
     {
         float y = x * x;
         float p = P0 + y * (P1 + y * (P2 + y * (P3 + y * (P4 + y * (P5 + y * P6)))));
@@ -90,6 +90,53 @@ internal readonly struct HardwareTanhSoftcap(float cap) : IScoreModifier
 }
 
 /// <summary>
+/// The softcap in units of its cap (<see cref="SoftcapInCapUnits"/>): x ↦ tanh x with the hardware's tanh, as
+/// <see cref="HardwareTanhSoftcap"/>. The kernels fold 1/cap into the score's scale and the cap into the softmax's
+/// (<see cref="AttentionModifiers{TScore, TMask}.ScoreUnit"/>), so a score costs the tanh alone, not a multiply before and two
+/// after it: what a softcap without ALiBi or a user modifier after it runs.
+/// </summary>
+internal readonly struct TanhInCapUnits : IScoreModifier
+{
+    /// <inheritdoc/>
+    public float Apply(float score, ScorePosition at) => XMath.FastTanh(score);
+
+    /// <inheritdoc/>
+    public float Derivative(float score, ScorePosition at)
+    {
+        float t = XMath.FastTanh(score);
+        return 1f - t * t;
+    }
+}
+
+/// <summary><see cref="TanhInCapUnits"/> with <see cref="Softcap"/>'s accurate tanh (fp32 calls).</summary>
+internal readonly struct AccurateTanhInCapUnits : IScoreModifier
+{
+    /// <inheritdoc/>
+    public float Apply(float score, ScorePosition at) => Softcap.Tanh(score);
+
+    /// <inheritdoc/>
+    public float Derivative(float score, ScorePosition at)
+    {
+        float t = Softcap.Tanh(score);
+        return 1f - t * t;
+    }
+}
+
+/// <summary>A softcap alone (no ALiBi, no user score modifier after it) as the kernels run it: in units of its cap.</summary>
+internal static class SoftcapInCapUnits
+{
+    /// <summary>The softcap with the hardware's tanh (fp16/bf16 calls), beside <paramref name="mask"/> and its <paramref name="blocks"/>.</summary>
+    public static AttentionModifiers<TanhInCapUnits, TMask> Hardware<TMask>(float cap, TMask mask, BlockMask blocks = default)
+        where TMask : struct, IMaskModifier
+        => new AttentionModifiers<TanhInCapUnits, TMask>(default, mask, blocks).InUnitsOf(cap);
+
+    /// <summary>The softcap with the accurate tanh (fp32 calls), beside <paramref name="mask"/> and its <paramref name="blocks"/>.</summary>
+    public static AttentionModifiers<AccurateTanhInCapUnits, TMask> Accurate<TMask>(float cap, TMask mask, BlockMask blocks = default)
+        where TMask : struct, IMaskModifier
+        => new AttentionModifiers<AccurateTanhInCapUnits, TMask>(default, mask, blocks).InUnitsOf(cap);
+}
+
+/// <summary>
 /// ALiBi (Press et al. 2022) as flash-attn applies it: s ↦ s − slope · |key − diagonal|, the slope per query head
 /// (<see cref="Slopes"/> of h_q floats) or per batch and head ((b, h_q) floats, <see cref="PerBatch"/>).
 /// </summary>
@@ -111,8 +158,10 @@ public readonly struct Alibi(ArrayView<float> slopes, int headsQ, bool perBatch)
     public float Apply(float score, ScorePosition at)
     {
         float slope = Slopes[PerBatch ? at.Batch * HeadsQ + at.Head : at.Head];
-        // the distance converted without the conversion pipe (callers bound s_q + s_k by XMath.SmallIntLimit)
-        return score - slope * XMath.Abs(XMath.SmallIntToFloat(at.Key - at.Diagonal));
+        // the distance converted without the conversion pipe (callers bound s_q + s_k by XMath.SmallIntLimit), key and diagonal
+        // each on its own: a kernel converts a lane's keys once for all its rows and its rows once for all its keys, leaving a
+        // score one subtraction (exact: both are integers below 2^22) before the multiply-add
+        return score - slope * XMath.Abs(XMath.SmallIntToFloat(at.Key) - XMath.SmallIntToFloat(at.Diagonal));
     }
 
     /// <inheritdoc/>

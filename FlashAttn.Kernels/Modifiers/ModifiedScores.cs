@@ -29,13 +29,14 @@ internal static class ModifiedScores
     public static float Log2Score<TScore, TMask>(float raw, ScorePosition at, bool inside, bool hidden, AttentionParams p,
         AttentionModifiers<TScore, TMask> modifiers, bool scoreModified, bool maskModified)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
-        => Score(raw, at, inside, hidden, p, modifiers, scoreModified, maskModified) * SoftmaxScale(p, scoreModified);
+        => Score(raw, at, inside, hidden, p, modifiers, scoreModified, maskModified) * SoftmaxScale(p, modifiers, scoreModified);
 
     /// <summary>
     /// The score of <paramref name="raw"/> at <paramref name="at"/> in the units <see cref="SoftmaxScale"/> takes into the log2
-    /// domain: <paramref name="raw"/> itself without a score modifier (the softmax scales it as it exponentiates, one FMA),
-    /// log2 e · f(scale · raw) with one; −∞ when <paramref name="hidden"/> (the causal or window test failed) or the mask
-    /// modifier hides it. The modifiers count only <paramref name="inside"/> the sequence; outside, the plain score is kept.
+    /// domain (the softmax scales it as it exponentiates, one FMA): <paramref name="raw"/> itself without a score modifier,
+    /// f(scale · raw / u) with one, in its unit u (<see cref="AttentionModifiers{TScore, TMask}.ScoreUnit"/>, usually 1); −∞
+    /// when <paramref name="hidden"/> (the causal or window test failed) or the mask modifier hides it. The modifiers count
+    /// only <paramref name="inside"/> the sequence; outside, the plain score is kept.
     /// Branch-free: the modifiers run at every element (<paramref name="at"/> from <see cref="Position"/>, always in range)
     /// and their results are selected, so the element loop stays one block in which the engine merges the modifiers'
     /// repeated loads of one address (CommonSubexpressionElimination); behind a branch each element loaded its own (ALiBi's
@@ -48,17 +49,24 @@ internal static class ModifiedScores
         float score = raw;
         if (scoreModified)
         {
-            float modified = modifiers.Score.Apply(raw * p.Scale, at) * SoftmaxConstants.Log2E;
-            score = inside ? modified : raw * p.ScaleLog2;
+            float input = raw * ModifierInputScale(p, modifiers), modified = modifiers.Score.Apply(input, at);
+            score = inside ? modified : input;
         }
         bool visible = !hidden;
         if (maskModified) visible &= !inside | modifiers.Mask.Visible(at);
         return visible ? score : float.NegativeInfinity;
     }
 
-    /// <summary>What takes <see cref="Score"/>'s values into the log2 domain: scale · log2 e for raw scores, 1 for modified
-    /// ones (positive, so a row's max may be taken before it).</summary>
-    public static float SoftmaxScale(AttentionParams p, bool scoreModified) => scoreModified ? 1f : p.ScaleLog2;
+    /// <summary>What takes <see cref="Score"/>'s values into the log2 domain: scale · log2 e for raw scores, u · log2 e for
+    /// modified ones (positive, so a row's max may be taken before it).</summary>
+    public static float SoftmaxScale<TScore, TMask>(AttentionParams p, AttentionModifiers<TScore, TMask> modifiers, bool scoreModified)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        => scoreModified ? SoftmaxConstants.Log2E * modifiers.ScoreUnit : p.ScaleLog2;
+
+    /// <summary>What takes a raw score q·k to the score modifier's input: scale / u (a per-call constant).</summary>
+    private static float ModifierInputScale<TScore, TMask>(AttentionParams p, AttentionModifiers<TScore, TMask> modifiers)
+        where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        => p.Scale * modifiers.InverseScoreUnit;
 
     /// <summary>P = 2^(<paramref name="score"/> · <paramref name="softmaxScale"/> − <paramref name="log2Reference"/>) by one FMA:
     /// <see cref="Score"/>'s value, <see cref="SoftmaxScale"/>, and the row's max (the forward's online softmax) or its L · log2 e
@@ -67,14 +75,15 @@ internal static class ModifiedScores
     public static float Probability(float score, float softmaxScale, float log2Reference)
         => XMath.FastExp2(XMath.Fma(score, softmaxScale, -log2Reference));
 
-    /// <summary>∂f/∂s at scale · <paramref name="raw"/> (the factor the scores' gradient dS takes through the score modifier); 1
-    /// with none, or outside the sequence. Branch-free as <see cref="Score"/>.</summary>
+    /// <summary>∂f/∂s at scale · <paramref name="raw"/> (the factor the scores' gradient dS takes through the score modifier): the
+    /// modifier's derivative at its input, as ∂(u · f(s/u))/∂s = f′(s/u); 1 with none, or outside the sequence. Branch-free as
+    /// <see cref="Score"/>.</summary>
     public static float Derivative<TScore, TMask>(float raw, ScorePosition at, bool inside, AttentionParams p,
         AttentionModifiers<TScore, TMask> modifiers, bool scoreModified)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         if (!scoreModified) return 1f;
-        float derivative = modifiers.Score.Derivative(raw * p.Scale, at);
+        float derivative = modifiers.Score.Derivative(raw * ModifierInputScale(p, modifiers), at);
         return inside ? derivative : 1f;
     }
 

@@ -34,8 +34,10 @@ public sealed record ReferenceModifiers(Func<float, ScorePosition, float>? Score
         var score = modifiers.Score;
         var mask = modifiers.Mask;
         bool scores = (flags & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0, masks = (flags & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
-        return new ReferenceModifiers(scores ? (s, at) => score.Apply(s, at) : null, scores ? (s, at) => score.Derivative(s, at) : null,
-            masks ? at => mask.Visible(at) : null);
+        // a modifier in units of u: u · f(s/u), derivative f′(s/u) (AttentionModifiers.ScoreUnit)
+        float unit = modifiers.ScoreUnit, inverseUnit = modifiers.InverseScoreUnit;
+        return new ReferenceModifiers(scores ? (s, at) => unit * score.Apply(s * inverseUnit, at) : null,
+            scores ? (s, at) => score.Derivative(s * inverseUnit, at) : null, masks ? at => mask.Visible(at) : null);
     }
 
     /// <summary>The position of (b, h, i, j) for the call's shape and alignment.</summary>

@@ -508,7 +508,7 @@ internal static class FlashBackwardTensorCoreKernel
             score = ModifiedScores.Score(s, at, inside, edge & !mask.Visible(row, key), p, modifiers, scoreModified, maskTest);
             derivative = ModifiedScores.Derivative(s, at, inside, p, modifiers, scoreModified);
         }
-        return ModifiedScores.Probability(score, ModifiedScores.SoftmaxScale(p, scoreModified), lse);
+        return ModifiedScores.Probability(score, ModifiedScores.SoftmaxScale(p, modifiers, scoreModified), lse);
     }
 
     /// <summary>The column (query row within the warp's rows) of entry <paramref name="e"/> of a warp's Sᵀ/dPᵀ accumulators, as

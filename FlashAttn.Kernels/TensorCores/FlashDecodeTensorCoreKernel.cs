@@ -118,7 +118,7 @@ internal static class FlashDecodeTensorCoreKernel
                     s[e] = ModifiedScores.Score(s[e], at, (row < rows) & (key < seq.KeyLength), elementTest & ((row >= rows) | !mask.Visible(position, key)),
                         p, modifiers, scoreModified, maskModified);
                 }
-            FragmentSoftmax.Update(s, o, rowMax, rowSum, 1, 2, dTiles, ModifiedScores.SoftmaxScale(p, scoreModified));
+            FragmentSoftmax.Update(s, o, rowMax, rowSum, 1, 2, dTiles, ModifiedScores.SoftmaxScale(p, modifiers, scoreModified));
 
             // ---- O_w += P V_w: P's two accumulator tiles are one A operand (keys kw … kw + 15) ----
             TStorage.AccumulatorsAsA(s, 0, a, 0);

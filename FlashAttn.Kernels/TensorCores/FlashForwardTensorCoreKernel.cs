@@ -180,7 +180,7 @@ internal static class FlashForwardTensorCoreKernel
             else
                 ModifyScores(s, mTiles, keyTiles, q0 + warpRow, k0, rows, packed, head, kvHead, seq, mask, p, modifiers, scoreModified, maskTest,
                     edge: false);
-            FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles, ModifiedScores.SoftmaxScale(p, scoreModified));
+            FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles, ModifiedScores.SoftmaxScale(p, modifiers, scoreModified));
             // ---- dropout: ℓ keeps the whole P; P·V takes the kept entries, and their scale 1/(1 − p') joins 1/ℓ in the
             //      epilogue (one multiply a row, not one a score). No bounds test: keys past the sequence have P = 0 already
             //      (the edge blocks' mask), rows past it are never stored. Grouped by (row tile m, four key tiles): the lane's

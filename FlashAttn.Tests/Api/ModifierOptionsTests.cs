@@ -154,12 +154,13 @@ public class ModifierOptionsTests
     }
 
     /// <summary>fp16/bf16 calls' softcap is the hardware tanh (flash-attn's form), fp32's the accurate one, alone and before
-    /// ALiBi and a user modifier: the type the kernels are compiled for.</summary>
-    [TestCase(true, false, typeof(HardwareTanhSoftcap))]
-    [TestCase(false, false, typeof(Softcap))]
-    [TestCase(true, true, typeof(ComposedScoreModifier<ComposedScoreModifier<HardwareTanhSoftcap, Alibi>, RelativePositionBias>))]
-    [TestCase(false, true, typeof(ComposedScoreModifier<ComposedScoreModifier<Softcap, Alibi>, RelativePositionBias>))]
-    public void SoftcapTakesTheHardwareTanhInHalfPrecision(bool halfPrecision, bool withAlibiAndUser, Type expected)
+    /// ALiBi and a user modifier: the type the kernels are compiled for. Alone it runs in units of the cap (the kernels fold
+    /// 1/cap and cap into their scales); before others in the scores' own units.</summary>
+    [TestCase(true, false, typeof(TanhInCapUnits), 0.5f)]
+    [TestCase(false, false, typeof(AccurateTanhInCapUnits), 0.5f)]
+    [TestCase(true, true, typeof(ComposedScoreModifier<ComposedScoreModifier<HardwareTanhSoftcap, Alibi>, RelativePositionBias>), 1f)]
+    [TestCase(false, true, typeof(ComposedScoreModifier<ComposedScoreModifier<Softcap, Alibi>, RelativePositionBias>), 1f)]
+    public void SoftcapTakesTheHardwareTanhInHalfPrecision(bool halfPrecision, bool withAlibiAndUser, Type expected, float unit)
     {
         using var device = Create(SequenceDevice.Cpu);
         using var slopes = DeviceTensor.Upload<float>(device, [0.25f, 0.0625f], 2);
@@ -169,16 +170,21 @@ public class ModifierOptionsTests
             Dispatch.BuiltInModifiers.Compose(options, 2, new AttentionModifiers<RelativePositionBias, NoMaskModifier>(new RelativePositionBias(slopes.View, 0), default), recorder);
         else
             Dispatch.BuiltInModifiers.Compose(options, 2, default(AttentionModifiers<NoScoreModifier, NoMaskModifier>), recorder);
-        Assert.That(ScoreTypeRecorder.Last, Is.EqualTo(expected));
+        Assert.Multiple(() =>
+        {
+            Assert.That(ScoreTypeRecorder.Last, Is.EqualTo(expected));
+            Assert.That(ScoreTypeRecorder.LastUnit, Is.EqualTo(unit));
+        });
     }
 
-    /// <summary>A call that records the score modifier type it is given instead of launching.</summary>
+    /// <summary>A call that records the score modifier type and unit it is given instead of launching.</summary>
     private readonly record struct ScoreTypeRecorder(Device Device, bool HalfPrecision) : Dispatch.IModifiedCall
     {
         [ThreadStatic] public static Type? Last;
+        [ThreadStatic] public static float LastUnit;
 
         public void Run<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
-            => Last = typeof(TScore);
+            => (Last, LastUnit) = (typeof(TScore), modifiers.ScoreUnit);
     }
 
     [Test]

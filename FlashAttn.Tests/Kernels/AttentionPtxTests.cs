@@ -375,6 +375,7 @@ public sealed class AttentionPtxTests
     [TestCase(typeof(NoScoreModifier), typeof(DocumentMask), 2, 40, 24)]
     [TestCase(typeof(Softcap), typeof(NoMaskModifier), 1, 0, 0)]
     [TestCase(typeof(HardwareTanhSoftcap), typeof(NoMaskModifier), 1, 0, 0)]
+    [TestCase(typeof(TanhInCapUnits), typeof(NoMaskModifier), 1, 0, 0)]
     public void TensorCoreModifiersRunBranchFreeAndLoadEachAddressOnce(Type score, Type maskType, int flags, int forwardLoads, int backwardLoads)
     {
         string plainForward = PlainForward.Value, forward = ModifiedForward(score, maskType, flags);
@@ -408,6 +409,18 @@ public sealed class AttentionPtxTests
             Assert.That(Count(backward, "rcp.approx"), Is.EqualTo(Count(plainBackward, "rcp.approx")), "backward: no reciprocal beside plain attention's");
             Assert.That(Count(accurateForward, "tanh.approx.f32"), Is.Zero, "the accurate softcap keeps its own tanh");
         });
+    }
+
+    /// <summary>A softcap alone runs in units of its cap (<see cref="SoftcapInCapUnits"/>): beside plain attention's forward, a
+    /// score costs its tanh and one multiply (the raw score by scale / cap), not the three more of scaling into and out of the
+    /// tanh and into the log2 domain, which the kernels fold into their per-call scales.</summary>
+    [Test]
+    public void SoftcapInCapUnitsCostsOneMultiplyPerScore()
+    {
+        string plain = PlainForward.Value, forward = ModifiedForward(typeof(TanhInCapUnits), typeof(NoMaskModifier), 1);
+        int tanh = Count(forward, "tanh.approx.f32");
+        Assert.That(tanh, Is.GreaterThan(0));
+        Assert.That(Count(forward, "mul.f32") - Count(plain, "mul.f32"), Is.LessThanOrEqualTo(tanh + 4), "multiplies beside plain attention's");
     }
 
     /// <summary>ALiBi's distance reaches float without <c>cvt.rn.f32.s32</c> (the conversion pipe, at ex2's rate; one per score

@@ -49,9 +49,10 @@ public class ModifierKernelTests : TestAcceleratorFixture
     [Test]
     public void Softcap()
     {
-        // fp16/bf16 calls' softcap: the hardware tanh (on a GPU tanh.approx, whose error the dtype rule must absorb)
+        // fp16/bf16 calls' softcap: the hardware tanh (on a GPU tanh.approx, whose error the dtype rule must absorb), in units
+        // of the cap as a softcap alone runs (the reference applies the cap itself)
         var c = Case(1, 70, 133, 4, 2, 64, AttentionDtype.Fp16, causal: true, bottomRight: true, seed: 31);
-        Check(c, new AttentionModifiers<HardwareTanhSoftcap, NoMaskModifier>(new HardwareTanhSoftcap(0.4f), default));
+        Check(c, SoftcapInCapUnits.Hardware(0.4f, default(NoMaskModifier)));
     }
 
     [Test]
@@ -157,7 +158,7 @@ public class ModifierKernelTests : TestAcceleratorFixture
     public void Fp32SoftcapWithGqa()
     {
         var c = Case(1, 40, 70, 4, 2, 64, AttentionDtype.Fp32, causal: true, bottomRight: true, seed: 41);
-        Check(c, new AttentionModifiers<Softcap, NoMaskModifier>(new Softcap(0.4f), default));
+        Check(c, SoftcapInCapUnits.Accurate(0.4f, default(NoMaskModifier)));
     }
 
     [Test]
