@@ -344,18 +344,20 @@ public sealed class AttentionPtxTests
         });
     }
 
-    /// <summary>With a block mask (document mask, its element test on partial tiles only) the tensor-core kernels keep their
-    /// register arrays in registers: the walk past empty tiles (<see cref="BlockMaskWalk"/>) adds lookups, no local memory.</summary>
-    [Test]
-    public void TensorCoreBlockMaskKernelsKeepRegisterArrays()
+    /// <summary>With a block mask (document masks, their element test on partial tiles only: ids loaded, or computed from the
+    /// position as the benchmark's) the tensor-core kernels keep their register arrays in registers: the walk past empty tiles
+    /// (<see cref="BlockMaskWalk"/>) adds lookups, no local memory.</summary>
+    [TestCase(typeof(DocumentMask))]
+    [TestCase(typeof(Api.TwoDocuments))]
+    public void TensorCoreBlockMaskKernelsKeepRegisterArrays(Type mask)
     {
         int flags = AttentionModifiers<NoScoreModifier, DocumentMask>.MaskFlag | AttentionModifiers<NoScoreModifier, DocumentMask>.BlockMaskFlag;
         string forward = Compile(typeof(FlashForwardTensorCoreKernel), nameof(FlashForwardTensorCoreKernel.Forward),
-            [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(DocumentMask)], "forward_tc_Half_128_full_DocumentMask_blocks",
+            [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), mask], $"forward_tc_Half_128_full_{mask.Name}_blocks",
             SpecializedValue.New(128), SpecializedValue.New(ForwardWarps(128, SequenceKind.Dense)), SpecializedValue.New(false), SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense),
             SpecializedValue.New(1), SpecializedValue.New(1), SpecializedValue.New(flags));
         string backward = Compile(typeof(FlashBackwardTensorCoreKernel), nameof(FlashBackwardTensorCoreKernel.Backward),
-            [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), typeof(DocumentMask)], "backward_tc_Half_128_full_DocumentMask_blocks",
+            [typeof(Half), typeof(Float16Storage), typeof(NoScoreModifier), mask], $"backward_tc_Half_128_full_{mask.Name}_blocks",
             SpecializedValue.New(128), SpecializedValue.New(TensorCoreTile.ForBackward(128).Warps), SpecializedValue.New(false), SpecializedValue.New(true),
             SpecializedValue.New(true), SpecializedValue.New(SequenceKind.Dense), SpecializedValue.New(flags), SpecializedValue.New(true), SpecializedValue.New(true));
         Assert.Multiple(() =>
