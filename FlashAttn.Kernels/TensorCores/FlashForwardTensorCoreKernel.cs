@@ -161,25 +161,25 @@ internal static class FlashForwardTensorCoreKernel
             // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
             bool edgeTest = mask.BlockNeedsMask(position0, positions, k0, bc);
             bool maskTest = maskModified && AttentionModifiers<TScore, TMask>.TestsMaskOn(modifierFlags.Value, blockClass);
-            if (!scoreModified && !maskTest)
+            // through the modifiers where there are any: two instances, so that a block inside the sequence's bounds has no
+            // position clamp at all (a ragged block's rows and keys past them read the modifiers' data clamped into it)
+            if (scoreModified | maskTest)
             {
-                // plain attention: the causal/window test on the raw scores (the softmax scales them as it exponentiates)
-                if (edgeTest)
-                    for (int e = 0; e < 4 * mTiles * keyTiles; e++)
-                    {
-                        int m = e / (4 * keyTiles), j = e / 4 % keyTiles;
-                        int position = PackedQueryRows.Position(q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2), packed);
-                        if (!mask.Visible(position, k0 + 8 * j + 2 * t + e % 2)) s[e] = float.NegativeInfinity;
-                    }
+                if ((q0 + br > rows) | (k0 + bc > seq.KeyLength))
+                    ModifyScores(s, mTiles, keyTiles, q0 + warpRow, k0, packed, head, kvHead, seq, mask, p, modifiers, scoreModified, maskTest, clamped: true);
+                else
+                    ModifyScores(s, mTiles, keyTiles, q0 + warpRow, k0, packed, head, kvHead, seq, mask, p, modifiers, scoreModified, maskTest, clamped: false);
             }
-            // through the modifiers: two instances, so that a block inside the causal/window edges and the sequence's bounds
-            // has no visibility test, bounds test or position clamp at all
-            else if (edgeTest | (q0 + br > rows) | (k0 + bc > seq.KeyLength))
-                ModifyScores(s, mTiles, keyTiles, q0 + warpRow, k0, rows, packed, head, kvHead, seq, mask, p, modifiers, scoreModified, maskTest,
-                    edge: true);
-            else
-                ModifyScores(s, mTiles, keyTiles, q0 + warpRow, k0, rows, packed, head, kvHead, seq, mask, p, modifiers, scoreModified, maskTest,
-                    edge: false);
+            // the causal/window test and s_k's end on the blocks that cross an edge, after the modifiers: what it hides is −∞
+            // whatever they made of it (rows past the sequence are never stored, so they need no test). Apart from the
+            // modifiers' own code, which it would join, its few registers keep the modifiers' elements from spilling
+            if (edgeTest)
+                for (int e = 0; e < 4 * mTiles * keyTiles; e++)
+                {
+                    int m = e / (4 * keyTiles), j = e / 4 % keyTiles;
+                    int position = PackedQueryRows.Position(q0 + warpRow + 16 * m + g + 8 * (e % 4 / 2), packed);
+                    if (!mask.Visible(position, k0 + 8 * j + 2 * t + e % 2)) s[e] = float.NegativeInfinity;
+                }
             FragmentSoftmax.Update(s, o, rowMax, rowSum, mTiles, keyTiles, dTiles, ModifiedScores.SoftmaxScale(p, modifiers, scoreModified));
             // ---- dropout: ℓ keeps the whole P; P·V takes the kept entries, and their scale 1/(1 − p') joins 1/ℓ in the
             //      epilogue (one multiply a row, not one a score). No bounds test: keys past the sequence have P = 0 already
@@ -290,13 +290,13 @@ internal static class FlashForwardTensorCoreKernel
     /// <summary>
     /// S of key block <paramref name="k0"/> through the score and mask modifiers (<see cref="ModifiedScores.Score"/>: in the
     /// units of <see cref="ModifiedScores.SoftmaxScale"/>): the lane's element e = 4·(m·keyTiles + j) + 2·half + c is row
-    /// <paramref name="firstRow"/> + 16m + g + 8·half, key k0 + 8j + 2t + c. The causal/window test, the bounds test and
-    /// the modifiers' clamped positions only where <paramref name="edge"/>: a constant at each call, so a block inside the
-    /// edges and bounds runs the modifiers alone.
+    /// <paramref name="firstRow"/> + 16m + g + 8·half, key k0 + 8j + 2t + c. Positions clamped into the sequence only where
+    /// <paramref name="clamped"/> (a constant at each call: a ragged block); the causal/window test and the bounds are the
+    /// caller's, on the result.
     /// </summary>
-    private static void ModifyScores<TScore, TMask>(ArrayView<float> s, int mTiles, int keyTiles, int firstRow, int k0, int rows, int packed, int head,
+    private static void ModifyScores<TScore, TMask>(ArrayView<float> s, int mTiles, int keyTiles, int firstRow, int k0, int packed, int head,
         int kvHead, SequenceBounds seq, AttentionMask mask, AttentionParams p, AttentionModifiers<TScore, TMask> modifiers, bool scoreModified,
-        bool maskTest, bool edge) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
+        bool maskTest, bool clamped) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
         int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         for (int e = 0; e < 4 * mTiles * keyTiles; e++)
@@ -304,9 +304,8 @@ internal static class FlashForwardTensorCoreKernel
             int m = e / (4 * keyTiles), j = e / 4 % keyTiles, row = firstRow + 16 * m + g + 8 * (e % 4 / 2);
             int position = PackedQueryRows.Position(row, packed), key = k0 + 8 * j + 2 * t + e % 2;
             int rowHead = packed > 1 ? PackedQueryRows.Head(row, kvHead, packed) : head;
-            var at = ModifiedScores.Position(seq.Index, rowHead, position, key, mask.Offset, seq.QueryLength, seq.KeyLength, inBounds: !edge);
-            bool inside = !edge | ((row < rows) & (key < seq.KeyLength));
-            s[e] = ModifiedScores.Score(s[e], at, inside, edge & !mask.Visible(position, key), p, modifiers, scoreModified, maskTest);
+            var at = ModifiedScores.Position(seq.Index, rowHead, position, key, mask.Offset, seq.QueryLength, seq.KeyLength, inBounds: !clamped);
+            s[e] = ModifiedScores.Score(s[e], at, inside: true, hidden: false, p, modifiers, scoreModified, maskTest);
         }
     }
 }

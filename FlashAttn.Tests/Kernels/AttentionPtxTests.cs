@@ -388,7 +388,8 @@ public sealed class AttentionPtxTests
         {
             Assert.That(forward, Does.Not.Contain(".local"), "forward: register arrays left in local memory");
             Assert.That(Count(forward, "ld.global"), Is.EqualTo(Count(plainForward, "ld.global") + forwardLoads), "forward: the modifier's loads");
-            Assert.That(Branches(forward), Is.LessThanOrEqualTo(Branches(plainForward)), "forward: conditional branches beside plain attention's");
+            // the forward's one more: the choice of its clamped instance (a ragged block), which plain attention does not make
+            Assert.That(Branches(forward), Is.LessThanOrEqualTo(Branches(plainForward) + 1), "forward: conditional branches beside plain attention's");
             Assert.That(Count(backward, "ld.global"), Is.EqualTo(Count(plainBackward, "ld.global") + backwardLoads), "backward: the modifier's loads");
             Assert.That(Branches(backward), Is.LessThanOrEqualTo(Branches(plainBackward)), "backward: conditional branches beside plain attention's");
         });
