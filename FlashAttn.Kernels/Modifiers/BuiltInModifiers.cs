@@ -19,7 +19,8 @@ public readonly struct NoMaskModifier : IMaskModifier
     public bool Visible(ScorePosition at) => true;
 }
 
-/// <summary>Logit soft-capping (Gemma 2, flash-attn's softcap): s ↦ cap · tanh(s / cap), derivative 1 − tanh²(s / cap).</summary>
+/// <summary>Logit soft-capping (Gemma 2, flash-attn's softcap): s ↦ cap · tanh(s / cap), derivative 1 − tanh²(s / cap) (the tanh
+/// and its derivative are <see cref="AccurateTanhInCapUnits"/>'s, at s / cap).</summary>
 /// <param name="cap">The cap, positive.</param>
 public readonly struct Softcap(float cap) : IScoreModifier
 {
@@ -39,14 +40,10 @@ public readonly struct Softcap(float cap) : IScoreModifier
     private readonly float _inverseCap = 1f / cap;
 
     /// <inheritdoc/>
-    public float Apply(float score, ScorePosition at) => Cap * Tanh(score * _inverseCap);
+    public float Apply(float score, ScorePosition at) => Cap * default(AccurateTanhInCapUnits).Apply(score * _inverseCap, at);
 
     /// <inheritdoc/>
-    public float Derivative(float score, ScorePosition at)
-    {
-        float t = Tanh(score * _inverseCap);
-        return 1f - t * t;
-    }
+    public float Derivative(float score, ScorePosition at) => default(AccurateTanhInCapUnits).Derivative(score * _inverseCap, at);
 
     /// <summary>
     /// tanh x to a few fp32 ulps in about a dozen multiply-adds and one special-function op (the approximate 1/x), as it runs
@@ -68,7 +65,7 @@ public readonly struct Softcap(float cap) : IScoreModifier
 /// 2⁻¹¹), as flash-attn computes it: what fp16 and bf16 calls take (<c>BuiltInModifiers.Compose</c>), since the scores'
 /// own rounding in those dtypes is as large (an fp16 score near the cap of 30 is a multiple of 2⁻⁶, the approximate tanh
 /// moves it by up to about 30 · 2⁻¹¹), while the rational fit of <see cref="Softcap"/> costs a dozen multiply-adds a
-/// score more. On the CPU it is the exact tanh.
+/// score more. On the CPU it is the exact tanh. The tanh and its derivative are <see cref="TanhInCapUnits"/>'s, at s / cap.
 /// </summary>
 /// <param name="cap">The cap, positive.</param>
 internal readonly struct HardwareTanhSoftcap(float cap) : IScoreModifier
@@ -79,14 +76,10 @@ internal readonly struct HardwareTanhSoftcap(float cap) : IScoreModifier
     private readonly float _inverseCap = 1f / cap;
 
     /// <inheritdoc/>
-    public float Apply(float score, ScorePosition at) => Cap * XMath.FastTanh(score * _inverseCap);
+    public float Apply(float score, ScorePosition at) => Cap * default(TanhInCapUnits).Apply(score * _inverseCap, at);
 
     /// <inheritdoc/>
-    public float Derivative(float score, ScorePosition at)
-    {
-        float t = XMath.FastTanh(score * _inverseCap);
-        return 1f - t * t;
-    }
+    public float Derivative(float score, ScorePosition at) => default(TanhInCapUnits).Derivative(score * _inverseCap, at);
 }
 
 /// <summary>
