@@ -55,6 +55,12 @@ public static class PtxBackend
             var emitter = new PtxInstructionEmitter(_b);
             _labels = kernel.Blocks.Select((block, index) => (block, index))
                 .ToDictionary(p => p.block, p => $"$L__BB{p.index}");
+            if (options.CoalescesPhis)
+                foreach (var members in PtxPhiCoalescing.Classes(kernel, _b.ComponentExtract, VectorPlan))
+                {
+                    string register = _b.Temp(PtxRegisters.ClassOf(members[0].Type));
+                    foreach (var member in members) _b.Registers.Alias(member, register);
+                }
 
             var parameters = new List<string>();
             foreach (var parameter in kernel.Parameters)
@@ -70,10 +76,9 @@ public static class PtxBackend
                 var next = index + 1 < kernel.Blocks.Count ? kernel.Blocks[index + 1] : null;
                 _b.Label(_labels[block]);
                 if (block.Name.Length > 0) _b.Comment(block.Name);
-                var absorbed = new HashSet<Instruction>(ReferenceEqualityComparer.Instance);
-                var vectors = options.VectorizeMemoryAccess
-                    ? PtxVectorAccess.Plan(block, absorbed)
-                    : new Dictionary<Instruction, PtxVectorGroup>(ReferenceEqualityComparer.Instance);
+                var vectors = VectorPlan(block);
+                var absorbed = vectors.Values.SelectMany(g => g.Members).Where(m => !vectors.ContainsKey(m))
+                    .ToHashSet(ReferenceEqualityComparer.Instance);
                 var terminator = block.Terminator
                     ?? throw _b.Error($"block {block.Name} has no terminator");
                 foreach (var instruction in block.Instructions)
@@ -112,6 +117,11 @@ public static class PtxBackend
             text.Append('\n').Append(_b.Body).Append("}\n");
             return new PtxModule(text.ToString(), entry, _b.StaticSharedBytes);
         }
+
+        /// <summary>The merged vector accesses of <paramref name="block"/> (<see cref="PtxVectorAccess"/>), keyed by the member where each is written.</summary>
+        private Dictionary<Instruction, PtxVectorGroup> VectorPlan(BasicBlock block) => options.VectorizeMemoryAccess
+            ? PtxVectorAccess.Plan(block, new HashSet<Instruction>(ReferenceEqualityComparer.Instance))
+            : new Dictionary<Instruction, PtxVectorGroup>(ReferenceEqualityComparer.Instance);
 
         // A .param holds a scalar exactly as memory does.
         private static string ParamType(IRType type) => PtxInstructionEmitter.MemoryType(type);

@@ -150,8 +150,33 @@ internal sealed class PtxCodeBuilder(Function function, PtxTarget target, PtxEmi
 /// </param>
 /// <param name="VectorizeMemoryAccess">Merge 2 or 4 consecutive aligned f32/i32 loads (stores) into
 /// <c>.v2</c>/<c>.v4</c> accesses.</param>
-public sealed record PtxEmitOptions(bool AllowFloatContraction = true, bool VectorizeMemoryAccess = true)
+/// <param name="CoalescePhis">A phi and the operands that pass through to it with live ranges apart from it share one
+/// register (<see cref="PtxPhiCoalescing"/>), so their edges need no copy; default from <see cref="CoalescePhisVariable"/>.</param>
+public sealed record PtxEmitOptions(bool AllowFloatContraction = true, bool VectorizeMemoryAccess = true, bool? CoalescePhis = null)
 {
     /// <summary>The defaults.</summary>
     public static PtxEmitOptions Default { get; } = new();
+
+    /// <summary>
+    /// Environment variable: <c>on</c> or <c>off</c> (else <see cref="CoalescePhisUnset"/>): whether <see cref="PtxPhiCoalescing"/>
+    /// runs, or every phi's copy is written on every edge. The
+    /// coalescing shortens the tensor-core loops (ptxas 11.8, sm_90: fp16 d' = 64 forward loop 1,090 → 1,049 instructions,
+    /// d' = 128 1,429 → 1,410) and moves some kernels' spills (fewer in the dropout kernels, more in the block-mask forward);
+    /// the switch is there to measure both on a GPU. Part of the kernel cache's key.
+    /// </summary>
+    public const string CoalescePhisVariable = "FLASHATTN_COALESCE_PHIS";
+
+    /// <summary>The setting without <see cref="CoalescePhisVariable"/>: off until its A/B on a GPU (docs/performance.md).</summary>
+    public const bool CoalescePhisUnset = false;
+
+    /// <summary>The process's setting of <see cref="CoalescePhisVariable"/>.</summary>
+    public static bool CoalescePhisDefault { get; } = Environment.GetEnvironmentVariable(CoalescePhisVariable)?.ToLowerInvariant() switch
+    {
+        "on" => true,
+        "off" => false,
+        _ => CoalescePhisUnset,
+    };
+
+    /// <summary>Whether this emission coalesces phis: <see cref="CoalescePhis"/>, else the process's default.</summary>
+    public bool CoalescesPhis => CoalescePhis ?? CoalescePhisDefault;
 }

@@ -142,6 +142,7 @@ public sealed class KernelCache
         var text = new StringBuilder();
         text.Append("engine ").Append(typeof(KernelCache).Assembly.ManifestModule.ModuleVersionId).Append('\n');
         text.Append("if-conversion ").Append(IR.Transformations.OptimizerOptions.IfConversionDefault).Append('\n');
+        text.Append("coalesce-phis ").Append(Backends.Ptx.PtxEmitOptions.CoalescePhisDefault).Append('\n');
         var module = method.Module;
         text.Append("assembly ").Append(module.Assembly.GetName().Name).Append(' ').Append(module.ModuleVersionId).Append('\n');
         text.Append("type ").Append(method.DeclaringType?.FullName ?? "<global>").Append('\n');

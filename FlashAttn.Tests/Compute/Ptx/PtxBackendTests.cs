@@ -105,6 +105,51 @@ public class PtxBackendTests
         Assert.That(text, Does.Contain($"mov.b32 {ra}, 1;").And.Contain($"mov.b32 {rb}, 2;"));
     }
 
+    /// <summary>A diamond whose one arm redefines x and whose other passes it through: the phi shares x's register
+    /// (PtxPhiCoalescing), so the pass-through edge copies nothing and the other arm copies its value in. When x is still
+    /// needed after the join, they cannot share, and both edges copy.</summary>
+    [TestCase(false)]
+    [TestCase(true)]
+    public void APhiSharesTheRegisterOfTheValueThatPassesThrough(bool xUsedAfterTheJoin)
+    {
+        var k = new KernelUnderTest("PassThrough" + (xUsedAfterTheJoin ? "Live" : ""));
+        var output = k.Param(KernelUnderTest.Global, "out");
+        var n = k.Param(IRType.Int32, "n");
+        var redefine = k.Function.AddBlock("redefine");
+        var join = k.Function.AddBlock("join");
+        var x = k.B.Mul(n, Constant.I32(3));
+        k.B.CondBr(k.B.Cmp(CompareKind.Lt, n, Constant.I32(10)), redefine, join);
+        k.B.Block = redefine;
+        var y = k.B.Add(x, Constant.I32(7));
+        k.B.Br(join);
+        k.B.Block = join;
+        var phi = k.B.Phi(IRType.Int32);
+        phi.Operands.Add(x); phi.PhiBlocks.Add(k.Entry);
+        phi.Operands.Add(y); phi.PhiBlocks.Add(redefine);
+        k.B.Store(output, phi, 4);
+        if (xUsedAfterTheJoin) k.B.Store(k.B.PtrAdd(output, Constant.I64(4)), x, 4);
+        k.B.Ret();
+
+        string text = k.Compile(options: new PtxEmitOptions(CoalescePhis: true)).Text;
+        string xRegister = Regex.Match(text, @"mul\.lo\.s32 (%r\d+), ").Groups[1].Value;
+        string stored = Regex.Match(text, @"st\.global\.u32 \[%rd\d+\], (%r\d+);").Groups[1].Value;
+        var moves = Regex.Matches(text, @"mov\.b32 %r\d+, %r\d+;");
+        if (xUsedAfterTheJoin)
+        {
+            Assert.That(stored, Is.Not.EqualTo(xRegister), "x is live past the join: the phi needs its own register");
+            Assert.That(moves, Has.Count.EqualTo(2), "a copy on each edge");
+        }
+        else
+        {
+            Assert.That(stored, Is.EqualTo(xRegister), "the phi lives in x's register");
+            Assert.That(moves, Has.Count.EqualTo(1), "only the arm that redefines it copies");
+            Assert.That(moves[0].Value, Does.StartWith($"mov.b32 {xRegister}, "));
+        }
+        // the switch: every edge copies
+        string off = PtxBackend.Emit(k.Function, PtxTarget.Default, new PtxEmitOptions(CoalescePhis: false)).Text;
+        Assert.That(Regex.Matches(off, @"mov\.b32 %r\d+, %r\d+;"), Has.Count.EqualTo(2));
+    }
+
     [Test]
     public void SharedMemoryAndBarrier()
     {
