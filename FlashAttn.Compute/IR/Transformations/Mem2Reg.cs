@@ -20,7 +20,23 @@ public sealed class Mem2Reg : FunctionPass
         public int Offset { get; } = offset;
         public IRType Type { get; set; } = type;
         public List<BasicBlock> DefBlocks { get; } = [];
+        public HashSet<BasicBlock> ReadFirst { get; } = [];
         public Stack<Value> Stack { get; } = new();
+    }
+
+    /// <summary>The blocks <paramref name="slot"/> is live into: those that read it before writing it, and backwards from
+    /// them through predecessors that do not write it.</summary>
+    private static HashSet<BasicBlock> LiveInBlocks(Slot slot, Dominators dominators)
+    {
+        var live = new HashSet<BasicBlock>(slot.ReadFirst);
+        var work = new Stack<BasicBlock>(slot.ReadFirst);
+        var defines = slot.DefBlocks.Count > 4 ? slot.DefBlocks.ToHashSet() : null;
+        while (work.Count > 0)
+            foreach (var predecessor in dominators.Predecessors[work.Pop()])
+                if (dominators.IsReachable(predecessor) && !(defines?.Contains(predecessor) ?? slot.DefBlocks.Contains(predecessor))
+                    && live.Add(predecessor))
+                    work.Push(predecessor);
+        return live;
     }
 
     /// <inheritdoc/>
@@ -66,19 +82,34 @@ public sealed class Mem2Reg : FunctionPass
 
         var dominators = new Dominators(function);
         var frontiers = new DominanceFrontiers(dominators);
-        var allSlots = access.Values.Distinct().ToList();
-        foreach (var (instruction, slot) in access)
-            if (instruction.Op == Opcode.Store && dominators.IsReachable(instruction.Block!)) slot.DefBlocks.Add(instruction.Block!);
+        // each slot's blocks in which it is read before it is written (its upward-exposed loads), and where it is stored
+        foreach (var block in function.Blocks)
+        {
+            if (!dominators.IsReachable(block)) continue;
+            foreach (var instruction in block.Instructions)
+                if (access.TryGetValue(instruction, out var slot))
+                {
+                    if (instruction.Op == Opcode.Load && !slot.DefBlocks.Contains(block)) slot.ReadFirst.Add(block);
+                    else if (instruction.Op == Opcode.Store && (slot.DefBlocks.Count == 0 || slot.DefBlocks[^1] != block)) slot.DefBlocks.Add(block);
+                }
+        }
 
-        // Phi insertion.
+        // Phi insertion (pruned SSA): at the iterated dominance frontier of the stores, where the slot is live on entry. Unrolled
+        // kernels have thousands of slots that live within a block or two (a fragment loaded and used): without the pruning,
+        // 30k phis a kernel, every one dead, for the renaming and dead code elimination to carry
         var phiSlot = new Dictionary<Instruction, Slot>();
-        foreach (var slot in allSlots)
-            foreach (var block in frontiers.Iterated(slot.DefBlocks.Distinct()))
+        foreach (var slot in access.Values.Distinct())
+        {
+            if (slot.DefBlocks.Count == 0 || slot.ReadFirst.Count == 0) continue;
+            var liveIn = LiveInBlocks(slot, dominators);
+            foreach (var block in frontiers.Iterated(slot.DefBlocks))
             {
+                if (!liveIn.Contains(block)) continue;
                 var phi = new Instruction(Opcode.Phi, slot.Type);
                 block.Insert(0, phi);
                 phiSlot[phi] = slot;
             }
+        }
 
         // Renaming over the dominator tree (iterative).
         var replacements = new Dictionary<Value, Value>();
