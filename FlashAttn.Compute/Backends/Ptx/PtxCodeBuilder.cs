@@ -159,15 +159,15 @@ public sealed record PtxEmitOptions(bool AllowFloatContraction = true, bool Vect
 
     /// <summary>
     /// Environment variable: <c>on</c> or <c>off</c> (else <see cref="CoalescePhisUnset"/>): whether <see cref="PtxPhiCoalescing"/>
-    /// runs, or every phi's copy is written on every edge. The
-    /// coalescing shortens the tensor-core loops (ptxas 11.8, sm_90: fp16 d' = 64 forward loop 1,090 → 1,049 instructions,
-    /// d' = 128 1,429 → 1,410) and moves some kernels' spills (fewer in the dropout kernels, more in the block-mask forward);
-    /// the switch is there to measure both on a GPU. Part of the kernel cache's key.
+    /// runs, or every phi's copy is written on every edge. Measured both ways on one bundle (H100, 2026-12-07, 3028380; two
+    /// interleaved rounds, docs/performance.md's kernel log, v37): the fp16 forward +3.5% (d = 64 +4 to +6%, d = 128 +1 to +2%),
+    /// the backward 0.999×; the forward with ALiBi, a user bias or a block mask 1–3% slower, with dropout 2–3% faster, the
+    /// modified backwards 1–4% faster. Part of the kernel cache's key.
     /// </summary>
     public const string CoalescePhisVariable = "FLASHATTN_COALESCE_PHIS";
 
-    /// <summary>The setting without <see cref="CoalescePhisVariable"/>: off until its A/B on a GPU (docs/performance.md).</summary>
-    public const bool CoalescePhisUnset = false;
+    /// <summary>The setting without <see cref="CoalescePhisVariable"/>: on.</summary>
+    public const bool CoalescePhisUnset = true;
 
     /// <summary>The process's setting of <see cref="CoalescePhisVariable"/>.</summary>
     public static bool CoalescePhisDefault { get; } = Environment.GetEnvironmentVariable(CoalescePhisVariable)?.ToLowerInvariant() switch
