@@ -143,6 +143,7 @@ internal static unsafe class IntrinsicOps
             case IntrinsicOp.PackBFloat162: return f => f.R[d] = TensorCore.PackBFloat162(F32(f.R[s[0]]), F32(f.R[s[1]]));
             case IntrinsicOp.RoundToTf32: return f => f.R[d] = TensorCore.RoundToTf32(F32(f.R[s[0]]));
             case IntrinsicOp.RuntimeValue: return f => f.R[d] = f.R[s[0]];
+            case IntrinsicOp.KeepPhiCopies: return _ => { };
 
             case IntrinsicOp.BitCast: return f => f.R[d] = f.R[s[0]];
             case IntrinsicOp.FloatToHalf: return f => f.R[d] = FromF16((Half)F32(f.R[s[0]]));

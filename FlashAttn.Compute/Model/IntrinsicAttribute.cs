@@ -222,4 +222,7 @@ public enum IntrinsicOp
     // Compiler control.
     /// <summary>The operand, hidden from constant folding: a loop bounded by it is not unrolled.</summary>
     RuntimeValue,
+    /// <summary>No code: the PTX backend writes every phi's copy on every edge of this kernel (<c>PtxPhiCoalescing</c> not
+    /// run), for the specialisations measured faster that way.</summary>
+    KeepPhiCopies,
 }

@@ -106,6 +106,7 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
 
             case IntrinsicOp.AsyncCopy16: AsyncCopy16(i); break;
             case IntrinsicOp.RuntimeValue: b.Emit($"mov.u32 {b.Def(i)}, {b.Reg(i.Operands[0])}"); break;
+            case IntrinsicOp.KeepPhiCopies: break; // read by the writer before any code (no phi coalescing)
             case IntrinsicOp.AsyncCopyWaitAll:
                 if (b.Target.SmVersion >= 80) b.Emit("cp.async.wait_all");
                 break;

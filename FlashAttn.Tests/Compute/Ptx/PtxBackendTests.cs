@@ -145,9 +145,12 @@ public class PtxBackendTests
             Assert.That(moves, Has.Count.EqualTo(1), "only the arm that redefines it copies");
             Assert.That(moves[0].Value, Does.StartWith($"mov.b32 {xRegister}, "));
         }
-        // the switch: every edge copies
+        // the switch, and a kernel's PhiCopies.KeepAll(): every edge copies
         string off = PtxBackend.Emit(k.Function, PtxTarget.Default, new PtxEmitOptions(CoalescePhis: false)).Text;
         Assert.That(Regex.Matches(off, @"mov\.b32 %r\d+, %r\d+;"), Has.Count.EqualTo(2));
+        k.Entry.Insert(0, new Instruction(Opcode.Intrinsic, IRType.Void) { Intrinsic = IntrinsicOp.KeepPhiCopies });
+        string kept = k.Compile(options: new PtxEmitOptions(CoalescePhis: true)).Text;
+        Assert.That(Regex.Matches(kept, @"mov\.b32 %r\d+, %r\d+;"), Has.Count.EqualTo(2));
     }
 
     [Test]
@@ -513,6 +516,7 @@ public class PtxBackendTests
                     => k.Intrinsic(op, IRType.Void, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), i, i, i, i),
                 IntrinsicOp.PackHalf2 or IntrinsicOp.PackBFloat162 => k.Intrinsic(op, IRType.Int32, f, f),
                 IntrinsicOp.RuntimeValue => k.Intrinsic(op, IRType.Int32, i),
+                IntrinsicOp.KeepPhiCopies => k.Intrinsic(op, IRType.Void),
                 IntrinsicOp.AtomicCompareExchange => k.Intrinsic(op, IRType.Int32, p, i, i),
                 IntrinsicOp.AtomicAddFour => k.Intrinsic(op, IRType.Void, p, f, f, f, f),
                 IntrinsicOp.AtomicAddTwo => k.Intrinsic(op, IRType.Void, p, f, f),
