@@ -32,8 +32,9 @@ internal static class FlashBackwardTensorCoreKernel
         bool scoreModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.ScoreFlag) != 0;
         bool maskModified = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.MaskFlag) != 0;
         bool dropout = (modifierFlags.Value & AttentionModifiers<TScore, TMask>.DropoutFlag) != 0;
-        // plain 16-bit attention at d' = 128 keeps every phi copy (PhiCopies): with the copies shared its backward ran 0.6–1.4%
-        // slower (H100, 2026-12-07, fp16) and CUDA 13's ptxas spilled 8 B in the staged and the causal kernel, none without
+        // plain 16-bit attention at d' = 128 keeps every phi copy (PhiCopies): with the copies shared its backward ran ~1% slower
+        // (H100, 2026-12-07, fp16: 0.986–1.006× over eight rows) and CUDA 13's ptxas spilled 8 B in the staged and the causal
+        // kernel, none without
         if (!scoreModified & !maskModified & !dropout & TStorage.ElementBytes == 2 & headDimPadded.Value == 128) PhiCopies.KeepAll();
         var tile = new TensorCoreTile(headDimPadded.Value, warps.Value, elementBytes: TStorage.ElementBytes);
         int dPad = tile.HeadDimPadded, br = tile.BackwardBlockRows, bc = tile.BackwardBlockCols, stride = tile.Stride;
