@@ -8,7 +8,8 @@ source "$(dirname "$0")/common.sh"
 start=$SECONDS
 deadline=${DEADLINE:-560}
 left() { echo $(( deadline - (SECONDS - start) )); }
-sweep=(--dtypes fp16 --head-dims 64,128 --seqlens 4096,16384 --passes fwd,bwd --settle-ms 300)
+# SWEEP overrides the sweep's arguments (e.g. "--dtypes bf16 --head-dims 32,96,256 --seqlens 4096 --passes fwd,bwd")
+read -r -a sweep <<< "${SWEEP:---dtypes fp16 --head-dims 64,128 --seqlens 4096,16384 --passes fwd,bwd} --settle-ms 300"
 for round in 1 2; do
   for side in off on; do
     [ "$(left)" -lt 200 ] && break 2
