@@ -89,8 +89,10 @@ public sealed class Mem2Reg : FunctionPass
             foreach (var instruction in block.Instructions)
                 if (access.TryGetValue(instruction, out var slot))
                 {
-                    if (instruction.Op == Opcode.Load && !slot.DefBlocks.Contains(block)) slot.ReadFirst.Add(block);
-                    else if (instruction.Op == Opcode.Store && (slot.DefBlocks.Count == 0 || slot.DefBlocks[^1] != block)) slot.DefBlocks.Add(block);
+                    // blocks are visited in turn: the slot was stored earlier in this block when this block is its last store's
+                    bool storedHere = slot.DefBlocks.Count > 0 && slot.DefBlocks[^1] == block;
+                    if (instruction.Op == Opcode.Load && !storedHere) slot.ReadFirst.Add(block);
+                    else if (instruction.Op == Opcode.Store && !storedHere) slot.DefBlocks.Add(block);
                 }
         }
 
