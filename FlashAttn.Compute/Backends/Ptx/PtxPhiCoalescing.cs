@@ -52,7 +52,7 @@ internal sealed class PtxPhiCoalescing
                 duplicatedExtracts.Add(first); // read again by a later Extract's copy, which the IR does not show
         foreach (var phi in function.Blocks.SelectMany(b => b.Phis))
         {
-            if (!HasRegister(phi.Type)) continue;
+            if (!PtxRegisters.HasClass(phi.Type)) continue;
             Add(phi);
             foreach (var operand in phi.Operands)
                 if (operand is Parameter || (operand is Instruction i && i.Op != Opcode.Phi && !duplicatedExtracts.Contains(i)))
@@ -109,9 +109,6 @@ internal sealed class PtxPhiCoalescing
         Instruction { Block: { } block } => !ReferenceEquals(block, phiBlock) && dominators.IsReachable(block) && dominators.Dominates(block, phiBlock),
         _ => false,
     };
-
-    private static bool HasRegister(IRType type) => type.Kind is TypeKind.Bool or TypeKind.Int8 or TypeKind.Int16 or TypeKind.Float16
-        or TypeKind.BFloat16 or TypeKind.Int32 or TypeKind.Int64 or TypeKind.Pointer or TypeKind.Float32 or TypeKind.Float64;
 
     private void Add(Value value)
     {

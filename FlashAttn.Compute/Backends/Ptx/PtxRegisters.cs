@@ -53,6 +53,10 @@ internal static class PtxRegisters
     /// <summary>The type suffix of a register-to-register <c>mov</c>.</summary>
     public static string MoveType(PtxRegisterClass c) => DeclarationType(c);
 
+    /// <summary>Whether values of <paramref name="type"/> live in a register (<see cref="ClassOf"/> has a class for them).</summary>
+    public static bool HasClass(IRType type) => type.Kind is TypeKind.Bool or TypeKind.Int8 or TypeKind.Int16 or TypeKind.Float16
+        or TypeKind.BFloat16 or TypeKind.Int32 or TypeKind.Int64 or TypeKind.Pointer or TypeKind.Float32 or TypeKind.Float64;
+
     /// <summary>The class holding values of <paramref name="type"/>.</summary>
     public static PtxRegisterClass ClassOf(IRType type) => type.Kind switch
     {
