@@ -55,7 +55,7 @@ public static class PtxBackend
             var emitter = new PtxInstructionEmitter(_b);
             _labels = kernel.Blocks.Select((block, index) => (block, index))
                 .ToDictionary(p => p.block, p => $"$L__BB{p.index}");
-            if (options.CoalescesPhis && !kernel.Blocks.Any(b => b.Instructions.Exists(i => i is { Op: Opcode.Intrinsic, Intrinsic: IntrinsicOp.KeepPhiCopies })))
+            if (options.CoalescePhis && !kernel.Blocks.Any(b => b.Instructions.Exists(i => i is { Op: Opcode.Intrinsic, Intrinsic: IntrinsicOp.KeepPhiCopies })))
                 foreach (var members in PtxPhiCoalescing.Classes(kernel, _b.ComponentExtract, VectorPlan))
                 {
                     string register = _b.Temp(PtxRegisters.ClassOf(members[0].Type));

@@ -150,33 +150,25 @@ internal sealed class PtxCodeBuilder(Function function, PtxTarget target, PtxEmi
 /// </param>
 /// <param name="VectorizeMemoryAccess">Merge 2 or 4 consecutive aligned f32/i32 loads (stores) into
 /// <c>.v2</c>/<c>.v4</c> accesses.</param>
-/// <param name="CoalescePhis">A phi and the operands that pass through to it with live ranges apart from it share one
-/// register (<see cref="PtxPhiCoalescing"/>), so their edges need no copy; default from <see cref="CoalescePhisVariable"/>.</param>
-public sealed record PtxEmitOptions(bool AllowFloatContraction = true, bool VectorizeMemoryAccess = true, bool? CoalescePhis = null)
+public sealed record PtxEmitOptions(bool AllowFloatContraction = true, bool VectorizeMemoryAccess = true)
 {
-    /// <summary>The defaults.</summary>
-    public static PtxEmitOptions Default { get; } = new();
+    /// <summary>A phi and the operands that pass through to it with live ranges apart from it share one register
+    /// (<see cref="PtxPhiCoalescing"/>), so their edges need no copy, except in kernels that call <see cref="PhiCopies.KeepAll"/>;
+    /// default from <see cref="CoalescePhisVariable"/>.</summary>
+    public bool CoalescePhis { get; init; } = CoalescePhisDefault;
 
     /// <summary>
-    /// Environment variable: <c>on</c> or <c>off</c> (else <see cref="CoalescePhisUnset"/>): whether <see cref="PtxPhiCoalescing"/>
-    /// runs, or every phi's copy is written on every edge. Measured both ways on one bundle (H100, 2026-12-07, 3028380; two
-    /// interleaved rounds, docs/performance.md's kernel log, v37): the fp16 forward +3.5% (d = 64 +4 to +6%, d = 128 +1 to +2%),
-    /// the backward 0.999×; the forward with ALiBi, a user bias or a block mask 1–3% slower, with dropout 2–3% faster, the
-    /// modified backwards 1–4% faster. Part of the kernel cache's key.
+    /// Environment variable: <c>off</c> writes every phi's copy on every edge (<see cref="PtxPhiCoalescing"/> not run). Measured
+    /// both ways on one bundle (H100, 2026-12-07, 3028380; two interleaved rounds, docs/performance.md's kernel log, v37): the
+    /// fp16 forward +3.5% (d = 64 +4 to +6%, d = 128 +1 to +2%), the backward 0.999×; the forward with ALiBi, a user bias or a
+    /// block mask 1–3% slower, with dropout 2–3% faster, the modified backwards 1–4% faster. Part of the kernel cache's key.
     /// </summary>
     public const string CoalescePhisVariable = "FLASHATTN_COALESCE_PHIS";
 
-    /// <summary>The setting without <see cref="CoalescePhisVariable"/>: on.</summary>
-    public const bool CoalescePhisUnset = true;
+    /// <summary>The process's setting of <see cref="CoalescePhisVariable"/> (on unless it says <c>off</c>).</summary>
+    public static bool CoalescePhisDefault { get; } =
+        !string.Equals(Environment.GetEnvironmentVariable(CoalescePhisVariable), "off", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>The process's setting of <see cref="CoalescePhisVariable"/>.</summary>
-    public static bool CoalescePhisDefault { get; } = Environment.GetEnvironmentVariable(CoalescePhisVariable)?.ToLowerInvariant() switch
-    {
-        "on" => true,
-        "off" => false,
-        _ => CoalescePhisUnset,
-    };
-
-    /// <summary>Whether this emission coalesces phis: <see cref="CoalescePhis"/>, else the process's default.</summary>
-    public bool CoalescesPhis => CoalescePhis ?? CoalescePhisDefault;
+    /// <summary>The defaults (after <see cref="CoalescePhisDefault"/>: static initialisers run in order).</summary>
+    public static PtxEmitOptions Default { get; } = new();
 }

@@ -130,7 +130,7 @@ public class PtxBackendTests
         if (xUsedAfterTheJoin) k.B.Store(k.B.PtrAdd(output, Constant.I64(4)), x, 4);
         k.B.Ret();
 
-        string text = k.Compile(options: new PtxEmitOptions(CoalescePhis: true)).Text;
+        string text = k.Compile(options: new PtxEmitOptions { CoalescePhis = true }).Text;
         string xRegister = Regex.Match(text, @"mul\.lo\.s32 (%r\d+), ").Groups[1].Value;
         string stored = Regex.Match(text, @"st\.global\.u32 \[%rd\d+\], (%r\d+);").Groups[1].Value;
         var moves = Regex.Matches(text, @"mov\.b32 %r\d+, %r\d+;");
@@ -145,11 +145,12 @@ public class PtxBackendTests
             Assert.That(moves, Has.Count.EqualTo(1), "only the arm that redefines it copies");
             Assert.That(moves[0].Value, Does.StartWith($"mov.b32 {xRegister}, "));
         }
+        Assert.That(PtxEmitOptions.Default.CoalescePhis, Is.EqualTo(PtxEmitOptions.CoalescePhisDefault), "the defaults read the variable");
         // the switch, and a kernel's PhiCopies.KeepAll(): every edge copies
-        string off = PtxBackend.Emit(k.Function, PtxTarget.Default, new PtxEmitOptions(CoalescePhis: false)).Text;
+        string off = PtxBackend.Emit(k.Function, PtxTarget.Default, new PtxEmitOptions { CoalescePhis = false }).Text;
         Assert.That(Regex.Matches(off, @"mov\.b32 %r\d+, %r\d+;"), Has.Count.EqualTo(2));
         k.Entry.Insert(0, new Instruction(Opcode.Intrinsic, IRType.Void) { Intrinsic = IntrinsicOp.KeepPhiCopies });
-        string kept = k.Compile(options: new PtxEmitOptions(CoalescePhis: true)).Text;
+        string kept = k.Compile(options: new PtxEmitOptions { CoalescePhis = true }).Text;
         Assert.That(Regex.Matches(kept, @"mov\.b32 %r\d+, %r\d+;"), Has.Count.EqualTo(2));
     }
 
