@@ -48,6 +48,8 @@ public static class PtxBackend
         private readonly PtxCodeBuilder _b = new(kernel, target, options);
         private readonly List<(string Label, List<(string Dst, Value Src)> Copies, BasicBlock Target)> _edgeBlocks = [];
         private Dictionary<BasicBlock, string> _labels = [];
+        private readonly Dictionary<BasicBlock, Dictionary<Instruction, PtxVectorGroup>> _vectorPlans = [];
+        private readonly Dictionary<BasicBlock, HashSet<Instruction>> _absorbed = [];
 
         public PtxModule Write()
         {
@@ -77,8 +79,7 @@ public static class PtxBackend
                 _b.Label(_labels[block]);
                 if (block.Name.Length > 0) _b.Comment(block.Name);
                 var vectors = VectorPlan(block);
-                var absorbed = vectors.Values.SelectMany(g => g.Members).Where(m => !vectors.ContainsKey(m))
-                    .ToHashSet(ReferenceEqualityComparer.Instance);
+                var absorbed = _absorbed[block];
                 var terminator = block.Terminator
                     ?? throw _b.Error($"block {block.Name} has no terminator");
                 foreach (var instruction in block.Instructions)
@@ -118,10 +119,19 @@ public static class PtxBackend
             return new PtxModule(text.ToString(), entry, _b.StaticSharedBytes);
         }
 
-        /// <summary>The merged vector accesses of <paramref name="block"/> (<see cref="PtxVectorAccess"/>), keyed by the member where each is written.</summary>
-        private Dictionary<Instruction, PtxVectorGroup> VectorPlan(BasicBlock block) => options.VectorizeMemoryAccess
-            ? PtxVectorAccess.Plan(block, new HashSet<Instruction>(ReferenceEqualityComparer.Instance))
-            : new Dictionary<Instruction, PtxVectorGroup>(ReferenceEqualityComparer.Instance);
+        /// <summary>The merged vector accesses of <paramref name="block"/> (<see cref="PtxVectorAccess"/>), keyed by the member where
+        /// each is written; planned once (the phi coalescing reads them before the block is written), the other members in
+        /// <see cref="_absorbed"/>.</summary>
+        private Dictionary<Instruction, PtxVectorGroup> VectorPlan(BasicBlock block)
+        {
+            if (_vectorPlans.TryGetValue(block, out var plan)) return plan;
+            var absorbed = new HashSet<Instruction>(ReferenceEqualityComparer.Instance);
+            plan = options.VectorizeMemoryAccess
+                ? PtxVectorAccess.Plan(block, absorbed)
+                : new Dictionary<Instruction, PtxVectorGroup>(ReferenceEqualityComparer.Instance);
+            _absorbed[block] = absorbed;
+            return _vectorPlans[block] = plan;
+        }
 
         // A .param holds a scalar exactly as memory does.
         private static string ParamType(IRType type) => PtxInstructionEmitter.MemoryType(type);
