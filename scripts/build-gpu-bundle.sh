@@ -14,9 +14,12 @@ rm -rf "$out"
 mkdir -p "$out" "$cache"
 
 apps=$(mktemp -d)
+# The FlashAttn libraries as ReadyToRun images, as the packages carry them (Directory.Build.targets); DOTNET_ReadyToRun=0
+# on the GPU machine runs their IL instead.
 for app in Tests Bench App; do
   dotnet publish "$root/FlashAttn.$app/FlashAttn.$app.csproj" -c Release -r linux-x64 --self-contained false \
-    -p:UseAppHost=false -p:GenerateDocumentationFile=false -o "$apps/$app" --nologo -v quiet
+    -p:UseAppHost=false -p:GenerateDocumentationFile=false -p:PublishReadyToRun=true \
+    '-p:ReadyToRunAssemblies="FlashAttn.Compute.dll;FlashAttn.Kernels.dll;FlashAttn.Core.dll"' -o "$apps/$app" --nologo -v quiet
 done
 # Compressed: the device tool carries at most 64 MiB, and BenchmarkDotNet alone publishes 27 MB.
 XZ_OPT=-T0 tar -C "$apps" -cJf "$out/apps.tar.xz" Tests Bench App

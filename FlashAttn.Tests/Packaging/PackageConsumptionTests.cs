@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using System.IO.Compression;
 using System.Reflection;
+using System.Reflection.PortableExecutable;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace FlashAttn.Tests.Packaging;
@@ -29,6 +32,12 @@ public class PackageConsumptionTests
         // Row 0 sees only key 0, so its output is v's row 0.
         bool ok = result.All(float.IsFinite) && result.AsSpan(0, headDim).SequenceEqual(data.AsSpan(0, headDim));
         Console.WriteLine(ok ? "consumer: ok" : "consumer: wrong output");
+        // which FlashAttn assemblies the host loaded as ReadyToRun images (the packages' runtimes/<rid>/lib/)
+        foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies().Where(a => a.GetName().Name!.StartsWith("FlashAttn")).OrderBy(a => a.GetName().Name))
+        {
+            using var pe = new System.Reflection.PortableExecutable.PEReader(File.OpenRead(assembly.Location));
+            Console.WriteLine($"precompiled {assembly.GetName().Name}: {pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0}");
+        }
         return ok ? 0 : 1;
         """;
 
@@ -77,11 +86,53 @@ public class PackageConsumptionTests
             Run(consumer, "restore", "--ignore-failed-sources");
             string output = Run(consumer, "run", "--no-restore", "-c", "Release");
             Assert.That(output, Does.Contain("consumer: ok"));
+            // where the packages carry ReadyToRun images for this platform, the host runs them
+            bool precompiled = ReadyToRunRuntimes.ContainsKey(RuntimeInformation.RuntimeIdentifier);
+            foreach (string assembly in new[] { "FlashAttn.Compute", "FlashAttn.Core", "FlashAttn.Kernels" })
+                Assert.That(output, Does.Contain($"precompiled {assembly}: {precompiled}"));
+
+            foreach (var (package, assembly) in new[] { ("FlashAttn", "FlashAttn.Core"), ("FlashAttn.Compute", "FlashAttn.Compute"),
+                         ("FlashAttn.Kernels", "FlashAttn.Kernels"), ("FlashAttn.ILGPU", "FlashAttn.ILGPU") })
+                AssertReadyToRunImages(Path.Combine(feed, $"{package}.{version}.nupkg"), assembly);
         }
         finally
         {
             try { Directory.Delete(work, recursive: true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>The runtimes whose ReadyToRun images each package carries (Directory.Build.targets), and the machine field of
+    /// such an image's PE header: the CPU's, XOR-ed with 0x7B79 for Linux (none for Windows).</summary>
+    private static readonly Dictionary<string, ushort> ReadyToRunRuntimes = new()
+    {
+        ["linux-x64"] = 0x8664 ^ 0x7B79,
+        ["win-x64"] = 0x8664,
+        ["linux-arm64"] = 0xAA64 ^ 0x7B79,
+    };
+
+    /// <summary>The package holds the assembly's IL in lib/ and, per runtime, a ReadyToRun image compiled for that runtime
+    /// (each a different image: the SDK's shared output folder once handed the first runtime's image to the others).</summary>
+    private static void AssertReadyToRunImages(string package, string assembly)
+    {
+        using var zip = ZipFile.OpenRead(package);
+        Assert.That(ReadyToRunInfo(zip, $"lib/net10.0/{assembly}.dll").Precompiled, Is.False, $"{assembly} in lib/ is IL only");
+        foreach (var (runtime, machine) in ReadyToRunRuntimes)
+        {
+            var image = ReadyToRunInfo(zip, $"runtimes/{runtime}/lib/net10.0/{assembly}.dll");
+            Assert.That(image.Precompiled, Is.True, $"{assembly} for {runtime} is a ReadyToRun image");
+            Assert.That(image.Machine, Is.EqualTo(machine), $"{assembly} for {runtime} is compiled for {runtime}");
+        }
+    }
+
+    private static (bool Precompiled, ushort Machine) ReadyToRunInfo(ZipArchive zip, string path)
+    {
+        var entry = zip.GetEntry(path);
+        Assert.That(entry, Is.Not.Null, $"no {path} in the package");
+        using var copy = new MemoryStream();
+        using (var stream = entry!.Open()) stream.CopyTo(copy);
+        copy.Position = 0;
+        using var pe = new PEReader(copy);
+        return (pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0, (ushort)pe.PEHeaders.CoffHeader.Machine);
     }
 
     /// <summary>The folder holding FlashAttn.sln above the test assembly, or null.</summary>
