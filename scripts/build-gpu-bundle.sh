@@ -14,8 +14,8 @@ rm -rf "$out"
 mkdir -p "$out" "$cache"
 
 apps=$(mktemp -d)
-# The FlashAttn libraries as ReadyToRun images, as the packages carry them (Directory.Build.targets); DOTNET_ReadyToRun=0
-# on the GPU machine runs their IL instead.
+# The FlashAttn libraries as ReadyToRun images, as the packages carry them (Directory.Build.targets); DOTNET_ReadyToRunExcludeList
+# ("FlashAttn.Compute;FlashAttn.Kernels;FlashAttn.Core") on the GPU machine runs their IL instead.
 for app in Tests Bench App; do
   dotnet publish "$root/FlashAttn.$app/FlashAttn.$app.csproj" -c Release -r linux-x64 --self-contained false \
     -p:UseAppHost=false -p:GenerateDocumentationFile=false -p:PublishReadyToRun=true \
