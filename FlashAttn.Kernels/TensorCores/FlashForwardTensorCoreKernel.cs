@@ -82,7 +82,7 @@ internal static class FlashForwardTensorCoreKernel
 
         // registers: row tile m of this warp holds rows warpRow + 16m + g (+8); accumulator tile (m, j) is index m·tiles + j
         var qFragments = LocalMemory.Allocate<int>(TStorage.AWords * mTiles * kSteps);
-        var a = LocalMemory.Allocate<int>(TStorage.AWords);
+        var a = LocalMemory.Allocate<int>(TStorage.AWords * mTiles); // one k step of Q's fragments (or one of P's)
         var b = LocalMemory.Allocate<int>(TStorage.BWords);
         var s = LocalMemory.Allocate<float>(4 * mTiles * keyTiles);
         bool packedP = TStorage.AWords * (bc / 16) < 4 * keyTiles;
@@ -139,9 +139,15 @@ internal static class FlashForwardTensorCoreKernel
                     for (int kk = 0; kk < kSteps; kk++)
                         TStorage.LoadA(qTile, stride, warpRow + 16 * m, 16 * kk, qFragments, m * kSteps + kk);
 
-            // ---- S = Q K_jᵀ: each K fragment feeds every row tile of the warp ----
+            // ---- S = Q K_jᵀ: each K fragment feeds every row tile of the warp, each Q fragment every key tile (read from
+            //      shared memory once per k step: ptxas merged the re-reads of one per key pair in the dense kernels, not in
+            //      the block-mask ones, 96 LDSM a block instead of 48) ----
             for (int e = 0; e < 4 * mTiles * keyTiles; e++) s[e] = 0f;
             for (int kk = 0; kk < kSteps; kk++)
+            {
+                if (!tile.QueryInRegisters)
+                    for (int m = 0; m < mTiles; m++)
+                        TStorage.LoadA(qTile, stride, warpRow + 16 * m, 16 * kk, a, m);
                 for (int pair = 0; pair < keyTiles / 2; pair++)
                 {
                     // keys 16·pair… × head dims 16·kk…: B operands of two key tiles
@@ -150,15 +156,11 @@ internal static class FlashForwardTensorCoreKernel
                     for (int m = 0; m < mTiles; m++)
                     {
                         int at = m * keyTiles + 2 * pair;
-                        if (tile.QueryInRegisters)
-                            TStorage.MultiplyAddTwoTiles(s, at, qFragments, m * kSteps + kk, b, 0);
-                        else
-                        {
-                            TStorage.LoadA(qTile, stride, warpRow + 16 * m, 16 * kk, a, 0);
-                            TStorage.MultiplyAddTwoTiles(s, at, a, 0, b, 0);
-                        }
+                        if (tile.QueryInRegisters) TStorage.MultiplyAddTwoTiles(s, at, qFragments, m * kSteps + kk, b, 0);
+                        else TStorage.MultiplyAddTwoTiles(s, at, a, m, b, 0);
                     }
                 }
+            }
 
             // ---- mask, through the modifiers where there are any (ModifiedScores.Score); online softmax: P = exp2(S·scale − m_new), ℓ and O rescaled ----
             // the causal/window test on blocks that cross an edge; the mask modifier's test on tiles a block mask does not mark full
