@@ -47,6 +47,9 @@ internal static unsafe class IntrinsicOps
             case IntrinsicOp.ShuffleXor: return Shuffle(d, s, ShuffleMode.Xor, result);
             case IntrinsicOp.ShuffleUp: return Shuffle(d, s, ShuffleMode.Up, result);
             case IntrinsicOp.ShuffleDown: return Shuffle(d, s, ShuffleMode.Down, result);
+            case IntrinsicOp.WarpReduceAdd: return f => f.R[d] = Normalize(result, f.Context.WarpReduce((int)f.R[s[0]], WarpReduction.Add));
+            case IntrinsicOp.WarpReduceMin: return f => f.R[d] = Normalize(result, f.Context.WarpReduce((int)f.R[s[0]], WarpReduction.Min));
+            case IntrinsicOp.WarpReduceMax: return f => f.R[d] = Normalize(result, f.Context.WarpReduce((int)f.R[s[0]], WarpReduction.Max));
 
             // Static allocations are made once per activation (a register holding 0 means "not yet"), so an
             // allocation inside a loop is one array, as on the GPU.

@@ -51,3 +51,14 @@ public enum BarrierReduction
     /// <summary>1 when any value is non-zero.</summary>
     Or,
 }
+
+/// <summary>How <see cref="Warp.Sum(int)"/>, <see cref="Warp.Min(int)"/> and <see cref="Warp.Max(int)"/> combine the lanes' values.</summary>
+public enum WarpReduction
+{
+    /// <summary>The sum (wrapping).</summary>
+    Add,
+    /// <summary>The signed minimum.</summary>
+    Min,
+    /// <summary>The signed maximum.</summary>
+    Max,
+}

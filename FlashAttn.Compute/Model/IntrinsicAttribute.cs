@@ -70,6 +70,12 @@ public enum IntrinsicOp
     ShuffleUp,
     /// <summary>shfl.sync.down.</summary>
     ShuffleDown,
+    /// <summary>redux.sync.add.s32 (sm_80; shuffles before): the warp's sum in every lane.</summary>
+    WarpReduceAdd,
+    /// <summary>redux.sync.min.s32 (sm_80; shuffles before): the warp's minimum in every lane.</summary>
+    WarpReduceMin,
+    /// <summary>redux.sync.max.s32 (sm_80; shuffles before): the warp's maximum in every lane.</summary>
+    WarpReduceMax,
 
     // Memory.
     /// <summary>Static shared allocation of a constant element count.</summary>

@@ -55,13 +55,15 @@ public static class Warp
         return value;
     }
 
-    /// <summary>Sum of <paramref name="value"/> over the warp, returned in every lane (butterfly reduction).</summary>
-    public static int Sum(int value)
-    {
-        for (int mask = Size / 2; mask > 0; mask /= 2)
-            value += ShuffleXor(value, mask);
-        return value;
-    }
+    /// <summary>Sum of <paramref name="value"/> over the warp (wrapping), returned in every lane: one <c>redux.sync</c> on
+    /// sm_80 and newer, whose result ptxas keeps in a uniform register (so what is computed from it stays on the uniform
+    /// datapath, and branches on it are uniform); five shuffles before.</summary>
+    [Intrinsic(IntrinsicOp.WarpReduceAdd)]
+    public static int Sum(int value) => CpuContext.Current.WarpReduce(value, WarpReduction.Add);
+
+    /// <summary>Signed minimum of <paramref name="value"/> over the warp, returned in every lane (as <see cref="Sum(int)"/>).</summary>
+    [Intrinsic(IntrinsicOp.WarpReduceMin)]
+    public static int Min(int value) => CpuContext.Current.WarpReduce(value, WarpReduction.Min);
 
     /// <summary>Maximum of <paramref name="value"/> over the warp, returned in every lane.</summary>
     public static float Max(float value)
@@ -71,13 +73,9 @@ public static class Warp
         return value;
     }
 
-    /// <summary>Maximum of <paramref name="value"/> over the warp, returned in every lane.</summary>
-    public static int Max(int value)
-    {
-        for (int mask = Size / 2; mask > 0; mask /= 2)
-            value = XMath.Max(value, ShuffleXor(value, mask));
-        return value;
-    }
+    /// <summary>Signed maximum of <paramref name="value"/> over the warp, returned in every lane (as <see cref="Sum(int)"/>).</summary>
+    [Intrinsic(IntrinsicOp.WarpReduceMax)]
+    public static int Max(int value) => CpuContext.Current.WarpReduce(value, WarpReduction.Max);
 
     /// <summary>Inclusive prefix sum over the lanes (lane i gets the sum of lanes 0…i).</summary>
     public static int InclusiveScan(int value)

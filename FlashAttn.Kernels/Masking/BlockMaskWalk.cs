@@ -5,9 +5,11 @@ namespace FlashAttn.Kernels;
 /// <summary>
 /// A tensor-core kernel's walk along one line of tiles past those a block mask empties: the forward walks the key blocks
 /// of its query rows, the backward the query blocks of its keys. Each warp looks the classes up 32 blocks at a time, one
-/// block a lane (<see cref="ClassWindow"/>), and reads them by shuffles: a block's class costs a shuffle, a run of empty
-/// blocks one minimum across the warp per window, and only every 32nd block waits for global loads. A lookup per block
-/// waited a global load's latency in every iteration (H100, 2026-12-07, a block mask with every tile full: 29k of the
+/// block a lane (<see cref="ClassWindow"/>): a block's class costs a shuffle, the next block to visit one warp minimum
+/// per window, and only every 32nd block waits for global loads. The minimum is one <c>redux.sync</c>, whose result ptxas
+/// keeps in a uniform register, so the block index and what is computed from it stay uniform as a dense kernel's loop
+/// counter does (by shuffles they were per-lane values: ptxas 11.8, ~90 more instructions a block than the dense loop).
+/// A lookup per block waited a global load's latency in every iteration (H100, 2026-12-07, a block mask with every tile full: 29k of the
 /// forward's 210k stall samples, 32k of the backward's 632k), and carrying it from one iteration to the next made ptxas
 /// spill. Every lane of the warp calls it alike (the shuffles need them all).
 /// Without a block mask (per the specialised flags), every class is the constant Partial and the walk folds away.
@@ -65,12 +67,8 @@ internal readonly struct BlockMaskWalk
         while (from < end)
         {
             if (from >= window.Start + WindowBlocks) window = WindowAt(from);
-            int offset = from - window.Start;
-            if (Warp.Shuffle(window.LaneClass, offset) != BlockMask.Empty) return from;
-            // a run of empty blocks: the window's first lane past the offset with a visible block
-            int found = lane > offset && window.LaneClass != BlockMask.Empty ? lane : WindowBlocks;
-            for (int distance = WindowBlocks / 2; distance >= 1; distance /= 2)
-                found = XMath.Min(found, Warp.ShuffleXor(found, distance));
+            // the window's first lane at or past from's with a block the mask does not empty
+            int found = Warp.Min(lane >= from - window.Start && window.LaneClass != BlockMask.Empty ? lane : WindowBlocks);
             if (found < WindowBlocks) return window.Start + found;
             from = window.Start + WindowBlocks;
         }

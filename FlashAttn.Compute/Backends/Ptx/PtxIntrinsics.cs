@@ -70,6 +70,9 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             case IntrinsicOp.ShuffleXor: Shuffle(i, "bfly", "31"); break;
             case IntrinsicOp.ShuffleUp: Shuffle(i, "up", "0"); break;
             case IntrinsicOp.ShuffleDown: Shuffle(i, "down", "31"); break;
+            case IntrinsicOp.WarpReduceAdd: WarpReduce(i, "add"); break;
+            case IntrinsicOp.WarpReduceMin: WarpReduce(i, "min"); break;
+            case IntrinsicOp.WarpReduceMax: WarpReduce(i, "max"); break;
 
             case IntrinsicOp.SharedAllocate: SharedAllocate(i); break;
             case IntrinsicOp.SharedDynamic: SharedDynamic(i); break;
@@ -192,6 +195,26 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
         b.Emit($"mov.b32 {bits}, {value}");
         b.Emit($"shfl.sync.{mode}.b32 {result}, {bits}, {lane}, {clamp}, -1");
         b.Emit($"mov.b32 {b.Def(i)}, {result}");
+    }
+
+    /// <summary>redux.sync.OP.s32 d, a, 0xffffffff on sm_80 and newer; before, a butterfly of five shuffles.</summary>
+    private void WarpReduce(Instruction i, string op)
+    {
+        if (i.Type.Kind != TypeKind.Int32) throw b.Error($"{i.Intrinsic} of type {i.Type} (int only)");
+        string value = b.Reg(i.Operands[0]);
+        if (b.Target.SmVersion >= 80)
+        {
+            b.Emit($"redux.sync.{op}.s32 {b.Def(i)}, {value}, -1");
+            return;
+        }
+        string accumulator = b.Temp(PtxRegisterClass.B32), other = b.Temp(PtxRegisterClass.B32);
+        b.Emit($"mov.b32 {accumulator}, {value}");
+        for (int mask = 16; mask > 0; mask /= 2)
+        {
+            b.Emit($"shfl.sync.bfly.b32 {other}, {accumulator}, {mask}, 31, -1");
+            b.Emit($"{op}.s32 {accumulator}, {accumulator}, {other}");
+        }
+        b.Emit($"mov.b32 {b.Def(i)}, {accumulator}");
     }
 
     // ---- memory ------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ internal abstract class CpuContext
     public abstract void WarpBarrier();
     /// <summary>Exchanges a 32-bit payload within the warp (all 32 lanes take part, as shfl.sync with a full mask).</summary>
     public abstract int Shuffle(int value, int laneOrDelta, ShuffleMode mode);
+    /// <summary>Combines one value per lane over the warp (as redux.sync with a full mask); every lane gets the result.</summary>
+    public abstract int WarpReduce(int value, WarpReduction reduction);
 
     /// <summary>
     /// Every lane of the warp publishes <paramref name="words"/> (at most <see cref="CpuBarrierPoint.WideExchangeWords"/>)

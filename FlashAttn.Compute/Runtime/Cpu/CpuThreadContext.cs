@@ -106,6 +106,27 @@ internal sealed class CpuThreadContext(CpuParker parker, CpuLocalArena arena) : 
         return source >= 0 && source < warp.Expected ? slots[source] : value;
     }
 
+    /// <summary>Each lane writes its value into the warp's exchange slots (as <see cref="Shuffle"/>), waits for the warp, then
+    /// combines the slots of the lanes that exist (a partial last warp has fewer).</summary>
+    public override int WarpReduce(int value, WarpReduction reduction)
+    {
+        var state = State;
+        var warp = state.Warps[Warp];
+        int[] slots = warp.Exchange[warp.Generation & 1];
+        slots[Linear & 31] = value;
+        state.Arrive(this, warp, 0);
+        int result = slots[0];
+        for (int lane = 1; lane < warp.Expected; lane++)
+            result = reduction switch
+            {
+                WarpReduction.Add => unchecked(result + slots[lane]),
+                WarpReduction.Min => Math.Min(result, slots[lane]),
+                WarpReduction.Max => Math.Max(result, slots[lane]),
+                _ => throw new ArgumentOutOfRangeException(nameof(reduction), reduction, null),
+            };
+        return result;
+    }
+
     /// <inheritdoc/>
     public override int[] WarpExchange(ReadOnlySpan<int> words)
     {

@@ -399,6 +399,32 @@ internal static partial class CorpusCases
         };
         yield return new CorpusCase
         {
+            Name = "WarpIntegerReductions",
+            Kernel = K(nameof(Kernels.WarpIntegerReductions)),
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain("redux.sync.min.s32")),
+            Create = r => new CaseData
+            {
+                // signed values over the whole int range: the sum wraps, the minimum and maximum are signed
+                Buffers = [Data.Ints(r, warpThreads, int.MinValue, int.MaxValue), Data.PoisonInts(warpThreads), Data.PoisonInts(warpThreads),
+                    Data.PoisonInts(warpThreads)],
+                Outputs = [1, 2, 3],
+                Config = new LaunchConfig(2, warpThreads / 2),
+                Arguments = v => v,
+                Reference = b =>
+                {
+                    var input = (int[])b[0];
+                    for (int i = 0; i < warpThreads; i++)
+                    {
+                        var warp = input.Skip(i / 32 * 32).Take(32).ToArray();
+                        ((int[])b[1])[i] = warp.Aggregate(0, (x, y) => unchecked(x + y));
+                        ((int[])b[2])[i] = warp.Min();
+                        ((int[])b[3])[i] = warp.Max();
+                    }
+                },
+            },
+        };
+        yield return new CorpusCase
+        {
             Name = "AtomicHistogram",
             Kernel = K(nameof(Kernels.AtomicHistogram)),
             CheckPtx = ptx => Assert.That(ptx, Does.Contain("atom.global.add")),

@@ -95,6 +95,16 @@ internal static partial class Kernels
         scans[i] = scan;
     }
 
+    /// <summary>The integer warp reductions (redux.sync on sm_80 and newer), every lane's result stored.</summary>
+    public static void WarpIntegerReductions(ArrayView<int> input, ArrayView<int> sums, ArrayView<int> minima, ArrayView<int> maxima)
+    {
+        int i = Grid.GlobalIndexX;
+        int v = input[i];
+        sums[i] = Warp.Sum(v);
+        minima[i] = Warp.Min(v);
+        maxima[i] = Warp.Max(v);
+    }
+
     public static void AtomicHistogram(ArrayView<int> values, ArrayView<int> bins)
     {
         int i = Grid.GlobalIndexX;

@@ -223,6 +223,27 @@ public class PtxBackendTests
         Assert.That(text, Does.Contain("%laneid").And.Contain("bar.warp.sync -1;"));
     }
 
+    /// <summary>Integer warp reductions: one redux.sync from sm_80 on (its result in a uniform register), a butterfly of five
+    /// shuffles before.</summary>
+    [TestCase(80, true)]
+    [TestCase(75, false)]
+    public void WarpReductionsAreReduxFromSm80(int sm, bool redux)
+    {
+        var k = new KernelUnderTest("WarpReductions");
+        var p = k.Param(KernelUnderTest.Global, "p");
+        var v = k.B.Load(IRType.Int32, p);
+        var sum = k.Intrinsic(IntrinsicOp.WarpReduceAdd, IRType.Int32, v);
+        var min = k.Intrinsic(IntrinsicOp.WarpReduceMin, IRType.Int32, sum);
+        var max = k.Intrinsic(IntrinsicOp.WarpReduceMax, IRType.Int32, min);
+        k.B.Store(p, max);
+        k.B.Ret();
+        string text = k.Compile(new PtxTarget(7, 0, sm)).Text;
+        foreach (string op in new[] { "add", "min", "max" })
+            if (redux) Assert.That(text, Does.Match($@"redux\.sync\.{op}\.s32 %r\d+, %r\d+, -1;"));
+            else Assert.That(text, Does.Match($@"\s{op}\.s32 %r\d+, %r\d+, %r\d+;"));
+        Assert.That(text.Split("shfl.sync.bfly").Length - 1, Is.EqualTo(redux ? 0 : 15));
+    }
+
     [Test]
     public void Atomics()
     {
@@ -499,6 +520,7 @@ public class PtxBackendTests
                 IntrinsicOp.BarrierPopCount => k.Intrinsic(op, IRType.Int32, flag),
                 IntrinsicOp.BarrierAnd or IntrinsicOp.BarrierOr => k.Intrinsic(op, IRType.Bool, flag),
                 >= IntrinsicOp.ShuffleIdx and <= IntrinsicOp.ShuffleDown => k.Intrinsic(op, IRType.Float32, f, i),
+                >= IntrinsicOp.WarpReduceAdd and <= IntrinsicOp.WarpReduceMax => k.Intrinsic(op, IRType.Int32, i),
                 IntrinsicOp.SharedAllocate => k.Intrinsic(op, KernelUnderTest.Shared, Constant.I32(4)),
                 IntrinsicOp.SharedDynamic => k.Intrinsic(op, KernelUnderTest.Shared),
                 IntrinsicOp.LocalAllocate => k.Intrinsic(op, IRType.Pointer(AddressSpace.Local), Constant.I32(4)),
