@@ -38,9 +38,14 @@ public sealed class DeadCodeElimination : FunctionPass
 
     private static bool RemoveWriteOnlyAllocas(Function function)
     {
-        var users = CfgUtilities.ComputeUsers(function);
+        var allocas = function.AllInstructions.Where(i => i.Op == Opcode.Alloca).ToList();
+        if (allocas.Count == 0) return false;
+        // the users of allocas and PtrAdds only, the pointers the walk follows: a map of every value's users, built on
+        // each run, was the largest allocation of a compile (its arrays on the large-object heap, whose growth set off
+        // full garbage collections)
+        var users = CfgUtilities.ComputeUsers(function, v => v is Instruction { Op: Opcode.Alloca or Opcode.PtrAdd });
         var dead = new HashSet<Instruction>();
-        foreach (var alloca in function.AllInstructions.Where(i => i.Op == Opcode.Alloca).ToList())
+        foreach (var alloca in allocas)
         {
             var group = new List<Instruction> { alloca };
             bool writeOnly = true;
