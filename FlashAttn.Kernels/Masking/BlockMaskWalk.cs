@@ -9,9 +9,9 @@ namespace FlashAttn.Kernels;
 /// per window, and only every 32nd block waits for global loads. The minimum is one <c>redux.sync</c>, whose result ptxas
 /// keeps in a uniform register, so the block index and what is computed from it stay uniform as a dense kernel's loop
 /// counter does (by shuffles they were per-lane values: ptxas 11.8, ~90 more instructions a block than the dense loop).
-/// A lookup per block waited a global load's latency in every iteration (H100, 2026-12-07, a block mask with every tile full: 29k of the
-/// forward's 210k stall samples, 32k of the backward's 632k), and carrying it from one iteration to the next made ptxas
-/// spill. Every lane of the warp calls it alike (the shuffles need them all).
+/// A lookup per block waited a global load's latency in every iteration (H100, 2026-12-07, a block mask with every tile
+/// full: 29k of the forward's 210k stall samples, 32k of the backward's 632k), and carrying it from one iteration to the
+/// next made ptxas spill. Every lane of the warp calls it alike (the shuffle and the reduction need them all).
 /// Without a block mask (per the specialised flags), every class is the constant Partial and the walk folds away.
 /// </summary>
 internal readonly struct BlockMaskWalk

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 14's first compile, with the FlashAttn libraries' ReadyToRun images (the bundle's, as the packages carry them) and
-# without (DOTNET_ReadyToRun=0: the same IL, JIT-compiled), alternating, each in a new process. Prints per process:
+# without (DOTNET_ReadyToRunExcludeList: the same IL, JIT-compiled; DOTNET_ReadyToRun=0 would JIT the framework too), alternating, each in a new process. Prints per process:
 # IL -> PTX of the tensor-core forward with a new user modifier (the process's first compile: .NET JIT of the compiler
 # included) and the user relative bias's first forward call (IL -> PTX, driver JIT, load; the compiler already warm: only
 # in the first process, which fills a kernel cache of its own that the later ones read, so that they take seconds).

@@ -35,13 +35,13 @@ internal sealed class PtxPhiCoalescing
         // where each instruction is written (merged vector accesses at their leader)
         foreach (var block in function.Blocks)
         {
-            var plan = vectorPlan(block);
-            var position = new Dictionary<Instruction, int>(ReferenceEqualityComparer.Instance);
-            for (int i = 0; i < block.Instructions.Count; i++) position[block.Instructions[i]] = i;
             for (int i = 0; i < block.Instructions.Count; i++) _emittedAt[block.Instructions[i]] = (block, i);
-            foreach (var (leader, group) in plan)
-                foreach (var member in group.Members)
-                    _emittedAt[member] = (block, position[leader]);
+            // a leader is no other group's member, so its own position still stands when its members take it
+            foreach (var (leader, group) in vectorPlan(block))
+            {
+                var at = _emittedAt[leader];
+                foreach (var member in group.Members) _emittedAt[member] = at;
+            }
         }
 
         // the values that may share a register: phis and the operands they could share it with
