@@ -6,7 +6,8 @@ namespace FlashAttn.Compute.Frontend;
 
 /// <summary>
 /// Known BCL methods and what they become: <c>MathF</c>/<c>Math</c> functions → math intrinsics,
-/// <c>float/double/Half.IsNaN/IsInfinity/IsFinite</c> → test intrinsics, <c>BitConverter</c> bit casts →
+/// <c>float/double/Half.IsNaN/IsInfinity/IsFinite</c> → test intrinsics, 32-bit <c>BitOperations</c> bit counts →
+/// <c>TrailingZeroCount</c>/<c>LeadingZeroCount</c>/<c>PopCount</c>, <c>BitConverter</c> bit casts →
 /// <c>BitCast</c>, <c>Half</c> operators → f16 IR arithmetic and comparisons, <c>Half</c> conversions →
 /// <c>FloatToHalf</c>/<c>HalfToFloat</c> (other types go through float), <c>Unsafe.SizeOf/Add/As/AsRef</c>
 /// → constants and pointer arithmetic. <see cref="Instruction.Method"/> is the BCL method (its managed
@@ -26,6 +27,12 @@ internal static class BclIntrinsics
     private static readonly Dictionary<string, IntrinsicOp> s_tests = new()
     {
         ["IsNaN"] = IntrinsicOp.IsNaN, ["IsInfinity"] = IntrinsicOp.IsInfinity, ["IsFinite"] = IntrinsicOp.IsFinite,
+    };
+
+    private static readonly Dictionary<string, IntrinsicOp> s_bitCounts = new()
+    {
+        ["TrailingZeroCount"] = IntrinsicOp.TrailingZeroCount, ["LeadingZeroCount"] = IntrinsicOp.LeadingZeroCount,
+        ["PopCount"] = IntrinsicOp.PopCount,
     };
 
     private static readonly Dictionary<string, Opcode> s_halfArithmetic = new()
@@ -55,6 +62,14 @@ internal static class BclIntrinsics
             var result = b.B.Intrinsic(test, IRType.Bool, x);
             result.Method = m;
             b.PushBool(result);
+            return true;
+        }
+        if (owner == typeof(System.Numerics.BitOperations) && parameters.Length == 1 && s_bitCounts.TryGetValue(m.Name, out var count)
+            && (parameters[0] == typeof(uint) || parameters[0] == typeof(int)))
+        {
+            var bits = b.B.Intrinsic(count, IRType.Int32, b.ConvertTo(b.Pop().Value, IRType.Int32));
+            bits.Method = m;
+            b.Push(bits);
             return true;
         }
         if (owner == typeof(BitConverter)) return EmitBitConverter(b, m, parameters);

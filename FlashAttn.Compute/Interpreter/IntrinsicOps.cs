@@ -50,6 +50,8 @@ internal static unsafe class IntrinsicOps
             case IntrinsicOp.WarpReduceAdd: return f => f.R[d] = Normalize(result, f.Context.WarpReduce((int)f.R[s[0]], WarpReduction.Add));
             case IntrinsicOp.WarpReduceMin: return f => f.R[d] = Normalize(result, f.Context.WarpReduce((int)f.R[s[0]], WarpReduction.Min));
             case IntrinsicOp.WarpReduceMax: return f => f.R[d] = Normalize(result, f.Context.WarpReduce((int)f.R[s[0]], WarpReduction.Max));
+            case IntrinsicOp.WarpBallot:
+                return f => f.R[d] = Normalize(result, f.Context.WarpReduce(f.R[s[0]] != 0 ? 1 << f.Context.LaneIndex : 0, WarpReduction.Add));
 
             // Static allocations are made once per activation (a register holding 0 means "not yet"), so an
             // allocation inside a loop is one array, as on the GPU.
@@ -154,7 +156,7 @@ internal static unsafe class IntrinsicOps
             case IntrinsicOp.FloatToBFloat16: return f => f.R[d] = FromBF16(F32(f.R[s[0]]));
             case IntrinsicOp.BFloat16ToFloat: return f => f.R[d] = FromF32(BF16(f.R[s[0]]));
         }
-        if (op >= IntrinsicOp.Exp && op <= IntrinsicOp.IsFinite) return Math(i, d, s);
+        if (op >= IntrinsicOp.Exp && op <= IntrinsicOp.PopCount) return Math(i, d, s);
         throw new InvalidOperationException($"IR interpreter: unsupported intrinsic {op} ({IRPrinter.Format(i)}).");
     }
 
@@ -330,6 +332,12 @@ internal static unsafe class IntrinsicOps
                 case IntrinsicOp.Max when unsigned: return f => f.R[d] = ZeroExtend(kind, f.R[s[0]]) >= ZeroExtend(kind, f.R[s[1]]) ? f.R[s[0]] : f.R[s[1]];
                 case IntrinsicOp.Min: return f => f.R[d] = System.Math.Min(f.R[s[0]], f.R[s[1]]);
                 case IntrinsicOp.Max: return f => f.R[d] = System.Math.Max(f.R[s[0]], f.R[s[1]]);
+                case IntrinsicOp.TrailingZeroCount when kind == TypeKind.Int32:
+                    return f => f.R[d] = System.Numerics.BitOperations.TrailingZeroCount((uint)f.R[s[0]]);
+                case IntrinsicOp.LeadingZeroCount when kind == TypeKind.Int32:
+                    return f => f.R[d] = System.Numerics.BitOperations.LeadingZeroCount((uint)f.R[s[0]]);
+                case IntrinsicOp.PopCount when kind == TypeKind.Int32:
+                    return f => f.R[d] = System.Numerics.BitOperations.PopCount((uint)f.R[s[0]]);
             }
         }
         throw ScalarOps.Unsupported(op, kind);

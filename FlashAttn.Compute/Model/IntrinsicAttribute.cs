@@ -76,6 +76,8 @@ public enum IntrinsicOp
     WarpReduceMin,
     /// <summary>redux.sync.max.s32 (sm_80; shuffles before): the warp's maximum in every lane.</summary>
     WarpReduceMax,
+    /// <summary>vote.sync.ballot.b32: bit i of the result is lane i's predicate, in every lane.</summary>
+    WarpBallot,
 
     // Memory.
     /// <summary>Static shared allocation of a constant element count.</summary>
@@ -164,6 +166,12 @@ public enum IntrinsicOp
     IsInfinity,
     /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (IsFinite)</summary>
     IsFinite,
+    /// <summary>Bit counts of a 32-bit integer (BitOperations): brev and clz. (TrailingZeroCount; 32 for 0)</summary>
+    TrailingZeroCount,
+    /// <summary>Bit counts of a 32-bit integer (BitOperations): clz. (LeadingZeroCount; 32 for 0)</summary>
+    LeadingZeroCount,
+    /// <summary>Bit counts of a 32-bit integer (BitOperations): popc. (PopCount)</summary>
+    PopCount,
 
     // Bit-level reinterpretation and half-precision conversions.
     /// <summary>Reinterpret bits of a same-size value (float↔int, Half↔short, BFloat16↔short).</summary>

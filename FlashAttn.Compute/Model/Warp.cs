@@ -77,6 +77,11 @@ public static class Warp
     [Intrinsic(IntrinsicOp.WarpReduceMax)]
     public static int Max(int value) => CpuContext.Current.WarpReduce(value, WarpReduction.Max);
 
+    /// <summary>The warp's predicates as bits, returned in every lane: bit i is lane i's <paramref name="predicate"/> (lanes that
+    /// do not exist give 0). One <c>vote.sync.ballot</c>, whose result ptxas keeps in a uniform register.</summary>
+    [Intrinsic(IntrinsicOp.WarpBallot)]
+    public static uint Ballot(bool predicate) => (uint)CpuContext.Current.WarpReduce(predicate ? 1 << LaneIdx : 0, WarpReduction.Add);
+
     /// <summary>Inclusive prefix sum over the lanes (lane i gets the sum of lanes 0…i).</summary>
     public static int InclusiveScan(int value)
     {

@@ -73,6 +73,7 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             case IntrinsicOp.WarpReduceAdd: WarpReduce(i, "add"); break;
             case IntrinsicOp.WarpReduceMin: WarpReduce(i, "min"); break;
             case IntrinsicOp.WarpReduceMax: WarpReduce(i, "max"); break;
+            case IntrinsicOp.WarpBallot: b.Emit($"vote.sync.ballot.b32 {b.Def(i)}, {b.Reg(i.Operands[0])}, -1"); break;
 
             case IntrinsicOp.SharedAllocate: SharedAllocate(i); break;
             case IntrinsicOp.SharedDynamic: SharedDynamic(i); break;
@@ -106,6 +107,7 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
 
             case IntrinsicOp.Min or IntrinsicOp.Max: MinMax(i); break;
             case IntrinsicOp.Abs: Abs(i); break;
+            case IntrinsicOp.TrailingZeroCount or IntrinsicOp.LeadingZeroCount or IntrinsicOp.PopCount: BitCount(i); break;
 
             case IntrinsicOp.AsyncCopy16: AsyncCopy16(i); break;
             case IntrinsicOp.RuntimeValue: b.Emit($"mov.u32 {b.Def(i)}, {b.Reg(i.Operands[0])}"); break;
@@ -568,6 +570,25 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             return;
         }
         WithFloat(i, (ft, dst, args) => b.Emit($"abs{ft} {dst}, {args[0]}"));
+    }
+
+    /// <summary>The 32-bit bit counts: popc and clz are PTX's; the trailing zeros are the leading zeros of the bits reversed
+    /// (brev), 32 for 0 as BitOperations'.</summary>
+    private void BitCount(Instruction i)
+    {
+        if (i.Type.Kind != TypeKind.Int32 || i.Operands[0].Type.Kind != TypeKind.Int32)
+            throw b.Error($"{i.Intrinsic} of type {i.Operands[0].Type} (32-bit integers only)");
+        string x = b.Reg(i.Operands[0]);
+        switch (i.Intrinsic)
+        {
+            case IntrinsicOp.PopCount: b.Emit($"popc.b32 {b.Def(i)}, {x}"); break;
+            case IntrinsicOp.LeadingZeroCount: b.Emit($"clz.b32 {b.Def(i)}, {x}"); break;
+            default:
+                string reversed = b.Temp(PtxRegisterClass.B32);
+                b.Emit($"brev.b32 {reversed}, {x}");
+                b.Emit($"clz.b32 {b.Def(i)}, {reversed}");
+                break;
+        }
     }
 
     // ---- float math --------------------------------------------------------------------------------

@@ -425,6 +425,40 @@ internal static partial class CorpusCases
         };
         yield return new CorpusCase
         {
+            Name = "BallotAndBitCounts",
+            Kernel = K(nameof(Kernels.BallotAndBitCounts)),
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain("vote.sync.ballot.b32").And.Contain("brev.b32").And.Contain("clz.b32").And.Contain("popc.b32")),
+            Create = r =>
+            {
+                // zeros among the values (32 zeros to count), and the values' low bits random
+                var input = Data.Ints(r, warpThreads, int.MinValue, int.MaxValue);
+                for (int i = 0; i < warpThreads; i += 7) input[i] = 0;
+                return new CaseData
+                {
+                    Buffers = [input, Data.PoisonInts(warpThreads), Data.PoisonInts(warpThreads), Data.PoisonInts(warpThreads), Data.PoisonInts(warpThreads)],
+                    Outputs = [1, 2, 3, 4],
+                    Config = new LaunchConfig(2, warpThreads / 2),
+                    Arguments = v => v,
+                    Reference = b =>
+                    {
+                        var values = (int[])b[0];
+                        for (int i = 0; i < warpThreads; i++)
+                        {
+                            uint ballot = 0;
+                            for (int lane = 0; lane < 32; lane++)
+                                if ((values[i / 32 * 32 + lane] & 1) != 0) ballot |= 1u << lane;
+                            ((int[])b[1])[i] = (int)ballot;
+                            ((int[])b[2])[i] = System.Numerics.BitOperations.TrailingZeroCount((uint)values[i]);
+                            ((int[])b[3])[i] = System.Numerics.BitOperations.LeadingZeroCount((uint)values[i]);
+                            ((int[])b[4])[i] = System.Numerics.BitOperations.PopCount((uint)values[i])
+                                + System.Numerics.BitOperations.TrailingZeroCount(values[i] >> 3);
+                        }
+                    },
+                };
+            },
+        };
+        yield return new CorpusCase
+        {
             Name = "AtomicHistogram",
             Kernel = K(nameof(Kernels.AtomicHistogram)),
             CheckPtx = ptx => Assert.That(ptx, Does.Contain("atom.global.add")),

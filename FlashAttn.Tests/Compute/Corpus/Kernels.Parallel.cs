@@ -1,3 +1,4 @@
+using System.Numerics;
 using FlashAttn.Compute;
 
 namespace FlashAttn.Tests.Compute.Corpus;
@@ -103,6 +104,18 @@ internal static partial class Kernels
         sums[i] = Warp.Sum(v);
         minima[i] = Warp.Min(v);
         maxima[i] = Warp.Max(v);
+    }
+
+    /// <summary>A ballot of each lane's lowest bit, and the bit counts of each value (BitOperations, 32-bit).</summary>
+    public static void BallotAndBitCounts(ArrayView<int> input, ArrayView<int> ballots, ArrayView<int> trailing, ArrayView<int> leading,
+        ArrayView<int> population)
+    {
+        int i = Grid.GlobalIndexX;
+        int v = input[i];
+        ballots[i] = (int)Warp.Ballot((v & 1) != 0);
+        trailing[i] = BitOperations.TrailingZeroCount((uint)v);
+        leading[i] = BitOperations.LeadingZeroCount((uint)v);
+        population[i] = BitOperations.PopCount((uint)v) + BitOperations.TrailingZeroCount(v >> 3);
     }
 
     public static void AtomicHistogram(ArrayView<int> values, ArrayView<int> bins)

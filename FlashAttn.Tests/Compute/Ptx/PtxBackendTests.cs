@@ -244,6 +244,24 @@ public class PtxBackendTests
         Assert.That(text.Split("shfl.sync.bfly").Length - 1, Is.EqualTo(redux ? 0 : 15));
     }
 
+    /// <summary>A ballot is one vote.sync.ballot; the bit counts are popc, clz, and brev then clz for the trailing zeros.</summary>
+    [Test]
+    public void BallotAndBitCounts()
+    {
+        var k = new KernelUnderTest("BallotAndBitCounts");
+        var p = k.Param(KernelUnderTest.Global, "p");
+        var v = k.B.Load(IRType.Int32, p);
+        var ballot = k.Intrinsic(IntrinsicOp.WarpBallot, IRType.Int32, k.B.Cmp(CompareKind.Ne, v, Constant.I32(0)));
+        var trailing = k.Intrinsic(IntrinsicOp.TrailingZeroCount, IRType.Int32, ballot);
+        var leading = k.Intrinsic(IntrinsicOp.LeadingZeroCount, IRType.Int32, trailing);
+        k.B.Store(p, k.Intrinsic(IntrinsicOp.PopCount, IRType.Int32, leading));
+        k.B.Ret();
+        string text = k.Compile(PtxTarget.Default).Text;
+        Assert.That(text, Does.Match(@"vote\.sync\.ballot\.b32 %r\d+, %p\d+, -1;"));
+        Assert.That(text, Does.Match(@"brev\.b32 (%r\d+), %r\d+;\s+clz\.b32 %r\d+, \1;"));
+        Assert.That(text, Does.Match(@"popc\.b32 %r\d+, %r\d+;"));
+    }
+
     [Test]
     public void Atomics()
     {
@@ -521,6 +539,8 @@ public class PtxBackendTests
                 IntrinsicOp.BarrierAnd or IntrinsicOp.BarrierOr => k.Intrinsic(op, IRType.Bool, flag),
                 >= IntrinsicOp.ShuffleIdx and <= IntrinsicOp.ShuffleDown => k.Intrinsic(op, IRType.Float32, f, i),
                 >= IntrinsicOp.WarpReduceAdd and <= IntrinsicOp.WarpReduceMax => k.Intrinsic(op, IRType.Int32, i),
+                IntrinsicOp.WarpBallot => k.Intrinsic(op, IRType.Int32, flag),
+                >= IntrinsicOp.TrailingZeroCount and <= IntrinsicOp.PopCount => k.Intrinsic(op, IRType.Int32, i),
                 IntrinsicOp.SharedAllocate => k.Intrinsic(op, KernelUnderTest.Shared, Constant.I32(4)),
                 IntrinsicOp.SharedDynamic => k.Intrinsic(op, KernelUnderTest.Shared),
                 IntrinsicOp.LocalAllocate => k.Intrinsic(op, IRType.Pointer(AddressSpace.Local), Constant.I32(4)),
