@@ -50,6 +50,7 @@ internal static unsafe class IntrinsicOps
             case IntrinsicOp.WarpReduceAdd: return f => f.R[d] = Normalize(result, f.Context.WarpReduce((int)f.R[s[0]], WarpReduction.Add));
             case IntrinsicOp.WarpReduceMin: return f => f.R[d] = Normalize(result, f.Context.WarpReduce((int)f.R[s[0]], WarpReduction.Min));
             case IntrinsicOp.WarpReduceMax: return f => f.R[d] = Normalize(result, f.Context.WarpReduce((int)f.R[s[0]], WarpReduction.Max));
+            case IntrinsicOp.WarpReduceOr: return f => f.R[d] = Normalize(result, f.Context.WarpReduce((int)f.R[s[0]], WarpReduction.Or));
             case IntrinsicOp.WarpBallot:
                 return f => f.R[d] = Normalize(result, f.Context.WarpReduce(f.R[s[0]] != 0 ? 1 << f.Context.LaneIndex : 0, WarpReduction.Add));
 

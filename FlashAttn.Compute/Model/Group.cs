@@ -61,4 +61,6 @@ public enum WarpReduction
     Min,
     /// <summary>The signed maximum.</summary>
     Max,
+    /// <summary>The bitwise or.</summary>
+    Or,
 }

@@ -76,6 +76,8 @@ public enum IntrinsicOp
     WarpReduceMin,
     /// <summary>redux.sync.max.s32 (sm_80; shuffles before): the warp's maximum in every lane.</summary>
     WarpReduceMax,
+    /// <summary>redux.sync.or.b32 (sm_80; shuffles before): the warp's bitwise or in every lane.</summary>
+    WarpReduceOr,
     /// <summary>vote.sync.ballot.b32: bit i of the result is lane i's predicate, in every lane.</summary>
     WarpBallot,
 

@@ -77,6 +77,12 @@ public static class Warp
     [Intrinsic(IntrinsicOp.WarpReduceMax)]
     public static int Max(int value) => CpuContext.Current.WarpReduce(value, WarpReduction.Max);
 
+    /// <summary>Bitwise or of <paramref name="value"/> over the warp, returned in every lane: one <c>redux.sync</c> on sm_80 and
+    /// newer, whose result ptxas keeps in a uniform register (as <see cref="Sum(int)"/>); five shuffles before. Lanes that set
+    /// their own bit make a ballot whose result stays uniform.</summary>
+    [Intrinsic(IntrinsicOp.WarpReduceOr)]
+    public static int Or(int value) => CpuContext.Current.WarpReduce(value, WarpReduction.Or);
+
     /// <summary>The warp's predicates as bits, returned in every lane: bit i is lane i's <paramref name="predicate"/> (lanes that
     /// do not exist give 0). One <c>vote.sync.ballot</c>, whose result ptxas keeps in a uniform register.</summary>
     [Intrinsic(IntrinsicOp.WarpBallot)]

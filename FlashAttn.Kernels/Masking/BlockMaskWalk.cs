@@ -6,7 +6,7 @@ namespace FlashAttn.Kernels;
 /// <summary>
 /// A tensor-core kernel's walk along one line of tiles past those a block mask empties: the forward walks the key blocks
 /// of its query rows, the backward the query blocks of its keys. Each warp looks the classes up 32 blocks at a time, one
-/// block a lane, and turns them into two bit sets by ballots (<see cref="ClassWindow"/>): the next block to visit is the
+/// block a lane, and turns them into two bit sets (ballots by warp or, <see cref="ClassWindow"/>): the next block to visit is the
 /// lowest set bit at or past it, a block's class one bit, both uniform values (no warp exchange per block), and only every
 /// 32nd block waits for global loads. A lookup per block waited a global load's latency in every iteration (H100,
 /// 2026-12-07, a block mask with every tile full: 29k of the forward's 210k stall samples, 32k of the backward's 632k),
@@ -57,7 +57,11 @@ internal readonly struct BlockMaskWalk
                 ? blocks.TileOf(batch, head, lineStart, lineLength, block * step, step)
                 : blocks.TileOf(batch, head, block * step, step, lineStart, lineLength);
         if (!active) return new ClassWindow(first, 0, 0); // no ballots: collectives stay in the kernel even when unused
-        return new ClassWindow(first, Warp.Ballot(laneClass != BlockMask.Empty), Warp.Ballot(laneClass == BlockMask.Full));
+        // ballots by warp or (redux.sync), not vote.sync: their results are uniform registers, so the block index found from
+        // them is uniform and so is the K/V address arithmetic on it (vote's plain registers made it per lane: IMAD +12%,
+        // forward +2%, H200 2026-12-07)
+        int bit = 1 << Warp.LaneIdx;
+        return new ClassWindow(first, (uint)Warp.Or(laneClass != BlockMask.Empty ? bit : 0), (uint)Warp.Or(laneClass == BlockMask.Full ? bit : 0));
     }
 
     /// <summary>The first block from <paramref name="from"/> on that the mask does not empty (at or past the line's end: none),
@@ -71,7 +75,9 @@ internal readonly struct BlockMaskWalk
             if (from >= window.Start + WindowBlocks) window = WindowAt(from);
             // the window's blocks from `from` on that the mask does not empty: the lowest is the next
             uint ahead = window.Visible >> (from - window.Start);
-            if (ahead != 0) return from + BitOperations.TrailingZeroCount(ahead);
+            // (through a warp minimum of the one value: redux.sync's uniform register keeps the block index uniform for
+            // ptxas, which computes brev/clz on per-lane registers)
+            if (ahead != 0) return Warp.Min(from + BitOperations.TrailingZeroCount(ahead));
             from = window.Start + WindowBlocks;
         }
         return end;

@@ -73,6 +73,7 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             case IntrinsicOp.WarpReduceAdd: WarpReduce(i, "add"); break;
             case IntrinsicOp.WarpReduceMin: WarpReduce(i, "min"); break;
             case IntrinsicOp.WarpReduceMax: WarpReduce(i, "max"); break;
+            case IntrinsicOp.WarpReduceOr: WarpReduce(i, "or"); break;
             case IntrinsicOp.WarpBallot: b.Emit($"vote.sync.ballot.b32 {b.Def(i)}, {b.Reg(i.Operands[0])}, -1"); break;
 
             case IntrinsicOp.SharedAllocate: SharedAllocate(i); break;
@@ -199,14 +200,14 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
         b.Emit($"mov.b32 {b.Def(i)}, {result}");
     }
 
-    /// <summary>redux.sync.OP.s32 d, a, 0xffffffff on sm_80 and newer; before, a butterfly of five shuffles.</summary>
+    /// <summary>redux.sync.OP.s32 (or.b32) d, a, 0xffffffff on sm_80 and newer; before, a butterfly of five shuffles.</summary>
     private void WarpReduce(Instruction i, string op)
     {
         if (i.Type.Kind != TypeKind.Int32) throw b.Error($"{i.Intrinsic} of type {i.Type} (int only)");
-        string value = b.Reg(i.Operands[0]);
+        string value = b.Reg(i.Operands[0]), type = op == "or" ? "b32" : "s32";
         if (b.Target.SmVersion >= 80)
         {
-            b.Emit($"redux.sync.{op}.s32 {b.Def(i)}, {value}, -1");
+            b.Emit($"redux.sync.{op}.{type} {b.Def(i)}, {value}, -1");
             return;
         }
         string accumulator = b.Temp(PtxRegisterClass.B32), other = b.Temp(PtxRegisterClass.B32);
@@ -214,7 +215,7 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
         for (int mask = 16; mask > 0; mask /= 2)
         {
             b.Emit($"shfl.sync.bfly.b32 {other}, {accumulator}, {mask}, 31, -1");
-            b.Emit($"{op}.s32 {accumulator}, {accumulator}, {other}");
+            b.Emit($"{op}.{type} {accumulator}, {accumulator}, {other}");
         }
         b.Emit($"mov.b32 {b.Def(i)}, {accumulator}");
     }

@@ -122,6 +122,7 @@ internal sealed class CpuThreadContext(CpuParker parker, CpuLocalArena arena) : 
                 WarpReduction.Add => unchecked(result + slots[lane]),
                 WarpReduction.Min => Math.Min(result, slots[lane]),
                 WarpReduction.Max => Math.Max(result, slots[lane]),
+                WarpReduction.Or => result | slots[lane],
                 _ => throw new ArgumentOutOfRangeException(nameof(reduction), reduction, null),
             };
         return result;

@@ -401,13 +401,13 @@ internal static partial class CorpusCases
         {
             Name = "WarpIntegerReductions",
             Kernel = K(nameof(Kernels.WarpIntegerReductions)),
-            CheckPtx = ptx => Assert.That(ptx, Does.Contain("redux.sync.min.s32")),
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain("redux.sync.min.s32").And.Contain("redux.sync.or.b32")),
             Create = r => new CaseData
             {
                 // signed values over the whole int range: the sum wraps, the minimum and maximum are signed
                 Buffers = [Data.Ints(r, warpThreads, int.MinValue, int.MaxValue), Data.PoisonInts(warpThreads), Data.PoisonInts(warpThreads),
-                    Data.PoisonInts(warpThreads)],
-                Outputs = [1, 2, 3],
+                    Data.PoisonInts(warpThreads), Data.PoisonInts(warpThreads)],
+                Outputs = [1, 2, 3, 4],
                 Config = new LaunchConfig(2, warpThreads / 2),
                 Arguments = v => v,
                 Reference = b =>
@@ -419,6 +419,7 @@ internal static partial class CorpusCases
                         ((int[])b[1])[i] = warp.Aggregate(0, (x, y) => unchecked(x + y));
                         ((int[])b[2])[i] = warp.Min();
                         ((int[])b[3])[i] = warp.Max();
+                        ((int[])b[4])[i] = warp.Select((v, lane) => v & (0x11 << (lane % 8))).Aggregate(0, (x, y) => x | y);
                     }
                 },
             },

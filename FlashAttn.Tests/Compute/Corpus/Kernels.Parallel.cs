@@ -97,13 +97,15 @@ internal static partial class Kernels
     }
 
     /// <summary>The integer warp reductions (redux.sync on sm_80 and newer), every lane's result stored.</summary>
-    public static void WarpIntegerReductions(ArrayView<int> input, ArrayView<int> sums, ArrayView<int> minima, ArrayView<int> maxima)
+    public static void WarpIntegerReductions(ArrayView<int> input, ArrayView<int> sums, ArrayView<int> minima, ArrayView<int> maxima,
+        ArrayView<int> ors)
     {
         int i = Grid.GlobalIndexX;
         int v = input[i];
         sums[i] = Warp.Sum(v);
         minima[i] = Warp.Min(v);
         maxima[i] = Warp.Max(v);
+        ors[i] = Warp.Or(v & (0x11 << (Warp.LaneIdx % 8))); // sparse bits, so that the or differs from the sum
     }
 
     /// <summary>A ballot of each lane's lowest bit, and the bit counts of each value (BitOperations, 32-bit).</summary>

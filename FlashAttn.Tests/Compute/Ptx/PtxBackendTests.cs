@@ -235,13 +235,16 @@ public class PtxBackendTests
         var sum = k.Intrinsic(IntrinsicOp.WarpReduceAdd, IRType.Int32, v);
         var min = k.Intrinsic(IntrinsicOp.WarpReduceMin, IRType.Int32, sum);
         var max = k.Intrinsic(IntrinsicOp.WarpReduceMax, IRType.Int32, min);
-        k.B.Store(p, max);
+        var or = k.Intrinsic(IntrinsicOp.WarpReduceOr, IRType.Int32, max);
+        k.B.Store(p, or);
         k.B.Ret();
         string text = k.Compile(new PtxTarget(7, 0, sm)).Text;
         foreach (string op in new[] { "add", "min", "max" })
             if (redux) Assert.That(text, Does.Match($@"redux\.sync\.{op}\.s32 %r\d+, %r\d+, -1;"));
             else Assert.That(text, Does.Match($@"\s{op}\.s32 %r\d+, %r\d+, %r\d+;"));
-        Assert.That(text.Split("shfl.sync.bfly").Length - 1, Is.EqualTo(redux ? 0 : 15));
+        if (redux) Assert.That(text, Does.Match(@"redux\.sync\.or\.b32 %r\d+, %r\d+, -1;"));
+        else Assert.That(text, Does.Match(@"\sor\.b32 %r\d+, %r\d+, %r\d+;"));
+        Assert.That(text.Split("shfl.sync.bfly").Length - 1, Is.EqualTo(redux ? 0 : 20));
     }
 
     /// <summary>A ballot is one vote.sync.ballot; the bit counts are popc, clz, and brev then clz for the trailing zeros.</summary>
@@ -538,7 +541,7 @@ public class PtxBackendTests
                 IntrinsicOp.BarrierPopCount => k.Intrinsic(op, IRType.Int32, flag),
                 IntrinsicOp.BarrierAnd or IntrinsicOp.BarrierOr => k.Intrinsic(op, IRType.Bool, flag),
                 >= IntrinsicOp.ShuffleIdx and <= IntrinsicOp.ShuffleDown => k.Intrinsic(op, IRType.Float32, f, i),
-                >= IntrinsicOp.WarpReduceAdd and <= IntrinsicOp.WarpReduceMax => k.Intrinsic(op, IRType.Int32, i),
+                >= IntrinsicOp.WarpReduceAdd and <= IntrinsicOp.WarpReduceOr => k.Intrinsic(op, IRType.Int32, i),
                 IntrinsicOp.WarpBallot => k.Intrinsic(op, IRType.Int32, flag),
                 >= IntrinsicOp.TrailingZeroCount and <= IntrinsicOp.PopCount => k.Intrinsic(op, IRType.Int32, i),
                 IntrinsicOp.SharedAllocate => k.Intrinsic(op, KernelUnderTest.Shared, Constant.I32(4)),
