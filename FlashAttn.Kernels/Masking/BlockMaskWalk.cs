@@ -1,4 +1,3 @@
-using System.Numerics;
 using FlashAttn.Compute;
 
 namespace FlashAttn.Kernels;
@@ -6,13 +5,14 @@ namespace FlashAttn.Kernels;
 /// <summary>
 /// A tensor-core kernel's walk along one line of tiles past those a block mask empties: the forward walks the key blocks
 /// of its query rows, the backward the query blocks of its keys. Each warp looks the classes up 32 blocks at a time, one
-/// block a lane, and turns them into two bit sets (ballots by warp or, <see cref="ClassWindow"/>): the next block to visit is the
-/// lowest set bit at or past it, a block's class one bit, both uniform values (no warp exchange per block), and only every
-/// 32nd block waits for global loads. A lookup per block waited a global load's latency in every iteration (H100,
-/// 2026-12-07, a block mask with every tile full: 29k of the forward's 210k stall samples, 32k of the backward's 632k),
-/// and carrying it from one iteration to the next made ptxas spill. Every lane of the warp calls it alike (the ballots
-/// need them all). Without a block mask (per the specialised flags), every class is the constant Partial and the walk
-/// folds away.
+/// block a lane (<see cref="ClassWindow"/>): a block's class costs a shuffle, the next block to visit one warp minimum
+/// per window, and only every 32nd block waits for global loads. The minimum is one <c>redux.sync</c>, whose result ptxas
+/// keeps in a uniform register, so the block index and what is computed from it stay uniform as a dense kernel's loop
+/// counter does (by shuffles they were per-lane values: ptxas 11.8, ~90 more instructions a block than the dense loop).
+/// A lookup per block waited a global load's latency in every iteration (H100, 2026-12-07, a block mask with every tile
+/// full: 29k of the forward's 210k stall samples, 32k of the backward's 632k), and carrying it from one iteration to the
+/// next made ptxas spill. Every lane of the warp calls it alike (the shuffle and the reduction need them all).
+/// Without a block mask (per the specialised flags), every class is the constant Partial and the walk folds away.
 /// </summary>
 internal readonly struct BlockMaskWalk
 {
@@ -46,8 +46,7 @@ internal readonly struct BlockMaskWalk
         int cols, int br, int end) where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
         => new(modifiers.Blocks, Acts(modifiers, flags), false, batch, head, k0, cols, br, end);
 
-    /// <summary>The window of blocks [<paramref name="first"/>, first + 32): each lane looks up one block's class, two ballots
-    /// gather them.</summary>
+    /// <summary>The window of blocks [<paramref name="first"/>, first + 32): each lane looks up its block's class.</summary>
     public ClassWindow WindowAt(int first)
     {
         int block = first + Warp.LaneIdx;
@@ -56,38 +55,31 @@ internal readonly struct BlockMaskWalk
             laneClass = alongKeys
                 ? blocks.TileOf(batch, head, lineStart, lineLength, block * step, step)
                 : blocks.TileOf(batch, head, block * step, step, lineStart, lineLength);
-        if (!active) return new ClassWindow(first, 0, 0); // no ballots: collectives stay in the kernel even when unused
-        // ballots by warp or (redux.sync), not vote.sync: their results are uniform registers, so the block index found from
-        // them is uniform and so is the K/V address arithmetic on it (vote's plain registers made it per lane: IMAD +12%,
-        // forward +2%, H200 2026-12-07)
-        int bit = 1 << Warp.LaneIdx;
-        return new ClassWindow(first, (uint)Warp.Or(laneClass != BlockMask.Empty ? bit : 0), (uint)Warp.Or(laneClass == BlockMask.Full ? bit : 0));
+        return new ClassWindow(first, laneClass);
     }
 
     /// <summary>The first block from <paramref name="from"/> on that the mask does not empty (at or past the line's end: none),
-    /// moving <paramref name="window"/> on as far as it looks; <paramref name="from"/> itself without a block mask.
-    /// <paramref name="from"/> is at or past the window's start.</summary>
+    /// moving <paramref name="window"/> on as far as it looks; <paramref name="from"/> itself without a block mask.</summary>
     public int Next(int from, ref ClassWindow window)
     {
         if (!active) return from;
+        int lane = Warp.LaneIdx;
         while (from < end)
         {
             if (from >= window.Start + WindowBlocks) window = WindowAt(from);
-            // the window's blocks from `from` on that the mask does not empty: the lowest is the next
-            uint ahead = window.Visible >> (from - window.Start);
-            // (through a warp minimum of the one value: redux.sync's uniform register keeps the block index uniform for
-            // ptxas, which computes brev/clz on per-lane registers)
-            if (ahead != 0) return Warp.Min(from + BitOperations.TrailingZeroCount(ahead));
+            // the window's first lane at or past from's with a block the mask does not empty
+            int found = Warp.Min(lane >= from - window.Start && window.LaneClass != BlockMask.Empty ? lane : WindowBlocks);
+            if (found < WindowBlocks) return window.Start + found;
             from = window.Start + WindowBlocks;
         }
         return end;
     }
 
     /// <summary>The class of <paramref name="block"/>, which <paramref name="window"/> holds (the block <see cref="Next"/> found
-    /// last, so not empty): one bit of the window. The constant Partial without a block mask, so that the kernels' per-class
-    /// choices fold.</summary>
+    /// last): a shuffle, not a value carried through the loop (the forward spilled it, H100 2026-12-07). The constant Partial
+    /// without a block mask, so that the kernels' per-class choices fold.</summary>
     public byte ClassOf(int block, ClassWindow window)
-        => active && ((window.Full >> (block - window.Start)) & 1) != 0 ? BlockMask.Full : BlockMask.Partial;
+        => active ? (byte)Warp.Shuffle(window.LaneClass, block - window.Start) : BlockMask.Partial;
 
     private static bool Acts<TScore, TMask>(AttentionModifiers<TScore, TMask> modifiers, int flags)
         where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
