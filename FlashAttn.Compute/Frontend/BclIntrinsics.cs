@@ -6,7 +6,7 @@ namespace FlashAttn.Compute.Frontend;
 
 /// <summary>
 /// Known BCL methods and what they become: <c>MathF</c>/<c>Math</c> functions → math intrinsics,
-/// <c>float/double/Half.IsNaN/IsInfinity/IsFinite</c> → test intrinsics, 32-bit <c>BitOperations</c> bit counts →
+/// <c>float/double/Half.IsNaN/IsInfinity/IsFinite</c> → test intrinsics, 32- and 64-bit <c>BitOperations</c> bit counts →
 /// <c>TrailingZeroCount</c>/<c>LeadingZeroCount</c>/<c>PopCount</c>, <c>BitConverter</c> bit casts →
 /// <c>BitCast</c>, <c>Half</c> operators → f16 IR arithmetic and comparisons, <c>Half</c> conversions →
 /// <c>FloatToHalf</c>/<c>HalfToFloat</c> (other types go through float), <c>Unsafe.SizeOf/Add/As/AsRef</c>
@@ -65,9 +65,10 @@ internal static class BclIntrinsics
             return true;
         }
         if (owner == typeof(System.Numerics.BitOperations) && parameters.Length == 1 && s_bitCounts.TryGetValue(m.Name, out var count)
-            && (parameters[0] == typeof(uint) || parameters[0] == typeof(int)))
+            && (parameters[0] == typeof(uint) || parameters[0] == typeof(int) || parameters[0] == typeof(ulong) || parameters[0] == typeof(long)))
         {
-            var bits = b.B.Intrinsic(count, IRType.Int32, b.ConvertTo(b.Pop().Value, IRType.Int32));
+            var width = parameters[0] == typeof(ulong) || parameters[0] == typeof(long) ? IRType.Int64 : IRType.Int32;
+            var bits = b.B.Intrinsic(count, IRType.Int32, b.ConvertTo(b.Pop().Value, width));
             bits.Method = m;
             b.Push(bits);
             return true;

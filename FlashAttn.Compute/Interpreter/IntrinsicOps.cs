@@ -339,6 +339,9 @@ internal static unsafe class IntrinsicOps
                     return f => f.R[d] = System.Numerics.BitOperations.LeadingZeroCount((uint)f.R[s[0]]);
                 case IntrinsicOp.PopCount when kind == TypeKind.Int32:
                     return f => f.R[d] = System.Numerics.BitOperations.PopCount((uint)f.R[s[0]]);
+                case IntrinsicOp.TrailingZeroCount: return f => f.R[d] = System.Numerics.BitOperations.TrailingZeroCount((ulong)f.R[s[0]]);
+                case IntrinsicOp.LeadingZeroCount: return f => f.R[d] = System.Numerics.BitOperations.LeadingZeroCount((ulong)f.R[s[0]]);
+                case IntrinsicOp.PopCount: return f => f.R[d] = System.Numerics.BitOperations.PopCount((ulong)f.R[s[0]]);
             }
         }
         throw ScalarOps.Unsupported(op, kind);

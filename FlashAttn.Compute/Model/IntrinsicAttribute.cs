@@ -168,11 +168,11 @@ public enum IntrinsicOp
     IsInfinity,
     /// <summary>Min/max/abs/fma/copysign/floor/ceil/round/trunc/isnan/isinf. (IsFinite)</summary>
     IsFinite,
-    /// <summary>Bit counts of a 32-bit integer (BitOperations): brev and clz. (TrailingZeroCount; 32 for 0)</summary>
+    /// <summary>Bit counts of a 32- or 64-bit integer (BitOperations): brev and clz. (TrailingZeroCount; the width for 0)</summary>
     TrailingZeroCount,
-    /// <summary>Bit counts of a 32-bit integer (BitOperations): clz. (LeadingZeroCount; 32 for 0)</summary>
+    /// <summary>Bit counts of a 32- or 64-bit integer (BitOperations): clz. (LeadingZeroCount; the width for 0)</summary>
     LeadingZeroCount,
-    /// <summary>Bit counts of a 32-bit integer (BitOperations): popc. (PopCount)</summary>
+    /// <summary>Bit counts of a 32- or 64-bit integer (BitOperations): popc. (PopCount)</summary>
     PopCount,
 
     // Bit-level reinterpretation and half-precision conversions.

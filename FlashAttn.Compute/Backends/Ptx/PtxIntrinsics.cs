@@ -573,21 +573,22 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
         WithFloat(i, (ft, dst, args) => b.Emit($"abs{ft} {dst}, {args[0]}"));
     }
 
-    /// <summary>The 32-bit bit counts: popc and clz are PTX's; the trailing zeros are the leading zeros of the bits reversed
-    /// (brev), 32 for 0 as BitOperations'.</summary>
+    /// <summary>The bit counts of a 32- or 64-bit integer, an int result: popc and clz are PTX's; the trailing zeros are the
+    /// leading zeros of the bits reversed (brev), the operand's width for 0 as BitOperations'.</summary>
     private void BitCount(Instruction i)
     {
-        if (i.Type.Kind != TypeKind.Int32 || i.Operands[0].Type.Kind != TypeKind.Int32)
-            throw b.Error($"{i.Intrinsic} of type {i.Operands[0].Type} (32-bit integers only)");
-        string x = b.Reg(i.Operands[0]);
+        var kind = i.Operands[0].Type.Kind;
+        if (i.Type.Kind != TypeKind.Int32 || kind is not (TypeKind.Int32 or TypeKind.Int64))
+            throw b.Error($"{i.Intrinsic} of type {i.Operands[0].Type} (32- and 64-bit integers only)");
+        string x = b.Reg(i.Operands[0]), bits = kind == TypeKind.Int64 ? "b64" : "b32";
         switch (i.Intrinsic)
         {
-            case IntrinsicOp.PopCount: b.Emit($"popc.b32 {b.Def(i)}, {x}"); break;
-            case IntrinsicOp.LeadingZeroCount: b.Emit($"clz.b32 {b.Def(i)}, {x}"); break;
+            case IntrinsicOp.PopCount: b.Emit($"popc.{bits} {b.Def(i)}, {x}"); break;
+            case IntrinsicOp.LeadingZeroCount: b.Emit($"clz.{bits} {b.Def(i)}, {x}"); break;
             default:
-                string reversed = b.Temp(PtxRegisterClass.B32);
-                b.Emit($"brev.b32 {reversed}, {x}");
-                b.Emit($"clz.b32 {b.Def(i)}, {reversed}");
+                string reversed = b.Temp(kind == TypeKind.Int64 ? PtxRegisterClass.B64 : PtxRegisterClass.B32);
+                b.Emit($"brev.{bits} {reversed}, {x}");
+                b.Emit($"clz.{bits} {b.Def(i)}, {reversed}");
                 break;
         }
     }

@@ -428,7 +428,8 @@ internal static partial class CorpusCases
         {
             Name = "BallotAndBitCounts",
             Kernel = K(nameof(Kernels.BallotAndBitCounts)),
-            CheckPtx = ptx => Assert.That(ptx, Does.Contain("vote.sync.ballot.b32").And.Contain("brev.b32").And.Contain("clz.b32").And.Contain("popc.b32")),
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain("vote.sync.ballot.b32").And.Contain("brev.b32").And.Contain("clz.b32").And.Contain("popc.b32")
+                .And.Contain("brev.b64").And.Contain("clz.b64").And.Contain("popc.b64")),
             Create = r =>
             {
                 // zeros among the values (32 zeros to count), and the values' low bits random
@@ -451,8 +452,11 @@ internal static partial class CorpusCases
                             ((int[])b[1])[i] = (int)ballot;
                             ((int[])b[2])[i] = System.Numerics.BitOperations.TrailingZeroCount((uint)values[i]);
                             ((int[])b[3])[i] = System.Numerics.BitOperations.LeadingZeroCount((uint)values[i]);
+                            ulong wide = (ulong)(long)values[i] * 0x9E37_79B9_7F4A_7C15UL;
                             ((int[])b[4])[i] = System.Numerics.BitOperations.PopCount((uint)values[i])
-                                + System.Numerics.BitOperations.TrailingZeroCount(values[i] >> 3);
+                                + System.Numerics.BitOperations.TrailingZeroCount(values[i] >> 3)
+                                + 1000 * (System.Numerics.BitOperations.PopCount(wide) + 100 * System.Numerics.BitOperations.TrailingZeroCount((long)wide))
+                                + 1_000_000 * System.Numerics.BitOperations.LeadingZeroCount(wide >> (values[i] & 63));
                         }
                     },
                 };

@@ -108,7 +108,8 @@ internal static partial class Kernels
         ors[i] = Warp.Or(v & (0x11 << (Warp.LaneIdx % 8))); // sparse bits, so that the or differs from the sum
     }
 
-    /// <summary>A ballot of each lane's lowest bit, and the bit counts of each value (BitOperations, 32-bit).</summary>
+    /// <summary>A ballot of each lane's lowest bit, and the bit counts of each value (BitOperations: 32-bit, then of the value
+    /// times an odd 64-bit constant).</summary>
     public static void BallotAndBitCounts(ArrayView<int> input, ArrayView<int> ballots, ArrayView<int> trailing, ArrayView<int> leading,
         ArrayView<int> population)
     {
@@ -118,6 +119,9 @@ internal static partial class Kernels
         trailing[i] = BitOperations.TrailingZeroCount((uint)v);
         leading[i] = BitOperations.LeadingZeroCount((uint)v);
         population[i] = BitOperations.PopCount((uint)v) + BitOperations.TrailingZeroCount(v >> 3);
+        ulong wide = (ulong)(long)v * 0x9E37_79B9_7F4A_7C15UL;
+        population[i] += 1000 * (BitOperations.PopCount(wide) + 100 * BitOperations.TrailingZeroCount((long)wide))
+            + 1_000_000 * BitOperations.LeadingZeroCount(wide >> (v & 63));
     }
 
     public static void AtomicHistogram(ArrayView<int> values, ArrayView<int> bins)
