@@ -142,7 +142,10 @@ public sealed class TypeLayout
         if (attribute is { Size: > 0 } && attribute.Size > total) total = AlignUp(attribute.Size, alignment);
         if (type.GetCustomAttributes(false).Any(a => a.GetType().Name == "VectorTypeAttribute"))
             alignment = total;
-        int? dotnetSize = DotNetSize(type);
+        // a local function's captured variables (the C# compiler's display struct, passed by reference) are laid out in an
+        // order of .NET's choosing (LayoutKind.Auto); they live only inside the kernel, so this layout serves as well
+        bool closure = attribute?.Value == LayoutKind.Auto && type.IsDefined(typeof(CompilerGeneratedAttribute), false);
+        int? dotnetSize = closure ? null : DotNetSize(type);
         if (dotnetSize is int actual && actual != total)
             throw new CompilationException($"layout of {type} computed as {total} bytes but .NET uses {actual} (unsupported layout)");
         leaves.Sort((a, b) => a.Offset.CompareTo(b.Offset));

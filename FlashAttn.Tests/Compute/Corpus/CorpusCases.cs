@@ -161,6 +161,15 @@ internal static partial class CorpusCases
                 if (x > 0f) (x, y) = (y, x);
                 return MathF.Max(x, y) * 10f + MathF.Min(x, y);
             }, float.NaN, tolerance: FusedMultiplyAddTolerance);
+        yield return Elementwise("CapturingLocalFunction", r => [Data.Floats(r, N), Data.Floats(r, N)],
+            (b, i) =>
+            {
+                float[] a = (float[])b[0], bb = (float[])b[1];
+                bool negative = a[i] < 0f;
+                int shift = i % 3;
+                float Term(float x, float scale) => (negative ? -x : x) * scale + shift;
+                return Term(a[i], 0.5f) + Term(bb[i], 1f) + Term(bb[(i + 1) % bb.Length], 2f);
+            }, float.NaN, tolerance: FusedMultiplyAddTolerance);
         yield return Elementwise("GenericScale<float>", r => [Data.Floats(r, N)],
             (b, i) => ((float[])b[0])[i] * 2.5f + 1f, float.NaN, tolerance: FusedMultiplyAddTolerance,
             kernel: K(nameof(Kernels.GenericScale)).MakeGenericMethod(typeof(float), typeof(FloatElement)), scalars: [2.5f]);

@@ -95,6 +95,30 @@ internal static partial class Kernels
         c[i] = hi * 10f + lo;
     }
 
+    /// <summary>A local function that captures locals of mixed sizes (a bool, a byte, an int, a float, a view) and writes one:
+    /// the C# compiler passes them in a display struct of automatic layout, by reference.</summary>
+    public static void CapturingLocalFunction(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c)
+    {
+        int i = Grid.GlobalIndexX;
+        if (i >= c.Length) return;
+        // captured in this order, a byte, then a 16-byte view, then a byte and two 4-byte values: .NET packs the display
+        // struct differently from this order
+        bool negative = a[i] < 0f;
+        var others = b;
+        byte shift = (byte)(i % 3);
+        float scale = 0.5f, sum = 0f;
+        void Add(int index)
+        {
+            float x = index < 0 ? a[i] : others[index];
+            sum += (negative ? -x : x) * scale + shift;
+            scale *= 2f;
+        }
+        Add(-1);
+        Add(i);
+        Add((int)((i + 1) % others.Length));
+        c[i] = sum;
+    }
+
     public static void GenericScale<T, TElement>(ArrayView<T> input, ArrayView<T> output, float scale)
         where T : unmanaged where TElement : struct, IElement<T>
     {
