@@ -7,7 +7,7 @@
 #         the block-mask CUDA tests and ncu of the all-full forward on both sides (IMAD count, duration)
 #   page  docs/results/2026-12-07f-h200/decode-page-ahead.patch  Bench inference --rows decode (paged against contiguous),
 #         then the sequence CUDA tests
-# then, on main, decode's split counts at b = 16/64 with 32k/128k caches (SPLITS, default "1 2 3 17 33") beside PyTorch's
+# first the engine's corpus on CUDA (main); then, on main, decode's split counts at b = 16/64 with 32k/128k caches (SPLITS, default "1 2 3 17 33") beside PyTorch's
 # decode on those shapes: whether whole waves of groups take back the memory-bound rows' last 3% (docs/performance.md,
 # "Next GPU run"). DEADLINE (default 560 s) bounds the whole call; logs packed into logs.tar.gz, the summary printed last.
 set -uo pipefail
@@ -15,6 +15,9 @@ source "$(dirname "$0")/common.sh"
 start=$SECONDS
 limit() { local left=$(( ${DEADLINE:-560} - (SECONDS - start) )); [ "$left" -lt "$1" ] && echo $(( left > 1 ? left : 1 )) || echo "$1"; }
 ab_apps
+# first, the engine's corpus on CUDA on main (Warp.Or, the 64-bit bit counts and capturing local functions ran on no GPU)
+FLASHATTN_TEST_DEVICE=cuda FLASHATTN_APPS=/tmp/apps-new timeout "$(limit 90)" bundle/run.sh Tests --filter "FullyQualifiedName~Corpus" > "$OUT/tests-corpus.log" 2>&1
+{ echo "== CUDA corpus (main)"; grep -hE "total:|failed:|succeeded:" "$OUT/tests-corpus.log" | tail -3; grep -hE "^failed " "$OUT/tests-corpus.log" | head -5; } >> "$summary"
 run() { local side=$1 seconds=$2 log=$3; shift 3; FLASHATTN_APPS=/tmp/apps-$side timeout "$(limit "$seconds")" bundle/run.sh "$@" > "$OUT/$log" 2>&1; }
 if [ -d bundle-v41 ]; then
   for round in $(seq 1 "${ROUNDS:-2}"); do
