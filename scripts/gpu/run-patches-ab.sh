@@ -3,7 +3,8 @@
 # scripts/build-gpu-bundle.sh (main) and, for each patch, scripts/build-ab-patch.sh NAME PATCH; carry `bundle` and the
 # bundle-NAME folders. Sides that were not built are skipped. Every A/B interleaves main ("new", the bundle as built)
 # with the patched side, ROUNDS times (default 2):
-#   v41   docs/results/2026-12-07f-h200/v41-walk.patch          Bench modifiers at s = 4k/16k (the block mask's rows), then
+#   v41   docs/results/2026-12-07f-h200/v41-walk.patch          (CUDA 12.4's ptxas predicts it worse: build it only with time
+#         to spare) Bench modifiers at s = 4k/16k (the block mask's rows), then
 #         the block-mask CUDA tests and ncu of the all-full forward on both sides (IMAD count, duration)
 #   page  docs/results/2026-12-07f-h200/decode-page-ahead.patch  Bench inference --rows decode (paged against contiguous),
 #         then the sequence CUDA tests
