@@ -59,7 +59,11 @@ internal static class FlashDecodeTensorCoreKernel
         var qTile = shared.SubView(0, Rows * stride);
         int stageElements = 2 * bc * stride;
 
-        var qFragments = LocalMemory.Allocate<int>(TStorage.AWords * kSteps);
+        // Q's fragments stay in registers for the whole loop when they take at most 32 (16-bit up to d' = 128); larger ones
+        // (d' = 256, or 3×TF32 at d' = 128: 64) are re-read from shared memory each block, a few ldmatrix beside the block's
+        // K and V bytes: kept, they made ptxas spill (CUDA 12.4 and 13.0: 32/16 B at d' = 256 with 8-way packing)
+        bool queryInRegisters = TStorage.AWords * kSteps <= 32;
+        var qFragments = LocalMemory.Allocate<int>(queryInRegisters ? TStorage.AWords * kSteps : 1);
         var a = LocalMemory.Allocate<int>(TStorage.AWords);
         var b = LocalMemory.Allocate<int>(TStorage.BWords);
         var s = LocalMemory.Allocate<float>(4 * 2);
@@ -95,7 +99,7 @@ internal static class FlashDecodeTensorCoreKernel
             var stage = shared.SubView(Rows * stride + block % TensorCoreTile.Stages * stageElements, stageElements);
             var kTile = stage.SubView(0, bc * stride);
             var vTile = stage.SubView(bc * stride, bc * stride);
-            if (block == firstBlock)
+            if (queryInRegisters && block == firstBlock)
                 for (int kk = 0; kk < kSteps; kk++)
                     TStorage.LoadA(qTile, stride, 0, 16 * kk, qFragments, kk);
 
@@ -104,7 +108,12 @@ internal static class FlashDecodeTensorCoreKernel
             for (int kk = 0; kk < kSteps; kk++)
             {
                 TStorage.LoadB(kTile, stride, kw, 16 * kk, b, 0);
-                TStorage.MultiplyAddTwoTiles(s, 0, qFragments, kk, b, 0);
+                if (queryInRegisters) TStorage.MultiplyAddTwoTiles(s, 0, qFragments, kk, b, 0);
+                else
+                {
+                    TStorage.LoadA(qTile, stride, 0, 16 * kk, a, 0);
+                    TStorage.MultiplyAddTwoTiles(s, 0, a, 0, b, 0);
+                }
             }
 
             // ---- mask, through the modifiers where there are any (ModifiedScores.Score); online softmax over this warp's keys ----
