@@ -59,10 +59,10 @@ internal static class FlashDecodeTensorCoreKernel
         var qTile = shared.SubView(0, Rows * stride);
         int stageElements = 2 * bc * stride;
 
-        // Q's fragments stay in registers for the whole loop when they take at most 32 (16-bit up to d' = 128); larger ones
-        // (d' = 256, or 3×TF32 at d' = 128: 64) are re-read from shared memory each block, a few ldmatrix beside the block's
-        // K and V bytes: kept, they made ptxas spill (CUDA 12.4 and 13.0: 32/16 B at d' = 256 with 8-way packing)
-        bool queryInRegisters = TStorage.AWords * kSteps <= 32;
+        // Q's fragments stay in registers when small (TensorCoreTile.QueryInRegisters: 16-bit up to d' = 128); larger ones
+        // are re-read from shared memory each block, a few ldmatrix beside the block's K and V bytes: kept, they made ptxas
+        // spill (CUDA 12.4 and 13.0: 32/16 B at d' = 256 with 8-way packing, 16/16 B for 3×TF32 at d' = 128)
+        bool queryInRegisters = tile.QueryInRegisters;
         var qFragments = LocalMemory.Allocate<int>(queryInRegisters ? TStorage.AWords * kSteps : 1);
         var a = LocalMemory.Allocate<int>(TStorage.AWords);
         var b = LocalMemory.Allocate<int>(TStorage.BWords);

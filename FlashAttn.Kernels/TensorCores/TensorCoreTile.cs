@@ -93,7 +93,8 @@ public readonly struct TensorCoreTile(int headDimPadded, int warps, bool decode 
     public int Stride => HeadDimPadded + ChunkElements;
 
     /// <summary>Q fragments live in registers for the whole K/V loop when they are small (≤ 32 registers); else they
-    /// are re-read from shared memory for each K block (always for fp32, whose split operands are four times larger).</summary>
+    /// are re-read from shared memory for each K block (always for fp32, whose split operands are four times larger). The
+    /// forward's and the decode kernel's rule (decoding: one row tile, so 16-bit up to d' = 128).</summary>
     public bool QueryInRegisters => !Wide && RowTilesPerWarp * HeadDimPadded <= 128;
 
     /// <summary>Forward shared bytes: Q (Br rows), <see cref="Stages"/> × (K and V, Bc rows each), and the split K and V
