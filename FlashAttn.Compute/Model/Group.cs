@@ -52,7 +52,8 @@ public enum BarrierReduction
     Or,
 }
 
-/// <summary>How <see cref="Warp.Sum(int)"/>, <see cref="Warp.Min(int)"/> and <see cref="Warp.Max(int)"/> combine the lanes' values.</summary>
+/// <summary>How <see cref="Warp.Sum(int)"/>, <see cref="Warp.Min(int)"/>, <see cref="Warp.Max(int)"/> and <see cref="Warp.Or(int)"/>
+/// combine the lanes' values.</summary>
 public enum WarpReduction
 {
     /// <summary>The sum (wrapping).</summary>

@@ -84,7 +84,9 @@ public static class Warp
     public static int Or(int value) => CpuContext.Current.WarpReduce(value, WarpReduction.Or);
 
     /// <summary>The warp's predicates as bits, returned in every lane: bit i is lane i's <paramref name="predicate"/> (lanes that
-    /// do not exist give 0). One <c>vote.sync.ballot</c>, whose result ptxas keeps in a uniform register.</summary>
+    /// do not exist give 0). One <c>vote.sync.ballot</c>, whose result ptxas keeps in a plain register (<c>VOTE.ANY R</c>), so
+    /// what is computed from it is per lane for ptxas; <see cref="Or(int)"/> of <c>1 &lt;&lt; LaneIdx</c> gives the same bits in a
+    /// uniform one.</summary>
     [Intrinsic(IntrinsicOp.WarpBallot)]
     public static uint Ballot(bool predicate) => (uint)CpuContext.Current.WarpReduce(predicate ? 1 << LaneIdx : 0, WarpReduction.Add);
 
