@@ -4,6 +4,9 @@
 # `bundle-base`.
 #   scripts/build-ab-base.sh REV [PROJECT ...]      (default project: FlashAttn.Kernels; the CPU path's is FlashAttn.Core)
 #   SIDE=mid scripts/build-ab-base.sh REV ...       (into bundle-mid/: a third side for run-ab.sh's SIDES="base mid new")
+#   SIDE=v41 PATCH=docs/results/2026-12-07f-h200/v41-walk.patch scripts/build-ab-base.sh HEAD
+#                                                   (REV with PATCH applied: a kernel change kept as a patch until a GPU
+#                                                   has timed it, as side v41 of scripts/gpu/run-patches-ab.sh)
 set -euo pipefail
 rev=${1:?usage: scripts/build-ab-base.sh REV [PROJECT ...]}
 shift
@@ -13,6 +16,7 @@ root=$(git rev-parse --show-toplevel)
 tree=$(mktemp -d)
 git -C "$root" worktree add -q --detach "$tree" "$rev"
 trap 'git -C "$root" worktree remove --force "$tree"' EXIT
+[ -z "${PATCH:-}" ] || git -C "$tree" apply "$(realpath "$PATCH")"
 out=$root/bundle-${SIDE:-base}
 rm -rf "$out"
 mkdir -p "$out"
@@ -23,5 +27,5 @@ for project in "${projects[@]}"; do
   fi
   cp "$tree/$project/bin/Release/net10.0/$project.dll" "$out/"
 done
-git -C "$root" rev-parse --short "$rev" > "$out/COMMIT"
+echo "$(git -C "$root" rev-parse --short "$rev")${PATCH:+ + $(basename "$PATCH" .patch)}" > "$out/COMMIT"
 ls -l "$out"

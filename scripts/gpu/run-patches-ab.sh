@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The experiments kept as patches, in one device call (machines are scarce: one call should answer all of them). After
-# scripts/build-gpu-bundle.sh (main) and, for each patch, scripts/build-ab-patch.sh NAME PATCH; carry `bundle` and the
+# scripts/build-gpu-bundle.sh (main) and, for each patch, SIDE=NAME PATCH=FILE scripts/build-ab-base.sh HEAD; carry `bundle` and the
 # bundle-NAME folders. Sides that were not built are skipped. Every A/B interleaves main ("new", the bundle as built)
 # with the patched side, ROUNDS times (default 2):
 #   v41   docs/results/2026-12-07f-h200/v41-walk.patch          (CUDA 12.4's ptxas predicts it worse: build it only with time
@@ -16,10 +16,15 @@ source "$(dirname "$0")/common.sh"
 start=$SECONDS
 limit() { local left=$(( ${DEADLINE:-560} - (SECONDS - start) )); [ "$left" -lt "$1" ] && echo $(( left > 1 ? left : 1 )) || echo "$1"; }
 ab_apps
-# first, the engine's corpus on CUDA on main (Warp.Or, the 64-bit bit counts and capturing local functions ran on no GPU)
-FLASHATTN_TEST_DEVICE=cuda FLASHATTN_APPS=/tmp/apps-new timeout "$(limit 90)" bundle/run.sh Tests --filter "FullyQualifiedName~Corpus" > "$OUT/tests-corpus.log" 2>&1
-{ echo "== CUDA corpus (main)"; grep -hE "total:|failed:|succeeded:" "$OUT/tests-corpus.log" | tail -3; grep -hE "^failed " "$OUT/tests-corpus.log" | head -5; } >> "$summary"
 run() { local side=$1 seconds=$2 log=$3; shift 3; FLASHATTN_APPS=/tmp/apps-$side timeout "$(limit "$seconds")" bundle/run.sh "$@" > "$OUT/$log" 2>&1; }
+# cuda_tests SIDE SECONDS FILTER: the tests FILTER names, on CUDA, with SIDE's build; their counts and first failures in the summary
+cuda_tests() {
+  FLASHATTN_TEST_DEVICE=cuda run "$1" "$2" "tests-$1-${3##*~}.log" Tests --filter "$3"
+  { echo "== CUDA tests ($1, $3)"; grep -hE "total:|failed:|succeeded:" "$OUT/tests-$1-${3##*~}.log" | tail -3
+    grep -hE "^failed " "$OUT/tests-$1-${3##*~}.log" | head -5; } >> "$summary"
+}
+# first, the engine's corpus on CUDA on main (Warp.Or, the 64-bit bit counts and capturing local functions ran on no GPU)
+cuda_tests new 90 "FullyQualifiedName~Corpus"
 if [ -d bundle-v41 ]; then
   for round in $(seq 1 "${ROUNDS:-2}"); do
     for side in new v41; do
@@ -27,8 +32,7 @@ if [ -d bundle-v41 ]; then
       { echo "== modifiers $side round $round"; grep -E "block mask|plain non-causal" "$OUT/modifiers-$side-$round.md" | cut -d'|' -f2-7; } >> "$summary"
     done
   done
-  FLASHATTN_TEST_DEVICE=cuda FLASHATTN_APPS=/tmp/apps-v41 timeout "$(limit 120)" bundle/run.sh Tests --filter "FullyQualifiedName~BlockMask" > "$OUT/tests-v41.log" 2>&1
-  { echo "== CUDA tests (v41)"; grep -hE "total:|failed:|succeeded:" "$OUT/tests-v41.log" | tail -3; grep -hE "^failed " "$OUT/tests-v41.log" | head -5; } >> "$summary"
+  cuda_tests v41 120 "FullyQualifiedName~BlockMask"
   for side in new v41; do
     mkdir -p "$OUT/ncu-$side"
     FLASHATTN_APPS=/tmp/apps-$side OUT=$OUT/ncu-$side SKIP_PTXAS=1 DTYPE=fp16 PASSES=fwd FWD_KERNEL="FlashForwardTensorCore.*BenchDocuments" \
@@ -45,8 +49,7 @@ if [ -d bundle-page ]; then
       { echo "== decode $side round $round"; grep -E "^\| [0-9]" "$OUT/decode-$side-$round.md"; } >> "$summary"
     done
   done
-  FLASHATTN_TEST_DEVICE=cuda FLASHATTN_APPS=/tmp/apps-page timeout "$(limit 120)" bundle/run.sh Tests --filter "FullyQualifiedName~SequenceKernelTests" > "$OUT/tests-page.log" 2>&1
-  { echo "== CUDA tests (page)"; grep -hE "total:|failed:|succeeded:" "$OUT/tests-page.log" | tail -3; grep -hE "^failed " "$OUT/tests-page.log" | head -5; } >> "$summary"
+  cuda_tests page 120 "FullyQualifiedName~SequenceKernelTests"
 fi
 for n in ${SPLITS:-1 2 3 17 33}; do
   [ "$(limit 40)" -gt 15 ] || break
