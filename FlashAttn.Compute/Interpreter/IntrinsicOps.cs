@@ -89,12 +89,10 @@ internal static unsafe class IntrinsicOps
                     F32(f.R[s[1]]), F32(f.R[s[2]]), F32(f.R[s[3]]), F32(f.R[s[4]]));
 
             case IntrinsicOp.AsyncCopy16:
-                return f =>
-                {
-                    var destination = (Float4*)f.R[s[0]];
-                    *destination = f.R[s[2]] != 0 ? *(Float4*)f.R[s[1]] : default;
-                };
-            case IntrinsicOp.AsyncCopyWaitAll or IntrinsicOp.AsyncCopyCommit or IntrinsicOp.AsyncCopyWaitGroup: return _ => { };
+                return f => f.Context.AsyncCopies.Issue((nint)f.R[s[0]], f.R[s[2]] != 0 ? *(Float4*)f.R[s[1]] : default);
+            case IntrinsicOp.AsyncCopyWaitAll: return f => f.Context.AsyncCopies.WaitAll();
+            case IntrinsicOp.AsyncCopyCommit: return f => f.Context.AsyncCopies.Commit();
+            case IntrinsicOp.AsyncCopyWaitGroup: return f => f.Context.AsyncCopies.Wait((int)f.R[s[0]]);
             case IntrinsicOp.BulkReduceAdd:
                 return f => f.Context.BulkCopies.IssueReduceAdd((nint)f.R[s[0]], (nint)f.R[s[1]], (int)f.R[s[2]]);
             case IntrinsicOp.BulkCommit: return f => f.Context.BulkCopies.Commit();

@@ -1,3 +1,4 @@
+using FlashAttn.Compute.Runtime.Cpu;
 using System.Runtime.CompilerServices;
 
 namespace FlashAttn.Compute;
@@ -6,7 +7,8 @@ namespace FlashAttn.Compute;
 /// Global → shared copies that run in the background while the group computes (PTX <c>cp.async</c>, sm_80+;
 /// older targets copy synchronously). A thread's copies have landed after <see cref="WaitAll"/>; a
 /// <see cref="Group.Barrier"/> after that makes every thread's copies visible to the whole group.
-/// On the CPU the copy happens at once.
+/// On the CPU a copy reads its source when issued and lands when a wait retires its group (<c>CpuAsyncCopies</c>), so a
+/// missing wait shows as stale shared memory there too.
 /// </summary>
 public static class AsyncCopy
 {
@@ -16,11 +18,9 @@ public static class AsyncCopy
     /// Both addresses must be 16-byte aligned; the source must be a valid address even when not fetched.
     /// </summary>
     [Intrinsic(IntrinsicOp.AsyncCopy16)]
-    public static void Copy16(ref float sharedDestination, ref float globalSource, bool fetch)
-    {
-        ref var destination = ref Unsafe.As<float, Float4>(ref sharedDestination);
-        destination = fetch ? Unsafe.As<float, Float4>(ref globalSource) : default;
-    }
+    public static unsafe void Copy16(ref float sharedDestination, ref float globalSource, bool fetch)
+        => CpuContext.Current.AsyncCopies.Issue((nint)Unsafe.AsPointer(ref sharedDestination),
+            fetch ? Unsafe.As<float, Float4>(ref globalSource) : default);
 
     /// <summary>
     /// <see cref="Copy16(ref float, ref float, bool)"/> for any element type: 16 bytes (e.g. eight fp16 values) from
@@ -28,19 +28,17 @@ public static class AsyncCopy
     /// <paramref name="fetch"/>. Both addresses 16-byte aligned.
     /// </summary>
     [Intrinsic(IntrinsicOp.AsyncCopy16)]
-    public static void Copy16<T>(ref T sharedDestination, ref T globalSource, bool fetch) where T : unmanaged
-    {
-        ref var destination = ref Unsafe.As<T, Float4>(ref sharedDestination);
-        destination = fetch ? Unsafe.As<T, Float4>(ref globalSource) : default;
-    }
+    public static unsafe void Copy16<T>(ref T sharedDestination, ref T globalSource, bool fetch) where T : unmanaged
+        => CpuContext.Current.AsyncCopies.Issue((nint)Unsafe.AsPointer(ref sharedDestination),
+            fetch ? Unsafe.As<T, Float4>(ref globalSource) : default);
 
     /// <summary>Waits until this thread's asynchronous copies have landed.</summary>
     [Intrinsic(IntrinsicOp.AsyncCopyWaitAll)]
-    public static void WaitAll() { }
+    public static void WaitAll() => CpuContext.Current.AsyncCopies.WaitAll();
 
     /// <summary>Closes the group of this thread's copies issued since the last commit (cp.async.commit_group).</summary>
     [Intrinsic(IntrinsicOp.AsyncCopyCommit)]
-    public static void Commit() { }
+    public static void Commit() => CpuContext.Current.AsyncCopies.Commit();
 
     /// <summary>
     /// Waits until at most <paramref name="pendingGroups"/> of this thread's committed groups are still in flight
@@ -48,5 +46,5 @@ public static class AsyncCopy
     /// newer ones keep streaming. A barrier then publishes the landed copies to the group.
     /// </summary>
     [Intrinsic(IntrinsicOp.AsyncCopyWaitGroup)]
-    public static void WaitGroup(int pendingGroups) { _ = pendingGroups; }
+    public static void WaitGroup(int pendingGroups) => CpuContext.Current.AsyncCopies.Wait(pendingGroups);
 }

@@ -58,6 +58,9 @@ internal abstract class CpuContext
 
     /// <summary>This thread's bulk copies in flight (<see cref="BulkCopy"/>).</summary>
     public CpuBulkCopies BulkCopies { get; } = new();
+
+    /// <summary>This thread's cp.async copies in flight (<see cref="AsyncCopy"/>).</summary>
+    public CpuAsyncCopies AsyncCopies { get; } = new();
 }
 
 /// <summary>Which lane a warp shuffle reads from.</summary>

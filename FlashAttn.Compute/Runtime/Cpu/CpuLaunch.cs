@@ -101,6 +101,7 @@ internal sealed class CpuLaunch : IDisposable
                     try
                     {
                         thread.BulkCopies.Reset();
+                        thread.AsyncCopies.Reset();
                         Body();
                         // the group's shared memory goes with it: a bulk copy still reading it is a kernel bug
                         if (!thread.BulkCopies.Drained)
