@@ -8,6 +8,7 @@
 #         the block-mask CUDA tests and ncu of the all-full forward on both sides (IMAD count, duration)
 #   page  docs/results/2026-12-07f-h200/decode-page-ahead.patch  Bench inference --rows decode (paged against contiguous),
 #         then the sequence CUDA tests
+#   stages docs/results/2026-12-07g/decode-stages.patch           the same, for decode's three-stage K/V ring
 # first the engine's corpus on CUDA (main); then, on main, decode's split counts at b = 16/64 with 32k/128k caches (SPLITS, default "1 2 3 17 33") beside PyTorch's
 # decode on those shapes: whether whole waves of groups take back the memory-bound rows' last 3% (docs/performance.md,
 # "Next GPU run"). DEADLINE (default 560 s) bounds the whole call; logs packed into logs.tar.gz, the summary printed last.
@@ -42,14 +43,16 @@ if [ -d bundle-v41 ]; then
     rm -f "$OUT/ncu-$side"/*.ncu-rep
   done
 fi
-if [ -d bundle-page ]; then
+# decode's sides: the page lookup a block ahead (page), the three-stage K/V ring (stages, docs/results/2026-12-07g/decode-stages.patch)
+decode_sides=$(for side in page stages; do [ -d "bundle-$side" ] && echo -n " $side"; done)
+if [ -n "$decode_sides" ]; then
   for round in $(seq 1 "${ROUNDS:-2}"); do
-    for side in new page; do
+    for side in new $decode_sides; do
       run "$side" 60 "decode-$side-$round.log" Bench inference --rows decode --md "$OUT/decode-$side-$round.md"
       { echo "== decode $side round $round"; grep -E "^\| [0-9]" "$OUT/decode-$side-$round.md"; } >> "$summary"
     done
   done
-  cuda_tests page 120 "FullyQualifiedName~SequenceKernelTests"
+  for side in $decode_sides; do cuda_tests "$side" 120 "FullyQualifiedName~SequenceKernelTests"; done
 fi
 for n in ${SPLITS:-1 2 3 17 33}; do
   [ "$(limit 40)" -gt 15 ] || break
