@@ -31,7 +31,9 @@ FLASHATTN_PTX_DUMP=$dump dotnet test --project FlashAttn.Tests -c Release --no-b
   || { tail -20 "$dump/tests.log"; exit 1; }
 for f in "$dump"/$glob; do
   [ -e "$f" ] || continue
-  report=$("$ptxas" -arch=sm_90 -v "$f" -o "${f%.ptx}.cubin" 2>&1 | grep -E "registers|spill|rror" \
+  # the module's own target: sm_90a where it uses wgmma, sm_90 otherwise
+  arch=$(sed -nE 's/^\.target (sm_[0-9]+a?).*/\1/p' "$f" | head -1)
+  report=$("$ptxas" -arch="${arch:-sm_90}" -v "$f" -o "${f%.ptx}.cubin" 2>&1 | grep -E "registers|spill|rror|C75" \
     | sed -E 's/ptxas (info|error) *: //' | tr -s ' \n' ' ' || true)
   printf '%-50s %s\n' "$(basename "$f" .ptx)" "$report"
 done

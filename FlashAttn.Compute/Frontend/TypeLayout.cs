@@ -125,7 +125,9 @@ public sealed class TypeLayout
         {
             if (!field.FieldType.IsValueType && !field.FieldType.IsPointer)
                 throw new CompilationException($"field {type.Name}.{field.Name} has reference type {field.FieldType} (objects are not supported in kernels)");
-            var inner = Of(field.FieldType);
+            var inner = field.GetCustomAttribute<FixedBufferAttribute>() is { } buffer
+                ? FixedBuffer(field.FieldType, buffer.ElementType, buffer.Length)
+                : Of(field.FieldType);
             int fieldAlign = Math.Min(inner.Alignment, pack);
             if (explicitLayout)
                 offset = field.GetCustomAttribute<FieldOffsetAttribute>()?.Value ?? 0;
@@ -150,6 +152,19 @@ public sealed class TypeLayout
             throw new CompilationException($"layout of {type} computed as {total} bytes but .NET uses {actual} (unsupported layout)");
         leaves.Sort((a, b) => a.Offset.CompareTo(b.Offset));
         return new TypeLayout(type, total, alignment, leaves, direct);
+    }
+
+    /// <summary>A fixed-size buffer (<c>fixed float _e[32]</c>, the compiler's one-field struct <paramref name="bufferType"/>):
+    /// <paramref name="length"/> leaves of <paramref name="elementType"/>, so that a register array such as
+    /// <see cref="Floats32"/> is a struct of that many scalars.</summary>
+    private static TypeLayout FixedBuffer(Type bufferType, Type elementType, int length)
+    {
+        var element = Of(elementType);
+        var field = bufferType.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic).Single();
+        var leaves = new List<LayoutLeaf>();
+        for (int index = 0; index < length; index++)
+            leaves.Add(new LayoutLeaf(index * element.Size, element.Leaves[0].Type, [field], elementType));
+        return new TypeLayout(bufferType, element.Size * length, element.Alignment, leaves, [(field, 0)]);
     }
 
     private static int? DotNetSize(Type type)

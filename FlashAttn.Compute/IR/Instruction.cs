@@ -100,7 +100,7 @@ public static class IntrinsicFacts
             or IntrinsicOp.GroupIdxX or IntrinsicOp.GroupIdxY or IntrinsicOp.GroupIdxZ
             or IntrinsicOp.GridDimX or IntrinsicOp.GridDimY or IntrinsicOp.GridDimZ
             or IntrinsicOp.LaneIdx or IntrinsicOp.WarpSize or IntrinsicOp.CpuBoundsCheck
-            or IntrinsicOp.SharedDynamic => true,
+            or IntrinsicOp.SharedDynamic or IntrinsicOp.SharedAddress => true,
         >= IntrinsicOp.Exp and <= IntrinsicOp.BFloat16ToFloat => true,
         IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16 or IntrinsicOp.PackHalf2 or IntrinsicOp.PackBFloat162
             or IntrinsicOp.MmaTf32 or IntrinsicOp.RoundToTf32 => true,

@@ -121,6 +121,22 @@ internal static unsafe class IntrinsicOps
                     r[d + 3] = FromF32(result.W);
                 };
             }
+            case IntrinsicOp.WarpGroupFence or IntrinsicOp.WarpGroupCommit or IntrinsicOp.WarpGroupWait: return _ => { };
+            case IntrinsicOp.WarpGroupMmaF16 or IntrinsicOp.WarpGroupMmaBF16:
+            {
+                // operands: descriptor A, descriptor B, accumulate, then the N/2 accumulators; d the first result register
+                var inputs = op == IntrinsicOp.WarpGroupMmaF16 ? TensorCore.MmaInputs.Float16 : TensorCore.MmaInputs.BFloat16;
+                int count = s.Length - 3;
+                return f =>
+                {
+                    var r = f.R;
+                    Span<float> accumulators = stackalloc float[count];
+                    for (int k = 0; k < count; k++) accumulators[k] = F32(r[s[3 + k]]);
+                    WarpGroupMma.MultiplyAddOnCpu(f.Context, (ulong)r[s[0]], (ulong)r[s[1]], r[s[2]] != 0, accumulators, inputs);
+                    for (int k = 0; k < count; k++) r[d + k] = FromF32(accumulators[k]);
+                };
+            }
+            case IntrinsicOp.SharedAddress: return f => f.R[d] = (uint)(f.R[s[0]] - f.Context.DynamicShared);
             case IntrinsicOp.LoadMatrix or IntrinsicOp.LoadMatrixTransposed:
             {
                 bool transposed = op == IntrinsicOp.LoadMatrixTransposed;

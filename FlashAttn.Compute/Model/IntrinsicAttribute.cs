@@ -220,6 +220,22 @@ public enum IntrinsicOp
     /// <summary>stmatrix.sync.aligned.m8n8.{x2,x4}.trans.shared.b16 (sm_90): the same with each 8 × 8 matrix transposed.</summary>
     StoreMatrixTransposed,
 
+    // Warpgroup tensor cores (wgmma, sm_90a; see WarpGroupMma).
+    /// <summary>wgmma.fence.sync.aligned: orders this warpgroup's accumulator registers and shared-memory operands before the
+    /// next wgmma.mma_async.</summary>
+    WarpGroupFence,
+    /// <summary>wgmma.commit_group.sync.aligned: closes the group of this warpgroup's wgmma.mma_async issued since the last.</summary>
+    WarpGroupCommit,
+    /// <summary>wgmma.wait_group.sync.aligned N: all but the newest N committed groups are complete (N a constant).</summary>
+    WarpGroupWait,
+    /// <summary>wgmma.mma_async.sync.aligned.m64nNk16.f32.f16.f16: D = A·B (+ D) on one warpgroup, A and B from shared memory by
+    /// descriptors; operands the two descriptors, the accumulate flag, then N/2 accumulators (N from the result's size).</summary>
+    WarpGroupMmaF16,
+    /// <summary>The same with bf16 inputs.</summary>
+    WarpGroupMmaBF16,
+    /// <summary>The 32-bit shared-window address of a shared pointer (cvta.to.shared, cvt.u32.u64).</summary>
+    SharedAddress,
+
     // Bulk asynchronous copies (cp.async.bulk, sm_90).
     /// <summary>cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [global], [shared], bytes: adds a run of floats from
     /// shared memory into device memory in the background; operands the global address, the shared address, the byte count.</summary>

@@ -17,6 +17,13 @@ public static class SharedMemory
     [Intrinsic(IntrinsicOp.SharedDynamic)]
     public static unsafe ArrayView<T> GetDynamic<T>() where T : unmanaged
         => new((T*)CpuContext.Current.DynamicShared, CpuContext.Current.DynamicSharedBytes / sizeof(T));
+
+    /// <summary>The 32-bit shared-window address of <paramref name="element"/> (a shared-memory element), as matrix descriptors
+    /// (<see cref="WarpGroupMma.Descriptor"/>) take it: <c>cvta.to.shared</c> on the GPU, the offset from the group's shared
+    /// memory start on the CPU.</summary>
+    [Intrinsic(IntrinsicOp.SharedAddress)]
+    public static unsafe uint AddressOf<T>(ref T element) where T : unmanaged
+        => (uint)((byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref element) - (byte*)CpuContext.Current.DynamicShared);
 }
 
 /// <summary>Per-thread arrays: registers once every index is a constant, otherwise thread-local memory.</summary>

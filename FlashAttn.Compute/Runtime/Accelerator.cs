@@ -26,6 +26,10 @@ public sealed record AcceleratorInfo(
     /// <summary>True where kernels may use <see cref="BulkCopy"/>: sm_90 and newer, and the CPU (which runs them with a check
     /// of their ordering).</summary>
     public bool HasBulkCopies => ComputeCapability is 0 or >= 90;
+
+    /// <summary>True where kernels may use <see cref="WarpGroupMma"/>: sm_90 exactly (its <c>sm_90a</c> features are not carried
+    /// forward to later architectures), and the CPU.</summary>
+    public bool HasWarpGroupMma => ComputeCapability is 0 or 90;
 }
 
 /// <summary>

@@ -37,6 +37,10 @@ internal sealed class PtxCodeBuilder(Function function, PtxTarget target, PtxEmi
     /// <summary>True once the dynamic shared array has been declared.</summary>
     public bool DynamicSharedDeclared { get; set; }
 
+    /// <summary>True once an instruction of the architecture-specific feature set (wgmma: sm_90a) is written: the module then
+    /// targets <c>sm_XXa</c>.</summary>
+    public bool ArchitectureSpecific { get; set; }
+
     /// <summary>The body written so far.</summary>
     public string Body => _body.ToString();
 

@@ -145,6 +145,17 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
                 b.Emit("fence.proxy.async.shared::cta");
                 break;
 
+            case IntrinsicOp.WarpGroupFence: RequireWarpGroupMma(i); b.Emit("wgmma.fence.sync.aligned"); break;
+            case IntrinsicOp.WarpGroupCommit: RequireWarpGroupMma(i); b.Emit("wgmma.commit_group.sync.aligned"); break;
+            case IntrinsicOp.WarpGroupWait:
+                RequireWarpGroupMma(i);
+                if (i.Operands[0] is not Constant { Bits: >= 0 and <= 7 } pendingProducts)
+                    throw b.Error("WarpGroupMma.Wait needs a constant group count from 0 to 7");
+                b.Emit($"wgmma.wait_group.sync.aligned {pendingProducts.Bits}");
+                break;
+            case IntrinsicOp.WarpGroupMmaF16: WarpGroupMma(i, "f16"); break;
+            case IntrinsicOp.WarpGroupMmaBF16: WarpGroupMma(i, "bf16"); break;
+            case IntrinsicOp.SharedAddress: SharedAddress(i); break;
             case IntrinsicOp.MmaF16: Mma(i, "m16n8k16", "f16"); break;
             case IntrinsicOp.MmaBF16: Mma(i, "m16n8k16", "bf16"); break;
             case IntrinsicOp.MmaTf32: Mma(i, "m16n8k8", "tf32"); break;
@@ -336,6 +347,72 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
         var ops = i.Operands.Select(b.Reg).ToArray();
         b.Emit($"mma.sync.aligned.{shape}.row.col.f32.{type}.{type}.f32 {{{string.Join(", ", d)}}}, "
             + $"{{{ops[0]}, {ops[1]}, {ops[2]}, {ops[3]}}}, {{{ops[4]}, {ops[5]}}}, {{{ops[6]}, {ops[7]}, {ops[8]}, {ops[9]}}}");
+    }
+
+    /// <summary>wgmma needs sm_90a: an sm_90 target with PTX ISA 8.0 or newer, written as <c>.target sm_90a</c>.</summary>
+    private void RequireWarpGroupMma(Instruction i)
+    {
+        if (b.Target.SmVersion != 90 || (b.Target.IsaMajor, b.Target.IsaMinor).CompareTo((8, 0)) < 0)
+            throw b.Error($"{i.Intrinsic} needs sm_90a and PTX ISA 8.0 or newer (target {b.Target.TargetName}, ISA {b.Target.IsaVersion})");
+        b.ArchitectureSpecific = true;
+    }
+
+    /// <summary>
+    /// wgmma.mma_async.sync.aligned.m64nNk16.f32.T.T {d…}, a-desc, b-desc, p, 1, 1, 0, 0: operands the two descriptors, the
+    /// accumulate flag (the scale-d predicate), then the N/2 accumulators, moved into the result's registers first where they
+    /// are not the same ones already (the instruction reads and writes one set; the writer chains a product's result into
+    /// the registers of the accumulator it consumes, <c>ChainWarpGroupAccumulators</c>).
+    /// </summary>
+    private void WarpGroupMma(Instruction i, string type)
+    {
+        RequireWarpGroupMma(i);
+        int count = i.Operands.Count - 3;
+        if (count < 4 || count > 128 || count % 4 != 0)
+            throw b.Error($"{i.Intrinsic} takes two descriptors, the accumulate flag and N/2 accumulators for N = 8 … 256, not {count}");
+        var d = b.ComponentRegisters(i, count, PtxRegisterClass.F32);
+        // a product known not to accumulate reads no accumulator: its registers need no value first (no copies after the
+        // fence, which would serialise the stage)
+        bool reads = i.Operands[2] is not Constant { Bits: 0 };
+        for (int k = 0; k < count && reads; k++)
+        {
+            string c = b.Src(i.Operands[3 + k]);
+            if (c != d[k]) b.Emit($"mov.f32 {d[k]}, {c}");
+        }
+        string accumulate;
+        if (i.Operands[2] is Constant flag)
+        {
+            accumulate = b.Temp(PtxRegisterClass.Pred);
+            b.Emit($"setp.ne.u32 {accumulate}, {(flag.Bits != 0 ? 1 : 0)}, 0");
+        }
+        else accumulate = b.Reg(i.Operands[2]);
+        b.Emit($"wgmma.mma_async.sync.aligned.m64n{2 * count}k16.f32.{type}.{type} {{{string.Join(", ", d)}}}, "
+            + $"{b.Src(i.Operands[0])}, {b.Src(i.Operands[1])}, {accumulate}, 1, 1, 0, 0");
+    }
+
+    /// <summary>The 32-bit shared-window address of a pointer: its low half when it is a shared pointer already, else
+    /// cvta.to.shared first.</summary>
+    private void SharedAddress(Instruction i)
+    {
+        var pointer = i.Operands[0];
+        string wide;
+        if (pointer.Type.Space == AddressSpace.Shared)
+        {
+            var (baseValue, offset) = PtxInstructionEmitter.Decompose(pointer);
+            wide = b.Reg(baseValue);
+            if (offset != 0)
+            {
+                string sum = b.Temp(PtxRegisterClass.B64);
+                b.Emit($"add.s64 {sum}, {wide}, {offset.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+                wide = sum;
+            }
+        }
+        else
+        {
+            if (pointer.Type.Space != AddressSpace.Generic) throw b.Error($"a shared address expected, got a {pointer.Type.Space} pointer");
+            wide = b.Temp(PtxRegisterClass.B64);
+            E.AddrSpaceCast(wide, b.Reg(pointer), AddressSpace.Generic, AddressSpace.Shared);
+        }
+        b.Emit($"cvt.u32.u64 {b.Def(i)}, {wide}");
     }
 
     /// <summary>ldmatrix.sync.aligned.m8n8.xN[.trans].shared.b16 {r…}, [row address]: N from the result (int, Int2, Int4).</summary>

@@ -24,6 +24,48 @@ internal static partial class CorpusCases
                 }
     }
 
+    /// <summary>
+    /// <see cref="Kernels.WarpGroupProduct{T}"/> in one swizzle: D = A · Bᵀᵀ of 64 × 64 tiles against fp64. The accumulators'
+    /// places check the wgmma fragment layout and the product checks the descriptors' addressing, which the staging writes
+    /// by its own formula; on the GPU both meet the hardware's.
+    /// </summary>
+    private static CorpusCase WarpGroupProduct<T>(SharedSwizzle swizzle, Func<float, T> round, Func<T, double> widen, string type)
+        where T : unmanaged
+    {
+        const int k = Kernels.WarpGroupK, n = Kernels.WarpGroupN;
+        string name = $"{nameof(Kernels.WarpGroupProduct)}_{type}_{swizzle}";
+        return new CorpusCase
+        {
+            Name = name,
+            Kernel = K(nameof(Kernels.WarpGroupProduct)).MakeGenericMethod(typeof(T)),
+            ExpectNoLocalMemory = true,
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain(".target sm_90a")
+                .And.Contain($"wgmma.mma_async.sync.aligned.m64n64k16.f32.{type}.{type}").And.Contain("wgmma.fence.sync.aligned")
+                .And.Contain("wgmma.commit_group.sync.aligned").And.Contain("wgmma.wait_group.sync.aligned 0")),
+            Create = r => new CaseData
+            {
+                Buffers = [Data.Floats(r, 64 * k, -1f, 1f).Select(round).ToArray(), Data.Floats(r, n * k, -1f, 1f).Select(round).ToArray(),
+                    Data.PoisonFloats(64 * n)],
+                Outputs = [2],
+                // two 8 KB tiles and the 1 KB the kernel may skip to align them
+                Config = new LaunchConfig(1, WarpGroupMma.Threads, 2 * 64 * k * 2 + 1024),
+                Arguments = v => [v[0], v[1], v[2], SpecializedValue.New((int)swizzle), SpecializedValue.New(typeof(T) == typeof(BFloat16))],
+                Reference = x =>
+                {
+                    var (a, b, d) = ((T[])x[0], (T[])x[1], (float[])x[2]);
+                    for (int row = 0; row < 64; row++)
+                        for (int col = 0; col < n; col++)
+                        {
+                            double sum = 0;
+                            for (int e = 0; e < k; e++) sum += widen(a[row * k + e]) * widen(b[col * k + e]);
+                            d[row * n + col] = (float)sum;
+                        }
+                },
+                Tolerance = MmaTolerance,
+            },
+        };
+    }
+
     private static CorpusCase MmaFromGlobal<T>(string name, Func<float, T> round, Func<T, double> widen)
     {
         const int problems = 3;
@@ -163,6 +205,10 @@ internal static partial class CorpusCases
     {
         yield return MmaFromGlobal(nameof(Kernels.MmaF16FromGlobal), v => (Half)v, v => (double)v);
         yield return MmaFromGlobal(nameof(Kernels.MmaBF16FromGlobal), v => (BFloat16)v, v => (float)v);
+        foreach (var swizzle in Enum.GetValues<SharedSwizzle>())
+            yield return WarpGroupProduct(swizzle, v => (Half)v, v => (double)v, "f16");
+        foreach (var swizzle in new[] { SharedSwizzle.None, SharedSwizzle.Bytes128 })
+            yield return WarpGroupProduct(swizzle, v => (BFloat16)v, v => (float)v, "bf16");
         yield return new CorpusCase
         {
             Name = nameof(Kernels.LoadMatrices),

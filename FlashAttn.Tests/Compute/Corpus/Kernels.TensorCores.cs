@@ -241,4 +241,68 @@ internal static partial class Kernels
         Group.Barrier();
         for (int e = Group.IdxX; e < tileHalves; e += Group.DimX) output[tileHalves + e] = second[tileHalves - 1 - e];
     }
+
+    public const int WarpGroupK = 64, WarpGroupN = 64;
+
+    /// <summary>
+    /// D (64 × 64, fp32) = A (64 × 64, row-major) · B (given as Bᵀ, 64 × 64 row-major) by four wgmma m64n64k16 on one
+    /// warpgroup, A and B staged by plain stores into shared memory in the K-major layout of <paramref name="swizzle"/>
+    /// (<see cref="SharedSwizzle"/>: w-byte rows of an 8-row atom, the tile split along k into blocks of w/2 elements; no
+    /// swizzle: 8 × 16-byte core matrices, k-adjacent ones 128 bytes apart), then read back through descriptors; each
+    /// thread writes its 32 accumulators where the fragment layout puts them. The two tiles start 1024-byte aligned in the
+    /// shared window, as the swizzles' XOR of address bits 7–9 assumes. <paramref name="brainFloat"/>: bf16 elements.
+    /// </summary>
+    public static void WarpGroupProduct<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<float> output, SpecializedValue<int> swizzle,
+        SpecializedValue<bool> brainFloat) where T : unmanaged
+    {
+        const int k = WarpGroupK, n = WarpGroupN, tileBytes = 64 * k * 2;
+        var mode = (SharedSwizzle)swizzle.Value;
+        var shared = SharedMemory.GetDynamic<T>();
+        uint window = SharedMemory.AddressOf(ref shared[0]);
+        int aStart = (int)((1024 - window % 1024) % 1024), bStart = aStart + tileBytes;
+        for (int e = Group.IdxX; e < 64 * k; e += Group.DimX)
+        {
+            int row = e / k, column = e % k;
+            shared[(aStart + WarpGroupOffset(mode, row, column)) / 2] = a[e];
+            shared[(bStart + WarpGroupOffset(mode, row, column)) / 2] = b[e];
+        }
+        BulkCopy.FenceSharedForAsync(); // generic-proxy stores, read next by the tensor cores (async proxy)
+        Group.Barrier();
+
+        var d = new Floats32();
+        WarpGroupMma.Fence();
+        for (int step = 0; step < k / 16; step++)
+        {
+            ulong descriptorA = WarpGroupDescriptor(mode, window + (uint)aStart, step);
+            ulong descriptorB = WarpGroupDescriptor(mode, window + (uint)bStart, step);
+            d = brainFloat.Value
+                ? WarpGroupMma.MultiplyAddBF16(descriptorA, descriptorB, step > 0, d)
+                : WarpGroupMma.MultiplyAddF16(descriptorA, descriptorB, step > 0, d);
+        }
+        WarpGroupMma.Commit();
+        WarpGroupMma.Wait(0);
+
+        int warp = Group.IdxX / 32 % 4, lane = Warp.LaneIdx, g = lane / 4, q = lane % 4;
+        for (int i = 0; i < n / 2; i++)
+            output[(16 * warp + g + 8 * (i / 2 % 2)) * n + 8 * (i / 4) + 2 * q + i % 2] = d[i];
+    }
+
+    /// <summary>Byte offset of element (row, k) of a 64 × <see cref="WarpGroupK"/> K-major tile in <paramref name="mode"/>'s layout.</summary>
+    private static int WarpGroupOffset(SharedSwizzle mode, int row, int k)
+    {
+        if (mode == SharedSwizzle.None) return row / 8 * (WarpGroupK / 8 * 128) + k / 8 * 128 + row % 8 * 16 + 2 * (k % 8);
+        int width = mode == SharedSwizzle.Bytes128 ? 128 : mode == SharedSwizzle.Bytes64 ? 64 : 32, perRow = width / 2;
+        int offset = k / perRow * (64 * width) + row / 8 * (8 * width) + row % 8 * width + 2 * (k % perRow);
+        return offset ^ ((offset >> 7) & (width / 16 - 1)) << 4;
+    }
+
+    /// <summary>The descriptor of k-step <paramref name="step"/> (16 elements) of a tile at shared address <paramref name="tile"/>.</summary>
+    private static ulong WarpGroupDescriptor(SharedSwizzle mode, uint tile, int step)
+    {
+        if (mode == SharedSwizzle.None)
+            return WarpGroupMma.Descriptor(tile + (uint)(2 * step * 128), mode, leadingByteOffset: 128, strideByteOffset: WarpGroupK / 8 * 128);
+        int width = mode == SharedSwizzle.Bytes128 ? 128 : mode == SharedSwizzle.Bytes64 ? 64 : 32, stepsPerBlock = width / 32;
+        return WarpGroupMma.Descriptor(tile + (uint)(step / stepsPerBlock * 64 * width + step % stepsPerBlock * 32), mode,
+            leadingByteOffset: 16, strideByteOffset: 8 * width);
+    }
 }

@@ -556,6 +556,11 @@ public class PtxBackendTests
                 IntrinsicOp.BulkWaitRead or IntrinsicOp.BulkWait => k.Intrinsic(op, IRType.Void, Constant.I32(0)),
                 IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16 or IntrinsicOp.MmaTf32 => k.Intrinsic(op, IRType.Void, i, i, i, i, i, i, f, f, f, f),
                 IntrinsicOp.RoundToTf32 => k.Intrinsic(op, IRType.Int32, f),
+                IntrinsicOp.WarpGroupFence or IntrinsicOp.WarpGroupCommit => k.Intrinsic(op, IRType.Void),
+                IntrinsicOp.WarpGroupWait => k.Intrinsic(op, IRType.Void, Constant.I32(0)),
+                IntrinsicOp.WarpGroupMmaF16 or IntrinsicOp.WarpGroupMmaBF16
+                    => k.Intrinsic(op, IRType.Void, [k.Param(IRType.Int64, "a"), k.Param(IRType.Int64, "b"), flag, f, f, f, f]),
+                IntrinsicOp.SharedAddress => k.Intrinsic(op, IRType.Int32, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
                 IntrinsicOp.LoadMatrix or IntrinsicOp.LoadMatrixTransposed
                     => k.Intrinsic(op, IRType.Int32, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
                 IntrinsicOp.StoreMatrix or IntrinsicOp.StoreMatrixTransposed

@@ -1,0 +1,48 @@
+using System.Runtime.InteropServices;
+
+namespace FlashAttn.Compute;
+
+/// <summary>16 floats held in registers once every index is a constant (a warpgroup MMA's accumulators for N = 32).</summary>
+public unsafe struct Floats16
+{
+    /// <summary>The elements' count.</summary>
+    public const int Length = 16;
+
+    private fixed float _elements[Length];
+
+    /// <summary>Element <paramref name="index"/>.</summary>
+    public float this[int index] { readonly get => _elements[index]; set => _elements[index] = value; }
+
+    /// <summary>The elements as a span (CPU code).</summary>
+    internal Span<float> AsSpan() => MemoryMarshal.CreateSpan(ref _elements[0], Length);
+}
+
+/// <summary>32 floats held in registers once every index is a constant (a warpgroup MMA's accumulators for N = 64).</summary>
+public unsafe struct Floats32
+{
+    /// <summary>The elements' count.</summary>
+    public const int Length = 32;
+
+    private fixed float _elements[Length];
+
+    /// <summary>Element <paramref name="index"/>.</summary>
+    public float this[int index] { readonly get => _elements[index]; set => _elements[index] = value; }
+
+    /// <summary>The elements as a span (CPU code).</summary>
+    internal Span<float> AsSpan() => MemoryMarshal.CreateSpan(ref _elements[0], Length);
+}
+
+/// <summary>64 floats held in registers once every index is a constant (a warpgroup MMA's accumulators for N = 128).</summary>
+public unsafe struct Floats64
+{
+    /// <summary>The elements' count.</summary>
+    public const int Length = 64;
+
+    private fixed float _elements[Length];
+
+    /// <summary>Element <paramref name="index"/>.</summary>
+    public float this[int index] { readonly get => _elements[index]; set => _elements[index] = value; }
+
+    /// <summary>The elements as a span (CPU code).</summary>
+    internal Span<float> AsSpan() => MemoryMarshal.CreateSpan(ref _elements[0], Length);
+}
