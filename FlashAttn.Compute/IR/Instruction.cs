@@ -90,6 +90,19 @@ public sealed class Instruction : Value
 /// <summary>Facts about intrinsics that passes rely on.</summary>
 public static class IntrinsicFacts
 {
+    /// <summary>True for a warpgroup MMA (<c>wgmma.mma_async</c>, shared-memory or register A).</summary>
+    public static bool IsWarpGroupMma(IntrinsicOp op) => op is IntrinsicOp.WarpGroupMmaF16 or IntrinsicOp.WarpGroupMmaBF16
+        or IntrinsicOp.WarpGroupMmaRegisterAF16 or IntrinsicOp.WarpGroupMmaRegisterABF16;
+
+    /// <summary>Where a warpgroup MMA's operands are: A (one descriptor, or four registers), B's descriptor, the accumulate
+    /// flag, the accumulators (<c>Count</c> of them from <c>First</c>), then the B-is-MN-major flag last.</summary>
+    public static (int A, int ARegisters, int B, int Accumulate, int First, int Count, int TransposeB) WarpGroupMmaOperands(Instruction product)
+    {
+        int aRegisters = product.Intrinsic is IntrinsicOp.WarpGroupMmaRegisterAF16 or IntrinsicOp.WarpGroupMmaRegisterABF16 ? 4 : 1;
+        int count = product.Operands.Count - aRegisters - 3;
+        return (0, aRegisters, aRegisters, aRegisters + 1, aRegisters + 2, count, product.Operands.Count - 1);
+    }
+
     /// <summary>True when the intrinsic reads no memory and has no effect beyond its result, so an unused
     /// call may be removed and equal calls merged. Shuffles and barriers are not pure: they synchronise; nor are stores
     /// such as stmatrix (<see cref="IntrinsicOp.StoreMatrix"/>), which write shared memory and return nothing.</summary>

@@ -122,18 +122,23 @@ internal static unsafe class IntrinsicOps
                 };
             }
             case IntrinsicOp.WarpGroupFence or IntrinsicOp.WarpGroupCommit or IntrinsicOp.WarpGroupWait: return _ => { };
-            case IntrinsicOp.WarpGroupMmaF16 or IntrinsicOp.WarpGroupMmaBF16:
+            case IntrinsicOp.WarpGroupMmaF16 or IntrinsicOp.WarpGroupMmaBF16 or IntrinsicOp.WarpGroupMmaRegisterAF16 or IntrinsicOp.WarpGroupMmaRegisterABF16:
             {
-                // operands: descriptor A, descriptor B, accumulate, then the N/2 accumulators; d the first result register
-                var inputs = op == IntrinsicOp.WarpGroupMmaF16 ? TensorCore.MmaInputs.Float16 : TensorCore.MmaInputs.BFloat16;
-                int count = s.Length - 3;
+                // operands as IntrinsicFacts.WarpGroupMmaOperands; d the first result register
+                var inputs = op is IntrinsicOp.WarpGroupMmaF16 or IntrinsicOp.WarpGroupMmaRegisterAF16
+                    ? TensorCore.MmaInputs.Float16 : TensorCore.MmaInputs.BFloat16;
+                var operands = IntrinsicFacts.WarpGroupMmaOperands(i);
                 return f =>
                 {
                     var r = f.R;
-                    Span<float> accumulators = stackalloc float[count];
-                    for (int k = 0; k < count; k++) accumulators[k] = F32(r[s[3 + k]]);
-                    WarpGroupMma.MultiplyAddOnCpu(f.Context, (ulong)r[s[0]], (ulong)r[s[1]], r[s[2]] != 0, accumulators, inputs);
-                    for (int k = 0; k < count; k++) r[d + k] = FromF32(accumulators[k]);
+                    Span<float> accumulators = stackalloc float[operands.Count];
+                    for (int k = 0; k < operands.Count; k++) accumulators[k] = F32(r[s[operands.First + k]]);
+                    var a = operands.ARegisters == 1
+                        ? WarpGroupMma.SharedA((ulong)r[s[operands.A]])
+                        : WarpGroupMma.RegisterA(f.Context, new Int4((int)r[s[0]], (int)r[s[1]], (int)r[s[2]], (int)r[s[3]]));
+                    WarpGroupMma.MultiplyAddOnCpu(f.Context, a, (ulong)r[s[operands.B]], r[s[operands.TransposeB]] != 0,
+                        r[s[operands.Accumulate]] != 0, accumulators, inputs);
+                    for (int k = 0; k < operands.Count; k++) r[d + k] = FromF32(accumulators[k]);
                 };
             }
             case IntrinsicOp.SharedAddress: return f => f.R[d] = (uint)(f.R[s[0]] - f.Context.DynamicShared);

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace FlashAttn.Compute;
 
 /// <summary>16 floats held in registers once every index is a constant (a warpgroup MMA's accumulators for N = 32).</summary>
-public unsafe struct Floats16
+public unsafe struct Floats16 : IWarpGroupAccumulators
 {
     /// <summary>The elements' count.</summary>
     public const int Length = 16;
@@ -18,7 +18,7 @@ public unsafe struct Floats16
 }
 
 /// <summary>32 floats held in registers once every index is a constant (a warpgroup MMA's accumulators for N = 64).</summary>
-public unsafe struct Floats32
+public unsafe struct Floats32 : IWarpGroupAccumulators
 {
     /// <summary>The elements' count.</summary>
     public const int Length = 32;
@@ -33,7 +33,7 @@ public unsafe struct Floats32
 }
 
 /// <summary>64 floats held in registers once every index is a constant (a warpgroup MMA's accumulators for N = 128).</summary>
-public unsafe struct Floats64
+public unsafe struct Floats64 : IWarpGroupAccumulators
 {
     /// <summary>The elements' count.</summary>
     public const int Length = 64;

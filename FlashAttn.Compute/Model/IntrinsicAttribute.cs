@@ -229,10 +229,16 @@ public enum IntrinsicOp
     /// <summary>wgmma.wait_group.sync.aligned N: all but the newest N committed groups are complete (N a constant).</summary>
     WarpGroupWait,
     /// <summary>wgmma.mma_async.sync.aligned.m64nNk16.f32.f16.f16: D = A·B (+ D) on one warpgroup, A and B from shared memory by
-    /// descriptors; operands the two descriptors, the accumulate flag, then N/2 accumulators (N from the result's size).</summary>
+    /// descriptors; operands the two descriptors, the accumulate flag, the N/2 accumulators (N from the result's size), the
+    /// B-is-MN-major flag (a constant).</summary>
     WarpGroupMmaF16,
     /// <summary>The same with bf16 inputs.</summary>
     WarpGroupMmaBF16,
+    /// <summary>The same with A in registers (an m16n8k16 A fragment per warp): operands A's four registers, B's descriptor, the
+    /// accumulate flag, the accumulators, the B-is-MN-major flag.</summary>
+    WarpGroupMmaRegisterAF16,
+    /// <summary>The register-A product with bf16 inputs.</summary>
+    WarpGroupMmaRegisterABF16,
     /// <summary>The 32-bit shared-window address of a shared pointer (cvta.to.shared, cvt.u32.u64).</summary>
     SharedAddress,
 

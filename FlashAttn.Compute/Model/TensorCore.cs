@@ -172,8 +172,7 @@ public static class TensorCore
         float A(int row, int k) => tf32
             // A[row][k]: lane 4·(row % 8) + k % 4, register (row ≥ 8) + 2·(k ≥ 4)
             ? Tf32Element(all[(4 * (row % 8) + k % 4) * words + (row >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)])
-            // A[row][k]: lane 4·(row % 8) + (k % 8) / 2, register (row ≥ 8) + 2·(k ≥ 8), half k % 2
-            : Element(all[(4 * (row % 8) + k % 8 / 2) * words + (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0)], k % 2, inputs);
+            : HalfAElement(all, row, k, inputs);
         float B(int k, int col) => tf32
             // B[k][col]: lane 4·col + k % 4, register ARegisters + (k ≥ 4)
             ? Tf32Element(all[(4 * col + k % 4) * words + ARegisters + (k >= 4 ? 1 : 0)])
@@ -193,6 +192,11 @@ public static class TensorCore
         }
         return new Float4(Dot(g, 2 * t, c.X), Dot(g, 2 * t + 1, c.Y), Dot(g + 8, 2 * t, c.Z), Dot(g + 8, 2 * t + 1, c.W));
     }
+
+    /// <summary>A[row][k] of a 16 × 16 16-bit A operand whose fragments the warp published (<see cref="CpuContext.WarpExchange"/>,
+    /// the four A registers first): lane 4·(row % 8) + (k % 8) / 2, register (row ≥ 8) + 2·(k ≥ 8), half k % 2.</summary>
+    internal static float HalfAElement(int[] all, int row, int k, MmaInputs inputs)
+        => Element(all[(4 * (row % 8) + k % 8 / 2) * CpuBarrierPoint.WideExchangeWords + (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0)], k % 2, inputs);
 
     /// <summary>The 16-bit element <paramref name="half"/> (0: low) of a fragment register, widened to float.</summary>
     private static float Element(int register, int half, MmaInputs inputs)

@@ -135,9 +135,10 @@ public static class PtxBackend
                     uses[operand] = uses.GetValueOrDefault(operand) + 1;
             foreach (var product in kernel.AllInstructions)
             {
-                if (product is not { Op: Opcode.Intrinsic, Intrinsic: IntrinsicOp.WarpGroupMmaF16 or IntrinsicOp.WarpGroupMmaBF16 }) continue;
-                for (int k = 0; k < product.Operands.Count - 3; k++)
-                    if (product.Operands[3 + k] is Instruction { Op: Opcode.Extract } accumulator && uses[accumulator] == 1
+                if (product.Op != Opcode.Intrinsic || !IntrinsicFacts.IsWarpGroupMma(product.Intrinsic)) continue;
+                var operands = IntrinsicFacts.WarpGroupMmaOperands(product);
+                for (int k = 0; k < operands.Count; k++)
+                    if (product.Operands[operands.First + k] is Instruction { Op: Opcode.Extract } accumulator && uses[accumulator] == 1
                         && _b.ComponentExtract(product, k) is { } result)
                         _b.Registers.Alias(result, _b.Registers.Of(accumulator));
             }

@@ -153,8 +153,8 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
                     throw b.Error("WarpGroupMma.Wait needs a constant group count from 0 to 7");
                 b.Emit($"wgmma.wait_group.sync.aligned {pendingProducts.Bits}");
                 break;
-            case IntrinsicOp.WarpGroupMmaF16: WarpGroupMma(i, "f16"); break;
-            case IntrinsicOp.WarpGroupMmaBF16: WarpGroupMma(i, "bf16"); break;
+            case IntrinsicOp.WarpGroupMmaF16 or IntrinsicOp.WarpGroupMmaRegisterAF16: WarpGroupMma(i, "f16"); break;
+            case IntrinsicOp.WarpGroupMmaBF16 or IntrinsicOp.WarpGroupMmaRegisterABF16: WarpGroupMma(i, "bf16"); break;
             case IntrinsicOp.SharedAddress: SharedAddress(i); break;
             case IntrinsicOp.MmaF16: Mma(i, "m16n8k16", "f16"); break;
             case IntrinsicOp.MmaBF16: Mma(i, "m16n8k16", "bf16"); break;
@@ -358,35 +358,42 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
     }
 
     /// <summary>
-    /// wgmma.mma_async.sync.aligned.m64nNk16.f32.T.T {d…}, a-desc, b-desc, p, 1, 1, 0, 0: operands the two descriptors, the
-    /// accumulate flag (the scale-d predicate), then the N/2 accumulators, moved into the result's registers first where they
-    /// are not the same ones already (the instruction reads and writes one set; the writer chains a product's result into
-    /// the registers of the accumulator it consumes, <c>ChainWarpGroupAccumulators</c>).
+    /// wgmma.mma_async.sync.aligned.m64nNk16.f32.T.T {d…}, a-desc, b-desc, p, 1, 1, 0, tnsp-b (or {a0…a3}, b-desc, p, 1, 1,
+    /// tnsp-b with A in registers); operands as <see cref="IntrinsicFacts.WarpGroupMmaOperands"/>. The accumulators are
+    /// moved into the result's registers first where they are not the same ones already (the instruction reads and writes
+    /// one set; the writer chains a product's result into the registers of the accumulator it consumes,
+    /// <c>ChainWarpGroupAccumulators</c>), and not at all for a product known not to accumulate, which reads none (copies
+    /// after the fence would make ptxas serialise the stage).
     /// </summary>
     private void WarpGroupMma(Instruction i, string type)
     {
         RequireWarpGroupMma(i);
-        int count = i.Operands.Count - 3;
-        if (count < 4 || count > 128 || count % 4 != 0)
-            throw b.Error($"{i.Intrinsic} takes two descriptors, the accumulate flag and N/2 accumulators for N = 8 … 256, not {count}");
-        var d = b.ComponentRegisters(i, count, PtxRegisterClass.F32);
-        // a product known not to accumulate reads no accumulator: its registers need no value first (no copies after the
-        // fence, which would serialise the stage)
-        bool reads = i.Operands[2] is not Constant { Bits: 0 };
-        for (int k = 0; k < count && reads; k++)
+        var operands = IntrinsicFacts.WarpGroupMmaOperands(i);
+        if (operands.Count < 4 || operands.Count > 128 || operands.Count % 4 != 0)
+            throw b.Error($"{i.Intrinsic} takes N/2 accumulators for N = 8 … 256 in steps of 8, not {operands.Count}");
+        if (i.Operands[operands.TransposeB] is not Constant transpose)
+            throw b.Error($"{i.Intrinsic}: whether B is MN-major must be a constant");
+        var d = b.ComponentRegisters(i, operands.Count, PtxRegisterClass.F32);
+        bool reads = i.Operands[operands.Accumulate] is not Constant { Bits: 0 };
+        for (int k = 0; k < operands.Count && reads; k++)
         {
-            string c = b.Src(i.Operands[3 + k]);
+            string c = b.Src(i.Operands[operands.First + k]);
             if (c != d[k]) b.Emit($"mov.f32 {d[k]}, {c}");
         }
         string accumulate;
-        if (i.Operands[2] is Constant flag)
+        if (i.Operands[operands.Accumulate] is Constant flag)
         {
             accumulate = b.Temp(PtxRegisterClass.Pred);
             b.Emit($"setp.ne.u32 {accumulate}, {(flag.Bits != 0 ? 1 : 0)}, 0");
         }
-        else accumulate = b.Reg(i.Operands[2]);
-        b.Emit($"wgmma.mma_async.sync.aligned.m64n{2 * count}k16.f32.{type}.{type} {{{string.Join(", ", d)}}}, "
-            + $"{b.Src(i.Operands[0])}, {b.Src(i.Operands[1])}, {accumulate}, 1, 1, 0, 0");
+        else accumulate = b.Reg(i.Operands[operands.Accumulate]);
+        int transposeB = transpose.Bits != 0 ? 1 : 0;
+        string a = operands.ARegisters == 1
+            ? b.Src(i.Operands[operands.A])
+            : $"{{{string.Join(", ", Enumerable.Range(operands.A, 4).Select(k => b.Reg(i.Operands[k])))}}}";
+        string scalesAndTransposes = operands.ARegisters == 1 ? $"1, 1, 0, {transposeB}" : $"1, 1, {transposeB}";
+        b.Emit($"wgmma.mma_async.sync.aligned.m64n{2 * operands.Count}k16.f32.{type}.{type} {{{string.Join(", ", d)}}}, "
+            + $"{a}, {b.Src(i.Operands[operands.B])}, {accumulate}, {scalesAndTransposes}");
     }
 
     /// <summary>The 32-bit shared-window address of a pointer: its low half when it is a shared pointer already, else

@@ -29,18 +29,21 @@ internal static partial class CorpusCases
     /// places check the wgmma fragment layout and the product checks the descriptors' addressing, which the staging writes
     /// by its own formula; on the GPU both meet the hardware's.
     /// </summary>
-    private static CorpusCase WarpGroupProduct<T>(SharedSwizzle swizzle, Func<float, T> round, Func<T, double> widen, string type)
-        where T : unmanaged
+    private static CorpusCase WarpGroupProduct<T>(SharedSwizzle swizzle, Func<float, T> round, Func<T, double> widen, string type,
+        bool transposeB, bool registerA) where T : unmanaged
     {
         const int k = Kernels.WarpGroupK, n = Kernels.WarpGroupN;
-        string name = $"{nameof(Kernels.WarpGroupProduct)}_{type}_{swizzle}";
+        string name = $"{nameof(Kernels.WarpGroupProduct)}_{type}_{swizzle}{(transposeB ? "_mnMajorB" : "")}{(registerA ? "_registerA" : "")}";
         return new CorpusCase
         {
             Name = name,
             Kernel = K(nameof(Kernels.WarpGroupProduct)).MakeGenericMethod(typeof(T)),
             ExpectNoLocalMemory = true,
             CheckPtx = ptx => Assert.That(ptx, Does.Contain(".target sm_90a")
-                .And.Contain($"wgmma.mma_async.sync.aligned.m64n64k16.f32.{type}.{type}").And.Contain("wgmma.fence.sync.aligned")
+                .And.Match($@"wgmma\.mma_async\.sync\.aligned\.m64n64k16\.f32\.{type}\.{type} \{{[^}}]+\}}, "
+                    + (registerA ? @"\{%r\d+, %r\d+, %r\d+, %r\d+\}, %rd\d+, %p\d+, 1, 1, " : @"%rd\d+, %rd\d+, %p\d+, 1, 1, 0, ")
+                    + (transposeB ? "1;" : "0;"))
+                .And.Contain("wgmma.fence.sync.aligned")
                 .And.Contain("wgmma.commit_group.sync.aligned").And.Contain("wgmma.wait_group.sync.aligned 0")),
             Create = r => new CaseData
             {
@@ -49,7 +52,8 @@ internal static partial class CorpusCases
                 Outputs = [2],
                 // two 8 KB tiles and the 1 KB the kernel may skip to align them
                 Config = new LaunchConfig(1, WarpGroupMma.Threads, 2 * 64 * k * 2 + 1024),
-                Arguments = v => [v[0], v[1], v[2], SpecializedValue.New((int)swizzle), SpecializedValue.New(typeof(T) == typeof(BFloat16))],
+                Arguments = v => [v[0], v[1], v[2], SpecializedValue.New((int)swizzle), SpecializedValue.New(typeof(T) == typeof(BFloat16)),
+                    SpecializedValue.New(transposeB), SpecializedValue.New(registerA)],
                 Reference = x =>
                 {
                     var (a, b, d) = ((T[])x[0], (T[])x[1], (float[])x[2]);
@@ -206,9 +210,16 @@ internal static partial class CorpusCases
         yield return MmaFromGlobal(nameof(Kernels.MmaF16FromGlobal), v => (Half)v, v => (double)v);
         yield return MmaFromGlobal(nameof(Kernels.MmaBF16FromGlobal), v => (BFloat16)v, v => (float)v);
         foreach (var swizzle in Enum.GetValues<SharedSwizzle>())
-            yield return WarpGroupProduct(swizzle, v => (Half)v, v => (double)v, "f16");
+        {
+            yield return WarpGroupProduct(swizzle, v => (Half)v, v => (double)v, "f16", transposeB: false, registerA: false);
+            yield return WarpGroupProduct(swizzle, v => (Half)v, v => (double)v, "f16", transposeB: true, registerA: false);
+        }
         foreach (var swizzle in new[] { SharedSwizzle.None, SharedSwizzle.Bytes128 })
-            yield return WarpGroupProduct(swizzle, v => (BFloat16)v, v => (float)v, "bf16");
+        {
+            yield return WarpGroupProduct(swizzle, v => (BFloat16)v, v => (float)v, "bf16", transposeB: false, registerA: false);
+            yield return WarpGroupProduct(swizzle, v => (BFloat16)v, v => (float)v, "bf16", transposeB: true, registerA: true);
+            yield return WarpGroupProduct(swizzle, v => (Half)v, v => (double)v, "f16", transposeB: false, registerA: true);
+        }
         yield return new CorpusCase
         {
             Name = nameof(Kernels.LoadMatrices),

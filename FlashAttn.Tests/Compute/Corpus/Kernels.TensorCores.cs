@@ -246,14 +246,17 @@ internal static partial class Kernels
 
     /// <summary>
     /// D (64 × 64, fp32) = A (64 × 64, row-major) · B (given as Bᵀ, 64 × 64 row-major) by four wgmma m64n64k16 on one
-    /// warpgroup, A and B staged by plain stores into shared memory in the K-major layout of <paramref name="swizzle"/>
-    /// (<see cref="SharedSwizzle"/>: w-byte rows of an 8-row atom, the tile split along k into blocks of w/2 elements; no
-    /// swizzle: 8 × 16-byte core matrices, k-adjacent ones 128 bytes apart), then read back through descriptors; each
-    /// thread writes its 32 accumulators where the fragment layout puts them. The two tiles start 1024-byte aligned in the
-    /// shared window, as the swizzles' XOR of address bits 7–9 assumes. <paramref name="brainFloat"/>: bf16 elements.
+    /// warpgroup. B is staged by plain stores into shared memory in <paramref name="swizzle"/>'s layout
+    /// (<see cref="SharedSwizzle"/>), K-major (w-byte rows of k, an 8-row atom; the tile split along k into blocks of w/2
+    /// elements; no swizzle: 8 × 16-byte core matrices, k-adjacent ones 128 bytes apart) or, when
+    /// <paramref name="transposeB"/>, MN-major (w-byte rows of n, one per k, 8 k a group; no swizzle: 8 k × 8 n core matrices,
+    /// n-adjacent ones 128 bytes apart, k groups 1 KB apart); A likewise K-major, or, when <paramref name="registerA"/>,
+    /// loaded straight into each warp's m16n8k16 A fragments. Each thread writes its 32 accumulators where the fragment
+    /// layout puts them. The tiles start 1024-byte aligned in the shared window, as the swizzles' XOR of address bits 7–9
+    /// assumes. <paramref name="brainFloat"/>: bf16 elements.
     /// </summary>
     public static void WarpGroupProduct<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<float> output, SpecializedValue<int> swizzle,
-        SpecializedValue<bool> brainFloat) where T : unmanaged
+        SpecializedValue<bool> brainFloat, SpecializedValue<bool> transposeB, SpecializedValue<bool> registerA) where T : unmanaged
     {
         const int k = WarpGroupK, n = WarpGroupN, tileBytes = 64 * k * 2;
         var mode = (SharedSwizzle)swizzle.Value;
@@ -264,45 +267,90 @@ internal static partial class Kernels
         {
             int row = e / k, column = e % k;
             shared[(aStart + WarpGroupOffset(mode, row, column)) / 2] = a[e];
-            shared[(bStart + WarpGroupOffset(mode, row, column)) / 2] = b[e];
+            shared[(bStart + (transposeB.Value ? WarpGroupOffsetMnMajor(mode, row, column) : WarpGroupOffset(mode, row, column))) / 2] = b[e];
         }
         BulkCopy.FenceSharedForAsync(); // generic-proxy stores, read next by the tensor cores (async proxy)
         Group.Barrier();
 
+        int warp = Group.IdxX / 32 % 4, lane = Warp.LaneIdx, g = lane / 4, q = lane % 4;
+        // A's fragments, all written before the fence (registers a product reads, defined after it, serialise the stage):
+        // A[row][k] pairs of rows 16·warp + g (+ 8), k = 16·step + 2q (+ 8), the m16n8k16 A layout
+        var pairs = a.Cast<int>();
+        var fragments = LocalMemory.Allocate<int>(4 * (k / 16));
+        for (int step = 0; step < k / 16 && registerA.Value; step++)
+        {
+            int first = (16 * warp + g) * (k / 2) + 8 * step + q;
+            fragments[4 * step] = pairs[first];
+            fragments[4 * step + 1] = pairs[first + 8 * (k / 2)];
+            fragments[4 * step + 2] = pairs[first + 4];
+            fragments[4 * step + 3] = pairs[first + 8 * (k / 2) + 4];
+        }
         var d = new Floats32();
         WarpGroupMma.Fence();
         for (int step = 0; step < k / 16; step++)
         {
-            ulong descriptorA = WarpGroupDescriptor(mode, window + (uint)aStart, step);
-            ulong descriptorB = WarpGroupDescriptor(mode, window + (uint)bStart, step);
-            d = brainFloat.Value
-                ? WarpGroupMma.MultiplyAddBF16(descriptorA, descriptorB, step > 0, d)
-                : WarpGroupMma.MultiplyAddF16(descriptorA, descriptorB, step > 0, d);
+            ulong descriptorB = transposeB.Value
+                ? WarpGroupDescriptorMnMajor(mode, window + (uint)bStart, step)
+                : WarpGroupDescriptor(mode, window + (uint)bStart, step);
+            if (registerA.Value)
+            {
+                var fragment = new Int4(fragments[4 * step], fragments[4 * step + 1], fragments[4 * step + 2], fragments[4 * step + 3]);
+                d = brainFloat.Value
+                    ? WarpGroupMma.MultiplyAddBF16(fragment, descriptorB, step > 0, d, transposeB.Value)
+                    : WarpGroupMma.MultiplyAddF16(fragment, descriptorB, step > 0, d, transposeB.Value);
+            }
+            else
+            {
+                ulong descriptorA = WarpGroupDescriptor(mode, window + (uint)aStart, step);
+                d = brainFloat.Value
+                    ? WarpGroupMma.MultiplyAddBF16(descriptorA, descriptorB, step > 0, d, transposeB.Value)
+                    : WarpGroupMma.MultiplyAddF16(descriptorA, descriptorB, step > 0, d, transposeB.Value);
+            }
         }
         WarpGroupMma.Commit();
         WarpGroupMma.Wait(0);
 
-        int warp = Group.IdxX / 32 % 4, lane = Warp.LaneIdx, g = lane / 4, q = lane % 4;
         for (int i = 0; i < n / 2; i++)
             output[(16 * warp + g + 8 * (i / 2 % 2)) * n + 8 * (i / 4) + 2 * q + i % 2] = d[i];
     }
+
+    private static int SwizzleWidth(SharedSwizzle mode) => mode == SharedSwizzle.Bytes128 ? 128 : mode == SharedSwizzle.Bytes64 ? 64 : 32;
+
+    private static int Swizzled(int offset, int width) => offset ^ ((offset >> 7) & (width / 16 - 1)) << 4;
 
     /// <summary>Byte offset of element (row, k) of a 64 × <see cref="WarpGroupK"/> K-major tile in <paramref name="mode"/>'s layout.</summary>
     private static int WarpGroupOffset(SharedSwizzle mode, int row, int k)
     {
         if (mode == SharedSwizzle.None) return row / 8 * (WarpGroupK / 8 * 128) + k / 8 * 128 + row % 8 * 16 + 2 * (k % 8);
-        int width = mode == SharedSwizzle.Bytes128 ? 128 : mode == SharedSwizzle.Bytes64 ? 64 : 32, perRow = width / 2;
-        int offset = k / perRow * (64 * width) + row / 8 * (8 * width) + row % 8 * width + 2 * (k % perRow);
-        return offset ^ ((offset >> 7) & (width / 16 - 1)) << 4;
+        int width = SwizzleWidth(mode), perRow = width / 2;
+        return Swizzled(k / perRow * (64 * width) + row / 8 * (8 * width) + row % 8 * width + 2 * (k % perRow), width);
     }
 
-    /// <summary>The descriptor of k-step <paramref name="step"/> (16 elements) of a tile at shared address <paramref name="tile"/>.</summary>
+    /// <summary>Byte offset of element (n, k) of a <see cref="WarpGroupN"/> × <see cref="WarpGroupK"/> tile stored MN-major.</summary>
+    private static int WarpGroupOffsetMnMajor(SharedSwizzle mode, int n, int k)
+    {
+        if (mode == SharedSwizzle.None) return n / 8 * 128 + k / 8 * 1024 + k % 8 * 16 + 2 * (n % 8);
+        int width = SwizzleWidth(mode), perRow = width / 2;
+        return Swizzled(n / perRow * (WarpGroupK * width) + k * width + 2 * (n % perRow), width);
+    }
+
+    /// <summary>The descriptor of k-step <paramref name="step"/> (16 elements) of a K-major tile at shared address <paramref name="tile"/>.</summary>
     private static ulong WarpGroupDescriptor(SharedSwizzle mode, uint tile, int step)
     {
         if (mode == SharedSwizzle.None)
             return WarpGroupMma.Descriptor(tile + (uint)(2 * step * 128), mode, leadingByteOffset: 128, strideByteOffset: WarpGroupK / 8 * 128);
-        int width = mode == SharedSwizzle.Bytes128 ? 128 : mode == SharedSwizzle.Bytes64 ? 64 : 32, stepsPerBlock = width / 32;
+        int width = SwizzleWidth(mode), stepsPerBlock = width / 32;
         return WarpGroupMma.Descriptor(tile + (uint)(step / stepsPerBlock * 64 * width + step % stepsPerBlock * 32), mode,
             leadingByteOffset: 16, strideByteOffset: 8 * width);
+    }
+
+    /// <summary>The descriptor of k-step <paramref name="step"/> of an MN-major tile: k groups of 8 at the stride offset (1 KB
+    /// without swizzle, 8 rows of w bytes with one), n groups at the leading offset (128 bytes, or a block of k rows).</summary>
+    private static ulong WarpGroupDescriptorMnMajor(SharedSwizzle mode, uint tile, int step)
+    {
+        if (mode == SharedSwizzle.None)
+            return WarpGroupMma.Descriptor(tile + (uint)(2 * step * 1024), mode, leadingByteOffset: 1024, strideByteOffset: 128);
+        int width = SwizzleWidth(mode);
+        return WarpGroupMma.Descriptor(tile + (uint)(16 * step * width), mode, leadingByteOffset: WarpGroupK * width, strideByteOffset: 8 * width);
     }
 }

@@ -559,7 +559,9 @@ public class PtxBackendTests
                 IntrinsicOp.WarpGroupFence or IntrinsicOp.WarpGroupCommit => k.Intrinsic(op, IRType.Void),
                 IntrinsicOp.WarpGroupWait => k.Intrinsic(op, IRType.Void, Constant.I32(0)),
                 IntrinsicOp.WarpGroupMmaF16 or IntrinsicOp.WarpGroupMmaBF16
-                    => k.Intrinsic(op, IRType.Void, [k.Param(IRType.Int64, "a"), k.Param(IRType.Int64, "b"), flag, f, f, f, f]),
+                    => k.Intrinsic(op, IRType.Void, [k.Param(IRType.Int64, "a"), k.Param(IRType.Int64, "b"), flag, f, f, f, f, Constant.Bool(false)]),
+                IntrinsicOp.WarpGroupMmaRegisterAF16 or IntrinsicOp.WarpGroupMmaRegisterABF16
+                    => k.Intrinsic(op, IRType.Void, [i, i, i, i, k.Param(IRType.Int64, "b"), flag, f, f, f, f, Constant.Bool(true)]),
                 IntrinsicOp.SharedAddress => k.Intrinsic(op, IRType.Int32, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
                 IntrinsicOp.LoadMatrix or IntrinsicOp.LoadMatrixTransposed
                     => k.Intrinsic(op, IRType.Int32, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
