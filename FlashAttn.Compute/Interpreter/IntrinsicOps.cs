@@ -95,6 +95,8 @@ internal static unsafe class IntrinsicOps
             case IntrinsicOp.AsyncCopyWaitGroup: return f => f.Context.AsyncCopies.Wait((int)f.R[s[0]]);
             case IntrinsicOp.BulkReduceAdd:
                 return f => f.Context.BulkCopies.IssueReduceAdd((nint)f.R[s[0]], (nint)f.R[s[1]], (int)f.R[s[2]]);
+            case IntrinsicOp.BulkLoad:
+                return f => Runtime.Cpu.CpuBulkCopies.Load((nint)f.R[s[0]], (nint)f.R[s[1]], (int)f.R[s[2]], ref *(ulong*)f.R[s[3]]);
             case IntrinsicOp.BulkCommit: return f => f.Context.BulkCopies.Commit();
             case IntrinsicOp.BulkWaitRead or IntrinsicOp.BulkWait:
                 return f => f.Context.BulkCopies.Wait((int)f.R[s[0]]);
@@ -121,7 +123,8 @@ internal static unsafe class IntrinsicOps
                     r[d + 3] = FromF32(result.W);
                 };
             }
-            case IntrinsicOp.WarpGroupFence or IntrinsicOp.WarpGroupCommit or IntrinsicOp.WarpGroupWait: return _ => { };
+            case IntrinsicOp.WarpGroupFence or IntrinsicOp.WarpGroupCommit or IntrinsicOp.WarpGroupWait
+                or IntrinsicOp.WarpGroupIncreaseRegisters or IntrinsicOp.WarpGroupDecreaseRegisters: return _ => { };
             case IntrinsicOp.WarpGroupMmaF16 or IntrinsicOp.WarpGroupMmaBF16 or IntrinsicOp.WarpGroupMmaRegisterAF16 or IntrinsicOp.WarpGroupMmaRegisterABF16:
             {
                 // operands as IntrinsicFacts.WarpGroupMmaOperands; d the first result register
@@ -141,6 +144,14 @@ internal static unsafe class IntrinsicOps
                     for (int k = 0; k < operands.Count; k++) r[d + k] = FromF32(accumulators[k]);
                 };
             }
+            case IntrinsicOp.MBarrierInit: return f => Runtime.Cpu.CpuMBarrier.Init(ref *(ulong*)f.R[s[0]], (int)f.R[s[1]]);
+            case IntrinsicOp.MBarrierArrive: return f => f.R[d] = (long)Runtime.Cpu.CpuMBarrier.Arrive(ref *(ulong*)f.R[s[0]], 0);
+            case IntrinsicOp.MBarrierArriveExpectTransaction:
+                return f => f.R[d] = (long)Runtime.Cpu.CpuMBarrier.Arrive(ref *(ulong*)f.R[s[0]], (int)f.R[s[1]]);
+            case IntrinsicOp.MBarrierCompleteTransaction:
+                return f => Runtime.Cpu.CpuMBarrier.CompleteTransaction(ref *(ulong*)f.R[s[0]], (int)f.R[s[1]]);
+            case IntrinsicOp.MBarrierTryWaitParity:
+                return f => f.R[d] = Runtime.Cpu.CpuMBarrier.TryWaitParity(ref *(ulong*)f.R[s[0]], (int)f.R[s[1]]) ? 1 : 0;
             case IntrinsicOp.SharedAddress: return f => f.R[d] = (uint)(f.R[s[0]] - f.Context.DynamicShared);
             case IntrinsicOp.LoadMatrix or IntrinsicOp.LoadMatrixTransposed:
             {

@@ -23,6 +23,18 @@ public static unsafe class BulkCopy
     public static void ReduceAdd(ref float globalDestination, ref float sharedSource, int bytes)
         => CpuContext.Current.BulkCopies.IssueReduceAdd((nint)Unsafe.AsPointer(ref globalDestination), (nint)Unsafe.AsPointer(ref sharedSource), bytes);
 
+    /// <summary>
+    /// sharedDestination[0 … n) = globalSource[0 … n) for <paramref name="bytes"/> bytes (a positive multiple of 16, both
+    /// addresses 16-byte aligned) by the copy engine, completing <paramref name="bytes"/> transaction bytes on
+    /// <paramref name="barrier"/> (an <see cref="MBarrier"/> in shared memory) when they have landed
+    /// (<c>cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes</c>): one thread issues it, usually right after
+    /// announcing the bytes with <see cref="MBarrier.ArriveExpectTransaction"/>, and the readers wait for the barrier's phase.
+    /// No commit or wait of its own. On the CPU the bytes are copied at the call, then completed on the barrier.
+    /// </summary>
+    [Intrinsic(IntrinsicOp.BulkLoad)]
+    public static void Load<T>(ref T sharedDestination, ref T globalSource, int bytes, ref ulong barrier) where T : unmanaged
+        => CpuBulkCopies.Load((nint)Unsafe.AsPointer(ref sharedDestination), (nint)Unsafe.AsPointer(ref globalSource), bytes, ref barrier);
+
     /// <summary>Closes the group of this thread's bulk copies issued since the last commit (<c>cp.async.bulk.commit_group</c>).</summary>
     [Intrinsic(IntrinsicOp.BulkCommit)]
     public static void Commit() => CpuContext.Current.BulkCopies.Commit();

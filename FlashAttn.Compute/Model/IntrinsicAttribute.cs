@@ -241,11 +241,31 @@ public enum IntrinsicOp
     WarpGroupMmaRegisterABF16,
     /// <summary>The 32-bit shared-window address of a shared pointer (cvta.to.shared, cvt.u32.u64).</summary>
     SharedAddress,
+    /// <summary>setmaxnreg.inc.sync.aligned.u32 N (sm_90a): this warpgroup's registers per thread raised to N (a constant).</summary>
+    WarpGroupIncreaseRegisters,
+    /// <summary>setmaxnreg.dec.sync.aligned.u32 N (sm_90a): lowered to N.</summary>
+    WarpGroupDecreaseRegisters,
+
+    // Shared-memory barriers with phases and transaction counts (mbarrier, sm_90; see MBarrier).
+    /// <summary>mbarrier.init.shared::cta.b64 [addr], count.</summary>
+    MBarrierInit,
+    /// <summary>mbarrier.arrive.shared::cta.b64 token, [addr].</summary>
+    MBarrierArrive,
+    /// <summary>mbarrier.arrive.expect_tx.shared::cta.b64 token, [addr], bytes.</summary>
+    MBarrierArriveExpectTransaction,
+    /// <summary>mbarrier.complete_tx.shared::cta.b64 [addr], bytes.</summary>
+    MBarrierCompleteTransaction,
+    /// <summary>mbarrier.try_wait.parity.shared::cta.b64 done, [addr], parity.</summary>
+    MBarrierTryWaitParity,
 
     // Bulk asynchronous copies (cp.async.bulk, sm_90).
     /// <summary>cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [global], [shared], bytes: adds a run of floats from
     /// shared memory into device memory in the background; operands the global address, the shared address, the byte count.</summary>
     BulkReduceAdd,
+    /// <summary>cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [shared], [global], bytes, [mbarrier]: a run of
+    /// bytes from device memory into shared memory, completed on an mbarrier; operands the shared destination, the global
+    /// source, the byte count, the barrier.</summary>
+    BulkLoad,
     /// <summary>cp.async.bulk.commit_group: closes the group of this thread's bulk copies issued since the last commit.</summary>
     BulkCommit,
     /// <summary>cp.async.bulk.wait_group.read N: all but the newest N committed bulk groups of this thread have read their

@@ -45,6 +45,15 @@ public class WarpGroupMmaTests
 
     private static void NoProduct(ArrayView<float> output) => output[Group.IdxX] = 1f;
 
+    // a producer warpgroup gives registers back, the consumers take them (FA3's roles)
+    [LaunchBounds(256, 1)]
+    private static void Roles(ArrayView<float> output)
+    {
+        if (Group.IdxX / WarpGroupMma.Threads == 0) WarpGroup.DecreaseRegisters(40);
+        else WarpGroup.IncreaseRegisters(232);
+        output[Group.IdxX] = 1f;
+    }
+
     private static string Ptx(string kernel, PtxTarget target)
     {
         var method = typeof(WarpGroupMmaTests).GetMethod(kernel, BindingFlags.NonPublic | BindingFlags.Static)!;
@@ -71,6 +80,11 @@ public class WarpGroupMmaTests
             Assert.That(ptx, Does.Not.Contain(".local"), "the accumulators are registers");
         });
     }
+
+    [Test]
+    public void RegisterReallocationIsSetmaxnregOnSm90a()
+        => Assert.That(Ptx(nameof(Roles), PtxTarget.Default), Does.Contain(".target sm_90a").And.Contain("setmaxnreg.dec.sync.aligned.u32 40;")
+            .And.Contain("setmaxnreg.inc.sync.aligned.u32 232;"));
 
     [Test]
     public void OnlyModulesWithProductsTargetSm90a()

@@ -130,6 +130,11 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
                 b.Emit($"cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 {AddressIn(i.Operands[0], AddressSpace.Global)}, "
                     + $"{AddressIn(i.Operands[1], AddressSpace.Shared)}, {b.Src(i.Operands[2])}");
                 break;
+            case IntrinsicOp.BulkLoad:
+                RequireBulkCopies(i);
+                b.Emit($"cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes {AddressIn(i.Operands[0], AddressSpace.Shared)}, "
+                    + $"{AddressIn(i.Operands[1], AddressSpace.Global)}, {b.Src(i.Operands[2])}, {AddressIn(i.Operands[3], AddressSpace.Shared)}");
+                break;
             case IntrinsicOp.BulkCommit:
                 RequireBulkCopies(i);
                 b.Emit("cp.async.bulk.commit_group");
@@ -156,6 +161,32 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             case IntrinsicOp.WarpGroupMmaF16 or IntrinsicOp.WarpGroupMmaRegisterAF16: WarpGroupMma(i, "f16"); break;
             case IntrinsicOp.WarpGroupMmaBF16 or IntrinsicOp.WarpGroupMmaRegisterABF16: WarpGroupMma(i, "bf16"); break;
             case IntrinsicOp.SharedAddress: SharedAddress(i); break;
+            case IntrinsicOp.WarpGroupIncreaseRegisters or IntrinsicOp.WarpGroupDecreaseRegisters:
+                RequireWarpGroupMma(i);
+                if (i.Operands[0] is not Constant { Bits: >= 24 and <= 256 } registers || registers.Bits % 8 != 0)
+                    throw b.Error("WarpGroup.Increase/DecreaseRegisters needs a constant multiple of 8 from 24 to 256");
+                b.Emit($"setmaxnreg.{(i.Intrinsic == IntrinsicOp.WarpGroupIncreaseRegisters ? "inc" : "dec")}.sync.aligned.u32 {registers.Bits}");
+                break;
+            case IntrinsicOp.MBarrierInit:
+                RequireBulkCopies(i);
+                b.Emit($"mbarrier.init.shared::cta.b64 {AddressIn(i.Operands[0], AddressSpace.Shared)}, {b.Src(i.Operands[1])}");
+                break;
+            case IntrinsicOp.MBarrierArrive:
+                RequireBulkCopies(i);
+                b.Emit($"mbarrier.arrive.shared::cta.b64 {b.Def(i)}, {AddressIn(i.Operands[0], AddressSpace.Shared)}");
+                break;
+            case IntrinsicOp.MBarrierArriveExpectTransaction:
+                RequireBulkCopies(i);
+                b.Emit($"mbarrier.arrive.expect_tx.shared::cta.b64 {b.Def(i)}, {AddressIn(i.Operands[0], AddressSpace.Shared)}, {b.Src(i.Operands[1])}");
+                break;
+            case IntrinsicOp.MBarrierCompleteTransaction:
+                RequireBulkCopies(i);
+                b.Emit($"mbarrier.complete_tx.shared::cta.b64 {AddressIn(i.Operands[0], AddressSpace.Shared)}, {b.Src(i.Operands[1])}");
+                break;
+            case IntrinsicOp.MBarrierTryWaitParity:
+                RequireBulkCopies(i);
+                b.Emit($"mbarrier.try_wait.parity.shared::cta.b64 {b.Def(i)}, {AddressIn(i.Operands[0], AddressSpace.Shared)}, {b.Src(i.Operands[1])}");
+                break;
             case IntrinsicOp.MmaF16: Mma(i, "m16n8k16", "f16"); break;
             case IntrinsicOp.MmaBF16: Mma(i, "m16n8k16", "bf16"); break;
             case IntrinsicOp.MmaTf32: Mma(i, "m16n8k8", "tf32"); break;
@@ -322,8 +353,8 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
         return $"[{converted}]";
     }
 
-    /// <summary>The bulk copies (cp.async.bulk) and their fence are sm_90 with PTX ISA 8.0; no lowering below that (kernels
-    /// choose them by <c>AcceleratorInfo.HasBulkCopies</c>).</summary>
+    /// <summary>The bulk copies (cp.async.bulk), their fence and the mbarriers with transaction counts are sm_90 with PTX ISA
+    /// 8.0; no lowering below that (kernels choose them by <c>AcceleratorInfo.HasBulkCopies</c>).</summary>
     private void RequireBulkCopies(Instruction i)
     {
         if (b.Target.SmVersion < 90 || (b.Target.IsaMajor, b.Target.IsaMinor).CompareTo((8, 0)) < 0)
@@ -349,7 +380,7 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             + $"{{{ops[0]}, {ops[1]}, {ops[2]}, {ops[3]}}}, {{{ops[4]}, {ops[5]}}}, {{{ops[6]}, {ops[7]}, {ops[8]}, {ops[9]}}}");
     }
 
-    /// <summary>wgmma needs sm_90a: an sm_90 target with PTX ISA 8.0 or newer, written as <c>.target sm_90a</c>.</summary>
+    /// <summary>wgmma and setmaxnreg need sm_90a: an sm_90 target with PTX ISA 8.0 or newer, written as <c>.target sm_90a</c>.</summary>
     private void RequireWarpGroupMma(Instruction i)
     {
         if (b.Target.SmVersion != 90 || (b.Target.IsaMajor, b.Target.IsaMinor).CompareTo((8, 0)) < 0)

@@ -46,6 +46,18 @@ internal sealed class CpuBulkCopies
         }
     }
 
+    /// <summary>A bulk load global → shared completing on an mbarrier (<see cref="BulkCopy.Load{T}"/>): copied now, then the bytes
+    /// completed on <paramref name="barrier"/>.</summary>
+    public static unsafe void Load(nint destination, nint source, int bytes, ref ulong barrier)
+    {
+        if (bytes <= 0 || bytes % 16 != 0)
+            throw new InvalidOperationException($"A bulk copy moves a positive multiple of 16 bytes, not {bytes}.");
+        if (destination % 16 != 0 || source % 16 != 0)
+            throw new InvalidOperationException("A bulk copy's global and shared addresses must be 16-byte aligned.");
+        Buffer.MemoryCopy((void*)source, (void*)destination, bytes, bytes);
+        CpuMBarrier.CompleteTransaction(ref barrier, bytes);
+    }
+
     /// <summary>Forgets every copy (a new group starts on this thread).</summary>
     public void Reset()
     {

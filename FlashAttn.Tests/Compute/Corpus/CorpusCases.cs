@@ -299,6 +299,34 @@ internal static partial class CorpusCases
                 },
             },
         };
+        foreach (bool bulk in new[] { false, true })
+            yield return new CorpusCase
+            {
+                Name = nameof(Kernels.MBarrierHandoff) + (bulk ? "_BulkLoad" : ""),
+                Kernel = K(nameof(Kernels.MBarrierHandoff)),
+                CheckPtx = ptx => Assert.That(ptx, Does.Contain("mbarrier.init.shared::cta.b64").And.Contain("mbarrier.arrive.expect_tx.shared::cta.b64")
+                    .And.Contain("mbarrier.try_wait.parity.shared::cta.b64")
+                    .And.Contain(bulk ? "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes" : "mbarrier.complete_tx.shared::cta.b64")),
+                Create = r =>
+                {
+                    const int consumers = 96;
+                    return new CaseData
+                    {
+                        Buffers = [Data.Ints(r, Kernels.HandoffRounds * Kernels.HandoffValues), Data.PoisonInts(Kernels.HandoffRounds * consumers)],
+                        Outputs = [1],
+                        Config = new LaunchConfig(2, 32 + consumers),
+                        Arguments = v => [v[0], v[1], SpecializedValue.New(bulk)],
+                        Reference = b =>
+                        {
+                            int[] input = (int[])b[0], output = (int[])b[1];
+                            for (int round = 0; round < Kernels.HandoffRounds; round++)
+                                for (int c = 0; c < consumers; c++)
+                                    output[round * consumers + c] = input[round * Kernels.HandoffValues + c % Kernels.HandoffValues]
+                                        + input[round * Kernels.HandoffValues + (c + 7) % Kernels.HandoffValues];
+                        },
+                    };
+                },
+            };
         yield return new CorpusCase
         {
             Name = "AsyncTileCopy",

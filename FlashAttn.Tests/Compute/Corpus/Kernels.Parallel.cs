@@ -198,4 +198,59 @@ internal static partial class Kernels
         Group.Barrier();
         output[Grid.IdxX * n + tid] = buffer[n - 1 - tid] + buffer.Length;
     }
+
+    public const int HandoffRounds = 5, HandoffValues = 64;
+
+    /// <summary>
+    /// A one-stage producer–consumer ring on two mbarriers over <see cref="HandoffRounds"/> rounds: warp 0 fills the stage
+    /// (after the consumers released it: the "empty" barrier's previous phase), and arrives on "full", lane 0 announcing 8
+    /// transaction bytes it then completes itself; the other warps wait for "full"'s phase of the round's parity, read the
+    /// stage, and arrive on "empty". A wrong phase, a lost arrival or an unordered read shows as wrong data (or a hang,
+    /// which the CPU turns into a failure). With <paramref name="bulk"/> lane 0 announces the round's 256 bytes and has the
+    /// copy engine load them (<see cref="BulkCopy.Load{T}"/>), completing them on "full", instead of the warp's stores.
+    /// </summary>
+    public static void MBarrierHandoff(ArrayView<int> input, ArrayView<int> output, SpecializedValue<bool> bulk)
+    {
+        var barriers = SharedMemory.Allocate<ulong>(2);
+        var stage = SharedMemory.Allocate<int>(HandoffValues);
+        int warp = Group.IdxX / 32, lane = Warp.LaneIdx, consumers = Group.DimX - 32;
+        if (Group.IdxX == 0)
+        {
+            MBarrier.Init(ref barriers[0], 32);
+            MBarrier.Init(ref barriers[1], consumers);
+        }
+        Group.Barrier();
+        for (int round = 0; round < HandoffRounds; round++)
+        {
+            int parity = round & 1;
+            if (warp == 0)
+            {
+                if (round > 0) MBarrier.WaitParity(ref barriers[1], parity ^ 1);
+                if (bulk.Value)
+                {
+                    if (lane == 0)
+                    {
+                        MBarrier.ArriveExpectTransaction(ref barriers[0], HandoffValues * sizeof(int));
+                        BulkCopy.Load(ref stage[0], ref input[round * HandoffValues], HandoffValues * sizeof(int), ref barriers[0]);
+                    }
+                    else MBarrier.Arrive(ref barriers[0]);
+                    continue;
+                }
+                for (int e = lane; e < HandoffValues; e += 32) stage[e] = input[round * HandoffValues + e];
+                if (lane == 0)
+                {
+                    MBarrier.ArriveExpectTransaction(ref barriers[0], 8);
+                    MBarrier.CompleteTransaction(ref barriers[0], 8);
+                }
+                else MBarrier.Arrive(ref barriers[0]);
+            }
+            else
+            {
+                MBarrier.WaitParity(ref barriers[0], parity);
+                int consumer = Group.IdxX - 32;
+                output[round * consumers + consumer] = stage[consumer % HandoffValues] + stage[(consumer + 7) % HandoffValues];
+                MBarrier.Arrive(ref barriers[1]);
+            }
+        }
+    }
 }

@@ -552,17 +552,26 @@ public class PtxBackendTests
                 IntrinsicOp.AsyncCopyWaitAll or IntrinsicOp.AsyncCopyCommit => k.Intrinsic(op, IRType.Void),
                 IntrinsicOp.AsyncCopyWaitGroup => k.Intrinsic(op, IRType.Void, Constant.I32(1)),
                 IntrinsicOp.BulkReduceAdd => k.Intrinsic(op, IRType.Void, p, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), Constant.I32(64)),
+                IntrinsicOp.BulkLoad => k.Intrinsic(op, IRType.Void, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), p, Constant.I32(64),
+                    k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
                 IntrinsicOp.BulkCommit or IntrinsicOp.FenceProxyAsyncShared => k.Intrinsic(op, IRType.Void),
                 IntrinsicOp.BulkWaitRead or IntrinsicOp.BulkWait => k.Intrinsic(op, IRType.Void, Constant.I32(0)),
                 IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16 or IntrinsicOp.MmaTf32 => k.Intrinsic(op, IRType.Void, i, i, i, i, i, i, f, f, f, f),
                 IntrinsicOp.RoundToTf32 => k.Intrinsic(op, IRType.Int32, f),
                 IntrinsicOp.WarpGroupFence or IntrinsicOp.WarpGroupCommit => k.Intrinsic(op, IRType.Void),
                 IntrinsicOp.WarpGroupWait => k.Intrinsic(op, IRType.Void, Constant.I32(0)),
+                IntrinsicOp.WarpGroupIncreaseRegisters or IntrinsicOp.WarpGroupDecreaseRegisters => k.Intrinsic(op, IRType.Void, Constant.I32(232)),
                 IntrinsicOp.WarpGroupMmaF16 or IntrinsicOp.WarpGroupMmaBF16
                     => k.Intrinsic(op, IRType.Void, [k.Param(IRType.Int64, "a"), k.Param(IRType.Int64, "b"), flag, f, f, f, f, Constant.Bool(false)]),
                 IntrinsicOp.WarpGroupMmaRegisterAF16 or IntrinsicOp.WarpGroupMmaRegisterABF16
                     => k.Intrinsic(op, IRType.Void, [i, i, i, i, k.Param(IRType.Int64, "b"), flag, f, f, f, f, Constant.Bool(true)]),
                 IntrinsicOp.SharedAddress => k.Intrinsic(op, IRType.Int32, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
+                IntrinsicOp.MBarrierInit or IntrinsicOp.MBarrierCompleteTransaction
+                    => k.Intrinsic(op, IRType.Void, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), i),
+                IntrinsicOp.MBarrierArrive => k.Intrinsic(op, IRType.Int64, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
+                IntrinsicOp.MBarrierArriveExpectTransaction
+                    => k.Intrinsic(op, IRType.Int64, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), i),
+                IntrinsicOp.MBarrierTryWaitParity => k.Intrinsic(op, IRType.Bool, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), i),
                 IntrinsicOp.LoadMatrix or IntrinsicOp.LoadMatrixTransposed
                     => k.Intrinsic(op, IRType.Int32, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
                 IntrinsicOp.StoreMatrix or IntrinsicOp.StoreMatrixTransposed
