@@ -70,6 +70,62 @@ internal static partial class CorpusCases
         };
     }
 
+    /// <summary>
+    /// <see cref="Kernels.WarpSpecializedProduct"/>: A and B (64 × 256 each, fp16) drawn row-major, handed to the kernel per
+    /// k-block of 64 in the 128-byte swizzled K-major tile layout (element (row, k) of a block at byte row/8·1024 +
+    /// row%8·128 + 2k, its 16-byte chunk XOR the row within 8), the reference from the row-major draws in fp64.
+    /// </summary>
+    private static CorpusCase WarpSpecializedProduct()
+    {
+        const int steps = Kernels.PipelineSteps, depth = 64 * steps, tile = Kernels.PipelineTileHalves;
+        static Half[] Arranged(Half[] rowMajor)
+        {
+            var arranged = new Half[steps * tile];
+            for (int step = 0; step < steps; step++)
+                for (int row = 0; row < 64; row++)
+                    for (int k = 0; k < 64; k++)
+                    {
+                        int offset = row / 8 * 1024 + row % 8 * 128 + 2 * k;
+                        offset ^= (offset >> 7 & 7) << 4;
+                        arranged[step * tile + offset / 2] = rowMajor[row * depth + 64 * step + k];
+                    }
+            return arranged;
+        }
+        return new CorpusCase
+        {
+            Name = nameof(Kernels.WarpSpecializedProduct),
+            Kernel = K(nameof(Kernels.WarpSpecializedProduct)),
+            ExpectNoLocalMemory = true,
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain(".target sm_90a").And.Contain("setmaxnreg.dec.sync.aligned.u32 40;")
+                .And.Contain("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes")
+                .And.Contain("wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16").And.Contain("mbarrier.try_wait.parity")),
+            Create = r =>
+            {
+                var a = RandomHalves(r, 64 * depth);
+                var b = RandomHalves(r, 64 * depth);
+                return new CaseData
+                {
+                    Buffers = [Arranged(a), Arranged(b), Data.PoisonFloats(64 * 64)],
+                    Outputs = [2],
+                    Config = new LaunchConfig(1, 2 * WarpGroupMma.Threads, 2 * 4 * tile + 1024),
+                    Arguments = v => v,
+                    Reference = x =>
+                    {
+                        var d = (float[])x[2];
+                        for (int row = 0; row < 64; row++)
+                            for (int col = 0; col < 64; col++)
+                            {
+                                double sum = 0;
+                                for (int k = 0; k < depth; k++) sum += (double)a[row * depth + k] * (double)b[col * depth + k];
+                                d[row * 64 + col] = (float)sum;
+                            }
+                    },
+                    Tolerance = MmaTolerance,
+                };
+            },
+        };
+    }
+
     private static CorpusCase MmaFromGlobal<T>(string name, Func<float, T> round, Func<T, double> widen)
     {
         const int problems = 3;
@@ -214,6 +270,7 @@ internal static partial class CorpusCases
             yield return WarpGroupProduct(swizzle, v => (Half)v, v => (double)v, "f16", transposeB: false, registerA: false);
             yield return WarpGroupProduct(swizzle, v => (Half)v, v => (double)v, "f16", transposeB: true, registerA: false);
         }
+        yield return WarpSpecializedProduct();
         foreach (var swizzle in new[] { SharedSwizzle.None, SharedSwizzle.Bytes128 })
         {
             yield return WarpGroupProduct(swizzle, v => (BFloat16)v, v => (float)v, "bf16", transposeB: false, registerA: false);

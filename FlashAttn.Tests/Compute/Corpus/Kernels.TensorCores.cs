@@ -353,4 +353,64 @@ internal static partial class Kernels
         int width = SwizzleWidth(mode);
         return WarpGroupMma.Descriptor(tile + (uint)(16 * step * width), mode, leadingByteOffset: WarpGroupK * width, strideByteOffset: 8 * width);
     }
+
+    public const int PipelineSteps = 4, PipelineTileHalves = 64 * 64;
+
+    /// <summary>
+    /// The FA3 main loop's machinery on one product, D (64 × 64) = A (64 × 256) · Bᵀ (B 64 × 256), in
+    /// <see cref="PipelineSteps"/> k-blocks of 64 through a two-stage ring: warpgroup 1 produces (registers lowered), its
+    /// first thread waiting for a stage's "empty" phase, announcing 16 KB on its "full" barrier and bulk-loading that
+    /// k-block's A and B tiles (given pre-arranged in the 128-byte swizzled K-major layout, 8 KB each); warpgroup 0 consumes
+    /// (registers raised), waiting for "full", running four wgmma m64n64k16 on the stage, then releasing it on "empty".
+    /// Each consumer thread writes its 32 accumulators where the fragment layout puts them.
+    /// </summary>
+    [LaunchBounds(2 * WarpGroupMma.Threads, 1)]
+    public static void WarpSpecializedProduct(ArrayView<Half> aTiles, ArrayView<Half> bTiles, ArrayView<float> output)
+    {
+        const int stageBytes = 4 * PipelineTileHalves;
+        var barriers = SharedMemory.Allocate<ulong>(4); // full 0, full 1, empty 0, empty 1
+        var shared = SharedMemory.GetDynamic<Half>();
+        uint window = SharedMemory.AddressOf(ref shared[0]);
+        int ring = (int)((1024 - window % 1024) % 1024);
+        if (Group.IdxX == 0)
+        {
+            MBarrier.Init(ref barriers[0], 1);
+            MBarrier.Init(ref barriers[1], 1);
+            MBarrier.Init(ref barriers[2], WarpGroupMma.Threads);
+            MBarrier.Init(ref barriers[3], WarpGroupMma.Threads);
+        }
+        Group.Barrier();
+        if (Group.IdxX >= WarpGroupMma.Threads)
+        {
+            WarpGroup.DecreaseRegisters(40);
+            if (Group.IdxX == WarpGroupMma.Threads)
+                for (int step = 0; step < PipelineSteps; step++)
+                {
+                    int stage = step % 2, first = (ring + stage * stageBytes) / 2;
+                    if (step >= 2) MBarrier.WaitParity(ref barriers[2 + stage], (step / 2 - 1) & 1);
+                    MBarrier.ArriveExpectTransaction(ref barriers[stage], stageBytes);
+                    BulkCopy.Load(ref shared[first], ref aTiles[step * PipelineTileHalves], 2 * PipelineTileHalves, ref barriers[stage]);
+                    BulkCopy.Load(ref shared[first + PipelineTileHalves], ref bTiles[step * PipelineTileHalves], 2 * PipelineTileHalves, ref barriers[stage]);
+                }
+            return;
+        }
+        WarpGroup.IncreaseRegisters(232);
+        var d = new Floats32();
+        for (int step = 0; step < PipelineSteps; step++)
+        {
+            int stage = step % 2;
+            uint tile = window + (uint)(ring + stage * stageBytes);
+            MBarrier.WaitParity(ref barriers[stage], (step / 2) & 1);
+            WarpGroupMma.Fence();
+            for (int kk = 0; kk < 4; kk++)
+                d = WarpGroupMma.MultiplyAddF16(WarpGroupMma.Descriptor(tile + (uint)(32 * kk), SharedSwizzle.Bytes128, 16, 1024),
+                    WarpGroupMma.Descriptor(tile + (uint)(2 * PipelineTileHalves + 32 * kk), SharedSwizzle.Bytes128, 16, 1024), step > 0 || kk > 0, d);
+            WarpGroupMma.Commit();
+            WarpGroupMma.Wait(0);
+            MBarrier.Arrive(ref barriers[2 + stage]);
+        }
+        int warp = Group.IdxX / 32, lane = Warp.LaneIdx, g = lane / 4, q = lane % 4;
+        for (int i = 0; i < Floats32.Length; i++)
+            output[(16 * warp + g + 8 * (i / 2 % 2)) * 64 + 8 * (i / 4) + 2 * q + i % 2] = d[i];
+    }
 }
