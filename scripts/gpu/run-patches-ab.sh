@@ -8,7 +8,7 @@
 #         the block-mask CUDA tests and ncu of the all-full forward on both sides (IMAD count, duration)
 #   page  docs/results/2026-12-07f-h200/decode-page-ahead.patch  Bench inference --rows decode (paged against contiguous),
 #         then the sequence CUDA tests
-#   stages docs/results/2026-12-07g/decode-stages.patch           the same, for decode's three-stage K/V ring
+#   stages docs/results/2026-12-07g-h100/decode-stages.patch           the same, for decode's three-stage K/V ring
 # first the engine's corpus on CUDA (main); then, on main, decode's split counts at b = 16/64 with 32k/128k caches (SPLITS, default "1 2 3 17 33") beside PyTorch's
 # decode on those shapes: whether whole waves of groups take back the memory-bound rows' last 3% (docs/performance.md,
 # "Next GPU run"). DEADLINE (default 560 s) bounds the whole call; logs packed into logs.tar.gz, the summary printed last.
@@ -24,8 +24,9 @@ cuda_tests() {
   { echo "== CUDA tests ($1, $3)"; grep -hE "total:|failed:|succeeded:" "$OUT/tests-$1-${3##*~}.log" | tail -3
     grep -hE "^failed " "$OUT/tests-$1-${3##*~}.log" | head -5; } >> "$summary"
 }
-# first, the engine's corpus on CUDA on main (Warp.Or, the 64-bit bit counts and capturing local functions ran on no GPU)
-cuda_tests new 90 "FullyQualifiedName~Corpus"
+# first, the engine's corpus on CUDA on main (Warp.Or, the 64-bit bit counts, capturing local functions, the CPU's cp.async
+# meaning, wgmma, mbarriers, bulk loads and setmaxnreg ran on no GPU)
+cuda_tests new 150 "FullyQualifiedName~Corpus"
 if [ -d bundle-v41 ]; then
   for round in $(seq 1 "${ROUNDS:-2}"); do
     for side in new v41; do
@@ -43,7 +44,7 @@ if [ -d bundle-v41 ]; then
     rm -f "$OUT/ncu-$side"/*.ncu-rep
   done
 fi
-# decode's sides: the page lookup a block ahead (page), the three-stage K/V ring (stages, docs/results/2026-12-07g/decode-stages.patch)
+# decode's sides: the page lookup a block ahead (page), the three-stage K/V ring (stages, docs/results/2026-12-07g-h100/decode-stages.patch)
 decode_sides=$(for side in page stages; do [ -d "bundle-$side" ] && echo -n " $side"; done)
 if [ -n "$decode_sides" ]; then
   for round in $(seq 1 "${ROUNDS:-2}"); do
