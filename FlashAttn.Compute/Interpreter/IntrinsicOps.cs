@@ -136,9 +136,10 @@ internal static unsafe class IntrinsicOps
                     var r = f.R;
                     Span<float> accumulators = stackalloc float[operands.Count];
                     for (int k = 0; k < operands.Count; k++) accumulators[k] = F32(r[s[operands.First + k]]);
+                    int first = operands.A;
                     var a = operands.ARegisters == 1
-                        ? WarpGroupMma.SharedA((ulong)r[s[operands.A]])
-                        : WarpGroupMma.RegisterA(f.Context, new Int4((int)r[s[0]], (int)r[s[1]], (int)r[s[2]], (int)r[s[3]]));
+                        ? WarpGroupMma.SharedA(f.Context, (ulong)r[s[first]], inputs)
+                        : WarpGroupMma.RegisterA(f.Context, new Int4((int)r[s[first]], (int)r[s[first + 1]], (int)r[s[first + 2]], (int)r[s[first + 3]]), inputs);
                     WarpGroupMma.MultiplyAddOnCpu(f.Context, a, (ulong)r[s[operands.B]], r[s[operands.TransposeB]] != 0,
                         r[s[operands.Accumulate]] != 0, accumulators, inputs);
                     for (int k = 0; k < operands.Count; k++) r[d + k] = FromF32(accumulators[k]);
@@ -152,7 +153,7 @@ internal static unsafe class IntrinsicOps
                 return f => Runtime.Cpu.CpuMBarrier.CompleteTransaction(ref *(ulong*)f.R[s[0]], (int)f.R[s[1]]);
             case IntrinsicOp.MBarrierTryWaitParity:
                 return f => f.R[d] = Runtime.Cpu.CpuMBarrier.TryWaitParity(ref *(ulong*)f.R[s[0]], (int)f.R[s[1]]) ? 1 : 0;
-            case IntrinsicOp.SharedAddress: return f => f.R[d] = (uint)(f.R[s[0]] - f.Context.DynamicShared);
+            case IntrinsicOp.SharedAddress: return f => f.R[d] = f.Context.SharedAddress((nint)f.R[s[0]]);
             case IntrinsicOp.LoadMatrix or IntrinsicOp.LoadMatrixTransposed:
             {
                 bool transposed = op == IntrinsicOp.LoadMatrixTransposed;

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace FlashAttn.Compute;
 
 /// <summary>16 floats held in registers once every index is a constant (a warpgroup MMA's accumulators for N = 32).</summary>
@@ -12,9 +10,6 @@ public unsafe struct Floats16 : IWarpGroupAccumulators
 
     /// <summary>Element <paramref name="index"/>.</summary>
     public float this[int index] { readonly get => _elements[index]; set => _elements[index] = value; }
-
-    /// <summary>The elements as a span (CPU code).</summary>
-    internal Span<float> AsSpan() => MemoryMarshal.CreateSpan(ref _elements[0], Length);
 }
 
 /// <summary>32 floats held in registers once every index is a constant (a warpgroup MMA's accumulators for N = 64).</summary>
@@ -27,9 +22,6 @@ public unsafe struct Floats32 : IWarpGroupAccumulators
 
     /// <summary>Element <paramref name="index"/>.</summary>
     public float this[int index] { readonly get => _elements[index]; set => _elements[index] = value; }
-
-    /// <summary>The elements as a span (CPU code).</summary>
-    internal Span<float> AsSpan() => MemoryMarshal.CreateSpan(ref _elements[0], Length);
 }
 
 /// <summary>64 floats held in registers once every index is a constant (a warpgroup MMA's accumulators for N = 128).</summary>
@@ -42,7 +34,4 @@ public unsafe struct Floats64 : IWarpGroupAccumulators
 
     /// <summary>Element <paramref name="index"/>.</summary>
     public float this[int index] { readonly get => _elements[index]; set => _elements[index] = value; }
-
-    /// <summary>The elements as a span (CPU code).</summary>
-    internal Span<float> AsSpan() => MemoryMarshal.CreateSpan(ref _elements[0], Length);
 }

@@ -23,7 +23,7 @@ public static class SharedMemory
     /// memory start on the CPU.</summary>
     [Intrinsic(IntrinsicOp.SharedAddress)]
     public static unsafe uint AddressOf<T>(ref T element) where T : unmanaged
-        => (uint)((byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref element) - (byte*)CpuContext.Current.DynamicShared);
+        => CpuContext.Current.SharedAddress((nint)System.Runtime.CompilerServices.Unsafe.AsPointer(ref element));
 }
 
 /// <summary>Per-thread arrays: registers once every index is a constant, otherwise thread-local memory.</summary>

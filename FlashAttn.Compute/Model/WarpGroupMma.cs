@@ -78,7 +78,7 @@ public static class WarpGroupMma
     public static TAccumulators MultiplyAddF16<TAccumulators>(ulong a, ulong b, bool accumulate, TAccumulators d, bool transposeB = false)
         where TAccumulators : unmanaged, IWarpGroupAccumulators
     {
-        MultiplyAddOnCpu(CpuContext.Current, SharedA(a), b, transposeB, accumulate, Elements(ref d), TensorCore.MmaInputs.Float16);
+        MultiplyAddOnCpu(CpuContext.Current, SharedA(CpuContext.Current, a, TensorCore.MmaInputs.Float16), b, transposeB, accumulate, Elements(ref d), TensorCore.MmaInputs.Float16);
         return d;
     }
 
@@ -87,7 +87,7 @@ public static class WarpGroupMma
     public static TAccumulators MultiplyAddBF16<TAccumulators>(ulong a, ulong b, bool accumulate, TAccumulators d, bool transposeB = false)
         where TAccumulators : unmanaged, IWarpGroupAccumulators
     {
-        MultiplyAddOnCpu(CpuContext.Current, SharedA(a), b, transposeB, accumulate, Elements(ref d), TensorCore.MmaInputs.BFloat16);
+        MultiplyAddOnCpu(CpuContext.Current, SharedA(CpuContext.Current, a, TensorCore.MmaInputs.BFloat16), b, transposeB, accumulate, Elements(ref d), TensorCore.MmaInputs.BFloat16);
         return d;
     }
 
@@ -99,7 +99,7 @@ public static class WarpGroupMma
     public static TAccumulators MultiplyAddF16<TAccumulators>(Int4 a, ulong b, bool accumulate, TAccumulators d, bool transposeB = false)
         where TAccumulators : unmanaged, IWarpGroupAccumulators
     {
-        MultiplyAddOnCpu(CpuContext.Current, RegisterA(CpuContext.Current, a), b, transposeB, accumulate, Elements(ref d), TensorCore.MmaInputs.Float16);
+        MultiplyAddOnCpu(CpuContext.Current, RegisterA(CpuContext.Current, a, TensorCore.MmaInputs.Float16), b, transposeB, accumulate, Elements(ref d), TensorCore.MmaInputs.Float16);
         return d;
     }
 
@@ -108,7 +108,7 @@ public static class WarpGroupMma
     public static TAccumulators MultiplyAddBF16<TAccumulators>(Int4 a, ulong b, bool accumulate, TAccumulators d, bool transposeB = false)
         where TAccumulators : unmanaged, IWarpGroupAccumulators
     {
-        MultiplyAddOnCpu(CpuContext.Current, RegisterA(CpuContext.Current, a), b, transposeB, accumulate, Elements(ref d), TensorCore.MmaInputs.BFloat16);
+        MultiplyAddOnCpu(CpuContext.Current, RegisterA(CpuContext.Current, a, TensorCore.MmaInputs.BFloat16), b, transposeB, accumulate, Elements(ref d), TensorCore.MmaInputs.BFloat16);
         return d;
     }
 
@@ -149,25 +149,25 @@ public static class WarpGroupMma
     }
 
     /// <summary>A[row][k] of a shared-memory A (K-major) read through <paramref name="descriptor"/>.</summary>
-    internal static Func<int, int, TensorCore.MmaInputs, float> SharedA(ulong descriptor)
-        => (row, k, inputs) => SharedElement(CpuContext.Current, descriptor, row, k, mnMajor: false, inputs);
+    internal static Func<int, int, float> SharedA(CpuContext context, ulong descriptor, TensorCore.MmaInputs inputs)
+        => (row, k) => SharedElement(context, descriptor, row, k, mnMajor: false, inputs);
 
     /// <summary>A[row][k] of register fragments: each warp publishes its rows' A registers, read by row within the warp's 16.</summary>
-    internal static Func<int, int, TensorCore.MmaInputs, float> RegisterA(CpuContext context, Int4 a)
+    internal static Func<int, int, float> RegisterA(CpuContext context, Int4 a, TensorCore.MmaInputs inputs)
     {
         var all = context.WarpExchange([a.X, a.Y, a.Z, a.W]);
-        return (row, k, inputs) => TensorCore.HalfAElement(all, row % 16, k, inputs);
+        return (row, k) => TensorCore.HalfAElement(all, row % 16, k, inputs);
     }
 
     private static unsafe float SharedElement(CpuContext context, ulong descriptor, int mn, int k, bool mnMajor, TensorCore.MmaInputs inputs)
     {
-        ushort bits = *(ushort*)((byte*)context.DynamicShared + ElementAddress(descriptor, mn, k, mnMajor));
+        ushort bits = *(ushort*)context.SharedPointer(ElementAddress(descriptor, mn, k, mnMajor));
         return inputs == TensorCore.MmaInputs.BFloat16 ? BFloat16.FromRawValue(bits) : (float)BitConverter.UInt16BitsToHalf(bits);
     }
 
     /// <summary>The calling thread's accumulators of one m64nNk16 product (N = 2 · <paramref name="d"/>.Length), in place; A's
     /// elements from <paramref name="a"/> (row 0–63, k), B's through <paramref name="b"/>.</summary>
-    internal static void MultiplyAddOnCpu(CpuContext context, Func<int, int, TensorCore.MmaInputs, float> a, ulong b, bool transposeB, bool accumulate,
+    internal static void MultiplyAddOnCpu(CpuContext context, Func<int, int, float> a, ulong b, bool transposeB, bool accumulate,
         Span<float> d, TensorCore.MmaInputs inputs)
     {
         var index = context.ThreadIndex;
@@ -185,7 +185,7 @@ public static class WarpGroupMma
             for (int k0 = 0; k0 < 16; k0 += group)
             {
                 for (int k = 0; k < group; k++)
-                    products[k] = (double)a(row, k0 + k, inputs) * SharedElement(context, b, column, k0 + k, transposeB, inputs);
+                    products[k] = (double)a(row, k0 + k) * SharedElement(context, b, column, k0 + k, transposeB, inputs);
                 accumulator = TensorCoreAccumulation.Add(accumulator, products);
             }
             d[i] = accumulator;

@@ -129,6 +129,7 @@ public static class PtxBackend
         /// </summary>
         private void ChainWarpGroupAccumulators()
         {
+            if (!kernel.AllInstructions.Any(i => i.Op == Opcode.Intrinsic && IntrinsicFacts.IsWarpGroupMma(i.Intrinsic))) return;
             var uses = new Dictionary<Value, int>(ReferenceEqualityComparer.Instance);
             foreach (var instruction in kernel.AllInstructions)
                 foreach (var operand in instruction.Operands)

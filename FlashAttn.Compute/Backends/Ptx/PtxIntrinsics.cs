@@ -167,26 +167,11 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
                     throw b.Error("WarpGroup.Increase/DecreaseRegisters needs a constant multiple of 8 from 24 to 256");
                 b.Emit($"setmaxnreg.{(i.Intrinsic == IntrinsicOp.WarpGroupIncreaseRegisters ? "inc" : "dec")}.sync.aligned.u32 {registers.Bits}");
                 break;
-            case IntrinsicOp.MBarrierInit:
-                RequireBulkCopies(i);
-                b.Emit($"mbarrier.init.shared::cta.b64 {AddressIn(i.Operands[0], AddressSpace.Shared)}, {b.Src(i.Operands[1])}");
-                break;
-            case IntrinsicOp.MBarrierArrive:
-                RequireBulkCopies(i);
-                b.Emit($"mbarrier.arrive.shared::cta.b64 {b.Def(i)}, {AddressIn(i.Operands[0], AddressSpace.Shared)}");
-                break;
-            case IntrinsicOp.MBarrierArriveExpectTransaction:
-                RequireBulkCopies(i);
-                b.Emit($"mbarrier.arrive.expect_tx.shared::cta.b64 {b.Def(i)}, {AddressIn(i.Operands[0], AddressSpace.Shared)}, {b.Src(i.Operands[1])}");
-                break;
-            case IntrinsicOp.MBarrierCompleteTransaction:
-                RequireBulkCopies(i);
-                b.Emit($"mbarrier.complete_tx.shared::cta.b64 {AddressIn(i.Operands[0], AddressSpace.Shared)}, {b.Src(i.Operands[1])}");
-                break;
-            case IntrinsicOp.MBarrierTryWaitParity:
-                RequireBulkCopies(i);
-                b.Emit($"mbarrier.try_wait.parity.shared::cta.b64 {b.Def(i)}, {AddressIn(i.Operands[0], AddressSpace.Shared)}, {b.Src(i.Operands[1])}");
-                break;
+            case IntrinsicOp.MBarrierInit: MBarrier(i, "init"); break;
+            case IntrinsicOp.MBarrierArrive: MBarrier(i, "arrive"); break;
+            case IntrinsicOp.MBarrierArriveExpectTransaction: MBarrier(i, "arrive.expect_tx"); break;
+            case IntrinsicOp.MBarrierCompleteTransaction: MBarrier(i, "complete_tx"); break;
+            case IntrinsicOp.MBarrierTryWaitParity: MBarrier(i, "try_wait.parity"); break;
             case IntrinsicOp.MmaF16: Mma(i, "m16n8k16", "f16"); break;
             case IntrinsicOp.MmaBF16: Mma(i, "m16n8k16", "bf16"); break;
             case IntrinsicOp.MmaTf32: Mma(i, "m16n8k8", "tf32"); break;
@@ -378,6 +363,16 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
         var ops = i.Operands.Select(b.Reg).ToArray();
         b.Emit($"mma.sync.aligned.{shape}.row.col.f32.{type}.{type}.f32 {{{string.Join(", ", d)}}}, "
             + $"{{{ops[0]}, {ops[1]}, {ops[2]}, {ops[3]}}}, {{{ops[4]}, {ops[5]}}}, {{{ops[6]}, {ops[7]}, {ops[8]}, {ops[9]}}}");
+    }
+
+    /// <summary>mbarrier.OP.shared::cta.b64 [result, ] [barrier][, operand] (sm_90): the result (an arrival's token, a wait's
+    /// predicate) where the intrinsic has one, the count, bytes or parity where it takes one.</summary>
+    private void MBarrier(Instruction i, string operation)
+    {
+        RequireBulkCopies(i);
+        string result = i.Type.Kind == TypeKind.Void ? "" : $"{b.Def(i)}, ";
+        string operand = i.Operands.Count > 1 ? $", {b.Src(i.Operands[1])}" : "";
+        b.Emit($"mbarrier.{operation}.shared::cta.b64 {result}{AddressIn(i.Operands[0], AddressSpace.Shared)}{operand}");
     }
 
     /// <summary>wgmma and setmaxnreg need sm_90a: an sm_90 target with PTX ISA 8.0 or newer, written as <c>.target sm_90a</c>.</summary>

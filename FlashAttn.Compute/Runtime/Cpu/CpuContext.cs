@@ -53,6 +53,13 @@ internal abstract class CpuContext
     public abstract nint DynamicShared { get; }
     /// <summary>Size in bytes of the launch's dynamic shared memory.</summary>
     public abstract int DynamicSharedBytes { get; }
+
+    /// <summary>The 32-bit shared-window address of <paramref name="pointer"/> (<see cref="SharedMemory.AddressOf{T}"/>): its
+    /// offset from the group's shared memory, which starts with the dynamic part.</summary>
+    public uint SharedAddress(nint pointer) => (uint)(pointer - DynamicShared);
+
+    /// <summary>The pointer at shared-window address <paramref name="address"/> (what a matrix descriptor holds).</summary>
+    public nint SharedPointer(int address) => DynamicShared + address;
     /// <summary>Per-thread scratch memory, released when the thread's kernel body returns.</summary>
     public abstract nint AllocateLocal(int bytes, int alignment);
 
