@@ -27,4 +27,6 @@ public sealed class KernelEntry(MethodInfo method, Function function, IReadOnlyL
 /// <param name="ArgumentIndex">Index of the kernel method's parameter.</param>
 /// <param name="FieldPath">Fields to walk from the argument to the scalar (struct flattening).</param>
 /// <param name="Type">The scalar's IR type (pointers: 8 bytes).</param>
-public sealed record KernelParameterSlot(int ArgumentIndex, IReadOnlyList<FieldInfo> FieldPath, IRType Type);
+/// <param name="ByValueBytes">For an argument passed whole as a block of bytes (a <see cref="TensorMap"/>), the block's size on
+/// the GPU; the IR parameter is then the block's address. 0 for a scalar.</param>
+public sealed record KernelParameterSlot(int ArgumentIndex, IReadOnlyList<FieldInfo> FieldPath, IRType Type, int ByValueBytes = 0);

@@ -324,6 +324,9 @@ internal sealed partial class MethodBuilder
     private Value FieldAddress(StackEntry instance, FieldInfo field)
     {
         if (field.IsStatic) throw Error($"static field {field.Name} accessed as an instance field");
+        // on the GPU a map's bytes are the driver's encoding, not these fields: kernels only pass it on
+        if (field.DeclaringType == typeof(TensorMap))
+            throw Error($"TensorMap.{field.Name} read in a kernel (a tensor map is opaque on the GPU: pass it to TensorCopy with 'in', and pass what the kernel needs to know of it as arguments of their own)");
         var owner = field.DeclaringType!;
         if (!owner.IsValueType) throw Error($"field {owner.Name}.{field.Name} of a class (objects are not supported in kernels)");
         return AddOffset(Address(instance), Layout(owner).OffsetOf(field));

@@ -151,6 +151,9 @@ internal sealed partial class MethodBuilder
         }
     }
 
+    /// <summary>Bytes of a <see cref="TensorMap"/> kernel parameter on the GPU (the driver's <c>CUtensorMap</c>).</summary>
+    public const int TensorMapBytes = 128;
+
     private List<KernelParameterSlot> SetUpKernelArguments(IReadOnlyList<object?> specializations)
     {
         _argTypes = ArgumentTypes(_method);
@@ -162,7 +165,19 @@ internal sealed partial class MethodBuilder
         {
             var type = parameters[a].ParameterType;
             if (type.IsByRef) throw Error($"kernel parameter {parameters[a].Name} is passed by reference");
+            if (type == typeof(TensorMap))
+            {
+                // the map stays in the kernel's parameter block (the 128-byte grid constant on the GPU): its home is its address
+                if (specializations[a] is not null) throw Error($"tensor map {parameters[a].Name} cannot be specialized");
+                var block = _function.AddParameter(IRType.GenericPointer, CompilationContext.Sanitize(parameters[a].Name ?? "map" + a));
+                block.ByValueBytes = TensorMapBytes;
+                slots.Add(new KernelParameterSlot(a, [], IRType.GenericPointer, TensorMapBytes));
+                _argHomes[a] = block;
+                continue;
+            }
             var layout = Layout(type);
+            if (layout.Leaves.Any(leaf => leaf.Path.Any(field => field.DeclaringType == typeof(TensorMap))))
+                throw Error($"kernel parameter {parameters[a].Name} holds a TensorMap inside a struct; pass each map as a parameter of its own");
             var home = NewAlloca(type, parameters[a].Name);
             _argHomes[a] = home;
             object? special = specializations[a];

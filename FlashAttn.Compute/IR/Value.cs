@@ -33,6 +33,10 @@ public sealed class Parameter : Value
     /// <summary>Position in <see cref="Function.Parameters"/>.</summary>
     public int Index { get; }
 
+    /// <summary>For a kernel parameter passed as a block of bytes (a <see cref="TensorMap"/>: 128 bytes, 64-byte aligned), its
+    /// size; the parameter's value is then the block's generic address. 0 for a scalar.</summary>
+    public int ByValueBytes { get; set; }
+
     /// <inheritdoc/>
     public override string ToString() => "%" + (Name ?? "arg" + Index);
 }

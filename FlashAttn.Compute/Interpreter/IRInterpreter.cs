@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using FlashAttn.Compute.Frontend;
 using FlashAttn.Compute.IR;
 using FlashAttn.Compute.Runtime;
@@ -11,7 +12,7 @@ namespace FlashAttn.Compute.Interpreter;
 /// addresses: pass CPU buffers' views. Launches are synchronous; a failing thread's exception, or barrier
 /// misuse, is rethrown as by the CPU accelerator.
 /// </summary>
-public static class IRInterpreter
+public static unsafe class IRInterpreter
 {
     /// <summary>
     /// Launches <paramref name="kernel"/> (an entry with scalar parameters) with one value per
@@ -29,19 +30,41 @@ public static class IRInterpreter
         if (scalarArguments.Count != kernel.Parameters.Count)
             throw new ArgumentException($"Kernel {kernel.Name} takes {kernel.Parameters.Count} scalar arguments; {scalarArguments.Count} were given.", nameof(scalarArguments));
         var arguments = new long[scalarArguments.Count];
-        for (int p = 0; p < arguments.Length; p++)
+        var blocks = new List<nint>();
+        try
         {
-            try
+            for (int p = 0; p < arguments.Length; p++)
             {
-                arguments[p] = RegisterEncoding.Encode(kernel.Parameters[p].Type, scalarArguments[p]);
+                if (scalarArguments[p] is TensorMap map && kernel.Parameters[p].ByValueBytes > 0)
+                {
+                    // a by-value block's parameter is its address: the map's description, kept for the launch
+                    var block = (nint)NativeMemory.AlignedAlloc((nuint)sizeof(TensorMap), 64);
+                    blocks.Add(block);
+                    *(TensorMap*)block = map;
+                    arguments[p] = block;
+                    continue;
+                }
+                arguments[p] = Encode(kernel, p, scalarArguments[p]);
             }
-            catch (Exception e) when (e is ArgumentException or InvalidCastException or FormatException or OverflowException)
-            {
-                throw new ArgumentException($"Kernel {kernel.Name} argument {p} ({kernel.Parameters[p]}: {kernel.Parameters[p].Type}): {e.Message}", nameof(scalarArguments), e);
-            }
+            var compiled = CompiledFunction.Compile(kernel);
+            CpuGroupExecutor.Launch(config, () => compiled.Run(arguments, CpuContext.Current), kernel.Name);
         }
-        var compiled = CompiledFunction.Compile(kernel);
-        CpuGroupExecutor.Launch(config, () => compiled.Run(arguments, CpuContext.Current), kernel.Name);
+        finally
+        {
+            foreach (var block in blocks) NativeMemory.AlignedFree((void*)block);
+        }
+    }
+
+    private static long Encode(Function kernel, int p, object argument)
+    {
+        try
+        {
+            return RegisterEncoding.Encode(kernel.Parameters[p].Type, argument);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidCastException or FormatException or OverflowException)
+        {
+            throw new ArgumentException($"Kernel {kernel.Name} argument {p} ({kernel.Parameters[p]}: {kernel.Parameters[p].Type}): {e.Message}", "scalarArguments", e);
+        }
     }
 
     /// <summary>Launches <paramref name="entry"/> with the kernel method's own arguments, flattened through its slots.</summary>

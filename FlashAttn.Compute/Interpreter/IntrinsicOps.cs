@@ -97,6 +97,17 @@ internal static unsafe class IntrinsicOps
                 return f => f.Context.BulkCopies.IssueReduceAdd((nint)f.R[s[0]], (nint)f.R[s[1]], (int)f.R[s[2]]);
             case IntrinsicOp.BulkLoad:
                 return f => Runtime.Cpu.CpuBulkCopies.Load((nint)f.R[s[0]], (nint)f.R[s[1]], (int)f.R[s[2]], ref *(ulong*)f.R[s[3]]);
+            case IntrinsicOp.TensorLoad:
+            {
+                // operands: destination, the map's address, the coordinates, the barrier
+                int coordinates = s.Length - 3;
+                return f =>
+                {
+                    Span<int> at = stackalloc int[coordinates];
+                    for (int c = 0; c < coordinates; c++) at[c] = (int)f.R[s[2 + c]];
+                    Runtime.Cpu.CpuTensorCopies.Load((nint)f.R[s[0]], in *(TensorMap*)f.R[s[1]], at, ref *(ulong*)f.R[s[^1]]);
+                };
+            }
             case IntrinsicOp.BulkCommit: return f => f.Context.BulkCopies.Commit();
             case IntrinsicOp.BulkWaitRead or IntrinsicOp.BulkWait:
                 return f => f.Context.BulkCopies.Wait((int)f.R[s[0]]);

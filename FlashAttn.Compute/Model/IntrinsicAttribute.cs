@@ -266,6 +266,10 @@ public enum IntrinsicOp
     /// bytes from device memory into shared memory, completed on an mbarrier; operands the shared destination, the global
     /// source, the byte count, the barrier.</summary>
     BulkLoad,
+    /// <summary>cp.async.bulk.tensor.Nd.shared::cluster.global.tile.mbarrier::complete_tx::bytes [shared], [map, {c0, …}], [mbarrier]:
+    /// a box of a tensor map into shared memory by the tensor memory accelerator, completed on an mbarrier; operands the
+    /// shared destination, the map's address (a kernel parameter), the N coordinates, the barrier.</summary>
+    TensorLoad,
     /// <summary>cp.async.bulk.commit_group: closes the group of this thread's bulk copies issued since the last commit.</summary>
     BulkCommit,
     /// <summary>cp.async.bulk.wait_group.read N: all but the newest N committed bulk groups of this thread have read their

@@ -4,22 +4,6 @@ using FlashAttn.Compute.Runtime.Cpu;
 
 namespace FlashAttn.Compute;
 
-/// <summary>How a shared-memory operand of <see cref="WarpGroupMma"/> is swizzled (the descriptor's bits 62–63).</summary>
-public enum SharedSwizzle
-{
-    /// <summary>No swizzle: 8 × 16-byte core matrices, each 128 contiguous bytes.</summary>
-    None = 0,
-
-    /// <summary>128-byte rows; the 16-byte chunk index (address bits 4–6) XOR the row within an 8-row atom (bits 7–9).</summary>
-    Bytes128 = 1,
-
-    /// <summary>64-byte rows; address bits 4–5 XOR bits 7–8.</summary>
-    Bytes64 = 2,
-
-    /// <summary>32-byte rows; address bit 4 XOR bit 7.</summary>
-    Bytes32 = 3,
-}
-
 /// <summary>
 /// Warpgroup-level tensor-core operations (Hopper, <c>sm_90a</c>): <c>wgmma.mma_async</c> m64nNk16 with fp16 or bf16 inputs,
 /// B (and A, or A from registers) read from shared memory through matrix descriptors, fp32 accumulators in registers, and
@@ -140,12 +124,12 @@ public static class WarpGroupMma
                 // 8 (k) × 8 (mn) core matrices, each k row 16 bytes along mn: mn groups at the stride offset, k groups at the leading
                 ? start + mn / 8 * stride + k / 8 * leading + k % 8 * 16 + 2 * (mn % 8)
                 : start + mn / 8 * stride + k / 8 * leading + mn % 8 * 16 + 2 * (k % 8);
-        int width = swizzle switch { SharedSwizzle.Bytes128 => 128, SharedSwizzle.Bytes64 => 64, _ => 32 };
+        int width = SharedSwizzles.RowBytes(swizzle);
         int address = mnMajor
             // w-byte rows along mn, one per k: a group of w/2 mn at the leading offset, a group of 8 k at the stride offset
             ? start + mn / (width / 2) * leading + k / 8 * stride + k % 8 * width + 2 * (mn % (width / 2))
             : start + mn / 8 * stride + mn % 8 * width + 2 * k;
-        return address ^ ((address >> 7) & (width / 16 - 1)) << 4;
+        return SharedSwizzles.Apply(address, swizzle);
     }
 
     /// <summary>A[row][k] of a shared-memory A (K-major) read through <paramref name="descriptor"/>.</summary>

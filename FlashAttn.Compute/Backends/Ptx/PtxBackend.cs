@@ -70,6 +70,17 @@ public static class PtxBackend
             foreach (var parameter in kernel.Parameters)
             {
                 string name = $"{entry}_param_{parameter.Index.ToString(CultureInfo.InvariantCulture)}";
+                if (parameter.ByValueBytes > 0)
+                {
+                    // a block the kernel addresses (a tensor map: the grid constant TMA reads); its value is the generic address
+                    if ((_b.Target.IsaMajor, _b.Target.IsaMinor).CompareTo((7, 7)) < 0)
+                        throw _b.Error($"a by-value kernel parameter ({parameter}) needs PTX ISA 7.7 or newer for cvta.param (target ISA {_b.Target.IsaVersion})");
+                    parameters.Add($"\t.param .align 64 .b8 {name}[{parameter.ByValueBytes.ToString(CultureInfo.InvariantCulture)}]");
+                    string symbol = _b.Temp(PtxRegisterClass.B64);
+                    _b.Emit($"mov.b64 {symbol}, {name}");
+                    _b.Emit($"cvta.param.u64 {_b.Def(parameter)}, {symbol}");
+                    continue;
+                }
                 parameters.Add($"\t.param {ParamType(parameter.Type)} {name}");
                 LoadParameter(parameter, name);
             }

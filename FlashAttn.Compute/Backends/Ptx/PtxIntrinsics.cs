@@ -135,6 +135,15 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
                 b.Emit($"cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes {AddressIn(i.Operands[0], AddressSpace.Shared)}, "
                     + $"{AddressIn(i.Operands[1], AddressSpace.Global)}, {b.Src(i.Operands[2])}, {AddressIn(i.Operands[3], AddressSpace.Shared)}");
                 break;
+            case IntrinsicOp.TensorLoad:
+            {
+                RequireBulkCopies(i);
+                int rank = i.Operands.Count - 3;
+                var coordinates = string.Join(", ", i.Operands.Skip(2).Take(rank).Select(b.Src));
+                b.Emit($"cp.async.bulk.tensor.{rank}d.shared::cluster.global.tile.mbarrier::complete_tx::bytes {AddressIn(i.Operands[0], AddressSpace.Shared)}, "
+                    + $"[{TensorMapAddress(i.Operands[1])}, {{{coordinates}}}], {AddressIn(i.Operands[^1], AddressSpace.Shared)}");
+                break;
+            }
             case IntrinsicOp.BulkCommit:
                 RequireBulkCopies(i);
                 b.Emit("cp.async.bulk.commit_group");
@@ -336,6 +345,15 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
         string converted = b.Temp(PtxRegisterClass.B64);
         E.AddrSpaceCast(converted, b.Reg(pointer), AddressSpace.Generic, space);
         return $"[{converted}]";
+    }
+
+    /// <summary>A tensor map's generic address: a <see cref="TensorMap"/> kernel parameter (the PTX backend declares it as the
+    /// 128-byte grid constant and defines its value as the parameter's generic address).</summary>
+    private string TensorMapAddress(Value map)
+    {
+        if (map is not Parameter { ByValueBytes: > 0 })
+            throw b.Error("TensorCopy needs the kernel's TensorMap parameter itself (passed with 'in'), not a copy of it");
+        return b.Reg(map);
     }
 
     /// <summary>The bulk copies (cp.async.bulk), their fence and the mbarriers with transaction counts are sm_90 with PTX ISA

@@ -24,7 +24,8 @@ public sealed class AddressSpaceInference : FunctionPass
             ? (v is Constant ? AddressSpace.Generic : space.TryGetValue(v, out var s) ? s : null)
             : null;
         foreach (var parameter in function.Parameters.Where(p => p.Type.IsPointer))
-            space[parameter] = function.IsKernel ? AddressSpace.Global : parameter.Type.Space;
+            // a kernel's pointers point into device memory, but a by-value block's address is a generic one (into .param)
+            space[parameter] = function.IsKernel && parameter.ByValueBytes == 0 ? AddressSpace.Global : parameter.Type.Space;
 
         bool changed = true;
         for (int round = 0; changed && round < 1000; round++)

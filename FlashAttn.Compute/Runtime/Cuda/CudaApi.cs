@@ -74,6 +74,7 @@ internal static unsafe class CudaApi
     private static delegate* unmanaged<ulong, void*, nuint, nint, CudaResult> s_memcpyHtoDAsync;
     private static delegate* unmanaged<void*, ulong, nuint, nint, CudaResult> s_memcpyDtoHAsync;
     private static delegate* unmanaged<ulong, ulong, nuint, nint, CudaResult> s_memcpyDtoDAsync;
+    private static delegate* unmanaged<void*, int, uint, ulong, ulong*, ulong*, uint*, uint*, int, int, int, int, CudaResult> s_tensorMapEncodeTiled;
     private static delegate* unmanaged<ulong, byte, nuint, CudaResult> s_memsetD8;
     private static delegate* unmanaged<void*, nuint, uint, CudaResult> s_memHostRegister;
     private static delegate* unmanaged<void*, CudaResult> s_memHostUnregister;
@@ -198,6 +199,9 @@ internal static unsafe class CudaApi
         s_occupancyMaxActiveBlocks = (delegate* unmanaged<int*, nint, int, nuint, CudaResult>)Get("cuOccupancyMaxActiveBlocksPerMultiprocessor");
         s_getErrorName = (delegate* unmanaged<CudaResult, byte**, CudaResult>)Get("cuGetErrorName");
         s_getErrorString = (delegate* unmanaged<CudaResult, byte**, CudaResult>)Get("cuGetErrorString");
+        // CUDA 12 and later; an older driver has no tensor maps (and no sm_90), so it is looked up without counting as missing
+        s_tensorMapEncodeTiled = NativeLibrary.TryGetExport(s_library, "cuTensorMapEncodeTiled", out var encode)
+            ? (delegate* unmanaged<void*, int, uint, ulong, ulong*, ulong*, uint*, uint*, int, int, int, int, CudaResult>)encode : null;
 
         return missing.Count == 0
             ? null
@@ -254,6 +258,15 @@ internal static unsafe class CudaApi
     public static CudaResult cuMemcpyHtoDAsync(ulong destination, void* source, nuint bytes, nint stream) => s_memcpyHtoDAsync(destination, source, bytes, stream);
     public static CudaResult cuMemcpyDtoHAsync(void* destination, ulong source, nuint bytes, nint stream) => s_memcpyDtoHAsync(destination, source, bytes, stream);
     public static CudaResult cuMemcpyDtoDAsync(ulong destination, ulong source, nuint bytes, nint stream) => s_memcpyDtoDAsync(destination, source, bytes, stream);
+
+    /// <summary>cuTensorMapEncodeTiled (CUDA 12): the 128-byte tensor map at <paramref name="tensorMap"/> (64-byte aligned) for a
+    /// tensor at <paramref name="globalAddress"/>; <see cref="CudaResult.NotSupported"/> from a driver without it.</summary>
+    public static CudaResult cuTensorMapEncodeTiled(void* tensorMap, int dataType, uint rank, ulong globalAddress, ulong* globalDimensions,
+        ulong* globalStrides, uint* boxDimensions, uint* elementStrides, int interleave, int swizzle, int l2Promotion, int outOfBoundsFill)
+        => s_tensorMapEncodeTiled is null
+            ? CudaResult.NotSupported
+            : s_tensorMapEncodeTiled(tensorMap, dataType, rank, globalAddress, globalDimensions, globalStrides, boxDimensions, elementStrides,
+                interleave, swizzle, l2Promotion, outOfBoundsFill);
     public static CudaResult cuMemsetD8(ulong destination, byte value, nuint count) => s_memsetD8(destination, value, count);
     public static CudaResult cuMemHostRegister(void* pointer, nuint bytes, uint flags) => s_memHostRegister(pointer, bytes, flags);
     public static CudaResult cuMemHostUnregister(void* pointer) => s_memHostUnregister(pointer);

@@ -47,6 +47,18 @@ internal sealed unsafe class KernelArgumentMarshaller
                 throw new InvalidOperationException($"Kernel {method.Name}: parameter slot {i} names argument {slot.ArgumentIndex}, but the method has {parameters.Length}.");
             var path = slot.FieldPath.ToArray();
             var type = parameters[slot.ArgumentIndex].ParameterType;
+            if (slot.ByValueBytes > 0)
+            {
+                // a tensor map: the driver's 128 bytes, encoded at each launch
+                if (type != typeof(TensorMap) || path.Length != 0 || slot.ByValueBytes != CudaTensorMaps.Bytes)
+                    throw new InvalidOperationException($"Kernel {method.Name}: parameter slot {i} passes {slot.ByValueBytes} bytes of a {type.Name}; only a TensorMap parameter is passed by value.");
+                offset = (offset + 63) / 64 * 64;
+                _slots[i] = (slot.ArgumentIndex, path, type);
+                _offsets[i] = offset;
+                _sizes[i] = slot.ByValueBytes;
+                offset += slot.ByValueBytes;
+                continue;
+            }
             foreach (var field in path)
             {
                 if (field.DeclaringType != type || field.IsStatic)
@@ -79,7 +91,7 @@ internal sealed unsafe class KernelArgumentMarshaller
     /// <summary>Byte offset of each slot's value in the buffer.</summary>
     public IReadOnlyList<int> Offsets => _offsets;
 
-    /// <summary>Bytes reserved for each slot (4 or 8).</summary>
+    /// <summary>Bytes reserved for each slot (4 or 8; a tensor map's 128).</summary>
     public IReadOnlyList<int> Sizes => _sizes;
 
     /// <summary>Bytes the buffer needs (a multiple of 8).</summary>
@@ -123,6 +135,11 @@ internal sealed unsafe class KernelArgumentMarshaller
             object? value = arguments[argument];
             foreach (var field in path) value = field.GetValue(value);
             byte* cell = buffer + _offsets[i];
+            if (value is TensorMap map)
+            {
+                CudaTensorMaps.Encode(cell, in map, Method.Name);
+                continue;
+            }
             if (value is Enum) value = Convert.ChangeType(value, Enum.GetUnderlyingType(value.GetType()), null);
             switch (value)
             {
@@ -165,6 +182,13 @@ internal sealed unsafe class KernelArgumentMarshaller
             il.Emit(OpCodes.Ldc_I4, argument);
             il.Emit(OpCodes.Ldelem_Ref);
             var parameterType = parameters[argument].ParameterType;
+            if (parameterType == typeof(TensorMap))
+            {
+                il.Emit(OpCodes.Unbox, parameterType);
+                il.Emit(OpCodes.Ldstr, Method.Name);
+                il.Emit(OpCodes.Call, typeof(CudaTensorMaps).GetMethod(nameof(CudaTensorMaps.Encode))!);
+                continue;
+            }
             if (path.Length == 0)
             {
                 il.Emit(OpCodes.Unbox_Any, parameterType);

@@ -22,6 +22,7 @@ public sealed class KernelCache
     public const string EnvironmentVariable = "FLASHATTN_KERNEL_CACHE";
 
     private const string Magic = "// flashattn kernel cache v1";
+    private const string BlockPrefix = "Block";
 
     private readonly ConcurrentDictionary<string, Lazy<CompiledKernel>> _memory = new();
     private int _compilations, _memoryHits, _diskHits;
@@ -189,7 +190,8 @@ public sealed class KernelCache
         foreach (var slot in kernel.Slots)
         {
             string path = slot.FieldPath.Count == 0 ? "-" : string.Join("/", slot.FieldPath.Select(f => f.Name));
-            string type = slot.Type.IsPointer ? $"Pointer.{slot.Type.Space}" : slot.Type.Kind.ToString();
+            string type = slot.ByValueBytes > 0 ? $"{BlockPrefix}{slot.ByValueBytes.ToString(CultureInfo.InvariantCulture)}"
+                : slot.Type.IsPointer ? $"Pointer.{slot.Type.Space}" : slot.Type.Kind.ToString();
             text.Append("// slot: ").Append(slot.ArgumentIndex.ToString(CultureInfo.InvariantCulture)).Append(' ')
                 .Append(path).Append(' ').Append(type).Append('\n');
         }
@@ -245,6 +247,13 @@ public sealed class KernelCache
                         fields.Add(field);
                         type = field.FieldType;
                     }
+                }
+                if (parts[2].StartsWith(BlockPrefix, StringComparison.Ordinal))
+                {
+                    // a block passed by value (a tensor map): its IR parameter is the block's address
+                    if (!int.TryParse(parts[2][BlockPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int bytes) || bytes < 1) return null;
+                    slots.Add(new KernelParameterSlot(argument, fields, IRType.GenericPointer, bytes));
+                    continue;
                 }
                 var irType = ParseType(parts[2]);
                 if (irType is null) return null;

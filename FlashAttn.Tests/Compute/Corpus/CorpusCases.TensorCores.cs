@@ -126,6 +126,50 @@ internal static partial class CorpusCases
         };
     }
 
+    /// <summary>
+    /// <see cref="Kernels.TensorTileLoad"/> in one swizzle: boxes of (64, 32, 16 halves for 128-, 64-, 32-byte rows; 64 without
+    /// a swizzle) × 1 head × 32 rows × 1 batch of a (2, 100, 3, 56) tensor, some reaching before or past it in d and in rows
+    /// (zeros there), against plain indexing.
+    /// </summary>
+    private static CorpusCase TensorTileLoad(SharedSwizzle swizzle)
+    {
+        int rowBytes = SharedSwizzles.RowBytes(swizzle), boxD = rowBytes == 0 ? 64 : rowBytes / 2, box = boxD * Kernels.TileBoxRows;
+        const int d = Kernels.TileTensorD, heads = Kernels.TileTensorHeads, rows = Kernels.TileTensorRows, batches = Kernels.TileTensorBatches;
+        // for PTX only the kernel is compiled: its views are empty and the map's contents do not matter
+        static object Map(object view, int boxD, SharedSwizzle swizzle) => view is ArrayView<Half> { Length: > 0 } data
+            ? TensorMap.Tiled(data, [d, heads, rows, batches], [d, heads * d, rows * heads * d], [boxD, 1, Kernels.TileBoxRows, 1], swizzle)
+            : default(TensorMap);
+        return new CorpusCase
+        {
+            Name = $"{nameof(Kernels.TensorTileLoad)}_{swizzle}",
+            Kernel = K(nameof(Kernels.TensorTileLoad)),
+            CheckPtx = ptx => Assert.That(ptx, Does.Contain(".param .align 64 .b8 ").And.Contain("cvta.param.u64")
+                .And.Contain("cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes")),
+            Create = r => new CaseData
+            {
+                Buffers = [RandomHalves(r, batches * rows * heads * d), Data.Poison(Kernels.TileGroups * box, Half.NaN)],
+                Outputs = [1],
+                Config = new LaunchConfig(Kernels.TileGroups, 64, 2 * box + 1024),
+                Arguments = v => [Map(v[0], boxD, swizzle), v[1], SpecializedValue.New(boxD), SpecializedValue.New(rowBytes)],
+                Reference = x =>
+                {
+                    Half[] input = (Half[])x[0], output = (Half[])x[1];
+                    for (int group = 0; group < Kernels.TileGroups; group++)
+                    {
+                        var (d0, head, row0, batch) = Kernels.TileOrigin(group);
+                        for (int row = 0; row < Kernels.TileBoxRows; row++)
+                            for (int e = 0; e < boxD; e++)
+                            {
+                                int column = d0 + e, r = row0 + row;
+                                bool inside = column >= 0 && column < d && r >= 0 && r < rows;
+                                output[group * box + row * boxD + e] = inside ? input[((batch * rows + r) * heads + head) * d + column] : Half.Zero;
+                            }
+                    }
+                },
+            },
+        };
+    }
+
     private static CorpusCase MmaFromGlobal<T>(string name, Func<float, T> round, Func<T, double> widen)
     {
         const int problems = 3;
@@ -271,6 +315,7 @@ internal static partial class CorpusCases
             yield return WarpGroupProduct(swizzle, v => (Half)v, v => (double)v, "f16", transposeB: true, registerA: false);
         }
         yield return WarpSpecializedProduct();
+        foreach (var swizzle in Enum.GetValues<SharedSwizzle>()) yield return TensorTileLoad(swizzle);
         foreach (var swizzle in new[] { SharedSwizzle.None, SharedSwizzle.Bytes128 })
         {
             yield return WarpGroupProduct(swizzle, v => (BFloat16)v, v => (float)v, "bf16", transposeB: false, registerA: false);

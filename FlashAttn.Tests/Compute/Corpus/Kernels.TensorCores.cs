@@ -413,4 +413,45 @@ internal static partial class Kernels
         for (int i = 0; i < Floats32.Length; i++)
             output[(16 * warp + g + 8 * (i / 2 % 2)) * 64 + 8 * (i / 4) + 2 * q + i % 2] = d[i];
     }
+
+    /// <summary>The tensor <see cref="TensorTileLoad"/> reads, as (batch, rows, heads, d) elements: a row of 56 halves (112 bytes,
+    /// so boxes of 64 run past it), 3 heads, 100 rows, 2 batches.</summary>
+    public const int TileTensorD = 56, TileTensorHeads = 3, TileTensorRows = 100, TileTensorBatches = 2;
+
+    /// <summary>Rows of the box <see cref="TensorTileLoad"/> copies, and its groups.</summary>
+    public const int TileBoxRows = 32, TileGroups = 12;
+
+    /// <summary>Where group <paramref name="group"/>'s box starts, (d, head, row, batch): partly before and past the tensor in d
+    /// and in rows.</summary>
+    public static (int D, int Head, int Row, int Batch) TileOrigin(int group)
+        => ((group % 4) switch { 1 => -16, 3 => 48, _ => 0 }, group % 3, (group / 2 % 3) switch { 0 => -8, 1 => 40, _ => 84 }, group / 3 % 2);
+
+    /// <summary>
+    /// One box of a four-dimensional tensor map per group by the tensor memory accelerator: thread 0 announces the bytes and
+    /// asks for the box at <see cref="TileOrigin"/>, everyone waits on the mbarrier, then reads the box back through the
+    /// swizzle written out here (the 16-byte chunk bits XOR the bits above a <paramref name="swizzleBytes"/>-byte row) into
+    /// <paramref name="output"/>, <paramref name="boxD"/> × <see cref="TileBoxRows"/> halves per group.
+    /// </summary>
+    public static void TensorTileLoad(TensorMap map, ArrayView<Half> output, SpecializedValue<int> boxD, SpecializedValue<int> swizzleBytes)
+    {
+        var barrier = SharedMemory.Allocate<ulong>(1);
+        var shared = SharedMemory.GetDynamic<Half>();
+        uint window = SharedMemory.AddressOf(ref shared[0]);
+        int first = (int)((1024 - window % 1024) % 1024) / 2, box = boxD.Value * TileBoxRows, group = Grid.IdxX, swizzle = swizzleBytes.Value;
+        if (Group.IdxX == 0) MBarrier.Init(ref barrier[0], 1);
+        Group.Barrier();
+        if (Group.IdxX == 0)
+        {
+            var (d, head, row, batch) = TileOrigin(group);
+            MBarrier.ArriveExpectTransaction(ref barrier[0], 2 * box);
+            TensorCopy.Load(ref shared[first], in map, d, head, row, batch, ref barrier[0]);
+        }
+        MBarrier.WaitParity(ref barrier[0], 0);
+        for (int e = Group.IdxX; e < box; e += Group.DimX)
+        {
+            int address = (int)window + 2 * (first + e);
+            if (swizzle > 0) address ^= ((address >> 7) & (swizzle / 16 - 1)) << 4;
+            output[group * box + e] = shared[(address - (int)window) / 2];
+        }
+    }
 }

@@ -523,6 +523,13 @@ public class PtxBackendTests
         Assert.That(e!.Message, Does.Contain("f64 Exp"));
     }
 
+    private static Parameter TensorMapParameter(KernelUnderTest k)
+    {
+        var map = k.Param(IRType.GenericPointer, "map");
+        map.ByValueBytes = 128;
+        return map;
+    }
+
     [Test]
     public void EveryIntrinsicHasALowering()
     {
@@ -554,6 +561,8 @@ public class PtxBackendTests
                 IntrinsicOp.BulkReduceAdd => k.Intrinsic(op, IRType.Void, p, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), Constant.I32(64)),
                 IntrinsicOp.BulkLoad => k.Intrinsic(op, IRType.Void, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared), p, Constant.I32(64),
                     k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
+                IntrinsicOp.TensorLoad => k.Intrinsic(op, IRType.Void, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared),
+                    TensorMapParameter(k), i, i, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
                 IntrinsicOp.BulkCommit or IntrinsicOp.FenceProxyAsyncShared => k.Intrinsic(op, IRType.Void),
                 IntrinsicOp.BulkWaitRead or IntrinsicOp.BulkWait => k.Intrinsic(op, IRType.Void, Constant.I32(0)),
                 IntrinsicOp.MmaF16 or IntrinsicOp.MmaBF16 or IntrinsicOp.MmaTf32 => k.Intrinsic(op, IRType.Void, i, i, i, i, i, i, f, f, f, f),
