@@ -16,10 +16,20 @@ public static partial class AttentionLauncher
         ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> output, ArrayView<float> lse) : IStorageBody<T>
         where T : unmanaged where TScore : struct, IScoreModifier where TMask : struct, IMaskModifier
     {
+        public void RunWithHalves<TStorage>() where TStorage : struct, IHalfStorage<T>
+        {
+            // plain dense attention at d = 64 or 128 on Hopper: the warp-specialised TMA/wgmma kernel
+            if (sequences.IsDense && modifiers.FlagsFor(settings) == 0 && TakesWarpGroupForward(accelerator, shape.HeadDim, q, k, v, output))
+                LaunchWarpGroupForward<TStorage>();
+            else
+                RunWithTensorCores<TStorage>();
+        }
+
         public void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>
         {
             // every head dim and length: the tile index is the grid's x
             if (sequences.IsDense) CheckBlockMask(modifiers.Blocks, shape);
+
             bool cache = sequences.Kind is SequenceKind.KvCache or SequenceKind.PagedKvCache;
             var tc = TensorCoreTile.ForForward(shape.HeadDim, cache, SizeOf<T>(), accelerator.Info.MaxSharedMemoryPerGroup);
             int packedHeads = cache ? p.QueriesPerKvHead : 1;
@@ -43,6 +53,24 @@ public static partial class AttentionLauncher
             LaunchTensorCores<TStorage>(decode, config, tc, packedHeads, splits, partialOutput.View, partialLse.View);
             accelerator.Launch(SplitCombineKernel.Combine<T, TStorage>, Elementwise(rows * SplitCombineKernel.WarpsPerRow(shape.HeadDim) * Warp.Size),
                 partialOutput.View, partialLse.View, output, lse, p, splits);
+        }
+
+        /// <summary>The Hopper forward (<see cref="FlashForwardWarpGroupKernel"/>): q, k, v as tensor maps, O and L written directly.</summary>
+        private void LaunchWarpGroupForward<TStorage>() where TStorage : struct, IHalfStorage<T>
+        {
+            int d = shape.HeadDim, tiles = CeilDiv(shape.SeqLenQ, FlashForwardWarpGroupKernel.BlockRows);
+            var qMap = FlashForwardWarpGroupKernel.Map(q, TokenLayout.Queries(p), shape.Batch, shape.SeqLenQ, shape.HeadsQ, d, FlashForwardWarpGroupKernel.BlockRows);
+            var kMap = FlashForwardWarpGroupKernel.Map(k, TokenLayout.KeysValues(p), shape.Batch, shape.SeqLenK, shape.HeadsKV, d, FlashForwardWarpGroupKernel.BlockCols);
+            var vMap = FlashForwardWarpGroupKernel.Map(v, TokenLayout.KeysValues(p), shape.Batch, shape.SeqLenK, shape.HeadsKV, d, FlashForwardWarpGroupKernel.BlockCols);
+            var config = new LaunchConfig(new Dim3(tiles, shape.HeadsQ, shape.Batch), new Dim3(FlashForwardWarpGroupKernel.Threads, 1, 1),
+                FlashForwardWarpGroupKernel.SharedBytes(d));
+            int tailUnits = TileOrder.TailUnits(tiles, shape.HeadsQ * shape.Batch, settings.Causal, accelerator.Info.MultiprocessorCount, 1);
+            if (d == 64)
+                accelerator.Launch(FlashForwardWarpGroupKernel.Forward<T, TStorage, Floats32>, config, qMap, kMap, vMap, output, lse, p, tailUnits,
+                    Specialize(d), SpecializedValue.New(settings.Causal));
+            else
+                accelerator.Launch(FlashForwardWarpGroupKernel.Forward<T, TStorage, Floats64>, config, qMap, kMap, vMap, output, lse, p, tailUnits,
+                    Specialize(d), SpecializedValue.New(settings.Causal));
         }
 
         /// <summary>The decoding kernel or the general tensor-core forward; both take the same arguments.</summary>

@@ -142,6 +142,19 @@ public static partial class AttentionLauncher
     /// <summary>16-byte chunks of 8 elements: d a multiple of 8 and every operand 16-byte aligned (else element-wise staging).
     /// Every row starts a whole number of rows (d elements) from its tensor's base in either <see cref="AttentionLayout"/>,
     /// so aligned bases make every row aligned (so for <see cref="TakesRegisterTiles"/>, whose head dims are multiples of 4).</summary>
+    /// <summary>
+    /// Whether plain dense fp16/bf16 forwards take the Hopper kernel (<see cref="FlashForwardWarpGroupKernel"/>): null (the
+    /// default) where the device is sm_90; true also on the CPU, which runs it through its models of TMA, mbarriers and
+    /// wgmma (slowly: for tests); false never (to compare it with the FA2 kernel).
+    /// </summary>
+    internal static bool? WarpGroupForward { get; set; }
+
+    /// <summary>True when a plain dense forward of <paramref name="headDim"/> over these tensors takes the Hopper kernel: the
+    /// device (<see cref="WarpGroupForward"/>), d of 64 or 128, every tensor 16-byte aligned (the tensor maps' rule).</summary>
+    private static bool TakesWarpGroupForward<T>(Accelerator accelerator, int headDim, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged
+        => (WarpGroupForward ?? accelerator.Info.ComputeCapability == 90) && accelerator.Info.HasWarpGroupMma
+            && FlashForwardWarpGroupKernel.Takes(headDim) && Chunked(headDim, operands);
+
     private static bool Chunked<T>(int headDim, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged
     {
         if (headDim % TensorCoreTile.ChunkedHeadDimMultiple != 0) return false;

@@ -179,4 +179,8 @@ public static class WarpGroupMma
 
 /// <summary>The register arrays a warpgroup MMA accumulates into: <see cref="Floats16"/>, <see cref="Floats32"/>,
 /// <see cref="Floats64"/> (N = 32, 64, 128).</summary>
-public interface IWarpGroupAccumulators;
+public interface IWarpGroupAccumulators
+{
+    /// <summary>Element <paramref name="index"/> (a constant once the kernel's loops unroll, so the array stays in registers).</summary>
+    float this[int index] { get; set; }
+}

@@ -25,6 +25,14 @@ internal readonly struct BFloat16Storage : IHalfStorage<BFloat16>
     public static int Pack(float low, float high) => TensorCore.PackBFloat162(low, high);
 
     /// <inheritdoc/>
+    public static TAccumulators MultiplyAddWarpGroup<TAccumulators>(ulong a, ulong b, bool accumulate, TAccumulators d, bool transposeB)
+        where TAccumulators : unmanaged, IWarpGroupAccumulators => WarpGroupMma.MultiplyAddBF16(a, b, accumulate, d, transposeB);
+
+    /// <inheritdoc/>
+    public static TAccumulators MultiplyAddWarpGroup<TAccumulators>(Int4 a, ulong b, bool accumulate, TAccumulators d, bool transposeB)
+        where TAccumulators : unmanaged, IWarpGroupAccumulators => WarpGroupMma.MultiplyAddBF16(a, b, accumulate, d, transposeB);
+
+    /// <inheritdoc/>
     public static int ElementBytes => 2;
 
     /// <inheritdoc/>

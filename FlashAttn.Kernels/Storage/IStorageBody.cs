@@ -11,4 +11,8 @@ internal interface IStorageBody<T> where T : unmanaged
 
     /// <summary>Runs with a storage the tensor-core kernels accept (fp16, bf16; fp32 as 3×TF32).</summary>
     void RunWithTensorCores<TStorage>() where TStorage : struct, ITensorCoreStorage<T>;
+
+    /// <summary>Runs with a 16-bit storage (fp16, bf16), which the Hopper kernels also accept; by default as
+    /// <see cref="RunWithTensorCores{TStorage}"/>.</summary>
+    void RunWithHalves<TStorage>() where TStorage : struct, IHalfStorage<T> => RunWithTensorCores<TStorage>();
 }

@@ -35,11 +35,11 @@ internal abstract class StorageChoice<T> where T : unmanaged
 
     private sealed class Float16 : StorageChoice<Half>
     {
-        public override void Run<TBody>(ref TBody body, Fp32Math fp32Math) => body.RunWithTensorCores<Float16Storage>();
+        public override void Run<TBody>(ref TBody body, Fp32Math fp32Math) => body.RunWithHalves<Float16Storage>();
     }
 
     private sealed class BFloat16s : StorageChoice<BFloat16>
     {
-        public override void Run<TBody>(ref TBody body, Fp32Math fp32Math) => body.RunWithTensorCores<BFloat16Storage>();
+        public override void Run<TBody>(ref TBody body, Fp32Math fp32Math) => body.RunWithHalves<BFloat16Storage>();
     }
 }

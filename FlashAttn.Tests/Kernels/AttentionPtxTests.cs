@@ -28,6 +28,33 @@ public sealed class AttentionPtxTests
         return compiled.Ptx;
     }
 
+    /// <summary>The Hopper forward: sm_90a, its three roles' register counts set, Q/K/V by TMA from three 128-byte tensor-map
+    /// parameters, both products on wgmma (P from registers), nothing in local memory.</summary>
+    [TestCase(typeof(Half), typeof(Float16Storage), 128, false)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 64, true)]
+    [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 128, true)]
+    public void WarpGroupForwardRunsOnTmaAndWgmma(Type element, Type storage, int headDim, bool causal)
+    {
+        var method = typeof(FlashForwardWarpGroupKernel).GetMethod(nameof(FlashForwardWarpGroupKernel.Forward), BindingFlags.Public | BindingFlags.Static)!
+            .MakeGenericMethod(element, storage, headDim == 64 ? typeof(Floats32) : typeof(Floats64));
+        var specializations = new object?[method.GetParameters().Length];
+        specializations[^2] = SpecializedValue.New(headDim);
+        specializations[^1] = SpecializedValue.New(causal);
+        var compiled = KernelCompiler.Instance.Compile(method, specializations, PtxTarget.Default);
+        PtxChecker.Dump(new PtxModule(compiled.Ptx, compiled.EntryName, 0), $"forward_warpgroup_{element.Name}_{headDim}_{(causal ? "causal" : "full")}");
+        string ptx = compiled.Ptx, type = element == typeof(Half) ? "f16" : "bf16";
+        Assert.Multiple(() =>
+        {
+            Assert.That(ptx, Does.Contain(".target sm_90a"));
+            Assert.That(ptx, Does.Not.Contain(".local"), "register arrays left in local memory");
+            Assert.That(Regex.Matches(ptx, @"\.param \.align 64 \.b8 \w+\[128\]").Count, Is.EqualTo(3), "q, k and v as tensor maps");
+            Assert.That(ptx, Does.Contain("cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"));
+            Assert.That(ptx, Does.Contain($"wgmma.mma_async.sync.aligned.m64n128k16.f32.{type}.{type}"), "S = Q Kᵀ");
+            Assert.That(ptx, Does.Match($@"wgmma\.mma_async\.sync\.aligned\.m64n{headDim}k16\.f32\.{type}\.{type} \{{[^}}]+\}}, \{{"), "O += P V with P in registers");
+            Assert.That(ptx, Does.Contain("setmaxnreg.dec.sync.aligned.u32 24").And.Contain("setmaxnreg.inc.sync.aligned.u32 240"));
+        });
+    }
+
     [TestCase(128, false)]
     [TestCase(128, true)]
     [TestCase(64, false)]
