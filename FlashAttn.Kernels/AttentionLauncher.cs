@@ -145,9 +145,15 @@ public static partial class AttentionLauncher
     /// <summary>
     /// Whether plain dense fp16/bf16 forwards take the Hopper kernel (<see cref="FlashForwardWarpGroupKernel"/>): null (the
     /// default) where the device is sm_90; true also on the CPU, which runs it through its models of TMA, mbarriers and
-    /// wgmma (slowly: for tests); false never (to compare it with the FA2 kernel).
+    /// wgmma (slowly: for tests); false never (to compare it with the FA2 kernel). The process starts with
+    /// FLASHATTN_WARPGROUP_FORWARD's value (on, off; anything else: the default), for A/B runs of the benchmarks.
     /// </summary>
-    internal static bool? WarpGroupForward { get; set; }
+    internal static bool? WarpGroupForward { get; set; } = Environment.GetEnvironmentVariable("FLASHATTN_WARPGROUP_FORWARD") switch
+    {
+        "on" => true,
+        "off" => false,
+        _ => null,
+    };
 
     /// <summary>True when a plain dense forward of <paramref name="headDim"/> over these tensors takes the Hopper kernel: the
     /// device (<see cref="WarpGroupForward"/>), d of 64 or 128, every tensor 16-byte aligned (the tensor maps' rule).</summary>
