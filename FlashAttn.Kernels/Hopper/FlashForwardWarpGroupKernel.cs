@@ -8,9 +8,12 @@ namespace FlashAttn.Kernels;
 /// row max, ℓ = running row sum, O unnormalised.
 /// <list type="bullet">
 /// <item>Three warpgroups: warpgroup 0 produces (its registers lowered to <see cref="ProducerRegisters"/>), one thread
-/// issuing every copy by the tensor memory accelerator: Q_i once, then K_j and V_j into a ring of <see cref="Stages"/>
-/// stages, each on its own "full" mbarrier, a stage refilled once its "empty" barrier says both consumers are done with it.
-/// Warpgroups 1 and 2 consume (registers raised to <see cref="ConsumerRegisters"/>), 64 query rows each.</item>
+/// issuing every copy by the tensor memory accelerator: Q_i once, then K_j and V_j, each into its own ring of
+/// <see cref="Stages"/> stages on "full" mbarriers, a stage refilled once its "empty" barrier says both consumers are done
+/// with it (K_{j+1} goes ahead of V_j: the order they are used in). Warpgroups 1 and 2 consume (registers raised to
+/// <see cref="ConsumerRegisters"/>), 64 query rows each.</item>
+/// <item>A consumer issues S_j = Q K_jᵀ, then O += P_{j−1} V_{j−1}, and waits for S_j alone: the softmax of block j runs
+/// while the tensor cores do block j − 1's P·V (FA3's intra-warpgroup overlap); O is rescaled when that product is done.</item>
 /// <item>Tiles land 128-byte swizzled in panels of 64 head dims (<see cref="PanelHalves"/>; d = 128: two), rows of 128
 /// bytes, the K-major layout wgmma reads: S = Q K_jᵀ is m64n128k16 per k step with Q and K from shared memory, and
 /// O += P V_j m64n{d}k16 per 16 keys with P from registers (S's accumulators rounded: the A fragment layout is the
@@ -20,7 +23,7 @@ namespace FlashAttn.Kernels;
 /// </list>
 /// Grid (⌈s_q/Br⌉, h_q, b) in <see cref="TileOrder"/>'s order. Dense (b, s, h, d) or (b, h, s, d) tensors whose strides are
 /// multiples of 8 elements (the maps' rule): <see cref="Takes"/>. No modifiers, dropout or split-KV yet: those calls keep
-/// the FA2 kernel.
+/// the FA2 kernel. No ping-pong between the two consumers yet.
 /// </summary>
 internal static class FlashForwardWarpGroupKernel
 {
@@ -68,111 +71,110 @@ internal static class FlashForwardWarpGroupKernel
         AttentionParams p, int tailUnits, SpecializedValue<int> headDim, SpecializedValue<bool> causal)
         where T : unmanaged where TStorage : struct, IHalfStorage<T> where TOutput : unmanaged, IWarpGroupAccumulators
     {
-        int d = headDim.Value, panels = d / PanelHalves, kSteps = d / 16, keySteps = BlockCols / 16;
-        int qBytes = 2 * BlockRows * d, tileBytes = 2 * BlockCols * d, stageBytes = 2 * tileBytes;
-        // barriers: Q full, then per stage K full, V full, empty
-        var barriers = SharedMemory.Allocate<ulong>(1 + 3 * Stages);
+        int d = headDim.Value, panels = d / PanelHalves;
+        int qBytes = 2 * BlockRows * d, tileBytes = 2 * BlockCols * d;
+        var barriers = SharedMemory.Allocate<ulong>(Barriers.Count);
         var shared = SharedMemory.GetDynamic<T>();
         uint window = SharedMemory.AddressOf(ref shared[0]);
-        int first = (int)((AtomBytes - window % AtomBytes) % AtomBytes); // bytes to the first 1024-aligned address
-        uint qTile = window + (uint)first;
+        // shared: Q, the K ring, the V ring, from the first 1024-aligned byte (the swizzle's atoms)
+        int first = (int)((AtomBytes - window % AtomBytes) % AtomBytes), kFirst = first + qBytes, vFirst = kFirst + Stages * tileBytes;
 
         var order = TileOrder.Current(causal.Value, tailUnits);
         int q0 = (Grid.DimX - 1 - order.Rank) * BlockRows, head = order.Y, batch = order.Z, kvHead = head / p.QueriesPerKvHead;
         var mask = AttentionMask.Of(p, causal.Value);
-        int firstBlock = mask.FirstKeyBlock(q0, BlockCols), endBlock = XMath.Max(firstBlock, mask.KeyBlockCount(q0, BlockRows, BlockCols));
+        int firstBlock = mask.FirstKeyBlock(q0, BlockCols), blocks = XMath.Max(firstBlock, mask.KeyBlockCount(q0, BlockRows, BlockCols)) - firstBlock;
         int thread = Group.IdxX, warpGroup = thread / WarpGroupMma.Threads;
-        if (thread == 0)
-        {
-            MBarrier.Init(ref barriers[0], 1);
-            for (int stage = 0; stage < Stages; stage++)
-            {
-                MBarrier.Init(ref barriers[1 + 3 * stage], 1);
-                MBarrier.Init(ref barriers[2 + 3 * stage], 1);
-                MBarrier.Init(ref barriers[3 + 3 * stage], ConsumerGroups * WarpGroupMma.Threads);
-            }
-        }
+        if (thread == 0) Barriers.Init(barriers);
         Group.Barrier();
 
-        // ---- producer: Q_i, then K_j and V_j of each block into the ring, a stage refilled once both consumers released it ----
+        // ---- producer: Q_i; K_0; then K_{j+1} and V_j, in the order the consumers use them, each into its ring once both
+        //      consumers released that stage ----
         if (warpGroup == 0)
         {
             WarpGroup.DecreaseRegisters(ProducerRegisters);
             if (thread == 0)
             {
-                MBarrier.ArriveExpectTransaction(ref barriers[0], qBytes);
-                for (int panel = 0; panel < panels; panel++)
-                    TensorCopy.Load(ref shared[(first + panel * BlockRows * RowBytes) / 2], in qMap, PanelHalves * panel, head, q0, batch, ref barriers[0]);
-                for (int block = firstBlock, iteration = 0; block < endBlock; block++, iteration++)
+                MBarrier.ArriveExpectTransaction(ref barriers[Barriers.Q], qBytes);
+                LoadPanels(shared, first, in qMap, panels, BlockRows, q0, head, batch, ref barriers[Barriers.Q]);
+                for (int j = -1; j < blocks; j++)
                 {
-                    int stage = iteration % Stages, k0 = block * BlockCols, kOffset = first + qBytes + stage * stageBytes;
-                    if (iteration >= Stages) MBarrier.WaitParity(ref barriers[3 + 3 * stage], (iteration / Stages - 1) & 1);
-                    MBarrier.ArriveExpectTransaction(ref barriers[1 + 3 * stage], tileBytes);
-                    for (int panel = 0; panel < panels; panel++)
-                        TensorCopy.Load(ref shared[(kOffset + panel * BlockCols * RowBytes) / 2], in kMap, PanelHalves * panel, kvHead, k0, batch, ref barriers[1 + 3 * stage]);
-                    MBarrier.ArriveExpectTransaction(ref barriers[2 + 3 * stage], tileBytes);
-                    for (int panel = 0; panel < panels; panel++)
-                        TensorCopy.Load(ref shared[(kOffset + tileBytes + panel * BlockCols * RowBytes) / 2], in vMap, PanelHalves * panel, kvHead, k0, batch,
-                            ref barriers[2 + 3 * stage]);
+                    if (j + 1 < blocks)
+                    {
+                        int stage = (j + 1) % Stages;
+                        if (j + 1 >= Stages) MBarrier.WaitParity(ref barriers[Barriers.KeysEmpty + stage], ((j + 1) / Stages - 1) & 1);
+                        MBarrier.ArriveExpectTransaction(ref barriers[Barriers.KeysFull + stage], tileBytes);
+                        LoadPanels(shared, kFirst + stage * tileBytes, in kMap, panels, BlockCols, (firstBlock + j + 1) * BlockCols, kvHead, batch,
+                            ref barriers[Barriers.KeysFull + stage]);
+                    }
+                    if (j >= 0)
+                    {
+                        int stage = j % Stages;
+                        if (j >= Stages) MBarrier.WaitParity(ref barriers[Barriers.ValuesEmpty + stage], (j / Stages - 1) & 1);
+                        MBarrier.ArriveExpectTransaction(ref barriers[Barriers.ValuesFull + stage], tileBytes);
+                        LoadPanels(shared, vFirst + stage * tileBytes, in vMap, panels, BlockCols, (firstBlock + j) * BlockCols, kvHead, batch,
+                            ref barriers[Barriers.ValuesFull + stage]);
+                    }
                 }
             }
             return;
         }
 
-        // ---- consumers: warpgroup c takes rows 64(c − 1) …; each warp 16 of them, a lane rows g and g + 8 ----
+        // ---- consumers: warpgroup c takes rows 64(c − 1) …; each warp 16 of them, a lane rows g and g + 8. Block j's
+        //      S = Q K_jᵀ is issued before block j − 1's O += P V_{j−1} and waited for first, so the softmax of S_j runs
+        //      while the tensor cores do P V_{j−1} (FA3's intra-warpgroup overlap); O is rescaled once that is done ----
         WarpGroup.IncreaseRegisters(ConsumerRegisters);
         int consumer = warpGroup - 1, warp = thread / 32 % 4, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         int warpRow = 64 * consumer + 16 * warp;
-        uint qRows = qTile + (uint)(consumer * 64 * RowBytes);
+        uint qRows = window + (uint)(first + consumer * 64 * RowBytes);
         var s = LocalMemory.Allocate<float>(BlockCols / 2);
         var o = LocalMemory.Allocate<float>(d / 2);
         var pFragments = LocalMemory.Allocate<int>(BlockCols / 4);
         var rowMax = LocalMemory.Allocate<float>(2);
         var rowSum = LocalMemory.Allocate<float>(2);
+        var corrections = LocalMemory.Allocate<float>(2);
         for (int r = 0; r < 2; r++) { rowMax[r] = float.NegativeInfinity; rowSum[r] = 0f; }
         var accumulators = default(TOutput);
-        MBarrier.WaitParity(ref barriers[0], 0);
-        for (int block = firstBlock, iteration = 0; block < endBlock; block++, iteration++)
+        MBarrier.WaitParity(ref barriers[Barriers.Q], 0);
+        // block 0 alone (no P·V before it; O is 0, so its factor is not needed), then blocks 1 … with the overlap, then the
+        // last block's P·V: no branch inside the loop, so O's registers go from product to product without copies
+        if (blocks > 0)
         {
-            int stage = iteration % Stages, parity = iteration / Stages & 1, k0 = block * BlockCols;
-            uint kTile = qTile + (uint)(qBytes + stage * stageBytes), vTile = kTile + (uint)tileBytes;
-
-            // ---- S = Q K_jᵀ: per k step, Q's and K's columns 16kk … of panel kk / 4 ----
-            MBarrier.WaitParity(ref barriers[1 + 3 * stage], parity);
-            var scores = default(Floats64);
+            MBarrier.WaitParity(ref barriers[Barriers.KeysFull], 0);
             WarpGroupMma.Fence();
-            for (int kk = 0; kk < kSteps; kk++)
-            {
-                uint column = (uint)(32 * (kk % 4));
-                scores = TStorage.MultiplyAddWarpGroup(
-                    WarpGroupMma.Descriptor(qRows + (uint)(kk / 4 * BlockRows * RowBytes) + column, SharedSwizzle.Bytes128, 16, AtomBytes),
-                    WarpGroupMma.Descriptor(kTile + (uint)(kk / 4 * BlockCols * RowBytes) + column, SharedSwizzle.Bytes128, 16, AtomBytes),
-                    kk > 0, scores, false);
-            }
-            WarpGroupMma.Commit();
+            var scores = Scores<T, TStorage>(qRows, window + (uint)kFirst, d);
             WarpGroupMma.Wait(0);
-
-            // ---- mask on the blocks that cross an edge; online softmax: P = exp2(S·scale − m_new), ℓ and O rescaled ----
-            for (int e = 0; e < BlockCols / 2; e++) s[e] = scores[e];
-            if (mask.BlockNeedsMask(q0, BlockRows, k0, BlockCols))
-                for (int e = 0; e < BlockCols / 2; e++)
-                    if (!mask.Visible(q0 + warpRow + g + 8 * (e / 2 % 2), k0 + 8 * (e / 4) + 2 * t + e % 2)) s[e] = float.NegativeInfinity;
+            MBarrier.Arrive(ref barriers[Barriers.KeysEmpty]);
+            Softmax(s, scores, rowMax, rowSum, corrections, mask, q0, warpRow, firstBlock * BlockCols, p.ScaleLog2);
+            for (int kk = 0; kk < BlockCols / 16; kk++) TStorage.AccumulatorsAsA(s, kk, pFragments, kk);
+        }
+        for (int j = 1; j < blocks; j++)
+        {
+            int kStage = j % Stages, vStage = (j - 1) % Stages;
+            MBarrier.WaitParity(ref barriers[Barriers.KeysFull + kStage], (j / Stages) & 1);
+            WarpGroupMma.Fence();
+            var scores = Scores<T, TStorage>(qRows, window + (uint)(kFirst + kStage * tileBytes), d);
+            MBarrier.WaitParity(ref barriers[Barriers.ValuesFull + vStage], ((j - 1) / Stages) & 1);
+            accumulators = AddProbabilitiesTimesValues<T, TStorage, TOutput>(pFragments, window + (uint)(vFirst + vStage * tileBytes), accumulators);
+            // S_j is the older group: wait for it alone, release K_j, and run its softmax while P_{j−1} V_{j−1} is in flight
+            WarpGroupMma.Wait(1);
+            MBarrier.Arrive(ref barriers[Barriers.KeysEmpty + kStage]);
+            Softmax(s, scores, rowMax, rowSum, corrections, mask, q0, warpRow, (firstBlock + j) * BlockCols, p.ScaleLog2);
+            // ---- P V_{j−1} done: release V_{j−1}, rescale O, and P_j becomes the next product's A operand ----
+            WarpGroupMma.Wait(0);
+            MBarrier.Arrive(ref barriers[Barriers.ValuesEmpty + vStage]);
             for (int e = 0; e < d / 2; e++) o[e] = accumulators[e];
-            FragmentSoftmax.Update(s, o, rowMax, rowSum, 1, BlockCols / 8, d / 8, p.ScaleLog2);
+            FragmentSoftmax.Rescale(o, corrections, 1, d / 8);
             for (int e = 0; e < d / 2; e++) accumulators[e] = o[e];
-            for (int kk = 0; kk < keySteps; kk++) TStorage.AccumulatorsAsA(s, kk, pFragments, kk);
-
-            // ---- O += P V_j: keys 16kk … are V's rows 16kk …, its head dims the product's n (MN-major, panels 64 apart) ----
-            MBarrier.WaitParity(ref barriers[2 + 3 * stage], parity);
+            for (int kk = 0; kk < BlockCols / 16; kk++) TStorage.AccumulatorsAsA(s, kk, pFragments, kk);
+        }
+        if (blocks > 0)
+        {
+            int vStage = (blocks - 1) % Stages;
+            MBarrier.WaitParity(ref barriers[Barriers.ValuesFull + vStage], ((blocks - 1) / Stages) & 1);
             WarpGroupMma.Fence();
-            for (int kk = 0; kk < keySteps; kk++)
-                accumulators = TStorage.MultiplyAddWarpGroup(
-                    new Int4(pFragments[4 * kk], pFragments[4 * kk + 1], pFragments[4 * kk + 2], pFragments[4 * kk + 3]),
-                    WarpGroupMma.Descriptor(vTile + (uint)(2 * kk * AtomBytes), SharedSwizzle.Bytes128, BlockCols * RowBytes, AtomBytes),
-                    true, accumulators, true);
-            WarpGroupMma.Commit();
+            accumulators = AddProbabilitiesTimesValues<T, TStorage, TOutput>(pFragments, window + (uint)(vFirst + vStage * tileBytes), accumulators);
             WarpGroupMma.Wait(0);
-            MBarrier.Arrive(ref barriers[3 + 3 * stage]);
+            MBarrier.Arrive(ref barriers[Barriers.ValuesEmpty + vStage]);
         }
 
         // ---- epilogue: O_i = O / ℓ_i, L_i = (m_i + log2 ℓ_i) · ln 2; a row that saw no key gets O = 0, L = +∞ ----
@@ -191,5 +193,71 @@ internal static class FlashForwardWarpGroupKernel
                 TStorage.StorePair(output, outFirst + 8 * j + 2 * t, accumulators[4 * j + 2 * r] * inverse, accumulators[4 * j + 2 * r + 1] * inverse);
             if (t == 0) lse[seq.StatisticIndex(statistics, head, row)] = empty ? float.PositiveInfinity : (rowMax[r] + XMath.Log2(sum)) * SoftmaxConstants.Ln2;
         }
+    }
+
+    /// <summary>S_j's scores into <paramref name="s"/>, masked where block <paramref name="k0"/> crosses an edge, then the online
+    /// softmax: P = exp2(S·scale − m_new) in place, m and ℓ updated, O's factor per row into <paramref name="corrections"/>.</summary>
+    private static void Softmax(ArrayView<float> s, Floats64 scores, ArrayView<float> rowMax, ArrayView<float> rowSum, ArrayView<float> corrections,
+        AttentionMask mask, int q0, int warpRow, int k0, float scaleLog2)
+    {
+        int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
+        for (int e = 0; e < BlockCols / 2; e++) s[e] = scores[e];
+        if (mask.BlockNeedsMask(q0, BlockRows, k0, BlockCols))
+            for (int e = 0; e < BlockCols / 2; e++)
+                if (!mask.Visible(q0 + warpRow + g + 8 * (e / 2 % 2), k0 + 8 * (e / 4) + 2 * t + e % 2)) s[e] = float.NegativeInfinity;
+        FragmentSoftmax.UpdateScores(s, rowMax, rowSum, corrections, 1, BlockCols / 8, scaleLog2);
+    }
+
+    /// <summary>The group's mbarriers: Q full, then per stage K full, V full, K empty, V empty.</summary>
+    private static class Barriers
+    {
+        public const int Q = 0, KeysFull = 1, ValuesFull = KeysFull + Stages, KeysEmpty = ValuesFull + Stages, ValuesEmpty = KeysEmpty + Stages;
+        public const int Count = ValuesEmpty + Stages;
+
+        /// <summary>One thread: a full barrier waits for the producer's one arrival (and its bytes), an empty one for every
+        /// consumer thread.</summary>
+        public static void Init(ArrayView<ulong> barriers)
+        {
+            for (int b = Q; b < KeysEmpty; b++) MBarrier.Init(ref barriers[b], 1);
+            for (int b = KeysEmpty; b < Count; b++) MBarrier.Init(ref barriers[b], ConsumerGroups * WarpGroupMma.Threads);
+        }
+    }
+
+    /// <summary>A tile of <paramref name="rows"/> positions from <paramref name="row0"/> of one head, panel by panel (64 head dims,
+    /// <paramref name="rows"/> × 128 bytes each) from byte <paramref name="offset"/> of the shared window on: one thread.</summary>
+    private static void LoadPanels<T>(ArrayView<T> shared, int offset, in TensorMap map, int panels, int rows, int row0, int head, int batch,
+        ref ulong barrier) where T : unmanaged
+    {
+        for (int panel = 0; panel < panels; panel++)
+            TensorCopy.Load(ref shared[(offset + panel * rows * RowBytes) / 2], in map, PanelHalves * panel, head, row0, batch, ref barrier);
+    }
+
+    /// <summary>Issues S = Q K_jᵀ (the warpgroup's 64 rows of Q at <paramref name="qRows"/>, K_j's tile at <paramref name="kTile"/>):
+    /// per k step Q's and K's columns 16kk … of panel kk / 4; committed, not waited for.</summary>
+    private static Floats64 Scores<T, TStorage>(uint qRows, uint kTile, int d) where T : unmanaged where TStorage : struct, IHalfStorage<T>
+    {
+        var scores = default(Floats64);
+        for (int kk = 0; kk < d / 16; kk++)
+        {
+            uint column = (uint)(32 * (kk % 4));
+            scores = TStorage.MultiplyAddWarpGroup(
+                WarpGroupMma.Descriptor(qRows + (uint)(kk / 4 * BlockRows * RowBytes) + column, SharedSwizzle.Bytes128, 16, AtomBytes),
+                WarpGroupMma.Descriptor(kTile + (uint)(kk / 4 * BlockCols * RowBytes) + column, SharedSwizzle.Bytes128, 16, AtomBytes),
+                kk > 0, scores, false);
+        }
+        WarpGroupMma.Commit();
+        return scores;
+    }
+
+    /// <summary>Issues O += P V (P's A fragments per 16 keys; keys 16kk … are V's rows 16kk …, its head dims the product's n,
+    /// MN-major with panels 64 apart); committed, not waited for.</summary>
+    private static TOutput AddProbabilitiesTimesValues<T, TStorage, TOutput>(ArrayView<int> pFragments, uint vTile, TOutput o)
+        where T : unmanaged where TStorage : struct, IHalfStorage<T> where TOutput : unmanaged, IWarpGroupAccumulators
+    {
+        for (int kk = 0; kk < BlockCols / 16; kk++)
+            o = TStorage.MultiplyAddWarpGroup(new Int4(pFragments[4 * kk], pFragments[4 * kk + 1], pFragments[4 * kk + 2], pFragments[4 * kk + 3]),
+                WarpGroupMma.Descriptor(vTile + (uint)(2 * kk * AtomBytes), SharedSwizzle.Bytes128, BlockCols * RowBytes, AtomBytes), true, o, true);
+        WarpGroupMma.Commit();
+        return o;
     }
 }

@@ -134,26 +134,49 @@ public static class PtxBackend
 
         /// <summary>
         /// A warpgroup MMA reads and writes its accumulators in the same registers, and ptxas serialises the products of a
-        /// pipeline stage when other instructions define those registers in between (C7515). So where an accumulator is the
-        /// previous product's result and dies at this one, this product's result takes the same register: a chain of
-        /// products into one accumulator tile is one set of registers, with no copies between them.
+        /// pipeline stage when other instructions define or read those registers in between (C7514, C7515). So where an
+        /// accumulator dies at this product, the product's result takes its register: a chain of products into one
+        /// accumulator tile is one set of registers, and so is a tile carried around a loop (a phi) or rescaled between two
+        /// stages (the multiplies write the registers the next product reads), with no copies after the stage's fence.
         /// </summary>
         private void ChainWarpGroupAccumulators()
         {
             if (!kernel.AllInstructions.Any(i => i.Op == Opcode.Intrinsic && IntrinsicFacts.IsWarpGroupMma(i.Intrinsic))) return;
-            var uses = new Dictionary<Value, int>(ReferenceEqualityComparer.Instance);
-            foreach (var instruction in kernel.AllInstructions)
-                foreach (var operand in instruction.Operands)
-                    uses[operand] = uses.GetValueOrDefault(operand) + 1;
-            foreach (var product in kernel.AllInstructions)
+            foreach (var product in kernel.AllInstructions.ToList())
             {
                 if (product.Op != Opcode.Intrinsic || !IntrinsicFacts.IsWarpGroupMma(product.Intrinsic)) continue;
                 var operands = IntrinsicFacts.WarpGroupMmaOperands(product);
+                var accumulators = product.Operands.Skip(operands.First).Take(operands.Count).ToList();
                 for (int k = 0; k < operands.Count; k++)
-                    if (product.Operands[operands.First + k] is Instruction { Op: Opcode.Extract } accumulator && uses[accumulator] == 1
-                        && _b.ComponentExtract(product, k) is { } result)
+                    if (accumulators[k] is Instruction accumulator && accumulators.Count(a => ReferenceEquals(a, accumulator)) == 1
+                        && DiesAt(accumulator, product) && _b.ComponentExtract(product, k) is { } result)
                         _b.Registers.Alias(result, _b.Registers.Of(accumulator));
             }
+        }
+
+        /// <summary>True when no use of <paramref name="value"/> but <paramref name="product"/> is reachable from it before
+        /// <paramref name="value"/> is defined again (its block entered anew): a phi's use counts at the end of the edge's
+        /// predecessor. Then the product may write its result into the value's register.</summary>
+        private static bool DiesAt(Instruction value, Instruction product)
+        {
+            static bool UsedByPhiFrom(BasicBlock block, Value value)
+                => block.Successors.Any(successor => successor.Instructions.Any(i => i.Op == Opcode.Phi
+                    && Enumerable.Range(0, i.Operands.Count).Any(k => ReferenceEquals(i.Operands[k], value) && i.PhiBlocks[k] == block)));
+            static bool UsedBy(Instruction i, Value value) => i.Op != Opcode.Phi && i.Operands.Any(o => ReferenceEquals(o, value));
+
+            var start = product.Block!;
+            int index = start.Instructions.IndexOf(product);
+            if (start.Instructions.Skip(index + 1).Any(i => UsedBy(i, value)) || UsedByPhiFrom(start, value)) return false;
+            var seen = new HashSet<BasicBlock>();
+            var pending = new Stack<BasicBlock>(start.Successors);
+            while (pending.Count > 0)
+            {
+                var block = pending.Pop();
+                if (block == value.Block || !seen.Add(block)) continue;
+                if (block.Instructions.Any(i => UsedBy(i, value)) || UsedByPhiFrom(block, value)) return false;
+                foreach (var successor in block.Successors) pending.Push(successor);
+            }
+            return true;
         }
 
         /// <summary>The merged vector accesses of <paramref name="block"/> (<see cref="PtxVectorAccess"/>), keyed by the member where
