@@ -55,22 +55,25 @@ public static partial class AttentionLauncher
                 partialOutput.View, partialLse.View, output, lse, p, splits);
         }
 
-        /// <summary>The Hopper forward (<see cref="FlashForwardWarpGroupKernel"/>): q, k, v as tensor maps, O and L written directly.</summary>
+        /// <summary>The Hopper forward (<see cref="FlashForwardWarpGroupKernel"/>): q, k, v as tensor maps, O and L written directly;
+        /// its tile (<see cref="WarpGroupTile.For"/>) picks the entry with two or three consumer warpgroups.</summary>
         private void LaunchWarpGroupForward<TStorage>() where TStorage : struct, IHalfStorage<T>
         {
-            int d = shape.HeadDim, tiles = CeilDiv(shape.SeqLenQ, FlashForwardWarpGroupKernel.BlockRows);
-            var qMap = FlashForwardWarpGroupKernel.Map(q, TokenLayout.Queries(p), shape.Batch, shape.SeqLenQ, shape.HeadsQ, d, FlashForwardWarpGroupKernel.BlockRows);
-            var kMap = FlashForwardWarpGroupKernel.Map(k, TokenLayout.KeysValues(p), shape.Batch, shape.SeqLenK, shape.HeadsKV, d, FlashForwardWarpGroupKernel.BlockCols);
-            var vMap = FlashForwardWarpGroupKernel.Map(v, TokenLayout.KeysValues(p), shape.Batch, shape.SeqLenK, shape.HeadsKV, d, FlashForwardWarpGroupKernel.BlockCols);
-            var config = new LaunchConfig(new Dim3(tiles, shape.HeadsQ, shape.Batch), new Dim3(FlashForwardWarpGroupKernel.Threads, 1, 1),
-                FlashForwardWarpGroupKernel.SharedBytes(d));
+            var tile = WarpGroupTile.For(shape.HeadDim);
+            int d = shape.HeadDim, tiles = CeilDiv(shape.SeqLenQ, tile.BlockRows);
+            var qMap = FlashForwardWarpGroupKernel.Map(q, TokenLayout.Queries(p), shape.Batch, shape.SeqLenQ, shape.HeadsQ, d, tile.BlockRows);
+            var kMap = FlashForwardWarpGroupKernel.Map(k, TokenLayout.KeysValues(p), shape.Batch, shape.SeqLenK, shape.HeadsKV, d, WarpGroupTile.BlockCols);
+            var vMap = FlashForwardWarpGroupKernel.Map(v, TokenLayout.KeysValues(p), shape.Batch, shape.SeqLenK, shape.HeadsKV, d, WarpGroupTile.BlockCols);
+            var config = new LaunchConfig(new Dim3(tiles, shape.HeadsQ, shape.Batch), new Dim3(tile.Threads, 1, 1), tile.SharedBytes);
             int tailUnits = TileOrder.TailUnits(tiles, shape.HeadsQ * shape.Batch, settings.Causal, accelerator.Info.MultiprocessorCount, 1);
-            if (d == 64)
-                accelerator.Launch(FlashForwardWarpGroupKernel.Forward<T, TStorage, Floats32>, config, qMap, kMap, vMap, output, lse, p, tailUnits,
-                    Specialize(d), SpecializedValue.New(settings.Causal));
+            var headDim = Specialize(d);
+            var causal = SpecializedValue.New(settings.Causal);
+            if (tile.ConsumerGroups == 3)
+                accelerator.Launch(FlashForwardWarpGroupKernel.ForwardThreeConsumers<T, TStorage, Floats32>, config, qMap, kMap, vMap, output, lse, p,
+                    tailUnits, headDim, causal);
             else
                 accelerator.Launch(FlashForwardWarpGroupKernel.Forward<T, TStorage, Floats64>, config, qMap, kMap, vMap, output, lse, p, tailUnits,
-                    Specialize(d), SpecializedValue.New(settings.Causal));
+                    headDim, causal);
         }
 
         /// <summary>The decoding kernel or the general tensor-core forward; both take the same arguments.</summary>

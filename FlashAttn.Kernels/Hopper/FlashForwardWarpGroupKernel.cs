@@ -4,14 +4,14 @@ namespace FlashAttn.Kernels;
 
 /// <summary>
 /// The forward on Hopper (FlashAttention-3's design, Shah et al. 2024): warp specialisation, TMA and warpgroup MMA, fp16/bf16
-/// in, fp32 accumulation, d ∈ {64, 128}. Notation as <see cref="FlashForwardTensorCoreKernel"/>: S = Q K_jᵀ, m = running
+/// in, fp32 accumulation, d ∈ {64, 128}; Br = 64 × consumers, Bc = 128. Notation as <see cref="FlashForwardTensorCoreKernel"/>: S = Q K_jᵀ, m = running
 /// row max, ℓ = running row sum, O unnormalised.
 /// <list type="bullet">
-/// <item>Three warpgroups: warpgroup 0 produces (its registers lowered to <see cref="ProducerRegisters"/>), one thread
+/// <item>Warpgroup 0 produces (its registers lowered to <see cref="WarpGroupTile.ProducerRegisters"/>), one thread
 /// issuing every copy by the tensor memory accelerator: Q_i once, then K_j and V_j, each into its own ring of
 /// <see cref="Stages"/> stages on "full" mbarriers, a stage refilled once its "empty" barrier says both consumers are done
-/// with it (K_{j+1} goes ahead of V_j: the order they are used in). Warpgroups 1 and 2 consume (registers raised to
-/// <see cref="ConsumerRegisters"/>), 64 query rows each.</item>
+/// with it (K_{j+1} goes ahead of V_j: the order they are used in). Warpgroups 1, 2 (and 3 at d = 64: <see cref="WarpGroupTile"/>)
+/// consume (registers raised to <see cref="WarpGroupTile.ConsumerRegisters"/>), 64 query rows each.</item>
 /// <item>A consumer issues S_j = Q K_jᵀ, then O += P_{j−1} V_{j−1}, and waits for S_j alone: the softmax of block j runs
 /// while the tensor cores do block j − 1's P·V (FA3's intra-warpgroup overlap); O is rescaled when that product is done.</item>
 /// <item>Tiles land 128-byte swizzled in panels of 64 head dims (<see cref="PanelHalves"/>; d = 128: two), rows of 128
@@ -27,32 +27,12 @@ namespace FlashAttn.Kernels;
 /// </summary>
 internal static class FlashForwardWarpGroupKernel
 {
-    /// <summary>Consumer warpgroups (64 query rows each).</summary>
-    public const int ConsumerGroups = 2;
-
-    /// <summary>Threads of a group: the producer warpgroup and the consumers.</summary>
-    public const int Threads = (1 + ConsumerGroups) * WarpGroupMma.Threads;
-
-    /// <summary>Query rows of a group (Br) and keys of a block (Bc).</summary>
-    public const int BlockRows = 64 * ConsumerGroups, BlockCols = 128;
-
-    /// <summary>Stages of the K/V ring.</summary>
-    public const int Stages = 2;
-
-    /// <summary>Head dims of one panel: a 128-byte swizzled row.</summary>
-    public const int PanelHalves = 64;
-
-    /// <summary>Registers per thread of the producer and of the consumers (setmaxnreg; 128·24 + 256·240 ≤ 64 K).</summary>
-    public const int ProducerRegisters = 24, ConsumerRegisters = 240;
-
-    private const int RowBytes = 2 * PanelHalves, AtomBytes = 8 * RowBytes;
+    private const int BlockCols = WarpGroupTile.BlockCols, Stages = WarpGroupTile.Stages, PanelHalves = WarpGroupTile.PanelHalves;
+    private const int RowBytes = WarpGroupTile.RowBytes, AtomBytes = WarpGroupTile.AtomBytes;
 
     /// <summary>True for the calls this kernel takes: fp16/bf16 with d of 64 or 128 on an sm_90 device (the caller checks the
     /// storage and the device).</summary>
     public static bool Takes(int headDim) => headDim is 64 or 128;
-
-    /// <summary>Dynamic shared memory: Q, then the stages' K and V, and the slack that aligns the first to 1024 bytes.</summary>
-    public static int SharedBytes(int headDim) => AtomBytes + 2 * headDim * (BlockRows + 2 * Stages * BlockCols);
 
     /// <summary>The map of a q/k/v-like tensor: dimensions (d, heads, positions, batches), boxes of one panel × 1 head ×
     /// <paramref name="boxRows"/> positions × 1 batch.</summary>
@@ -62,40 +42,52 @@ internal static class FlashForwardWarpGroupKernel
             [PanelHalves, 1, boxRows, 1], SharedSwizzle.Bytes128);
 
     /// <summary>
-    /// The kernel. <paramref name="qMap"/>, <paramref name="kMap"/>, <paramref name="vMap"/> from <see cref="Map{T}"/> (boxes of
-    /// Br rows for Q, Bc for K and V); output like q; lse (b, h_q, s_q) fp32, natural log. <paramref name="headDim"/> 64 or
-    /// 128, <typeparamref name="TOutput"/> its accumulators (<see cref="Floats32"/>, <see cref="Floats64"/>).
+    /// The kernel with two consumer warpgroups (<see cref="WarpGroupTile.For"/>: d = 128). <paramref name="qMap"/>,
+    /// <paramref name="kMap"/>, <paramref name="vMap"/> from <see cref="Map{T}"/> (boxes of Br rows for Q, Bc for K and V); output
+    /// like q; lse (b, h_q, s_q) fp32, natural log. <typeparamref name="TOutput"/>: d's accumulators (<see cref="Floats32"/>,
+    /// <see cref="Floats64"/>).
     /// </summary>
-    [LaunchBounds(Threads, 1)]
+    [LaunchBounds(WarpGroupTile.TwoConsumerThreads, 1)]
     public static void Forward<T, TStorage, TOutput>(TensorMap qMap, TensorMap kMap, TensorMap vMap, ArrayView<T> output, ArrayView<float> lse,
         AttentionParams p, int tailUnits, SpecializedValue<int> headDim, SpecializedValue<bool> causal)
         where T : unmanaged where TStorage : struct, IHalfStorage<T> where TOutput : unmanaged, IWarpGroupAccumulators
+        => Run<T, TStorage, TOutput>(new WarpGroupTile(headDim.Value, 2), in qMap, in kMap, in vMap, output, lse, p, tailUnits, causal.Value);
+
+    /// <summary><see cref="Forward{T, TStorage, TOutput}"/> with three consumer warpgroups (d = 64).</summary>
+    [LaunchBounds(WarpGroupTile.ThreeConsumerThreads, 1)]
+    public static void ForwardThreeConsumers<T, TStorage, TOutput>(TensorMap qMap, TensorMap kMap, TensorMap vMap, ArrayView<T> output,
+        ArrayView<float> lse, AttentionParams p, int tailUnits, SpecializedValue<int> headDim, SpecializedValue<bool> causal)
+        where T : unmanaged where TStorage : struct, IHalfStorage<T> where TOutput : unmanaged, IWarpGroupAccumulators
+        => Run<T, TStorage, TOutput>(new WarpGroupTile(headDim.Value, 3), in qMap, in kMap, in vMap, output, lse, p, tailUnits, causal.Value);
+
+    private static void Run<T, TStorage, TOutput>(WarpGroupTile tile, in TensorMap qMap, in TensorMap kMap, in TensorMap vMap, ArrayView<T> output,
+        ArrayView<float> lse, AttentionParams p, int tailUnits, bool causal)
+        where T : unmanaged where TStorage : struct, IHalfStorage<T> where TOutput : unmanaged, IWarpGroupAccumulators
     {
-        int d = headDim.Value, panels = d / PanelHalves;
-        int qBytes = 2 * BlockRows * d, tileBytes = 2 * BlockCols * d;
+        int d = tile.HeadDim, panels = tile.Panels, blockRows = tile.BlockRows, qBytes = tile.QueryBytes, tileBytes = tile.KeyValueBytes;
         var barriers = SharedMemory.Allocate<ulong>(Barriers.Count);
         var shared = SharedMemory.GetDynamic<T>();
         uint window = SharedMemory.AddressOf(ref shared[0]);
         // shared: Q, the K ring, the V ring, from the first 1024-aligned byte (the swizzle's atoms)
         int first = (int)((AtomBytes - window % AtomBytes) % AtomBytes), kFirst = first + qBytes, vFirst = kFirst + Stages * tileBytes;
 
-        var order = TileOrder.Current(causal.Value, tailUnits);
-        int q0 = (Grid.DimX - 1 - order.Rank) * BlockRows, head = order.Y, batch = order.Z, kvHead = head / p.QueriesPerKvHead;
-        var mask = AttentionMask.Of(p, causal.Value);
-        int firstBlock = mask.FirstKeyBlock(q0, BlockCols), blocks = XMath.Max(firstBlock, mask.KeyBlockCount(q0, BlockRows, BlockCols)) - firstBlock;
+        var order = TileOrder.Current(causal, tailUnits);
+        int q0 = (Grid.DimX - 1 - order.Rank) * blockRows, head = order.Y, batch = order.Z, kvHead = head / p.QueriesPerKvHead;
+        var mask = AttentionMask.Of(p, causal);
+        int firstBlock = mask.FirstKeyBlock(q0, BlockCols), blocks = XMath.Max(firstBlock, mask.KeyBlockCount(q0, blockRows, BlockCols)) - firstBlock;
         int thread = Group.IdxX, warpGroup = thread / WarpGroupMma.Threads;
-        if (thread == 0) Barriers.Init(barriers);
+        if (thread == 0) Barriers.Init(barriers, tile.ConsumerGroups);
         Group.Barrier();
 
         // ---- producer: Q_i; K_0; then K_{j+1} and V_j, in the order the consumers use them, each into its ring once both
         //      consumers released that stage ----
         if (warpGroup == 0)
         {
-            WarpGroup.DecreaseRegisters(ProducerRegisters);
+            WarpGroup.DecreaseRegisters(WarpGroupTile.ProducerRegisters);
             if (thread == 0)
             {
                 MBarrier.ArriveExpectTransaction(ref barriers[Barriers.Q], qBytes);
-                LoadPanels(shared, first, in qMap, panels, BlockRows, q0, head, batch, ref barriers[Barriers.Q]);
+                LoadPanels(shared, first, in qMap, panels, blockRows, q0, head, batch, ref barriers[Barriers.Q]);
                 for (int j = -1; j < blocks; j++)
                 {
                     if (j + 1 < blocks)
@@ -122,7 +114,7 @@ internal static class FlashForwardWarpGroupKernel
         // ---- consumers: warpgroup c takes rows 64(c − 1) …; each warp 16 of them, a lane rows g and g + 8. Block j's
         //      S = Q K_jᵀ is issued before block j − 1's O += P V_{j−1} and waited for first, so the softmax of S_j runs
         //      while the tensor cores do P V_{j−1} (FA3's intra-warpgroup overlap); O is rescaled once that is done ----
-        WarpGroup.IncreaseRegisters(ConsumerRegisters);
+        WarpGroup.IncreaseRegisters(tile.ConsumerRegisters);
         int consumer = warpGroup - 1, warp = thread / 32 % 4, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         int warpRow = 64 * consumer + 16 * warp;
         uint qRows = window + (uint)(first + consumer * 64 * RowBytes);
@@ -141,10 +133,10 @@ internal static class FlashForwardWarpGroupKernel
         {
             MBarrier.WaitParity(ref barriers[Barriers.KeysFull], 0);
             WarpGroupMma.Fence();
-            var scores = Scores<T, TStorage>(qRows, window + (uint)kFirst, d);
+            var scores = Scores<T, TStorage>(qRows, window + (uint)kFirst, d, blockRows);
             WarpGroupMma.Wait(0);
             MBarrier.Arrive(ref barriers[Barriers.KeysEmpty]);
-            Softmax(s, scores, rowMax, rowSum, corrections, mask, q0, warpRow, firstBlock * BlockCols, p.ScaleLog2);
+            Softmax(s, scores, rowMax, rowSum, corrections, mask, q0, blockRows, warpRow, firstBlock * BlockCols, p.ScaleLog2);
             for (int kk = 0; kk < BlockCols / 16; kk++) TStorage.AccumulatorsAsA(s, kk, pFragments, kk);
         }
         for (int j = 1; j < blocks; j++)
@@ -152,13 +144,13 @@ internal static class FlashForwardWarpGroupKernel
             int kStage = j % Stages, vStage = (j - 1) % Stages;
             MBarrier.WaitParity(ref barriers[Barriers.KeysFull + kStage], (j / Stages) & 1);
             WarpGroupMma.Fence();
-            var scores = Scores<T, TStorage>(qRows, window + (uint)(kFirst + kStage * tileBytes), d);
+            var scores = Scores<T, TStorage>(qRows, window + (uint)(kFirst + kStage * tileBytes), d, blockRows);
             MBarrier.WaitParity(ref barriers[Barriers.ValuesFull + vStage], ((j - 1) / Stages) & 1);
             accumulators = AddProbabilitiesTimesValues<T, TStorage, TOutput>(pFragments, window + (uint)(vFirst + vStage * tileBytes), accumulators);
             // S_j is the older group: wait for it alone, release K_j, and run its softmax while P_{j−1} V_{j−1} is in flight
             WarpGroupMma.Wait(1);
             MBarrier.Arrive(ref barriers[Barriers.KeysEmpty + kStage]);
-            Softmax(s, scores, rowMax, rowSum, corrections, mask, q0, warpRow, (firstBlock + j) * BlockCols, p.ScaleLog2);
+            Softmax(s, scores, rowMax, rowSum, corrections, mask, q0, blockRows, warpRow, (firstBlock + j) * BlockCols, p.ScaleLog2);
             // ---- P V_{j−1} done: release V_{j−1}, rescale O, and P_j becomes the next product's A operand ----
             WarpGroupMma.Wait(0);
             MBarrier.Arrive(ref barriers[Barriers.ValuesEmpty + vStage]);
@@ -198,11 +190,11 @@ internal static class FlashForwardWarpGroupKernel
     /// <summary>S_j's scores into <paramref name="s"/>, masked where block <paramref name="k0"/> crosses an edge, then the online
     /// softmax: P = exp2(S·scale − m_new) in place, m and ℓ updated, O's factor per row into <paramref name="corrections"/>.</summary>
     private static void Softmax(ArrayView<float> s, Floats64 scores, ArrayView<float> rowMax, ArrayView<float> rowSum, ArrayView<float> corrections,
-        AttentionMask mask, int q0, int warpRow, int k0, float scaleLog2)
+        AttentionMask mask, int q0, int blockRows, int warpRow, int k0, float scaleLog2)
     {
         int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         for (int e = 0; e < BlockCols / 2; e++) s[e] = scores[e];
-        if (mask.BlockNeedsMask(q0, BlockRows, k0, BlockCols))
+        if (mask.BlockNeedsMask(q0, blockRows, k0, BlockCols))
             for (int e = 0; e < BlockCols / 2; e++)
                 if (!mask.Visible(q0 + warpRow + g + 8 * (e / 2 % 2), k0 + 8 * (e / 4) + 2 * t + e % 2)) s[e] = float.NegativeInfinity;
         FragmentSoftmax.UpdateScores(s, rowMax, rowSum, corrections, 1, BlockCols / 8, scaleLog2);
@@ -216,10 +208,10 @@ internal static class FlashForwardWarpGroupKernel
 
         /// <summary>One thread: a full barrier waits for the producer's one arrival (and its bytes), an empty one for every
         /// consumer thread.</summary>
-        public static void Init(ArrayView<ulong> barriers)
+        public static void Init(ArrayView<ulong> barriers, int consumerGroups)
         {
             for (int b = Q; b < KeysEmpty; b++) MBarrier.Init(ref barriers[b], 1);
-            for (int b = KeysEmpty; b < Count; b++) MBarrier.Init(ref barriers[b], ConsumerGroups * WarpGroupMma.Threads);
+            for (int b = KeysEmpty; b < Count; b++) MBarrier.Init(ref barriers[b], consumerGroups * WarpGroupMma.Threads);
         }
     }
 
@@ -234,14 +226,14 @@ internal static class FlashForwardWarpGroupKernel
 
     /// <summary>Issues S = Q K_jᵀ (the warpgroup's 64 rows of Q at <paramref name="qRows"/>, K_j's tile at <paramref name="kTile"/>):
     /// per k step Q's and K's columns 16kk … of panel kk / 4; committed, not waited for.</summary>
-    private static Floats64 Scores<T, TStorage>(uint qRows, uint kTile, int d) where T : unmanaged where TStorage : struct, IHalfStorage<T>
+    private static Floats64 Scores<T, TStorage>(uint qRows, uint kTile, int d, int blockRows) where T : unmanaged where TStorage : struct, IHalfStorage<T>
     {
         var scores = default(Floats64);
         for (int kk = 0; kk < d / 16; kk++)
         {
             uint column = (uint)(32 * (kk % 4));
             scores = TStorage.MultiplyAddWarpGroup(
-                WarpGroupMma.Descriptor(qRows + (uint)(kk / 4 * BlockRows * RowBytes) + column, SharedSwizzle.Bytes128, 16, AtomBytes),
+                WarpGroupMma.Descriptor(qRows + (uint)(kk / 4 * blockRows * RowBytes) + column, SharedSwizzle.Bytes128, 16, AtomBytes),
                 WarpGroupMma.Descriptor(kTile + (uint)(kk / 4 * BlockCols * RowBytes) + column, SharedSwizzle.Bytes128, 16, AtomBytes),
                 kk > 0, scores, false);
         }

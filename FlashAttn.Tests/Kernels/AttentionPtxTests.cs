@@ -35,7 +35,8 @@ public sealed class AttentionPtxTests
     [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 128, true)]
     public void WarpGroupForwardRunsOnTmaAndWgmma(Type element, Type storage, int headDim, bool causal)
     {
-        var method = typeof(FlashForwardWarpGroupKernel).GetMethod(nameof(FlashForwardWarpGroupKernel.Forward), BindingFlags.Public | BindingFlags.Static)!
+        var method = typeof(FlashForwardWarpGroupKernel).GetMethod(headDim == 64 ? nameof(FlashForwardWarpGroupKernel.ForwardThreeConsumers)
+                : nameof(FlashForwardWarpGroupKernel.Forward), BindingFlags.Public | BindingFlags.Static)!
             .MakeGenericMethod(element, storage, headDim == 64 ? typeof(Floats32) : typeof(Floats64));
         var specializations = new object?[method.GetParameters().Length];
         specializations[^2] = SpecializedValue.New(headDim);
@@ -51,7 +52,8 @@ public sealed class AttentionPtxTests
             Assert.That(ptx, Does.Contain("cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"));
             Assert.That(ptx, Does.Contain($"wgmma.mma_async.sync.aligned.m64n128k16.f32.{type}.{type}"), "S = Q Kᵀ");
             Assert.That(ptx, Does.Match($@"wgmma\.mma_async\.sync\.aligned\.m64n{headDim}k16\.f32\.{type}\.{type} \{{[^}}]+\}}, \{{"), "O += P V with P in registers");
-            Assert.That(ptx, Does.Contain("setmaxnreg.dec.sync.aligned.u32 24").And.Contain("setmaxnreg.inc.sync.aligned.u32 240"));
+            Assert.That(ptx, Does.Contain("setmaxnreg.dec.sync.aligned.u32 24").And.Contain($"setmaxnreg.inc.sync.aligned.u32 {(headDim == 64 ? 160 : 240)}"));
+            Assert.That(ptx, Does.Contain($".maxntid {(headDim == 64 ? 512 : 384)}, 1, 1"));
         });
     }
 
