@@ -13,7 +13,8 @@ namespace FlashAttn.Kernels;
 /// with it (K_{j+1} goes ahead of V_j: the order they are used in). Warpgroups 1, 2 (and 3 at d = 64: <see cref="WarpGroupTile"/>)
 /// consume (registers raised to <see cref="WarpGroupTile.ConsumerRegisters"/>), 64 query rows each.</item>
 /// <item>A consumer issues S_j = Q K_jᵀ, then O += P_{j−1} V_{j−1}, and waits for S_j alone: the softmax of block j runs
-/// while the tensor cores do block j − 1's P·V (FA3's intra-warpgroup overlap); O is rescaled when that product is done.</item>
+/// while the tensor cores do block j − 1's P·V (FA3's intra-warpgroup overlap); O is rescaled when that product is done.
+/// Two consumers take turns to issue their products (FA3's ping-pong, <see cref="AwaitTurn"/>).</item>
 /// <item>Tiles land 128-byte swizzled in panels of 64 head dims (<see cref="PanelHalves"/>; d = 128: two), rows of 128
 /// bytes, the K-major layout wgmma reads: S = Q K_jᵀ is m64n128k16 per k step with Q and K from shared memory, and
 /// O += P V_j m64n{d}k16 per 16 keys with P from registers (S's accumulators rounded: the A fragment layout is the
@@ -23,7 +24,7 @@ namespace FlashAttn.Kernels;
 /// </list>
 /// Grid (⌈s_q/Br⌉, h_q, b) in <see cref="TileOrder"/>'s order. Dense (b, s, h, d) or (b, h, s, d) tensors whose strides are
 /// multiples of 8 elements (the maps' rule): <see cref="Takes"/>. No modifiers, dropout or split-KV yet: those calls keep
-/// the FA2 kernel. No ping-pong between the two consumers yet.
+/// the FA2 kernel.
 /// </summary>
 internal static class FlashForwardWarpGroupKernel
 {
@@ -129,11 +130,14 @@ internal static class FlashForwardWarpGroupKernel
         MBarrier.WaitParity(ref barriers[Barriers.Q], 0);
         // block 0 alone (no P·V before it; O is 0, so its factor is not needed), then blocks 1 … with the overlap, then the
         // last block's P·V: no branch inside the loop, so O's registers go from product to product without copies
+        bool pingPong = tile.ConsumerGroups == 2;
         if (blocks > 0)
         {
             MBarrier.WaitParity(ref barriers[Barriers.KeysFull], 0);
+            AwaitTurn(barriers, pingPong, consumer, 0);
             WarpGroupMma.Fence();
             var scores = Scores<T, TStorage>(qRows, window + (uint)kFirst, d, blockRows);
+            PassTurn(barriers, pingPong, consumer);
             WarpGroupMma.Wait(0);
             MBarrier.Arrive(ref barriers[Barriers.KeysEmpty]);
             Softmax(s, scores, rowMax, rowSum, corrections, mask, q0, blockRows, warpRow, firstBlock * BlockCols, p.ScaleLog2);
@@ -143,10 +147,12 @@ internal static class FlashForwardWarpGroupKernel
         {
             int kStage = j % Stages, vStage = (j - 1) % Stages;
             MBarrier.WaitParity(ref barriers[Barriers.KeysFull + kStage], (j / Stages) & 1);
+            MBarrier.WaitParity(ref barriers[Barriers.ValuesFull + vStage], ((j - 1) / Stages) & 1);
+            AwaitTurn(barriers, pingPong, consumer, j);
             WarpGroupMma.Fence();
             var scores = Scores<T, TStorage>(qRows, window + (uint)(kFirst + kStage * tileBytes), d, blockRows);
-            MBarrier.WaitParity(ref barriers[Barriers.ValuesFull + vStage], ((j - 1) / Stages) & 1);
             accumulators = AddProbabilitiesTimesValues<T, TStorage, TOutput>(pFragments, window + (uint)(vFirst + vStage * tileBytes), accumulators);
+            PassTurn(barriers, pingPong, consumer);
             // S_j is the older group: wait for it alone, release K_j, and run its softmax while P_{j−1} V_{j−1} is in flight
             WarpGroupMma.Wait(1);
             MBarrier.Arrive(ref barriers[Barriers.KeysEmpty + kStage]);
@@ -163,8 +169,10 @@ internal static class FlashForwardWarpGroupKernel
         {
             int vStage = (blocks - 1) % Stages;
             MBarrier.WaitParity(ref barriers[Barriers.ValuesFull + vStage], ((blocks - 1) / Stages) & 1);
+            AwaitTurn(barriers, pingPong, consumer, blocks);
             WarpGroupMma.Fence();
             accumulators = AddProbabilitiesTimesValues<T, TStorage, TOutput>(pFragments, window + (uint)(vFirst + vStage * tileBytes), accumulators);
+            PassTurn(barriers, pingPong, consumer);
             WarpGroupMma.Wait(0);
             MBarrier.Arrive(ref barriers[Barriers.ValuesEmpty + vStage]);
         }
@@ -200,18 +208,42 @@ internal static class FlashForwardWarpGroupKernel
         FragmentSoftmax.UpdateScores(s, rowMax, rowSum, corrections, 1, BlockCols / 8, scaleLog2);
     }
 
-    /// <summary>The group's mbarriers: Q full, then per stage K full, V full, K empty, V empty.</summary>
+    /// <summary>
+    /// FA3's ping-pong of two consumers: each issues its products only in its turn and passes the turn on once they are
+    /// issued, so that one's products run while the other does its softmax. Consumer 0's turn t follows consumer 1's turn
+    /// t − 1 (its first needs none), consumer 1's turn t follows consumer 0's turn t: turn barrier c completes a phase when
+    /// the other consumer's 128 threads pass it a turn. A phase cannot be passed before the last one was seen: that takes
+    /// the waiting consumer's own pass first. No turns with three consumers.
+    /// </summary>
+    private static void AwaitTurn(ArrayView<ulong> barriers, bool pingPong, int consumer, int turn)
+    {
+        if (!pingPong) return;
+        if (consumer == 0)
+        {
+            if (turn > 0) MBarrier.WaitParity(ref barriers[Barriers.Turns], (turn - 1) & 1);
+        }
+        else MBarrier.WaitParity(ref barriers[Barriers.Turns + 1], turn & 1);
+    }
+
+    /// <summary>Ends this consumer's turn (<see cref="AwaitTurn"/>): its products are issued.</summary>
+    private static void PassTurn(ArrayView<ulong> barriers, bool pingPong, int consumer)
+    {
+        if (pingPong) MBarrier.Arrive(ref barriers[Barriers.Turns + 1 - consumer]);
+    }
+
+    /// <summary>The group's mbarriers: Q full, then per stage K full, V full, K empty, V empty, then the two consumers' turns.</summary>
     private static class Barriers
     {
         public const int Q = 0, KeysFull = 1, ValuesFull = KeysFull + Stages, KeysEmpty = ValuesFull + Stages, ValuesEmpty = KeysEmpty + Stages;
-        public const int Count = ValuesEmpty + Stages;
+        public const int Turns = ValuesEmpty + Stages, Count = Turns + 2;
 
         /// <summary>One thread: a full barrier waits for the producer's one arrival (and its bytes), an empty one for every
         /// consumer thread.</summary>
         public static void Init(ArrayView<ulong> barriers, int consumerGroups)
         {
             for (int b = Q; b < KeysEmpty; b++) MBarrier.Init(ref barriers[b], 1);
-            for (int b = KeysEmpty; b < Count; b++) MBarrier.Init(ref barriers[b], consumerGroups * WarpGroupMma.Threads);
+            for (int b = KeysEmpty; b < Turns; b++) MBarrier.Init(ref barriers[b], consumerGroups * WarpGroupMma.Threads);
+            for (int b = Turns; b < Count; b++) MBarrier.Init(ref barriers[b], WarpGroupMma.Threads);
         }
     }
 

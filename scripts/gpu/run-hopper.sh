@@ -3,7 +3,9 @@
 # first its correctness on CUDA (the WarpGroupForward tests, the TMA/mbarrier/wgmma corpus cases, the fp16/bf16 rows of
 # the attention table, where d = 64/128 now take it), then the forward sweep (fp16/bf16, d 64/128, s 1k/4k/16k, causal
 # on/off) with it and without it (FLASHATTN_WARPGROUP_FORWARD=off: the FA2 kernel) beside PyTorch's flash and cuDNN
-# backends, and ptxas -v of its PTX. DEADLINE (default 560 s) bounds the call; logs packed into logs.tar.gz, summary last.
+# backends, and ptxas -v of its PTX. With bundle-base/ carried too (scripts/build-ab-base.sh REV: an earlier version of the
+# kernel), its sweep as well, against the same PyTorch timings. DEADLINE (default 560 s) bounds the call; logs packed
+# into logs.tar.gz, summary last.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 start=$SECONDS
@@ -14,16 +16,22 @@ tests() { # tests LOG SECONDS FILTER
 }
 tests hopper-tests.log 150 "FullyQualifiedName~WarpGroupForwardTests|FullyQualifiedName~RunsOnCuda&(FullyQualifiedName~TensorTileLoad|FullyQualifiedName~WarpSpecialized|FullyQualifiedName~MBarrier|FullyQualifiedName~WarpGroupProduct)"
 sweep=(--dtypes fp16,bf16 --head-dims 64,128 --seqlens 1024,4096,16384 --passes fwd)
-for side in on off; do
-  FLASHATTN_WARPGROUP_FORWARD=$side timeout "$(limit 100)" bundle/run.sh Bench sweep "${sweep[@]}" --json "$OUT/ours-$side.json" --md "$OUT/ours-$side.md" \
-    > "$OUT/sweep-$side.log" 2>&1
+ab_apps
+sides="on off"; [ -d bundle-base ] && sides="on base off"
+for side in $sides; do
+  apps=/tmp/apps-new; [ "$side" = base ] && apps=/tmp/apps-base
+  FLASHATTN_APPS=$apps FLASHATTN_WARPGROUP_FORWARD=$([ "$side" = off ] && echo off || echo on) timeout "$(limit 100)" bundle/run.sh Bench sweep "${sweep[@]}" \
+    --json "$OUT/ours-$side.json" --md "$OUT/ours-$side.md" > "$OUT/sweep-$side.log" 2>&1
 done
 timeout "$(limit 150)" python3 "$(dirname "$0")/torch_sdpa_sweep.py" --match "$OUT/ours-on.json" --backends flash,cudnn \
   --json "$OUT/torch.json" --ours "$OUT/ours-on.json" --md "$OUT/ratios-on.md" > "$OUT/torch.log" 2>&1
-timeout "$(limit 20)" python3 "$(dirname "$0")/torch_sdpa_sweep.py" --from-json "$OUT/torch.json" --ours "$OUT/ours-off.json" \
-  --md "$OUT/ratios-off.md" >> "$OUT/torch.log" 2>&1
-for side in on off; do
-  { echo "== forward, Hopper kernel $side"; grep -E "^\|" "$OUT/ratios-$side.md" | cut -d'|' -f2-10; grep geometric "$OUT/ratios-$side.md"; } >> "$summary" 2>/dev/null
+for side in $sides; do
+  [ "$side" = on ] || timeout "$(limit 20)" python3 "$(dirname "$0")/torch_sdpa_sweep.py" --from-json "$OUT/torch.json" --ours "$OUT/ours-$side.json" \
+    --md "$OUT/ratios-$side.md" >> "$OUT/torch.log" 2>&1
+done
+for side in $sides; do
+  label=$(cat bundle/COMMIT); [ "$side" = base ] && label=$(cat bundle-base/COMMIT)
+  { echo "== forward, Hopper kernel $side ($label)"; grep -E "^\|" "$OUT/ratios-$side.md" | cut -d'|' -f2-10; grep geometric "$OUT/ratios-$side.md"; } >> "$summary" 2>/dev/null
 done
 [ "$(limit 60)" -gt 30 ] && tests attention-table.log "$(limit 200)" "FullyQualifiedName~AttentionKernelTests.MatchesReference&(FullyQualifiedName~Fp16|FullyQualifiedName~Bf16)"
 dump=$(mktemp -d)
