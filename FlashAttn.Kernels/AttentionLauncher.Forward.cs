@@ -62,18 +62,22 @@ public static partial class AttentionLauncher
             var tile = WarpGroupTile.For(shape.HeadDim);
             int d = shape.HeadDim, tiles = CeilDiv(shape.SeqLenQ, tile.BlockRows);
             var qMap = FlashForwardWarpGroupKernel.Map(q, TokenLayout.Queries(p), shape.Batch, shape.SeqLenQ, shape.HeadsQ, d, tile.BlockRows);
-            var kMap = FlashForwardWarpGroupKernel.Map(k, TokenLayout.KeysValues(p), shape.Batch, shape.SeqLenK, shape.HeadsKV, d, WarpGroupTile.BlockCols);
-            var vMap = FlashForwardWarpGroupKernel.Map(v, TokenLayout.KeysValues(p), shape.Batch, shape.SeqLenK, shape.HeadsKV, d, WarpGroupTile.BlockCols);
+            var kMap = FlashForwardWarpGroupKernel.Map(k, TokenLayout.KeysValues(p), shape.Batch, shape.SeqLenK, shape.HeadsKV, d, tile.BlockCols);
+            var vMap = FlashForwardWarpGroupKernel.Map(v, TokenLayout.KeysValues(p), shape.Batch, shape.SeqLenK, shape.HeadsKV, d, tile.BlockCols);
             var config = new LaunchConfig(new Dim3(tiles, shape.HeadsQ, shape.Batch), new Dim3(tile.Threads, 1, 1), tile.SharedBytes);
             int tailUnits = TileOrder.TailUnits(tiles, shape.HeadsQ * shape.Batch, settings.Causal, accelerator.Info.MultiprocessorCount, 1);
             var headDim = Specialize(d);
             var causal = SpecializedValue.New(settings.Causal);
-            if (tile.ConsumerGroups == 3)
-                accelerator.Launch(FlashForwardWarpGroupKernel.ForwardThreeConsumers<T, TStorage, Floats32>, config, qMap, kMap, vMap, output, lse, p,
+            // the accumulators' types: S's by Bc, O's by d (the kernels' register arrays)
+            if (d == 64)
+                accelerator.Launch(FlashForwardWarpGroupKernel.ForwardThreeConsumers<T, TStorage, Floats64, Floats32>, config, qMap, kMap, vMap, output,
+                    lse, p, tailUnits, headDim, causal);
+            else if (d == 128)
+                accelerator.Launch(FlashForwardWarpGroupKernel.Forward<T, TStorage, Floats64, Floats64>, config, qMap, kMap, vMap, output, lse, p,
                     tailUnits, headDim, causal);
             else
-                accelerator.Launch(FlashForwardWarpGroupKernel.Forward<T, TStorage, Floats64>, config, qMap, kMap, vMap, output, lse, p, tailUnits,
-                    headDim, causal);
+                accelerator.Launch(FlashForwardWarpGroupKernel.Forward<T, TStorage, Floats40, Floats128>, config, qMap, kMap, vMap, output, lse, p,
+                    tailUnits, headDim, causal);
         }
 
         /// <summary>The decoding kernel or the general tensor-core forward; both take the same arguments.</summary>

@@ -156,10 +156,12 @@ public static partial class AttentionLauncher
     };
 
     /// <summary>True when a plain dense forward of <paramref name="headDim"/> over these tensors takes the Hopper kernel: the
-    /// device (<see cref="WarpGroupForward"/>), d of 64 or 128, every tensor 16-byte aligned (the tensor maps' rule).</summary>
+    /// device (<see cref="WarpGroupForward"/>), d of 64, 128 or 256 whose tile fits its shared memory, every tensor 16-byte
+    /// aligned (the tensor maps' rule).</summary>
     private static bool TakesWarpGroupForward<T>(Accelerator accelerator, int headDim, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged
         => (WarpGroupForward ?? accelerator.Info.ComputeCapability == 90) && accelerator.Info.HasWarpGroupMma
-            && FlashForwardWarpGroupKernel.Takes(headDim) && Chunked(headDim, operands);
+            && FlashForwardWarpGroupKernel.Takes(headDim) && WarpGroupTile.For(headDim).SharedBytes <= accelerator.Info.MaxSharedMemoryPerGroup
+            && Chunked(headDim, operands);
 
     private static bool Chunked<T>(int headDim, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged
     {

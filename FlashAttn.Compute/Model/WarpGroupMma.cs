@@ -55,7 +55,8 @@ public static class WarpGroupMma
     /// <summary>
     /// D = A·B + (<paramref name="accumulate"/> ? D : 0) for A 64 × 16 and B 16 × N in shared memory (descriptors
     /// <paramref name="a"/>, <paramref name="b"/>), fp16 inputs, N = 2 · the accumulators' count (m64n32k16, m64n64k16,
-    /// m64n128k16 for <see cref="Floats16"/>, <see cref="Floats32"/>, <see cref="Floats64"/>). B is K-major, or MN-major when
+    /// m64n80k16, m64n128k16, m64n256k16 for <see cref="Floats16"/>, <see cref="Floats32"/>, <see cref="Floats40"/>, <see cref="Floats64"/>,
+    /// <see cref="Floats128"/>). B is K-major, or MN-major when
     /// <paramref name="transposeB"/> (a constant). Layouts in the class remarks.
     /// </summary>
     [Intrinsic(IntrinsicOp.WarpGroupMmaF16)]
@@ -178,7 +179,7 @@ public static class WarpGroupMma
 }
 
 /// <summary>The register arrays a warpgroup MMA accumulates into: <see cref="Floats16"/>, <see cref="Floats32"/>,
-/// <see cref="Floats64"/> (N = 32, 64, 128).</summary>
+/// <see cref="Floats40"/>, <see cref="Floats64"/>, <see cref="Floats128"/> (N = 32, 64, 80, 128, 256).</summary>
 public interface IWarpGroupAccumulators
 {
     /// <summary>Element <paramref name="index"/> (a constant once the kernel's loops unroll, so the array stays in registers).</summary>

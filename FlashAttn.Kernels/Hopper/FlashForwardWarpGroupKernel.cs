@@ -4,7 +4,7 @@ namespace FlashAttn.Kernels;
 
 /// <summary>
 /// The forward on Hopper (FlashAttention-3's design, Shah et al. 2024): warp specialisation, TMA and warpgroup MMA, fp16/bf16
-/// in, fp32 accumulation, d ∈ {64, 128}; Br = 64 × consumers, Bc = 128. Notation as <see cref="FlashForwardTensorCoreKernel"/>: S = Q K_jᵀ, m = running
+/// in, fp32 accumulation, d ∈ {64, 128, 256}; Br = 64 × consumers, Bc = 128 (80 at d = 256). Notation as <see cref="FlashForwardTensorCoreKernel"/>: S = Q K_jᵀ, m = running
 /// row max, ℓ = running row sum, O unnormalised.
 /// <list type="bullet">
 /// <item>Warpgroup 0 produces (its registers lowered to <see cref="WarpGroupTile.ProducerRegisters"/>), one thread
@@ -28,12 +28,12 @@ namespace FlashAttn.Kernels;
 /// </summary>
 internal static class FlashForwardWarpGroupKernel
 {
-    private const int BlockCols = WarpGroupTile.BlockCols, Stages = WarpGroupTile.Stages, PanelHalves = WarpGroupTile.PanelHalves;
+    private const int Stages = WarpGroupTile.Stages, PanelHalves = WarpGroupTile.PanelHalves;
     private const int RowBytes = WarpGroupTile.RowBytes, AtomBytes = WarpGroupTile.AtomBytes;
 
-    /// <summary>True for the calls this kernel takes: fp16/bf16 with d of 64 or 128 on an sm_90 device (the caller checks the
+    /// <summary>True for the calls this kernel takes: fp16/bf16 with d of 64, 128 or 256 on an sm_90 device (the caller checks the
     /// storage and the device).</summary>
-    public static bool Takes(int headDim) => headDim is 64 or 128;
+    public static bool Takes(int headDim) => headDim is 64 or 128 or 256;
 
     /// <summary>The map of a q/k/v-like tensor: dimensions (d, heads, positions, batches), boxes of one panel × 1 head ×
     /// <paramref name="boxRows"/> positions × 1 batch.</summary>
@@ -43,29 +43,33 @@ internal static class FlashForwardWarpGroupKernel
             [PanelHalves, 1, boxRows, 1], SharedSwizzle.Bytes128);
 
     /// <summary>
-    /// The kernel with two consumer warpgroups (<see cref="WarpGroupTile.For"/>: d = 128). <paramref name="qMap"/>,
+    /// The kernel with two consumer warpgroups (<see cref="WarpGroupTile.For"/>: d = 128, 256). <paramref name="qMap"/>,
     /// <paramref name="kMap"/>, <paramref name="vMap"/> from <see cref="Map{T}"/> (boxes of Br rows for Q, Bc for K and V); output
-    /// like q; lse (b, h_q, s_q) fp32, natural log. <typeparamref name="TOutput"/>: d's accumulators (<see cref="Floats32"/>,
-    /// <see cref="Floats64"/>).
+    /// like q; lse (b, h_q, s_q) fp32, natural log. <typeparamref name="TScores"/>: Bc's accumulators (<see cref="Floats64"/>,
+    /// <see cref="Floats40"/>); <typeparamref name="TOutput"/>: d's (<see cref="Floats32"/>, <see cref="Floats64"/>,
+    /// <see cref="Floats128"/>).
     /// </summary>
     [LaunchBounds(WarpGroupTile.TwoConsumerThreads, 1)]
-    public static void Forward<T, TStorage, TOutput>(TensorMap qMap, TensorMap kMap, TensorMap vMap, ArrayView<T> output, ArrayView<float> lse,
+    public static void Forward<T, TStorage, TScores, TOutput>(TensorMap qMap, TensorMap kMap, TensorMap vMap, ArrayView<T> output, ArrayView<float> lse,
         AttentionParams p, int tailUnits, SpecializedValue<int> headDim, SpecializedValue<bool> causal)
-        where T : unmanaged where TStorage : struct, IHalfStorage<T> where TOutput : unmanaged, IWarpGroupAccumulators
-        => Run<T, TStorage, TOutput>(new WarpGroupTile(headDim.Value, 2), in qMap, in kMap, in vMap, output, lse, p, tailUnits, causal.Value);
+        where T : unmanaged where TStorage : struct, IHalfStorage<T> where TScores : unmanaged, IWarpGroupAccumulators
+        where TOutput : unmanaged, IWarpGroupAccumulators
+        => Run<T, TStorage, TScores, TOutput>(new WarpGroupTile(headDim.Value, 2), in qMap, in kMap, in vMap, output, lse, p, tailUnits, causal.Value);
 
-    /// <summary><see cref="Forward{T, TStorage, TOutput}"/> with three consumer warpgroups (d = 64).</summary>
+    /// <summary><see cref="Forward{T, TStorage, TScores, TOutput}"/> with three consumer warpgroups (d = 64).</summary>
     [LaunchBounds(WarpGroupTile.ThreeConsumerThreads, 1)]
-    public static void ForwardThreeConsumers<T, TStorage, TOutput>(TensorMap qMap, TensorMap kMap, TensorMap vMap, ArrayView<T> output,
+    public static void ForwardThreeConsumers<T, TStorage, TScores, TOutput>(TensorMap qMap, TensorMap kMap, TensorMap vMap, ArrayView<T> output,
         ArrayView<float> lse, AttentionParams p, int tailUnits, SpecializedValue<int> headDim, SpecializedValue<bool> causal)
-        where T : unmanaged where TStorage : struct, IHalfStorage<T> where TOutput : unmanaged, IWarpGroupAccumulators
-        => Run<T, TStorage, TOutput>(new WarpGroupTile(headDim.Value, 3), in qMap, in kMap, in vMap, output, lse, p, tailUnits, causal.Value);
+        where T : unmanaged where TStorage : struct, IHalfStorage<T> where TScores : unmanaged, IWarpGroupAccumulators
+        where TOutput : unmanaged, IWarpGroupAccumulators
+        => Run<T, TStorage, TScores, TOutput>(new WarpGroupTile(headDim.Value, 3), in qMap, in kMap, in vMap, output, lse, p, tailUnits, causal.Value);
 
-    private static void Run<T, TStorage, TOutput>(WarpGroupTile tile, in TensorMap qMap, in TensorMap kMap, in TensorMap vMap, ArrayView<T> output,
+    private static void Run<T, TStorage, TScores, TOutput>(WarpGroupTile tile, in TensorMap qMap, in TensorMap kMap, in TensorMap vMap, ArrayView<T> output,
         ArrayView<float> lse, AttentionParams p, int tailUnits, bool causal)
-        where T : unmanaged where TStorage : struct, IHalfStorage<T> where TOutput : unmanaged, IWarpGroupAccumulators
+        where T : unmanaged where TStorage : struct, IHalfStorage<T> where TScores : unmanaged, IWarpGroupAccumulators
+        where TOutput : unmanaged, IWarpGroupAccumulators
     {
-        int d = tile.HeadDim, panels = tile.Panels, blockRows = tile.BlockRows, qBytes = tile.QueryBytes, tileBytes = tile.KeyValueBytes;
+        int d = tile.HeadDim, panels = tile.Panels, blockRows = tile.BlockRows, blockCols = tile.BlockCols, qBytes = tile.QueryBytes, tileBytes = tile.KeyValueBytes;
         var barriers = SharedMemory.Allocate<ulong>(Barriers.Count);
         var shared = SharedMemory.GetDynamic<T>();
         uint window = SharedMemory.AddressOf(ref shared[0]);
@@ -75,7 +79,7 @@ internal static class FlashForwardWarpGroupKernel
         var order = TileOrder.Current(causal, tailUnits);
         int q0 = (Grid.DimX - 1 - order.Rank) * blockRows, head = order.Y, batch = order.Z, kvHead = head / p.QueriesPerKvHead;
         var mask = AttentionMask.Of(p, causal);
-        int firstBlock = mask.FirstKeyBlock(q0, BlockCols), blocks = XMath.Max(firstBlock, mask.KeyBlockCount(q0, blockRows, BlockCols)) - firstBlock;
+        int firstBlock = mask.FirstKeyBlock(q0, blockCols), blocks = XMath.Max(firstBlock, mask.KeyBlockCount(q0, blockRows, blockCols)) - firstBlock;
         int thread = Group.IdxX, warpGroup = thread / WarpGroupMma.Threads;
         if (thread == 0) Barriers.Init(barriers, tile.ConsumerGroups);
         Group.Barrier();
@@ -96,7 +100,7 @@ internal static class FlashForwardWarpGroupKernel
                         int stage = (j + 1) % Stages;
                         if (j + 1 >= Stages) MBarrier.WaitParity(ref barriers[Barriers.KeysEmpty + stage], ((j + 1) / Stages - 1) & 1);
                         MBarrier.ArriveExpectTransaction(ref barriers[Barriers.KeysFull + stage], tileBytes);
-                        LoadPanels(shared, kFirst + stage * tileBytes, in kMap, panels, BlockCols, (firstBlock + j + 1) * BlockCols, kvHead, batch,
+                        LoadPanels(shared, kFirst + stage * tileBytes, in kMap, panels, blockCols, (firstBlock + j + 1) * blockCols, kvHead, batch,
                             ref barriers[Barriers.KeysFull + stage]);
                     }
                     if (j >= 0)
@@ -104,7 +108,7 @@ internal static class FlashForwardWarpGroupKernel
                         int stage = j % Stages;
                         if (j >= Stages) MBarrier.WaitParity(ref barriers[Barriers.ValuesEmpty + stage], (j / Stages - 1) & 1);
                         MBarrier.ArriveExpectTransaction(ref barriers[Barriers.ValuesFull + stage], tileBytes);
-                        LoadPanels(shared, vFirst + stage * tileBytes, in vMap, panels, BlockCols, (firstBlock + j) * BlockCols, kvHead, batch,
+                        LoadPanels(shared, vFirst + stage * tileBytes, in vMap, panels, blockCols, (firstBlock + j) * blockCols, kvHead, batch,
                             ref barriers[Barriers.ValuesFull + stage]);
                     }
                 }
@@ -119,9 +123,9 @@ internal static class FlashForwardWarpGroupKernel
         int consumer = warpGroup - 1, warp = thread / 32 % 4, lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
         int warpRow = 64 * consumer + 16 * warp;
         uint qRows = window + (uint)(first + consumer * 64 * RowBytes);
-        var s = LocalMemory.Allocate<float>(BlockCols / 2);
+        var s = LocalMemory.Allocate<float>(blockCols / 2);
         var o = LocalMemory.Allocate<float>(d / 2);
-        var pFragments = LocalMemory.Allocate<int>(BlockCols / 4);
+        var pFragments = LocalMemory.Allocate<int>(blockCols / 4);
         var rowMax = LocalMemory.Allocate<float>(2);
         var rowSum = LocalMemory.Allocate<float>(2);
         var corrections = LocalMemory.Allocate<float>(2);
@@ -136,12 +140,12 @@ internal static class FlashForwardWarpGroupKernel
             MBarrier.WaitParity(ref barriers[Barriers.KeysFull], 0);
             AwaitTurn(barriers, pingPong, consumer, 0);
             WarpGroupMma.Fence();
-            var scores = Scores<T, TStorage>(qRows, window + (uint)kFirst, d, blockRows);
+            var scores = Scores<T, TStorage, TScores>(qRows, window + (uint)kFirst, d, blockRows, blockCols);
             PassTurn(barriers, pingPong, consumer);
             WarpGroupMma.Wait(0);
             MBarrier.Arrive(ref barriers[Barriers.KeysEmpty]);
-            Softmax(s, scores, rowMax, rowSum, corrections, mask, q0, blockRows, warpRow, firstBlock * BlockCols, p.ScaleLog2);
-            for (int kk = 0; kk < BlockCols / 16; kk++) TStorage.AccumulatorsAsA(s, kk, pFragments, kk);
+            Softmax(s, scores, rowMax, rowSum, corrections, mask, q0, blockRows, blockCols, warpRow, firstBlock * blockCols, p.ScaleLog2);
+            for (int kk = 0; kk < blockCols / 16; kk++) TStorage.AccumulatorsAsA(s, kk, pFragments, kk);
         }
         for (int j = 1; j < blocks; j++)
         {
@@ -150,20 +154,20 @@ internal static class FlashForwardWarpGroupKernel
             MBarrier.WaitParity(ref barriers[Barriers.ValuesFull + vStage], ((j - 1) / Stages) & 1);
             AwaitTurn(barriers, pingPong, consumer, j);
             WarpGroupMma.Fence();
-            var scores = Scores<T, TStorage>(qRows, window + (uint)(kFirst + kStage * tileBytes), d, blockRows);
-            accumulators = AddProbabilitiesTimesValues<T, TStorage, TOutput>(pFragments, window + (uint)(vFirst + vStage * tileBytes), accumulators);
+            var scores = Scores<T, TStorage, TScores>(qRows, window + (uint)(kFirst + kStage * tileBytes), d, blockRows, blockCols);
+            accumulators = AddProbabilitiesTimesValues<T, TStorage, TOutput>(pFragments, window + (uint)(vFirst + vStage * tileBytes), accumulators, blockCols);
             PassTurn(barriers, pingPong, consumer);
             // S_j is the older group: wait for it alone, release K_j, and run its softmax while P_{j−1} V_{j−1} is in flight
             WarpGroupMma.Wait(1);
             MBarrier.Arrive(ref barriers[Barriers.KeysEmpty + kStage]);
-            Softmax(s, scores, rowMax, rowSum, corrections, mask, q0, blockRows, warpRow, (firstBlock + j) * BlockCols, p.ScaleLog2);
+            Softmax(s, scores, rowMax, rowSum, corrections, mask, q0, blockRows, blockCols, warpRow, (firstBlock + j) * blockCols, p.ScaleLog2);
             // ---- P V_{j−1} done: release V_{j−1}, rescale O, and P_j becomes the next product's A operand ----
             WarpGroupMma.Wait(0);
             MBarrier.Arrive(ref barriers[Barriers.ValuesEmpty + vStage]);
             for (int e = 0; e < d / 2; e++) o[e] = accumulators[e];
             FragmentSoftmax.Rescale(o, corrections, 1, d / 8);
             for (int e = 0; e < d / 2; e++) accumulators[e] = o[e];
-            for (int kk = 0; kk < BlockCols / 16; kk++) TStorage.AccumulatorsAsA(s, kk, pFragments, kk);
+            for (int kk = 0; kk < blockCols / 16; kk++) TStorage.AccumulatorsAsA(s, kk, pFragments, kk);
         }
         if (blocks > 0)
         {
@@ -171,7 +175,7 @@ internal static class FlashForwardWarpGroupKernel
             MBarrier.WaitParity(ref barriers[Barriers.ValuesFull + vStage], ((blocks - 1) / Stages) & 1);
             AwaitTurn(barriers, pingPong, consumer, blocks);
             WarpGroupMma.Fence();
-            accumulators = AddProbabilitiesTimesValues<T, TStorage, TOutput>(pFragments, window + (uint)(vFirst + vStage * tileBytes), accumulators);
+            accumulators = AddProbabilitiesTimesValues<T, TStorage, TOutput>(pFragments, window + (uint)(vFirst + vStage * tileBytes), accumulators, blockCols);
             PassTurn(barriers, pingPong, consumer);
             WarpGroupMma.Wait(0);
             MBarrier.Arrive(ref barriers[Barriers.ValuesEmpty + vStage]);
@@ -197,15 +201,16 @@ internal static class FlashForwardWarpGroupKernel
 
     /// <summary>S_j's scores into <paramref name="s"/>, masked where block <paramref name="k0"/> crosses an edge, then the online
     /// softmax: P = exp2(S·scale − m_new) in place, m and ℓ updated, O's factor per row into <paramref name="corrections"/>.</summary>
-    private static void Softmax(ArrayView<float> s, Floats64 scores, ArrayView<float> rowMax, ArrayView<float> rowSum, ArrayView<float> corrections,
-        AttentionMask mask, int q0, int blockRows, int warpRow, int k0, float scaleLog2)
+    private static void Softmax<TScores>(ArrayView<float> s, TScores scores, ArrayView<float> rowMax, ArrayView<float> rowSum,
+        ArrayView<float> corrections, AttentionMask mask, int q0, int blockRows, int blockCols, int warpRow, int k0, float scaleLog2)
+        where TScores : unmanaged, IWarpGroupAccumulators
     {
         int lane = Warp.LaneIdx, g = lane / 4, t = lane % 4;
-        for (int e = 0; e < BlockCols / 2; e++) s[e] = scores[e];
-        if (mask.BlockNeedsMask(q0, blockRows, k0, BlockCols))
-            for (int e = 0; e < BlockCols / 2; e++)
+        for (int e = 0; e < blockCols / 2; e++) s[e] = scores[e];
+        if (mask.BlockNeedsMask(q0, blockRows, k0, blockCols))
+            for (int e = 0; e < blockCols / 2; e++)
                 if (!mask.Visible(q0 + warpRow + g + 8 * (e / 2 % 2), k0 + 8 * (e / 4) + 2 * t + e % 2)) s[e] = float.NegativeInfinity;
-        FragmentSoftmax.UpdateScores(s, rowMax, rowSum, corrections, 1, BlockCols / 8, scaleLog2);
+        FragmentSoftmax.UpdateScores(s, rowMax, rowSum, corrections, 1, blockCols / 8, scaleLog2);
     }
 
     /// <summary>
@@ -258,15 +263,16 @@ internal static class FlashForwardWarpGroupKernel
 
     /// <summary>Issues S = Q K_jᵀ (the warpgroup's 64 rows of Q at <paramref name="qRows"/>, K_j's tile at <paramref name="kTile"/>):
     /// per k step Q's and K's columns 16kk … of panel kk / 4; committed, not waited for.</summary>
-    private static Floats64 Scores<T, TStorage>(uint qRows, uint kTile, int d, int blockRows) where T : unmanaged where TStorage : struct, IHalfStorage<T>
+    private static TScores Scores<T, TStorage, TScores>(uint qRows, uint kTile, int d, int blockRows, int blockCols)
+        where T : unmanaged where TStorage : struct, IHalfStorage<T> where TScores : unmanaged, IWarpGroupAccumulators
     {
-        var scores = default(Floats64);
+        var scores = default(TScores);
         for (int kk = 0; kk < d / 16; kk++)
         {
             uint column = (uint)(32 * (kk % 4));
             scores = TStorage.MultiplyAddWarpGroup(
                 WarpGroupMma.Descriptor(qRows + (uint)(kk / 4 * blockRows * RowBytes) + column, SharedSwizzle.Bytes128, 16, AtomBytes),
-                WarpGroupMma.Descriptor(kTile + (uint)(kk / 4 * BlockCols * RowBytes) + column, SharedSwizzle.Bytes128, 16, AtomBytes),
+                WarpGroupMma.Descriptor(kTile + (uint)(kk / 4 * blockCols * RowBytes) + column, SharedSwizzle.Bytes128, 16, AtomBytes),
                 kk > 0, scores, false);
         }
         WarpGroupMma.Commit();
@@ -275,12 +281,12 @@ internal static class FlashForwardWarpGroupKernel
 
     /// <summary>Issues O += P V (P's A fragments per 16 keys; keys 16kk … are V's rows 16kk …, its head dims the product's n,
     /// MN-major with panels 64 apart); committed, not waited for.</summary>
-    private static TOutput AddProbabilitiesTimesValues<T, TStorage, TOutput>(ArrayView<int> pFragments, uint vTile, TOutput o)
+    private static TOutput AddProbabilitiesTimesValues<T, TStorage, TOutput>(ArrayView<int> pFragments, uint vTile, TOutput o, int blockCols)
         where T : unmanaged where TStorage : struct, IHalfStorage<T> where TOutput : unmanaged, IWarpGroupAccumulators
     {
-        for (int kk = 0; kk < BlockCols / 16; kk++)
+        for (int kk = 0; kk < blockCols / 16; kk++)
             o = TStorage.MultiplyAddWarpGroup(new Int4(pFragments[4 * kk], pFragments[4 * kk + 1], pFragments[4 * kk + 2], pFragments[4 * kk + 3]),
-                WarpGroupMma.Descriptor(vTile + (uint)(2 * kk * AtomBytes), SharedSwizzle.Bytes128, BlockCols * RowBytes, AtomBytes), true, o, true);
+                WarpGroupMma.Descriptor(vTile + (uint)(2 * kk * AtomBytes), SharedSwizzle.Bytes128, blockCols * RowBytes, AtomBytes), true, o, true);
         WarpGroupMma.Commit();
         return o;
     }

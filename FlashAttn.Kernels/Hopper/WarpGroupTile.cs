@@ -5,13 +5,11 @@ namespace FlashAttn.Kernels;
 /// <summary>
 /// The Hopper forward's tile for one head dim (<see cref="FlashForwardWarpGroupKernel"/>): consumer warpgroups of 64 query
 /// rows each (FA3's choice: three at d = 64, where a block's products are short and a third warpgroup keeps the tensor cores
-/// busy, two at d = 128), the producer warpgroup beside them, and what follows: Br, threads, registers, shared memory.
+/// busy, two at d = 128 and 256), the producer warpgroup beside them, and what follows: Br, Bc, threads, registers, shared
+/// memory.
 /// </summary>
 internal readonly struct WarpGroupTile(int headDim, int consumerGroups)
 {
-    /// <summary>Keys of a block (Bc).</summary>
-    public const int BlockCols = 128;
-
     /// <summary>Stages of the K ring and of the V ring.</summary>
     public const int Stages = 2;
 
@@ -27,7 +25,7 @@ internal readonly struct WarpGroupTile(int headDim, int consumerGroups)
     /// <summary>Threads of a group with two and with three consumer warpgroups (the kernels' launch bounds).</summary>
     public const int TwoConsumerThreads = 3 * WarpGroupMma.Threads, ThreeConsumerThreads = 4 * WarpGroupMma.Threads;
 
-    /// <summary>Head dim d (64 or 128).</summary>
+    /// <summary>Head dim d (64, 128 or 256).</summary>
     public readonly int HeadDim = headDim;
 
     /// <summary>Consumer warpgroups.</summary>
@@ -38,6 +36,10 @@ internal readonly struct WarpGroupTile(int headDim, int consumerGroups)
 
     /// <summary>Query rows of a group (Br).</summary>
     public int BlockRows => 64 * ConsumerGroups;
+
+    /// <summary>Keys of a block (Bc): 128, or 80 at d = 256 (FA3's tile: O's 128 accumulators a thread and the tiles' 224 KB of
+    /// shared memory leave room for no more).</summary>
+    public int BlockCols => HeadDim == 256 ? 80 : 128;
 
     /// <summary>Threads of a group: the producer warpgroup and the consumers.</summary>
     public int Threads => (1 + ConsumerGroups) * WarpGroupMma.Threads;

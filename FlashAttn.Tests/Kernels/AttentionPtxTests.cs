@@ -33,11 +33,13 @@ public sealed class AttentionPtxTests
     [TestCase(typeof(Half), typeof(Float16Storage), 128, false)]
     [TestCase(typeof(Half), typeof(Float16Storage), 64, true)]
     [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 128, true)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 256, true)]
     public void WarpGroupForwardRunsOnTmaAndWgmma(Type element, Type storage, int headDim, bool causal)
     {
         var method = typeof(FlashForwardWarpGroupKernel).GetMethod(headDim == 64 ? nameof(FlashForwardWarpGroupKernel.ForwardThreeConsumers)
                 : nameof(FlashForwardWarpGroupKernel.Forward), BindingFlags.Public | BindingFlags.Static)!
-            .MakeGenericMethod(element, storage, headDim == 64 ? typeof(Floats32) : typeof(Floats64));
+            .MakeGenericMethod(element, storage, headDim == 256 ? typeof(Floats40) : typeof(Floats64),
+                headDim switch { 64 => typeof(Floats32), 128 => typeof(Floats64), _ => typeof(Floats128) });
         var specializations = new object?[method.GetParameters().Length];
         specializations[^2] = SpecializedValue.New(headDim);
         specializations[^1] = SpecializedValue.New(causal);
@@ -50,7 +52,7 @@ public sealed class AttentionPtxTests
             Assert.That(ptx, Does.Not.Contain(".local"), "register arrays left in local memory");
             Assert.That(Regex.Matches(ptx, @"\.param \.align 64 \.b8 \w+\[128\]").Count, Is.EqualTo(3), "q, k and v as tensor maps");
             Assert.That(ptx, Does.Contain("cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"));
-            Assert.That(ptx, Does.Contain($"wgmma.mma_async.sync.aligned.m64n128k16.f32.{type}.{type}"), "S = Q Kᵀ");
+            Assert.That(ptx, Does.Contain($"wgmma.mma_async.sync.aligned.m64n{(headDim == 256 ? 80 : 128)}k16.f32.{type}.{type}"), "S = Q Kᵀ");
             Assert.That(ptx, Does.Match($@"wgmma\.mma_async\.sync\.aligned\.m64n{headDim}k16\.f32\.{type}\.{type} \{{[^}}]+\}}, \{{"), "O += P V with P in registers");
             Assert.That(ptx, Does.Contain("setmaxnreg.dec.sync.aligned.u32 24").And.Contain($"setmaxnreg.inc.sync.aligned.u32 {(headDim == 64 ? 160 : 240)}"));
             Assert.That(ptx, Does.Contain($".maxntid {(headDim == 64 ? 512 : 384)}, 1, 1"));

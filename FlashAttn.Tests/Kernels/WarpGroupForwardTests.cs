@@ -7,7 +7,7 @@ namespace FlashAttn.Tests.Kernels;
 /// <summary>
 /// The Hopper forward (<see cref="FlashForwardWarpGroupKernel"/>: a producer warpgroup's TMA copies into an mbarrier ring,
 /// two consumer warpgroups' wgmma) on the test accelerator — in CI the CPU, through its models of the tensor maps, the copy
-/// engine, the mbarriers and wgmma — against the fp64 reference under flash-attn's rule: both head dims and storages, odd
+/// engine, the mbarriers and wgmma — against the fp64 reference under flash-attn's rule: its three head dims and both storages, odd
 /// lengths (boxes reaching past the tensor, key blocks past s_k), s_q ≠ s_k both ways, causal in both alignments, a
 /// window, GQA/MQA, the (b, h, s, d) layout.
 /// </summary>
@@ -34,6 +34,8 @@ public class WarpGroupForwardTests : TestAcceleratorFixture
         yield return Row(97, 300, 3, 1, 128, AttentionDtype.Fp16, mode: 2, AttentionLayout.BatchHeadSeqDim);
         yield return Row(140, 140, 2, 1, 64, AttentionDtype.Bf16, mode: 1, windowLeft: 37);
         yield return Row(1, 77, 2, 2, 128, AttentionDtype.Fp16, mode: 0);
+        yield return Row(150, 170, 2, 1, 256, AttentionDtype.Bf16, mode: 1);
+        yield return Row(90, 200, 1, 1, 256, AttentionDtype.Fp16, mode: 0, AttentionLayout.BatchHeadSeqDim);
     }
 
     [TestCaseSource(nameof(Table))]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Hopper forward (FlashForwardWarpGroupKernel) in one device call, after scripts/build-gpu-bundle.sh; carry `bundle`:
 # first its correctness on CUDA (the WarpGroupForward tests, the TMA/mbarrier/wgmma corpus cases, the fp16/bf16 rows of
-# the attention table, where d = 64/128 now take it), then the forward sweep (fp16/bf16, d 64/128, s 1k/4k/16k, causal
+# the attention table, where d = 64/128/256 now take it), then the forward sweep (fp16/bf16, d 64/128/256, s 1k/4k/16k, causal
 # on/off) with it and without it (FLASHATTN_WARPGROUP_FORWARD=off: the FA2 kernel) beside PyTorch's flash and cuDNN
 # backends, and ptxas -v of its PTX. With bundle-base/ carried too (scripts/build-ab-base.sh REV: an earlier version of the
 # kernel), its sweep as well, against the same PyTorch timings. DEADLINE (default 560 s) bounds the call; logs packed
@@ -15,7 +15,7 @@ tests() { # tests LOG SECONDS FILTER
   { echo "== tests: $3"; grep -hE "total:|failed:|succeeded:" "$OUT/$1" | tail -3; grep -hE "^failed |exceeds|Exception:" "$OUT/$1" | head -8; } >> "$summary"
 }
 tests hopper-tests.log 150 "FullyQualifiedName~WarpGroupForwardTests|FullyQualifiedName~RunsOnCuda&(FullyQualifiedName~TensorTileLoad|FullyQualifiedName~WarpSpecialized|FullyQualifiedName~MBarrier|FullyQualifiedName~WarpGroupProduct)"
-sweep=(--dtypes fp16,bf16 --head-dims 64,128 --seqlens 1024,4096,16384 --passes fwd)
+sweep=(--dtypes fp16,bf16 --head-dims 64,128,256 --seqlens 1024,4096,16384 --passes fwd)
 ab_apps
 sides="on off"; [ -d bundle-base ] && sides="on base off"
 for side in $sides; do
