@@ -4,8 +4,8 @@
 # the attention table, where d = 64/128/256 now take it), then the forward sweep (fp16/bf16, d 64/128/256, s 1k/4k/16k, causal
 # on/off) with it and without it (FLASHATTN_WARPGROUP_FORWARD=off: the FA2 kernel) beside PyTorch's flash and cuDNN
 # backends, and ptxas -v of its PTX. With bundle-base/ carried too (scripts/build-ab-base.sh REV: an earlier version of the
-# kernel), its sweep as well, against the same PyTorch timings. DEADLINE (default 560 s) bounds the call; logs packed
-# into logs.tar.gz, summary last.
+# kernel), its sweep as well, against the same PyTorch timings. SIDES (e.g. "on") limits the sweeps, SKIP_TABLE=1 leaves
+# out the attention table. DEADLINE (default 560 s) bounds the call; logs packed into logs.tar.gz, summary last.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 start=$SECONDS
@@ -18,6 +18,7 @@ tests hopper-tests.log 150 "FullyQualifiedName~WarpGroupForwardTests|FullyQualif
 sweep=(--dtypes fp16,bf16 --head-dims 64,128,256 --seqlens 1024,4096,16384 --passes fwd)
 ab_apps
 sides="on off"; [ -d bundle-base ] && sides="on base off"
+sides=${SIDES:-$sides}
 for side in $sides; do
   apps=/tmp/apps-new; [ "$side" = base ] && apps=/tmp/apps-base
   FLASHATTN_APPS=$apps FLASHATTN_WARPGROUP_FORWARD=$([ "$side" = off ] && echo off || echo on) timeout "$(limit 100)" bundle/run.sh Bench sweep "${sweep[@]}" \
@@ -33,7 +34,7 @@ for side in $sides; do
   label=$(cat bundle/COMMIT); [ "$side" = base ] && label=$(cat bundle-base/COMMIT)
   { echo "== forward, Hopper kernel $side ($label)"; grep -E "^\|" "$OUT/ratios-$side.md" | cut -d'|' -f2-10; grep geometric "$OUT/ratios-$side.md"; } >> "$summary" 2>/dev/null
 done
-[ "$(limit 60)" -gt 30 ] && tests attention-table.log "$(limit 200)" "FullyQualifiedName~AttentionKernelTests.MatchesReference&(FullyQualifiedName~Fp16|FullyQualifiedName~Bf16)"
+[ -z "${SKIP_TABLE:-}" ] && [ "$(limit 60)" -gt 30 ] && tests attention-table.log "$(limit 200)" "FullyQualifiedName~AttentionKernelTests.MatchesReference&(FullyQualifiedName~Fp16|FullyQualifiedName~Bf16)"
 dump=$(mktemp -d)
 FLASHATTN_PTX_DUMP=$dump timeout "$(limit 60)" bundle/run.sh Tests --filter "FullyQualifiedName~WarpGroupForwardRunsOnTmaAndWgmma" > /dev/null 2>&1
 for f in "$dump"/forward_warpgroup_*.ptx; do
