@@ -95,12 +95,15 @@ public static class IntrinsicFacts
         or IntrinsicOp.WarpGroupMmaRegisterAF16 or IntrinsicOp.WarpGroupMmaRegisterABF16;
 
     /// <summary>Where a warpgroup MMA's operands are: A (one descriptor, or four registers), B's descriptor, the accumulate
-    /// flag, the accumulators (<c>Count</c> of them from <c>First</c>), then the B-is-MN-major flag last.</summary>
-    public static (int A, int ARegisters, int B, int Accumulate, int First, int Count, int TransposeB) WarpGroupMmaOperands(Instruction product)
+    /// flag, the accumulators (<c>Count</c> of them from <c>First</c>), then the B-is-MN-major flag and, with A in shared
+    /// memory, the A-is-MN-major flag last (<c>TransposeA</c> −1 for register A).</summary>
+    public static (int A, int ARegisters, int B, int Accumulate, int First, int Count, int TransposeB, int TransposeA) WarpGroupMmaOperands(Instruction product)
     {
         int aRegisters = product.Intrinsic is IntrinsicOp.WarpGroupMmaRegisterAF16 or IntrinsicOp.WarpGroupMmaRegisterABF16 ? 4 : 1;
-        int count = product.Operands.Count - aRegisters - 3;
-        return (0, aRegisters, aRegisters, aRegisters + 1, aRegisters + 2, count, product.Operands.Count - 1);
+        int flags = aRegisters == 1 ? 2 : 1;
+        int count = product.Operands.Count - aRegisters - 2 - flags;
+        int transposeB = aRegisters + 2 + count;
+        return (0, aRegisters, aRegisters, aRegisters + 1, aRegisters + 2, count, transposeB, aRegisters == 1 ? transposeB + 1 : -1);
     }
 
     /// <summary>True when the intrinsic reads no memory and has no effect beyond its result, so an unused

@@ -149,7 +149,7 @@ internal static unsafe class IntrinsicOps
                     for (int k = 0; k < operands.Count; k++) accumulators[k] = F32(r[s[operands.First + k]]);
                     int first = operands.A;
                     var a = operands.ARegisters == 1
-                        ? WarpGroupMma.SharedA(f.Context, (ulong)r[s[first]], inputs)
+                        ? WarpGroupMma.SharedA(f.Context, (ulong)r[s[first]], inputs, r[s[operands.TransposeA]] != 0)
                         : WarpGroupMma.RegisterA(f.Context, new Int4((int)r[s[first]], (int)r[s[first + 1]], (int)r[s[first + 2]], (int)r[s[first + 3]]), inputs);
                     WarpGroupMma.MultiplyAddOnCpu(f.Context, a, (ulong)r[s[operands.B]], r[s[operands.TransposeB]] != 0,
                         r[s[operands.Accumulate]] != 0, accumulators, inputs);

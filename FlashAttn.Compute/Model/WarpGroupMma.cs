@@ -56,23 +56,25 @@ public static class WarpGroupMma
     /// D = A·B + (<paramref name="accumulate"/> ? D : 0) for A 64 × 16 and B 16 × N in shared memory (descriptors
     /// <paramref name="a"/>, <paramref name="b"/>), fp16 inputs, N = 2 · the accumulators' count (m64n32k16, m64n64k16,
     /// m64n80k16, m64n128k16, m64n256k16 for <see cref="Floats16"/>, <see cref="Floats32"/>, <see cref="Floats40"/>, <see cref="Floats64"/>,
-    /// <see cref="Floats128"/>). B is K-major, or MN-major when
-    /// <paramref name="transposeB"/> (a constant). Layouts in the class remarks.
+    /// <see cref="Floats128"/>). B is K-major, or MN-major when <paramref name="transposeB"/> (a constant); A likewise with
+    /// <paramref name="transposeA"/> (e.g. dS stored by rows of keys, read as dS for dQ = dS K). Layouts in the class remarks.
     /// </summary>
     [Intrinsic(IntrinsicOp.WarpGroupMmaF16)]
-    public static TAccumulators MultiplyAddF16<TAccumulators>(ulong a, ulong b, bool accumulate, TAccumulators d, bool transposeB = false)
-        where TAccumulators : unmanaged, IWarpGroupAccumulators
+    public static TAccumulators MultiplyAddF16<TAccumulators>(ulong a, ulong b, bool accumulate, TAccumulators d, bool transposeB = false,
+        bool transposeA = false) where TAccumulators : unmanaged, IWarpGroupAccumulators
     {
-        MultiplyAddOnCpu(CpuContext.Current, SharedA(CpuContext.Current, a, TensorCore.MmaInputs.Float16), b, transposeB, accumulate, Elements(ref d), TensorCore.MmaInputs.Float16);
+        MultiplyAddOnCpu(CpuContext.Current, SharedA(CpuContext.Current, a, TensorCore.MmaInputs.Float16, transposeA), b, transposeB, accumulate,
+            Elements(ref d), TensorCore.MmaInputs.Float16);
         return d;
     }
 
-    /// <summary><see cref="MultiplyAddF16{TAccumulators}(ulong, ulong, bool, TAccumulators, bool)"/> with bf16 inputs.</summary>
+    /// <summary><see cref="MultiplyAddF16{TAccumulators}(ulong, ulong, bool, TAccumulators, bool, bool)"/> with bf16 inputs.</summary>
     [Intrinsic(IntrinsicOp.WarpGroupMmaBF16)]
-    public static TAccumulators MultiplyAddBF16<TAccumulators>(ulong a, ulong b, bool accumulate, TAccumulators d, bool transposeB = false)
-        where TAccumulators : unmanaged, IWarpGroupAccumulators
+    public static TAccumulators MultiplyAddBF16<TAccumulators>(ulong a, ulong b, bool accumulate, TAccumulators d, bool transposeB = false,
+        bool transposeA = false) where TAccumulators : unmanaged, IWarpGroupAccumulators
     {
-        MultiplyAddOnCpu(CpuContext.Current, SharedA(CpuContext.Current, a, TensorCore.MmaInputs.BFloat16), b, transposeB, accumulate, Elements(ref d), TensorCore.MmaInputs.BFloat16);
+        MultiplyAddOnCpu(CpuContext.Current, SharedA(CpuContext.Current, a, TensorCore.MmaInputs.BFloat16, transposeA), b, transposeB, accumulate,
+            Elements(ref d), TensorCore.MmaInputs.BFloat16);
         return d;
     }
 
@@ -133,9 +135,10 @@ public static class WarpGroupMma
         return SharedSwizzles.Apply(address, swizzle);
     }
 
-    /// <summary>A[row][k] of a shared-memory A (K-major) read through <paramref name="descriptor"/>.</summary>
-    internal static Func<int, int, float> SharedA(CpuContext context, ulong descriptor, TensorCore.MmaInputs inputs)
-        => (row, k) => SharedElement(context, descriptor, row, k, mnMajor: false, inputs);
+    /// <summary>A[row][k] of a shared-memory A read through <paramref name="descriptor"/>: K-major, or MN-major when
+    /// <paramref name="mnMajor"/>.</summary>
+    internal static Func<int, int, float> SharedA(CpuContext context, ulong descriptor, TensorCore.MmaInputs inputs, bool mnMajor = false)
+        => (row, k) => SharedElement(context, descriptor, row, k, mnMajor, inputs);
 
     /// <summary>A[row][k] of register fragments: each warp publishes its rows' A registers, read by row within the warp's 16.</summary>
     internal static Func<int, int, float> RegisterA(CpuContext context, Int4 a, TensorCore.MmaInputs inputs)

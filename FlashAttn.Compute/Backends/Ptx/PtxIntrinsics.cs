@@ -402,7 +402,7 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
     }
 
     /// <summary>
-    /// wgmma.mma_async.sync.aligned.m64nNk16.f32.T.T {d…}, a-desc, b-desc, p, 1, 1, 0, tnsp-b (or {a0…a3}, b-desc, p, 1, 1,
+    /// wgmma.mma_async.sync.aligned.m64nNk16.f32.T.T {d…}, a-desc, b-desc, p, 1, 1, tnsp-a, tnsp-b (or {a0…a3}, b-desc, p, 1, 1,
     /// tnsp-b with A in registers); operands as <see cref="IntrinsicFacts.WarpGroupMmaOperands"/>. The accumulators are
     /// moved into the result's registers first where they are not the same ones already (the instruction reads and writes
     /// one set; the writer chains a product's result into the registers of the accumulator it consumes,
@@ -417,6 +417,8 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
             throw b.Error($"{i.Intrinsic} takes N/2 accumulators for N = 8 … 256 in steps of 8, not {operands.Count}");
         if (i.Operands[operands.TransposeB] is not Constant transpose)
             throw b.Error($"{i.Intrinsic}: whether B is MN-major must be a constant");
+        Constant? transposeA = operands.TransposeA < 0 ? null
+            : i.Operands[operands.TransposeA] as Constant ?? throw b.Error($"{i.Intrinsic}: whether A is MN-major must be a constant");
         var d = b.ComponentRegisters(i, operands.Count, PtxRegisterClass.F32);
         bool reads = i.Operands[operands.Accumulate] is not Constant { Bits: 0 };
         for (int k = 0; k < operands.Count && reads; k++)
@@ -435,7 +437,7 @@ internal sealed class PtxIntrinsics(PtxCodeBuilder b, PtxInstructionEmitter e)
         string a = operands.ARegisters == 1
             ? b.Src(i.Operands[operands.A])
             : $"{{{string.Join(", ", Enumerable.Range(operands.A, 4).Select(k => b.Reg(i.Operands[k])))}}}";
-        string scalesAndTransposes = operands.ARegisters == 1 ? $"1, 1, 0, {transposeB}" : $"1, 1, {transposeB}";
+        string scalesAndTransposes = transposeA is not null ? $"1, 1, {(transposeA.Bits != 0 ? 1 : 0)}, {transposeB}" : $"1, 1, {transposeB}";
         b.Emit($"wgmma.mma_async.sync.aligned.m64n{2 * operands.Count}k16.f32.{type}.{type} {{{string.Join(", ", d)}}}, "
             + $"{a}, {b.Src(i.Operands[operands.B])}, {accumulate}, {scalesAndTransposes}");
     }

@@ -30,10 +30,11 @@ internal static partial class CorpusCases
     /// by its own formula; on the GPU both meet the hardware's.
     /// </summary>
     private static CorpusCase WarpGroupProduct<T>(SharedSwizzle swizzle, Func<float, T> round, Func<T, double> widen, string type,
-        bool transposeB, bool registerA) where T : unmanaged
+        bool transposeB, bool registerA, bool transposeA = false) where T : unmanaged
     {
         const int k = Kernels.WarpGroupK, n = Kernels.WarpGroupN;
-        string name = $"{nameof(Kernels.WarpGroupProduct)}_{type}_{swizzle}{(transposeB ? "_mnMajorB" : "")}{(registerA ? "_registerA" : "")}";
+        string name = $"{nameof(Kernels.WarpGroupProduct)}_{type}_{swizzle}{(transposeB ? "_mnMajorB" : "")}{(registerA ? "_registerA" : "")}"
+            + (transposeA ? "_mnMajorA" : "");
         return new CorpusCase
         {
             Name = name,
@@ -41,7 +42,7 @@ internal static partial class CorpusCases
             ExpectNoLocalMemory = true,
             CheckPtx = ptx => Assert.That(ptx, Does.Contain(".target sm_90a")
                 .And.Match($@"wgmma\.mma_async\.sync\.aligned\.m64n64k16\.f32\.{type}\.{type} \{{[^}}]+\}}, "
-                    + (registerA ? @"\{%r\d+, %r\d+, %r\d+, %r\d+\}, %rd\d+, %p\d+, 1, 1, " : @"%rd\d+, %rd\d+, %p\d+, 1, 1, 0, ")
+                    + (registerA ? @"\{%r\d+, %r\d+, %r\d+, %r\d+\}, %rd\d+, %p\d+, 1, 1, " : $@"%rd\d+, %rd\d+, %p\d+, 1, 1, {(transposeA ? 1 : 0)}, ")
                     + (transposeB ? "1;" : "0;"))
                 .And.Contain("wgmma.fence.sync.aligned")
                 .And.Contain("wgmma.commit_group.sync.aligned").And.Contain("wgmma.wait_group.sync.aligned 0")),
@@ -53,7 +54,7 @@ internal static partial class CorpusCases
                 // two 8 KB tiles and the 1 KB the kernel may skip to align them
                 Config = new LaunchConfig(1, WarpGroupMma.Threads, 2 * 64 * k * 2 + 1024),
                 Arguments = v => [v[0], v[1], v[2], SpecializedValue.New((int)swizzle), SpecializedValue.New(typeof(T) == typeof(BFloat16)),
-                    SpecializedValue.New(transposeB), SpecializedValue.New(registerA)],
+                    SpecializedValue.New(transposeB), SpecializedValue.New(registerA), SpecializedValue.New(transposeA)],
                 Reference = x =>
                 {
                     var (a, b, d) = ((T[])x[0], (T[])x[1], (float[])x[2]);
@@ -321,6 +322,8 @@ internal static partial class CorpusCases
             yield return WarpGroupProduct(swizzle, v => (BFloat16)v, v => (float)v, "bf16", transposeB: false, registerA: false);
             yield return WarpGroupProduct(swizzle, v => (BFloat16)v, v => (float)v, "bf16", transposeB: true, registerA: true);
             yield return WarpGroupProduct(swizzle, v => (Half)v, v => (double)v, "f16", transposeB: false, registerA: true);
+            yield return WarpGroupProduct(swizzle, v => (Half)v, v => (double)v, "f16", transposeB: true, registerA: false, transposeA: true);
+            yield return WarpGroupProduct(swizzle, v => (BFloat16)v, v => (float)v, "bf16", transposeB: false, registerA: false, transposeA: true);
         }
         yield return new CorpusCase
         {

@@ -256,7 +256,8 @@ internal static partial class Kernels
     /// assumes. <paramref name="brainFloat"/>: bf16 elements.
     /// </summary>
     public static void WarpGroupProduct<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<float> output, SpecializedValue<int> swizzle,
-        SpecializedValue<bool> brainFloat, SpecializedValue<bool> transposeB, SpecializedValue<bool> registerA) where T : unmanaged
+        SpecializedValue<bool> brainFloat, SpecializedValue<bool> transposeB, SpecializedValue<bool> registerA, SpecializedValue<bool> transposeA)
+        where T : unmanaged
     {
         const int k = WarpGroupK, n = WarpGroupN, tileBytes = 64 * k * 2;
         var mode = (SharedSwizzle)swizzle.Value;
@@ -266,7 +267,7 @@ internal static partial class Kernels
         for (int e = Group.IdxX; e < 64 * k; e += Group.DimX)
         {
             int row = e / k, column = e % k;
-            shared[(aStart + WarpGroupOffset(mode, row, column)) / 2] = a[e];
+            shared[(aStart + (transposeA.Value ? WarpGroupOffsetMnMajor(mode, row, column) : WarpGroupOffset(mode, row, column))) / 2] = a[e];
             shared[(bStart + (transposeB.Value ? WarpGroupOffsetMnMajor(mode, row, column) : WarpGroupOffset(mode, row, column))) / 2] = b[e];
         }
         BulkCopy.FenceSharedForAsync(); // generic-proxy stores, read next by the tensor cores (async proxy)
@@ -301,10 +302,12 @@ internal static partial class Kernels
             }
             else
             {
-                ulong descriptorA = WarpGroupDescriptor(mode, window + (uint)aStart, step);
+                ulong descriptorA = transposeA.Value
+                    ? WarpGroupDescriptorMnMajor(mode, window + (uint)aStart, step)
+                    : WarpGroupDescriptor(mode, window + (uint)aStart, step);
                 d = brainFloat.Value
-                    ? WarpGroupMma.MultiplyAddBF16(descriptorA, descriptorB, step > 0, d, transposeB.Value)
-                    : WarpGroupMma.MultiplyAddF16(descriptorA, descriptorB, step > 0, d, transposeB.Value);
+                    ? WarpGroupMma.MultiplyAddBF16(descriptorA, descriptorB, step > 0, d, transposeB.Value, transposeA.Value)
+                    : WarpGroupMma.MultiplyAddF16(descriptorA, descriptorB, step > 0, d, transposeB.Value, transposeA.Value);
             }
         }
         WarpGroupMma.Commit();

@@ -571,7 +571,7 @@ public class PtxBackendTests
                 IntrinsicOp.WarpGroupWait => k.Intrinsic(op, IRType.Void, Constant.I32(0)),
                 IntrinsicOp.WarpGroupIncreaseRegisters or IntrinsicOp.WarpGroupDecreaseRegisters => k.Intrinsic(op, IRType.Void, Constant.I32(232)),
                 IntrinsicOp.WarpGroupMmaF16 or IntrinsicOp.WarpGroupMmaBF16
-                    => k.Intrinsic(op, IRType.Void, [k.Param(IRType.Int64, "a"), k.Param(IRType.Int64, "b"), flag, f, f, f, f, Constant.Bool(false)]),
+                    => k.Intrinsic(op, IRType.Void, [k.Param(IRType.Int64, "a"), k.Param(IRType.Int64, "b"), flag, f, f, f, f, Constant.Bool(false), Constant.Bool(false)]),
                 IntrinsicOp.WarpGroupMmaRegisterAF16 or IntrinsicOp.WarpGroupMmaRegisterABF16
                     => k.Intrinsic(op, IRType.Void, [i, i, i, i, k.Param(IRType.Int64, "b"), flag, f, f, f, f, Constant.Bool(true)]),
                 IntrinsicOp.SharedAddress => k.Intrinsic(op, IRType.Int32, k.Intrinsic(IntrinsicOp.SharedDynamic, KernelUnderTest.Shared)),
