@@ -5,7 +5,7 @@
 # on/off) with it and without it (FLASHATTN_WARPGROUP_FORWARD=off: the FA2 kernel) beside PyTorch's flash and cuDNN
 # backends, and ptxas -v of its PTX. With bundle-base/ carried too (scripts/build-ab-base.sh REV: an earlier version of the
 # kernel), its sweep as well, against the same PyTorch timings. SIDES (e.g. "on") limits the sweeps, SKIP_TABLE=1 leaves
-# out the attention table. DEADLINE (default 560 s) bounds the call; logs packed into logs.tar.gz, summary last.
+# out the attention table, SEQLENS (default 1024,4096,16384) and TESTS_SECONDS (150) trim it further. DEADLINE (default 560 s) bounds the call; logs packed into logs.tar.gz, summary last.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 start=$SECONDS
@@ -14,8 +14,8 @@ tests() { # tests LOG SECONDS FILTER
   FLASHATTN_TEST_DEVICE=cuda timeout "$(limit "$2")" bundle/run.sh Tests --filter "$3" > "$OUT/$1" 2>&1
   { echo "== tests: $3"; grep -hE "total:|failed:|succeeded:" "$OUT/$1" | tail -3; grep -hE "^failed |exceeds|Exception:" "$OUT/$1" | head -8; } >> "$summary"
 }
-tests hopper-tests.log 150 "FullyQualifiedName~WarpGroupForwardTests|FullyQualifiedName~RunsOnCuda&(FullyQualifiedName~TensorTileLoad|FullyQualifiedName~WarpSpecialized|FullyQualifiedName~MBarrier|FullyQualifiedName~WarpGroupProduct)"
-sweep=(--dtypes fp16,bf16 --head-dims 64,128,256 --seqlens 1024,4096,16384 --passes fwd)
+tests hopper-tests.log "${TESTS_SECONDS:-150}" "FullyQualifiedName~WarpGroupForwardTests|FullyQualifiedName~RunsOnCuda&(FullyQualifiedName~TensorTileLoad|FullyQualifiedName~WarpSpecialized|FullyQualifiedName~MBarrier|FullyQualifiedName~WarpGroupProduct)"
+sweep=(--dtypes fp16,bf16 --head-dims 64,128,256 --seqlens "${SEQLENS:-1024,4096,16384}" --passes fwd)
 ab_apps
 sides="on off"; [ -d bundle-base ] && sides="on base off"
 sides=${SIDES:-$sides}
