@@ -4,19 +4,19 @@ namespace FlashAttn.Kernels;
 
 /// <summary>
 /// The forward on Hopper (FlashAttention-3's design, Shah et al. 2024): warp specialisation, TMA and warpgroup MMA, fp16/bf16
-/// in, fp32 accumulation, d ∈ {64, 128, 256}; Br = 64 × consumers, Bc = 128 (80 at d = 256). Notation as <see cref="FlashForwardTensorCoreKernel"/>: S = Q K_jᵀ, m = running
-/// row max, ℓ = running row sum, O unnormalised.
+/// in, fp32 accumulation, d ∈ {64, 128, 256}; Br = 64 × consumers, Bc = 128 (80 at d = 256). Notation as
+/// <see cref="FlashForwardTensorCoreKernel"/>: S = Q K_jᵀ, m = running row max, ℓ = running row sum, O unnormalised.
 /// <list type="bullet">
 /// <item>Warpgroup 0 produces (its registers lowered to <see cref="WarpGroupTile.ProducerRegisters"/>), one thread
 /// issuing every copy by the tensor memory accelerator: Q_i once, then K_j and V_j, each into its own ring of
-/// <see cref="Stages"/> stages on "full" mbarriers, a stage refilled once its "empty" barrier says both consumers are done
+/// <see cref="Stages"/> stages on "full" mbarriers, a stage refilled once its "empty" barrier says every consumer is done
 /// with it (K_{j+1} goes ahead of V_j: the order they are used in). Warpgroups 1, 2 (and 3 at d = 64: <see cref="WarpGroupTile"/>)
 /// consume (registers raised to <see cref="WarpGroupTile.ConsumerRegisters"/>), 64 query rows each.</item>
 /// <item>A consumer issues S_j = Q K_jᵀ, then O += P_{j−1} V_{j−1}, and waits for S_j alone: the softmax of block j runs
 /// while the tensor cores do block j − 1's P·V (FA3's intra-warpgroup overlap); O is rescaled when that product is done.
 /// Two consumers take turns to issue their products (FA3's ping-pong, <see cref="AwaitTurn"/>).</item>
 /// <item>Tiles land 128-byte swizzled in panels of 64 head dims (<see cref="PanelHalves"/>; d = 128: two), rows of 128
-/// bytes, the K-major layout wgmma reads: S = Q K_jᵀ is m64n128k16 per k step with Q and K from shared memory, and
+/// bytes, the K-major layout wgmma reads: S = Q K_jᵀ is m64n{Bc}k16 per k step with Q and K from shared memory, and
 /// O += P V_j m64n{d}k16 per 16 keys with P from registers (S's accumulators rounded: the A fragment layout is the
 /// accumulators' own) and V_j read MN-major (transposed) where it lies.</item>
 /// <item>The online softmax runs on S's accumulators as in the FA2 kernel (<see cref="FragmentSoftmax"/>: a warpgroup's
@@ -84,8 +84,8 @@ internal static class FlashForwardWarpGroupKernel
         if (thread == 0) Barriers.Init(barriers, tile.ConsumerGroups);
         Group.Barrier();
 
-        // ---- producer: Q_i; K_0; then K_{j+1} and V_j, in the order the consumers use them, each into its ring once both
-        //      consumers released that stage ----
+        // ---- producer: Q_i; K_0; then K_{j+1} and V_j, in the order the consumers use them, each into its ring once every
+        //      consumer released that stage ----
         if (warpGroup == 0)
         {
             WarpGroup.DecreaseRegisters(WarpGroupTile.ProducerRegisters);
