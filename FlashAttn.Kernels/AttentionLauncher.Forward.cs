@@ -56,10 +56,11 @@ public static partial class AttentionLauncher
         }
 
         /// <summary>The Hopper forward (<see cref="FlashForwardWarpGroupKernel"/>): q, k, v as tensor maps, O and L written directly;
-        /// its tile (<see cref="WarpGroupTile.For"/>) picks the entry with two or three consumer warpgroups.</summary>
+        /// its tile (<see cref="WarpGroupTile.For"/>, FA3's with <see cref="WarpGroupFa3Tiles"/>) picks the entry with two or three
+        /// consumer warpgroups.</summary>
         private void LaunchWarpGroupForward<TStorage>() where TStorage : struct, IHalfStorage<T>
         {
-            var tile = WarpGroupTile.For(shape.HeadDim);
+            var tile = WarpGroupTile.For(shape.HeadDim, WarpGroupFa3Tiles);
             int d = shape.HeadDim, tiles = CeilDiv(shape.SeqLenQ, tile.BlockRows);
             var qMap = FlashForwardWarpGroupKernel.Map(q, TokenLayout.Queries(p), shape.Batch, shape.SeqLenQ, shape.HeadsQ, d, tile.BlockRows);
             var kMap = FlashForwardWarpGroupKernel.Map(k, TokenLayout.KeysValues(p), shape.Batch, shape.SeqLenK, shape.HeadsKV, d, tile.BlockCols);
@@ -68,16 +69,20 @@ public static partial class AttentionLauncher
             int tailUnits = TileOrder.TailUnits(tiles, shape.HeadsQ * shape.Batch, settings.Causal, accelerator.Info.MultiprocessorCount, 1);
             var headDim = Specialize(d);
             var causal = SpecializedValue.New(settings.Causal);
+            var pingPong = SpecializedValue.New(tile.PingPong);
             // the accumulators' types: S's by Bc, O's by d (the kernels' register arrays)
-            if (d == 64)
+            if (tile.ConsumerGroups == 3)
                 accelerator.Launch(FlashForwardWarpGroupKernel.ForwardThreeConsumers<T, TStorage, Floats64, Floats32>, config, qMap, kMap, vMap, output,
                     lse, p, tailUnits, headDim, causal);
+            else if (d == 64)
+                accelerator.Launch(FlashForwardWarpGroupKernel.Forward<T, TStorage, Floats64, Floats32>, config, qMap, kMap, vMap, output, lse, p,
+                    tailUnits, headDim, causal, pingPong);
             else if (d == 128)
                 accelerator.Launch(FlashForwardWarpGroupKernel.Forward<T, TStorage, Floats64, Floats64>, config, qMap, kMap, vMap, output, lse, p,
-                    tailUnits, headDim, causal);
+                    tailUnits, headDim, causal, pingPong);
             else
                 accelerator.Launch(FlashForwardWarpGroupKernel.Forward<T, TStorage, Floats40, Floats128>, config, qMap, kMap, vMap, output, lse, p,
-                    tailUnits, headDim, causal);
+                    tailUnits, headDim, causal, pingPong);
         }
 
         /// <summary>The decoding kernel or the general tensor-core forward; both take the same arguments.</summary>

@@ -155,12 +155,20 @@ public static partial class AttentionLauncher
         _ => null,
     };
 
+    /// <summary>
+    /// Whether the Hopper forward takes FA3's tiles (<see cref="WarpGroupTile.For"/>: three consumers at d = 64, two taking
+    /// turns at d = 128, and d = 256) instead of the measured ones (two consumers without turns, d = 64 and 128). Off until a
+    /// GPU has run them: they pass every test on the CPU's models, but the device time ran out before they met a GPU
+    /// (2026-12-08). The process starts with FLASHATTN_WARPGROUP_FA3's value (on: true).
+    /// </summary>
+    internal static bool WarpGroupFa3Tiles { get; set; } = Environment.GetEnvironmentVariable("FLASHATTN_WARPGROUP_FA3") == "on";
+
     /// <summary>True when a plain dense forward of <paramref name="headDim"/> over these tensors takes the Hopper kernel: the
-    /// device (<see cref="WarpGroupForward"/>), d of 64, 128 or 256 whose tile fits its shared memory, every tensor 16-byte
+    /// device (<see cref="WarpGroupForward"/>), a head dim its tiles cover whose tile fits its shared memory, every tensor 16-byte
     /// aligned (the tensor maps' rule).</summary>
     private static bool TakesWarpGroupForward<T>(Accelerator accelerator, int headDim, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged
         => (WarpGroupForward ?? accelerator.Info.ComputeCapability == 90) && accelerator.Info.HasWarpGroupMma
-            && FlashForwardWarpGroupKernel.Takes(headDim) && WarpGroupTile.For(headDim).SharedBytes <= accelerator.Info.MaxSharedMemoryPerGroup
+            && WarpGroupTile.Covers(headDim, WarpGroupFa3Tiles) && WarpGroupTile.For(headDim, WarpGroupFa3Tiles).SharedBytes <= accelerator.Info.MaxSharedMemoryPerGroup
             && Chunked(headDim, operands);
 
     private static bool Chunked<T>(int headDim, params ReadOnlySpan<ArrayView<T>> operands) where T : unmanaged

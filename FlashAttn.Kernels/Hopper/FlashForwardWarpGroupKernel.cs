@@ -14,7 +14,7 @@ namespace FlashAttn.Kernels;
 /// consume (registers raised to <see cref="WarpGroupTile.ConsumerRegisters"/>), 64 query rows each.</item>
 /// <item>A consumer issues S_j = Q K_jᵀ, then O += P_{j−1} V_{j−1}, and waits for S_j alone: the softmax of block j runs
 /// while the tensor cores do block j − 1's P·V (FA3's intra-warpgroup overlap); O is rescaled when that product is done.
-/// Two consumers take turns to issue their products (FA3's ping-pong, <see cref="AwaitTurn"/>).</item>
+/// With FA3's tiles two consumers take turns to issue their products (ping-pong, <see cref="AwaitTurn"/>).</item>
 /// <item>Tiles land 128-byte swizzled in panels of 64 head dims (<see cref="PanelHalves"/>; d = 128: two), rows of 128
 /// bytes, the K-major layout wgmma reads: S = Q K_jᵀ is m64n{Bc}k16 per k step with Q and K from shared memory, and
 /// O += P V_j m64n{d}k16 per 16 keys with P from registers (S's accumulators rounded: the A fragment layout is the
@@ -23,17 +23,13 @@ namespace FlashAttn.Kernels;
 /// accumulators are, per warp, the m16n8 tiles of mma.sync); K_j's edge test as <see cref="AttentionMask"/> says.</item>
 /// </list>
 /// Grid (⌈s_q/Br⌉, h_q, b) in <see cref="TileOrder"/>'s order. Dense (b, s, h, d) or (b, h, s, d) tensors whose strides are
-/// multiples of 8 elements (the maps' rule): <see cref="Takes"/>. No modifiers, dropout or split-KV yet: those calls keep
-/// the FA2 kernel.
+/// multiples of 8 elements (the maps' rule), d as <see cref="WarpGroupTile.Covers"/> says. No modifiers, dropout or split-KV
+/// yet: those calls keep the FA2 kernel.
 /// </summary>
 internal static class FlashForwardWarpGroupKernel
 {
     private const int Stages = WarpGroupTile.Stages, PanelHalves = WarpGroupTile.PanelHalves;
     private const int RowBytes = WarpGroupTile.RowBytes, AtomBytes = WarpGroupTile.AtomBytes;
-
-    /// <summary>True for the calls this kernel takes: fp16/bf16 with d of 64, 128 or 256 on an sm_90 device (the caller checks the
-    /// storage and the device).</summary>
-    public static bool Takes(int headDim) => headDim is 64 or 128 or 256;
 
     /// <summary>The map of a q/k/v-like tensor: dimensions (d, heads, positions, batches), boxes of one panel × 1 head ×
     /// <paramref name="boxRows"/> positions × 1 batch.</summary>
@@ -43,7 +39,7 @@ internal static class FlashForwardWarpGroupKernel
             [PanelHalves, 1, boxRows, 1], SharedSwizzle.Bytes128);
 
     /// <summary>
-    /// The kernel with two consumer warpgroups (<see cref="WarpGroupTile.For"/>: d = 128, 256). <paramref name="qMap"/>,
+    /// The kernel with two consumer warpgroups (<see cref="WarpGroupTile.For"/>), taking turns when <paramref name="pingPong"/>. <paramref name="qMap"/>,
     /// <paramref name="kMap"/>, <paramref name="vMap"/> from <see cref="Map{T}"/> (boxes of Br rows for Q, Bc for K and V); output
     /// like q; lse (b, h_q, s_q) fp32, natural log. <typeparamref name="TScores"/>: Bc's accumulators (<see cref="Floats64"/>,
     /// <see cref="Floats40"/>); <typeparamref name="TOutput"/>: d's (<see cref="Floats32"/>, <see cref="Floats64"/>,
@@ -51,18 +47,20 @@ internal static class FlashForwardWarpGroupKernel
     /// </summary>
     [LaunchBounds(WarpGroupTile.TwoConsumerThreads, 1)]
     public static void Forward<T, TStorage, TScores, TOutput>(TensorMap qMap, TensorMap kMap, TensorMap vMap, ArrayView<T> output, ArrayView<float> lse,
-        AttentionParams p, int tailUnits, SpecializedValue<int> headDim, SpecializedValue<bool> causal)
+        AttentionParams p, int tailUnits, SpecializedValue<int> headDim, SpecializedValue<bool> causal, SpecializedValue<bool> pingPong)
         where T : unmanaged where TStorage : struct, IHalfStorage<T> where TScores : unmanaged, IWarpGroupAccumulators
         where TOutput : unmanaged, IWarpGroupAccumulators
-        => Run<T, TStorage, TScores, TOutput>(new WarpGroupTile(headDim.Value, 2), in qMap, in kMap, in vMap, output, lse, p, tailUnits, causal.Value);
+        => Run<T, TStorage, TScores, TOutput>(new WarpGroupTile(headDim.Value, 2, pingPong.Value), in qMap, in kMap, in vMap, output, lse, p,
+            tailUnits, causal.Value);
 
-    /// <summary><see cref="Forward{T, TStorage, TScores, TOutput}"/> with three consumer warpgroups (d = 64).</summary>
+    /// <summary><see cref="Forward{T, TStorage, TScores, TOutput}"/> with three consumer warpgroups (d = 64 with FA3's tiles).</summary>
     [LaunchBounds(WarpGroupTile.ThreeConsumerThreads, 1)]
     public static void ForwardThreeConsumers<T, TStorage, TScores, TOutput>(TensorMap qMap, TensorMap kMap, TensorMap vMap, ArrayView<T> output,
         ArrayView<float> lse, AttentionParams p, int tailUnits, SpecializedValue<int> headDim, SpecializedValue<bool> causal)
         where T : unmanaged where TStorage : struct, IHalfStorage<T> where TScores : unmanaged, IWarpGroupAccumulators
         where TOutput : unmanaged, IWarpGroupAccumulators
-        => Run<T, TStorage, TScores, TOutput>(new WarpGroupTile(headDim.Value, 3), in qMap, in kMap, in vMap, output, lse, p, tailUnits, causal.Value);
+        => Run<T, TStorage, TScores, TOutput>(new WarpGroupTile(headDim.Value, 3, false), in qMap, in kMap, in vMap, output, lse, p, tailUnits,
+            causal.Value);
 
     private static void Run<T, TStorage, TScores, TOutput>(WarpGroupTile tile, in TensorMap qMap, in TensorMap kMap, in TensorMap vMap, ArrayView<T> output,
         ArrayView<float> lse, AttentionParams p, int tailUnits, bool causal)
@@ -81,7 +79,7 @@ internal static class FlashForwardWarpGroupKernel
         var mask = AttentionMask.Of(p, causal);
         int firstBlock = mask.FirstKeyBlock(q0, blockCols), blocks = XMath.Max(firstBlock, mask.KeyBlockCount(q0, blockRows, blockCols)) - firstBlock;
         int thread = Group.IdxX, warpGroup = thread / WarpGroupMma.Threads;
-        if (thread == 0) Barriers.Init(barriers, tile.ConsumerGroups);
+        if (thread == 0) Barriers.Init(barriers, tile.ConsumerGroups, tile.PingPong);
         Group.Barrier();
 
         // ---- producer: Q_i; K_0; then K_{j+1} and V_j, in the order the consumers use them, each into its ring once every
@@ -134,7 +132,7 @@ internal static class FlashForwardWarpGroupKernel
         MBarrier.WaitParity(ref barriers[Barriers.Q], 0);
         // block 0 alone (no P·V before it; O is 0, so its factor is not needed), then blocks 1 … with the overlap, then the
         // last block's P·V: no branch inside the loop, so O's registers go from product to product without copies
-        bool pingPong = tile.ConsumerGroups == 2;
+        bool pingPong = tile.PingPong;
         if (blocks > 0)
         {
             MBarrier.WaitParity(ref barriers[Barriers.KeysFull], 0);
@@ -151,10 +149,10 @@ internal static class FlashForwardWarpGroupKernel
         {
             int kStage = j % Stages, vStage = (j - 1) % Stages;
             MBarrier.WaitParity(ref barriers[Barriers.KeysFull + kStage], (j / Stages) & 1);
-            MBarrier.WaitParity(ref barriers[Barriers.ValuesFull + vStage], ((j - 1) / Stages) & 1);
             AwaitTurn(barriers, pingPong, consumer, j);
             WarpGroupMma.Fence();
             var scores = Scores<T, TStorage, TScores>(qRows, window + (uint)(kFirst + kStage * tileBytes), d, blockRows, blockCols);
+            MBarrier.WaitParity(ref barriers[Barriers.ValuesFull + vStage], ((j - 1) / Stages) & 1);
             accumulators = AddProbabilitiesTimesValues<T, TStorage, TOutput>(pFragments, window + (uint)(vFirst + vStage * tileBytes), accumulators, blockCols);
             PassTurn(barriers, pingPong, consumer);
             // S_j is the older group: wait for it alone, release K_j, and run its softmax while P_{j−1} V_{j−1} is in flight
@@ -243,12 +241,12 @@ internal static class FlashForwardWarpGroupKernel
         public const int Turns = ValuesEmpty + Stages, Count = Turns + 2;
 
         /// <summary>One thread: a full barrier waits for the producer's one arrival (and its bytes), an empty one for every
-        /// consumer thread.</summary>
-        public static void Init(ArrayView<ulong> barriers, int consumerGroups)
+        /// consumer thread, a turn (with ping-pong) for the other consumer's threads.</summary>
+        public static void Init(ArrayView<ulong> barriers, int consumerGroups, bool pingPong)
         {
             for (int b = Q; b < KeysEmpty; b++) MBarrier.Init(ref barriers[b], 1);
             for (int b = KeysEmpty; b < Turns; b++) MBarrier.Init(ref barriers[b], consumerGroups * WarpGroupMma.Threads);
-            for (int b = Turns; b < Count; b++) MBarrier.Init(ref barriers[b], WarpGroupMma.Threads);
+            for (int b = Turns; b < Count && pingPong; b++) MBarrier.Init(ref barriers[b], WarpGroupMma.Threads);
         }
     }
 

@@ -8,7 +8,7 @@ namespace FlashAttn.Kernels;
 /// busy, two at d = 128 and 256), the producer warpgroup beside them, and what follows: Br, Bc, threads, registers, shared
 /// memory.
 /// </summary>
-internal readonly struct WarpGroupTile(int headDim, int consumerGroups)
+internal readonly struct WarpGroupTile(int headDim, int consumerGroups, bool pingPong)
 {
     /// <summary>Stages of the K ring and of the V ring.</summary>
     public const int Stages = 2;
@@ -31,8 +31,19 @@ internal readonly struct WarpGroupTile(int headDim, int consumerGroups)
     /// <summary>Consumer warpgroups.</summary>
     public readonly int ConsumerGroups = consumerGroups;
 
-    /// <summary>The tile of <paramref name="headDim"/>.</summary>
-    public static WarpGroupTile For(int headDim) => new(headDim, headDim == 64 ? 3 : 2);
+    /// <summary>Whether two consumers take turns to issue their products (FA3's ping-pong).</summary>
+    public readonly bool PingPong = pingPong;
+
+    /// <summary>
+    /// The tile of <paramref name="headDim"/>. The measured one (H100, 2026-12-08, 76abdb7): two consumers without turns, at d = 64
+    /// and 128. With <paramref name="fa3Tiles"/>, FA3's: three consumers at d = 64, two taking turns at d = 128 and 256
+    /// (correct on the CPU's models; not yet run on a GPU, so not the default: <see cref="AttentionLauncher.WarpGroupFa3Tiles"/>).
+    /// </summary>
+    public static WarpGroupTile For(int headDim, bool fa3Tiles)
+        => fa3Tiles ? new(headDim, headDim == 64 ? 3 : 2, headDim != 64) : new(headDim, 2, false);
+
+    /// <summary>True for the head dims the tiles of <see cref="For"/> cover: 64 and 128, and 256 with FA3's.</summary>
+    public static bool Covers(int headDim, bool fa3Tiles) => headDim is 64 or 128 || (fa3Tiles && headDim == 256);
 
     /// <summary>Query rows of a group (Br).</summary>
     public int BlockRows => 64 * ConsumerGroups;

@@ -30,21 +30,25 @@ public sealed class AttentionPtxTests
 
     /// <summary>The Hopper forward: sm_90a, its three roles' register counts set, Q/K/V by TMA from three 128-byte tensor-map
     /// parameters, both products on wgmma (P from registers), nothing in local memory.</summary>
-    [TestCase(typeof(Half), typeof(Float16Storage), 128, false)]
-    [TestCase(typeof(Half), typeof(Float16Storage), 64, true)]
-    [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 128, true)]
-    [TestCase(typeof(Half), typeof(Float16Storage), 256, true)]
-    public void WarpGroupForwardRunsOnTmaAndWgmma(Type element, Type storage, int headDim, bool causal)
+    [TestCase(typeof(Half), typeof(Float16Storage), 128, false, false)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 64, true, false)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 64, true, true)]
+    [TestCase(typeof(BFloat16), typeof(BFloat16Storage), 128, true, true)]
+    [TestCase(typeof(Half), typeof(Float16Storage), 256, true, true)]
+    public void WarpGroupForwardRunsOnTmaAndWgmma(Type element, Type storage, int headDim, bool causal, bool fa3Tiles)
     {
-        var method = typeof(FlashForwardWarpGroupKernel).GetMethod(headDim == 64 ? nameof(FlashForwardWarpGroupKernel.ForwardThreeConsumers)
+        bool three = headDim == 64 && fa3Tiles;
+        var method = typeof(FlashForwardWarpGroupKernel).GetMethod(three ? nameof(FlashForwardWarpGroupKernel.ForwardThreeConsumers)
                 : nameof(FlashForwardWarpGroupKernel.Forward), BindingFlags.Public | BindingFlags.Static)!
             .MakeGenericMethod(element, storage, headDim == 256 ? typeof(Floats40) : typeof(Floats64),
                 headDim switch { 64 => typeof(Floats32), 128 => typeof(Floats64), _ => typeof(Floats128) });
-        var specializations = new object?[method.GetParameters().Length];
-        specializations[^2] = SpecializedValue.New(headDim);
-        specializations[^1] = SpecializedValue.New(causal);
+        var parameters = method.GetParameters();
+        var specializations = new object?[parameters.Length];
+        specializations[Array.FindIndex(parameters, p => p.Name == "headDim")] = SpecializedValue.New(headDim);
+        specializations[Array.FindIndex(parameters, p => p.Name == "causal")] = SpecializedValue.New(causal);
+        if (Array.FindIndex(parameters, p => p.Name == "pingPong") is >= 0 and var turns) specializations[turns] = SpecializedValue.New(fa3Tiles);
         var compiled = KernelCompiler.Instance.Compile(method, specializations, PtxTarget.Default);
-        PtxChecker.Dump(new PtxModule(compiled.Ptx, compiled.EntryName, 0), $"forward_warpgroup_{element.Name}_{headDim}_{(causal ? "causal" : "full")}");
+        PtxChecker.Dump(new PtxModule(compiled.Ptx, compiled.EntryName, 0), $"forward_warpgroup_{element.Name}_{headDim}_{(causal ? "causal" : "full")}{(fa3Tiles ? "_fa3" : "")}");
         string ptx = compiled.Ptx, type = element == typeof(Half) ? "f16" : "bf16";
         Assert.Multiple(() =>
         {
@@ -54,8 +58,8 @@ public sealed class AttentionPtxTests
             Assert.That(ptx, Does.Contain("cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"));
             Assert.That(ptx, Does.Contain($"wgmma.mma_async.sync.aligned.m64n{(headDim == 256 ? 80 : 128)}k16.f32.{type}.{type}"), "S = Q Kᵀ");
             Assert.That(ptx, Does.Match($@"wgmma\.mma_async\.sync\.aligned\.m64n{headDim}k16\.f32\.{type}\.{type} \{{[^}}]+\}}, \{{"), "O += P V with P in registers");
-            Assert.That(ptx, Does.Contain("setmaxnreg.dec.sync.aligned.u32 24").And.Contain($"setmaxnreg.inc.sync.aligned.u32 {(headDim == 64 ? 160 : 240)}"));
-            Assert.That(ptx, Does.Contain($".maxntid {(headDim == 64 ? 512 : 384)}, 1, 1"));
+            Assert.That(ptx, Does.Contain("setmaxnreg.dec.sync.aligned.u32 24").And.Contain($"setmaxnreg.inc.sync.aligned.u32 {(three ? 160 : 240)}"));
+            Assert.That(ptx, Does.Contain($".maxntid {(three ? 512 : 384)}, 1, 1"));
         });
     }
 
