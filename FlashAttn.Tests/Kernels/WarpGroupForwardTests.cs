@@ -46,6 +46,8 @@ public class WarpGroupForwardTests : TestAcceleratorFixture
             .. Rows(1, 77, 2, 2, 128, AttentionDtype.Fp16, mode: 0),
             .. Rows(150, 170, 2, 1, 256, AttentionDtype.Bf16, mode: 1),
             .. Rows(90, 200, 1, 1, 256, AttentionDtype.Fp16, mode: 0, AttentionLayout.BatchHeadSeqDim),
+            // nine key blocks: the rings' and the turns' phases wrap several times
+            .. Rows(130, 1100, 1, 1, 128, AttentionDtype.Fp16, mode: 0),
         ];
     }
 
