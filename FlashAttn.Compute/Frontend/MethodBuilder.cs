@@ -151,9 +151,6 @@ internal sealed partial class MethodBuilder
         }
     }
 
-    /// <summary>Bytes of a <see cref="TensorMap"/> kernel parameter on the GPU (the driver's <c>CUtensorMap</c>).</summary>
-    public const int TensorMapBytes = 128;
-
     private List<KernelParameterSlot> SetUpKernelArguments(IReadOnlyList<object?> specializations)
     {
         _argTypes = ArgumentTypes(_method);
@@ -170,8 +167,8 @@ internal sealed partial class MethodBuilder
                 // the map stays in the kernel's parameter block (the 128-byte grid constant on the GPU): its home is its address
                 if (specializations[a] is not null) throw Error($"tensor map {parameters[a].Name} cannot be specialized");
                 var block = _function.AddParameter(IRType.GenericPointer, CompilationContext.Sanitize(parameters[a].Name ?? "map" + a));
-                block.ByValueBytes = TensorMapBytes;
-                slots.Add(new KernelParameterSlot(a, [], IRType.GenericPointer, TensorMapBytes));
+                block.ByValueBytes = TensorMap.DeviceBytes;
+                slots.Add(new KernelParameterSlot(a, [], IRType.GenericPointer, TensorMap.DeviceBytes));
                 _argHomes[a] = block;
                 continue;
             }

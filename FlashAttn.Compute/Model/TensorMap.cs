@@ -21,6 +21,9 @@ public unsafe struct TensorMap
     /// <summary>Most dimensions a tensor map has.</summary>
     public const int MaxRank = 5;
 
+    /// <summary>Bytes of a map as a kernel parameter on the GPU: the driver's <c>CUtensorMap</c>, 64-byte aligned.</summary>
+    public const int DeviceBytes = 128;
+
     private ulong _address;
     private int _rank;
     private int _elementBytes;

@@ -50,7 +50,7 @@ internal sealed unsafe class KernelArgumentMarshaller
             if (slot.ByValueBytes > 0)
             {
                 // a tensor map: the driver's 128 bytes, encoded at each launch
-                if (type != typeof(TensorMap) || path.Length != 0 || slot.ByValueBytes != CudaTensorMaps.Bytes)
+                if (type != typeof(TensorMap) || path.Length != 0 || slot.ByValueBytes != TensorMap.DeviceBytes)
                     throw new InvalidOperationException($"Kernel {method.Name}: parameter slot {i} passes {slot.ByValueBytes} bytes of a {type.Name}; only a TensorMap parameter is passed by value.");
                 offset = (offset + 63) / 64 * 64;
                 _slots[i] = (slot.ArgumentIndex, path, type);

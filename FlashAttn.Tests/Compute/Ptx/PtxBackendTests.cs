@@ -526,7 +526,7 @@ public class PtxBackendTests
     private static Parameter TensorMapParameter(KernelUnderTest k)
     {
         var map = k.Param(IRType.GenericPointer, "map");
-        map.ByValueBytes = 128;
+        map.ByValueBytes = TensorMap.DeviceBytes;
         return map;
     }
 
